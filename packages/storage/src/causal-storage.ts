@@ -1,0 +1,729 @@
+/**
+ * CausalStorage: every write is an immutable, content-addressed version appended to
+ * its key's chain. Metadata and indexes live in memory (a columnar version table);
+ * values of older versions stay with the adapter and are read on demand.
+ *
+ * Writes go through one commit queue: puts issued in the same tick are persisted by a
+ * single adapter call (group commit), applied in order, then acknowledged. A write is
+ * visible to readers only once the adapter has accepted it; if the adapter fails, the
+ * failed writes and every write queued behind them are rejected and nothing of them
+ * is applied.
+ */
+import {
+  canonicalize,
+  formatHlc,
+  HybridClock,
+  InvalidArgumentError,
+  isKoruError,
+  parseHlc,
+  valueIdOfCanonical,
+  versionIdOf,
+  type Canonical,
+  type JsonValue,
+  type WallClock,
+} from '@koru/engine';
+import type { CommitEntry, LoadedState, StorageAdapter } from './adapter.js';
+import { ClosedError, IoError, KeyNotFoundError, VersionConflictError, VersionNotFoundError } from './errors.js';
+import { MemoryAdapter } from './memory-adapter.js';
+import { validateKey, validateNamespace } from './names.js';
+import type { RecoveryReport, StorageStats, Version, VerifyProblem, VerifyReport } from './types.js';
+import { ValueIndex } from './value-index.js';
+import { FLAG_DELETED, VersionTable } from './version-table.js';
+import { ValueCache } from './value-cache.js';
+
+/** Options of {@link CausalStorage.open}. */
+export interface CausalStorageOptions {
+  /** Where versions are persisted; default: a new {@link MemoryAdapter}. */
+  readonly adapter?: StorageAdapter;
+  /** Largest canonical JSON value in bytes (default 16 MiB). */
+  readonly maxValueBytes?: number;
+  /** Deepest nesting of a value (default 512). */
+  readonly maxDepth?: number;
+  /** Wall clock in ms (injectable for tests). */
+  readonly now?: WallClock;
+  /** Bytes of historical values kept decoded in memory (default 64 MiB). */
+  readonly valueCacheBytes?: number;
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /** Compare-and-set: the write happens only if the key's head is this version id (`null`: the key must not exist). */
+  readonly ifVersion?: string | null;
+}
+
+/** One item of {@link CausalStorage.putMany}. */
+export interface PutItem {
+  readonly namespace: string;
+  readonly key: string;
+  readonly value: unknown;
+  readonly ifVersion?: string | null;
+}
+
+/** Options of a history read. */
+export interface HistoryOptions {
+  /** At most this many versions: the newest ones. */
+  readonly limit?: number;
+}
+
+class KeyState {
+  readonly rows: number[] = [];
+  /** The materialized head version; undefined until first read after a load. */
+  head: Version | undefined = undefined;
+  /** Id of the newest queued (not yet committed) version, if any. */
+  pendingId: string | undefined = undefined;
+  pendingDeleted = false;
+  pending = 0;
+  constructor(
+    readonly namespace: string,
+    readonly key: string,
+  ) {}
+}
+
+interface PendingWrite {
+  readonly ks: KeyState;
+  readonly entry: CommitEntry;
+  readonly version: Version;
+  readonly wall: number;
+  readonly logical: number;
+  readonly resolve: (v: Version) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** The causal store. Create with {@link CausalStorage.open}. */
+export class CausalStorage {
+  readonly #adapter: StorageAdapter;
+  readonly #limits: { maxBytes: number; maxDepth: number };
+  readonly #clock: HybridClock;
+  readonly #table = new VersionTable();
+  readonly #namespaces = new Map<string, Map<string, KeyState>>();
+  readonly #nodes: string[] = [];
+  readonly #nodeIx = new Map<string, number>();
+  readonly #cache: ValueCache;
+  #values: ValueIndex | undefined;
+  #nodeId = '';
+  #seq = 0;
+  #queue: PendingWrite[] = [];
+  #flushScheduled = false;
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+  #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
+
+  private constructor(options: CausalStorageOptions) {
+    this.#adapter = options.adapter ?? new MemoryAdapter();
+    this.#limits = { maxBytes: options.maxValueBytes ?? 16 * 1024 * 1024, maxDepth: options.maxDepth ?? 512 };
+    this.#clock = new HybridClock(options.now ?? Date.now);
+    this.#cache = new ValueCache(this.#adapter.cachesValues ? (options.valueCacheBytes ?? 64 * 1024 * 1024) : 0);
+  }
+
+  /** Opens a store: loads the adapter's snapshot and replays its log. */
+  static async open(options: CausalStorageOptions = {}): Promise<CausalStorage> {
+    const s = new CausalStorage(options);
+    const loaded = await s.#adapter.open();
+    try {
+      s.#load(loaded);
+    } catch (e) {
+      await s.#adapter.close();
+      throw e;
+    }
+    return s;
+  }
+
+  /** This node's id. */
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** What recovery did on open (torn tail truncated, records replayed). */
+  get recovery(): RecoveryReport {
+    return this.#recovery;
+  }
+
+  /** The last committed change's seq. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  // ---- writes ---------------------------------------------------------------
+
+  /** Writes a new version of `namespace/key`. Resolves once persisted per the adapter's policy. */
+  put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+    try {
+      this.#checkWritable();
+      const ks = this.#keyState(namespace, key, true)!;
+      const canon = canonicalize(value, this.#limits);
+      return this.#enqueueOne(ks, canon, options?.ifVersion);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Writes several versions as one batch: validated together (any bad item rejects
+   * the whole batch, nothing stored), persisted in one adapter call, all or none
+   * surviving a crash. Resolves to the versions in input order.
+   */
+  putMany(items: readonly PutItem[]): Promise<Version[]> {
+    try {
+      this.#checkWritable();
+      if (!Array.isArray(items)) throw new InvalidArgumentError('putMany expects an array of { namespace, key, value }');
+      const prepared: Array<[KeyState, Canonical, string | null | undefined]> = [];
+      for (const item of items) {
+        if (item === null || typeof item !== 'object') throw new InvalidArgumentError('putMany items must be objects');
+        const ks = this.#keyState(item.namespace, item.key, true)!;
+        prepared.push([ks, canonicalize(item.value, this.#limits), item.ifVersion]);
+      }
+      // Check every compare-and-set before queueing anything, so a conflict stores nothing.
+      const heads = new Map<KeyState, string | null>();
+      for (const [ks, , ifVersion] of prepared) {
+        const head = heads.has(ks) ? heads.get(ks)! : this.#pendingHeadId(ks);
+        if (ifVersion !== undefined && ifVersion !== head) throw new VersionConflictError(ks.namespace, ks.key, ifVersion, head);
+        heads.set(ks, 'queued');
+      }
+      return Promise.all(prepared.map(([ks, canon]) => this.#enqueueOne(ks, canon, undefined)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Writes a tombstone: history is kept, `get` then reports not found. */
+  delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+    try {
+      this.#checkWritable();
+      const ks = this.#keyState(namespace, key, false);
+      const live =
+        ks !== undefined &&
+        (ks.pending > 0 ? !ks.pendingDeleted : ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!));
+      if (!live) {
+        validateNamespace(namespace);
+        validateKey(key);
+        throw new KeyNotFoundError(namespace, key);
+      }
+      return this.#enqueueOne(ks, null, options?.ifVersion);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #pendingHeadId(ks: KeyState): string | null {
+    if (ks.pendingId !== undefined) return ks.pendingId;
+    const n = ks.rows.length;
+    return n === 0 ? null : this.#table.versionId(ks.rows[n - 1]!);
+  }
+
+  #enqueueOne(ks: KeyState, canon: Canonical | null, ifVersion: string | null | undefined): Promise<Version> {
+    const prev = this.#pendingHeadId(ks);
+    if (ifVersion !== undefined && ifVersion !== prev) throw new VersionConflictError(ks.namespace, ks.key, ifVersion, prev);
+    const stamp = this.#clock.tick();
+    const hlc = formatHlc(stamp);
+    const deleted = canon === null;
+    const valueId = deleted ? null : valueIdOfCanonical(canon.text);
+    const node = this.#nodeId;
+    const versionId = versionIdOf({ namespace: ks.namespace, key: ks.key, valueId, previousVersion: prev, hlc, node, deleted });
+    const value = deleted ? null : canon.value;
+    const version: Version = Object.freeze({
+      namespace: ks.namespace,
+      key: ks.key,
+      value,
+      valueId,
+      versionId,
+      previousVersion: prev,
+      timestamp: new Date(stamp.wall).toISOString(),
+      hlc,
+      node,
+      deleted,
+    });
+    const entry: CommitEntry = {
+      seq: 0,
+      namespace: ks.namespace,
+      key: ks.key,
+      versionId,
+      previousVersion: prev,
+      valueId,
+      hlc,
+      node,
+      deleted,
+      valueText: deleted ? null : canon.text,
+      value,
+      sameAs: null,
+      loc: -1,
+      len: 0,
+    };
+    ks.pendingId = versionId;
+    ks.pendingDeleted = deleted;
+    ks.pending++;
+    return new Promise<Version>((resolve, reject) => {
+      this.#queue.push({ ks, entry, version, wall: stamp.wall, logical: stamp.logical, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(this.#startFlush);
+      }
+    });
+  }
+
+  readonly #startFlush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#flushing === undefined) this.#flushing = this.#flushLoop().finally(() => (this.#flushing = undefined));
+  };
+
+  async #flushLoop(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      const entries = this.#prepareBatch(batch);
+      try {
+        const p = this.#adapter.append(entries);
+        if (p !== undefined) await p;
+      } catch (e) {
+        this.#failWrites(batch, e);
+        continue;
+      }
+      this.#apply(batch);
+    }
+    if (!this.#closed && this.#adapter.wantsSnapshot()) this.#snapshotNow();
+  }
+
+  /** Numbers the entries and stores each distinct value once. */
+  #prepareBatch(batch: PendingWrite[]): CommitEntry[] {
+    const values = this.#valueIndex();
+    const cols = this.#table.cols;
+    let firstOfBatch: Map<string, CommitEntry> | undefined;
+    const entries = new Array<CommitEntry>(batch.length);
+    let seq = this.#seq;
+    for (let i = 0; i < batch.length; i++) {
+      const e = batch[i]!.entry;
+      (e as { seq: number }).seq = ++seq;
+      entries[i] = e;
+      if (e.valueId === null) continue;
+      const row = values.find(e.valueId);
+      if (row >= 0) {
+        e.valueText = null;
+        e.loc = cols.loc[row]!;
+        e.len = cols.len[row]!;
+        continue;
+      }
+      firstOfBatch ??= new Map();
+      const first = firstOfBatch.get(e.valueId);
+      if (first === undefined) firstOfBatch.set(e.valueId, e);
+      else {
+        e.valueText = null;
+        e.sameAs = first;
+      }
+    }
+    return entries;
+  }
+
+  #apply(batch: PendingWrite[]): void {
+    const table = this.#table;
+    const values = this.#valueIndex();
+    const node = this.#nodeIndex(this.#nodeId);
+    for (const w of batch) {
+      const e = w.entry;
+      const ks = w.ks;
+      if (e.sameAs !== null) {
+        e.loc = e.sameAs.loc;
+        e.len = e.sameAs.len;
+      }
+      const n = ks.rows.length;
+      const row = table.push(
+        w.wall,
+        w.logical,
+        n === 0 ? -1 : ks.rows[n - 1]!,
+        e.versionId,
+        e.valueId,
+        e.deleted ? -1 : e.loc,
+        e.deleted ? 0 : e.len,
+        node,
+        e.deleted ? FLAG_DELETED : 0,
+      );
+      if (e.valueText !== null) values.add(row);
+      ks.rows.push(row);
+      ks.head = w.version;
+      if (--ks.pending === 0) ks.pendingId = undefined;
+      this.#seq = e.seq;
+      w.resolve(w.version);
+    }
+  }
+
+  #failWrites(batch: PendingWrite[], cause: unknown): void {
+    // Writes queued behind a failed batch may chain on it: they fail too.
+    const all = batch.concat(this.#queue);
+    this.#queue = [];
+    const error = isKoruError(cause) ? cause : new IoError(`write failed: ${String(cause)}`, cause);
+    for (const w of all) {
+      w.ks.pending = 0;
+      w.ks.pendingId = undefined;
+      w.reject(error);
+    }
+  }
+
+  #snapshotNow(): void {
+    const reloc = this.#adapter.snapshot({
+      count: this.#table.count,
+      cols: this.#table.trimmed(),
+      nodes: this.#nodes,
+      keys: () => this.#allKeyStates(),
+      keyCount: this.#keyCount(),
+      seq: this.#seq,
+    });
+    if (reloc === null) return;
+    this.#table.cols.loc.set(reloc.loc);
+    this.#table.cols.len.set(reloc.len);
+    this.#cache.clear();
+  }
+
+  /**
+   * Writes a snapshot now (durable adapters): all history is kept, the log is
+   * restarted, and the next open loads the snapshot instead of replaying the log.
+   */
+  async compact(): Promise<void> {
+    this.#checkWritable();
+    while (this.#flushing !== undefined || this.#queue.length > 0) {
+      if (this.#flushing === undefined) this.#startFlush();
+      await this.#flushing;
+    }
+    this.#snapshotNow();
+  }
+
+  // ---- reads ----------------------------------------------------------------
+
+  /** The current value. O(1). @throws KeyNotFoundError */
+  get(namespace: string, key: string): JsonValue {
+    return this.getVersion(namespace, key).value;
+  }
+
+  /** The current version (metadata and value). O(1). @throws KeyNotFoundError */
+  getVersion(namespace: string, key: string): Version {
+    this.#checkOpen();
+    const ks = this.#namespaces.get(namespace)?.get(key);
+    if (ks !== undefined) {
+      const head = ks.head ?? this.#loadHead(ks);
+      if (head !== undefined && !head.deleted) return head;
+    }
+    validateNamespace(namespace);
+    validateKey(key);
+    throw new KeyNotFoundError(namespace, key);
+  }
+
+  /** True when the key has a current (not deleted) value. */
+  contains(namespace: string, key: string): boolean {
+    this.#checkOpen();
+    const ks = this.#namespaces.get(namespace)?.get(key);
+    if (ks === undefined || ks.rows.length === 0) return false;
+    return !this.#isDeleted(ks.rows[ks.rows.length - 1]!);
+  }
+
+  /** Every version of the key, oldest first (tombstones included). O(h). @throws KeyNotFoundError */
+  history(namespace: string, key: string, options: HistoryOptions = {}): Version[] {
+    const ks = this.#existingKey(namespace, key);
+    const n = ks.rows.length;
+    const from = options.limit !== undefined ? Math.max(0, n - options.limit) : 0;
+    const out = new Array<Version>(n - from);
+    for (let i = from; i < n; i++) out[i - from] = this.#versionAt(ks, i);
+    return out;
+  }
+
+  /** The version current at `atMs` (the last with timestamp ≤ atMs). O(log h). @throws KeyNotFoundError */
+  getAt(namespace: string, key: string, atMs: number): Version {
+    const ks = this.#existingKey(namespace, key);
+    const wall = this.#table.cols.wall;
+    const rows = ks.rows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (wall[rows[mid]!]! <= atMs) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0 || this.#isDeleted(rows[found]!)) {
+      throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${new Date(atMs).toISOString()}`, {
+        details: { at: new Date(atMs).toISOString() },
+      });
+    }
+    return this.#versionAt(ks, found);
+  }
+
+  /** A version by id. O(h). @throws KeyNotFoundError, VersionNotFoundError */
+  getVersionById(namespace: string, key: string, versionId: string): Version {
+    const ks = this.#existingKey(namespace, key);
+    const table = this.#table;
+    for (let i = ks.rows.length - 1; i >= 0; i--) {
+      if (table.versionId(ks.rows[i]!) === versionId) return this.#versionAt(ks, i);
+    }
+    throw new VersionNotFoundError(namespace, key, versionId);
+  }
+
+  /** Namespaces with at least one live key, sorted. */
+  listNamespaces(): string[] {
+    this.#checkOpen();
+    const out: string[] = [];
+    for (const [ns, keys] of this.#namespaces) {
+      for (const ks of keys.values()) {
+        if (ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!)) {
+          out.push(ns);
+          break;
+        }
+      }
+    }
+    return out.sort();
+  }
+
+  /** Live keys of a namespace, sorted. */
+  listKeys(namespace: string): string[] {
+    this.#checkOpen();
+    validateNamespace(namespace);
+    const out: string[] = [];
+    const keys = this.#namespaces.get(namespace);
+    if (keys === undefined) return out;
+    for (const ks of keys.values()) {
+      if (ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!)) out.push(ks.key);
+    }
+    return out.sort();
+  }
+
+  /** Counts and sizes. */
+  stats(): StorageStats {
+    this.#checkOpen();
+    let keys = 0;
+    let namespaces = 0;
+    for (const m of this.#namespaces.values()) {
+      let live = 0;
+      for (const ks of m.values()) if (ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!)) live++;
+      keys += live;
+      if (live > 0) namespaces++;
+    }
+    let distinct = 0;
+    let valueBytes = 0;
+    const cols = this.#table.cols;
+    const seen = new Set<number>();
+    for (let r = 0; r < this.#table.count; r++) {
+      if (cols.flags[r]! & FLAG_DELETED || seen.has(cols.loc[r]!)) continue;
+      seen.add(cols.loc[r]!);
+      distinct++;
+      valueBytes += cols.len[r]!;
+    }
+    return {
+      keys,
+      versions: this.#table.count,
+      namespaces,
+      distinctValues: distinct,
+      valueBytes,
+      diskBytes: this.#adapter.diskBytes(),
+      seq: this.#seq,
+      adapter: this.#adapter.name,
+    };
+  }
+
+  /**
+   * Re-hashes every version chain and every stored value: each versionId must match
+   * its fields, each previousVersion the version before it, each value its valueId.
+   * O(total versions + value bytes).
+   */
+  verify(): VerifyReport {
+    this.#checkOpen();
+    const problems: VerifyProblem[] = [];
+    const t = this.#table;
+    const cols = t.cols;
+    const checkedLocs = new Map<number, string | null>();
+    let versions = 0;
+    let keys = 0;
+    for (const ks of this.#allKeyStates()) {
+      keys++;
+      let prev: string | null = null;
+      for (const r of ks.rows) {
+        versions++;
+        const versionId = t.versionId(r);
+        const deleted = (cols.flags[r]! & FLAG_DELETED) !== 0;
+        const valueId = t.valueId(r);
+        const hlc = formatHlc({ wall: cols.wall[r]!, logical: cols.logical[r]! });
+        const node = this.#nodes[cols.node[r]!]!;
+        const report = (problem: string) => problems.push({ namespace: ks.namespace, key: ks.key, versionId, problem });
+        const expected = versionIdOf({ namespace: ks.namespace, key: ks.key, valueId, previousVersion: prev, hlc, node, deleted });
+        if (expected !== versionId) report(`version id does not match its content (expected ${expected})`);
+        if (!deleted) {
+          const loc = cols.loc[r]!;
+          let actual = checkedLocs.get(loc);
+          if (actual === undefined) {
+            try {
+              actual = valueIdOfCanonical(canonicalize(JSON.parse(this.#adapter.readValueText(loc, cols.len[r]!))).text);
+            } catch (e) {
+              actual = null;
+              report(`value unreadable: ${e instanceof Error ? e.message : String(e)}`);
+            }
+            checkedLocs.set(loc, actual);
+          }
+          if (actual !== null && actual !== valueId) report(`value does not hash to its value id (got ${actual})`);
+        }
+        prev = versionId;
+      }
+    }
+    return { ok: problems.length === 0, keys, versions, values: checkedLocs.size, problems };
+  }
+
+  /** Waits for queued writes, then closes the adapter. Later calls fail with CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    while (this.#flushing !== undefined || this.#queue.length > 0) {
+      if (this.#flushing === undefined) this.#startFlush();
+      await this.#flushing;
+    }
+    this.#closed = true;
+    await this.#adapter.close();
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+
+  #checkWritable(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+
+  #keyState(namespace: string, key: string, create: boolean): KeyState | undefined {
+    let keys = this.#namespaces.get(namespace);
+    let ks = keys?.get(key);
+    if (ks !== undefined || !create) return ks;
+    validateNamespace(namespace);
+    validateKey(key);
+    if (keys === undefined) this.#namespaces.set(namespace, (keys = new Map()));
+    keys.set(key, (ks = new KeyState(namespace, key)));
+    return ks;
+  }
+
+  #existingKey(namespace: string, key: string): KeyState {
+    this.#checkOpen();
+    const ks = this.#namespaces.get(namespace)?.get(key);
+    if (ks !== undefined && ks.rows.length > 0) return ks;
+    validateNamespace(namespace);
+    validateKey(key);
+    throw new KeyNotFoundError(namespace, key);
+  }
+
+  #isDeleted(row: number): boolean {
+    return (this.#table.cols.flags[row]! & FLAG_DELETED) !== 0;
+  }
+
+  #loadHead(ks: KeyState): Version | undefined {
+    if (ks.rows.length === 0) return undefined;
+    ks.head = this.#materialize(ks, ks.rows.length - 1);
+    return ks.head;
+  }
+
+  #versionAt(ks: KeyState, i: number): Version {
+    if (i === ks.rows.length - 1) return ks.head ?? this.#loadHead(ks)!;
+    return this.#materialize(ks, i);
+  }
+
+  #materialize(ks: KeyState, i: number): Version {
+    const t = this.#table;
+    const c = t.cols;
+    const r = ks.rows[i]!;
+    const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
+    const wall = c.wall[r]!;
+    const prev = c.prev[r]!;
+    return Object.freeze({
+      namespace: ks.namespace,
+      key: ks.key,
+      value: deleted ? null : this.#readValue(c.loc[r]!, c.len[r]!),
+      valueId: t.valueId(r),
+      versionId: t.versionId(r),
+      previousVersion: prev < 0 ? null : t.versionId(prev),
+      timestamp: new Date(wall).toISOString(),
+      hlc: formatHlc({ wall, logical: c.logical[r]! }),
+      node: this.#nodes[c.node[r]!]!,
+      deleted,
+    });
+  }
+
+  #readValue(loc: number, len: number): JsonValue {
+    const cached = this.#cache.get(loc);
+    if (cached !== undefined) return cached;
+    const v = this.#adapter.readValue(loc, len);
+    this.#cache.set(loc, v, len);
+    return v;
+  }
+
+  #valueIndex(): ValueIndex {
+    if (this.#values !== undefined) return this.#values;
+    // Built on the first write after a load, so opening stays fast.
+    const t = this.#table;
+    const idx = new ValueIndex(t, Math.max(1024, t.count));
+    const flags = t.cols.flags;
+    for (let r = 0; r < t.count; r++) if ((flags[r]! & FLAG_DELETED) === 0 && idx.find(t.valueId(r)!) < 0) idx.add(r);
+    this.#values = idx;
+    return idx;
+  }
+
+  #nodeIndex(node: string): number {
+    let ix = this.#nodeIx.get(node);
+    if (ix === undefined) {
+      ix = this.#nodes.length;
+      this.#nodes.push(node);
+      this.#nodeIx.set(node, ix);
+    }
+    return ix;
+  }
+
+  *#allKeyStates(): Generator<KeyState> {
+    for (const keys of this.#namespaces.values()) for (const ks of keys.values()) if (ks.rows.length > 0) yield ks;
+  }
+
+  #keyCount(): number {
+    let n = 0;
+    for (const keys of this.#namespaces.values()) n += keys.size;
+    return n;
+  }
+
+  #load(loaded: LoadedState): void {
+    this.#nodeId = loaded.nodeId;
+    const t = this.#table;
+    const snap = loaded.snapshot;
+    let last = { wall: 0, logical: 0 };
+    if (snap !== null) {
+      t.cols = snap.cols;
+      t.count = snap.count;
+      for (const n of snap.nodes) this.#nodeIndex(n);
+      for (const k of snap.keys) {
+        let keys = this.#namespaces.get(k.namespace);
+        if (keys === undefined) this.#namespaces.set(k.namespace, (keys = new Map()));
+        const ks = new KeyState(k.namespace, k.key);
+        for (const r of k.rows) ks.rows.push(r);
+        keys.set(k.key, ks);
+      }
+      for (let r = 0; r < snap.count; r++) {
+        const w = snap.cols.wall[r]!;
+        const l = snap.cols.logical[r]!;
+        if (w > last.wall || (w === last.wall && l > last.logical)) last = { wall: w, logical: l };
+      }
+      this.#seq = snap.seq;
+    }
+    for (const e of loaded.log) {
+      const ks = this.#keyState(e.namespace, e.key, true)!;
+      const stamp = parseHlc(e.hlc);
+      const n = ks.rows.length;
+      const row = t.push(
+        stamp.wall,
+        stamp.logical,
+        n === 0 ? -1 : ks.rows[n - 1]!,
+        e.versionId,
+        e.valueId,
+        e.deleted ? -1 : e.loc,
+        e.deleted ? 0 : e.len,
+        this.#nodeIndex(e.node),
+        e.deleted ? FLAG_DELETED : 0,
+      );
+      ks.rows.push(row);
+      ks.head = undefined;
+      if (stamp.wall > last.wall || (stamp.wall === last.wall && stamp.logical > last.logical)) last = stamp;
+      if (e.seq > this.#seq) this.#seq = e.seq;
+    }
+    this.#nodeIndex(this.#nodeId);
+    this.#clock.observe(last);
+    this.#recovery = loaded.report();
+  }
+}
+

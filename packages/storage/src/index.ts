@@ -1,0 +1,26 @@
+/**
+ * @koru/storage — KoruDelta's causal storage: immutable, content-addressed versions
+ * per key, history, time travel and tombstones, over a pluggable adapter. This entry
+ * is browser-safe (memory adapter); the durable log adapter is in `@koru/storage/node`.
+ */
+export {
+  CausalStorage,
+  type CausalStorageOptions,
+  type WriteOptions,
+  type PutItem,
+  type HistoryOptions,
+} from './causal-storage.js';
+export type {
+  StorageAdapter,
+  CommitEntry,
+  LoadedState,
+  LoadedSnapshot,
+  ReplayEntry,
+  SnapshotSource,
+  Relocation,
+} from './adapter.js';
+export { MemoryAdapter } from './memory-adapter.js';
+export * from './errors.js';
+export * from './types.js';
+export { validateNamespace, validateKey, MAX_KEY_BYTES, MAX_NAMESPACE_LENGTH } from './names.js';
+export { VersionTable, FLAG_DELETED, COLUMN_NAMES, type VersionColumns } from './version-table.js';

@@ -1,0 +1,7 @@
+/**
+ * @koru/storage/node — the durable, Node-only part of the storage layer: the
+ * append-only log + snapshot adapter and the directory lock.
+ */
+export { FileAdapter, type FileAdapterOptions } from './node/file-adapter.js';
+export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
+export { nodeFileOps, type FileOps } from './node/fs-ops.js';

@@ -1,0 +1,359 @@
+/**
+ * The durable adapter: one directory holding a lock file, the node id, the newest
+ * snapshot and the write-ahead log written since it.
+ *
+ * Writes: each group commit is one `write` of its records at the end of the log; the
+ * commit is acknowledged once that call returned (the bytes are in the OS, so they
+ * survive the process being killed). Policy `periodic` (default) then fdatasyncs
+ * within `syncIntervalMs` (default 100 ms): a power loss can lose at most that
+ * window. Policy `always` fdatasyncs before acknowledging; puts issued together share
+ * one fdatasync. File I/O is synchronous on purpose: a small write plus fdatasync
+ * costs less than a thread-pool round trip, and the commit queue batches everything
+ * that arrives while it runs.
+ *
+ * Opening: the snapshot's metadata is checked and loaded, the log is replayed; a torn
+ * tail (a crash mid-write) is cut off and reported; damage followed by valid records
+ * refuses to open with CORRUPTION naming file and offset.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { deepFreeze, type JsonValue } from '@koru/engine';
+import type { CommitEntry, LoadedState, Relocation, ReplayEntry, SnapshotSource, StorageAdapter } from '../adapter.js';
+import { CorruptionError, IoError, StorageFullError } from '../errors.js';
+import type { RecoveryReport, SyncPolicy } from '../types.js';
+import { fsyncDir, nodeFileOps, readFully, writeFully, type FileOps } from './fs-ops.js';
+import { DirectoryLock, type LockHolder } from './lock.js';
+import {
+  checkRecord,
+  decodeMeta,
+  encodeBatch,
+  LOG_HEADER_BYTES,
+  LOG_MAGIC,
+  logHeader,
+  RECORD_HEADER_BYTES,
+  validRecordAfter,
+  valueTextOfBody,
+} from './log-format.js';
+import { readSnapshot, writeSnapshot } from './snapshot-format.js';
+
+/** Options of {@link FileAdapter}. */
+export interface FileAdapterOptions {
+  /** `periodic` (default): fdatasync within `syncIntervalMs`; `always`: before every acknowledgement. */
+  readonly sync?: SyncPolicy;
+  /** The loss window of `periodic`, in ms (default 100). */
+  readonly syncIntervalMs?: number;
+  /** Write a snapshot once the log exceeds this many bytes and the snapshot's size (default 64 MiB). */
+  readonly snapshotAfterBytes?: number;
+  /** File operations (tests inject failures). */
+  readonly fileOps?: FileOps;
+}
+
+const name = (kind: 'snapshot' | 'log', gen: number) =>
+  `${kind}-${String(gen).padStart(6, '0')}.${kind === 'snapshot' ? 'kds' : 'kdl'}`;
+
+function randomNodeId(): string {
+  const b = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(b);
+  return Buffer.from(b).toString('hex');
+}
+
+function ioError(what: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new StorageFullError(`${what}: the disk is full (${code}); nothing was stored`, e);
+  return new IoError(`${what}: ${(e as Error)?.message ?? String(e)}`, e);
+}
+
+/** A database directory on the local file system. */
+export class FileAdapter implements StorageAdapter {
+  readonly name = 'file';
+  readonly cachesValues = true;
+  readonly dir: string;
+  readonly #ops: FileOps;
+  readonly #sync: SyncPolicy;
+  readonly #syncInterval: number;
+  readonly #snapshotAfter: number;
+  #lock: DirectoryLock | undefined;
+  #gen = 0;
+  #logFd = -1;
+  #logSize = 0;
+  #snapFd = -1;
+  #snapSize = 0;
+  #scratch = { buf: Buffer.allocUnsafe(64 * 1024) };
+  #readBuf = Buffer.allocUnsafe(64 * 1024);
+  #syncTimer: ReturnType<typeof setTimeout> | undefined;
+  #dirty = false;
+  #broken: Error | undefined;
+
+  constructor(dir: string, options: FileAdapterOptions = {}) {
+    this.dir = dir;
+    this.#ops = options.fileOps ?? nodeFileOps;
+    this.#sync = options.sync ?? 'periodic';
+    this.#syncInterval = options.syncIntervalMs ?? 100;
+    this.#snapshotAfter = options.snapshotAfterBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Records facts about the owner in the lock file (a server's URL). */
+  updateLock(extra: Partial<LockHolder>): void {
+    this.#lock?.update(extra);
+  }
+
+  open(): LoadedState {
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.#lock = DirectoryLock.acquire(this.dir);
+    try {
+      return this.#open();
+    } catch (e) {
+      this.#closeFiles();
+      this.#lock.release();
+      throw e;
+    }
+  }
+
+  #open(): LoadedState {
+    const nodeId = this.#nodeId();
+    const files = fs.readdirSync(this.dir);
+    const gens = files
+      .map((f) => /^snapshot-(\d{6})\.kds$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => b - a);
+    this.#gen = gens[0] ?? 0;
+    let snapshot = null;
+    if (gens.length > 0) {
+      const file = join(this.dir, name('snapshot', this.#gen));
+      this.#snapFd = this.#ops.openSync(file, 'r');
+      this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
+      snapshot = readSnapshot(this.#ops, this.#snapFd, file);
+    }
+    // Files of older generations are leftovers of an interrupted compaction.
+    for (const f of files) {
+      const m = /^(snapshot|log)-(\d{6})\.(kds|kdl)(\.tmp)?$/.exec(f);
+      if (m && (Number(m[2]) < this.#gen || m[4] !== undefined)) fs.rmSync(join(this.dir, f), { force: true });
+    }
+    const logPath = join(this.dir, name('log', this.#gen));
+    const exists = fs.existsSync(logPath);
+    this.#logFd = this.#ops.openSync(logPath, exists ? 'r+' : 'w+');
+    if (!exists) {
+      writeFully(this.#ops, this.#logFd, logHeader(this.#gen), LOG_HEADER_BYTES, 0);
+      this.#ops.fsyncSync(this.#logFd);
+      fsyncDir(this.dir);
+    }
+    const data = fs.readFileSync(logPath);
+    if (data.length < LOG_HEADER_BYTES) {
+      // A crash while the header was being written: the log held nothing.
+      writeFully(this.#ops, this.#logFd, logHeader(this.#gen), LOG_HEADER_BYTES, 0);
+      this.#ops.ftruncateSync(this.#logFd, LOG_HEADER_BYTES);
+      this.#logSize = LOG_HEADER_BYTES;
+      return this.#loaded(nodeId, snapshot, [], { replayed: 0, fromSnapshot: snapshot?.count ?? 0 });
+    }
+    if (!data.subarray(0, 8).equals(LOG_MAGIC) || data.readUInt32LE(8) !== this.#gen) {
+      throw new CorruptionError(`log ${logPath} has a bad header`, { file: logPath, offset: 0 });
+    }
+    const { entries, validEnd } = this.#scan(data, logPath);
+    let truncated: RecoveryReport['truncated'];
+    if (validEnd < data.length) {
+      truncated = { file: logPath, offset: validEnd, bytes: data.length - validEnd };
+      this.#ops.ftruncateSync(this.#logFd, validEnd);
+      this.#ops.fsyncSync(this.#logFd);
+    }
+    this.#logSize = validEnd;
+    const report: RecoveryReport = {
+      replayed: entries.length,
+      fromSnapshot: snapshot?.count ?? 0,
+      ...(truncated ? { truncated } : {}),
+    };
+    return this.#loaded(nodeId, snapshot, entries, report);
+  }
+
+  #loaded(nodeId: string, snapshot: LoadedState['snapshot'], log: ReplayEntry[], report: RecoveryReport): LoadedState {
+    return { nodeId, snapshot, log, report: () => report };
+  }
+
+  /** Replays the log buffer; returns complete batches and where valid data ends. */
+  #scan(data: Buffer, file: string): { entries: ReplayEntry[]; validEnd: number; why: string } {
+    const entries: ReplayEntry[] = [];
+    let batch: ReplayEntry[] = [];
+    let batchStart = LOG_HEADER_BYTES;
+    let at = LOG_HEADER_BYTES;
+    while (at < data.length) {
+      const rec = checkRecord(data, at, data.length);
+      if (!rec.ok) {
+        if (validRecordAfter(data, at, data.length)) {
+          throw new CorruptionError(`log ${file} is damaged at offset ${at} (${rec.why}); valid records follow, refusing to open`, {
+            file,
+            offset: at,
+          });
+        }
+        return { entries, validEnd: batchStart, why: rec.why };
+      }
+      let decoded;
+      try {
+        decoded = decodeMeta(data.toString('utf8', rec.bodyStart, rec.end), at, rec.end - at);
+      } catch (e) {
+        throw new CorruptionError(`log ${file} has an unreadable record at offset ${at}`, { file, offset: at }, e);
+      }
+      batch.push(decoded.entry);
+      at = rec.end;
+      if (decoded.remaining === 0) {
+        for (const e of batch) entries.push(e);
+        batch = [];
+        batchStart = at;
+      }
+    }
+    return { entries, validEnd: batchStart, why: batch.length > 0 ? 'incomplete batch' : '' };
+  }
+
+  #nodeId(): string {
+    const path = join(this.dir, 'NODE');
+    try {
+      const id = fs.readFileSync(path, 'utf8').trim();
+      if (/^[0-9a-f]{16}$/.test(id)) return id;
+    } catch {
+      // First open: create it below.
+    }
+    const id = randomNodeId();
+    const tmp = `${path}.tmp`;
+    fs.writeFileSync(tmp, id);
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, path);
+    fsyncDir(this.dir);
+    return id;
+  }
+
+  append(entries: readonly CommitEntry[]): void {
+    if (this.#broken) throw this.#broken;
+    const start = this.#logSize;
+    const used = encodeBatch(entries, start, this.#scratch);
+    try {
+      writeFully(this.#ops, this.#logFd, this.#scratch.buf, used, start);
+      if (this.#sync === 'always') this.#ops.fdatasyncSync(this.#logFd);
+    } catch (e) {
+      // Undo the partial write so it is never replayed; if even that fails, stop writing.
+      try {
+        this.#ops.ftruncateSync(this.#logFd, start);
+      } catch (e2) {
+        this.#broken = ioError('the log could not be restored after a failed write; reopen the database', e2);
+      }
+      throw ioError('write failed', e);
+    }
+    this.#logSize = start + used;
+    if (this.#sync === 'periodic') this.#scheduleSync();
+  }
+
+  #scheduleSync(): void {
+    this.#dirty = true;
+    if (this.#syncTimer !== undefined) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      this.#syncNow();
+    }, this.#syncInterval);
+    this.#syncTimer.unref?.();
+  }
+
+  #syncNow(): void {
+    if (!this.#dirty || this.#logFd < 0) return;
+    this.#dirty = false;
+    try {
+      this.#ops.fdatasyncSync(this.#logFd);
+    } catch (e) {
+      this.#broken = ioError('fdatasync failed; acknowledged writes may not survive power loss', e);
+    }
+  }
+
+  #read(loc: number, len: number): string {
+    if (this.#readBuf.length < len) this.#readBuf = Buffer.allocUnsafe(Math.max(len, this.#readBuf.length * 2));
+    const buf = this.#readBuf;
+    if (loc < 0) {
+      const at = -loc - 1;
+      const file = join(this.dir, name('snapshot', this.#gen));
+      const total = len + 8;
+      if (this.#readBuf.length < total) this.#readBuf = Buffer.allocUnsafe(total);
+      const b = this.#readBuf;
+      if (readFully(this.#ops, this.#snapFd, b, total, at) !== total || b.readUInt32LE(0) !== len) {
+        throw new CorruptionError(`snapshot ${file} is damaged at offset ${at}: bad value entry`, { file, offset: at });
+      }
+      const body = b.subarray(8, total);
+      if (crc32(body) !== b.readUInt32LE(4)) {
+        throw new CorruptionError(`snapshot ${file} is damaged at offset ${at}: value checksum mismatch`, { file, offset: at });
+      }
+      return body.toString('utf8');
+    }
+    const file = join(this.dir, name('log', this.#gen));
+    const got = readFully(this.#ops, this.#logFd, buf, len, loc);
+    const rec = checkRecord(buf, 0, got);
+    if (!rec.ok) throw new CorruptionError(`log ${file} is damaged at offset ${loc}: ${rec.why}`, { file, offset: loc });
+    return valueTextOfBody(buf.toString('utf8', RECORD_HEADER_BYTES, rec.end));
+  }
+
+  readValueText(loc: number, len: number): string {
+    return this.#read(loc, len);
+  }
+
+  readValue(loc: number, len: number): JsonValue {
+    return deepFreeze(JSON.parse(this.#read(loc, len)) as JsonValue);
+  }
+
+  diskBytes(): number {
+    return this.#logSize + this.#snapSize;
+  }
+
+  wantsSnapshot(): boolean {
+    return this.#logSize > this.#snapshotAfter && this.#logSize > this.#snapSize;
+  }
+
+  snapshot(source: SnapshotSource): Relocation {
+    if (this.#broken) throw this.#broken;
+    const next = this.#gen + 1;
+    const snapPath = join(this.dir, name('snapshot', next));
+    const tmp = `${snapPath}.tmp`;
+    let reloc: Relocation;
+    const fd = this.#ops.openSync(tmp, 'w+');
+    try {
+      reloc = writeSnapshot(this.#ops, fd, next, source, (loc, len) => this.#read(loc, len));
+      this.#ops.fsyncSync(fd);
+    } catch (e) {
+      this.#ops.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw ioError('snapshot failed (the database is unchanged)', e);
+    }
+    this.#ops.closeSync(fd);
+    this.#ops.renameSync(tmp, snapPath);
+    fsyncDir(this.dir);
+    // From here on the new snapshot holds everything; the new log starts empty.
+    const logPath = join(this.dir, name('log', next));
+    const logFd = this.#ops.openSync(logPath, 'w+');
+    writeFully(this.#ops, logFd, logHeader(next), LOG_HEADER_BYTES, 0);
+    this.#ops.fsyncSync(logFd);
+    fsyncDir(this.dir);
+    const oldGen = this.#gen;
+    this.#closeFiles();
+    this.#gen = next;
+    this.#logFd = logFd;
+    this.#logSize = LOG_HEADER_BYTES;
+    this.#snapFd = this.#ops.openSync(snapPath, 'r');
+    this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
+    for (const f of [name('log', oldGen), name('snapshot', oldGen)]) fs.rmSync(join(this.dir, f), { force: true });
+    return reloc;
+  }
+
+  #closeFiles(): void {
+    if (this.#logFd >= 0) this.#ops.closeSync(this.#logFd);
+    if (this.#snapFd >= 0) this.#ops.closeSync(this.#snapFd);
+    this.#logFd = -1;
+    this.#snapFd = -1;
+  }
+
+  close(): void {
+    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
+    try {
+      if (this.#logFd >= 0) this.#ops.fdatasyncSync(this.#logFd);
+    } finally {
+      this.#closeFiles();
+      this.#lock?.release();
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/** Public data shapes of the storage layer. */
+import type { JsonValue } from '@koru/engine';
+
+/** One immutable version of a key: what `put` returns and `history` lists. Frozen. */
+export interface Version {
+  readonly namespace: string;
+  readonly key: string;
+  /** The value (deep-frozen); `null` for a tombstone. */
+  readonly value: JsonValue;
+  /** Hex SHA-256 of the value's RFC 8785 form; `null` for a tombstone. */
+  readonly valueId: string | null;
+  /** Content address of this version (see @koru/engine `versionIdOf`). */
+  readonly versionId: string;
+  /** The version this one superseded, `null` for the first. */
+  readonly previousVersion: string | null;
+  /** Wall-clock time of the write, ISO-8601 UTC with milliseconds (the HLC's wall part). */
+  readonly timestamp: string;
+  /** Hybrid logical clock stamp, `WWWWWWWWWWWWWWW-LLLLLL`; with `node` it orders all versions. */
+  readonly hlc: string;
+  /** Id of the node that wrote it. */
+  readonly node: string;
+  /** True for a tombstone written by `delete`. */
+  readonly deleted: boolean;
+}
+
+/** Durability policy of a durable adapter. */
+export type SyncPolicy = 'always' | 'periodic';
+
+/** Counts and sizes. */
+export interface StorageStats {
+  /** Keys whose current version is not a tombstone. */
+  readonly keys: number;
+  /** Every version ever written, tombstones included. */
+  readonly versions: number;
+  /** Namespaces with at least one live key. */
+  readonly namespaces: number;
+  /** Distinct values stored (identical values are stored once). */
+  readonly distinctValues: number;
+  /** Bytes the distinct values occupy in the adapter (with their framing on disk). */
+  readonly valueBytes: number;
+  /** Bytes the adapter occupies on disk (0 in memory). */
+  readonly diskBytes: number;
+  /** Monotonic change counter: number of committed changes on this node. */
+  readonly seq: number;
+  /** Adapter name: `memory` or `file`. */
+  readonly adapter: string;
+}
+
+/** One problem found by `verify()`. */
+export interface VerifyProblem {
+  readonly namespace: string;
+  readonly key: string;
+  readonly versionId: string;
+  readonly problem: string;
+}
+
+/** Result of `verify()`: every chain re-hashed, every value re-read and re-hashed. */
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly keys: number;
+  readonly versions: number;
+  readonly values: number;
+  readonly problems: readonly VerifyProblem[];
+}
+
+/** What recovery did when the database was opened. */
+export interface RecoveryReport {
+  /** Records replayed from the log. */
+  readonly replayed: number;
+  /** Versions loaded from the snapshot. */
+  readonly fromSnapshot: number;
+  /** Set when a torn tail was cut off the log. */
+  readonly truncated?: { readonly file: string; readonly offset: number; readonly bytes: number };
+}

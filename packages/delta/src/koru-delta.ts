@@ -1,0 +1,234 @@
+/**
+ * KoruDelta: the handle users import. Zero configuration: `KoruDelta.start()` is an
+ * in-memory database; `KoruDelta.start({ path })` a durable one (Node). Every method
+ * is async and fails only with KoruError subclasses that carry a stable `code`.
+ * Values handed out are deep-frozen: mutating them throws in strict mode and never
+ * changes stored data.
+ */
+import { InvalidArgumentError, UnsupportedError, type JsonValue } from '@koru/engine';
+import {
+  CausalStorage,
+  type HistoryOptions,
+  type PutItem,
+  type RecoveryReport,
+  type StorageAdapter,
+  type StorageStats,
+  type SyncPolicy,
+  type Version,
+  type VerifyReport,
+  type WriteOptions,
+} from '@koru/storage';
+import { diffValues, type DiffChange } from './diff.js';
+import { pathAdapterFactory } from './platform.js';
+import { toEpochMs, type TimeInput } from './time.js';
+
+/** Options of {@link KoruDelta.start}. All optional. */
+export interface StartOptions {
+  /** Directory of a durable database (Node). Omit for an in-memory database. */
+  readonly path?: string;
+  /**
+   * Durability of a durable database. `periodic` (default): a write is acknowledged
+   * once it reached the OS (it survives the process being killed) and is fsynced
+   * within `syncIntervalMs`; `always`: acknowledged only after fdatasync (survives
+   * power loss); concurrent writes share one fdatasync.
+   */
+  readonly sync?: SyncPolicy;
+  /** Loss window of the `periodic` policy on power failure, ms (default 100). */
+  readonly syncIntervalMs?: number;
+  /** Largest value, bytes of canonical JSON (default 16 MiB). */
+  readonly maxValueBytes?: number;
+  /** Deepest nesting of a value (default 512). */
+  readonly maxDepth?: number;
+  /** Bytes of decoded historical values kept in memory (default 64 MiB). */
+  readonly valueCacheBytes?: number;
+  /** Write a snapshot once the log exceeds this many bytes (default 64 MiB). */
+  readonly snapshotAfterBytes?: number;
+  /** A storage adapter of your own (overrides `path`). */
+  readonly adapter?: StorageAdapter;
+  /** Wall clock, ms since the epoch (for tests). */
+  readonly now?: () => number;
+  /** Told about recoveries (a torn log tail cut off). Default: console.warn. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** One side of a diff: a version id, a history index (0 first, -1 latest) or a time. */
+export type VersionRef = string | number | Date;
+
+/** Options of {@link KoruDelta.diff}. */
+export interface DiffOptions {
+  /** Default: the version before `to`. */
+  readonly from?: VersionRef;
+  /** Default: the current version. */
+  readonly to?: VersionRef;
+}
+
+/** The structural difference between two versions of a key. */
+export interface VersionDiff {
+  readonly namespace: string;
+  readonly key: string;
+  /** null when `to` is the first version (everything is added). */
+  readonly from: Version | null;
+  readonly to: Version;
+  readonly changes: readonly DiffChange[];
+}
+
+/** An item of {@link KoruDelta.putMany}. */
+export type PutManyItem = PutItem;
+
+/** The KoruDelta database handle. */
+export class KoruDelta {
+  readonly #s: CausalStorage;
+
+  private constructor(storage: CausalStorage) {
+    this.#s = storage;
+  }
+
+  /** Opens a database: in memory by default, durable with `path`. */
+  static async start(options: StartOptions = {}): Promise<KoruDelta> {
+    let adapter = options.adapter;
+    if (adapter === undefined && options.path !== undefined) {
+      if (typeof options.path !== 'string' || options.path.length === 0) {
+        throw new InvalidArgumentError('path must be a non-empty directory path');
+      }
+      const factory = pathAdapterFactory();
+      if (factory === undefined) {
+        throw new UnsupportedError('a durable database (path) needs the Node build of @koru/delta; in browsers omit path');
+      }
+      adapter = factory(options.path, {
+        ...(options.sync !== undefined ? { sync: options.sync } : {}),
+        ...(options.syncIntervalMs !== undefined ? { syncIntervalMs: options.syncIntervalMs } : {}),
+        ...(options.snapshotAfterBytes !== undefined ? { snapshotAfterBytes: options.snapshotAfterBytes } : {}),
+      });
+    }
+    if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'periodic') {
+      throw new InvalidArgumentError(`sync must be 'always' or 'periodic', not ${JSON.stringify(options.sync)}`);
+    }
+    const storage = await CausalStorage.open({
+      ...(adapter !== undefined ? { adapter } : {}),
+      ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
+      ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
+      ...(options.valueCacheBytes !== undefined ? { valueCacheBytes: options.valueCacheBytes } : {}),
+      ...(options.now !== undefined ? { now: options.now } : {}),
+    });
+    const t = storage.recovery.truncated;
+    if (t !== undefined) {
+      const warn = options.onWarning ?? ((m: string) => console.warn(m));
+      warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (an unacknowledged write interrupted by a crash)`);
+    }
+    return new KoruDelta(storage);
+  }
+
+  /** This node's persistent id. */
+  get nodeId(): string {
+    return this.#s.nodeId;
+  }
+
+  /** What recovery did when the database was opened. */
+  get recovery(): RecoveryReport {
+    return this.#s.recovery;
+  }
+
+  /** Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT otherwise). */
+  async put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+    return this.#s.put(namespace, key, value, options);
+  }
+
+  /** Writes several versions as one atomic batch (all or none, also across a crash). */
+  async putMany(items: readonly PutManyItem[]): Promise<Version[]> {
+    return this.#s.putMany(items);
+  }
+
+  /** The current value (deep-frozen). @throws KEY_NOT_FOUND */
+  async get(namespace: string, key: string): Promise<JsonValue> {
+    return this.#s.get(namespace, key);
+  }
+
+  /** The current version with its metadata. @throws KEY_NOT_FOUND */
+  async getVersion(namespace: string, key: string): Promise<Version> {
+    return this.#s.getVersion(namespace, key);
+  }
+
+  /** The version current at `when` (the last written at or before it). O(log h). @throws KEY_NOT_FOUND */
+  async getAt(namespace: string, key: string, when: TimeInput): Promise<Version> {
+    return this.#s.getAt(namespace, key, toEpochMs(when));
+  }
+
+  /** Every version, oldest first, tombstones included. @throws KEY_NOT_FOUND */
+  async history(namespace: string, key: string, options?: HistoryOptions): Promise<Version[]> {
+    if (options?.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
+      throw new InvalidArgumentError('limit must be a non-negative integer');
+    }
+    return this.#s.history(namespace, key, options);
+  }
+
+  /** Structural diff between two versions of a key (default: the latest change). */
+  async diff(namespace: string, key: string, options: DiffOptions = {}): Promise<VersionDiff> {
+    const history = this.#s.history(namespace, key);
+    const toIx = options.to === undefined ? history.length - 1 : this.#resolve(history, options.to);
+    const fromIx = options.from === undefined ? toIx - 1 : this.#resolve(history, options.from);
+    const to = history[toIx]!;
+    const from = fromIx >= 0 ? history[fromIx]! : null;
+    const before = from === null || from.deleted ? undefined : from.value;
+    const after = to.deleted ? undefined : to.value;
+    return Object.freeze({ namespace, key, from, to, changes: Object.freeze(diffValues(before, after)) });
+  }
+
+  #resolve(history: Version[], ref: VersionRef): number {
+    if (typeof ref === 'number') {
+      if (!Number.isInteger(ref) || ref >= history.length || ref < -history.length) {
+        throw new InvalidArgumentError(`no version at history index ${ref} (the key has ${history.length})`);
+      }
+      return ref < 0 ? history.length + ref : ref;
+    }
+    if (typeof ref === 'string' && /^[0-9a-f]{64}$/.test(ref)) {
+      const ix = history.findIndex((v) => v.versionId === ref);
+      if (ix < 0) throw new InvalidArgumentError(`version ${ref} is not in this key's history`);
+      return ix;
+    }
+    const at = toEpochMs(ref);
+    let ix = -1;
+    for (let i = 0; i < history.length; i++) if (Date.parse(history[i]!.timestamp) <= at) ix = i;
+    if (ix < 0) throw new InvalidArgumentError(`the key had no version at ${new Date(at).toISOString()}`);
+    return ix;
+  }
+
+  /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
+  async delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+    return this.#s.delete(namespace, key, options);
+  }
+
+  /** True when the key has a current value. */
+  async contains(namespace: string, key: string): Promise<boolean> {
+    return this.#s.contains(namespace, key);
+  }
+
+  /** Namespaces with live keys, sorted. */
+  async listNamespaces(): Promise<string[]> {
+    return this.#s.listNamespaces();
+  }
+
+  /** Live keys of a namespace, sorted. */
+  async listKeys(namespace: string): Promise<string[]> {
+    return this.#s.listKeys(namespace);
+  }
+
+  /** Keys, versions, namespaces, bytes. */
+  async stats(): Promise<StorageStats> {
+    return this.#s.stats();
+  }
+
+  /** Re-hashes every chain and value; reports anything that does not match. */
+  async verify(): Promise<VerifyReport> {
+    return this.#s.verify();
+  }
+
+  /** Writes a snapshot now (durable databases): keeps all history, speeds up the next open. */
+  async compact(): Promise<void> {
+    return this.#s.compact();
+  }
+
+  /** Finishes queued writes, flushes and closes. Later calls fail with CLOSED. */
+  async close(): Promise<void> {
+    return this.#s.close();
+  }
+}

@@ -10,7 +10,9 @@ export function koruVitest(overrides = {}) {
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       testTimeout: 60_000,
       hookTimeout: 60_000,
-      reporters: ['default'],
+      // The JSON report lets .ci/run print one total over every package.
+      reporters: ['default', 'json'],
+      outputFile: { json: '.vitest-results.json' },
       ...(overrides.test ?? {}),
     },
   });

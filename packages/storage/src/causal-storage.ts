@@ -29,7 +29,7 @@ import { validateKey, validateNamespace } from './names.js';
 import type { RecoveryReport, StorageStats, Version, VerifyProblem, VerifyReport } from './types.js';
 import { ValueIndex } from './value-index.js';
 import { FLAG_DELETED, VersionTable } from './version-table.js';
-import { ValueCache } from './value-cache.js';
+import { BoundedCache } from './value-cache.js';
 
 /** Options of {@link CausalStorage.open}. */
 export interface CausalStorageOptions {
@@ -98,7 +98,10 @@ export class CausalStorage {
   readonly #namespaces = new Map<string, Map<string, KeyState>>();
   readonly #nodes: string[] = [];
   readonly #nodeIx = new Map<string, number>();
-  readonly #cache: ValueCache;
+  readonly #cache: BoundedCache<JsonValue>;
+  readonly #versions: BoundedCache<Version>;
+  #isoWall = -1;
+  #iso = '';
   #values: ValueIndex | undefined;
   #nodeId = '';
   #seq = 0;
@@ -112,7 +115,10 @@ export class CausalStorage {
     this.#adapter = options.adapter ?? new MemoryAdapter();
     this.#limits = { maxBytes: options.maxValueBytes ?? 16 * 1024 * 1024, maxDepth: options.maxDepth ?? 512 };
     this.#clock = new HybridClock(options.now ?? Date.now);
-    this.#cache = new ValueCache(this.#adapter.cachesValues ? (options.valueCacheBytes ?? 64 * 1024 * 1024) : 0);
+    const budget = options.valueCacheBytes ?? 64 * 1024 * 1024;
+    this.#cache = new BoundedCache(this.#adapter.cachesValues ? budget : 0);
+    // Materialized historical versions, so repeated history reads cost a lookup each.
+    this.#versions = new BoundedCache(budget);
   }
 
   /** Opens a store: loads the adapter's snapshot and replays its log. */
@@ -227,7 +233,7 @@ export class CausalStorage {
       valueId,
       versionId,
       previousVersion: prev,
-      timestamp: new Date(stamp.wall).toISOString(),
+      timestamp: this.#isoOf(stamp.wall),
       hlc,
       node,
       deleted,
@@ -369,6 +375,7 @@ export class CausalStorage {
     this.#table.cols.loc.set(reloc.loc);
     this.#table.cols.len.set(reloc.len);
     this.#cache.clear();
+    this.#versions.clear();
   }
 
   /**
@@ -618,10 +625,26 @@ export class CausalStorage {
     return this.#materialize(ks, i);
   }
 
+  #isoOf(wall: number): string {
+    if (wall !== this.#isoWall) {
+      this.#isoWall = wall;
+      this.#iso = new Date(wall).toISOString();
+    }
+    return this.#iso;
+  }
+
   #materialize(ks: KeyState, i: number): Version {
+    const r = ks.rows[i]!;
+    const cached = this.#versions.get(r);
+    if (cached !== undefined) return cached;
+    const v = this.#build(ks, r);
+    this.#versions.set(r, v, this.#table.cols.len[r]!, 400);
+    return v;
+  }
+
+  #build(ks: KeyState, r: number): Version {
     const t = this.#table;
     const c = t.cols;
-    const r = ks.rows[i]!;
     const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
     const wall = c.wall[r]!;
     const prev = c.prev[r]!;

@@ -1,16 +1,15 @@
 /**
- * A bounded cache of decoded historical values, keyed by their location. First in,
+ * A bounded cache keyed by a number (a value's location, a version's row). First in,
  * first out: cheap on the hit path (one Map lookup) and good enough for history
  * scans, which read each key's versions together. A budget of 0 disables it.
  */
-import type { JsonValue } from '@koru/engine';
 
 // Decoded JSON takes several times its text size in the heap.
 const HEAP_FACTOR = 4;
 
-export class ValueCache {
+export class BoundedCache<V> {
   readonly #budget: number;
-  readonly #map = new Map<number, JsonValue>();
+  readonly #map = new Map<number, V>();
   readonly #sizes = new Map<number, number>();
   #bytes = 0;
 
@@ -18,13 +17,14 @@ export class ValueCache {
     this.#budget = budgetBytes;
   }
 
-  get(loc: number): JsonValue | undefined {
+  get(loc: number): V | undefined {
     return this.#budget === 0 ? undefined : this.#map.get(loc);
   }
 
-  set(loc: number, value: JsonValue, textBytes: number): void {
+  /** Caches `value`, whose JSON text is `textBytes` long, plus `overhead` bytes. */
+  set(loc: number, value: V, textBytes: number, overhead = 64): void {
     if (this.#budget === 0) return;
-    const size = textBytes * HEAP_FACTOR + 64;
+    const size = textBytes * HEAP_FACTOR + overhead;
     if (size > this.#budget / 4) return;
     this.#map.set(loc, value);
     this.#sizes.set(loc, size);

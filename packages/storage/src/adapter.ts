@@ -88,6 +88,8 @@ export interface StorageAdapter {
   readonly name: string;
   /** True when reading a value is costly enough to be worth caching. */
   readonly cachesValues: boolean;
+  /** True when `append` is synchronous and costs no I/O, so batching gains nothing (memory). */
+  readonly synchronous: boolean;
   /** Loads what is persisted (called once, first). */
   open(): LoadedState | Promise<LoadedState>;
   /**

@@ -89,6 +89,8 @@ interface PendingWrite {
   readonly reject: (e: unknown) => void;
 }
 
+const noop = (): void => {};
+
 /** The causal store. Create with {@link CausalStorage.open}. */
 export class CausalStorage {
   readonly #adapter: StorageAdapter;
@@ -257,6 +259,20 @@ export class CausalStorage {
     ks.pendingId = versionId;
     ks.pendingDeleted = deleted;
     ks.pending++;
+    if (this.#adapter.synchronous && this.#queue.length === 0 && this.#flushing === undefined) {
+      // Nothing to batch with when persisting costs nothing: commit right away.
+      const w: PendingWrite = { ks, entry, version, wall: stamp.wall, logical: stamp.logical, resolve: noop, reject: noop };
+      const batch = [w];
+      const entries = this.#prepareBatch(batch);
+      try {
+        this.#adapter.append(entries);
+      } catch (e) {
+        this.#failWrites(batch, e);
+        return Promise.reject(e);
+      }
+      this.#apply(batch);
+      return Promise.resolve(version);
+    }
     return new Promise<Version>((resolve, reject) => {
       this.#queue.push({ ks, entry, version, wall: stamp.wall, logical: stamp.logical, resolve, reject });
       if (!this.#flushScheduled) {

@@ -12,6 +12,7 @@ function randomNodeId(): string {
 export class MemoryAdapter implements StorageAdapter {
   readonly name = 'memory';
   readonly cachesValues = false;
+  readonly synchronous = true;
   readonly #values: JsonValue[] = [];
   readonly #nodeId: string;
 

@@ -68,6 +68,7 @@ function ioError(what: string, e: unknown): Error {
 export class FileAdapter implements StorageAdapter {
   readonly name = 'file';
   readonly cachesValues = true;
+  readonly synchronous = false;
   readonly dir: string;
   readonly #ops: FileOps;
   readonly #sync: SyncPolicy;

@@ -53,91 +53,153 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+// One walk produces the canonical text (by string concatenation, which V8 turns into
+// cheap ropes), checks every limit and builds the frozen copy. The path of the node
+// being visited is kept as a stack of segments and only formatted when reporting an
+// error, so a valid value pays nothing for it.
 class Walker {
   readonly maxDepth: number;
+  readonly maxBytes: number;
+  /** Canonical text emitted so far. */
+  text = '';
+  /** Path segments (keys and indexes) from the root to the node being visited. */
+  readonly segments: Array<string | number> = [];
+  /** The objects and arrays being visited, root first (for cycle reports). */
   readonly ancestors: object[] = [];
-  constructor(maxDepth: number) {
+
+  constructor(maxDepth: number, maxBytes: number) {
     this.maxDepth = maxDepth;
+    this.maxBytes = maxBytes;
   }
 
-  fail(path: string, what: string): never {
-    throw new InvalidValueError(`value${path} ${what}: only JSON values can be stored`, { details: { path: `value${path}` } });
+  path(length = this.segments.length): string {
+    let p = 'value';
+    for (let i = 0; i < length; i++) {
+      const s = this.segments[i]!;
+      p += typeof s === 'number' ? `[${s}]` : `.${s}`;
+    }
+    return p;
   }
 
-  walk(v: unknown, depth: number, path: string, out: string[]): JsonValue {
+  fail(what: string): never {
+    const path = this.path();
+    throw new InvalidValueError(`${path} ${what}: only JSON values can be stored`, { details: { path } });
+  }
+
+  // UTF-8 takes at least one byte per UTF-16 unit, so once the text has more units than
+  // the limit allows bytes, it is too large: an oversized value (a huge array, or a
+  // small graph that shares subtrees and expands exponentially) is refused early.
+  checkSize(): void {
+    if (this.text.length > this.maxBytes) {
+      throw new ValueTooLargeError(
+        `value is at least ${this.text.length} bytes of canonical JSON, over the limit of ${this.maxBytes}`,
+        { details: { bytes: this.text.length, maxBytes: this.maxBytes } },
+      );
+    }
+  }
+
+  walk(v: unknown, depth: number): JsonValue {
     switch (typeof v) {
       case 'string':
-        if (!isWellFormedString(v)) this.fail(path, 'is a string with a lone surrogate');
-        out.push(JSON.stringify(v));
+        if (!isWellFormedString(v)) this.fail('is a string with a lone surrogate');
+        this.text += JSON.stringify(v);
         return v;
       case 'number':
-        if (!Number.isFinite(v)) this.fail(path, `is ${String(v)}`);
+        if (!Number.isFinite(v)) this.fail(`is ${String(v)}`);
         // ECMAScript Number-to-String is exactly RFC 8785's number form; -0 becomes 0.
-        out.push(v === 0 ? '0' : String(v));
-        return v === 0 ? 0 : v;
+        if (v === 0) {
+          this.text += '0';
+          return 0;
+        }
+        this.text += String(v);
+        return v;
       case 'boolean':
-        out.push(v ? 'true' : 'false');
+        this.text += v ? 'true' : 'false';
         return v;
       case 'object':
         if (v === null) {
-          out.push('null');
+          this.text += 'null';
           return null;
         }
-        return this.walkObject(v, depth + 1, path, out);
+        return this.walkObject(v, depth + 1);
       case 'undefined':
-        return this.fail(path, 'is undefined');
+        return this.fail('is undefined');
       case 'bigint':
-        return this.fail(path, 'is a BigInt');
+        return this.fail('is a BigInt');
       case 'function':
-        return this.fail(path, 'is a function');
+        return this.fail('is a function');
       case 'symbol':
-        return this.fail(path, 'is a symbol');
+        return this.fail('is a symbol');
       default:
-        return this.fail(path, `has unsupported type ${typeof v}`);
+        return this.fail(`has unsupported type ${typeof v}`);
     }
   }
 
-  walkObject(v: object, depth: number, path: string, out: string[]): JsonValue {
-    if (this.ancestors.includes(v)) this.fail(path, 'is a cyclic reference');
+  walkObject(v: object, depth: number): JsonValue {
     if (depth > this.maxDepth) {
-      throw new ValueTooDeepError(`value${path} nests deeper than the limit of ${this.maxDepth}`, {
-        details: { path: `value${path}`, maxDepth: this.maxDepth },
+      // A cycle always ends up here: only now is it worth looking for one. Report the
+      // place where it first closes (ancestors[k] is reached through segments[0, k)).
+      const a = this.ancestors;
+      for (let k = 1; k < a.length; k++) {
+        if (a.indexOf(a[k]!) < k) {
+          const path = this.path(k);
+          throw new InvalidValueError(`${path} is a cyclic reference: only JSON values can be stored`, { details: { path } });
+        }
+      }
+      const path = this.path();
+      throw new ValueTooDeepError(`${path} nests deeper than the limit of ${this.maxDepth}`, {
+        details: { path, maxDepth: this.maxDepth },
       });
     }
+    this.checkSize();
     this.ancestors.push(v);
     let result: JsonValue;
     if (Array.isArray(v)) {
-      const copy: JsonValue[] = new Array(v.length);
-      out.push('[');
-      for (let i = 0; i < v.length; i++) {
-        if (i > 0) out.push(',');
-        if (!(i in v)) this.fail(`${path}[${i}]`, 'is a hole in a sparse array');
-        copy[i] = this.walk(v[i], depth, `${path}[${i}]`, out);
+      const n = v.length;
+      // A huge array fails before its elements are walked (each takes at least 1 byte).
+      if (this.text.length + n > this.maxBytes) {
+        throw new ValueTooLargeError(`value has an array of ${n} elements, over the size limit of ${this.maxBytes} bytes`, {
+          details: { bytes: this.text.length + n, maxBytes: this.maxBytes },
+        });
       }
-      out.push(']');
+      const copy: JsonValue[] = new Array(n);
+      this.text += '[';
+      const seg = this.segments.length;
+      this.segments.push(0);
+      for (let i = 0; i < n; i++) {
+        this.segments[seg] = i;
+        if (i > 0) this.text += ',';
+        if (!(i in v)) this.fail('is a hole in a sparse array');
+        copy[i] = this.walk(v[i], depth);
+      }
+      this.segments.pop();
+      this.text += ']';
       result = Object.freeze(copy);
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
         const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-        this.fail(path, `is a ${name}, not a plain object`);
+        this.fail(`is a ${name}, not a plain object`);
       }
-      if (Object.getOwnPropertySymbols(v).length > 0) this.fail(path, 'has symbol keys');
+      if (Object.getOwnPropertySymbols(v).length > 0) this.fail('has symbol keys');
       // Default sort compares UTF-16 code units, exactly as RFC 8785 §3.2.3 requires.
       const keys = Object.keys(v).sort();
       const copy: Record<string, JsonValue> = {};
-      out.push('{');
+      this.text += '{';
+      const seg = this.segments.length;
+      this.segments.push('');
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
-        if (!isWellFormedString(k)) this.fail(path, 'has a key with a lone surrogate');
-        if (i > 0) out.push(',');
-        out.push(JSON.stringify(k), ':');
-        const child = this.walk((v as Record<string, unknown>)[k], depth, `${path}.${k}`, out);
+        this.segments[seg] = k;
+        if (!isWellFormedString(k)) this.fail('is a key with a lone surrogate');
+        this.text += i > 0 ? ',' + JSON.stringify(k) + ':' : JSON.stringify(k) + ':';
+        const child = this.walk((v as Record<string, unknown>)[k], depth);
         // `__proto__` must become an own data property, never a prototype change.
         if (k === '__proto__') Object.defineProperty(copy, k, { value: child, enumerable: true, writable: true, configurable: true });
         else copy[k] = child;
       }
-      out.push('}');
+      this.segments.pop();
+      this.text += '}';
       result = Object.freeze(copy);
     }
     this.ancestors.pop();
@@ -147,17 +209,30 @@ class Walker {
 
 /**
  * Validates `value` as JSON within `limits` and returns its RFC 8785 text, UTF-8
- * size and a deep-frozen copy. O(n) in the size of the value.
+ * size and a deep-frozen copy. O(n) in the size of the value; an oversized value is
+ * refused as soon as its text crosses `maxBytes` (`details.bytes` is then a lower bound).
  * @throws InvalidValueError, ValueTooDeepError, ValueTooLargeError
  */
 export function canonicalize(value: unknown, limits: CanonicalLimits = {}): Canonical {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_VALUE_BYTES;
-  const out: string[] = [];
-  const copy = new Walker(limits.maxDepth ?? DEFAULT_MAX_DEPTH).walk(value, 0, '', out);
-  const text = out.length === 1 ? out[0]! : out.join('');
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const walker = new Walker(maxDepth, maxBytes);
+  let copy: JsonValue;
+  try {
+    copy = walker.walk(value, 0);
+  } catch (e) {
+    // A depth limit set beyond what the JS stack allows ends here, not as a raw RangeError.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new ValueTooDeepError(`value nests deeper than this platform's stack allows (limit ${maxDepth})`, {
+        details: { maxDepth },
+      });
+    }
+    throw e;
+  }
+  const text = walker.text;
   const bytes = utf8Length(text);
   if (bytes > maxBytes) {
-    throw new ValueTooLargeError(`value is ${bytes} bytes of JSON, over the limit of ${maxBytes}`, {
+    throw new ValueTooLargeError(`value is ${bytes} bytes of canonical JSON, over the limit of ${maxBytes}`, {
       details: { bytes, maxBytes },
     });
   }

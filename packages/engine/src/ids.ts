@@ -29,8 +29,10 @@ export function versionIdInput(f: VersionIdFields): string {
   return (
     `{"deleted":${f.deleted ? 'true' : 'false'},"hlc":${JSON.stringify(f.hlc)},"key":${JSON.stringify(f.key)}` +
     `,"namespace":${JSON.stringify(f.namespace)},"node":${JSON.stringify(f.node)}` +
-    `,"previousVersion":${f.previousVersion === null ? 'null' : `"${f.previousVersion}"`}` +
-    `,"valueId":${f.valueId === null ? 'null' : `"${f.valueId}"`}}`
+    // Escaped like every other field: an unescaped id containing `"` could forge the
+    // input of a different set of fields (same version id for different versions).
+    `,"previousVersion":${f.previousVersion === null ? 'null' : JSON.stringify(f.previousVersion)}` +
+    `,"valueId":${f.valueId === null ? 'null' : JSON.stringify(f.valueId)}}`
   );
 }
 

@@ -5,6 +5,7 @@
  * the same heads for the same keys get the same root. O(n log n) for n pairs.
  */
 import { d0, distinctionOfText, synthesize, type Distinction } from './distinction.js';
+import { InvalidArgumentError } from './errors.js';
 
 /** One leaf: a full key (any string) and the id of its head version. */
 export type MerkleEntry = readonly [key: string, head: string];
@@ -14,13 +15,20 @@ export function merkleLeaf(key: string, head: string): Distinction {
   return distinctionOfText(`koru:leaf:${JSON.stringify(key)}:${head}`);
 }
 
-/** The root distinction of a set of pairs; `d0` for the empty set. Duplicate keys are rejected. */
+/**
+ * The root distinction of a set of pairs; `d0` for the empty set.
+ * @throws InvalidArgumentError when a key appears twice
+ */
 export function merkleRoot(entries: Iterable<MerkleEntry>): Distinction {
   const sorted = [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   if (sorted.length === 0) return d0;
   let level: Distinction[] = [];
   for (let i = 0; i < sorted.length; i++) {
-    if (i > 0 && sorted[i]![0] === sorted[i - 1]![0]) throw new RangeError(`duplicate Merkle key ${sorted[i]![0]}`);
+    if (i > 0 && sorted[i]![0] === sorted[i - 1]![0]) {
+      throw new InvalidArgumentError(`duplicate Merkle key ${JSON.stringify(sorted[i]![0])}`, {
+        details: { key: sorted[i]![0] },
+      });
+    }
     level.push(merkleLeaf(sorted[i]![0], sorted[i]![1]));
   }
   while (level.length > 1) {

@@ -1,0 +1,87 @@
+/** Results file and Markdown table. */
+import type { BenchConfig } from './config.js';
+import type { MachineInfo } from './machine.js';
+import { OPERATIONS, type Column, type Row, type Unit } from './rows.js';
+import type { TargetResult } from './targets.js';
+
+/** How a subject's run went. */
+export interface SubjectOutcome {
+  readonly id: Column;
+  readonly label: string;
+  readonly version: string;
+  readonly status: 'ok' | 'failed';
+}
+
+/** Everything written to results/latest.json. */
+export interface Results {
+  readonly machine: MachineInfo;
+  readonly config: BenchConfig;
+  readonly seed: number;
+  readonly workload: {
+    readonly baseVersions: number;
+    readonly averageDocJsonBytes: number;
+    readonly largeVersions: number;
+    readonly largeCurrentJsonBytes: number;
+  };
+  readonly subjects: readonly SubjectOutcome[];
+  readonly rows: readonly Row[];
+  readonly targets: readonly TargetResult[];
+  readonly problems: readonly string[];
+  readonly durationSeconds: number;
+}
+
+const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function cell(value: number, unit: Unit): string {
+  switch (unit) {
+    case 'ms':
+      return value < 1 ? value.toFixed(3) : value < 100 ? value.toFixed(1) : int(value);
+    case 'bytes':
+      return (value / 1e6).toFixed(1);
+    default:
+      return int(value);
+  }
+}
+
+const unitLabel = (unit: Unit): string => (unit === 'bytes' ? 'MB' : unit);
+
+/** Markdown: machine header, the side-by-side table, targets, problems and per-row notes. */
+export function toMarkdown(results: Results): string {
+  const { machine, config, workload } = results;
+  const columns = results.subjects;
+  const lines: string[] = [];
+  lines.push(`# KoruDelta bench${config.quick ? ' (quick smoke run: figures are not comparable with the targets)' : ''}`, '');
+  lines.push(
+    `- Machine: ${machine.os}; ${machine.cpu}; ${machine.cores} cores; ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM; Node ${machine.node}`,
+    `- Date: ${machine.date}; took ${Math.round(results.durationSeconds)} s; data under ${machine.tmpdir}`,
+    `- Subjects: ${columns.map((s) => `${s.label} (${s.version}${s.status === 'failed' ? ', FAILED' : ''})`).join('; ')}`,
+    `- Base workload: ${config.keys.toLocaleString('en-US')} keys × ${config.versions} versions = ${int(workload.baseVersions)} versions, ${workload.averageDocJsonBytes.toFixed(0)} B of JSON per document on average; seed 0x${results.seed.toString(16)}`,
+    `- Large DB: ${config.largeKeys.toLocaleString('en-US')} keys × ${config.largeVersions} versions = ${int(workload.largeVersions)} versions; current values are ${int(workload.largeCurrentJsonBytes)} B of JSON`,
+    `- Durability: "default" = KoruDelta sync 'periodic' (each put reaches the OS before it resolves, fdatasync every 100 ms) vs sqlite WAL + synchronous=NORMAL; "fsync before ack" = KoruDelta sync 'always' vs sqlite WAL + synchronous=FULL. Map is in memory throughout (the ceiling); get/history/getAt run on a reopened durable DB for KoruDelta and sqlite.`,
+    '',
+  );
+  lines.push(`| Operation | Unit | ${columns.map((s) => s.label).join(' | ')} |`);
+  lines.push(`| --- | --- | ${columns.map(() => '--:').join(' | ')} |`);
+  for (const op of OPERATIONS) {
+    const cells = columns.map((s) => {
+      const row = results.rows.find((r) => r.subject === s.id && r.operation === op.id);
+      return row === undefined ? '—' : cell(row.value, row.unit);
+    });
+    if (cells.every((c) => c === '—')) continue;
+    lines.push(`| ${op.label} | ${unitLabel(op.unit)} | ${cells.join(' | ')} |`);
+  }
+  lines.push('', '## Targets (KoruDelta; reported, not asserted)', '', '| Target | Goal | Measured | Status |', '| --- | --- | --- | --- |');
+  for (const t of results.targets) lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.status} |`);
+  if (results.problems.length > 0) {
+    lines.push('', '## Problems', '');
+    for (const p of results.problems) lines.push(`- ${p.split('\n')[0]}`);
+  }
+  lines.push('', '## Notes per row', '');
+  for (const op of OPERATIONS) {
+    const rows = results.rows.filter((r) => r.operation === op.id);
+    if (rows.length === 0) continue;
+    lines.push(`- **${op.label}**`);
+    for (const r of rows) lines.push(`  - ${columns.find((s) => s.id === r.subject)?.label ?? r.subject}: ${r.notes}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

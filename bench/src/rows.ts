@@ -1,0 +1,60 @@
+/** What the bench reports: rows, the operations they measure, and child-process messages. */
+import type { SubjectId } from './subject.js';
+
+/** A column: a subject, or `fs` for the file-system bound. */
+export type Column = SubjectId | 'fs';
+
+export type Unit = 'ops/s' | 'versions/s' | 'ms' | 'bytes' | 'B/version';
+
+/** Rows in table order, with their labels and units. */
+export const OPERATIONS = [
+  { id: 'put.memory', label: 'put, in memory, 1 writer', unit: 'ops/s' },
+  { id: 'put.default', label: 'put, durable default policy, 1 writer', unit: 'ops/s' },
+  { id: 'put.always.1', label: 'put, fsync before ack, 1 writer', unit: 'ops/s' },
+  { id: 'put.always.64', label: 'put, fsync before ack, 64 writers', unit: 'ops/s' },
+  { id: 'putBatch', label: 'batched put, 1,000 per batch', unit: 'versions/s' },
+  { id: 'get', label: 'get (current value, random key)', unit: 'ops/s' },
+  { id: 'history', label: 'history (random key, all versions)', unit: 'versions/s' },
+  { id: 'getAt', label: 'getAt (random key, random time)', unit: 'ops/s' },
+  { id: 'disk.base', label: 'on disk, base workload', unit: 'bytes' },
+  { id: 'load.large', label: 'large DB build (batched put)', unit: 'versions/s' },
+  { id: 'disk.large', label: 'on disk, large DB', unit: 'bytes' },
+  { id: 'disk.large.compacted', label: 'on disk, large DB after compact()', unit: 'bytes' },
+  { id: 'reopen.large.replay', label: 'reopen large DB, log replay (open + first get)', unit: 'ms' },
+  { id: 'reopen.large', label: 'reopen large DB (open + first get)', unit: 'ms' },
+  { id: 'rss.large', label: 'RSS after reopen + gc, large DB', unit: 'bytes' },
+  { id: 'rss.large.delta', label: 'RSS over a bare process, large DB', unit: 'bytes' },
+  { id: 'rss.large.peak', label: 'peak RSS while opening, large DB', unit: 'bytes' },
+  { id: 'rss.large.perVersion', label: 'memory per historical version (beyond 2× current JSON)', unit: 'B/version' },
+  { id: 'fdatasync', label: 'fdatasync bound: 4 KiB append + fdatasync', unit: 'ms' },
+] as const satisfies readonly { id: string; label: string; unit: Unit }[];
+
+export type OperationId = (typeof OPERATIONS)[number]['id'];
+
+/** One measured figure. */
+export interface Row {
+  readonly subject: Column;
+  readonly operation: OperationId;
+  readonly value: number;
+  readonly unit: Unit;
+  readonly notes: string;
+  /** per-run values when the row is a median */
+  readonly runs?: readonly number[];
+}
+
+/** Messages a suite child sends to the runner. */
+export type SuiteMessage =
+  | { readonly type: 'meta'; readonly label: string; readonly version: string }
+  | { readonly type: 'row'; readonly row: Row }
+  | { readonly type: 'problem'; readonly message: string }
+  | { readonly type: 'done' };
+
+/** What the memory child reports. */
+export interface MemoryReport {
+  readonly baselineRss: number;
+  readonly rss: number;
+  readonly peakRss: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly openMs: number;
+}

@@ -1,0 +1,132 @@
+/**
+ * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side and
+ * writes results/latest.{json,md} (results/latest-quick.* with --quick).
+ *
+ *   tsx src/run.ts [--quick] [--only koru,sqlite,map]
+ *
+ * Each subject runs in a child process of its own; data lives in a mkdtemp directory
+ * under os.tmpdir() that is removed at the end. Exit code 1 when a subject failed or
+ * answered wrongly; targets missed never change the exit code.
+ */
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BENCH_DIR, killChildren, runChild } from './child.js';
+import { FULL, QUICK } from './config.js';
+import { measureFdatasync } from './fsync-bound.js';
+import { machineInfo } from './machine.js';
+import { toMarkdown, type Results, type SubjectOutcome } from './report.js';
+import type { Row, SuiteMessage } from './rows.js';
+import type { SuiteArgs } from './suite.js';
+import { SUBJECT_IDS, SUBJECT_LABELS, type SubjectId } from './subject.js';
+import { evaluateTargets } from './targets.js';
+import { SEED, currentJsonBytes, jsonBytes, makeDoc } from './workload.js';
+
+const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map]';
+
+function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[] } {
+  let quick = false;
+  let only: SubjectId[] = [...SUBJECT_IDS];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--quick') quick = true;
+    else if (arg === '--only' || arg.startsWith('--only=')) {
+      const list = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
+      if (list === undefined) throw new Error(`--only needs a list\n${USAGE}`);
+      const ids = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      for (const id of ids) if (!(SUBJECT_IDS as readonly string[]).includes(id)) throw new Error(`unknown subject ${JSON.stringify(id)} (known: ${SUBJECT_IDS.join(', ')})`);
+      only = SUBJECT_IDS.filter((id) => ids.includes(id));
+    } else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+  }
+  return { quick, only };
+}
+
+const { quick, only } = parseArgs(process.argv.slice(2));
+const config = quick ? QUICK : FULL;
+const machine = machineInfo();
+const started = performance.now();
+const root = await mkdtemp(join(tmpdir(), 'koru-bench-'));
+const removeRoot = (): void => rmSync(root, { recursive: true, force: true });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killChildren();
+    removeRoot();
+    process.exit(130);
+  });
+}
+
+console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${only.join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
+const rows: Row[] = [];
+const problems: string[] = [];
+const subjects: SubjectOutcome[] = [];
+
+try {
+  const fsync = measureFdatasync(root, config.fsyncSamples);
+  const fsyncNote = `4 KiB append + fdatasync on ${machine.tmpdir}; median of ${config.fsyncSamples} (p90 ${fsync.p90Ms.toFixed(3)} ms)`;
+  rows.push({ subject: 'fs', operation: 'fdatasync', value: fsync.medianMs, unit: 'ms', notes: fsyncNote });
+  rows.push({ subject: 'fs', operation: 'put.always.1', value: 1000 / fsync.medianMs, unit: 'ops/s', notes: `bound: 1 / median fdatasync (${fsyncNote})` });
+  console.log(`[fs] fdatasync bound: ${fsync.medianMs.toFixed(3)} ms median, ${Math.round(1000 / fsync.medianMs).toLocaleString('en-US')}/s`);
+
+  for (const id of only) {
+    const outcome = { id, label: SUBJECT_LABELS[id], version: 'not loaded', status: 'failed' as 'ok' | 'failed' };
+    const dir = join(root, id);
+    let done = false;
+    const args: SuiteArgs = { subject: id, config, dir };
+    const t0 = performance.now();
+    const exit = await runChild(
+      './suite.ts',
+      args,
+      (m) => {
+        const message = m as SuiteMessage;
+        if (message.type === 'meta') {
+          outcome.label = message.label;
+          outcome.version = message.version;
+        } else if (message.type === 'row') rows.push(message.row);
+        else if (message.type === 'problem') problems.push(message.message);
+        else done = true;
+      },
+      config.subjectTimeoutMs,
+    );
+    if (done) outcome.status = 'ok';
+    else problems.push(`${outcome.label}: run did not finish (exit ${exit.code ?? exit.signal}${exit.timedOut ? `, killed after ${config.subjectTimeoutMs / 1000} s` : ''})`);
+    console.log(`[${id}] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    subjects.push(outcome);
+    await rm(dir, { recursive: true, force: true });
+  }
+  subjects.push({ id: 'fs', label: 'fs bound', version: machine.tmpdir, status: 'ok' });
+
+  let lastVersionBytes = 0;
+  for (let k = 0; k < config.keys; k++) lastVersionBytes += jsonBytes(makeDoc(k, config.versions - 1));
+  const largeCurrentJsonBytes = currentJsonBytes(config.largeKeys, config.largeVersions);
+  const results: Results = {
+    machine,
+    config,
+    seed: SEED,
+    workload: {
+      baseVersions: config.keys * config.versions,
+      averageDocJsonBytes: lastVersionBytes / config.keys,
+      largeVersions: config.largeKeys * config.largeVersions,
+      largeCurrentJsonBytes,
+    },
+    subjects,
+    rows,
+    targets: evaluateTargets(rows, { keys: config.largeKeys, versions: config.largeVersions, rawCurrentJsonBytes: largeCurrentJsonBytes }),
+    problems,
+    durationSeconds: (performance.now() - started) / 1000,
+  };
+  const outDir = join(BENCH_DIR, 'results');
+  const base = quick ? 'latest-quick' : 'latest';
+  await mkdir(outDir, { recursive: true });
+  const markdown = toMarkdown(results);
+  await writeFile(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(outDir, `${base}.md`), markdown);
+  console.log(`\n${markdown.slice(0, markdown.indexOf('\n## Notes per row'))}`);
+  console.log(`Wrote results/${base}.json and results/${base}.md in ${Math.round(results.durationSeconds)} s.`);
+  if (problems.length > 0) process.exitCode = 1;
+} finally {
+  removeRoot();
+}

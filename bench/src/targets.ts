@@ -1,0 +1,67 @@
+/** The project's targets for KoruDelta, evaluated against the rows. Reported, never asserted. */
+import type { Column, OperationId, Row } from './rows.js';
+
+export type TargetStatus = 'met' | 'not met' | 'not measured';
+
+export interface TargetResult {
+  readonly name: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly status: TargetStatus;
+}
+
+/** Facts about the large database the memory target needs. */
+export interface LargeShape {
+  readonly keys: number;
+  readonly versions: number;
+  readonly rawCurrentJsonBytes: number;
+}
+
+const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+const ratio = (x: number): string => `${x.toFixed(2)}×`;
+
+/** Evaluates every target; a target whose inputs are missing is 'not measured'. */
+export function evaluateTargets(rows: readonly Row[], large: LargeShape): TargetResult[] {
+  const value = (subject: Column, operation: OperationId): number | undefined => rows.find((r) => r.subject === subject && r.operation === operation)?.value;
+  const out: TargetResult[] = [];
+  const add = (name: string, target: string, inputs: readonly (number | undefined)[], judge: (xs: number[]) => [string, boolean]): void => {
+    if (inputs.some((x) => x === undefined || !Number.isFinite(x))) {
+      out.push({ name, target, measured: '—', status: 'not measured' });
+      return;
+    }
+    const [measured, met] = judge(inputs as number[]);
+    out.push({ name, target, measured, status: met ? 'met' : 'not met' });
+  };
+  const atLeast = (name: string, operation: OperationId, floor: number, unit: string): void =>
+    add(name, `≥ ${n(floor)} ${unit}`, [value('koru', operation)], ([x]) => [`${n(x!)} ${unit}`, x! >= floor]);
+
+  add('put, durable default policy: KoruDelta vs sqlite NORMAL', '≥ 2×', [value('koru', 'put.default'), value('sqlite', 'put.default')], ([k, s]) => [
+    `${n(k!)} vs ${n(s!)} ops/s = ${ratio(k! / s!)}`,
+    k! / s! >= 2,
+  ]);
+  add("put, sync 'always', 1 writer vs fdatasync bound", 'within 1.5× of the bound', [value('koru', 'put.always.1'), value('fs', 'fdatasync')], ([k, ms]) => {
+    const bound = 1000 / ms!;
+    return [`${n(k!)} ops/s vs bound ${n(bound)}/s = ${ratio(bound / k!)} slower`, bound / k! <= 1.5];
+  });
+  add("put, sync 'always', 64 writers: KoruDelta vs sqlite FULL", '≥ 10×', [value('koru', 'put.always.64'), value('sqlite', 'put.always.64')], ([k, s]) => [
+    `${n(k!)} vs ${n(s!)} ops/s = ${ratio(k! / s!)}`,
+    k! / s! >= 10,
+  ]);
+  atLeast('batched put (putMany, 1,000 per batch)', 'putBatch', 200_000, 'versions/s');
+  atLeast('get', 'get', 5_000_000, 'ops/s');
+  atLeast('history', 'history', 2_000_000, 'versions/s');
+  atLeast('getAt', 'getAt', 1_000_000, 'ops/s');
+  atLeast('put, in memory', 'put.memory', 250_000, 'ops/s');
+  const shape = `${n(large.keys * large.versions)} versions`;
+  add(`reopen, ${shape}, after compact()`, '≤ 500 ms', [value('koru', 'reopen.large')], ([ms]) => [`${ms!.toFixed(0)} ms`, ms! <= 500]);
+  add(`reopen, ${shape}, log replay (informative, same bound)`, '≤ 500 ms', [value('koru', 'reopen.large.replay')], ([ms]) => [`${ms!.toFixed(0)} ms`, ms! <= 500]);
+  const historical = large.keys * large.versions - large.keys;
+  const budget = 2 * large.rawCurrentJsonBytes + 150 * historical;
+  add(
+    `memory, ${shape} reopened`,
+    `RSS over bare process ≤ 2 × ${n(large.rawCurrentJsonBytes)} B current JSON + 150 B × ${n(historical)} historical = ${(budget / 1e6).toFixed(1)} MB`,
+    [value('koru', 'rss.large.delta'), value('koru', 'rss.large.perVersion')],
+    ([delta, perVersion]) => [`${(delta! / 1e6).toFixed(1)} MB (${perVersion!.toFixed(0)} B per historical version)`, delta! <= budget],
+  );
+  return out;
+}

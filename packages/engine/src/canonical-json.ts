@@ -53,15 +53,20 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-// One walk produces the canonical text (by string concatenation, which V8 turns into
-// cheap ropes), checks every limit and builds the frozen copy. The path of the node
-// being visited is kept as a stack of segments and only formatted when reporting an
-// error, so a valid value pays nothing for it.
+// One walk validates the value, checks the limits and builds a deep-frozen copy whose
+// objects have their keys in RFC 8785 order; the text is then that copy through the
+// native JSON.stringify, whose string and number forms are exactly RFC 8785's. The one
+// exception: JavaScript enumerates integer-like keys ("1", "20") first, whatever the
+// insertion order, so a value with such keys is serialized by `serialize` instead.
+// The path of the node being visited is kept as a stack of segments and only
+// formatted when reporting an error, so a valid value pays nothing for it.
 class Walker {
   readonly maxDepth: number;
   readonly maxBytes: number;
-  /** Canonical text emitted so far. */
-  text = '';
+  /** A lower bound of the canonical text's size so far (one byte per UTF-16 unit at least). */
+  units = 0;
+  /** Set when some object has an integer-like key. */
+  integerKeys = false;
   /** Path segments (keys and indexes) from the root to the node being visited. */
   readonly segments: Array<string | number> = [];
   /** The objects and arrays being visited, root first (for cycle reports). */
@@ -86,14 +91,14 @@ class Walker {
     throw new InvalidValueError(`${path} ${what}: only JSON values can be stored`, { details: { path } });
   }
 
-  // UTF-8 takes at least one byte per UTF-16 unit, so once the text has more units than
-  // the limit allows bytes, it is too large: an oversized value (a huge array, or a
-  // small graph that shares subtrees and expands exponentially) is refused early.
-  checkSize(): void {
-    if (this.text.length > this.maxBytes) {
+  // Refusing as soon as the lower bound passes the limit stops an oversized value (a
+  // huge array, or a small graph sharing subtrees that expands exponentially) early.
+  grow(n: number): void {
+    this.units += n;
+    if (this.units > this.maxBytes) {
       throw new ValueTooLargeError(
-        `value is at least ${this.text.length} bytes of canonical JSON, over the limit of ${this.maxBytes}`,
-        { details: { bytes: this.text.length, maxBytes: this.maxBytes } },
+        `value is at least ${this.units} bytes of canonical JSON, over the limit of ${this.maxBytes}`,
+        { details: { bytes: this.units, maxBytes: this.maxBytes } },
       );
     }
   }
@@ -102,23 +107,19 @@ class Walker {
     switch (typeof v) {
       case 'string':
         if (!isWellFormedString(v)) this.fail('is a string with a lone surrogate');
-        this.text += JSON.stringify(v);
+        this.grow(v.length + 2);
         return v;
       case 'number':
         if (!Number.isFinite(v)) this.fail(`is ${String(v)}`);
-        // ECMAScript Number-to-String is exactly RFC 8785's number form; -0 becomes 0.
-        if (v === 0) {
-          this.text += '0';
-          return 0;
-        }
-        this.text += String(v);
-        return v;
+        this.grow(1);
+        // RFC 8785 writes -0 as 0; the copy holds 0 so that text and copy agree.
+        return v === 0 ? 0 : v;
       case 'boolean':
-        this.text += v ? 'true' : 'false';
+        this.grow(4);
         return v;
       case 'object':
         if (v === null) {
-          this.text += 'null';
+          this.grow(4);
           return null;
         }
         return this.walkObject(v, depth + 1);
@@ -151,29 +152,21 @@ class Walker {
         details: { path, maxDepth: this.maxDepth },
       });
     }
-    this.checkSize();
     this.ancestors.push(v);
     let result: JsonValue;
     if (Array.isArray(v)) {
       const n = v.length;
-      // A huge array fails before its elements are walked (each takes at least 1 byte).
-      if (this.text.length + n > this.maxBytes) {
-        throw new ValueTooLargeError(`value has an array of ${n} elements, over the size limit of ${this.maxBytes} bytes`, {
-          details: { bytes: this.text.length + n, maxBytes: this.maxBytes },
-        });
-      }
+      // Brackets and commas first: a huge array fails before its elements are walked.
+      this.grow(n + 1);
       const copy: JsonValue[] = new Array(n);
-      this.text += '[';
       const seg = this.segments.length;
       this.segments.push(0);
       for (let i = 0; i < n; i++) {
         this.segments[seg] = i;
-        if (i > 0) this.text += ',';
         if (!(i in v)) this.fail('is a hole in a sparse array');
         copy[i] = this.walk(v[i], depth);
       }
       this.segments.pop();
-      this.text += ']';
       result = Object.freeze(copy);
     } else {
       const proto = Object.getPrototypeOf(v);
@@ -184,22 +177,23 @@ class Walker {
       if (Object.getOwnPropertySymbols(v).length > 0) this.fail('has symbol keys');
       // Default sort compares UTF-16 code units, exactly as RFC 8785 §3.2.3 requires.
       const keys = Object.keys(v).sort();
+      this.grow(keys.length + 1);
       const copy: Record<string, JsonValue> = {};
-      this.text += '{';
       const seg = this.segments.length;
       this.segments.push('');
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
         this.segments[seg] = k;
         if (!isWellFormedString(k)) this.fail('is a key with a lone surrogate');
-        this.text += i > 0 ? ',' + JSON.stringify(k) + ':' : JSON.stringify(k) + ':';
+        this.grow(k.length + 3);
+        const c0 = k.charCodeAt(0);
+        if (c0 >= 48 && c0 <= 57 && INTEGER_KEY.test(k)) this.integerKeys = true;
         const child = this.walk((v as Record<string, unknown>)[k], depth);
         // `__proto__` must become an own data property, never a prototype change.
         if (k === '__proto__') Object.defineProperty(copy, k, { value: child, enumerable: true, writable: true, configurable: true });
         else copy[k] = child;
       }
       this.segments.pop();
-      this.text += '}';
       result = Object.freeze(copy);
     }
     this.ancestors.pop();
@@ -207,10 +201,29 @@ class Walker {
   }
 }
 
+// Keys that JavaScript enumerates before all others (array-index-like).
+const INTEGER_KEY = /^(?:0|[1-9]\d{0,9})$/;
+
+/** RFC 8785 text of an already validated value, sorting keys itself. */
+function serialize(v: JsonValue): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + serialize(v[i] as JsonValue);
+    return out + ']';
+  }
+  const o = v as { readonly [k: string]: JsonValue };
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) out += (i > 0 ? ',' : '') + JSON.stringify(keys[i]) + ':' + serialize(o[keys[i]!]!);
+  return out + '}';
+}
+
 /**
  * Validates `value` as JSON within `limits` and returns its RFC 8785 text, UTF-8
  * size and a deep-frozen copy. O(n) in the size of the value; an oversized value is
- * refused as soon as its text crosses `maxBytes` (`details.bytes` is then a lower bound).
+ * refused as soon as a lower bound of its size crosses `maxBytes` (`details.bytes` is
+ * then that lower bound).
  * @throws InvalidValueError, ValueTooDeepError, ValueTooLargeError
  */
 export function canonicalize(value: unknown, limits: CanonicalLimits = {}): Canonical {
@@ -229,7 +242,7 @@ export function canonicalize(value: unknown, limits: CanonicalLimits = {}): Cano
     }
     throw e;
   }
-  const text = walker.text;
+  const text = walker.integerKeys ? serialize(copy) : JSON.stringify(copy);
   const bytes = utf8Length(text);
   if (bytes > maxBytes) {
     throw new ValueTooLargeError(`value is ${bytes} bytes of canonical JSON, over the limit of ${maxBytes}`, {

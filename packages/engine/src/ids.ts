@@ -26,14 +26,34 @@ export interface VersionIdFields {
 
 /** The canonical JSON that a version id hashes (keys already in RFC 8785 order). */
 export function versionIdInput(f: VersionIdFields): string {
+  // Every field is escaped: an unescaped id containing `"` could forge the input of a
+  // different set of fields (the same version id for different versions).
   return (
-    `{"deleted":${f.deleted ? 'true' : 'false'},"hlc":${JSON.stringify(f.hlc)},"key":${JSON.stringify(f.key)}` +
-    `,"namespace":${JSON.stringify(f.namespace)},"node":${JSON.stringify(f.node)}` +
-    // Escaped like every other field: an unescaped id containing `"` could forge the
-    // input of a different set of fields (same version id for different versions).
-    `,"previousVersion":${f.previousVersion === null ? 'null' : JSON.stringify(f.previousVersion)}` +
-    `,"valueId":${f.valueId === null ? 'null' : JSON.stringify(f.valueId)}}`
+    '{"deleted":' +
+    (f.deleted ? 'true' : 'false') +
+    ',"hlc":' +
+    quote(f.hlc) +
+    ',"key":' +
+    quote(f.key) +
+    ',"namespace":' +
+    quote(f.namespace) +
+    ',"node":' +
+    quote(f.node) +
+    ',"previousVersion":' +
+    (f.previousVersion === null ? 'null' : quote(f.previousVersion)) +
+    ',"valueId":' +
+    (f.valueId === null ? 'null' : quote(f.valueId)) +
+    '}'
   );
+}
+
+// Characters JSON.stringify would escape (surrogates included, to stay on its path for
+// anything unusual); strings without them are quoted as they are, which is faster.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON string literal of `s`, identical to JSON.stringify(s). */
+function quote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
 /** The version id: content address of a version. */

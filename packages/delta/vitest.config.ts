@@ -1,3 +1,31 @@
-import { koruVitest } from '@koru/vitest-preset';
+import { defineConfig } from 'vitest/config';
 
-export default koruVitest();
+// Two projects: in-process tests, and cross-process ones (`*.integration.test.ts`:
+// child processes killed with SIGKILL), which get more time. Both run in `vitest run`.
+// Written out rather than `extends: true` from @koru/vitest-preset: extending
+// concatenates `include`, which would put every test in the integration project.
+const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
+
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/*.integration.test.ts'],
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/**/*.integration.test.ts'],
+          testTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});

@@ -5,9 +5,13 @@
  * Values handed out are deep-frozen: mutating them throws in strict mode and never
  * changes stored data.
  */
-import { InvalidArgumentError, UnsupportedError, type JsonValue } from '@koru/engine';
+import { InvalidArgumentError, isKoruError, UnsupportedError, type JsonValue } from '@koru/engine';
 import {
   CausalStorage,
+  IoError,
+  validateKey,
+  validateNamespace,
+  VersionNotFoundError,
   type HistoryOptions,
   type PutItem,
   type RecoveryReport,
@@ -37,7 +41,7 @@ export interface StartOptions {
   readonly syncIntervalMs?: number;
   /** Largest value, bytes of canonical JSON (default 16 MiB). */
   readonly maxValueBytes?: number;
-  /** Deepest nesting of a value (default 512). */
+  /** Deepest nesting of a value (default 512, at most 1,000). */
   readonly maxDepth?: number;
   /** Bytes of decoded historical values kept in memory (default 64 MiB). */
   readonly valueCacheBytes?: number;
@@ -85,6 +89,9 @@ export class KoruDelta {
 
   /** Opens a database: in memory by default, durable with `path`. */
   static async start(options: StartOptions = {}): Promise<KoruDelta> {
+    options ??= {};
+    if (typeof options !== 'object') throw new InvalidArgumentError('start options must be an object');
+    checkOptions(options);
     let adapter = options.adapter;
     if (adapter === undefined && options.path !== undefined) {
       if (typeof options.path !== 'string' || options.path.length === 0) {
@@ -100,20 +107,29 @@ export class KoruDelta {
         ...(options.snapshotAfterBytes !== undefined ? { snapshotAfterBytes: options.snapshotAfterBytes } : {}),
       });
     }
-    if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'periodic') {
-      throw new InvalidArgumentError(`sync must be 'always' or 'periodic', not ${JSON.stringify(options.sync)}`);
+    let storage: CausalStorage;
+    try {
+      storage = await CausalStorage.open({
+        ...(adapter !== undefined ? { adapter } : {}),
+        ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
+        ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
+        ...(options.valueCacheBytes !== undefined ? { valueCacheBytes: options.valueCacheBytes } : {}),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      });
+    } catch (e) {
+      // The file system's own errors (EEXIST, ENOTDIR, EACCES...) must not escape raw.
+      if (isKoruError(e)) throw e;
+      const where = options.path !== undefined ? ` at ${options.path}` : '';
+      throw new IoError(`cannot open the database${where}: ${e instanceof Error ? e.message : String(e)}`, e);
     }
-    const storage = await CausalStorage.open({
-      ...(adapter !== undefined ? { adapter } : {}),
-      ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
-      ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
-      ...(options.valueCacheBytes !== undefined ? { valueCacheBytes: options.valueCacheBytes } : {}),
-      ...(options.now !== undefined ? { now: options.now } : {}),
-    });
     const t = storage.recovery.truncated;
     if (t !== undefined) {
       const warn = options.onWarning ?? ((m: string) => console.warn(m));
-      warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (an unacknowledged write interrupted by a crash)`);
+      try {
+        warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (an unacknowledged write interrupted by a crash)`);
+      } catch {
+        // A throwing callback must not leave an open database (and its lock) unreachable.
+      }
     }
     return new KoruDelta(storage);
   }
@@ -130,11 +146,13 @@ export class KoruDelta {
 
   /** Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT otherwise). */
   async put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+    checkIfVersion(options?.ifVersion);
     return this.#s.put(namespace, key, value, options);
   }
 
   /** Writes several versions as one atomic batch (all or none, also across a crash). */
   async putMany(items: readonly PutManyItem[]): Promise<Version[]> {
+    if (Array.isArray(items)) for (const item of items) checkIfVersion((item as PutManyItem | null)?.ifVersion);
     return this.#s.putMany(items);
   }
 
@@ -155,14 +173,16 @@ export class KoruDelta {
 
   /** Every version, oldest first, tombstones included. @throws KEY_NOT_FOUND */
   async history(namespace: string, key: string, options?: HistoryOptions): Promise<Version[]> {
-    if (options?.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
+    options ??= {};
+    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
       throw new InvalidArgumentError('limit must be a non-negative integer');
     }
-    return this.#s.history(namespace, key, options);
+    return this.#s.history(namespace, key, options.limit !== undefined ? { limit: options.limit } : {});
   }
 
   /** Structural diff between two versions of a key (default: the latest change). */
   async diff(namespace: string, key: string, options: DiffOptions = {}): Promise<VersionDiff> {
+    options ??= {};
     const history = this.#s.history(namespace, key);
     const toIx = options.to === undefined ? history.length - 1 : this.#resolve(history, options.to);
     const fromIx = options.from === undefined ? toIx - 1 : this.#resolve(history, options.from);
@@ -182,7 +202,7 @@ export class KoruDelta {
     }
     if (typeof ref === 'string' && /^[0-9a-f]{64}$/.test(ref)) {
       const ix = history.findIndex((v) => v.versionId === ref);
-      if (ix < 0) throw new InvalidArgumentError(`version ${ref} is not in this key's history`);
+      if (ix < 0) throw new VersionNotFoundError(history[0]!.namespace, history[0]!.key, ref);
       return ix;
     }
     const at = toEpochMs(ref);
@@ -194,12 +214,17 @@ export class KoruDelta {
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
   async delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+    checkIfVersion(options?.ifVersion);
     return this.#s.delete(namespace, key, options);
   }
 
   /** True when the key has a current value. */
   async contains(namespace: string, key: string): Promise<boolean> {
-    return this.#s.contains(namespace, key);
+    if (this.#s.contains(namespace, key)) return true;
+    // Like get: a malformed name is an error, not "absent".
+    validateNamespace(namespace);
+    validateKey(key);
+    return false;
   }
 
   /** Namespaces with live keys, sorted. */
@@ -230,5 +255,34 @@ export class KoruDelta {
   /** Finishes queued writes, flushes and closes. Later calls fail with CLOSED. */
   async close(): Promise<void> {
     return this.#s.close();
+  }
+}
+
+/** Largest accepted `maxDepth`: values are walked recursively, deeper would overflow the stack. */
+const MAX_DEPTH_LIMIT = 1000;
+
+function checkNumber(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    throw new InvalidArgumentError(`${name} must be ${range}, not ${typeof v === 'number' ? v : typeof v}`);
+  }
+}
+
+function checkOptions(o: StartOptions): void {
+  if (o.sync !== undefined && o.sync !== 'always' && o.sync !== 'periodic') {
+    throw new InvalidArgumentError(`sync must be 'always' or 'periodic', not ${JSON.stringify(o.sync)}`);
+  }
+  checkNumber('maxValueBytes', o.maxValueBytes, 1);
+  checkNumber('maxDepth', o.maxDepth, 0, MAX_DEPTH_LIMIT);
+  checkNumber('syncIntervalMs', o.syncIntervalMs, 0);
+  checkNumber('valueCacheBytes', o.valueCacheBytes, 0);
+  checkNumber('snapshotAfterBytes', o.snapshotAfterBytes, 0);
+  if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
+}
+
+function checkIfVersion(v: unknown): void {
+  if (v !== undefined && v !== null && typeof v !== 'string') {
+    throw new InvalidArgumentError(`ifVersion must be a version id (string) or null, not ${typeof v}`);
   }
 }

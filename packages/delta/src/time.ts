@@ -4,6 +4,18 @@ import { InvalidArgumentError } from '@koru/engine';
 /** A point in time: a Date, an ISO-8601 string or epoch milliseconds. */
 export type TimeInput = Date | string | number;
 
+/** The largest time a Date can hold, in ms either side of the epoch. */
+const MAX_EPOCH_MS = 8.64e15;
+
+function describe(t: unknown): string {
+  if (t instanceof Date) return 'an invalid Date';
+  try {
+    return JSON.stringify(String(t));
+  } catch {
+    return typeof t;
+  }
+}
+
 /** Epoch ms of `t`. @throws InvalidArgumentError for anything that is not a valid time */
 export function toEpochMs(t: TimeInput): number {
   let ms: number;
@@ -13,8 +25,9 @@ export function toEpochMs(t: TimeInput): number {
     const trimmed = t.trim();
     ms = /^-?\d+$/.test(trimmed) ? Number(trimmed) : Date.parse(trimmed);
   } else ms = Number.NaN;
-  if (!Number.isFinite(ms)) {
-    throw new InvalidArgumentError(`not a valid time: ${JSON.stringify(String(t))} (use a Date, an ISO-8601 string or epoch ms)`);
+  // Beyond ±8.64e15 ms a Date cannot represent the time (and could not be printed).
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_EPOCH_MS) {
+    throw new InvalidArgumentError(`not a valid time: ${describe(t)} (use a Date, an ISO-8601 string or epoch ms)`);
   }
   return ms;
 }

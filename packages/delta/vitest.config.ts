@@ -8,7 +8,9 @@ const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one total over every package.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-results.json' },
     projects: [
       {
         test: {

@@ -31,6 +31,8 @@ import { ValueIndex } from './value-index.js';
 import { FLAG_DELETED, VersionTable } from './version-table.js';
 import { BoundedCache } from './value-cache.js';
 
+const UNLIMITED = { maxBytes: Infinity, maxDepth: Infinity } as const;
+
 /** Options of {@link CausalStorage.open}. */
 export interface CausalStorageOptions {
   /** Where versions are persisted; default: a new {@link MemoryAdapter}. */
@@ -301,7 +303,16 @@ export class CausalStorage {
       }
       this.#apply(batch);
     }
-    if (!this.#closed && this.#adapter.wantsSnapshot()) this.#snapshotNow();
+    if (!this.#closed && this.#adapter.wantsSnapshot()) {
+      try {
+        this.#snapshotNow();
+      } catch {
+        // An automatic snapshot only saves replay time: its writes are already
+        // acknowledged and in the log. The adapter tries again on a later flush, or
+        // refuses further writes itself if it cannot go on safely. Rethrowing would
+        // reject a promise nobody awaits.
+      }
+    }
   }
 
   /** Numbers the entries and stores each distinct value once. */
@@ -438,8 +449,12 @@ export class CausalStorage {
   /** Every version of the key, oldest first (tombstones included). O(h). @throws KeyNotFoundError */
   history(namespace: string, key: string, options: HistoryOptions = {}): Version[] {
     const ks = this.#existingKey(namespace, key);
+    const limit = options.limit;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+      throw new InvalidArgumentError(`history limit must be a non-negative integer, got ${String(limit)}`);
+    }
     const n = ks.rows.length;
-    const from = options.limit !== undefined ? Math.max(0, n - options.limit) : 0;
+    const from = limit !== undefined ? Math.max(0, n - limit) : 0;
     const out = new Array<Version>(n - from);
     for (let i = from; i < n; i++) out[i - from] = this.#versionAt(ks, i);
     return out;
@@ -448,6 +463,9 @@ export class CausalStorage {
   /** The version current at `atMs` (the last with timestamp ≤ atMs). O(log h). @throws KeyNotFoundError */
   getAt(namespace: string, key: string, atMs: number): Version {
     const ks = this.#existingKey(namespace, key);
+    if (typeof atMs !== 'number' || Number.isNaN(atMs)) {
+      throw new InvalidArgumentError(`getAt expects a time in ms since the epoch, got ${String(atMs)}`);
+    }
     const wall = this.#table.cols.wall;
     const rows = ks.rows;
     let lo = 0;
@@ -461,9 +479,9 @@ export class CausalStorage {
       } else hi = mid - 1;
     }
     if (found < 0 || this.#isDeleted(rows[found]!)) {
-      throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${new Date(atMs).toISOString()}`, {
-        details: { at: new Date(atMs).toISOString() },
-      });
+      // ±Infinity and times beyond Date's range have no ISO form.
+      const at = Math.abs(atMs) <= 8.64e15 ? new Date(atMs).toISOString() : String(atMs);
+      throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${at}`, { details: { at } });
     }
     return this.#versionAt(ks, found);
   }
@@ -550,6 +568,7 @@ export class CausalStorage {
     const t = this.#table;
     const cols = t.cols;
     const checkedLocs = new Map<number, string | null>();
+    const unreadable = new Map<number, string>();
     let versions = 0;
     let keys = 0;
     for (const ks of this.#allKeyStates()) {
@@ -570,14 +589,17 @@ export class CausalStorage {
           let actual = checkedLocs.get(loc);
           if (actual === undefined) {
             try {
-              actual = valueIdOfCanonical(canonicalize(JSON.parse(this.#adapter.readValueText(loc, cols.len[r]!))).text);
+              // No limits: a value stored under larger limits (an earlier session's) is still valid.
+              actual = valueIdOfCanonical(canonicalize(JSON.parse(this.#adapter.readValueText(loc, cols.len[r]!)), UNLIMITED).text);
             } catch (e) {
               actual = null;
-              report(`value unreadable: ${e instanceof Error ? e.message : String(e)}`);
+              unreadable.set(loc, `value unreadable: ${e instanceof Error ? e.message : String(e)}`);
             }
             checkedLocs.set(loc, actual);
           }
-          if (actual !== null && actual !== valueId) report(`value does not hash to its value id (got ${actual})`);
+          // Every version sharing a damaged value is reported, not just the first.
+          if (actual === null) report(unreadable.get(loc)!);
+          else if (actual !== valueId) report(`value does not hash to its value id (got ${actual})`);
         }
         prev = versionId;
       }

@@ -39,7 +39,8 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   readValueText(loc: number): string {
-    return canonicalJson(this.#values[loc] ?? null);
+    // Stored values already passed the store's limits, which may exceed the defaults.
+    return canonicalJson(this.#values[loc] ?? null, { maxBytes: Infinity, maxDepth: Infinity });
   }
 
   diskBytes(): number {

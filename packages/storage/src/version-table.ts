@@ -76,7 +76,8 @@ export class VersionTable {
     node: number,
     flags: number,
   ): number {
-    if (this.count === this.capacity) this.#resize(this.capacity * 2);
+    // A table loaded from a snapshot of zero versions has capacity 0: grow it anyway.
+    if (this.count === this.capacity) this.#resize(Math.max(16, this.capacity * 2));
     const r = this.count++;
     const c = this.cols;
     c.wall[r] = wall;

@@ -322,19 +322,34 @@ export class FileAdapter implements StorageAdapter {
     }
     this.#ops.closeSync(fd);
     this.#ops.renameSync(tmp, snapPath);
-    fsyncDir(this.dir);
-    // From here on the new snapshot holds everything; the new log starts empty.
+    // From here on the new snapshot holds everything and is what the next open loads
+    // (deleting this generation's log), so writes must not go on into the old log: if
+    // the new generation cannot be started, stop accepting writes until a reopen.
     const logPath = join(this.dir, name('log', next));
-    const logFd = this.#ops.openSync(logPath, 'w+');
-    writeFully(this.#ops, logFd, logHeader(next), LOG_HEADER_BYTES, 0);
-    this.#ops.fsyncSync(logFd);
-    fsyncDir(this.dir);
+    let logFd = -1;
+    let snapFd = -1;
+    try {
+      fsyncDir(this.dir);
+      logFd = this.#ops.openSync(logPath, 'w+');
+      writeFully(this.#ops, logFd, logHeader(next), LOG_HEADER_BYTES, 0);
+      this.#ops.fsyncSync(logFd);
+      fsyncDir(this.dir);
+      snapFd = this.#ops.openSync(snapPath, 'r');
+    } catch (e) {
+      try {
+        if (logFd >= 0) this.#ops.closeSync(logFd);
+      } catch {
+        // Already failing; the descriptor is released with the process at worst.
+      }
+      this.#broken = ioError('a snapshot was written but the next log could not be started; reopen the database', e);
+      throw this.#broken;
+    }
     const oldGen = this.#gen;
     this.#closeFiles();
     this.#gen = next;
     this.#logFd = logFd;
     this.#logSize = LOG_HEADER_BYTES;
-    this.#snapFd = this.#ops.openSync(snapPath, 'r');
+    this.#snapFd = snapFd;
     this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
     for (const f of [name('log', oldGen), name('snapshot', oldGen)]) fs.rmSync(join(this.dir, f), { force: true });
     return reloc;

@@ -45,35 +45,33 @@ function metaOf(e: CommitEntry, remaining: number): string {
  * Returns the bytes used.
  */
 export function encodeBatch(entries: readonly CommitEntry[], base: number, scratch: { buf: Buffer }): number {
-  let need = 0;
-  const bodies: string[] = new Array(entries.length);
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    const body = e.valueText === null ? metaOf(e, entries.length - 1 - i) + '\n' : metaOf(e, entries.length - 1 - i) + '\n' + e.valueText;
-    bodies[i] = body;
-    need += RECORD_HEADER_BYTES + body.length * 3;
-  }
-  if (scratch.buf.length < need) scratch.buf = Buffer.allocUnsafe(Math.max(need, scratch.buf.length * 2));
-  const buf = scratch.buf;
   let at = 0;
+  // One pass: an entry that reuses a value stored earlier in this same batch (`sameAs`)
+  // names that record's location in its metadata, so the earlier record's `loc` must
+  // be known before this one is encoded.
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    const n = buf.write(bodies[i]!, at + RECORD_HEADER_BYTES, 'utf8');
+    const meta = metaOf(e, entries.length - 1 - i);
+    const body = e.valueText === null ? meta + '\n' : meta + '\n' + e.valueText;
+    const need = at + RECORD_HEADER_BYTES + body.length * 3;
+    if (scratch.buf.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, scratch.buf.length * 2));
+      scratch.buf.copy(grown, 0, 0, at);
+      scratch.buf = grown;
+    }
+    const buf = scratch.buf;
+    const n = buf.write(body, at + RECORD_HEADER_BYTES, 'utf8');
     buf.writeUInt32LE(RECORD_MAGIC, at);
     buf.writeUInt32LE(n, at + 4);
     buf.writeUInt32LE(crc32(buf.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + n)), at + 8);
     if (e.valueText !== null) {
       e.loc = base + at;
       e.len = RECORD_HEADER_BYTES + n;
-    }
-    at += RECORD_HEADER_BYTES + n;
-  }
-  // Entries that reuse a value stored earlier in this same batch point at that record.
-  for (const e of entries) {
-    if (e.sameAs !== null) {
+    } else if (e.sameAs !== null) {
       e.loc = e.sameAs.loc;
       e.len = e.sameAs.len;
     }
+    at += RECORD_HEADER_BYTES + n;
   }
   return at;
 }

@@ -137,7 +137,9 @@ export function writeSnapshot(
   const keysOffset = w.offset;
   w.write(keysJson);
   w.write(rowBytes);
-  const keysCrc = crc32(rowBytes, crc32(keysJson));
+  // Node's zlib.crc32 returns 0, not the running value, for a view of a zero-length
+  // ArrayBuffer (no keys): continue the CRC only over bytes that exist.
+  const keysCrc = rowBytes.length > 0 ? crc32(rowBytes, crc32(keysJson)) : crc32(keysJson);
   const footer: Footer = {
     format: 1,
     gen,

@@ -1,0 +1,60 @@
+// The durable log adapter passes the shared conformance suite under both sync
+// policies, with every state checked again after close + reopen.
+import { CausalStorage } from '@koru/storage';
+import { FileAdapter } from '@koru/storage/node';
+import { tempDir } from '@koru/vitest-preset/helpers';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runStorageConformance } from './conformance.js';
+
+for (const sync of ['periodic', 'always'] as const) {
+  runStorageConformance(`FileAdapter (sync: ${sync})`, async (options = {}) => {
+    const { dir, cleanup } = tempDir('koru-conf-');
+    const open = () => CausalStorage.open({ ...options, adapter: new FileAdapter(dir, { sync, syncIntervalMs: 5 }) });
+    let current: CausalStorage;
+    try {
+      current = await open();
+    } catch (e) {
+      cleanup();
+      throw e;
+    }
+    return {
+      adapter: 'file',
+      storage: current,
+      reopen: async () => {
+        await current.close();
+        current = await open();
+        return current;
+      },
+      dispose: async () => {
+        try {
+          await current.close();
+        } finally {
+          cleanup();
+        }
+      },
+    };
+  });
+}
+
+describe('FileAdapter directory', () => {
+  it('holds a lock, a node id and one log; the lock goes away on close', async () => {
+    const { dir, cleanup } = tempDir('koru-file-');
+    try {
+      const s = await CausalStorage.open({ adapter: new FileAdapter(join(dir, 'nested', 'db')) });
+      const db = join(dir, 'nested', 'db');
+      expect(readdirSync(db).sort()).toEqual(['LOCK', 'NODE', 'log-000000.kdl']);
+      await s.put('n', 'k', 'v');
+      expect(s.stats().diskBytes).toBeGreaterThan(16);
+      await s.close();
+      expect(existsSync(join(db, 'LOCK'))).toBe(false);
+      const t = await CausalStorage.open({ adapter: new FileAdapter(db) });
+      expect(t.recovery).toEqual({ replayed: 1, fromSnapshot: 0 });
+      expect(t.get('n', 'k')).toBe('v');
+      await t.close();
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -159,9 +159,16 @@ export class CausalStorage {
   put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
     try {
       this.#checkWritable();
-      const ks = this.#keyState(namespace, key, true)!;
+      validateNamespace(namespace);
+      validateKey(key);
       const canon = canonicalize(value, this.#limits);
-      return this.#enqueueOne(ks, canon, options?.ifVersion);
+      const ks = this.#keyState(namespace, key, true)!;
+      try {
+        return this.#enqueueOne(ks, canon, options?.ifVersion);
+      } catch (e) {
+        this.#dropIfEmpty(ks);
+        throw e;
+      }
     } catch (e) {
       return Promise.reject(e);
     }
@@ -176,20 +183,25 @@ export class CausalStorage {
     try {
       this.#checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('putMany expects an array of { namespace, key, value }');
-      const prepared: Array<[KeyState, Canonical, string | null | undefined]> = [];
+      const canons: Canonical[] = [];
       for (const item of items) {
         if (item === null || typeof item !== 'object') throw new InvalidArgumentError('putMany items must be objects');
-        const ks = this.#keyState(item.namespace, item.key, true)!;
-        prepared.push([ks, canonicalize(item.value, this.#limits), item.ifVersion]);
+        validateNamespace(item.namespace);
+        validateKey(item.key);
+        canons.push(canonicalize(item.value, this.#limits));
       }
       // Check every compare-and-set before queueing anything, so a conflict stores nothing.
-      const heads = new Map<KeyState, string | null>();
-      for (const [ks, , ifVersion] of prepared) {
-        const head = heads.has(ks) ? heads.get(ks)! : this.#pendingHeadId(ks);
-        if (ifVersion !== undefined && ifVersion !== head) throw new VersionConflictError(ks.namespace, ks.key, ifVersion, head);
-        heads.set(ks, 'queued');
+      const seen = new Set<string>();
+      for (const item of items) {
+        const ks = this.#keyState(item.namespace, item.key, false);
+        const id = `${item.namespace}\u0000${item.key}`;
+        // A second write to the same key in one batch cannot know the first one's id.
+        if (item.ifVersion !== undefined && (seen.has(id) || !this.#casMatches(ks, item.ifVersion))) {
+          throw new VersionConflictError(item.namespace, item.key, item.ifVersion, seen.has(id) ? '(earlier in this batch)' : this.#headIdOf(ks));
+        }
+        seen.add(id);
       }
-      return Promise.all(prepared.map(([ks, canon]) => this.#enqueueOne(ks, canon, undefined)));
+      return Promise.all(items.map((item, i) => this.#enqueueOne(this.#keyState(item.namespace, item.key, true)!, canons[i]!, undefined)));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -200,10 +212,7 @@ export class CausalStorage {
     try {
       this.#checkWritable();
       const ks = this.#keyState(namespace, key, false);
-      const live =
-        ks !== undefined &&
-        (ks.pending > 0 ? !ks.pendingDeleted : ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!));
-      if (!live) {
+      if (ks === undefined || this.#absent(ks)) {
         validateNamespace(namespace);
         validateKey(key);
         throw new KeyNotFoundError(namespace, key);
@@ -214,6 +223,33 @@ export class CausalStorage {
     }
   }
 
+  /** True when the key's newest version (queued ones included) is a tombstone or there is none. */
+  #absent(ks: KeyState | undefined): boolean {
+    if (ks === undefined) return true;
+    if (ks.pending > 0) return ks.pendingDeleted;
+    return ks.rows.length === 0 || this.#isDeleted(ks.rows[ks.rows.length - 1]!);
+  }
+
+  #headIdOf(ks: KeyState | undefined): string | null {
+    return ks === undefined ? null : this.#pendingHeadId(ks);
+  }
+
+  /** Compare-and-set: `null` expects no live value (never written, or deleted); an id expects that head. */
+  #casMatches(ks: KeyState | undefined, ifVersion: string | null | undefined): boolean {
+    if (ifVersion === undefined) return true;
+    if (ifVersion === null) return this.#absent(ks);
+    return ifVersion === this.#headIdOf(ks);
+  }
+
+  /** Forgets a key that was created for a write that then failed. */
+  #dropIfEmpty(ks: KeyState): void {
+    if (ks.rows.length > 0 || ks.pending > 0) return;
+    const keys = this.#namespaces.get(ks.namespace);
+    if (keys?.get(ks.key) !== ks) return;
+    keys.delete(ks.key);
+    if (keys.size === 0) this.#namespaces.delete(ks.namespace);
+  }
+
   #pendingHeadId(ks: KeyState): string | null {
     if (ks.pendingId !== undefined) return ks.pendingId;
     const n = ks.rows.length;
@@ -222,7 +258,7 @@ export class CausalStorage {
 
   #enqueueOne(ks: KeyState, canon: Canonical | null, ifVersion: string | null | undefined): Promise<Version> {
     const prev = this.#pendingHeadId(ks);
-    if (ifVersion !== undefined && ifVersion !== prev) throw new VersionConflictError(ks.namespace, ks.key, ifVersion, prev);
+    if (!this.#casMatches(ks, ifVersion)) throw new VersionConflictError(ks.namespace, ks.key, ifVersion ?? null, prev);
     const stamp = this.#clock.tick();
     const hlc = formatHlc(stamp);
     const deleted = canon === null;
@@ -385,6 +421,7 @@ export class CausalStorage {
     for (const w of all) {
       w.ks.pending = 0;
       w.ks.pendingId = undefined;
+      this.#dropIfEmpty(w.ks);
       w.reject(error);
     }
   }

@@ -546,6 +546,40 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
       );
     });
 
+    it('ifVersion null (create-only) succeeds on a deleted key, which does not exist any more', async () => {
+      await scenario(
+        {},
+        async (s) => {
+          await s.put('cas', 'gone', 1);
+          await s.delete('cas', 'gone');
+          const again = await s.put('cas', 'gone', 2, { ifVersion: null });
+          expect(again.previousVersion).not.toBeNull();
+          expect(await rejectionCode(s.put('cas', 'gone', 3, { ifVersion: null }))).toBe(ErrorCodes.VERSION_CONFLICT);
+          // A write queued behind a delete sees the key as absent too.
+          await Promise.all([s.delete('cas', 'gone'), s.put('cas', 'gone', 4, { ifVersion: null })]);
+        },
+        (s) => expect(s.history('cas', 'gone').map((v) => v.value)).toEqual([1, null, 2, null, 4]),
+      );
+    });
+
+    it('failed writes to new keys leave no trace: no key, no namespace', async () => {
+      await scenario(
+        {},
+        async (s) => {
+          expect(await rejectionCode(s.put('ghost', 'a', () => 1))).toBe(ErrorCodes.INVALID_VALUE);
+          expect(await rejectionCode(s.put('ghost', 'b', 1, { ifVersion: 'f'.repeat(64) }))).toBe(ErrorCodes.VERSION_CONFLICT);
+          expect(
+            await rejectionCode(s.putMany([{ namespace: 'ghost', key: 'c', value: 1 }, { namespace: 'ghost', key: 'd', value: undefined }])),
+          ).toBe(ErrorCodes.INVALID_VALUE);
+        },
+        (s) => {
+          expect(s.listNamespaces()).not.toContain('ghost');
+          expect(s.listKeys('ghost')).toEqual([]);
+          expect(s.stats().versions).toBe(0);
+        },
+      );
+    });
+
     it('putMany writes a batch in input order, all or none', async () => {
       let batch: Version[] = [];
       await scenario(

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { deepFreeze, type JsonValue } from '@koru/engine';
+import { deepFreeze, KoruError, type JsonValue } from '@koru/engine';
 import type { CommitEntry, LoadedState, Relocation, ReplayEntry, SnapshotSource, StorageAdapter } from '../adapter.js';
 import { CorruptionError, IoError, StorageFullError } from '../errors.js';
 import type { RecoveryReport, SyncPolicy } from '../types.js';
@@ -100,14 +100,19 @@ export class FileAdapter implements StorageAdapter {
   }
 
   open(): LoadedState {
-    fs.mkdirSync(this.dir, { recursive: true });
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      throw ioError(`cannot create the database directory ${this.dir}`, e);
+    }
     this.#lock = DirectoryLock.acquire(this.dir);
     try {
       return this.#open();
     } catch (e) {
       this.#closeFiles();
       this.#lock.release();
-      throw e;
+      if (e instanceof KoruError) throw e;
+      throw ioError(`cannot open the database in ${this.dir}`, e);
     }
   }
 

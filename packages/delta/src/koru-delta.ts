@@ -43,7 +43,7 @@ export interface StartOptions {
   readonly maxValueBytes?: number;
   /** Deepest nesting of a value (default 512, at most 1,000). */
   readonly maxDepth?: number;
-  /** Bytes of decoded historical values kept in memory (default 64 MiB). */
+  /** Bytes of materialized historical versions cached in memory (default 256 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
   /** Write a snapshot once the log exceeds this many bytes (default 64 MiB). */
   readonly snapshotAfterBytes?: number;

@@ -86,8 +86,6 @@ export interface Relocation {
 export interface StorageAdapter {
   /** `memory` or `file`. */
   readonly name: string;
-  /** True when reading a value is costly enough to be worth caching. */
-  readonly cachesValues: boolean;
   /** True when `append` is synchronous and costs no I/O, so batching gains nothing (memory). */
   readonly synchronous: boolean;
   /** Loads what is persisted (called once, first). */

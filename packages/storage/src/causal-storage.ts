@@ -43,7 +43,7 @@ export interface CausalStorageOptions {
   readonly maxDepth?: number;
   /** Wall clock in ms (injectable for tests). */
   readonly now?: WallClock;
-  /** Bytes of historical values kept decoded in memory (default 64 MiB). */
+  /** Bytes of materialized historical versions kept in memory (default 256 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
 }
 
@@ -93,6 +93,11 @@ interface PendingWrite {
 
 const noop = (): void => {};
 
+/** Default budget of the cache of materialized historical versions. */
+const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+/** A materialized version's size beyond its value: the object, three ids, timestamp, HLC. */
+const VERSION_OVERHEAD_BYTES = 600;
+
 /** The causal store. Create with {@link CausalStorage.open}. */
 export class CausalStorage {
   readonly #adapter: StorageAdapter;
@@ -102,7 +107,6 @@ export class CausalStorage {
   readonly #namespaces = new Map<string, Map<string, KeyState>>();
   readonly #nodes: string[] = [];
   readonly #nodeIx = new Map<string, number>();
-  readonly #cache: BoundedCache<JsonValue>;
   readonly #versions: BoundedCache<Version>;
   #isoWall = -1;
   #iso = '';
@@ -119,8 +123,7 @@ export class CausalStorage {
     this.#adapter = options.adapter ?? new MemoryAdapter();
     this.#limits = { maxBytes: options.maxValueBytes ?? 16 * 1024 * 1024, maxDepth: options.maxDepth ?? 512 };
     this.#clock = new HybridClock(options.now ?? Date.now);
-    const budget = options.valueCacheBytes ?? 64 * 1024 * 1024;
-    this.#cache = new BoundedCache(this.#adapter.cachesValues ? budget : 0);
+    const budget = options.valueCacheBytes ?? DEFAULT_CACHE_BYTES;
     // Materialized historical versions, so repeated history reads cost a lookup each.
     this.#versions = new BoundedCache(budget);
   }
@@ -438,7 +441,6 @@ export class CausalStorage {
     if (reloc === null) return;
     this.#table.cols.loc.set(reloc.loc);
     this.#table.cols.len.set(reloc.len);
-    this.#cache.clear();
     this.#versions.clear();
   }
 
@@ -713,7 +715,7 @@ export class CausalStorage {
     const cached = this.#versions.get(r);
     if (cached !== undefined) return cached;
     const v = this.#build(ks, r);
-    this.#versions.set(r, v, this.#table.cols.len[r]!, 400);
+    this.#versions.set(r, v, this.#table.cols.len[r]!, VERSION_OVERHEAD_BYTES);
     return v;
   }
 
@@ -738,12 +740,9 @@ export class CausalStorage {
   }
 
   #readValue(loc: number, len: number): JsonValue {
-    const cached = this.#cache.get(loc);
-    if (cached !== undefined) return cached;
-    const v = this.#adapter.readValue(loc, len);
-    this.#cache.set(loc, v, len);
-    return v;
+    return this.#adapter.readValue(loc, len);
   }
+
 
   #valueIndex(): ValueIndex {
     if (this.#values !== undefined) return this.#values;

@@ -11,7 +11,6 @@ function randomNodeId(): string {
 /** Keeps everything in RAM. The default adapter of `new CausalStorage()`. */
 export class MemoryAdapter implements StorageAdapter {
   readonly name = 'memory';
-  readonly cachesValues = false;
   readonly synchronous = true;
   readonly #values: JsonValue[] = [];
   readonly #nodeId: string;

@@ -4,8 +4,8 @@
  * scans, which read each key's versions together. A budget of 0 disables it.
  */
 
-// Decoded JSON takes several times its text size in the heap.
-const HEAP_FACTOR = 4;
+// Decoded JSON takes about twice its text size in the heap.
+const HEAP_FACTOR = 2;
 
 export class BoundedCache<V> {
   readonly #budget: number;

@@ -185,7 +185,6 @@ describe('ENOSPC from an injected FileOps', () => {
     // Holds each append until the gate opens, so later writes queue up behind it.
     const gated: StorageAdapter = {
       name: inner.name,
-      cachesValues: inner.cachesValues,
       synchronous: false,
       open: () => inner.open(),
       append: (entries: readonly CommitEntry[]) =>

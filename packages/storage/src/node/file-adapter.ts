@@ -67,7 +67,6 @@ function ioError(what: string, e: unknown): Error {
 /** A database directory on the local file system. */
 export class FileAdapter implements StorageAdapter {
   readonly name = 'file';
-  readonly cachesValues = true;
   readonly synchronous = false;
   readonly dir: string;
   readonly #ops: FileOps;
@@ -269,29 +268,33 @@ export class FileAdapter implements StorageAdapter {
     }
   }
 
+  /** The canonical JSON of the value at `loc`, its checksum verified. One pread. */
   #read(loc: number, len: number): string {
-    if (this.#readBuf.length < len) this.#readBuf = Buffer.allocUnsafe(Math.max(len, this.#readBuf.length * 2));
-    const buf = this.#readBuf;
     if (loc < 0) {
       const at = -loc - 1;
-      const file = join(this.dir, name('snapshot', this.#gen));
       const total = len + 8;
-      if (this.#readBuf.length < total) this.#readBuf = Buffer.allocUnsafe(total);
+      if (this.#readBuf.length < total) this.#readBuf = Buffer.allocUnsafe(Math.max(total, this.#readBuf.length * 2));
       const b = this.#readBuf;
       if (readFully(this.#ops, this.#snapFd, b, total, at) !== total || b.readUInt32LE(0) !== len) {
-        throw new CorruptionError(`snapshot ${file} is damaged at offset ${at}: bad value entry`, { file, offset: at });
+        throw this.#damaged('snapshot', at, 'bad value entry');
       }
-      const body = b.subarray(8, total);
-      if (crc32(body) !== b.readUInt32LE(4)) {
-        throw new CorruptionError(`snapshot ${file} is damaged at offset ${at}: value checksum mismatch`, { file, offset: at });
-      }
-      return body.toString('utf8');
+      if (crc32(b.subarray(8, total)) !== b.readUInt32LE(4)) throw this.#damaged('snapshot', at, 'value checksum mismatch');
+      return b.toString('utf8', 8, total);
     }
-    const file = join(this.dir, name('log', this.#gen));
+    if (this.#readBuf.length < len) this.#readBuf = Buffer.allocUnsafe(Math.max(len, this.#readBuf.length * 2));
+    const buf = this.#readBuf;
     const got = readFully(this.#ops, this.#logFd, buf, len, loc);
     const rec = checkRecord(buf, 0, got);
-    if (!rec.ok) throw new CorruptionError(`log ${file} is damaged at offset ${loc}: ${rec.why}`, { file, offset: loc });
-    return valueTextOfBody(buf.toString('utf8', RECORD_HEADER_BYTES, rec.end));
+    if (!rec.ok) throw this.#damaged('log', loc, rec.why);
+    // The value follows the metadata line: decode only that part.
+    const nl = buf.indexOf(10, RECORD_HEADER_BYTES);
+    if (nl < 0 || nl >= rec.end) throw this.#damaged('log', loc, 'record holds no value');
+    return buf.toString('utf8', nl + 1, rec.end);
+  }
+
+  #damaged(kind: 'log' | 'snapshot', offset: number, why: string): CorruptionError {
+    const file = join(this.dir, name(kind, this.#gen));
+    return new CorruptionError(`${kind} ${file} is damaged at offset ${offset}: ${why}`, { file, offset });
   }
 
   readValueText(loc: number, len: number): string {

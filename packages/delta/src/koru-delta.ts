@@ -145,14 +145,24 @@ export class KoruDelta {
   }
 
   /** Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT otherwise). */
-  async put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
-    checkIfVersion(options?.ifVersion);
+  // Write methods hand back the storage's promise rather than being `async`: an async
+  // function resolving with a promise costs extra microtask turns on the hottest path.
+  put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+    try {
+      checkIfVersion(options?.ifVersion);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#s.put(namespace, key, value, options);
   }
 
   /** Writes several versions as one atomic batch (all or none, also across a crash). */
-  async putMany(items: readonly PutManyItem[]): Promise<Version[]> {
-    if (Array.isArray(items)) for (const item of items) checkIfVersion((item as PutManyItem | null)?.ifVersion);
+  putMany(items: readonly PutManyItem[]): Promise<Version[]> {
+    try {
+      if (Array.isArray(items)) for (const item of items) checkIfVersion((item as PutManyItem | null)?.ifVersion);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#s.putMany(items);
   }
 
@@ -213,8 +223,12 @@ export class KoruDelta {
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
-  async delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
-    checkIfVersion(options?.ifVersion);
+  delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+    try {
+      checkIfVersion(options?.ifVersion);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#s.delete(namespace, key, options);
   }
 

@@ -78,6 +78,8 @@ export class FileAdapter implements StorageAdapter {
   #logFd = -1;
   #logSize = 0;
   #snapFd = -1;
+  /** Where the open snapshot's values section ends (carried over by the next snapshot). */
+  #snapValuesEnd = 0;
   #snapSize = 0;
   #scratch = { buf: Buffer.allocUnsafe(64 * 1024) };
   #readBuf = Buffer.allocUnsafe(64 * 1024);
@@ -130,6 +132,7 @@ export class FileAdapter implements StorageAdapter {
       this.#snapFd = this.#ops.openSync(file, 'r');
       this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
       snapshot = readSnapshot(this.#ops, this.#snapFd, file);
+      this.#snapValuesEnd = snapshot.valuesEnd;
     }
     // Files of older generations are leftovers of an interrupted compaction.
     for (const f of files) {
@@ -295,6 +298,15 @@ export class FileAdapter implements StorageAdapter {
     return buf.toString('utf8', nl + 1, rec.end);
   }
 
+  /** A log record's value from a buffer holding the log, its checksum verified. */
+  #logValue(log: Buffer, loc: number, len: number): string {
+    const rec = checkRecord(log, loc, Math.min(log.length, loc + len));
+    if (!rec.ok) throw this.#damaged('log', loc, rec.why);
+    const nl = log.indexOf(10, rec.bodyStart);
+    if (nl < 0 || nl >= rec.end) throw this.#damaged('log', loc, 'record holds no value');
+    return log.toString('utf8', nl + 1, rec.end);
+  }
+
   #damaged(kind: 'log' | 'snapshot', offset: number, why: string): CorruptionError {
     const file = join(this.dir, name(kind, this.#gen));
     return new CorruptionError(`${kind} ${file} is damaged at offset ${offset}: ${why}`, { file, offset });
@@ -324,10 +336,14 @@ export class FileAdapter implements StorageAdapter {
     const next = this.#gen + 1;
     const snapPath = join(this.dir, name('snapshot', next));
     const tmp = `${snapPath}.tmp`;
-    let reloc: Relocation;
+    let reloc: Relocation & { valuesEnd: number };
     const fd = this.#ops.openSync(tmp, 'w+');
     try {
-      reloc = writeSnapshot(this.#ops, fd, next, source, (loc, len) => this.#read(loc, len));
+      // The log is small next to the snapshot: read it once rather than a value at a time.
+      const log = fs.readFileSync(join(this.dir, name('log', this.#gen))).subarray(0, this.#logSize);
+      const readText = (loc: number, len: number): string => (loc >= 0 ? this.#logValue(log, loc, len) : this.#read(loc, len));
+      const carry = this.#snapFd >= 0 ? { fd: this.#snapFd, valuesEnd: this.#snapValuesEnd } : undefined;
+      reloc = writeSnapshot(this.#ops, fd, next, source, readText, carry);
       this.#ops.fsyncSync(fd);
     } catch (e) {
       this.#ops.closeSync(fd);
@@ -365,6 +381,7 @@ export class FileAdapter implements StorageAdapter {
     this.#logSize = LOG_HEADER_BYTES;
     this.#snapFd = snapFd;
     this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
+    this.#snapValuesEnd = reloc.valuesEnd;
     for (const f of [name('log', oldGen), name('snapshot', oldGen)]) fs.rmSync(join(this.dir, f), { force: true });
     return reloc;
   }

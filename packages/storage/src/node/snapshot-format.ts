@@ -72,6 +72,24 @@ class Writer {
   }
 }
 
+/** The previous snapshot, whose values section is carried over as it is. */
+export interface CarriedValues {
+  readonly fd: number;
+  /** Where its values section ends (it starts right after the magic). */
+  readonly valuesEnd: number;
+}
+
+/** Copies bytes [from, to) of one file to the same offsets of another, in large chunks. */
+function copyRange(ops: FileOps, src: number, dst: number, from: number, to: number): void {
+  const chunk = Buffer.allocUnsafe(Math.min(8 << 20, Math.max(1, to - from)));
+  for (let at = from; at < to; ) {
+    const n = readFully(ops, src, chunk, Math.min(chunk.length, to - at), at);
+    if (n === 0) throw new CorruptionError(`snapshot ended before its values section did (offset ${at})`, { offset: at });
+    writeFully(ops, dst, chunk, n, at);
+    at += n;
+  }
+}
+
 /**
  * Writes a snapshot of `src` to the open file `fd`. `readText(loc, len)` returns a
  * stored value's canonical JSON. Returns every row's new value location.
@@ -82,9 +100,18 @@ export function writeSnapshot(
   gen: number,
   src: SnapshotSource,
   readText: (loc: number, len: number) => string,
-): Relocation {
+  carry?: CarriedValues,
+): Relocation & { valuesEnd: number } {
   const w = new Writer(ops, fd);
   w.write(SNAP_MAGIC);
+  if (carry !== undefined) {
+    // The previous snapshot's values are copied byte for byte to the same offsets, so
+    // their locations stay valid: compaction rewrites old values with sequential I/O
+    // only, never decoding them.
+    w.flush();
+    copyRange(ops, carry.fd, fd, SNAP_MAGIC.length, carry.valuesEnd);
+    w.offset = carry.valuesEnd;
+  }
   const n = src.count;
   const cols = src.cols;
   const loc = new Float64Array(n);
@@ -97,6 +124,11 @@ export function writeSnapshot(
     const old = cols.loc[r]!;
     if (cols.flags[r]! & FLAG_DELETED) {
       loc[r] = -1;
+      continue;
+    }
+    if (old < 0 && carry !== undefined) {
+      loc[r] = old;
+      len[r] = cols.len[r]!;
       continue;
     }
     const seen = moved.get(old);
@@ -114,7 +146,8 @@ export function writeSnapshot(
     w.write(head);
     w.write(bytes);
   }
-  const valuesBytes = w.offset - valuesStart;
+  const valuesEnd = w.offset;
+  const valuesBytes = valuesEnd - valuesStart;
   w.pad8();
   const relocated: VersionColumns = { ...cols, loc, len };
   const columns: ColumnInfo[] = [];
@@ -158,7 +191,7 @@ export function writeSnapshot(
   SNAP_END.copy(trailer, 8);
   w.write(trailer);
   w.flush();
-  return { loc, len };
+  return { loc, len, valuesEnd };
 }
 
 function corrupt(file: string, offset: number, what: string): CorruptionError {
@@ -178,7 +211,7 @@ const ARRAY_TYPES = {
 } as const;
 
 /** Reads and checks a snapshot's metadata (not its values, which are checked when read). */
-export function readSnapshot(ops: FileOps, fd: number, file: string): LoadedSnapshot & { gen: number } {
+export function readSnapshot(ops: FileOps, fd: number, file: string): LoadedSnapshot & { gen: number; valuesEnd: number } {
   const size = ops.fstatSync(fd).size;
   if (size < SNAP_MAGIC.length + TRAILER) throw corrupt(file, 0, 'file too short');
   const magic = Buffer.alloc(8);
@@ -218,5 +251,13 @@ export function readSnapshot(ops: FileOps, fd: number, file: string): LoadedSnap
     at += count;
     return { namespace, key, rows: r };
   });
-  return { gen: footer.gen, count: footer.count, seq: footer.seq, nodes: footer.nodes, cols: cols as unknown as VersionColumns, keys };
+  return {
+    gen: footer.gen,
+    valuesEnd: footer.values.offset + footer.values.bytes,
+    count: footer.count,
+    seq: footer.seq,
+    nodes: footer.nodes,
+    cols: cols as unknown as VersionColumns,
+    keys,
+  };
 }

@@ -417,6 +417,43 @@ describe('snapshot + log', () => {
   });
 });
 
+describe('repeated compaction', () => {
+  it('each snapshot carries the previous one\'s values over; values shared across generations stay stored once', async () => {
+    const dir = newDir();
+    const clock = manualClock(2_000_000);
+    let s = await open(dir, { now: clock.now });
+    const expected = new Map<string, unknown[]>();
+    const write = async (key: string, value: unknown) => {
+      await s.put('gen', key, value);
+      expected.set(key, [...(expected.get(key) ?? []), value]);
+      clock.t += 1;
+    };
+    for (let round = 0; round < 4; round++) {
+      for (let k = 0; k < 20; k++) await write(`k${k}`, { round, k, pad: 'p'.repeat(k * 7) });
+      // The same value in every generation: stored once, wherever it was first stored.
+      await write('shared', { same: true });
+      await s.compact();
+      if (round === 1) {
+        await s.close();
+        s = await open(dir, { now: clock.now });
+      }
+    }
+    await write('tail', { after: 'last compaction' });
+    const check = (st: CausalStorage) => {
+      for (const [key, values] of expected) expect(st.history('gen', key).map((v) => v.value)).toEqual(values);
+      expect(st.verify()).toMatchObject({ ok: true, versions: 85 });
+      expect(st.stats().distinctValues).toBe(82);
+    };
+    check(s);
+    await s.close();
+    const snapshots = readdirSync(dir).filter((f) => f.endsWith('.kds'));
+    expect(snapshots).toEqual(['snapshot-000004.kds']);
+    s = await open(dir, { now: clock.now });
+    check(s);
+    await s.close();
+  });
+});
+
 describe('interrupted compaction', () => {
   async function seed(dir: string): Promise<Key[]> {
     const s = await open(dir);

@@ -15,7 +15,7 @@ import {
   HybridClock,
   InvalidArgumentError,
   isKoruError,
-  parseHlc,
+  compareHlc,
   valueIdOfCanonical,
   versionIdOf,
   type Canonical,
@@ -26,12 +26,12 @@ import type { CommitEntry, LoadedState, StorageAdapter } from './adapter.js';
 import { ClosedError, IoError, KeyNotFoundError, VersionConflictError, VersionNotFoundError } from './errors.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { validateKey, validateNamespace } from './names.js';
-import type { RecoveryReport, StorageStats, Version, VerifyProblem, VerifyReport } from './types.js';
+import { KeyIndex, type KeyState } from './key-index.js';
+import type { RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { ValueIndex } from './value-index.js';
-import { FLAG_DELETED, VersionTable } from './version-table.js';
 import { BoundedCache } from './value-cache.js';
-
-const UNLIMITED = { maxBytes: Infinity, maxDepth: Infinity } as const;
+import { FLAG_DELETED } from './version-table.js';
+import { verifyIndex } from './verify.js';
 
 /** Options of {@link CausalStorage.open}. */
 export interface CausalStorageOptions {
@@ -67,20 +67,6 @@ export interface HistoryOptions {
   readonly limit?: number;
 }
 
-class KeyState {
-  readonly rows: number[] = [];
-  /** The materialized head version; undefined until first read after a load. */
-  head: Version | undefined = undefined;
-  /** Id of the newest queued (not yet committed) version, if any. */
-  pendingId: string | undefined = undefined;
-  pendingDeleted = false;
-  pending = 0;
-  constructor(
-    readonly namespace: string,
-    readonly key: string,
-  ) {}
-}
-
 interface PendingWrite {
   readonly ks: KeyState;
   readonly entry: CommitEntry;
@@ -103,10 +89,7 @@ export class CausalStorage {
   readonly #adapter: StorageAdapter;
   readonly #limits: { maxBytes: number; maxDepth: number };
   readonly #clock: HybridClock;
-  readonly #table = new VersionTable();
-  readonly #namespaces = new Map<string, Map<string, KeyState>>();
-  readonly #nodes: string[] = [];
-  readonly #nodeIx = new Map<string, number>();
+  readonly #index = new KeyIndex();
   readonly #versions: BoundedCache<Version>;
   #isoWall = -1;
   #iso = '';
@@ -165,11 +148,11 @@ export class CausalStorage {
       validateNamespace(namespace);
       validateKey(key);
       const canon = canonicalize(value, this.#limits);
-      const ks = this.#keyState(namespace, key, true)!;
+      const ks = this.#index.keyState(namespace, key, true)!;
       try {
         return this.#enqueueOne(ks, canon, options?.ifVersion);
       } catch (e) {
-        this.#dropIfEmpty(ks);
+        this.#index.dropIfEmpty(ks);
         throw e;
       }
     } catch (e) {
@@ -196,7 +179,7 @@ export class CausalStorage {
       // Check every compare-and-set before queueing anything, so a conflict stores nothing.
       const seen = new Set<string>();
       for (const item of items) {
-        const ks = this.#keyState(item.namespace, item.key, false);
+        const ks = this.#index.keyState(item.namespace, item.key, false);
         const id = `${item.namespace}\u0000${item.key}`;
         // A second write to the same key in one batch cannot know the first one's id.
         if (item.ifVersion !== undefined && (seen.has(id) || !this.#casMatches(ks, item.ifVersion))) {
@@ -204,7 +187,7 @@ export class CausalStorage {
         }
         seen.add(id);
       }
-      return Promise.all(items.map((item, i) => this.#enqueueOne(this.#keyState(item.namespace, item.key, true)!, canons[i]!, undefined)));
+      return Promise.all(items.map((item, i) => this.#enqueueOne(this.#index.keyState(item.namespace, item.key, true)!, canons[i]!, undefined)));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -214,7 +197,7 @@ export class CausalStorage {
   delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
     try {
       this.#checkWritable();
-      const ks = this.#keyState(namespace, key, false);
+      const ks = this.#index.keyState(namespace, key, false);
       if (ks === undefined || this.#absent(ks)) {
         validateNamespace(namespace);
         validateKey(key);
@@ -230,7 +213,7 @@ export class CausalStorage {
   #absent(ks: KeyState | undefined): boolean {
     if (ks === undefined) return true;
     if (ks.pending > 0) return ks.pendingDeleted;
-    return ks.rows.length === 0 || this.#isDeleted(ks.rows[ks.rows.length - 1]!);
+    return ks.rows.length === 0 || this.#index.isDeleted(ks.rows[ks.rows.length - 1]!);
   }
 
   #headIdOf(ks: KeyState | undefined): string | null {
@@ -244,19 +227,10 @@ export class CausalStorage {
     return ifVersion === this.#headIdOf(ks);
   }
 
-  /** Forgets a key that was created for a write that then failed. */
-  #dropIfEmpty(ks: KeyState): void {
-    if (ks.rows.length > 0 || ks.pending > 0) return;
-    const keys = this.#namespaces.get(ks.namespace);
-    if (keys?.get(ks.key) !== ks) return;
-    keys.delete(ks.key);
-    if (keys.size === 0) this.#namespaces.delete(ks.namespace);
-  }
-
   #pendingHeadId(ks: KeyState): string | null {
     if (ks.pendingId !== undefined) return ks.pendingId;
     const n = ks.rows.length;
-    return n === 0 ? null : this.#table.versionId(ks.rows[n - 1]!);
+    return n === 0 ? null : this.#index.table.versionId(ks.rows[n - 1]!);
   }
 
   #enqueueOne(ks: KeyState, canon: Canonical | null, ifVersion: string | null | undefined): Promise<Version> {
@@ -357,7 +331,7 @@ export class CausalStorage {
   /** Numbers the entries and stores each distinct value once. */
   #prepareBatch(batch: PendingWrite[]): CommitEntry[] {
     const values = this.#valueIndex();
-    const cols = this.#table.cols;
+    const cols = this.#index.table.cols;
     let firstOfBatch: Map<string, CommitEntry> | undefined;
     const entries = new Array<CommitEntry>(batch.length);
     let seq = this.#seq;
@@ -385,9 +359,9 @@ export class CausalStorage {
   }
 
   #apply(batch: PendingWrite[]): void {
-    const table = this.#table;
+    const table = this.#index.table;
     const values = this.#valueIndex();
-    const node = this.#nodeIndex(this.#nodeId);
+    const node = this.#index.nodeIndex(this.#nodeId);
     for (const w of batch) {
       const e = w.entry;
       const ks = w.ks;
@@ -424,23 +398,23 @@ export class CausalStorage {
     for (const w of all) {
       w.ks.pending = 0;
       w.ks.pendingId = undefined;
-      this.#dropIfEmpty(w.ks);
+      this.#index.dropIfEmpty(w.ks);
       w.reject(error);
     }
   }
 
   #snapshotNow(): void {
     const reloc = this.#adapter.snapshot({
-      count: this.#table.count,
-      cols: this.#table.trimmed(),
-      nodes: this.#nodes,
-      keys: () => this.#allKeyStates(),
-      keyCount: this.#keyCount(),
+      count: this.#index.table.count,
+      cols: this.#index.table.trimmed(),
+      nodes: this.#index.nodes,
+      keys: () => this.#index.keys(),
+      keyCount: this.#index.keyCount(),
       seq: this.#seq,
     });
     if (reloc === null) return;
-    this.#table.cols.loc.set(reloc.loc);
-    this.#table.cols.len.set(reloc.len);
+    this.#index.table.cols.loc.set(reloc.loc);
+    this.#index.table.cols.len.set(reloc.len);
     this.#versions.clear();
   }
 
@@ -467,7 +441,7 @@ export class CausalStorage {
   /** The current version (metadata and value). O(1). @throws KeyNotFoundError */
   getVersion(namespace: string, key: string): Version {
     this.#checkOpen();
-    const ks = this.#namespaces.get(namespace)?.get(key);
+    const ks = this.#index.keyState(namespace, key, false);
     if (ks !== undefined) {
       const head = ks.head ?? this.#loadHead(ks);
       if (head !== undefined && !head.deleted) return head;
@@ -480,9 +454,8 @@ export class CausalStorage {
   /** True when the key has a current (not deleted) value. */
   contains(namespace: string, key: string): boolean {
     this.#checkOpen();
-    const ks = this.#namespaces.get(namespace)?.get(key);
-    if (ks === undefined || ks.rows.length === 0) return false;
-    return !this.#isDeleted(ks.rows[ks.rows.length - 1]!);
+    const ks = this.#index.keyState(namespace, key, false);
+    return ks !== undefined && this.#index.isLive(ks);
   }
 
   /** Every version of the key, oldest first (tombstones included). O(h). @throws KeyNotFoundError */
@@ -505,7 +478,7 @@ export class CausalStorage {
     if (typeof atMs !== 'number' || Number.isNaN(atMs)) {
       throw new InvalidArgumentError(`getAt expects a time in ms since the epoch, got ${String(atMs)}`);
     }
-    const wall = this.#table.cols.wall;
+    const wall = this.#index.table.cols.wall;
     const rows = ks.rows;
     let lo = 0;
     let hi = rows.length - 1;
@@ -517,7 +490,7 @@ export class CausalStorage {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (found < 0 || this.#isDeleted(rows[found]!)) {
+    if (found < 0 || this.#index.isDeleted(rows[found]!)) {
       // ±Infinity and times beyond Date's range have no ISO form.
       const at = Math.abs(atMs) <= 8.64e15 ? new Date(atMs).toISOString() : String(atMs);
       throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${at}`, { details: { at } });
@@ -528,7 +501,7 @@ export class CausalStorage {
   /** A version by id. O(h). @throws KeyNotFoundError, VersionNotFoundError */
   getVersionById(namespace: string, key: string, versionId: string): Version {
     const ks = this.#existingKey(namespace, key);
-    const table = this.#table;
+    const table = this.#index.table;
     for (let i = ks.rows.length - 1; i >= 0; i--) {
       if (table.versionId(ks.rows[i]!) === versionId) return this.#versionAt(ks, i);
     }
@@ -538,58 +511,22 @@ export class CausalStorage {
   /** Namespaces with at least one live key, sorted. */
   listNamespaces(): string[] {
     this.#checkOpen();
-    const out: string[] = [];
-    for (const [ns, keys] of this.#namespaces) {
-      for (const ks of keys.values()) {
-        if (ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!)) {
-          out.push(ns);
-          break;
-        }
-      }
-    }
-    return out.sort();
+    return this.#index.listNamespaces();
   }
 
   /** Live keys of a namespace, sorted. */
   listKeys(namespace: string): string[] {
     this.#checkOpen();
     validateNamespace(namespace);
-    const out: string[] = [];
-    const keys = this.#namespaces.get(namespace);
-    if (keys === undefined) return out;
-    for (const ks of keys.values()) {
-      if (ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!)) out.push(ks.key);
-    }
-    return out.sort();
+    return this.#index.listKeys(namespace);
   }
 
-  /** Counts and sizes. */
+  /** Counts and sizes. O(keys + versions). */
   stats(): StorageStats {
     this.#checkOpen();
-    let keys = 0;
-    let namespaces = 0;
-    for (const m of this.#namespaces.values()) {
-      let live = 0;
-      for (const ks of m.values()) if (ks.rows.length > 0 && !this.#isDeleted(ks.rows[ks.rows.length - 1]!)) live++;
-      keys += live;
-      if (live > 0) namespaces++;
-    }
-    let distinct = 0;
-    let valueBytes = 0;
-    const cols = this.#table.cols;
-    const seen = new Set<number>();
-    for (let r = 0; r < this.#table.count; r++) {
-      if (cols.flags[r]! & FLAG_DELETED || seen.has(cols.loc[r]!)) continue;
-      seen.add(cols.loc[r]!);
-      distinct++;
-      valueBytes += cols.len[r]!;
-    }
     return {
-      keys,
-      versions: this.#table.count,
-      namespaces,
-      distinctValues: distinct,
-      valueBytes,
+      ...this.#index.counts(),
+      versions: this.#index.table.count,
       diskBytes: this.#adapter.diskBytes(),
       seq: this.#seq,
       adapter: this.#adapter.name,
@@ -603,47 +540,7 @@ export class CausalStorage {
    */
   verify(): VerifyReport {
     this.#checkOpen();
-    const problems: VerifyProblem[] = [];
-    const t = this.#table;
-    const cols = t.cols;
-    const checkedLocs = new Map<number, string | null>();
-    const unreadable = new Map<number, string>();
-    let versions = 0;
-    let keys = 0;
-    for (const ks of this.#allKeyStates()) {
-      keys++;
-      let prev: string | null = null;
-      for (const r of ks.rows) {
-        versions++;
-        const versionId = t.versionId(r);
-        const deleted = (cols.flags[r]! & FLAG_DELETED) !== 0;
-        const valueId = t.valueId(r);
-        const hlc = formatHlc({ wall: cols.wall[r]!, logical: cols.logical[r]! });
-        const node = this.#nodes[cols.node[r]!]!;
-        const report = (problem: string) => problems.push({ namespace: ks.namespace, key: ks.key, versionId, problem });
-        const expected = versionIdOf({ namespace: ks.namespace, key: ks.key, valueId, previousVersion: prev, hlc, node, deleted });
-        if (expected !== versionId) report(`version id does not match its content (expected ${expected})`);
-        if (!deleted) {
-          const loc = cols.loc[r]!;
-          let actual = checkedLocs.get(loc);
-          if (actual === undefined) {
-            try {
-              // No limits: a value stored under larger limits (an earlier session's) is still valid.
-              actual = valueIdOfCanonical(canonicalize(JSON.parse(this.#adapter.readValueText(loc, cols.len[r]!)), UNLIMITED).text);
-            } catch (e) {
-              actual = null;
-              unreadable.set(loc, `value unreadable: ${e instanceof Error ? e.message : String(e)}`);
-            }
-            checkedLocs.set(loc, actual);
-          }
-          // Every version sharing a damaged value is reported, not just the first.
-          if (actual === null) report(unreadable.get(loc)!);
-          else if (actual !== valueId) report(`value does not hash to its value id (got ${actual})`);
-        }
-        prev = versionId;
-      }
-    }
-    return { ok: problems.length === 0, keys, versions, values: checkedLocs.size, problems };
+    return verifyIndex(this.#index, (loc, len) => this.#adapter.readValueText(loc, len));
   }
 
   /** Waits for queued writes, then closes the adapter. Later calls fail with CLOSED. */
@@ -667,28 +564,9 @@ export class CausalStorage {
     if (this.#closed) throw new ClosedError();
   }
 
-  #keyState(namespace: string, key: string, create: boolean): KeyState | undefined {
-    let keys = this.#namespaces.get(namespace);
-    let ks = keys?.get(key);
-    if (ks !== undefined || !create) return ks;
-    validateNamespace(namespace);
-    validateKey(key);
-    if (keys === undefined) this.#namespaces.set(namespace, (keys = new Map()));
-    keys.set(key, (ks = new KeyState(namespace, key)));
-    return ks;
-  }
-
   #existingKey(namespace: string, key: string): KeyState {
     this.#checkOpen();
-    const ks = this.#namespaces.get(namespace)?.get(key);
-    if (ks !== undefined && ks.rows.length > 0) return ks;
-    validateNamespace(namespace);
-    validateKey(key);
-    throw new KeyNotFoundError(namespace, key);
-  }
-
-  #isDeleted(row: number): boolean {
-    return (this.#table.cols.flags[row]! & FLAG_DELETED) !== 0;
+    return this.#index.existing(namespace, key);
   }
 
   #loadHead(ks: KeyState): Version | undefined {
@@ -715,12 +593,12 @@ export class CausalStorage {
     const cached = this.#versions.get(r);
     if (cached !== undefined) return cached;
     const v = this.#build(ks, r);
-    this.#versions.set(r, v, this.#table.cols.len[r]!, VERSION_OVERHEAD_BYTES);
+    this.#versions.set(r, v, this.#index.table.cols.len[r]!, VERSION_OVERHEAD_BYTES);
     return v;
   }
 
   #build(ks: KeyState, r: number): Version {
-    const t = this.#table;
+    const t = this.#index.table;
     const c = t.cols;
     const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
     const wall = c.wall[r]!;
@@ -734,7 +612,7 @@ export class CausalStorage {
       previousVersion: prev < 0 ? null : t.versionId(prev),
       timestamp: new Date(wall).toISOString(),
       hlc: formatHlc({ wall, logical: c.logical[r]! }),
-      node: this.#nodes[c.node[r]!]!,
+      node: this.#index.nodes[c.node[r]!]!,
       deleted,
     });
   }
@@ -747,7 +625,7 @@ export class CausalStorage {
   #valueIndex(): ValueIndex {
     if (this.#values !== undefined) return this.#values;
     // Built on the first write after a load, so opening stays fast.
-    const t = this.#table;
+    const t = this.#index.table;
     const idx = new ValueIndex(t, Math.max(1024, t.count));
     const flags = t.cols.flags;
     for (let r = 0; r < t.count; r++) if ((flags[r]! & FLAG_DELETED) === 0 && idx.find(t.valueId(r)!) < 0) idx.add(r);
@@ -755,70 +633,19 @@ export class CausalStorage {
     return idx;
   }
 
-  #nodeIndex(node: string): number {
-    let ix = this.#nodeIx.get(node);
-    if (ix === undefined) {
-      ix = this.#nodes.length;
-      this.#nodes.push(node);
-      this.#nodeIx.set(node, ix);
-    }
-    return ix;
-  }
-
-  *#allKeyStates(): Generator<KeyState> {
-    for (const keys of this.#namespaces.values()) for (const ks of keys.values()) if (ks.rows.length > 0) yield ks;
-  }
-
-  #keyCount(): number {
-    let n = 0;
-    for (const keys of this.#namespaces.values()) n += keys.size;
-    return n;
-  }
-
   #load(loaded: LoadedState): void {
     this.#nodeId = loaded.nodeId;
-    const t = this.#table;
-    const snap = loaded.snapshot;
     let last = { wall: 0, logical: 0 };
-    if (snap !== null) {
-      t.cols = snap.cols;
-      t.count = snap.count;
-      for (const n of snap.nodes) this.#nodeIndex(n);
-      for (const k of snap.keys) {
-        let keys = this.#namespaces.get(k.namespace);
-        if (keys === undefined) this.#namespaces.set(k.namespace, (keys = new Map()));
-        const ks = new KeyState(k.namespace, k.key);
-        for (const r of k.rows) ks.rows.push(r);
-        keys.set(k.key, ks);
-      }
-      for (let r = 0; r < snap.count; r++) {
-        const w = snap.cols.wall[r]!;
-        const l = snap.cols.logical[r]!;
-        if (w > last.wall || (w === last.wall && l > last.logical)) last = { wall: w, logical: l };
-      }
-      this.#seq = snap.seq;
+    if (loaded.snapshot !== null) {
+      last = this.#index.loadSnapshot(loaded.snapshot);
+      this.#seq = loaded.snapshot.seq;
     }
     for (const e of loaded.log) {
-      const ks = this.#keyState(e.namespace, e.key, true)!;
-      const stamp = parseHlc(e.hlc);
-      const n = ks.rows.length;
-      const row = t.push(
-        stamp.wall,
-        stamp.logical,
-        n === 0 ? -1 : ks.rows[n - 1]!,
-        e.versionId,
-        e.valueId,
-        e.deleted ? -1 : e.loc,
-        e.deleted ? 0 : e.len,
-        this.#nodeIndex(e.node),
-        e.deleted ? FLAG_DELETED : 0,
-      );
-      ks.rows.push(row);
-      ks.head = undefined;
-      if (stamp.wall > last.wall || (stamp.wall === last.wall && stamp.logical > last.logical)) last = stamp;
+      const stamp = this.#index.replay(e);
+      if (compareHlc(stamp, last) > 0) last = stamp;
       if (e.seq > this.#seq) this.#seq = e.seq;
     }
-    this.#nodeIndex(this.#nodeId);
+    this.#index.nodeIndex(this.#nodeId);
     this.#clock.observe(last);
     this.#recovery = loaded.report();
   }

@@ -3,7 +3,7 @@
  * value size, so a long history does not need RAM for its values (those stay with
  * the adapter and are read on demand). Row numbers are global and never reused.
  */
-import { fromHex, toHex } from '@koru/engine';
+import { toHex } from '@koru/engine';
 
 /** Flag bit: the row is a tombstone. */
 export const FLAG_DELETED = 1;

@@ -33,7 +33,6 @@ import {
   logHeader,
   RECORD_HEADER_BYTES,
   validRecordAfter,
-  valueTextOfBody,
 } from './log-format.js';
 import { readSnapshot, writeSnapshot } from './snapshot-format.js';
 

@@ -138,8 +138,3 @@ export function decodeMeta(body: string, at: number, len: number): { entry: Repl
     remaining: m.b,
   };
 }
-
-/** The canonical value text of a record body that stores a value. */
-export function valueTextOfBody(body: string): string {
-  return body.slice(body.indexOf('\n') + 1);
-}

@@ -1,0 +1,191 @@
+/**
+ * The in-memory index of a store: namespaces → keys → the rows of each key's versions
+ * in the columnar version table, plus the table of node ids. Pure bookkeeping: no
+ * I/O, no hashing. CausalStorage commits through it; loading fills it.
+ */
+import { parseHlc, type HlcStamp } from '@koru/engine';
+import type { LoadedSnapshot, ReplayEntry } from './adapter.js';
+import { KeyNotFoundError } from './errors.js';
+import { validateKey, validateNamespace } from './names.js';
+import type { Version } from './types.js';
+import { FLAG_DELETED, VersionTable } from './version-table.js';
+
+/** One key: its rows oldest first, its materialized head and its queued writes. */
+export class KeyState {
+  readonly rows: number[] = [];
+  /** The materialized head version; undefined until first read after a load. */
+  head: Version | undefined = undefined;
+  /** Id of the newest queued (not yet committed) version, if any. */
+  pendingId: string | undefined = undefined;
+  pendingDeleted = false;
+  pending = 0;
+  constructor(
+    readonly namespace: string,
+    readonly key: string,
+  ) {}
+}
+
+/** Live-key and stored-value counts for `stats()`. */
+export interface IndexCounts {
+  readonly keys: number;
+  readonly namespaces: number;
+  readonly distinctValues: number;
+  readonly valueBytes: number;
+}
+
+/** Namespaces, keys, rows and nodes. */
+export class KeyIndex {
+  readonly table = new VersionTable();
+  readonly nodes: string[] = [];
+  readonly #nodeIx = new Map<string, number>();
+  readonly #namespaces = new Map<string, Map<string, KeyState>>();
+
+  /** The key's state, or undefined; with `create`, a new empty one (names validated first). O(1). */
+  keyState(namespace: string, key: string, create: boolean): KeyState | undefined {
+    let keys = this.#namespaces.get(namespace);
+    let ks = keys?.get(key);
+    if (ks !== undefined || !create) return ks;
+    validateNamespace(namespace);
+    validateKey(key);
+    if (keys === undefined) this.#namespaces.set(namespace, (keys = new Map()));
+    keys.set(key, (ks = new KeyState(namespace, key)));
+    return ks;
+  }
+
+  /** A key with at least one version. @throws KeyNotFoundError (or a name error for malformed names) */
+  existing(namespace: string, key: string): KeyState {
+    const ks = this.#namespaces.get(namespace)?.get(key);
+    if (ks !== undefined && ks.rows.length > 0) return ks;
+    validateNamespace(namespace);
+    validateKey(key);
+    throw new KeyNotFoundError(namespace, key);
+  }
+
+  /** Forgets a key that was created for a write that then failed. */
+  dropIfEmpty(ks: KeyState): void {
+    if (ks.rows.length > 0 || ks.pending > 0) return;
+    const keys = this.#namespaces.get(ks.namespace);
+    if (keys?.get(ks.key) !== ks) return;
+    keys.delete(ks.key);
+    if (keys.size === 0) this.#namespaces.delete(ks.namespace);
+  }
+
+  isDeleted(row: number): boolean {
+    return (this.table.cols.flags[row]! & FLAG_DELETED) !== 0;
+  }
+
+  /** True when the key's newest committed version exists and is not a tombstone. */
+  isLive(ks: KeyState): boolean {
+    return ks.rows.length > 0 && !this.isDeleted(ks.rows[ks.rows.length - 1]!);
+  }
+
+  /** The index of a node id in the node table, adding it if new. */
+  nodeIndex(node: string): number {
+    let ix = this.#nodeIx.get(node);
+    if (ix === undefined) {
+      ix = this.nodes.length;
+      this.nodes.push(node);
+      this.#nodeIx.set(node, ix);
+    }
+    return ix;
+  }
+
+  /** Every key with at least one version. */
+  *keys(): Generator<KeyState> {
+    for (const keys of this.#namespaces.values()) for (const ks of keys.values()) if (ks.rows.length > 0) yield ks;
+  }
+
+  /** Keys known, including ones with only queued writes. */
+  keyCount(): number {
+    let n = 0;
+    for (const keys of this.#namespaces.values()) n += keys.size;
+    return n;
+  }
+
+  /** Namespaces with at least one live key, sorted. */
+  listNamespaces(): string[] {
+    const out: string[] = [];
+    for (const [ns, keys] of this.#namespaces) {
+      for (const ks of keys.values()) {
+        if (this.isLive(ks)) {
+          out.push(ns);
+          break;
+        }
+      }
+    }
+    return out.sort();
+  }
+
+  /** Live keys of a namespace, sorted. */
+  listKeys(namespace: string): string[] {
+    const out: string[] = [];
+    const keys = this.#namespaces.get(namespace);
+    if (keys !== undefined) for (const ks of keys.values()) if (this.isLive(ks)) out.push(ks.key);
+    return out.sort();
+  }
+
+  /** Live keys and namespaces, distinct stored values and their bytes. O(keys + versions). */
+  counts(): IndexCounts {
+    let keys = 0;
+    let namespaces = 0;
+    for (const m of this.#namespaces.values()) {
+      let live = 0;
+      for (const ks of m.values()) if (this.isLive(ks)) live++;
+      keys += live;
+      if (live > 0) namespaces++;
+    }
+    let distinctValues = 0;
+    let valueBytes = 0;
+    const cols = this.table.cols;
+    const seen = new Set<number>();
+    for (let r = 0; r < this.table.count; r++) {
+      if (cols.flags[r]! & FLAG_DELETED || seen.has(cols.loc[r]!)) continue;
+      seen.add(cols.loc[r]!);
+      distinctValues++;
+      valueBytes += cols.len[r]!;
+    }
+    return { keys, namespaces, distinctValues, valueBytes };
+  }
+
+  /** Takes over a loaded snapshot's table and keys. Returns its largest HLC stamp. */
+  loadSnapshot(snap: LoadedSnapshot): HlcStamp {
+    this.table.cols = snap.cols;
+    this.table.count = snap.count;
+    for (const n of snap.nodes) this.nodeIndex(n);
+    for (const k of snap.keys) {
+      let keys = this.#namespaces.get(k.namespace);
+      if (keys === undefined) this.#namespaces.set(k.namespace, (keys = new Map()));
+      const ks = new KeyState(k.namespace, k.key);
+      for (const r of k.rows) ks.rows.push(r);
+      keys.set(k.key, ks);
+    }
+    let last = { wall: 0, logical: 0 };
+    for (let r = 0; r < snap.count; r++) {
+      const w = snap.cols.wall[r]!;
+      const l = snap.cols.logical[r]!;
+      if (w > last.wall || (w === last.wall && l > last.logical)) last = { wall: w, logical: l };
+    }
+    return last;
+  }
+
+  /** Appends one change replayed from the log. Returns its HLC stamp. */
+  replay(e: ReplayEntry): HlcStamp {
+    const ks = this.keyState(e.namespace, e.key, true)!;
+    const stamp = parseHlc(e.hlc);
+    const n = ks.rows.length;
+    const row = this.table.push(
+      stamp.wall,
+      stamp.logical,
+      n === 0 ? -1 : ks.rows[n - 1]!,
+      e.versionId,
+      e.valueId,
+      e.deleted ? -1 : e.loc,
+      e.deleted ? 0 : e.len,
+      this.nodeIndex(e.node),
+      e.deleted ? FLAG_DELETED : 0,
+    );
+    ks.rows.push(row);
+    ks.head = undefined;
+    return stamp;
+  }
+}

@@ -359,7 +359,6 @@ export class CausalStorage {
   }
 
   #apply(batch: PendingWrite[]): void {
-    const table = this.#index.table;
     const values = this.#valueIndex();
     const node = this.#index.nodeIndex(this.#nodeId);
     for (const w of batch) {
@@ -369,20 +368,8 @@ export class CausalStorage {
         e.loc = e.sameAs.loc;
         e.len = e.sameAs.len;
       }
-      const n = ks.rows.length;
-      const row = table.push(
-        w.wall,
-        w.logical,
-        n === 0 ? -1 : ks.rows[n - 1]!,
-        e.versionId,
-        e.valueId,
-        e.deleted ? -1 : e.loc,
-        e.deleted ? 0 : e.len,
-        node,
-        e.deleted ? FLAG_DELETED : 0,
-      );
+      const row = this.#index.append(ks, w.wall, w.logical, e, node);
       if (e.valueText !== null) values.add(row);
-      ks.rows.push(row);
       ks.head = w.version;
       if (--ks.pending === 0) ks.pendingId = undefined;
       this.#seq = e.seq;

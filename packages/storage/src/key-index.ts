@@ -25,6 +25,15 @@ export class KeyState {
   ) {}
 }
 
+/** What the index records of a version besides its clock stamp and node. */
+export interface AppendedVersion {
+  readonly versionId: string;
+  readonly valueId: string | null;
+  readonly deleted: boolean;
+  readonly loc: number;
+  readonly len: number;
+}
+
 /** Live-key and stored-value counts for `stats()`. */
 export interface IndexCounts {
   readonly keys: number;
@@ -172,20 +181,26 @@ export class KeyIndex {
   replay(e: ReplayEntry): HlcStamp {
     const ks = this.keyState(e.namespace, e.key, true)!;
     const stamp = parseHlc(e.hlc);
-    const n = ks.rows.length;
-    const row = this.table.push(
-      stamp.wall,
-      stamp.logical,
-      n === 0 ? -1 : ks.rows[n - 1]!,
-      e.versionId,
-      e.valueId,
-      e.deleted ? -1 : e.loc,
-      e.deleted ? 0 : e.len,
-      this.nodeIndex(e.node),
-      e.deleted ? FLAG_DELETED : 0,
-    );
-    ks.rows.push(row);
+    this.append(ks, stamp.wall, stamp.logical, e, this.nodeIndex(e.node));
     ks.head = undefined;
     return stamp;
+  }
+
+  /** Appends a version to `ks`'s chain (its predecessor is the key's last row). Returns the row. */
+  append(ks: KeyState, wall: number, logical: number, v: AppendedVersion, node: number): number {
+    const n = ks.rows.length;
+    const row = this.table.push(
+      wall,
+      logical,
+      n === 0 ? -1 : ks.rows[n - 1]!,
+      v.versionId,
+      v.valueId,
+      v.deleted ? -1 : v.loc,
+      v.deleted ? 0 : v.len,
+      node,
+      v.deleted ? FLAG_DELETED : 0,
+    );
+    ks.rows.push(row);
+    return row;
   }
 }

@@ -1,34 +1,26 @@
 // The published shape of @koru/delta: a Node build behind the `node` condition, a
 // browser-safe default whose whole module graph stays clear of Node, and a CJS build.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import {
+  codeOnly,
+  moduleGraph,
+  nodeImports,
+  packageDirOf,
+  pickExport,
+  readPackageJson,
+  resolveExport,
+  spawnNode,
+} from '@koru/vitest-preset/package-checks';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  name: string;
-  type: string;
-  exports: Record<string, unknown>;
-  files: string[];
-};
+const root = packageDirOf(import.meta.url);
+const pkg = readPackageJson(root);
 const requireHere = createRequire(join(root, 'package.json'));
 
 type Conditions = ReadonlySet<string>;
-
-/** Node's export-condition matching: the first key (in order) that is an active condition ("default" always is). */
-function pickTarget(entry: unknown, conditions: Conditions): string | undefined {
-  if (typeof entry === 'string') return entry;
-  if (entry === null || typeof entry !== 'object') return undefined;
-  for (const [key, value] of Object.entries(entry)) {
-    if (key !== 'default' && !conditions.has(key)) continue;
-    const hit = pickTarget(value, conditions);
-    if (hit !== undefined) return hit;
-  }
-  return undefined;
-}
 
 const BROWSER_ESM: Conditions = new Set(['browser', 'import', 'default']);
 const NODE_ESM: Conditions = new Set(['node', 'import', 'default']);
@@ -41,11 +33,11 @@ describe('exports map', () => {
     expect(pkg.name).toBe('@koru/delta');
     expect(pkg.type).toBe('module');
     expect(Object.keys(dot)[0]).toBe('node');
-    expect(pickTarget(dot, NODE_ESM)).toBe('./dist/node.js');
-    expect(pickTarget(dot, NODE_CJS)).toBe('./dist/node.cjs');
-    expect(pickTarget(dot, BROWSER_ESM)).toBe('./dist/index.js');
-    expect(pickTarget(dot, new Set(['browser', 'require']))).toBe('./dist/index.cjs');
-    expect(pickTarget(dot, new Set())).toBe('./dist/index.js');
+    expect(pickExport(dot, NODE_ESM)).toBe('./dist/node.js');
+    expect(pickExport(dot, NODE_CJS)).toBe('./dist/node.cjs');
+    expect(pickExport(dot, BROWSER_ESM)).toBe('./dist/index.js');
+    expect(pickExport(dot, new Set(['browser', 'require']))).toBe('./dist/index.cjs');
+    expect(pickExport(dot, new Set())).toBe('./dist/index.js');
     expect(pkg.exports['./package.json']).toBe('./package.json');
     expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'README.md']));
   });
@@ -62,7 +54,7 @@ describe('exports map', () => {
       for (const v of Object.values(entry)) visit(v);
     };
     visit(dot);
-    const withTypes = (c: string[]) => pickTarget(dot, new Set(['types', ...c]));
+    const withTypes = (c: string[]) => pickExport(dot, new Set(['types', ...c]));
     expect(withTypes(['node', 'import'])).toBe('./dist/node.d.ts');
     expect(withTypes(['node', 'require'])).toBe('./dist/node.d.cts');
     expect(withTypes(['import'])).toBe('./dist/index.d.ts');
@@ -85,41 +77,16 @@ describe('exports map', () => {
   });
 });
 
-/** Relative and bare specifiers a built ES module imports (static and dynamic). */
-function importsOf(code: string): string[] {
-  const out: string[] = [];
-  const re = /(?:^|[;\s}])(?:import|export)\s*(?:[\w*{}\s,$]*?\s*from\s*)?["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|require\s*\(\s*["']([^"']+)["']\s*\)/g;
-  for (const m of code.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
-  return out;
-}
-
-/** Strips comments so a word in a doc comment is not mistaken for code. */
-function codeOnly(source: string): string {
-  return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:"'`\\])\/\/.*$/gm, '$1');
-}
-
 /** Every file of the browser entry's module graph, following @koru/* packages by their browser conditions. */
 function browserGraph(entry: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const pending = [entry];
-  while (pending.length > 0) {
-    const file = pending.pop()!;
-    if (files.has(file)) continue;
-    const code = readFileSync(file, 'utf8');
-    files.set(file, code);
-    for (const spec of importsOf(code)) {
-      if (spec.startsWith('.')) pending.push(resolve(dirname(file), spec));
-      else if (spec.startsWith('@koru/')) {
-        const [scope, name, ...sub] = spec.split('/');
-        const pkgJson = requireHere.resolve(`${scope}/${name}/package.json`);
-        const dep = JSON.parse(readFileSync(pkgJson, 'utf8')) as { exports: Record<string, unknown> };
-        const target = pickTarget(dep.exports[sub.length > 0 ? `./${sub.join('/')}` : '.'], BROWSER_ESM);
-        expect(target, `${spec} has a browser/default ESM target`).toBeDefined();
-        pending.push(join(dirname(pkgJson), target!));
-      } else files.set(`bare:${spec}`, '');
-    }
-  }
-  return files;
+  return moduleGraph(entry, {
+    bare: (spec) => {
+      if (!spec.startsWith('@koru/')) return undefined;
+      const target = resolveExport(root, spec, BROWSER_ESM);
+      expect(target, `${spec} has a browser/default ESM target`).toBeDefined();
+      return target;
+    },
+  });
 }
 
 describe('browser entry', () => {
@@ -139,7 +106,7 @@ describe('browser entry', () => {
     for (const [file, source] of graph) {
       if (file.startsWith('bare:')) continue;
       const code = codeOnly(source);
-      expect(importsOf(code).filter((s) => s.startsWith('node:') || ['fs', 'path', 'os', 'crypto', 'zlib', 'child_process'].includes(s)), file).toEqual([]);
+      expect(nodeImports(code), file).toEqual([]);
       expect(code, file).not.toMatch(/\bBuffer\b/);
       expect(code, file).not.toMatch(/\bprocess\s*\./);
       expect(code, file).not.toMatch(/\brequire\s*\(/);
@@ -159,7 +126,7 @@ describe('browser entry', () => {
       await db.close();
       console.log(JSON.stringify(out));
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnNode(root, ['--input-type=module', '-e', script]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { durable: { isKoru: boolean; code: string; message: string }; memory: unknown };
     expect(out.durable).toMatchObject({ isKoru: true, code: 'UNSUPPORTED' });
@@ -191,7 +158,7 @@ describe('CommonJS build', () => {
       const { KoruDelta } = require(${JSON.stringify(join(root, 'dist/index.cjs'))});
       KoruDelta.start({ path: './never' }).then(() => console.log('opened'), (e) => console.log(e.code));
     `;
-    const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnNode(root, ['-e', script]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('UNSUPPORTED');
   });

@@ -1,85 +1,27 @@
 // The built package as consumers get it: the exports map, a browser-safe main entry,
 // and both module formats loading under plain Node (outside vitest's module runner).
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import {
+  moduleGraph,
+  nodeImports,
+  packageDirOf,
+  pickExport,
+  readPackageJson,
+  requireFreshBuild,
+  runNode,
+  specifiers,
+} from '@koru/vitest-preset/package-checks';
+import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+const pkgDir = packageDirOf(import.meta.url);
 const dist = join(pkgDir, 'dist');
-const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
-  name: string;
-  type: string;
-  sideEffects: boolean;
-  files: string[];
-  main: string;
-  module: string;
-  types: string;
-  engines: Record<string, string>;
-  exports: Record<string, unknown>;
-};
+const pkg = readPackageJson(pkgDir);
 
-/** Runs a script under plain Node in the package directory and returns its stdout. */
-function runNode(args: string[]): string {
-  return execFileSync(process.execPath, args, { cwd: pkgDir, encoding: 'utf8' }).trim();
-}
-
-/** Import/require specifiers in a built file. */
-function specifiers(code: string): string[] {
-  const found: string[] = [];
-  const patterns = [
-    /\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-    /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,
-  ];
-  for (const re of patterns) for (const m of code.matchAll(re)) found.push(m[1]!);
-  return found;
-}
-
-/** A built file and every relative file it imports, transitively. */
-function closure(entry: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const visit = (file: string): void => {
-    if (files.has(file)) return;
-    const code = readFileSync(file, 'utf8');
-    files.set(file, code);
-    for (const s of specifiers(code)) if (s.startsWith('.')) visit(resolve(dirname(file), s));
-  };
-  visit(entry);
-  return files;
-}
-
-const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-
-beforeAll(() => {
-  if (!existsSync(join(dist, 'index.js'))) {
-    throw new Error('dist/ is missing: build first (`pnpm --filter @koru/engine build`; turbo `test` does it)');
-  }
-  const built = statSync(join(dist, 'index.js')).mtimeMs;
-  const sources = readdirSync(join(pkgDir, 'src'))
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
-    .map((f) => join(pkgDir, 'src', f))
-    .concat(join(pkgDir, 'tsup.config.ts'));
-  const stale = sources.filter((f) => statSync(f).mtimeMs > built);
-  if (stale.length > 0) throw new Error(`dist/ is older than ${stale.join(', ')}: rebuild before testing the package`);
-});
-
-/** The target a conditional export picks for `conditions` (first matching key wins, as in Node and TS). */
-function pick(target: unknown, conditions: readonly string[]): string | undefined {
-  if (typeof target === 'string') return target;
-  if (typeof target !== 'object' || target === null) return undefined;
-  for (const [cond, next] of Object.entries(target)) {
-    if (cond === 'default' || conditions.includes(cond)) {
-      const found = pick(next, conditions);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
+beforeAll(() => requireFreshBuild(pkgDir));
 
 /** Every condition object in an export target, nested ones included. */
 function conditionObjects(target: unknown): Record<string, unknown>[] {
@@ -103,14 +45,14 @@ describe('package.json', () => {
       if ('default' in o) expect(Object.keys(o).at(-1), `"default" must come last in ${JSON.stringify(o)}`).toBe('default');
     }
     // What Node, bundlers and TypeScript resolve for import and require.
-    expect(pick(entry, ['node', 'import'])).toBe(`./dist/${base}.js`);
-    expect(pick(entry, ['browser', 'import'])).toBe(`./dist/${base}.js`);
-    expect(pick(entry, ['node', 'require'])).toBe(`./dist/${base}.cjs`);
-    expect(pick(entry, ['types', 'import'])).toBe(`./dist/${base}.d.ts`);
+    expect(pickExport(entry, ['node', 'import'])).toBe(`./dist/${base}.js`);
+    expect(pickExport(entry, ['browser', 'import'])).toBe(`./dist/${base}.js`);
+    expect(pickExport(entry, ['node', 'require'])).toBe(`./dist/${base}.cjs`);
+    expect(pickExport(entry, ['types', 'import'])).toBe(`./dist/${base}.d.ts`);
     // CJS code needs CJS types (.d.cts), else TypeScript sees ESM types for a require().
-    expect(pick(entry, ['types', 'require'])).toBe(`./dist/${base}.d.cts`);
+    expect(pickExport(entry, ['types', 'require'])).toBe(`./dist/${base}.d.cts`);
     for (const conditions of [['import'], ['require'], ['types', 'import'], ['types', 'require']]) {
-      const target = pick(entry, conditions)!;
+      const target = pickExport(entry, conditions)!;
       expect(existsSync(join(pkgDir, target)), target).toBe(true);
     }
   });
@@ -143,11 +85,10 @@ describe('package.json', () => {
 
 describe('browser-safe main entry', () => {
   it.each(['index.js', 'index.cjs'])('dist/%s and what it imports use no Node APIs', (file) => {
-    const files = closure(join(dist, file));
+    const files = moduleGraph(join(dist, file));
     expect(files.size).toBeGreaterThan(0);
     for (const [path, code] of files) {
-      const nodeImports = specifiers(code).filter((s) => s.startsWith('node:') || nodeBuiltins.has(s));
-      expect(nodeImports, path).toEqual([]);
+      expect(nodeImports(code), path).toEqual([]);
       expect(code, path).not.toMatch(/["'`]node:/);
       expect(code, path).not.toMatch(/\bBuffer\b/);
       expect(code, path).not.toMatch(/\bprocess\s*\./);
@@ -180,7 +121,7 @@ describe('loading the build', () => {
   });
 
   it('ESM loads under Node and exposes the API', () => {
-    const out = runNode([
+    const out = runNode(pkgDir, [
       '--input-type=module',
       '-e',
       `const m = await import(${JSON.stringify(esm)});
@@ -201,7 +142,7 @@ describe('loading the build', () => {
   });
 
   it('CJS loads under Node with require and exposes the API', () => {
-    const out = runNode([
+    const out = runNode(pkgDir, [
       '--input-type=commonjs',
       '-e',
       `const m = require(${JSON.stringify(join(dist, 'index.cjs'))});
@@ -220,7 +161,7 @@ describe('loading the build', () => {
   });
 
   it('ESM and CJS builds in one process share the hash backend', () => {
-    const out = runNode([
+    const out = runNode(pkgDir, [
       '--input-type=module',
       '-e',
       `import { createRequire } from 'node:module';
@@ -239,7 +180,7 @@ describe('loading the build', () => {
 
   it('resolves by package name through the exports map (import and require)', () => {
     // Self-reference: a package can import its own name when it has an exports map.
-    const out = runNode([
+    const out = runNode(pkgDir, [
       '--input-type=module',
       '-e',
       `import { createRequire } from 'node:module';

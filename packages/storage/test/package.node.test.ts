@@ -1,81 +1,26 @@
 // The built package as consumers get it: the exports map, a browser-safe main entry,
 // and the Node entry loading under plain Node in both module formats.
 import { tempDir } from '@koru/vitest-preset/helpers';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import {
+  moduleGraph,
+  nodeImports,
+  packageDirOf,
+  readPackageJson,
+  requireFreshBuild,
+  runNode,
+  specifiers,
+} from '@koru/vitest-preset/package-checks';
+import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+const pkgDir = packageDirOf(import.meta.url);
 const dist = join(pkgDir, 'dist');
-const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
-  name: string;
-  type: string;
-  sideEffects: boolean;
-  files: string[];
-  main: string;
-  module: string;
-  types: string;
-  engines: Record<string, string>;
-  dependencies: Record<string, string>;
-  exports: Record<string, string | Record<string, string>>;
-};
+const pkg = readPackageJson(pkgDir);
 
-/** Runs a script under plain Node in the package directory and returns its stdout. */
-function runNode(args: string[]): string {
-  return execFileSync(process.execPath, args, { cwd: pkgDir, encoding: 'utf8' }).trim();
-}
-
-/** Import/require specifiers in a built file. */
-function specifiers(code: string): string[] {
-  const found: string[] = [];
-  for (const re of [
-    /\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-    /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,
-  ]) {
-    for (const m of code.matchAll(re)) found.push(m[1]!);
-  }
-  return found;
-}
-
-/** A built file and every relative file it imports, transitively (declaration files: their `.d.ts`). */
-function closure(entry: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const declarations = entry.endsWith('.d.ts');
-  const visit = (file: string): void => {
-    if (files.has(file)) return;
-    const code = readFileSync(file, 'utf8');
-    files.set(file, code);
-    for (const s of specifiers(code)) {
-      if (s.startsWith('.')) visit(resolve(dirname(file), declarations ? s.replace(/\.js$/, '.d.ts') : s));
-    }
-  };
-  visit(entry);
-  return files;
-}
-
-const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-
-beforeAll(() => {
-  if (!existsSync(join(dist, 'index.js'))) {
-    throw new Error('dist/ is missing: build first (`pnpm --filter @koru/storage build`; turbo `test` does it)');
-  }
-  const built = statSync(join(dist, 'index.js')).mtimeMs;
-  const sources: string[] = [join(pkgDir, 'tsup.config.ts')];
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d, { withFileTypes: true })) {
-      if (f.isDirectory()) walk(join(d, f.name));
-      else if (f.name.endsWith('.ts') && !f.name.endsWith('.test.ts')) sources.push(join(d, f.name));
-    }
-  };
-  walk(join(pkgDir, 'src'));
-  const stale = sources.filter((f) => statSync(f).mtimeMs > built);
-  if (stale.length > 0) throw new Error(`dist/ is older than ${stale.join(', ')}: rebuild before testing the package`);
-});
+beforeAll(() => requireFreshBuild(pkgDir));
 
 describe('package.json', () => {
   it('has one conditional exports shape: per condition (import / require), types first', () => {
@@ -113,12 +58,11 @@ describe('package.json', () => {
 
 describe('browser-safe main entry', () => {
   it.each(['index.js', 'index.cjs'])('dist/%s and the chunks it imports use no Node APIs', (file) => {
-    const files = closure(join(dist, file));
+    const files = moduleGraph(join(dist, file));
     // The entry and at least its shared chunk.
     expect(files.size).toBeGreaterThan(1);
     for (const [path, code] of files) {
-      const nodeImports = specifiers(code).filter((s) => s.startsWith('node:') || nodeBuiltins.has(s));
-      expect(nodeImports, path).toEqual([]);
+      expect(nodeImports(code), path).toEqual([]);
       expect(code, path).not.toMatch(/["'`]node:/);
       expect(code, path).not.toMatch(/\bBuffer\b/);
       expect(code, path).not.toMatch(/\bprocess\s*\./);
@@ -129,7 +73,7 @@ describe('browser-safe main entry', () => {
   });
 
   it("the main entry's type declarations need no Node types", () => {
-    const files = closure(join(dist, 'index.d.ts'));
+    const files = moduleGraph(join(dist, 'index.d.ts'));
     expect(files.size).toBeGreaterThan(1);
     for (const [path, code] of files) {
       expect(code, path).not.toMatch(/\bBuffer\b|\bNodeJS\.|["']node:/);
@@ -191,7 +135,7 @@ describe('loading the build', () => {
             await again.close();
             console.log(JSON.stringify(out));
           })();`;
-        expect(JSON.parse(runNode([flag, '-e', body]))).toEqual({
+        expect(JSON.parse(runNode(pkgDir, [flag, '-e', body]))).toEqual({
           value: { format },
           same: true,
           adapter: 'file',
@@ -205,7 +149,7 @@ describe('loading the build', () => {
   }
 
   it('resolves by package name through the exports map, and hides internals', () => {
-    const out = runNode([
+    const out = runNode(pkgDir, [
       '--input-type=module',
       '-e',
       `import { createRequire } from 'node:module';

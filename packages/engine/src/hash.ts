@@ -15,13 +15,27 @@ export interface HashBackend {
 }
 
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+// Hex digit pairs as character codes; ids are built in a scratch buffer and decoded as
+// one string, which allocates once instead of once per byte.
+const HEX_CODES = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const pair = i.toString(16).padStart(2, '0');
+  HEX_CODES[2 * i] = pair.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = pair.charCodeAt(1);
+}
+const latin1 = new TextDecoder('latin1');
+const scratch = new Uint8Array(128);
 
 /** Lowercase hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
-  return out;
+  const n = bytes.length;
+  const out = n * 2 <= scratch.length ? scratch : new Uint8Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]! * 2;
+    out[2 * i] = HEX_CODES[b]!;
+    out[2 * i + 1] = HEX_CODES[b + 1]!;
+  }
+  return latin1.decode(out.subarray(0, n * 2));
 }
 
 /** Bytes of a lowercase or uppercase hex string (even length, validated by the caller). */

@@ -455,7 +455,13 @@ export class CausalStorage {
     const n = ks.rows.length;
     const from = limit !== undefined ? Math.max(0, n - limit) : 0;
     const out = new Array<Version>(n - from);
-    for (let i = from; i < n; i++) out[i - from] = this.#versionAt(ks, i);
+    let prev: Version | undefined;
+    for (let i = from; i < n; i++) {
+      // Each version's predecessor id is the one just materialized: no second hex encoding.
+      const v = i === n - 1 ? (ks.head ?? this.#loadHead(ks)!) : this.#materialize(ks, i, prev?.versionId);
+      out[i - from] = v;
+      prev = v;
+    }
     return out;
   }
 
@@ -575,16 +581,16 @@ export class CausalStorage {
     return this.#iso;
   }
 
-  #materialize(ks: KeyState, i: number): Version {
+  #materialize(ks: KeyState, i: number, prevId?: string): Version {
     const r = ks.rows[i]!;
     const cached = this.#versions.get(r);
     if (cached !== undefined) return cached;
-    const v = this.#build(ks, r);
+    const v = this.#build(ks, r, prevId);
     this.#versions.set(r, v, this.#index.table.cols.len[r]!, VERSION_OVERHEAD_BYTES);
     return v;
   }
 
-  #build(ks: KeyState, r: number): Version {
+  #build(ks: KeyState, r: number, prevId?: string): Version {
     const t = this.#index.table;
     const c = t.cols;
     const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
@@ -596,7 +602,7 @@ export class CausalStorage {
       value: deleted ? null : this.#readValue(c.loc[r]!, c.len[r]!),
       valueId: t.valueId(r),
       versionId: t.versionId(r),
-      previousVersion: prev < 0 ? null : t.versionId(prev),
+      previousVersion: prev < 0 ? null : (prevId ?? t.versionId(prev)),
       timestamp: new Date(wall).toISOString(),
       hlc: formatHlc({ wall, logical: c.logical[r]! }),
       node: this.#index.nodes[c.node[r]!]!,

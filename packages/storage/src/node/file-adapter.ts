@@ -23,6 +23,7 @@ import type { CommitEntry, LoadedState, Relocation, ReplayEntry, SnapshotSource,
 import { CorruptionError, IoError, StorageFullError } from '../errors.js';
 import type { RecoveryReport, SyncPolicy } from '../types.js';
 import { fsyncDir, nodeFileOps, readFully, writeFully, type FileOps } from './fs-ops.js';
+import { BlockReader } from './block-reader.js';
 import { DirectoryLock, type LockHolder } from './lock.js';
 import {
   checkRecord,
@@ -77,6 +78,7 @@ export class FileAdapter implements StorageAdapter {
   #logFd = -1;
   #logSize = 0;
   #snapFd = -1;
+  #snapBlocks: BlockReader | undefined;
   /** Where the open snapshot's values section ends (carried over by the next snapshot). */
   #snapValuesEnd = 0;
   #snapSize = 0;
@@ -129,6 +131,7 @@ export class FileAdapter implements StorageAdapter {
     if (gens.length > 0) {
       const file = join(this.dir, name('snapshot', this.#gen));
       this.#snapFd = this.#ops.openSync(file, 'r');
+      this.#snapBlocks = new BlockReader(this.#ops, this.#snapFd);
       this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
       snapshot = readSnapshot(this.#ops, this.#snapFd, file);
       this.#snapValuesEnd = snapshot.valuesEnd;
@@ -278,11 +281,13 @@ export class FileAdapter implements StorageAdapter {
     if (loc < 0) {
       const at = -loc - 1;
       const total = len + 8;
-      if (this.#readBuf.length < total) this.#readBuf = Buffer.allocUnsafe(Math.max(total, this.#readBuf.length * 2));
-      const b = this.#readBuf;
-      if (readFully(this.#ops, this.#snapFd, b, total, at) !== total || b.readUInt32LE(0) !== len) {
-        throw this.#damaged('snapshot', at, 'bad value entry');
+      let b = this.#snapBlocks?.view(at, total) ?? null;
+      if (b === null) {
+        if (this.#readBuf.length < total) this.#readBuf = Buffer.allocUnsafe(Math.max(total, this.#readBuf.length * 2));
+        b = this.#readBuf;
+        if (readFully(this.#ops, this.#snapFd, b, total, at) !== total) throw this.#damaged('snapshot', at, 'bad value entry');
       }
+      if (b.readUInt32LE(0) !== len) throw this.#damaged('snapshot', at, 'bad value entry');
       if (crc32(b.subarray(8, total)) !== b.readUInt32LE(4)) throw this.#damaged('snapshot', at, 'value checksum mismatch');
       return b.toString('utf8', 8, total);
     }
@@ -379,6 +384,7 @@ export class FileAdapter implements StorageAdapter {
     this.#logFd = logFd;
     this.#logSize = LOG_HEADER_BYTES;
     this.#snapFd = snapFd;
+    this.#snapBlocks = new BlockReader(this.#ops, snapFd);
     this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
     this.#snapValuesEnd = reloc.valuesEnd;
     for (const f of [name('log', oldGen), name('snapshot', oldGen)]) fs.rmSync(join(this.dir, f), { force: true });
@@ -390,6 +396,7 @@ export class FileAdapter implements StorageAdapter {
     if (this.#snapFd >= 0) this.#ops.closeSync(this.#snapFd);
     this.#logFd = -1;
     this.#snapFd = -1;
+    this.#snapBlocks = undefined;
   }
 
   close(): void {

@@ -120,7 +120,9 @@ export function writeSnapshot(
   const moved = new Map<number, number>();
   const valuesStart = w.offset;
   const head = Buffer.allocUnsafe(8);
-  for (let r = 0; r < n; r++) {
+  // New values are written key by key, so one key's versions sit together on disk
+  // and a history read touches few blocks.
+  for (const k of src.keys()) for (const r of k.rows) {
     const old = cols.loc[r]!;
     if (cols.flags[r]! & FLAG_DELETED) {
       loc[r] = -1;

@@ -229,6 +229,8 @@ export class CausalStorage {
 
   #pendingHeadId(ks: KeyState): string | null {
     if (ks.pendingId !== undefined) return ks.pendingId;
+    // The materialized head, when there is one, already holds the id as a string.
+    if (ks.head !== undefined) return ks.head.versionId;
     const n = ks.rows.length;
     return n === 0 ? null : this.#index.table.versionId(ks.rows[n - 1]!);
   }

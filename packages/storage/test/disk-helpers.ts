@@ -1,6 +1,6 @@
 // Readers of the on-disk formats, written from their documentation (log-format.ts,
 // snapshot-format.ts) rather than imported from the source, plus small file helpers.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** One log record: where it starts and ends, and its metadata. */
 export interface LogRecord {
@@ -80,4 +80,11 @@ export async function rejection(p: Promise<unknown>): Promise<{ code?: string; m
     return e as { code?: string; message: string; details?: Record<string, unknown> };
   }
   throw new Error('expected a rejection');
+}
+
+/** The files of a database directory, sorted, without the `SYNCED` checkpoint (written on a timer). */
+export function dataFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f !== 'SYNCED')
+    .sort();
 }

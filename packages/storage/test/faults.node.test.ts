@@ -5,10 +5,10 @@ import { CausalStorage, type CommitEntry, type SnapshotSource, type StorageAdapt
 import { FileAdapter, nodeFileOps, type FileAdapterOptions, type FileOps } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rejection } from './disk-helpers.js';
+import { dataFiles, rejection } from './disk-helpers.js';
 
 const LOG0 = 'log-000000.kdl';
 
@@ -269,11 +269,11 @@ describe('snapshot failures', () => {
       for (let i = 0; i < 10; i++) await s.put('f', `k${i}`, `${i}:${'x'.repeat(200)}`);
       await new Promise((r) => setTimeout(r, 20));
       expect(unhandled).toEqual([]);
-      expect(readdirSync(dir).sort()).toEqual(['LOCK', 'NODE', LOG0]);
+      expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', LOG0]);
       // Once there is room, the next flush takes the snapshot.
       ops.writeFault = null;
       await s.put('f', 'k10', 'after');
-      expect(readdirSync(dir).sort()).toEqual(['LOCK', 'NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
+      expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
       expect(s.listKeys('f')).toHaveLength(11);
     } finally {
       await s.close();
@@ -312,7 +312,7 @@ describe('snapshot failures', () => {
     } finally {
       await t.close();
     }
-    expect(readdirSync(dir).sort()).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
+    expect(dataFiles(dir)).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
     expect(await reopenedHistories(dir, ['a', 'b', 'c', 'd'])).toEqual({ a: [1], b: [2], c: null, d: [4] });
   });
 });

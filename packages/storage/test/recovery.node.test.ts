@@ -6,9 +6,10 @@ import { FileAdapter, type FileAdapterOptions } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-import { flipBit, parseLog, parseSnapshot, rejection } from './disk-helpers.js';
+import { dataFiles, flipBit, parseLog, parseSnapshot, rejection } from './disk-helpers.js';
 
 const LOG0 = 'log-000000.kdl';
 
@@ -191,6 +192,44 @@ describe('bit flips in the log', () => {
     expect(cases).toBe((records.length - 1) * 5);
   });
 
+  it('a hole past the last fdatasync checkpoint (power loss, periodic policy) is cut like a torn tail; before it, CORRUPTION', async () => {
+    const pristine = newDir();
+    const full = await buildLog(pristine);
+    const records = parseLog(full);
+    const checkpoint = (end: number) => {
+      const text = `0 ${end}`;
+      writeFileSync(join(dir, 'SYNCED'), `${text} ${crc32(Buffer.from(text))}\n`);
+    };
+    const dir = newDir();
+    copyFileSync(join(pristine, 'NODE'), join(dir, 'NODE'));
+    const logPath = join(dir, LOG0);
+    const zero = (rec: { start: number; end: number }) => {
+      const damaged = Buffer.from(full);
+      damaged.fill(0, rec.start, rec.end);
+      writeFileSync(logPath, damaged);
+    };
+
+    // Synced through record 3; record 4 never reached the disk, later pages did.
+    checkpoint(records[3]!.end);
+    zero(records[4]!);
+    const s = await open(dir);
+    expect(s.recovery.replayed).toBe(4);
+    expect(s.recovery.truncated).toMatchObject({ file: logPath, offset: records[4]!.start });
+    expect(s.history('flip', 'k0').map((v) => (v.value as { i: number }).i)).toEqual([0, 3]);
+    expect(s.contains('flip', 'tail')).toBe(false);
+    expect(s.verify().ok).toBe(true);
+    await s.put('flip', 'after', 'writable again');
+    await s.close();
+
+    // The same hole inside the synced part is damage: refuse, touch nothing.
+    copyFileSync(join(pristine, 'NODE'), join(dir, 'NODE'));
+    checkpoint(records[5]!.end);
+    zero(records[4]!);
+    const e = await openFails(dir);
+    expect(e.code).toBe(ErrorCodes.CORRUPTION);
+    expect(e.details).toMatchObject({ file: logPath, offset: records[4]!.start });
+  });
+
   it('a bad file header is CORRUPTION at offset 0', async () => {
     const dir = newDir();
     await buildLog(dir);
@@ -235,7 +274,7 @@ describe('bit flips in the snapshot', () => {
     await s.delete('snap', 'gone');
     await s.compact();
     await s.close();
-    expect(readdirSync(dir).sort()).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
+    expect(dataFiles(dir)).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
     return join(dir, 'snapshot-000001.kds');
   }
 
@@ -354,7 +393,7 @@ describe('snapshot + log', () => {
     expect(footer.count).toBe(before.versions);
     expect(values).toHaveLength(5);
     expect(new Set(values.map((v) => v.text)).size).toBe(5);
-    expect(readdirSync(dir).sort()).toEqual(['LOCK', 'NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
+    expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
 
     const boundary = clock.t;
     for (let i = 0; i < 10; i++) {
@@ -386,7 +425,7 @@ describe('snapshot + log', () => {
       expect(t.verify()).toMatchObject({ ok: true, versions: stats.versions, values: 15 });
       // Compacting again carries everything into the next generation.
       await t.compact();
-      expect(readdirSync(dir).sort()).toEqual(['LOCK', 'NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
+      expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
       expect(dump(t, allKeys)).toEqual(final);
     } finally {
       await t.close();
@@ -487,12 +526,12 @@ describe('interrupted compaction', () => {
     writeFileSync(join(dir, 'snapshot-000002.kds.tmp'), Buffer.from('KDSNAP01 half-written garbage'));
     writeFileSync(join(dir, 'log-000002.kdl.tmp'), Buffer.from('garbage'));
     expect(await stateOf(dir, keys)).toEqual(expected);
-    expect(readdirSync(dir).sort()).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
+    expect(dataFiles(dir)).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
     // And the next compaction reuses generation 2 cleanly.
     const s = await open(dir);
     await s.compact();
     await s.close();
-    expect(readdirSync(dir).sort()).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
+    expect(dataFiles(dir)).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
     expect(await stateOf(dir, keys)).toEqual(expected);
   });
 
@@ -510,7 +549,7 @@ describe('interrupted compaction', () => {
     writeFileSync(join(dir, 'snapshot-000001.kds'), oldSnap);
     writeFileSync(join(dir, 'log-000001.kdl'), oldLog);
     expect(await stateOf(dir, [...keys, ['ic', 'd']])).toEqual(expected);
-    expect(readdirSync(dir).sort()).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
+    expect(dataFiles(dir)).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
   });
 
   it('a crash after the snapshot rename but before the new log existed loses nothing', async () => {
@@ -526,6 +565,6 @@ describe('interrupted compaction', () => {
     writeFileSync(join(dir, 'log-000001.kdl'), oldLog);
     rmSync(join(dir, 'log-000002.kdl'));
     expect(await stateOf(dir, keys)).toEqual(expected);
-    expect(readdirSync(dir).sort()).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
+    expect(dataFiles(dir)).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
   });
 });

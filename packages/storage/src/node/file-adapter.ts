@@ -160,7 +160,7 @@ export class FileAdapter implements StorageAdapter {
     if (!data.subarray(0, 8).equals(LOG_MAGIC) || data.readUInt32LE(8) !== this.#gen) {
       throw new CorruptionError(`log ${logPath} has a bad header`, { file: logPath, offset: 0 });
     }
-    const { entries, validEnd } = this.#scan(data, logPath);
+    const { entries, validEnd } = this.#scan(data, logPath, this.#readSyncedEnd());
     let truncated: RecoveryReport['truncated'];
     if (validEnd < data.length) {
       truncated = { file: logPath, offset: validEnd, bytes: data.length - validEnd };
@@ -181,7 +181,7 @@ export class FileAdapter implements StorageAdapter {
   }
 
   /** Replays the log buffer; returns complete batches and where valid data ends. */
-  #scan(data: Buffer, file: string): { entries: ReplayEntry[]; validEnd: number; why: string } {
+  #scan(data: Buffer, file: string, syncedEnd: number): { entries: ReplayEntry[]; validEnd: number; why: string } {
     const entries: ReplayEntry[] = [];
     let batch: ReplayEntry[] = [];
     let batchStart = LOG_HEADER_BYTES;
@@ -189,7 +189,10 @@ export class FileAdapter implements StorageAdapter {
     while (at < data.length) {
       const rec = checkRecord(data, at, data.length);
       if (!rec.ok) {
-        if (validRecordAfter(data, at, data.length)) {
+        // Damage past the last fdatasync checkpoint is the unsynced tail of a power
+        // loss (pages can reach the disk out of order): cut it, like a torn tail.
+        // Damage before it, followed by valid records, is corruption.
+        if (at < syncedEnd && validRecordAfter(data, at, data.length)) {
           throw new CorruptionError(`log ${file} is damaged at offset ${at} (${rec.why}); valid records follow, refusing to open`, {
             file,
             offset: at,
@@ -271,8 +274,37 @@ export class FileAdapter implements StorageAdapter {
     this.#dirty = false;
     try {
       this.#ops.fdatasyncSync(this.#logFd);
+      this.#writeSyncedEnd();
     } catch (e) {
       this.#broken = ioError('fdatasync failed; acknowledged writes may not survive power loss', e);
+    }
+  }
+
+  // The `SYNCED` checkpoint says how much of the log is known to be on disk, so that
+  // recovery can tell the unsynced tail of a power loss (`periodic` policy) from real
+  // damage. Written after each periodic fdatasync; `always` needs none (nothing
+  // acknowledged is ever unsynced, and only the last batch can be in flight).
+  #writeSyncedEnd(): void {
+    const text = `${this.#gen} ${this.#logSize}`;
+    const line = Buffer.from(`${text} ${crc32(Buffer.from(text))}\n`.padEnd(64, ' '));
+    const path = join(this.dir, 'SYNCED');
+    const fd = this.#ops.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
+    try {
+      writeFully(this.#ops, fd, line, line.length, 0);
+      this.#ops.fdatasyncSync(fd);
+    } finally {
+      this.#ops.closeSync(fd);
+    }
+  }
+
+  /** The checkpointed synced end of this generation's log; Infinity when unknown (strict). */
+  #readSyncedEnd(): number {
+    try {
+      const [gen, end, crc] = fs.readFileSync(join(this.dir, 'SYNCED'), 'utf8').trim().split(' ');
+      if (crc !== String(crc32(Buffer.from(`${gen} ${end}`))) || Number(gen) !== this.#gen) return Infinity;
+      return Number(end);
+    } catch {
+      return Infinity;
     }
   }
 
@@ -403,7 +435,10 @@ export class FileAdapter implements StorageAdapter {
     if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
     try {
-      if (this.#logFd >= 0) this.#ops.fdatasyncSync(this.#logFd);
+      if (this.#logFd >= 0) {
+        this.#ops.fdatasyncSync(this.#logFd);
+        if (this.#sync === 'periodic' && this.#dirty) this.#writeSyncedEnd();
+      }
     } finally {
       this.#closeFiles();
       this.#lock?.release();

@@ -16,6 +16,8 @@ import {
   InvalidArgumentError,
   isKoruError,
   compareHlc,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_VALUE_BYTES,
   valueIdOfCanonical,
   versionIdOf,
   type Canonical,
@@ -104,7 +106,7 @@ export class CausalStorage {
 
   private constructor(options: CausalStorageOptions) {
     this.#adapter = options.adapter ?? new MemoryAdapter();
-    this.#limits = { maxBytes: options.maxValueBytes ?? 16 * 1024 * 1024, maxDepth: options.maxDepth ?? 512 };
+    this.#limits = { maxBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH };
     this.#clock = new HybridClock(options.now ?? Date.now);
     const budget = options.valueCacheBytes ?? DEFAULT_CACHE_BYTES;
     // Materialized historical versions, so repeated history reads cost a lookup each.

@@ -7,8 +7,8 @@ import type { JsonValue } from '@koru/engine';
 import type { RecoveryReport } from './types.js';
 import type { VersionColumns } from './version-table.js';
 
-/** One committed change, handed to the adapter in commit order. */
-export interface CommitEntry {
+/** What the log records of every change: the version's identity and where its value is. */
+export interface ChangeRecord {
   /** Change counter on this node: one more than the previous committed change. */
   readonly seq: number;
   readonly namespace: string;
@@ -21,13 +21,20 @@ export interface CommitEntry {
   readonly hlc: string;
   readonly node: string;
   readonly deleted: boolean;
+  /** Where the value lives (adapter-defined); -1 for tombstones. */
+  readonly loc: number;
+  readonly len: number;
+}
+
+/** One committed change, handed to the adapter in commit order. */
+export interface CommitEntry extends ChangeRecord {
   /** Canonical JSON of the value when it is stored for the first time, else null. */
   valueText: string | null;
   /** The frozen value (null for tombstones). */
   readonly value: JsonValue;
   /** When the value is already stored by an earlier entry of the same batch. */
   sameAs: CommitEntry | null;
-  /** Where the value lives: set by the adapter for new values, by storage for stored ones. -1 for tombstones. */
+  /** Set by the adapter for new values, by storage for stored ones. */
   loc: number;
   len: number;
 }
@@ -42,19 +49,7 @@ export interface LoadedSnapshot {
 }
 
 /** A change replayed from the log after the snapshot (value location already resolved). */
-export interface ReplayEntry {
-  readonly seq: number;
-  readonly namespace: string;
-  readonly key: string;
-  readonly versionId: string;
-  readonly previousVersion: string | null;
-  readonly valueId: string | null;
-  readonly hlc: string;
-  readonly node: string;
-  readonly deleted: boolean;
-  readonly loc: number;
-  readonly len: number;
-}
+export type ReplayEntry = ChangeRecord;
 
 /** What an adapter found when it opened. */
 export interface LoadedState {

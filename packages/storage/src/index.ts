@@ -12,6 +12,7 @@ export {
 } from './causal-storage.js';
 export type {
   StorageAdapter,
+  ChangeRecord,
   CommitEntry,
   LoadedState,
   LoadedSnapshot,

@@ -4,7 +4,7 @@
  * I/O, no hashing. CausalStorage commits through it; loading fills it.
  */
 import { parseHlc, type HlcStamp } from '@koru/engine';
-import type { LoadedSnapshot, ReplayEntry } from './adapter.js';
+import type { ChangeRecord, LoadedSnapshot, ReplayEntry } from './adapter.js';
 import { KeyNotFoundError } from './errors.js';
 import { validateKey, validateNamespace } from './names.js';
 import type { Version } from './types.js';
@@ -26,13 +26,7 @@ export class KeyState {
 }
 
 /** What the index records of a version besides its clock stamp and node. */
-export interface AppendedVersion {
-  readonly versionId: string;
-  readonly valueId: string | null;
-  readonly deleted: boolean;
-  readonly loc: number;
-  readonly len: number;
-}
+export type AppendedVersion = Pick<ChangeRecord, 'versionId' | 'valueId' | 'deleted' | 'loc' | 'len'>;
 
 /** Live-key and stored-value counts for `stats()`. */
 export interface IndexCounts {

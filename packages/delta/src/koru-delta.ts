@@ -45,7 +45,7 @@ export interface StartOptions {
   readonly maxDepth?: number;
   /** Bytes of materialized historical versions cached in memory (default 256 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
-  /** Write a snapshot once the log exceeds this many bytes and a quarter of the last snapshot (default 16 MiB). */
+  /** Write a snapshot once the log exceeds this many bytes and a quarter of the last snapshot (default 32 MiB). */
   readonly snapshotAfterBytes?: number;
   /** A storage adapter of your own (overrides `path`). */
   readonly adapter?: StorageAdapter;

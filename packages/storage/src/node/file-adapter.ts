@@ -43,7 +43,7 @@ export interface FileAdapterOptions {
   readonly sync?: SyncPolicy;
   /** The loss window of `periodic`, in ms (default 100). */
   readonly syncIntervalMs?: number;
-  /** Write a snapshot once the log exceeds this many bytes and a quarter of the snapshot's size (default 16 MiB). */
+  /** Write a snapshot once the log exceeds this many bytes and a quarter of the snapshot's size (default 32 MiB). */
   readonly snapshotAfterBytes?: number;
   /** File operations (tests inject failures). */
   readonly fileOps?: FileOps;
@@ -93,7 +93,7 @@ export class FileAdapter implements StorageAdapter {
     this.#ops = options.fileOps ?? nodeFileOps;
     this.#sync = options.sync ?? 'periodic';
     this.#syncInterval = options.syncIntervalMs ?? 100;
-    this.#snapshotAfter = options.snapshotAfterBytes ?? 16 * 1024 * 1024;
+    this.#snapshotAfter = options.snapshotAfterBytes ?? 32 * 1024 * 1024;
   }
 
   /** Records facts about the owner in the lock file (a server's URL). */

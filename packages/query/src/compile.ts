@@ -1,0 +1,115 @@
+/**
+ * `compileFilter`: turns a {@link Filter} into a predicate once — paths split, regexes
+ * built, `in` sets prepared — so evaluating a document walks closures, not the tree.
+ */
+import type { JsonValue } from '@koru/engine';
+import { at, InvalidQueryError } from './errors.js';
+import { compileRegex, type Filter } from './filter.js';
+import { jsonEquals, compareJson } from './order.js';
+import { compileGetter, type Lookup } from './paths.js';
+
+/** A compiled filter: true when the document matches. */
+export type Predicate = (doc: JsonValue) => boolean;
+
+const TRUE: Predicate = () => true;
+const FALSE: Predicate = () => false;
+
+function isPrimitive(v: Lookup): v is string | number | boolean | null {
+  return v === null || typeof v !== 'object';
+}
+
+function compileIn(get: (d: Lookup) => Lookup, values: readonly JsonValue[]): Predicate {
+  // Primitives are looked up in a Set (O(1)); only compound operands need a deep scan.
+  const prims = new Set<string | number | boolean | null>();
+  const compound: JsonValue[] = [];
+  for (const v of values) {
+    if (isPrimitive(v)) prims.add(v === 0 ? 0 : v);
+    else compound.push(v);
+  }
+  return (doc) => {
+    const v = get(doc);
+    if (v === undefined) return false;
+    if (isPrimitive(v)) return prims.has(v);
+    for (const c of compound) if (jsonEquals(v, c)) return true;
+    return false;
+  };
+}
+
+function compileContains(get: (d: Lookup) => Lookup, value: JsonValue): Predicate {
+  return (doc) => {
+    const v = get(doc);
+    if (typeof v === 'string') return typeof value === 'string' && v.includes(value);
+    if (Array.isArray(v)) {
+      for (const el of v as readonly JsonValue[]) if (jsonEquals(el, value)) return true;
+    }
+    return false;
+  };
+}
+
+function compileNode(f: Filter, where: string): Predicate {
+  if (f === null || typeof f !== 'object') throw new InvalidQueryError('a filter must be an object', where);
+  switch (f.op) {
+    case 'and':
+    case 'or': {
+      if (!Array.isArray(f.filters)) throw new InvalidQueryError(`${f.op} needs an array of filters`, where);
+      const ps = f.filters.map((g, i) => compileNode(g, at(at(where, 'filters'), i)));
+      if (ps.length === 0) return f.op === 'and' ? TRUE : FALSE;
+      if (ps.length === 1) return ps[0]!;
+      return f.op === 'and' ? (doc) => ps.every((p) => p(doc)) : (doc) => ps.some((p) => p(doc));
+    }
+    case 'not': {
+      const p = compileNode(f.filter, at(where, 'filter'));
+      return (doc) => !p(doc);
+    }
+    default:
+      break;
+  }
+  const get = compileGetter(f.path, at(where, 'path'));
+  switch (f.op) {
+    case 'eq': {
+      const value = f.value;
+      return isPrimitive(value) ? (doc) => get(doc) === value : (doc) => jsonEquals(get(doc), value);
+    }
+    case 'ne': {
+      const value = f.value;
+      return isPrimitive(value) ? (doc) => get(doc) !== value : (doc) => !jsonEquals(get(doc), value);
+    }
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const value = f.value;
+      const test =
+        f.op === 'gt' ? (c: number) => c > 0 : f.op === 'gte' ? (c: number) => c >= 0 : f.op === 'lt' ? (c: number) => c < 0 : (c: number) => c <= 0;
+      return (doc) => {
+        const v = get(doc);
+        return v !== undefined && test(compareJson(v, value));
+      };
+    }
+    case 'contains':
+      return compileContains(get, f.value);
+    case 'exists':
+      return f.exists === false ? (doc) => get(doc) === undefined : (doc) => get(doc) !== undefined;
+    case 'matches': {
+      const re = compileRegex(f.pattern, f.flags, f.path);
+      return (doc) => {
+        const v = get(doc);
+        return typeof v === 'string' && re.test(v);
+      };
+    }
+    case 'in':
+      if (!Array.isArray(f.values)) throw new InvalidQueryError('in needs an array of values', f.path);
+      return compileIn(get, f.values);
+    default:
+      throw new InvalidQueryError(`unknown filter op "${String((f as { op: unknown }).op)}"`, where);
+  }
+}
+
+/**
+ * Compiles `filter` into a predicate, validating it (paths, operands, regexes) first;
+ * throws an {@link InvalidQueryError} for a malformed filter. O(filter size) once; each
+ * call then costs O(work the operators do on that document).
+ */
+export function compileFilter(filter: Filter): Predicate {
+  return compileNode(filter, '');
+}

@@ -1,0 +1,101 @@
+/**
+ * `executeQuery`: runs a {@link QuerySpec} over `{ key, value }` entries — filter, then
+ * sort, then offset/limit, then projection.
+ */
+import { deepFreeze, type JsonValue } from '@koru/engine';
+import { compileFilter } from './compile.js';
+import { compareJson } from './order.js';
+import { compileGetter, getAt, splitPath, type Lookup } from './paths.js';
+import type { QuerySpec } from './query.js';
+
+/** One document: its key and its value. */
+export interface Entry {
+  readonly key: string;
+  readonly value: JsonValue;
+}
+/** What `executeQuery` returns: the page of rows and how many documents matched in all. */
+export interface QueryResult {
+  readonly rows: readonly Entry[];
+  /** Matching documents before offset/limit. */
+  readonly total: number;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function define(target: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  // defineProperty, not assignment: a `__proto__` segment must become an own key.
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * A projector for `select`: builds a new object holding only the listed paths, nesting
+ * plain objects along each path (a path through an array, `items.0.sku`, yields
+ * `{ items: { '0': { sku } } }`). Missing paths are left out; when one path is a prefix
+ * of another (`a` and `a.b`), the shorter wins. A non-object document projects to `{}`.
+ */
+export function compileProjection(select: readonly string[]): (doc: JsonValue) => JsonValue {
+  // Shorter paths first, so a prefix is placed before the longer paths it covers.
+  const paths = select.map((p) => splitPath(p, p)).sort((a, b) => a.length - b.length);
+  return (doc) => {
+    const out: Record<string, JsonValue> = {};
+    const built = new Set<object>([out]);
+    for (const segs of paths) {
+      const v = getAt(doc, segs);
+      if (v === undefined) continue;
+      let target = out;
+      let covered = false;
+      for (let i = 0; i < segs.length - 1; i++) {
+        const s = segs[i]!;
+        if (!hasOwn.call(target, s)) {
+          const fresh: Record<string, JsonValue> = {};
+          built.add(fresh);
+          define(target, s, fresh);
+        }
+        const next = target[s] as Record<string, JsonValue>;
+        if (!built.has(next)) {
+          covered = true; // a shorter selected path already holds the whole value
+          break;
+        }
+        target = next;
+      }
+      const last = segs[segs.length - 1]!;
+      if (!covered && !hasOwn.call(target, last)) define(target, last, v);
+    }
+    return out;
+  };
+}
+
+/**
+ * Runs `spec` over `entries` (any iterable, consumed once). Sorting is stable (ties keep
+ * input order) and uses the total order of `compareJson`, a missing field sorting first
+ * ascending. Rows and values are deep-frozen (values in place: the storage layer already
+ * hands out frozen values). O(n) to filter plus O(m log m) to sort the m matches; each
+ * sort key is read once per document.
+ */
+export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryResult {
+  const pred = spec.filter === undefined ? undefined : compileFilter(spec.filter);
+  const project = spec.select === undefined ? undefined : compileProjection(spec.select);
+  const sortKeys = (spec.sort ?? []).map((k) => ({ get: compileGetter(k.path, 'sort'), sign: k.direction === 'desc' ? -1 : 1 }));
+  let matches: Entry[] = [];
+  for (const e of entries) if (pred === undefined || pred(e.value)) matches.push(e);
+  const total = matches.length;
+  if (sortKeys.length > 0) {
+    const decorated = matches.map((e) => ({ e, keys: sortKeys.map((k): Lookup => k.get(e.value)) }));
+    decorated.sort((a, b) => {
+      for (let i = 0; i < sortKeys.length; i++) {
+        const c = compareJson(a.keys[i], b.keys[i]);
+        if (c !== 0) return c * sortKeys[i]!.sign;
+      }
+      return 0;
+    });
+    matches = decorated.map((d) => d.e);
+  }
+  const start = Math.min(spec.offset ?? 0, matches.length);
+  const end = spec.limit === undefined ? matches.length : Math.min(matches.length, start + spec.limit);
+  const rows: Entry[] = [];
+  for (let i = start; i < end; i++) {
+    const e = matches[i]!;
+    rows.push(Object.freeze({ key: e.key, value: deepFreeze(project === undefined ? e.value : project(e.value)) }));
+  }
+  return Object.freeze({ rows: Object.freeze(rows), total });
+}

@@ -6,7 +6,7 @@ import { deepFreeze, type JsonValue } from '@koru/engine';
 import { compileFilter } from './compile.js';
 import { compareJson } from './order.js';
 import { compileGetter, getAt, splitPath, type Lookup } from './paths.js';
-import type { QuerySpec } from './query.js';
+import { checkCount, checkDirection, type QuerySpec } from './query.js';
 
 /** One document: its key and its value. */
 export interface Entry {
@@ -35,7 +35,7 @@ function define(target: Record<string, JsonValue>, key: string, value: JsonValue
  */
 export function compileProjection(select: readonly string[]): (doc: JsonValue) => JsonValue {
   // Shorter paths first, so a prefix is placed before the longer paths it covers.
-  const paths = select.map((p) => splitPath(p, p)).sort((a, b) => a.length - b.length);
+  const paths = select.map((p, i) => splitPath(p, `select.${i}`)).sort((a, b) => a.length - b.length);
   return (doc) => {
     const out: Record<string, JsonValue> = {};
     const built = new Set<object>([out]);
@@ -66,7 +66,8 @@ export function compileProjection(select: readonly string[]): (doc: JsonValue) =
 }
 
 /**
- * Runs `spec` over `entries` (any iterable, consumed once). Sorting is stable (ties keep
+ * Runs `spec` over `entries` (any iterable, consumed once), validating `spec` first (an
+ * {@link InvalidQueryError} for a bad filter, path, direction, offset or limit). Sorting is stable (ties keep
  * input order) and uses the total order of `compareJson`, a missing field sorting first
  * ascending. Rows and values are deep-frozen (values in place: the storage layer already
  * hands out frozen values). O(n) to filter plus O(m log m) to sort the m matches; each
@@ -75,7 +76,12 @@ export function compileProjection(select: readonly string[]): (doc: JsonValue) =
 export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryResult {
   const pred = spec.filter === undefined ? undefined : compileFilter(spec.filter);
   const project = spec.select === undefined ? undefined : compileProjection(spec.select);
-  const sortKeys = (spec.sort ?? []).map((k) => ({ get: compileGetter(k.path, 'sort'), sign: k.direction === 'desc' ? -1 : 1 }));
+  if (spec.offset !== undefined) checkCount(spec.offset, 'offset');
+  if (spec.limit !== undefined) checkCount(spec.limit, 'limit');
+  const sortKeys = (spec.sort ?? []).map((k, i) => {
+    checkDirection(k.direction, `sort.${i}.direction`);
+    return { get: compileGetter(k.path, `sort.${i}.path`), sign: k.direction === 'desc' ? -1 : 1 };
+  });
   let matches: Entry[] = [];
   for (const e of entries) if (pred === undefined || pred(e.value)) matches.push(e);
   const total = matches.length;

@@ -29,13 +29,15 @@ export interface QuerySpec {
   readonly limit?: number;
 }
 
-function checkCount(n: unknown, where: string): asserts n is number {
+/** Throws an {@link InvalidQueryError} at `where` unless `n` is a non-negative safe integer. */
+export function checkCount(n: unknown, where: string): asserts n is number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     throw new InvalidQueryError(`${where} must be a non-negative integer`, where);
   }
 }
 
-function checkDirection(d: unknown, where: string): asserts d is SortDirection {
+/** Throws an {@link InvalidQueryError} at `where` unless `d` is `'asc'` or `'desc'`. */
+export function checkDirection(d: unknown, where: string): asserts d is SortDirection {
   if (d !== 'asc' && d !== 'desc') throw new InvalidQueryError('sort direction must be "asc" or "desc"', where);
 }
 
@@ -121,7 +123,7 @@ export function parseQuery(json: unknown): QuerySpec {
       out.filter = parseFilter(q.filter);
     } catch (e) {
       if (!(e instanceof InvalidQueryError)) throw e;
-      throw new InvalidQueryError(e.message, at('filter', e.path), { cause: e });
+      throw new InvalidQueryError(e.message, e.path === '' ? 'filter' : at('filter', e.path), { cause: e });
     }
   }
   if (q.sort !== undefined) {

@@ -1,0 +1,26 @@
+/**
+ * @koru/query — the query layer of KoruDelta: filters with a MongoDB-style wire form and a
+ * fluent builder, predicates compiled once, a documented total order over JSON values,
+ * sorting, offset/limit, projection and aggregation. Pure functions over JSON documents;
+ * browser-safe.
+ */
+export { InvalidQueryError, INVALID_QUERY, isInvalidQueryError } from './errors.js';
+export { type Lookup, getAt, compileGetter } from './paths.js';
+export { compareJson, jsonEquals } from './order.js';
+export {
+  type CompareOp,
+  type CompareFilter,
+  type ContainsFilter,
+  type ExistsFilter,
+  type MatchesFilter,
+  type InFilter,
+  type LogicalFilter,
+  type NotFilter,
+  Filter,
+  MAX_PATTERN_LENGTH,
+} from './filter.js';
+export { type WireFilter, parseFilter, toWire } from './wire.js';
+export { type Predicate, compileFilter } from './compile.js';
+export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, queryToWire } from './query.js';
+export { type Entry, type QueryResult, executeQuery, compileProjection } from './execute.js';
+export { type Aggregation, type Group, Agg, aggregate } from './aggregate.js';

@@ -12,6 +12,23 @@ export {
   type PutManyItem,
 } from './koru-delta.js';
 export { diffValues, type DiffChange } from './diff.js';
+export {
+  Query,
+  Filter,
+  Agg,
+  aggregate,
+  parseQuery,
+  parseFilter,
+  queryToWire,
+  toWire,
+  compareJson,
+  InvalidQueryError,
+  type QuerySpec,
+  type QueryResult,
+  type WireFilter,
+  type Aggregation,
+  type SortDirection,
+} from '@koru/query';
 export { toEpochMs, type TimeInput } from './time.js';
 export { registerPathAdapter, type PathAdapterFactory, type DurableOptions } from './platform.js';
 export {

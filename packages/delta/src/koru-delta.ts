@@ -22,6 +22,7 @@ import {
   type VerifyReport,
   type WriteOptions,
 } from '@koru/storage';
+import { executeQuery, parseQuery, Query, type QueryResult } from '@koru/query';
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory } from './platform.js';
 import { toEpochMs, type TimeInput } from './time.js';
@@ -225,6 +226,19 @@ export class KoruDelta {
     for (let i = 0; i < history.length; i++) if (Date.parse(history[i]!.timestamp) <= at) ix = i;
     if (ix < 0) throw new InvalidArgumentError(`the key had no version at ${new Date(at).toISOString()}`);
     return ix;
+  }
+
+  /**
+   * Runs a query over a namespace's live documents, or over the namespace as it was at
+   * `options.at` (keys deleted then, or written only later, are absent). `query` is a
+   * `Query` from the builder or its JSON wire form (`{ filter: { age: { $gt: 30 } },
+   * sort: [['name', 'asc']], limit: 10 }`). Scans the namespace: O(keys).
+   * @throws INVALID_QUERY naming the bad part, INVALID_NAMESPACE, INVALID_ARGUMENT
+   */
+  async query(namespace: string, query: Query | unknown = {}, options: { readonly at?: TimeInput } = {}): Promise<QueryResult> {
+    const spec = query instanceof Query ? query.spec : parseQuery(query);
+    const at = options?.at === undefined ? undefined : toEpochMs(options.at);
+    return executeQuery(this.#s.entries(namespace, at), spec);
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */

@@ -475,24 +475,33 @@ export class CausalStorage {
     if (typeof atMs !== 'number' || Number.isNaN(atMs)) {
       throw new InvalidArgumentError(`getAt expects a time in ms since the epoch, got ${String(atMs)}`);
     }
-    const wall = this.#index.table.cols.wall;
+    const found = this.#index.indexAt(ks, atMs);
     const rows = ks.rows;
-    let lo = 0;
-    let hi = rows.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (wall[rows[mid]!]! <= atMs) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
     if (found < 0 || this.#index.isDeleted(rows[found]!)) {
       // ±Infinity and times beyond Date's range have no ISO form.
       const at = Math.abs(atMs) <= 8.64e15 ? new Date(atMs).toISOString() : String(atMs);
       throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${at}`, { details: { at } });
     }
     return this.#versionAt(ks, found);
+  }
+
+  /**
+   * The live keys of a namespace with their values: current ones, or as they were at
+   * `atMs` (keys deleted then, or written only later, are absent). In no particular
+   * order. O(keys), or O(keys · log h) with `atMs`.
+   */
+  *entries(namespace: string, atMs?: number): Generator<{ readonly key: string; readonly value: JsonValue }> {
+    this.#checkOpen();
+    validateNamespace(namespace);
+    if (atMs !== undefined && (typeof atMs !== 'number' || Number.isNaN(atMs))) {
+      throw new InvalidArgumentError(`entries expects a time in ms since the epoch, got ${String(atMs)}`);
+    }
+    for (const ks of this.#index.namespaceKeys(namespace)) {
+      if (ks.rows.length === 0) continue;
+      const i = atMs === undefined ? ks.rows.length - 1 : this.#index.indexAt(ks, atMs);
+      if (i < 0 || this.#index.isDeleted(ks.rows[i]!)) continue;
+      yield { key: ks.key, value: this.#versionAt(ks, i).value };
+    }
   }
 
   /** A version by id. O(h). @throws KeyNotFoundError, VersionNotFoundError */

@@ -98,6 +98,28 @@ export class KeyIndex {
     for (const keys of this.#namespaces.values()) for (const ks of keys.values()) if (ks.rows.length > 0) yield ks;
   }
 
+  /** The keys of one namespace (some may have no committed version yet). */
+  namespaceKeys(namespace: string): Iterable<KeyState> {
+    return this.#namespaces.get(namespace)?.values() ?? [];
+  }
+
+  /** Index in `ks.rows` of the version current at `atMs` (the last written at or before it), or -1. O(log h). */
+  indexAt(ks: KeyState, atMs: number): number {
+    const wall = this.table.cols.wall;
+    const rows = ks.rows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (wall[rows[mid]!]! <= atMs) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
   /** Keys known, including ones with only queued writes. */
   keyCount(): number {
     let n = 0;

@@ -1,0 +1,68 @@
+// db.query: the query layer over a namespace's live documents, now or at a time.
+import { ErrorCodes, Filter, KoruDelta, Query } from '@koru/delta';
+import { describe, expect, it } from 'vitest';
+
+async function people(now?: () => number) {
+  const db = await KoruDelta.start(now ? { now } : {});
+  await db.put('users', 'alice', { name: 'Alice', age: 34, city: 'Paris', tags: ['admin'] });
+  await db.put('users', 'bob', { name: 'Bob', age: 28, city: 'Lyon', tags: [] });
+  await db.put('users', 'carol', { name: 'Carol', age: 41, city: 'Paris', tags: ['ops', 'admin'] });
+  await db.put('users', 'dave', { name: 'Dave', age: 19 });
+  await db.put('other', 'x', { name: 'Xavier', age: 99 });
+  return db;
+}
+
+describe('query', () => {
+  it('filters, sorts, pages and projects with the builder and with the wire form alike', async () => {
+    const db = await people();
+    const built = await db.query('users', Query.new().filter(Filter.gt('age', 30)).sort('name', 'desc').select(['name']));
+    expect(built).toEqual({ rows: [{ key: 'carol', value: { name: 'Carol' } }, { key: 'alice', value: { name: 'Alice' } }], total: 2 });
+    const wire = await db.query('users', { filter: { age: { $gt: 30 } }, sort: [['name', 'desc']], select: ['name'] });
+    expect(wire).toEqual(built);
+    const paged = await db.query('users', { filter: { tags: { $contains: 'admin' } }, sort: [['age', 'asc']], offset: 1, limit: 5 });
+    expect(paged.total).toBe(2);
+    expect(paged.rows.map((r) => r.key)).toEqual(['carol']);
+    expect((await db.query('users')).total).toBe(4);
+    await db.close();
+  });
+
+  it('runs over the namespace as it was at a time: later writes invisible, keys deleted then absent', async () => {
+    let t = 1_000;
+    const db = await people(() => t);
+    t = 2_000;
+    await db.put('users', 'alice', { name: 'Alice', age: 35, city: 'Nice' });
+    await db.delete('users', 'bob');
+    await db.put('users', 'erin', { name: 'Erin', age: 50 });
+    const now = await db.query('users', { sort: [['name', 'asc']] });
+    expect(now.rows.map((r) => r.key)).toEqual(['alice', 'carol', 'dave', 'erin']);
+    const then = await db.query('users', { filter: { city: 'Paris' }, sort: [['name', 'asc']] }, { at: 1_500 });
+    expect(then.rows.map((r) => [r.key, (r.value as { age: number }).age])).toEqual([
+      ['alice', 34],
+      ['carol', 41],
+    ]);
+    expect((await db.query('users', {}, { at: new Date(1_500).toISOString() })).total).toBe(4);
+    expect((await db.query('users', {}, { at: 500 })).total).toBe(0);
+    await db.close();
+  });
+
+  it('treats __proto__ fields as plain data and pollutes nothing', async () => {
+    const db = await KoruDelta.start();
+    await db.put('docs', 'p', JSON.parse('{"__proto__": {"polluted": true}, "n": 1}'));
+    const r = await db.query('docs', { filter: { '__proto__.polluted': true } });
+    expect(r.total).toBe(1);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await db.close();
+  });
+
+  it('rejects invalid queries with INVALID_QUERY naming the bad part, and bad names and times', async () => {
+    const db = await people();
+    const fail = async (p: Promise<unknown>) => p.then(() => null, (e: { code: string; details: Record<string, unknown> }) => e);
+    const e = await fail(db.query('users', { filter: { age: { $gtx: 3 } } }));
+    expect(e?.code).toBe(ErrorCodes.INVALID_QUERY);
+    expect(String(e?.details.path)).toContain('age');
+    expect((await fail(db.query('users', { filter: { name: { $matches: '(' } } })))?.code).toBe(ErrorCodes.INVALID_QUERY);
+    expect((await fail(db.query('_users', {})))?.code).toBe(ErrorCodes.INVALID_NAMESPACE);
+    expect((await fail(db.query('users', {}, { at: 'not a time' })))?.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    await db.close();
+  });
+});

@@ -22,7 +22,7 @@ import {
   type VerifyReport,
   type WriteOptions,
 } from '@koru/storage';
-import { executeQuery, parseQuery, Query, type QueryResult } from '@koru/query';
+import { compileFilter, executeQuery, parseFilter, parseQuery, Query, type QueryResult } from '@koru/query';
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory } from './platform.js';
 import { toEpochMs, type TimeInput } from './time.js';
@@ -239,6 +239,30 @@ export class KoruDelta {
     const spec = query instanceof Query ? query.spec : parseQuery(query);
     const at = options?.at === undefined ? undefined : toEpochMs(options.at);
     return executeQuery(this.#s.entries(namespace, at), spec);
+  }
+
+  /**
+   * Versions across history: of one key or of every key in the namespace, written
+   * between `from` and `to` (inclusive), whose value matches `filter` (the wire form, or a
+   * `Query` whose filter is used). Without a filter tombstones are included. Oldest first
+   * within each key; keys in no particular order. O(versions in range).
+   */
+  async queryHistory(
+    namespace: string,
+    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: unknown } = {},
+  ): Promise<Version[]> {
+    options ??= {};
+    const spec = options.filter instanceof Query ? options.filter.spec.filter : options.filter === undefined ? undefined : parseFilter(options.filter);
+    const matches = spec === undefined ? undefined : compileFilter(spec);
+    const out: Version[] = [];
+    for (const v of this.#s.versions(namespace, {
+      ...(options.key !== undefined ? { key: options.key } : {}),
+      ...(options.from !== undefined ? { fromMs: toEpochMs(options.from) } : {}),
+      ...(options.to !== undefined ? { toMs: toEpochMs(options.to) } : {}),
+    })) {
+      if (matches === undefined || (!v.deleted && matches(v.value))) out.push(v);
+    }
+    return out;
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */

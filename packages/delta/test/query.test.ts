@@ -66,3 +66,29 @@ describe('query', () => {
     await db.close();
   });
 });
+
+describe('queryHistory', () => {
+  it('finds versions across history by key, time range and value filter', async () => {
+    let t = 1_000;
+    const db = await KoruDelta.start({ now: () => t });
+    await db.put('orders', 'o1', { status: 'new', total: 10 });
+    await db.put('orders', 'o2', { status: 'new', total: 99 });
+    t = 2_000;
+    await db.put('orders', 'o1', { status: 'paid', total: 10 });
+    t = 3_000;
+    await db.put('orders', 'o2', { status: 'paid', total: 99 });
+    await db.delete('orders', 'o1');
+    const show = (vs: Array<{ key: string; timestamp: string; deleted: boolean; value: unknown }>) =>
+      vs.map((v) => `${v.key}@${Date.parse(v.timestamp)}:${v.deleted ? 'deleted' : (v.value as { status: string }).status}`).sort();
+
+    expect(show(await db.queryHistory('orders'))).toEqual(['o1@1000:new', 'o1@2000:paid', 'o1@3000:deleted', 'o2@1000:new', 'o2@3000:paid']);
+    expect(show(await db.queryHistory('orders', { filter: { status: 'paid' } }))).toEqual(['o1@2000:paid', 'o2@3000:paid']);
+    expect(show(await db.queryHistory('orders', { key: 'o1', from: 1_500 }))).toEqual(['o1@2000:paid', 'o1@3000:deleted']);
+    expect(show(await db.queryHistory('orders', { to: new Date(1_000), filter: Query.new().filter(Filter.gt('total', 50)) }))).toEqual([
+      'o2@1000:new',
+    ]);
+    const bad = await db.queryHistory('orders', { filter: { total: { $bogus: 1 } } }).catch((e: { code: string }) => e.code);
+    expect(bad).toBe(ErrorCodes.INVALID_QUERY);
+    await db.close();
+  });
+});

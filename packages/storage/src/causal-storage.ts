@@ -504,6 +504,32 @@ export class CausalStorage {
     }
   }
 
+  /**
+   * Every version (tombstones included) of one key, or of every key of a namespace,
+   * whose timestamp lies in [fromMs, toMs], oldest first within each key. Keys come in
+   * no particular order. O(versions listed + log h per key).
+   */
+  *versions(namespace: string, options: { readonly key?: string; readonly fromMs?: number; readonly toMs?: number } = {}): Generator<Version> {
+    this.#checkOpen();
+    validateNamespace(namespace);
+    const { key, fromMs = -Infinity, toMs = Infinity } = options;
+    for (const t of [fromMs, toMs]) {
+      if (typeof t !== 'number' || Number.isNaN(t)) throw new InvalidArgumentError(`a time range bound must be ms since the epoch, got ${String(t)}`);
+    }
+    const keys = key === undefined ? this.#index.namespaceKeys(namespace) : [this.#existingKey(namespace, key)];
+    const wall = this.#index.table.cols.wall;
+    for (const ks of keys) {
+      const rows = ks.rows;
+      let i = this.#index.firstAtOrAfter(ks, fromMs);
+      let prev: Version | undefined;
+      for (; i < rows.length && wall[rows[i]!]! <= toMs; i++) {
+        const v = i === rows.length - 1 ? (ks.head ?? this.#loadHead(ks)!) : this.#materialize(ks, i, prev?.versionId);
+        prev = v;
+        yield v;
+      }
+    }
+  }
+
   /** A version by id. O(h). @throws KeyNotFoundError, VersionNotFoundError */
   getVersionById(namespace: string, key: string, versionId: string): Version {
     const ks = this.#existingKey(namespace, key);

@@ -120,6 +120,20 @@ export class KeyIndex {
     return found;
   }
 
+  /** Index in `ks.rows` of the first version written at or after `atMs` (rows.length if none). O(log h). */
+  firstAtOrAfter(ks: KeyState, atMs: number): number {
+    const wall = this.table.cols.wall;
+    const rows = ks.rows;
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (wall[rows[mid]!]! < atMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Keys known, including ones with only queued writes. */
   keyCount(): number {
     let n = 0;

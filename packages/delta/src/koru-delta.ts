@@ -22,7 +22,7 @@ import {
   type VerifyReport,
   type WriteOptions,
 } from '@koru/storage';
-import { compileFilter, executeQuery, parseFilter, parseQuery, Query, type QueryResult } from '@koru/query';
+import { aggregate, compileFilter, executeQuery, parseFilter, parseQuery, Query, type Aggregation, type QueryResult } from '@koru/query';
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory } from './platform.js';
 import { toEpochMs, type TimeInput } from './time.js';
@@ -239,6 +239,27 @@ export class KoruDelta {
     const spec = query instanceof Query ? query.spec : parseQuery(query);
     const at = options?.at === undefined ? undefined : toEpochMs(options.at);
     return executeQuery(this.#s.entries(namespace, at), spec);
+  }
+
+  /**
+   * Reduces a namespace's live documents (or the namespace as it was at `at`) that match
+   * `filter` (wire form, or a `Query` whose filter is used) with an aggregation from
+   * `Agg` (`Agg.sum('total')`, `Agg.groupBy('city', Agg.count())`, ...). Results on empty
+   * sets and non-numeric values are documented in @koru/query. O(keys).
+   */
+  async aggregate(
+    namespace: string,
+    aggregation: Aggregation,
+    options: { readonly filter?: unknown; readonly at?: TimeInput } = {},
+  ): Promise<JsonValue> {
+    options ??= {};
+    const spec = options.filter instanceof Query ? options.filter.spec.filter : options.filter === undefined ? undefined : parseFilter(options.filter);
+    const matches = spec === undefined ? undefined : compileFilter(spec);
+    const values: JsonValue[] = [];
+    for (const e of this.#s.entries(namespace, options.at === undefined ? undefined : toEpochMs(options.at))) {
+      if (matches === undefined || matches(e.value)) values.push(e.value);
+    }
+    return aggregate(values, aggregation);
   }
 
   /**

@@ -1,5 +1,5 @@
 // db.query: the query layer over a namespace's live documents, now or at a time.
-import { ErrorCodes, Filter, KoruDelta, Query } from '@koru/delta';
+import { Agg, ErrorCodes, Filter, KoruDelta, Query } from '@koru/delta';
 import { describe, expect, it } from 'vitest';
 
 async function people(now?: () => number) {
@@ -89,6 +89,28 @@ describe('queryHistory', () => {
     ]);
     const bad = await db.queryHistory('orders', { filter: { total: { $bogus: 1 } } }).catch((e: { code: string }) => e.code);
     expect(bad).toBe(ErrorCodes.INVALID_QUERY);
+    await db.close();
+  });
+});
+
+describe('aggregate', () => {
+  it('reduces the matching live documents, now or at a time', async () => {
+    let t = 1_000;
+    const db = await people(() => t);
+    expect(await db.aggregate('users', Agg.count())).toBe(4);
+    expect(await db.aggregate('users', Agg.sum('age'))).toBe(34 + 28 + 41 + 19);
+    expect(await db.aggregate('users', Agg.avg('age'), { filter: { city: 'Paris' } })).toBe((34 + 41) / 2);
+    expect(await db.aggregate('users', Agg.max('age'), { filter: Query.new().filter(Filter.lt('age', 30)) })).toBe(28);
+    expect(await db.aggregate('users', Agg.groupBy('city', Agg.count()))).toEqual([
+      { group: null, value: 1 },
+      { group: 'Lyon', value: 1 },
+      { group: 'Paris', value: 2 },
+    ]);
+    expect(await db.aggregate('users', Agg.avg('age'), { filter: { city: 'Nowhere' } })).toBeNull();
+    t = 2_000;
+    await db.delete('users', 'dave');
+    expect(await db.aggregate('users', Agg.count())).toBe(3);
+    expect(await db.aggregate('users', Agg.count(), { at: 1_500 })).toBe(4);
     await db.close();
   });
 });

@@ -28,6 +28,10 @@ export {
   type WireFilter,
   type Aggregation,
   type SortDirection,
+  type ChangeEvent,
+  type LaggedEvent,
+  type SubscriptionSpec,
+  type Subscription,
 } from '@koru/query';
 export { toEpochMs, type TimeInput } from './time.js';
 export { registerPathAdapter, type PathAdapterFactory, type DurableOptions } from './platform.js';
@@ -62,4 +66,6 @@ export {
   type SyncPolicy,
   type WriteOptions,
   type HistoryOptions,
+  type Change,
+  type ChangeType,
 } from '@koru/storage';

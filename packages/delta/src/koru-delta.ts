@@ -22,7 +22,22 @@ import {
   type VerifyReport,
   type WriteOptions,
 } from '@koru/storage';
-import { aggregate, compileFilter, executeQuery, parseFilter, parseQuery, Query, type Aggregation, type QueryResult } from '@koru/query';
+import {
+  aggregate,
+  changeStream,
+  compileFilter,
+  executeQuery,
+  parseFilter,
+  parseQuery,
+  Query,
+  subscribe,
+  type Aggregation,
+  type ChangeEvent,
+  type LaggedEvent,
+  type QueryResult,
+  type Subscription,
+  type SubscriptionSpec,
+} from '@koru/query';
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory } from './platform.js';
 import { toEpochMs, type TimeInput } from './time.js';
@@ -284,6 +299,28 @@ export class KoruDelta {
       if (matches === undefined || (!v.deleted && matches(v.value))) out.push(v);
     }
     return out;
+  }
+
+  /** The number of the last committed change (0 before any): a `since` to resume from. */
+  get seq(): number {
+    return this.#s.seq;
+  }
+
+  /**
+   * Calls `handler` for every change `spec` selects (a namespace, a key, a value filter,
+   * change types), in commit order, awaiting it before the next. With `since`, every
+   * matching change after that seq is replayed first, then live ones follow with no gap
+   * or duplicate. A subscriber that falls more than `bufferSize` changes behind gets one
+   * `lagged` event with the seq to resume from, and the subscription ends.
+   * @throws INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_KEY, INVALID_QUERY for a bad spec
+   */
+  subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>): Subscription {
+    return subscribe(this.#s, spec, handler);
+  }
+
+  /** The same feed as an async iterator: `for await (const e of db.changes(spec))`; `return()` releases it. */
+  changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+    return changeStream(this.#s, spec);
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */

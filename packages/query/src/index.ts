@@ -24,3 +24,13 @@ export { type Predicate, compileFilter } from './compile.js';
 export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, queryToWire } from './query.js';
 export { type Entry, type QueryResult, executeQuery, compileProjection } from './execute.js';
 export { type Aggregation, type Group, Agg, aggregate } from './aggregate.js';
+export {
+  type ChangeSource,
+  type ChangeEvent,
+  type LaggedEvent,
+  type SubscriptionSpec,
+  type Subscription,
+  DEFAULT_BUFFER,
+  changeStream,
+  subscribe,
+} from './changes.js';

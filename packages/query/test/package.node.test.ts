@@ -16,7 +16,8 @@ describe('package.json', () => {
     expect(pkg.sideEffects).toBe(false);
     expect(pkg.files).toEqual(['dist', 'README.md']);
     expect(pkg.engines.node).toBeDefined();
-    expect(pkg.dependencies).toEqual({ '@koru/engine': 'workspace:^' });
+    // Layers point down only: engine and storage, nothing above.
+    expect(pkg.dependencies).toEqual({ '@koru/engine': 'workspace:^', '@koru/storage': 'workspace:^' });
     expect(pkg.exports['./package.json']).toBe('./package.json');
     expect(pickExport(dot, new Set(['import']))).toBe('./dist/index.js');
     expect(pickExport(dot, new Set(['require']))).toBe('./dist/index.cjs');

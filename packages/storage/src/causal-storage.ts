@@ -25,11 +25,11 @@ import {
   type WallClock,
 } from '@koru/engine';
 import type { CommitEntry, LoadedState, StorageAdapter } from './adapter.js';
-import { ClosedError, IoError, KeyNotFoundError, VersionConflictError, VersionNotFoundError } from './errors.js';
+import { ClosedError, CorruptionError, IoError, KeyNotFoundError, VersionConflictError, VersionNotFoundError } from './errors.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { validateKey, validateNamespace } from './names.js';
 import { KeyIndex, type KeyState } from './key-index.js';
-import type { RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
+import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { ValueIndex } from './value-index.js';
 import { BoundedCache } from './value-cache.js';
 import { FLAG_DELETED } from './version-table.js';
@@ -103,6 +103,7 @@ export class CausalStorage {
   #flushing: Promise<void> | undefined;
   #closed = false;
   #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
+  readonly #listeners = new Set<(seq: number) => void>();
 
   private constructor(options: CausalStorageOptions) {
     this.#adapter = options.adapter ?? new MemoryAdapter();
@@ -379,6 +380,13 @@ export class CausalStorage {
       this.#seq = e.seq;
       w.resolve(w.version);
     }
+    for (const listener of this.#listeners) {
+      try {
+        listener(this.#seq);
+      } catch {
+        // A listener's failure is its own; the commit stands.
+      }
+    }
   }
 
   #failWrites(batch: PendingWrite[], cause: unknown): void {
@@ -530,6 +538,34 @@ export class CausalStorage {
     }
   }
 
+  /**
+   * The committed change numbered `seq` (1 is the first; each committed change on this
+   * node is the next number, its version the next row). O(log h).
+   * @throws InvalidArgumentError when `seq` is not in [1, this.seq]
+   */
+  changeAt(seq: number): Change {
+    this.#checkOpen();
+    if (!Number.isInteger(seq) || seq < 1 || seq > this.#seq) {
+      throw new InvalidArgumentError(`no change ${String(seq)}: changes are numbered 1 to ${this.#seq}`);
+    }
+    const row = seq - 1;
+    const ks = this.#index.rowKeys[row]!;
+    const i = this.#index.indexOfRow(ks, row);
+    const version = this.#versionAt(ks, i);
+    const before = i > 0 ? this.#versionAt(ks, i - 1) : undefined;
+    const changeType = version.deleted ? 'delete' : before === undefined || before.deleted ? 'insert' : 'update';
+    return { seq, changeType, version, previousValue: before === undefined || before.deleted ? null : before.value };
+  }
+
+  /**
+   * Calls `listener` after every commit with the new last seq, and once with -1 when the
+   * store closes. Returns the function that removes it.
+   */
+  onCommit(listener: (seq: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** A version by id. O(h). @throws KeyNotFoundError, VersionNotFoundError */
   getVersionById(namespace: string, key: string, versionId: string): Version {
     const ks = this.#existingKey(namespace, key);
@@ -583,6 +619,14 @@ export class CausalStorage {
       await this.#flushing;
     }
     this.#closed = true;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(-1);
+      } catch {
+        // Closing goes on.
+      }
+    }
+    this.#listeners.clear();
     await this.#adapter.close();
   }
 
@@ -676,6 +720,10 @@ export class CausalStorage {
       const stamp = this.#index.replay(e);
       if (compareHlc(stamp, last) > 0) last = stamp;
       if (e.seq > this.#seq) this.#seq = e.seq;
+    }
+    // Each committed change is one row: the change feed relies on seq = row + 1.
+    if (this.#seq !== this.#index.table.count) {
+      throw new CorruptionError(`the store holds ${this.#index.table.count} versions but its change counter is ${this.#seq}`);
     }
     this.#index.nodeIndex(this.#nodeId);
     this.#clock.observe(last);

@@ -39,6 +39,8 @@ export interface IndexCounts {
 /** Namespaces, keys, rows and nodes. */
 export class KeyIndex {
   readonly table = new VersionTable();
+  /** The key of every row, so the change feed can go from a seq to its version (8 B per row). */
+  rowKeys: KeyState[] = [];
   readonly nodes: string[] = [];
   readonly #nodeIx = new Map<string, number>();
   readonly #namespaces = new Map<string, Map<string, KeyState>>();
@@ -134,6 +136,21 @@ export class KeyIndex {
     return lo;
   }
 
+  /** Index of `row` in its key's rows (rows ascend). O(log h). */
+  indexOfRow(ks: KeyState, row: number): number {
+    const rows = ks.rows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = rows[mid]!;
+      if (r === row) return mid;
+      if (r < row) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
   /** Keys known, including ones with only queued writes. */
   keyCount(): number {
     let n = 0;
@@ -190,12 +207,16 @@ export class KeyIndex {
   loadSnapshot(snap: LoadedSnapshot): HlcStamp {
     this.table.cols = snap.cols;
     this.table.count = snap.count;
+    this.rowKeys = new Array<KeyState>(snap.count);
     for (const n of snap.nodes) this.nodeIndex(n);
     for (const k of snap.keys) {
       let keys = this.#namespaces.get(k.namespace);
       if (keys === undefined) this.#namespaces.set(k.namespace, (keys = new Map()));
       const ks = new KeyState(k.namespace, k.key);
-      for (const r of k.rows) ks.rows.push(r);
+      for (const r of k.rows) {
+        ks.rows.push(r);
+        this.rowKeys[r] = ks;
+      }
       keys.set(k.key, ks);
     }
     let last = { wall: 0, logical: 0 };
@@ -231,6 +252,7 @@ export class KeyIndex {
       v.deleted ? FLAG_DELETED : 0,
     );
     ks.rows.push(row);
+    this.rowKeys[row] = ks;
     return row;
   }
 }

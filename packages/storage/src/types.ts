@@ -72,3 +72,17 @@ export interface RecoveryReport {
   /** Set when a torn tail was cut off the log. */
   readonly truncated?: { readonly file: string; readonly offset: number; readonly bytes: number };
 }
+
+/** What a committed change did to its key. */
+export type ChangeType = 'insert' | 'update' | 'delete';
+
+/** One committed change, as the change feed sees it. */
+export interface Change {
+  /** Its number: one more than the change before it on this node. */
+  readonly seq: number;
+  /** `insert`: the first version, or a write after a delete; `update`; `delete`: a tombstone. */
+  readonly changeType: ChangeType;
+  readonly version: Version;
+  /** The value it replaced (null after none or after a tombstone). */
+  readonly previousValue: JsonValue;
+}

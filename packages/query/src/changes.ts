@@ -1,0 +1,197 @@
+/**
+ * The change feed. A subscription is a cursor over the store's numbered changes: it
+ * reads change `next` from the store when the consumer asks for it, so a `since` replay
+ * and the live tail are one sequence with no gap and no duplicate at the seam, and a
+ * slow consumer costs no memory. Its buffer is how far behind the live head (counting
+ * changes committed after it subscribed) it may fall: past that it gets one `lagged`
+ * event carrying the seq to resume from (`since: seq`) and ends, never a silent drop.
+ */
+import { InvalidArgumentError } from '@koru/engine';
+import { validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
+import type { JsonValue } from '@koru/engine';
+import { compileFilter, type Predicate } from './compile.js';
+import { Query } from './query.js';
+import { parseFilter } from './wire.js';
+
+/** Where changes come from: a CausalStorage. */
+export interface ChangeSource {
+  /** The last committed change's seq. */
+  readonly seq: number;
+  changeAt(seq: number): Change;
+  /** Called after each commit with the new seq, and with -1 when the source closes. */
+  onCommit(listener: (seq: number) => void): () => void;
+}
+
+/** One change, as subscribers receive it. */
+export interface ChangeEvent {
+  readonly type: 'change';
+  readonly seq: number;
+  readonly changeType: ChangeType;
+  readonly namespace: string;
+  readonly key: string;
+  /** null for a delete. */
+  readonly value: JsonValue;
+  readonly previousValue: JsonValue;
+  readonly versionId: string;
+  readonly previousVersion: string | null;
+  readonly timestamp: string;
+}
+
+/** The subscriber fell more than its buffer behind; resume with `since: seq`. The stream ends. */
+export interface LaggedEvent {
+  readonly type: 'lagged';
+  /** The last seq this subscriber saw (or started after): resume with `since: seq`. */
+  readonly seq: number;
+  /** How many changes were committed past it. */
+  readonly behind: number;
+}
+
+/** What a subscription selects. */
+export interface SubscriptionSpec {
+  /** Only this namespace (default: all). */
+  readonly namespace?: string;
+  /** Only this key (needs `namespace`). */
+  readonly key?: string;
+  /** Only changes whose new value matches (wire form, or a `Query` whose filter is used); deletes match no filter. */
+  readonly filter?: unknown;
+  /** Only these change types (default: all three). */
+  readonly types?: readonly ChangeType[];
+  /** Replay every matching change after this seq first (default: only changes from now on). */
+  readonly since?: number;
+  /** How far behind the live head the subscriber may fall, in changes (default 1,024). */
+  readonly bufferSize?: number;
+}
+
+/** Default subscriber buffer, in changes. */
+export const DEFAULT_BUFFER = 1024;
+
+const TYPES = new Set<ChangeType>(['insert', 'update', 'delete']);
+
+/** Validates a spec into the test each change must pass. */
+function compileSpec(spec: SubscriptionSpec): (c: Change) => boolean {
+  if (spec === null || typeof spec !== 'object') throw new InvalidArgumentError('a subscription spec must be an object');
+  const { namespace, key, types } = spec;
+  if (namespace !== undefined) validateNamespace(namespace);
+  if (key !== undefined) {
+    if (namespace === undefined) throw new InvalidArgumentError('a key subscription needs its namespace');
+    validateKey(key);
+  }
+  let wanted: Set<ChangeType> | undefined;
+  if (types !== undefined) {
+    if (!Array.isArray(types) || types.some((t) => !TYPES.has(t))) {
+      throw new InvalidArgumentError("types must be a list of 'insert', 'update' and 'delete'");
+    }
+    wanted = new Set(types);
+  }
+  let matches: Predicate | undefined;
+  if (spec.filter !== undefined) {
+    const f = spec.filter instanceof Query ? spec.filter.spec.filter : parseFilter(spec.filter);
+    if (f !== undefined) matches = compileFilter(f);
+  }
+  return (c) => {
+    const v = c.version;
+    if (namespace !== undefined && v.namespace !== namespace) return false;
+    if (key !== undefined && v.key !== key) return false;
+    if (wanted !== undefined && !wanted.has(c.changeType)) return false;
+    return matches === undefined || (!v.deleted && matches(v.value));
+  };
+}
+
+function toEvent(c: Change): ChangeEvent {
+  const v = c.version;
+  return Object.freeze({
+    type: 'change',
+    seq: c.seq,
+    changeType: c.changeType,
+    namespace: v.namespace,
+    key: v.key,
+    value: v.value,
+    previousValue: c.previousValue,
+    versionId: v.versionId,
+    previousVersion: v.previousVersion,
+    timestamp: v.timestamp,
+  });
+}
+
+/** An async iterator over the changes `spec` selects. `return()` releases it. */
+export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+  const test = compileSpec(spec);
+  const buffer = spec.bufferSize ?? DEFAULT_BUFFER;
+  if (!Number.isInteger(buffer) || buffer < 1) throw new InvalidArgumentError('bufferSize must be a positive integer');
+  const head = source.seq;
+  const since = spec.since ?? head;
+  if (!Number.isInteger(since) || since < 0 || since > head) {
+    throw new InvalidArgumentError(`since must be a seq from 0 to ${head}, not ${String(since)}`);
+  }
+  let next = since + 1;
+  const liveFrom = head;
+  let done = false;
+  // Several next() calls may be waiting at once; a commit wakes them all.
+  let waiting: Array<() => void> = [];
+  const wakeAll = (): void => {
+    const w = waiting;
+    waiting = [];
+    for (const resolve of w) resolve();
+  };
+  const off = source.onCommit((seq) => {
+    if (seq < 0) finish();
+    wakeAll();
+  });
+  function finish(): void {
+    if (done) return;
+    done = true;
+    off();
+  }
+  const end = { done: true, value: undefined } as const;
+  const iterator: AsyncIterableIterator<ChangeEvent | LaggedEvent> = {
+    async next() {
+      for (;;) {
+        if (done) return end;
+        const last = source.seq;
+        const behind = last - Math.max(next - 1, liveFrom);
+        if (behind > buffer) {
+          finish();
+          return { done: false, value: Object.freeze({ type: 'lagged', seq: next - 1, behind: last - (next - 1) }) };
+        }
+        while (next <= last) {
+          const c = source.changeAt(next++);
+          if (test(c)) return { done: false, value: toEvent(c) };
+        }
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+    },
+    async return() {
+      finish();
+      wakeAll();
+      return end;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+/** A running subscription. */
+export interface Subscription {
+  /** Stops it and releases everything; idempotent. */
+  unsubscribe(): void;
+  /** Settles when it ends: unsubscribed, lagged, source closed, or the handler threw (rejects). */
+  readonly done: Promise<void>;
+}
+
+/** Calls `handler` for each selected change, in order, awaiting it before the next. */
+export function subscribe(
+  source: ChangeSource,
+  spec: SubscriptionSpec,
+  handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>,
+): Subscription {
+  const stream = changeStream(source, spec);
+  const done = (async () => {
+    // for-await returns the stream (releasing it) when the handler throws.
+    for await (const event of stream) await handler(event);
+  })();
+  // Nobody has to await `done`: a handler's error must not become an unhandled rejection.
+  done.catch(() => {});
+  return { unsubscribe: () => void stream.return?.(), done };
+}

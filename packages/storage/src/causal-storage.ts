@@ -31,7 +31,7 @@ import { validateKey, validateNamespace } from './names.js';
 import { KeyIndex, type KeyState } from './key-index.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { ValueIndex } from './value-index.js';
-import { BoundedCache } from './value-cache.js';
+import { VersionReader } from './version-reader.js';
 import { FLAG_DELETED } from './version-table.js';
 import { verifyIndex } from './verify.js';
 
@@ -83,8 +83,7 @@ const noop = (): void => {};
 
 /** Default budget of the cache of materialized historical versions. */
 const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
-/** A materialized version's size beyond its value: the object, three ids, timestamp, HLC. */
-const VERSION_OVERHEAD_BYTES = 600;
+
 
 /** The causal store. Create with {@link CausalStorage.open}. */
 export class CausalStorage {
@@ -92,7 +91,7 @@ export class CausalStorage {
   readonly #limits: { maxBytes: number; maxDepth: number };
   readonly #clock: HybridClock;
   readonly #index = new KeyIndex();
-  readonly #versions: BoundedCache<Version>;
+  readonly #reader: VersionReader;
   #isoWall = -1;
   #iso = '';
   #values: ValueIndex | undefined;
@@ -110,8 +109,7 @@ export class CausalStorage {
     this.#limits = { maxBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH };
     this.#clock = new HybridClock(options.now ?? Date.now);
     const budget = options.valueCacheBytes ?? DEFAULT_CACHE_BYTES;
-    // Materialized historical versions, so repeated history reads cost a lookup each.
-    this.#versions = new BoundedCache(budget);
+    this.#reader = new VersionReader(this.#index, this.#adapter, budget);
   }
 
   /** Opens a store: loads the adapter's snapshot and replays its log. */
@@ -414,7 +412,7 @@ export class CausalStorage {
     if (reloc === null) return;
     this.#index.table.cols.loc.set(reloc.loc);
     this.#index.table.cols.len.set(reloc.len);
-    this.#versions.clear();
+    this.#reader.clear();
   }
 
   /**
@@ -442,7 +440,7 @@ export class CausalStorage {
     this.#checkOpen();
     const ks = this.#index.keyState(namespace, key, false);
     if (ks !== undefined) {
-      const head = ks.head ?? this.#loadHead(ks);
+      const head = this.#reader.head(ks);
       if (head !== undefined && !head.deleted) return head;
     }
     validateNamespace(namespace);
@@ -470,7 +468,7 @@ export class CausalStorage {
     let prev: Version | undefined;
     for (let i = from; i < n; i++) {
       // Each version's predecessor id is the one just materialized: no second hex encoding.
-      const v = i === n - 1 ? (ks.head ?? this.#loadHead(ks)!) : this.#materialize(ks, i, prev?.versionId);
+      const v = i === n - 1 ? (this.#reader.head(ks)!) : this.#reader.at(ks, i, prev?.versionId);
       out[i - from] = v;
       prev = v;
     }
@@ -490,7 +488,7 @@ export class CausalStorage {
       const at = Math.abs(atMs) <= 8.64e15 ? new Date(atMs).toISOString() : String(atMs);
       throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${at}`, { details: { at } });
     }
-    return this.#versionAt(ks, found);
+    return this.#reader.at(ks, found);
   }
 
   /**
@@ -508,7 +506,7 @@ export class CausalStorage {
       if (ks.rows.length === 0) continue;
       const i = atMs === undefined ? ks.rows.length - 1 : this.#index.indexAt(ks, atMs);
       if (i < 0 || this.#index.isDeleted(ks.rows[i]!)) continue;
-      yield { key: ks.key, value: this.#versionAt(ks, i).value };
+      yield { key: ks.key, value: this.#reader.at(ks, i).value };
     }
   }
 
@@ -531,7 +529,7 @@ export class CausalStorage {
       let i = this.#index.firstAtOrAfter(ks, fromMs);
       let prev: Version | undefined;
       for (; i < rows.length && wall[rows[i]!]! <= toMs; i++) {
-        const v = i === rows.length - 1 ? (ks.head ?? this.#loadHead(ks)!) : this.#materialize(ks, i, prev?.versionId);
+        const v = i === rows.length - 1 ? (this.#reader.head(ks)!) : this.#reader.at(ks, i, prev?.versionId);
         prev = v;
         yield v;
       }
@@ -551,8 +549,8 @@ export class CausalStorage {
     const row = seq - 1;
     const ks = this.#index.rowKeys[row]!;
     const i = this.#index.indexOfRow(ks, row);
-    const version = this.#versionAt(ks, i);
-    const before = i > 0 ? this.#versionAt(ks, i - 1) : undefined;
+    const version = this.#reader.at(ks, i);
+    const before = i > 0 ? this.#reader.at(ks, i - 1) : undefined;
     const changeType = version.deleted ? 'delete' : before === undefined || before.deleted ? 'insert' : 'update';
     return { seq, changeType, version, previousValue: before === undefined || before.deleted ? null : before.value };
   }
@@ -571,7 +569,7 @@ export class CausalStorage {
     const ks = this.#existingKey(namespace, key);
     const table = this.#index.table;
     for (let i = ks.rows.length - 1; i >= 0; i--) {
-      if (table.versionId(ks.rows[i]!) === versionId) return this.#versionAt(ks, i);
+      if (table.versionId(ks.rows[i]!) === versionId) return this.#reader.at(ks, i);
     }
     throw new VersionNotFoundError(namespace, key, versionId);
   }
@@ -645,17 +643,6 @@ export class CausalStorage {
     return this.#index.existing(namespace, key);
   }
 
-  #loadHead(ks: KeyState): Version | undefined {
-    if (ks.rows.length === 0) return undefined;
-    ks.head = this.#materialize(ks, ks.rows.length - 1);
-    return ks.head;
-  }
-
-  #versionAt(ks: KeyState, i: number): Version {
-    if (i === ks.rows.length - 1) return ks.head ?? this.#loadHead(ks)!;
-    return this.#materialize(ks, i);
-  }
-
   #isoOf(wall: number): string {
     if (wall !== this.#isoWall) {
       this.#isoWall = wall;
@@ -664,38 +651,6 @@ export class CausalStorage {
     return this.#iso;
   }
 
-  #materialize(ks: KeyState, i: number, prevId?: string): Version {
-    const r = ks.rows[i]!;
-    const cached = this.#versions.get(r);
-    if (cached !== undefined) return cached;
-    const v = this.#build(ks, r, prevId);
-    this.#versions.set(r, v, this.#index.table.cols.len[r]!, VERSION_OVERHEAD_BYTES);
-    return v;
-  }
-
-  #build(ks: KeyState, r: number, prevId?: string): Version {
-    const t = this.#index.table;
-    const c = t.cols;
-    const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
-    const wall = c.wall[r]!;
-    const prev = c.prev[r]!;
-    return Object.freeze({
-      namespace: ks.namespace,
-      key: ks.key,
-      value: deleted ? null : this.#readValue(c.loc[r]!, c.len[r]!),
-      valueId: t.valueId(r),
-      versionId: t.versionId(r),
-      previousVersion: prev < 0 ? null : (prevId ?? t.versionId(prev)),
-      timestamp: new Date(wall).toISOString(),
-      hlc: formatHlc({ wall, logical: c.logical[r]! }),
-      node: this.#index.nodes[c.node[r]!]!,
-      deleted,
-    });
-  }
-
-  #readValue(loc: number, len: number): JsonValue {
-    return this.#adapter.readValue(loc, len);
-  }
 
 
   #valueIndex(): ValueIndex {

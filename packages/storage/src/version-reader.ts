@@ -7,7 +7,7 @@ import { formatHlc } from '@koru/engine';
 import type { StorageAdapter } from './adapter.js';
 import type { KeyIndex, KeyState } from './key-index.js';
 import type { Version } from './types.js';
-import { BoundedCache } from './value-cache.js';
+import { BoundedCache } from './bounded-cache.js';
 import { FLAG_DELETED } from './version-table.js';
 
 /** A materialized version's size beyond its value: the object, three ids, timestamp, HLC. */

@@ -86,15 +86,40 @@ export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryRe
   for (const e of entries) if (pred === undefined || pred(e.value)) matches.push(e);
   const total = matches.length;
   if (sortKeys.length > 0) {
-    const decorated = matches.map((e) => ({ e, keys: sortKeys.map((k): Lookup => k.get(e.value)) }));
-    decorated.sort((a, b) => {
-      for (let i = 0; i < sortKeys.length; i++) {
-        const c = compareJson(a.keys[i], b.keys[i]);
-        if (c !== 0) return c * sortKeys[i]!.sign;
+    type Item = { readonly e: Entry; readonly keys: Lookup[]; readonly i: number };
+    // Ties keep input order (a stable sort): the input position breaks them.
+    const cmp = (a: Item, b: Item): number => {
+      for (let j = 0; j < sortKeys.length; j++) {
+        const c = compareJson(a.keys[j], b.keys[j]);
+        if (c !== 0) return c * sortKeys[j]!.sign;
       }
-      return 0;
-    });
-    matches = decorated.map((d) => d.e);
+      return a.i - b.i;
+    };
+    const item = (e: Entry, i: number): Item => ({ e, keys: sortKeys.map((k): Lookup => k.get(e.value)), i });
+    const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit;
+    if (wanted === 0) matches = [];
+    else if (wanted * 4 < matches.length) {
+      // Only the first `wanted` rows are returned: keep those (O(m log k)), not a full sort.
+      const best: Item[] = [];
+      for (let i = 0; i < matches.length; i++) {
+        const it = item(matches[i]!, i);
+        if (best.length === wanted && cmp(it, best[wanted - 1]!) >= 0) continue;
+        let lo = 0;
+        let hi = best.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (cmp(best[mid]!, it) <= 0) lo = mid + 1;
+          else hi = mid;
+        }
+        best.splice(lo, 0, it);
+        if (best.length > wanted) best.pop();
+      }
+      matches = best.map((d) => d.e);
+    } else {
+      const decorated = matches.map(item);
+      decorated.sort(cmp);
+      matches = decorated.map((d) => d.e);
+    }
   }
   const start = Math.min(spec.offset ?? 0, matches.length);
   const end = spec.limit === undefined ? matches.length : Math.min(matches.length, start + spec.limit);

@@ -1,5 +1,7 @@
 import type { JsonValue } from '@koru/engine';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { fcSeed } from '@koru/vitest-preset/helpers';
 import { executeQuery, type Entry } from '../src/execute.js';
 import { Filter } from '../src/filter.js';
 import { Query, type QuerySpec } from '../src/query.js';
@@ -100,5 +102,22 @@ describe('executeQuery', () => {
     expect(Object.isFrozen(r.rows)).toBe(true);
     expect(Object.isFrozen(r.rows[0])).toBe(true);
     expect(Object.isFrozen((r.rows[0]!.value as { address: object }).address)).toBe(true);
+  });
+});
+
+describe('executeQuery: top rows without a full sort', () => {
+  it('a small limit over many matches gives exactly the rows of a full stable sort (property)', () => {
+    const doc = fc.record({ a: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constant(null), fc.string({ maxLength: 2 })), b: fc.integer({ min: 0, max: 3 }) }, { requiredKeys: ['b'] });
+    fc.assert(
+      fc.property(fc.array(doc, { minLength: 0, maxLength: 120 }), fc.nat({ max: 6 }), fc.nat({ max: 6 }), fc.boolean(), (docs, offset, limit, desc) => {
+        const entries = docs.map((value, i) => ({ key: `k${i}`, value }));
+        const sorted = Query.new().sort('a', desc ? 'desc' : 'asc').sort('b');
+        const full = executeQuery(entries, sorted.spec).rows.map((r) => r.key);
+        const paged = executeQuery(entries, sorted.offset(offset).limit(limit).spec);
+        expect(paged.rows.map((r) => r.key)).toEqual(full.slice(offset, offset + limit));
+        expect(paged.total).toBe(docs.length);
+      }),
+      { seed: fcSeed('top rows'), numRuns: 300 },
+    );
   });
 });

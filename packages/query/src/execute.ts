@@ -102,8 +102,16 @@ export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryRe
       // Only the first `wanted` rows are returned: keep those (O(m log k)), not a full sort.
       const best: Item[] = [];
       for (let i = 0; i < matches.length; i++) {
-        const it = item(matches[i]!, i);
-        if (best.length === wanted && cmp(it, best[wanted - 1]!) >= 0) continue;
+        const e = matches[i]!;
+        if (best.length === wanted) {
+          // Most rows lose to the current last one on the first key: decide that before
+          // building anything. A tie on every key loses too (it came later).
+          const last = best[wanted - 1]!;
+          let c = 0;
+          for (let j = 0; j < sortKeys.length && c === 0; j++) c = compareJson(sortKeys[j]!.get(e.value), last.keys[j]) * sortKeys[j]!.sign;
+          if (c >= 0) continue;
+        }
+        const it = item(e, i);
         let lo = 0;
         let hi = best.length;
         while (lo < hi) {

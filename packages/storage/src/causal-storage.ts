@@ -492,11 +492,11 @@ export class CausalStorage {
   }
 
   /**
-   * The live keys of a namespace with their values: current ones, or as they were at
+   * The live versions of a namespace, one per key: the current ones, or those current at
    * `atMs` (keys deleted then, or written only later, are absent). In no particular
    * order. O(keys), or O(keys · log h) with `atMs`.
    */
-  *entries(namespace: string, atMs?: number): Generator<{ readonly key: string; readonly value: JsonValue }> {
+  *entries(namespace: string, atMs?: number): Generator<Version> {
     this.#checkOpen();
     validateNamespace(namespace);
     if (atMs !== undefined && (typeof atMs !== 'number' || Number.isNaN(atMs))) {
@@ -506,7 +506,8 @@ export class CausalStorage {
       if (ks.rows.length === 0) continue;
       const i = atMs === undefined ? ks.rows.length - 1 : this.#index.indexAt(ks, atMs);
       if (i < 0 || this.#index.isDeleted(ks.rows[i]!)) continue;
-      yield { key: ks.key, value: this.#reader.at(ks, i).value };
+      // The version itself carries key and value: no object per entry.
+      yield this.#reader.at(ks, i);
     }
   }
 

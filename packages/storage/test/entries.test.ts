@@ -4,7 +4,8 @@ import { CausalStorage } from '@koru/storage';
 import { describe, expect, it } from 'vitest';
 import { codeOf, manualClock } from './conformance.js';
 
-const sorted = (it: Iterable<{ key: string; value: unknown }>) => [...it].sort((a, b) => (a.key < b.key ? -1 : 1));
+const sorted = (it: Iterable<{ key: string; value: unknown }>) =>
+  [...it].map(({ key, value }) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1));
 
 describe('entries', () => {
   it('lists live keys with current values; at a time, the values then, without keys deleted or not yet written', async () => {

@@ -97,9 +97,14 @@ function compileSpec(spec: SubscriptionSpec): (c: Change) => boolean {
   };
 }
 
+// Subscribers to the same change share one frozen event.
+const events = new WeakMap<Change, ChangeEvent>();
+
 function toEvent(c: Change): ChangeEvent {
+  const known = events.get(c);
+  if (known !== undefined) return known;
   const v = c.version;
-  return Object.freeze({
+  const event: ChangeEvent = Object.freeze({
     type: 'change',
     seq: c.seq,
     changeType: c.changeType,
@@ -111,6 +116,8 @@ function toEvent(c: Change): ChangeEvent {
     previousVersion: v.previousVersion,
     timestamp: v.timestamp,
   });
+  events.set(c, event);
+  return event;
 }
 
 /** An async iterator over the changes `spec` selects. `return()` releases it. */

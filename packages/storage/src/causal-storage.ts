@@ -103,6 +103,7 @@ export class CausalStorage {
   #closed = false;
   #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
   readonly #listeners = new Set<(seq: number) => void>();
+  #lastChange: Change | undefined;
 
   private constructor(options: CausalStorageOptions) {
     this.#adapter = options.adapter ?? new MemoryAdapter();
@@ -547,13 +548,16 @@ export class CausalStorage {
     if (!Number.isInteger(seq) || seq < 1 || seq > this.#seq) {
       throw new InvalidArgumentError(`no change ${String(seq)}: changes are numbered 1 to ${this.#seq}`);
     }
+    // Every subscriber asks for the same new change in turn: keep the last one built.
+    if (this.#lastChange?.seq === seq) return this.#lastChange;
     const row = seq - 1;
     const ks = this.#index.rowKeys[row]!;
     const i = this.#index.indexOfRow(ks, row);
     const version = this.#reader.at(ks, i);
     const before = i > 0 ? this.#reader.at(ks, i - 1) : undefined;
     const changeType = version.deleted ? 'delete' : before === undefined || before.deleted ? 'insert' : 'update';
-    return { seq, changeType, version, previousValue: before === undefined || before.deleted ? null : before.value };
+    this.#lastChange = Object.freeze({ seq, changeType, version, previousValue: before === undefined || before.deleted ? null : before.value });
+    return this.#lastChange;
   }
 
   /**

@@ -4,15 +4,15 @@ import { describe, expect, it } from 'vitest';
 
 type Event = ChangeEvent | LaggedEvent;
 
-/** Takes `n` events from an iterator, then releases it. */
-async function take(it: AsyncIterableIterator<Event>, n: number): Promise<Event[]> {
+/** Takes `n` events from an iterator, then releases it unless `keep`. */
+async function take(it: AsyncIterableIterator<Event>, n: number, keep = false): Promise<Event[]> {
   const out: Event[] = [];
   while (out.length < n) {
     const r = await it.next();
     if (r.done) break;
     out.push(r.value);
   }
-  await it.return?.();
+  if (!keep) await it.return?.();
   return out;
 }
 
@@ -67,7 +67,7 @@ describe('change feed', () => {
     const db = await KoruDelta.start();
     for (let i = 0; i < 5; i++) await db.put('t', `k${i}`, i);
     const it = db.changes({ since: 2 });
-    const first = await take_(it, 3);
+    const first = await take(it, 3, true);
     expect(first.map((e) => e.seq)).toEqual([3, 4, 5]);
     const more = Promise.all([it.next(), it.next()]);
     await db.put('t', 'k5', 5);
@@ -134,13 +134,3 @@ describe('change feed', () => {
     await db.close();
   });
 });
-
-async function take_(it: AsyncIterableIterator<Event>, n: number): Promise<Event[]> {
-  const out: Event[] = [];
-  while (out.length < n) {
-    const r = await it.next();
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}

@@ -25,9 +25,8 @@ import {
 import {
   aggregate,
   changeStream,
-  compileFilter,
+  matcherOf,
   executeQuery,
-  parseFilter,
   parseQuery,
   Query,
   subscribe,
@@ -268,8 +267,7 @@ export class KoruDelta {
     options: { readonly filter?: unknown; readonly at?: TimeInput } = {},
   ): Promise<JsonValue> {
     options ??= {};
-    const spec = options.filter instanceof Query ? options.filter.spec.filter : options.filter === undefined ? undefined : parseFilter(options.filter);
-    const matches = spec === undefined ? undefined : compileFilter(spec);
+    const matches = matcherOf(options.filter);
     const values: JsonValue[] = [];
     for (const e of this.#s.entries(namespace, options.at === undefined ? undefined : toEpochMs(options.at))) {
       if (matches === undefined || matches(e.value)) values.push(e.value);
@@ -288,8 +286,7 @@ export class KoruDelta {
     options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: unknown } = {},
   ): Promise<Version[]> {
     options ??= {};
-    const spec = options.filter instanceof Query ? options.filter.spec.filter : options.filter === undefined ? undefined : parseFilter(options.filter);
-    const matches = spec === undefined ? undefined : compileFilter(spec);
+    const matches = matcherOf(options.filter);
     const out: Version[] = [];
     for (const v of this.#s.versions(namespace, {
       ...(options.key !== undefined ? { key: options.key } : {}),

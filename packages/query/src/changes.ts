@@ -9,9 +9,7 @@
 import { InvalidArgumentError } from '@koru/engine';
 import { validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
 import type { JsonValue } from '@koru/engine';
-import { compileFilter, type Predicate } from './compile.js';
-import { Query } from './query.js';
-import { parseFilter } from './wire.js';
+import { matcherOf } from './matcher.js';
 
 /** Where changes come from: a CausalStorage. */
 export interface ChangeSource {
@@ -83,11 +81,7 @@ function compileSpec(spec: SubscriptionSpec): (c: Change) => boolean {
     }
     wanted = new Set(types);
   }
-  let matches: Predicate | undefined;
-  if (spec.filter !== undefined) {
-    const f = spec.filter instanceof Query ? spec.filter.spec.filter : parseFilter(spec.filter);
-    if (f !== undefined) matches = compileFilter(f);
-  }
+  const matches = matcherOf(spec.filter);
   return (c) => {
     const v = c.version;
     if (namespace !== undefined && v.namespace !== namespace) return false;

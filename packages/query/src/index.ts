@@ -21,6 +21,7 @@ export {
 } from './filter.js';
 export { type WireFilter, parseFilter, toWire } from './wire.js';
 export { type Predicate, compileFilter } from './compile.js';
+export { matcherOf } from './matcher.js';
 export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, queryToWire } from './query.js';
 export { type Entry, type QueryResult, executeQuery, compileProjection } from './execute.js';
 export { type Aggregation, type Group, Agg, aggregate } from './aggregate.js';

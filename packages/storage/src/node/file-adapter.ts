@@ -32,7 +32,6 @@ import {
   LOG_HEADER_BYTES,
   LOG_MAGIC,
   logHeader,
-  RECORD_HEADER_BYTES,
   validRecordAfter,
 } from './log-format.js';
 import { readSnapshot, writeSnapshot } from './snapshot-format.js';
@@ -326,21 +325,20 @@ export class FileAdapter implements StorageAdapter {
     if (this.#readBuf.length < len) this.#readBuf = Buffer.allocUnsafe(Math.max(len, this.#readBuf.length * 2));
     const buf = this.#readBuf;
     const got = readFully(this.#ops, this.#logFd, buf, len, loc);
-    const rec = checkRecord(buf, 0, got);
-    if (!rec.ok) throw this.#damaged('log', loc, rec.why);
-    // The value follows the metadata line: decode only that part.
-    const nl = buf.indexOf(10, RECORD_HEADER_BYTES);
-    if (nl < 0 || nl >= rec.end) throw this.#damaged('log', loc, 'record holds no value');
-    return buf.toString('utf8', nl + 1, rec.end);
+    return this.#logValue(buf, 0, got, loc);
   }
 
-  /** A log record's value from a buffer holding the log, its checksum verified. */
-  #logValue(log: Buffer, loc: number, len: number): string {
-    const rec = checkRecord(log, loc, Math.min(log.length, loc + len));
+  /**
+   * The value of the log record at `at` in `buf` (which holds `size` valid bytes), its
+   * checksum verified; `loc` is the record's offset in the log file, for errors.
+   */
+  #logValue(buf: Buffer, at: number, size: number, loc: number): string {
+    const rec = checkRecord(buf, at, size);
     if (!rec.ok) throw this.#damaged('log', loc, rec.why);
-    const nl = log.indexOf(10, rec.bodyStart);
+    // The value follows the metadata line: decode only that part.
+    const nl = buf.indexOf(10, rec.bodyStart);
     if (nl < 0 || nl >= rec.end) throw this.#damaged('log', loc, 'record holds no value');
-    return log.toString('utf8', nl + 1, rec.end);
+    return buf.toString('utf8', nl + 1, rec.end);
   }
 
   #damaged(kind: 'log' | 'snapshot', offset: number, why: string): CorruptionError {
@@ -377,7 +375,7 @@ export class FileAdapter implements StorageAdapter {
     try {
       // The log is small next to the snapshot: read it once rather than a value at a time.
       const log = fs.readFileSync(join(this.dir, name('log', this.#gen))).subarray(0, this.#logSize);
-      const readText = (loc: number, len: number): string => (loc >= 0 ? this.#logValue(log, loc, len) : this.#read(loc, len));
+      const readText = (loc: number, len: number): string => (loc >= 0 ? this.#logValue(log, loc, Math.min(log.length, loc + len), loc) : this.#read(loc, len));
       const carry = this.#snapFd >= 0 ? { fd: this.#snapFd, valuesEnd: this.#snapValuesEnd } : undefined;
       reloc = writeSnapshot(this.#ops, fd, next, source, readText, carry);
       this.#ops.fsyncSync(fd);

@@ -27,10 +27,16 @@ import {
   changeStream,
   matcherOf,
   executeQuery,
+  IndexSet,
   parseQuery,
   Query,
   subscribe,
+  ViewSet,
   type Aggregation,
+  type IndexInfo,
+  type ViewDefinition,
+  type ViewInfo,
+  type ViewResult,
   type ChangeEvent,
   type LaggedEvent,
   type QueryResult,
@@ -97,9 +103,13 @@ export type PutManyItem = PutItem;
 /** The KoruDelta database handle. */
 export class KoruDelta {
   readonly #s: CausalStorage;
+  readonly #indexes: IndexSet;
+  readonly #views: ViewSet;
 
   private constructor(storage: CausalStorage) {
     this.#s = storage;
+    this.#indexes = new IndexSet(storage);
+    this.#views = new ViewSet(storage);
   }
 
   /** Opens a database: in memory by default, durable with `path`. */
@@ -251,8 +261,59 @@ export class KoruDelta {
    */
   async query(namespace: string, query: Query | unknown = {}, options: { readonly at?: TimeInput } = {}): Promise<QueryResult> {
     const spec = query instanceof Query ? query.spec : parseQuery(query);
-    const at = options?.at === undefined ? undefined : toEpochMs(options.at);
-    return executeQuery(this.#s.entries(namespace, at), spec);
+    if (options?.at === undefined) return this.#indexes.execute(namespace, spec);
+    return executeQuery(this.#s.entries(namespace, toEpochMs(options.at)), spec);
+  }
+
+  /**
+   * Indexes `field` (a dotted path) of `namespace`'s documents, so queries filtering on it
+   * with `eq`, `in` or a range read candidates from the index instead of scanning (see
+   * `explain` on a query's result). Persisted with the database; creating an existing
+   * index returns it. At most 64 per namespace.
+   * @throws INVALID_NAMESPACE, INVALID_QUERY (bad path), LIMIT_EXCEEDED
+   */
+  async createIndex(namespace: string, field: string): Promise<IndexInfo> {
+    return this.#indexes.create(namespace, field);
+  }
+
+  /** Removes a secondary index. @throws INDEX_NOT_FOUND */
+  async dropIndex(namespace: string, field: string): Promise<void> {
+    return this.#indexes.drop(namespace, field);
+  }
+
+  /** The secondary indexes of `namespace`, or of all namespaces. */
+  async listIndexes(namespace?: string): Promise<IndexInfo[]> {
+    return this.#indexes.list(namespace);
+  }
+
+  /**
+   * Creates a materialized view: a named query over a namespace, computed now and kept.
+   * `autoRefresh: true` keeps it current on every write; otherwise it shows the data as of
+   * its last `refreshView`. Persisted with the database. At most 1,024 views.
+   * @throws VIEW_EXISTS, INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_QUERY, LIMIT_EXCEEDED
+   */
+  async createView(definition: ViewDefinition): Promise<ViewInfo> {
+    return this.#views.create(definition);
+  }
+
+  /** Every view's definition, sorted by name. */
+  async listViews(): Promise<ViewInfo[]> {
+    return this.#views.list();
+  }
+
+  /** Recomputes a view from the current data and returns it. @throws VIEW_NOT_FOUND */
+  async refreshView(name: string): Promise<ViewResult> {
+    return this.#views.refresh(name);
+  }
+
+  /** A view's rows (or aggregate) with `refreshedAt` and the `seq` it reflects. @throws VIEW_NOT_FOUND */
+  async queryView(name: string): Promise<ViewResult> {
+    return this.#views.query(name);
+  }
+
+  /** Deletes a view. @throws VIEW_NOT_FOUND */
+  async deleteView(name: string): Promise<void> {
+    return this.#views.delete(name);
   }
 
   /**

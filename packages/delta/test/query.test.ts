@@ -16,7 +16,11 @@ describe('query', () => {
   it('filters, sorts, pages and projects with the builder and with the wire form alike', async () => {
     const db = await people();
     const built = await db.query('users', Query.new().filter(Filter.gt('age', 30)).sort('name', 'desc').select(['name']));
-    expect(built).toEqual({ rows: [{ key: 'carol', value: { name: 'Carol' } }, { key: 'alice', value: { name: 'Alice' } }], total: 2 });
+    expect(built).toEqual({
+      rows: [{ key: 'carol', value: { name: 'Carol' } }, { key: 'alice', value: { name: 'Alice' } }],
+      total: 2,
+      explain: { strategy: 'scan', indexes: [], examined: 4 },
+    });
     const wire = await db.query('users', { filter: { age: { $gt: 30 } }, sort: [['name', 'desc']], select: ['name'] });
     expect(wire).toEqual(built);
     const paged = await db.query('users', { filter: { tags: { $contains: 'admin' } }, sort: [['age', 'asc']], offset: 1, limit: 5 });

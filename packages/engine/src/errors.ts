@@ -22,6 +22,10 @@ export const ErrorCodes = {
   STORAGE_FULL: 'STORAGE_FULL',
   IO_ERROR: 'IO_ERROR',
   UNSUPPORTED: 'UNSUPPORTED',
+  INDEX_NOT_FOUND: 'INDEX_NOT_FOUND',
+  VIEW_NOT_FOUND: 'VIEW_NOT_FOUND',
+  VIEW_EXISTS: 'VIEW_EXISTS',
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -7,7 +7,7 @@
  * event carrying the seq to resume from (`since: seq`) and ends, never a silent drop.
  */
 import { InvalidArgumentError } from '@koru/engine';
-import { validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
+import { SYSTEM_NAMESPACE, validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
 import type { JsonValue } from '@koru/engine';
 import { matcherOf } from './matcher.js';
 
@@ -84,6 +84,8 @@ function compileSpec(spec: SubscriptionSpec): (c: Change) => boolean {
   const matches = matcherOf(spec.filter);
   return (c) => {
     const v = c.version;
+    // The database's own records (index and view definitions) are not user changes.
+    if (v.namespace === SYSTEM_NAMESPACE) return false;
     if (namespace !== undefined && v.namespace !== namespace) return false;
     if (key !== undefined && v.key !== key) return false;
     if (wanted !== undefined && !wanted.has(c.changeType)) return false;

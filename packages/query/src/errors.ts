@@ -29,3 +29,31 @@ export function isInvalidQueryError(e: unknown): e is InvalidQueryError {
 export function at(base: string, segment: string | number): string {
   return base === '' ? String(segment) : `${base}.${segment}`;
 }
+
+/** No secondary index on that namespace and field. */
+export class IndexNotFoundError extends KoruError {
+  constructor(namespace: string, field: string) {
+    super(ErrorCodes.INDEX_NOT_FOUND, `no index on ${namespace}.${field}`, { details: { namespace, field } });
+  }
+}
+
+/** No view of that name. */
+export class ViewNotFoundError extends KoruError {
+  constructor(name: string) {
+    super(ErrorCodes.VIEW_NOT_FOUND, `no view named ${JSON.stringify(name)}`, { details: { name } });
+  }
+}
+
+/** A view of that name exists already (delete it first to redefine it). */
+export class ViewExistsError extends KoruError {
+  constructor(name: string) {
+    super(ErrorCodes.VIEW_EXISTS, `a view named ${JSON.stringify(name)} exists already`, { details: { name } });
+  }
+}
+
+/** A documented limit (indexes per namespace, views per database) would be passed. */
+export class LimitExceededError extends KoruError {
+  constructor(message: string, limit: number) {
+    super(ErrorCodes.LIMIT_EXCEEDED, message, { details: { limit } });
+  }
+}

@@ -13,12 +13,25 @@ export interface Entry {
   readonly key: string;
   readonly value: JsonValue;
 }
+/** How a query ran. */
+export interface QueryExplain {
+  /** `scan`: every live document was tested; `index`: only candidates from secondary indexes. */
+  readonly strategy: 'scan' | 'index';
+  /** The indexed fields the candidates came from (empty for a scan). */
+  readonly indexes: readonly string[];
+  /** Documents the filter was evaluated on. */
+  readonly examined: number;
+}
+
 /** What `executeQuery` returns: the page of rows and how many documents matched in all. */
 export interface QueryResult {
   readonly rows: readonly Entry[];
   /** Matching documents before offset/limit. */
   readonly total: number;
+  readonly explain: QueryExplain;
 }
+
+const SCAN = Object.freeze({ strategy: 'scan' as const, indexes: Object.freeze([]) as readonly string[] });
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -73,7 +86,11 @@ export function compileProjection(select: readonly string[]): (doc: JsonValue) =
  * hands out frozen values). O(n) to filter plus O(m log m) to sort the m matches; each
  * sort key is read once per document.
  */
-export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryResult {
+export function executeQuery(
+  entries: Iterable<Entry>,
+  spec: QuerySpec,
+  source: Omit<QueryExplain, 'examined'> = SCAN,
+): QueryResult {
   const pred = spec.filter === undefined ? undefined : compileFilter(spec.filter);
   const project = spec.select === undefined ? undefined : compileProjection(spec.select);
   if (spec.offset !== undefined) checkCount(spec.offset, 'offset');
@@ -83,7 +100,11 @@ export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryRe
     return { get: compileGetter(k.path, `sort.${i}.path`), sign: k.direction === 'desc' ? -1 : 1 };
   });
   let matches: Entry[] = [];
-  for (const e of entries) if (pred === undefined || pred(e.value)) matches.push(e);
+  let examined = 0;
+  for (const e of entries) {
+    examined++;
+    if (pred === undefined || pred(e.value)) matches.push(e);
+  }
   const total = matches.length;
   if (sortKeys.length > 0) {
     type Item = { readonly e: Entry; readonly keys: Lookup[]; readonly i: number };
@@ -136,5 +157,6 @@ export function executeQuery(entries: Iterable<Entry>, spec: QuerySpec): QueryRe
     const e = matches[i]!;
     rows.push(Object.freeze({ key: e.key, value: deepFreeze(project === undefined ? e.value : project(e.value)) }));
   }
-  return Object.freeze({ rows: Object.freeze(rows), total });
+  const explain = Object.freeze({ strategy: source.strategy, indexes: Object.freeze([...source.indexes]), examined });
+  return Object.freeze({ rows: Object.freeze(rows), total, explain });
 }

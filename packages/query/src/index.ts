@@ -1,10 +1,19 @@
 /**
  * @koru/query — the query layer of KoruDelta: filters with a MongoDB-style wire form and a
  * fluent builder, predicates compiled once, a documented total order over JSON values,
- * sorting, offset/limit, projection and aggregation. Pure functions over JSON documents;
- * browser-safe.
+ * sorting, offset/limit, projection and aggregation (pure functions over JSON documents);
+ * secondary indexes, materialized views and the change feed over a CausalStorage.
+ * Browser-safe.
  */
-export { InvalidQueryError, INVALID_QUERY, isInvalidQueryError } from './errors.js';
+export {
+  InvalidQueryError,
+  INVALID_QUERY,
+  isInvalidQueryError,
+  IndexNotFoundError,
+  ViewNotFoundError,
+  ViewExistsError,
+  LimitExceededError,
+} from './errors.js';
 export { type Lookup, getAt, compileGetter } from './paths.js';
 export { compareJson, jsonEquals } from './order.js';
 export {
@@ -23,7 +32,11 @@ export { type WireFilter, parseFilter, toWire } from './wire.js';
 export { type Predicate, compileFilter } from './compile.js';
 export { matcherOf } from './matcher.js';
 export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, queryToWire } from './query.js';
-export { type Entry, type QueryResult, executeQuery, compileProjection } from './execute.js';
+export { type Entry, type QueryResult, type QueryExplain, executeQuery, compileProjection } from './execute.js';
+export { SecondaryIndex, type Bound, type IndexRange } from './secondary-index.js';
+export { planFilter, type IndexPlan, type IndexAccess, type IndexLookup } from './plan.js';
+export { IndexSet, type IndexInfo, MAX_INDEXES_PER_NAMESPACE, MAX_INDEX_FIELD_LENGTH } from './indexes.js';
+export { ViewSet, type ViewDefinition, type ViewInfo, type ViewResult, MAX_VIEWS, MAX_DESCRIPTION_LENGTH } from './views.js';
 export { type Aggregation, type Group, Agg, aggregate } from './aggregate.js';
 export {
   type ChangeSource,

@@ -27,7 +27,7 @@ import {
 import type { CommitEntry, LoadedState, StorageAdapter } from './adapter.js';
 import { ClosedError, CorruptionError, IoError, KeyNotFoundError, VersionConflictError, VersionNotFoundError } from './errors.js';
 import { MemoryAdapter } from './memory-adapter.js';
-import { validateKey, validateNamespace } from './names.js';
+import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import { KeyIndex, type KeyState } from './key-index.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { ValueIndex } from './value-index.js';
@@ -103,6 +103,7 @@ export class CausalStorage {
   #closed = false;
   #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
   readonly #listeners = new Set<(seq: number) => void>();
+  readonly #appliers = new Set<(versions: readonly Version[]) => void>();
   #lastChange: Change | undefined;
 
   private constructor(options: CausalStorageOptions) {
@@ -145,12 +146,43 @@ export class CausalStorage {
 
   /** Writes a new version of `namespace/key`. Resolves once persisted per the adapter's policy. */
   put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+    return this.#put(namespace, key, value, options, false);
+  }
+
+  /**
+   * Writes one of the database's own records (index and view definitions) under `key` in
+   * {@link SYSTEM_NAMESPACE}: committed, persisted and recovered like any write, but
+   * unreachable through the user-facing methods, listings and the change feed.
+   */
+  putSystem(key: string, value: unknown): Promise<Version> {
+    return this.#put(SYSTEM_NAMESPACE, key, value, undefined, true);
+  }
+
+  /** Deletes one of the database's own records (see {@link putSystem}). */
+  deleteSystem(key: string): Promise<Version> {
     try {
       this.#checkWritable();
-      validateNamespace(namespace);
+      const ks = this.#index.keyState(SYSTEM_NAMESPACE, key, false, true);
+      if (ks === undefined || this.#absent(ks)) throw new KeyNotFoundError(SYSTEM_NAMESPACE, key);
+      return this.#enqueueOne(ks, null, undefined);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The database's own live records (see {@link putSystem}), in the order first written. */
+  systemEntries(): Version[] {
+    this.#checkOpen();
+    return [...this.#live(SYSTEM_NAMESPACE)];
+  }
+
+  #put(namespace: string, key: string, value: unknown, options: WriteOptions | undefined, system: boolean): Promise<Version> {
+    try {
+      this.#checkWritable();
+      if (!system) validateNamespace(namespace);
       validateKey(key);
       const canon = canonicalize(value, this.#limits);
-      const ks = this.#index.keyState(namespace, key, true)!;
+      const ks = this.#index.keyState(namespace, key, true, system)!;
       try {
         return this.#enqueueOne(ks, canon, options?.ifVersion);
       } catch (e) {
@@ -379,6 +411,10 @@ export class CausalStorage {
       this.#seq = e.seq;
       w.resolve(w.version);
     }
+    if (this.#appliers.size > 0) {
+      const versions = batch.map((w) => w.version);
+      for (const applier of this.#appliers) applier(versions);
+    }
     for (const listener of this.#listeners) {
       try {
         listener(this.#seq);
@@ -497,17 +533,61 @@ export class CausalStorage {
    * `atMs` (keys deleted then, or written only later, are absent). In no particular
    * order. O(keys), or O(keys · log h) with `atMs`.
    */
-  *entries(namespace: string, atMs?: number): Generator<Version> {
+  entries(namespace: string, atMs?: number): Iterable<Version> {
     this.#checkOpen();
     validateNamespace(namespace);
     if (atMs !== undefined && (typeof atMs !== 'number' || Number.isNaN(atMs))) {
       throw new InvalidArgumentError(`entries expects a time in ms since the epoch, got ${String(atMs)}`);
     }
+    return atMs === undefined ? this.#live(namespace) : this.#liveAt(namespace, (ks) => this.#index.indexAt(ks, atMs));
+  }
+
+  /**
+   * The live versions of a namespace as they were right after change `seq` was committed
+   * (0: before any). Exact where a time is not: several changes can share a millisecond.
+   * In no particular order. O(keys · log h).
+   */
+  entriesAsOf(namespace: string, seq: number): Iterable<Version> {
+    this.#checkOpen();
+    validateNamespace(namespace);
+    if (!Number.isInteger(seq) || seq < 0 || seq > this.#seq) {
+      throw new InvalidArgumentError(`no state after change ${String(seq)}: changes are numbered 1 to ${this.#seq}`);
+    }
+    // Change seq is row seq - 1: the state after it holds the rows below seq.
+    return this.#liveAt(namespace, (ks) => this.#index.indexBeforeRow(ks, seq));
+  }
+
+  /**
+   * The current versions of those of `keys` that are live in `namespace`, in the order
+   * `entries` lists them (keys first written first). O(m log m) for m keys.
+   */
+  liveVersionsOf(namespace: string, keys: Iterable<string>): Version[] {
+    this.#checkOpen();
+    validateNamespace(namespace);
+    const found: KeyState[] = [];
+    for (const key of keys) {
+      const ks = this.#index.keyState(namespace, key, false);
+      if (ks !== undefined && this.#index.isLive(ks)) found.push(ks);
+    }
+    // A key's first row orders keys as the namespace's map does: by first write.
+    found.sort((a, b) => a.rows[0]! - b.rows[0]!);
+    return found.map((ks) => this.#reader.head(ks)!);
+  }
+
+  *#live(namespace: string): Generator<Version> {
+    for (const ks of this.#index.namespaceKeys(namespace)) {
+      const n = ks.rows.length;
+      if (n === 0 || this.#index.isDeleted(ks.rows[n - 1]!)) continue;
+      // The version itself carries key and value: no object per entry.
+      yield ks.head ?? this.#reader.head(ks)!;
+    }
+  }
+
+  *#liveAt(namespace: string, indexOf: (ks: KeyState) => number): Generator<Version> {
     for (const ks of this.#index.namespaceKeys(namespace)) {
       if (ks.rows.length === 0) continue;
-      const i = atMs === undefined ? ks.rows.length - 1 : this.#index.indexAt(ks, atMs);
+      const i = indexOf(ks);
       if (i < 0 || this.#index.isDeleted(ks.rows[i]!)) continue;
-      // The version itself carries key and value: no object per entry.
       yield this.#reader.at(ks, i);
     }
   }
@@ -567,6 +647,16 @@ export class CausalStorage {
   onCommit(listener: (seq: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` synchronously with the versions of every batch as it is applied,
+   * before any write of it is reported done, so derived state (secondary indexes, views)
+   * never lags a completed write. The listener must not throw. Returns its remover.
+   */
+  onApply(listener: (versions: readonly Version[]) => void): () => void {
+    this.#appliers.add(listener);
+    return () => this.#appliers.delete(listener);
   }
 
   /** A version by id. O(h). @throws KeyNotFoundError, VersionNotFoundError */

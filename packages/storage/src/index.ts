@@ -23,5 +23,5 @@ export type {
 export { MemoryAdapter } from './memory-adapter.js';
 export * from './errors.js';
 export * from './types.js';
-export { validateNamespace, validateKey, MAX_KEY_BYTES, MAX_NAMESPACE_LENGTH } from './names.js';
+export { validateNamespace, validateKey, MAX_KEY_BYTES, MAX_NAMESPACE_LENGTH, SYSTEM_NAMESPACE } from './names.js';
 export { VersionTable, FLAG_DELETED, COLUMN_NAMES, type VersionColumns } from './version-table.js';

@@ -6,7 +6,7 @@
 import { parseHlc, type HlcStamp } from '@koru/engine';
 import type { ChangeRecord, LoadedSnapshot, ReplayEntry } from './adapter.js';
 import { KeyNotFoundError } from './errors.js';
-import { validateKey, validateNamespace } from './names.js';
+import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import type { Version } from './types.js';
 import { FLAG_DELETED, VersionTable } from './version-table.js';
 
@@ -45,12 +45,16 @@ export class KeyIndex {
   readonly #nodeIx = new Map<string, number>();
   readonly #namespaces = new Map<string, Map<string, KeyState>>();
 
-  /** The key's state, or undefined; with `create`, a new empty one (names validated first). O(1). */
-  keyState(namespace: string, key: string, create: boolean): KeyState | undefined {
+  /**
+   * The key's state, or undefined; with `create`, a new empty one (names validated first).
+   * The reserved namespace is reachable only with `system` (otherwise INVALID_NAMESPACE). O(1).
+   */
+  keyState(namespace: string, key: string, create: boolean, system = false): KeyState | undefined {
+    if (namespace === SYSTEM_NAMESPACE && !system) validateNamespace(namespace);
     let keys = this.#namespaces.get(namespace);
     let ks = keys?.get(key);
     if (ks !== undefined || !create) return ks;
-    validateNamespace(namespace);
+    if (!system) validateNamespace(namespace);
     validateKey(key);
     if (keys === undefined) this.#namespaces.set(namespace, (keys = new Map()));
     keys.set(key, (ks = new KeyState(namespace, key)));
@@ -59,6 +63,7 @@ export class KeyIndex {
 
   /** A key with at least one version. @throws KeyNotFoundError (or a name error for malformed names) */
   existing(namespace: string, key: string): KeyState {
+    if (namespace === SYSTEM_NAMESPACE) validateNamespace(namespace);
     const ks = this.#namespaces.get(namespace)?.get(key);
     if (ks !== undefined && ks.rows.length > 0) return ks;
     validateNamespace(namespace);
@@ -122,6 +127,19 @@ export class KeyIndex {
     return found;
   }
 
+  /** Index in `ks.rows` of the last version with a row below `endRow` (committed before change `endRow + 1`), or -1. O(log h). */
+  indexBeforeRow(ks: KeyState, endRow: number): number {
+    const rows = ks.rows;
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]! < endRow) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  }
+
   /** Index in `ks.rows` of the first version written at or after `atMs` (rows.length if none). O(log h). */
   firstAtOrAfter(ks: KeyState, atMs: number): number {
     const wall = this.table.cols.wall;
@@ -162,6 +180,7 @@ export class KeyIndex {
   listNamespaces(): string[] {
     const out: string[] = [];
     for (const [ns, keys] of this.#namespaces) {
+      if (ns === SYSTEM_NAMESPACE) continue;
       for (const ks of keys.values()) {
         if (this.isLive(ks)) {
           out.push(ns);
@@ -184,7 +203,8 @@ export class KeyIndex {
   counts(): IndexCounts {
     let keys = 0;
     let namespaces = 0;
-    for (const m of this.#namespaces.values()) {
+    for (const [ns, m] of this.#namespaces) {
+      if (ns === SYSTEM_NAMESPACE) continue;
       let live = 0;
       for (const ks of m.values()) if (this.isLive(ks)) live++;
       keys += live;
@@ -230,7 +250,7 @@ export class KeyIndex {
 
   /** Appends one change replayed from the log. Returns its HLC stamp. */
   replay(e: ReplayEntry): HlcStamp {
-    const ks = this.keyState(e.namespace, e.key, true)!;
+    const ks = this.keyState(e.namespace, e.key, true, e.namespace === SYSTEM_NAMESPACE)!;
     const stamp = parseHlc(e.hlc);
     this.append(ks, stamp.wall, stamp.logical, e, this.nodeIndex(e.node));
     ks.head = undefined;

@@ -6,6 +6,13 @@ export const MAX_NAMESPACE_LENGTH = 128;
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
 
+/**
+ * The reserved namespace where the database keeps its own records (index and view
+ * definitions). Users cannot name it (`_` is reserved); it is stored, versioned and
+ * recovered like any other namespace, but hidden from listings, counts and the change feed.
+ */
+export const SYSTEM_NAMESPACE = '_koru';
+
 const NAMESPACE_FORM = /^[A-Za-z0-9.-][A-Za-z0-9_.-]{0,127}$/;
 
 /** @throws InvalidNamespaceError unless `ns` is 1–128 chars of `[A-Za-z0-9_.-]` not starting with `_`. */

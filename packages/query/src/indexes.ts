@@ -1,0 +1,178 @@
+/**
+ * The secondary indexes of a database and the query executor that uses them.
+ *
+ * An index's definition is a record in the store's reserved namespace, so it is
+ * persisted, recovered and versioned like data; its contents live in memory. After a
+ * reopen an index is rebuilt from the namespace's live documents the first time a query
+ * needs it (opening stays O(definitions)); until then writes skip it, since the build
+ * reads the current state anyway. A built index is updated synchronously as each batch
+ * commits, so a query after an acknowledged write always sees it.
+ */
+import { validateNamespace, type CausalStorage, type Version } from '@koru/storage';
+import { IndexNotFoundError, InvalidQueryError, LimitExceededError } from './errors.js';
+import { executeQuery, type Entry, type QueryResult } from './execute.js';
+import { validatePath } from './paths.js';
+import { planFilter, type IndexPlan } from './plan.js';
+import type { QuerySpec } from './query.js';
+import { SecondaryIndex } from './secondary-index.js';
+
+/** Most secondary indexes one namespace may have. */
+export const MAX_INDEXES_PER_NAMESPACE = 64;
+/** Longest indexed field path, in characters. */
+export const MAX_INDEX_FIELD_LENGTH = 512;
+
+function checkField(field: unknown): asserts field is string {
+  validatePath(field, 'field');
+  if (field.length > MAX_INDEX_FIELD_LENGTH) {
+    throw new InvalidQueryError(`an indexed field path may have at most ${MAX_INDEX_FIELD_LENGTH} characters, not ${field.length}`, 'field');
+  }
+}
+
+/** A secondary index as `listIndexes` describes it. */
+export interface IndexInfo {
+  readonly namespace: string;
+  readonly field: string;
+  /** When it was created, ISO-8601 UTC. */
+  readonly createdAt: string;
+}
+
+interface IndexSlot {
+  readonly info: IndexInfo;
+  /** Undefined until first needed after a reopen. */
+  index: SecondaryIndex | undefined;
+}
+
+const RECORD_PREFIX = 'index:';
+
+/** The indexes of one store. Create one per open store; it follows the store's commits. */
+export class IndexSet {
+  readonly #s: CausalStorage;
+  readonly #slots = new Map<string, Map<string, IndexSlot>>();
+
+  constructor(storage: CausalStorage) {
+    this.#s = storage;
+    for (const v of storage.systemEntries()) {
+      if (!v.key.startsWith(RECORD_PREFIX)) continue;
+      const { namespace, field, createdAt } = v.value as unknown as IndexInfo;
+      this.#slotsOf(namespace, true).set(field, { info: Object.freeze({ namespace, field, createdAt }), index: undefined });
+    }
+    storage.onApply((versions) => this.#apply(versions));
+  }
+
+  /**
+   * Indexes `field` (a dotted path) of `namespace`'s documents. Builds it from the live
+   * documents now (O(n log n)) and persists its definition. Creating an index that
+   * exists returns it unchanged.
+   * @throws INVALID_NAMESPACE, INVALID_QUERY (bad path), LIMIT_EXCEEDED
+   */
+  async create(namespace: string, field: string): Promise<IndexInfo> {
+    validateNamespace(namespace);
+    checkField(field);
+    const slots = this.#slotsOf(namespace, true);
+    const known = slots.get(field);
+    if (known !== undefined) return known.info;
+    if (slots.size >= MAX_INDEXES_PER_NAMESPACE) {
+      throw new LimitExceededError(`namespace ${namespace} has ${slots.size} indexes, the most allowed`, MAX_INDEXES_PER_NAMESPACE);
+    }
+    const info: IndexInfo = Object.freeze({ namespace, field, createdAt: new Date().toISOString() });
+    // Registered before the definition is written: writes committed meanwhile maintain it.
+    const slot: IndexSlot = { info, index: this.#build(namespace, field) };
+    slots.set(field, slot);
+    try {
+      await this.#s.putSystem(recordKey(namespace, field), { ...info });
+    } catch (e) {
+      if (slots.get(field) === slot) slots.delete(field);
+      throw e;
+    }
+    return info;
+  }
+
+  /** Removes the index. @throws INDEX_NOT_FOUND */
+  async drop(namespace: string, field: string): Promise<void> {
+    validateNamespace(namespace);
+    checkField(field);
+    const slots = this.#slots.get(namespace);
+    if (slots?.get(field) === undefined) throw new IndexNotFoundError(namespace, field);
+    await this.#s.deleteSystem(recordKey(namespace, field));
+    slots.delete(field);
+  }
+
+  /** The indexes of `namespace`, or of every namespace, sorted by namespace then field. */
+  list(namespace?: string): IndexInfo[] {
+    if (namespace !== undefined) validateNamespace(namespace);
+    const out: IndexInfo[] = [];
+    for (const [ns, slots] of this.#slots) {
+      if (namespace === undefined || ns === namespace) for (const s of slots.values()) out.push(s.info);
+    }
+    return out.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+  }
+
+  /**
+   * Runs `spec` over the live documents of `namespace`: through the indexes when the
+   * filter allows (see `planFilter`) and the candidates are a small part of the index,
+   * by a scan otherwise. Either way the result is the same, rows in the same order;
+   * `explain` tells which ran.
+   */
+  execute(namespace: string, spec: QuerySpec): QueryResult {
+    const slots = this.#slots.get(namespace);
+    const plan = spec.filter === undefined || slots === undefined || slots.size === 0
+      ? undefined
+      : planFilter(spec.filter, (path) => {
+          const slot = slots.get(path);
+          if (slot === undefined) return undefined;
+          return (slot.index ??= this.#build(namespace, path));
+        });
+    if (plan !== undefined) {
+      const keys = candidates(plan);
+      if (keys !== undefined) {
+        const entries = this.#s.liveVersionsOf(namespace, keys);
+        return executeQuery(entries, spec, { strategy: 'index', indexes: [...new Set(plan.map((a) => a.index.field))] });
+      }
+    }
+    return executeQuery(this.#s.entries(namespace) as Iterable<Entry>, spec);
+  }
+
+  #slotsOf(namespace: string, create: boolean): Map<string, IndexSlot> {
+    let slots = this.#slots.get(namespace);
+    if (slots === undefined) {
+      slots = new Map();
+      if (create) this.#slots.set(namespace, slots);
+    }
+    return slots;
+  }
+
+  #build(namespace: string, field: string): SecondaryIndex {
+    const index = new SecondaryIndex(namespace, field);
+    for (const v of this.#s.entries(namespace)) index.update(v.key, v.value);
+    return index;
+  }
+
+  #apply(versions: readonly Version[]): void {
+    for (const v of versions) {
+      const slots = this.#slots.get(v.namespace);
+      if (slots === undefined) continue;
+      for (const slot of slots.values()) slot.index?.update(v.key, v.deleted ? undefined : v.value);
+    }
+  }
+}
+
+/**
+ * The keys an index plan selects, or undefined when they would be more than a quarter
+ * of the largest index used: past that, fetching and re-ordering candidates costs more
+ * than testing every document.
+ */
+function candidates(plan: IndexPlan): Set<string> | undefined {
+  let largest = 0;
+  for (const a of plan) largest = Math.max(largest, a.index.size);
+  const max = Math.max(1024, largest >>> 2);
+  const keys = new Set<string>();
+  for (const a of plan) {
+    for (const r of a.ranges) if (!a.index.collect(r, keys, max)) return undefined;
+  }
+  return keys;
+}
+
+/** Namespaces never contain ':', so the record key parses back unambiguously. */
+function recordKey(namespace: string, field: string): string {
+  return `${RECORD_PREFIX}${namespace}:${field}`;
+}

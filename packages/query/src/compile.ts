@@ -78,13 +78,30 @@ function compileNode(f: Filter, where: string): Predicate {
     case 'gte':
     case 'lt':
     case 'lte': {
+      // One closure per operator, with no inner call: this runs once per scanned document.
       const value = f.value;
-      const test =
-        f.op === 'gt' ? (c: number) => c > 0 : f.op === 'gte' ? (c: number) => c >= 0 : f.op === 'lt' ? (c: number) => c < 0 : (c: number) => c <= 0;
-      return (doc) => {
-        const v = get(doc);
-        return v !== undefined && test(compareJson(v, value));
-      };
+      switch (f.op) {
+        case 'gt':
+          return (doc) => {
+            const v = get(doc);
+            return v !== undefined && compareJson(v, value) > 0;
+          };
+        case 'gte':
+          return (doc) => {
+            const v = get(doc);
+            return v !== undefined && compareJson(v, value) >= 0;
+          };
+        case 'lt':
+          return (doc) => {
+            const v = get(doc);
+            return v !== undefined && compareJson(v, value) < 0;
+          };
+        default:
+          return (doc) => {
+            const v = get(doc);
+            return v !== undefined && compareJson(v, value) <= 0;
+          };
+      }
     }
     case 'contains':
       return compileContains(get, f.value);

@@ -78,13 +78,77 @@ export function compileProjection(select: readonly string[]): (doc: JsonValue) =
   };
 }
 
+/** A compiled sort key. */
+interface SortKeyReader {
+  readonly get: (doc: Lookup) => Lookup;
+  /** 1 ascending, -1 descending. */
+  readonly sign: number;
+}
+
+/** A match decorated with its sort keys and input position. */
+interface Item {
+  readonly e: Entry;
+  readonly keys: Lookup[];
+  readonly i: number;
+}
+
+/** Largest offset + limit kept by the online top-k rather than a full sort. */
+const MAX_ONLINE_TOP = 256;
+
+/** Orders items by their keys; ties keep input order (a stable sort): the position breaks them. */
+function compareItems(sortKeys: readonly SortKeyReader[], a: Item, b: Item): number {
+  for (let j = 0; j < sortKeys.length; j++) {
+    const c = compareJson(a.keys[j], b.keys[j]);
+    if (c !== 0) return c * sortKeys[j]!.sign;
+  }
+  return a.i - b.i;
+}
+
+/** The first `wanted` items in sort order among those offered, kept sorted. */
+class TopK {
+  readonly #best: Item[] = [];
+
+  constructor(
+    private readonly sortKeys: readonly SortKeyReader[],
+    private readonly wanted: number,
+  ) {}
+
+  offer(e: Entry, i: number): void {
+    const best = this.#best;
+    const keys = this.sortKeys;
+    if (best.length === this.wanted) {
+      if (this.wanted === 0) return;
+      // Most rows lose to the current last one on the first key: decide that before
+      // building anything. A tie on every key loses too (it came later).
+      const last = best[best.length - 1]!;
+      let c = 0;
+      for (let j = 0; j < keys.length && c === 0; j++) c = compareJson(keys[j]!.get(e.value), last.keys[j]) * keys[j]!.sign;
+      if (c >= 0) return;
+    }
+    const it: Item = { e, keys: keys.map((k): Lookup => k.get(e.value)), i };
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareItems(keys, best[mid]!, it) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, it);
+    if (best.length > this.wanted) best.pop();
+  }
+
+  entries(): Entry[] {
+    return this.#best.map((d) => d.e);
+  }
+}
+
 /**
  * Runs `spec` over `entries` (any iterable, consumed once), validating `spec` first (an
  * {@link InvalidQueryError} for a bad filter, path, direction, offset or limit). Sorting is stable (ties keep
  * input order) and uses the total order of `compareJson`, a missing field sorting first
  * ascending. Rows and values are deep-frozen (values in place: the storage layer already
- * hands out frozen values). O(n) to filter plus O(m log m) to sort the m matches; each
- * sort key is read once per document.
+ * hands out frozen values). O(n) to filter plus O(m log m) to sort the m matches (O(m log k)
+ * when offset + limit = k is at most 256); each sort key is read once per sorted document.
  */
 export function executeQuery(
   entries: Iterable<Entry>,
@@ -95,58 +159,32 @@ export function executeQuery(
   const project = spec.select === undefined ? undefined : compileProjection(spec.select);
   if (spec.offset !== undefined) checkCount(spec.offset, 'offset');
   if (spec.limit !== undefined) checkCount(spec.limit, 'limit');
-  const sortKeys = (spec.sort ?? []).map((k, i) => {
+  const sortKeys = (spec.sort ?? []).map((k, i): SortKeyReader => {
     checkDirection(k.direction, `sort.${i}.direction`);
     return { get: compileGetter(k.path, `sort.${i}.path`), sign: k.direction === 'desc' ? -1 : 1 };
   });
+  const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit;
   let matches: Entry[] = [];
   let examined = 0;
-  for (const e of entries) {
-    examined++;
-    if (pred === undefined || pred(e.value)) matches.push(e);
-  }
-  const total = matches.length;
-  if (sortKeys.length > 0) {
-    type Item = { readonly e: Entry; readonly keys: Lookup[]; readonly i: number };
-    // Ties keep input order (a stable sort): the input position breaks them.
-    const cmp = (a: Item, b: Item): number => {
-      for (let j = 0; j < sortKeys.length; j++) {
-        const c = compareJson(a.keys[j], b.keys[j]);
-        if (c !== 0) return c * sortKeys[j]!.sign;
-      }
-      return a.i - b.i;
-    };
-    const item = (e: Entry, i: number): Item => ({ e, keys: sortKeys.map((k): Lookup => k.get(e.value)), i });
-    const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit;
-    if (wanted === 0) matches = [];
-    else if (wanted * 4 < matches.length) {
-      // Only the first `wanted` rows are returned: keep those (O(m log k)), not a full sort.
-      const best: Item[] = [];
-      for (let i = 0; i < matches.length; i++) {
-        const e = matches[i]!;
-        if (best.length === wanted) {
-          // Most rows lose to the current last one on the first key: decide that before
-          // building anything. A tie on every key loses too (it came later).
-          const last = best[wanted - 1]!;
-          let c = 0;
-          for (let j = 0; j < sortKeys.length && c === 0; j++) c = compareJson(sortKeys[j]!.get(e.value), last.keys[j]) * sortKeys[j]!.sign;
-          if (c >= 0) continue;
-        }
-        const it = item(e, i);
-        let lo = 0;
-        let hi = best.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (cmp(best[mid]!, it) <= 0) lo = mid + 1;
-          else hi = mid;
-        }
-        best.splice(lo, 0, it);
-        if (best.length > wanted) best.pop();
-      }
-      matches = best.map((d) => d.e);
-    } else {
-      const decorated = matches.map(item);
-      decorated.sort(cmp);
+  let total = 0;
+  if (sortKeys.length > 0 && wanted <= MAX_ONLINE_TOP) {
+    // Only the first `wanted` rows are returned: keep just those while filtering
+    // (O(n log k)), never collecting every match.
+    const top = new TopK(sortKeys, wanted);
+    for (const e of entries) {
+      examined++;
+      if (pred === undefined || pred(e.value)) top.offer(e, total++);
+    }
+    matches = top.entries();
+  } else {
+    for (const e of entries) {
+      examined++;
+      if (pred === undefined || pred(e.value)) matches.push(e);
+    }
+    total = matches.length;
+    if (sortKeys.length > 0) {
+      const decorated = matches.map((e, i): Item => ({ e, keys: sortKeys.map((k): Lookup => k.get(e.value)), i }));
+      decorated.sort((a, b) => compareItems(sortKeys, a, b));
       matches = decorated.map((d) => d.e);
     }
   }

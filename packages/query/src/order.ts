@@ -45,6 +45,9 @@ function compareArrays(a: readonly Lookup[], b: readonly Lookup[], cmp: (x: Look
  * positive. O(size of the smaller value); object keys are sorted per comparison.
  */
 export function compareJson(a: Lookup, b: Lookup): number {
+  // The common cases first: sort keys and range operands are mostly numbers or strings.
+  const ta = typeof a;
+  if (ta === typeof b && (ta === 'number' || ta === 'string')) return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
   const ra = typeRank(a);
   const rb = typeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;

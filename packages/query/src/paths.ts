@@ -41,7 +41,11 @@ export function child(container: Lookup, segment: string): Lookup {
     const i = Number(segment);
     return i < container.length ? (container[i] as JsonValue) : undefined;
   }
-  return hasOwn.call(container, segment) ? (container as Record<string, JsonValue>)[segment] : undefined;
+  if (segment === '__proto__') return hasOwn.call(container, segment) ? (container as Record<string, JsonValue>)[segment] : undefined;
+  // JSON objects hold no functions, and the only inherited non-function property of a
+  // plain object is __proto__ (handled above): a function here is inherited, not data.
+  const v = (container as Record<string, JsonValue>)[segment];
+  return typeof v === 'function' ? undefined : v;
 }
 
 /** The value at `segments` in `doc`, or `undefined`. O(segments). */

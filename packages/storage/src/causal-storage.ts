@@ -104,6 +104,8 @@ export class CausalStorage {
   #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
   readonly #listeners = new Set<(seq: number) => void>();
   readonly #appliers = new Set<(versions: readonly Version[]) => void>();
+  /** Per namespace, its live heads as of the last commit to it (see #liveList). */
+  readonly #liveLists = new Map<string, readonly Version[]>();
   #lastChange: Change | undefined;
 
   private constructor(options: CausalStorageOptions) {
@@ -405,6 +407,7 @@ export class CausalStorage {
         e.len = e.sameAs.len;
       }
       const row = this.#index.append(ks, w.wall, w.logical, e, node);
+      if (this.#liveLists.size > 0) this.#liveLists.delete(ks.namespace);
       if (e.valueText !== null) values.add(row);
       ks.head = w.version;
       if (--ks.pending === 0) ks.pendingId = undefined;
@@ -539,7 +542,20 @@ export class CausalStorage {
     if (atMs !== undefined && (typeof atMs !== 'number' || Number.isNaN(atMs))) {
       throw new InvalidArgumentError(`entries expects a time in ms since the epoch, got ${String(atMs)}`);
     }
-    return atMs === undefined ? this.#live(namespace) : this.#liveAt(namespace, (ks) => this.#index.indexAt(ks, atMs));
+    return atMs === undefined ? this.#liveList(namespace) : this.#liveAt(namespace, (ks) => this.#index.indexAt(ks, atMs));
+  }
+
+  /**
+   * The namespace's live heads as an array, kept until the next commit to the namespace:
+   * repeated scans between writes walk an array, not the key map.
+   */
+  #liveList(namespace: string): readonly Version[] {
+    let list = this.#liveLists.get(namespace);
+    if (list === undefined) {
+      list = [...this.#live(namespace)];
+      this.#liveLists.set(namespace, list);
+    }
+    return list;
   }
 
   /**

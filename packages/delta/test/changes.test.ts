@@ -122,6 +122,36 @@ describe('change feed', () => {
     await sub.done;
   });
 
+  it('awaits an async handler before the next event; one that falls behind its buffer gets lagged and ends', async () => {
+    const db = await KoruDelta.start();
+    const seen: string[] = [];
+    let inHandler = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sub = db.subscribe({ namespace: 'slow', bufferSize: 100 }, async (e) => {
+      expect(inHandler).toBe(0); // never two at once
+      inHandler++;
+      seen.push(brief(e));
+      if (seen.length === 1) await gate; // stalls on the first change
+      inHandler--;
+    });
+    await db.put('slow', 'k', 0);
+    await Promise.all(Array.from({ length: 150 }, (_, i) => db.put('slow', 'k', i + 1)));
+    release();
+    await sub.done;
+    expect(seen).toEqual(['1:insert:slow/k', 'lagged@1']);
+    // Resuming from the lagged seq yields the rest, each once.
+    const rest: number[] = [];
+    const again = db.subscribe({ namespace: 'slow', since: 1, bufferSize: 1_000 }, (e) => {
+      if (e.type === 'change') rest.push(e.seq);
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    again.unsubscribe();
+    await again.done;
+    expect(rest).toEqual(Array.from({ length: 150 }, (_, i) => i + 2));
+    await db.close();
+  });
+
   it('a throwing handler ends its subscription and rejects done, nothing else', async () => {
     const db = await KoruDelta.start();
     const sub = db.subscribe({}, () => {

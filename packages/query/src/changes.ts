@@ -183,18 +183,86 @@ export interface Subscription {
   readonly done: Promise<void>;
 }
 
-/** Calls `handler` for each selected change, in order, awaiting it before the next. */
+/**
+ * Calls `handler` for each selected change, in order, awaiting it before the next.
+ * Delivery is a cursor pumped once per commit (in a microtask, never inside the commit
+ * itself): a synchronous handler gets every new change in one pass, with no promise per
+ * event, so a commit reaches many subscribers quickly.
+ */
 export function subscribe(
   source: ChangeSource,
   spec: SubscriptionSpec,
   handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>,
 ): Subscription {
-  const stream = changeStream(source, spec);
-  const done = (async () => {
-    // for-await returns the stream (releasing it) when the handler throws.
-    for await (const event of stream) await handler(event);
-  })();
+  const test = compileSpec(spec);
+  const buffer = spec.bufferSize ?? DEFAULT_BUFFER;
+  if (!Number.isInteger(buffer) || buffer < 1) throw new InvalidArgumentError('bufferSize must be a positive integer');
+  if (typeof handler !== 'function') throw new InvalidArgumentError('subscribe needs a handler function');
+  const head = source.seq;
+  const since = spec.since ?? head;
+  if (!Number.isInteger(since) || since < 0 || since > head) {
+    throw new InvalidArgumentError(`since must be a seq from 0 to ${head}, not ${String(since)}`);
+  }
+  let next = since + 1;
+  const liveFrom = head;
+  let finished = false;
+  let busy = false; // awaiting a handler's promise
+  let scheduled = false;
+  let settle!: (error?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
   // Nobody has to await `done`: a handler's error must not become an unhandled rejection.
   done.catch(() => {});
-  return { unsubscribe: () => void stream.return?.(), done };
+  const finish = (error?: unknown): void => {
+    if (finished) return;
+    finished = true;
+    off();
+    settle(error);
+  };
+  const resume = (): void => {
+    busy = false;
+    pump();
+  };
+  const deliver = (event: ChangeEvent | LaggedEvent): boolean => {
+    let r: void | Promise<void>;
+    try {
+      r = handler(event);
+    } catch (e) {
+      finish(e);
+      return false;
+    }
+    if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
+      busy = true;
+      (r as Promise<void>).then(resume, (e: unknown) => finish(e));
+      return false;
+    }
+    return true;
+  };
+  function pump(): void {
+    scheduled = false;
+    while (!finished && !busy) {
+      const last = source.seq;
+      if (last - Math.max(next - 1, liveFrom) > buffer) {
+        // The subscription ends with this event, whatever the handler does with it.
+        deliver(Object.freeze({ type: 'lagged', seq: next - 1, behind: last - (next - 1) }));
+        finish();
+        return;
+      }
+      if (next > last) return;
+      const c = source.changeAt(next++);
+      if (test(c) && !deliver(toEvent(c))) return;
+    }
+  }
+  const schedule = (): void => {
+    if (scheduled || finished) return;
+    scheduled = true;
+    queueMicrotask(pump);
+  };
+  const off = source.onCommit((seq) => {
+    if (seq < 0) finish();
+    else schedule();
+  });
+  schedule(); // the `since` replay, if any
+  return { unsubscribe: () => finish(), done };
 }

@@ -133,4 +133,44 @@ describe.skipIf(!available)('@koru/delta in Chromium', () => {
     });
     await page.close();
   });
+  it('queries through a secondary index, keeps a view current and delivers the change feed', async () => {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(origin);
+    await page.waitForFunction(() => globalThis.koru !== undefined);
+    const result = await page.evaluate(async () => {
+      const { KoruDelta, Query, Filter, Agg } = globalThis.koru;
+      const db = await KoruDelta.start();
+      const items = [];
+      for (let i = 0; i < 200; i++) items.push({ namespace: 'users', key: `u${i}`, value: { age: i % 50, city: i % 2 ? 'Oslo' : 'Rome' } });
+      await db.putMany(items);
+      const events = [];
+      const sub = db.subscribe({ namespace: 'users', types: ['update'] }, (e) => events.push(`${e.seq}:${e.key}`));
+      await db.createIndex('users', 'age');
+      await db.createView({ name: 'oslo', namespace: 'users', query: { filter: { city: 'Oslo' } }, aggregate: Agg.count(), autoRefresh: true });
+      const q = await db.query('users', Query.new().filter(Filter.eq('age', 7)).sort('city', 'desc'));
+      await db.put('users', 'u0', { age: 7, city: 'Oslo' });
+      const after = await db.query('users', { filter: { age: 7 } });
+      const view = await db.queryView('oslo');
+      await new Promise((r) => setTimeout(r, 10));
+      sub.unsubscribe();
+      return {
+        strategy: q.explain.strategy,
+        keys: q.rows.map((r) => r.key),
+        after: after.rows.map((r) => r.key),
+        oslo: view.aggregate,
+        events,
+      };
+    });
+    expect(errors).toEqual([]);
+    expect(result).toEqual({
+      strategy: 'index',
+      keys: ['u7', 'u57', 'u107', 'u157'],
+      after: ['u0', 'u7', 'u57', 'u107', 'u157'],
+      oslo: 101,
+      events: ['203:u0'],
+    });
+    await page.close();
+  });
 });

@@ -59,3 +59,49 @@ describe('versions', () => {
     await s.close();
   });
 });
+
+describe('entriesAsOf and liveVersionsOf', () => {
+  it('gives the namespace exactly as it was after a seq, even within one millisecond', async () => {
+    const s = await CausalStorage.open({ now: () => 5_000 }); // every write in the same ms
+    await s.put('docs', 'a', 1); // seq 1
+    await s.put('docs', 'b', 1); // 2
+    await s.put('docs', 'a', 2); // 3
+    await s.delete('docs', 'b'); // 4
+    await s.put('other', 'x', 1); // 5
+    expect(sorted(s.entriesAsOf('docs', 0))).toEqual([]);
+    expect(sorted(s.entriesAsOf('docs', 2))).toEqual([{ key: 'a', value: 1 }, { key: 'b', value: 1 }]);
+    expect(sorted(s.entriesAsOf('docs', 3))).toEqual([{ key: 'a', value: 2 }, { key: 'b', value: 1 }]);
+    expect(sorted(s.entriesAsOf('docs', 5))).toEqual([{ key: 'a', value: 2 }]);
+    expect(codeOf(() => s.entriesAsOf('docs', 6))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => s.entriesAsOf('docs', -1))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => s.entriesAsOf('_x', 1))).toBe(ErrorCodes.INVALID_NAMESPACE);
+  });
+
+  it('lists the live ones of some keys in first-write order, the order entries() uses', async () => {
+    const s = await CausalStorage.open();
+    for (const k of ['c', 'a', 'd', 'b']) await s.put('docs', k, k);
+    await s.delete('docs', 'd');
+    await s.put('docs', 'c', 'c2'); // rewriting keeps the first-write position
+    expect(s.liveVersionsOf('docs', ['b', 'd', 'c', 'nope', 'a']).map((v) => v.key)).toEqual(['c', 'a', 'b']);
+    expect([...s.entries('docs')].map((v) => v.key)).toEqual(['c', 'a', 'b']);
+    expect(s.liveVersionsOf('docs', ['c'])[0]!.value).toBe('c2');
+  });
+
+  it('hands the versions of each applied batch to onApply before the writes resolve', async () => {
+    const s = await CausalStorage.open();
+    const seen: string[][] = [];
+    const off = s.onApply((vs) => seen.push(vs.map((v) => `${v.key}=${String(v.value)}`)));
+    const p = s.putMany([
+      { namespace: 'n', key: 'a', value: 1 },
+      { namespace: 'n', key: 'b', value: 2 },
+    ]);
+    const single = s.put('n', 'a', 3);
+    await p;
+    expect(seen.flat()).toContain('a=1');
+    await single;
+    expect(seen.flat()).toEqual(['a=1', 'b=2', 'a=3']);
+    off();
+    await s.put('n', 'c', 4);
+    expect(seen.flat()).toHaveLength(3);
+  });
+});

@@ -116,8 +116,14 @@ function toEvent(c: Change): ChangeEvent {
   return event;
 }
 
-/** An async iterator over the changes `spec` selects. `return()` releases it. */
-export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+/**
+ * Validates a spec and fixes where its cursor starts: after `since` (default: the current
+ * head), counting lag only from the head at subscription time.
+ */
+function startCursor(
+  source: ChangeSource,
+  spec: SubscriptionSpec,
+): { test: (c: Change) => boolean; buffer: number; liveFrom: number; since: number } {
   const test = compileSpec(spec);
   const buffer = spec.bufferSize ?? DEFAULT_BUFFER;
   if (!Number.isInteger(buffer) || buffer < 1) throw new InvalidArgumentError('bufferSize must be a positive integer');
@@ -126,8 +132,13 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
   if (!Number.isInteger(since) || since < 0 || since > head) {
     throw new InvalidArgumentError(`since must be a seq from 0 to ${head}, not ${String(since)}`);
   }
+  return { test, buffer, liveFrom: head, since };
+}
+
+/** An async iterator over the changes `spec` selects. `return()` releases it. */
+export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+  const { test, buffer, liveFrom, since } = startCursor(source, spec);
   let next = since + 1;
-  const liveFrom = head;
   let done = false;
   // Several next() calls may be waiting at once; a commit wakes them all.
   let waiting: Array<() => void> = [];
@@ -194,17 +205,9 @@ export function subscribe(
   spec: SubscriptionSpec,
   handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>,
 ): Subscription {
-  const test = compileSpec(spec);
-  const buffer = spec.bufferSize ?? DEFAULT_BUFFER;
-  if (!Number.isInteger(buffer) || buffer < 1) throw new InvalidArgumentError('bufferSize must be a positive integer');
   if (typeof handler !== 'function') throw new InvalidArgumentError('subscribe needs a handler function');
-  const head = source.seq;
-  const since = spec.since ?? head;
-  if (!Number.isInteger(since) || since < 0 || since > head) {
-    throw new InvalidArgumentError(`since must be a seq from 0 to ${head}, not ${String(since)}`);
-  }
+  const { test, buffer, liveFrom, since } = startCursor(source, spec);
   let next = since + 1;
-  const liveFrom = head;
   let finished = false;
   let busy = false; // awaiting a handler's promise
   let scheduled = false;

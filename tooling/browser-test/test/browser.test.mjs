@@ -65,6 +65,16 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
+/** A page with the bundle loaded (`globalThis.koru`), collecting uncaught page errors. */
+async function openPage() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(origin);
+  await page.waitForFunction(() => globalThis.koru !== undefined);
+  return { page, errors };
+}
+
 describe.skipIf(!available)('@koru/delta in Chromium', () => {
   it('bundles for the browser without any Node module', () => {
     expect(bundle.length).toBeGreaterThan(1000);
@@ -72,11 +82,7 @@ describe.skipIf(!available)('@koru/delta in Chromium', () => {
   });
 
   it('writes, reads history, time-travels and diffs, with the same ids as Node', async () => {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(origin);
-    await page.waitForFunction(() => globalThis.koru !== undefined);
+    const { page, errors } = await openPage();
     const result = await page.evaluate(async () => {
       const { KoruDelta } = globalThis.koru;
       const db = await KoruDelta.start();
@@ -134,11 +140,7 @@ describe.skipIf(!available)('@koru/delta in Chromium', () => {
     await page.close();
   });
   it('queries through a secondary index, keeps a view current and delivers the change feed', async () => {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(origin);
-    await page.waitForFunction(() => globalThis.koru !== undefined);
+    const { page, errors } = await openPage();
     const result = await page.evaluate(async () => {
       const { KoruDelta, Query, Filter, Agg } = globalThis.koru;
       const db = await KoruDelta.start();

@@ -13,6 +13,8 @@ import {
   canonicalize,
   formatHlc,
   HybridClock,
+  isId,
+  parseHlc,
   InvalidArgumentError,
   isKoruError,
   compareHlc,
@@ -21,6 +23,7 @@ import {
   valueIdOfCanonical,
   versionIdOf,
   type Canonical,
+  type HlcStamp,
   type JsonValue,
   type WallClock,
 } from '@koru/engine';
@@ -55,6 +58,21 @@ export interface WriteOptions {
   readonly ifVersion?: string | null;
 }
 
+/** A version to import (see {@link CausalStorage.importVersions}): what `history` lists, `timestamp` aside. */
+export interface ImportedVersion {
+  readonly namespace: string;
+  readonly key: string;
+  /** Ignored for a tombstone. */
+  readonly value?: unknown;
+  /** Checked when given. */
+  readonly valueId?: string | null;
+  readonly versionId: string;
+  readonly previousVersion: string | null;
+  readonly hlc: string;
+  readonly node: string;
+  readonly deleted: boolean;
+}
+
 /** One item of {@link CausalStorage.putMany}. */
 export interface PutItem {
   readonly namespace: string;
@@ -69,12 +87,16 @@ export interface HistoryOptions {
   readonly limit?: number;
 }
 
-interface PendingWrite {
+/** A version ready to commit: its log entry and what readers will see. */
+interface StampedWrite {
   readonly ks: KeyState;
   readonly entry: CommitEntry;
   readonly version: Version;
   readonly wall: number;
   readonly logical: number;
+}
+
+interface PendingWrite extends StampedWrite {
   readonly resolve: (v: Version) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -229,6 +251,77 @@ export class CausalStorage {
     }
   }
 
+  /**
+   * Adds versions written elsewhere (an export of this or another database) with their
+   * ids, clocks, nodes and timestamps unchanged, as one atomic batch. Every item is
+   * checked before anything is stored: its value hashes to its `valueId`, its fields to
+   * its `versionId`, its `previousVersion` is the key's head (or an earlier item of the
+   * batch), its clock is later than that version's. Items in the order they were
+   * committed (an export's order) pass; the database's own clock moves past the newest.
+   * The reserved namespace is accepted, so a full export restores index and view
+   * definitions too. Resolves to the number of versions added.
+   * @throws INVALID_ARGUMENT naming the item and what does not match; name and value errors
+   */
+  importVersions(items: readonly ImportedVersion[]): Promise<number> {
+    try {
+      this.#checkWritable();
+      if (!Array.isArray(items)) throw new InvalidArgumentError('importVersions expects an array of versions');
+      const writes: StampedWrite[] = [];
+      // Per key: the id and clock of its newest version so far, this batch included.
+      const heads = new Map<KeyState, { id: string | null; stamp: HlcStamp | undefined }>();
+      let newest: HlcStamp | undefined;
+      for (let i = 0; i < items.length; i++) {
+        const bad = (what: string): never => {
+          const it = items[i] as Partial<ImportedVersion> | null;
+          throw new InvalidArgumentError(`import item ${i} (${String(it?.namespace)}/${String(it?.key)}): ${what}`, { details: { index: i } });
+        };
+        const it = items[i]!;
+        if (it === null || typeof it !== 'object') bad('not an object');
+        const system = it.namespace === SYSTEM_NAMESPACE;
+        if (!system) validateNamespace(it.namespace);
+        validateKey(it.key);
+        if (typeof it.deleted !== 'boolean') bad('deleted must be true or false');
+        if (typeof it.node !== 'string' || it.node.length === 0 || it.node.length > 128) bad('node must be a non-empty string');
+        if (typeof it.versionId !== 'string' || !isId(it.versionId)) bad('versionId must be 64 lowercase hex digits');
+        let stamp: HlcStamp;
+        try {
+          stamp = parseHlc(it.hlc);
+        } catch {
+          return bad(`hlc ${JSON.stringify(it.hlc)} is not a clock stamp`);
+        }
+        const canon = it.deleted ? null : canonicalize(it.value, this.#limits);
+        const ks = this.#index.keyState(it.namespace, it.key, true, system)!;
+        let head = heads.get(ks);
+        if (head === undefined) {
+          const n = ks.rows.length;
+          const prevStamp = n === 0 ? undefined : { wall: this.#index.table.cols.wall[ks.rows[n - 1]!]!, logical: this.#index.table.cols.logical[ks.rows[n - 1]!]! };
+          head = { id: this.#pendingHeadId(ks), stamp: prevStamp };
+        }
+        if ((it.previousVersion ?? null) !== head.id) {
+          bad(`previousVersion ${String(it.previousVersion)} is not the key's latest version ${String(head.id)}`);
+        }
+        if (head.stamp !== undefined && compareHlc(stamp, head.stamp) <= 0) bad(`hlc ${it.hlc} is not later than the previous version's`);
+        const w = this.#stamped(ks, canon, head.id, stamp, it.hlc, it.node);
+        if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(`value does not hash to valueId ${String(it.valueId)}`);
+        if (w.entry.versionId !== it.versionId) bad(`versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
+        heads.set(ks, { id: it.versionId, stamp });
+        if (newest === undefined || compareHlc(stamp, newest) > 0) newest = stamp;
+        writes.push(w);
+      }
+      if (newest !== undefined) this.#clock.observe(newest);
+      return Promise.all(writes.map((w) => this.#enqueue(w))).then((vs) => vs.length);
+    } catch (e) {
+      // Keys this call created for items it then refused hold nothing: forget them.
+      if (Array.isArray(items)) {
+        for (const it of items) {
+          const ks = it !== null && typeof it === 'object' ? this.#index.keyState(it.namespace, it.key, false, true) : undefined;
+          if (ks !== undefined) this.#index.dropIfEmpty(ks);
+        }
+      }
+      return Promise.reject(e);
+    }
+  }
+
   /** Writes a tombstone: history is kept, `get` then reports not found. */
   delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
     try {
@@ -275,10 +368,13 @@ export class CausalStorage {
     const prev = this.#pendingHeadId(ks);
     if (!this.#casMatches(ks, ifVersion)) throw new VersionConflictError(ks.namespace, ks.key, ifVersion ?? null, prev);
     const stamp = this.#clock.tick();
-    const hlc = formatHlc(stamp);
+    return this.#enqueue(this.#stamped(ks, canon, prev, stamp, formatHlc(stamp), this.#nodeId));
+  }
+
+  /** A write of `canon` (null: a tombstone) after `prev`, stamped `hlc` by `node`. */
+  #stamped(ks: KeyState, canon: Canonical | null, prev: string | null, stamp: HlcStamp, hlc: string, node: string): StampedWrite {
     const deleted = canon === null;
     const valueId = deleted ? null : valueIdOfCanonical(canon.text);
-    const node = this.#nodeId;
     const versionId = versionIdOf({ namespace: ks.namespace, key: ks.key, valueId, previousVersion: prev, hlc, node, deleted });
     const value = deleted ? null : canon.value;
     const version: Version = Object.freeze({
@@ -309,13 +405,17 @@ export class CausalStorage {
       loc: -1,
       len: 0,
     };
-    ks.pendingId = versionId;
-    ks.pendingDeleted = deleted;
+    return { ks, entry, version, wall: stamp.wall, logical: stamp.logical };
+  }
+
+  #enqueue(w: StampedWrite): Promise<Version> {
+    const { ks, entry, version } = w;
+    ks.pendingId = entry.versionId;
+    ks.pendingDeleted = entry.deleted;
     ks.pending++;
     if (this.#adapter.synchronous && this.#queue.length === 0 && this.#flushing === undefined) {
       // Nothing to batch with when persisting costs nothing: commit right away.
-      const w: PendingWrite = { ks, entry, version, wall: stamp.wall, logical: stamp.logical, resolve: noop, reject: noop };
-      const batch = [w];
+      const batch: PendingWrite[] = [{ ...w, resolve: noop, reject: noop }];
       const entries = this.#prepareBatch(batch);
       try {
         this.#adapter.append(entries);
@@ -327,7 +427,7 @@ export class CausalStorage {
       return Promise.resolve(version);
     }
     return new Promise<Version>((resolve, reject) => {
-      this.#queue.push({ ks, entry, version, wall: stamp.wall, logical: stamp.logical, resolve, reject });
+      this.#queue.push({ ...w, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         queueMicrotask(this.#startFlush);
@@ -398,10 +498,12 @@ export class CausalStorage {
 
   #apply(batch: PendingWrite[]): void {
     const values = this.#valueIndex();
-    const node = this.#index.nodeIndex(this.#nodeId);
+    const own = this.#nodeId;
+    const ownIx = this.#index.nodeIndex(own);
     for (const w of batch) {
       const e = w.entry;
       const ks = w.ks;
+      const node = e.node === own ? ownIx : this.#index.nodeIndex(e.node);
       if (e.sameAs !== null) {
         e.loc = e.sameAs.loc;
         e.len = e.sameAs.len;
@@ -654,6 +756,23 @@ export class CausalStorage {
     const changeType = version.deleted ? 'delete' : before === undefined || before.deleted ? 'insert' : 'update';
     this.#lastChange = Object.freeze({ seq, changeType, version, previousValue: before === undefined || before.deleted ? null : before.value });
     return this.#lastChange;
+  }
+
+  /**
+   * Every committed version with a seq in [fromSeq, toSeq] (default: all), in commit
+   * order, the database's own records included: an export that `importVersions` replays
+   * with the same seqs into an empty database. O(versions · log h).
+   */
+  *committed(fromSeq = 1, toSeq = this.#seq): Generator<Version> {
+    this.#checkOpen();
+    for (const [name, n] of [['fromSeq', fromSeq], ['toSeq', toSeq]] as const) {
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, not ${String(n)}`);
+    }
+    const last = Math.min(toSeq, this.#seq);
+    for (let seq = Math.max(1, fromSeq); seq <= last; seq++) {
+      const ks = this.#index.rowKeys[seq - 1]!;
+      yield this.#reader.at(ks, this.#index.indexOfRow(ks, seq - 1));
+    }
   }
 
   /**

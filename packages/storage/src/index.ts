@@ -8,6 +8,7 @@ export {
   type CausalStorageOptions,
   type WriteOptions,
   type PutItem,
+  type ImportedVersion,
   type HistoryOptions,
 } from './causal-storage.js';
 export type {

@@ -77,6 +77,7 @@ export {
   type SyncPolicy,
   type WriteOptions,
   type HistoryOptions,
+  type ImportedVersion,
   type Change,
   type ChangeType,
 } from '@koru/storage';

@@ -13,6 +13,7 @@ import {
   validateNamespace,
   VersionNotFoundError,
   type HistoryOptions,
+  type ImportedVersion,
   type PutItem,
   type RecoveryReport,
   type StorageAdapter,
@@ -423,6 +424,28 @@ export class KoruDelta {
   /** Writes a snapshot now (durable databases): keeps all history, speeds up the next open. */
   async compact(): Promise<void> {
     return this.#s.compact();
+  }
+
+  /**
+   * Every committed version, history and tombstones included, in commit order: of one
+   * namespace, or of the whole database (its index and view definitions too, under the
+   * reserved namespace `_koru`). Feed them to `importVersions` to restore them, with the
+   * same ids, timestamps and (for a whole database into an empty one) the same seqs.
+   */
+  async *exportVersions(options: { readonly namespace?: string } = {}): AsyncGenerator<Version> {
+    const namespace = options?.namespace;
+    if (namespace !== undefined) validateNamespace(namespace);
+    for (const v of this.#s.committed()) if (namespace === undefined || v.namespace === namespace) yield v;
+  }
+
+  /**
+   * Adds exported versions (see `exportVersions`) unchanged, as one atomic batch, after
+   * checking each against its ids and its key's chain. Call it with batches in export
+   * order. Resolves to the number added.
+   * @throws INVALID_ARGUMENT naming the item that does not match
+   */
+  importVersions(versions: readonly ImportedVersion[]): Promise<number> {
+    return this.#s.importVersions(versions);
   }
 
   /** Finishes queued writes, flushes and closes. Later calls fail with CLOSED. */

@@ -152,6 +152,21 @@ describe('change feed', () => {
     await db.close();
   });
 
+  it('until ends a replay after that seq, whether or not its last change matched', async () => {
+    const db = await KoruDelta.start();
+    for (let i = 0; i < 6; i++) await db.put(i % 2 === 0 ? 'even' : 'odd', `k${i}`, i);
+    const got: string[] = [];
+    for await (const e of db.changes({ namespace: 'even', since: 0, until: 4 })) got.push(brief(e));
+    expect(got).toEqual(['1:insert:even/k0', '3:insert:even/k2']);
+    const sub = db.subscribe({ since: 2, until: 3 }, (e) => {
+      got.push(brief(e));
+    });
+    await sub.done; // ends by itself
+    expect(got.slice(2)).toEqual(['3:insert:even/k2']);
+    expect(() => db.changes({ since: 3, until: 2 })).toThrow(/until must be a seq of at least since/);
+    await db.close();
+  });
+
   it('a throwing handler ends its subscription and rejects done, nothing else', async () => {
     const db = await KoruDelta.start();
     const sub = db.subscribe({}, () => {

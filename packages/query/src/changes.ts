@@ -56,6 +56,8 @@ export interface SubscriptionSpec {
   readonly types?: readonly ChangeType[];
   /** Replay every matching change after this seq first (default: only changes from now on). */
   readonly since?: number;
+  /** End after the change with this seq (default: never): with `since`, a replay of a range. */
+  readonly until?: number;
   /** How far behind the live head the subscriber may fall, in changes (default 1,024). */
   readonly bufferSize?: number;
 }
@@ -123,7 +125,7 @@ function toEvent(c: Change): ChangeEvent {
 function startCursor(
   source: ChangeSource,
   spec: SubscriptionSpec,
-): { test: (c: Change) => boolean; buffer: number; liveFrom: number; since: number } {
+): { test: (c: Change) => boolean; buffer: number; liveFrom: number; since: number; until: number } {
   const test = compileSpec(spec);
   const buffer = spec.bufferSize ?? DEFAULT_BUFFER;
   if (!Number.isInteger(buffer) || buffer < 1) throw new InvalidArgumentError('bufferSize must be a positive integer');
@@ -132,12 +134,16 @@ function startCursor(
   if (!Number.isInteger(since) || since < 0 || since > head) {
     throw new InvalidArgumentError(`since must be a seq from 0 to ${head}, not ${String(since)}`);
   }
-  return { test, buffer, liveFrom: head, since };
+  const until = spec.until ?? Infinity;
+  if (until !== Infinity && (!Number.isInteger(until) || until < since)) {
+    throw new InvalidArgumentError(`until must be a seq of at least since (${since}), not ${String(until)}`);
+  }
+  return { test, buffer, liveFrom: head, since, until };
 }
 
 /** An async iterator over the changes `spec` selects. `return()` releases it. */
 export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
-  const { test, buffer, liveFrom, since } = startCursor(source, spec);
+  const { test, buffer, liveFrom, since, until } = startCursor(source, spec);
   let next = since + 1;
   let done = false;
   // Several next() calls may be waiting at once; a commit wakes them all.
@@ -167,9 +173,13 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
           finish();
           return { done: false, value: Object.freeze({ type: 'lagged', seq: next - 1, behind: last - (next - 1) }) };
         }
-        while (next <= last) {
+        while (next <= last && next <= until) {
           const c = source.changeAt(next++);
           if (test(c)) return { done: false, value: toEvent(c) };
+        }
+        if (next > until) {
+          finish();
+          return end;
         }
         await new Promise<void>((resolve) => waiting.push(resolve));
       }
@@ -206,7 +216,7 @@ export function subscribe(
   handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>,
 ): Subscription {
   if (typeof handler !== 'function') throw new InvalidArgumentError('subscribe needs a handler function');
-  const { test, buffer, liveFrom, since } = startCursor(source, spec);
+  const { test, buffer, liveFrom, since, until } = startCursor(source, spec);
   let next = since + 1;
   let finished = false;
   let busy = false; // awaiting a handler's promise
@@ -252,6 +262,7 @@ export function subscribe(
         finish();
         return;
       }
+      if (next > until) return finish();
       if (next > last) return;
       const c = source.changeAt(next++);
       if (test(c) && !deliver(toEvent(c))) return;

@@ -1,0 +1,191 @@
+/** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify. */
+import type { Version } from '@koru/delta';
+import { createTwoFilesPatch } from 'diff';
+import { parseCount, parseIndex, parseTarget, readJsonArgument } from '../args.js';
+import { EXIT_FAILED } from '../errors.js';
+import { pretty, shortId, versionHeader, versionLine } from '../format.js';
+import { examples } from '../help.js';
+import type { Register } from './register.js';
+
+export const register: Register = (program, act) => {
+  program
+    .command('set')
+    .summary('write a new version of a key')
+    .description('Writes VALUE (JSON; @file.json reads a file, - reads standard input) as the new version of NAMESPACE/KEY.')
+    .argument('<ns/key>', 'namespace and key, split at the first /')
+    .argument('<value>', "JSON value, @file.json or -")
+    .option('--if-version <id>', 'only if the current version is this id (compare-and-set)')
+    .addHelpText('after', examples([`kdelta set users/alice '{"name":"Alice","age":31}'`, 'kdelta set users/bob @bob.json', `echo '"hello"' | kdelta set notes/greeting -`]))
+    .action(
+      act(async (ctx, target: string, valueArg: string, opts: { ifVersion?: string }) => {
+        const { namespace, key } = parseTarget(target);
+        const value = await readJsonArgument(valueArg, ctx.io);
+        const db = await ctx.db();
+        const v = await db.put(namespace, key, value, opts.ifVersion !== undefined ? { ifVersion: opts.ifVersion } : undefined);
+        if (ctx.json) return ctx.outJson(meta(v));
+        ctx.out(`${ctx.c.green('set')} ${namespace}/${key}  ${ctx.c.yellow(shortId(v.versionId))}  ${ctx.c.dim(v.timestamp)}`);
+      }),
+    );
+
+  program
+    .command('get')
+    .summary('read the current value, or the value at a time')
+    .argument('<ns/key>', 'namespace and key')
+    .option('-v, --verbose', 'also show version id, timestamp and previous version')
+    .option('--at <time>', 'the value as it was at this time (ISO-8601 or epoch ms)')
+    .addHelpText('after', examples(['kdelta get users/alice', 'kdelta get users/alice -v', 'kdelta get users/alice --at 2026-01-01T00:00:00Z', 'kdelta get users/alice --json | jq .name']))
+    .action(
+      act(async (ctx, target: string, opts: { verbose?: boolean; at?: string }) => {
+        const { namespace, key } = parseTarget(target);
+        const db = await ctx.db();
+        const v = opts.at !== undefined ? await db.getAt(namespace, key, opts.at) : await db.getVersion(namespace, key);
+        if (ctx.json) return ctx.outJson(opts.verbose === true ? v : v.value);
+        if (opts.verbose === true) for (const line of versionHeader(v, ctx.c)) ctx.out(line);
+        ctx.out(pretty(v.value));
+      }),
+    );
+
+  program
+    .command('log')
+    .summary("a key's history, newest first")
+    .argument('<ns/key>', 'namespace and key')
+    .option('-l, --limit <n>', 'at most this many versions (the newest)')
+    .addHelpText('after', examples(['kdelta log users/alice', 'kdelta log users/alice -l 5', 'kdelta log users/alice --json']))
+    .action(
+      act(async (ctx, target: string, opts: { limit?: string }) => {
+        const { namespace, key } = parseTarget(target);
+        const db = await ctx.db();
+        const limit = opts.limit === undefined ? undefined : parseCount(opts.limit, '--limit');
+        const history = await db.history(namespace, key, limit !== undefined ? { limit } : {});
+        for (let i = history.length - 1; i >= 0; i--) {
+          const v = history[i]!;
+          if (ctx.json) ctx.outJson(v);
+          else ctx.out(versionLine(v, ctx.c));
+        }
+      }),
+    );
+
+  program
+    .command('diff')
+    .summary('what changed between two versions of a key')
+    .description(
+      'Shows a Git-style line diff of the pretty-printed JSON. By default the latest version against the one before it; --at T compares the version current at T with the latest; --from/--to pick history indexes (0 = oldest, -1 = latest).',
+    )
+    .argument('<ns/key>', 'namespace and key')
+    .option('--at <time>', 'compare the version current at this time with the latest')
+    .option('--from <i>', 'history index of the older side')
+    .option('--to <i>', 'history index of the newer side')
+    .addHelpText('after', examples(['kdelta diff users/alice', 'kdelta diff users/alice --from 0 --to 2', 'kdelta diff users/alice --at 2026-01-01T00:00:00Z', 'kdelta diff users/alice --json']))
+    .action(
+      act(async (ctx, target: string, opts: { at?: string; from?: string; to?: string }) => {
+        const { namespace, key } = parseTarget(target);
+        const db = await ctx.db();
+        const from = opts.at ?? (opts.from !== undefined ? parseIndex(opts.from, '--from') : undefined);
+        const to = opts.to !== undefined ? parseIndex(opts.to, '--to') : undefined;
+        const d = await db.diff(namespace, key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+        if (ctx.json) return ctx.outJson({ namespace, key, from: d.from, to: d.to, changes: d.changes });
+        const side = (v: typeof d.from) => (v === null || v.deleted ? '' : `${pretty(v.value)}\n`);
+        const label = (v: typeof d.from) => (v === null ? '(nothing)' : `${namespace}/${key} @ ${shortId(v.versionId)}`);
+        const patch = createTwoFilesPatch(label(d.from), label(d.to), side(d.from), side(d.to), d.from?.timestamp ?? '', d.to.timestamp, { context: 3 });
+        const lines = patch.split('\n').slice(1); // the first line is an Index: header
+        if (d.changes.length === 0) lines.splice(2, Infinity, ctx.c.dim('(no change)'));
+        for (const line of lines) {
+          if (line === '') continue;
+          if (line.startsWith('+++') || line.startsWith('---')) ctx.out(ctx.c.bold(line));
+          else if (line.startsWith('@@')) ctx.out(ctx.c.cyan(line));
+          else if (line.startsWith('+')) ctx.out(ctx.c.green(line));
+          else if (line.startsWith('-')) ctx.out(ctx.c.red(line));
+          else ctx.out(line);
+        }
+      }),
+    );
+
+  program
+    .command('delete')
+    .summary('delete a key (its history stays)')
+    .argument('<ns/key>', 'namespace and key')
+    .addHelpText('after', examples(['kdelta delete users/alice']))
+    .action(
+      act(async (ctx, target: string) => {
+        const { namespace, key } = parseTarget(target);
+        const db = await ctx.db();
+        const v = await db.delete(namespace, key);
+        if (ctx.json) return ctx.outJson(meta(v));
+        ctx.out(`${ctx.c.red('deleted')} ${namespace}/${key}  ${ctx.c.yellow(shortId(v.versionId))}  ${ctx.c.dim('(history kept: kdelta log)')}`);
+      }),
+    );
+
+  program
+    .command('list')
+    .summary('namespaces with their key counts, or the keys of one namespace')
+    .argument('[ns]', 'a namespace')
+    .addHelpText('after', examples(['kdelta list', 'kdelta list users']))
+    .action(
+      act(async (ctx, namespace: string | undefined) => {
+        const db = await ctx.db();
+        if (namespace !== undefined) {
+          const keys = await db.listKeys(namespace);
+          if (ctx.json) return ctx.outJson(keys);
+          for (const k of keys) ctx.out(k);
+          return;
+        }
+        const rows: Array<{ namespace: string; keys: number }> = [];
+        for (const ns of await db.listNamespaces()) rows.push({ namespace: ns, keys: (await db.listKeys(ns)).length });
+        if (ctx.json) return ctx.outJson(rows);
+        if (rows.length === 0) ctx.out(ctx.c.dim('(no namespaces)'));
+        for (const r of rows) ctx.out(`${r.namespace}  ${ctx.c.dim(`${r.keys} ${r.keys === 1 ? 'key' : 'keys'}`)}`);
+      }),
+    );
+
+  program
+    .command('status')
+    .summary('counts, size on disk and where the database is')
+    .addHelpText('after', examples(['kdelta status', 'kdelta status --json']))
+    .action(
+      act(async (ctx) => {
+        const db = await ctx.db();
+        const s = await db.stats();
+        const status = { path: ctx.dbPath, node: db.nodeId, ...s };
+        if (ctx.json) return ctx.outJson(status);
+        const rows: Array<[string, string]> = [
+          ['database', ctx.dbPath],
+          ['keys', s.keys.toLocaleString('en-US')],
+          ['versions', s.versions.toLocaleString('en-US')],
+          ['namespaces', s.namespaces.toLocaleString('en-US')],
+          ['on disk', `${s.diskBytes.toLocaleString('en-US')} bytes`],
+          ['last seq', String(s.seq)],
+          ['node', db.nodeId],
+        ];
+        for (const [k, v] of rows) ctx.out(`${ctx.c.bold(k.padEnd(11))}${v}`);
+      }),
+    );
+
+  program
+    .command('verify')
+    .summary('re-hash every version chain and value')
+    .addHelpText('after', examples(['kdelta verify']))
+    .action(
+      act(async (ctx) => {
+        const db = await ctx.db();
+        ctx.progress(`verifying ${(await db.stats()).versions.toLocaleString('en-US')} versions…`);
+        const r = await db.verify();
+        ctx.progress(undefined);
+        if (ctx.json) ctx.outJson(r);
+        else {
+          const summary = `${r.keys} keys, ${r.versions} versions, ${r.values} values`;
+          if (r.ok) ctx.out(`${ctx.c.green('ok')}  ${summary}`);
+          else {
+            ctx.out(`${ctx.c.red(`${r.problems.length} problem(s)`)}  ${summary}`);
+            for (const p of r.problems) ctx.out(`  ${p.namespace}/${p.key} ${shortId(p.versionId)}: ${p.problem}`);
+          }
+        }
+        if (!r.ok) return EXIT_FAILED;
+      }),
+    );
+};
+
+/** A version without its value: what `set` and `delete` print with --json. */
+function meta(v: Version): Omit<Version, 'value'> {
+  const { value: _value, ...rest } = v;
+  return rest;
+}

@@ -1,0 +1,97 @@
+/**
+ * The kdelta program: global options, the commands, and how failures become one line
+ * and an exit code (0 success; 1 not found or failed; 2 usage or input error).
+ */
+import { createRequire } from 'node:module';
+import { isKoruError } from '@koru/delta';
+import { Command, CommanderError } from 'commander';
+import { register as registerData } from './commands/data.js';
+import { register as registerQuery } from './commands/query.js';
+import type { Act } from './commands/register.js';
+import { register as registerTransfer } from './commands/transfer.js';
+import { Context, type GlobalOptions } from './context.js';
+import { EXIT_OK, EXIT_USAGE, exitCodeOf, hintFor } from './errors.js';
+import type { Io } from './io.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** Builds the program; commands run their bodies through `act`. */
+export function buildProgram(io: Io, act: Act): Command {
+  const program = new Command('kdelta')
+    .description('KoruDelta from the command line: every write a version, with history, time travel and queries.')
+    .version(version, '--version', 'print the version')
+    .option('-d, --db-path <dir>', 'the database directory (default: $KORU_DB_PATH, else ~/.korudelta/db)')
+    .option('--json', 'machine-readable output: one JSON document per command (one per line for log, watch)')
+    .helpOption('-h, --help', 'show help (also `kdelta help <command>`)')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: (s, write) => write(`kdelta: ${s.replace(/^error: /, '').trimEnd()}\n`),
+    })
+    .addHelpText('after', '\nRun `kdelta <command> --help` for its options and examples.\n');
+  registerData(program, act);
+  registerQuery(program, act);
+  registerTransfer(program, act);
+  // Every command inherits the error handling and output settings.
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true).allowExcessArguments(false);
+  }
+  return program;
+}
+
+function* allCommands(cmd: Command): Generator<Command> {
+  for (const c of cmd.commands) {
+    yield c;
+    yield* allCommands(c);
+  }
+}
+
+/** Runs kdelta with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let exitCode = EXIT_OK;
+  let json = false;
+  const act: Act =
+    (body) =>
+    async (...args) => {
+      const cmd = args[args.length - 1] as Command;
+      const options = cmd.optsWithGlobals<GlobalOptions>();
+      json = options.json === true;
+      const ctx = new Context(io, options);
+      try {
+        // Commander passes the arguments, then the options, then the command.
+        const run = body as (ctx: Context, ...rest: unknown[]) => Promise<number | void>;
+        const code = await run(ctx, ...args.slice(0, -1));
+        if (typeof code === 'number') exitCode = code;
+      } finally {
+        await ctx.close();
+      }
+    };
+  const program = buildProgram(io, act);
+  if (argv.length === 0) {
+    io.stderr.write(program.helpInformation());
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE; // already printed
+    report(e, io, json);
+    return exitCodeOf(e);
+  }
+}
+
+/** One line on stderr, or with --json one error document on stdout. */
+function report(e: unknown, io: Io, json: boolean): void {
+  const code = isKoruError(e) ? e.code : 'UNEXPECTED';
+  const message = e instanceof Error ? e.message : String(e);
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ error: { code, message, ...(isKoruError(e) ? { details: e.details } : {}) } })}\n`);
+    return;
+  }
+  const hint = hintFor(e);
+  const line = `kdelta: ${message.replace(/\s*\n\s*/g, ' ')} (${code})${hint !== undefined ? `; ${hint}` : ''}`;
+  io.stderr.write(`${line}\n`);
+}

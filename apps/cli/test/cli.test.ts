@@ -1,0 +1,284 @@
+// kdelta end to end: the built binary, spawned with a fresh -d directory per test.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '@koru/vitest-preset/helpers';
+import { afterEach, describe, expect, it } from 'vitest';
+import { kdelta, start } from './run.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A fresh database directory and a runner bound to it. */
+function fresh(): { dir: string; k: (...args: string[]) => ReturnType<typeof kdelta>; kIn: (input: string, ...args: string[]) => ReturnType<typeof kdelta> } {
+  const t = tempDir('kdelta-');
+  cleanups.push(t.cleanup);
+  const db = join(t.dir, 'db');
+  return {
+    dir: t.dir,
+    k: (...args) => kdelta(['-d', db, ...args], { cwd: t.dir }),
+    kIn: (input, ...args) => kdelta(['-d', db, ...args], { cwd: t.dir, input }),
+  };
+}
+
+const json = (s: string): unknown => JSON.parse(s);
+const lines = (s: string): unknown[] => s.trim().split('\n').map((l) => JSON.parse(l));
+
+describe('kdelta: writing and reading', () => {
+  it('sets, gets, logs, diffs and deletes, persisting across invocations', async () => {
+    const { k, kIn, dir } = fresh();
+    const first = await k('set', 'users/alice', '{"name":"Alice","age":31}');
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toMatch(/^set users\/alice {2}[0-9a-f]{12} {2}\d{4}-\d\d-\d\dT.*Z\n$/);
+    writeFileSync(join(dir, 'alice.json'), '{"name":"Alice","age":32}');
+    expect((await k('set', 'users/alice', '@alice.json')).code).toBe(0);
+    expect((await kIn('"hi"', 'set', 'notes/greeting', '-')).code).toBe(0);
+
+    expect(json((await k('get', 'users/alice', '--json')).stdout)).toEqual({ name: 'Alice', age: 32 });
+    expect((await k('get', 'users/alice')).stdout).toBe('{\n  "age": 32,\n  "name": "Alice"\n}\n');
+    expect(json((await k('get', 'notes/greeting', '--json')).stdout)).toBe('hi');
+    const verbose = await k('get', 'users/alice', '-v');
+    expect(verbose.stdout).toMatch(/^version {3}[0-9a-f]{64}\ntimestamp \d{4}-.*Z\nprevious {2}[0-9a-f]{64}\n/);
+    const full = json((await k('get', 'users/alice', '-v', '--json')).stdout) as Record<string, unknown>;
+    expect(Object.keys(full).sort()).toEqual(['deleted', 'hlc', 'key', 'namespace', 'node', 'previousVersion', 'timestamp', 'value', 'valueId', 'versionId']);
+    const firstAt = json((await k('log', 'users/alice', '--json')).stdout.trim().split('\n')[1]!) as { timestamp: string };
+    expect(json((await k('get', 'users/alice', '--at', firstAt.timestamp, '--json')).stdout)).toEqual({ name: 'Alice', age: 31 });
+
+    const log = await k('log', 'users/alice');
+    expect(log.stdout.trim().split('\n')).toHaveLength(2);
+    expect(log.stdout.split('\n')[0]).toContain('"age":32'); // newest first
+    expect(lines((await k('log', 'users/alice', '-l', '1', '--json')).stdout)).toHaveLength(1);
+
+    const diff = await k('diff', 'users/alice');
+    expect(diff.stdout).toContain('-  "age": 31,');
+    expect(diff.stdout).toContain('+  "age": 32,');
+    expect(diff.stdout).toMatch(/^--- users\/alice @ [0-9a-f]{12}/);
+    const djson = json((await k('diff', 'users/alice', '--from', '0', '--to', '-1', '--json')).stdout) as { changes: unknown[] };
+    expect(djson.changes).toEqual([{ kind: 'changed', path: '/age', before: 31, after: 32 }]);
+    expect((await k('diff', 'users/alice', '--at', firstAt.timestamp)).stdout).toContain('+  "age": 32,');
+
+    const del = await k('delete', 'users/alice', '--json');
+    expect(json(del.stdout)).toMatchObject({ namespace: 'users', key: 'alice', deleted: true });
+    expect((await k('get', 'users/alice')).code).toBe(1);
+    expect(lines((await k('log', 'users/alice', '--json')).stdout)).toHaveLength(3); // history stays
+  });
+
+  it('lists, reports status and verifies', async () => {
+    const { k, dir } = fresh();
+    await k('set', 'users/a', '1');
+    await k('set', 'users/b', '2');
+    await k('set', 'orders/o1', '{"total":5}');
+    expect((await k('list')).stdout).toBe('orders  1 key\nusers  2 keys\n');
+    expect(json((await k('list', '--json')).stdout)).toEqual([{ namespace: 'orders', keys: 1 }, { namespace: 'users', keys: 2 }]);
+    expect((await k('list', 'users')).stdout).toBe('a\nb\n');
+    expect(json((await k('list', 'users', '--json')).stdout)).toEqual(['a', 'b']);
+    const status = json((await k('status', '--json')).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ path: join(dir, 'db'), keys: 3, versions: 3, namespaces: 2, seq: 3, adapter: 'file' });
+    expect(status.diskBytes).toBeGreaterThan(0);
+    expect((await k('status')).stdout).toMatch(/^database {3}.*\nkeys {7}3\nversions {3}3\n/);
+    expect((await k('verify')).stdout).toMatch(/^ok {2}3 keys, 3 versions/);
+    expect(json((await k('verify', '--json')).stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('takes keys with /, : and unicode, and names from the environment', async () => {
+    const { k, dir } = fresh();
+    for (const key of ['a/b/c', 'x:y', 'ünï©ødé', '__proto__']) {
+      expect((await k('set', `docs/${key}`, JSON.stringify({ key }))).code).toBe(0);
+      expect(json((await k('get', `docs/${key}`, '--json')).stdout)).toEqual({ key });
+    }
+    expect(json((await k('list', 'docs', '--json')).stdout)).toEqual(['__proto__', 'a/b/c', 'x:y', 'ünï©ødé']);
+    const viaEnv = await kdelta(['get', 'docs/x:y', '--json'], { env: { KORU_DB_PATH: join(dir, 'db') } });
+    expect(json(viaEnv.stdout)).toEqual({ key: 'x:y' });
+  });
+});
+
+describe('kdelta: errors and exit codes', () => {
+  it('says what was wrong in one line, with exit 1 for not found and 2 for bad input', async () => {
+    const { k } = fresh();
+    const cases: Array<[string[], number, RegExp]> = [
+      [['get', 'users/nobody'], 1, /^kdelta: users\/nobody not found \(KEY_NOT_FOUND\)\n$/],
+      [['set', 'users/a', 'hello'], 2, /not valid JSON.*strings must be quoted JSON: '"hello"'/],
+      [['set', 'users/a', '{"a":'], 2, /^kdelta: the value is not valid JSON/],
+      [['set', 'nokey', '1'], 2, /expected NAMESPACE\/KEY \(e\.g\. users\/alice\), got "nokey"/],
+      [['set', '_sys/k', '1'], 2, /reserved \(INVALID_NAMESPACE\)/],
+      [['set', 'users/a', '@missing.json'], 2, /cannot read .*missing\.json: ENOENT/],
+      [['frob'], 2, /^kdelta: unknown command 'frob'/],
+      [['get'], 2, /missing required argument/],
+      [['get', 'a/b', 'extra'], 2, /too many arguments/],
+      [['log', 'users/a', '-l', 'x'], 2, /--limit must be a non-negative integer/],
+      [['query', 'users', '--filter', 'age >'], 2, /^kdelta: --filter: expected a value after '>' at column 6 \(INVALID_QUERY\)\n$/],
+      [['query', 'users', '--count', '--sum', 'x'], 2, /at most one of --count/],
+      [['view', 'query', 'nope'], 1, /no view named "nope" \(VIEW_NOT_FOUND\)/],
+      [['diff', 'users/nobody'], 1, /KEY_NOT_FOUND/],
+      [['import', 'missing.jsonl'], 2, /cannot read missing\.jsonl: ENOENT/],
+      [['watch'], 2, /give a namespace, ns\/key, or --all/],
+    ];
+    for (const [args, code, stderr] of cases) {
+      const r = await k(...args);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      expect(r.stderr).toMatch(stderr);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    }
+    // With --json the error is one JSON document on stdout.
+    const r = await k('get', 'users/nobody', '--json');
+    expect(r.code).toBe(1);
+    expect(json(r.stdout)).toMatchObject({ error: { code: 'KEY_NOT_FOUND', message: 'users/nobody not found' } });
+    expect((await k('status', '--json')).code).toBe(0); // nothing was stored by the failures
+    expect(json((await k('status', '--json')).stdout)).toMatchObject({ versions: 0 });
+  });
+
+  it('refuses a second process while one holds the database, naming the holder', async () => {
+    const { k, dir } = fresh();
+    await k('set', 'users/a', '1');
+    const holder = start(['-d', join(dir, 'db'), 'watch', 'users'], { cwd: dir });
+    try {
+      // The watcher holds the lock once it has opened the database.
+      let locked = await k('get', 'users/a');
+      for (let i = 0; i < 100 && locked.code === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        locked = await k('get', 'users/a');
+      }
+      expect(locked.code).toBe(1);
+      expect(locked.stderr).toContain('DATABASE_LOCKED');
+      expect(locked.stderr).toContain(`process ${holder.pid}`);
+      expect(locked.stderr).toMatch(/stop the process holding it/);
+    } finally {
+      holder.kill('SIGINT');
+      await new Promise((r) => holder.once('close', r));
+    }
+    expect(holder.exitCode).toBe(0); // Ctrl-C closes it cleanly
+    expect((await k('get', 'users/a')).code).toBe(0);
+  });
+});
+
+describe('kdelta: queries, views and indexes', () => {
+  it('filters, sorts, pages, projects and aggregates', async () => {
+    const { k, kIn } = fresh();
+    const people = [
+      ['alice', { name: 'Alice', age: 31, city: 'Oslo', tags: ['admin'] }],
+      ['bob', { name: 'Bob', age: 25, city: 'Rome', tags: [] }],
+      ['carol', { name: 'Carol', age: 42, city: 'Oslo', email: 'c@x.org', tags: ['x'] }],
+      ['dave', { name: 'Dave', age: 35, city: 'Lima', tags: ['admin'] }],
+    ] as const;
+    for (const [key, v] of people) await k('set', `users/${key}`, JSON.stringify(v));
+    const q = async (...args: string[]) => json((await k('query', 'users', ...args, '--json')).stdout) as { rows: Array<{ key: string; value: unknown }>; total: number };
+    expect((await q('--filter', 'age > 30', '--sort', 'name:desc')).rows.map((r) => r.key)).toEqual(['dave', 'carol', 'alice']);
+    expect((await q('--filter', 'city = "Oslo" and not email exists')).rows.map((r) => r.key)).toEqual(['alice']);
+    expect((await q('--filter', 'name ~ "^[AB]" or tags contains "x"', '--sort', 'age')).rows.map((r) => r.key)).toEqual(['bob', 'alice', 'carol']);
+    expect((await q('--filter', "city in ['Lima', 'Rome']", '--sort', 'city', '--sort', 'age:desc')).rows.map((r) => r.key)).toEqual(['dave', 'bob']);
+    const page = await q('--sort', 'age', '--offset', '1', '--limit', '2', '--select', 'name');
+    expect(page).toMatchObject({ total: 4, rows: [{ key: 'alice', value: { name: 'Alice' } }, { key: 'dave', value: { name: 'Dave' } }] });
+    const agg = async (...args: string[]) => json((await k('query', 'users', ...args, '--json')).stdout);
+    expect(await agg('--count')).toBe(4);
+    expect(await agg('--filter', 'city = "Oslo"', '--sum', 'age')).toBe(73);
+    expect(await agg('--avg', 'age')).toBe(33.25);
+    expect(await agg('--min', 'age')).toBe(25);
+    expect(await agg('--max', 'name')).toBe('Dave');
+    expect(await agg('--distinct', 'city')).toEqual(['Lima', 'Oslo', 'Rome']);
+    expect(await agg('--group-by', 'city')).toEqual([{ group: 'Lima', value: 1 }, { group: 'Oslo', value: 2 }, { group: 'Rome', value: 1 }]);
+    expect(await agg('--group-by', 'city', '--max', 'age')).toEqual([{ group: 'Lima', value: 35 }, { group: 'Oslo', value: 42 }, { group: 'Rome', value: 25 }]);
+    const human = await k('query', 'users', '--filter', 'age >= 35', '--sort', 'age');
+    expect(human.stdout).toBe('dave  {"age":35,"city":"Lima","name":"Dave","tags":["admin"]}\ncarol  {"age":42,"city":"Oslo","email":"c@x.org","name":"Carol","tags":["x"]}\n2 of 2 matching (scan, 4 examined)\n');
+    // Time travel: before bob was changed (dave was the last write then).
+    const before = (json((await k('get', 'users/dave', '-v', '--json')).stdout) as { timestamp: string }).timestamp;
+    await kIn('{"name":"Bob","age":60,"city":"Rome","tags":[]}', 'set', 'users/bob', '-');
+    expect(await agg('--max', 'age')).toBe(60);
+    expect(json((await k('query', 'users', '--max', 'age', '--at', before, '--json')).stdout)).toBe(42);
+  });
+
+  it('creates, lists, refreshes, queries and deletes views; indexes narrow queries', async () => {
+    const { k } = fresh();
+    for (let i = 0; i < 20; i++) await k('set', `items/i${i}`, JSON.stringify({ n: i, kind: i % 2 ? 'odd' : 'even' }));
+    expect((await k('view', 'create', 'big', 'items', '--filter', 'n >= 15', '--sort', 'n:desc', '--description', 'the big ones')).code).toBe(0);
+    expect((await k('view', 'create', 'odd-count', 'items', '--filter', 'kind = "odd"', '--count', '--auto-refresh')).code).toBe(0);
+    expect((await k('view', 'create', 'big', 'items')).stderr).toMatch(/exists already \(VIEW_EXISTS\)/);
+    const listed = json((await k('view', 'list', '--json')).stdout) as Array<{ name: string; autoRefresh: boolean }>;
+    expect(listed.map((v) => [v.name, v.autoRefresh])).toEqual([['big', false], ['odd-count', true]]);
+    await k('set', 'items/i99', '{"n":99,"kind":"odd"}');
+    const big = json((await k('view', 'query', 'big', '--json')).stdout) as { rows: Array<{ key: string }>; refreshedAt: string; seq: number };
+    expect(big.rows.map((r) => r.key)).toEqual(['i19', 'i18', 'i17', 'i16', 'i15']); // manual: stale
+    expect(json((await k('view', 'query', 'odd-count', '--json')).stdout)).toMatchObject({ aggregate: 11 }); // auto: current
+    expect(((json((await k('view', 'refresh', 'big', '--json')).stdout)) as { rows: Array<{ key: string }> }).rows[0]!.key).toBe('i99');
+    expect((await k('view', 'query', 'big')).stdout).toMatch(/^i99 {2}\{"kind":"odd","n":99\}\n/);
+    expect((await k('view', 'delete', 'big')).code).toBe(0);
+    expect((await k('view', 'query', 'big')).code).toBe(1);
+
+    expect(json((await k('index', 'create', 'items', 'kind', '--json')).stdout)).toMatchObject({ namespace: 'items', field: 'kind' });
+    expect(json((await k('index', 'list', '--json')).stdout)).toMatchObject([{ namespace: 'items', field: 'kind' }]);
+    const viaIndex = json((await k('query', 'items', '--filter', 'kind = "even"', '--json')).stdout) as { explain: unknown; total: number };
+    expect(viaIndex).toMatchObject({ total: 10, explain: { strategy: 'index', indexes: ['kind'], examined: 10 } });
+    expect((await k('index', 'drop', 'items', 'kind')).code).toBe(0);
+    expect((await k('index', 'drop', 'items', 'kind')).stderr).toMatch(/INDEX_NOT_FOUND/);
+  });
+});
+
+describe('kdelta: export, import and watch', () => {
+  it('round-trips a database through export and import with identical ids and timestamps', async () => {
+    const src = fresh();
+    await src.k('set', 'users/alice', '{"n":1}');
+    await src.k('set', 'users/alice', '{"n":2}');
+    await src.k('set', 'users/bob', '"b"');
+    await src.k('delete', 'users/bob');
+    await src.k('view', 'create', 'all', 'users');
+    await src.k('index', 'create', 'users', 'n');
+    const dump = await src.k('export');
+    expect(dump.code).toBe(0);
+    expect(dump.stdout.trim().split('\n')).toHaveLength(6);
+    const dst = fresh();
+    const imported = await dst.kIn(dump.stdout, 'import', '-', '--json');
+    expect(json(imported.stdout)).toEqual({ imported: 6 });
+    for (const key of ['users/alice', 'users/bob']) {
+      expect((await dst.k('log', key, '--json')).stdout).toBe((await src.k('log', key, '--json')).stdout);
+    }
+    expect((await dst.k('export')).stdout).toBe(dump.stdout);
+    expect(json((await dst.k('view', 'query', 'all', '--json')).stdout)).toEqual(json((await src.k('view', 'query', 'all', '--json')).stdout));
+    // One namespace to a file, then into a third database from that file.
+    expect((await src.k('export', 'users', '-o', 'users.jsonl')).stdout).toBe('exported 4 versions to users.jsonl\n');
+    const third = fresh();
+    writeFileSync(join(third.dir, 'users.jsonl'), readFileSync(join(src.dir, 'users.jsonl')));
+    expect((await third.k('import', 'users.jsonl')).stdout).toBe('imported 4 versions\n');
+    // A damaged line is refused, naming it.
+    const bad = dump.stdout.replace('"n":2', '"n":3');
+    const refused = await fresh().kIn(bad, 'import', '-');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^kdelta: - line 2: \(users\/alice\): value does not hash to valueId/);
+  });
+
+  it('watch replays changes since a seq and stops when caught up with --exit', async () => {
+    const { k } = fresh();
+    await k('set', 'users/a', '1');
+    await k('set', 'other/x', '1');
+    await k('set', 'users/a', '2');
+    await k('delete', 'users/a');
+    const all = await k('watch', '--all', '--since', '0', '--exit', '--json');
+    expect(lines(all.stdout).map((e) => (e as { seq: number }).seq)).toEqual([1, 2, 3, 4]);
+    const users = await k('watch', 'users', '--since', '1', '--exit');
+    expect(users.stdout).toBe('3  update  users/a  2\n4  delete  users/a\n');
+    const key = await k('watch', 'users/a', '--since', '0', '--exit', '--filter', '. exists');
+    expect(key.code).toBe(2); // not a valid field path
+    expect((await k('watch', 'users/a', '--since', '0', '--exit', '--json')).stdout.trim().split('\n')).toHaveLength(3);
+    expect((await k('watch', 'users', '--exit')).stdout).toBe(''); // nothing to replay: returns at once
+  });
+});
+
+describe('kdelta: help and version', () => {
+  it('prints help with examples for every command, and the version', async () => {
+    const top = await kdelta(['--help']);
+    expect(top.code).toBe(0);
+    for (const cmd of ['set', 'get', 'log', 'diff', 'delete', 'list', 'status', 'verify', 'query', 'view', 'index', 'export', 'import', 'watch']) {
+      expect(top.stdout).toContain(`  ${cmd} `);
+    }
+    for (const cmd of [['set'], ['get'], ['query'], ['view', 'create'], ['watch'], ['import']]) {
+      const h = await kdelta([...cmd, '--help']);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/Examples:\n {2}\$ kdelta /);
+    }
+    expect((await kdelta(['query', '--help'])).stdout).toContain('Filter expressions:');
+    const v = await kdelta(['--version']);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const none = await kdelta([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Usage: kdelta');
+  });
+});

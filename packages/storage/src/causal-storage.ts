@@ -245,7 +245,14 @@ export class CausalStorage {
         }
         seen.add(id);
       }
-      return Promise.all(items.map((item, i) => this.#enqueueOne(this.#index.keyState(item.namespace, item.key, true)!, canons[i]!, undefined)));
+      const writes = items.map((item, i) => {
+        const ks = this.#index.keyState(item.namespace, item.key, true)!;
+        const stamp = this.#clock.tick();
+        const w = this.#stamped(ks, canons[i]!, this.#pendingHeadId(ks), stamp, formatHlc(stamp), this.#nodeId);
+        this.#markPending(w); // the next write to this key in the batch chains on it
+        return w;
+      });
+      return this.#enqueueAll(writes);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -309,7 +316,8 @@ export class CausalStorage {
         writes.push(w);
       }
       if (newest !== undefined) this.#clock.observe(newest);
-      return Promise.all(writes.map((w) => this.#enqueue(w))).then((vs) => vs.length);
+      for (const w of writes) this.#markPending(w);
+      return this.#enqueueAll(writes).then((vs) => vs.length);
     } catch (e) {
       // Keys this call created for items it then refused hold nothing: forget them.
       if (Array.isArray(items)) {
@@ -408,30 +416,64 @@ export class CausalStorage {
     return { ks, entry, version, wall: stamp.wall, logical: stamp.logical };
   }
 
-  #enqueue(w: StampedWrite): Promise<Version> {
-    const { ks, entry, version } = w;
-    ks.pendingId = entry.versionId;
-    ks.pendingDeleted = entry.deleted;
+  #markPending(w: StampedWrite): void {
+    const ks = w.ks;
+    ks.pendingId = w.entry.versionId;
+    ks.pendingDeleted = w.entry.deleted;
     ks.pending++;
-    if (this.#adapter.synchronous && this.#queue.length === 0 && this.#flushing === undefined) {
-      // Nothing to batch with when persisting costs nothing: commit right away.
-      const batch: PendingWrite[] = [{ ...w, resolve: noop, reject: noop }];
-      const entries = this.#prepareBatch(batch);
-      try {
-        this.#adapter.append(entries);
-      } catch (e) {
-        this.#failWrites(batch, e);
-        return Promise.reject(e);
-      }
-      this.#apply(batch);
-      return Promise.resolve(version);
+  }
+
+  /** Nothing to batch with when persisting costs nothing: commit right away. */
+  #canCommitNow(): boolean {
+    return this.#adapter.synchronous && this.#queue.length === 0 && this.#flushing === undefined;
+  }
+
+  /** Commits `batch` synchronously; returns the adapter's error, if it failed (the writes are then failed). */
+  #commitNow(batch: PendingWrite[]): unknown {
+    const entries = this.#prepareBatch(batch);
+    try {
+      this.#adapter.append(entries);
+    } catch (e) {
+      this.#failWrites(batch, e);
+      return e;
     }
-    return new Promise<Version>((resolve, reject) => {
-      this.#queue.push({ ...w, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        queueMicrotask(this.#startFlush);
-      }
+    this.#apply(batch);
+    return undefined;
+  }
+
+  #queueWrite(w: PendingWrite): void {
+    this.#queue.push(w);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#startFlush);
+    }
+  }
+
+  #enqueue(w: StampedWrite): Promise<Version> {
+    this.#markPending(w);
+    if (this.#canCommitNow()) {
+      const error = this.#commitNow([{ ...w, resolve: noop, reject: noop }]);
+      return error === undefined ? Promise.resolve(w.version) : Promise.reject(error);
+    }
+    return new Promise<Version>((resolve, reject) => this.#queueWrite({ ...w, resolve, reject }));
+  }
+
+  /**
+   * Commits `writes` (already marked pending) together, with one promise for all: they are
+   * queued back to back, so one flush persists and applies them as one batch.
+   */
+  #enqueueAll(writes: readonly StampedWrite[]): Promise<Version[]> {
+    const versions = writes.map((w) => w.version);
+    if (writes.length === 0) return Promise.resolve(versions);
+    if (this.#canCommitNow()) {
+      const error = this.#commitNow(writes.map((w) => ({ ...w, resolve: noop, reject: noop })));
+      return error === undefined ? Promise.resolve(versions) : Promise.reject(error);
+    }
+    return new Promise<Version[]>((resolve, reject) => {
+      const last = writes.length - 1;
+      for (let i = 0; i < last; i++) this.#queueWrite({ ...writes[i]!, resolve: noop, reject: noop });
+      // A failure rejects every write of the batch; the last one carries the promise.
+      this.#queueWrite({ ...writes[last]!, resolve: () => resolve(versions), reject });
     });
   }
 

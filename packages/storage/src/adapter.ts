@@ -44,6 +44,7 @@ export interface LoadedSnapshot {
   readonly count: number;
   readonly cols: VersionColumns;
   readonly nodes: readonly string[];
+  /** Each key with its rows, oldest first (the store takes the arrays over). */
   readonly keys: ReadonlyArray<{ readonly namespace: string; readonly key: string; readonly rows: number[] }>;
   readonly seq: number;
 }

@@ -791,7 +791,7 @@ export class CausalStorage {
     // Every subscriber asks for the same new change in turn: keep the last one built.
     if (this.#lastChange?.seq === seq) return this.#lastChange;
     const row = seq - 1;
-    const ks = this.#index.rowKeys[row]!;
+    const ks = this.#index.keyOfRow(row);
     const i = this.#index.indexOfRow(ks, row);
     const version = this.#reader.at(ks, i);
     const before = i > 0 ? this.#reader.at(ks, i - 1) : undefined;
@@ -812,7 +812,7 @@ export class CausalStorage {
     }
     const last = Math.min(toSeq, this.#seq);
     for (let seq = Math.max(1, fromSeq); seq <= last; seq++) {
-      const ks = this.#index.rowKeys[seq - 1]!;
+      const ks = this.#index.keyOfRow(seq - 1);
       yield this.#reader.at(ks, this.#index.indexOfRow(ks, seq - 1));
     }
   }

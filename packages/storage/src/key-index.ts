@@ -12,7 +12,6 @@ import { FLAG_DELETED, VersionTable } from './version-table.js';
 
 /** One key: its rows oldest first, its materialized head and its queued writes. */
 export class KeyState {
-  readonly rows: number[] = [];
   /** The materialized head version; undefined until first read after a load. */
   head: Version | undefined = undefined;
   /** Id of the newest queued (not yet committed) version, if any. */
@@ -22,6 +21,8 @@ export class KeyState {
   constructor(
     readonly namespace: string,
     readonly key: string,
+    /** Rows of its versions in the version table, oldest first. */
+    readonly rows: number[] = [],
   ) {}
 }
 
@@ -39,8 +40,12 @@ export interface IndexCounts {
 /** Namespaces, keys, rows and nodes. */
 export class KeyIndex {
   readonly table = new VersionTable();
-  /** The key of every row, so the change feed can go from a seq to its version (8 B per row). */
-  rowKeys: KeyState[] = [];
+  /**
+   * The key of every row, so the change feed can go from a seq to its version (8 B per
+   * row). Rows loaded from a snapshot are filled in on first use: most opens never need them.
+   */
+  #rowKeys: KeyState[] = [];
+  #rowKeysComplete = true;
   readonly nodes: string[] = [];
   readonly #nodeIx = new Map<string, number>();
   readonly #namespaces = new Map<string, Map<string, KeyState>>();
@@ -227,17 +232,13 @@ export class KeyIndex {
   loadSnapshot(snap: LoadedSnapshot): HlcStamp {
     this.table.cols = snap.cols;
     this.table.count = snap.count;
-    this.rowKeys = new Array<KeyState>(snap.count);
+    this.#rowKeys = [];
+    this.#rowKeysComplete = false;
     for (const n of snap.nodes) this.nodeIndex(n);
     for (const k of snap.keys) {
       let keys = this.#namespaces.get(k.namespace);
       if (keys === undefined) this.#namespaces.set(k.namespace, (keys = new Map()));
-      const ks = new KeyState(k.namespace, k.key);
-      for (const r of k.rows) {
-        ks.rows.push(r);
-        this.rowKeys[r] = ks;
-      }
-      keys.set(k.key, ks);
+      keys.set(k.key, new KeyState(k.namespace, k.key, k.rows));
     }
     let last = { wall: 0, logical: 0 };
     for (let r = 0; r < snap.count; r++) {
@@ -272,7 +273,18 @@ export class KeyIndex {
       v.deleted ? FLAG_DELETED : 0,
     );
     ks.rows.push(row);
-    this.rowKeys[row] = ks;
+    if (this.#rowKeysComplete) this.#rowKeys[row] = ks;
     return row;
+  }
+
+  /** The key a row belongs to. O(1), after one O(rows) pass the first time following a snapshot load. */
+  keyOfRow(row: number): KeyState {
+    if (!this.#rowKeysComplete) {
+      const all = new Array<KeyState>(this.table.count);
+      for (const keys of this.#namespaces.values()) for (const ks of keys.values()) for (const r of ks.rows) all[r] = ks;
+      this.#rowKeys = all;
+      this.#rowKeysComplete = true;
+    }
+    return this.#rowKeys[row]!;
   }
 }

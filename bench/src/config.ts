@@ -22,6 +22,17 @@ export interface BenchConfig {
   /** cap on fresh-database passes per run for stores that finish the workload quickly */
   readonly maxPasses: number;
   readonly fsyncSamples: number;
+  /** query rows: documents of the scan rows, and of the indexed-lookup rows */
+  readonly queryDocs: number;
+  readonly indexedQueryDocs: number;
+  /** live subscriptions on the namespace, and timed puts they all receive */
+  readonly subscribers: number;
+  readonly subscriberPuts: number;
+  /** view cost: runs, and awaited puts per run into each namespace (with and without the view) */
+  readonly viewRuns: number;
+  readonly viewRunPuts: number;
+  /** aggregate view: timed recomputes (one put before each) */
+  readonly aggregateRounds: number;
   /** a suite child is killed after this long */
   readonly subjectTimeoutMs: number;
 }
@@ -41,10 +52,17 @@ export const FULL: BenchConfig = {
   warmupMs: 150,
   maxPasses: 30,
   fsyncSamples: 200,
+  queryDocs: 100_000,
+  indexedQueryDocs: 1_000_000,
+  subscribers: 1_000,
+  subscriberPuts: 500,
+  viewRuns: 5,
+  viewRunPuts: 20_000,
+  aggregateRounds: 20,
   subjectTimeoutMs: 8 * 60_000,
 };
 
-/** Smoke test: 1,000 keys, short runs. Figures are not comparable with the targets. */
+/** Smoke test: 1,000 keys, short runs, the indexed lookups on 100,000 documents. Figures are not comparable with the targets. */
 export const QUICK: BenchConfig = {
   ...FULL,
   quick: true,
@@ -54,5 +72,10 @@ export const QUICK: BenchConfig = {
   readRunMs: 200,
   warmupMs: 50,
   fsyncSamples: 50,
+  indexedQueryDocs: 100_000,
+  subscriberPuts: 100,
+  viewRuns: 3,
+  viewRunPuts: 5_000,
+  aggregateRounds: 10,
   subjectTimeoutMs: 3 * 60_000,
 };

@@ -10,5 +10,7 @@ export async function loadSubject(id: SubjectId): Promise<Subject> {
       return (await import('./subjects/sqlite.js')).sqliteSubject;
     case 'map':
       return (await import('./subjects/map.js')).mapSubject;
+    case 'loki':
+      return (await import('./subjects/loki.js')).lokiSubject;
   }
 }

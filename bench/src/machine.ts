@@ -9,6 +9,8 @@ export interface MachineInfo {
   readonly node: string;
   readonly date: string;
   readonly tmpdir: string;
+  /** 1-minute load average when the run started: anything else running skews the figures */
+  readonly loadAverage: number;
 }
 
 export function machineInfo(): MachineInfo {
@@ -21,5 +23,6 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     date: new Date().toISOString(),
     tmpdir: os.tmpdir(),
+    loadAverage: os.loadavg()[0]!,
   };
 }

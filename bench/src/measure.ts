@@ -19,8 +19,8 @@ export function perSecond(t: Timed): number {
 }
 
 /** Median of a non-empty list. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+export function median(values: ArrayLike<number>): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
@@ -170,4 +170,32 @@ export async function timedGetAts(
   }
   if (missing > 0) throw new Error(`getAt: ${missing} of ${i} reads found nothing`);
   return { ops: i, ms: performance.now() - t0 };
+}
+
+/**
+ * Calls `op(i)` for i = 0, 1, 2, ... (awaiting only promises) until `budgetMs` passed,
+ * reading the clock every `checkEvery` calls (a power of two); ops = calls. Throws when
+ * `ok` rejected any result (checked inside the loop: a wrong answer is never timed as a right one).
+ */
+export async function timedCalls<T>(op: (i: number) => T | Promise<T>, ok: (result: T, i: number) => boolean, budgetMs: number, checkEvery = 1): Promise<Timed> {
+  const mask = checkEvery - 1;
+  let wrong = 0;
+  const t0 = performance.now();
+  const deadline = t0 + budgetMs;
+  let i = 0;
+  for (;;) {
+    let r = op(i);
+    if (r instanceof Promise) r = await r;
+    if (!ok(r as T, i)) wrong++;
+    i++;
+    if ((i & mask) === 0 && performance.now() >= deadline) break;
+  }
+  if (wrong > 0) throw new Error(`${wrong} of ${i} calls returned a wrong answer`);
+  return { ops: i, ms: performance.now() - t0 };
+}
+
+/** The value at quantile `q` (0..1) of a non-empty list, nearest rank. */
+export function percentile(values: ArrayLike<number>, q: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }

@@ -36,6 +36,8 @@ function cell(value: number, unit: Unit): string {
   switch (unit) {
     case 'ms':
       return value < 1 ? value.toFixed(3) : value < 100 ? value.toFixed(1) : int(value);
+    case 'µs':
+      return value.toFixed(2);
     case 'bytes':
       return (value / 1e6).toFixed(1);
     default:
@@ -53,10 +55,11 @@ export function toMarkdown(results: Results): string {
   lines.push(`# KoruDelta bench${config.quick ? ' (quick smoke run: figures are not comparable with the targets)' : ''}`, '');
   lines.push(
     `- Machine: ${machine.os}; ${machine.cpu}; ${machine.cores} cores; ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM; Node ${machine.node}`,
-    `- Date: ${machine.date}; took ${Math.round(results.durationSeconds)} s; data under ${machine.tmpdir}`,
+    `- Date: ${machine.date}; took ${Math.round(results.durationSeconds)} s; data under ${machine.tmpdir}; 1-minute load average at the start ${machine.loadAverage.toFixed(2)}`,
     `- Subjects: ${columns.map((s) => `${s.label} (${s.version}${s.status === 'failed' ? ', FAILED' : ''})`).join('; ')}`,
     `- Base workload: ${config.keys.toLocaleString('en-US')} keys × ${config.versions} versions = ${int(workload.baseVersions)} versions, ${workload.averageDocJsonBytes.toFixed(0)} B of JSON per document on average; seed 0x${results.seed.toString(16)}`,
     `- Large DB: ${config.largeKeys.toLocaleString('en-US')} keys × ${config.largeVersions} versions = ${int(workload.largeVersions)} versions; current values are ${int(workload.largeCurrentJsonBytes)} B of JSON`,
+    `- Queries: ${int(config.queryDocs)} user documents { name, age, city, email, tags } for the scans; the large collection of the email lookups holds ${int(config.indexedQueryDocs)}; all in memory (KoruDelta start(), sqlite ':memory:' with documents as TEXT JSON, LokiJS); subscriber and view rows are KoruDelta's alone`,
     `- Durability: "default" = KoruDelta sync 'periodic' (each put reaches the OS before it resolves, fdatasync every 100 ms) vs sqlite WAL + synchronous=NORMAL; "fsync before ack" = KoruDelta sync 'always' vs sqlite WAL + synchronous=FULL. Map is in memory throughout (the ceiling); get/history/getAt run on a reopened durable DB for KoruDelta and sqlite.`,
     '',
   );

@@ -4,7 +4,7 @@ import type { SubjectId } from './subject.js';
 /** A column: a subject, or `fs` for the file-system bound. */
 export type Column = SubjectId | 'fs';
 
-export type Unit = 'ops/s' | 'versions/s' | 'ms' | 'bytes' | 'B/version';
+export type Unit = 'ops/s' | 'versions/s' | 'queries/s' | 'docs/s' | 'ms' | 'µs' | 'bytes' | 'B/version';
 
 /** Rows in table order, with their labels and units. */
 export const OPERATIONS = [
@@ -16,6 +16,14 @@ export const OPERATIONS = [
   { id: 'get', label: 'get (current value, random key)', unit: 'ops/s' },
   { id: 'history', label: 'history (random key, all versions)', unit: 'versions/s' },
   { id: 'getAt', label: 'getAt (random key, random time)', unit: 'ops/s' },
+  { id: 'query.top', label: 'query: age > 30, sort by name, limit 10 (scan)', unit: 'queries/s' },
+  { id: 'query.scan', label: 'query: count of city == X (scan; documents tested)', unit: 'docs/s' },
+  { id: 'query.email.scan', label: 'query: email == X on the large collection, no index', unit: 'queries/s' },
+  { id: 'query.email.index', label: 'query: email == X on the large collection, indexed', unit: 'queries/s' },
+  { id: 'subscribe.p50', label: 'put with 1,000 subscribers, until the last is notified: p50', unit: 'ms' },
+  { id: 'subscribe.p99', label: 'put with 1,000 subscribers, until the last is notified: p99', unit: 'ms' },
+  { id: 'view.putCost', label: 'auto-refresh filter view: cost added to a put', unit: 'µs' },
+  { id: 'view.aggregate', label: 'aggregate view (count of a filter): queryView after a write', unit: 'ms' },
   { id: 'disk.base', label: 'on disk, base workload', unit: 'bytes' },
   { id: 'load.large', label: 'large DB build (batched put)', unit: 'versions/s' },
   { id: 'disk.large', label: 'on disk, large DB', unit: 'bytes' },

@@ -1,8 +1,9 @@
 /**
- * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side and
- * writes results/latest.{json,md} (results/latest-quick.* with --quick).
+ * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side (the
+ * query rows with LokiJS too) and writes results/latest.{json,md}
+ * (results/latest-quick.* with --quick).
  *
- *   tsx src/run.ts [--quick] [--only koru,sqlite,map]
+ *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki]
  *
  * Each subject runs in a child process of its own; data lives in a mkdtemp directory
  * under os.tmpdir() that is removed at the end. Exit code 1 when a subject failed or
@@ -23,7 +24,7 @@ import { SUBJECT_IDS, SUBJECT_LABELS, type SubjectId } from './subject.js';
 import { evaluateTargets } from './targets.js';
 import { SEED, currentJsonBytes, jsonBytes, makeDoc } from './workload.js';
 
-const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map]';
+const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki]';
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[] } {
   let quick = false;
@@ -114,7 +115,11 @@ try {
     },
     subjects,
     rows,
-    targets: evaluateTargets(rows, { keys: config.largeKeys, versions: config.largeVersions, rawCurrentJsonBytes: largeCurrentJsonBytes }),
+    targets: evaluateTargets(
+      rows,
+      { keys: config.largeKeys, versions: config.largeVersions, rawCurrentJsonBytes: largeCurrentJsonBytes },
+      { docs: config.queryDocs, indexedDocs: config.indexedQueryDocs },
+    ),
     problems,
     durationSeconds: (performance.now() - started) / 1000,
   };

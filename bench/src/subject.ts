@@ -52,8 +52,15 @@ export interface Subject {
 }
 
 /** Subjects the runner knows, in column order. */
-export const SUBJECT_IDS = ['koru', 'sqlite', 'map'] as const;
+export const SUBJECT_IDS = ['koru', 'sqlite', 'map', 'loki'] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
 /** Column titles, known without loading a subject's module. */
-export const SUBJECT_LABELS: Readonly<Record<SubjectId, string>> = { koru: 'KoruDelta', sqlite: 'better-sqlite3', map: 'Map' };
+export const SUBJECT_LABELS: Readonly<Record<SubjectId, string>> = { koru: 'KoruDelta', sqlite: 'better-sqlite3', map: 'Map', loki: 'LokiJS' };
+
+const DURABILITIES: readonly Durability[] = ['memory', 'default', 'always'];
+
+/** False for a subject that opens no versioned store in any durability (LokiJS: query rows only). */
+export function hasVersionedStore(subject: Subject): boolean {
+  return DURABILITIES.some((d) => subject.supports(d));
+}

@@ -1,7 +1,8 @@
 /**
  * One subject's whole run, in a child process of its own (started by run.ts): put rows,
- * batched put, reads on the base workload, then the large database. A section that
- * throws is reported as a problem and the next section still runs.
+ * batched put, reads on the base workload, the large database, then the query rows. A
+ * section that throws is reported as a problem and the next section still runs. A
+ * subject without a versioned store (LokiJS) runs the query section only.
  */
 import { mkdir } from 'node:fs/promises';
 import { sendToParent } from './child.js';
@@ -9,9 +10,10 @@ import type { BenchConfig } from './config.js';
 import { createContext, type SuiteContext } from './context.js';
 import { batchSection, putSection } from './sections/puts.js';
 import { largeSection } from './sections/large.js';
+import { querySection } from './sections/queries.js';
 import { readSection } from './sections/reads.js';
 import { loadSubject } from './load-subject.js';
-import { SUBJECT_LABELS, type Subject, type SubjectId } from './subject.js';
+import { SUBJECT_LABELS, hasVersionedStore, type Subject, type SubjectId } from './subject.js';
 import { keyNames } from './workload.js';
 
 /** Arguments of `suite.ts`. */
@@ -22,11 +24,13 @@ export interface SuiteArgs {
   readonly dir: string;
 }
 
-const SECTIONS: readonly [string, (ctx: SuiteContext) => Promise<void>][] = [
-  ['put', putSection],
-  ['batched put', batchSection],
-  ['reads', readSection],
-  ['large database', largeSection],
+/** Sections in order; `versioned` ones need the subject's versioned store. */
+const SECTIONS: readonly [string, (ctx: SuiteContext) => Promise<void>, { versioned: boolean }][] = [
+  ['put', putSection, { versioned: true }],
+  ['batched put', batchSection, { versioned: true }],
+  ['reads', readSection, { versioned: true }],
+  ['large database', largeSection, { versioned: true }],
+  ['queries', querySection, { versioned: false }],
 ];
 
 const args = JSON.parse(process.argv[2]!) as SuiteArgs;
@@ -40,7 +44,9 @@ try {
 await sendToParent({ type: 'meta', label: subject.label, version: subject.version });
 await mkdir(args.dir, { recursive: true });
 const ctx = createContext(subject, args.config, keyNames(args.config.keys), args.dir, sendToParent);
-for (const [name, section] of SECTIONS) {
+const versioned = hasVersionedStore(subject);
+for (const [name, section, needs] of SECTIONS) {
+  if (needs.versioned && !versioned) continue;
   const t0 = performance.now();
   try {
     await section(ctx);

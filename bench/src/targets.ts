@@ -20,8 +20,14 @@ export interface LargeShape {
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 const ratio = (x: number): string => `${x.toFixed(2)}×`;
 
+/** Sizes of the query rows' collections. */
+export interface QueryShape {
+  readonly docs: number;
+  readonly indexedDocs: number;
+}
+
 /** Evaluates every target; a target whose inputs are missing is 'not measured'. */
-export function evaluateTargets(rows: readonly Row[], large: LargeShape): TargetResult[] {
+export function evaluateTargets(rows: readonly Row[], large: LargeShape, queries: QueryShape): TargetResult[] {
   const value = (subject: Column, operation: OperationId): number | undefined => rows.find((r) => r.subject === subject && r.operation === operation)?.value;
   const out: TargetResult[] = [];
   const add = (name: string, target: string, inputs: readonly (number | undefined)[], judge: (xs: number[]) => [string, boolean]): void => {
@@ -63,5 +69,10 @@ export function evaluateTargets(rows: readonly Row[], large: LargeShape): Target
     [value('koru', 'rss.large.delta'), value('koru', 'rss.large.perVersion')],
     ([delta, perVersion]) => [`${(delta! / 1e6).toFixed(1)} MB (${perVersion!.toFixed(0)} B per historical version)`, delta! <= budget],
   );
+  atLeast(`query age > 30, sort by name, limit 10, ${n(queries.docs)} docs, no index`, 'query.top', 100, 'queries/s');
+  atLeast(`filtered scan (count of city == X), ${n(queries.docs)} docs`, 'query.scan', 5_000_000, 'docs/s');
+  atLeast(`indexed query email == X, ${n(queries.indexedDocs)} docs`, 'query.email.index', 100_000, 'queries/s');
+  add('put with 1,000 subscribers: put to last notification, p99', '≤ 5 ms', [value('koru', 'subscribe.p99')], ([ms]) => [`${ms!.toFixed(2)} ms`, ms! <= 5]);
+  add('auto-refresh filter view: cost added to a put', '≤ 2 µs', [value('koru', 'view.putCost')], ([us]) => [`${us!.toFixed(2)} µs`, us! <= 2]);
   return out;
 }

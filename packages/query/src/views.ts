@@ -223,7 +223,8 @@ export class ViewSet {
         view.members = members;
         view.refreshedAt = new Date().toISOString();
       }
-      matching = this.#s.liveVersionsOf(namespace, view.members);
+      // An aggregation does not depend on the order of its input: skip the sort.
+      matching = this.#s.liveVersionsOf(namespace, view.members, agg === undefined);
     } else {
       const matches: Entry[] = [];
       for (const v of this.#s.entriesAsOf(namespace, view.seq)) if (view.pred === undefined || view.pred(v.value)) matches.push(v);

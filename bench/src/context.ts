@@ -23,6 +23,7 @@ export interface SuiteContext {
 export function formatFigure(value: number, unit: Unit): string {
   if (unit === 'ms') return `${value.toFixed(value < 10 ? 3 : 1)} ms`;
   if (unit === 'µs') return `${value.toFixed(2)} µs`;
+  if (unit === 's') return `${value.toFixed(1)} s`;
   if (unit === 'bytes') return `${(value / 1e6).toFixed(2)} MB`;
   return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
 }

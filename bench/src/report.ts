@@ -38,6 +38,8 @@ function cell(value: number, unit: Unit): string {
       return value < 1 ? value.toFixed(3) : value < 100 ? value.toFixed(1) : int(value);
     case 'µs':
       return value.toFixed(2);
+    case 's':
+      return value.toFixed(1);
     case 'bytes':
       return (value / 1e6).toFixed(1);
     default:

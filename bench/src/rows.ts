@@ -4,7 +4,7 @@ import type { SubjectId } from './subject.js';
 /** A column: a subject, or `fs` for the file-system bound. */
 export type Column = SubjectId | 'fs';
 
-export type Unit = 'ops/s' | 'versions/s' | 'queries/s' | 'docs/s' | 'ms' | 'µs' | 'bytes' | 'B/version';
+export type Unit = 'ops/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version';
 
 /** Rows in table order, with their labels and units. */
 export const OPERATIONS = [
@@ -30,6 +30,8 @@ export const OPERATIONS = [
   { id: 'disk.large.compacted', label: 'on disk, large DB after compact()', unit: 'bytes' },
   { id: 'reopen.large.replay', label: 'reopen large DB, log replay (open + first get)', unit: 'ms' },
   { id: 'reopen.large', label: 'reopen large DB (open + first get)', unit: 'ms' },
+  { id: 'cli.get', label: 'kdelta get, whole process, large DB', unit: 'ms' },
+  { id: 'cli.import', label: 'kdelta import of the large DB export', unit: 's' },
   { id: 'rss.large', label: 'RSS after reopen + gc, large DB', unit: 'bytes' },
   { id: 'rss.large.delta', label: 'RSS over a bare process, large DB', unit: 'bytes' },
   { id: 'rss.large.peak', label: 'peak RSS while opening, large DB', unit: 'bytes' },

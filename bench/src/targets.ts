@@ -61,6 +61,8 @@ export function evaluateTargets(rows: readonly Row[], large: LargeShape, queries
   const shape = `${n(large.keys * large.versions)} versions`;
   add(`reopen, ${shape}, after compact()`, '≤ 500 ms', [value('koru', 'reopen.large')], ([ms]) => [`${ms!.toFixed(0)} ms`, ms! <= 500]);
   add(`reopen, ${shape}, log replay (informative, same bound)`, '≤ 500 ms', [value('koru', 'reopen.large.replay')], ([ms]) => [`${ms!.toFixed(0)} ms`, ms! <= 500]);
+  add(`kdelta get, whole process, ${shape}`, '≤ 150 ms', [value('koru', 'cli.get')], ([ms]) => [`${ms!.toFixed(0)} ms`, ms! <= 150]);
+  add(`kdelta import, ${shape}`, '≤ 20 s', [value('koru', 'cli.import')], ([s]) => [`${s!.toFixed(1)} s`, s! <= 20]);
   const historical = large.keys * large.versions - large.keys;
   const budget = 2 * large.rawCurrentJsonBytes + 150 * historical;
   add(

@@ -5,6 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { runChild } from '../child.js';
+import { cliRows } from './cli.js';
 import type { SuiteContext } from '../context.js';
 import { dirFingerprint, dirUsage, files } from '../files.js';
 import { collectGarbage, median } from '../measure.js';
@@ -137,5 +138,6 @@ export async function largeSection(ctx: SuiteContext): Promise<void> {
   );
 
   await memoryRows(ctx, { ...memoryArgs, mode: 'reopen', dir }, `${shape}${compacts ? ' after compact()' : ''}, reopened in a fresh process + one get`);
+  if (subject.id === 'koru') await cliRows(ctx, dir, NAMESPACE, names[0]!, config.largeKeys * config.largeVersions);
   await rm(dir, { recursive: true, force: true });
 }

@@ -103,6 +103,11 @@ interface PendingWrite extends StampedWrite {
 
 const noop = (): void => {};
 
+/** A write with its settlers (a literal of one fixed shape: this runs once per write). */
+function pending(w: StampedWrite, resolve: (v: Version) => void, reject: (e: unknown) => void): PendingWrite {
+  return { ks: w.ks, entry: w.entry, version: w.version, wall: w.wall, logical: w.logical, resolve, reject };
+}
+
 /** Default budget of the cache of materialized historical versions. */
 const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -452,10 +457,10 @@ export class CausalStorage {
   #enqueue(w: StampedWrite): Promise<Version> {
     this.#markPending(w);
     if (this.#canCommitNow()) {
-      const error = this.#commitNow([{ ...w, resolve: noop, reject: noop }]);
+      const error = this.#commitNow([pending(w, noop, noop)]);
       return error === undefined ? Promise.resolve(w.version) : Promise.reject(error);
     }
-    return new Promise<Version>((resolve, reject) => this.#queueWrite({ ...w, resolve, reject }));
+    return new Promise<Version>((resolve, reject) => this.#queueWrite(pending(w, resolve, reject)));
   }
 
   /**
@@ -466,14 +471,14 @@ export class CausalStorage {
     const versions = writes.map((w) => w.version);
     if (writes.length === 0) return Promise.resolve(versions);
     if (this.#canCommitNow()) {
-      const error = this.#commitNow(writes.map((w) => ({ ...w, resolve: noop, reject: noop })));
+      const error = this.#commitNow(writes.map((w) => pending(w, noop, noop)));
       return error === undefined ? Promise.resolve(versions) : Promise.reject(error);
     }
     return new Promise<Version[]>((resolve, reject) => {
       const last = writes.length - 1;
-      for (let i = 0; i < last; i++) this.#queueWrite({ ...writes[i]!, resolve: noop, reject: noop });
+      for (let i = 0; i < last; i++) this.#queueWrite(pending(writes[i]!, noop, noop));
       // A failure rejects every write of the batch; the last one carries the promise.
-      this.#queueWrite({ ...writes[last]!, resolve: () => resolve(versions), reject });
+      this.#queueWrite(pending(writes[last]!, () => resolve(versions), reject));
     });
   }
 

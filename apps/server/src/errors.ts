@@ -1,0 +1,48 @@
+/** How errors leave the server: `{ error: { code, message, details } }` with a fitting status. */
+import { ErrorCodes, isKoruError, KoruError } from '@koru/delta';
+
+/** HTTP status of each error code; anything else is 500. */
+const STATUS: Readonly<Record<string, number>> = {
+  [ErrorCodes.INVALID_NAMESPACE]: 400,
+  [ErrorCodes.INVALID_KEY]: 400,
+  [ErrorCodes.INVALID_VALUE]: 400,
+  [ErrorCodes.VALUE_TOO_DEEP]: 400,
+  [ErrorCodes.INVALID_ARGUMENT]: 400,
+  [ErrorCodes.INVALID_QUERY]: 400,
+  [ErrorCodes.LIMIT_EXCEEDED]: 400,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.KEY_NOT_FOUND]: 404,
+  [ErrorCodes.VERSION_NOT_FOUND]: 404,
+  [ErrorCodes.VIEW_NOT_FOUND]: 404,
+  [ErrorCodes.INDEX_NOT_FOUND]: 404,
+  [ErrorCodes.NOT_FOUND]: 404,
+  [ErrorCodes.VIEW_EXISTS]: 409,
+  [ErrorCodes.VERSION_CONFLICT]: 412,
+  [ErrorCodes.VALUE_TOO_LARGE]: 413,
+  [ErrorCodes.BODY_TOO_LARGE]: 413,
+  [ErrorCodes.DATABASE_LOCKED]: 423,
+  [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
+  [ErrorCodes.CLOSED]: 503,
+  [ErrorCodes.STORAGE_FULL]: 507,
+};
+
+/** The wire form of an error. */
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** The status and wire form for anything thrown while serving. */
+export function toWireError(e: unknown): { status: number; error: WireError } {
+  if (isKoruError(e)) {
+    const details = Object.keys(e.details).length > 0 ? { details: e.details } : {};
+    return { status: STATUS[e.code] ?? 500, error: { code: e.code, message: e.message, ...details } };
+  }
+  return { status: 500, error: { code: 'INTERNAL', message: 'internal error' } };
+}
+
+/** A KoruError with one of the server's own codes. */
+export function serverError(code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string): KoruError {
+  return new KoruError(code, message);
+}

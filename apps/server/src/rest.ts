@@ -1,0 +1,118 @@
+/** The REST API under /v1 (PROTOCOL.md): thin handlers over the database. */
+import { InvalidArgumentError, type KoruDelta, type Version } from '@koru/delta';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from './metrics.js';
+
+type KeyParams = { ns: string; key: string };
+
+/** A version without its value: what writes return. */
+function meta(v: Version): Omit<Version, 'value'> {
+  const { value: _value, ...rest } = v;
+  return rest;
+}
+
+/** `If-Match: "id"` → the id; `If-None-Match: *` → null (create-only); neither → undefined. */
+function ifVersionOf(req: FastifyRequest): string | null | undefined {
+  const match = req.headers['if-match'];
+  if (typeof match === 'string' && match.trim() !== '*') return match.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  if (req.headers['if-none-match'] === '*') return null;
+  return undefined;
+}
+
+function etag(reply: FastifyReply, v: Version): void {
+  reply.header('etag', `"${v.versionId}"`);
+  reply.header('x-koru-timestamp', v.timestamp);
+}
+
+/** A query-string time or history index: digits are epoch ms or an index, anything else a time. */
+function refOf(text: string | undefined): string | number | undefined {
+  if (text === undefined) return undefined;
+  return /^-?\d+$/.test(text) && Math.abs(Number(text)) < 1e9 ? Number(text) : text;
+}
+
+function limitOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`limit must be a non-negative integer, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metrics, version: string, started: number): void {
+  app.put<{ Params: KeyParams }>('/v1/kv/:ns/:key', async (req, reply) => {
+    const ifVersion = ifVersionOf(req);
+    const v = await db.put(req.params.ns, req.params.key, req.body, ifVersion !== undefined ? { ifVersion } : undefined);
+    metrics.writes.inc();
+    etag(reply, v);
+    return meta(v);
+  });
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', async (req, reply) => {
+    const { ns, key } = req.params;
+    const v = req.query.at !== undefined ? await db.getAt(ns, key, req.query.at) : await db.getVersion(ns, key);
+    etag(reply, v);
+    return reply.type('application/json').send(JSON.stringify(v.value));
+  });
+  app.delete<{ Params: KeyParams }>('/v1/kv/:ns/:key', async (req, reply) => {
+    const ifVersion = ifVersionOf(req);
+    const v = await db.delete(req.params.ns, req.params.key, ifVersion !== undefined ? { ifVersion } : undefined);
+    metrics.writes.inc();
+    etag(reply, v);
+    return meta(v);
+  });
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key/versions/current', async (req, reply) => {
+    const { ns, key } = req.params;
+    const v = req.query.at !== undefined ? await db.getAt(ns, key, req.query.at) : await db.getVersion(ns, key);
+    etag(reply, v);
+    return v;
+  });
+  app.get<{ Params: KeyParams; Querystring: { limit?: string } }>('/v1/kv/:ns/:key/history', async (req) => {
+    const limit = limitOf(req.query.limit);
+    return db.history(req.params.ns, req.params.key, limit !== undefined ? { limit } : {});
+  });
+  app.get<{ Params: KeyParams; Querystring: { from?: string; to?: string } }>('/v1/kv/:ns/:key/diff', async (req) => {
+    const from = refOf(req.query.from);
+    const to = refOf(req.query.to);
+    return db.diff(req.params.ns, req.params.key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+  });
+  app.get('/v1/ns', async () => db.listNamespaces());
+  app.get<{ Params: { ns: string } }>('/v1/ns/:ns/keys', async (req) => db.listKeys(req.params.ns));
+  app.post<{ Params: { ns: string }; Querystring: { at?: string } }>('/v1/query/:ns', async (req) =>
+    db.query(req.params.ns, req.body ?? {}, req.query.at !== undefined ? { at: req.query.at } : {}),
+  );
+  app.post<{ Params: { ns: string }; Body: { aggregation?: unknown; filter?: unknown; at?: string } }>('/v1/aggregate/:ns', async (req) => {
+    const body = req.body;
+    if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { aggregation, filter?, at? }');
+    return db.aggregate(req.params.ns, body.aggregation as never, {
+      ...(body.filter !== undefined ? { filter: body.filter } : {}),
+      ...(body.at !== undefined ? { at: body.at } : {}),
+    });
+  });
+  app.get('/v1/views', async () => db.listViews());
+  app.post('/v1/views', async (req) => db.createView(req.body as never));
+  app.get<{ Params: { name: string } }>('/v1/views/:name', async (req) => db.queryView(req.params.name));
+  app.post<{ Params: { name: string } }>('/v1/views/:name/refresh', async (req) => db.refreshView(req.params.name));
+  app.delete<{ Params: { name: string } }>('/v1/views/:name', async (req) => {
+    await db.deleteView(req.params.name);
+    return { deleted: req.params.name };
+  });
+  app.get<{ Querystring: { namespace?: string } }>('/v1/indexes', async (req) => db.listIndexes(req.query.namespace));
+  app.post<{ Body: { namespace?: string; field?: string } }>('/v1/indexes', async (req) => {
+    const body = req.body;
+    if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { namespace, field }');
+    return db.createIndex(body.namespace as string, body.field as string);
+  });
+  app.delete<{ Params: { ns: string; field: string } }>('/v1/indexes/:ns/:field', async (req) => {
+    await db.dropIndex(req.params.ns, req.params.field);
+    return { dropped: { namespace: req.params.ns, field: req.params.field } };
+  });
+  app.get('/v1/status', async () => ({
+    version,
+    node: db.nodeId,
+    uptimeSeconds: Math.round((Date.now() - started) / 1000),
+    ...(await db.stats()),
+  }));
+  app.get('/v1/cluster/peers', async () => ({ node: db.nodeId, peers: [] }));
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

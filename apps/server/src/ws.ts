@@ -1,0 +1,136 @@
+/** The WebSocket protocol on /v1/ws (PROTOCOL.md): handshake, calls by id, subscriptions, flow control. */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCodes, KoruError, type KoruDelta, type Subscription } from '@koru/delta';
+import type { FastifyBaseLogger } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearer } from './auth.js';
+import { runCall } from './calls.js';
+import { toWireError } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+/** The protocol version this server speaks. */
+export const PROTOCOL_VERSION = 1;
+
+export interface WsOptions {
+  readonly db: KoruDelta;
+  readonly check: (token: string | undefined) => boolean;
+  readonly tokenRequired: boolean;
+  readonly maxPayload: number;
+  readonly maxQueuedBytes: number;
+  readonly metrics: Metrics;
+  readonly log: FastifyBaseLogger;
+  readonly serverName: string;
+  /** Tracks a call until it settles, so shutdown can wait for in-flight writes. */
+  readonly track: (p: Promise<unknown>) => void;
+}
+
+/** Accepts upgrades to /v1/ws; returns the server so shutdown can close its sockets. */
+export function createWsHandler(o: WsOptions): { wss: WebSocketServer; upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '').split('?')[0];
+    const reject = (status: string, code: string, message: string): void => {
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    };
+    if (path !== '/v1/ws') return reject('404 Not Found', ErrorCodes.NOT_FOUND, `no WebSocket endpoint at ${path}; use /v1/ws`);
+    const header = req.headers.authorization;
+    if (header !== undefined && !o.check(bearer(header))) return reject('401 Unauthorized', ErrorCodes.UNAUTHORIZED, 'wrong token');
+    wss.handleUpgrade(req, socket, head, (ws) => session(ws, o, header !== undefined || !o.tokenRequired));
+  };
+  return { wss, upgrade };
+}
+
+function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
+  const { db, metrics } = o;
+  let welcomed = false;
+  let nextSub = 1;
+  const subs = new Map<string, Subscription>();
+  metrics.sockets.inc();
+
+  const send = (message: unknown): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(JSON.stringify(message));
+    // A client that stops reading must not make the server buffer without bound.
+    if (ws.bufferedAmount > o.maxQueuedBytes) {
+      o.log.warn({ queued: ws.bufferedAmount }, 'websocket client too slow: disconnected');
+      ws.terminate();
+    }
+  };
+  const fail = (closeCode: number, code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string): void => {
+    send({ type: 'error', error: { code, message } });
+    ws.close(closeCode, message.slice(0, 120));
+  };
+
+  ws.on('message', (data, isBinary) => {
+    let msg: { type?: unknown; protocol?: unknown; token?: unknown; id?: unknown; method?: unknown; params?: unknown };
+    try {
+      if (isBinary) throw new Error('binary frame');
+      msg = JSON.parse(data.toString()) as typeof msg;
+      if (msg === null || typeof msg !== 'object') throw new Error('not an object');
+    } catch {
+      return fail(1007, ErrorCodes.PROTOCOL_ERROR, 'every message must be one JSON object in a text frame');
+    }
+    if (!welcomed) {
+      if (msg.type !== 'hello') return fail(4000, ErrorCodes.PROTOCOL_ERROR, 'the first message must be { "type": "hello", "protocol": 1 }');
+      if (msg.protocol !== PROTOCOL_VERSION) return fail(4002, ErrorCodes.PROTOCOL_ERROR, `unsupported protocol ${String(msg.protocol)}; this server speaks ${PROTOCOL_VERSION}`);
+      if (!preauthorized && !o.check(typeof msg.token === 'string' ? msg.token : undefined)) return fail(4001, ErrorCodes.UNAUTHORIZED, 'missing or wrong token');
+      welcomed = true;
+      send({ type: 'welcome', protocol: PROTOCOL_VERSION, server: o.serverName, node: db.nodeId, seq: db.seq });
+      return;
+    }
+    const id = msg.id;
+    if (typeof id !== 'number' && typeof id !== 'string') return fail(4000, ErrorCodes.PROTOCOL_ERROR, 'a call needs an id (number or string)');
+    const method = msg.method;
+    const params = Array.isArray(msg.params) ? msg.params : [];
+    if (method === 'subscribe') {
+      try {
+        const sid = `s${nextSub++}`;
+        const sub = db.subscribe((params[0] ?? {}) as never, (event) => send({ type: 'event', subscription: sid, event }));
+        subs.set(sid, sub);
+        metrics.subscribers.inc();
+        void sub.done.catch(() => {}).finally(() => {
+          if (subs.delete(sid)) metrics.subscribers.dec();
+        });
+        metrics.wsCalls.inc({ method, outcome: 'ok' });
+        send({ id, result: { subscription: sid } });
+      } catch (e) {
+        metrics.wsCalls.inc({ method, outcome: 'error' });
+        send({ id, error: toWireError(e).error });
+      }
+      return;
+    }
+    if (method === 'unsubscribe') {
+      subs.get(String(params[0]))?.unsubscribe();
+      send({ id, result: null });
+      return;
+    }
+    const call = runCall(db, method, params).then(
+      (result) => {
+        metrics.wsCalls.inc({ method: String(method), outcome: 'ok' });
+        if (method === 'put' || method === 'delete') metrics.writes.inc();
+        send({ id, result });
+      },
+      (e: unknown) => {
+        metrics.wsCalls.inc({ method: typeof method === 'string' ? method : '?', outcome: 'error' });
+        const { error, status } = toWireError(e);
+        if (status === 500) o.log.error({ err: e, method }, 'websocket call failed');
+        send({ id, error });
+      },
+    );
+    o.track(call);
+  });
+  ws.on('close', () => {
+    metrics.sockets.dec();
+    for (const sub of subs.values()) sub.unsubscribe();
+  });
+  ws.on('error', (e) => o.log.debug({ err: e }, 'websocket error'));
+}
+
+/** Closes every socket (going away) once their calls settled. */
+export function closeAll(wss: WebSocketServer): void {
+  for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+}
+
+export { KoruError };

@@ -262,6 +262,32 @@ describe('kdelta: export, import and watch', () => {
   });
 });
 
+describe('kdelta start', () => {
+  it('serves the database until SIGTERM, then exits 0 with everything written', async () => {
+    const { k, dir } = fresh();
+    await k('set', 'users/alice', '{"n":1}');
+    const server = start(['-d', join(dir, 'db'), 'start', '--port', '0'], { cwd: dir });
+    try {
+      let err = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        server.stderr!.setEncoding('utf8').on('data', (d: string) => {
+          err += d;
+          const m = /at (http:\/\/\S+)/.exec(err);
+          if (m) resolve(m[1]!);
+        });
+        server.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+      });
+      expect(await (await fetch(`${url}/v1/kv/users/alice`)).json()).toEqual({ n: 1 });
+      expect((await fetch(`${url}/v1/kv/users/bob`, { method: 'PUT', body: '{"n":2}' })).status).toBe(200);
+      server.kill('SIGTERM');
+      expect(await new Promise((r) => server.once('exit', r))).toBe(0);
+    } finally {
+      if (server.exitCode === null) server.kill('SIGKILL');
+    }
+    expect(json((await k('get', 'users/bob', '--json')).stdout)).toEqual({ n: 2 });
+  });
+});
+
 describe('kdelta: help and version', () => {
   it('prints help with examples for every command, and the version', async () => {
     const top = await kdelta(['--help']);

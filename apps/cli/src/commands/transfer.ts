@@ -117,6 +117,29 @@ export const register: Register = (program, act) => {
     );
 
   program
+    .command('start')
+    .summary('serve the database over HTTP and WebSocket')
+    .description('Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws. Loopback only unless --host says otherwise; a non-loopback host needs --token (or KORU_TOKEN) unless --insecure. Stops cleanly on Ctrl-C or SIGTERM.')
+    .option('-p, --port <port>', 'the port (0 picks a free one)', '7878')
+    .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option('--token <token>', 'require Authorization: Bearer <token> (default: $KORU_TOKEN)')
+    .option('--insecure', 'allow a non-loopback host without a token')
+    .addHelpText('after', examples(['kdelta start', 'kdelta start --port 8080 --host 0.0.0.0 --token s3cret']))
+    .action(
+      act(async (ctx, opts: { port: string; host: string; token?: string; insecure?: boolean }) => {
+        const port = parseCount(opts.port, '--port');
+        const { serve } = await import('@koru/server');
+        return serve({
+          path: ctx.dbPath,
+          port,
+          host: opts.host,
+          ...(opts.token !== undefined ? { token: opts.token } : {}),
+          ...(opts.insecure === true ? { insecure: true } : {}),
+        });
+      }),
+    );
+
+  program
     .command('watch')
     .summary('print changes as they are committed')
     .description('Prints each committed change of a namespace, a key or everything. With --since SEQ it first replays every change after SEQ. Runs until interrupted (Ctrl-C), or with --exit until it has caught up. On a local database it holds the database while it runs.')

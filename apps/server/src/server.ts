@@ -4,7 +4,9 @@
  * time, connections and per-socket queues; graceful close (stop accepting, finish
  * in-flight calls, close the database).
  */
+import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { ErrorCodes, InvalidArgumentError, KoruDelta, KoruError } from '@koru/delta';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
@@ -54,6 +56,12 @@ export interface KoruServer {
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * The file a server writes in the data directory it serves: `{ url, pid, startedAt, token }`
+ * (`token`: whether one is required; never the token itself). Removed on close.
+ */
+export const SERVER_FILE = 'SERVER.json';
 
 /** Starts a server. @throws INVALID_ARGUMENT for an unsafe bind, DATABASE_LOCKED, IO_ERROR */
 export async function startServer(options: ServerOptions = {}): Promise<KoruServer> {
@@ -170,6 +178,9 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  // Local commands that find the directory locked read this to reach the server instead.
+  const marker = options.db === undefined && options.path !== undefined ? join(options.path, SERVER_FILE) : undefined;
+  if (marker !== undefined) await writeFile(marker, `${JSON.stringify({ url, pid: process.pid, startedAt: new Date(started).toISOString(), token: token !== undefined })}\n`);
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -181,6 +192,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         closeAll(ws.wss);
         await closed;
+        if (marker !== undefined) await rm(marker, { force: true });
         if (ownsDb) await db.close();
       })();
       return closing;

@@ -1,9 +1,11 @@
 // The REST API against a real server on a real port (in-process, fresh data directory).
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
+import { SERVER_FILE, startServer, type KoruServer, type ServerOptions } from '../src/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -147,6 +149,17 @@ describe('REST', () => {
     }
     expect((await call(s, 'PUT', '/v1/kv/a/b', 1, { authorization: 'Bearer s3cret' })).status).toBe(200);
     expect((await call(s, 'GET', '/healthz')).status).toBe(200);
+  });
+
+  it('leaves a SERVER.json marker in the data directory while it serves (no token in it)', async () => {
+    const t = tempDir('koru-marker-');
+    cleanups.push(t.cleanup);
+    const s = await startServer({ path: t.dir, port: 0, log: 'silent', token: 'hush' });
+    const marker = JSON.parse(readFileSync(join(t.dir, SERVER_FILE), 'utf8')) as Record<string, unknown>;
+    expect(marker).toMatchObject({ url: s.url, pid: process.pid, token: true });
+    expect(JSON.stringify(marker)).not.toContain('hush');
+    await s.close();
+    expect(existsSync(join(t.dir, SERVER_FILE))).toBe(false);
   });
 
   it('refuses a non-loopback bind without a token unless insecure', async () => {

@@ -249,7 +249,9 @@ export function readSnapshot(ops: FileOps, fd: number, file: string): LoadedSnap
   const rows = new Uint32Array(rowsCopy.buffer);
   let at = 0;
   const keys = list.map(([namespace, key, count]) => {
-    const r = Array.from(rows.subarray(at, at + count));
+    // A plain loop: Array.from over a typed subarray goes through the iterator protocol.
+    const r = new Array<number>(count);
+    for (let i = 0; i < count; i++) r[i] = rows[at + i]!;
     at += count;
     return { namespace, key, rows: r };
   });

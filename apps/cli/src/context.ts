@@ -4,7 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { KoruDelta } from '@koru/delta';
+import type { KoruDelta, StartOptions } from '@koru/delta';
 import { colorsFor, type Colors, type Io } from './io.js';
 
 /** Options every command accepts. */
@@ -37,10 +37,10 @@ export class Context {
     this.dbPath = isAbsolute(path) ? path : resolve(io.cwd, path);
   }
 
-  /** The database at `dbPath`, opened on first use. */
-  db(): Promise<KoruDelta> {
+  /** The database at `dbPath`, opened on first use (`options` apply to that first open). */
+  db(options: Omit<StartOptions, 'path' | 'onWarning'> = {}): Promise<KoruDelta> {
     this.#db ??= import('@koru/delta').then(({ KoruDelta }) =>
-      KoruDelta.start({ path: this.dbPath, onWarning: (m) => this.warn(m) }),
+      KoruDelta.start({ ...options, path: this.dbPath, onWarning: (m) => this.warn(m) }),
     );
     return this.#db;
   }

@@ -79,7 +79,8 @@ export const register: Register = (program, act) => {
             throw new UsageError(`cannot read ${fileArg}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
           }
         }
-        const db = await ctx.db();
+        // One snapshot at the end instead of one each time the log grows past the threshold.
+        const db = await ctx.db({ snapshotAfterBytes: Number.MAX_SAFE_INTEGER });
         const lines = createInterface({ input, crlfDelay: Infinity });
         let batch: ImportedVersion[] = [];
         let firstLine = 1;
@@ -110,6 +111,10 @@ export const register: Register = (program, act) => {
           if (batch.length >= IMPORT_BATCH) await flush();
         }
         await flush();
+        if (added > 0) {
+          ctx.progress(`imported ${added.toLocaleString('en-US')} versions; compacting…`);
+          await db.compact();
+        }
         ctx.progress(undefined);
         if (ctx.json) return ctx.outJson({ imported: added });
         ctx.out(`imported ${added.toLocaleString('en-US')} versions`);

@@ -1,0 +1,394 @@
+/**
+ * KoruClient: the embedded handle's API over a WebSocket to a KoruDelta server
+ * (apps/server/PROTOCOL.md). Same method names, arguments, results and error codes as
+ * `KoruDelta`; results are deep-frozen where the embedded handle's are.
+ */
+import { InvalidArgumentError, UnsupportedError, type JsonValue, type KoruError } from '@koru/engine';
+import type {
+  Aggregation,
+  ChangeEvent,
+  IndexInfo,
+  LaggedEvent,
+  QueryResult,
+  Subscription,
+  SubscriptionSpec,
+  ViewDefinition,
+  ViewInfo,
+  ViewResult,
+} from '@koru/query';
+import type { HistoryOptions, ImportedVersion, StorageStats, Version, VerifyReport, WriteOptions } from '@koru/storage';
+import { Connection, type CallKind, type ConnectionState } from './connection.js';
+import { defaultWebSocket, type WebSocketConstructor } from './platform.js';
+import { changeIterator, Subscriptions } from './subscription.js';
+import type { DiffOptions, PutManyItem, TimeInput, VersionDiff } from './types.js';
+import { filterArg, jsonValue, optionsArg, params, queryArg, shaped, timeArg, type Shape } from './wire.js';
+
+/** Backoff between reconnect attempts. */
+export interface ReconnectOptions {
+  /** Delay before the first attempt after a drop, ms (default 200); doubles per failed attempt. */
+  readonly initialDelayMs?: number;
+  /** Longest delay between attempts, ms (default 10,000). Each delay is jittered to between half and all of it. */
+  readonly maxDelayMs?: number;
+}
+
+/** Options of {@link KoruClient.connect}. All optional. */
+export interface ConnectOptions {
+  /** The server's token, sent in the hello message (browsers cannot set headers on a WebSocket). */
+  readonly token?: string;
+  /** Backoff of the automatic reconnect, or `false`: a lost connection closes the client. */
+  readonly reconnect?: ReconnectOptions | false;
+  /**
+   * How long a call waits for a connection while the client is reconnecting before it
+   * fails with IO_ERROR, and how long `connect` waits for the welcome, ms (default 30,000).
+   * A call that was sent is not timed: the server answers or the socket drops.
+   */
+  readonly timeoutMs?: number;
+  /** Largest message the client sends, bytes (default 16 MiB, the server's default): larger calls fail with BODY_TOO_LARGE. */
+  readonly maxMessageBytes?: number;
+  /** The WebSocket class (default: the `ws` package under Node, `globalThis.WebSocket` elsewhere). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Told when the connection goes `open`, `reconnecting` or `closed` (with the error, if it failed). */
+  readonly onStateChange?: (state: ConnectionState, error?: KoruError) => void;
+}
+
+const DEFAULTS = { initialDelayMs: 200, maxDelayMs: 10_000, timeoutMs: 30_000, maxMessageBytes: 16 * 1024 * 1024 };
+
+/** Safe to send again after a lost connection: reads, and writes that are idempotent. */
+const READ: CallKind = { retry: true, bounded: true };
+/** Not safe to repeat: fails with IO_ERROR if the connection is lost before the answer. */
+const WRITE: CallKind = { retry: false, bounded: true };
+
+function checkMs(name: string, v: unknown, min: number): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a number of ms >= ${min}, not ${String(v)}`);
+}
+
+/** The server's base URL and its WebSocket endpoint. */
+function endpoints(url: unknown): { base: string; ws: string } {
+  if (typeof url !== 'string') throw new InvalidArgumentError('connect needs the server URL, such as http://127.0.0.1:7878');
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${JSON.stringify(url)} (use the server's address, such as http://127.0.0.1:7878)`);
+  }
+  const scheme = ({ 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' } as Record<string, string>)[u.protocol];
+  if (scheme === undefined) throw new InvalidArgumentError(`unsupported URL scheme ${u.protocol} (use http: or https:)`);
+  if (u.username !== '' || u.password !== '') throw new InvalidArgumentError('put the token in the token option, not in the URL');
+  const path = u.pathname.replace(/\/+$/, '').replace(/\/v1\/ws$/, '');
+  const http = scheme === 'wss:' ? 'https:' : 'http:';
+  return { base: `${http}//${u.host}${path}`, ws: `${scheme}//${u.host}${path}/v1/ws` };
+}
+
+/**
+ * A connection to a KoruDelta server with the API of the embedded `KoruDelta` handle.
+ *
+ * Reconnects by itself when the socket drops (see {@link ConnectOptions.reconnect}):
+ * calls made meanwhile wait for the connection (at most `timeoutMs`); reads in flight
+ * are sent again; writes in flight (put, putMany, delete, dropIndex, createView,
+ * deleteView, importVersions) fail with IO_ERROR "connection lost; the write may or may
+ * not have been applied", since the client cannot know; subscriptions resume where they
+ * left off, missing and repeating nothing.
+ */
+export class KoruClient {
+  readonly #url: string;
+  readonly #conn: Connection;
+  readonly #subs: Subscriptions;
+
+  private constructor(url: string, conn: Connection, subs: Subscriptions) {
+    this.#url = url;
+    this.#conn = conn;
+    this.#subs = subs;
+  }
+
+  /**
+   * Connects to the server at `url` (its http(s) address; the client talks to
+   * `ws(s)://…/v1/ws`) and resolves once the server welcomed it. Does not retry: fails
+   * with UNAUTHORIZED (missing or wrong token), PROTOCOL_ERROR (not a KoruDelta server,
+   * or another protocol version), IO_ERROR (cannot connect, no welcome within
+   * `timeoutMs`), INVALID_ARGUMENT (bad URL or options), UNSUPPORTED (no WebSocket).
+   */
+  static async connect(url: string, options: ConnectOptions = {}): Promise<KoruClient> {
+    options ??= {};
+    if (typeof options !== 'object') throw new InvalidArgumentError('connect options must be an object');
+    const { base, ws } = endpoints(url);
+    if (options.token !== undefined && typeof options.token !== 'string') throw new InvalidArgumentError('token must be a string');
+    checkMs('timeoutMs', options.timeoutMs, 1);
+    if (options.maxMessageBytes !== undefined && (!Number.isInteger(options.maxMessageBytes) || options.maxMessageBytes < 1)) {
+      throw new InvalidArgumentError('maxMessageBytes must be a positive integer');
+    }
+    const r = options.reconnect;
+    if (r !== undefined && r !== false && (r === null || typeof r !== 'object')) throw new InvalidArgumentError('reconnect must be an object or false');
+    if (r !== undefined && r !== false) {
+      checkMs('reconnect.initialDelayMs', r.initialDelayMs, 0);
+      checkMs('reconnect.maxDelayMs', r.maxDelayMs, 0);
+    }
+    const WebSocket = options.WebSocket ?? defaultWebSocket();
+    if (typeof WebSocket !== 'function') {
+      throw new UnsupportedError('no WebSocket available: under Node import @koru/client (its node entry uses the ws package), or pass options.WebSocket');
+    }
+    const subs = new Subscriptions();
+    const conn = new Connection(
+      {
+        url: base,
+        wsUrl: ws,
+        token: options.token === '' ? undefined : options.token,
+        WebSocket,
+        reconnect:
+          r === false
+            ? false
+            : {
+                initialDelayMs: r?.initialDelayMs ?? DEFAULTS.initialDelayMs,
+                maxDelayMs: Math.max(r?.maxDelayMs ?? DEFAULTS.maxDelayMs, r?.initialDelayMs ?? 0),
+              },
+        timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+        maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+        onStateChange: options.onStateChange,
+      },
+      {
+        open: () => subs.open(),
+        down: () => subs.down(),
+        event: (sid, event) => subs.event(sid, event),
+        closed: (error) => subs.closed(error),
+      },
+    );
+    subs.attach(conn);
+    await conn.start();
+    return new KoruClient(base, conn, subs);
+  }
+
+  /** The server's base URL. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** The server's node id (from its welcome). */
+  get nodeId(): string {
+    return this.#conn.nodeId;
+  }
+
+  /** The server's name and version, such as `koru-delta/0.1.0` (from its welcome). */
+  get server(): string {
+    return this.#conn.server;
+  }
+
+  /**
+   * The last seq this client knows: the server's at the last (re)connect, or a later
+   * one seen since (an event, `stats()`, `currentSeq()`). Unlike the embedded handle's,
+   * it can be behind the server's while others write; `currentSeq()` asks the server.
+   */
+  get seq(): number {
+    return this.#conn.seq;
+  }
+
+  /** `connecting`, `open`, `reconnecting` or `closed`. */
+  get state(): ConnectionState {
+    return this.#conn.state;
+  }
+
+  /** The server's current seq (and `seq` updated to it): a `since` to resume from. */
+  currentSeq(): Promise<number> {
+    return this.#call<number>('seq', [], 'plain', READ).then((s) => {
+      this.#conn.noteSeq(s);
+      return s;
+    });
+  }
+
+  #call<T>(method: string, args: unknown[], shape: Shape, kind: CallKind): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#conn.request(method, args, kind, (error, result) => (error !== undefined ? reject(error) : resolve(shaped(result, shape) as T)));
+    });
+  }
+
+  /** Builds the params (which may throw, as the embedded handle's validation does) and calls. */
+  #invoke<T>(method: string, build: () => unknown[], shape: Shape, kind: CallKind): Promise<T> {
+    let args: unknown[];
+    try {
+      args = build();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#call<T>(method, args, shape, kind);
+  }
+
+  /** Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT otherwise). */
+  put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+    return this.#invoke('put', () => params(namespace, key, jsonValue(value), options), 'frozen', WRITE);
+  }
+
+  /** Writes several versions as one atomic batch (all or none). */
+  putMany(items: readonly PutManyItem[]): Promise<Version[]> {
+    return this.#invoke(
+      'putMany',
+      () => [
+        Array.isArray(items)
+          ? items.map((item: unknown) =>
+              item !== null && typeof item === 'object' && 'value' in item ? { ...item, value: jsonValue((item as PutManyItem).value) } : item,
+            )
+          : items,
+      ],
+      'elements',
+      WRITE,
+    );
+  }
+
+  /** The current value (deep-frozen). @throws KEY_NOT_FOUND */
+  get(namespace: string, key: string): Promise<JsonValue> {
+    return this.#invoke('get', () => params(namespace, key), 'frozen', READ);
+  }
+
+  /** The current version with its metadata. @throws KEY_NOT_FOUND */
+  getVersion(namespace: string, key: string): Promise<Version> {
+    return this.#invoke('getVersion', () => params(namespace, key), 'frozen', READ);
+  }
+
+  /** The version current at `when` (the last written at or before it). @throws KEY_NOT_FOUND */
+  getAt(namespace: string, key: string, when: TimeInput): Promise<Version> {
+    return this.#invoke('getAt', () => [namespace, key, timeArg(when)], 'frozen', READ);
+  }
+
+  /** Every version, oldest first, tombstones included. @throws KEY_NOT_FOUND */
+  history(namespace: string, key: string, options?: HistoryOptions): Promise<Version[]> {
+    return this.#invoke('history', () => params(namespace, key, options), 'elements', READ);
+  }
+
+  /** Structural diff between two versions of a key (default: the latest change). */
+  diff(namespace: string, key: string, options: DiffOptions = {}): Promise<VersionDiff> {
+    return this.#invoke('diff', () => params(namespace, key, optionsArg(options, { from: timeArg, to: timeArg })), 'frozen', READ);
+  }
+
+  /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
+  delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+    return this.#invoke('delete', () => params(namespace, key, options), 'frozen', WRITE);
+  }
+
+  /** True when the key has a current value. */
+  contains(namespace: string, key: string): Promise<boolean> {
+    return this.#invoke('contains', () => params(namespace, key), 'plain', READ);
+  }
+
+  /** Namespaces with live keys, sorted. */
+  listNamespaces(): Promise<string[]> {
+    return this.#call('listNamespaces', [], 'plain', READ);
+  }
+
+  /** Live keys of a namespace, sorted. */
+  listKeys(namespace: string): Promise<string[]> {
+    return this.#invoke('listKeys', () => params(namespace), 'plain', READ);
+  }
+
+  /** Keys, versions, namespaces, bytes (and the server's `seq`). */
+  stats(): Promise<StorageStats> {
+    return this.#call<StorageStats>('stats', [], 'plain', READ).then((s) => {
+      this.#conn.noteSeq(s?.seq);
+      return s;
+    });
+  }
+
+  /** Re-hashes every chain and value on the server; reports anything that does not match. */
+  verify(): Promise<VerifyReport> {
+    return this.#call('verify', [], 'plain', READ);
+  }
+
+  /**
+   * Runs a query (a `Query` from the builder or its wire form) over a namespace's live
+   * documents, or as it was at `options.at`.
+   * @throws INVALID_QUERY naming the bad part, INVALID_NAMESPACE, INVALID_ARGUMENT
+   */
+  query(namespace: string, query: unknown = {}, options: { readonly at?: TimeInput } = {}): Promise<QueryResult> {
+    return this.#invoke('query', () => params(namespace, queryArg(query), optionsArg(options, { at: timeArg })), 'frozen', READ);
+  }
+
+  /** Reduces the matching documents with an aggregation from `Agg`. */
+  aggregate(namespace: string, aggregation: Aggregation, options: { readonly filter?: unknown; readonly at?: TimeInput } = {}): Promise<JsonValue> {
+    return this.#invoke('aggregate', () => params(namespace, aggregation, optionsArg(options, { filter: filterArg, at: timeArg })), 'plain', READ);
+  }
+
+  /** Versions across history, of one key or of the namespace, between `from` and `to`, matching `filter`. */
+  queryHistory(
+    namespace: string,
+    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: unknown } = {},
+  ): Promise<Version[]> {
+    return this.#invoke(
+      'queryHistory',
+      () => params(namespace, optionsArg(options, { from: timeArg, to: timeArg, filter: filterArg })),
+      'elements',
+      READ,
+    );
+  }
+
+  /** Indexes `field` of `namespace` (creating an existing index returns it, so it is retried like a read). */
+  createIndex(namespace: string, field: string): Promise<IndexInfo> {
+    return this.#invoke('createIndex', () => params(namespace, field), 'frozen', READ);
+  }
+
+  /** Removes a secondary index. @throws INDEX_NOT_FOUND */
+  dropIndex(namespace: string, field: string): Promise<void> {
+    return this.#invoke('dropIndex', () => params(namespace, field), 'void', WRITE);
+  }
+
+  /** The secondary indexes of `namespace`, or of all namespaces. */
+  listIndexes(namespace?: string): Promise<IndexInfo[]> {
+    return this.#invoke('listIndexes', () => params(namespace), 'elements', READ);
+  }
+
+  /** Creates a materialized view. @throws VIEW_EXISTS, INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_QUERY, LIMIT_EXCEEDED */
+  createView(definition: ViewDefinition): Promise<ViewInfo> {
+    return this.#invoke('createView', () => [optionsArg(definition, { query: (q) => (q === undefined ? undefined : queryArg(q)) })], 'frozen', WRITE);
+  }
+
+  /** Every view's definition, sorted by name. */
+  listViews(): Promise<ViewInfo[]> {
+    return this.#call('listViews', [], 'elements', READ);
+  }
+
+  /** Recomputes a view from the current data and returns it (safe to repeat, so retried like a read). @throws VIEW_NOT_FOUND */
+  refreshView(name: string): Promise<ViewResult> {
+    return this.#invoke('refreshView', () => params(name), 'frozen', READ);
+  }
+
+  /** A view's rows (or aggregate) with `refreshedAt` and the `seq` it reflects. @throws VIEW_NOT_FOUND */
+  queryView(name: string): Promise<ViewResult> {
+    return this.#invoke('queryView', () => params(name), 'frozen', READ);
+  }
+
+  /** Deletes a view. @throws VIEW_NOT_FOUND */
+  deleteView(name: string): Promise<void> {
+    return this.#invoke('deleteView', () => params(name), 'void', WRITE);
+  }
+
+  /** Adds exported versions unchanged, as one atomic batch. Resolves to the number added. */
+  importVersions(versions: readonly ImportedVersion[]): Promise<number> {
+    return this.#invoke('importVersions', () => [versions], 'plain', WRITE);
+  }
+
+  /**
+   * Calls `handler` for every change `spec` selects, in commit order, awaiting it before
+   * the next; with `since`, the changes after that seq are replayed first. Survives
+   * reconnects: it subscribes again from the last event received, so the handler sees
+   * every change once. A spec the server refuses (bad namespace, filter...) rejects
+   * `done` (the embedded handle throws at once). `done` settles when it ends:
+   * unsubscribed, lagged, `until` passed, client closed (resolves), or the handler threw
+   * or the client failed (rejects).
+   * @throws INVALID_ARGUMENT for a handler that is not a function or a spec that is not an object
+   */
+  subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>): Subscription {
+    return this.#subs.add(spec, handler);
+  }
+
+  /** The same feed as an async iterator: `for await (const e of client.changes(spec))`; `return()` releases it. */
+  changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+    return changeIterator(this.#subs, spec);
+  }
+
+  /**
+   * Closes the connection: calls in flight are answered first (for at most `timeoutMs`),
+   * calls still waiting for a connection fail with CLOSED (they were not sent),
+   * subscriptions end. Later calls fail with CLOSED.
+   */
+  close(): Promise<void> {
+    return this.#conn.close();
+  }
+}
+
+

@@ -1,0 +1,43 @@
+/**
+ * The shapes of arguments and results that are defined by @koru/delta (which the client
+ * must not depend on). They are the same types, written out: a type test checks that
+ * `KoruClient` is assignable to the matching part of `KoruDelta`.
+ */
+import type { JsonValue } from '@koru/engine';
+import type { PutItem, Version } from '@koru/storage';
+
+/** A point in time: a Date, an ISO-8601 string or epoch milliseconds. */
+export type TimeInput = Date | string | number;
+
+/** One side of a diff: a version id, a history index (0 first, -1 latest) or a time. */
+export type VersionRef = string | number | Date;
+
+/** Options of `diff`. */
+export interface DiffOptions {
+  /** Default: the version before `to`. */
+  readonly from?: VersionRef;
+  /** Default: the current version. */
+  readonly to?: VersionRef;
+}
+
+/** One difference between two values. */
+export interface DiffChange {
+  readonly kind: 'added' | 'removed' | 'changed';
+  /** JSON Pointer to the place (`""` is the whole value). */
+  readonly path: string;
+  readonly before?: JsonValue;
+  readonly after?: JsonValue;
+}
+
+/** The structural difference between two versions of a key. */
+export interface VersionDiff {
+  readonly namespace: string;
+  readonly key: string;
+  /** null when `to` is the first version (everything is added). */
+  readonly from: Version | null;
+  readonly to: Version;
+  readonly changes: readonly DiffChange[];
+}
+
+/** An item of `putMany`. */
+export type PutManyItem = PutItem;

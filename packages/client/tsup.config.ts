@@ -1,0 +1,3 @@
+import { koruTsup } from '@koru/tsconfig/tsup.mjs';
+
+export default koruTsup();

@@ -4,19 +4,60 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { KoruDelta, StartOptions } from '@koru/delta';
+import { UsageError } from './errors.js';
 import { colorsFor, type Colors, type Io } from './io.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
   readonly dbPath?: string;
   readonly json?: boolean;
+  readonly url?: string;
+  readonly token?: string;
 }
+
+/**
+ * What the commands use of a database: the embedded `KoruDelta` and the remote
+ * `KoruClient` both have it. Export and compaction exist only locally.
+ */
+export type Database = Pick<
+  KoruDelta,
+  | 'put'
+  | 'getVersion'
+  | 'getAt'
+  | 'history'
+  | 'diff'
+  | 'delete'
+  | 'listNamespaces'
+  | 'listKeys'
+  | 'stats'
+  | 'verify'
+  | 'query'
+  | 'aggregate'
+  | 'createIndex'
+  | 'dropIndex'
+  | 'listIndexes'
+  | 'createView'
+  | 'listViews'
+  | 'refreshView'
+  | 'queryView'
+  | 'deleteView'
+  | 'importVersions'
+  | 'changes'
+  | 'seq'
+  | 'nodeId'
+  | 'close'
+> &
+  Partial<Pick<KoruDelta, 'exportVersions' | 'compact'>>;
 
 /** The default data directory: `~/.korudelta/db`. */
 export function defaultDbPath(): string {
   return join(homedir(), '.korudelta', 'db');
 }
+
+/** The marker a server leaves in the data directory it serves (see @koru/server). */
+const SERVER_FILE = 'SERVER.json';
 
 export class Context {
   readonly json: boolean;
@@ -24,7 +65,12 @@ export class Context {
   /** Colours for stderr (progress, warnings). */
   readonly ce: Colors;
   readonly dbPath: string;
-  #db: Promise<KoruDelta> | undefined;
+  /** The server to talk to (`--url`, `KORU_URL`); undefined for the local database. */
+  readonly url: string | undefined;
+  readonly token: string | undefined;
+  /** Where the data is: the server's URL or the local directory. */
+  where: string;
+  #db: Promise<Database> | undefined;
 
   constructor(
     readonly io: Io,
@@ -35,14 +81,53 @@ export class Context {
     this.ce = colorsFor(io.stderr, io.env, false);
     const path = options.dbPath ?? io.env.KORU_DB_PATH ?? defaultDbPath();
     this.dbPath = isAbsolute(path) ? path : resolve(io.cwd, path);
+    this.url = options.url ?? (io.env.KORU_URL || undefined);
+    this.token = options.token ?? (io.env.KORU_TOKEN || undefined);
+    this.where = this.url ?? this.dbPath;
   }
 
-  /** The database at `dbPath`, opened on first use (`options` apply to that first open). */
-  db(options: Omit<StartOptions, 'path' | 'onWarning'> = {}): Promise<KoruDelta> {
-    this.#db ??= import('@koru/delta').then(({ KoruDelta }) =>
-      KoruDelta.start({ ...options, path: this.dbPath, onWarning: (m) => this.warn(m) }),
-    );
+  /** True when commands talk to a server. */
+  get remote(): boolean {
+    return this.where !== this.dbPath;
+  }
+
+  /**
+   * The database, opened on first use: the server at `url`, else the local directory,
+   * or, when a running server holds that directory, that server. `options` apply to a
+   * local open.
+   */
+  db(options: Omit<StartOptions, 'path' | 'onWarning'> = {}): Promise<Database> {
+    this.#db ??= this.#open(options);
     return this.#db;
+  }
+
+  async #open(options: Omit<StartOptions, 'path' | 'onWarning'>): Promise<Database> {
+    if (this.url !== undefined) return this.#connect(this.url);
+    const { KoruDelta, isKoruError, ErrorCodes } = await import('@koru/delta');
+    try {
+      return await KoruDelta.start({ ...options, path: this.dbPath, onWarning: (m) => this.warn(m) });
+    } catch (e) {
+      if (!isKoruError(e, ErrorCodes.DATABASE_LOCKED)) throw e;
+      // Held by a server? Then go through it.
+      let marker: { url?: unknown; pid?: unknown; token?: unknown };
+      try {
+        marker = JSON.parse(await readFile(join(this.dbPath, SERVER_FILE), 'utf8')) as typeof marker;
+      } catch {
+        throw e;
+      }
+      if (typeof marker.url !== 'string' || e.details.pid !== marker.pid) throw e;
+      if (marker.token === true && this.token === undefined) {
+        throw new UsageError(`the database is served by ${marker.url}, which needs a token: give --token or KORU_TOKEN`);
+      }
+      this.where = marker.url;
+      return this.#connect(marker.url);
+    }
+  }
+
+  async #connect(url: string): Promise<Database> {
+    const { KoruClient } = await import('@koru/client');
+    // One attempt: a command should fail fast, not wait for a server to come back.
+    return (await KoruClient.connect(url, { ...(this.token !== undefined ? { token: this.token } : {}), reconnect: false })) as unknown as Database;
   }
 
   /** Closes the database if a command opened it. */

@@ -21,6 +21,8 @@ export function buildProgram(io: Io, act: Act): Command {
     .description('KoruDelta from the command line: every write a version, with history, time travel and queries.')
     .version(version, '--version', 'print the version')
     .option('-d, --db-path <dir>', 'the database directory (default: $KORU_DB_PATH, else ~/.korudelta/db)')
+    .option('--url <url>', 'talk to the KoruDelta server at this URL (default: $KORU_URL; else the local database)')
+    .option('--token <token>', 'the server\'s token (default: $KORU_TOKEN)')
     .option('--json', 'machine-readable output: one JSON document per command (one per line for log, watch)')
     .helpOption('-h, --help', 'show help (also `kdelta help <command>`)')
     .showSuggestionAfterError(true)

@@ -133,19 +133,27 @@ describe('kdelta: errors and exit codes', () => {
     await k('set', 'users/a', '1');
     const holder = start(['-d', join(dir, 'db'), 'watch', 'users'], { cwd: dir });
     try {
-      // The watcher holds the lock once it has opened the database.
-      let locked = await k('get', 'users/a');
-      for (let i = 0; i < 100 && locked.code === 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        locked = await k('get', 'users/a');
-      }
+      // Wait until the watcher holds the lock (a get racing it could take the lock first).
+      const lockHolder = (): unknown => {
+        try {
+          return (JSON.parse(readFileSync(join(dir, 'db', 'LOCK'), 'utf8')) as { pid: number }).pid;
+        } catch {
+          return undefined;
+        }
+      };
+      for (let i = 0; i < 200 && lockHolder() !== holder.pid && holder.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(lockHolder()).toBe(holder.pid);
+      const locked = await k('get', 'users/a');
       expect(locked.code).toBe(1);
       expect(locked.stderr).toContain('DATABASE_LOCKED');
       expect(locked.stderr).toContain(`process ${holder.pid}`);
       expect(locked.stderr).toMatch(/stop the process holding it/);
     } finally {
-      holder.kill('SIGINT');
-      await new Promise((r) => holder.once('close', r));
+      if (holder.exitCode === null) {
+        const closed = new Promise((r) => holder.once('exit', r));
+        holder.kill('SIGINT');
+        await closed;
+      }
     }
     expect(holder.exitCode).toBe(0); // Ctrl-C closes it cleanly
     expect((await k('get', 'users/a')).code).toBe(0);
@@ -285,6 +293,82 @@ describe('kdelta start', () => {
       if (server.exitCode === null) server.kill('SIGKILL');
     }
     expect(json((await k('get', 'users/bob', '--json')).stdout)).toEqual({ n: 2 });
+  });
+});
+
+/** Starts `kdelta start` on `dir`/db (port 0) and resolves with its URL; the test kills it. */
+async function serving(dir: string, ...extra: string[]): Promise<{ url: string; stop: () => Promise<unknown> }> {
+  const server = start(['-d', join(dir, 'db'), 'start', '--port', '0', ...extra], { cwd: dir });
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    server.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /at (http:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+  const stop = async (): Promise<unknown> => {
+    if (server.exitCode !== null) return server.exitCode;
+    server.kill('SIGTERM');
+    const code = await new Promise((r) => server.once('exit', r));
+    return code;
+  };
+  cleanups.push(() => void stop());
+  return { url, stop };
+}
+
+describe('kdelta against a server', () => {
+  it('runs every kind of command with --url (or KORU_URL), and watch streams live changes', async () => {
+    const { k, dir } = fresh();
+    const { url, stop } = await serving(dir);
+    const r = (...args: string[]) => kdelta(['--url', url, ...args], { cwd: dir });
+    expect((await r('set', 'users/alice', '{"n":1,"city":"Oslo"}')).code).toBe(0);
+    expect((await r('set', 'users/a/b:c ü', '"odd key"')).code).toBe(0);
+    expect(json((await r('get', 'users/a/b:c ü', '--json')).stdout)).toBe('odd key');
+    await r('set', 'users/alice', '{"n":2,"city":"Oslo"}');
+    expect(lines((await r('log', 'users/alice', '--json')).stdout)).toHaveLength(2);
+    expect((await r('diff', 'users/alice')).stdout).toContain('+  "n": 2');
+    expect(json((await r('query', 'users', '--filter', 'n >= 2', '--json')).stdout)).toMatchObject({ total: 1 });
+    expect(json((await kdelta(['query', 'users', '--count', '--json'], { cwd: dir, env: { KORU_URL: url } })).stdout)).toBe(2);
+    expect((await r('index', 'create', 'users', 'city')).code).toBe(0);
+    expect((await r('view', 'create', 'oslo', 'users', '--filter', 'city = "Oslo"', '--auto-refresh')).code).toBe(0);
+    expect(json((await r('view', 'query', 'oslo', '--json')).stdout)).toMatchObject({ total: 1 });
+    expect(json((await r('status', '--json')).stdout)).toMatchObject({ url, keys: 2 });
+    expect((await r('get', 'users/nobody')).stderr).toMatch(/users\/nobody not found \(KEY_NOT_FOUND\)/);
+    // Export through the server, import into a fresh local database.
+    const dump = await r('export');
+    expect(dump.stdout.trim().split('\n')).toHaveLength(3);
+    const copy = fresh();
+    expect(json((await copy.kIn(dump.stdout, 'import', '-', '--json')).stdout)).toEqual({ imported: 3 });
+    // watch: one line per event as it commits.
+    const watcher = start(['--url', url, 'watch', 'users', '--json'], { cwd: dir });
+    let out = '';
+    watcher.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    await new Promise((res) => setTimeout(res, 500));
+    await r('set', 'users/bob', '{"n":3}');
+    await r('delete', 'users/bob');
+    for (let i = 0; i < 100 && out.trim().split('\n').length < 2; i++) await new Promise((res) => setTimeout(res, 50));
+    watcher.kill('SIGINT');
+    expect(await new Promise((res) => watcher.once('exit', res))).toBe(0);
+    expect(lines(out).map((e) => (e as { changeType: string; key: string }).changeType)).toEqual(['insert', 'delete']);
+    expect(await stop()).toBe(0);
+    expect((await r('get', 'users/alice')).stderr).toMatch(/cannot connect .*\(IO_ERROR\)/);
+    expect(json((await k('get', 'users/alice', '--json')).stdout)).toEqual({ n: 2, city: 'Oslo' }); // all on disk
+  });
+
+  it('goes through the server that holds the local directory, with its token', async () => {
+    const { k, dir } = fresh();
+    await k('set', 'users/alice', '1');
+    await serving(dir, '--token', 'tok');
+    const locked = await k('get', 'users/alice');
+    expect(locked.code).toBe(2);
+    expect(locked.stderr).toMatch(/served by http:\/\/127\.0\.0\.1:\d+, which needs a token: give --token or KORU_TOKEN/);
+    expect(json((await kdelta(['-d', join(dir, 'db'), 'get', 'users/alice', '--json'], { cwd: dir, env: { KORU_TOKEN: 'tok' } })).stdout)).toBe(1);
+    expect((await kdelta(['-d', join(dir, 'db'), '--token', 'tok', 'set', 'users/bob', '2'], { cwd: dir })).code).toBe(0);
+    const wrong = await kdelta(['-d', join(dir, 'db'), '--token', 'nope', 'get', 'users/alice'], { cwd: dir });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/UNAUTHORIZED/);
   });
 });
 

@@ -145,10 +145,10 @@ export const register: Register = (program, act) => {
       act(async (ctx) => {
         const db = await ctx.db();
         const s = await db.stats();
-        const status = { path: ctx.dbPath, node: db.nodeId, ...s };
+        const status = { ...(ctx.remote ? { url: ctx.where } : { path: ctx.dbPath }), node: db.nodeId, ...s };
         if (ctx.json) return ctx.outJson(status);
         const rows: Array<[string, string]> = [
-          ['database', ctx.dbPath],
+          ['database', ctx.where],
           ['keys', s.keys.toLocaleString('en-US')],
           ['versions', s.versions.toLocaleString('en-US')],
           ['namespaces', s.namespaces.toLocaleString('en-US')],

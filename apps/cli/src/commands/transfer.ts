@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { isKoruError, type ChangeEvent, type ImportedVersion, type LaggedEvent, type SubscriptionSpec } from '@koru/delta';
+import { isKoruError, type ChangeEvent, type ImportedVersion, type LaggedEvent, type SubscriptionSpec, type Version } from '@koru/delta';
 import { parseCount, parseTarget } from '../args.js';
-import type { Context } from '../context.js';
+import type { Context, Database } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseFilterExpression } from '../filter-expression.js';
 import { examples } from '../help.js';
@@ -42,7 +42,7 @@ export const register: Register = (program, act) => {
         const out: Drainable = file ?? (ctx.io.stdout as Drainable);
         let chunk = '';
         let n = 0;
-        for await (const v of db.exportVersions(namespace !== undefined ? { namespace } : {})) {
+        for await (const v of exported(db, namespace)) {
           chunk += `${JSON.stringify(v)}\n`;
           if (chunk.length >= EXPORT_CHUNK) {
             await write(out, chunk);
@@ -113,7 +113,7 @@ export const register: Register = (program, act) => {
         await flush();
         if (added > 0) {
           ctx.progress(`imported ${added.toLocaleString('en-US')} versions; compacting…`);
-          await db.compact();
+          await db.compact?.();
         }
         ctx.progress(undefined);
         if (ctx.json) return ctx.outJson({ imported: added });
@@ -124,21 +124,20 @@ export const register: Register = (program, act) => {
   program
     .command('start')
     .summary('serve the database over HTTP and WebSocket')
-    .description('Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws. Loopback only unless --host says otherwise; a non-loopback host needs --token (or KORU_TOKEN) unless --insecure. Stops cleanly on Ctrl-C or SIGTERM.')
+    .description('Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws. Loopback only unless --host says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client must then send, unless --insecure. Stops cleanly on Ctrl-C or SIGTERM.')
     .option('-p, --port <port>', 'the port (0 picks a free one)', '7878')
     .option('--host <host>', 'the address to listen on', '127.0.0.1')
-    .option('--token <token>', 'require Authorization: Bearer <token> (default: $KORU_TOKEN)')
-    .option('--insecure', 'allow a non-loopback host without a token')
+    .option('--insecure', 'allow a non-loopback host without a token (the global --token, or KORU_TOKEN, sets one)')
     .addHelpText('after', examples(['kdelta start', 'kdelta start --port 8080 --host 0.0.0.0 --token s3cret']))
     .action(
-      act(async (ctx, opts: { port: string; host: string; token?: string; insecure?: boolean }) => {
+      act(async (ctx, opts: { port: string; host: string; insecure?: boolean }) => {
         const port = parseCount(opts.port, '--port');
         const { serve } = await import('@koru/server');
         return serve({
           path: ctx.dbPath,
           port,
           host: opts.host,
-          ...(opts.token !== undefined ? { token: opts.token } : {}),
+          ...(ctx.token !== undefined ? { token: ctx.token } : {}),
           ...(opts.insecure === true ? { insecure: true } : {}),
         });
       }),
@@ -183,6 +182,21 @@ export const register: Register = (program, act) => {
       }),
     );
 };
+
+/**
+ * Versions to export: locally every version in commit order; from a server, each key's
+ * history in order (what import needs), namespace by namespace, without the database's
+ * own records (index and view definitions).
+ */
+async function* exported(db: Database, namespace: string | undefined): AsyncGenerator<Version> {
+  if (db.exportVersions !== undefined) {
+    yield* db.exportVersions(namespace !== undefined ? { namespace } : {});
+    return;
+  }
+  for (const ns of namespace !== undefined ? [namespace] : await db.listNamespaces()) {
+    for (const key of await db.listKeys(ns)) yield* await db.history(ns, key);
+  }
+}
 
 function printEvent(ctx: Context, e: ChangeEvent | LaggedEvent): void {
   if (ctx.json) return ctx.outJson(e);

@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '@koru/vitest-preset/helpers';
+import { startServer } from '@koru/server';
 
 const CHROMIUM = process.env.KORU_CHROMIUM ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
@@ -26,7 +27,10 @@ beforeAll(async () => {
   if (!available) return;
   tmp = tempDir('koru-browser-');
   mkdirSync(join(tmp.dir, 'src'));
-  writeFileSync(join(tmp.dir, 'src', 'entry.mjs'), "import * as koru from '@koru/delta';\nglobalThis.koru = koru;\n");
+  writeFileSync(
+    join(tmp.dir, 'src', 'entry.mjs'),
+    "import * as koru from '@koru/delta';\nimport * as client from '@koru/client';\nglobalThis.koru = koru;\nglobalThis.koruClient = client;\n",
+  );
   await build({
     entryPoints: [join(tmp.dir, 'src', 'entry.mjs')],
     bundle: true,
@@ -174,5 +178,48 @@ describe.skipIf(!available)('@koru/delta in Chromium', () => {
       events: ['203:u0'],
     });
     await page.close();
+  });
+  it('@koru/client in the page talks to a real server: calls, typed errors, a live subscription', async () => {
+    const data = tempDir('koru-browser-server-');
+    const koruServer = await startServer({ path: data.dir, port: 0, log: 'silent', token: 'browser-token' });
+    try {
+      const { page, errors } = await openPage();
+      const result = await page.evaluate(
+        async ({ url }) => {
+          const { KoruClient } = globalThis.koruClient;
+          let unauthorized = null;
+          try {
+            await KoruClient.connect(url, { token: 'wrong', reconnect: false });
+          } catch (e) {
+            unauthorized = e.code;
+          }
+          const db = await KoruClient.connect(url, { token: 'browser-token' });
+          const v1 = await db.put('users', 'alice', { n: 1 });
+          const events = [];
+          const sub = db.subscribe({ namespace: 'users', since: 0 }, (e) => events.push(`${e.seq}:${e.changeType}:${e.key}`));
+          await db.put('users', 'alice', { n: 2 });
+          let missing = null;
+          try {
+            await db.get('users', 'nobody');
+          } catch (e) {
+            missing = e.code;
+          }
+          for (let i = 0; i < 100 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+          sub.unsubscribe();
+          const q = await db.query('users', { filter: { n: { $gte: 2 } } });
+          const history = await db.history('users', 'alice');
+          await db.close();
+          return { unauthorized, missing, total: q.total, chained: history[1].previousVersion === v1.versionId, events };
+        },
+        { url: koruServer.url },
+      );
+      expect(errors).toEqual([]);
+      expect(result).toMatchObject({ unauthorized: 'UNAUTHORIZED', missing: 'KEY_NOT_FOUND', total: 1, chained: true });
+      expect(result.events.slice(0, 2)).toEqual(['1:insert:alice', '2:update:alice']);
+      await page.close();
+    } finally {
+      await koruServer.close();
+      data.cleanup();
+    }
   });
 });

@@ -5,6 +5,16 @@ import type { Metrics } from './metrics.js';
 
 type KeyParams = { ns: string; key: string };
 
+// Request shapes, checked at the edge (Fastify's JSON-schema validation) before a handler
+// runs: unknown parameters are refused rather than ignored. Names, keys, values and
+// queries are then checked by the database itself, with its own error codes.
+const str = { type: 'string' } as const;
+const query = (properties: Record<string, unknown>) => ({ querystring: { type: 'object', properties, additionalProperties: false } });
+const body = (properties: Record<string, unknown>, required: readonly string[] = []) => ({
+  body: { type: 'object', properties, required, additionalProperties: false },
+});
+const AT = query({ at: str });
+
 /** A version without its value: what writes return. */
 function meta(v: Version): Omit<Version, 'value'> {
   const { value: _value, ...rest } = v;
@@ -44,7 +54,7 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     etag(reply, v);
     return meta(v);
   });
-  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', async (req, reply) => {
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', { schema: AT }, async (req, reply) => {
     const { ns, key } = req.params;
     const v = req.query.at !== undefined ? await db.getAt(ns, key, req.query.at) : await db.getVersion(ns, key);
     etag(reply, v);
@@ -57,27 +67,30 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     etag(reply, v);
     return meta(v);
   });
-  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key/versions/current', async (req, reply) => {
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key/versions/current', { schema: AT }, async (req, reply) => {
     const { ns, key } = req.params;
     const v = req.query.at !== undefined ? await db.getAt(ns, key, req.query.at) : await db.getVersion(ns, key);
     etag(reply, v);
     return v;
   });
-  app.get<{ Params: KeyParams; Querystring: { limit?: string } }>('/v1/kv/:ns/:key/history', async (req) => {
+  app.get<{ Params: KeyParams; Querystring: { limit?: string } }>('/v1/kv/:ns/:key/history', { schema: query({ limit: str }) }, async (req) => {
     const limit = limitOf(req.query.limit);
     return db.history(req.params.ns, req.params.key, limit !== undefined ? { limit } : {});
   });
-  app.get<{ Params: KeyParams; Querystring: { from?: string; to?: string } }>('/v1/kv/:ns/:key/diff', async (req) => {
+  app.get<{ Params: KeyParams; Querystring: { from?: string; to?: string } }>('/v1/kv/:ns/:key/diff', { schema: query({ from: str, to: str }) }, async (req) => {
     const from = refOf(req.query.from);
     const to = refOf(req.query.to);
     return db.diff(req.params.ns, req.params.key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   });
   app.get('/v1/ns', async () => db.listNamespaces());
   app.get<{ Params: { ns: string } }>('/v1/ns/:ns/keys', async (req) => db.listKeys(req.params.ns));
-  app.post<{ Params: { ns: string }; Querystring: { at?: string } }>('/v1/query/:ns', async (req) =>
+  app.post<{ Params: { ns: string }; Querystring: { at?: string } }>('/v1/query/:ns', { schema: AT }, async (req) =>
     db.query(req.params.ns, req.body ?? {}, req.query.at !== undefined ? { at: req.query.at } : {}),
   );
-  app.post<{ Params: { ns: string }; Body: { aggregation?: unknown; filter?: unknown; at?: string } }>('/v1/aggregate/:ns', async (req) => {
+  app.post<{ Params: { ns: string }; Body: { aggregation?: unknown; filter?: unknown; at?: string } }>(
+    '/v1/aggregate/:ns',
+    { schema: body({ aggregation: { type: 'object' }, filter: {}, at: { type: ['string', 'number'] } }, ['aggregation']) },
+    async (req) => {
     const body = req.body;
     if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { aggregation, filter?, at? }');
     return db.aggregate(req.params.ns, body.aggregation as never, {
@@ -86,15 +99,23 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     });
   });
   app.get('/v1/views', async () => db.listViews());
-  app.post('/v1/views', async (req) => db.createView(req.body as never));
+  app.post(
+    '/v1/views',
+    {
+      schema: body(
+        { name: str, namespace: str, query: {}, aggregate: { type: 'object' }, description: str, autoRefresh: { type: 'boolean' } },
+        ['name', 'namespace'],
+      ),
+    },
+    async (req) => db.createView(req.body as never));
   app.get<{ Params: { name: string } }>('/v1/views/:name', async (req) => db.queryView(req.params.name));
   app.post<{ Params: { name: string } }>('/v1/views/:name/refresh', async (req) => db.refreshView(req.params.name));
   app.delete<{ Params: { name: string } }>('/v1/views/:name', async (req) => {
     await db.deleteView(req.params.name);
     return { deleted: req.params.name };
   });
-  app.get<{ Querystring: { namespace?: string } }>('/v1/indexes', async (req) => db.listIndexes(req.query.namespace));
-  app.post<{ Body: { namespace?: string; field?: string } }>('/v1/indexes', async (req) => {
+  app.get<{ Querystring: { namespace?: string } }>('/v1/indexes', { schema: query({ namespace: str }) }, async (req) => db.listIndexes(req.query.namespace));
+  app.post<{ Body: { namespace?: string; field?: string } }>('/v1/indexes', { schema: body({ namespace: str, field: str }, ['namespace', 'field']) }, async (req) => {
     const body = req.body;
     if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { namespace, field }');
     return db.createIndex(body.namespace as string, body.field as string);

@@ -96,6 +96,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     forceCloseConnections: 'idle',
     // One log line per request would cost more than the request at 25k/s.
     logController: new LogController({ disableRequestLogging: true }),
+    // Refuse what does not fit a schema; never coerce or silently drop it.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
   // Bodies are JSON whatever the content type says (curl -d sends form encoding). Own

@@ -132,6 +132,14 @@ describe('REST', () => {
       ['GET', '/v1/kv/users/a/history?limit=x', undefined, 400, 'INVALID_ARGUMENT'],
       ['GET', '/v1/nothing', undefined, 404, 'NOT_FOUND'],
       ['DELETE', '/v1/kv/users/nobody', undefined, 404, 'KEY_NOT_FOUND'],
+      // Shapes refused at the edge by the route schemas.
+      ['GET', '/v1/kv/users/a?bogus=1', undefined, 400, 'INVALID_ARGUMENT'],
+      ['POST', '/v1/indexes', { namespace: 'users' }, 400, 'INVALID_ARGUMENT'],
+      ['POST', '/v1/indexes', { namespace: 'users', field: 7 }, 400, 'INVALID_ARGUMENT'],
+      ['POST', '/v1/views', { namespace: 'users' }, 400, 'INVALID_ARGUMENT'],
+      ['POST', '/v1/views', { name: 'v', namespace: 'users', autoRefresh: 'yes' }, 400, 'INVALID_ARGUMENT'],
+      ['POST', '/v1/aggregate/users', { filter: {} }, 400, 'INVALID_ARGUMENT'],
+      ['POST', '/v1/aggregate/users', { aggregation: { op: 'count' }, extra: 1 }, 400, 'INVALID_ARGUMENT'],
     ];
     for (const [method, path, body, status, code] of cases) {
       const r = await call(s, method, path, body);

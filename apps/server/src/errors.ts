@@ -39,7 +39,7 @@ export function toWireError(e: unknown): { status: number; error: WireError } {
     const details = Object.keys(e.details).length > 0 ? { details: e.details } : {};
     return { status: STATUS[e.code] ?? 500, error: { code: e.code, message: e.message, ...details } };
   }
-  return { status: 500, error: { code: 'INTERNAL', message: 'internal error' } };
+  return { status: 500, error: { code: ErrorCodes.INTERNAL, message: 'internal error' } };
 }
 
 /** A KoruError with one of the server's own codes. */

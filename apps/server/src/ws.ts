@@ -90,11 +90,16 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
         const sub = db.subscribe((params[0] ?? {}) as never, (event) => send({ type: 'event', subscription: sid, event }));
         subs.set(sid, sub);
         metrics.subscribers.inc();
-        void sub.done.catch(() => {}).finally(() => {
+        // Tell the client when the subscription ends here (until reached, lagged, handler
+        // error, database closing, or its own unsubscribe).
+        void sub.done.then(
+          () => send({ type: 'end', subscription: sid }),
+          (e: unknown) => send({ type: 'end', subscription: sid, error: toWireError(e).error }),
+        ).finally(() => {
           if (subs.delete(sid)) metrics.subscribers.dec();
         });
         metrics.wsCalls.inc({ method, outcome: 'ok' });
-        send({ id, result: { subscription: sid } });
+        send({ id, result: { subscription: sid, seq: db.seq } });
       } catch (e) {
         metrics.wsCalls.inc({ method, outcome: 'error' });
         send({ id, error: toWireError(e).error });

@@ -43,12 +43,14 @@ export function exited(child: ChildProcess, ms = 20_000): Promise<number | null>
 /** A WebSocket session: hello, then calls by id and pushed events. */
 export class Session {
   readonly events: unknown[] = [];
+  readonly ends: unknown[] = [];
   #next = 1;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: unknown; type?: string; event?: unknown };
       if (m.type === 'event') this.events.push(m.event);
+      else if (m.type === 'end') this.ends.push(m);
       else if (m.id !== undefined) {
         const p = this.#pending.get(m.id);
         this.#pending.delete(m.id);

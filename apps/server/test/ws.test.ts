@@ -56,8 +56,8 @@ describe('WebSocket /v1/ws', () => {
     const writer = await open(s);
     await writer.call('put', 'users', 'a', 1);
     const c = await open(s);
-    const sub = (await c.call('subscribe', { namespace: 'users', since: 0 })) as { subscription: string };
-    expect(sub.subscription).toMatch(/^s\d+$/);
+    const sub = (await c.call('subscribe', { namespace: 'users', since: 0 })) as { subscription: string; seq: number };
+    expect(sub).toEqual({ subscription: expect.stringMatching(/^s\d+$/), seq: 1 });
     await writer.call('put', 'users', 'b', 2);
     await writer.call('put', 'other', 'x', 0);
     await writer.call('delete', 'users', 'a');
@@ -67,6 +67,7 @@ describe('WebSocket /v1/ws', () => {
     await writer.call('put', 'users', 'c', 3);
     await new Promise((r) => setTimeout(r, 50));
     expect(c.events).toHaveLength(3);
+    expect(c.ends).toEqual([{ type: 'end', subscription: sub.subscription }]);
     await expect(c.call('subscribe', { namespace: '_x' })).rejects.toMatchObject({ code: 'INVALID_NAMESPACE' });
   });
 

@@ -31,6 +31,7 @@ export const ErrorCodes = {
   BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  INTERNAL: 'INTERNAL',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

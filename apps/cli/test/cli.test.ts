@@ -274,24 +274,10 @@ describe('kdelta start', () => {
   it('serves the database until SIGTERM, then exits 0 with everything written', async () => {
     const { k, dir } = fresh();
     await k('set', 'users/alice', '{"n":1}');
-    const server = start(['-d', join(dir, 'db'), 'start', '--port', '0'], { cwd: dir });
-    try {
-      let err = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        server.stderr!.setEncoding('utf8').on('data', (d: string) => {
-          err += d;
-          const m = /at (http:\/\/\S+)/.exec(err);
-          if (m) resolve(m[1]!);
-        });
-        server.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-      });
-      expect(await (await fetch(`${url}/v1/kv/users/alice`)).json()).toEqual({ n: 1 });
-      expect((await fetch(`${url}/v1/kv/users/bob`, { method: 'PUT', body: '{"n":2}' })).status).toBe(200);
-      server.kill('SIGTERM');
-      expect(await new Promise((r) => server.once('exit', r))).toBe(0);
-    } finally {
-      if (server.exitCode === null) server.kill('SIGKILL');
-    }
+    const { url, stop } = await serving(dir);
+    expect(await (await fetch(`${url}/v1/kv/users/alice`)).json()).toEqual({ n: 1 });
+    expect((await fetch(`${url}/v1/kv/users/bob`, { method: 'PUT', body: '{"n":2}' })).status).toBe(200);
+    expect(await stop()).toBe(0);
     expect(json((await k('get', 'users/bob', '--json')).stdout)).toEqual({ n: 2 });
   });
 });

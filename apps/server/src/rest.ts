@@ -54,9 +54,13 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     etag(reply, v);
     return meta(v);
   });
-  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', { schema: AT }, async (req, reply) => {
+  /** The version a GET names: current, or at `?at=`. */
+  const versionOf = (req: FastifyRequest<{ Params: KeyParams; Querystring: { at?: string } }>): Promise<Version> => {
     const { ns, key } = req.params;
-    const v = req.query.at !== undefined ? await db.getAt(ns, key, req.query.at) : await db.getVersion(ns, key);
+    return req.query.at !== undefined ? db.getAt(ns, key, req.query.at) : db.getVersion(ns, key);
+  };
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', { schema: AT }, async (req, reply) => {
+    const v = await versionOf(req);
     etag(reply, v);
     return reply.type('application/json').send(JSON.stringify(v.value));
   });
@@ -68,8 +72,7 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     return meta(v);
   });
   app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key/versions/current', { schema: AT }, async (req, reply) => {
-    const { ns, key } = req.params;
-    const v = req.query.at !== undefined ? await db.getAt(ns, key, req.query.at) : await db.getVersion(ns, key);
+    const v = await versionOf(req);
     etag(reply, v);
     return v;
   });

@@ -17,3 +17,33 @@ export function koruVitest(overrides = {}) {
     },
   });
 }
+
+/**
+ * A config with two projects: in-process tests, and cross-process ones
+ * (`*.integration.test.ts`: child processes, SIGKILL, restarts), which get more time.
+ * Both run in `vitest run`. (Written out rather than `extends: true` from koruVitest:
+ * extending concatenates `include`, which would put every test in both projects.)
+ */
+export function koruVitestWithIntegration() {
+  const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
+  return defineConfig({
+    test: {
+      // The JSON report lets .ci/run print one total over every package.
+      reporters: ['default', 'json'],
+      outputFile: { json: '.vitest-results.json' },
+      projects: [
+        {
+          test: {
+            ...shared,
+            name: 'unit',
+            include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+            exclude: ['**/node_modules/**', '**/*.integration.test.ts'],
+          },
+        },
+        {
+          test: { ...shared, name: 'integration', include: ['test/**/*.integration.test.ts'], testTimeout: 180_000 },
+        },
+      ],
+    },
+  });
+}

@@ -1,7 +1,8 @@
 // Packs each publishable package with `pnpm pack` (so `workspace:` ranges become real
 // versions, as on publish), installs the tarballs into a scratch project outside the
-// workspace, and imports them there with ESM and CJS. Also runs arethetypeswrong on
-// each tarball.
+// workspace, and imports them there with ESM and CJS (the server and the CLI are ESM
+// executables: served, connected to, and run as a binary). Also runs arethetypeswrong
+// on each library tarball.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -10,7 +11,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '@koru/vitest-preset/helpers';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const packages = ['engine', 'storage', 'query', 'delta'];
+/** Publishable packages: npm name → directory. */
+const publishable = {
+  '@koru/engine': 'packages/engine',
+  '@koru/storage': 'packages/storage',
+  '@koru/query': 'packages/query',
+  '@koru/delta': 'packages/delta',
+  '@koru/client': 'packages/client',
+  '@koru/server': 'apps/server',
+  kdelta: 'apps/cli',
+};
+const names = Object.keys(publishable);
+/** The libraries with both ESM and CJS builds (the server and the CLI are ESM executables). */
+const dual = ['@koru/engine', '@koru/storage', '@koru/query', '@koru/delta', '@koru/client'];
 const pnpm = process.env.npm_execpath ?? 'pnpm';
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
@@ -23,12 +36,12 @@ beforeAll(() => {
   tmp = tempDir('koru-pack-');
   const out = join(tmp.dir, 'tarballs');
   mkdirSync(out);
-  for (const p of packages) {
-    runPnpm(['pack', '--pack-destination', out], join(root, 'packages', p));
-  }
-  for (const f of readdirSync(out)) {
-    const m = /^koru-(\w+)-/.exec(f);
-    if (m) tarballs[m[1]] = join(out, f);
+  for (const name of names) {
+    const before = new Set(readdirSync(out));
+    runPnpm(['pack', '--pack-destination', out], join(root, publishable[name]));
+    const made = readdirSync(out).filter((f) => !before.has(f));
+    expect(made).toHaveLength(1);
+    tarballs[name] = join(out, made[0]);
   }
   const app = join(tmp.dir, 'app');
   mkdirSync(app);
@@ -37,8 +50,8 @@ beforeAll(() => {
     JSON.stringify({
       name: 'scratch-app',
       private: true,
-      dependencies: Object.fromEntries(packages.map((p) => [`@koru/${p}`, `file:${tarballs[p]}`])),
-      overrides: Object.fromEntries(packages.map((p) => [`@koru/${p}`, `file:${tarballs[p]}`])),
+      dependencies: Object.fromEntries(names.map((n) => [n, `file:${tarballs[n]}`])),
+      overrides: Object.fromEntries(names.map((n) => [n, `file:${tarballs[n]}`])),
     }),
   );
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
@@ -48,9 +61,9 @@ afterAll(() => tmp?.cleanup());
 
 describe('published packages', () => {
   it('packs one tarball per publishable package, holding dist and README only', () => {
-    expect(Object.keys(tarballs).sort()).toEqual([...packages].sort());
-    for (const p of packages) {
-      const files = run('tar', ['-tzf', tarballs[p]], tmp.dir).trim().split('\n');
+    expect(Object.keys(tarballs).sort()).toEqual([...names].sort());
+    for (const n of names) {
+      const files = run('tar', ['-tzf', tarballs[n]], tmp.dir).trim().split('\n');
       expect(files).toContain('package/package.json');
       expect(files).toContain('package/README.md');
       expect(files.some((f) => f.startsWith('package/dist/'))).toBe(true);
@@ -95,12 +108,38 @@ const { CausalStorage } = require('@koru/storage');
 
   it('has types that resolve in every module mode (arethetypeswrong)', () => {
     const attw = join(root, 'tooling/packaging/node_modules/.bin/attw');
-    for (const p of packages) {
-      // Profile node16: ESM and CJS under node16 and bundler must resolve with the right
-      // types (node10 is not supported). attw exits non-zero on any problem.
-      const out = run(attw, [tarballs[p], '--profile', 'node16', '--format', 'table-flipped'], tmp.dir);
-      expect(out).toContain(`@koru/${p}`);
+    for (const n of [...dual, '@koru/server']) {
+      // Profile node16 (esm-only for the server): ESM and CJS under node16 and bundler must
+      // resolve with the right types (node10 is not supported). attw exits non-zero on any problem.
+      const profile = dual.includes(n) ? 'node16' : 'esm-only';
+      const out = run(attw, [tarballs[n], '--profile', profile, '--format', 'table-flipped'], tmp.dir);
+      expect(out).toContain(n);
       expect(out).not.toMatch(/Masquerading|FalseCJS|FalseESM|Missing/);
     }
+  });
+
+  it('serves with @koru/server, talks to it with @koru/client (ESM and CJS), and runs the kdelta binary', () => {
+    const app = join(tmp.dir, 'app');
+    writeFileSync(
+      join(app, 'remote.mjs'),
+      `import { startServer } from '@koru/server';
+import { KoruClient } from '@koru/client';
+import { createRequire } from 'node:module';
+const server = await startServer({ path: process.argv[2], port: 0, log: 'silent' });
+const db = await KoruClient.connect(server.url);
+await db.put('users', 'carol', { n: 3 });
+const { KoruClient: CjsClient } = createRequire(import.meta.url)('@koru/client');
+const cjs = await CjsClient.connect(server.url);
+const value = await cjs.get('users', 'carol');
+await db.close();
+await cjs.close();
+await server.close();
+console.log(JSON.stringify({ value, health: 'ok' }));`,
+    );
+    expect(JSON.parse(run(process.execPath, ['remote.mjs', join(tmp.dir, 'db-remote')], app))).toEqual({ value: { n: 3 }, health: 'ok' });
+    const kdelta = join(app, 'node_modules', '.bin', 'kdelta');
+    expect(run(kdelta, ['--version'], app).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    run(kdelta, ['-d', join(tmp.dir, 'db-cli'), 'set', 'users/dave', '{"n":4}'], app);
+    expect(JSON.parse(run(kdelta, ['-d', join(tmp.dir, 'db-cli'), 'get', 'users/dave', '--json'], app))).toEqual({ n: 4 });
   });
 });

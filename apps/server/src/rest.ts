@@ -92,7 +92,7 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
   );
   app.post<{ Params: { ns: string }; Body: { aggregation?: unknown; filter?: unknown; at?: string } }>(
     '/v1/aggregate/:ns',
-    { schema: body({ aggregation: { type: 'object' }, filter: {}, at: { type: ['string', 'number'] } }, ['aggregation']) },
+    { schema: body({ aggregation: { type: 'object' }, filter: {}, at: { anyOf: [str, { type: 'number' }] } }, ['aggregation']) },
     async (req) => {
     const body = req.body;
     if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { aggregation, filter?, at? }');

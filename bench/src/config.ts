@@ -1,5 +1,67 @@
 /** Workload sizes and timing budgets; `--quick` shrinks them for a smoke test. */
 
+/**
+ * The server rows: a KoruDelta server process on loopback, load from a second process
+ * (autocannon for HTTP, a `ws` client for the WebSocket), redis-server beside it.
+ */
+export interface ServerBenchConfig {
+  /** keys pre-loaded (~200-byte JSON documents) before any request */
+  readonly keys: number;
+  /**
+   * autocannon connections (keep-alive, one request in flight each): its default, 10. On the
+   * 2-core VM, 20–50 connections gave lower rates than 10 or 100, a plain node http server too.
+   */
+  readonly httpConnections: number;
+  /** untimed autocannon run before each maximum-rate run (the server's rate climbs for seconds while its JIT warms up) */
+  readonly httpWarmupSeconds: number;
+  /** the maximum-rate run */
+  readonly httpMaxSeconds: number;
+  /** the latency run at `latencyLoad` × the maximum rate */
+  readonly httpLatencySeconds: number;
+  readonly latencyLoad: number;
+  /** WebSocket calls kept outstanding on one socket */
+  readonly wsInFlight: number;
+  readonly wsWarmupMs: number;
+  /** timed WebSocket runs (median reported) and their length */
+  readonly wsRuns: number;
+  readonly wsRunMs: number;
+  /** mixed load for the memory rows: length, warm-up excluded from the figures */
+  readonly mixedSeconds: number;
+  readonly mixedWarmupSeconds: number;
+  /** paced rates of the mixed load: HTTP requests/s, WebSocket calls/s; share of them that are puts */
+  readonly mixedHttpRate: number;
+  readonly mixedWsRate: number;
+  readonly mixedPutShare: number;
+  /** short-lived WebSocket sessions per second (hello, subscribe, put, event, close) */
+  readonly mixedChurnPerSecond: number;
+  /** redis-benchmark -n */
+  readonly redisRequests: number;
+}
+
+/** The server section in a full run (~90 s). */
+export const SERVER_FULL: ServerBenchConfig = {
+  keys: 10_000,
+  httpConnections: 10,
+  httpWarmupSeconds: 3,
+  httpMaxSeconds: 6,
+  httpLatencySeconds: 5,
+  latencyLoad: 0.8,
+  wsInFlight: 100,
+  wsWarmupMs: 1_000,
+  wsRuns: 3,
+  wsRunMs: 1_500,
+  mixedSeconds: 20,
+  mixedWarmupSeconds: 5,
+  mixedHttpRate: 3_000,
+  mixedWsRate: 3_000,
+  mixedPutShare: 0.1,
+  mixedChurnPerSecond: 5,
+  redisRequests: 200_000,
+};
+
+/** The 5-minute soak (`pnpm bench:soak`): the mixed load only, longer. */
+export const SERVER_SOAK: ServerBenchConfig = { ...SERVER_FULL, mixedSeconds: 300, mixedWarmupSeconds: 60 };
+
 /** Everything a run is parameterized by; passed verbatim to child processes. */
 export interface BenchConfig {
   readonly quick: boolean;
@@ -35,6 +97,7 @@ export interface BenchConfig {
   readonly aggregateRounds: number;
   /** a suite child is killed after this long */
   readonly subjectTimeoutMs: number;
+  readonly server: ServerBenchConfig;
 }
 
 /** The published workload: 10,000 keys × 10 versions; large DB 10,000 × 100. */
@@ -60,6 +123,7 @@ export const FULL: BenchConfig = {
   viewRunPuts: 20_000,
   aggregateRounds: 20,
   subjectTimeoutMs: 8 * 60_000,
+  server: SERVER_FULL,
 };
 
 /** Smoke test: 1,000 keys, short runs, the indexed lookups on 100,000 documents. Figures are not comparable with the targets. */
@@ -78,4 +142,16 @@ export const QUICK: BenchConfig = {
   viewRunPuts: 5_000,
   aggregateRounds: 10,
   subjectTimeoutMs: 3 * 60_000,
+  server: {
+    ...SERVER_FULL,
+    httpWarmupSeconds: 1,
+    httpMaxSeconds: 1.5,
+    httpLatencySeconds: 1.5,
+    wsWarmupMs: 300,
+    wsRuns: 1,
+    wsRunMs: 1_000,
+    mixedSeconds: 4,
+    mixedWarmupSeconds: 1,
+    redisRequests: 30_000,
+  },
 };

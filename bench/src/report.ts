@@ -42,6 +42,8 @@ function cell(value: number, unit: Unit): string {
       return value.toFixed(1);
     case 'bytes':
       return (value / 1e6).toFixed(1);
+    case '%':
+      return `${value > 0 ? '+' : ''}${value.toFixed(1)}`;
     default:
       return int(value);
   }
@@ -63,8 +65,13 @@ export function toMarkdown(results: Results): string {
     `- Large DB: ${config.largeKeys.toLocaleString('en-US')} keys × ${config.largeVersions} versions = ${int(workload.largeVersions)} versions; current values are ${int(workload.largeCurrentJsonBytes)} B of JSON`,
     `- Queries: ${int(config.queryDocs)} user documents { name, age, city, email, tags } for the scans; the large collection of the email lookups holds ${int(config.indexedQueryDocs)}; all in memory (KoruDelta start(), sqlite ':memory:' with documents as TEXT JSON, LokiJS); subscriber and view rows are KoruDelta's alone`,
     `- Durability: "default" = KoruDelta sync 'periodic' (each put reaches the OS before it resolves, fdatasync every 100 ms) vs sqlite WAL + synchronous=NORMAL; "fsync before ack" = KoruDelta sync 'always' vs sqlite WAL + synchronous=FULL. Map is in memory throughout (the ceiling); get/history/getAt run on a reopened durable DB for KoruDelta and sqlite.`,
-    '',
   );
+  if (results.rows.some((r) => r.operation.startsWith('http.') || r.operation.startsWith('ws.') || r.operation.startsWith('server.'))) {
+    lines.push(
+      `- Server rows: @koru/server as its own process on 127.0.0.1, durable with default options (sync 'periodic'), ${config.server.keys.toLocaleString('en-US')} keys pre-loaded; load from a second process: autocannon for HTTP (${config.server.httpConnections} keep-alive connections, 1 request in flight each), a \`ws\` client for the WebSocket (${config.server.wsInFlight} calls in flight on one socket); memory rows from a fresh server under ${config.server.mixedSeconds} s of paced mixed load. redis column: redis-server with no persistence and redis-benchmark (50 clients; not pipelined beside the HTTP rows, -P 16 beside the WebSocket rows). Both ends share the machine's ${machine.cores} cores.`,
+    );
+  }
+  lines.push('');
   lines.push(`| Operation | Unit | ${columns.map((s) => s.label).join(' | ')} |`);
   lines.push(`| --- | --- | ${columns.map(() => '--:').join(' | ')} |`);
   for (const op of OPERATIONS) {

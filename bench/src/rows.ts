@@ -1,10 +1,10 @@
 /** What the bench reports: rows, the operations they measure, and child-process messages. */
 import type { SubjectId } from './subject.js';
 
-/** A column: a subject, or `fs` for the file-system bound. */
-export type Column = SubjectId | 'fs';
+/** A column: a subject, `fs` for the file-system bound, `redis` for redis-server beside the KoruDelta server. */
+export type Column = SubjectId | 'fs' | 'redis';
 
-export type Unit = 'ops/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version';
+export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%';
 
 /** Rows in table order, with their labels and units. */
 export const OPERATIONS = [
@@ -36,6 +36,15 @@ export const OPERATIONS = [
   { id: 'rss.large.delta', label: 'RSS over a bare process, large DB', unit: 'bytes' },
   { id: 'rss.large.peak', label: 'peak RSS while opening, large DB', unit: 'bytes' },
   { id: 'rss.large.perVersion', label: 'memory per historical version (beyond 2× current JSON)', unit: 'B/version' },
+  { id: 'http.get', label: 'server: GET over loopback, 1 in flight per connection, max (HTTP keep-alive; redis 50 clients)', unit: 'req/s' },
+  { id: 'http.get.p99', label: 'server: HTTP GET p99 at 80% of max', unit: 'ms' },
+  { id: 'http.put', label: 'server: PUT over loopback, 1 in flight per connection, max (HTTP keep-alive, durable default; redis SET, no persistence)', unit: 'req/s' },
+  { id: 'http.put.p99', label: 'server: HTTP PUT p99 at 80% of max', unit: 'ms' },
+  { id: 'ws.get', label: 'server: GET, many in flight (WebSocket, 100 in flight; redis -P 16 × 50 clients)', unit: 'ops/s' },
+  { id: 'ws.put', label: 'server: PUT, many in flight (WebSocket, 100 in flight, durable default; redis SET -P 16 × 50 clients)', unit: 'ops/s' },
+  { id: 'server.rss.min', label: 'server RSS under mixed load after warm-up: min', unit: 'bytes' },
+  { id: 'server.rss.max', label: 'server RSS under mixed load after warm-up: max', unit: 'bytes' },
+  { id: 'server.rss.drift', label: 'server RSS drift under mixed load (last vs first samples after warm-up, medians)', unit: '%' },
   { id: 'fdatasync', label: 'fdatasync bound: 4 KiB append + fdatasync', unit: 'ms' },
 ] as const satisfies readonly { id: string; label: string; unit: Unit }[];
 

@@ -1,9 +1,10 @@
 /**
  * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side (the
- * query rows with LokiJS too) and writes results/latest.{json,md}
+ * query rows with LokiJS too), then the KoruDelta server under load from a second
+ * process with redis beside it, and writes results/latest.{json,md}
  * (results/latest-quick.* with --quick).
  *
- *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki]
+ *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server]
  *
  * Each subject runs in a child process of its own; data lives in a mkdtemp directory
  * under os.tmpdir() that is removed at the end. Exit code 1 when a subject failed or
@@ -17,18 +18,23 @@ import { BENCH_DIR, killChildren, runChild } from './child.js';
 import { FULL, QUICK } from './config.js';
 import { measureFdatasync } from './fsync-bound.js';
 import { machineInfo } from './machine.js';
+import { killTracked } from './procs.js';
 import { toMarkdown, type Results, type SubjectOutcome } from './report.js';
 import type { Row, SuiteMessage } from './rows.js';
+import { serverSection, SERVER_VERSION } from './sections/server.js';
 import type { SuiteArgs } from './suite.js';
 import { SUBJECT_IDS, SUBJECT_LABELS, type SubjectId } from './subject.js';
 import { evaluateTargets } from './targets.js';
 import { SEED, currentJsonBytes, jsonBytes, makeDoc } from './workload.js';
 
-const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki]';
+const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server]';
+/** What --only can pick: the subjects, and `server` for the server rows (with redis). */
+const PARTS = [...SUBJECT_IDS, 'server'] as const;
 
-function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[] } {
+function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean } {
   let quick = false;
   let only: SubjectId[] = [...SUBJECT_IDS];
+  let server = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -36,17 +42,18 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]
       const list = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
       if (list === undefined) throw new Error(`--only needs a list\n${USAGE}`);
       const ids = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      for (const id of ids) if (!(SUBJECT_IDS as readonly string[]).includes(id)) throw new Error(`unknown subject ${JSON.stringify(id)} (known: ${SUBJECT_IDS.join(', ')})`);
+      for (const id of ids) if (!(PARTS as readonly string[]).includes(id)) throw new Error(`unknown subject ${JSON.stringify(id)} (known: ${PARTS.join(', ')})`);
       only = SUBJECT_IDS.filter((id) => ids.includes(id));
+      server = ids.includes('server');
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  return { quick, only };
+  return { quick, only, server };
 }
 
-const { quick, only } = parseArgs(process.argv.slice(2));
+const { quick, only, server } = parseArgs(process.argv.slice(2));
 const config = quick ? QUICK : FULL;
 const machine = machineInfo();
 const started = performance.now();
@@ -55,12 +62,13 @@ const removeRoot = (): void => rmSync(root, { recursive: true, force: true });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     killChildren();
+    killTracked();
     removeRoot();
     process.exit(130);
   });
 }
 
-console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${only.join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
+console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
 const rows: Row[] = [];
 const problems: string[] = [];
 const subjects: SubjectOutcome[] = [];
@@ -99,6 +107,19 @@ try {
     await rm(dir, { recursive: true, force: true });
   }
   subjects.push({ id: 'fs', label: 'fs bound', version: machine.tmpdir, status: 'ok' });
+
+  if (server) {
+    const t0 = performance.now();
+    const result = await serverSection(config, root);
+    rows.push(...result.rows);
+    problems.push(...result.problems);
+    const k = subjects.findIndex((s) => s.id === 'koru');
+    const serverVersion = `@koru/server ${SERVER_VERSION}`;
+    if (k < 0) subjects.unshift({ id: 'koru', label: SUBJECT_LABELS.koru, version: serverVersion, status: 'ok' });
+    else subjects[k] = { ...subjects[k]!, version: `${subjects[k]!.version}, ${serverVersion}` };
+    if (result.redis !== undefined) subjects.push({ id: 'redis', label: 'redis', version: `redis-server ${result.redis}, no persistence`, status: 'ok' });
+    console.log(`[server] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
 
   let lastVersionBytes = 0;
   for (let k = 0; k < config.keys; k++) lastVersionBytes += jsonBytes(makeDoc(k, config.versions - 1));

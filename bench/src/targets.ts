@@ -1,7 +1,7 @@
 /** The project's targets for KoruDelta, evaluated against the rows. Reported, never asserted. */
 import type { Column, OperationId, Row } from './rows.js';
 
-export type TargetStatus = 'met' | 'not met' | 'not measured';
+export type TargetStatus = 'met' | 'not met' | 'not measured' | 'informative';
 
 export interface TargetResult {
   readonly name: string;
@@ -19,6 +19,18 @@ export interface LargeShape {
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 const ratio = (x: number): string => `${x.toFixed(2)}×`;
+
+/** The server's memory target: after the warm-up, RSS drifts at most ±10 % and every sample lies within ±10 % of the midpoint of their range. */
+export const MEMORY_FLAT_PERCENT = 10;
+
+/** Verdict of the memory target from min, max and drift (%). */
+export function memoryFlat(min: number, max: number, driftPercent: number): [string, boolean] {
+  const half = ((max - min) / (max + min)) * 100;
+  return [
+    `${(min / 1e6).toFixed(1)}..${(max / 1e6).toFixed(1)} MB (±${half.toFixed(1)}%), drift ${driftPercent > 0 ? '+' : ''}${driftPercent.toFixed(1)}%`,
+    Math.abs(driftPercent) <= MEMORY_FLAT_PERCENT && half <= MEMORY_FLAT_PERCENT,
+  ];
+}
 
 /** Sizes of the query rows' collections. */
 export interface QueryShape {
@@ -76,5 +88,28 @@ export function evaluateTargets(rows: readonly Row[], large: LargeShape, queries
   atLeast(`indexed query email == X, ${n(queries.indexedDocs)} docs`, 'query.email.index', 100_000, 'queries/s');
   add('put with 1,000 subscribers: put to last notification, p99', '≤ 5 ms', [value('koru', 'subscribe.p99')], ([ms]) => [`${ms!.toFixed(2)} ms`, ms! <= 5]);
   add('auto-refresh filter view: cost added to a put', '≤ 2 µs', [value('koru', 'view.putCost')], ([us]) => [`${us!.toFixed(2)} µs`, us! <= 2]);
+
+  atLeast('server: HTTP GET, keep-alive, max', 'http.get', 25_000, 'req/s');
+  atLeast('server: HTTP PUT, keep-alive, max (durable default)', 'http.put', 25_000, 'req/s');
+  add('server: HTTP GET p99 at 80% of max', '≤ 10 ms', [value('koru', 'http.get.p99')], ([ms]) => [`${ms!.toFixed(2)} ms`, ms! <= 10]);
+  add('server: HTTP PUT p99 at 80% of max', '≤ 10 ms', [value('koru', 'http.put.p99')], ([ms]) => [`${ms!.toFixed(2)} ms`, ms! <= 10]);
+  atLeast('server: WebSocket get, 100 in flight', 'ws.get', 150_000, 'ops/s');
+  atLeast('server: WebSocket put, 100 in flight (durable default)', 'ws.put', 80_000, 'ops/s');
+  add(
+    'server: RSS under mixed load after warm-up (short run; 5-minute soak in results/soak.md)',
+    `flat within ±${MEMORY_FLAT_PERCENT}%`,
+    [value('koru', 'server.rss.min'), value('koru', 'server.rss.max'), value('koru', 'server.rss.drift')],
+    ([min, max, drift]) => memoryFlat(min!, max!, drift!),
+  );
+  const vsRedis = (name: string, operation: OperationId, unit: string): void => {
+    const k = value('koru', operation);
+    const r = value('redis', operation);
+    if (k === undefined || r === undefined) return;
+    out.push({ name, target: 'informative', measured: `${n(k)} vs ${n(r)} ${unit} = ${ratio(k / r)}`, status: 'informative' });
+  };
+  vsRedis('server: HTTP GET vs redis GET (50 clients, not pipelined)', 'http.get', 'req/s');
+  vsRedis('server: HTTP PUT vs redis SET (50 clients, not pipelined, no persistence)', 'http.put', 'req/s');
+  vsRedis('server: WebSocket get (100 in flight) vs redis GET -P 16', 'ws.get', 'ops/s');
+  vsRedis('server: WebSocket put (100 in flight) vs redis SET -P 16', 'ws.put', 'ops/s');
   return out;
 }

@@ -134,15 +134,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
-  // Writes in flight are tracked so shutdown finishes them.
-  app.addHook('preHandler', async (req) => {
-    if (req.method !== 'GET') {
-      let settle!: () => void;
-      track(new Promise<void>((r) => (settle = r)));
-      (req as { settle?: () => void }).settle = settle;
-    }
-  });
-  app.addHook('onResponse', async (req) => (req as { settle?: () => void }).settle?.());
+  // In-flight HTTP requests need no tracking: app.close() waits for them to be answered.
 
   registerRest(app, db, metrics, version, started);
 

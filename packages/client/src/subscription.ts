@@ -2,7 +2,7 @@
  * Subscriptions over the wire, resumed across reconnects without a gap or a duplicate.
  *
  * A subscription starts from an explicit seq: the caller's `since`, or else the server's
- * head when it subscribes (asked with a `seq` call first). Each event received moves the
+ * head when it subscribes (the subscribe answer says which). Each event received moves the
  * resume point to its seq; after a reconnect the client subscribes again with `since` =
  * that point, so the server replays exactly what it missed. Events are handed to the
  * handler in order, each awaited before the next, as on the embedded handle.
@@ -140,37 +140,36 @@ class RemoteSubscription {
       return;
     }
     this.#requesting = true;
-    if (this.#from === undefined) {
-      this.#conn.request('seq', [], FOREVER, (error, result) => {
-        this.#requesting = false;
-        if (this.#finished) return;
-        if (error !== undefined) {
-          if (this.#conn.state !== 'open') {
-            this.#from = this.#fallback; // lost: resumed from there at the next welcome
-            return;
-          }
-          return this.finish(error);
-        }
-        this.#conn.noteSeq(result);
-        this.#from = result;
-        this.#start(result);
-        this.begin();
-      });
-      return;
-    }
-    this.#start(this.#from);
-    this.#conn.request('subscribe', [{ ...this.#spec, since: this.#from }], FOREVER, (error, result) => {
+    const since = this.#from;
+    if (since !== undefined) this.#start(since);
+    // Without a since the server starts at its head and says which seq that is.
+    const spec = since === undefined ? { ...this.#spec } : { ...this.#spec, since };
+    this.#conn.request('subscribe', [spec], FOREVER, (error, result) => {
       this.#requesting = false;
-      const sid = (result as { subscription?: unknown } | null | undefined)?.subscription;
+      const answer = result as { subscription?: unknown; seq?: unknown } | null | undefined;
+      const sid = answer?.subscription;
       if (this.#finished) {
         if (error === undefined && typeof sid === 'string') this.#conn.notify('unsubscribe', [sid]);
         return;
       }
       if (error !== undefined) {
-        if (this.#conn.state !== 'open') return; // lost: subscribed again at the next welcome
+        if (this.#conn.state !== 'open') {
+          this.#from ??= this.#fallback; // lost: subscribed again at the next welcome
+          return;
+        }
         return this.finish(error);
       }
       if (typeof sid !== 'string') return this.finish(new InvalidArgumentError('the server answered subscribe without a subscription id'));
+      if (this.#from === undefined) {
+        if (typeof answer?.seq !== 'number') {
+          this.#conn.notify('unsubscribe', [sid]);
+          return this.finish(new InvalidArgumentError('the server did not say which seq the subscription starts after'));
+        }
+        // The answer comes before any event of the subscription: nothing is missed.
+        this.#conn.noteSeq(answer.seq);
+        this.#from = answer.seq;
+        this.#start(answer.seq);
+      }
       this.#sid = sid;
       this.#owner.bind(sid, this);
       if (this.#until !== undefined && !this.#untilReached) this.#probe();

@@ -86,6 +86,14 @@ export class SecondaryIndex {
     const tree = this.#tree;
     if (tree.size === 0) return true;
     const { lo, hi } = range;
+    if (lo !== undefined && hi !== undefined && lo.inclusive && hi.inclusive && compareJson(lo.value, hi.value) === 0) {
+      // A point (eq, in): one lookup, no iterator.
+      const posting = tree.get(lo.value);
+      if (posting === undefined) return true;
+      if (typeof posting === 'string') out.add(posting);
+      else for (const k of posting) out.add(k);
+      return out.size <= max;
+    }
     const start = lo === undefined ? tree.minKey()! : lo.value;
     for (const [value, posting] of tree.entries(start)) {
       if (lo !== undefined && !lo.inclusive && compareJson(value, lo.value) === 0) continue;

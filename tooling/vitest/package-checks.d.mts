@@ -40,5 +40,9 @@ export function codeOnly(source: string): string;
 export function moduleGraph(entry: string, options?: { bare?: (specifier: string) => string | undefined }): Map<string, string>;
 /** The target an exports-map entry picks for the active conditions (`default` always active). */
 export function pickExport(target: unknown, conditions: Iterable<string>): string | undefined;
+/** Problems with the `types` entries of an exports map (not first, or the wrong declaration format); empty when right. */
+export function typesProblems(entry: unknown, where?: string): string[];
+/** Every file path an exports map points at. */
+export function exportTargets(entry: unknown): string[];
 /** The file a package specifier resolves to under `conditions` through its exports map, found from `fromDir`. */
 export function resolveExport(fromDir: string, specifier: string, conditions: Iterable<string>): string | undefined;

@@ -128,6 +128,30 @@ export function pickExport(target, conditions) {
 }
 
 /**
+ * Problems with the `types` entries of an exports map: a `types` key that is not first in
+ * its condition object, or whose declaration format (`.d.ts` / `.d.cts`) does not match
+ * the condition's `default` (`.js` / `.cjs`). Empty when every entry is right.
+ */
+export function typesProblems(entry, where = 'exports') {
+  if (entry === null || typeof entry !== 'object') return [];
+  const problems = [];
+  const keys = Object.keys(entry);
+  if (keys.includes('types')) {
+    if (keys[0] !== 'types') problems.push(`${where}: types is not the first key`);
+    if (entry.types.endsWith('.d.cts') !== String(entry.default).endsWith('.cjs')) problems.push(`${where}: ${entry.types} does not match ${entry.default}`);
+  }
+  for (const [k, v] of Object.entries(entry)) problems.push(...typesProblems(v, `${where}.${k}`));
+  return problems;
+}
+
+/** Every file path an exports map points at. */
+export function exportTargets(entry) {
+  if (typeof entry === 'string') return [entry];
+  if (entry === null || typeof entry !== 'object') return [];
+  return [...new Set(Object.values(entry).flatMap(exportTargets))];
+}
+
+/**
  * The file a package specifier (`@scope/name`, `@scope/name/sub`, `name/sub`) resolves
  * to under `conditions`, read from that package's exports map, with the package found
  * from `fromDir`; undefined when no target matches.

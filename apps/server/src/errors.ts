@@ -1,5 +1,5 @@
 /** How errors leave the server: `{ error: { code, message, details } }` with a fitting status. */
-import { ErrorCodes, isKoruError, KoruError } from '@koru/delta';
+import { ErrorCodes, isKoruError } from '@koru/delta';
 
 /** HTTP status of each error code; anything else is 500. */
 const STATUS: Readonly<Record<string, number>> = {
@@ -40,9 +40,4 @@ export function toWireError(e: unknown): { status: number; error: WireError } {
     return { status: STATUS[e.code] ?? 500, error: { code: e.code, message: e.message, ...details } };
   }
   return { status: 500, error: { code: ErrorCodes.INTERNAL, message: 'internal error' } };
-}
-
-/** A KoruError with one of the server's own codes. */
-export function serverError(code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string): KoruError {
-  return new KoruError(code, message);
 }

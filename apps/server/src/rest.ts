@@ -93,14 +93,15 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
   app.post<{ Params: { ns: string }; Body: { aggregation?: unknown; filter?: unknown; at?: string } }>(
     '/v1/aggregate/:ns',
     { schema: body({ aggregation: { type: 'object' }, filter: {}, at: { anyOf: [str, { type: 'number' }] } }, ['aggregation']) },
+    // The schema guarantees an object with `aggregation`.
     async (req) => {
-    const body = req.body;
-    if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { aggregation, filter?, at? }');
-    return db.aggregate(req.params.ns, body.aggregation as never, {
-      ...(body.filter !== undefined ? { filter: body.filter } : {}),
-      ...(body.at !== undefined ? { at: body.at } : {}),
-    });
-  });
+      const { aggregation, filter, at } = req.body;
+      return db.aggregate(req.params.ns, aggregation as never, {
+        ...(filter !== undefined ? { filter } : {}),
+        ...(at !== undefined ? { at } : {}),
+      });
+    },
+  );
   app.get('/v1/views', async () => db.listViews());
   app.post(
     '/v1/views',
@@ -118,11 +119,9 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     return { deleted: req.params.name };
   });
   app.get<{ Querystring: { namespace?: string } }>('/v1/indexes', { schema: query({ namespace: str }) }, async (req) => db.listIndexes(req.query.namespace));
-  app.post<{ Body: { namespace?: string; field?: string } }>('/v1/indexes', { schema: body({ namespace: str, field: str }, ['namespace', 'field']) }, async (req) => {
-    const body = req.body;
-    if (body === null || typeof body !== 'object') throw new InvalidArgumentError('the body must be { namespace, field }');
-    return db.createIndex(body.namespace as string, body.field as string);
-  });
+  app.post<{ Body: { namespace: string; field: string } }>('/v1/indexes', { schema: body({ namespace: str, field: str }, ['namespace', 'field']) }, async (req) =>
+    db.createIndex(req.body.namespace, req.body.field),
+  );
   app.delete<{ Params: { ns: string; field: string } }>('/v1/indexes/:ns/:field', async (req) => {
     await db.dropIndex(req.params.ns, req.params.field);
     return { dropped: { namespace: req.params.ns, field: req.params.field } };

@@ -1,7 +1,7 @@
 /** The WebSocket protocol on /v1/ws (PROTOCOL.md): handshake, calls by id, subscriptions, flow control. */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCodes, KoruError, type KoruDelta, type Subscription } from '@koru/delta';
+import { ErrorCodes, type KoruDelta, type Subscription } from '@koru/delta';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearer } from './auth.js';
@@ -151,4 +151,3 @@ export function closeAll(wss: WebSocketServer): void {
   for (const ws of wss.clients) ws.close(1001, 'server shutting down');
 }
 
-export { KoruError };

@@ -1,17 +1,7 @@
 // The published shape of @koru/client: a Node build behind the `node` condition (the
 // ws package as its WebSocket), a browser-safe default whose whole module graph stays
 // clear of Node and of the database packages, and a CJS build.
-import {
-  codeOnly,
-  moduleGraph,
-  nodeImports,
-  packageDirOf,
-  pickExport,
-  readPackageJson,
-  resolveExport,
-  specifiers,
-  spawnNode,
-} from '@koru/vitest-preset/package-checks';
+import { codeOnly, moduleGraph, nodeImports, packageDirOf, pickExport, readPackageJson, resolveExport, specifiers, spawnNode, exportTargets, typesProblems } from '@koru/vitest-preset/package-checks';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -48,17 +38,7 @@ describe('exports map', () => {
   });
 
   test('types come first in every condition and match the module format', () => {
-    const visit = (entry: unknown): void => {
-      if (entry === null || typeof entry !== 'object') return;
-      const keys = Object.keys(entry);
-      if (keys.includes('types')) {
-        expect(keys[0]).toBe('types');
-        const e = entry as { types: string; default: string };
-        expect(e.types.endsWith('.d.cts')).toBe(e.default.endsWith('.cjs'));
-      }
-      for (const v of Object.values(entry)) visit(v);
-    };
-    visit(dot);
+    expect(typesProblems(dot)).toEqual([]);
     const withTypes = (c: string[]) => pickExport(dot, new Set(['types', ...c]));
     expect(withTypes(['node', 'import'])).toBe('./dist/node.d.ts');
     expect(withTypes(['node', 'require'])).toBe('./dist/node.d.cts');
@@ -67,13 +47,7 @@ describe('exports map', () => {
   });
 
   test('every target exists in dist', () => {
-    const targets = new Set<string>();
-    const collect = (e: unknown): void => {
-      if (typeof e === 'string') targets.add(e);
-      else if (e !== null && typeof e === 'object') Object.values(e).forEach(collect);
-    };
-    collect(pkg.exports);
-    for (const t of targets) expect(existsSync(join(root, t)), t).toBe(true);
+    for (const t of exportTargets(pkg.exports)) expect(existsSync(join(root, t)), t).toBe(true);
   });
 
   test('the package name resolves to the Node builds under Node', () => {

@@ -54,7 +54,7 @@ export class IndexSet {
     for (const v of storage.systemEntries()) {
       if (!v.key.startsWith(RECORD_PREFIX)) continue;
       const { namespace, field, createdAt } = v.value as unknown as IndexInfo;
-      this.#slotsOf(namespace, true).set(field, { info: Object.freeze({ namespace, field, createdAt }), index: undefined });
+      this.#slotsOf(namespace).set(field, { info: Object.freeze({ namespace, field, createdAt }), index: undefined });
     }
     storage.onApply((versions) => this.#apply(versions));
   }
@@ -68,7 +68,7 @@ export class IndexSet {
   async create(namespace: string, field: string): Promise<IndexInfo> {
     validateNamespace(namespace);
     checkField(field);
-    const slots = this.#slotsOf(namespace, true);
+    const slots = this.#slotsOf(namespace);
     const known = slots.get(field);
     if (known !== undefined) return known.info;
     if (slots.size >= MAX_INDEXES_PER_NAMESPACE) {
@@ -132,14 +132,13 @@ export class IndexSet {
     return executeQuery(this.#s.entries(namespace) as Iterable<Entry>, spec);
   }
 
-  #slotsOf(namespace: string, create: boolean): Map<string, IndexSlot> {
+  /** The namespace's slots, created empty when it has none. */
+  #slotsOf(namespace: string): Map<string, IndexSlot> {
     let slots = this.#slots.get(namespace);
-    if (slots === undefined) {
-      slots = new Map();
-      if (create) this.#slots.set(namespace, slots);
-    }
+    if (slots === undefined) this.#slots.set(namespace, (slots = new Map()));
     return slots;
   }
+
 
   #build(namespace: string, field: string): SecondaryIndex {
     const index = new SecondaryIndex(namespace, field);

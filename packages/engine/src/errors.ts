@@ -31,6 +31,8 @@ export const ErrorCodes = {
   BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  CLOCK_SKEW: 'CLOCK_SKEW',
+  REPLICATION_TIMEOUT: 'REPLICATION_TIMEOUT',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -109,6 +111,23 @@ export class InvalidArgumentError extends KoruError {
 export class UnsupportedError extends KoruError {
   constructor(message: string, options?: KoruErrorOptions) {
     super(ErrorCodes.UNSUPPORTED, message, options);
+  }
+}
+
+/** A replicated version stamped too far ahead of this node's clock: refused, nothing stored. */
+export class ClockSkewError extends KoruError {
+  constructor(message: string, options?: KoruErrorOptions) {
+    super(ErrorCodes.CLOCK_SKEW, message, options);
+  }
+}
+
+/**
+ * A write was stored here but too few cluster members acknowledged it in time (details:
+ * `acked`, `required`). The write is not undone: replication goes on in the background.
+ */
+export class ReplicationTimeoutError extends KoruError {
+  constructor(message: string, options?: KoruErrorOptions) {
+    super(ErrorCodes.REPLICATION_TIMEOUT, message, options);
   }
 }
 

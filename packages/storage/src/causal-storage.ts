@@ -11,6 +11,7 @@
  */
 import {
   canonicalize,
+  ClockSkewError,
   formatHlc,
   HybridClock,
   isId,
@@ -37,6 +38,7 @@ import { ValueIndex } from './value-index.js';
 import { VersionReader } from './version-reader.js';
 import { FLAG_DELETED } from './version-table.js';
 import { verifyIndex } from './verify.js';
+import { MerkleState, type MerkleNode } from './merkle-state.js';
 
 /** Options of {@link CausalStorage.open}. */
 export interface CausalStorageOptions {
@@ -81,6 +83,25 @@ export interface PutItem {
   readonly ifVersion?: string | null;
 }
 
+/** Options of {@link CausalStorage.applyReplicated}. */
+export interface ReplicationOptions {
+  /** Refuse versions stamped more than this far ahead of the local wall clock (default 10 minutes). */
+  readonly maxClockAheadMs?: number;
+}
+
+/** What {@link CausalStorage.applyReplicated} did. */
+export interface ReplicationResult {
+  /** The versions stored now (in clock order). */
+  readonly applied: readonly Version[];
+  /** Versions that were stored already (skipped). */
+  readonly duplicates: number;
+  /** Versions not stored because their predecessor is unknown here (yet). */
+  readonly orphans: readonly ImportedVersion[];
+}
+
+/** Default of {@link ReplicationOptions.maxClockAheadMs}. */
+export const DEFAULT_MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000;
+
 /** Options of a history read. */
 export interface HistoryOptions {
   /** At most this many versions: the newest ones. */
@@ -117,7 +138,9 @@ export class CausalStorage {
   readonly #adapter: StorageAdapter;
   readonly #limits: { maxBytes: number; maxDepth: number };
   readonly #clock: HybridClock;
+  readonly #now: WallClock;
   readonly #index = new KeyIndex();
+  readonly #merkle = new MerkleState(this.#index);
   readonly #reader: VersionReader;
   #isoWall = -1;
   #iso = '';
@@ -138,7 +161,8 @@ export class CausalStorage {
   private constructor(options: CausalStorageOptions) {
     this.#adapter = options.adapter ?? new MemoryAdapter();
     this.#limits = { maxBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH };
-    this.#clock = new HybridClock(options.now ?? Date.now);
+    this.#now = options.now ?? Date.now;
+    this.#clock = new HybridClock(this.#now);
     const budget = options.valueCacheBytes ?? DEFAULT_CACHE_BYTES;
     this.#reader = new VersionReader(this.#index, this.#adapter, budget);
   }
@@ -267,71 +291,149 @@ export class CausalStorage {
    * Adds versions written elsewhere (an export of this or another database) with their
    * ids, clocks, nodes and timestamps unchanged, as one atomic batch. Every item is
    * checked before anything is stored: its value hashes to its `valueId`, its fields to
-   * its `versionId`, its `previousVersion` is the key's head (or an earlier item of the
-   * batch), its clock is later than that version's. Items in the order they were
-   * committed (an export's order) pass; the database's own clock moves past the newest.
-   * The reserved namespace is accepted, so a full export restores index and view
-   * definitions too. Resolves to the number of versions added.
+   * its `versionId`; its `previousVersion` is a version of the key already stored or an
+   * earlier item of the batch, with an earlier clock; it is not stored already. Items in
+   * the order they were committed (an export's order) pass; the database's own clock
+   * moves past the newest. The reserved namespace is accepted, so a full export restores
+   * index and view definitions too. Resolves to the number of versions added.
    * @throws INVALID_ARGUMENT naming the item and what does not match; name and value errors
    */
   importVersions(items: readonly ImportedVersion[]): Promise<number> {
     try {
       this.#checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('importVersions expects an array of versions');
-      const writes: StampedWrite[] = [];
-      // Per key: the id and clock of its newest version so far, this batch included.
-      const heads = new Map<KeyState, { id: string | null; stamp: HlcStamp | undefined }>();
-      let newest: HlcStamp | undefined;
-      for (let i = 0; i < items.length; i++) {
-        const bad = (what: string): never => {
-          const it = items[i] as Partial<ImportedVersion> | null;
-          throw new InvalidArgumentError(`import item ${i} (${String(it?.namespace)}/${String(it?.key)}): ${what}`, { details: { index: i } });
-        };
-        const it = items[i]!;
-        if (it === null || typeof it !== 'object') bad('not an object');
-        const system = it.namespace === SYSTEM_NAMESPACE;
-        if (!system) validateNamespace(it.namespace);
-        validateKey(it.key);
-        if (typeof it.deleted !== 'boolean') bad('deleted must be true or false');
-        if (typeof it.node !== 'string' || it.node.length === 0 || it.node.length > 128) bad('node must be a non-empty string');
-        if (typeof it.versionId !== 'string' || !isId(it.versionId)) bad('versionId must be 64 lowercase hex digits');
-        let stamp: HlcStamp;
-        try {
-          stamp = parseHlc(it.hlc);
-        } catch {
-          return bad(`hlc ${JSON.stringify(it.hlc)} is not a clock stamp`);
-        }
-        const canon = it.deleted ? null : canonicalize(it.value, this.#limits);
-        const ks = this.#index.keyState(it.namespace, it.key, true, system)!;
-        let head = heads.get(ks);
-        if (head === undefined) {
-          const n = ks.rows.length;
-          const prevStamp = n === 0 ? undefined : { wall: this.#index.table.cols.wall[ks.rows[n - 1]!]!, logical: this.#index.table.cols.logical[ks.rows[n - 1]!]! };
-          head = { id: this.#pendingHeadId(ks), stamp: prevStamp };
-        }
-        if ((it.previousVersion ?? null) !== head.id) {
-          bad(`previousVersion ${String(it.previousVersion)} is not the key's latest version ${String(head.id)}`);
-        }
-        if (head.stamp !== undefined && compareHlc(stamp, head.stamp) <= 0) bad(`hlc ${it.hlc} is not later than the previous version's`);
-        const w = this.#stamped(ks, canon, head.id, stamp, it.hlc, it.node);
-        if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(`value does not hash to valueId ${String(it.valueId)}`);
-        if (w.entry.versionId !== it.versionId) bad(`versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
-        heads.set(ks, { id: it.versionId, stamp });
-        if (newest === undefined || compareHlc(stamp, newest) > 0) newest = stamp;
-        writes.push(w);
-      }
-      if (newest !== undefined) this.#clock.observe(newest);
-      for (const w of writes) this.#markPending(w);
+      const { writes } = this.#admit(items, 'restore');
       return this.#enqueueAll(writes).then((vs) => vs.length);
     } catch (e) {
-      // Keys this call created for items it then refused hold nothing: forget them.
-      if (Array.isArray(items)) {
-        for (const it of items) {
-          const ks = it !== null && typeof it === 'object' ? this.#index.keyState(it.namespace, it.key, false, true) : undefined;
-          if (ks !== undefined) this.#index.dropIfEmpty(ks);
-        }
-      }
+      this.#forgetEmptyKeys(items);
       return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Merges versions replicated from other nodes, unchanged: checked like
+   * {@link importVersions} (a bad item refuses the whole batch, nothing stored), but a
+   * version already stored is skipped (applying twice is a no-op), items may come in any
+   * order, and one whose predecessor is unknown here is handed back unstored in
+   * `orphans` (to retry once the predecessor arrives). A replicated version becomes its
+   * key's current one only if its clock (then node) is the highest; otherwise it joins
+   * the history. The reserved namespace is refused: index and view definitions are each
+   * node's own.
+   * @throws INVALID_ARGUMENT naming the bad item; CLOCK_SKEW when a version's clock is
+   *   more than `maxClockAheadMs` ahead of this node's wall clock
+   */
+  applyReplicated(items: readonly ImportedVersion[], options: ReplicationOptions = {}): Promise<ReplicationResult> {
+    try {
+      this.#checkWritable();
+      if (!Array.isArray(items)) throw new InvalidArgumentError('applyReplicated expects an array of versions');
+      const { writes, duplicates, orphans } = this.#admit(items, 'merge', options.maxClockAheadMs);
+      return this.#enqueueAll(writes).then((applied) => ({ applied, duplicates, orphans }));
+    } catch (e) {
+      this.#forgetEmptyKeys(items);
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Checks versions made elsewhere and stamps them for commit (marked pending). See
+   * {@link importVersions} and {@link applyReplicated} for what each mode accepts.
+   */
+  #admit(
+    items: readonly ImportedVersion[],
+    mode: 'restore' | 'merge',
+    maxAheadMs = DEFAULT_MAX_CLOCK_AHEAD_MS,
+  ): { writes: StampedWrite[]; duplicates: number; orphans: ImportedVersion[] } {
+    const replicate = mode === 'merge';
+    // Checked, stamped items with their position in `items` (error messages name it).
+    const checked: Array<{ i: number; it: ImportedVersion; stamp: HlcStamp; canon: Canonical | null }> = [];
+    const bad = (i: number, what: string): never => {
+      const it = items[i] as Partial<ImportedVersion> | null;
+      throw new InvalidArgumentError(`${replicate ? 'replicated item' : 'import item'} ${i} (${String(it?.namespace)}/${String(it?.key)}): ${what}`, { details: { index: i } });
+    };
+    const limit = replicate ? this.#now() + maxAheadMs : Infinity;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (it === null || typeof it !== 'object') bad(i, 'not an object');
+      const system = it.namespace === SYSTEM_NAMESPACE;
+      if (!system || replicate) validateNamespace(it.namespace);
+      validateKey(it.key);
+      if (typeof it.deleted !== 'boolean') bad(i, 'deleted must be true or false');
+      if (typeof it.node !== 'string' || it.node.length === 0 || it.node.length > 128) bad(i, 'node must be a non-empty string of at most 128 characters');
+      if (typeof it.versionId !== 'string' || !isId(it.versionId)) bad(i, 'versionId must be 64 lowercase hex digits');
+      if (it.previousVersion !== null && !isId(it.previousVersion)) bad(i, 'previousVersion must be null or 64 lowercase hex digits');
+      let stamp: HlcStamp;
+      try {
+        stamp = parseHlc(it.hlc);
+      } catch {
+        return bad(i, `hlc ${JSON.stringify(it.hlc)} is not a clock stamp`);
+      }
+      if (stamp.wall > limit) {
+        throw new ClockSkewError(
+          `version ${it.versionId} from node ${it.node} is stamped ${new Date(stamp.wall).toISOString()}, ${stamp.wall - limit + maxAheadMs} ms ahead of this node's clock (at most ${maxAheadMs} ms allowed)`,
+          { details: { node: it.node, aheadMs: stamp.wall - limit + maxAheadMs, maxClockAheadMs: maxAheadMs } },
+        );
+      }
+      checked.push({ i, it, stamp, canon: it.deleted ? null : canonicalize(it.value, this.#limits) });
+    }
+    // A predecessor always has an earlier clock than its successor: in clock order,
+    // predecessors come first whatever order the items arrived in.
+    if (replicate) checked.sort((a, b) => compareHlc(a.stamp, b.stamp) || (a.it.node < b.it.node ? -1 : a.it.node > b.it.node ? 1 : 0));
+    const writes: StampedWrite[] = [];
+    const orphans: ImportedVersion[] = [];
+    let duplicates = 0;
+    // Versions of this batch by id: their clocks, for their successors' checks.
+    const batch = new Map<string, HlcStamp>();
+    let newest: HlcStamp | undefined;
+    for (const { i, it, stamp, canon } of checked) {
+      const system = it.namespace === SYSTEM_NAMESPACE;
+      const ks = this.#index.keyState(it.namespace, it.key, true, system)!;
+      const w = this.#stamped(ks, canon, it.previousVersion, stamp, it.hlc, it.node);
+      if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
+      if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
+      if (batch.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {
+        if (!replicate) bad(i, `version ${it.versionId} is already stored`);
+        duplicates++;
+        continue;
+      }
+      if (it.previousVersion !== null) {
+        let prevStamp = batch.get(it.previousVersion);
+        if (prevStamp === undefined) {
+          const row = this.#index.rowOfId(ks, it.previousVersion);
+          if (row >= 0) prevStamp = { wall: this.#index.table.cols.wall[row]!, logical: this.#index.table.cols.logical[row]! };
+        }
+        if (prevStamp === undefined) {
+          if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it`);
+          orphans.push(it);
+          continue;
+        }
+        if (compareHlc(stamp, prevStamp) <= 0) bad(i, `hlc ${it.hlc} is not later than the previous version's`);
+      }
+      batch.set(it.versionId, stamp);
+      if (newest === undefined || compareHlc(stamp, newest) > 0) newest = stamp;
+      writes.push(w);
+    }
+    if (newest !== undefined) this.#clock.observe(newest);
+    for (const w of writes) {
+      // Only a version that will be the key's newest is what the next local write follows.
+      if (replicate) w.ks.pending++;
+      else this.#markPending(w);
+    }
+    return { writes, duplicates, orphans };
+  }
+
+  /** True when `ks` already holds the version `versionId` stamped `stamp` by `node`. */
+  #stored(ks: KeyState, stamp: HlcStamp, node: string, versionId: string): boolean {
+    const ix = this.#index.knownNode(node);
+    return ix !== undefined && ks.rows.length > 0 && this.#index.findVersion(ks, stamp.wall, stamp.logical, ix, versionId) >= 0;
+  }
+
+  /** Keys a refused batch created and that hold nothing are forgotten. */
+  #forgetEmptyKeys(items: unknown): void {
+    if (!Array.isArray(items)) return;
+    for (const it of items as Array<Partial<ImportedVersion> | null>) {
+      if (it === null || typeof it !== 'object' || typeof it.namespace !== 'string' || typeof it.key !== 'string') continue;
+      const ks = this.#index.keyState(it.namespace, it.key, false, true);
+      if (ks !== undefined) this.#index.dropIfEmpty(ks);
     }
   }
 
@@ -354,7 +456,7 @@ export class CausalStorage {
   /** True when the key's newest version (queued ones included) is a tombstone or there is none. */
   #absent(ks: KeyState | undefined): boolean {
     if (ks === undefined) return true;
-    if (ks.pending > 0) return ks.pendingDeleted;
+    if (ks.pendingId !== undefined) return ks.pendingDeleted;
     return ks.rows.length === 0 || this.#index.isDeleted(ks.rows[ks.rows.length - 1]!);
   }
 
@@ -547,7 +649,10 @@ export class CausalStorage {
     const values = this.#valueIndex();
     const own = this.#nodeId;
     const ownIx = this.#index.nodeIndex(own);
-    for (const w of batch) {
+    // Versions that became their key's current one (derived state follows only those).
+    let current: Version[] | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const w = batch[i]!;
       const e = w.entry;
       const ks = w.ks;
       const node = e.node === own ? ownIx : this.#index.nodeIndex(e.node);
@@ -555,17 +660,21 @@ export class CausalStorage {
         e.loc = e.sameAs.loc;
         e.len = e.sameAs.len;
       }
-      const row = this.#index.append(ks, w.wall, w.logical, e, node);
+      const placed = this.#index.place(ks, w.wall, w.logical, e, node);
       if (this.#liveLists.size > 0) this.#liveLists.delete(ks.namespace);
-      if (e.valueText !== null) values.add(row);
-      ks.head = w.version;
+      if (e.valueText !== null) values.add(placed.row);
+      if (placed.current) {
+        ks.head = w.version;
+        if (current !== undefined) current.push(w.version);
+      } else if (current === undefined) current = batch.slice(0, i).map((b) => b.version);
+      this.#merkle.touch(ks);
       if (--ks.pending === 0) ks.pendingId = undefined;
       this.#seq = e.seq;
       w.resolve(w.version);
     }
     if (this.#appliers.size > 0) {
-      const versions = batch.map((w) => w.version);
-      for (const applier of this.#appliers) applier(versions);
+      const versions = current ?? batch.map((w) => w.version);
+      if (versions.length > 0) for (const applier of this.#appliers) applier(versions);
     }
     for (const listener of this.#listeners) {
       try {
@@ -800,9 +909,24 @@ export class CausalStorage {
     const ks = this.#index.keyOfRow(row);
     const i = this.#index.indexOfRow(ks, row);
     const version = this.#reader.at(ks, i);
-    const before = i > 0 ? this.#reader.at(ks, i - 1) : undefined;
-    const changeType = version.deleted ? 'delete' : before === undefined || before.deleted ? 'insert' : 'update';
-    this.#lastChange = Object.freeze({ seq, changeType, version, previousValue: before === undefined || before.deleted ? null : before.value });
+    // What was current just before this change: the latest in clock order of the versions
+    // committed earlier. In a linear history that is simply the one before it.
+    let beforeIx = i - 1;
+    let superseded = false;
+    if (!ks.linear) {
+      const rows = ks.rows;
+      beforeIx = -1;
+      for (let j = rows.length - 1; j >= 0; j--) {
+        if (rows[j]! >= row) continue;
+        if (j > i) superseded = true;
+        beforeIx = j;
+        break;
+      }
+    }
+    const before = beforeIx >= 0 ? this.#reader.at(ks, beforeIx) : undefined;
+    const previousValue = before === undefined || before.deleted ? null : before.value;
+    const changeType = version.deleted ? 'delete' : previousValue === null && !superseded ? 'insert' : 'update';
+    this.#lastChange = Object.freeze(superseded ? { seq, changeType, version, previousValue, superseded: true as const } : { seq, changeType, version, previousValue });
     return this.#lastChange;
   }
 
@@ -875,6 +999,49 @@ export class CausalStorage {
       seq: this.#seq,
       adapter: this.#adapter.name,
     };
+  }
+
+  // ---- anti-entropy digests (see MerkleState) ----------------------------------
+
+  /**
+   * One digest of every version of every user namespace: replicas holding the same
+   * versions report the same root, whatever order they received them in. The first call
+   * computes it in O(versions); later ones recompute what changed since.
+   */
+  stateRoot(): string {
+    this.#checkOpen();
+    return this.#merkle.stateRoot();
+  }
+
+  /** Every user namespace that holds a version (deleted keys count), with its root digest. */
+  namespaceRoots(): Map<string, string> {
+    this.#checkOpen();
+    return this.#merkle.namespaceRoots();
+  }
+
+  /** The non-empty children of a namespace's hash-tree node `prefix` (hex digits), with digests and key counts. */
+  merkleChildren(namespace: string, prefix: string): MerkleNode[] {
+    this.#checkOpen();
+    return this.#merkle.children(namespace, prefix);
+  }
+
+  /** A namespace's hash-tree node `prefix`: its digest and key count. */
+  merkleNode(namespace: string, prefix: string): MerkleNode {
+    this.#checkOpen();
+    return this.#merkle.node(namespace, prefix);
+  }
+
+  /** The keys under a namespace's hash-tree node `prefix`, sorted, with the digest of each key's history. */
+  merkleKeys(namespace: string, prefix: string): Array<readonly [key: string, digest: string]> {
+    this.#checkOpen();
+    return this.#merkle.keysUnder(namespace, prefix);
+  }
+
+  /** The ids of every version of a key in clock order (empty for an unknown key). */
+  versionIdsOf(namespace: string, key: string): string[] {
+    this.#checkOpen();
+    const ks = this.#index.keyState(namespace, key, false);
+    return ks === undefined ? [] : ks.rows.map((r) => this.#index.table.versionId(r));
   }
 
   /**

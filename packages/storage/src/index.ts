@@ -10,7 +10,11 @@ export {
   type PutItem,
   type ImportedVersion,
   type HistoryOptions,
+  type ReplicationOptions,
+  type ReplicationResult,
+  DEFAULT_MAX_CLOCK_AHEAD_MS,
 } from './causal-storage.js';
+export { type MerkleNode, MERKLE_DEPTH, MERKLE_FANOUT, EMPTY_DIGEST, bucketOf } from './merkle-state.js';
 export type {
   StorageAdapter,
   ChangeRecord,

@@ -5,15 +5,27 @@
  */
 import { parseHlc, type HlcStamp } from '@koru/engine';
 import type { ChangeRecord, LoadedSnapshot, ReplayEntry } from './adapter.js';
-import { KeyNotFoundError } from './errors.js';
+import { CorruptionError, KeyNotFoundError } from './errors.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import type { Version } from './types.js';
 import { FLAG_DELETED, VersionTable } from './version-table.js';
 
-/** One key: its rows oldest first, its materialized head and its queued writes. */
+/**
+ * One key: its rows in clock order (hlc, then node), its materialized head and its
+ * queued writes. The last row is the current version.
+ */
 export class KeyState {
   /** The materialized head version; undefined until first read after a load. */
   head: Version | undefined = undefined;
+  /**
+   * True while the rows are also in commit order and each version's predecessor is the
+   * row before it: a history written on one node. Versions replicated from other nodes
+   * can fork a history (two versions after the same one) or arrive after later ones;
+   * such a key takes the slower, general paths.
+   */
+  linear = true;
+  /** Hex digest of the key's version ids in clock order (see {@link keyDigest}); undefined until asked. */
+  digest: string | undefined = undefined;
   /** Id of the newest queued (not yet committed) version, if any. */
   pendingId: string | undefined = undefined;
   pendingDeleted = false;
@@ -21,13 +33,13 @@ export class KeyState {
   constructor(
     readonly namespace: string,
     readonly key: string,
-    /** Rows of its versions in the version table, oldest first. */
+    /** Rows of its versions in the version table, in clock order. */
     readonly rows: number[] = [],
   ) {}
 }
 
 /** What the index records of a version besides its clock stamp and node. */
-export type AppendedVersion = Pick<ChangeRecord, 'versionId' | 'valueId' | 'deleted' | 'loc' | 'len'>;
+export type PlacedVersion = Pick<ChangeRecord, 'versionId' | 'previousVersion' | 'valueId' | 'deleted' | 'loc' | 'len'>;
 
 /** Live-key and stored-value counts for `stats()`. */
 export interface IndexCounts {
@@ -105,6 +117,11 @@ export class KeyIndex {
     return ix;
   }
 
+  /** The index of a node id already in the node table, or undefined. */
+  knownNode(node: string): number | undefined {
+    return this.#nodeIx.get(node);
+  }
+
   /** Every key with at least one version. */
   *keys(): Generator<KeyState> {
     for (const keys of this.#namespaces.values()) for (const ks of keys.values()) if (ks.rows.length > 0) yield ks;
@@ -135,6 +152,11 @@ export class KeyIndex {
   /** Index in `ks.rows` of the last version with a row below `endRow` (committed before change `endRow + 1`), or -1. O(log h). */
   indexBeforeRow(ks: KeyState, endRow: number): number {
     const rows = ks.rows;
+    if (!ks.linear) {
+      // The current version then: the latest in clock order of those committed by then.
+      for (let i = rows.length - 1; i >= 0; i--) if (rows[i]! < endRow) return i;
+      return -1;
+    }
     let lo = 0;
     let hi = rows.length;
     while (lo < hi) {
@@ -159,9 +181,10 @@ export class KeyIndex {
     return lo;
   }
 
-  /** Index of `row` in its key's rows (rows ascend). O(log h). */
+  /** Index of `row` in its key's rows. O(log h) (O(h) for a key that is not linear). */
   indexOfRow(ks: KeyState, row: number): number {
     const rows = ks.rows;
+    if (!ks.linear) return rows.indexOf(row);
     let lo = 0;
     let hi = rows.length - 1;
     while (lo <= hi) {
@@ -238,7 +261,9 @@ export class KeyIndex {
     for (const k of snap.keys) {
       let keys = this.#namespaces.get(k.namespace);
       if (keys === undefined) this.#namespaces.set(k.namespace, (keys = new Map()));
-      keys.set(k.key, new KeyState(k.namespace, k.key, k.rows));
+      const ks = new KeyState(k.namespace, k.key, k.rows);
+      ks.linear = this.#isLinear(k.rows);
+      keys.set(k.key, ks);
     }
     let last = { wall: 0, logical: 0 };
     for (let r = 0; r < snap.count; r++) {
@@ -249,32 +274,96 @@ export class KeyIndex {
     return last;
   }
 
-  /** Appends one change replayed from the log. Returns its HLC stamp. */
+  /** Adds one change replayed from the log. Returns its HLC stamp. */
   replay(e: ReplayEntry): HlcStamp {
     const ks = this.keyState(e.namespace, e.key, true, e.namespace === SYSTEM_NAMESPACE)!;
     const stamp = parseHlc(e.hlc);
-    this.append(ks, stamp.wall, stamp.logical, e, this.nodeIndex(e.node));
+    this.place(ks, stamp.wall, stamp.logical, e, this.nodeIndex(e.node));
     ks.head = undefined;
     return stamp;
   }
 
-  /** Appends a version to `ks`'s chain (its predecessor is the key's last row). Returns the row. */
-  append(ks: KeyState, wall: number, logical: number, v: AppendedVersion, node: number): number {
-    const n = ks.rows.length;
-    const row = this.table.push(
-      wall,
-      logical,
-      n === 0 ? -1 : ks.rows[n - 1]!,
-      v.versionId,
-      v.valueId,
-      v.deleted ? -1 : v.loc,
-      v.deleted ? 0 : v.len,
-      node,
-      v.deleted ? FLAG_DELETED : 0,
-    );
-    ks.rows.push(row);
+  /**
+   * Adds a version to `ks`'s rows at its place in clock order, linked to its predecessor
+   * (`v.previousVersion`, which must be one of the key's rows). Returns the new row and
+   * whether it became the key's current version. O(1) for a version later than the
+   * head (every local write), O(log h) otherwise plus the search for its predecessor.
+   * @throws CorruptionError when the predecessor is not a version of the key
+   */
+  place(ks: KeyState, wall: number, logical: number, v: PlacedVersion, node: number): { readonly row: number; readonly current: boolean } {
+    const rows = ks.rows;
+    const n = rows.length;
+    const prevRow = v.previousVersion === null ? -1 : this.#rowOfId(ks, v.previousVersion);
+    if (prevRow === -2) {
+      throw new CorruptionError(`${ks.namespace}/${ks.key}: version ${v.versionId} follows ${String(v.previousVersion)}, which is not a version of this key`);
+    }
+    const pos = n === 0 || this.#before(rows[n - 1]!, wall, logical, node, v.versionId) ? n : this.#position(rows, wall, logical, node, v.versionId);
+    const row = this.table.push(wall, logical, prevRow, v.versionId, v.valueId, v.deleted ? -1 : v.loc, v.deleted ? 0 : v.len, node, v.deleted ? FLAG_DELETED : 0);
+    if (pos === n) rows.push(row);
+    else rows.splice(pos, 0, row);
+    if (pos !== n || prevRow !== (pos === 0 ? -1 : rows[pos - 1]!)) ks.linear = false;
+    ks.digest = undefined;
     if (this.#rowKeysComplete) this.#rowKeys[row] = ks;
-    return row;
+    return { row, current: pos === n };
+  }
+
+  /** The row of `ks`'s version `versionId`, -2 when it has none. Searches from the newest. O(h). */
+  rowOfId(ks: KeyState, versionId: string): number {
+    return this.#rowOfId(ks, versionId);
+  }
+
+  #rowOfId(ks: KeyState, versionId: string): number {
+    const rows = ks.rows;
+    for (let i = rows.length - 1; i >= 0; i--) if (this.table.versionIdEquals(rows[i]!, versionId)) return rows[i]!;
+    return -2;
+  }
+
+  /** The index in `ks.rows` of the version with these fields, or -1. O(log h). */
+  findVersion(ks: KeyState, wall: number, logical: number, node: number, versionId: string): number {
+    const rows = ks.rows;
+    // Versions sharing a clock stamp and node (a cloned data directory) sit together.
+    for (let i = this.#position(rows, wall, logical, node, ''); i < rows.length; i++) {
+      const r = rows[i]!;
+      const c = this.table.cols;
+      if (c.wall[r] !== wall || c.logical[r] !== logical || c.node[r] !== node) return -1;
+      if (this.table.versionIdEquals(r, versionId)) return i;
+    }
+    return -1;
+  }
+
+  /** True when row `r` sorts before a version stamped (wall, logical) by `node` with id `versionId`. */
+  #before(r: number, wall: number, logical: number, node: number, versionId: string): boolean {
+    const c = this.table.cols;
+    const w = c.wall[r]!;
+    if (w !== wall) return w < wall;
+    const l = c.logical[r]!;
+    if (l !== logical) return l < logical;
+    const rn = c.node[r]!;
+    if (rn !== node) return this.nodes[rn]! < this.nodes[node]!;
+    return this.table.versionId(r) < versionId;
+  }
+
+  /** The index in `rows` before which such a version belongs (binary search). */
+  #position(rows: readonly number[], wall: number, logical: number, node: number, versionId: string): number {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#before(rows[mid]!, wall, logical, node, versionId)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** True when `rows` ascend and each row's predecessor is the row before it. */
+  #isLinear(rows: readonly number[]): boolean {
+    const prev = this.table.cols.prev;
+    let last = -1;
+    for (const r of rows) {
+      if (r <= last || prev[r] !== last) return false;
+      last = r;
+    }
+    return true;
   }
 
   /** The key a row belongs to. O(1), after one O(rows) pass the first time following a snapshot load. */

@@ -83,6 +83,11 @@ export interface Change {
   /** `insert`: the first version, or a write after a delete; `update`; `delete`: a tombstone. */
   readonly changeType: ChangeType;
   readonly version: Version;
-  /** The value it replaced (null after none or after a tombstone). */
+  /** The value current before it (null after none or after a tombstone). */
   readonly previousValue: JsonValue;
+  /**
+   * Set when a version with a later clock was already current: this one (replicated from
+   * a node that wrote it concurrently) joins the key's history, the current value stays.
+   */
+  readonly superseded?: true;
 }

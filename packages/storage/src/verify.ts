@@ -1,6 +1,7 @@
 /**
  * `verify()`: re-hashes every version chain and every stored value. Each versionId
- * must match its fields, each previousVersion the version before it, each value its
+ * must match its fields (its previousVersion being the version it links to), that
+ * predecessor must be an earlier version of the same key, each value must match its
  * valueId. O(total versions + value bytes); each distinct value is read once.
  */
 import { canonicalize, formatHlc, valueIdOfCanonical, versionIdOf } from '@koru/engine';
@@ -22,8 +23,10 @@ export function verifyIndex(index: KeyIndex, readValueText: (loc: number, len: n
   let keys = 0;
   for (const ks of index.keys()) {
     keys++;
-    let prev: string | null = null;
+    const own = new Set(ks.rows);
     for (const r of ks.rows) {
+      const p = cols.prev[r]!;
+      const prev = p < 0 ? null : t.versionId(p);
       versions++;
       const versionId = t.versionId(r);
       const deleted = (cols.flags[r]! & FLAG_DELETED) !== 0;
@@ -33,6 +36,9 @@ export function verifyIndex(index: KeyIndex, readValueText: (loc: number, len: n
       const report = (problem: string) => problems.push({ namespace: ks.namespace, key: ks.key, versionId, problem });
       const expected = versionIdOf({ namespace: ks.namespace, key: ks.key, valueId, previousVersion: prev, hlc, node, deleted });
       if (expected !== versionId) report(`version id does not match its content (expected ${expected})`);
+      if (p >= 0 && (!own.has(p) || cols.wall[p]! > cols.wall[r]! || (cols.wall[p] === cols.wall[r] && cols.logical[p]! >= cols.logical[r]!))) {
+        report(`its previous version ${String(prev)} is not an earlier version of this key`);
+      }
       if (!deleted) {
         const loc = cols.loc[r]!;
         let actual = checkedLocs.get(loc);
@@ -49,7 +55,6 @@ export function verifyIndex(index: KeyIndex, readValueText: (loc: number, len: n
         if (actual === null) report(unreadable.get(loc)!);
         else if (actual !== valueId) report(`value does not hash to its value id (got ${actual})`);
       }
-      prev = versionId;
     }
   }
   return { ok: problems.length === 0, keys, versions, values: checkedLocs.size, problems };

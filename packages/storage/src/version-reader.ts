@@ -66,7 +66,8 @@ export class VersionReader {
       value: deleted ? null : this.#adapter.readValue(c.loc[r]!, c.len[r]!),
       valueId: t.valueId(r),
       versionId: t.versionId(r),
-      previousVersion: prev < 0 ? null : (prevId ?? t.versionId(prev)),
+      // `prevId` is the version before in clock order: the predecessor only in a linear history.
+      previousVersion: prev < 0 ? null : prevId !== undefined && ks.linear ? prevId : t.versionId(prev),
       timestamp: new Date(wall).toISOString(),
       hlc: formatHlc({ wall, logical: c.logical[r]! }),
       node: this.#index.nodes[c.node[r]!]!,

@@ -40,6 +40,15 @@ function writeHex(dst: Uint8Array, at: number, hex: string): void {
   for (let i = 0; i < 32; i++) dst[at + i] = (HEXVAL[hex.charCodeAt(2 * i)]! << 4) | HEXVAL[hex.charCodeAt(2 * i + 1)]!;
 }
 
+/** True when the 32 bytes of `src` at `base` are the id `hex` (64 lowercase hex digits). */
+function bytesEqualHex(src: Uint8Array, base: number, hex: string): boolean {
+  if (hex.length !== 64) return false;
+  for (let i = 0; i < 32; i++) {
+    if (src[base + i] !== ((HEXVAL[hex.charCodeAt(2 * i)]! << 4) | HEXVAL[hex.charCodeAt(2 * i + 1)]!)) return false;
+  }
+  return true;
+}
+
 /** The version metadata of every row. */
 export class VersionTable {
   count = 0;
@@ -105,14 +114,14 @@ export class VersionTable {
     return this.cols.flags[r]! & FLAG_DELETED ? null : toHex(this.cols.vids.subarray(r * 32, r * 32 + 32));
   }
 
+  /** True when row `r`'s version id equals `hex`. */
+  versionIdEquals(r: number, hex: string): boolean {
+    return bytesEqualHex(this.cols.ids, r * 32, hex);
+  }
+
   /** True when row `r`'s value id equals `hex`. */
   valueIdEquals(r: number, hex: string): boolean {
-    const v = this.cols.vids;
-    const base = r * 32;
-    for (let i = 0; i < 32; i++) {
-      if (v[base + i] !== ((HEXVAL[hex.charCodeAt(2 * i)]! << 4) | HEXVAL[hex.charCodeAt(2 * i + 1)]!)) return false;
-    }
-    return true;
+    return bytesEqualHex(this.cols.vids, r * 32, hex);
   }
 
   /** A 32-bit hash of row `r`'s value id (its first four bytes). */

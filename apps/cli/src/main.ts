@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { isKoruError } from '@koru/delta';
 import { Command, CommanderError } from 'commander';
+import { register as registerCluster } from './commands/cluster.js';
 import { register as registerData } from './commands/data.js';
 import { register as registerQuery } from './commands/query.js';
 import type { Act } from './commands/register.js';
@@ -36,6 +37,7 @@ export function buildProgram(io: Io, act: Act): Command {
   registerData(program, act);
   registerQuery(program, act);
   registerTransfer(program, act);
+  registerCluster(program, act);
   // Every command inherits the error handling and output settings.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true).allowExcessArguments(false);

@@ -1,5 +1,5 @@
 /** @koru/server — KoruDelta over HTTP and WebSocket (see PROTOCOL.md). */
-export { startServer, SERVER_FILE, type ServerOptions, type KoruServer } from './server.js';
+export { startServer, SERVER_FILE, type ServerOptions, type ServerClusterOptions, type KoruServer } from './server.js';
 export { serve } from './serve.js';
 export { PROTOCOL_VERSION } from './ws.js';
 export { toWireError, type WireError } from './errors.js';

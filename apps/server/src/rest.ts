@@ -1,5 +1,6 @@
 /** The REST API under /v1 (PROTOCOL.md): thin handlers over the database. */
-import { InvalidArgumentError, type KoruDelta, type Version } from '@koru/delta';
+import type { ClusterNode } from '@koru/cluster';
+import { InvalidArgumentError, type AckLevel, type KoruDelta, type PutOptions, type Version } from '@koru/delta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from './metrics.js';
 
@@ -14,6 +15,16 @@ const body = (properties: Record<string, unknown>, required: readonly string[] =
   body: { type: 'object', properties, required, additionalProperties: false },
 });
 const AT = query({ at: str });
+/** `?ack=local|quorum|all` on writes. */
+const ACK = query({ ack: { type: 'string', enum: ['local', 'quorum', 'all'] } });
+
+/** A write's options: compare-and-set from the headers, acknowledgement from the query. */
+function writeOptions(req: FastifyRequest<{ Querystring: { ack?: AckLevel } }>): PutOptions | undefined {
+  const ifVersion = ifVersionOf(req);
+  const ack = req.query.ack;
+  if (ifVersion === undefined && ack === undefined) return undefined;
+  return { ...(ifVersion !== undefined ? { ifVersion } : {}), ...(ack !== undefined ? { ack } : {}) };
+}
 
 /** A version without its value: what writes return. */
 function meta(v: Version): Omit<Version, 'value'> {
@@ -46,10 +57,9 @@ function limitOf(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metrics, version: string, started: number): void {
-  app.put<{ Params: KeyParams }>('/v1/kv/:ns/:key', async (req, reply) => {
-    const ifVersion = ifVersionOf(req);
-    const v = await db.put(req.params.ns, req.params.key, req.body, ifVersion !== undefined ? { ifVersion } : undefined);
+export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metrics, version: string, started: number, clusterRef: { readonly node: ClusterNode | undefined }): void {
+  app.put<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', { schema: ACK }, async (req, reply) => {
+    const v = await db.put(req.params.ns, req.params.key, req.body, writeOptions(req));
     metrics.writes.inc();
     etag(reply, v);
     return meta(v);
@@ -64,9 +74,8 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     etag(reply, v);
     return reply.type('application/json').send(JSON.stringify(v.value));
   });
-  app.delete<{ Params: KeyParams }>('/v1/kv/:ns/:key', async (req, reply) => {
-    const ifVersion = ifVersionOf(req);
-    const v = await db.delete(req.params.ns, req.params.key, ifVersion !== undefined ? { ifVersion } : undefined);
+  app.delete<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', { schema: ACK }, async (req, reply) => {
+    const v = await db.delete(req.params.ns, req.params.key, writeOptions(req));
     metrics.writes.inc();
     etag(reply, v);
     return meta(v);
@@ -131,8 +140,11 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     node: db.nodeId,
     uptimeSeconds: Math.round((Date.now() - started) / 1000),
     ...(await db.stats()),
+    // Quiet nodes holding the same versions report the same root.
+    stateRoot: db.storage.stateRoot(),
+    cluster: clusterRef.node === undefined ? null : { address: clusterRef.node.address, members: clusterRef.node.clusterSize() },
   }));
-  app.get('/v1/cluster/peers', async () => ({ node: db.nodeId, peers: [] }));
+  app.get('/v1/cluster/peers', async () => ({ node: db.nodeId, address: clusterRef.node?.address ?? null, peers: clusterRef.node?.peers() ?? [] }));
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);

@@ -25,6 +25,11 @@ export async function serve(options: ServerOptions): Promise<number> {
     return isKoruError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
   process.stderr.write(`koru: serving ${path} at ${server.url}${token !== undefined ? ' (token required)' : ''}\n`);
+  const cluster = server.cluster;
+  if (cluster !== undefined) {
+    const join = options.cluster?.join ?? [];
+    process.stderr.write(`koru: cluster member ${cluster.id} at ${cluster.address}${join.length > 0 ? `, joining ${join.join(', ')}` : ''}${options.cluster?.key !== undefined ? ' (cluster key required)' : ''}\n`);
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -8,6 +8,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
+import { ClusterNode, WsTransport, type ClusterOptions } from '@koru/cluster';
 import { ErrorCodes, InvalidArgumentError, KoruDelta, KoruError } from '@koru/delta';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { bearer, isLoopback, tokenChecker } from './auth.js';
@@ -43,6 +44,21 @@ export interface ServerOptions {
   readonly maxQueuedBytes?: number;
   /** `json` lines (default), `pretty` for people, or `silent`. */
   readonly log?: 'json' | 'pretty' | 'silent';
+  /**
+   * Run as a cluster member (peers connect to `/v1/cluster` on this port). Omit for a
+   * single node. `join`: members to contact (`host:port`); `key`: the shared cluster key.
+   */
+  readonly cluster?: ServerClusterOptions;
+}
+
+/** Cluster settings of a server (see {@link ServerOptions.cluster}). */
+export interface ServerClusterOptions extends Partial<Omit<ClusterOptions, 'db' | 'transport' | 'address' | 'clusterKey' | 'log'>> {
+  /** Members to contact first, `host:port` each. */
+  readonly join?: readonly string[];
+  /** Shared secret every member must hold (default: none; then any node that connects is a peer). */
+  readonly key?: string;
+  /** `host:port` other members dial to reach this node (default: the bound host and port). */
+  readonly advertise?: string;
 }
 
 /** A running server. */
@@ -51,6 +67,8 @@ export interface KoruServer {
   readonly url: string;
   readonly port: number;
   readonly db: KoruDelta;
+  /** The cluster membership, when running as a member. */
+  readonly cluster: ClusterNode | undefined;
   /** Stops accepting, lets in-flight calls finish, closes sockets, then the database if it opened it. */
   close(): Promise<void>;
 }
@@ -136,7 +154,10 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   });
   // In-flight HTTP requests need no tracking: app.close() waits for them to be answered.
 
-  registerRest(app, db, metrics, version, started);
+  // The cluster starts once the port is known; routes read it through this holder.
+  const clusterRef: { node: ClusterNode | undefined } = { node: undefined };
+  const clusterTransport = options.cluster !== undefined ? new WsTransport({ maxFrameBytes: Math.max(64 * MiB, 2 * maxBodyBytes) }) : undefined;
+  registerRest(app, db, metrics, version, started, clusterRef);
 
   const ws = createWsHandler({
     db,
@@ -149,7 +170,10 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     serverName: `koru-delta/${version}`,
     track,
   });
-  app.server.on('upgrade', ws.upgrade);
+  app.server.on('upgrade', (req, socket, head) => {
+    if (clusterTransport?.upgrade(req, socket, head) === true) return;
+    ws.upgrade(req, socket, head);
+  });
 
   // Past the connection limit, say so in one response rather than dropping silently.
   let connections = 0;
@@ -175,13 +199,30 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // Local commands that find the directory locked read this to reach the server instead.
   const marker = options.db === undefined && options.path !== undefined ? join(options.path, SERVER_FILE) : undefined;
   if (marker !== undefined) await writeFile(marker, `${JSON.stringify({ url, pid: process.pid, startedAt: new Date(started).toISOString(), token: token !== undefined })}\n`);
+  if (options.cluster !== undefined && clusterTransport !== undefined) {
+    const { join, key, advertise, ...tuning } = options.cluster;
+    clusterRef.node = ClusterNode.start({
+      ...tuning,
+      db,
+      transport: clusterTransport,
+      address: advertise ?? `${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
+      ...(join !== undefined ? { join } : {}),
+      ...(key !== undefined ? { clusterKey: key } : {}),
+      log: (level, message, fields) => app.log[level]({ ...fields }, message),
+    });
+  }
   let closing: Promise<void> | undefined;
   return {
     url,
     port: actualPort,
     db,
+    get cluster() {
+      return clusterRef.node;
+    },
     close() {
       closing ??= (async () => {
+        // Tell the other members first, while the links are still up.
+        await clusterRef.node?.stop();
         const closed = app.close(); // stops accepting; waits for in-flight HTTP requests
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         closeAll(ws.wss);

@@ -10,6 +10,9 @@ export {
   type VersionDiff,
   type VersionRef,
   type PutManyItem,
+  type PutOptions,
+  type AckLevel,
+  type Replicator,
 } from './koru-delta.js';
 export { diffValues, type DiffChange } from './diff.js';
 export {
@@ -57,6 +60,8 @@ export {
   ValueTooDeepError,
   InvalidArgumentError,
   UnsupportedError,
+  ClockSkewError,
+  ReplicationTimeoutError,
   type ErrorCode,
   type JsonValue,
 } from '@koru/engine';
@@ -78,6 +83,11 @@ export {
   type WriteOptions,
   type HistoryOptions,
   type ImportedVersion,
+  type ReplicationResult,
+  type ReplicationOptions,
+  type MerkleNode,
+  CausalStorage,
+  SYSTEM_NAMESPACE,
   type Change,
   type ChangeType,
 } from '@koru/storage';

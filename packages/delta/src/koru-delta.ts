@@ -77,6 +77,29 @@ export interface StartOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+/** How many nodes must hold a write before it resolves: this one, a majority of the cluster, or every member. */
+export type AckLevel = 'local' | 'quorum' | 'all';
+
+/** Options of {@link KoruDelta.put} and {@link KoruDelta.delete}. */
+export interface PutOptions extends WriteOptions {
+  /**
+   * `local` (default): resolve once stored here. `quorum` / `all`: also wait until a
+   * majority of the cluster's members / every member stored it (needs a cluster; a
+   * database on its own is a cluster of one). Fails with REPLICATION_TIMEOUT, naming
+   * how many acknowledged, when they do not in time; the write stays stored here.
+   */
+  readonly ack?: AckLevel;
+}
+
+/**
+ * What a cluster layer plugs in so `ack: 'quorum' | 'all'` can wait for replicas (see
+ * {@link KoruDelta.setReplicator}).
+ */
+export interface Replicator {
+  /** Resolves once enough members stored `version`; rejects with REPLICATION_TIMEOUT otherwise. */
+  confirm(version: Version, ack: 'quorum' | 'all'): Promise<void>;
+}
+
 /** One side of a diff: a version id, a history index (0 first, -1 latest) or a time. */
 export type VersionRef = string | number | Date;
 
@@ -106,6 +129,7 @@ export class KoruDelta {
   readonly #s: CausalStorage;
   readonly #indexes: IndexSet;
   readonly #views: ViewSet;
+  #replicator: Replicator | undefined;
 
   private constructor(storage: CausalStorage) {
     this.#s = storage;
@@ -170,16 +194,40 @@ export class KoruDelta {
     return this.#s.recovery;
   }
 
-  /** Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT otherwise). */
+  /**
+   * The store underneath, for layers built on this one (the cluster replicates through
+   * it). Applications use the methods of this class.
+   */
+  get storage(): CausalStorage {
+    return this.#s;
+  }
+
+  /** Plugs in (or with undefined, removes) the cluster layer that `ack: 'quorum' | 'all'` waits on. */
+  setReplicator(replicator: Replicator | undefined): void {
+    this.#replicator = replicator;
+  }
+
+  /**
+   * Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT
+   * otherwise); `ack` says how many nodes must hold it first (see {@link PutOptions}).
+   */
   // Write methods hand back the storage's promise rather than being `async`: an async
   // function resolving with a promise costs extra microtask turns on the hottest path.
-  put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+  put(namespace: string, key: string, value: unknown, options?: PutOptions): Promise<Version> {
     try {
       checkIfVersion(options?.ifVersion);
+      checkAck(options?.ack);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#s.put(namespace, key, value, options);
+    const written = this.#s.put(namespace, key, value, options);
+    return options?.ack === undefined || options.ack === 'local' ? written : this.#confirmed(written, options.ack);
+  }
+
+  #confirmed(written: Promise<Version>, ack: 'quorum' | 'all'): Promise<Version> {
+    const r = this.#replicator;
+    // On its own, a database is a cluster of one: stored here is stored everywhere.
+    return r === undefined ? written : written.then((v) => r.confirm(v, ack).then(() => v));
   }
 
   /** Writes several versions as one atomic batch (all or none, also across a crash). */
@@ -383,13 +431,15 @@ export class KoruDelta {
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
-  delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+  delete(namespace: string, key: string, options?: PutOptions): Promise<Version> {
     try {
       checkIfVersion(options?.ifVersion);
+      checkAck(options?.ack);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#s.delete(namespace, key, options);
+    const written = this.#s.delete(namespace, key, options);
+    return options?.ack === undefined || options.ack === 'local' ? written : this.#confirmed(written, options.ack);
   }
 
   /** True when the key has a current value. */
@@ -475,6 +525,12 @@ function checkOptions(o: StartOptions): void {
   checkNumber('valueCacheBytes', o.valueCacheBytes, 0);
   checkNumber('snapshotAfterBytes', o.snapshotAfterBytes, 0);
   if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
+}
+
+function checkAck(ack: unknown): void {
+  if (ack !== undefined && ack !== 'local' && ack !== 'quorum' && ack !== 'all') {
+    throw new InvalidArgumentError(`ack must be 'local', 'quorum' or 'all', not ${JSON.stringify(ack)}`);
+  }
 }
 
 function checkIfVersion(v: unknown): void {

@@ -33,6 +33,11 @@ export interface ChangeEvent {
   readonly versionId: string;
   readonly previousVersion: string | null;
   readonly timestamp: string;
+  /**
+   * Set on a version replicated from another node that lost to a version with a later
+   * clock: it joins the key's history, the current value (`previousValue`) stays.
+   */
+  readonly superseded?: true;
 }
 
 /** The subscriber fell more than its buffer behind; resume with `since: seq`. The stream ends. */
@@ -113,6 +118,7 @@ function toEvent(c: Change): ChangeEvent {
     versionId: v.versionId,
     previousVersion: v.previousVersion,
     timestamp: v.timestamp,
+    ...(c.superseded === true ? { superseded: true as const } : {}),
   });
   events.set(c, event);
   return event;

@@ -1,11 +1,22 @@
 /** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify. */
-import type { Version } from '@koru/delta';
+import type { AckLevel, PutOptions, Version } from '@koru/delta';
 import { createTwoFilesPatch } from 'diff';
 import { parseCount, parseIndex, parseTarget, readJsonArgument } from '../args.js';
-import { EXIT_FAILED } from '../errors.js';
+import { EXIT_FAILED, UsageError } from '../errors.js';
 import { pretty, shortId, versionHeader, versionLine } from '../format.js';
 import { examples } from '../help.js';
 import type { Register } from './register.js';
+
+const ACK_LEVELS = ['local', 'quorum', 'all'] as const;
+
+/** `--if-version` and `--ack` as write options. */
+function writeOptions(opts: { ifVersion?: string; ack?: string }): PutOptions | undefined {
+  if (opts.ack !== undefined && !(ACK_LEVELS as readonly string[]).includes(opts.ack)) {
+    throw new UsageError(`--ack must be local, quorum or all, not ${JSON.stringify(opts.ack)}`);
+  }
+  if (opts.ifVersion === undefined && opts.ack === undefined) return undefined;
+  return { ...(opts.ifVersion !== undefined ? { ifVersion: opts.ifVersion } : {}), ...(opts.ack !== undefined ? { ack: opts.ack as AckLevel } : {}) };
+}
 
 export const register: Register = (program, act) => {
   program
@@ -15,13 +26,15 @@ export const register: Register = (program, act) => {
     .argument('<ns/key>', 'namespace and key, split at the first /')
     .argument('<value>', "JSON value, @file.json or -")
     .option('--if-version <id>', 'only if the current version is this id (compare-and-set)')
-    .addHelpText('after', examples([`kdelta set users/alice '{"name":"Alice","age":31}'`, 'kdelta set users/bob @bob.json', `echo '"hello"' | kdelta set notes/greeting -`]))
+    .option('--ack <level>', 'in a cluster, wait until it is stored on: local (default), quorum (a majority of members) or all')
+    .addHelpText('after', examples([`kdelta set users/alice '{"name":"Alice","age":31}'`, 'kdelta set users/bob @bob.json', `echo '"hello"' | kdelta set notes/greeting -`, `kdelta set orders/o1 '{"total":12}' --ack quorum`]))
     .action(
-      act(async (ctx, target: string, valueArg: string, opts: { ifVersion?: string }) => {
+      act(async (ctx, target: string, valueArg: string, opts: { ifVersion?: string; ack?: string }) => {
         const { namespace, key } = parseTarget(target);
         const value = await readJsonArgument(valueArg, ctx.io);
+        const options = writeOptions(opts);
         const db = await ctx.db();
-        const v = await db.put(namespace, key, value, opts.ifVersion !== undefined ? { ifVersion: opts.ifVersion } : undefined);
+        const v = await db.put(namespace, key, value, options);
         if (ctx.json) return ctx.outJson(meta(v));
         ctx.out(`${ctx.c.green('set')} ${namespace}/${key}  ${ctx.c.yellow(shortId(v.versionId))}  ${ctx.c.dim(v.timestamp)}`);
       }),
@@ -104,12 +117,14 @@ export const register: Register = (program, act) => {
     .command('delete')
     .summary('delete a key (its history stays)')
     .argument('<ns/key>', 'namespace and key')
-    .addHelpText('after', examples(['kdelta delete users/alice']))
+    .option('--ack <level>', 'in a cluster, wait until it is stored on: local (default), quorum or all')
+    .addHelpText('after', examples(['kdelta delete users/alice', 'kdelta delete users/alice --ack all']))
     .action(
-      act(async (ctx, target: string) => {
+      act(async (ctx, target: string, opts: { ack?: string }) => {
         const { namespace, key } = parseTarget(target);
+        const options = writeOptions(opts);
         const db = await ctx.db();
-        const v = await db.delete(namespace, key);
+        const v = await db.delete(namespace, key, options);
         if (ctx.json) return ctx.outJson(meta(v));
         ctx.out(`${ctx.c.red('deleted')} ${namespace}/${key}  ${ctx.c.yellow(shortId(v.versionId))}  ${ctx.c.dim('(history kept: kdelta log)')}`);
       }),

@@ -1,0 +1,323 @@
+/**
+ * One authenticated link to a peer: the handshake (challenge, hello, welcome), sealed
+ * frames, and requests matched to their responses by id. A frame that fails its MAC,
+ * does not parse, or does not fit its schema closes this link, and only this link.
+ */
+import { proofMatches, proofOf, seal, sessionKeyOf, unseal } from './auth.js';
+import { CLUSTER_PROTOCOL, challenge, hello, messageSchema, refused, welcome, type ClusterMessage, type GossipEntry, type Hello, type Welcome } from './messages.js';
+import type { Clock, LinkHandlers, RawLink } from './transport.js';
+
+/** Who is on the other end, as its handshake said. */
+export interface PeerHello {
+  readonly node: string;
+  readonly address: string;
+  readonly inc: number;
+  /** Members it knows (dialed links only: the welcome carries them). */
+  readonly members: readonly GossipEntry[];
+}
+
+/** What a link needs from the node it belongs to. */
+export interface LinkOwner {
+  readonly clock: Clock;
+  readonly clusterKey: string | undefined;
+  readonly self: { node: string; address: string; inc: number };
+  nonce(): string;
+  /** The members to hand a peer that just connected. */
+  members(): GossipEntry[];
+  /** May refuse a peer (returns why), e.g. this node dialing itself. */
+  admit(peer: PeerHello): string | undefined;
+  /** The link is ready. */
+  ready(link: Link, peer: PeerHello): void;
+  /** A request or one-way message from the peer. */
+  message(link: Link, msg: ClusterMessage): void;
+  closed(link: Link, reason: string): void;
+  log(level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+}
+
+interface Waiting {
+  /** Called with each response; returns true when it was the last one. */
+  readonly onResponse: (msg: ClusterMessage) => boolean;
+  readonly reject: (e: Error) => void;
+  timer: unknown;
+  readonly timeoutMs: number;
+}
+
+const HANDSHAKE_MS = 5_000;
+
+/** An error of a request: the link closed, the peer answered with an error, or no answer in time. */
+export class LinkError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'closed' | 'timeout' | 'remote',
+  ) {
+    super(message);
+  }
+}
+
+/** A link to one peer, dialed by this node (`outbound`) or accepted. */
+export class Link {
+  readonly outbound: boolean;
+  readonly #raw: RawLink;
+  readonly #owner: LinkOwner;
+  #state: 'handshake' | 'ready' | 'closed' = 'handshake';
+  #session: Buffer | undefined;
+  #peer: PeerHello | undefined;
+  #myNonce: string;
+  #theirNonce = '';
+  #nextId = 1;
+  readonly #waiting = new Map<number, Waiting>();
+  #handshakeTimer: unknown;
+
+  private constructor(raw: RawLink | undefined, owner: LinkOwner, outbound: boolean) {
+    this.#raw = raw!;
+    this.#owner = owner;
+    this.outbound = outbound;
+    this.#myNonce = owner.nonce();
+    this.#handshakeTimer = owner.clock.setTimeout(() => this.close('handshake timed out'), HANDSHAKE_MS);
+  }
+
+  /** The member this link was dialed to reach, when known (seeds are dialed by address only). */
+  target: string | undefined;
+
+  /** Dials `address` through `dial`; the owner hears `ready` once both sides are authenticated. */
+  static dial(owner: LinkOwner, dial: (h: LinkHandlers) => RawLink, target?: string): Link {
+    let link: Link | undefined;
+    // A transport may report a failed dial before it returns.
+    let closedEarly: string | undefined;
+    const handlers: LinkHandlers = {
+      onOpen: () => {},
+      onFrame: (f) => {
+        if (link !== undefined) link.#frame(f);
+      },
+      onClose: (r) => {
+        if (link !== undefined) link.#closed(r);
+        else closedEarly = r;
+      },
+    };
+    const raw = dial(handlers);
+    link = new Link(raw, owner, true);
+    link.target = target;
+    if (closedEarly !== undefined) link.#closed(closedEarly);
+    return link;
+  }
+
+  /** Serves an accepted link: sends the challenge. Returns the handlers for the transport. */
+  static accept(owner: LinkOwner, raw: RawLink): LinkHandlers {
+    const link = new Link(raw, owner, false);
+    raw.send(JSON.stringify({ t: 'challenge', protocol: CLUSTER_PROTOCOL, node: owner.self.node, nonce: link.#myNonce }));
+    return { onOpen: () => {}, onFrame: (f) => link.#frame(f), onClose: (r) => link.#closed(r) };
+  }
+
+  get ready(): boolean {
+    return this.#state === 'ready';
+  }
+
+  get peer(): PeerHello | undefined {
+    return this.#peer;
+  }
+
+  /** Bytes queued towards the peer. */
+  get buffered(): number {
+    return this.#raw.buffered;
+  }
+
+  /** Sends a message that expects no answer (or answers a request: give it the request's id). */
+  send(msg: ClusterMessage): void {
+    if (this.#state !== 'ready') return;
+    this.#raw.send(seal(this.#session!, JSON.stringify(msg)));
+  }
+
+  /** A fresh request id. */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** Sends a request and resolves with its one response. */
+  request<R extends ClusterMessage>(msg: ClusterMessage & { id: number }, timeoutMs: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.stream(msg, timeoutMs, (r) => {
+        resolve(r as R);
+        return true;
+      }).catch(reject);
+    });
+  }
+
+  /**
+   * Sends a request whose answer is several messages: `onResponse` gets each (an `error`
+   * rejects) until it returns true. The deadline restarts with every message.
+   */
+  stream(msg: ClusterMessage & { id: number }, timeoutMs: number, onResponse: (m: ClusterMessage) => boolean): Promise<void> {
+    if (this.#state !== 'ready') return Promise.reject(new LinkError('link not open', 'closed'));
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiting = {
+        onResponse: (m) => {
+          if (m.t === 'error') {
+            reject(new LinkError(`${m.code}: ${m.message}`, 'remote'));
+            return true;
+          }
+          let last: boolean;
+          try {
+            last = onResponse(m);
+          } catch (e) {
+            reject(e);
+            return true;
+          }
+          if (last) resolve();
+          return last;
+        },
+        reject,
+        timer: undefined,
+        timeoutMs,
+      };
+      this.#arm(msg.id, w);
+      this.#waiting.set(msg.id, w);
+      this.send(msg);
+    });
+  }
+
+  close(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#raw.close();
+    this.#closed(reason);
+  }
+
+  #arm(id: number, w: Waiting): void {
+    const clock = this.#owner.clock;
+    if (w.timer !== undefined) clock.clearTimeout(w.timer);
+    w.timer = clock.setTimeout(() => {
+      this.#waiting.delete(id);
+      w.reject(new LinkError(`no answer from ${this.#peer?.node ?? 'peer'} in ${w.timeoutMs} ms`, 'timeout'));
+    }, w.timeoutMs);
+  }
+
+  #closed(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#owner.clock.clearTimeout(this.#handshakeTimer);
+    for (const w of this.#waiting.values()) {
+      this.#owner.clock.clearTimeout(w.timer);
+      w.reject(new LinkError(`link to ${this.#peer?.node ?? 'peer'} closed: ${reason}`, 'closed'));
+    }
+    this.#waiting.clear();
+    this.#owner.closed(this, reason);
+  }
+
+  /** Refuses the peer: says why, then closes. */
+  #refuse(code: string, message: string): void {
+    this.#raw.send(JSON.stringify({ t: 'refused', code, message }));
+    this.#owner.log('warn', 'cluster peer refused', { code, reason: message, peer: this.#peer?.node });
+    this.close(`refused: ${message}`);
+  }
+
+  #frame(frame: string): void {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'ready') {
+      const text = unseal(this.#session!, frame);
+      if (text === undefined) return this.#bad('a frame failed its integrity check');
+      let msg: ClusterMessage;
+      try {
+        const parsed = messageSchema.safeParse(JSON.parse(text));
+        if (!parsed.success) return this.#bad(`a malformed message: ${parsed.error.issues[0]?.message ?? 'invalid'} at ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
+        msg = parsed.data;
+      } catch {
+        return this.#bad('a frame that is not JSON');
+      }
+      const w = 'id' in msg ? this.#waiting.get(msg.id) : undefined;
+      if (w !== undefined && isResponse(msg)) {
+        if (w.onResponse(msg)) {
+          this.#owner.clock.clearTimeout(w.timer);
+          this.#waiting.delete(msg.id);
+        } else this.#arm(msg.id, w);
+        return;
+      }
+      // A late answer to a request that timed out is dropped; anything else is the peer's.
+      if (isResponse(msg)) return;
+      this.#owner.message(this, msg);
+      return;
+    }
+    this.#handshake(frame);
+  }
+
+  #bad(what: string): void {
+    this.#owner.log('warn', 'cluster link closed', { peer: this.#peer?.node, reason: what });
+    this.close(what);
+  }
+
+  #handshake(frame: string): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(frame);
+    } catch {
+      return this.close('handshake frame is not JSON');
+    }
+    const r = refused.safeParse(data);
+    if (r.success) {
+      this.#owner.log('warn', 'refused by cluster peer', { code: r.data.code, reason: r.data.message });
+      return this.close(`refused by peer: ${r.data.message}`);
+    }
+    const self = this.#owner.self;
+    const key = this.#owner.clusterKey;
+    if (this.outbound) {
+      const c = challenge.safeParse(data);
+      if (c.success && this.#theirNonce === '') {
+        if (c.data.protocol !== CLUSTER_PROTOCOL) return this.close(`peer speaks cluster protocol ${c.data.protocol}, not ${CLUSTER_PROTOCOL}`);
+        this.#theirNonce = c.data.nonce;
+        const h: Hello = {
+          t: 'hello',
+          protocol: CLUSTER_PROTOCOL,
+          node: self.node,
+          address: self.address,
+          inc: self.inc,
+          nonce: this.#myNonce,
+          proof: proofOf(key, 'client', c.data.nonce, self.node, c.data.node),
+        };
+        this.#peer = { node: c.data.node, address: '', inc: 0, members: [] };
+        this.#raw.send(JSON.stringify(h));
+        return;
+      }
+      const w = welcome.safeParse(data);
+      if (w.success && this.#theirNonce !== '') {
+        const wd: Welcome = w.data;
+        if (wd.node !== this.#peer!.node || !proofMatches(proofOf(key, 'server', this.#myNonce, wd.node, self.node), wd.proof)) {
+          return this.#refuse('UNAUTHORIZED', 'the peer could not prove it holds the cluster key');
+        }
+        return this.#open(sessionKeyOf(key, this.#theirNonce, this.#myNonce), { node: wd.node, address: wd.address, inc: wd.inc, members: wd.members });
+      }
+      return this.close('unexpected handshake frame');
+    }
+    const h = hello.safeParse(data);
+    if (!h.success) return this.close('expected a hello');
+    const hd = h.data;
+    this.#peer = { node: hd.node, address: hd.address, inc: hd.inc, members: [] };
+    if (hd.protocol !== CLUSTER_PROTOCOL) return this.#refuse('PROTOCOL_ERROR', `this node speaks cluster protocol ${CLUSTER_PROTOCOL}, not ${hd.protocol}`);
+    if (!proofMatches(proofOf(key, 'client', this.#myNonce, hd.node, self.node), hd.proof)) {
+      return this.#refuse('UNAUTHORIZED', 'wrong or missing cluster key');
+    }
+    const why = this.#owner.admit(this.#peer);
+    if (why !== undefined) return this.#refuse('REFUSED', why);
+    const wd: Welcome = {
+      t: 'welcome',
+      node: self.node,
+      address: self.address,
+      inc: self.inc,
+      proof: proofOf(key, 'server', hd.nonce, self.node, hd.node),
+      members: this.#owner.members(),
+    };
+    this.#raw.send(JSON.stringify(wd));
+    this.#open(sessionKeyOf(key, this.#myNonce, hd.nonce), this.#peer);
+  }
+
+  #open(session: Buffer, peer: PeerHello): void {
+    this.#owner.clock.clearTimeout(this.#handshakeTimer);
+    this.#session = session;
+    this.#peer = peer;
+    this.#state = 'ready';
+    this.#owner.ready(this, peer);
+  }
+}
+
+const RESPONSES = new Set<ClusterMessage['t']>(['ack', 'nack', 'push-ack', 'ae-roots-r', 'ae-tree-r', 'ae-keys-r', 'snap-chunk', 'snap-end', 'bye', 'error']);
+
+function isResponse(msg: ClusterMessage): boolean {
+  return RESPONSES.has(msg.t);
+}

@@ -1,0 +1,103 @@
+/**
+ * The cluster over WebSockets (the ws package): peers dial `ws://host:port/v1/cluster`;
+ * the HTTP server of a node hands upgrades of that path to {@link WsTransport.upgrade}.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { LinkHandlers, RawLink, Transport } from './transport.js';
+
+/** The path peers connect to. */
+export const CLUSTER_PATH = '/v1/cluster';
+
+/** Options of {@link WsTransport}. */
+export interface WsTransportOptions {
+  /** Largest frame accepted (default 64 MiB): a larger one closes the link. */
+  readonly maxFrameBytes?: number;
+}
+
+function wrap(ws: WebSocket): RawLink {
+  return {
+    send: (frame) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(frame);
+    },
+    close: () => ws.terminate(),
+    get buffered() {
+      return ws.bufferedAmount;
+    },
+  };
+}
+
+function attach(ws: WebSocket, h: LinkHandlers): void {
+  let closed = false;
+  const close = (reason: string): void => {
+    if (closed) return;
+    closed = true;
+    h.onClose(reason);
+  };
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) {
+      ws.terminate();
+      close('binary frame');
+      return;
+    }
+    h.onFrame(data.toString());
+  });
+  ws.on('close', (code) => close(`closed (${code})`));
+  ws.on('error', (e) => {
+    ws.terminate();
+    close(e.message);
+  });
+}
+
+/** WebSocket links between cluster nodes. */
+export class WsTransport implements Transport {
+  readonly #wss: WebSocketServer;
+  readonly #maxFrameBytes: number;
+  readonly #sockets = new Set<WebSocket>();
+  #accept: ((link: RawLink) => LinkHandlers) | undefined;
+
+  constructor(options: WsTransportOptions = {}) {
+    this.#maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxFrameBytes, perMessageDeflate: false });
+  }
+
+  dial(address: string, handlers: LinkHandlers): RawLink {
+    const ws = new WebSocket(`ws://${address}${CLUSTER_PATH}`, { maxPayload: this.#maxFrameBytes, perMessageDeflate: false, handshakeTimeout: 5_000 });
+    this.#track(ws);
+    ws.on('open', () => handlers.onOpen());
+    attach(ws, handlers);
+    return wrap(ws);
+  }
+
+  listen(accept: (link: RawLink) => LinkHandlers): void {
+    this.#accept = accept;
+  }
+
+  /** Takes an HTTP upgrade of {@link CLUSTER_PATH}; returns false (leaving the socket alone) for any other path. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if ((req.url ?? '').split('?')[0] !== CLUSTER_PATH) return false;
+    const accept = this.#accept;
+    if (accept === undefined) {
+      socket.destroy();
+      return true;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#track(ws);
+      attach(ws, accept(wrap(ws)));
+    });
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#accept = undefined;
+    for (const ws of this.#sockets) ws.terminate();
+    this.#sockets.clear();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #track(ws: WebSocket): void {
+    this.#sockets.add(ws);
+    ws.on('close', () => this.#sockets.delete(ws));
+  }
+}

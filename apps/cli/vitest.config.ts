@@ -1,3 +1,4 @@
-import { koruVitest } from '@koru/vitest-preset';
+import { koruVitestWithIntegration } from '@koru/vitest-preset';
 
-export default koruVitest();
+// Cluster tests (`*.integration.test.ts`) run real `kdelta start` processes.
+export default koruVitestWithIntegration();

@@ -1,0 +1,170 @@
+// Real cluster members for the tests: `kdelta start` processes on port 0 with fresh data
+// directories, 127.0.0.1 only. Every process started here is killed by `stopAll()`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN } from '../run.js';
+
+/** A running member. */
+export interface Member {
+  /** Its node id (persisted in its data directory). */
+  readonly id: string;
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  /** What other members dial (its own address, or a proxy's given as `advertise`). */
+  readonly address: string;
+  readonly dir: string;
+  readonly proc: ChildProcess;
+  /** Everything it wrote to stderr so far (its log). */
+  log(): string;
+  /** SIGTERM (a graceful leave); resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL; resolves once it is gone. */
+  kill(): Promise<void>;
+}
+
+/** Options of {@link startMember}. */
+export interface MemberOptions {
+  /** Data directory (default: a fresh temporary one, removed by `stopAll`). */
+  readonly dir?: string;
+  /** `host:port` of members to join; none starts a new cluster (`--cluster`). */
+  readonly join?: readonly string[];
+  readonly key?: string;
+  /** `host:port` to advertise (e.g. a proxy in front of it). */
+  readonly advertise?: string;
+  /** Command and arguments to run node under, e.g. `['faketime', '-f', '-3m']`. */
+  readonly wrapper?: readonly string[];
+  readonly env?: Record<string, string>;
+  /** Milliseconds to wait for it to be ready (default 15,000). */
+  readonly readyMs?: number;
+}
+
+const running = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+/** A fresh temporary data directory, removed by {@link stopAll}. */
+export function freshDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'koru-cluster-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Starts `kdelta start` as a cluster member and waits until it serves. */
+export async function startMember(o: MemberOptions = {}): Promise<Member> {
+  const dir = o.dir ?? join(freshDir(), 'db');
+  const args = [BIN, '-d', dir, 'start', '--port', '0', ...(o.join !== undefined && o.join.length > 0 ? o.join.flatMap((a) => ['--join', a]) : ['--cluster'])];
+  if (o.key !== undefined) args.push('--cluster-key', o.key);
+  if (o.advertise !== undefined) args.push('--advertise', o.advertise);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
+  delete env.KORU_DB_PATH;
+  delete env.KORU_CLUSTER_KEY;
+  const [cmd, ...pre] = o.wrapper !== undefined ? [...o.wrapper, process.execPath] : [process.execPath];
+  const proc = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  let err = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const ready = await new Promise<{ url: string; id: string; address: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`member did not start in time: ${err}`)), o.readyMs ?? 15_000);
+    const check = (): void => {
+      const served = /serving \S+ at (http:\/\/\S+)/.exec(err);
+      const member = /cluster member (\S+) at (\S+?)[,\s]/.exec(err);
+      if (served && member) {
+        clearTimeout(timer);
+        proc.stderr!.off('data', check);
+        resolve({ url: served[1]!, id: member[1]!, address: member[2]! });
+      }
+    };
+    proc.stderr!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`member exited ${code}: ${err}`));
+    });
+  });
+  const gone = new Promise<number | null>((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once('exit', (code) => resolve(code))));
+  return {
+    ...ready,
+    port: Number(new URL(ready.url).port),
+    dir,
+    proc,
+    log: () => err,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return gone;
+    },
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+/** Kills every member still running and removes the temporary directories. */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once('exit', () => resolve());
+          p.kill('SIGKILL');
+        }),
+    ),
+  );
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** A JSON request to a member; resolves with status and body. */
+export async function call(m: Pick<Member, 'url'>, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${m.url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** `/v1/status` of a member. */
+export async function status(m: Pick<Member, 'url'>): Promise<{ node: string; stateRoot: string; versions: number; seq: number }> {
+  return (await call(m, 'GET', '/v1/status')).body;
+}
+
+/** `/v1/cluster/peers` of a member. */
+export async function peers(m: Pick<Member, 'url'>): Promise<Array<{ id: string; address: string; state: string; lastSeen: string | null; replicationLagMs: number }>> {
+  return (await call(m, 'GET', '/v1/cluster/peers')).body.peers;
+}
+
+/** Polls `cond` every 50 ms until it holds; fails after `timeoutMs` naming `what`. */
+export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolves once every member reports the same state root (and returns it). */
+export async function converged(members: readonly Member[], timeoutMs = 20_000): Promise<string> {
+  let root = '';
+  await waitFor(
+    'the same state root on every member',
+    async () => {
+      const roots = await Promise.all(members.map(async (m) => (await status(m)).stateRoot));
+      root = roots[0]!;
+      return roots.every((r) => r === root);
+    },
+    timeoutMs,
+  );
+  return root;
+}
+
+/** Every version id in a member's history of `ns/key` (empty when it has none). */
+export async function historyIds(m: Pick<Member, 'url'>, ns: string, key: string): Promise<string[]> {
+  const r = await call(m, 'GET', `/v1/kv/${encodeURIComponent(ns)}/${encodeURIComponent(key)}/history`);
+  return r.status === 200 ? (r.body as Array<{ versionId: string }>).map((v) => v.versionId) : [];
+}

@@ -124,7 +124,10 @@ const KEYS_PER_EXCHANGE = 500;
 const VERSIONS_PER_ANSWER = 5_000;
 /** A link holding this much unsent data gets no pushes (anti-entropy repairs later). */
 const MAX_BUFFERED = 64 * 1024 * 1024;
-const REQUEST_MS = 30_000;
+/** Deadline of a push and of each anti-entropy request: a stalled link must not stall repair for long. */
+const REQUEST_MS = 5_000;
+/** Deadline between two messages of a snapshot stream. */
+const STREAM_MS = 30_000;
 
 const wireVersions = z.array(wireVersionSchema);
 
@@ -426,16 +429,16 @@ export class ClusterNode implements Replicator {
 
   #linkClosed(link: Link, reason: string): void {
     this.#inbound.delete(link);
-    this.#seeds.delete(link);
-    const node = link.outbound ? (link.target ?? link.peer?.node) : link.peer?.node;
-    if (!link.outbound || node === undefined) {
-      // A seed that never answered is dialed again later while nothing else is known.
-      if (link.outbound && !this.#stopped && this.#members.current().length === 0) {
+    if (this.#seeds.delete(link)) {
+      // A seed that never answered: dial one again while this node knows no member.
+      if (!this.#stopped && this.#members.current().length === 0) {
         const address = this.#join[Math.floor(this.#random() * this.#join.length)];
         if (address !== undefined) this.#clock.setTimeout(() => this.#dialSeed(address), 1_000);
       }
       return;
     }
+    const node = link.outbound ? (link.target ?? link.peer?.node) : link.peer?.node;
+    if (!link.outbound || node === undefined) return;
     const o = this.#out.get(node);
     if (o === undefined) return;
     if (o.dialing === link) o.dialing = undefined;
@@ -829,7 +832,7 @@ export class ClusterNode implements Replicator {
     const digests: string[] = [];
     let expected = 0;
     try {
-      await link.stream({ t: 'snapshot', id: link.nextId() }, REQUEST_MS, (m) => {
+      await link.stream({ t: 'snapshot', id: link.nextId() }, STREAM_MS, (m) => {
         if (m.t === 'snap-chunk') {
           const sha = createHash('sha256').update(m.data).digest('hex');
           if (m.n !== chunks.length || sha !== m.sha) throw new SnapshotError(`snapshot chunk ${m.n} is ${m.n !== chunks.length ? 'out of order' : 'damaged'}`);

@@ -248,7 +248,7 @@ export class Link {
     try {
       data = JSON.parse(frame);
     } catch {
-      return this.close('handshake frame is not JSON');
+      return this.#bad('a handshake frame that is not JSON');
     }
     const r = refused.safeParse(data);
     if (r.success) {
@@ -260,7 +260,7 @@ export class Link {
     if (this.outbound) {
       const c = challenge.safeParse(data);
       if (c.success && this.#theirNonce === '') {
-        if (c.data.protocol !== CLUSTER_PROTOCOL) return this.close(`peer speaks cluster protocol ${c.data.protocol}, not ${CLUSTER_PROTOCOL}`);
+        if (c.data.protocol !== CLUSTER_PROTOCOL) return this.#bad(`the peer speaks cluster protocol ${c.data.protocol}, not ${CLUSTER_PROTOCOL}`);
         this.#theirNonce = c.data.nonce;
         const h: Hello = {
           t: 'hello',
@@ -283,10 +283,16 @@ export class Link {
         }
         return this.#open(sessionKeyOf(key, this.#theirNonce, this.#myNonce), { node: wd.node, address: wd.address, inc: wd.inc, members: wd.members });
       }
-      return this.close('unexpected handshake frame');
+      // A repeated challenge (a duplicated frame) changes nothing.
+      if (c.success && c.data.nonce === this.#theirNonce) return;
+      return this.#bad(`an unexpected or malformed handshake frame (${w.success ? 'welcome before challenge' : (w.error.issues[0]?.path.join('.') ?? 'invalid')})`);
     }
     const h = hello.safeParse(data);
-    if (!h.success) return this.close('expected a hello');
+    if (!h.success) {
+      // A repeated hello (a duplicated frame) changes nothing.
+      if (this.#peer !== undefined) return;
+      return this.#bad(`a malformed hello (${h.error.issues[0]?.path.join('.') ?? 'invalid'}: ${h.error.issues[0]?.message ?? ''})`);
+    }
     const hd = h.data;
     this.#peer = { node: hd.node, address: hd.address, inc: hd.inc, members: [] };
     if (hd.protocol !== CLUSTER_PROTOCOL) return this.#refuse('PROTOCOL_ERROR', `this node speaks cluster protocol ${CLUSTER_PROTOCOL}, not ${hd.protocol}`);

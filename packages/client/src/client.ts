@@ -80,6 +80,12 @@ function endpoints(url: unknown): { base: string; ws: string } {
   return { base: `${http}//${u.host}${path}`, ws: `${scheme}//${u.host}${path}/v1/ws` };
 }
 
+/** Options of `put` and `delete`: compare-and-set, and in a cluster how many members must hold the write. */
+export interface PutOptions extends WriteOptions {
+  /** `local` (default), `quorum` (a majority of the members) or `all`. */
+  readonly ack?: 'local' | 'quorum' | 'all';
+}
+
 /**
  * A connection to a KoruDelta server with the API of the embedded `KoruDelta` handle.
  *
@@ -211,8 +217,12 @@ export class KoruClient {
     return this.#call<T>(method, args, shape, kind);
   }
 
-  /** Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT otherwise). */
-  put(namespace: string, key: string, value: unknown, options?: WriteOptions): Promise<Version> {
+  /**
+   * Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT
+   * otherwise); `ack: 'quorum' | 'all'` waits until that many cluster members hold it
+   * (REPLICATION_TIMEOUT otherwise).
+   */
+  put(namespace: string, key: string, value: unknown, options?: PutOptions): Promise<Version> {
     return this.#invoke('put', () => params(namespace, key, jsonValue(value), options), 'frozen', WRITE);
   }
 
@@ -258,7 +268,7 @@ export class KoruClient {
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
-  delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
+  delete(namespace: string, key: string, options?: PutOptions): Promise<Version> {
     return this.#invoke('delete', () => params(namespace, key, options), 'frozen', WRITE);
   }
 

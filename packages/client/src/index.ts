@@ -4,7 +4,7 @@
  * browser-safe (it uses `globalThis.WebSocket`); under Node the package resolves to
  * `node.ts`, which supplies the `ws` package's WebSocket.
  */
-export { KoruClient, type ConnectOptions, type ReconnectOptions } from './client.js';
+export { KoruClient, type ConnectOptions, type ReconnectOptions, type PutOptions } from './client.js';
 export { PROTOCOL_VERSION, type ConnectionState } from './connection.js';
 export { registerWebSocket, type WebSocketConstructor, type WebSocketLike } from './platform.js';
 export type { DiffChange, DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionRef } from './types.js';

@@ -112,8 +112,9 @@ interface Waiter {
   timer: unknown;
 }
 
-/** Versions per push message, and per snapshot chunk (or 1 MiB, whichever first). */
+/** Versions per push message (or PUSH_BYTES of them, whichever first), and per snapshot chunk (or 1 MiB). */
 const PUSH_BATCH = 2_000;
+const PUSH_BYTES = 4 * 1024 * 1024;
 const CHUNK_BYTES = 1024 * 1024;
 const CHUNK_VERSIONS = 4_096;
 /** A subtree with at most this many keys is compared key by key. */
@@ -629,6 +630,7 @@ export class ClusterNode implements Replicator {
     this.#pushedSeq = to;
     if (versions.length === 0) return;
     const now = this.#clock.now();
+    let batches: PushBatch[] | undefined;
     for (const m of this.#members.current()) {
       const o = this.#outbound(m.node);
       const link = m.state === 'dead' ? undefined : this.#linkTo(m);
@@ -636,20 +638,21 @@ export class ClusterNode implements Replicator {
         o.missedSince ??= now;
         continue;
       }
-      for (let i = 0; i < versions.length; i += PUSH_BATCH) this.#push(m.node, o, link, versions.slice(i, i + PUSH_BATCH), now);
+      // Serialized once, whatever the number of peers.
+      batches ??= pushBatches(versions);
+      for (const b of batches) void this.#push(m.node, o, link, b, now);
     }
   }
 
-  /** Sends versions to a member and records its confirmation when it comes. */
-  #push(node: string, o: Outbound, link: Link, versions: readonly Version[], since: number): Promise<void> {
+  /** Sends a batch to a member and records its confirmation when it comes. */
+  #push(node: string, o: Outbound, link: Link, batch: PushBatch, since: number): Promise<void> {
     const id = link.nextId();
-    const ids = versions.map((v) => v.versionId);
-    o.unconfirmed.set(id, { ids, since });
-    return link.request<MessageOf<'push-ack'>>({ t: 'push', id, versions: versions as never }, REQUEST_MS).then(
+    o.unconfirmed.set(id, { ids: batch.ids, since });
+    return link.requestText<MessageOf<'push-ack'>>(id, `{"t":"push","id":${id},"versions":[${batch.json}]}`, REQUEST_MS).then(
       (r) => {
         o.unconfirmed.delete(id);
         if (r.orphans > 0) o.missedSince ??= since;
-        for (const vid of ids) this.#acknowledged(vid, node);
+        for (const vid of batch.ids) this.#acknowledged(vid, node);
       },
       () => {
         o.unconfirmed.delete(id);
@@ -763,7 +766,7 @@ export class ClusterNode implements Replicator {
       for (const { key, ids } of r.missing) theirs.push(...this.#versionsOf(ns, key, ids));
       const node = link.peer!.node;
       const o = this.#outbound(node);
-      for (let j = 0; j < theirs.length; j += PUSH_BATCH) await this.#push(node, o, link, theirs.slice(j, j + PUSH_BATCH), this.#clock.now());
+      for (const b of pushBatches(theirs)) await this.#push(node, o, link, b, this.#clock.now());
     }
   }
 
@@ -771,13 +774,20 @@ export class ClusterNode implements Replicator {
   #exchange(ns: string, keys: ReadonlyArray<{ key: string; ids: readonly string[] }>): Pick<MessageOf<'ae-keys-r'>, 'versions' | 'missing'> {
     const versions: Version[] = [];
     const missing: Array<{ key: string; ids: string[] }> = [];
+    let bytes = 0;
     for (const { key, ids } of keys) {
       const mine = this.#s.versionIdsOf(ns, key);
       const theirs = new Set(ids);
       const mineSet = new Set(mine);
       const lack = ids.filter((id) => !mineSet.has(id));
       if (lack.length > 0) missing.push({ key, ids: lack });
-      if (versions.length < VERSIONS_PER_ANSWER) versions.push(...this.#versionsOf(ns, key, mine.filter((id) => !theirs.has(id))));
+      // Bounded: what does not fit comes in the next round.
+      if (versions.length < VERSIONS_PER_ANSWER && bytes < PUSH_BYTES) {
+        for (const v of this.#versionsOf(ns, key, mine.filter((id) => !theirs.has(id)))) {
+          versions.push(v);
+          bytes += v.deleted ? 300 : JSON.stringify(v.value).length + 300;
+        }
+      }
     }
     return { versions: versions as never, missing };
   }
@@ -881,5 +891,33 @@ export class ClusterNode implements Replicator {
 }
 
 class SnapshotError extends Error {}
+
+/** Versions ready to push: their ids and their JSON, comma-separated. */
+interface PushBatch {
+  readonly ids: readonly string[];
+  readonly json: string;
+}
+
+/** Splits versions into push messages of at most PUSH_BATCH versions or about PUSH_BYTES each. */
+function pushBatches(versions: readonly Version[]): PushBatch[] {
+  const out: PushBatch[] = [];
+  let ids: string[] = [];
+  let parts: string[] = [];
+  let bytes = 0;
+  for (const v of versions) {
+    const text = JSON.stringify(v);
+    if (parts.length > 0 && (parts.length >= PUSH_BATCH || bytes + text.length > PUSH_BYTES)) {
+      out.push({ ids, json: parts.join(',') });
+      ids = [];
+      parts = [];
+      bytes = 0;
+    }
+    ids.push(v.versionId);
+    parts.push(text);
+    bytes += text.length;
+  }
+  if (parts.length > 0) out.push({ ids, json: parts.join(',') });
+  return out;
+}
 
 export { LinkError };

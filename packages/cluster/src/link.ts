@@ -123,8 +123,25 @@ export class Link {
 
   /** Sends a message that expects no answer (or answers a request: give it the request's id). */
   send(msg: ClusterMessage): void {
+    this.#sendText(JSON.stringify(msg));
+  }
+
+  #sendText(text: string): void {
     if (this.#state !== 'ready') return;
-    this.#raw.send(seal(this.#session!, JSON.stringify(msg)));
+    this.#raw.send(seal(this.#session!, text));
+  }
+
+  /**
+   * Sends a request already serialized (`text` must be the JSON of a message with this
+   * `id`: the caller builds it once for several peers) and resolves with its response.
+   */
+  requestText<R extends ClusterMessage>(id: number, text: string, timeoutMs: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#expect(id, timeoutMs, (r) => {
+        resolve(r as R);
+        return true;
+      }, reject, () => this.#sendText(text));
+    });
   }
 
   /** A fresh request id. */
@@ -147,32 +164,47 @@ export class Link {
    * rejects) until it returns true. The deadline restarts with every message.
    */
   stream(msg: ClusterMessage & { id: number }, timeoutMs: number, onResponse: (m: ClusterMessage) => boolean): Promise<void> {
-    if (this.#state !== 'ready') return Promise.reject(new LinkError('link not open', 'closed'));
     return new Promise<void>((resolve, reject) => {
-      const w: Waiting = {
-        onResponse: (m) => {
-          if (m.t === 'error') {
-            reject(new LinkError(`${m.code}: ${m.message}`, 'remote'));
-            return true;
-          }
-          let last: boolean;
-          try {
-            last = onResponse(m);
-          } catch (e) {
-            reject(e);
-            return true;
-          }
+      this.#expect(
+        msg.id,
+        timeoutMs,
+        (m) => {
+          const last = onResponse(m);
           if (last) resolve();
           return last;
         },
         reject,
-        timer: undefined,
-        timeoutMs,
-      };
-      this.#arm(msg.id, w);
-      this.#waiting.set(msg.id, w);
-      this.send(msg);
+        () => this.send(msg),
+      );
     });
+  }
+
+  /** Registers what to do with the responses to request `id`, then sends it. */
+  #expect(id: number, timeoutMs: number, onResponse: (m: ClusterMessage) => boolean, reject: (e: Error) => void, send: () => void): void {
+    if (this.#state !== 'ready') {
+      reject(new LinkError('link not open', 'closed'));
+      return;
+    }
+    const w: Waiting = {
+      onResponse: (m) => {
+        if (m.t === 'error') {
+          reject(new LinkError(`${m.code}: ${m.message}`, 'remote'));
+          return true;
+        }
+        try {
+          return onResponse(m);
+        } catch (e) {
+          reject(e as Error);
+          return true;
+        }
+      },
+      reject,
+      timer: undefined,
+      timeoutMs,
+    };
+    this.#arm(id, w);
+    this.#waiting.set(id, w);
+    send();
   }
 
   close(reason: string): void {

@@ -18,12 +18,13 @@ const publishable = {
   '@koru/query': 'packages/query',
   '@koru/delta': 'packages/delta',
   '@koru/client': 'packages/client',
+  '@koru/cluster': 'packages/cluster',
   '@koru/server': 'apps/server',
   kdelta: 'apps/cli',
 };
 const names = Object.keys(publishable);
 /** The libraries with both ESM and CJS builds (the server and the CLI are ESM executables). */
-const dual = ['@koru/engine', '@koru/storage', '@koru/query', '@koru/delta', '@koru/client'];
+const dual = ['@koru/engine', '@koru/storage', '@koru/query', '@koru/delta', '@koru/client', '@koru/cluster'];
 const pnpm = process.env.npm_execpath ?? 'pnpm';
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
@@ -134,9 +135,18 @@ const value = await cjs.get('users', 'carol');
 await db.close();
 await cjs.close();
 await server.close();
-console.log(JSON.stringify({ value, health: 'ok' }));`,
+// Two cluster members from the packed server (and @koru/cluster under it): a write on one
+// is on the other once acknowledged by all.
+const a = await startServer({ path: process.argv[2] + '-a', port: 0, log: 'silent', cluster: {} });
+const b = await startServer({ path: process.argv[2] + '-b', port: 0, log: 'silent', cluster: { join: [a.cluster.address] } });
+while (a.cluster.peers().length === 0) await new Promise((r) => setTimeout(r, 20));
+await b.db.put('users', 'erin', { n: 5 }, { ack: 'all' });
+const replicated = await a.db.get('users', 'erin');
+await b.close();
+await a.close();
+console.log(JSON.stringify({ value, health: 'ok', replicated }));`,
     );
-    expect(JSON.parse(run(process.execPath, ['remote.mjs', join(tmp.dir, 'db-remote')], app))).toEqual({ value: { n: 3 }, health: 'ok' });
+    expect(JSON.parse(run(process.execPath, ['remote.mjs', join(tmp.dir, 'db-remote')], app))).toEqual({ value: { n: 3 }, health: 'ok', replicated: { n: 5 } });
     const kdelta = join(app, 'node_modules', '.bin', 'kdelta');
     expect(run(kdelta, ['--version'], app).trim()).toMatch(/^\d+\.\d+\.\d+$/);
     run(kdelta, ['-d', join(tmp.dir, 'db-cli'), 'set', 'users/dave', '{"n":4}'], app);

@@ -105,7 +105,7 @@ interface Outbound {
 
 interface Waiter {
   readonly version: Version;
-  readonly required: number;
+  readonly ack: 'quorum' | 'all';
   readonly acked: Set<string>;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
@@ -253,13 +253,13 @@ export class ClusterNode implements Replicator {
    * @throws REPLICATION_TIMEOUT after `ackTimeoutMs`, saying how many acknowledged
    */
   confirm(version: Version, ack: 'quorum' | 'all'): Promise<void> {
-    const size = this.clusterSize();
-    const required = ack === 'all' ? size : Math.floor(size / 2) + 1;
-    if (required <= 1) return Promise.resolve();
+    if (this.#required(ack) <= 1) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { version, required, acked: new Set(), resolve, reject, timer: undefined };
+      const w: Waiter = { version, ack, acked: new Set(), resolve, reject, timer: undefined };
       w.timer = this.#clock.setTimeout(() => {
         this.#dropWaiter(w);
+        const size = this.clusterSize();
+        const required = this.#required(ack);
         reject(
           new ReplicationTimeoutError(
             `${version.namespace}/${version.key}: ${1 + w.acked.size} of ${required} required nodes (${ack} of ${size}) acknowledged within ${this.#opts.ackTimeoutMs} ms; the write is stored on this node and will reach the others when they can be reached`,
@@ -271,6 +271,17 @@ export class ClusterNode implements Replicator {
       if (list === undefined) this.#waiters.set(version.versionId, [w]);
       else list.push(w);
     });
+  }
+
+  /**
+   * Nodes that must hold a write for `ack`, this one included: a majority of the members
+   * not known to have left, or all of them. A node told to join that has not reached any
+   * member yet does not know its cluster: it needs at least one other.
+   */
+  #required(ack: 'quorum' | 'all'): number {
+    const size = this.clusterSize();
+    const required = ack === 'all' ? size : Math.floor(size / 2) + 1;
+    return size === 1 && this.#join.length > 0 ? 2 : required;
   }
 
   /** Runs one anti-entropy round with every reachable member now (resolves when done). */
@@ -666,7 +677,7 @@ export class ClusterNode implements Replicator {
     if (list === undefined) return;
     for (const w of [...list]) {
       w.acked.add(node);
-      if (1 + w.acked.size >= w.required) {
+      if (1 + w.acked.size >= this.#required(w.ack)) {
         this.#clock.clearTimeout(w.timer);
         this.#dropWaiter(w);
         w.resolve();

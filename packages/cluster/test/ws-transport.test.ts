@@ -43,7 +43,7 @@ describe('WsTransport', () => {
   it('links two members over real sockets: writes replicate both ways, quorum writes are confirmed', async () => {
     const a = await member([]);
     const b = await member([a.address]);
-    await until('b to be a member of a', () => a.cluster.peers().some((p) => p.state === 'healthy'));
+    await until('a and b to know each other', () => [a, b].every((m) => m.cluster.peers().some((p) => p.state === 'healthy')));
     await a.db.put('n', 'from-a', 1);
     const v = await b.db.put('n', 'from-b', 2, { ack: 'all' });
     expect(v.node).toBe(b.db.nodeId);

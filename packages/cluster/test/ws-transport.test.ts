@@ -44,12 +44,19 @@ describe('WsTransport', () => {
     const a = await member([]);
     const b = await member([a.address]);
     await until('a and b to know each other', () => [a, b].every((m) => m.cluster.peers().some((p) => p.state === 'healthy')));
+    const seen: Array<{ key: string; seq: number }> = [];
+    const sub = b.db.subscribe({ namespace: 'n' }, (e) => void (e.type === 'change' && seen.push({ key: e.key, seq: e.seq })));
+    stops.push(() => sub.unsubscribe());
     await a.db.put('n', 'from-a', 1);
     const v = await b.db.put('n', 'from-b', 2, { ack: 'all' });
     expect(v.node).toBe(b.db.nodeId);
     // Acknowledged by all: a holds it the moment the write resolves.
     expect(a.db.storage.getVersion('n', 'from-b').versionId).toBe(v.versionId);
     await until('a write to reach b', () => b.db.storage.contains('n', 'from-a'));
+    // b's subscriber saw a's write as a change of its own, with b's seq.
+    await until('the subscriber to see both writes', () => seen.length === 2);
+    expect(seen.map((e) => e.key).sort()).toEqual(['from-a', 'from-b']);
+    expect(seen.map((e) => e.seq).sort()).toEqual([1, 2]);
     expect(a.cluster.stateRoot()).toBe(b.cluster.stateRoot());
     // The HTTP server keeps every other upgrade path for itself.
     const ws = new WebSocket(`ws://${a.address}/v1/ws`);

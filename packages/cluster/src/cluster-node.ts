@@ -833,9 +833,8 @@ export class ClusterNode implements Replicator {
       do await this.#sleep(link.buffered > 8 * CHUNK_BYTES ? 5 : 0);
       while (link.buffered > 8 * CHUNK_BYTES && !this.#stopped);
     };
-    for (const v of this.#s.committed(1, this.#s.seq)) {
-      if (v.namespace === SYSTEM_NAMESPACE) continue;
-      const text = JSON.stringify(v);
+    // Built from the stored text: no value is parsed and serialized again.
+    for (const text of this.#s.committedJson(1, this.#s.seq)) {
       batch.push(text);
       bytes += text.length;
       count++;

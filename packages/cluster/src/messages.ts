@@ -28,14 +28,17 @@ const gossipEntry = z.object({
 export type GossipEntry = z.infer<typeof gossipEntry>;
 const gossip = z.array(gossipEntry).max(64);
 
-/** A replicated version, exactly as the writer stored it (checked again on apply). */
+/** A 64-character id whose every digit the store checks itself on apply. */
+const id64Checked = z.string().length(64);
+
+/** A replicated version, exactly as the writer stored it (checked again, fully, on apply). */
 const version = z.object({
   namespace: z.string().max(1024),
   key: z.string().max(4096),
   value: z.unknown().optional(),
-  valueId: id64.nullable().optional(),
-  versionId: id64,
-  previousVersion: id64.nullable(),
+  valueId: id64Checked.nullable().optional(),
+  versionId: id64Checked,
+  previousVersion: id64Checked.nullable(),
   hlc: z.string().max(32),
   node: nodeId,
   deleted: z.boolean(),

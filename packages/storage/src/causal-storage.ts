@@ -157,6 +157,11 @@ export class CausalStorage {
   /** Per namespace, its live heads as of the last commit to it (see #liveList). */
   readonly #liveLists = new Map<string, readonly Version[]>();
   #lastChange: Change | undefined;
+  /**
+   * Versions made elsewhere (imported, replicated) that are queued but not committed yet,
+   * with their clocks: a second batch carrying one of them, or its successor, must see it.
+   */
+  readonly #queuedForeign = new Map<string, HlcStamp>();
 
   private constructor(options: CausalStorageOptions) {
     this.#adapter = options.adapter ?? new MemoryAdapter();
@@ -390,13 +395,13 @@ export class CausalStorage {
       const w = this.#stamped(ks, canon, it.previousVersion, stamp, it.hlc, it.node);
       if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
       if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
-      if (batch.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {
+      if (batch.has(it.versionId) || this.#queuedForeign.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {
         if (!replicate) bad(i, `version ${it.versionId} is already stored`);
         duplicates++;
         continue;
       }
       if (it.previousVersion !== null) {
-        let prevStamp = batch.get(it.previousVersion);
+        let prevStamp = batch.get(it.previousVersion) ?? this.#queuedForeign.get(it.previousVersion);
         if (prevStamp === undefined) {
           const row = this.#index.rowOfId(ks, it.previousVersion);
           if (row >= 0) prevStamp = { wall: this.#index.table.cols.wall[row]!, logical: this.#index.table.cols.logical[row]! };
@@ -413,6 +418,7 @@ export class CausalStorage {
       writes.push(w);
     }
     if (newest !== undefined) this.#clock.observe(newest);
+    for (const [id, stamp] of batch) this.#queuedForeign.set(id, stamp);
     for (const w of writes) {
       // Only a version that will be the key's newest is what the next local write follows.
       if (replicate) w.ks.pending++;
@@ -668,6 +674,7 @@ export class CausalStorage {
         if (current !== undefined) current.push(w.version);
       } else if (current === undefined) current = batch.slice(0, i).map((b) => b.version);
       this.#merkle.touch(ks);
+      if (this.#queuedForeign.size > 0) this.#queuedForeign.delete(e.versionId);
       if (--ks.pending === 0) ks.pendingId = undefined;
       this.#seq = e.seq;
       w.resolve(w.version);
@@ -691,6 +698,7 @@ export class CausalStorage {
     this.#queue = [];
     const error = isKoruError(cause) ? cause : new IoError(`write failed: ${String(cause)}`, cause);
     for (const w of all) {
+      this.#queuedForeign.delete(w.entry.versionId);
       w.ks.pending = 0;
       w.ks.pendingId = undefined;
       this.#index.dropIfEmpty(w.ks);
@@ -944,6 +952,41 @@ export class CausalStorage {
     for (let seq = Math.max(1, fromSeq); seq <= last; seq++) {
       const ks = this.#index.keyOfRow(seq - 1);
       yield this.#reader.at(ks, this.#index.indexOfRow(ks, seq - 1));
+    }
+  }
+
+  /**
+   * The JSON of every committed version with a seq in [fromSeq, toSeq] (the fields of
+   * {@link Version}, the value in its canonical form), in commit order, built from the
+   * stored text without materializing values: for streaming a whole store. The reserved
+   * namespace is left out unless `system`. O(versions + value bytes).
+   */
+  *committedJson(fromSeq = 1, toSeq = this.#seq, system = false): Generator<string> {
+    this.#checkOpen();
+    const t = this.#index.table;
+    const last = Math.min(toSeq, this.#seq);
+    for (let seq = Math.max(1, fromSeq); seq <= last; seq++) {
+      // Read afresh each time: between two yields the table may grow or a snapshot move values.
+      const c = t.cols;
+      const row = seq - 1;
+      const ks = this.#index.keyOfRow(row);
+      if (!system && ks.namespace === SYSTEM_NAMESPACE) continue;
+      const deleted = (c.flags[row]! & FLAG_DELETED) !== 0;
+      const prev = c.prev[row]!;
+      const wall = c.wall[row]!;
+      yield '{"namespace":' +
+        JSON.stringify(ks.namespace) +
+        ',"key":' +
+        JSON.stringify(ks.key) +
+        ',"value":' +
+        (deleted ? 'null' : this.#adapter.readValueText(c.loc[row]!, c.len[row]!)) +
+        ',"valueId":' +
+        (deleted ? 'null' : `"${t.valueId(row)!}"`) +
+        `,"versionId":"${t.versionId(row)}","previousVersion":` +
+        (prev < 0 ? 'null' : `"${t.versionId(prev)}"`) +
+        `,"timestamp":"${this.#isoOf(wall)}","hlc":"${formatHlc({ wall, logical: c.logical[row]! })}","node":` +
+        JSON.stringify(this.#index.nodes[c.node[row]!]!) +
+        `,"deleted":${deleted}}`;
     }
   }
 

@@ -52,32 +52,45 @@ export interface MerkleNode {
   readonly keys: number;
 }
 
+/** Inner nodes above the buckets: 1 + 16 + 256 + 4096, numbered level by level. */
+const INNER = (MERKLE_FANOUT ** MERKLE_DEPTH - 1) / (MERKLE_FANOUT - 1);
+/** First slot of each level in the inner arrays (level 0 is the root). */
+const LEVEL_START = [0, 1, 17, 273];
+
+/** The slot of inner node `prefix` (fewer than MERKLE_DEPTH hex digits). */
+function innerSlot(prefix: string): number {
+  return LEVEL_START[prefix.length]! + (prefix.length === 0 ? 0 : parseInt(prefix, 16));
+}
+
+/** One namespace's tree: keys per bucket, key counts and cached digests per node. */
 class NamespaceTree {
   /** Bucket -> its keys. */
   readonly buckets = new Map<number, Set<KeyState>>();
-  /** `${prefix}` -> keys under it, for every prefix of every bucket in use ('' included). */
-  readonly counts = new Map<string, number>();
-  /** `${prefix}` -> digest, for subtrees not changed since computed. */
-  readonly digests = new Map<string, string>();
+  /** Keys under each inner node. */
+  readonly innerCounts = new Uint32Array(INNER);
+  /** Digest of each inner node not changed since computed, else undefined. */
+  readonly innerDigests: Array<string | undefined> = new Array(INNER);
+  /** Digest of each bucket not changed since computed. */
+  readonly bucketDigests = new Map<number, string>();
 
   add(ks: KeyState): void {
     const b = bucketOf(ks.key);
     let set = this.buckets.get(b);
     if (set === undefined) this.buckets.set(b, (set = new Set()));
-    if (!set.has(ks)) {
-      set.add(ks);
-      const p = bucketPrefix(b);
-      for (let len = 0; len <= MERKLE_DEPTH; len++) {
-        const q = p.slice(0, len);
-        this.counts.set(q, (this.counts.get(q) ?? 0) + 1);
-      }
+    const isNew = !set.has(ks);
+    if (isNew) set.add(ks);
+    this.bucketDigests.delete(b);
+    // The bucket's ancestors, bottom up: its number shifted by 4 bits per level.
+    for (let level = MERKLE_DEPTH - 1; level >= 0; level--) {
+      const slot = LEVEL_START[level]! + (b >>> (4 * (MERKLE_DEPTH - level)));
+      if (isNew) this.innerCounts[slot]!++;
+      this.innerDigests[slot] = undefined;
     }
-    this.dirty(b);
   }
 
-  dirty(b: number): void {
-    const p = bucketPrefix(b);
-    for (let len = 0; len <= MERKLE_DEPTH; len++) this.digests.delete(p.slice(0, len));
+  /** Keys under node `prefix` (any length up to MERKLE_DEPTH). */
+  count(prefix: string): number {
+    return prefix.length === MERKLE_DEPTH ? (this.buckets.get(parseInt(prefix, 16))?.size ?? 0) : this.innerCounts[innerSlot(prefix)]!;
   }
 }
 
@@ -115,7 +128,8 @@ export class MerkleState {
     const roots = this.namespaceRoots();
     if (roots.size === 0) return EMPTY_DIGEST;
     const names = [...roots.keys()].sort();
-    return sha256HexOfText(names.map((n) => `${JSON.stringify(n)}:${roots.get(n)!}`).join('\n'));
+    // Namespace names are [A-Za-z0-9_.-]: `name:root` lines cannot be confused.
+    return sha256HexOfText(names.map((n) => `${n}:${roots.get(n)!}`).join('\n'));
   }
 
   /** Every namespace holding at least one version (deleted keys count) with its root digest. */
@@ -135,8 +149,8 @@ export class MerkleState {
     const out: MerkleNode[] = [];
     for (let i = 0; i < MERKLE_FANOUT; i++) {
       const p = prefix + i.toString(16);
-      const keys = t.counts.get(p);
-      if (keys !== undefined) out.push({ prefix: p, digest: this.#digest(t, p), keys });
+      const keys = t.count(p);
+      if (keys > 0) out.push({ prefix: p, digest: this.#digest(t, p), keys });
     }
     return out;
   }
@@ -144,8 +158,8 @@ export class MerkleState {
   /** The digest and key count of subtree `prefix` of `namespace` (EMPTY_DIGEST, 0 when it holds nothing). */
   node(namespace: string, prefix: string): MerkleNode {
     const t = this.#built().get(namespace);
-    const keys = t?.counts.get(prefix);
-    if (t === undefined || keys === undefined) return { prefix, digest: EMPTY_DIGEST, keys: 0 };
+    const keys = t?.count(prefix) ?? 0;
+    if (t === undefined || keys === 0) return { prefix, digest: EMPTY_DIGEST, keys: 0 };
     return { prefix, digest: this.#digest(t, prefix), keys };
   }
 
@@ -169,21 +183,40 @@ export class MerkleState {
   }
 
   #digest(t: NamespaceTree, prefix: string): string {
-    const cached = t.digests.get(prefix);
+    if (prefix.length === MERKLE_DEPTH) return this.#bucketDigest(t, parseInt(prefix, 16));
+    return this.#innerDigest(t, prefix.length, prefix.length === 0 ? 0 : parseInt(prefix, 16));
+  }
+
+  /** Digest of inner node `index` of `level`: SHA-256 of its 16 children's digests. */
+  #innerDigest(t: NamespaceTree, level: number, index: number): string {
+    const slot = LEVEL_START[level]! + index;
+    const cached = t.innerDigests[slot];
     if (cached !== undefined) return cached;
-    let d: string;
-    if (!t.counts.has(prefix)) d = EMPTY_DIGEST;
-    else if (prefix.length === MERKLE_DEPTH) {
-      const pairs: Array<readonly [string, string]> = [];
-      for (const ks of t.buckets.get(parseInt(prefix, 16))!) pairs.push([ks.key, this.keyDigest(ks)]);
-      pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      d = sha256HexOfText(pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join('\n'));
-    } else {
+    let d = EMPTY_DIGEST;
+    if (t.innerCounts[slot]! > 0) {
       let text = '';
-      for (let i = 0; i < MERKLE_FANOUT; i++) text += this.#digest(t, prefix + i.toString(16));
+      for (let i = 0; i < MERKLE_FANOUT; i++) {
+        const child = index * MERKLE_FANOUT + i;
+        text += level + 1 === MERKLE_DEPTH ? this.#bucketDigest(t, child) : this.#innerDigest(t, level + 1, child);
+      }
       d = sha256HexOfText(text);
     }
-    t.digests.set(prefix, d);
+    t.innerDigests[slot] = d;
+    return d;
+  }
+
+  /** Digest of a bucket: SHA-256 of its keys (sorted) with their history digests. */
+  #bucketDigest(t: NamespaceTree, b: number): string {
+    const cached = t.bucketDigests.get(b);
+    if (cached !== undefined) return cached;
+    const set = t.buckets.get(b);
+    if (set === undefined) return EMPTY_DIGEST;
+    const keys = [...set].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    // Keys hold no NUL (validateKey), so `key NUL digest` lines cannot be confused.
+    let text = '';
+    for (const ks of keys) text += `${ks.key}\u0000${this.keyDigest(ks)}\n`;
+    const d = sha256HexOfText(text);
+    t.bucketDigests.set(b, d);
     return d;
   }
 }

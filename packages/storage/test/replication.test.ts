@@ -231,3 +231,39 @@ describe('applyReplicated', () => {
     );
   });
 });
+
+describe('applyReplicated while earlier batches are still queued (a durable store)', () => {
+  it('stores a version once when two calls carry it, and lets a successor follow a queued predecessor', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const src = await CausalStorage.open();
+    const v1 = await src.put('n', 'k', 1);
+    const v2 = await src.put('n', 'k', 2);
+    const s = await CausalStorage.open({ adapter: new FileAdapter(dir) });
+    // Nothing of the first call is committed when the second and third are admitted.
+    const [r1, r2, r3] = await Promise.all([s.applyReplicated([wire(v1)]), s.applyReplicated([wire(v1)]), s.applyReplicated([wire(v2)])]);
+    expect([r1.applied.length, r2.applied.length, r2.duplicates, r3.applied.length, r3.orphans.length]).toEqual([1, 0, 1, 1, 0]);
+    expect(s.history('n', 'k').map((v) => v.versionId)).toEqual([v1.versionId, v2.versionId]);
+    expect(s.stats().versions).toBe(2);
+    expect(s.stateRoot()).toBe(src.stateRoot());
+    await s.close();
+  });
+});
+
+describe('committedJson', () => {
+  it('gives, without materializing values, the JSON of what committed() lists (the reserved namespace only on request)', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const s = await CausalStorage.open({ adapter: new FileAdapter(dir) });
+    await s.put('n', 'a', { z: 1, a: [1, 'x', null], 'é': true });
+    await s.putSystem('index:n:a', { field: 'a' });
+    await s.put('n', 'a', 'two');
+    await s.delete('n', 'a');
+    await s.put('n', 'b"quoted\\', 0.5);
+    const parsed = [...s.committedJson()].map((t) => JSON.parse(t) as unknown);
+    expect(parsed).toEqual([...s.committed()].filter((v) => v.namespace !== '_koru').map(wire).map((v) => ({ ...v })));
+    expect([...s.committedJson(1, s.seq, true)]).toHaveLength(5);
+    expect([...s.committedJson(3, 4)].map((t) => (JSON.parse(t) as Version).value)).toEqual(['two', null]);
+    await s.close();
+  });
+});

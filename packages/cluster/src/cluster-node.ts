@@ -393,11 +393,11 @@ export class ClusterNode implements Replicator {
     return undefined;
   }
 
-  /** Waits up to `ms` for a ready link to `m`. */
+  /** Waits up to `ms` for a ready link to `m`: dials at most once (a probe is the retry). */
   async #linkWithin(m: Member, ms: number): Promise<Link | undefined> {
     const deadline = this.#clock.now() + ms;
-    for (;;) {
-      const link = this.#linkTo(m, true);
+    for (let first = true; ; first = false) {
+      const link = first ? this.#linkTo(m, true) : this.#out.get(m.node)?.link?.ready === true ? this.#out.get(m.node)!.link : undefined;
       if (link !== undefined) return link;
       const o = this.#out.get(m.node);
       if (o?.dialing === undefined || this.#clock.now() >= deadline) return undefined;
@@ -848,28 +848,42 @@ export class ClusterNode implements Replicator {
   async #fetchSnapshot(link: Link): Promise<void> {
     this.#snapshotting = true;
     const started = this.#clock.now();
-    const chunks: string[] = [];
-    const digests: string[] = [];
-    let expected = 0;
+    // By chunk number: a repeated chunk (same digest) changes nothing, one out of order waits.
+    const chunks = new Map<number, { data: string; sha: string }>();
+    let end: MessageOf<'snap-end'> | undefined;
+    const complete = (): boolean => {
+      if (end === undefined || chunks.size < end.chunks) return false;
+      const digests: string[] = [];
+      for (let n = 0; n < end.chunks; n++) {
+        const c = chunks.get(n);
+        if (c === undefined) return false;
+        digests.push(c.sha);
+      }
+      if (chunks.size !== end.chunks || end.sha !== createHash('sha256').update(digests.join('')).digest('hex')) throw new SnapshotError('the snapshot is incomplete');
+      return true;
+    };
     try {
       await link.stream({ t: 'snapshot', id: link.nextId() }, STREAM_MS, (m) => {
         if (m.t === 'snap-chunk') {
           const sha = createHash('sha256').update(m.data).digest('hex');
-          if (m.n !== chunks.length || sha !== m.sha) throw new SnapshotError(`snapshot chunk ${m.n} is ${m.n !== chunks.length ? 'out of order' : 'damaged'}`);
-          chunks.push(m.data);
-          digests.push(sha);
-          return false;
+          if (sha !== m.sha) throw new SnapshotError(`snapshot chunk ${m.n} is damaged`);
+          const known = chunks.get(m.n);
+          if (known !== undefined && known.sha !== sha) throw new SnapshotError(`snapshot chunk ${m.n} came twice with different content`);
+          chunks.set(m.n, { data: m.data, sha });
+          return complete();
         }
         if (m.t === 'snap-end') {
-          if (m.chunks !== chunks.length || m.sha !== createHash('sha256').update(digests.join('')).digest('hex')) throw new SnapshotError('the snapshot is incomplete');
-          expected = m.versions;
-          return true;
+          end = m;
+          return complete();
         }
         throw new SnapshotError(`unexpected ${m.t} in a snapshot`);
       });
       // Complete and intact: only now does any of it reach the store.
       let applied = 0;
-      for (const data of chunks.splice(0)) {
+      const expected = end!.versions;
+      for (let n = 0; n < end!.chunks; n++) {
+        const data = chunks.get(n)!.data;
+        chunks.delete(n);
         const versions = wireVersions.parse(JSON.parse(data)) as ImportedVersion[];
         applied += versions.length;
         await this.#s.applyReplicated(versions, { maxClockAheadMs: this.#opts.maxClockAheadMs });

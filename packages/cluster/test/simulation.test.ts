@@ -41,12 +41,16 @@ async function scenario(seed: number): Promise<{ nodes: SimNode[]; written: Vers
       ackTimeoutMs: 2_000,
       ...(process.env.KORU_SIM_LOG ? { log: (l: string, m: string, f?: object) => appendFileSync(process.env.KORU_SIM_LOG!, `${world.now} ${n.address} ${l} ${m} ${JSON.stringify(f)}\n`) } : {}),
     });
+  // Faults from the start, snapshots included.
+  world.faults = { minDelayMs: 1, maxDelayMs: 1 + Math.floor(r() * 60), drop: r() * 0.05, duplicate: r() * 0.05, corrupt: r() * 0.01 };
   for (let i = 0; i < count; i++) {
     // Clocks up to two minutes apart: the winner must still be the same everywhere.
     const skew = Math.floor((r() - 0.5) * 240_000);
     const address = `10.0.0.${i + 1}:7000`;
     const db = await KoruDelta.start({ adapter: new MemoryAdapter(`node-${i}-${hex(6)}`), now: () => world.now + skew });
     const n: SimNode = { address, db, cluster: undefined as unknown as ClusterNode, skew, up: true };
+    // The first node holds data before anyone joins: later nodes start with a snapshot.
+    if (i === 0) for (const key of KEYS) written.push(await db.put('sim', key, { by: address, v: 0 }));
     n.cluster = startCluster(n, i === 0 ? [] : [nodes[Math.floor(r() * i)]!.address]);
     nodes.push(n);
     await world.run(Math.floor(r() * 400));

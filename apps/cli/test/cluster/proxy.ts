@@ -703,14 +703,6 @@ class Pipe {
 }
 
 /**
- * A `wrapper` for startMember that sends a member's stdout to its stderr. `kdelta start`
- * writes its server log (pino JSON lines: requests, cluster events such as 'cluster link
- * closed') to stdout, which startMember discards; through this wrapper `member.log()`
- * holds them too. (`exec` keeps one process: signals still reach the member itself.)
- */
-export const STDOUT_TO_STDERR: readonly string[] = ['sh', '-c', 'exec "$@" 1>&2', 'sh'];
-
-/**
  * Starts `n` members, each behind its own proxy of `net` and advertising it, the first
  * starting the cluster and the others joining it through its proxy; resolves once every
  * member sees all the others healthy.

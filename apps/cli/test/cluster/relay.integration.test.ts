@@ -8,7 +8,7 @@
 // Each time: every version written reaches every member exactly once, and they converge.
 import { fcSeed } from '@koru/vitest-preset/helpers';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { expectSameReplicas, FaultNet, Ledger, prng, startBehindProxies, STDOUT_TO_STDERR, type RelayMode } from './proxy.js';
+import { expectSameReplicas, FaultNet, Ledger, prng, startBehindProxies, type RelayMode } from './proxy.js';
 import { converged, stopAll, waitFor, type Member } from './support.js';
 
 const NS = 'r';
@@ -86,7 +86,7 @@ describe('cluster links through a frame-mangling relay', () => {
     const started = Date.now();
     net = new FaultNet(seed);
     // Their server logs in member.log(), where each receiver says why it closed a link.
-    const all = await startBehindProxies(net, 3, { wrapper: STDOUT_TO_STDERR });
+    const all = await startBehindProxies(net, 3);
     const byId = new Map(all.map((m) => [m.id, m]));
     const ledger = new Ledger();
     // Some writes replicate cleanly first.
@@ -130,8 +130,7 @@ describe('cluster links through a frame-mangling relay', () => {
   });
 });
 
-// Duplicated frames: the two tests share one cluster, so what fails because of the known
-// bug below is kept apart from what must hold regardless.
+// Duplicated (and reordered) frames: every push may arrive twice, out of order.
 describe('cluster links through a relay that duplicates (and reorders) frames', () => {
   let net: FaultNet | undefined;
   let all: Member[] = [];
@@ -141,7 +140,7 @@ describe('cluster links through a relay that duplicates (and reorders) frames', 
     await stopAll();
   });
 
-  it('still bring every version written to every member', async () => {
+  it('bring every version written to every member, each stored once, and converge', async () => {
     const seed = fcSeed('relay duplicate');
     net = new FaultNet(seed);
     all = await startBehindProxies(net, 3);
@@ -149,18 +148,9 @@ describe('cluster links through a relay that duplicates (and reorders) frames', 
     await writeLoad(ledger, all, seed, 30, 12);
     expect(net.stats.duplicated, 'frames were duplicated').toBeGreaterThan(50);
     await allArrived(ledger, all);
-  });
-
-  // KNOWN PRODUCT BUG (marked `fails` so the suite stays green; remove `.fails` once
-  // fixed): two applyReplicated calls carrying the same version before the first one
-  // commits both store it (CausalStorage.#admit, packages/storage/src/causal-storage.ts,
-  // checks only committed rows and its own batch for duplicates). A duplicated push frame
-  // does exactly that: the member then holds the version twice, counts it twice, and its
-  // state root never again matches the others' (anti-entropy compares id sets and finds
-  // nothing to exchange). This test fails at the first assertion of expectSameReplicas.
-  it.fails('store each version once and converge (KNOWN BUG: a version applied twice at once is stored twice)', async () => {
-    expect(all.length).toBe(3);
-    net!.heal();
+    // A duplicated push is applied once (two applies of one version in flight at once
+    // used to store it twice, and the member's root then never matched again).
+    net.heal();
     await expectSameReplicas(all, ledger);
     await converged(all, 10_000);
   });

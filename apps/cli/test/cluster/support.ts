@@ -17,7 +17,7 @@ export interface Member {
   readonly address: string;
   readonly dir: string;
   readonly proc: ChildProcess;
-  /** Everything it wrote to stderr so far (its log). */
+  /** Everything it wrote so far: stderr (its start lines) and stdout (its JSON log lines). */
   log(): string;
   /** SIGTERM (a graceful leave); resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -61,11 +61,13 @@ export async function startMember(o: MemberOptions = {}): Promise<Member> {
   delete env.KORU_DB_PATH;
   delete env.KORU_CLUSTER_KEY;
   const [cmd, ...pre] = o.wrapper !== undefined ? [...o.wrapper, process.execPath] : [process.execPath];
-  const proc = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   let err = '';
+  let out = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const ready = await new Promise<{ url: string; id: string; address: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`member did not start in time: ${err}`)), o.readyMs ?? 15_000);
     const check = (): void => {
@@ -89,7 +91,7 @@ export async function startMember(o: MemberOptions = {}): Promise<Member> {
     port: Number(new URL(ready.url).port),
     dir,
     proc,
-    log: () => err,
+    log: () => err + out,
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       return gone;

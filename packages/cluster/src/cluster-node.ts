@@ -31,9 +31,8 @@ import {
 import { randomNonce } from './auth.js';
 import { Link, LinkError, type LinkOwner, type PeerHello } from './link.js';
 import { Membership, peerStateOf, type Member, type PeerState } from './membership.js';
-import { wireVersionSchema, type ClusterMessage, type GossipEntry, type MessageOf } from './messages.js';
+import type { ClusterMessage, GossipEntry, MessageOf } from './messages.js';
 import { systemClock, type Clock, type Transport } from './transport.js';
-import { z } from 'zod';
 
 /** Options of {@link ClusterNode.start}. */
 export interface ClusterOptions {
@@ -130,7 +129,6 @@ const REQUEST_MS = 5_000;
 /** Deadline between two messages of a snapshot stream. */
 const STREAM_MS = 30_000;
 
-const wireVersions = z.array(wireVersionSchema);
 
 /** A database taking part in a cluster. Create with {@link ClusterNode.start}. */
 export class ClusterNode implements Replicator {
@@ -157,6 +155,8 @@ export class ClusterNode implements Replicator {
   #syncing: Promise<void> | undefined;
   #needSnapshot: boolean;
   #snapshotting = false;
+  /** Members this node is streaming a snapshot to: no anti-entropy with them meanwhile (it would send the same versions twice). */
+  readonly #servingSnapshot = new Set<string>();
   #timers: unknown[] = [];
   #stopped = false;
   #offCommit: () => void;
@@ -537,9 +537,14 @@ export class ClusterNode implements Replicator {
         }
         return;
       }
-      case 'snapshot':
-        void this.#sendSnapshot(link, msg.id).catch((e) => fail(msg.id, e));
+      case 'snapshot': {
+        const peer = link.peer!.node;
+        this.#servingSnapshot.add(peer);
+        void this.#sendSnapshot(link, msg.id)
+          .catch((e) => fail(msg.id, e))
+          .finally(() => this.#servingSnapshot.delete(peer));
         return;
+      }
       default:
         link.close(`unexpected ${msg.t} request`);
     }
@@ -708,7 +713,7 @@ export class ClusterNode implements Replicator {
 
   async #antiEntropyTick(): Promise<void> {
     if (this.#syncing !== undefined || this.#snapshotting) return;
-    const candidates = this.#members.current().filter((m) => m.state !== 'dead' && this.#out.get(m.node)?.link?.ready === true);
+    const candidates = this.#members.current().filter((m) => m.state !== 'dead' && !this.#servingSnapshot.has(m.node) && this.#out.get(m.node)?.link?.ready === true);
     // Members this node owes versions to first, then any at random.
     const owed = candidates.filter((m) => this.#out.get(m.node)?.missedSince !== undefined);
     const pool = owed.length > 0 ? owed : candidates;
@@ -816,18 +821,25 @@ export class ClusterNode implements Replicator {
     return this.#s.stateRoot() !== '0'.repeat(64);
   }
 
-  /** Streams everything this node holds, in commit order (predecessors first), in checked chunks. */
+  /**
+   * Streams everything this node holds, in commit order (predecessors first), in chunks
+   * of at most 1 MiB. Each chunk names the SHA-256 of its version ids and the end the
+   * SHA-256 of those digests, so the receiver knows it got every version meant, in order;
+   * each version's content is checked against its id when applied, and each frame by its MAC.
+   */
   async #sendSnapshot(link: Link, id: number): Promise<void> {
     const digests: string[] = [];
     let batch: string[] = [];
+    let ids = '';
     let bytes = 0;
     let count = 0;
     const flush = async (): Promise<void> => {
-      const data = `[${batch.join(',')}]`;
-      const sha = createHash('sha256').update(data).digest('hex');
-      link.send({ t: 'snap-chunk', id, n: digests.length, data, sha });
+      const sha = createHash('sha256').update(ids).digest('hex');
+      // The versions' JSON goes into the message as it is: no second encoding.
+      link.sendText(`{"t":"snap-chunk","id":${id},"n":${digests.length},"sha":"${sha}","versions":[${batch.join(',')}]}`);
       digests.push(sha);
       batch = [];
+      ids = '';
       bytes = 0;
       // Let other traffic through, and wait while the peer reads slower than this sends.
       do await this.#sleep(link.buffered > 8 * CHUNK_BYTES ? 5 : 0);
@@ -836,6 +848,9 @@ export class ClusterNode implements Replicator {
     // Built from the stored text: no value is parsed and serialized again.
     for (const text of this.#s.committedJson(1, this.#s.seq)) {
       batch.push(text);
+      // Each line's versionId sits at a known place: "versionId":"<64 hex>".
+      const at = text.indexOf('"versionId":"') + 13;
+      ids += text.slice(at, at + 64);
       bytes += text.length;
       count++;
       if (bytes >= CHUNK_BYTES || batch.length >= CHUNK_VERSIONS) await flush();
@@ -849,7 +864,7 @@ export class ClusterNode implements Replicator {
     this.#snapshotting = true;
     const started = this.#clock.now();
     // By chunk number: a repeated chunk (same digest) changes nothing, one out of order waits.
-    const chunks = new Map<number, { data: string; sha: string }>();
+    const chunks = new Map<number, { versions: ImportedVersion[]; sha: string }>();
     let end: MessageOf<'snap-end'> | undefined;
     const complete = (): boolean => {
       if (end === undefined || chunks.size < end.chunks) return false;
@@ -865,11 +880,12 @@ export class ClusterNode implements Replicator {
     try {
       await link.stream({ t: 'snapshot', id: link.nextId() }, STREAM_MS, (m) => {
         if (m.t === 'snap-chunk') {
-          const sha = createHash('sha256').update(m.data).digest('hex');
-          if (sha !== m.sha) throw new SnapshotError(`snapshot chunk ${m.n} is damaged`);
+          const versions = m.versions as ImportedVersion[];
+          const sha = createHash('sha256').update(versions.map((v) => v.versionId).join('')).digest('hex');
+          if (sha !== m.sha) throw new SnapshotError(`snapshot chunk ${m.n} does not hold the versions it names`);
           const known = chunks.get(m.n);
           if (known !== undefined && known.sha !== sha) throw new SnapshotError(`snapshot chunk ${m.n} came twice with different content`);
-          chunks.set(m.n, { data: m.data, sha });
+          chunks.set(m.n, { versions, sha });
           return complete();
         }
         if (m.t === 'snap-end') {
@@ -882,9 +898,8 @@ export class ClusterNode implements Replicator {
       let applied = 0;
       const expected = end!.versions;
       for (let n = 0; n < end!.chunks; n++) {
-        const data = chunks.get(n)!.data;
+        const versions = chunks.get(n)!.versions;
         chunks.delete(n);
-        const versions = wireVersions.parse(JSON.parse(data)) as ImportedVersion[];
         applied += versions.length;
         await this.#s.applyReplicated(versions, { maxClockAheadMs: this.#opts.maxClockAheadMs });
       }

@@ -123,10 +123,11 @@ export class Link {
 
   /** Sends a message that expects no answer (or answers a request: give it the request's id). */
   send(msg: ClusterMessage): void {
-    this.#sendText(JSON.stringify(msg));
+    this.sendText(JSON.stringify(msg));
   }
 
-  #sendText(text: string): void {
+  /** Sends a message already serialized (the JSON of one message). */
+  sendText(text: string): void {
     if (this.#state !== 'ready') return;
     this.#raw.send(seal(this.#session!, text));
   }
@@ -140,7 +141,7 @@ export class Link {
       this.#expect(id, timeoutMs, (r) => {
         resolve(r as R);
         return true;
-      }, reject, () => this.#sendText(text));
+      }, reject, () => this.sendText(text));
     });
   }
 

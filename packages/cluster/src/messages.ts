@@ -31,7 +31,11 @@ const gossip = z.array(gossipEntry).max(64);
 /** A 64-character id whose every digit the store checks itself on apply. */
 const id64Checked = z.string().length(64);
 
-/** A replicated version, exactly as the writer stored it (checked again, fully, on apply). */
+/**
+ * A replicated version, exactly as the writer stored it: its shape is checked here, its
+ * content by the store when it applies it (names, clock, the value against its valueId,
+ * everything against its versionId: CausalStorage.applyReplicated).
+ */
 const version = z.object({
   namespace: z.string().max(1024),
   key: z.string().max(4096),
@@ -71,8 +75,6 @@ export const refused = z.object({ t: z.literal('refused'), code: z.string().max(
 
 // ---- after the handshake ---------------------------------------------------
 
-export { version as wireVersionSchema };
-
 export const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ping'), id: requestId, gossip }),
   z.object({ t: z.literal('ping-req'), id: requestId, target: nodeId, gossip }),
@@ -102,8 +104,8 @@ export const messageSchema = z.discriminatedUnion('t', [
     missing: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000) })).max(10_000),
   }),
   z.object({ t: z.literal('snapshot'), id: requestId }),
-  /** `data`: a JSON array of versions; `sha`: SHA-256 of `data`, checked before it is parsed. */
-  z.object({ t: z.literal('snap-chunk'), id: requestId, n: z.number().int().nonnegative(), data: z.string().max(16 * 1024 * 1024), sha: id64 }),
+  /** `sha`: SHA-256 of the chunk's version ids in order. */
+  z.object({ t: z.literal('snap-chunk'), id: requestId, n: z.number().int().nonnegative(), sha: id64, versions }),
   /** `sha`: SHA-256 of the chunks' digests in order, so a missing or reordered chunk is caught. */
   z.object({ t: z.literal('snap-end'), id: requestId, chunks: z.number().int().nonnegative(), versions: z.number().int().nonnegative(), sha: id64 }),
   z.object({ t: z.literal('leave'), id: requestId, gossip }),

@@ -280,6 +280,28 @@ describe('kdelta start', () => {
     expect(await stop()).toBe(0);
     expect(json((await k('get', 'users/bob', '--json')).stdout)).toEqual({ n: 2 });
   });
+
+  it('refuses bad cluster flags with a usage error, and a database no cluster member serves has no peers', async () => {
+    const { k } = fresh();
+    for (const [args, message] of [
+      [['start', '--join', 'nowhere'], /"nowhere" is not HOST:PORT/],
+      [['start', '--advertise', 'a:b:c'], /"a:b:c" is not HOST:PORT/],
+      [['set', 'users/x', '1', '--ack', 'most'], /--ack must be local, quorum or all, not "most"/],
+      [['delete', 'users/x', '--ack', ''], /--ack must be local, quorum or all/],
+    ] as const) {
+      const r = await k(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    // --ack local on its own is a plain write.
+    expect((await k('set', 'users/x', '1', '--ack', 'local')).code).toBe(0);
+    // On a database of its own, ack quorum is met by this node alone (a cluster of one).
+    expect((await k('set', 'users/x', '2', '--ack', 'quorum')).code).toBe(0);
+    const peers = await k('peers', '--json');
+    expect(peers.code).toBe(0);
+    expect(json(peers.stdout)).toMatchObject({ address: null, peers: [] });
+    expect((await k('peers')).stdout).toMatch(/not served by a cluster member/);
+  });
 });
 
 /** Starts `kdelta start` on `dir`/db (port 0) and resolves with its URL; the test kills it. */

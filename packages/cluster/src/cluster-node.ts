@@ -143,8 +143,14 @@ export class ClusterNode implements Replicator {
   readonly #log: NonNullable<ClusterOptions['log']>;
   readonly #members: Membership;
   readonly #out = new Map<string, Outbound>();
-  /** Seed links dialed before their node id is known. */
-  readonly #seeds = new Set<Link>();
+  /** Seed links dialed before their node id is known, with the address each dialed. */
+  readonly #seeds = new Map<Link, string>();
+  /**
+   * Join addresses not reached yet, with how often they failed. Each is dialed until it
+   * answers once: a node that only ever heard from some members (its seed was cut off
+   * when it started) would otherwise stay in a cluster of its own with them.
+   */
+  readonly #unreachedSeeds = new Map<string, number>();
   readonly #inbound = new Set<Link>();
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #join: readonly string[];
@@ -323,7 +329,7 @@ export class ClusterNode implements Replicator {
       o.link?.close('node stopping');
       o.dialing?.close('node stopping');
     }
-    for (const l of [...this.#seeds, ...this.#inbound]) l.close('node stopping');
+    for (const l of [...this.#seeds.keys(), ...this.#inbound]) l.close('node stopping');
     for (const list of this.#waiters.values()) for (const w of list) this.#clock.clearTimeout(w.timer);
     void this.#transport.close();
   }
@@ -367,8 +373,9 @@ export class ClusterNode implements Replicator {
 
   #dialSeed(address: string): void {
     if (this.#stopped) return;
+    this.#unreachedSeeds.set(address, this.#unreachedSeeds.get(address) ?? 0);
     const link = Link.dial(this.#owner, (h) => this.#transport.dial(address, h));
-    this.#seeds.add(link);
+    this.#seeds.set(link, address);
   }
 
   #outbound(node: string): Outbound {
@@ -418,7 +425,10 @@ export class ClusterNode implements Replicator {
       if (m !== undefined) this.#linkTo(m);
       return;
     }
+    const seed = this.#seeds.get(link);
     this.#seeds.delete(link);
+    if (seed !== undefined) this.#unreachedSeeds.delete(seed);
+    this.#unreachedSeeds.delete(peer.address);
     if (link.target !== undefined && link.target !== peer.node) {
       // The address now answers as another node: that dial did not reach its target.
       const t = this.#out.get(link.target);
@@ -441,11 +451,16 @@ export class ClusterNode implements Replicator {
 
   #linkClosed(link: Link, reason: string): void {
     this.#inbound.delete(link);
-    if (this.#seeds.delete(link)) {
-      // A seed that never answered: dial one again while this node knows no member.
-      if (!this.#stopped && this.#members.current().length === 0) {
-        const address = this.#join[Math.floor(this.#random() * this.#join.length)];
-        if (address !== undefined) this.#clock.setTimeout(() => this.#dialSeed(address), 1_000);
+    const seed = this.#seeds.get(link);
+    if (seed !== undefined) {
+      this.#seeds.delete(link);
+      // A seed that did not answer: dial it again, backing off to every 5 s, until it does.
+      const failures = this.#unreachedSeeds.get(seed);
+      if (!this.#stopped && failures !== undefined) {
+        this.#unreachedSeeds.set(seed, failures + 1);
+        this.#clock.setTimeout(() => {
+          if (this.#unreachedSeeds.has(seed)) this.#dialSeed(seed);
+        }, Math.min(5_000, 250 * 2 ** Math.min(failures, 5)));
       }
       return;
     }

@@ -49,15 +49,7 @@ const wallOf = (hlc: string): number => Number(hlc.split('-')[0]);
 const clockOrder = (x: Pick<HistoryEntry, 'hlc' | 'node'>, y: Pick<HistoryEntry, 'hlc' | 'node'>): number =>
   x.hlc < y.hlc ? -1 : x.hlc > y.hlc ? 1 : x.node < y.node ? -1 : x.node > y.node ? 1 : 0;
 
-/**
- * `kdelta start` writes its structured log (pino JSON, where 'cluster peer refused' goes)
- * to stdout, which support.ts discards; `member.log()` is stderr only. Running node under
- * this wrapper sends stdout to stderr, so `log()` holds the whole log. `exec` keeps the pid:
- * SIGKILL still reaches node itself.
- */
-const STDOUT_TO_LOG = ['sh', '-c', 'exec "$@" 1>&2', 'sh'];
-
-/** The JSON log records of a member (see STDOUT_TO_LOG) whose `msg` is `msg`. */
+/** The JSON log records (pino, one a line, on stdout) of a member whose `msg` is `msg`. */
 function logRecords(m: Member, msg: string): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];
   for (const line of m.log().split('\n')) {
@@ -159,7 +151,7 @@ describe('cluster faults', () => {
   });
 
   it('refuses members holding another cluster key or none, and keeps replicating between the keyed ones', async () => {
-    const a = await startMember({ key: 'k1', wrapper: STDOUT_TO_LOG });
+    const a = await startMember({ key: 'k1' });
     const b = await startMember({ key: 'k1', join: [a.address] });
     await allHealthy([a, b]);
     expect((await call(a, 'PUT', '/v1/kv/keyed/a1', { from: 'a' })).status).toBe(200);

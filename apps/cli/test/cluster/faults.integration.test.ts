@@ -239,7 +239,12 @@ describe('cluster faults', () => {
 
   it('orders versions by hybrid logical clock when one member runs 3 minutes behind', async () => {
     const a = await startMember();
-    const b = await startMember({ join: [a.address], wrapper: ['faketime', '-f', '-3m'] });
+    // libfaketime preloaded into node itself, as `faketime -f -3m` would set it up. Not
+    // `wrapper: ['faketime', ...]`: faketime forks node as its child, so kill() and stopAll()
+    // would SIGKILL faketime and leave node running. `$LIB` is expanded by the dynamic
+    // loader (lib/x86_64-linux-gnu, ...). Without the library node would run on true time,
+    // and the check of B's first stamp below fails.
+    const b = await startMember({ join: [a.address], env: { LD_PRELOAD: '/usr/$LIB/faketime/libfaketime.so.1', FAKETIME: '-3m' } });
     await allHealthy([a, b]);
     const ns = 'skew';
     // What each member acknowledged, in the order it did (each member is written to by one

@@ -119,7 +119,7 @@ const CHUNK_VERSIONS = 4_096;
 /** A subtree with at most this many keys is compared key by key. */
 const KEYS_AT_ONCE = 64;
 /** Keys per version exchange request. */
-const KEYS_PER_EXCHANGE = 500;
+const KEYS_PER_EXCHANGE = 2_000;
 /** Versions in one anti-entropy answer (the rest come next round). */
 const VERSIONS_PER_ANSWER = 5_000;
 /** A link holding this much unsent data gets no pushes (anti-entropy repairs later). */
@@ -158,7 +158,9 @@ export class ClusterNode implements Replicator {
   #flushQueued = false;
   #probeOrder: string[] = [];
   #probing = false;
-  #syncing: Promise<void> | undefined;
+  #syncing: Promise<'equal' | 'repaired'> | undefined;
+  /** When the last anti-entropy round found the roots equal, and this node's seq then. */
+  #quiet: { readonly seq: number; readonly at: number } | undefined;
   #needSnapshot: boolean;
   #snapshotting = false;
   /** Members this node is streaming a snapshot to: no anti-entropy with them meanwhile (it would send the same versions twice). */
@@ -546,7 +548,7 @@ export class ClusterNode implements Replicator {
       }
       case 'ae-keys': {
         try {
-          reply({ t: 'ae-keys-r', id: msg.id, ...this.#exchange(msg.ns, msg.keys) });
+          link.sendText(this.#exchange(msg.id, msg.ns, msg.keys));
         } catch (e) {
           fail(msg.id, e);
         }
@@ -670,7 +672,7 @@ export class ClusterNode implements Replicator {
         continue;
       }
       // Serialized once, whatever the number of peers.
-      batches ??= pushBatches(versions);
+      batches ??= pushBatches(textsOf(versions));
       for (const b of batches) void this.#push(m.node, o, link, b, now);
     }
   }
@@ -731,34 +733,65 @@ export class ClusterNode implements Replicator {
     const candidates = this.#members.current().filter((m) => m.state !== 'dead' && !this.#servingSnapshot.has(m.node) && this.#out.get(m.node)?.link?.ready === true);
     // Members this node owes versions to first, then any at random.
     const owed = candidates.filter((m) => this.#out.get(m.node)?.missedSince !== undefined);
+    // In sync and nothing committed here since: a round every third period is enough
+    // (the others' rounds, and their pushes, still come at their pace).
+    const q = this.#quiet;
+    if (owed.length === 0 && q !== undefined && q.seq === this.#s.seq && this.#clock.now() - q.at < 3 * this.#opts.antiEntropyIntervalMs) return;
     const pool = owed.length > 0 ? owed : candidates;
     const m = pool[Math.floor(this.#random() * pool.length)];
-    if (m !== undefined) await this.#antiEntropyWith(m, this.#out.get(m.node)!.link!).catch((e) => this.#log('debug', 'anti-entropy round failed', { peer: m.node, error: String(e) }));
+    if (m === undefined) return;
+    const link = this.#out.get(m.node)!.link!;
+    try {
+      // While a round repairs something, the next follows at once: a large difference (a
+      // long partition) is worked off at the speed of the links, not one period per batch.
+      for (let round = 0; round < 50 && link.ready && !this.#stopped; round++) {
+        const result = await this.#antiEntropyWith(m, link);
+        if (result === 'equal') {
+          this.#quiet = { seq: this.#s.seq, at: this.#clock.now() };
+          return;
+        }
+        this.#quiet = undefined;
+      }
+    } catch (e) {
+      this.#log('debug', 'anti-entropy round failed', { peer: m.node, error: String(e) });
+    }
   }
 
-  /** One anti-entropy round with `m`: compare roots; if they differ, exchange what differs. */
-  #antiEntropyWith(m: Member, link: Link): Promise<void> {
+  /**
+   * One anti-entropy round with `m`: compare roots; if they differ, exchange what differs.
+   * Resolves `equal` when the roots matched, `repaired` when versions were exchanged.
+   */
+  #antiEntropyWith(m: Member, link: Link): Promise<'equal' | 'repaired'> {
     if (this.#syncing !== undefined) return this.#syncing;
     this.#syncing = (async () => {
       const o = this.#outbound(m.node);
       const started = this.#clock.now();
       const root = this.#s.stateRoot();
       const r = await link.request<MessageOf<'ae-roots-r'>>({ t: 'ae-roots', id: link.nextId(), root }, REQUEST_MS);
+      let complete = true;
       if (r.root !== root) {
         const mine = this.#s.namespaceRoots();
         const theirs = r.namespaces ?? {};
         const names = new Set([...mine.keys(), ...Object.keys(theirs)]);
-        for (const ns of [...names].sort()) if (mine.get(ns) !== theirs[ns]) await this.#reconcile(link, ns);
+        for (const ns of [...names].sort()) if (mine.get(ns) !== theirs[ns]) complete = (await this.#reconcile(link, ns)) && complete;
       }
-      // Everything written here before the round started is now on the peer.
-      if (o.missedSince !== undefined && o.missedSince <= started) o.missedSince = undefined;
-      for (const [id, u] of o.unconfirmed) if (u.since <= started && r.root === root) o.unconfirmed.delete(id);
+      // Everything written here before the round started is now on the peer (unless an
+      // answer was cut short: then the next round finishes it).
+      if (complete) {
+        if (o.missedSince !== undefined && o.missedSince <= started) o.missedSince = undefined;
+        for (const [id, u] of o.unconfirmed) if (u.since <= started && r.root === root) o.unconfirmed.delete(id);
+      }
+      return r.root === root ? 'equal' : 'repaired';
     })().finally(() => (this.#syncing = undefined));
     return this.#syncing;
   }
 
-  /** Walks `ns`'s hash tree down to the keys that differ, then exchanges their versions. */
-  async #reconcile(link: Link, ns: string): Promise<void> {
+  /**
+   * Walks `ns`'s hash tree down to the keys that differ, then exchanges their versions.
+   * Resolves false when the peer cut an answer short (more to exchange next round).
+   */
+  async #reconcile(link: Link, ns: string): Promise<boolean> {
+    let complete = true;
     const differing: string[] = [];
     let prefixes = [''];
     while (prefixes.length > 0) {
@@ -792,42 +825,47 @@ export class ClusterNode implements Replicator {
     for (let i = 0; i < differing.length; i += KEYS_PER_EXCHANGE) {
       const keys = differing.slice(i, i + KEYS_PER_EXCHANGE).map((key) => ({ key, ids: this.#s.versionIdsOf(ns, key) }));
       const r = await link.request<MessageOf<'ae-keys-r'>>({ t: 'ae-keys', id: link.nextId(), ns, keys }, REQUEST_MS);
+      if (r.more === true) complete = false;
       if (r.versions.length > 0) await this.#s.applyReplicated(r.versions as ImportedVersion[], { maxClockAheadMs: this.#opts.maxClockAheadMs });
-      const theirs: Version[] = [];
-      for (const { key, ids } of r.missing) theirs.push(...this.#versionsOf(ns, key, ids));
+      const theirs: VersionText[] = [];
+      for (const { key, ids } of r.missing) {
+        for (const json of this.#s.versionsJson(ns, key, new Set(ids))) theirs.push({ id: idOfJson(json), json });
+      }
       const node = link.peer!.node;
       const o = this.#outbound(node);
       for (const b of pushBatches(theirs)) await this.#push(node, o, link, b, this.#clock.now());
     }
+    return complete;
   }
 
-  /** The peer's side of a key exchange: versions it lacks, and ids this node lacks. */
-  #exchange(ns: string, keys: ReadonlyArray<{ key: string; ids: readonly string[] }>): Pick<MessageOf<'ae-keys-r'>, 'versions' | 'missing'> {
-    const versions: Version[] = [];
+  /**
+   * The peer's side of a key exchange, as the JSON of the answer: the versions it lacks
+   * (from their stored text, up to about PUSH_BYTES; the rest come next round) and the
+   * ids this node lacks.
+   */
+  #exchange(id: number, ns: string, keys: ReadonlyArray<{ key: string; ids: readonly string[] }>): string {
+    const versions: string[] = [];
     const missing: Array<{ key: string; ids: string[] }> = [];
     let bytes = 0;
+    let more = false;
     for (const { key, ids } of keys) {
       const mine = this.#s.versionIdsOf(ns, key);
-      const theirs = new Set(ids);
       const mineSet = new Set(mine);
-      const lack = ids.filter((id) => !mineSet.has(id));
+      const lack = ids.filter((vid) => !mineSet.has(vid));
       if (lack.length > 0) missing.push({ key, ids: lack });
-      // Bounded: what does not fit comes in the next round.
-      if (versions.length < VERSIONS_PER_ANSWER && bytes < PUSH_BYTES) {
-        for (const v of this.#versionsOf(ns, key, mine.filter((id) => !theirs.has(id)))) {
-          versions.push(v);
-          bytes += v.deleted ? 300 : JSON.stringify(v.value).length + 300;
-        }
+      const theirs = new Set(ids);
+      const give = new Set(mine.filter((vid) => !theirs.has(vid)));
+      if (give.size === 0) continue;
+      if (versions.length >= VERSIONS_PER_ANSWER || bytes >= PUSH_BYTES) {
+        more = true;
+        continue;
+      }
+      for (const text of this.#s.versionsJson(ns, key, give)) {
+        versions.push(text);
+        bytes += text.length;
       }
     }
-    return { versions: versions as never, missing };
-  }
-
-  /** The versions of `ns/key` with these ids, in clock order. */
-  #versionsOf(ns: string, key: string, ids: readonly string[]): Version[] {
-    if (ids.length === 0) return [];
-    const want = new Set(ids);
-    return this.#s.history(ns, key).filter((v) => want.has(v.versionId));
+    return `{"t":"ae-keys-r","id":${id},"versions":[${versions.join(',')}],"missing":${JSON.stringify(missing)}${more ? ',"more":true' : ''}}`;
   }
 
   // ---- snapshot (join) ---------------------------------------------------------------
@@ -863,9 +901,7 @@ export class ClusterNode implements Replicator {
     // Built from the stored text: no value is parsed and serialized again.
     for (const text of this.#s.committedJson(1, this.#s.seq)) {
       batch.push(text);
-      // Each line's versionId sits at a known place: "versionId":"<64 hex>".
-      const at = text.indexOf('"versionId":"') + 13;
-      ids += text.slice(at, at + 64);
+      ids += idOfJson(text);
       bytes += text.length;
       count++;
       if (bytes >= CHUNK_BYTES || batch.length >= CHUNK_VERSIONS) await flush();
@@ -952,26 +988,40 @@ interface PushBatch {
   readonly json: string;
 }
 
+/** A version's JSON with its id. */
+interface VersionText {
+  readonly id: string;
+  readonly json: string;
+}
+
+/** The versionId in a version's JSON as storage writes it (`"versionId":"<64 hex>"`). */
+function idOfJson(json: string): string {
+  const at = json.indexOf('"versionId":"') + 13;
+  return json.slice(at, at + 64);
+}
+
+/** The JSON of versions to push. */
+function textsOf(versions: readonly Version[]): VersionText[] {
+  return versions.map((v) => ({ id: v.versionId, json: JSON.stringify(v) }));
+}
+
 /** Splits versions into push messages of at most PUSH_BATCH versions or about PUSH_BYTES each. */
-function pushBatches(versions: readonly Version[]): PushBatch[] {
+function pushBatches(versions: readonly VersionText[]): PushBatch[] {
   const out: PushBatch[] = [];
   let ids: string[] = [];
   let parts: string[] = [];
   let bytes = 0;
   for (const v of versions) {
-    const text = JSON.stringify(v);
-    if (parts.length > 0 && (parts.length >= PUSH_BATCH || bytes + text.length > PUSH_BYTES)) {
+    if (parts.length > 0 && (parts.length >= PUSH_BATCH || bytes + v.json.length > PUSH_BYTES)) {
       out.push({ ids, json: parts.join(',') });
       ids = [];
       parts = [];
       bytes = 0;
     }
-    ids.push(v.versionId);
-    parts.push(text);
-    bytes += text.length;
+    ids.push(v.id);
+    parts.push(v.json);
+    bytes += v.json.length;
   }
   if (parts.length > 0) out.push({ ids, json: parts.join(',') });
   return out;
 }
-
-export { LinkError };

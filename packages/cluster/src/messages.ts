@@ -102,6 +102,8 @@ export const messageSchema = z.discriminatedUnion('t', [
     id: requestId,
     versions,
     missing: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000) })).max(10_000),
+    /** Set when the answer was cut short: more versions wait for the next round. */
+    more: z.boolean().optional(),
   }),
   z.object({ t: z.literal('snapshot'), id: requestId }),
   /** `sha`: SHA-256 of the chunk's version ids in order. */

@@ -963,31 +963,50 @@ export class CausalStorage {
    */
   *committedJson(fromSeq = 1, toSeq = this.#seq, system = false): Generator<string> {
     this.#checkOpen();
-    const t = this.#index.table;
     const last = Math.min(toSeq, this.#seq);
     for (let seq = Math.max(1, fromSeq); seq <= last; seq++) {
-      // Read afresh each time: between two yields the table may grow or a snapshot move values.
-      const c = t.cols;
-      const row = seq - 1;
-      const ks = this.#index.keyOfRow(row);
+      const ks = this.#index.keyOfRow(seq - 1);
       if (!system && ks.namespace === SYSTEM_NAMESPACE) continue;
-      const deleted = (c.flags[row]! & FLAG_DELETED) !== 0;
-      const prev = c.prev[row]!;
-      const wall = c.wall[row]!;
-      yield '{"namespace":' +
-        JSON.stringify(ks.namespace) +
-        ',"key":' +
-        JSON.stringify(ks.key) +
-        ',"value":' +
-        (deleted ? 'null' : this.#adapter.readValueText(c.loc[row]!, c.len[row]!)) +
-        ',"valueId":' +
-        (deleted ? 'null' : `"${t.valueId(row)!}"`) +
-        `,"versionId":"${t.versionId(row)}","previousVersion":` +
-        (prev < 0 ? 'null' : `"${t.versionId(prev)}"`) +
-        `,"timestamp":"${this.#isoOf(wall)}","hlc":"${formatHlc({ wall, logical: c.logical[row]! })}","node":` +
-        JSON.stringify(this.#index.nodes[c.node[row]!]!) +
-        `,"deleted":${deleted}}`;
+      yield this.#rowJson(ks, seq - 1);
     }
+  }
+
+  /**
+   * The JSON (as {@link committedJson} gives it) of the versions of `namespace/key` whose
+   * ids are in `ids` (all of them when omitted), in clock order. O(h + value bytes).
+   */
+  versionsJson(namespace: string, key: string, ids?: ReadonlySet<string>): string[] {
+    this.#checkOpen();
+    const ks = this.#index.keyState(namespace, key, false);
+    if (ks === undefined) return [];
+    const out: string[] = [];
+    for (const row of ks.rows) if (ids === undefined || ids.has(this.#index.table.versionId(row))) out.push(this.#rowJson(ks, row));
+    return out;
+  }
+
+  /** One version's JSON from the table and the stored value text. */
+  #rowJson(ks: KeyState, row: number): string {
+    const t = this.#index.table;
+    // Read afresh each time: between two calls the table may grow or a snapshot move values.
+    const c = t.cols;
+    const deleted = (c.flags[row]! & FLAG_DELETED) !== 0;
+    const prev = c.prev[row]!;
+    const wall = c.wall[row]!;
+    return (
+      '{"namespace":' +
+      JSON.stringify(ks.namespace) +
+      ',"key":' +
+      JSON.stringify(ks.key) +
+      ',"value":' +
+      (deleted ? 'null' : this.#adapter.readValueText(c.loc[row]!, c.len[row]!)) +
+      ',"valueId":' +
+      (deleted ? 'null' : `"${t.valueId(row)!}"`) +
+      `,"versionId":"${t.versionId(row)}","previousVersion":` +
+      (prev < 0 ? 'null' : `"${t.versionId(prev)}"`) +
+      `,"timestamp":"${this.#isoOf(wall)}","hlc":"${formatHlc({ wall, logical: c.logical[row]! })}","node":` +
+      JSON.stringify(this.#index.nodes[c.node[row]!]!) +
+      `,"deleted":${deleted}}`
+    );
   }
 
   /**

@@ -168,9 +168,13 @@ export class MerkleState {
     const t = this.#built().get(namespace);
     if (t === undefined) return [];
     const out: Array<readonly [string, string]> = [];
-    for (const [b, set] of t.buckets) {
-      if (!bucketPrefix(b).startsWith(prefix)) continue;
-      for (const ks of set) out.push([ks.key, this.keyDigest(ks)]);
+    if (t.count(prefix) === 0) return out;
+    // The buckets under `prefix` are a range of numbers: look each up rather than scan all.
+    const shift = 4 * (MERKLE_DEPTH - prefix.length);
+    const first = (prefix.length === 0 ? 0 : parseInt(prefix, 16)) << shift;
+    for (let b = first; b < first + (1 << shift); b++) {
+      const set = t.buckets.get(b);
+      if (set !== undefined) for (const ks of set) out.push([ks.key, this.keyDigest(ks)]);
     }
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }

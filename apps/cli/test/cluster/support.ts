@@ -34,7 +34,7 @@ export interface MemberOptions {
   readonly key?: string;
   /** `host:port` to advertise (e.g. a proxy in front of it). */
   readonly advertise?: string;
-  /** Command and arguments to run node under, e.g. `['faketime', '-f', '-3m']`. */
+  /** Command and arguments to run node under (it and its children are signalled as one group). */
   readonly wrapper?: readonly string[];
   readonly env?: Record<string, string>;
   /** Milliseconds to wait for it to be ready (default 15,000). */
@@ -61,7 +61,8 @@ export async function startMember(o: MemberOptions = {}): Promise<Member> {
   delete env.KORU_DB_PATH;
   delete env.KORU_CLUSTER_KEY;
   const [cmd, ...pre] = o.wrapper !== undefined ? [...o.wrapper, process.execPath] : [process.execPath];
-  const proc = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so a wrapper's child (faketime runs node as one) dies with it.
+  const proc = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   let err = '';
@@ -93,14 +94,24 @@ export async function startMember(o: MemberOptions = {}): Promise<Member> {
     proc,
     log: () => err + out,
     stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      signal(proc, 'SIGTERM');
       return gone;
     },
     kill: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      signal(proc, 'SIGKILL');
       await gone;
     },
   };
+}
+
+/** Sends `sig` to a member's whole process group (the member and anything it runs under). */
+function signal(p: ChildProcess, sig: NodeJS.Signals): void {
+  if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return;
+  try {
+    process.kill(-p.pid, sig);
+  } catch {
+    p.kill(sig);
+  }
 }
 
 /** Kills every member still running and removes the temporary directories. */
@@ -111,7 +122,7 @@ export async function stopAll(): Promise<void> {
         new Promise<void>((resolve) => {
           if (p.exitCode !== null || p.signalCode !== null) return resolve();
           p.once('exit', () => resolve());
-          p.kill('SIGKILL');
+          signal(p, 'SIGKILL');
         }),
     ),
   );

@@ -122,6 +122,8 @@ const KEYS_AT_ONCE = 64;
 const KEYS_PER_EXCHANGE = 2_000;
 /** Versions in one anti-entropy answer (the rest come next round). */
 const VERSIONS_PER_ANSWER = 5_000;
+/** An anti-entropy round that moved at least this many versions is followed by another at once. */
+const BACK_TO_BACK_VERSIONS = 500;
 /** A link holding this much unsent data gets no pushes (anti-entropy repairs later). */
 const MAX_BUFFERED = 64 * 1024 * 1024;
 /** Deadline of a push and of each anti-entropy request: a stalled link must not stall repair for long. */
@@ -158,7 +160,7 @@ export class ClusterNode implements Replicator {
   #flushQueued = false;
   #probeOrder: string[] = [];
   #probing = false;
-  #syncing: Promise<'equal' | 'repaired'> | undefined;
+  #syncing: Promise<'equal' | number> | undefined;
   /** When the last anti-entropy round found the roots equal, and this node's seq then. */
   #quiet: { readonly seq: number; readonly at: number } | undefined;
   #needSnapshot: boolean;
@@ -742,8 +744,9 @@ export class ClusterNode implements Replicator {
     if (m === undefined) return;
     const link = this.#out.get(m.node)!.link!;
     try {
-      // While a round repairs something, the next follows at once: a large difference (a
+      // While rounds move many versions, the next follows at once: a large difference (a
       // long partition) is worked off at the speed of the links, not one period per batch.
+      // A few versions (writes still on their way as pushes) wait for the next period.
       for (let round = 0; round < 50 && link.ready && !this.#stopped; round++) {
         const result = await this.#antiEntropyWith(m, link);
         if (result === 'equal') {
@@ -751,6 +754,7 @@ export class ClusterNode implements Replicator {
           return;
         }
         this.#quiet = undefined;
+        if (result < BACK_TO_BACK_VERSIONS) return;
       }
     } catch (e) {
       this.#log('debug', 'anti-entropy round failed', { peer: m.node, error: String(e) });
@@ -759,9 +763,9 @@ export class ClusterNode implements Replicator {
 
   /**
    * One anti-entropy round with `m`: compare roots; if they differ, exchange what differs.
-   * Resolves `equal` when the roots matched, `repaired` when versions were exchanged.
+   * Resolves `equal` when the roots matched, else how many versions were exchanged.
    */
-  #antiEntropyWith(m: Member, link: Link): Promise<'equal' | 'repaired'> {
+  #antiEntropyWith(m: Member, link: Link): Promise<'equal' | number> {
     if (this.#syncing !== undefined) return this.#syncing;
     this.#syncing = (async () => {
       const o = this.#outbound(m.node);
@@ -769,11 +773,17 @@ export class ClusterNode implements Replicator {
       const root = this.#s.stateRoot();
       const r = await link.request<MessageOf<'ae-roots-r'>>({ t: 'ae-roots', id: link.nextId(), root }, REQUEST_MS);
       let complete = true;
+      let moved = 0;
       if (r.root !== root) {
         const mine = this.#s.namespaceRoots();
         const theirs = r.namespaces ?? {};
         const names = new Set([...mine.keys(), ...Object.keys(theirs)]);
-        for (const ns of [...names].sort()) if (mine.get(ns) !== theirs[ns]) complete = (await this.#reconcile(link, ns)) && complete;
+        for (const ns of [...names].sort()) {
+          if (mine.get(ns) === theirs[ns]) continue;
+          const done = await this.#reconcile(link, ns);
+          complete &&= done.complete;
+          moved += done.moved;
+        }
       }
       // Everything written here before the round started is now on the peer (unless an
       // answer was cut short: then the next round finishes it).
@@ -781,17 +791,19 @@ export class ClusterNode implements Replicator {
         if (o.missedSince !== undefined && o.missedSince <= started) o.missedSince = undefined;
         for (const [id, u] of o.unconfirmed) if (u.since <= started && r.root === root) o.unconfirmed.delete(id);
       }
-      return r.root === root ? 'equal' : 'repaired';
+      return r.root === root ? 'equal' : moved;
     })().finally(() => (this.#syncing = undefined));
     return this.#syncing;
   }
 
   /**
    * Walks `ns`'s hash tree down to the keys that differ, then exchanges their versions.
-   * Resolves false when the peer cut an answer short (more to exchange next round).
+   * Resolves how many versions moved, and whether the peer cut an answer short (then the
+   * next round exchanges the rest).
    */
-  async #reconcile(link: Link, ns: string): Promise<boolean> {
+  async #reconcile(link: Link, ns: string): Promise<{ complete: boolean; moved: number }> {
     let complete = true;
+    let moved = 0;
     const differing: string[] = [];
     let prefixes = [''];
     while (prefixes.length > 0) {
@@ -826,6 +838,7 @@ export class ClusterNode implements Replicator {
       const keys = differing.slice(i, i + KEYS_PER_EXCHANGE).map((key) => ({ key, ids: this.#s.versionIdsOf(ns, key) }));
       const r = await link.request<MessageOf<'ae-keys-r'>>({ t: 'ae-keys', id: link.nextId(), ns, keys }, REQUEST_MS);
       if (r.more === true) complete = false;
+      moved += r.versions.length;
       if (r.versions.length > 0) await this.#s.applyReplicated(r.versions as ImportedVersion[], { maxClockAheadMs: this.#opts.maxClockAheadMs });
       const theirs: VersionText[] = [];
       for (const { key, ids } of r.missing) {
@@ -833,9 +846,10 @@ export class ClusterNode implements Replicator {
       }
       const node = link.peer!.node;
       const o = this.#outbound(node);
+      moved += theirs.length;
       for (const b of pushBatches(theirs)) await this.#push(node, o, link, b, this.#clock.now());
     }
-    return complete;
+    return { complete, moved };
   }
 
   /**

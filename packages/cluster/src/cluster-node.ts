@@ -120,8 +120,9 @@ const CHUNK_VERSIONS = 4_096;
 const KEYS_AT_ONCE = 64;
 /** Keys per version exchange request. */
 const KEYS_PER_EXCHANGE = 2_000;
-/** Versions in one anti-entropy answer (the rest come next round). */
-const VERSIONS_PER_ANSWER = 5_000;
+/** Versions in one anti-entropy answer, or about ANSWER_BYTES of them (the rest come next round). */
+const VERSIONS_PER_ANSWER = 20_000;
+const ANSWER_BYTES = 8 * 1024 * 1024;
 /** An anti-entropy round that moved at least this many versions is followed by another at once. */
 const BACK_TO_BACK_VERSIONS = 500;
 /** A link holding this much unsent data gets no pushes (anti-entropy repairs later). */
@@ -854,7 +855,7 @@ export class ClusterNode implements Replicator {
 
   /**
    * The peer's side of a key exchange, as the JSON of the answer: the versions it lacks
-   * (from their stored text, up to about PUSH_BYTES; the rest come next round) and the
+   * (from their stored text, up to about ANSWER_BYTES; the rest come next round) and the
    * ids this node lacks.
    */
   #exchange(id: number, ns: string, keys: ReadonlyArray<{ key: string; ids: readonly string[] }>): string {
@@ -870,7 +871,7 @@ export class ClusterNode implements Replicator {
       const theirs = new Set(ids);
       const give = new Set(mine.filter((vid) => !theirs.has(vid)));
       if (give.size === 0) continue;
-      if (versions.length >= VERSIONS_PER_ANSWER || bytes >= PUSH_BYTES) {
+      if (versions.length >= VERSIONS_PER_ANSWER || bytes >= ANSWER_BYTES) {
         more = true;
         continue;
       }

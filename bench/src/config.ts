@@ -62,6 +62,54 @@ export const SERVER_FULL: ServerBenchConfig = {
 /** The 5-minute soak (`pnpm bench:soak`): the mixed load only, longer. */
 export const SERVER_SOAK: ServerBenchConfig = { ...SERVER_FULL, mixedSeconds: 300, mixedWarmupSeconds: 60 };
 
+/**
+ * The cluster rows: three `kdelta start` members on 127.0.0.1, each with a fresh data
+ * directory (see sections/cluster.ts).
+ */
+export interface ClusterBenchConfig {
+  /** replication lag: puts per second to member A, for how long, after a warm-up of the same load (not measured) */
+  readonly lagRate: number;
+  readonly lagSeconds: number;
+  readonly lagWarmupSeconds: number;
+  /** keys the lag writes cycle through */
+  readonly lagKeys: number;
+  /** join: the joined cluster holds largeKeys × largeVersions (the large DB); the new member must match in this long */
+  readonly joinTimeoutSeconds: number;
+  /** versions per putMany when member A's directory is filled before it starts */
+  readonly prepBatch: number;
+  /** partition: how long it lasts, and the versions written on each side meanwhile (A all of its side's; B and C half each) */
+  readonly partitionSeconds: number;
+  readonly partitionWrites: number;
+  /** keys both sides write to (the same keys, so histories interleave) */
+  readonly partitionKeys: number;
+  readonly healTimeoutSeconds: number;
+  /**
+   * anti-entropy cost: versions the quiet members hold (10,000 keys × versions / 10,000), rest
+   * after they agree, and the sampled window. The rest is long enough for V8's memory reducer:
+   * ~30 s after a member's join it runs full GCs once (heap ~130 MB → ~35 MB at 100,000
+   * versions, ~0.3 s of CPU), which is not the steady cost being measured.
+   */
+  readonly idleVersions: number;
+  readonly idleSettleSeconds: number;
+  readonly idleSeconds: number;
+}
+
+export const CLUSTER_FULL: ClusterBenchConfig = {
+  lagRate: 5_000,
+  lagSeconds: 10,
+  lagWarmupSeconds: 3,
+  lagKeys: 10_000,
+  joinTimeoutSeconds: 180,
+  prepBatch: 10_000,
+  partitionSeconds: 30,
+  partitionWrites: 50_000,
+  partitionKeys: 10_000,
+  healTimeoutSeconds: 120,
+  idleVersions: 100_000,
+  idleSettleSeconds: 40,
+  idleSeconds: 30,
+};
+
 /** Everything a run is parameterized by; passed verbatim to child processes. */
 export interface BenchConfig {
   readonly quick: boolean;
@@ -98,6 +146,7 @@ export interface BenchConfig {
   /** a suite child is killed after this long */
   readonly subjectTimeoutMs: number;
   readonly server: ServerBenchConfig;
+  readonly cluster: ClusterBenchConfig;
 }
 
 /** The published workload: 10,000 keys × 10 versions; large DB 10,000 × 100. */
@@ -124,6 +173,7 @@ export const FULL: BenchConfig = {
   aggregateRounds: 20,
   subjectTimeoutMs: 8 * 60_000,
   server: SERVER_FULL,
+  cluster: CLUSTER_FULL,
 };
 
 /** Smoke test: 1,000 keys, short runs, the indexed lookups on 100,000 documents. Figures are not comparable with the targets. */
@@ -153,5 +203,16 @@ export const QUICK: BenchConfig = {
     mixedSeconds: 4,
     mixedWarmupSeconds: 1,
     redisRequests: 30_000,
+  },
+  cluster: {
+    ...CLUSTER_FULL,
+    lagSeconds: 5,
+    lagWarmupSeconds: 1,
+    joinTimeoutSeconds: 60,
+    partitionSeconds: 5,
+    partitionWrites: 5_000,
+    healTimeoutSeconds: 60,
+    idleSettleSeconds: 35,
+    idleSeconds: 10,
   },
 };

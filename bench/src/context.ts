@@ -25,6 +25,7 @@ export function formatFigure(value: number, unit: Unit): string {
   if (unit === 'µs') return `${value.toFixed(2)} µs`;
   if (unit === 's') return `${value.toFixed(1)} s`;
   if (unit === 'bytes') return `${(value / 1e6).toFixed(2)} MB`;
+  if (unit === '% of a core') return `${value.toFixed(2)} % of a core`;
   if (unit === '%') return `${value > 0 ? '+' : ''}${value.toFixed(1)} %`;
   return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
 }

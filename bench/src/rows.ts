@@ -4,7 +4,7 @@ import type { SubjectId } from './subject.js';
 /** A column: a subject, `fs` for the file-system bound, `redis` for redis-server beside the KoruDelta server. */
 export type Column = SubjectId | 'fs' | 'redis';
 
-export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%';
+export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%' | '% of a core';
 
 /** Rows in table order, with their labels and units. */
 export const OPERATIONS = [
@@ -45,6 +45,13 @@ export const OPERATIONS = [
   { id: 'server.rss.min', label: 'server RSS under mixed load after warm-up: min', unit: 'bytes' },
   { id: 'server.rss.max', label: 'server RSS under mixed load after warm-up: max', unit: 'bytes' },
   { id: 'server.rss.drift', label: 'server RSS drift under mixed load (last vs first samples after warm-up, medians)', unit: '%' },
+  { id: 'cluster.lag.p50', label: 'cluster: replication lag at 5,000 writes/s, put sent to A → change event at B/C: p50', unit: 'ms' },
+  { id: 'cluster.lag.p99', label: 'cluster: replication lag at 5,000 writes/s: p99', unit: 'ms' },
+  { id: 'cluster.join', label: 'cluster: an empty member joins the large DB (spawn → same state root)', unit: 's' },
+  { id: 'cluster.heal', label: 'cluster: partition {A} / {B, C} with writes on both sides, heal → same state root', unit: 's' },
+  { id: 'cluster.idle.a', label: 'cluster: CPU of a quiet, synced member (anti-entropy), A', unit: '% of a core' },
+  { id: 'cluster.idle.b', label: 'cluster: CPU of a quiet, synced member (anti-entropy), B', unit: '% of a core' },
+  { id: 'cluster.idle.c', label: 'cluster: CPU of a quiet, synced member (anti-entropy), C', unit: '% of a core' },
   { id: 'fdatasync', label: 'fdatasync bound: 4 KiB append + fdatasync', unit: 'ms' },
 ] as const satisfies readonly { id: string; label: string; unit: Unit }[];
 

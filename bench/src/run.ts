@@ -1,10 +1,11 @@
 /**
  * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side (the
  * query rows with LokiJS too), then the KoruDelta server under load from a second
- * process with redis beside it, and writes results/latest.{json,md}
- * (results/latest-quick.* with --quick).
+ * process with redis beside it, then a three-member cluster, and writes
+ * results/latest.{json,md} (results/latest-quick.* with --quick; a run of only some parts
+ * writes results/latest-partial*.* instead, so it never replaces a whole run).
  *
- *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server]
+ *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,cluster]
  *
  * Each subject runs in a child process of its own; data lives in a mkdtemp directory
  * under os.tmpdir() that is removed at the end. Exit code 1 when a subject failed or
@@ -21,20 +22,22 @@ import { machineInfo } from './machine.js';
 import { killTracked } from './procs.js';
 import { toMarkdown, type Results, type SubjectOutcome } from './report.js';
 import type { Row, SuiteMessage } from './rows.js';
+import { clusterSection, KDELTA_VERSION } from './sections/cluster.js';
 import { serverSection, SERVER_VERSION } from './sections/server.js';
 import type { SuiteArgs } from './suite.js';
 import { SUBJECT_IDS, SUBJECT_LABELS, type SubjectId } from './subject.js';
 import { evaluateTargets } from './targets.js';
 import { SEED, currentJsonBytes, jsonBytes, makeDoc } from './workload.js';
 
-const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server]';
-/** What --only can pick: the subjects, and `server` for the server rows (with redis). */
-const PARTS = [...SUBJECT_IDS, 'server'] as const;
+const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,cluster]';
+/** What --only can pick: the subjects, `server` for the server rows (with redis), `cluster` for the cluster rows. */
+const PARTS = [...SUBJECT_IDS, 'server', 'cluster'] as const;
 
-function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean } {
+function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean; cluster: boolean; partial: boolean } {
   let quick = false;
   let only: SubjectId[] = [...SUBJECT_IDS];
   let server = true;
+  let cluster = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -45,15 +48,16 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]
       for (const id of ids) if (!(PARTS as readonly string[]).includes(id)) throw new Error(`unknown subject ${JSON.stringify(id)} (known: ${PARTS.join(', ')})`);
       only = SUBJECT_IDS.filter((id) => ids.includes(id));
       server = ids.includes('server');
+      cluster = ids.includes('cluster');
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  return { quick, only, server };
+  return { quick, only, server, cluster, partial: !(server && cluster && only.length === SUBJECT_IDS.length) };
 }
 
-const { quick, only, server } = parseArgs(process.argv.slice(2));
+const { quick, only, server, cluster, partial } = parseArgs(process.argv.slice(2));
 const config = quick ? QUICK : FULL;
 const machine = machineInfo();
 const started = performance.now();
@@ -68,7 +72,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
+console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : []), ...(cluster ? ['cluster'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
 const rows: Row[] = [];
 const problems: string[] = [];
 const subjects: SubjectOutcome[] = [];
@@ -121,6 +125,18 @@ try {
     console.log(`[server] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 
+  if (cluster) {
+    const t0 = performance.now();
+    const result = await clusterSection(config, root);
+    rows.push(...result.rows);
+    problems.push(...result.problems);
+    const k = subjects.findIndex((s) => s.id === 'koru');
+    const kdelta = `kdelta ${KDELTA_VERSION} (cluster)`;
+    if (k < 0) subjects.unshift({ id: 'koru', label: SUBJECT_LABELS.koru, version: kdelta, status: 'ok' });
+    else subjects[k] = { ...subjects[k]!, version: `${subjects[k]!.version}, ${kdelta}` };
+    console.log(`[cluster] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
   let lastVersionBytes = 0;
   for (let k = 0; k < config.keys; k++) lastVersionBytes += jsonBytes(makeDoc(k, config.versions - 1));
   const largeCurrentJsonBytes = currentJsonBytes(config.largeKeys, config.largeVersions);
@@ -145,7 +161,7 @@ try {
     durationSeconds: (performance.now() - started) / 1000,
   };
   const outDir = join(BENCH_DIR, 'results');
-  const base = quick ? 'latest-quick' : 'latest';
+  const base = `latest${partial ? '-partial' : ''}${quick ? '-quick' : ''}`;
   await mkdir(outDir, { recursive: true });
   const markdown = toMarkdown(results);
   await writeFile(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);

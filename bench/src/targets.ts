@@ -101,6 +101,16 @@ export function evaluateTargets(rows: readonly Row[], large: LargeShape, queries
     [value('koru', 'server.rss.min'), value('koru', 'server.rss.max'), value('koru', 'server.rss.drift')],
     ([min, max, drift]) => memoryFlat(min!, max!, drift!),
   );
+  add('cluster: replication lag at 5,000 writes/s, p50', '≤ 5 ms', [value('koru', 'cluster.lag.p50')], ([ms]) => [`${ms!.toFixed(2)} ms`, ms! <= 5]);
+  add('cluster: replication lag at 5,000 writes/s, p99', '≤ 50 ms', [value('koru', 'cluster.lag.p99')], ([ms]) => [`${ms!.toFixed(2)} ms`, ms! <= 50]);
+  add(`cluster: an empty member joins a cluster holding ${shape} (spawn → same state root)`, '≤ 15 s', [value('koru', 'cluster.join')], ([s]) => [`${s!.toFixed(2)} s`, s! <= 15]);
+  add('cluster: partition {A} / {B, C} with writes on both sides, heal → same state root', '≤ 5 s', [value('koru', 'cluster.heal')], ([s]) => [`${s!.toFixed(2)} s`, s! <= 5]);
+  add(
+    'cluster: CPU of each quiet, synced member (anti-entropy)',
+    '≤ 1 % of a core each',
+    [value('koru', 'cluster.idle.a'), value('koru', 'cluster.idle.b'), value('koru', 'cluster.idle.c')],
+    (xs) => [`${xs.map((x) => `${x.toFixed(2)}%`).join(' / ')} (A / B / C)`, xs.every((x) => x <= 1)],
+  );
   const vsRedis = (name: string, operation: OperationId, unit: string): void => {
     const k = value('koru', operation);
     const r = value('redis', operation);

@@ -4,3 +4,5 @@
 export function fcSeed(label?: string): number;
 /** A fresh temporary directory and a function that removes it. */
 export function tempDir(prefix?: string): { dir: string; cleanup: () => void };
+/** A small deterministic PRNG (mulberry32): numbers in [0, 1), the same sequence for the same seed. */
+export function prng(seed: number): () => number;

@@ -9,7 +9,7 @@ import {
   type JsonValue,
   type WireFilter,
 } from '@koru/delta';
-import { fcSeed } from '@koru/vitest-preset/helpers';
+import { fcSeed, prng } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilterSyntaxError, parseFilterExpression } from '../src/filter-expression.js';
@@ -646,7 +646,7 @@ describe('properties', () => {
   it('random filter → printed expression → parseFilterExpression gives the builder’s wire form', () => {
     fc.assert(
       fc.property(astArb, fc.integer({ min: 0, max: 0x7fffffff }), (ast, seed) => {
-        const rnd = mulberry32(seed);
+        const rnd = prng(seed);
         const text = new Printer(rnd).print(ast);
         const expected = toWire(toFilter(ast));
         const got = parseFilterExpression(text);
@@ -711,15 +711,3 @@ describe('properties', () => {
     );
   });
 });
-
-/** A small seeded PRNG, so each printed spelling is reproducible from the fast-check seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -29,7 +29,7 @@ import {
   type Version,
 } from '@koru/delta';
 import { randomNonce } from './auth.js';
-import { Link, LinkError, type LinkOwner, type PeerHello } from './link.js';
+import { Link, type LinkOwner, type PeerHello } from './link.js';
 import { Membership, peerStateOf, type Member, type PeerState } from './membership.js';
 import type { ClusterMessage, GossipEntry, MessageOf } from './messages.js';
 import { systemClock, type Clock, type Transport } from './transport.js';
@@ -157,8 +157,8 @@ export class ClusterNode implements Replicator {
   readonly #inbound = new Set<Link>();
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #join: readonly string[];
-  #pushedSeq: number;
-  #flushQueued = false;
+  /** Versions written here and committed, not yet pushed (sent by the next flush). */
+  #outgoing: Version[] = [];
   #probeOrder: string[] = [];
   #probing = false;
   #syncing: Promise<'equal' | number> | undefined;
@@ -170,7 +170,7 @@ export class ClusterNode implements Replicator {
   readonly #servingSnapshot = new Set<string>();
   #timers: unknown[] = [];
   #stopped = false;
-  #offCommit: () => void;
+  #offApply: () => void;
 
   private constructor(o: ClusterOptions) {
     this.#db = o.db;
@@ -192,13 +192,15 @@ export class ClusterNode implements Replicator {
     this.#log = o.log ?? (() => {});
     this.#members = new Membership(this.#s.nodeId, o.address, o.incarnation ?? this.#clock.now());
     this.#join = o.join ?? [];
-    this.#pushedSeq = this.#s.seq;
     this.#needSnapshot = this.#join.length > 0 && !this.#holdsData();
-    this.#offCommit = this.#s.onCommit((seq) => {
-      if (seq >= 0 && !this.#flushQueued) {
-        this.#flushQueued = true;
-        queueMicrotask(() => this.#flushPushes());
-      }
+    // Every version written here is pushed once committed: replicated ones are not
+    // (their writer pushes them), nor the database's own records.
+    const self = this.#members.self;
+    this.#offApply = this.#s.onApply((_current, all) => {
+      // An empty queue has no flush scheduled: the first version in schedules one.
+      const queued = this.#outgoing.length;
+      for (const v of all) if (v.node === self && v.namespace !== SYSTEM_NAMESPACE) this.#outgoing.push(v);
+      if (queued === 0 && this.#outgoing.length > 0) queueMicrotask(() => this.#flushPushes());
     });
   }
 
@@ -311,7 +313,7 @@ export class ClusterNode implements Replicator {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers) this.#clock.clearTimeout(t);
-    this.#offCommit();
+    this.#offApply();
     this.#db.setReplicator(undefined);
     const gossip: GossipEntry[] = [this.#members.leaveEntry()];
     await Promise.allSettled(
@@ -324,7 +326,7 @@ export class ClusterNode implements Replicator {
   kill(): void {
     this.#stopped = true;
     for (const t of this.#timers) this.#clock.clearTimeout(t);
-    this.#offCommit();
+    this.#offApply();
     this.#db.setReplicator(undefined);
     this.#closeAll();
   }
@@ -656,15 +658,9 @@ export class ClusterNode implements Replicator {
   // ---- push ------------------------------------------------------------------
 
   #flushPushes(): void {
-    this.#flushQueued = false;
-    if (this.#stopped) return;
-    const to = this.#s.seq;
-    if (to <= this.#pushedSeq) return;
-    const self = this.#members.self;
-    const versions: Version[] = [];
-    for (const v of this.#s.committed(this.#pushedSeq + 1, to)) if (v.node === self && v.namespace !== SYSTEM_NAMESPACE) versions.push(v);
-    this.#pushedSeq = to;
-    if (versions.length === 0) return;
+    const versions = this.#outgoing;
+    this.#outgoing = [];
+    if (this.#stopped || versions.length === 0) return;
     const now = this.#clock.now();
     let batches: PushBatch[] | undefined;
     for (const m of this.#members.current()) {
@@ -885,8 +881,10 @@ export class ClusterNode implements Replicator {
 
   // ---- snapshot (join) ---------------------------------------------------------------
 
+  /** True when the store holds a version outside its own records (found without building the hash trees). */
   #holdsData(): boolean {
-    return this.#s.stateRoot() !== '0'.repeat(64);
+    for (const _ of this.#s.committedJson()) return true;
+    return false;
   }
 
   /**

@@ -117,6 +117,5 @@ export const messageSchema = z.discriminatedUnion('t', [
 export type ClusterMessage = z.infer<typeof messageSchema>;
 /** A message of one type. */
 export type MessageOf<T extends ClusterMessage['t']> = Extract<ClusterMessage, { t: T }>;
-export type Challenge = z.infer<typeof challenge>;
 export type Hello = z.infer<typeof hello>;
 export type Welcome = z.infer<typeof welcome>;

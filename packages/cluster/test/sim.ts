@@ -2,18 +2,7 @@
 // delays, drops, duplicates, corrupts and partitions frames, all driven by one seed.
 // The cluster nodes run unchanged on top of it (the Transport and Clock interfaces).
 import type { Clock, LinkHandlers, RawLink, Transport } from '@koru/cluster';
-
-/** A small, fast, seedable PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '@koru/vitest-preset/helpers';
 
 interface Event {
   readonly at: number;
@@ -50,7 +39,7 @@ export class World {
   readonly stats = { sent: 0, dropped: 0, duplicated: 0, corrupted: 0 };
 
   constructor(seed: number) {
-    this.random = rng(seed);
+    this.random = prng(seed);
   }
 
   /** A clock for one node, optionally skewed from world time. */

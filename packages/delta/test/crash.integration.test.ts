@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
-import { fcSeed, tempDir } from '@koru/vitest-preset/helpers';
+import { fcSeed, prng, tempDir } from '@koru/vitest-preset/helpers';
 import { KoruDelta, type Version } from '@koru/delta';
 import { expectKoruError } from './support.js';
 
@@ -87,18 +87,6 @@ function startWriter(
       }
     });
   });
-}
-
-/** A small seeded PRNG (mulberry32) for the kill delays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function acksOf(lines: readonly Line[], cycle: number): Ack[] {

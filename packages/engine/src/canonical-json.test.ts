@@ -1,4 +1,4 @@
-import { fcSeed } from '@koru/vitest-preset/helpers';
+import { fcSeed, prng } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -109,18 +109,6 @@ function isDeepFrozen(v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return true;
   if (!Object.isFrozen(v)) return false;
   return Object.values(v).every(isDeepFrozen);
-}
-
-/** Deterministic PRNG for reshuffling keys inside a property. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The same JSON value with every object's keys inserted in a random order. */
@@ -622,7 +610,7 @@ describe('canonicalize: properties', () => {
         expect(c.bytes).toBe(utf8Length(c.text));
         expect(canonicalize(JSON.parse(c.text)).text).toBe(c.text);
         expect(canonicalize(c.value).text).toBe(c.text);
-        expect(canonicalize(reorderKeys(v, mulberry32(shuffleSeed))).text).toBe(c.text);
+        expect(canonicalize(reorderKeys(v, prng(shuffleSeed))).text).toBe(c.text);
         expect(c.text).toBe(naiveJcs(v));
         expect(isDeepFrozen(c.value)).toBe(true);
       }),

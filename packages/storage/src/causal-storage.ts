@@ -153,7 +153,7 @@ export class CausalStorage {
   #closed = false;
   #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
   readonly #listeners = new Set<(seq: number) => void>();
-  readonly #appliers = new Set<(versions: readonly Version[]) => void>();
+  readonly #appliers = new Set<(current: readonly Version[], all: readonly Version[]) => void>();
   /** Per namespace, its live heads as of the last commit to it (see #liveList). */
   readonly #liveLists = new Map<string, readonly Version[]>();
   #lastChange: Change | undefined;
@@ -680,8 +680,8 @@ export class CausalStorage {
       w.resolve(w.version);
     }
     if (this.#appliers.size > 0) {
-      const versions = current ?? batch.map((w) => w.version);
-      if (versions.length > 0) for (const applier of this.#appliers) applier(versions);
+      const all = batch.map((w) => w.version);
+      for (const applier of this.#appliers) applier(current ?? all, all);
     }
     for (const listener of this.#listeners) {
       try {
@@ -1021,9 +1021,11 @@ export class CausalStorage {
   /**
    * Calls `listener` synchronously with the versions of every batch as it is applied,
    * before any write of it is reported done, so derived state (secondary indexes, views)
-   * never lags a completed write. The listener must not throw. Returns its remover.
+   * never lags a completed write: `current`, those that became their key's current
+   * version (in order), and `all` of them (replicated versions that lost to a later
+   * clock included). The listener must not throw. Returns its remover.
    */
-  onApply(listener: (versions: readonly Version[]) => void): () => void {
+  onApply(listener: (current: readonly Version[], all: readonly Version[]) => void): () => void {
     this.#appliers.add(listener);
     return () => this.#appliers.delete(listener);
   }

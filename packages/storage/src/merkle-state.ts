@@ -38,11 +38,6 @@ export function bucketOf(key: string): number {
   return (h >>> 0) >>> (32 - BUCKET_BITS);
 }
 
-/** A bucket's name in the tree: MERKLE_DEPTH hex digits. */
-export function bucketPrefix(bucket: number): string {
-  return bucket.toString(16).padStart(MERKLE_DEPTH, '0');
-}
-
 /** One node of a namespace's tree, as a peer sees it. */
 export interface MerkleNode {
   /** Hex digits naming the subtree ('' is the namespace's root, MERKLE_DEPTH digits a bucket). */

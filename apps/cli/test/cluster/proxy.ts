@@ -18,6 +18,7 @@
 // at most 16 KiB, one frame of at most 64 MiB: what ws accepts, a source paused while more
 // than 4 MiB wait to be written), except what a one-way blackhole deliberately holds back.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { prng } from '@koru/vitest-preset/helpers';
 import { expect } from 'vitest';
 import { call, historyIds, peers, startMember, status, waitFor, type Member, type MemberOptions } from './support.js';
 
@@ -77,18 +78,6 @@ const MAX_HEAD = 16 * 1024;
 const MAX_FRAME = 64 * 1024 * 1024 + 14;
 const HIGH_WATER = 4 * 1024 * 1024;
 const REORDER_HOLD_MS = 20;
-
-/** A small deterministic PRNG (mulberry32): the same seed, the same faults. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pairKey = (from: string, to: string): string => `${from}>${to}`;
 

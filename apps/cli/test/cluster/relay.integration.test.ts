@@ -6,9 +6,9 @@
 //   replayed into its own link), so applying a version must be idempotent;
 // - corrupted frames: one flipped byte, which the frame MAC must catch, closing that link.
 // Each time: every version written reaches every member exactly once, and they converge.
-import { fcSeed } from '@koru/vitest-preset/helpers';
+import { fcSeed, prng } from '@koru/vitest-preset/helpers';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { expectSameReplicas, FaultNet, Ledger, prng, startBehindProxies, type RelayMode } from './proxy.js';
+import { expectSameReplicas, FaultNet, Ledger, startBehindProxies, type RelayMode } from './proxy.js';
 import { converged, stopAll, waitFor, type Member } from './support.js';
 
 const NS = 'r';

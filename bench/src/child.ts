@@ -3,7 +3,12 @@
  * a missing build costs only that column), and memory is read in a process of its own.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killTracked } from './procs.js';
 
 /** The bench package directory (children resolve `tsx` from here). */
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -51,6 +56,26 @@ export function runChild(module: string, arg: unknown, onMessage: (message: unkn
 /** Kills the children this process started (on Ctrl-C). */
 export function killChildren(): void {
   for (const child of active) child.kill('SIGKILL');
+}
+
+/**
+ * A scratch directory for a standalone run, and the clean-up that kills every process the
+ * run started and removes the directory; the clean-up also runs on SIGINT and SIGTERM.
+ */
+export async function scratchRun(prefix: string): Promise<{ root: string; cleanUp: () => void }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const cleanUp = (): void => {
+    killChildren();
+    killTracked();
+    rmSync(root, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      cleanUp();
+      process.exit(130);
+    });
+  }
+  return { root, cleanUp };
 }
 
 /** Sends `message` to the parent and resolves once it is handed over. */

@@ -5,6 +5,7 @@
  * clock (performance.now()) for all of them, so times compare directly.
  */
 import WebSocket from 'ws';
+import { openHelloSocket } from './ws-load.js';
 
 const socketErrors = new WeakMap<WebSocket, string>();
 const COMMA = 0x2c;
@@ -24,30 +25,8 @@ export function socketError(socket: WebSocket): string | undefined {
 
 /** Connects to `<url>/v1/ws` and completes the hello → welcome handshake. */
 export function openSocket(url: string, timeoutMs = 10_000): Promise<WebSocket> {
-  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, { perMessageDeflate: false });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.terminate();
-      reject(new Error(`${url}: no welcome in ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    socket.once('open', () => socket.send(JSON.stringify({ type: 'hello', protocol: 1 })));
-    socket.once('message', (data: Buffer) => {
-      clearTimeout(timer);
-      const message = JSON.parse(data.toString()) as { type?: string };
-      if (message.type !== 'welcome') {
-        socket.terminate();
-        reject(new Error(`${url}: expected a welcome, got ${data.toString().slice(0, 200)}`));
-        return;
-      }
-      // Errors after the handshake end the socket (close 1006): keep the first, for the report.
-      socket.on('error', (e) => (socketErrors.get(socket) ?? socketErrors.set(socket, e.message)));
-      resolve(socket);
-    });
-  });
+  // Errors after the handshake end the socket (close 1006): keep the first, for the report.
+  return openHelloSocket(url, timeoutMs, (e, socket) => void (socketErrors.get(socket) ?? socketErrors.set(socket, e.message)));
 }
 
 export function closeSocket(socket: WebSocket): Promise<void> {

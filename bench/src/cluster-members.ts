@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { PeerInfo } from '@koru/server';
 import { cpuMsOf, spawnTracked, stopProcess } from './procs.js';
 
 const require = createRequire(import.meta.url);
@@ -28,15 +29,6 @@ export interface MemberStatus {
   readonly cluster: { readonly address: string; readonly members: number } | null;
 }
 
-/** One entry of `GET /v1/cluster/peers`. */
-export interface PeerEntry {
-  readonly id: string;
-  readonly address: string;
-  readonly state: 'healthy' | 'suspect' | 'unreachable' | 'left';
-  readonly lastSeen: string | null;
-  readonly replicationLagMs: number;
-  readonly unconfirmed: number;
-}
 
 export interface MemberOptions {
   /** A label for logs and notes: A, B, C. */
@@ -74,7 +66,7 @@ export interface Member {
   /** Log lines about snapshots (`cluster snapshot …`), as logged. */
   readonly snapshotLog: string[];
   status(): Promise<MemberStatus>;
-  peers(): Promise<PeerEntry[]>;
+  peers(): Promise<PeerInfo[]>;
   /** CPU time (user + system) used so far, ms (/proc/<pid>/stat). */
   cpuMs(): number | undefined;
   /** True while the process runs. */
@@ -153,7 +145,7 @@ export function startMember(o: MemberOptions): Promise<Member> {
         logProblems,
         snapshotLog,
         status: () => getJson<MemberStatus>(`${url}/v1/status`),
-        peers: async () => (await getJson<{ peers: PeerEntry[] }>(`${url}/v1/cluster/peers`)).peers,
+        peers: async () => (await getJson<{ peers: PeerInfo[] }>(`${url}/v1/cluster/peers`)).peers,
         cpuMs: () => cpuMsOf(child.pid!),
         running: () => child.exitCode === null && child.signalCode === null,
         stop: (graceMs = 20_000) => stopProcess(child, 'SIGTERM', graceMs),
@@ -202,7 +194,7 @@ export async function waitHealthy(members: readonly Member[], timeoutMs: number)
   const deadline = performance.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const lists = await Promise.all(members.map((m) => m.peers().catch(() => [] as PeerEntry[])));
+    const lists = await Promise.all(members.map((m) => m.peers().catch(() => [] as PeerInfo[])));
     const ok = members.every((m, i) => members.every((o) => o === m || lists[i]!.some((p) => p.id === o.id && p.state === 'healthy')));
     if (ok) return;
     last = members.map((m, i) => `${m.name} sees ${lists[i]!.map((p) => `${members.find((o) => o.id === p.id)?.name ?? p.id.slice(0, 8)}:${p.state}`).join(',') || 'nobody'}`).join('; ');

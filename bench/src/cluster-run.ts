@@ -11,14 +11,11 @@
  * member misbehaved (see Problems); targets missed never change the exit code.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BENCH_DIR, killChildren } from './child.js';
+import { BENCH_DIR, scratchRun } from './child.js';
 import { FULL, QUICK, type BenchConfig } from './config.js';
 import { machineInfo, type MachineInfo } from './machine.js';
-import { killTracked } from './procs.js';
 import { OPERATIONS, type Row } from './rows.js';
 import { CLUSTER_PARTS, KDELTA_VERSION, clusterSection, type ClusterPart } from './sections/cluster.js';
 import { evaluateTargets, type TargetResult } from './targets.js';
@@ -58,18 +55,7 @@ function productRevision(): string {
 const config = quick ? QUICK : FULL;
 const revision = productRevision();
 const machine = machineInfo();
-const root = await mkdtemp(join(tmpdir(), 'koru-cluster-bench-'));
-const cleanUp = (): void => {
-  killChildren();
-  killTracked();
-  rmSync(root, { recursive: true, force: true });
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    cleanUp();
-    process.exit(130);
-  });
-}
+const { root, cleanUp } = await scratchRun('koru-cluster-bench-');
 
 /** The cluster's results file. */
 export interface ClusterResults {

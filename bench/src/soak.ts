@@ -10,15 +10,12 @@
  * history every put adds apart from anything else; `--out` names the results files.
  * Exit code 1 when something failed (errors, a crash); the memory target is reported, not asserted.
  */
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BENCH_DIR, killChildren } from './child.js';
+import { BENCH_DIR, scratchRun } from './child.js';
 import { SERVER_SOAK, type ServerBenchConfig } from './config.js';
 import { SERVER_VERSION } from './koru-server.js';
 import { machineInfo } from './machine.js';
-import { killTracked } from './procs.js';
 import { describeMixed, memoryStats, mixedRun } from './sections/server.js';
 import { MEMORY_FLAT_PERCENT, memoryFlat } from './targets.js';
 
@@ -46,18 +43,7 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 
 const machine = machineInfo();
-const root = await mkdtemp(join(tmpdir(), 'koru-soak-'));
-const cleanUp = (): void => {
-  killChildren();
-  killTracked();
-  rmSync(root, { recursive: true, force: true });
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    cleanUp();
-    process.exit(130);
-  });
-}
+const { root, cleanUp } = await scratchRun('koru-soak-');
 
 console.log(`KoruDelta server soak: ${config.mixedSeconds} s of mixed load; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
 const problems: string[] = [];

@@ -27,6 +27,36 @@ function answerOf(data: Buffer): { id: number; error: boolean } {
 }
 
 /** One session: connected and welcomed. */
+/**
+ * Connects to `<url>/v1/ws` and completes the hello → welcome handshake; `onError` then
+ * hears the socket's later errors.
+ */
+export function openHelloSocket(url: string, timeoutMs: number, onError: (e: Error, socket: WebSocket) => void): Promise<WebSocket> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, { perMessageDeflate: false });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`${url}: no welcome in ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'hello', protocol: 1 })));
+    socket.once('message', (data: Buffer) => {
+      clearTimeout(timer);
+      const message = JSON.parse(data.toString()) as { type?: string };
+      if (message.type !== 'welcome') {
+        socket.terminate();
+        reject(new Error(`${url}: expected a welcome, got ${data.toString().slice(0, 200)}`));
+        return;
+      }
+      socket.on('error', (e) => onError(e, socket));
+      resolve(socket);
+    });
+  });
+}
+
 export class WsSession {
   private nextId = 1;
   private readonly waiting = new Map<number, (message: { result?: unknown; error?: { code: string; message: string } }) => void>();
@@ -45,31 +75,9 @@ export class WsSession {
   }
 
   /** Connects to `<url>/v1/ws` and completes the handshake. */
-  static open(url: string, timeoutMs = 10_000): Promise<WsSession> {
-    const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, { perMessageDeflate: false });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.terminate();
-        reject(new Error(`no welcome in ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      socket.once('open', () => socket.send(JSON.stringify({ type: 'hello', protocol: 1 })));
-      socket.once('message', (data: Buffer) => {
-        clearTimeout(timer);
-        const message = JSON.parse(data.toString()) as { type?: string };
-        if (message.type !== 'welcome') {
-          socket.terminate();
-          reject(new Error(`expected a welcome, got ${data.toString().slice(0, 200)}`));
-          return;
-        }
-        // Errors after the handshake surface as failed calls or a close.
-        socket.on('error', () => {});
-        resolve(new WsSession(socket));
-      });
-    });
+  static async open(url: string, timeoutMs = 10_000): Promise<WsSession> {
+    // Errors after the handshake surface as failed calls or a close.
+    return new WsSession(await openHelloSocket(url, timeoutMs, () => {}));
   }
 
   /** One call, answer parsed: resolves with the result, rejects with the wire error. */

@@ -3,3 +3,5 @@ export { startServer, SERVER_FILE, type ServerOptions, type ServerClusterOptions
 export { serve } from './serve.js';
 export { PROTOCOL_VERSION } from './ws.js';
 export { toWireError, type WireError } from './errors.js';
+/** One member as `GET /v1/cluster/peers` lists it. */
+export type { PeerInfo } from '@koru/cluster';

@@ -1,22 +1,14 @@
 /** `kdelta peers`: the members of the cluster the served database belongs to. */
+import type { PeerInfo } from '@koru/server';
 import { examples } from '../help.js';
 import { EXIT_FAILED } from '../errors.js';
 import type { Register } from './register.js';
 
-/** One member as the server's `GET /v1/cluster/peers` lists it. */
-interface Peer {
-  readonly id: string;
-  readonly address: string;
-  readonly state: 'healthy' | 'suspect' | 'unreachable' | 'left';
-  readonly lastSeen: string | null;
-  readonly replicationLagMs: number;
-  readonly unconfirmed: number;
-}
-
+/** The server's `GET /v1/cluster/peers`. */
 interface PeersAnswer {
   readonly node: string;
   readonly address: string | null;
-  readonly peers: readonly Peer[];
+  readonly peers: readonly PeerInfo[];
 }
 
 export const register: Register = (program, act) => {

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '@koru/vitest-preset/helpers';
+import { systemTool, tempDir } from '@koru/vitest-preset/helpers';
 import { startServer } from '@koru/server';
 
 const CHROMIUM = process.env.KORU_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium`);
-if (!available) console.log(`[browser-test] skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+const chromiumTool = systemTool({ name: `Chromium (${CHROMIUM})`, present: () => existsSync(CHROMIUM), apt: 'chromium' });
+const available = chromiumTool.available;
+if (!available) console.log(`[browser-test] skipped: ${chromiumTool.reason}`);
 
 let tmp;
 let server;

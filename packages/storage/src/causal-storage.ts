@@ -61,7 +61,7 @@ export interface WriteOptions {
   readonly ifVersion?: string | null;
 }
 
-/** A version to import (see {@link CausalStorage.importVersions}): what `history` lists, `timestamp` aside. */
+/** A version to import (see {@link CausalStorage.importVersions}): what `history` lists. */
 export interface ImportedVersion {
   readonly namespace: string;
   readonly key: string;
@@ -69,6 +69,8 @@ export interface ImportedVersion {
   readonly value?: unknown;
   /** Checked when given. */
   readonly valueId?: string | null;
+  /** Checked when given: the ISO-8601 form of the `hlc`'s wall-clock part, as exported. */
+  readonly timestamp?: string;
   readonly versionId: string;
   readonly previousVersion: string | null;
   readonly hlc: string;
@@ -312,12 +314,16 @@ export class CausalStorage {
    * Adds versions written elsewhere (an export of this or another database) with their
    * ids, clocks, nodes and timestamps unchanged, as one atomic batch. Every item is
    * checked before anything is stored: its value hashes to its `valueId`, its fields to
-   * its `versionId`; its `previousVersion` is a version of the key already stored or an
-   * earlier item of the batch, with an earlier clock; it is not stored already. Items in
-   * the order they were committed (an export's order) pass; the database's own clock
-   * moves past the newest. The reserved namespace is accepted, so a full export restores
-   * index and view definitions too. Resolves to the number of versions added.
-   * @throws INVALID_ARGUMENT naming the item and what does not match; name and value errors
+   * its `versionId`, its `timestamp` (when given) is its `hlc`'s; its `previousVersion`
+   * is a version of the key already stored or an earlier item of the batch, with an
+   * earlier clock. A version already stored (or twice in the batch) is skipped: its id
+   * matched its fields, so it is the very version stored, and importing a dump twice
+   * changes nothing. Items in the order they were committed (an export's order) pass;
+   * the database's own clock moves past the newest. The reserved namespace is accepted,
+   * so a full export restores index and view definitions too. Resolves to the number of
+   * versions added (`items.length` minus those skipped).
+   * @throws INVALID_ARGUMENT naming the item and what does not match (nothing of the batch
+   *   is stored); name and value errors
    */
   importVersions(items: readonly ImportedVersion[]): Promise<number> {
     try {
@@ -411,8 +417,9 @@ export class CausalStorage {
       const w = this.#stamped(ks, canon, it.previousVersion, stamp, it.hlc, it.node);
       if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
       if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
+      if (it.timestamp !== undefined && it.timestamp !== w.version.timestamp) bad(i, `timestamp ${JSON.stringify(it.timestamp)} is not the time of its hlc ${it.hlc} (${w.version.timestamp})`);
+      // Same id, so the same fields (they were just hashed): stored already, skipped.
       if (batch.has(it.versionId) || this.#queuedForeign.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {
-        if (!replicate) bad(i, `version ${it.versionId} is already stored`);
         duplicates++;
         continue;
       }

@@ -495,8 +495,11 @@ export class KoruDelta {
   /**
    * Adds exported versions (see `exportVersions`) unchanged, as one atomic batch, after
    * checking each against its ids and its key's chain. Call it with batches in export
-   * order. Resolves to the number added.
-   * @throws INVALID_ARGUMENT naming the item that does not match
+   * order. A version already stored is skipped (its id matched its fields: it is that
+   * very version), so importing a dump twice adds nothing. Resolves to the number added;
+   * `versions.length` minus it were skipped. For files, `readImportLine` and
+   * `fromV1Database` read export lines, plain writes and 1.0 databases.
+   * @throws INVALID_ARGUMENT naming the item that does not match (nothing of the batch is stored)
    */
   importVersions(versions: readonly ImportedVersion[]): Promise<number> {
     return this.#s.importVersions(versions);

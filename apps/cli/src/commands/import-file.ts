@@ -81,8 +81,13 @@ export async function importFile(ctx: Context, fileArg: string): Promise<void> {
     for await (const text of source.lines()) {
       lineNo++;
       if (text.trim() === '') continue;
-      // Checked (and hashed) already: now only parsed; storage checks again as it adds.
-      const line = readImportLine(text, { verify: false });
+      let line: ReturnType<typeof readImportLine>;
+      try {
+        // Checked (and hashed) already: now only parsed; storage checks again as it adds.
+        line = readImportLine(text, { verify: false });
+      } catch (e) {
+        throw at(`${source.name} line ${lineNo} (changed while being imported?)`, e);
+      }
       if (line.kind === 'version') await batches.addVersion(line.version, `line ${lineNo}`);
       else await batches.addWrite(line.item, `line ${lineNo}`);
     }

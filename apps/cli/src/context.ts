@@ -44,6 +44,7 @@ export type Database = Pick<
   | 'queryView'
   | 'deleteView'
   | 'importVersions'
+  | 'putMany'
   | 'changes'
   | 'seq'
   | 'nodeId'

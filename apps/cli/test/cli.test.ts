@@ -235,7 +235,7 @@ describe('kdelta: export, import and watch', () => {
     expect(dump.stdout.trim().split('\n')).toHaveLength(6);
     const dst = fresh();
     const imported = await dst.kIn(dump.stdout, 'import', '-', '--json');
-    expect(json(imported.stdout)).toEqual({ imported: 6 });
+    expect(json(imported.stdout)).toEqual({ imported: 6, skipped: 0, written: 0 });
     for (const key of ['users/alice', 'users/bob']) {
       expect((await dst.k('log', key, '--json')).stdout).toBe((await src.k('log', key, '--json')).stdout);
     }
@@ -348,7 +348,7 @@ describe('kdelta against a server', () => {
     const dump = await r('export');
     expect(dump.stdout.trim().split('\n')).toHaveLength(3);
     const copy = fresh();
-    expect(json((await copy.kIn(dump.stdout, 'import', '-', '--json')).stdout)).toEqual({ imported: 3 });
+    expect(json((await copy.kIn(dump.stdout, 'import', '-', '--json')).stdout)).toEqual({ imported: 3, skipped: 0, written: 0 });
     // watch: one line per event as it commits.
     const watcher = start(['--url', url, 'watch', 'users', '--json'], { cwd: dir });
     let out = '';

@@ -48,6 +48,7 @@ export {
   type Subscription,
 } from '@koru/query';
 export { toEpochMs, type TimeInput } from './time.js';
+export { readImportLine, fromV1Database, isV1Database, V1_NODE, type ImportLine, type ReadLineOptions, type V1Database } from './import.js';
 export { registerPathAdapter, type PathAdapterFactory, type DurableOptions } from './platform.js';
 export {
   KoruError,

@@ -46,7 +46,7 @@ import {
 } from '@koru/query';
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory } from './platform.js';
-import { toEpochMs, type TimeInput } from './time.js';
+import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
 
 /** Options of {@link KoruDelta.start}. All optional. */
 export interface StartOptions {
@@ -255,9 +255,13 @@ export class KoruDelta {
     return this.#s.getVersion(namespace, key);
   }
 
-  /** The version current at `when` (the last written at or before it). O(log h). @throws KEY_NOT_FOUND */
+  /**
+   * The version current at `when` (the last written at or before it): a time, or a
+   * version's `hlc` string, which reaches exactly that version even when others were
+   * written in the same millisecond (see `CausalStorage.getAt`). O(log h). @throws KEY_NOT_FOUND
+   */
   async getAt(namespace: string, key: string, when: TimeInput): Promise<Version> {
-    return this.#s.getAt(namespace, key, toEpochMs(when));
+    return this.#s.getAt(namespace, key, toTimePoint(when));
   }
 
   /** Every version, oldest first, tombstones included. @throws KEY_NOT_FOUND */
@@ -491,8 +495,11 @@ export class KoruDelta {
   /**
    * Adds exported versions (see `exportVersions`) unchanged, as one atomic batch, after
    * checking each against its ids and its key's chain. Call it with batches in export
-   * order. Resolves to the number added.
-   * @throws INVALID_ARGUMENT naming the item that does not match
+   * order. A version already stored is skipped (its id matched its fields: it is that
+   * very version), so importing a dump twice adds nothing. Resolves to the number added;
+   * `versions.length` minus it were skipped. For files, `readImportLine` and
+   * `fromV1Database` read export lines, plain writes and 1.0 databases.
+   * @throws INVALID_ARGUMENT naming the item that does not match (nothing of the batch is stored)
    */
   importVersions(versions: readonly ImportedVersion[]): Promise<number> {
     return this.#s.importVersions(versions);

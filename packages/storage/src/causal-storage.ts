@@ -13,6 +13,7 @@ import {
   canonicalize,
   ClockSkewError,
   formatHlc,
+  HLC_MAX_LOGICAL,
   HybridClock,
   isId,
   parseHlc,
@@ -60,7 +61,7 @@ export interface WriteOptions {
   readonly ifVersion?: string | null;
 }
 
-/** A version to import (see {@link CausalStorage.importVersions}): what `history` lists, `timestamp` aside. */
+/** A version to import (see {@link CausalStorage.importVersions}): what `history` lists. */
 export interface ImportedVersion {
   readonly namespace: string;
   readonly key: string;
@@ -68,6 +69,8 @@ export interface ImportedVersion {
   readonly value?: unknown;
   /** Checked when given. */
   readonly valueId?: string | null;
+  /** Checked when given: the ISO-8601 form of the `hlc`'s wall-clock part, as exported. */
+  readonly timestamp?: string;
   readonly versionId: string;
   readonly previousVersion: string | null;
   readonly hlc: string;
@@ -127,6 +130,21 @@ const noop = (): void => {};
 /** A write with its settlers (a literal of one fixed shape: this runs once per write). */
 function pending(w: StampedWrite, resolve: (v: Version) => void, reject: (e: unknown) => void): PendingWrite {
   return { ks: w.ks, entry: w.entry, version: w.version, wall: w.wall, logical: w.logical, resolve, reject };
+}
+
+/** True for a well-formed clock stamp (integer wall ms and counter, as `parseHlc` gives). */
+function isStamp(t: unknown): t is HlcStamp {
+  if (t === null || typeof t !== 'object') return false;
+  const { wall, logical } = t as Partial<HlcStamp>;
+  return Number.isSafeInteger(wall) && wall! >= 0 && Number.isSafeInteger(logical) && logical! >= 0 && logical! <= HLC_MAX_LOGICAL;
+}
+
+function describeTime(t: unknown): string {
+  try {
+    return typeof t === 'object' && t !== null ? JSON.stringify(t) : String(t);
+  } catch {
+    return typeof t;
+  }
 }
 
 /** Default budget of the cache of materialized historical versions. */
@@ -296,12 +314,16 @@ export class CausalStorage {
    * Adds versions written elsewhere (an export of this or another database) with their
    * ids, clocks, nodes and timestamps unchanged, as one atomic batch. Every item is
    * checked before anything is stored: its value hashes to its `valueId`, its fields to
-   * its `versionId`; its `previousVersion` is a version of the key already stored or an
-   * earlier item of the batch, with an earlier clock; it is not stored already. Items in
-   * the order they were committed (an export's order) pass; the database's own clock
-   * moves past the newest. The reserved namespace is accepted, so a full export restores
-   * index and view definitions too. Resolves to the number of versions added.
-   * @throws INVALID_ARGUMENT naming the item and what does not match; name and value errors
+   * its `versionId`, its `timestamp` (when given) is its `hlc`'s; its `previousVersion`
+   * is a version of the key already stored or an earlier item of the batch, with an
+   * earlier clock. A version already stored (or twice in the batch) is skipped: its id
+   * matched its fields, so it is the very version stored, and importing a dump twice
+   * changes nothing. Items in the order they were committed (an export's order) pass;
+   * the database's own clock moves past the newest. The reserved namespace is accepted,
+   * so a full export restores index and view definitions too. Resolves to the number of
+   * versions added (`items.length` minus those skipped).
+   * @throws INVALID_ARGUMENT naming the item and what does not match (nothing of the batch
+   *   is stored); name and value errors
    */
   importVersions(items: readonly ImportedVersion[]): Promise<number> {
     try {
@@ -395,8 +417,9 @@ export class CausalStorage {
       const w = this.#stamped(ks, canon, it.previousVersion, stamp, it.hlc, it.node);
       if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
       if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
+      if (it.timestamp !== undefined && it.timestamp !== w.version.timestamp) bad(i, `timestamp ${JSON.stringify(it.timestamp)} is not the time of its hlc ${it.hlc} (${w.version.timestamp})`);
+      // Same id, so the same fields (they were just hashed): stored already, skipped.
       if (batch.has(it.versionId) || this.#queuedForeign.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {
-        if (!replicate) bad(i, `version ${it.versionId} is already stored`);
         duplicates++;
         continue;
       }
@@ -781,18 +804,37 @@ export class CausalStorage {
     return out;
   }
 
-  /** The version current at `atMs` (the last with timestamp ≤ atMs). O(log h). @throws KeyNotFoundError */
-  getAt(namespace: string, key: string, atMs: number): Version {
+  /**
+   * The version current at `at`: a time in ms since the epoch, or a clock stamp (a
+   * version's `hlc`, parsed). Of a key's versions in clock order (hlc, then node: the
+   * order that decides which one is current, on every replica alike), it is the last
+   * whose `timestamp` is at or before a time, or whose `hlc` is at or before a stamp.
+   *
+   * Exactness: a `timestamp` is the wall-clock millisecond of the version's `hlc`, so
+   * versions written within one millisecond share it and a time reaches only the last
+   * of them. Every version's `hlc` is distinct from the others of its key written on the
+   * same node (the clock is strictly increasing per node, across restarts and imports
+   * included), so `getAt(ns, key, parseHlc(v.hlc))` returns exactly `v` for every version
+   * written locally or on a single node. Replicated versions from two nodes can share an
+   * `hlc`; a stamp then reaches the one of the greater node id (the one that was current).
+   * The answer is the same before and after a reopen (the clock is stored with each
+   * version) and on every replica holding the same versions.
+   *
+   * A tombstone found, or nothing at or before `at`: KEY_NOT_FOUND. O(log h).
+   * @throws KeyNotFoundError; InvalidArgumentError for a time that is not a number or stamp
+   */
+  getAt(namespace: string, key: string, at: number | HlcStamp): Version {
     const ks = this.#existingKey(namespace, key);
-    if (typeof atMs !== 'number' || Number.isNaN(atMs)) {
-      throw new InvalidArgumentError(`getAt expects a time in ms since the epoch, got ${String(atMs)}`);
-    }
-    const found = this.#index.indexAt(ks, atMs);
+    let found: number;
+    if (typeof at === 'number' && !Number.isNaN(at)) found = this.#index.indexAt(ks, at);
+    else if (isStamp(at)) found = this.#index.indexAtStamp(ks, at.wall, at.logical);
+    else throw new InvalidArgumentError(`getAt expects a time in ms since the epoch or a clock stamp, got ${describeTime(at)}`);
     const rows = ks.rows;
     if (found < 0 || this.#index.isDeleted(rows[found]!)) {
+      const stamp = typeof at !== 'number';
       // ±Infinity and times beyond Date's range have no ISO form.
-      const at = Math.abs(atMs) <= 8.64e15 ? new Date(atMs).toISOString() : String(atMs);
-      throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${at}`, { details: { at } });
+      const when = stamp ? formatHlc(at) : Math.abs(at) <= 8.64e15 ? new Date(at).toISOString() : String(at);
+      throw new KeyNotFoundError(namespace, key, `${namespace}/${key} had no value at ${stamp ? 'hlc ' : ''}${when}`, { details: stamp ? { hlc: when } : { at: when } });
     }
     return this.#reader.at(ks, found);
   }

@@ -149,6 +149,29 @@ export class KeyIndex {
     return found;
   }
 
+  /**
+   * Index in `ks.rows` of the version current at clock stamp (wall, logical): the last
+   * whose hlc is at or before it (of versions sharing that hlc, the one of the greatest
+   * node id), or -1. O(log h).
+   */
+  indexAtStamp(ks: KeyState, wall: number, logical: number): number {
+    const c = this.table.cols;
+    const rows = ks.rows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = rows[mid]!;
+      const w = c.wall[r]!;
+      if (w < wall || (w === wall && c.logical[r]! <= logical)) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
   /** Index in `ks.rows` of the last version with a row below `endRow` (committed before change `endRow + 1`), or -1. O(log h). */
   indexBeforeRow(ks: KeyState, endRow: number): number {
     const rows = ks.rows;

@@ -2,7 +2,7 @@
 // `runStorageConformance(name, factory)` (STYLE 6). Durable adapters additionally get
 // every state checked again after close + reopen. Platform-neutral: SHA-256 is
 // recomputed with WebCrypto, time comes from an injected clock.
-import { ErrorCodes, versionIdOf, type JsonValue } from '@koru/engine';
+import { ErrorCodes, parseHlc, versionIdOf, type JsonValue } from '@koru/engine';
 import { CausalStorage, type CausalStorageOptions, type Version } from '@koru/storage';
 import { fcSeed } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
@@ -365,6 +365,28 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           expect(s.history('t', 'k').map((x) => x.timestamp)).toEqual(
             [10_000, 20_000, 20_000, 30_000, 40_000].map((t) => new Date(t).toISOString()),
           );
+        },
+      );
+    });
+
+    it('getAt of a version\'s hlc returns exactly that version, even within one millisecond', async () => {
+      const clock = manualClock(50_000);
+      const v: Version[] = [];
+      await scenario(
+        { now: clock.now },
+        async (s) => {
+          for (const value of ['a', 'b', 'c']) v.push(await s.put('t', 'k', value));
+          v.push(await s.delete('t', 'k'));
+          v.push(...(await s.putMany([{ namespace: 't', key: 'k', value: 'd' }])));
+        },
+        (s) => {
+          expect(new Set(v.map((x) => x.timestamp)).size).toBe(1);
+          for (const x of v) {
+            if (x.deleted) expect(codeOf(() => s.getAt('t', 'k', parseHlc(x.hlc)))).toBe(ErrorCodes.KEY_NOT_FOUND);
+            else expect(s.getAt('t', 'k', parseHlc(x.hlc))).toEqual(x);
+          }
+          expect(s.getAt('t', 'k', 50_000)).toEqual(v.at(-1));
+          expect(codeOf(() => s.getAt('t', 'k', { wall: 49_999, logical: 999_999 }))).toBe(ErrorCodes.KEY_NOT_FOUND);
         },
       );
     });

@@ -45,7 +45,7 @@ export const register: Register = (program, act) => {
     .summary('read the current value, or the value at a time')
     .argument('<ns/key>', 'namespace and key')
     .option('-v, --verbose', 'also show version id, timestamp and previous version')
-    .option('--at <time>', 'the value as it was at this time (ISO-8601 or epoch ms)')
+    .option('--at <time>', "the value as it was at this time (ISO-8601 or epoch ms; a version's hlc for exactly that version)")
     .addHelpText('after', examples(['kdelta get users/alice', 'kdelta get users/alice -v', 'kdelta get users/alice --at 2026-01-01T00:00:00Z', 'kdelta get users/alice --json | jq .name']))
     .action(
       act(async (ctx, target: string, opts: { verbose?: boolean; at?: string }) => {

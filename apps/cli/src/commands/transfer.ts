@@ -1,21 +1,17 @@
 /** Moving data in and out and following it: export, import, watch. */
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
-import { isKoruError, type ChangeEvent, type ImportedVersion, type LaggedEvent, type SubscriptionSpec, type Version } from '@koru/delta';
+import { type ChangeEvent, type LaggedEvent, type SubscriptionSpec, type Version } from '@koru/delta';
 import { parseCount, parseTarget } from '../args.js';
 import type { Context, Database } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseFilterExpression } from '../filter-expression.js';
 import { examples } from '../help.js';
 import type { Output } from '../io.js';
+import { importFile } from './import-file.js';
 import type { Register } from './register.js';
 
-/** Versions per `importVersions` call: each call is one atomic, checked batch. */
-const IMPORT_BATCH = 5_000;
 /** Bytes of JSON lines gathered before each write of an export. */
 const EXPORT_CHUNK = 1 << 20;
 const PROGRESS_EVERY = 50_000;
@@ -63,63 +59,13 @@ export const register: Register = (program, act) => {
 
   program
     .command('import')
-    .summary('add the versions of an export (JSON lines)')
-    .description('Adds the versions of a `kdelta export` with their ids, timestamps and clocks unchanged. Every line is checked against its ids and its key\'s history; lines are added in batches of 5,000, each all or nothing. Into an empty database, a whole-database export comes back identical.')
-    .argument('<file>', 'the export file, or - for standard input')
+    .summary('add an export, plain JSON lines or a 1.0 database file')
+    .description(
+      'Adds what FILE holds. JSON lines: each line is a version of a `kdelta export` (added with its id, timestamp and clock unchanged; one already stored is skipped, so importing a dump twice adds nothing) or a plain {"namespace","key","value"} (written as a new version, like `set`), in file order. A KoruDelta 1.0 database file ({"version": 1, "current_state", "history_log"}): every key\'s history, oldest first, as versions with new ids and their 1.0 timestamps (to the millisecond); importing it again adds nothing. Every line is checked before anything is stored: a malformed one stores nothing. Then versions are added in batches of 5,000, each checked against the key\'s history and all or nothing.',
+    )
+    .argument('<file>', 'the file, or - for standard input')
     .addHelpText('after', examples(['kdelta import dump.jsonl', 'kdelta export | kdelta -d ./copy import -']))
-    .action(
-      act(async (ctx, fileArg: string) => {
-        let input: Readable;
-        if (fileArg === '-') input = Readable.from([await ctx.io.readStdin()]);
-        else {
-          const path = resolve(ctx.io.cwd, fileArg);
-          try {
-            input = (await open(path, 'r')).createReadStream();
-          } catch (e) {
-            throw new UsageError(`cannot read ${fileArg}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-          }
-        }
-        // One snapshot at the end instead of one each time the log grows past the threshold.
-        const db = await ctx.db({ snapshotAfterBytes: Number.MAX_SAFE_INTEGER });
-        const lines = createInterface({ input, crlfDelay: Infinity });
-        let batch: ImportedVersion[] = [];
-        let firstLine = 1;
-        let lineNo = 0;
-        let added = 0;
-        const flush = async (): Promise<void> => {
-          if (batch.length === 0) return;
-          try {
-            added += await db.importVersions(batch);
-          } catch (e) {
-            const index = isKoruError(e) ? (e.details.index as number | undefined) : undefined;
-            const where = index === undefined ? `lines ${firstLine}-${lineNo}` : `line ${firstLine + index}`;
-            const message = e instanceof Error ? e.message.replace(/^import item \d+ /, '') : String(e);
-            throw new UsageError(`${fileArg} ${where}: ${message} (${added.toLocaleString('en-US')} versions were added before it)`);
-          }
-          batch = [];
-          firstLine = lineNo + 1;
-          if (added % PROGRESS_EVERY < IMPORT_BATCH) ctx.progress(`imported ${added.toLocaleString('en-US')} versions…`);
-        };
-        for await (const line of lines) {
-          lineNo++;
-          if (line.trim() === '') continue;
-          try {
-            batch.push(JSON.parse(line) as ImportedVersion);
-          } catch {
-            throw new UsageError(`${fileArg} line ${lineNo}: not a JSON object (each line must be one exported version)`);
-          }
-          if (batch.length >= IMPORT_BATCH) await flush();
-        }
-        await flush();
-        if (added > 0) {
-          ctx.progress(`imported ${added.toLocaleString('en-US')} versions; compacting…`);
-          await db.compact?.();
-        }
-        ctx.progress(undefined);
-        if (ctx.json) return ctx.outJson({ imported: added });
-        ctx.out(`imported ${added.toLocaleString('en-US')} versions`);
-      }),
-    );
+    .action(act(async (ctx, fileArg: string) => importFile(ctx, fileArg)));
 
   program
     .command('start')

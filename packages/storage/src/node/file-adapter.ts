@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { deepFreeze, KoruError, type JsonValue } from '@koru/engine';
+import { deepFreeze, InvalidArgumentError, KoruError, type JsonValue } from '@koru/engine';
 import type { CommitEntry, LoadedState, Relocation, ReplayEntry, SnapshotSource, StorageAdapter } from '../adapter.js';
 import { CorruptionError, IoError, StorageFullError } from '../errors.js';
 import type { RecoveryReport, SyncPolicy } from '../types.js';
@@ -101,6 +101,7 @@ export class FileAdapter implements StorageAdapter {
   }
 
   open(): LoadedState {
+    refuseFile(this.dir);
     try {
       fs.mkdirSync(this.dir, { recursive: true });
     } catch (e) {
@@ -442,4 +443,38 @@ export class FileAdapter implements StorageAdapter {
       this.#lock?.release();
     }
   }
+}
+
+/**
+ * A database is a directory. A file at that path is refused, and one that is a 1.0
+ * database (a single JSON document, which 1.0 kept at ~/.korudelta/db) says how to bring
+ * its data over rather than failing on mkdir.
+ */
+function refuseFile(dir: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return; // absent (created next) or unreadable (mkdir says why)
+  }
+  if (stat.isDirectory()) return;
+  let head = '';
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      head = buf.toString('utf8', 0, fs.readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // unreadable: refused as a file below
+  }
+  if (/^\s*\{/.test(head) && /"(current_state|history_log)"/.test(head)) {
+    throw new InvalidArgumentError(
+      `${dir} is a KoruDelta 1.0 database file; this version keeps a database in a directory: ` +
+        `import the file into one with \`kdelta -d NEW_DIR import ${dir}\``,
+    );
+  }
+  throw new InvalidArgumentError(`${dir} is a file, not a database directory`);
 }

@@ -16,7 +16,7 @@ import { startServer, type ServerOptions } from './server.js';
  */
 export async function serve(options: ServerOptions): Promise<number> {
   const path = options.path ?? process.env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db');
-  const token = options.token ?? (process.env.KORU_TOKEN || undefined);
+  const token = (options.token ?? process.env.KORU_TOKEN) || undefined;
   let server;
   try {
     // A setting given as an option wins: the environment is not even read for it.

@@ -147,7 +147,7 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
   app.get('/v1/cluster/peers', async () => ({ node: db.nodeId, address: clusterRef.node?.address ?? null, peers: clusterRef.node?.peers() ?? [] }));
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    reply.type(metrics.contentType);
+    return metrics.text();
   });
 }

@@ -2,6 +2,7 @@
 // cluster. A joiner that cannot get in (nothing at the address, another key, no token)
 // says why within 5 s of serving, keeps trying, and says when it got in. A token alone
 // closes the cluster door as it closes the HTTP one.
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kdelta } from '../run.js';
@@ -90,6 +91,21 @@ describe('zero-configuration clusters', () => {
     expect(joined).toHaveLength(1);
     expect(joined[0]).toMatchObject({ seed: `127.0.0.1:${port}`, peer: a.id });
     expect(joined[0]!.failedAttempts).toBeGreaterThan(0);
+  });
+
+  it('a joiner pointed at an HTTP server that is not KoruDelta says so within 5 s', async () => {
+    const other = createHttpServer((_req, res) => res.writeHead(404).end('not here'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const port = (other.address() as { port: number }).port;
+    try {
+      const b = await startMember({ join: [`127.0.0.1:${port}`] });
+      const trouble = await troubleOf(b);
+      expect(trouble).toMatchObject({ seed: `127.0.0.1:${port}`, code: 'NOT_A_MEMBER' });
+      expect(String(trouble.reason)).toMatch(/is not a KoruDelta cluster member \(it answered HTTP 404/);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
   });
 
   it('a joiner holding another cluster key is told why within 5 s, is never admitted, and joins with the right key', async () => {

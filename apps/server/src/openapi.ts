@@ -5,6 +5,13 @@
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
 
+declare module 'fastify' {
+  interface FastifySchema {
+    /** One line saying what the route does: the operation's summary in the OpenAPI document. */
+    summary?: string;
+  }
+}
+
 /** The OpenAPI version the document declares. */
 export const OPENAPI_VERSION = '3.1.0';
 
@@ -51,7 +58,7 @@ export function registerOpenApi(app: FastifyInstance, o: { readonly version: str
   let doc: string | undefined;
   return {
     serve() {
-      app.get('/v1/openapi.json', async (_req, reply) => {
+      app.get('/v1/openapi.json', { schema: { summary: 'This document (OpenAPI 3.1)' } }, async (_req, reply) => {
         doc ??= JSON.stringify(openApiDocument(routes, o));
         return reply.type('application/json').send(doc);
       });

@@ -191,7 +191,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // Collects the routes as they are registered, for the OpenAPI document.
   const openApi = registerOpenApi(app, { version, tokenRequired: token !== undefined });
   registerRest(app, db, metrics, version, started, clusterRef);
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { schema: { summary: 'Readiness: 200 once serving, 503 while starting or stopping' } }, async (_req, reply) => {
     if (state === 'ready') return { ready: true };
     return reply.status(503).send({ ready: false, state, error: { code: ErrorCodes.CLOSED, message: `the server is ${state}` } });
   });

@@ -197,6 +197,8 @@ describe('GET /v1/openapi.json', () => {
       const body = await res.text();
       expect(body, op).not.toMatch(/"no route /);
     }
+    // Every operation says what it does.
+    for (const [path, methods] of Object.entries(doc.paths)) for (const [m, o] of Object.entries(methods)) expect((o as { summary?: string }).summary, `${m} ${path}`).toMatch(/^\S.{5,}/);
     // Operation ids are unique; path parameters are declared.
     const ids = Object.values(doc.paths).flatMap((m) => Object.values(m).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);

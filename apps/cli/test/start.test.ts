@@ -54,7 +54,7 @@ async function serving(args: readonly string[], env: Record<string, string> = {}
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!(await cond().catch(() => false))) {
+  while (!(await Promise.resolve().then(cond).catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -73,6 +73,18 @@ describe('kdelta start: 1.0 spellings', () => {
     });
   });
 
+  it('warns when it joins another machine while listening on loopback only (that machine could not reach it back)', async () => {
+    // `.invalid` never resolves: nothing is dialed beyond this machine.
+    const s = await serving(['-p', '0', '-j', 'seed.invalid']);
+    expect(s.stderr()).toMatch(/joining seed\.invalid:7878/);
+    await waitFor('the warning', () => /warning/.test(s.stderr()), 5_000);
+    expect(s.stderr()).toMatch(/warning: seed\.invalid:7878 cannot reach this member at 127\.0\.0\.1:\d+; listen beyond loopback/);
+    // Joining on this machine: no warning (the line would follow the member line at once).
+    const local = await serving(['-p', '0', '-j', new URL(s.url).host]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(local.stderr()).not.toMatch(/warning/);
+  });
+
   it('refuses a flag given twice (but --join) with one line and exit 2', async () => {
     const dir = freshDir();
     for (const [args, message] of [

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isKoruError } from '@koru/delta';
+import { isLoopback } from './auth.js';
 import { logLevelFromEnv, portFromEnv } from './env.js';
 import { startServer, type ServerOptions } from './server.js';
 
@@ -41,6 +42,11 @@ export async function serve(options: ServerOptions): Promise<number> {
     const join = options.cluster?.join ?? [];
     const secret = options.cluster?.key !== undefined && options.cluster.key !== '' ? ' (cluster key required)' : token !== undefined ? ' (peers must hold the same token)' : '';
     process.stderr.write(`koru: cluster member ${cluster.id} at ${cluster.address}${join.length > 0 ? `, joining ${join.join(', ')}` : ', others can join it'}${secret}\n`);
+    // Members dial each other: one on another machine cannot reach a loopback address.
+    const far = join.filter((a) => !isLoopback(a.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')));
+    if (far.length > 0 && isLoopback(cluster.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''))) {
+      process.stderr.write(`koru: warning: ${far.join(', ')} cannot reach this member at ${cluster.address}; listen beyond loopback (--host, with --token) or give --advertise HOST:PORT\n`);
+    }
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -7,7 +7,12 @@ import { tempDir } from '@koru/vitest-preset/helpers';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KoruDelta } from '@koru/delta';
+import Fastify from 'fastify';
 import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
+import { Metrics } from '../src/metrics.js';
+import { registerOpenApi } from '../src/openapi.js';
+import { registerRest } from '../src/rest.js';
 import { BIN, exited, spawnServer } from './support.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -203,6 +208,31 @@ describe('GET /v1/openapi.json', () => {
     const ids = Object.values(doc.paths).flatMap((m) => Object.values(m).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);
     expect(doc.paths['/v1/kv/{ns}/{key}']!.put!.parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(['ns', 'key']);
+  });
+});
+
+describe('the OpenAPI generator', () => {
+  it('lists exactly the routes registered on the app, each method once (HEAD implied)', async () => {
+    const db = await KoruDelta.start();
+    const app = Fastify();
+    cleanups.push(() => db.close(), () => app.close());
+    const registered: string[] = [];
+    app.addHook('onRoute', (r) => {
+      for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(`${m} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}`);
+    });
+    const openApi = registerOpenApi(app, { version: '9.9.9', tokenRequired: false });
+    registerRest(app, db, new Metrics(db), '9.9.9', Date.now(), { node: undefined });
+    openApi.serve();
+    app.get('/v1/late', async () => ({ late: true })); // registered after serve(): listed too
+    const res = await app.inject({ method: 'GET', url: '/v1/openapi.json' });
+    const doc = res.json() as { info: { version: string }; paths: Record<string, Record<string, unknown>>; security?: unknown };
+    const listed = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(listed.sort()).toEqual([...new Set(registered)].sort());
+    expect(registered.length).toBeGreaterThan(20);
+    expect(listed).toContain('GET /v1/late');
+    expect(doc.info.version).toBe('9.9.9');
+    expect(doc.security).toBeUndefined();
+    expect((await new Validator().validate(doc as never)).valid).toBe(true);
   });
 });
 

@@ -284,8 +284,8 @@ describe('kdelta start', () => {
   it('refuses bad cluster flags with a usage error, and a database no cluster member serves has no peers', async () => {
     const { k } = fresh();
     for (const [args, message] of [
-      [['start', '--join', 'nowhere'], /"nowhere" is not HOST:PORT/],
-      [['start', '--advertise', 'a:b:c'], /"a:b:c" is not HOST:PORT/],
+      [['start', '--join', 'no/where'], /"no\/where" is not HOST or HOST:PORT/],
+      [['start', '--advertise', 'a:b:c'], /"a:b:c" is not HOST or HOST:PORT/],
       [['set', 'users/x', '1', '--ack', 'most'], /--ack must be local, quorum or all, not "most"/],
       [['delete', 'users/x', '--ack', ''], /--ack must be local, quorum or all/],
     ] as const) {

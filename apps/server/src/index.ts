@@ -1,5 +1,7 @@
 /** @koru/server — KoruDelta over HTTP and WebSocket (see PROTOCOL.md). */
-export { startServer, SERVER_FILE, type ServerOptions, type ServerClusterOptions, type KoruServer } from './server.js';
+export { startServer, SERVER_FILE, LOG_LEVELS, type LogLevel, type ServerState, type ServerOptions, type ServerClusterOptions, type KoruServer } from './server.js';
+export { portFromEnv, logLevelFromEnv, parsePort, parseLogLevel, parseJoinAddress, DEFAULT_PORT } from './env.js';
+export { OPENAPI_VERSION } from './openapi.js';
 export { serve } from './serve.js';
 export { PROTOCOL_VERSION } from './ws.js';
 export { toWireError, type WireError } from './errors.js';

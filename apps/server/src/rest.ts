@@ -1,7 +1,7 @@
 /** The REST API under /v1 (PROTOCOL.md): thin handlers over the database. */
 import type { ClusterNode } from '@koru/cluster';
 import { InvalidArgumentError, type AckLevel, type KoruDelta, type PutOptions, type Version } from '@koru/delta';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Metrics } from './metrics.js';
 
 type KeyParams = { ns: string; key: string };
@@ -17,6 +17,8 @@ const body = (properties: Record<string, unknown>, required: readonly string[] =
 const AT = query({ at: str });
 /** `?ack=local|quorum|all` on writes. */
 const ACK = query({ ack: { type: 'string', enum: ['local', 'quorum', 'all'] } });
+/** A route's options: its one-line summary (for the OpenAPI document) and its request schemas. */
+const route = (summary: string, schema: FastifySchema = {}) => ({ schema: { summary, ...schema } });
 
 /** A write's options: compare-and-set from the headers, acknowledgement from the query. */
 function writeOptions(req: FastifyRequest<{ Querystring: { ack?: AckLevel } }>): PutOptions | undefined {
@@ -58,7 +60,7 @@ function limitOf(text: string | undefined): number | undefined {
 }
 
 export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metrics, version: string, started: number, clusterRef: { readonly node: ClusterNode | undefined }): void {
-  app.put<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', { schema: ACK }, async (req, reply) => {
+  app.put<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', route('Write a new version of a key (If-Match: compare-and-set)', ACK), async (req, reply) => {
     const v = await db.put(req.params.ns, req.params.key, req.body, writeOptions(req));
     metrics.writes.inc();
     etag(reply, v);
@@ -69,39 +71,39 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     const { ns, key } = req.params;
     return req.query.at !== undefined ? db.getAt(ns, key, req.query.at) : db.getVersion(ns, key);
   };
-  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', { schema: AT }, async (req, reply) => {
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key', route("A key's current value, or its value at a time", AT), async (req, reply) => {
     const v = await versionOf(req);
     etag(reply, v);
     return reply.type('application/json').send(JSON.stringify(v.value));
   });
-  app.delete<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', { schema: ACK }, async (req, reply) => {
+  app.delete<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', route('Delete a key (writes a tombstone version)', ACK), async (req, reply) => {
     const v = await db.delete(req.params.ns, req.params.key, writeOptions(req));
     metrics.writes.inc();
     etag(reply, v);
     return meta(v);
   });
-  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key/versions/current', { schema: AT }, async (req, reply) => {
+  app.get<{ Params: KeyParams; Querystring: { at?: string } }>('/v1/kv/:ns/:key/versions/current', route("A key's current version with its value, or the version at a time", AT), async (req, reply) => {
     const v = await versionOf(req);
     etag(reply, v);
     return v;
   });
-  app.get<{ Params: KeyParams; Querystring: { limit?: string } }>('/v1/kv/:ns/:key/history', { schema: query({ limit: str }) }, async (req) => {
+  app.get<{ Params: KeyParams; Querystring: { limit?: string } }>('/v1/kv/:ns/:key/history', route("A key's versions, oldest first", query({ limit: str })), async (req) => {
     const limit = limitOf(req.query.limit);
     return db.history(req.params.ns, req.params.key, limit !== undefined ? { limit } : {});
   });
-  app.get<{ Params: KeyParams; Querystring: { from?: string; to?: string } }>('/v1/kv/:ns/:key/diff', { schema: query({ from: str, to: str }) }, async (req) => {
+  app.get<{ Params: KeyParams; Querystring: { from?: string; to?: string } }>('/v1/kv/:ns/:key/diff', route('The difference between two versions of a key', query({ from: str, to: str })), async (req) => {
     const from = refOf(req.query.from);
     const to = refOf(req.query.to);
     return db.diff(req.params.ns, req.params.key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   });
-  app.get('/v1/ns', async () => db.listNamespaces());
-  app.get<{ Params: { ns: string } }>('/v1/ns/:ns/keys', async (req) => db.listKeys(req.params.ns));
-  app.post<{ Params: { ns: string }; Querystring: { at?: string } }>('/v1/query/:ns', { schema: AT }, async (req) =>
+  app.get('/v1/ns', route('The namespaces'), async () => db.listNamespaces());
+  app.get<{ Params: { ns: string } }>('/v1/ns/:ns/keys', route("A namespace's live keys"), async (req) => db.listKeys(req.params.ns));
+  app.post<{ Params: { ns: string }; Querystring: { at?: string } }>('/v1/query/:ns', route('Query a namespace (filter, sort, page, project), now or at a time', AT), async (req) =>
     db.query(req.params.ns, req.body ?? {}, req.query.at !== undefined ? { at: req.query.at } : {}),
   );
   app.post<{ Params: { ns: string }; Body: { aggregation?: unknown; filter?: unknown; at?: string } }>(
     '/v1/aggregate/:ns',
-    { schema: body({ aggregation: { type: 'object' }, filter: {}, at: { anyOf: [str, { type: 'number' }] } }, ['aggregation']) },
+    route('Aggregate the documents of a namespace', body({ aggregation: { type: 'object' }, filter: {}, at: { anyOf: [str, { type: 'number' }] } }, ['aggregation'])),
     // The schema guarantees an object with `aggregation`.
     async (req) => {
       const { aggregation, filter, at } = req.body;
@@ -111,31 +113,29 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
       });
     },
   );
-  app.get('/v1/views', async () => db.listViews());
+  app.get('/v1/views', route('The views'), async () => db.listViews());
   app.post(
     '/v1/views',
-    {
-      schema: body(
-        { name: str, namespace: str, query: {}, aggregate: { type: 'object' }, description: str, autoRefresh: { type: 'boolean' } },
-        ['name', 'namespace'],
-      ),
-    },
+    route(
+      'Create a view',
+      body({ name: str, namespace: str, query: {}, aggregate: { type: 'object' }, description: str, autoRefresh: { type: 'boolean' } }, ['name', 'namespace']),
+    ),
     async (req) => db.createView(req.body as never));
-  app.get<{ Params: { name: string } }>('/v1/views/:name', async (req) => db.queryView(req.params.name));
-  app.post<{ Params: { name: string } }>('/v1/views/:name/refresh', async (req) => db.refreshView(req.params.name));
-  app.delete<{ Params: { name: string } }>('/v1/views/:name', async (req) => {
+  app.get<{ Params: { name: string } }>('/v1/views/:name', route("A view's rows"), async (req) => db.queryView(req.params.name));
+  app.post<{ Params: { name: string } }>('/v1/views/:name/refresh', route('Recompute a view'), async (req) => db.refreshView(req.params.name));
+  app.delete<{ Params: { name: string } }>('/v1/views/:name', route('Delete a view'), async (req) => {
     await db.deleteView(req.params.name);
     return { deleted: req.params.name };
   });
-  app.get<{ Querystring: { namespace?: string } }>('/v1/indexes', { schema: query({ namespace: str }) }, async (req) => db.listIndexes(req.query.namespace));
-  app.post<{ Body: { namespace: string; field: string } }>('/v1/indexes', { schema: body({ namespace: str, field: str }, ['namespace', 'field']) }, async (req) =>
+  app.get<{ Querystring: { namespace?: string } }>('/v1/indexes', route('The indexes, of one namespace or all', query({ namespace: str })), async (req) => db.listIndexes(req.query.namespace));
+  app.post<{ Body: { namespace: string; field: string } }>('/v1/indexes', route('Index a field of a namespace', body({ namespace: str, field: str }, ['namespace', 'field'])), async (req) =>
     db.createIndex(req.body.namespace, req.body.field),
   );
-  app.delete<{ Params: { ns: string; field: string } }>('/v1/indexes/:ns/:field', async (req) => {
+  app.delete<{ Params: { ns: string; field: string } }>('/v1/indexes/:ns/:field', route('Drop an index'), async (req) => {
     await db.dropIndex(req.params.ns, req.params.field);
     return { dropped: { namespace: req.params.ns, field: req.params.field } };
   });
-  app.get('/v1/status', async () => ({
+  app.get('/v1/status', route('Version, node, uptime, storage figures, state root and cluster size'), async () => ({
     version,
     node: db.nodeId,
     uptimeSeconds: Math.round((Date.now() - started) / 1000),
@@ -144,10 +144,10 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     stateRoot: db.storage.stateRoot(),
     cluster: clusterRef.node === undefined ? null : { address: clusterRef.node.address, members: clusterRef.node.clusterSize() },
   }));
-  app.get('/v1/cluster/peers', async () => ({ node: db.nodeId, address: clusterRef.node?.address ?? null, peers: clusterRef.node?.peers() ?? [] }));
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/metrics', async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+  app.get('/v1/cluster/peers', route('The other cluster members and how they are doing'), async () => ({ node: db.nodeId, address: clusterRef.node?.address ?? null, peers: clusterRef.node?.peers() ?? [] }));
+  app.get('/healthz', route('Liveness: 200 while the process serves'), async () => ({ ok: true }));
+  app.get('/metrics', route('Prometheus metrics of the server and the process'), async (_req, reply) => {
+    reply.type(metrics.contentType);
+    return metrics.text();
   });
 }

@@ -1,34 +1,52 @@
 /**
- * Running a server as a process: the default data path, KORU_TOKEN, one ready line,
- * graceful shutdown on SIGINT/SIGTERM. Shared by `koru-server` and `kdelta start`.
+ * Running a server as a process: the default data path, KORU_TOKEN, KORU_PORT / PORT,
+ * KORU_LOG_LEVEL, one ready line, graceful shutdown on SIGINT/SIGTERM. Shared by
+ * `koru-server` and `kdelta start`.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isKoruError } from '@koru/delta';
+import { isLoopback } from './auth.js';
+import { logLevelFromEnv, portFromEnv } from './env.js';
 import { startServer, type ServerOptions } from './server.js';
 
-/** Serves until SIGINT/SIGTERM; resolves to the process exit code. */
+/**
+ * Serves until SIGINT/SIGTERM; resolves to the process exit code (0 after a clean stop,
+ * 2 for a usage error such as an unsafe bind or a bad environment value, 1 otherwise).
+ * Options given win over the environment.
+ */
 export async function serve(options: ServerOptions): Promise<number> {
   const path = options.path ?? process.env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db');
-  const token = options.token ?? process.env.KORU_TOKEN;
+  const token = (options.token ?? process.env.KORU_TOKEN) || undefined;
   let server;
   try {
+    // A setting given as an option wins: the environment is not even read for it.
+    const port = options.port ?? portFromEnv(process.env);
+    const logLevel = options.logLevel ?? logLevelFromEnv(process.env);
     server = await startServer({
       ...options,
       path,
+      ...(port !== undefined ? { port } : {}),
+      ...(logLevel !== undefined ? { logLevel } : {}),
       ...(token !== undefined ? { token } : {}),
       log: options.log ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     });
   } catch (e) {
     const code = isKoruError(e) ? e.code : ((e as NodeJS.ErrnoException).code ?? 'ERROR');
-    process.stderr.write(`koru: cannot start: ${e instanceof Error ? e.message : String(e)} (${code})\n`);
+    process.stderr.write(`koru: cannot start: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ')} (${code})\n`);
     return isKoruError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
   process.stderr.write(`koru: serving ${path} at ${server.url}${token !== undefined ? ' (token required)' : ''}\n`);
   const cluster = server.cluster;
-  if (cluster !== undefined) {
+  if (cluster !== undefined && options.cluster !== false) {
     const join = options.cluster?.join ?? [];
-    process.stderr.write(`koru: cluster member ${cluster.id} at ${cluster.address}${join.length > 0 ? `, joining ${join.join(', ')}` : ''}${options.cluster?.key !== undefined ? ' (cluster key required)' : ''}\n`);
+    const secret = options.cluster?.key !== undefined && options.cluster.key !== '' ? ' (cluster key required)' : token !== undefined ? ' (peers must hold the same token)' : '';
+    process.stderr.write(`koru: cluster member ${cluster.id} at ${cluster.address}${join.length > 0 ? `, joining ${join.join(', ')}` : ', others can join it'}${secret}\n`);
+    // Members dial each other: one on another machine cannot reach a loopback address.
+    const far = join.filter((a) => !isLoopback(a.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')));
+    if (far.length > 0 && isLoopback(cluster.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''))) {
+      process.stderr.write(`koru: warning: ${far.join(', ')} cannot reach this member at ${cluster.address}; listen beyond loopback (--host, with --token) or give --advertise HOST:PORT\n`);
+    }
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

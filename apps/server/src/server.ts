@@ -6,14 +6,16 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { ClusterNode, WsTransport, type ClusterOptions } from '@koru/cluster';
+import { ClusterNode, WsTransport, clusterKeyFromToken, type ClusterOptions } from '@koru/cluster';
 import { ErrorCodes, InvalidArgumentError, KoruDelta, KoruError } from '@koru/delta';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { bearer, isLoopback, tokenChecker } from './auth.js';
 import { toWireError } from './errors.js';
 import { Metrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
 import { closeAll, createWsHandler } from './ws.js';
 
@@ -44,18 +46,31 @@ export interface ServerOptions {
   readonly maxQueuedBytes?: number;
   /** `json` lines (default), `pretty` for people, or `silent`. */
   readonly log?: 'json' | 'pretty' | 'silent';
+  /** Least severe log records written (default `info`). */
+  readonly logLevel?: LogLevel;
   /**
-   * Run as a cluster member (peers connect to `/v1/cluster` on this port). Omit for a
-   * single node. `join`: members to contact (`host:port`); `key`: the shared cluster key.
+   * Cluster membership: every server is a member others can join at `/v1/cluster` on its
+   * port (zero configuration), with no periodic work until one does. `join`: members to
+   * contact; `key`: the shared cluster key (default: derived from `token`, if any).
+   * `false`: no cluster door at all.
    */
-  readonly cluster?: ServerClusterOptions;
+  readonly cluster?: ServerClusterOptions | false;
 }
+
+/** Log levels, most severe first (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Cluster settings of a server (see {@link ServerOptions.cluster}). */
 export interface ServerClusterOptions extends Partial<Omit<ClusterOptions, 'db' | 'transport' | 'address' | 'clusterKey' | 'log'>> {
   /** Members to contact first, `host:port` each. */
   readonly join?: readonly string[];
-  /** Shared secret every member must hold (default: none; then any node that connects is a peer). */
+  /**
+   * Shared secret every member must hold. Default: derived from the server's token (so
+   * members sharing a token form a cluster and nothing else gets in); with neither, any
+   * node that reaches the port is a peer (allowed on loopback, or with `insecure`).
+   */
   readonly key?: string;
   /** `host:port` other members dial to reach this node (default: the bound host and port). */
   readonly advertise?: string;
@@ -67,11 +82,16 @@ export interface KoruServer {
   readonly url: string;
   readonly port: number;
   readonly db: KoruDelta;
-  /** The cluster membership, when running as a member. */
+  /** The cluster membership (undefined with `cluster: false`). */
   readonly cluster: ClusterNode | undefined;
+  /** `starting` until it accepts requests and peers, `ready`, then `stopping` from `close()` on (`GET /readyz`). */
+  readonly state: ServerState;
   /** Stops accepting, lets in-flight calls finish, closes sockets, then the database if it opened it. */
   close(): Promise<void>;
 }
+
+/** Where a server is in its life, as `GET /readyz` reports it. */
+export type ServerState = 'starting' | 'ready' | 'stopping';
 
 const MiB = 1024 * 1024;
 
@@ -86,8 +106,17 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 7878;
   const token = options.token === '' ? undefined : options.token;
-  if (!isLoopback(host) && token === undefined && options.insecure !== true) {
-    throw new InvalidArgumentError(`refusing to serve ${host} without a token: anyone who can reach it could read and write; give --token (or KORU_TOKEN), or --insecure`);
+  const clusterOptions = options.cluster === false ? undefined : (options.cluster ?? {});
+  // The cluster door follows the HTTP one: a secret of its own, else one derived from the
+  // token (never the token itself on the wire), else open, which only loopback allows.
+  const clusterKey = clusterOptions?.key !== undefined && clusterOptions.key !== '' ? clusterOptions.key : token !== undefined ? clusterKeyFromToken(token) : undefined;
+  if (!isLoopback(host) && options.insecure !== true) {
+    if (token === undefined) {
+      throw new InvalidArgumentError(`refusing to serve ${host} without a token: anyone who can reach it could read and write${clusterOptions !== undefined ? ' (and join its cluster)' : ''}; give --token (or KORU_TOKEN), or --insecure`);
+    }
+    if (clusterOptions !== undefined && clusterKey === undefined) {
+      throw new InvalidArgumentError(`refusing to serve ${host} with an open cluster door: give --cluster-key or --token, or --insecure`);
+    }
   }
   const maxBodyBytes = options.maxBodyBytes ?? 16 * MiB;
   const maxConnections = options.maxConnections ?? 1024;
@@ -95,6 +124,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await KoruDelta.start(options.path !== undefined ? { path: options.path } : {}));
   const started = Date.now();
+  let state: ServerState = 'starting';
   const metrics = new Metrics(db);
   const inFlight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>): void => {
@@ -103,7 +133,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   };
 
   const app: FastifyInstance = Fastify({
-    logger: loggerOf(options.log ?? 'json'),
+    logger: loggerOf(options.log ?? 'json', options.logLevel ?? 'info'),
     bodyLimit: maxBodyBytes,
     routerOptions: { maxParamLength: 16_384 },
     requestTimeout: options.requestTimeoutMs ?? 30_000,
@@ -133,7 +163,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
 
   const check = tokenChecker(token);
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz') return;
+    // Health and readiness probes come from orchestrators that hold no token.
+    if (req.url === '/healthz' || req.url === '/readyz') return;
     if (!check(bearer(req.headers.authorization))) throw new KoruError(ErrorCodes.UNAUTHORIZED, 'missing or wrong token: send Authorization: Bearer <token>');
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -156,8 +187,15 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
 
   // The cluster starts once the port is known; routes read it through this holder.
   const clusterRef: { node: ClusterNode | undefined } = { node: undefined };
-  const clusterTransport = options.cluster !== undefined ? new WsTransport({ maxFrameBytes: Math.max(64 * MiB, 2 * maxBodyBytes) }) : undefined;
+  const clusterTransport = clusterOptions !== undefined ? new WsTransport({ maxFrameBytes: Math.max(64 * MiB, 2 * maxBodyBytes) }) : undefined;
+  // Collects the routes as they are registered, for the OpenAPI document.
+  const openApi = registerOpenApi(app, { version, tokenRequired: token !== undefined });
   registerRest(app, db, metrics, version, started, clusterRef);
+  app.get('/readyz', { schema: { summary: 'Readiness: 200 once serving, 503 while starting or stopping' } }, async (_req, reply) => {
+    if (state === 'ready') return { ready: true };
+    return reply.status(503).send({ ready: false, state, error: { code: ErrorCodes.CLOSED, message: `the server is ${state}` } });
+  });
+  openApi.serve();
 
   const ws = createWsHandler({
     db,
@@ -199,18 +237,19 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // Local commands that find the directory locked read this to reach the server instead.
   const marker = options.db === undefined && options.path !== undefined ? join(options.path, SERVER_FILE) : undefined;
   if (marker !== undefined) await writeFile(marker, `${JSON.stringify({ url, pid: process.pid, startedAt: new Date(started).toISOString(), token: token !== undefined })}\n`);
-  if (options.cluster !== undefined && clusterTransport !== undefined) {
-    const { join, key, advertise, ...tuning } = options.cluster;
+  if (clusterOptions !== undefined && clusterTransport !== undefined) {
+    const { join, key: _key, advertise, ...tuning } = clusterOptions;
     clusterRef.node = ClusterNode.start({
       ...tuning,
       db,
       transport: clusterTransport,
-      address: advertise ?? `${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
+      address: advertise ?? `${advertisedHost(host)}:${actualPort}`,
       ...(join !== undefined ? { join } : {}),
-      ...(key !== undefined ? { clusterKey: key } : {}),
+      ...(clusterKey !== undefined ? { clusterKey } : {}),
       log: (level, message, fields) => app.log[level]({ ...fields }, message),
     });
   }
+  state = 'ready';
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -219,7 +258,11 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     get cluster() {
       return clusterRef.node;
     },
+    get state() {
+      return state;
+    },
     close() {
+      state = 'stopping';
       closing ??= (async () => {
         // Tell the other members first, while the links are still up.
         await clusterRef.node?.stop();
@@ -235,9 +278,23 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   };
 }
 
-function loggerOf(mode: 'json' | 'pretty' | 'silent'): boolean | object {
-  if (mode === 'silent') return false;
+function loggerOf(mode: 'json' | 'pretty' | 'silent', level: LogLevel): boolean | object {
+  if (mode === 'silent' || level === 'silent') return false;
   // The token is never logged: requests are not logged with their headers.
-  if (mode === 'pretty') return { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } };
-  return { level: 'info' };
+  if (mode === 'pretty') return { level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } };
+  return { level };
+}
+
+/**
+ * The host other members dial: the bound one, or for a wildcard bind (`0.0.0.0`, `::`)
+ * this machine's first non-internal address (as gossip-based systems usually pick),
+ * loopback if it has none. `advertise` overrides it.
+ */
+function advertisedHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return host.includes(':') ? `[${host}]` : host;
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
+  const v4 = all.find((a) => !a.internal && a.family === 'IPv4');
+  if (v4 !== undefined) return v4.address;
+  const v6 = all.find((a) => !a.internal && a.family === 'IPv6' && !a.address.startsWith('fe80'));
+  return v6 !== undefined ? `[${v6.address}]` : '127.0.0.1';
 }

@@ -11,6 +11,15 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 /** The key used when the cluster has none: public, so it authenticates nothing. */
 const OPEN_KEY = 'koru-cluster-open';
 
+/**
+ * The cluster key of a server that has an HTTP token and no cluster key of its own: an
+ * HMAC of the token under a fixed label. Members sharing the token share this key; the
+ * token itself never goes on the wire, and the key says nothing about it.
+ */
+export function clusterKeyFromToken(token: string): string {
+  return createHmac('sha256', 'koru-cluster/1 cluster key from the HTTP token').update(token, 'utf8').digest('hex');
+}
+
 /** A fresh 32-byte nonce, hex. */
 export function randomNonce(): string {
   return randomBytes(32).toString('hex');

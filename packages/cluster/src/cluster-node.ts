@@ -169,6 +169,10 @@ export class ClusterNode implements Replicator {
   /** Members this node is streaming a snapshot to: no anti-entropy with them meanwhile (it would send the same versions twice). */
   readonly #servingSnapshot = new Set<string>();
   #timers: unknown[] = [];
+  /** True while the probe and anti-entropy loops run: only while there is a member to talk to. */
+  #looping = false;
+  /** Per join address: the last reason it could not be reached (said once, not at every retry). */
+  readonly #seedTrouble = new Map<string, string>();
   #stopped = false;
   #offApply: () => void;
 
@@ -197,6 +201,9 @@ export class ClusterNode implements Replicator {
     // (their writer pushes them), nor the database's own records.
     const self = this.#members.self;
     this.#offApply = this.#s.onApply((_current, all) => {
+      // Alone, there is no one to push to: a member that comes later gets a snapshot or
+      // anti-entropy, so a server nobody joined does no replication work per write.
+      if (!this.#looping) return;
       // An empty queue has no flush scheduled: the first version in schedules one.
       const queued = this.#outgoing.length;
       for (const v of all) if (v.node === self && v.namespace !== SYSTEM_NAMESPACE) this.#outgoing.push(v);
@@ -209,8 +216,6 @@ export class ClusterNode implements Replicator {
     const node = new ClusterNode(options);
     node.#transport.listen((raw) => Link.accept(node.#owner, raw));
     for (const address of node.#join) node.#dialSeed(address);
-    node.#every(node.#opts.probeIntervalMs, () => node.#probeTick());
-    node.#every(node.#opts.antiEntropyIntervalMs, () => void node.#antiEntropyTick());
     options.db.setReplicator(node);
     return node;
   }
@@ -363,14 +368,39 @@ export class ClusterNode implements Replicator {
     log: (level, message, fields) => node.#log(level, message, fields),
   }))(this);
 
+  /**
+   * Starts the probe and anti-entropy loops if they are not running and some member is
+   * known. They stop on their own once every member has left: a node alone (a plain
+   * server nobody joined) runs no periodic work at all.
+   */
+  #wake(): void {
+    if (this.#looping || this.#stopped || this.#members.current().length === 0) return;
+    this.#looping = true;
+    this.#every(this.#opts.probeIntervalMs, () => this.#probeTick());
+    this.#every(this.#opts.antiEntropyIntervalMs, () => void this.#antiEntropyTick());
+  }
+
+  /** True while the node has periodic work to do (some member not known to have left). */
+  get active(): boolean {
+    return this.#looping;
+  }
+
   #every(ms: number, fn: () => void): void {
     const tick = (): void => {
       if (this.#stopped) return;
+      if (this.#members.current().length === 0) {
+        // Everyone left: the loops stop (the next member to appear restarts them).
+        this.#looping = false;
+        for (const t of this.#timers) this.#clock.clearTimeout(t);
+        this.#timers = [];
+        return;
+      }
       try {
         fn();
       } catch (e) {
         this.#log('warn', 'cluster timer failed', { error: String(e) });
       }
+      if (!this.#looping) return;
       this.#timers.push(this.#clock.setTimeout(tick, ms));
       // Keep the list short: only the latest handle of each loop matters.
       if (this.#timers.length > 8) this.#timers.splice(0, this.#timers.length - 8);
@@ -434,7 +464,12 @@ export class ClusterNode implements Replicator {
     }
     const seed = this.#seeds.get(link);
     this.#seeds.delete(link);
-    if (seed !== undefined) this.#unreachedSeeds.delete(seed);
+    if (seed !== undefined && this.#unreachedSeeds.has(seed)) {
+      const failures = this.#unreachedSeeds.get(seed)!;
+      this.#unreachedSeeds.delete(seed);
+      this.#seedTrouble.delete(seed);
+      this.#log('info', 'joined the cluster', { seed, peer: peer.node, members: 1 + peer.members.filter((e) => e.node !== this.#members.self && e.state !== 'left').length, ...(failures > 0 ? { failedAttempts: failures } : {}) });
+    }
     this.#unreachedSeeds.delete(peer.address);
     if (link.target !== undefined && link.target !== peer.node) {
       // The address now answers as another node: that dial did not reach its target.
@@ -465,9 +500,16 @@ export class ClusterNode implements Replicator {
       const failures = this.#unreachedSeeds.get(seed);
       if (!this.#stopped && failures !== undefined) {
         this.#unreachedSeeds.set(seed, failures + 1);
+        const retryInMs = Math.min(5_000, 250 * 2 ** Math.min(failures, 5));
+        // Said at the first failure and whenever the reason changes, not at every retry.
+        const why = seedFailure(seed, reason);
+        if (this.#seedTrouble.get(seed) !== why.reason) {
+          this.#seedTrouble.set(seed, why.reason);
+          this.#log('warn', 'cannot join the cluster yet', { seed, code: why.code, reason: why.reason, retryInMs, attempts: failures + 1 });
+        } else this.#log('debug', 'cannot join the cluster yet', { seed, code: why.code, reason: why.reason, retryInMs, attempts: failures + 1 });
         this.#clock.setTimeout(() => {
           if (this.#unreachedSeeds.has(seed)) this.#dialSeed(seed);
-        }, Math.min(5_000, 250 * 2 ** Math.min(failures, 5)));
+        }, retryInMs);
       }
       return;
     }
@@ -490,6 +532,7 @@ export class ClusterNode implements Replicator {
   #note(m: Member | undefined): void {
     if (m === undefined) return;
     this.#log('info', 'cluster member changed', { peer: m.node, address: m.address, state: peerStateOf(m.state) });
+    if (m.state !== 'left') this.#wake();
     if (m.state === 'alive') this.#linkTo(m);
     if (m.state === 'left') {
       const o = this.#out.get(m.node);
@@ -994,6 +1037,28 @@ export class ClusterNode implements Replicator {
 }
 
 class SnapshotError extends Error {}
+
+/**
+ * Why a join address could not be joined, from the reason its link closed: a code
+ * (`UNREACHABLE`, `UNAUTHORIZED`, `NOT_A_MEMBER`, `REFUSED`, `PROTOCOL_ERROR`, `TIMEOUT`)
+ * and one sentence for the log.
+ */
+function seedFailure(seed: string, reason: string): { code: string; reason: string } {
+  const refusedBy = /^refused by peer \(([A-Z_]+)\): (.*)$/.exec(reason);
+  if (refusedBy !== null) {
+    const hint = refusedBy[1] === 'UNAUTHORIZED' ? ' (every member needs the same --cluster-key, or without one the same --token)' : '';
+    return { code: refusedBy[1]!, reason: `${seed} refused this node: ${refusedBy[2]}${hint}` };
+  }
+  if (reason.startsWith('refused: ')) return { code: 'UNAUTHORIZED', reason: `${seed} was refused: ${reason.slice(9)}` };
+  if (/ECONNREFUSED/.test(reason)) return { code: 'UNREACHABLE', reason: `nothing accepts connections at ${seed} (connection refused)` };
+  if (/ENOTFOUND|EAI_AGAIN/.test(reason)) return { code: 'UNREACHABLE', reason: `cannot resolve the host of ${seed}` };
+  if (/EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|EPIPE/.test(reason)) return { code: 'UNREACHABLE', reason: `cannot reach ${seed} (${reason})` };
+  const status = /Unexpected server response: (\d+)/.exec(reason);
+  if (status !== null) return { code: 'NOT_A_MEMBER', reason: `${seed} is not a KoruDelta cluster member (it answered HTTP ${status[1]} to a cluster link)` };
+  if (/timed out/i.test(reason)) return { code: 'TIMEOUT', reason: `${seed} did not complete the cluster handshake in time (${reason}); is it a KoruDelta server?` };
+  if (/protocol/.test(reason)) return { code: 'PROTOCOL_ERROR', reason: `${seed}: ${reason}` };
+  return { code: 'UNREACHABLE', reason: `${seed}: ${reason}` };
+}
 
 /** Versions ready to push: their ids and their JSON, comma-separated. */
 interface PushBatch {

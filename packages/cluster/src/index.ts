@@ -9,3 +9,4 @@ export { WsTransport, CLUSTER_PATH, type WsTransportOptions } from './ws-transpo
 export { type Transport, type RawLink, type LinkHandlers, type Clock, systemClock } from './transport.js';
 export { type PeerState, peerStateOf } from './membership.js';
 export { CLUSTER_PROTOCOL } from './messages.js';
+export { clusterKeyFromToken } from './auth.js';

@@ -239,7 +239,11 @@ export class Link {
   #refuse(code: string, message: string): void {
     this.#raw.send(JSON.stringify({ t: 'refused', code, message }));
     this.#owner.log('warn', 'cluster peer refused', { code, reason: message, peer: this.#peer?.node });
-    this.close(`refused: ${message}`);
+    if (this.#state === 'closed') return;
+    // The refusal must reach the peer (it says why it cannot join) before the link drops.
+    if (this.#raw.end !== undefined) this.#raw.end();
+    else this.#raw.close();
+    this.#closed(`refused: ${message}`);
   }
 
   #frame(frame: string): void {
@@ -286,7 +290,7 @@ export class Link {
     const r = refused.safeParse(data);
     if (r.success) {
       this.#owner.log('warn', 'refused by cluster peer', { code: r.data.code, reason: r.data.message });
-      return this.close(`refused by peer: ${r.data.message}`);
+      return this.close(`refused by peer (${r.data.code}): ${r.data.message}`);
     }
     const self = this.#owner.self;
     const key = this.#owner.clusterKey;

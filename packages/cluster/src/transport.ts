@@ -7,6 +7,11 @@
 export interface RawLink {
   send(frame: string): void;
   close(): void;
+  /**
+   * Closes once the frames already sent have gone out (a refusal must reach the peer
+   * before the link drops); transports without it are closed at once.
+   */
+  end?(): void;
   /** Bytes sent but not yet handed to the network (for flow control). */
   readonly buffered: number;
 }

@@ -22,6 +22,12 @@ function wrap(ws: WebSocket): RawLink {
       if (ws.readyState === WebSocket.OPEN) ws.send(frame);
     },
     close: () => ws.terminate(),
+    end: () => {
+      // A closing handshake goes out after the queued frames; a peer that does not answer
+      // it is cut off soon after.
+      ws.close(1008);
+      setTimeout(() => ws.terminate(), 2_000).unref();
+    },
     get buffered() {
       return ws.bufferedAmount;
     },
@@ -63,7 +69,7 @@ export class WsTransport implements Transport {
   }
 
   dial(address: string, handlers: LinkHandlers): RawLink {
-    const ws = new WebSocket(`ws://${address}${CLUSTER_PATH}`, { maxPayload: this.#maxFrameBytes, perMessageDeflate: false, handshakeTimeout: 5_000 });
+    const ws = new WebSocket(`ws://${address}${CLUSTER_PATH}`, { maxPayload: this.#maxFrameBytes, perMessageDeflate: false, handshakeTimeout: 4_000 });
     this.#track(ws);
     ws.on('open', () => handlers.onOpen());
     attach(ws, handlers);
@@ -80,6 +86,13 @@ export class WsTransport implements Transport {
     const accept = this.#accept;
     if (accept === undefined) {
       socket.destroy();
+      return true;
+    }
+    // Browsers send Origin on every WebSocket; members never do. A page the user visits
+    // must not reach the cluster door of a server on their machine (no key on loopback).
+    if (req.headers.origin !== undefined) {
+      const body = JSON.stringify({ error: { code: 'FORBIDDEN', message: 'cluster links are not open to browsers' } });
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       return true;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

@@ -186,8 +186,10 @@ class SimConn {
     readonly a: string,
     readonly b: string,
   ) {
-    this.sideA = { send: (f) => !this.closed && world.deliver(this, true, f), close: () => this.closeBoth('closed by dialer'), buffered: 0 };
-    this.sideB = { send: (f) => !this.closed && world.deliver(this, false, f), close: () => this.closeBoth('closed by acceptor'), buffered: 0 };
+    // `end` closes after the frames in flight can have arrived (the network's longest delay).
+    const end = (reason: string) => () => void world.schedule(world.faults.maxDelayMs + 1, () => this.closeBoth(reason));
+    this.sideA = { send: (f) => !this.closed && world.deliver(this, true, f), close: () => this.closeBoth('closed by dialer'), end: end('closed by dialer'), buffered: 0 };
+    this.sideB = { send: (f) => !this.closed && world.deliver(this, false, f), close: () => this.closeBoth('closed by acceptor'), end: end('closed by acceptor'), buffered: 0 };
   }
 
   closeBoth(reason: string): void {

@@ -1,8 +1,53 @@
-/** `kdelta peers`: the members of the cluster the served database belongs to. */
+/**
+ * `kdelta start` (serve the database; every server is a cluster member others can join)
+ * and `kdelta peers` (the members of the cluster the served database belongs to).
+ */
+import { isKoruError } from '@koru/delta';
 import type { PeerInfo } from '@koru/server';
+import type { Command } from 'commander';
 import { examples } from '../help.js';
-import { EXIT_FAILED } from '../errors.js';
+import { EXIT_FAILED, UsageError } from '../errors.js';
 import type { Register } from './register.js';
+
+/** Options of `kdelta start` as Commander hands them over. */
+interface StartOptions {
+  readonly port?: string;
+  readonly host?: string;
+  readonly bind?: string;
+  readonly insecure?: boolean;
+  readonly join: string[];
+  readonly cluster?: boolean;
+  readonly clusterKey?: string;
+  readonly advertise?: string;
+}
+
+/** Options of `start` that may be given once only (--join repeats). */
+const SINGLE = ['port', 'host', 'bind', 'insecure', 'cluster', 'clusterKey', 'advertise'] as const;
+
+/**
+ * Makes every option of `cmd` named in `names` a usage error when given twice (never
+ * silently the last one). Commander emits `option:<flag>` once per occurrence.
+ */
+function once(cmd: Command, names: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const option of cmd.options) {
+    if (!names.includes(option.attributeName())) continue;
+    cmd.on(`option:${option.name()}`, () => {
+      const flag = option.long ?? option.short ?? option.name();
+      if (seen.has(flag)) throw new UsageError(`${flag} given twice: give it once`);
+      seen.add(flag);
+    });
+  }
+}
+
+/** Re-throws a @koru/server argument error as a usage error of kdelta. */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw isKoruError(e) ? new UsageError(e.message) : e;
+  }
+}
 
 /** The server's `GET /v1/cluster/peers`. */
 interface PeersAnswer {
@@ -12,6 +57,52 @@ interface PeersAnswer {
 }
 
 export const register: Register = (program, act) => {
+  const start = program
+    .command('start')
+    .summary('serve the database over HTTP and WebSocket, as a cluster member others can join')
+    .description(
+      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
+    )
+    .option('-p, --port <port>', 'the port (0 picks a free one; default: KORU_PORT, else PORT, else 7878)')
+    .option('--host <host>', 'the address to listen on (default 127.0.0.1)')
+    .option('-b, --bind <host>', 'the same as --host (1.0 spelling)')
+    .option('--insecure', 'allow a non-loopback host without a token (the global --token, or KORU_TOKEN, sets one)')
+    .option('-j, --join <host[:port]>', 'join the cluster of this member, port 7878 if none (repeat to name several)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--cluster', 'accepted for compatibility: every server can be joined')
+    .option('--cluster-key <key>', 'shared secret every member must hold (default: KORU_CLUSTER_KEY, else derived from the token)')
+    .option('--advertise <host:port>', 'the address other members dial to reach this one (default: --host and the port)')
+    .addHelpText(
+      'after',
+      examples([
+        'kdelta start',
+        'kdelta start --port 8080 --host 0.0.0.0 --token s3cret',
+        'kdelta start -d ./node1 --port 7001 --cluster',
+        'kdelta start -d ./node2 --port 7002 --join 127.0.0.1:7001',
+      ]),
+    )
+    .action(
+      act(async (ctx, opts: StartOptions) => {
+        const server = await import('@koru/server');
+        if (opts.host !== undefined && opts.bind !== undefined) throw new UsageError('--host and --bind name the same setting: give one');
+        // Flags win over the environment (which is then not read); a bad value in either is a usage error.
+        const port = usage(() => (opts.port !== undefined ? server.parsePort(opts.port, '--port') : server.portFromEnv(ctx.io.env)));
+        const logLevel = usage(() => server.logLevelFromEnv(ctx.io.env));
+        const join = opts.join.map((a) => usage(() => server.parseJoinAddress(a, '--join')));
+        const advertise = opts.advertise !== undefined ? usage(() => server.parseJoinAddress(opts.advertise!, '--advertise')) : undefined;
+        const key = opts.clusterKey ?? (ctx.io.env.KORU_CLUSTER_KEY || undefined);
+        return server.serve({
+          path: ctx.dbPath,
+          ...(port !== undefined ? { port } : {}),
+          host: opts.host ?? opts.bind ?? '127.0.0.1',
+          ...(logLevel !== undefined ? { logLevel } : {}),
+          ...(ctx.token !== undefined ? { token: ctx.token } : {}),
+          ...(opts.insecure === true ? { insecure: true } : {}),
+          cluster: { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
+        });
+      }),
+    );
+  once(start, SINGLE);
+
   program
     .command('peers')
     .summary('the cluster members this node knows, and how they are doing')
@@ -25,7 +116,7 @@ export const register: Register = (program, act) => {
         if (!ctx.remote) {
           const answer: PeersAnswer = { node: db.nodeId, address: null, peers: [] };
           if (ctx.json) return ctx.outJson(answer);
-          ctx.out(`${ctx.c.bold('node')} ${db.nodeId}  ${ctx.c.dim('(not served by a cluster member: start one with kdelta start --cluster or --join HOST:PORT)')}`);
+          ctx.out(`${ctx.c.bold('node')} ${db.nodeId}  ${ctx.c.dim('(not served by a cluster member: serve it with kdelta start, then others can --join it)')}`);
           return;
         }
         const res = await fetch(new URL('/v1/cluster/peers', ctx.where), {

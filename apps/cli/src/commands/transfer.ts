@@ -68,48 +68,6 @@ export const register: Register = (program, act) => {
     .action(act(async (ctx, fileArg: string) => importFile(ctx, fileArg)));
 
   program
-    .command('start')
-    .summary('serve the database over HTTP and WebSocket')
-    .description('Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws. Loopback only unless --host says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client must then send, unless --insecure. Stops cleanly on Ctrl-C or SIGTERM.')
-    .option('-p, --port <port>', 'the port (0 picks a free one)', '7878')
-    .option('--host <host>', 'the address to listen on', '127.0.0.1')
-    .option('--insecure', 'allow a non-loopback host without a token (the global --token, or KORU_TOKEN, sets one)')
-    .option('--join <host:port>', 'join the cluster of this member (repeat to name several)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--cluster', 'be a cluster member others can join, without joining anyone yet')
-    .option('--cluster-key <key>', 'shared secret every member must hold (default: KORU_CLUSTER_KEY)')
-    .option('--advertise <host:port>', 'the address other members dial to reach this one (default: --host and the port)')
-    .addHelpText(
-      'after',
-      examples([
-        'kdelta start',
-        'kdelta start --port 8080 --host 0.0.0.0 --token s3cret',
-        'kdelta start -d ./node1 --port 7001 --cluster',
-        'kdelta start -d ./node2 --port 7002 --join 127.0.0.1:7001',
-      ]),
-    )
-    .action(
-      act(async (ctx, opts: { port: string; host: string; insecure?: boolean; join: string[]; cluster?: boolean; clusterKey?: string; advertise?: string }) => {
-        const port = parseCount(opts.port, '--port');
-        for (const address of [...opts.join, ...(opts.advertise !== undefined ? [opts.advertise] : [])]) {
-          if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s/]+):\d{1,5}$/.test(address)) throw new UsageError(`${JSON.stringify(address)} is not HOST:PORT`);
-        }
-        const key = opts.clusterKey ?? (ctx.io.env.KORU_CLUSTER_KEY || undefined);
-        const clustered = opts.join.length > 0 || opts.cluster === true || key !== undefined || opts.advertise !== undefined;
-        const { serve } = await import('@koru/server');
-        return serve({
-          path: ctx.dbPath,
-          port,
-          host: opts.host,
-          ...(ctx.token !== undefined ? { token: ctx.token } : {}),
-          ...(opts.insecure === true ? { insecure: true } : {}),
-          ...(clustered
-            ? { cluster: { join: opts.join, ...(key !== undefined ? { key } : {}), ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}) } }
-            : {}),
-        });
-      }),
-    );
-
-  program
     .command('watch')
     .summary('print changes as they are committed')
     .description('Prints each committed change of a namespace, a key or everything. With --since SEQ it first replays every change after SEQ. Runs until interrupted (Ctrl-C), or with --exit until it has caught up. On a local database it holds the database while it runs.')

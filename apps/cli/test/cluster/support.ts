@@ -17,6 +17,8 @@ export interface Member {
   readonly address: string;
   readonly dir: string;
   readonly proc: ChildProcess;
+  /** The token it was started with (sent by {@link call}). */
+  readonly token?: string;
   /** Everything it wrote so far: stderr (its start lines) and stdout (its JSON log lines). */
   log(): string;
   /** SIGTERM (a graceful leave); resolves with the exit code. */
@@ -29,9 +31,13 @@ export interface Member {
 export interface MemberOptions {
   /** Data directory (default: a fresh temporary one, removed by `stopAll`). */
   readonly dir?: string;
-  /** `host:port` of members to join; none starts a new cluster (`--cluster`). */
+  /** `host:port` of members to join; none: a plain `kdelta start` (others can join it). */
   readonly join?: readonly string[];
   readonly key?: string;
+  /** `--token`: clients and peers must hold it. */
+  readonly token?: string;
+  /** The port (default 0: a free one). */
+  readonly port?: number;
   /** `host:port` to advertise (e.g. a proxy in front of it). */
   readonly advertise?: string;
   /** Command and arguments to run node under (it and its children are signalled as one group). */
@@ -54,12 +60,16 @@ export function freshDir(): string {
 /** Starts `kdelta start` as a cluster member and waits until it serves. */
 export async function startMember(o: MemberOptions = {}): Promise<Member> {
   const dir = o.dir ?? join(freshDir(), 'db');
-  const args = [BIN, '-d', dir, 'start', '--port', '0', ...(o.join !== undefined && o.join.length > 0 ? o.join.flatMap((a) => ['--join', a]) : ['--cluster'])];
+  const args = [BIN, '-d', dir, 'start', '--port', String(o.port ?? 0), ...(o.join ?? []).flatMap((a) => ['--join', a])];
   if (o.key !== undefined) args.push('--cluster-key', o.key);
+  if (o.token !== undefined) args.push('--token', o.token);
   if (o.advertise !== undefined) args.push('--advertise', o.advertise);
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
   delete env.KORU_DB_PATH;
   delete env.KORU_CLUSTER_KEY;
+  delete env.KORU_TOKEN;
+  delete env.KORU_PORT;
+  delete env.PORT;
   const [cmd, ...pre] = o.wrapper !== undefined ? [...o.wrapper, process.execPath] : [process.execPath];
   // Its own process group, so a wrapper's child (faketime runs node as one) dies with it.
   const proc = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -89,6 +99,7 @@ export async function startMember(o: MemberOptions = {}): Promise<Member> {
   const gone = new Promise<number | null>((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once('exit', (code) => resolve(code))));
   return {
     ...ready,
+    ...(o.token !== undefined ? { token: o.token } : {}),
     port: Number(new URL(ready.url).port),
     dir,
     proc,
@@ -130,19 +141,23 @@ export async function stopAll(): Promise<void> {
 }
 
 /** A JSON request to a member; resolves with status and body. */
-export async function call(m: Pick<Member, 'url'>, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${m.url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+export async function call(m: Pick<Member, 'url' | 'token'>, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {
+    ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...(m.token !== undefined ? { authorization: `Bearer ${m.token}` } : {}),
+  };
+  const res = await fetch(`${m.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
 /** `/v1/status` of a member. */
-export async function status(m: Pick<Member, 'url'>): Promise<{ node: string; stateRoot: string; versions: number; seq: number }> {
+export async function status(m: Pick<Member, 'url' | 'token'>): Promise<{ node: string; stateRoot: string; versions: number; seq: number }> {
   return (await call(m, 'GET', '/v1/status')).body;
 }
 
 /** `/v1/cluster/peers` of a member. */
-export async function peers(m: Pick<Member, 'url'>): Promise<Array<{ id: string; address: string; state: string; lastSeen: string | null; replicationLagMs: number }>> {
+export async function peers(m: Pick<Member, 'url' | 'token'>): Promise<Array<{ id: string; address: string; state: string; lastSeen: string | null; replicationLagMs: number }>> {
   return (await call(m, 'GET', '/v1/cluster/peers')).body.peers;
 }
 
@@ -177,7 +192,7 @@ export async function converged(members: readonly Member[], timeoutMs = 20_000):
 }
 
 /** Every version id in a member's history of `ns/key` (empty when it has none). */
-export async function historyIds(m: Pick<Member, 'url'>, ns: string, key: string): Promise<string[]> {
+export async function historyIds(m: Pick<Member, 'url' | 'token'>, ns: string, key: string): Promise<string[]> {
   const r = await call(m, 'GET', `/v1/kv/${encodeURIComponent(ns)}/${encodeURIComponent(key)}/history`);
   return r.status === 200 ? (r.body as Array<{ versionId: string }>).map((v) => v.versionId) : [];
 }

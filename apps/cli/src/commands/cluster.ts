@@ -76,8 +76,9 @@ export const register: Register = (program, act) => {
       examples([
         'kdelta start',
         'kdelta start --port 8080 --host 0.0.0.0 --token s3cret',
-        'kdelta start -d ./node1 --port 7001 --cluster',
+        'kdelta start -p 8080 -b 0.0.0.0 --token s3cret',
         'kdelta start -d ./node2 --port 7002 --join 127.0.0.1:7001',
+        'kdelta start -j 192.168.1.10',
       ]),
     )
     .action(

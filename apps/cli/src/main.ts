@@ -3,7 +3,7 @@
  * and an exit code (0 success; 1 not found or failed; 2 usage or input error).
  */
 import { createRequire } from 'node:module';
-import { isKoruError } from '@koru/delta';
+import { ErrorCodes, isKoruError } from '@koru/delta';
 import { Command, CommanderError } from 'commander';
 import { register as registerCluster } from './commands/cluster.js';
 import { register as registerData } from './commands/data.js';
@@ -19,8 +19,11 @@ import { didYouMean } from './suggest.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-/** Builds the program; commands run their bodies through `act`. */
-export function buildProgram(io: Io, act: Act): Command {
+/**
+ * Builds the program; commands run their bodies through `act`. With `json` (the command
+ * line has --json) a usage error is one JSON document on stdout, as other errors are.
+ */
+export function buildProgram(io: Io, act: Act, { json = false }: { readonly json?: boolean } = {}): Command {
   const program = new Command('kdelta')
     .description('KoruDelta from the command line: every write a version, with history, time travel and queries.')
     .version(version, '-V, --version', 'print the version')
@@ -36,7 +39,11 @@ export function buildProgram(io: Io, act: Act): Command {
       writeOut: (s) => void (io.stdoutClosed?.aborted === true || io.stdout.write(s)),
       writeErr: (s) => void io.stderr.write(s),
       // One line, whatever commander says ("(Did you mean --filter?)" comes on a line of its own).
-      outputError: (s, write) => write(`kdelta: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
+      outputError: (s, write) => {
+        const message = s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ');
+        if (!json) return write(`kdelta: ${message}\n`);
+        if (io.stdoutClosed?.aborted !== true) io.stdout.write(`${JSON.stringify({ error: { code: ErrorCodes.INVALID_ARGUMENT, message } })}\n`);
+      },
     })
     .addHelpText('after', '\nRun `kdelta <command> --help` for its options and examples.\n');
   registerData(program, act);
@@ -61,7 +68,8 @@ export function buildProgram(io: Io, act: Act): Command {
   for (const cmd of [program, ...allCommands(program)]) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true).allowExcessArguments(false);
     refuseRepeats(cmd);
-    if (cmd.commands.length > 0) cmd.on('command:*', (operands: string[]) => unknownCommand(cmd, operands[0]!));
+    // `kdelta help view create` is the one help command; `view nosuch` is unknown like `nosuch`.
+    if (cmd.commands.length > 0) cmd.helpCommand(false).on('command:*', (operands: string[]) => unknownCommand(cmd, operands[0]!));
   }
   return program;
 }
@@ -70,7 +78,9 @@ export function buildProgram(io: Io, act: Act): Command {
 function unknownCommand(parent: Command, name: string, prefix = ''): never {
   const names = parent.commands.flatMap((c) => [c.name(), ...c.aliases()]);
   const path = [...ancestors(parent), name].join(' ');
-  parent.error(`${prefix === '' ? '' : `${prefix.trim()}: `}unknown command '${path}'${didYouMean(name, names)}; see kdelta ${[...ancestors(parent), ''].join(' ')}--help`, {
+  // `kdelta view help create`: help is asked of kdelta itself.
+  const hint = name === 'help' && parent.parent !== null ? ` (did you mean kdelta help ${ancestors(parent).join(' ')}?)` : didYouMean(name, names);
+  parent.error(`${prefix === '' ? '' : `${prefix.trim()}: `}unknown command '${path}'${hint}; see kdelta ${[...ancestors(parent), ''].join(' ')}--help`, {
     exitCode: EXIT_USAGE,
     code: 'commander.unknownCommand',
   });
@@ -110,7 +120,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         await ctx.close();
       }
     };
-  const program = buildProgram(io, act);
+  const end = argv.indexOf('--');
+  const program = buildProgram(io, act, { json: (end < 0 ? argv : argv.slice(0, end)).includes('--json') });
   if (argv.length === 0) {
     io.stderr.write(program.helpInformation());
     return EXIT_USAGE;

@@ -162,7 +162,9 @@ describe('flags given twice', () => {
       const r = await inProcess(...argv);
       const spelled = o.long !== undefined && o.short !== undefined ? `${o.long} \\(${o.short}\\)` : o.long!;
       expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
-      expect(r.stderr, argv.join(' ')).toMatch(new RegExp(`^kdelta: ${spelled} given twice: (it takes one value|once is enough)\\n$`));
+      // With --json the same line is the message of a JSON error on stdout.
+      const said = argv.includes('--json') ? `kdelta: ${(json(r.stdout) as { error: { message: string } }).error.message}\n` : r.stderr;
+      expect(said, argv.join(' ')).toMatch(new RegExp(`^kdelta: ${spelled} given twice: (it takes one value|once is enough)\\n$`));
     }
   });
 
@@ -188,9 +190,20 @@ describe('help, version and unknown commands', () => {
       [['help', 'view', 'nosuch'], "help: unknown command 'view nosuch'; see kdelta view --help"],
       [['zzzzzz'], "unknown command 'zzzzzz'; see kdelta --help"],
       [['query', 'users', '--fliter', 'x'], "unknown option '--fliter' (Did you mean --filter?)"],
+      [['view', 'help', 'create'], "unknown command 'view help' (did you mean kdelta help view?); see kdelta view --help"],
+      [['query'], "missing required argument 'ns'"],
     ] as const) {
       const r = await inProcess(...argv);
       expect({ argv, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ argv, code: 2, stdout: '', stderr: `kdelta: ${message}\n` });
+    }
+  });
+
+  it('with --json, says it as one JSON document on stdout', async () => {
+    for (const argv of [['--json', 'stat'], ['query', 'users', '-l', '1', '--limit', '2', '--json']]) {
+      const r = await inProcess(...argv);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('');
+      expect(json(r.stdout)).toEqual({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^(unknown command 'stat' \(did you mean status\?\)|--limit \(-l\) given twice: it takes one value)/) } });
     }
   });
 

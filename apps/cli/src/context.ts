@@ -138,14 +138,19 @@ export class Context {
     if (db !== undefined) await (await db.catch(() => undefined))?.close();
   }
 
-  /** Writes a line to stdout. */
-  out(line = ''): void {
-    this.io.stdout.write(`${line}\n`);
+  /** True once the reader of stdout has gone (see {@link Io.stdoutClosed}): output is dropped. */
+  get stdoutClosed(): boolean {
+    return this.io.stdoutClosed?.aborted === true;
   }
 
-  /** Writes one JSON document (one line) to stdout. */
+  /** Writes a line to stdout (nothing once its reader has gone). */
+  out(line = ''): void {
+    if (!this.stdoutClosed) this.io.stdout.write(`${line}\n`);
+  }
+
+  /** Writes one JSON document (one line) to stdout (nothing once its reader has gone). */
   outJson(value: unknown): void {
-    this.io.stdout.write(`${JSON.stringify(value)}\n`);
+    if (!this.stdoutClosed) this.io.stdout.write(`${JSON.stringify(value)}\n`);
   }
 
   /** Writes a warning line to stderr. */

@@ -33,9 +33,16 @@
  *   numbers           30, -1.5, 2.5e3 (no leading zeros, +, or bare .5)
  *   strings           "double" or 'single' quoted, with JSON escapes
  *                     (\" \\ \/ \b \f \n \r \t \uXXXX) and \' in both; a " needs no
- *                     escape inside '...'. Unquoted words are not strings:
- *                     write status = "active", not status = active
+ *                     escape inside '...'
  *   true false null, lists [1, "a"], objects {"k": 1}
+ *   bare words        a value that is one word is text: status = active means
+ *                     status = "active" (also in lists: city in [Oslo, Rome]). A word is
+ *                     letters, digits and _, with single - inside (on-hold), starting
+ *                     with a letter or _. true, false and null (any case) stay literals,
+ *                     and numbers stay numbers: quote them for text ("true", "30").
+ *                     Nothing else is read unquoted: a = b.c is refused (a value is never
+ *                     a field, and b.c would look like one), as are São Paulo (two
+ *                     words), a@b.com and keywords (in, not, ...): quote them.
  *
  * Fields
  *   Dotted paths: address.city, items.0.sku. A segment is letters, digits, _ and $;
@@ -90,6 +97,12 @@ const WORD_CHAR = /[\p{L}\p{M}\p{Nd}_$.`]/uy;
 const SPACE = /\s*/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const NUMBER_LIKE = /[-+.\p{L}\p{M}\p{Nd}_$]*/uy;
+/** A value written without quotes: a word, with single hyphens inside (`on-hold`). */
+const BARE_WORD = /[\p{L}_][\p{L}\p{M}\p{Nd}_]*(?:-[\p{L}\p{M}\p{Nd}_]+)*/uy;
+/** What may follow a bare word directly: space, the end, a closing bracket, a comma, && or ||. */
+const AFTER_BARE_WORD = /(?:\s|$|[)\]},]|&&|\|\|)/y;
+/** The run of characters a bare word was probably meant to be part of, for messages. */
+const BARE_RUN = /[^\s()[\]{},&|]+/y;
 const HEX4 = /[0-9a-fA-F]{4}/y;
 const REGEX_FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
 const ESCAPES = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
@@ -428,11 +441,54 @@ class Parser {
       this.pos += keyword.length;
       return keyword === 'null' ? null : keyword === 'true';
     }
-    WORD.lastIndex = pos;
-    const word = WORD.exec(this.text)?.[0];
-    const hint =
-      word !== undefined ? `strings must be quoted: ${JSON.stringify(word)}` : ch === '/' ? `a /regex/ needs '~'` : undefined;
-    return this.fail(`expected a value after '${after}'`, pos, hint);
+    if (keyword !== undefined) {
+      const word = this.text.slice(pos, pos + keyword.length);
+      this.fail(`expected a value after '${after}'`, pos, `'${word}' is a keyword: write "${word}" for the text`);
+    }
+    BARE_WORD.lastIndex = pos;
+    const word = BARE_WORD.exec(this.text)?.[0];
+    if (word !== undefined) return this.bareWord(word, pos);
+    return this.fail(`expected a value after '${after}'`, pos, ch === '/' ? `a /regex/ needs '~'` : undefined);
+  }
+
+  /** The text of the field path at `pos`, if one is there (for messages). */
+  pathAt(pos: number): string | undefined {
+    const saved = this.pos;
+    this.pos = pos;
+    try {
+      this.parsePath(undefined);
+      return this.text.slice(pos, this.pos);
+    } catch {
+      return undefined;
+    } finally {
+      this.pos = saved;
+    }
+  }
+
+  /** `word` (at `pos`) as text, unless what surrounds it makes that a guess. */
+  bareWord(word: string, pos: number): string {
+    const end = pos + word.length;
+    AFTER_BARE_WORD.lastIndex = end;
+    if (!AFTER_BARE_WORD.test(this.text)) {
+      const path = this.pathAt(pos);
+      if (path !== undefined && /^[.`]/.test(path.slice(word.length))) {
+        this.fail(`'${path}' looks like a field, but a value cannot be a field`, pos, `for the text, quote it: ${JSON.stringify(path)}`);
+      }
+      BARE_RUN.lastIndex = pos;
+      const run = BARE_RUN.exec(this.text)![0];
+      this.fail(`unquoted value '${run}'`, pos, `only a single word may go unquoted: write ${JSON.stringify(run)}`);
+    }
+    SPACE.lastIndex = end;
+    SPACE.exec(this.text);
+    const next = SPACE.lastIndex;
+    WORD.lastIndex = next;
+    const following = next > end ? WORD.exec(this.text)?.[0] : undefined;
+    if (following !== undefined && this.keywordAt(next) === undefined) {
+      const phrase = this.text.slice(pos, next + following.length);
+      this.fail(`unexpected '${following}' after the unquoted value '${word}'`, next, `quote a value of several words: ${JSON.stringify(phrase)}`);
+    }
+    this.pos = end;
+    return word;
   }
 
   parseString(): string {
@@ -554,6 +610,17 @@ class Parser {
     if (this.atEnd()) this.fail(`expected '${close}'`, pos, `to close the '${opener}' at column ${this.column(open)}`);
     return this.fail(`expected ',' or '${close}'`, pos);
   }
+}
+
+/**
+ * Parses one or more filter expressions (a repeated `--filter`) into one wire filter
+ * that all of them must match: `{ "$and": [...] }` (flattened) for several. Errors name
+ * the option, and which one when there are several (`--filter #2: ...`).
+ * @throws FilterSyntaxError (INVALID_QUERY)
+ */
+export function parseFilterExpressions(texts: readonly string[], option = '--filter'): WireFilter {
+  const parts = texts.map((t, i) => parseFilterExpression(t, texts.length > 1 ? `${option} #${i + 1}` : option));
+  return group('$and', parts);
 }
 
 /**

@@ -18,6 +18,11 @@ export interface Io {
   readonly readStdin: () => Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /**
+   * Aborted when whoever reads stdout has gone (EPIPE: `kdelta log … | head -1`). The
+   * command then stops quietly with exit 0, as a C tool killed by SIGPIPE would.
+   */
+  readonly stdoutClosed?: AbortSignal;
 }
 
 /** Colour functions: real ones on a terminal without NO_COLOR, identity otherwise. */
@@ -29,9 +34,21 @@ export function colorsFor(out: Output, env: Io['env'], json: boolean): Colors {
   return createColors(out.isTTY === true && !noColor && !json);
 }
 
-/** The process's own streams. */
+/**
+ * The process's own streams. A reader of stdout that goes away (EPIPE) aborts
+ * `stdoutClosed` instead of crashing the process with an unhandled 'error' event.
+ */
 export function processIo(): Io {
+  const closed = new AbortController();
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') return closed.abort();
+    process.stderr.write(`kdelta: cannot write to standard output: ${e.code ?? e.message}\n`);
+    process.exit(1);
+  });
+  // Nobody is left to tell about a closed stderr.
+  process.stderr.on('error', () => {});
   return {
+    stdoutClosed: closed.signal,
     stdout: process.stdout,
     stderr: process.stderr,
     readStdin: async () => {

@@ -112,7 +112,7 @@ describe('kdelta: errors and exit codes', () => {
       [['view', 'query', 'nope'], 1, /no view named "nope" \(VIEW_NOT_FOUND\)/],
       [['diff', 'users/nobody'], 1, /KEY_NOT_FOUND/],
       [['import', 'missing.jsonl'], 2, /cannot read missing\.jsonl: ENOENT/],
-      [['watch'], 2, /give a namespace, ns\/key, or --all/],
+      [['watch', 'users', '--all'], 2, /give a namespace or ns\/key, or --all, not both/],
     ];
     for (const [args, code, stderr] of cases) {
       const r = await k(...args);

@@ -160,6 +160,34 @@ describe('values', () => {
     expect(Object.is(w.x, -0)).toBe(false);
   });
 
+  it.each<[string, WireFilter]>([
+    ['status = active', { status: 'active' }],
+    ['status=active', { status: 'active' }],
+    ['status = on-hold', { status: 'on-hold' }],
+    ['status != a-b-c_d2', { status: { $ne: 'a-b-c_d2' } }],
+    ['city = Zürich', { city: 'Zürich' }],
+    ['_x = _', { _x: '_' }],
+    ['name > M', { name: { $gt: 'M' } }],
+    ['tags contains admin', { tags: { $contains: 'admin' } }],
+    ['x not contains admin', { $not: { x: { $contains: 'admin' } } }],
+    ['city in [Oslo, "Rome", 3, null]', { city: { $in: ['Oslo', 'Rome', 3, null] } }],
+    ['x = {"k": v}', { x: { $eq: { k: 'v' } } }],
+    ['x = True and y = NULL', { $and: [{ x: true }, { y: null }] }],
+    ['x = Truth', { x: 'Truth' }],
+    ['x = nullable', { x: 'nullable' }],
+    ['(a = b)', { a: 'b' }],
+    ['a = b&&c = d||e = f', { $or: [{ $and: [{ a: 'b' }, { c: 'd' }] }, { e: 'f' }] }],
+    ['a = andy or b = notable', { $or: [{ a: 'andy' }, { b: 'notable' }] }],
+  ])('reads %s: a bare word is a string (true, false, null are literals)', (text, expected) => {
+    expect(wire(text)).toEqual(expected);
+  });
+
+  it('finds documents by a bare-word value as by the quoted one', async () => {
+    expect(await keys('city = Oslo')).toEqual(await keys('city = "Oslo"'));
+    expect(await keys('city = Oslo')).toEqual(['ann', 'dee']);
+    expect(await keys('tags contains dev and active = true')).toEqual(['ann']);
+  });
+
   it('reads double-quoted strings with every JSON escape', () => {
     const w = wire(String.raw`x = "a\"b\\c\/d\be\ff\ng\rh\ti\u00e9\ud83c\udf89 \u2028"`);
     expect(w.x).toBe('a"b\\c/d\be\ff\ng\rh\ti\u00e9🎉 \u2028');
@@ -320,9 +348,6 @@ describe('errors', () => {
     // values
     ["age > ", "expected a value after '>' at column 7", 7],
     ["age >", "expected a value after '>' at column 6", 6],
-    ["status = active", "expected a value after '=' at column 10 (strings must be quoted: \"active\")", 10],
-    ["status=active", "expected a value after '=' at column 8 (strings must be quoted: \"active\")", 8],
-    ["x in [\"Oslo\", Rome]", "expected a value after ',' at column 15 (strings must be quoted: \"Rome\")", 15],
     ["x in [1,]", "expected a value after ',' at column 9", 9],
     ["x in [", "expected a value after '[' at column 7", 7],
     ["x in [1 2]", "expected ',' or ']' at column 9", 9],
@@ -345,6 +370,19 @@ describe('errors', () => {
     ["x = 1and y = 2", "invalid number '1and' at column 5", 5],
     ["x = 1e999", "number out of range '1e999' at column 5", 5],
     ["x = +1", "expected a value after '=' at column 5", 5],
+    // bare words: one word only, never a path, never a keyword
+    ["a = b.c", "'b.c' looks like a field, but a value cannot be a field at column 5 (for the text, quote it: \"b.c\")", 5],
+    ["a = b.`c d`", "'b.`c d`' looks like a field, but a value cannot be a field at column 5 (for the text, quote it: \"b.`c d`\")", 5],
+    ["a = true.x", "'true.x' looks like a field, but a value cannot be a field at column 5 (for the text, quote it: \"true.x\")", 5],
+    ["a = b. and c = 1", "unquoted value 'b.' at column 5 (only a single word may go unquoted: write \"b.\")", 5],
+    ["city = São Paulo", "unexpected 'Paulo' after the unquoted value 'São' at column 12 (quote a value of several words: \"São Paulo\")", 12],
+    ["x in [New York]", "unexpected 'York' after the unquoted value 'New' at column 11 (quote a value of several words: \"New York\")", 11],
+    ["e = a@b.com", "unquoted value 'a@b.com' at column 5 (only a single word may go unquoted: write \"a@b.com\")", 5],
+    ["x = on-", "unquoted value 'on-' at column 5 (only a single word may go unquoted: write \"on-\")", 5],
+    ["x = a$b", "unquoted value 'a$b' at column 5 (only a single word may go unquoted: write \"a$b\")", 5],
+    ["x = in", "expected a value after '=' at column 5 ('in' is a keyword: write \"in\" for the text)", 5],
+    ["x contains NOT", "expected a value after 'contains' at column 12 ('NOT' is a keyword: write \"NOT\" for the text)", 12],
+    ["x = a ~ 1", "unexpected '~' at column 7 (expected 'and', 'or' or the end)", 7],
     // strings
     ["name = \"Ann", "unterminated string starting at column 8", 8],
     ["x = 1 and city = \"Oslo", "unterminated string starting at column 18", 18],
@@ -422,8 +460,8 @@ describe('errors', () => {
     expect(failure('a = 1 or b = 2)').message).toBe("--filter: unexpected ')' at column 15");
     expect(failure('age > 1)').message).toBe("--filter: unexpected ')' at column 8");
     expect(failure('= 1').message).toBe('--filter: expected a field name at column 1');
-    expect(failure('status=active').message).toBe(
-      '--filter: expected a value after \'=\' at column 8 (strings must be quoted: "active")',
+    expect(failure('a = b.c').message).toBe(
+      '--filter: \'b.c\' looks like a field, but a value cannot be a field at column 5 (for the text, quote it: "b.c")',
     );
   });
 

@@ -1,5 +1,5 @@
 /** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify. */
-import type { AckLevel, PutOptions, Version } from '@koru/delta';
+import { diffValues, ErrorCodes, isKoruError, toEpochMs, type AckLevel, type PutOptions, type Version } from '@koru/delta';
 import { createTwoFilesPatch } from 'diff';
 import { parseCount, parseIndex, parseTarget, readJsonArgument } from '../args.js';
 import { EXIT_FAILED, UsageError } from '../errors.js';
@@ -82,7 +82,7 @@ export const register: Register = (program, act) => {
     .command('diff')
     .summary('what changed between two versions of a key')
     .description(
-      'Shows a Git-style line diff of the pretty-printed JSON. By default the latest version against the one before it; --at T compares the version current at T with the latest; --from/--to pick history indexes (0 = oldest, -1 = latest).',
+      'Shows a Git-style line diff of the pretty-printed JSON. By default the latest version against the one before it; --at T compares the version current at T (nothing, if T is before the key was first written) with the latest; --from/--to pick history indexes (0 = oldest, -1 = latest).',
     )
     .argument('<ns/key>', 'namespace and key')
     .option('--at <time>', 'compare the version current at this time with the latest')
@@ -95,10 +95,17 @@ export const register: Register = (program, act) => {
         const db = await ctx.db();
         const from = opts.at ?? (opts.from !== undefined ? parseIndex(opts.from, '--from') : undefined);
         const to = opts.to !== undefined ? parseIndex(opts.to, '--to') : undefined;
-        const d = await db.diff(namespace, key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+        const d = await db.diff(namespace, key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }).catch(async (e: unknown) => {
+          // --at before the key's first version: it did not exist then, so everything is new.
+          if (opts.at === undefined || !isKoruError(e, ErrorCodes.INVALID_ARGUMENT)) throw e;
+          const history = await db.history(namespace, key);
+          if (Date.parse(history[0]!.timestamp) <= toEpochMs(opts.at)) throw e;
+          const target = to === undefined ? history[history.length - 1]! : (await db.diff(namespace, key, { to })).to;
+          return { from: null, to: target, changes: diffValues(undefined, target.deleted ? undefined : target.value) };
+        });
         if (ctx.json) return ctx.outJson({ namespace, key, from: d.from, to: d.to, changes: d.changes });
         const side = (v: typeof d.from) => (v === null || v.deleted ? '' : `${pretty(v.value)}\n`);
-        const label = (v: typeof d.from) => (v === null ? '(nothing)' : `${namespace}/${key} @ ${shortId(v.versionId)}`);
+        const label = (v: typeof d.from) => (v !== null ? `${namespace}/${key} @ ${shortId(v.versionId)}` : opts.at !== undefined ? `(nothing at ${opts.at})` : '(nothing)');
         const patch = createTwoFilesPatch(label(d.from), label(d.to), side(d.from), side(d.to), d.from?.timestamp ?? '', d.to.timestamp, { context: 3 });
         const lines = patch.split('\n').slice(1); // the first line is an Index: header
         if (d.changes.length === 0) lines.splice(2, Infinity, ctx.c.dim('(no change)'));

@@ -1,18 +1,20 @@
 /** Queries, materialized views and secondary indexes: query, view …, index …. */
-import { Agg, type Aggregation, type QueryResult, type ViewResult } from '@koru/delta';
+import { Agg, type Aggregation, type QueryResult, type ViewInfo, type ViewResult } from '@koru/delta';
 import type { Command } from 'commander';
 import { parseCount } from '../args.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parseFilterExpression } from '../filter-expression.js';
+import { parseFilterExpressions } from '../filter-expression.js';
+import { repeatableOption } from '../flags.js';
 import { pretty } from '../format.js';
 import { examples } from '../help.js';
 import type { Register } from './register.js';
 
 /** The query flags shared by `query` and `view create`. */
 interface QueryFlags {
-  filter?: string;
+  filter?: string[];
   sort?: string[];
+  desc?: boolean;
   limit?: string;
   offset?: string;
   select?: string;
@@ -25,13 +27,15 @@ interface QueryFlags {
   groupBy?: string;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter((s) => s !== '')];
+/** `--sort a,b:desc --sort c`: every key, in order. */
+const sortKeys = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').filter((s) => s !== '')];
 
 function addQueryFlags(cmd: Command): Command {
   return cmd
-    .option('--filter <expr>', 'only documents matching the expression (see below)')
-    .option('--sort <field[:desc]>', 'sort by a field, ascending unless :desc; repeat or comma-separate for more keys', collect)
-    .option('--limit <n>', 'at most n rows')
+    .addOption(repeatableOption('-f, --filter <expr>', 'only documents matching the expression (see below); repeat to require all (AND)'))
+    .addOption(repeatableOption('-s, --sort <field[:desc]>', 'sort by a field, ascending unless :desc; repeat or comma-separate for more keys', sortKeys))
+    .option('--desc', 'sort the one --sort field descending (1.0 spelling of --sort FIELD:desc)')
+    .option('-l, --limit <n>', 'at most n rows')
     .option('--offset <n>', 'skip the first n rows')
     .option('--select <a,b>', 'keep only these fields (dotted paths)')
     .option('--count', 'count the matching documents')
@@ -43,16 +47,27 @@ function addQueryFlags(cmd: Command): Command {
     .option('--group-by <field>', 'the aggregation (default --count) per distinct value of a field');
 }
 
+/** The sort keys of `--sort` (and `--desc`) as the wire form's `[field, direction]` pairs. */
+function sortOf(keys: readonly string[] | undefined, desc: boolean): Array<[string, 'asc' | 'desc']> | undefined {
+  const sort = keys?.map((s): [string, 'asc' | 'desc', boolean] => {
+    const m = /^(.+?)(?::(asc|desc))?$/.exec(s)!;
+    return [m[1]!, m[2] === 'desc' ? 'desc' : 'asc', m[2] !== undefined];
+  });
+  if (!desc) return sort?.map(([field, dir]) => [field, dir]);
+  // --desc (1.0: `-s name --desc`) turns one field around; with several it would be a guess.
+  if (sort === undefined) throw new UsageError('--desc needs a --sort field (e.g. --sort name --desc)');
+  if (sort.length > 1) throw new UsageError(`--desc applies to one --sort field, not ${sort.length}: write each as FIELD:desc or FIELD:asc`);
+  const [field, , explicit] = sort[0]!;
+  if (explicit) throw new UsageError(`--desc with --sort ${keys![0]!}: give the direction once`);
+  return [[field, 'desc']];
+}
+
 /** The wire query and the aggregation (if any) the flags describe. */
 function queryOf(flags: QueryFlags): { query: Record<string, unknown>; aggregate: Aggregation | undefined } {
   const query: Record<string, unknown> = {};
-  if (flags.filter !== undefined) query.filter = parseFilterExpression(flags.filter, '--filter');
-  if (flags.sort !== undefined) {
-    query.sort = flags.sort.map((s) => {
-      const m = /^(.+?)(?::(asc|desc))?$/.exec(s)!;
-      return [m[1]!, m[2] ?? 'asc'];
-    });
-  }
+  if (flags.filter !== undefined) query.filter = parseFilterExpressions(flags.filter, '--filter');
+  const sort = sortOf(flags.sort, flags.desc === true);
+  if (sort !== undefined) query.sort = sort;
   if (flags.limit !== undefined) query.limit = parseCount(flags.limit, '--limit');
   if (flags.offset !== undefined) query.offset = parseCount(flags.offset, '--offset');
   if (flags.select !== undefined) query.select = flags.select.split(',').filter((s) => s !== '');
@@ -73,6 +88,27 @@ function queryOf(flags: QueryFlags): { query: Record<string, unknown>; aggregate
   return { query, aggregate };
 }
 
+/**
+ * An aggregation as the flags that make it (`--group-by city --avg age`), or undefined
+ * for one the flags cannot express (made through the API: a count of a field, a sum of
+ * whole documents).
+ */
+export function aggregationFlags(agg: Aggregation): string | undefined {
+  if (agg.op === 'groupBy') {
+    const inner = aggregationFlags(agg.aggregation);
+    return inner === undefined ? undefined : `--group-by ${agg.path} ${inner}`;
+  }
+  if (agg.op === 'count') return agg.path === undefined ? '--count' : undefined;
+  return agg.path === undefined ? undefined : `--${agg.op} ${agg.path}`;
+}
+
+/** A view's definition in one line: its query (wire form) and its aggregation as flags. */
+function definitionOf(v: ViewInfo): string {
+  const query = v.query !== null && typeof v.query === 'object' && Object.keys(v.query).length > 0 ? JSON.stringify(v.query) : undefined;
+  const parts = [...(query !== undefined ? [query] : []), ...(v.aggregate !== undefined ? [aggregationFlags(v.aggregate) ?? JSON.stringify(v.aggregate)] : [])];
+  return parts.length > 0 ? parts.join('  ') : '(every document)';
+}
+
 function printRows(ctx: Context, r: QueryResult | ViewResult): void {
   for (const row of r.rows) ctx.out(`${ctx.c.cyan(row.key)}  ${JSON.stringify(row.value)}`);
 }
@@ -82,8 +118,12 @@ Filter expressions:
   age > 30 and city = "Oslo"          = != > >= < <=, and, or, not, ( )
   name ~ "^A"   tags contains "x"     regex match; substring or array element
   email exists   city in ["Oslo", "Rome"]
-  Strings are quoted ("x" or 'x'); numbers, true, false and null are bare; paths are
-  dotted (address.city, items.0.sku); quote odd field names with backticks.
+  On the left is a field: dotted (address.city, items.0.sku), odd names in backticks.
+  On the right is a value: a number, true, false, null, a list, or text, quoted ("x" or
+  'x') or a single bare word (status = active is status = "active"; on-hold is one
+  word). A value is never a field: a = b.c is refused rather than guessed, as are
+  bare words with spaces or symbols (quote "São Paulo", "a@b.com") and keywords.
+  -f/--filter given twice: both must match (AND).
 `;
 
 export const register: Register = (program, act) => {
@@ -161,7 +201,7 @@ export const register: Register = (program, act) => {
         if (views.length === 0) ctx.out(ctx.c.dim('(no views)'));
         for (const v of views) {
           const mode = v.autoRefresh ? 'auto-refresh' : 'manual';
-          ctx.out(`${ctx.c.cyan(v.name)}  ${v.namespace}  ${ctx.c.dim(mode)}  ${JSON.stringify(v.query)}${v.description !== undefined ? `  ${ctx.c.dim(v.description)}` : ''}`);
+          ctx.out(`${ctx.c.cyan(v.name)}  ${v.namespace}  ${ctx.c.dim(mode)}  ${definitionOf(v)}${v.description !== undefined ? `  ${ctx.c.dim(v.description)}` : ''}`);
         }
       }),
     );
@@ -178,9 +218,16 @@ export const register: Register = (program, act) => {
         act(async (ctx, name: string) => {
           const db = await ctx.db();
           const r = verb === 'refresh' ? await db.refreshView(name) : await db.queryView(name);
+          if (r.aggregate !== undefined) {
+            // An aggregate view has no rows: its answer is the aggregate, over `total` documents.
+            const { rows: _rows, ...answer } = r;
+            if (ctx.json) return ctx.outJson(answer);
+            ctx.out(pretty(r.aggregate));
+            ctx.out(ctx.c.dim(`over ${r.total} matching ${r.total === 1 ? 'document' : 'documents'}, refreshed ${r.refreshedAt} (seq ${r.seq})`));
+            return;
+          }
           if (ctx.json) return ctx.outJson(r);
-          if (r.aggregate !== undefined) ctx.out(pretty(r.aggregate));
-          else printRows(ctx, r);
+          printRows(ctx, r);
           ctx.out(ctx.c.dim(`${r.rows.length} of ${r.total} matching, refreshed ${r.refreshedAt} (seq ${r.seq})`));
         }),
       );

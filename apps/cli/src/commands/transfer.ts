@@ -1,12 +1,11 @@
-/** Moving data in and out and following it: export, import, watch. */
+/** Moving data in and out: export, import. */
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
-import { type ChangeEvent, type LaggedEvent, type SubscriptionSpec, type Version } from '@koru/delta';
-import { parseCount, parseTarget } from '../args.js';
-import type { Context, Database } from '../context.js';
+import { type Version } from '@koru/delta';
+import { parseCount } from '../args.js';
+import type { Database } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parseFilterExpression } from '../filter-expression.js';
 import { examples } from '../help.js';
 import type { Output } from '../io.js';
 import { importFile } from './import-file.js';
@@ -66,45 +65,6 @@ export const register: Register = (program, act) => {
     .argument('<file>', 'the file, or - for standard input')
     .addHelpText('after', examples(['kdelta import dump.jsonl', 'kdelta export | kdelta -d ./copy import -']))
     .action(act(async (ctx, fileArg: string) => importFile(ctx, fileArg)));
-
-  program
-    .command('watch')
-    .summary('print changes as they are committed')
-    .description('Prints each committed change of a namespace, a key or everything. With --since SEQ it first replays every change after SEQ. Runs until interrupted (Ctrl-C), or with --exit until it has caught up. On a local database it holds the database while it runs.')
-    .argument('[target]', 'a namespace, or ns/key')
-    .option('--all', 'every namespace')
-    .option('--since <seq>', 'replay the changes after this seq first')
-    .option('--filter <expr>', 'only changes whose new value matches')
-    .option('--exit', 'stop once caught up with the changes committed before it started')
-    .addHelpText('after', examples(['kdelta watch users', 'kdelta watch users/alice --since 0 --exit', 'kdelta watch --all --json']))
-    .action(
-      act(async (ctx, target: string | undefined, opts: { all?: boolean; since?: string; filter?: string; exit?: boolean }) => {
-        if ((target === undefined) === (opts.all !== true)) throw new UsageError('give a namespace, ns/key, or --all');
-        const spec: { -readonly [K in keyof SubscriptionSpec]: SubscriptionSpec[K] } = {};
-        if (target !== undefined) {
-          if (target.includes('/')) Object.assign(spec, parseTarget(target));
-          else spec.namespace = target;
-        }
-        if (opts.since !== undefined) spec.since = parseCount(opts.since, '--since');
-        if (opts.filter !== undefined) spec.filter = parseFilterExpression(opts.filter, '--filter');
-        const db = await ctx.db();
-        if (opts.exit === true) spec.until = Math.max(db.seq, spec.since ?? db.seq);
-        const it = db.changes(spec);
-        const stop = (): void => void it.return?.();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        // Waiting for a commit holds no I/O handle: keep the process alive meanwhile.
-        const alive = setInterval(() => {}, 1 << 30);
-        try {
-          for await (const e of it) printEvent(ctx, e);
-        } finally {
-          clearInterval(alive);
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          await it.return?.();
-        }
-      }),
-    );
 };
 
 /**
@@ -120,14 +80,4 @@ async function* exported(db: Database, namespace: string | undefined): AsyncGene
   for (const ns of namespace !== undefined ? [namespace] : await db.listNamespaces()) {
     for (const key of await db.listKeys(ns)) yield* await db.history(ns, key);
   }
-}
-
-function printEvent(ctx: Context, e: ChangeEvent | LaggedEvent): void {
-  if (ctx.json) return ctx.outJson(e);
-  if (e.type === 'lagged') {
-    ctx.warn(`fell ${e.behind} changes behind; resume with --since ${e.seq}`);
-    return;
-  }
-  const kind = e.changeType === 'delete' ? ctx.c.red(e.changeType) : e.changeType === 'insert' ? ctx.c.green(e.changeType) : ctx.c.yellow(e.changeType);
-  ctx.out(`${ctx.c.dim(String(e.seq))}  ${kind}  ${e.namespace}/${e.key}${e.changeType === 'delete' ? '' : `  ${JSON.stringify(e.value)}`}`);
 }

@@ -1,15 +1,84 @@
 /**
- * A value test from what callers hand in as a filter: the JSON wire form, or a `Query`
- * from the builder (its filter is used). Shared by queries over history, aggregations
- * and subscriptions, which take a filter but no sort or page.
+ * What callers hand in as a filter, where a filter (not a whole query) is taken —
+ * queries over history, aggregations, subscriptions: a `Filter`, a `Query` (its filter is
+ * used; anything else in it is refused rather than ignored) or the JSON wire form.
  */
+import type { JsonValue } from '@koru/engine';
 import { compileFilter, type Predicate } from './compile.js';
-import { Query } from './query.js';
-import { parseFilter } from './wire.js';
+import { InvalidQueryError } from './errors.js';
+import { isFilter, type Filter } from './filter-ast.js';
+import { Query, type QuerySpec } from './query.js';
+import { parseFilter, toWire, type WireFilter } from './wire.js';
+
+/** What APIs taking a filter accept: a `Filter`, a `Query` with only a filter, or the wire form. */
+export type FilterInput = Filter | Query | WireFilter;
+
+/** A `Query` from any copy of this package: it has `spec` and `toJSON()`. */
+function isQueryLike(x: unknown): x is { readonly spec: QuerySpec; toJSON(): Record<string, JsonValue> } {
+  return x instanceof Query || (x !== null && typeof x === 'object' && 'spec' in x && typeof (x as { toJSON?: unknown }).toJSON === 'function');
+}
+
+function onlyFilter(spec: QuerySpec): Filter | undefined {
+  const extra = (['sort', 'select', 'offset', 'limit', 'aggregate'] as const).find((k) => spec[k] !== undefined);
+  if (extra !== undefined) {
+    throw new InvalidQueryError(`only a filter is taken here: the Query's ${extra} would be ignored; pass a Query with just a filter`, extra);
+  }
+  return spec.filter;
+}
+
+/** The filter `input` stands for (undefined: none, everything matches). @throws InvalidQueryError */
+export function filterOf(input: unknown): Filter | undefined {
+  if (input === undefined) return undefined;
+  if (isQueryLike(input)) return onlyFilter(input.spec);
+  return parseFilter(input);
+}
 
 /** The compiled test, or undefined when there is no filter (everything matches). @throws InvalidQueryError */
 export function matcherOf(input: unknown): Predicate | undefined {
-  if (input === undefined) return undefined;
-  const filter = input instanceof Query ? input.spec.filter : parseFilter(input);
+  const filter = filterOf(input);
   return filter === undefined ? undefined : compileFilter(filter);
+}
+
+/** `v` with every `Filter` in it replaced by its wire form (copies only what it changes). */
+function wireDeep(v: unknown): unknown {
+  if (isFilter(v)) return toWire(v);
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    v.forEach((x, i) => {
+      const w = wireDeep(x);
+      if (w !== x) (out ??= [...v])[i] = w;
+    });
+    return out ?? v;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    const w = wireDeep(x);
+    if (w !== x) {
+      out ??= { ...v };
+      Object.defineProperty(out, k, { value: w, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return out ?? v;
+}
+
+/**
+ * A filter argument as JSON to send to a server: a `Filter` (anywhere in it) as its wire
+ * form, a `Query` as its filter's (refused when it has more than a filter, as the
+ * database would); anything else as it is, for the server to judge.
+ */
+export function filterToWire(input: unknown): unknown {
+  if (isQueryLike(input)) {
+    const f = onlyFilter(input.spec);
+    return f === undefined ? undefined : toWire(f);
+  }
+  return wireDeep(input);
+}
+
+/** A query argument as JSON to send: a `Query` as its wire form, a `Filter` as `{ filter }`, `Filter`s inside the wire form converted. */
+export function queryToWireOf(input: unknown): unknown {
+  if (isQueryLike(input)) return input.toJSON();
+  if (isFilter(input)) return { filter: toWire(input) };
+  return wireDeep(input);
 }

@@ -273,7 +273,7 @@ export class KoruDelta {
    */
   // Write methods hand back the storage's promise rather than being `async`: an async
   // function resolving with a promise costs extra microtask turns on the hottest path.
-  put<T = unknown>(namespace: string, key: string, value: NoInfer<T>, options?: PutOptions): Promise<VersionOf<NoInfer<T>>> {
+  put<T = unknown>(namespace: string, key: string, value: NoInfer<T>, options?: PutOptions): Promise<Version> {
     try {
       checkIfVersion(options?.ifVersion);
       checkAck(options?.ack);
@@ -281,7 +281,7 @@ export class KoruDelta {
       return Promise.reject(e);
     }
     const written = this.#s.put(namespace, key, value, options);
-    return (options?.ack === undefined || options.ack === 'local' ? written : this.#confirmed(written, options.ack)) as Promise<VersionOf<T>>;
+    return options?.ack === undefined || options.ack === 'local' ? written : this.#confirmed(written, options.ack);
   }
 
   #confirmed(written: Promise<Version>, ack: 'quorum' | 'all'): Promise<Version> {

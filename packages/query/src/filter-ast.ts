@@ -97,22 +97,15 @@ export const FILTER_OPS: ReadonlySet<string> = new Set([
   'eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'contains', 'exists', 'matches', 'in', 'nin', 'all', 'size', 'elemMatch', 'and', 'or', 'not',
 ]);
 
-// Symbol.for: a filter made by another copy of this package (a bundled client) is known too.
-const MARK = Symbol.for('@koru/query.Filter');
-
 /**
- * Marks `node` as a filter made by this package and freezes it (shallowly). Marked
- * filters are told apart from wire-form JSON without guessing: `{ op: 'gt', path: 'age',
- * value: 18 }` written by hand is a wire filter on fields named `op`, `path` and `value`.
+ * The mark of a filter made by this package (see `filterNode` in ./wire.ts). Symbol.for:
+ * a filter made by another copy of this package (a bundled client) is known too.
  */
-export function filterNode<T extends Filter>(node: T): T {
-  Object.defineProperty(node, MARK, { value: true });
-  return Object.freeze(node);
-}
+export const FILTER_MARK: unique symbol = Symbol.for('@koru/query.Filter') as never;
 
 /** True for a filter made by the `Filter` constructors, `parseFilter` or a `Query` (any copy of this package). */
 export function isFilter(x: unknown): x is Filter {
-  return x !== null && typeof x === 'object' && (x as { [MARK]?: unknown })[MARK] === true;
+  return x !== null && typeof x === 'object' && (x as { [FILTER_MARK]?: unknown })[FILTER_MARK] === true;
 }
 
 /** Longest regular expression source `matches` accepts. */

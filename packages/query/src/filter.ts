@@ -13,7 +13,6 @@ import {
   checkSize,
   checkValues,
   compileRegex,
-  filterNode,
   type AllFilter,
   type CompareFilter,
   type CompareOp,
@@ -28,7 +27,7 @@ import {
   type SizeFilter,
 } from './filter-ast.js';
 import { validatePath } from './paths.js';
-import { parseFilter, type WireFilter } from './wire.js';
+import { filterNode, parseFilter, type WireFilter } from './wire.js';
 
 /** A filter over JSON documents: a tagged union on `op` (see {@link FilterNode}'s members). */
 export type Filter = FilterNode;

@@ -10,8 +10,12 @@ import { isFilter, type Filter } from './filter-ast.js';
 import { Query, type QuerySpec } from './query.js';
 import { parseFilter, toWire, type WireFilter } from './wire.js';
 
-/** What APIs taking a filter accept: a `Filter`, a `Query` with only a filter, or the wire form. */
-export type FilterInput = Filter | Query | WireFilter;
+/**
+ * What APIs taking a filter accept: a `Filter`, a `Query` with only a filter, or the wire
+ * form ({@link WireFilter}; `Filter`s may stand inside it for any filter object, so its
+ * values are typed loosely: everything is checked at run time).
+ */
+export type FilterInput = Filter | Query | WireFilter | { readonly [key: string]: unknown };
 
 /** A `Query` from any copy of this package: it has `spec` and `toJSON()`. */
 function isQueryLike(x: unknown): x is { readonly spec: QuerySpec; toJSON(): Record<string, JsonValue> } {

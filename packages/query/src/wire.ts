@@ -23,8 +23,10 @@
  * object (the whole filter, an item of `$and`/`$or`, the operand of `$not` or
  * `$elemMatch`). Anything else is refused with INVALID_QUERY: an unknown `$` operator, an
  * operand of the wrong type, a non-object filter, and an object shaped like a `Filter`
- * that this package did not make (`{ op: 'gt', path, value }` written by hand or sent
- * through JSON: send `toWire(f)`; to match documents with such fields use `$eq`).
+ * that this package did not make (`{ op: 'gt', path, value }` written by hand: use the
+ * constructors or the wire form; to match documents with such fields use `$eq`). A
+ * marked filter's JSON is its wire form (`JSON.stringify(Filter.gt('age', 18))` is
+ * `{"age":{"$gt":18}}`).
  * `toWire(parseFilter(w))` is structurally normalised; `parseFilter(toWire(f))` equals `f`.
  */
 import type { JsonValue } from '@koru/engine';
@@ -33,7 +35,7 @@ import {
   checkSize,
   checkValues,
   compileRegex,
-  filterNode,
+  FILTER_MARK,
   FILTER_OPS,
   isFilter,
   type CompareOp,
@@ -43,6 +45,23 @@ import { validatePath } from './paths.js';
 
 /** A filter in its wire form (a JSON object). */
 export type WireFilter = { readonly [key: string]: JsonValue };
+
+/** Shared by every marked filter: `JSON.stringify(filter)` writes its wire form. */
+function filterToJSON(this: Filter): WireFilter {
+  return toWire(this);
+}
+
+/**
+ * Marks `node` as a filter made by this package and freezes it (shallowly). Marked
+ * filters are told apart from wire-form JSON without guessing (`{ op: 'gt', path: 'age',
+ * value: 18 }` written by hand is refused, see the module comment), and turn into their
+ * wire form through JSON (a non-enumerable `toJSON`), so they can be sent as they are.
+ */
+export function filterNode<T extends Filter>(node: T): T {
+  Object.defineProperty(node, FILTER_MARK, { value: true });
+  Object.defineProperty(node, 'toJSON', { value: filterToJSON });
+  return Object.freeze(node);
+}
 
 const COMPARE: Readonly<Record<string, CompareOp>> = {
   $eq: 'eq',

@@ -312,7 +312,7 @@ export class KoruClient {
   }
 
   /** Reduces the documents matching `filter` (a `Filter`, a `Query` with only a filter, or the wire form) with an aggregation from `Agg`. */
-  aggregate(namespace: string, aggregation: Aggregation, options: { readonly filter?: FilterInput; readonly at?: TimeInput } = {}): Promise<JsonValue> {
+  aggregate(namespace: string, aggregation: Aggregation, options: { readonly filter?: FilterInput | unknown; readonly at?: TimeInput } = {}): Promise<JsonValue> {
     return this.#invoke('aggregate', () => params(namespace, aggregation, optionsArg(options, { filter: filterArg, at: timeArg })), 'plain', READ);
   }
 
@@ -323,7 +323,7 @@ export class KoruClient {
    */
   queryHistory(
     namespace: string,
-    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: FilterInput } = {},
+    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: FilterInput | unknown } = {},
   ): Promise<Version[]> {
     return this.#invoke(
       'queryHistory',

@@ -140,8 +140,12 @@ export interface QueryOptions {
 
 /** Options of {@link KoruDelta.aggregate}. */
 export interface AggregateOptions {
-  /** Only documents matching this (a `Filter`, a `Query` with only a filter, or the wire form). */
-  readonly filter?: FilterInput;
+  /**
+   * Only documents matching this (a `Filter`, a `Query` with only a filter, or the wire
+   * form). Typed `unknown` as well: it is checked at run time (INVALID_QUERY), so parsed
+   * JSON needs no cast.
+   */
+  readonly filter?: FilterInput | unknown;
   /** Over the namespace as it was at this time. */
   readonly at?: TimeInput;
 }
@@ -155,7 +159,7 @@ export interface QueryHistoryOptions {
   /** Written at or before this time. */
   readonly to?: TimeInput;
   /** Only versions whose value matches (a `Filter`, a `Query` with only a filter, or the wire form); tombstones then never match. */
-  readonly filter?: FilterInput;
+  readonly filter?: FilterInput | unknown;
 }
 
 /** The option names of an options type, listed once and checked against it by the compiler. */

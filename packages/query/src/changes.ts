@@ -56,7 +56,7 @@ export interface SubscriptionSpec {
   /** Only this key (needs `namespace`). */
   readonly key?: string;
   /** Only changes whose new value matches (a `Filter`, a `Query` with only a filter, or the wire form); deletes match no filter. */
-  readonly filter?: FilterInput;
+  readonly filter?: FilterInput | unknown;
   /** Only these change types (default: all three). */
   readonly types?: readonly ChangeType[];
   /** Replay every matching change after this seq first (default: only changes from now on). */

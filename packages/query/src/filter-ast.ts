@@ -113,19 +113,19 @@ export const MAX_PATTERN_LENGTH = 1000;
 const FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
 
 /**
- * Compiles a `matches` pattern, throwing an {@link InvalidQueryError} at `where` when it
+ * Compiles a `matches` pattern (`op` names it in messages), throwing an {@link InvalidQueryError} at `where` when it
  * is not a string, longer than {@link MAX_PATTERN_LENGTH}, invalid, or has flags outside
  * `imsu` (`g` and `y` would make `test` stateful; MongoDB's `x` is not JavaScript's).
  * Length is the only guard against catastrophic backtracking: patterns come from
  * trusted code or should be kept simple.
  */
-export function compileRegex(pattern: unknown, flags: unknown, where: string): RegExp {
-  if (typeof pattern !== 'string') throw new InvalidQueryError('a $regex pattern must be a string', where);
+export function compileRegex(pattern: unknown, flags: unknown, where: string, op: '$matches' | '$regex' = '$matches'): RegExp {
+  if (typeof pattern !== 'string') throw new InvalidQueryError(`a ${op} pattern must be a string`, where);
   if (pattern.length > MAX_PATTERN_LENGTH) {
-    throw new InvalidQueryError(`a $regex pattern is longer than ${MAX_PATTERN_LENGTH} characters`, where);
+    throw new InvalidQueryError(`a ${op} pattern is longer than ${MAX_PATTERN_LENGTH} characters`, where);
   }
   if (flags !== undefined && (typeof flags !== 'string' || !FLAGS.test(flags))) {
-    throw new InvalidQueryError('regex options must be distinct letters among "imsu"', where);
+    throw new InvalidQueryError('regex flags must be distinct letters among "imsu"', where);
   }
   try {
     return new RegExp(pattern, flags);

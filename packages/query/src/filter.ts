@@ -55,10 +55,12 @@ function sub(f: Filter | WireFilter, where: string): Filter {
   }
 }
 
-function regex(path: string, pattern: string, flags?: string): MatchesFilter {
-  validatePath(path, path);
-  compileRegex(pattern, flags, path);
-  return filterNode(flags === undefined ? { op: 'matches', path, pattern } : { op: 'matches', path, pattern, flags });
+function regex(op: '$matches' | '$regex') {
+  return (path: string, pattern: string, flags?: string): MatchesFilter => {
+    validatePath(path, path);
+    compileRegex(pattern, flags, path, op);
+    return filterNode(flags === undefined ? { op: 'matches', path, pattern } : { op: 'matches', path, pattern, flags });
+  };
 }
 
 /**
@@ -91,9 +93,9 @@ export const Filter = Object.freeze({
     return filterNode({ op: 'exists', path, exists });
   },
   /** String field matches `pattern` (a RegExp source, at most 1,000 characters; flags among `imsu`). Wire: `$regex`. */
-  matches: regex,
+  matches: regex('$matches'),
   /** The same as `matches` (MongoDB's name). */
-  regex,
+  regex: regex('$regex'),
   /** Field deep-equals one of `values`. */
   in(path: string, vs: readonly JsonValue[]): InFilter {
     return filterNode({ op: 'in', path, values: values('in', path, vs) });

@@ -163,7 +163,7 @@ function parseField(path: string, spec: JsonValue, where: string): Filter {
       case '$regex':
       case '$matches': {
         const flags = hasOwn.call(spec, '$options') ? spec.$options : undefined;
-        compileRegex(operand, flags, here);
+        compileRegex(operand, flags, here, op);
         parts.push(
           filterNode(
             flags === undefined

@@ -134,9 +134,45 @@ export function compileRegex(pattern: unknown, flags: unknown, where: string, op
   }
 }
 
+/** Deepest operand `checkJson` walks (as deep as the deepest value a database accepts). */
+const MAX_OPERAND_DEPTH = 1000;
+
+function describe(v: unknown): string {
+  if (v instanceof Date) return 'a Date (compare with its ISO-8601 string, d.toISOString())';
+  if (typeof v === 'number') return String(v);
+  if (v === undefined) return 'undefined';
+  if (v !== null && typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'non-plain object'}`;
+  return `a ${typeof v}`;
+}
+
+/**
+ * Throws an {@link InvalidQueryError} at `where` unless `v` is a JSON value: a `Date`,
+ * `undefined`, `NaN`, a `Map` or a `Filter` as an operand would compare as something
+ * else and silently match nothing. O(size of `v`).
+ */
+export function checkJson(v: unknown, where: string, depth = 0): asserts v is JsonValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) return;
+  } else if (typeof v === 'object' && depth < MAX_OPERAND_DEPTH && !isFilter(v)) {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) checkJson(v[i], where, depth + 1);
+      return;
+    }
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto === Object.prototype || proto === null) {
+      for (const k of Object.keys(v)) checkJson((v as Record<string, unknown>)[k], where, depth + 1);
+      return;
+    }
+  }
+  const what = isFilter(v) ? 'a Filter (use it as a filter, not as a value)' : describe(v);
+  throw new InvalidQueryError(`an operand must be a JSON value, not ${what}`, where);
+}
+
 /** Throws an {@link InvalidQueryError} at `where` unless `v` is an array (of `op`'s operands). */
 export function checkValues(v: unknown, op: string, where: string): asserts v is readonly JsonValue[] {
   if (!Array.isArray(v)) throw new InvalidQueryError(`${op} needs an array of values`, where);
+  checkJson(v, where);
 }
 
 /** Throws an {@link InvalidQueryError} at `where` unless `n` is a non-negative safe integer (a `size`). */

@@ -10,6 +10,7 @@
 import type { JsonValue } from '@koru/engine';
 import { InvalidQueryError } from './errors.js';
 import {
+  checkJson,
   checkSize,
   checkValues,
   compileRegex,
@@ -35,6 +36,7 @@ export type Filter = FilterNode;
 function compare(op: CompareOp) {
   return (path: string, value: JsonValue): CompareFilter => {
     validatePath(path, path);
+    checkJson(value, path);
     return filterNode({ op, path, value });
   };
 }
@@ -84,6 +86,7 @@ export const Filter = Object.freeze({
   /** String field contains the substring `value`, or array field has an element deep-equal to `value`. */
   contains(path: string, value: JsonValue): ContainsFilter {
     validatePath(path, path);
+    checkJson(value, path);
     return filterNode({ op: 'contains', path, value });
   },
   /** Field is present (`true`, the default) or absent (`false`). */

@@ -34,7 +34,7 @@ export {
 } from './filter.js';
 export { type WireFilter, parseFilter, toWire } from './wire.js';
 export { type Predicate, compileFilter } from './compile.js';
-export { type FilterInput, matcherOf, filterOf, filterToWire, queryToWireOf } from './matcher.js';
+export { type FilterInput, matcherOf, filterOf } from './matcher.js';
 export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, querySpecOf, queryToWire } from './query.js';
 export { type Entry, type QueryResult, type QueryExplain, executeQuery, compileProjection } from './execute.js';
 export { SecondaryIndex, type Bound, type IndexRange } from './secondary-index.js';

@@ -6,9 +6,9 @@
 import type { JsonValue } from '@koru/engine';
 import { compileFilter, type Predicate } from './compile.js';
 import { InvalidQueryError } from './errors.js';
-import { isFilter, type Filter } from './filter-ast.js';
+import type { Filter } from './filter-ast.js';
 import { Query, type QuerySpec } from './query.js';
-import { parseFilter, toWire, type WireFilter } from './wire.js';
+import { parseFilter, type WireFilter } from './wire.js';
 
 /**
  * What APIs taking a filter accept: a `Filter`, a `Query` with only a filter, or the wire
@@ -41,48 +41,4 @@ export function filterOf(input: unknown): Filter | undefined {
 export function matcherOf(input: unknown): Predicate | undefined {
   const filter = filterOf(input);
   return filter === undefined ? undefined : compileFilter(filter);
-}
-
-/** `v` with every `Filter` in it replaced by its wire form (copies only what it changes). */
-function wireDeep(v: unknown): unknown {
-  if (isFilter(v)) return toWire(v);
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    let out: unknown[] | undefined;
-    v.forEach((x, i) => {
-      const w = wireDeep(x);
-      if (w !== x) (out ??= [...v])[i] = w;
-    });
-    return out ?? v;
-  }
-  let out: Record<string, unknown> | undefined;
-  for (const k of Object.keys(v)) {
-    const x = (v as Record<string, unknown>)[k];
-    const w = wireDeep(x);
-    if (w !== x) {
-      out ??= { ...v };
-      Object.defineProperty(out, k, { value: w, enumerable: true, writable: true, configurable: true });
-    }
-  }
-  return out ?? v;
-}
-
-/**
- * A filter argument as JSON to send to a server: a `Filter` (anywhere in it) as its wire
- * form, a `Query` as its filter's (refused when it has more than a filter, as the
- * database would); anything else as it is, for the server to judge.
- */
-export function filterToWire(input: unknown): unknown {
-  if (isQueryLike(input)) {
-    const f = onlyFilter(input.spec);
-    return f === undefined ? undefined : toWire(f);
-  }
-  return wireDeep(input);
-}
-
-/** A query argument as JSON to send: a `Query` as its wire form, a `Filter` as `{ filter }`, `Filter`s inside the wire form converted. */
-export function queryToWireOf(input: unknown): unknown {
-  if (isQueryLike(input)) return input.toJSON();
-  if (isFilter(input)) return { filter: toWire(input) };
-  return wireDeep(input);
 }

@@ -32,6 +32,7 @@
 import type { JsonValue } from '@koru/engine';
 import { at, InvalidQueryError } from './errors.js';
 import {
+  checkJson,
   checkSize,
   checkValues,
   compileRegex,
@@ -116,10 +117,12 @@ function parseField(path: string, spec: JsonValue, where: string): Filter {
   if (isFilter(spec)) {
     throw new InvalidQueryError('a Filter cannot be the value of a field: use it as the whole filter (or inside $and/$or/$not)', where);
   }
-  if (!isPlainObject(spec)) return filterNode({ op: 'eq', path, value: spec });
-  const keys = Object.keys(spec);
+  const keys = isPlainObject(spec) ? Object.keys(spec) : [];
   const ops = keys.filter((k) => k.startsWith('$'));
-  if (ops.length === 0) return filterNode({ op: 'eq', path, value: spec });
+  if (!isPlainObject(spec) || ops.length === 0) {
+    checkJson(spec, where);
+    return filterNode({ op: 'eq', path, value: spec });
+  }
   if (ops.length !== keys.length) {
     throw new InvalidQueryError('an operator object cannot mix $-operators and plain keys (use $eq)', where);
   }
@@ -132,11 +135,13 @@ function parseField(path: string, spec: JsonValue, where: string): Filter {
     const here = at(where, op);
     const cmp = hasOwn.call(COMPARE, op) ? COMPARE[op] : undefined;
     if (cmp !== undefined) {
+      checkJson(operand, here);
       parts.push(filterNode({ op: cmp, path, value: operand }));
       continue;
     }
     switch (op) {
       case '$contains':
+        checkJson(operand, here);
         parts.push(filterNode({ op: 'contains', path, value: operand }));
         break;
       case '$exists':

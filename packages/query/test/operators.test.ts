@@ -145,3 +145,20 @@ describe('one filter language', () => {
     for (const bad of [null, 5, 'age > 3', [], true]) refused(bad, '');
   });
 });
+
+describe('operands must be JSON', () => {
+  it('a Date, undefined, NaN, a Map or a Filter as an operand is refused (it would match nothing)', () => {
+    const when = new Date(0);
+    refused({ at: { $gt: when } }, 'at.$gt');
+    refused({ at: when }, 'at');
+    refused({ n: { $eq: undefined } }, 'n.$eq');
+    refused({ n: { $in: [1, Number.NaN] } }, 'n.$in');
+    refused({ n: { $all: [new Map()] } }, 'n.$all');
+    refused({ n: { $contains: { d: when } } }, 'n.$contains');
+    refused({ n: { $eq: Filter.eq('a', 1) } }, 'n.$eq');
+    expect(() => Filter.gt('at', when as never)).toThrow(/ISO-8601/);
+    expect(() => Filter.eq('n', undefined as never)).toThrow(InvalidQueryError);
+    expect(() => Filter.in('n', [Infinity])).toThrow(InvalidQueryError);
+    expect(matching({ name: { $eq: { op: 'gt' } } })).toEqual([]); // a plain object operand is a literal
+  });
+});

@@ -7,6 +7,7 @@ import { InvalidArgumentError, UnsupportedError, type JsonValue, type KoruError 
 import type {
   Aggregation,
   ChangeEvent,
+  FilterInput,
   IndexInfo,
   LaggedEvent,
   QueryResult,
@@ -20,7 +21,7 @@ import type { HistoryOptions, ImportedVersion, StorageStats, Version, VerifyRepo
 import { Connection, type CallKind, type ConnectionState } from './connection.js';
 import { defaultWebSocket, type WebSocketConstructor } from './platform.js';
 import { changeIterator, Subscriptions } from './subscription.js';
-import type { DiffOptions, PutManyItem, TimeInput, VersionDiff } from './types.js';
+import type { DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionOf } from './types.js';
 import { filterArg, jsonValue, optionsArg, params, queryArg, shaped, timeArg, type Shape } from './wire.js';
 
 /** Backoff between reconnect attempts. */
@@ -220,9 +221,9 @@ export class KoruClient {
   /**
    * Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT
    * otherwise); `ack: 'quorum' | 'all'` waits until that many cluster members hold it
-   * (REPLICATION_TIMEOUT otherwise).
+   * (REPLICATION_TIMEOUT otherwise). `put<User>(...)` checks the value against `User` (types only).
    */
-  put(namespace: string, key: string, value: unknown, options?: PutOptions): Promise<Version> {
+  put<T = unknown>(namespace: string, key: string, value: NoInfer<T>, options?: PutOptions): Promise<Version> {
     return this.#invoke('put', () => params(namespace, key, jsonValue(value), options), 'frozen', WRITE);
   }
 
@@ -242,23 +243,23 @@ export class KoruClient {
     );
   }
 
-  /** The current value (deep-frozen). @throws KEY_NOT_FOUND */
-  get(namespace: string, key: string): Promise<JsonValue> {
+  /** The current value (deep-frozen), typed as `T` when named (`get<User>`: types only). @throws KEY_NOT_FOUND */
+  get<T = JsonValue>(namespace: string, key: string): Promise<T> {
     return this.#invoke('get', () => params(namespace, key), 'frozen', READ);
   }
 
-  /** The current version with its metadata. @throws KEY_NOT_FOUND */
-  getVersion(namespace: string, key: string): Promise<Version> {
+  /** The current version with its metadata (its value typed as `T` when named). @throws KEY_NOT_FOUND */
+  getVersion<T = JsonValue>(namespace: string, key: string): Promise<VersionOf<T>> {
     return this.#invoke('getVersion', () => params(namespace, key), 'frozen', READ);
   }
 
   /** The version current at `when` (the last written at or before it). @throws KEY_NOT_FOUND */
-  getAt(namespace: string, key: string, when: TimeInput): Promise<Version> {
+  getAt<T = JsonValue>(namespace: string, key: string, when: TimeInput): Promise<VersionOf<T>> {
     return this.#invoke('getAt', () => [namespace, key, timeArg(when)], 'frozen', READ);
   }
 
-  /** Every version, oldest first, tombstones included. @throws KEY_NOT_FOUND */
-  history(namespace: string, key: string, options?: HistoryOptions): Promise<Version[]> {
+  /** Every version, oldest first, tombstones (value `null`) included. @throws KEY_NOT_FOUND */
+  history<T = JsonValue>(namespace: string, key: string, options?: HistoryOptions): Promise<Array<VersionOf<T | null>>> {
     return this.#invoke('history', () => params(namespace, key, options), 'elements', READ);
   }
 
@@ -301,23 +302,28 @@ export class KoruClient {
   }
 
   /**
-   * Runs a query (a `Query` from the builder or its wire form) over a namespace's live
-   * documents, or as it was at `options.at`.
+   * Runs a query (a `Query` from the builder, a `Filter`, or the wire form) over a
+   * namespace's live documents, or as it was at `options.at`; with an aggregation, the
+   * result is `{ rows: [], total, aggregate }`. `query<User>` types the rows (types only).
    * @throws INVALID_QUERY naming the bad part, INVALID_NAMESPACE, INVALID_ARGUMENT
    */
-  query(namespace: string, query: unknown = {}, options: { readonly at?: TimeInput } = {}): Promise<QueryResult> {
+  query<T = JsonValue>(namespace: string, query: unknown = {}, options: { readonly at?: TimeInput } = {}): Promise<QueryResult<T>> {
     return this.#invoke('query', () => params(namespace, queryArg(query), optionsArg(options, { at: timeArg })), 'frozen', READ);
   }
 
-  /** Reduces the matching documents with an aggregation from `Agg`. */
-  aggregate(namespace: string, aggregation: Aggregation, options: { readonly filter?: unknown; readonly at?: TimeInput } = {}): Promise<JsonValue> {
+  /** Reduces the documents matching `filter` (a `Filter`, a `Query` with only a filter, or the wire form) with an aggregation from `Agg`. */
+  aggregate(namespace: string, aggregation: Aggregation, options: { readonly filter?: FilterInput | unknown; readonly at?: TimeInput } = {}): Promise<JsonValue> {
     return this.#invoke('aggregate', () => params(namespace, aggregation, optionsArg(options, { filter: filterArg, at: timeArg })), 'plain', READ);
   }
 
-  /** Versions across history, of one key or of the namespace, between `from` and `to`, matching `filter`. */
+  /**
+   * Versions across history, of one key (`{ key }`) or of the namespace, between `from`
+   * and `to`, matching `filter` (a `Filter`, a `Query` with only a filter, or the wire form).
+   * @throws INVALID_ARGUMENT (options not an object, an unknown option), INVALID_QUERY
+   */
   queryHistory(
     namespace: string,
-    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: unknown } = {},
+    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: FilterInput | unknown } = {},
   ): Promise<Version[]> {
     return this.#invoke(
       'queryHistory',

@@ -7,7 +7,7 @@
 export { KoruClient, type ConnectOptions, type ReconnectOptions, type PutOptions } from './client.js';
 export { PROTOCOL_VERSION, type ConnectionState } from './connection.js';
 export { registerWebSocket, type WebSocketConstructor, type WebSocketLike } from './platform.js';
-export type { DiffChange, DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionRef } from './types.js';
+export type { DiffChange, DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionOf, VersionRef } from './types.js';
 export {
   KoruError,
   ErrorCodes,
@@ -25,6 +25,8 @@ export {
 export type {
   Aggregation,
   ChangeEvent,
+  Entry,
+  FilterInput,
   IndexInfo,
   LaggedEvent,
   QueryExplain,

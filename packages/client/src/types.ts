@@ -6,6 +6,13 @@
 import type { JsonValue } from '@koru/engine';
 import type { PutItem, Version } from '@koru/storage';
 
+/**
+ * A {@link Version} whose `value` has the document type `T` the caller names
+ * (`client.getVersion<User>(...)`): types only. For `T` the JSON value type (the
+ * default) or `unknown`, exactly `Version`.
+ */
+export type VersionOf<T> = [JsonValue] extends [T] ? Version : Omit<Version, 'value'> & { readonly value: T };
+
 /** A point in time: a Date, an ISO-8601 string or epoch milliseconds. */
 export type TimeInput = Date | string | number;
 

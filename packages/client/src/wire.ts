@@ -8,11 +8,13 @@
  *   something else by `JSON.stringify`.
  * - Times (`getAt`'s `when`, `at`, `from`/`to`) that are `Date`s are sent as ISO-8601
  *   strings (a diff's `from`/`to` too: a number there is a history index).
- * - A `Query` from the builder is sent as its wire form (`toJSON()`); where a filter is
- *   expected (`aggregate`, `queryHistory`, `subscribe`), as its filter's wire form.
+ * - A `Query` from the builder is sent as its wire form (`toJSON()`), a `Filter` as its
+ *   wire form wherever it is (a query given as a `Filter` as `{ filter }`); where a filter
+ *   is expected (`aggregate`, `queryHistory`, `subscribe`), a `Query` as its filter's wire
+ *   form (one with more than a filter fails with INVALID_QUERY, as on the database).
  * - Results are deep-frozen where the embedded handle's are.
  */
-import { canonicalize, deepFreeze, type JsonValue } from '@koru/engine';
+import { canonicalize, deepFreeze, ErrorCodes, KoruError, type JsonValue } from '@koru/engine';
 
 /** Deepest value the client sends: the most any server can be configured to accept. */
 const MAX_DEPTH = 1000;
@@ -27,15 +29,37 @@ function isQuery(x: unknown): x is { toJSON(): Record<string, unknown> } {
   return x !== null && typeof x === 'object' && 'spec' in x && typeof (x as { toJSON?: unknown }).toJSON === 'function';
 }
 
-/** A query argument: a `Query` as its wire form; the default `{}`. */
-export function queryArg(q: unknown): unknown {
-  if (q === undefined) return {};
-  return isQuery(q) ? q.toJSON() : q;
+// The mark @koru/query puts on the filters it makes (Symbol.for: any copy of it). A
+// marked filter's JSON is its wire form, so one anywhere in an argument is sent right.
+const FILTER_MARK = Symbol.for('@koru/query.Filter');
+
+/** A `Filter` made by @koru/query (any copy). */
+function isFilter(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && (x as { [FILTER_MARK]?: unknown })[FILTER_MARK] === true;
 }
 
-/** A filter argument: a `Query`'s filter in wire form (undefined: none), anything else as it is. */
+/** A query argument: a `Query` as its wire form, a `Filter` as `{ filter }`; the default `{}`. */
+export function queryArg(q: unknown): unknown {
+  if (q === undefined) return {};
+  if (isQuery(q)) return q.toJSON();
+  return isFilter(q) ? { filter: q } : q;
+}
+
+/**
+ * A filter argument: a `Query`'s filter in wire form (undefined: none), anything else as
+ * it is. A `Query` with more than a filter fails with INVALID_QUERY, as on the database
+ * (sending its filter alone would ignore the rest).
+ */
 export function filterArg(f: unknown): unknown {
-  return isQuery(f) ? f.toJSON().filter : f;
+  if (!isQuery(f)) return f;
+  const wire = f.toJSON();
+  const extra = Object.keys(wire).find((k) => k !== 'filter');
+  if (extra !== undefined) {
+    throw new KoruError(ErrorCodes.INVALID_QUERY, `only a filter is taken here: the Query's ${extra} would be ignored; pass a Query with just a filter`, {
+      details: { reason: 'INVALID_QUERY', path: extra },
+    });
+  }
+  return wire.filter;
 }
 
 /** A time argument: a `Date` as ISO-8601 (an invalid one as the text "Invalid Date", which the server refuses). */

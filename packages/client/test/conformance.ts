@@ -367,6 +367,68 @@ export function conformance(label: string, open: () => Promise<Opened>): void {
       });
     });
 
+    describe('one filter language', () => {
+      beforeEach(async () => {
+        await db.putMany([
+          { namespace: 'people', key: 'ann', value: { name: 'Ann', age: 31, tags: ['a', 'b'], scores: [70, 95] } },
+          { namespace: 'people', key: 'bob', value: { name: 'bob', age: 25, tags: [], scores: [88] } },
+          { namespace: 'people', key: 'cy', value: { name: 'Cy', age: 40, tags: ['b'] } },
+        ]);
+      });
+
+      test('a Filter value is accepted by query, aggregate, queryHistory, subscribe and views', async () => {
+        const over30 = Filter.gt('age', 30);
+        expect((await db.query('people', over30)).total).toBe(2);
+        expect((await db.query('people', { filter: over30, sort: [['age', 'desc']] })).rows.map((r) => r.key)).toEqual(['cy', 'ann']);
+        expect(await db.aggregate('people', Agg.count(), { filter: over30 })).toBe(2);
+        expect((await db.queryHistory('people', { filter: over30 })).map((v) => v.key).sort()).toEqual(['ann', 'cy']);
+        expect(await db.aggregate('people', Agg.count(), { filter: { $or: [over30, { name: 'bob' }] } })).toBe(3);
+        const seen: string[] = [];
+        const sub = db.subscribe({ namespace: 'people', since: 0, filter: over30 }, (e) => {
+          if (e.type === 'change') seen.push(e.key);
+        });
+        await until(() => seen.length === 2, 'two matching changes');
+        sub.unsubscribe();
+        expect(seen.sort()).toEqual(['ann', 'cy']);
+        await db.createView({ name: 'old', namespace: 'people', query: over30 });
+        expect((await db.queryView('old')).rows.map((r) => r.key).sort()).toEqual(['ann', 'cy']);
+        await db.createView({ name: 'old-count', namespace: 'people', query: Query.new().filter(over30).aggregate(Agg.count()) });
+        expect((await db.queryView('old-count')).aggregate).toBe(2);
+      });
+
+      test('a query with an aggregation answers { rows: [], total, aggregate }', async () => {
+        const r = await db.query('people', Query.new().filter(Filter.size('tags', 1)).aggregate(Agg.sum('age')));
+        expect(r).toMatchObject({ rows: [], total: 1, aggregate: 40 });
+        expect((await db.query('people', { aggregate: { op: 'max', path: 'age' } })).aggregate).toBe(40);
+      });
+
+      test('$nin, $all, $size, $elemMatch, $regex and $not on a field', async () => {
+        const keys = async (filter: unknown) => (await db.query('people', { filter, sort: [['name', 'asc']] })).rows.map((r) => r.key);
+        expect(await keys({ age: { $nin: [25, 40] } })).toEqual(['ann']);
+        expect(await keys(Filter.all('tags', ['b', 'a']))).toEqual(['ann']);
+        expect(await keys({ tags: { $size: 0 } })).toEqual(['bob']);
+        expect(await keys(Filter.elemMatch('scores', { $gte: 80, $lt: 90 }))).toEqual(['bob']);
+        expect(await keys({ name: { $regex: '^B', $options: 'i' } })).toEqual(['bob']);
+        expect(await keys({ age: { $not: { $gt: 30 } } })).toEqual(['bob']);
+      });
+
+      test('refusals: INVALID_QUERY for a bad filter, INVALID_ARGUMENT for bad options', async () => {
+        for (const filter of [{ age: { $bogus: 1 } }, { age: { $in: 5 } }, { name: { $regex: 3 } }, { tags: { $size: 'x' } }, { op: 'gt', path: 'age', value: 1 }]) {
+          await fails(() => db.query('people', { filter }), 'INVALID_QUERY');
+          await fails(() => db.aggregate('people', Agg.count(), { filter }), 'INVALID_QUERY');
+          await fails(() => db.queryHistory('people', { filter }), 'INVALID_QUERY');
+          await subscribeFails(() => db.subscribe({ filter }, () => {}), 'INVALID_QUERY');
+        }
+        await fails(() => db.aggregate('people', Agg.count(), { filter: Query.new().filter(Filter.gt('age', 1)).limit(1) }), 'INVALID_QUERY');
+        await fails(() => db.queryHistory('people', 'ann' as never), 'INVALID_ARGUMENT');
+        await fails(() => db.queryHistory('people', { filtr: {} } as never), 'INVALID_ARGUMENT');
+        await fails(() => db.aggregate('people', Agg.count(), { where: {} } as never), 'INVALID_ARGUMENT');
+        await fails(() => db.query('people', {}, { at: 1, limit: 1 } as never), 'INVALID_ARGUMENT');
+        await subscribeFails(() => db.subscribe({ namespace: 'people', filtr: {} } as never, () => {}), 'INVALID_ARGUMENT');
+        expect(await db.listViews()).toEqual([]);
+      });
+    });
+
     describe('indexes and views', () => {
       test('createIndex (idempotent), queries use it, listIndexes, dropIndex', async () => {
         await db.put('p', 'a', { age: 30 });

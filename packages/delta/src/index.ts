@@ -13,12 +13,18 @@ export {
   type PutOptions,
   type AckLevel,
   type Replicator,
+  type VersionOf,
+  type QueryOptions,
+  type AggregateOptions,
+  type QueryHistoryOptions,
 } from './koru-delta.js';
 export { diffValues, type DiffChange } from './diff.js';
 export {
   Query,
   Filter,
+  isFilter,
   Agg,
+  Aggregation,
   aggregate,
   parseQuery,
   parseFilter,
@@ -40,7 +46,8 @@ export {
   MAX_INDEXES_PER_NAMESPACE,
   MAX_VIEWS,
   type WireFilter,
-  type Aggregation,
+  type FilterInput,
+  type Entry,
   type SortDirection,
   type ChangeEvent,
   type LaggedEvent,

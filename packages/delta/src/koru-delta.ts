@@ -29,11 +29,12 @@ import {
   matcherOf,
   executeQuery,
   IndexSet,
-  parseQuery,
-  Query,
+  querySpecOf,
   subscribe,
   ViewSet,
   type Aggregation,
+  type FilterInput,
+  type Query,
   type IndexInfo,
   type ViewDefinition,
   type ViewInfo,
@@ -124,6 +125,68 @@ export interface VersionDiff {
 /** An item of {@link KoruDelta.putMany}. */
 export type PutManyItem = PutItem;
 
+/**
+ * A {@link Version} whose `value` has the document type `T` the caller names
+ * (`db.getVersion<User>(...)`): types only, nothing is checked at run time. For `T` the
+ * JSON value type (the default) or `unknown`, exactly `Version`.
+ */
+export type VersionOf<T> = [JsonValue] extends [T] ? Version : Omit<Version, 'value'> & { readonly value: T };
+
+/** Options of {@link KoruDelta.query}. */
+export interface QueryOptions {
+  /** Run over the namespace as it was at this time. */
+  readonly at?: TimeInput;
+}
+
+/** Options of {@link KoruDelta.aggregate}. */
+export interface AggregateOptions {
+  /**
+   * Only documents matching this (a `Filter`, a `Query` with only a filter, or the wire
+   * form). Typed `unknown` as well: it is checked at run time (INVALID_QUERY), so parsed
+   * JSON needs no cast.
+   */
+  readonly filter?: FilterInput | unknown;
+  /** Over the namespace as it was at this time. */
+  readonly at?: TimeInput;
+}
+
+/** Options of {@link KoruDelta.queryHistory}. */
+export interface QueryHistoryOptions {
+  /** Only this key's versions (default: every key of the namespace). */
+  readonly key?: string;
+  /** Written at or after this time. */
+  readonly from?: TimeInput;
+  /** Written at or before this time. */
+  readonly to?: TimeInput;
+  /** Only versions whose value matches (a `Filter`, a `Query` with only a filter, or the wire form); tombstones then never match. */
+  readonly filter?: FilterInput | unknown;
+}
+
+/** The option names of an options type, listed once and checked against it by the compiler. */
+function optionNames<T>(names: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(names);
+}
+
+const QUERY_OPTIONS = optionNames<QueryOptions>({ at: true });
+const AGGREGATE_OPTIONS = optionNames<AggregateOptions>({ filter: true, at: true });
+const QUERY_HISTORY_OPTIONS = optionNames<QueryHistoryOptions>({ key: true, from: true, to: true, filter: true });
+
+/**
+ * `options` as an object with only the `allowed` keys: undefined and null are `{}`;
+ * anything else, or an unknown key, is INVALID_ARGUMENT (never ignored).
+ */
+function optionsOf<T extends object>(options: T | null | undefined, allowed: readonly string[], method: string): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options) || options instanceof Date) {
+    const got = typeof options === 'string' ? `the string ${JSON.stringify(options)}` : Array.isArray(options) ? 'an array' : typeof options;
+    throw new InvalidArgumentError(`${method} options must be an object ({ ${allowed.join(', ')} }), not ${got}`);
+  }
+  for (const k of Object.keys(options)) {
+    if (!allowed.includes(k)) throw new InvalidArgumentError(`unknown ${method} option ${JSON.stringify(k)} (known: ${allowed.join(', ')})`);
+  }
+  return options;
+}
+
 /** The KoruDelta database handle. */
 export class KoruDelta {
   readonly #s: CausalStorage;
@@ -210,10 +273,11 @@ export class KoruDelta {
   /**
    * Writes a new version; `ifVersion` makes it a compare-and-set (VERSION_CONFLICT
    * otherwise); `ack` says how many nodes must hold it first (see {@link PutOptions}).
+   * `put<User>(...)` checks the value against the document type `User` (types only).
    */
   // Write methods hand back the storage's promise rather than being `async`: an async
   // function resolving with a promise costs extra microtask turns on the hottest path.
-  put(namespace: string, key: string, value: unknown, options?: PutOptions): Promise<Version> {
+  put<T = unknown>(namespace: string, key: string, value: NoInfer<T>, options?: PutOptions): Promise<Version> {
     try {
       checkIfVersion(options?.ifVersion);
       checkAck(options?.ack);
@@ -240,37 +304,38 @@ export class KoruDelta {
     return this.#s.putMany(items);
   }
 
-  /** The current value (deep-frozen). @throws KEY_NOT_FOUND */
-  get(namespace: string, key: string): Promise<JsonValue> {
+  /** The current value (deep-frozen), typed as `T` when named (`get<User>`: types only). @throws KEY_NOT_FOUND */
+  get<T = JsonValue>(namespace: string, key: string): Promise<T> {
     // Not `async`: a resolved promise made directly is cheaper on the hottest read.
     try {
-      return Promise.resolve(this.#s.get(namespace, key));
+      return Promise.resolve(this.#s.get(namespace, key) as T);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** The current version with its metadata. @throws KEY_NOT_FOUND */
-  async getVersion(namespace: string, key: string): Promise<Version> {
-    return this.#s.getVersion(namespace, key);
+  /** The current version with its metadata (its value typed as `T` when named). @throws KEY_NOT_FOUND */
+  async getVersion<T = JsonValue>(namespace: string, key: string): Promise<VersionOf<T>> {
+    return this.#s.getVersion(namespace, key) as VersionOf<T>;
   }
 
   /**
-   * The version current at `when` (the last written at or before it): a time, or a
-   * version's `hlc` string, which reaches exactly that version even when others were
-   * written in the same millisecond (see `CausalStorage.getAt`). O(log h). @throws KEY_NOT_FOUND
+   * The version current at `when` (the last written at or before it; its value typed as
+   * `T` when named): a time, or a version's `hlc` string, which reaches exactly that
+   * version even when others were written in the same millisecond (see
+   * `CausalStorage.getAt`). O(log h). @throws KEY_NOT_FOUND
    */
-  async getAt(namespace: string, key: string, when: TimeInput): Promise<Version> {
-    return this.#s.getAt(namespace, key, toTimePoint(when));
+  async getAt<T = JsonValue>(namespace: string, key: string, when: TimeInput): Promise<VersionOf<T>> {
+    return this.#s.getAt(namespace, key, toTimePoint(when)) as VersionOf<T>;
   }
 
-  /** Every version, oldest first, tombstones included. @throws KEY_NOT_FOUND */
-  async history(namespace: string, key: string, options?: HistoryOptions): Promise<Version[]> {
+  /** Every version, oldest first, tombstones (value `null`) included. @throws KEY_NOT_FOUND */
+  async history<T = JsonValue>(namespace: string, key: string, options?: HistoryOptions): Promise<Array<VersionOf<T | null>>> {
     options ??= {};
     if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
       throw new InvalidArgumentError('limit must be a non-negative integer');
     }
-    return this.#s.history(namespace, key, options.limit !== undefined ? { limit: options.limit } : {});
+    return this.#s.history(namespace, key, options.limit !== undefined ? { limit: options.limit } : {}) as Array<VersionOf<T | null>>;
   }
 
   /** Structural diff between two versions of a key (default: the latest change). */
@@ -308,14 +373,21 @@ export class KoruDelta {
   /**
    * Runs a query over a namespace's live documents, or over the namespace as it was at
    * `options.at` (keys deleted then, or written only later, are absent). `query` is a
-   * `Query` from the builder or its JSON wire form (`{ filter: { age: { $gt: 30 } },
-   * sort: [['name', 'asc']], limit: 10 }`). Scans the namespace: O(keys).
+   * `Query` from the builder, a `Filter` (the documents it matches), or the JSON wire
+   * form (`{ filter: { age: { $gt: 30 } }, sort: [['name', 'asc']], limit: 10 }`).
+   * With an aggregation (`Query.new().filter(f).aggregate(Agg.count())`, wire
+   * `{ filter, aggregate: { op: 'count' } }`) the result is `{ rows: [], total: <matching
+   * documents>, aggregate: <the aggregation's result, as db.aggregate gives it>, explain }`.
+   * Current data is read through secondary indexes when the filter allows, else
+   * scanned: O(keys). `query<User>` types the rows' values (types only; with `select`,
+   * name the projected type).
    * @throws INVALID_QUERY naming the bad part, INVALID_NAMESPACE, INVALID_ARGUMENT
    */
-  async query(namespace: string, query: Query | unknown = {}, options: { readonly at?: TimeInput } = {}): Promise<QueryResult> {
-    const spec = query instanceof Query ? query.spec : parseQuery(query);
-    if (options?.at === undefined) return this.#indexes.execute(namespace, spec);
-    return executeQuery(this.#s.entries(namespace, toEpochMs(options.at)), spec);
+  async query<T = JsonValue>(namespace: string, query: Query | FilterInput | unknown = {}, options: QueryOptions = {}): Promise<QueryResult<T>> {
+    const { at } = optionsOf(options, QUERY_OPTIONS, 'query');
+    const spec = querySpecOf(query);
+    const result = at === undefined ? this.#indexes.execute(namespace, spec) : executeQuery(this.#s.entries(namespace, toEpochMs(at)), spec);
+    return result as QueryResult<T>;
   }
 
   /**
@@ -371,19 +443,16 @@ export class KoruDelta {
 
   /**
    * Reduces a namespace's live documents (or the namespace as it was at `at`) that match
-   * `filter` (wire form, or a `Query` whose filter is used) with an aggregation from
+   * `filter` (a `Filter`, a `Query` with only a filter, or the wire form) with an aggregation from
    * `Agg` (`Agg.sum('total')`, `Agg.groupBy('city', Agg.count())`, ...). Results on empty
    * sets and non-numeric values are documented in @koru/query. O(keys).
    */
-  async aggregate(
-    namespace: string,
-    aggregation: Aggregation,
-    options: { readonly filter?: unknown; readonly at?: TimeInput } = {},
-  ): Promise<JsonValue> {
-    options ??= {};
-    const matches = matcherOf(options.filter);
+  async aggregate(namespace: string, aggregation: Aggregation, options: AggregateOptions = {}): Promise<JsonValue> {
+    const { filter, at } = optionsOf(options, AGGREGATE_OPTIONS, 'aggregate');
+    const matches = matcherOf(filter);
+    aggregate([], aggregation); // a bad aggregation fails before any document is read
     const values: JsonValue[] = [];
-    for (const e of this.#s.entries(namespace, options.at === undefined ? undefined : toEpochMs(options.at))) {
+    for (const e of this.#s.entries(namespace, at === undefined ? undefined : toEpochMs(at))) {
       if (matches === undefined || matches(e.value)) values.push(e.value);
     }
     return aggregate(values, aggregation);
@@ -391,21 +460,20 @@ export class KoruDelta {
 
   /**
    * Versions across history: of one key or of every key in the namespace, written
-   * between `from` and `to` (inclusive), whose value matches `filter` (the wire form, or a
-   * `Query` whose filter is used). Without a filter tombstones are included. Oldest first
-   * within each key; keys in no particular order. O(versions in range).
+   * between `from` and `to` (inclusive), whose value matches `filter` (a `Filter`, a
+   * `Query` with only a filter, or the wire form). Without a filter tombstones are
+   * included. Oldest first within each key; keys in no particular order. O(versions in
+   * range). The key goes in the options (`{ key }`): a string in their place is refused.
+   * @throws INVALID_ARGUMENT (options not an object, an unknown option), INVALID_QUERY
    */
-  async queryHistory(
-    namespace: string,
-    options: { readonly key?: string; readonly from?: TimeInput; readonly to?: TimeInput; readonly filter?: unknown } = {},
-  ): Promise<Version[]> {
-    options ??= {};
-    const matches = matcherOf(options.filter);
+  async queryHistory(namespace: string, options: QueryHistoryOptions = {}): Promise<Version[]> {
+    const { key, from, to, filter } = optionsOf(options, QUERY_HISTORY_OPTIONS, 'queryHistory');
+    const matches = matcherOf(filter);
     const out: Version[] = [];
     for (const v of this.#s.versions(namespace, {
-      ...(options.key !== undefined ? { key: options.key } : {}),
-      ...(options.from !== undefined ? { fromMs: toEpochMs(options.from) } : {}),
-      ...(options.to !== undefined ? { toMs: toEpochMs(options.to) } : {}),
+      ...(key !== undefined ? { key } : {}),
+      ...(from !== undefined ? { fromMs: toEpochMs(from) } : {}),
+      ...(to !== undefined ? { toMs: toEpochMs(to) } : {}),
     })) {
       if (matches === undefined || (!v.deleted && matches(v.value))) out.push(v);
     }

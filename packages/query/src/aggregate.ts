@@ -48,6 +48,9 @@ export const Agg = Object.freeze({
   groupBy: (path: string, aggregation: Aggregation): Aggregation => Object.freeze({ op: 'groupBy', path, aggregation }),
 });
 
+/** The same constructors as {@link Agg}, under the name 1.0 used (`Aggregation.count()`). */
+export const Aggregation = Agg;
+
 /** A Map key that is equal exactly for deep-equal JSON values. */
 function identity(v: JsonValue): string {
   if (v === null || typeof v !== 'object') return typeof v + ':' + String(v === 0 ? 0 : v);
@@ -56,8 +59,14 @@ function identity(v: JsonValue): string {
 
 type Reducer = (values: readonly JsonValue[]) => JsonValue;
 
+const AGG_KEYS = new Set(['op', 'path', 'aggregation']);
+
 function compileAgg(agg: Aggregation, where: string): Reducer {
-  if (agg === null || typeof agg !== 'object') throw new InvalidQueryError('an aggregation must be an object', where);
+  if (agg === null || typeof agg !== 'object' || Array.isArray(agg)) throw new InvalidQueryError('an aggregation must be an object', where);
+  for (const k of Object.keys(agg)) if (!AGG_KEYS.has(k)) throw new InvalidQueryError(`unknown aggregation key "${k}"`, at(where, k));
+  if (agg.op !== 'groupBy' && (agg as { aggregation?: unknown }).aggregation !== undefined) {
+    throw new InvalidQueryError('only groupBy takes an inner aggregation', at(where, 'aggregation'));
+  }
   const get = agg.path === undefined ? (v: Lookup) => v : compileGetter(agg.path, at(where, 'path'));
   const present = (values: readonly JsonValue[]): JsonValue[] => {
     const out: JsonValue[] = [];

@@ -9,7 +9,7 @@
 import { InvalidArgumentError } from '@koru/engine';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
 import type { JsonValue } from '@koru/engine';
-import { matcherOf } from './matcher.js';
+import { matcherOf, type FilterInput } from './matcher.js';
 
 /** Where changes come from: a CausalStorage. */
 export interface ChangeSource {
@@ -55,8 +55,8 @@ export interface SubscriptionSpec {
   readonly namespace?: string;
   /** Only this key (needs `namespace`). */
   readonly key?: string;
-  /** Only changes whose new value matches (wire form, or a `Query` whose filter is used); deletes match no filter. */
-  readonly filter?: unknown;
+  /** Only changes whose new value matches (a `Filter`, a `Query` with only a filter, or the wire form); deletes match no filter. */
+  readonly filter?: FilterInput | unknown;
   /** Only these change types (default: all three). */
   readonly types?: readonly ChangeType[];
   /** Replay every matching change after this seq first (default: only changes from now on). */
@@ -71,10 +71,14 @@ export interface SubscriptionSpec {
 export const DEFAULT_BUFFER = 1024;
 
 const TYPES = new Set<ChangeType>(['insert', 'update', 'delete']);
+const SPEC_KEYS = new Set(['namespace', 'key', 'filter', 'types', 'since', 'until', 'bufferSize']);
 
 /** Validates a spec into the test each change must pass. */
 function compileSpec(spec: SubscriptionSpec): (c: Change) => boolean {
-  if (spec === null || typeof spec !== 'object') throw new InvalidArgumentError('a subscription spec must be an object');
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new InvalidArgumentError('a subscription spec must be an object');
+  for (const k of Object.keys(spec)) {
+    if (!SPEC_KEYS.has(k)) throw new InvalidArgumentError(`unknown subscription option ${JSON.stringify(k)}`);
+  }
   const { namespace, key, types } = spec;
   if (namespace !== undefined) validateNamespace(namespace);
   if (key !== undefined) {

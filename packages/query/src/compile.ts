@@ -4,7 +4,7 @@
  */
 import type { JsonValue } from '@koru/engine';
 import { at, InvalidQueryError } from './errors.js';
-import { compileRegex, type Filter } from './filter.js';
+import { checkSize, checkValues, compileRegex, type Filter } from './filter-ast.js';
 import { jsonEquals, compareJson } from './order.js';
 import { compileGetter, type Lookup } from './paths.js';
 
@@ -46,25 +46,47 @@ function compileContains(get: (d: Lookup) => Lookup, value: JsonValue): Predicat
   };
 }
 
-function compileNode(f: Filter, where: string): Predicate {
+function compileAll(get: (d: Lookup) => Lookup, values: readonly JsonValue[]): Predicate {
+  if (values.length === 0) return FALSE;
+  return (doc) => {
+    const v = get(doc);
+    if (!Array.isArray(v)) return false;
+    const els = v as readonly JsonValue[];
+    for (const want of values) {
+      let found = false;
+      if (isPrimitive(want)) {
+        for (let i = 0; i < els.length && !found; i++) found = els[i] === want;
+      } else {
+        for (let i = 0; i < els.length && !found; i++) found = jsonEquals(els[i], want);
+      }
+      if (!found) return false;
+    }
+    return true;
+  };
+}
+
+const SELF = (doc: Lookup): Lookup => doc;
+
+/** `elem`: inside an `elemMatch`, where the path `''` is the element itself. */
+function compileNode(f: Filter, where: string, elem: boolean): Predicate {
   if (f === null || typeof f !== 'object') throw new InvalidQueryError('a filter must be an object', where);
   switch (f.op) {
     case 'and':
     case 'or': {
       if (!Array.isArray(f.filters)) throw new InvalidQueryError(`${f.op} needs an array of filters`, where);
-      const ps = f.filters.map((g, i) => compileNode(g, at(at(where, 'filters'), i)));
+      const ps = f.filters.map((g, i) => compileNode(g, at(at(where, 'filters'), i), elem));
       if (ps.length === 0) return f.op === 'and' ? TRUE : FALSE;
       if (ps.length === 1) return ps[0]!;
       return f.op === 'and' ? (doc) => ps.every((p) => p(doc)) : (doc) => ps.some((p) => p(doc));
     }
     case 'not': {
-      const p = compileNode(f.filter, at(where, 'filter'));
+      const p = compileNode(f.filter, at(where, 'filter'), elem);
       return (doc) => !p(doc);
     }
     default:
       break;
   }
-  const get = compileGetter(f.path, at(where, 'path'));
+  const get = elem && f.path === '' ? SELF : compileGetter(f.path, at(where, 'path'));
   switch (f.op) {
     case 'eq': {
       const value = f.value;
@@ -115,18 +137,41 @@ function compileNode(f: Filter, where: string): Predicate {
       };
     }
     case 'in':
-      if (!Array.isArray(f.values)) throw new InvalidQueryError('in needs an array of values', f.path);
-      return compileIn(get, f.values);
+    case 'nin': {
+      checkValues(f.values, f.op, at(where, 'values'));
+      const p = compileIn(get, f.values);
+      return f.op === 'in' ? p : (doc) => !p(doc);
+    }
+    case 'all':
+      checkValues(f.values, f.op, at(where, 'values'));
+      return compileAll(get, f.values);
+    case 'size': {
+      checkSize(f.size, at(where, 'size'));
+      const n = f.size;
+      return (doc) => {
+        const v = get(doc);
+        return Array.isArray(v) && v.length === n;
+      };
+    }
+    case 'elemMatch': {
+      const p = compileNode(f.filter, at(where, 'filter'), true);
+      return (doc) => {
+        const v = get(doc);
+        if (!Array.isArray(v)) return false;
+        for (const el of v as readonly JsonValue[]) if (p(el)) return true;
+        return false;
+      };
+    }
     default:
       throw new InvalidQueryError(`unknown filter op "${String((f as { op: unknown }).op)}"`, where);
   }
 }
 
 /**
- * Compiles `filter` into a predicate, validating it (paths, operands, regexes) first;
+ * Compiles `filter` into a predicate (semantics in ./filter-ast.ts), validating it (paths, operands, regexes) first;
  * throws an {@link InvalidQueryError} for a malformed filter. O(filter size) once; each
  * call then costs O(work the operators do on that document).
  */
 export function compileFilter(filter: Filter): Predicate {
-  return compileNode(filter, '');
+  return compileNode(filter, '', false);
 }

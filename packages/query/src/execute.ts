@@ -3,15 +3,19 @@
  * sort, then offset/limit, then projection.
  */
 import { deepFreeze, type JsonValue } from '@koru/engine';
+import { aggregate } from './aggregate.js';
 import { compileFilter } from './compile.js';
 import { compareJson } from './order.js';
 import { compileGetter, getAt, splitPath, type Lookup } from './paths.js';
 import { checkCount, checkDirection, type QuerySpec } from './query.js';
 
-/** One document: its key and its value. */
-export interface Entry {
+/**
+ * One document: its key and its value. `T` is the document type the caller says it
+ * stores (types only, nothing is checked at run time); the default is any JSON value.
+ */
+export interface Entry<T = JsonValue> {
   readonly key: string;
-  readonly value: JsonValue;
+  readonly value: T;
 }
 /** How a query ran. */
 export interface QueryExplain {
@@ -23,11 +27,17 @@ export interface QueryExplain {
   readonly examined: number;
 }
 
-/** What `executeQuery` returns: the page of rows and how many documents matched in all. */
-export interface QueryResult {
-  readonly rows: readonly Entry[];
+/**
+ * What `executeQuery` returns: the page of rows and how many documents matched in all.
+ * For a query with an aggregation: `rows` is empty, `total` the number of matching
+ * documents and `aggregate` the aggregation's result (shapes in ./aggregate.ts).
+ */
+export interface QueryResult<T = JsonValue> {
+  readonly rows: readonly Entry<T>[];
   /** Matching documents before offset/limit. */
   readonly total: number;
+  /** The aggregation's result, when the query has one (present then, even when it is `null`). */
+  readonly aggregate?: JsonValue;
   readonly explain: QueryExplain;
 }
 
@@ -163,6 +173,18 @@ export function executeQuery(
     checkDirection(k.direction, `sort.${i}.direction`);
     return { get: compileGetter(k.path, `sort.${i}.path`), sign: k.direction === 'desc' ? -1 : 1 };
   });
+  if (spec.aggregate !== undefined) {
+    aggregate([], spec.aggregate); // validated before any document is read
+    const values: JsonValue[] = [];
+    let examined = 0;
+    for (const e of entries) {
+      examined++;
+      if (pred === undefined || pred(e.value)) values.push(e.value);
+    }
+    const explain = Object.freeze({ strategy: source.strategy, indexes: Object.freeze([...source.indexes]), examined });
+    const result = deepFreeze(aggregate(values, spec.aggregate));
+    return Object.freeze({ rows: Object.freeze([]) as readonly Entry[], total: values.length, aggregate: result, explain });
+  }
   const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit;
   let matches: Entry[] = [];
   let examined = 0;

@@ -1,97 +1,75 @@
 /**
- * The `Filter` tagged union and its constructors (`Filter.eq('age', 30)`, ...).
+ * `Filter`: the filter type (a tagged union on `op`, see ./filter-ast.ts for every
+ * node and the semantics) and its constructors (`Filter.eq('age', 30)`, ...).
  *
  * A filter is plain, immutable data: build it with the constructors, parse it from the
- * wire form with `parseFilter`, turn it into a predicate with `compileFilter`.
- * Semantics (see `compileFilter`): `eq`/`ne`/`in`/`contains` use deep JSON equality;
- * `gt`/`gte`/`lt`/`lte` use the total order of `compareJson` and never match a missing
- * field; `ne` matches a missing field; `and []` matches everything, `or []` nothing.
+ * wire form with `parseFilter`, turn it into a predicate with `compileFilter`. Filters
+ * made here are marked, so every API that takes a filter accepts them next to the wire
+ * form without ambiguity.
  */
 import type { JsonValue } from '@koru/engine';
 import { InvalidQueryError } from './errors.js';
+import {
+  checkJson,
+  checkSize,
+  checkValues,
+  compileRegex,
+  type AllFilter,
+  type CompareFilter,
+  type CompareOp,
+  type ContainsFilter,
+  type ElemMatchFilter,
+  type ExistsFilter,
+  type Filter as FilterNode,
+  type InFilter,
+  type LogicalFilter,
+  type MatchesFilter,
+  type NotFilter,
+  type SizeFilter,
+} from './filter-ast.js';
 import { validatePath } from './paths.js';
+import { filterNode, parseFilter, type WireFilter } from './wire.js';
 
-/** Operators that compare the field with one operand. */
-export type CompareOp = 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte';
-
-/** `path` compared with `value` (deep equality for eq/ne, the total order otherwise). */
-export interface CompareFilter {
-  readonly op: CompareOp;
-  readonly path: string;
-  readonly value: JsonValue;
-}
-/** The string field contains `value` as a substring, or the array field has an element deep-equal to it. */
-export interface ContainsFilter {
-  readonly op: 'contains';
-  readonly path: string;
-  readonly value: JsonValue;
-}
-/** The field is present (`exists: true`, `null` counts as present) or absent (`false`). */
-export interface ExistsFilter {
-  readonly op: 'exists';
-  readonly path: string;
-  readonly exists: boolean;
-}
-/** The string field matches the regular expression (flags among `imsu`). */
-export interface MatchesFilter {
-  readonly op: 'matches';
-  readonly path: string;
-  readonly pattern: string;
-  readonly flags?: string;
-}
-/** The field is deep-equal to one of `values`. */
-export interface InFilter {
-  readonly op: 'in';
-  readonly path: string;
-  readonly values: readonly JsonValue[];
-}
-/** All (`and`) or any (`or`) of `filters` hold. */
-export interface LogicalFilter {
-  readonly op: 'and' | 'or';
-  readonly filters: readonly Filter[];
-}
-/** `filter` does not hold. */
-export interface NotFilter {
-  readonly op: 'not';
-  readonly filter: Filter;
-}
-
-/** A filter over JSON documents: a tagged union on `op`. */
-export type Filter = CompareFilter | ContainsFilter | ExistsFilter | MatchesFilter | InFilter | LogicalFilter | NotFilter;
-
-/** Longest regular expression source `matches` accepts. */
-export const MAX_PATTERN_LENGTH = 1000;
-const FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
-
-/**
- * Compiles a `matches` pattern, throwing an {@link InvalidQueryError} at `where` when it
- * is not a string, longer than {@link MAX_PATTERN_LENGTH}, invalid, or has flags outside
- * `imsu` (`g` and `y` would make `test` stateful). Length is the only guard against
- * catastrophic backtracking: patterns come from trusted code or should be kept simple.
- */
-export function compileRegex(pattern: unknown, flags: unknown, where: string): RegExp {
-  if (typeof pattern !== 'string') throw new InvalidQueryError('a $matches pattern must be a string', where);
-  if (pattern.length > MAX_PATTERN_LENGTH) {
-    throw new InvalidQueryError(`a $matches pattern is longer than ${MAX_PATTERN_LENGTH} characters`, where);
-  }
-  if (flags !== undefined && (typeof flags !== 'string' || !FLAGS.test(flags))) {
-    throw new InvalidQueryError('regex flags must be distinct letters among "imsu"', where);
-  }
-  try {
-    return new RegExp(pattern, flags);
-  } catch (e) {
-    throw new InvalidQueryError(`invalid regular expression: ${(e as Error).message}`, where, { cause: e });
-  }
-}
+/** A filter over JSON documents: a tagged union on `op` (see {@link FilterNode}'s members). */
+export type Filter = FilterNode;
 
 function compare(op: CompareOp) {
   return (path: string, value: JsonValue): CompareFilter => {
     validatePath(path, path);
-    return Object.freeze({ op, path, value });
+    checkJson(value, path);
+    return filterNode({ op, path, value });
   };
 }
 
-/** Constructors for every filter; each validates its path (and pattern) and returns frozen data. */
+function values(op: 'in' | 'nin' | 'all', path: string, vs: readonly JsonValue[]): readonly JsonValue[] {
+  validatePath(path, path);
+  checkValues(vs, op, path);
+  return Object.freeze([...vs]);
+}
+
+/** A sub-filter argument: a `Filter`, or a filter in wire form. */
+function sub(f: Filter | WireFilter, where: string): Filter {
+  try {
+    return parseFilter(f);
+  } catch (e) {
+    if (e instanceof InvalidQueryError && e.path === '') throw new InvalidQueryError(e.message, where, { cause: e });
+    throw e;
+  }
+}
+
+function regex(op: '$matches' | '$regex') {
+  return (path: string, pattern: string, flags?: string): MatchesFilter => {
+    validatePath(path, path);
+    compileRegex(pattern, flags, path, op);
+    return filterNode(flags === undefined ? { op: 'matches', path, pattern } : { op: 'matches', path, pattern, flags });
+  };
+}
+
+/**
+ * Constructors for every filter; each validates its arguments (an {@link InvalidQueryError}
+ * otherwise) and returns frozen, marked data. Combinators (`and`, `or`, `not`,
+ * `elemMatch`) also take filters in wire form.
+ */
 export const Filter = Object.freeze({
   /** Field deep-equals `value`. */
   eq: compare('eq'),
@@ -108,35 +86,72 @@ export const Filter = Object.freeze({
   /** String field contains the substring `value`, or array field has an element deep-equal to `value`. */
   contains(path: string, value: JsonValue): ContainsFilter {
     validatePath(path, path);
-    return Object.freeze({ op: 'contains', path, value });
+    checkJson(value, path);
+    return filterNode({ op: 'contains', path, value });
   },
   /** Field is present (`true`, the default) or absent (`false`). */
   exists(path: string, exists = true): ExistsFilter {
     validatePath(path, path);
-    return Object.freeze({ op: 'exists', path, exists });
+    if (typeof exists !== 'boolean') throw new InvalidQueryError('exists needs true or false', path);
+    return filterNode({ op: 'exists', path, exists });
   },
-  /** String field matches `pattern` (a RegExp source, at most 1,000 characters). */
-  matches(path: string, pattern: string, flags?: string): MatchesFilter {
-    validatePath(path, path);
-    compileRegex(pattern, flags, path);
-    return Object.freeze(flags === undefined ? { op: 'matches', path, pattern } : { op: 'matches', path, pattern, flags });
-  },
+  /** String field matches `pattern` (a RegExp source, at most 1,000 characters; flags among `imsu`). Wire: `$regex`. */
+  matches: regex('$matches'),
+  /** The same as `matches` (MongoDB's name). */
+  regex: regex('$regex'),
   /** Field deep-equals one of `values`. */
-  in(path: string, values: readonly JsonValue[]): InFilter {
+  in(path: string, vs: readonly JsonValue[]): InFilter {
+    return filterNode({ op: 'in', path, values: values('in', path, vs) });
+  },
+  /** Field is missing or deep-equals none of `values` (MongoDB's `$nin`). */
+  nin(path: string, vs: readonly JsonValue[]): InFilter {
+    return filterNode({ op: 'nin', path, values: values('nin', path, vs) });
+  },
+  /** Field is an array holding an element deep-equal to each of `values`; `[]` matches nothing (as MongoDB). */
+  all(path: string, vs: readonly JsonValue[]): AllFilter {
+    return filterNode({ op: 'all', path, values: values('all', path, vs) });
+  },
+  /** Field is an array of exactly `size` elements. */
+  size(path: string, size: number): SizeFilter {
     validatePath(path, path);
-    if (!Array.isArray(values)) throw new InvalidQueryError('in needs an array of values', path);
-    return Object.freeze({ op: 'in', path, values: Object.freeze([...values]) });
+    checkSize(size, path);
+    return filterNode({ op: 'size', path, size });
+  },
+  /**
+   * Field is an array with an element matching `condition`: a `Filter` or wire filter
+   * over the element (`Filter.elemMatch('items', { sku: 'A1', qty: { $gte: 2 } })`), or an
+   * operator object for the element itself (`Filter.elemMatch('scores', { $gte: 80, $lt: 85 })`).
+   */
+  elemMatch(path: string, condition: Filter | WireFilter): ElemMatchFilter {
+    validatePath(path, path);
+    const f = sub({ [path]: { $elemMatch: condition as JsonValue } } as WireFilter, path);
+    return f as ElemMatchFilter;
   },
   /** Every filter holds (true when there are none). */
-  and(...filters: Filter[]): LogicalFilter {
-    return Object.freeze({ op: 'and', filters: Object.freeze(filters) });
+  and(...filters: Array<Filter | WireFilter>): LogicalFilter {
+    return filterNode({ op: 'and', filters: Object.freeze(filters.map((f, i) => sub(f, `and.${i}`))) });
   },
   /** Some filter holds (false when there are none). */
-  or(...filters: Filter[]): LogicalFilter {
-    return Object.freeze({ op: 'or', filters: Object.freeze(filters) });
+  or(...filters: Array<Filter | WireFilter>): LogicalFilter {
+    return filterNode({ op: 'or', filters: Object.freeze(filters.map((f, i) => sub(f, `or.${i}`))) });
   },
   /** `filter` does not hold. */
-  not(filter: Filter): NotFilter {
-    return Object.freeze({ op: 'not', filter });
+  not(filter: Filter | WireFilter): NotFilter {
+    return filterNode({ op: 'not', filter: sub(filter, 'not') });
   },
 });
+
+export {
+  type AllFilter,
+  type CompareFilter,
+  type CompareOp,
+  type ContainsFilter,
+  type ElemMatchFilter,
+  type ExistsFilter,
+  type InFilter,
+  type LogicalFilter,
+  type MatchesFilter,
+  type NotFilter,
+  type SizeFilter,
+};
+export { MAX_PATTERN_LENGTH, compileRegex, isFilter } from './filter-ast.js';

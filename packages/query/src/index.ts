@@ -23,21 +23,25 @@ export {
   type ExistsFilter,
   type MatchesFilter,
   type InFilter,
+  type AllFilter,
+  type SizeFilter,
+  type ElemMatchFilter,
   type LogicalFilter,
   type NotFilter,
   Filter,
+  isFilter,
   MAX_PATTERN_LENGTH,
 } from './filter.js';
 export { type WireFilter, parseFilter, toWire } from './wire.js';
 export { type Predicate, compileFilter } from './compile.js';
-export { matcherOf } from './matcher.js';
-export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, queryToWire } from './query.js';
+export { type FilterInput, matcherOf, filterOf } from './matcher.js';
+export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, querySpecOf, queryToWire } from './query.js';
 export { type Entry, type QueryResult, type QueryExplain, executeQuery, compileProjection } from './execute.js';
 export { SecondaryIndex, type Bound, type IndexRange } from './secondary-index.js';
 export { planFilter, type IndexPlan, type IndexAccess, type IndexLookup } from './plan.js';
 export { IndexSet, type IndexInfo, MAX_INDEXES_PER_NAMESPACE, MAX_INDEX_FIELD_LENGTH } from './indexes.js';
 export { ViewSet, type ViewDefinition, type ViewInfo, type ViewResult, MAX_VIEWS, MAX_DESCRIPTION_LENGTH } from './views.js';
-export { type Aggregation, type Group, Agg, aggregate } from './aggregate.js';
+export { Aggregation, type Group, Agg, aggregate } from './aggregate.js';
 export {
   type ChangeSource,
   type ChangeEvent,

@@ -9,7 +9,9 @@
  *   one-sided ones); ranges on the same field are intersected first (`age >= 30 and
  *   age < 40` is one range).
  * - `or`: a union, when every branch is indexable.
- * - anything else (`ne`, `not`, `contains`, `exists`, `matches`): no index.
+ * - anything else (`ne`, `nin`, `not`, `contains`, `exists`, `matches`, `all`, `size`,
+ *   `elemMatch`): no index of its own (the index keys a field's whole value, so array
+ *   conditions cannot be looked up); inside an `and` another part may still narrow.
  */
 import type { Filter } from './filter.js';
 import { compareJson } from './order.js';

@@ -3,13 +3,16 @@
  * wire form.
  *
  * Wire form (JSON): `{ filter?: <wire filter>, sort?: [[path, 'asc' | 'desc'], ...],
- * select?: [path, ...], offset?: n, limit?: n }`. Unknown keys are rejected; `offset`
- * and `limit` are non-negative safe integers. Sort keys apply in order (the first one
- * decides, later ones break ties).
+ * select?: [path, ...], offset?: n, limit?: n, aggregate?: <aggregation> }`. Unknown keys
+ * are rejected; `offset` and `limit` are non-negative safe integers. Sort keys apply in
+ * order (the first one decides, later ones break ties). `aggregate` (an `Agg.…` value,
+ * `{ op: 'count' }`, the shape `db.aggregate` and views take) reduces the matching
+ * documents to one result instead of listing them; the query may then only filter.
  */
-import type { JsonValue } from '@koru/engine';
+import { canonicalJson, type JsonValue } from '@koru/engine';
+import { aggregate as runAggregate, type Aggregation } from './aggregate.js';
 import { at, InvalidQueryError } from './errors.js';
-import type { Filter } from './filter.js';
+import { isFilter, type Filter } from './filter-ast.js';
 import { validatePath } from './paths.js';
 import { parseFilter, toWire, type WireFilter } from './wire.js';
 
@@ -27,6 +30,8 @@ export interface QuerySpec {
   readonly select?: readonly string[];
   readonly offset?: number;
   readonly limit?: number;
+  /** Reduce the matching documents with this aggregation instead of listing them (then no sort, select, offset or limit). */
+  readonly aggregate?: Aggregation;
 }
 
 /** Throws an {@link InvalidQueryError} at `where` unless `n` is a non-negative safe integer. */
@@ -59,36 +64,48 @@ export class Query {
     return new Query({ ...parseQuery(queryToWire(spec)) });
   }
 
-  /** Adds a filter; called again, the filters are ANDed. */
-  filter(f: Filter): Query {
+  /** Adds a filter (a `Filter` or its wire form); called again, the filters are ANDed. */
+  filter(f: Filter | WireFilter): Query {
+    const next = parseFilter(f);
     const prev = this.#spec.filter;
-    return new Query({ ...this.#spec, filter: prev === undefined ? f : { op: 'and', filters: [prev, f] } });
+    return new Query({ ...this.#spec, filter: prev === undefined ? next : parseFilter({ $and: [prev, next] }) });
+  }
+
+  /**
+   * Reduces the matching documents with `aggregation` (`Agg.count()`, ...; replaces an
+   * earlier one): `db.query` then answers `{ rows: [], total, aggregate }`. The query may
+   * then only filter. @throws INVALID_QUERY for a bad aggregation
+   */
+  aggregate(aggregation: Aggregation): Query {
+    const spec = { ...this.#spec, aggregate: checkAggregation(aggregation, 'aggregate') };
+    checkAggregateOnly(spec);
+    return new Query(spec);
   }
 
   /** Appends a sort key (ascending by default). */
   sort(path: string, direction: SortDirection = 'asc'): Query {
     validatePath(path, path);
     checkDirection(direction, 'sort');
-    return new Query({ ...this.#spec, sort: Object.freeze([...(this.#spec.sort ?? []), Object.freeze({ path, direction })]) });
+    return checked(new Query({ ...this.#spec, sort: Object.freeze([...(this.#spec.sort ?? []), Object.freeze({ path, direction })]) }));
   }
 
   /** Keeps only these dotted paths in each result (replaces an earlier `select`). */
   select(paths: readonly string[]): Query {
     if (!Array.isArray(paths)) throw new InvalidQueryError('select needs an array of paths', 'select');
     paths.forEach((p, i) => validatePath(p, at('select', i)));
-    return new Query({ ...this.#spec, select: Object.freeze([...paths]) });
+    return checked(new Query({ ...this.#spec, select: Object.freeze([...paths]) }));
   }
 
   /** Skips the first `n` matching documents (after sorting). */
   offset(n: number): Query {
     checkCount(n, 'offset');
-    return new Query({ ...this.#spec, offset: n });
+    return checked(new Query({ ...this.#spec, offset: n }));
   }
 
   /** Returns at most `n` documents. */
   limit(n: number): Query {
     checkCount(n, 'limit');
-    return new Query({ ...this.#spec, limit: n });
+    return checked(new Query({ ...this.#spec, limit: n }));
   }
 
   /** The plain, frozen spec. */
@@ -102,7 +119,38 @@ export class Query {
   }
 }
 
-const QUERY_KEYS = new Set(['filter', 'sort', 'select', 'offset', 'limit']);
+const QUERY_KEYS = new Set(['filter', 'sort', 'select', 'offset', 'limit', 'aggregate']);
+
+function checked(q: Query): Query {
+  checkAggregateOnly(q.spec);
+  return q;
+}
+
+/** Validates an aggregation and returns a frozen copy of it (its JSON). */
+function checkAggregation(agg: unknown, where: string): Aggregation {
+  try {
+    runAggregate([], agg as Aggregation);
+  } catch (e) {
+    if (!(e instanceof InvalidQueryError)) throw e;
+    throw new InvalidQueryError(e.message, e.path === '' ? where : at(where, e.path), { cause: e });
+  }
+  return deepFreezeJson(JSON.parse(canonicalJson(agg as JsonValue)) as JsonValue) as unknown as Aggregation;
+}
+
+function deepFreezeJson(v: JsonValue): JsonValue {
+  if (v !== null && typeof v === 'object') {
+    for (const k of Object.keys(v)) deepFreezeJson((v as Record<string, JsonValue>)[k]!);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** An aggregating query may only filter (as an aggregate view). */
+function checkAggregateOnly(spec: QuerySpec): void {
+  if (spec.aggregate === undefined) return;
+  const extra = (['sort', 'select', 'offset', 'limit'] as const).find((k) => spec[k] !== undefined);
+  if (extra !== undefined) throw new InvalidQueryError(`a query with an aggregation may only filter, not ${extra}`, extra);
+}
 
 /**
  * Parses the wire form of a query (see the module comment) into a frozen
@@ -114,7 +162,14 @@ export function parseQuery(json: unknown): QuerySpec {
     throw new InvalidQueryError('a query must be a JSON object', '');
   }
   const q = json as Record<string, unknown>;
-  const out: { filter?: Filter; sort?: readonly SortKey[]; select?: readonly string[]; offset?: number; limit?: number } = {};
+  const out: {
+    filter?: Filter;
+    sort?: readonly SortKey[];
+    select?: readonly string[];
+    offset?: number;
+    limit?: number;
+    aggregate?: Aggregation;
+  } = {};
   for (const key of Object.keys(q)) {
     if (!QUERY_KEYS.has(key)) throw new InvalidQueryError(`unknown query key "${key}"`, key);
   }
@@ -151,6 +206,8 @@ export function parseQuery(json: unknown): QuerySpec {
     checkCount(q.limit, 'limit');
     out.limit = q.limit;
   }
+  if (q.aggregate !== undefined) out.aggregate = checkAggregation(q.aggregate, 'aggregate');
+  checkAggregateOnly(out);
   return Object.freeze(out);
 }
 
@@ -162,5 +219,17 @@ export function queryToWire(spec: QuerySpec): { readonly [key: string]: JsonValu
   if (spec.select !== undefined) out.select = [...spec.select];
   if (spec.offset !== undefined) out.offset = spec.offset;
   if (spec.limit !== undefined) out.limit = spec.limit;
+  if (spec.aggregate !== undefined) out.aggregate = JSON.parse(canonicalJson(spec.aggregate as unknown as JsonValue)) as JsonValue;
   return out;
+}
+
+/**
+ * What APIs taking a query accept, as a spec: a `Query`, a `Filter` (a query with just
+ * that filter) or the wire form (whose `filter` may itself be a `Filter`).
+ * @throws INVALID_QUERY
+ */
+export function querySpecOf(input: unknown): QuerySpec {
+  if (input instanceof Query) return input.spec;
+  if (isFilter(input)) return Object.freeze({ filter: input });
+  return parseQuery(input);
 }

@@ -19,7 +19,7 @@ import { aggregate, type Aggregation } from './aggregate.js';
 import { compileFilter, type Predicate } from './compile.js';
 import { InvalidQueryError, LimitExceededError, ViewExistsError, ViewNotFoundError } from './errors.js';
 import { executeQuery, type Entry } from './execute.js';
-import { parseQuery, Query, queryToWire, type QuerySpec } from './query.js';
+import { parseQuery, querySpecOf, queryToWire, type QuerySpec } from './query.js';
 
 /** Most views one database may have. */
 export const MAX_VIEWS = 1024;
@@ -34,11 +34,14 @@ export interface ViewDefinition {
   /** 1–128 characters of `[A-Za-z0-9_.-]`, not starting with `_`, `.` or `-`. */
   readonly name: string;
   readonly namespace: string;
-  /** A `Query` or its wire form (default: every document). */
+  /**
+   * A `Query`, a `Filter` (the view lists the documents it matches) or a query's wire
+   * form (default: every document). A query's aggregation is the view's `aggregate`.
+   */
   readonly query?: unknown;
   /**
    * Reduce the matching documents with this aggregation (`Agg.count()`, ...) instead of
-   * listing them; the query may then only have a filter.
+   * listing them; the query may then only have a filter (and no aggregation of its own).
    */
   readonly aggregate?: Aggregation;
   readonly description?: string;
@@ -271,9 +274,14 @@ function recordOf(view: View): ViewRecord {
   return { ...view.info, refreshedAt: view.refreshedAt, seq: view.seq };
 }
 
+const DEFINITION_KEYS = new Set(['name', 'namespace', 'query', 'aggregate', 'description', 'autoRefresh']);
+
 function checkDefinition(def: ViewDefinition): ViewInfo {
-  if (def === null || typeof def !== 'object') throw new InvalidArgumentError('a view definition must be an object');
-  const { name, namespace, description, autoRefresh, aggregate: agg } = def;
+  if (def === null || typeof def !== 'object' || Array.isArray(def)) throw new InvalidArgumentError('a view definition must be an object');
+  for (const k of Object.keys(def)) {
+    if (!DEFINITION_KEYS.has(k)) throw new InvalidArgumentError(`unknown view definition key ${JSON.stringify(k)}`);
+  }
+  const { name, namespace, description, autoRefresh } = def;
   if (typeof name !== 'string' || !NAME_FORM.test(name)) {
     throw new InvalidArgumentError(`view name ${JSON.stringify(name)} must be 1–128 characters of A-Z, a-z, 0-9, "_", "." and "-", starting with a letter or digit`);
   }
@@ -282,7 +290,11 @@ function checkDefinition(def: ViewDefinition): ViewInfo {
     throw new InvalidArgumentError(`a view description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters`);
   }
   if (autoRefresh !== undefined && typeof autoRefresh !== 'boolean') throw new InvalidArgumentError('autoRefresh must be true or false');
-  const spec = def.query === undefined ? {} : def.query instanceof Query ? def.query.spec : parseQuery(def.query);
+  const { aggregate: fromQuery, ...spec }: QuerySpec = def.query === undefined ? {} : querySpecOf(def.query);
+  if (fromQuery !== undefined && def.aggregate !== undefined) {
+    throw new InvalidQueryError('the view has an aggregate and its query has another: give one', 'aggregate');
+  }
+  const agg = def.aggregate ?? fromQuery;
   if (agg !== undefined) {
     const extra = (['sort', 'select', 'offset', 'limit'] as const).find((k) => spec[k] !== undefined);
     if (extra !== undefined) throw new InvalidQueryError(`an aggregate view's query may only filter, not ${extra}`, extra);

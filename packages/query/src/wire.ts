@@ -4,8 +4,11 @@
  * ```
  * { status: 'active',                    // a plain value means $eq
  *   age: { $gt: 30, $lte: 65 },           // several operators on one field: all must hold
- *   tags: { $contains: 'x' }, email: { $exists: true },
- *   name: { $matches: '^a', $options: 'i' }, x: { $in: [1, 2] }, y: { $ne: 3 },
+ *   tags: { $contains: 'x', $all: ['a', 'b'], $size: 2 }, email: { $exists: true },
+ *   name: { $regex: '^a', $options: 'i' }, x: { $in: [1, 2] }, y: { $nin: [3] },
+ *   items: { $elemMatch: { sku: 'A1', qty: { $gte: 2 } } },   // an element matching a filter
+ *   scores: { $elemMatch: { $gte: 80, $lt: 85 } },            // an element meeting operators
+ *   n: { $not: { $gt: 3 } },               // the operators do not all hold (or n is missing)
  *   $or: [{ ... }, { ... }], $and: [ ... ], $not: { ... } }
  * ```
  *
@@ -13,16 +16,53 @@
  * object whose keys all start with `$` is an operator object; an object without `$` keys
  * is a literal for $eq; mixing both is an error (use `{ $eq: {...} }` to compare with an
  * object that has `$` keys). Field operators: $eq $ne $gt $gte $lt $lte $contains
- * $exists $matches (+ $options) $in. Top-level operators: $and $or $not.
+ * $exists $regex (or its older name $matches; + $options among `imsu`) $in $nin $all
+ * $size $elemMatch $not. Top-level operators: $and $or $not. An `$elemMatch` object made
+ * only of field operators (a `$not` in it holding field operators too) applies them to
+ * the element itself; otherwise it is a filter over the element (`{}`: any element). A `Filter` made by this package may stand for any filter
+ * object (the whole filter, an item of `$and`/`$or`, the operand of `$not` or
+ * `$elemMatch`). Anything else is refused with INVALID_QUERY: an unknown `$` operator, an
+ * operand of the wrong type, a non-object filter, and an object shaped like a `Filter`
+ * that this package did not make (`{ op: 'gt', path, value }` written by hand: use the
+ * constructors or the wire form; to match documents with such fields use `$eq`). A
+ * marked filter's JSON is its wire form (`JSON.stringify(Filter.gt('age', 18))` is
+ * `{"age":{"$gt":18}}`).
  * `toWire(parseFilter(w))` is structurally normalised; `parseFilter(toWire(f))` equals `f`.
  */
 import type { JsonValue } from '@koru/engine';
 import { at, InvalidQueryError } from './errors.js';
-import { compileRegex, type CompareOp, type Filter } from './filter.js';
+import {
+  checkJson,
+  checkSize,
+  checkValues,
+  compileRegex,
+  FILTER_MARK,
+  FILTER_OPS,
+  isFilter,
+  type CompareOp,
+  type Filter,
+} from './filter-ast.js';
 import { validatePath } from './paths.js';
 
 /** A filter in its wire form (a JSON object). */
 export type WireFilter = { readonly [key: string]: JsonValue };
+
+/** Shared by every marked filter: `JSON.stringify(filter)` writes its wire form. */
+function filterToJSON(this: Filter): WireFilter {
+  return toWire(this);
+}
+
+/**
+ * Marks `node` as a filter made by this package and freezes it (shallowly). Marked
+ * filters are told apart from wire-form JSON without guessing (`{ op: 'gt', path: 'age',
+ * value: 18 }` written by hand is refused, see the module comment), and turn into their
+ * wire form through JSON (a non-enumerable `toJSON`), so they can be sent as they are.
+ */
+export function filterNode<T extends Filter>(node: T): T {
+  Object.defineProperty(node, FILTER_MARK, { value: true });
+  Object.defineProperty(node, 'toJSON', { value: filterToJSON });
+  return Object.freeze(node);
+}
 
 const COMPARE: Readonly<Record<string, CompareOp>> = {
   $eq: 'eq',
@@ -33,13 +73,27 @@ const COMPARE: Readonly<Record<string, CompareOp>> = {
   $lte: 'lte',
 };
 const hasOwn = Object.prototype.hasOwnProperty;
+/** The keys a `Filter` node can have: a wire object with only these and a known `op` is one that lost its mark. */
+const NODE_KEYS = new Set(['op', 'path', 'value', 'values', 'exists', 'pattern', 'flags', 'filters', 'filter', 'size']);
 
 function isPlainObject(v: unknown): v is Readonly<Record<string, JsonValue>> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+function isOperatorObject(v: unknown): v is Readonly<Record<string, JsonValue>> {
+  if (!isPlainObject(v) || isFilter(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
+}
+
+/** Only field operators (`$and`/`$or` are filter operators; a `$not` must hold field operators too). */
+function isFieldOperatorObject(v: unknown): v is Readonly<Record<string, JsonValue>> {
+  if (!isOperatorObject(v) || hasOwn.call(v, '$and') || hasOwn.call(v, '$or')) return false;
+  return !hasOwn.call(v, '$not') || isFieldOperatorObject(v.$not);
+}
+
 function combine(parts: Filter[]): Filter {
-  return parts.length === 1 ? parts[0]! : { op: 'and', filters: parts };
+  return parts.length === 1 ? parts[0]! : filterNode({ op: 'and', filters: Object.freeze(parts) });
 }
 
 function parseList(v: unknown, where: string, op: string): Filter[] {
@@ -47,67 +101,139 @@ function parseList(v: unknown, where: string, op: string): Filter[] {
   return v.map((item, i) => parseAt(item, at(where, i)));
 }
 
+function frozenCopy(values: readonly JsonValue[]): readonly JsonValue[] {
+  return Object.freeze([...values]);
+}
+
+/** The operand of `$elemMatch`: operator conditions on the element itself, or a filter over it. */
+function parseElem(operand: unknown, where: string): Filter {
+  if (isFilter(operand)) return operand;
+  if (!isPlainObject(operand)) throw new InvalidQueryError('$elemMatch needs an object: a filter, or operators for the element itself', where);
+  if (isFieldOperatorObject(operand)) return parseField('', operand, where);
+  return parseAt(operand, where);
+}
+
 function parseField(path: string, spec: JsonValue, where: string): Filter {
-  if (!isPlainObject(spec)) return { op: 'eq', path, value: spec };
-  const keys = Object.keys(spec);
+  if (isFilter(spec)) {
+    throw new InvalidQueryError('a Filter cannot be the value of a field: use it as the whole filter (or inside $and/$or/$not)', where);
+  }
+  const keys = isPlainObject(spec) ? Object.keys(spec) : [];
   const ops = keys.filter((k) => k.startsWith('$'));
-  if (ops.length === 0) return { op: 'eq', path, value: spec };
+  if (!isPlainObject(spec) || ops.length === 0) {
+    checkJson(spec, where);
+    return filterNode({ op: 'eq', path, value: spec });
+  }
   if (ops.length !== keys.length) {
     throw new InvalidQueryError('an operator object cannot mix $-operators and plain keys (use $eq)', where);
   }
+  const hasRegex = hasOwn.call(spec, '$regex');
+  const hasMatches = hasOwn.call(spec, '$matches');
+  if (hasRegex && hasMatches) throw new InvalidQueryError('use $regex or $matches, not both', where);
   const parts: Filter[] = [];
   for (const op of keys) {
     const operand = spec[op]!;
     const here = at(where, op);
     const cmp = hasOwn.call(COMPARE, op) ? COMPARE[op] : undefined;
     if (cmp !== undefined) {
-      parts.push({ op: cmp, path, value: operand });
-    } else if (op === '$contains') {
-      parts.push({ op: 'contains', path, value: operand });
-    } else if (op === '$exists') {
-      if (typeof operand !== 'boolean') throw new InvalidQueryError('$exists needs true or false', here);
-      parts.push({ op: 'exists', path, exists: operand });
-    } else if (op === '$in') {
-      if (!Array.isArray(operand)) throw new InvalidQueryError('$in needs an array', here);
-      parts.push({ op: 'in', path, values: operand });
-    } else if (op === '$matches') {
-      const flags = hasOwn.call(spec, '$options') ? spec.$options : undefined;
-      compileRegex(operand, flags, here);
-      parts.push(
-        flags === undefined
-          ? { op: 'matches', path, pattern: operand as string }
-          : { op: 'matches', path, pattern: operand as string, flags: flags as string },
-      );
-    } else if (op === '$options') {
-      if (!hasOwn.call(spec, '$matches')) throw new InvalidQueryError('$options needs $matches', here);
-    } else {
-      throw new InvalidQueryError(`unknown operator "${op}"`, here);
+      checkJson(operand, here);
+      parts.push(filterNode({ op: cmp, path, value: operand }));
+      continue;
+    }
+    switch (op) {
+      case '$contains':
+        checkJson(operand, here);
+        parts.push(filterNode({ op: 'contains', path, value: operand }));
+        break;
+      case '$exists':
+        if (typeof operand !== 'boolean') throw new InvalidQueryError('$exists needs true or false', here);
+        parts.push(filterNode({ op: 'exists', path, exists: operand }));
+        break;
+      case '$in':
+      case '$nin':
+        checkValues(operand, op, here);
+        parts.push(filterNode({ op: op === '$in' ? 'in' : 'nin', path, values: frozenCopy(operand) }));
+        break;
+      case '$all':
+        checkValues(operand, op, here);
+        operand.forEach((v, i) => {
+          // MongoDB reads `$all: [{ $elemMatch: ... }]` as conditions; here it would be a literal: refuse.
+          if (isOperatorObject(v)) throw new InvalidQueryError('$all takes values, not operator objects (use $and of $elemMatch)', at(here, i));
+        });
+        parts.push(filterNode({ op: 'all', path, values: frozenCopy(operand) }));
+        break;
+      case '$size':
+        checkSize(operand, here);
+        parts.push(filterNode({ op: 'size', path, size: operand }));
+        break;
+      case '$regex':
+      case '$matches': {
+        const flags = hasOwn.call(spec, '$options') ? spec.$options : undefined;
+        compileRegex(operand, flags, here, op);
+        parts.push(
+          filterNode(
+            flags === undefined
+              ? { op: 'matches', path, pattern: operand as string }
+              : { op: 'matches', path, pattern: operand as string, flags: flags as string },
+          ),
+        );
+        break;
+      }
+      case '$options':
+        if (!hasRegex && !hasMatches) throw new InvalidQueryError('$options needs $regex', here);
+        break;
+      case '$elemMatch':
+        parts.push(filterNode({ op: 'elemMatch', path, filter: parseElem(operand, here) }));
+        break;
+      case '$not':
+        if (!isOperatorObject(operand)) {
+          throw new InvalidQueryError('$not on a field needs an operator object, such as { $not: { $gt: 3 } }', here);
+        }
+        parts.push(filterNode({ op: 'not', filter: parseField(path, operand, here) }));
+        break;
+      default:
+        throw new InvalidQueryError(`unknown operator "${op}"`, here);
     }
   }
   return combine(parts);
 }
 
+/** A `Filter` that lost its mark (hand-written, or through JSON) would silently match nothing as wire JSON: refuse it. */
+function refuseUnmarkedNode(json: Readonly<Record<string, JsonValue>>, where: string): void {
+  const op = json.op;
+  if (typeof op !== 'string' || !FILTER_OPS.has(op)) return;
+  for (const k of Object.keys(json)) if (!NODE_KEYS.has(k)) return;
+  throw new InvalidQueryError(
+    `this looks like a Filter object ({ op: ${JSON.stringify(op)}, ... }) that was not made by Filter.${op}(...): ` +
+      'pass the Filter itself, or its wire form (toWire), such as { age: { $gt: 18 } }; ' +
+      'to match documents with fields named op/path/value, write { op: { $eq: ... } }',
+    where,
+  );
+}
+
 function parseAt(json: unknown, where: string): Filter {
+  if (isFilter(json)) return json;
   if (!isPlainObject(json)) throw new InvalidQueryError('a filter must be a JSON object', where);
+  refuseUnmarkedNode(json, where);
   const parts: Filter[] = [];
   for (const key of Object.keys(json)) {
     const here = at(where, key);
     const v = json[key]!;
-    if (key === '$and') parts.push({ op: 'and', filters: parseList(v, here, key) });
-    else if (key === '$or') parts.push({ op: 'or', filters: parseList(v, here, key) });
-    else if (key === '$not') parts.push({ op: 'not', filter: parseAt(v, here) });
+    if (key === '$and') parts.push(filterNode({ op: 'and', filters: Object.freeze(parseList(v, here, key)) }));
+    else if (key === '$or') parts.push(filterNode({ op: 'or', filters: Object.freeze(parseList(v, here, key)) }));
+    else if (key === '$not') parts.push(filterNode({ op: 'not', filter: parseAt(v, here) }));
     else if (key.startsWith('$')) throw new InvalidQueryError(`unknown operator "${key}"`, here);
     else {
       validatePath(key, here);
       parts.push(parseField(key, v, here));
     }
   }
-  return parts.length === 0 ? { op: 'and', filters: [] } : combine(parts);
+  return parts.length === 0 ? filterNode({ op: 'and', filters: Object.freeze([]) }) : combine(parts);
 }
 
 /**
- * Parses the wire form into a {@link Filter}, throwing an {@link InvalidQueryError} whose
- * `details.path` is the location in `json` (`$or.1.age.$gt`). O(size of `json`).
+ * Parses the wire form (or takes a `Filter` made by this package as it is) into a
+ * {@link Filter}, throwing an {@link InvalidQueryError} whose `details.path` is the
+ * location in `json` (`$or.1.age.$gt`). O(size of `json`).
  */
 export function parseFilter(json: unknown): Filter {
   return parseAt(json, '');
@@ -118,6 +244,57 @@ function fieldWire(path: string, spec: JsonValue): WireFilter {
   // defineProperty: a path named `__proto__` must become an own key, not a prototype change.
   Object.defineProperty(out, path, { value: spec, enumerable: true, writable: true, configurable: true });
   return out;
+}
+
+/** The operator object of a condition on one field (`{ $gt: 3 }`); eq as `{ $eq: v }`. */
+function operatorWire(filter: Filter): Record<string, JsonValue> | undefined {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+    case 'not':
+      return undefined;
+    case 'exists':
+      return { $exists: filter.exists };
+    case 'in':
+    case 'nin':
+    case 'all':
+      return { [`$${filter.op}`]: [...filter.values] };
+    case 'size':
+      return { $size: filter.size };
+    case 'matches':
+      return filter.flags === undefined ? { $matches: filter.pattern } : { $matches: filter.pattern, $options: filter.flags };
+    case 'elemMatch':
+      return { $elemMatch: elemWire(filter.filter) };
+    default:
+      return { [`$${filter.op}`]: filter.value };
+  }
+}
+
+/** Conditions on the element itself (paths `''`) as one operator object, or undefined when they are not that. */
+function selfWire(filter: Filter): Record<string, JsonValue> | undefined {
+  if (filter.op === 'not') {
+    const inner = selfWire(filter.filter);
+    return inner === undefined ? undefined : { $not: inner };
+  }
+  if ('filters' in filter) {
+    if (filter.op === 'or' || filter.filters.length === 0) return undefined;
+    const out: Record<string, JsonValue> = {};
+    for (const f of filter.filters) {
+      const part = selfWire(f);
+      if (part === undefined) return undefined;
+      for (const k of Object.keys(part)) {
+        if (hasOwn.call(out, k)) return undefined;
+        out[k] = part[k]!;
+      }
+    }
+    return out;
+  }
+  if (filter.path !== '') return undefined;
+  return operatorWire(filter);
+}
+
+function elemWire(filter: Filter): WireFilter {
+  return selfWire(filter) ?? toWire(filter);
 }
 
 /** The wire form of `filter` (see the module comment); `parseFilter` reads it back as `filter`. */
@@ -131,16 +308,7 @@ export function toWire(filter: Filter): WireFilter {
       return { $not: toWire(filter.filter) };
     case 'eq':
       return fieldWire(filter.path, isPlainObject(filter.value) ? { $eq: filter.value } : filter.value);
-    case 'exists':
-      return fieldWire(filter.path, { $exists: filter.exists });
-    case 'in':
-      return fieldWire(filter.path, { $in: filter.values });
-    case 'matches':
-      return fieldWire(
-        filter.path,
-        filter.flags === undefined ? { $matches: filter.pattern } : { $matches: filter.pattern, $options: filter.flags },
-      );
     default:
-      return fieldWire(filter.path, { [`$${filter.op}`]: filter.value });
+      return fieldWire(filter.path, operatorWire(filter)!);
   }
 }

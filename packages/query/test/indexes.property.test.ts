@@ -26,6 +26,13 @@ const { filter } = fc.letrec<{ filter: Filter }>((tie) => ({
       ([o, p, v]) => Filter[o](p, v),
     ),
     fc.tuple(path, fc.array(field, { maxLength: 3 })).map(([p, vs]) => Filter.in(p, vs)),
+    // Operators no index serves: alone they scan, inside and/or they must not change the result.
+    fc.tuple(path, fc.array(field, { maxLength: 3 })).map(([p, vs]) => Filter.nin(p, vs)),
+    fc.tuple(path, fc.array(scalar, { maxLength: 2 })).map(([p, vs]) => Filter.all(p, vs)),
+    fc.tuple(path, fc.nat(2)).map(([p, n]) => Filter.size(p, n)),
+    fc.tuple(path, scalar).map(([p, v]) => Filter.elemMatch(p, { $gte: v })),
+    fc.tuple(path, fc.constantFrom('^a', 'b', '^$'), fc.constantFrom(undefined, 'i')).map(([p, re, fl]) => Filter.regex(p, re, fl)),
+    fc.tuple(path, scalar).map(([p, v]) => Filter.not({ [p]: { $gt: v } })),
     fc.array(tie('filter'), { maxLength: 3 }).map((fs) => Filter.and(...fs)),
     fc.array(tie('filter'), { maxLength: 3 }).map((fs) => Filter.or(...fs)),
     tie('filter').map((f) => Filter.not(f)),

@@ -32,6 +32,13 @@ const { filter } = fc.letrec<{ filter: Filter }>((tie) => ({
       Filter.matches(p, re, fl),
     ),
     fc.tuple(path, fc.array(value, { maxLength: 3 })).map(([p, vs]) => Filter.in(p, vs)),
+    fc.tuple(path, fc.array(value, { maxLength: 3 })).map(([p, vs]) => Filter.nin(p, vs)),
+    fc.tuple(path, fc.array(scalar, { maxLength: 2 })).map(([p, vs]) => Filter.all(p, vs)),
+    fc.tuple(path, fc.nat(3)).map(([p, n]) => Filter.size(p, n)),
+    fc.tuple(path, tie('filter')).map(([p, f]) => Filter.elemMatch(p, f)),
+    fc.tuple(path, scalar, scalar).map(([p, lo, hi]) => Filter.elemMatch(p, { $gte: lo, $not: { $gt: hi } })),
+    fc.tuple(path, scalar).map(([p, v]) => parseFilter(JSON.parse(JSON.stringify({ [p]: { $not: { $lt: v } } })))),
+    fc.tuple(path, fc.constantFrom('^a', 'B$', '.'), fc.constantFrom(undefined, 'i', 'su')).map(([p, re, fl]) => Filter.regex(p, re, fl)),
     fc.array(tie('filter'), { maxLength: 3 }).map((fs) => Filter.and(...fs)),
     fc.array(tie('filter'), { maxLength: 3 }).map((fs) => Filter.or(...fs)),
     tie('filter').map((f) => Filter.not(f)),
@@ -44,7 +51,9 @@ describe('properties', () => {
       fc.property(filter, fc.array(value, { maxLength: 8 }), (f, docs) => {
         const wire = JSON.parse(JSON.stringify(toWire(f))) as unknown;
         const parsed = parseFilter(wire);
-        expect(parsed).toEqual(JSON.parse(JSON.stringify(f)));
+        expect(parsed).toEqual(f);
+        // A Filter's JSON is its wire form.
+        expect(JSON.parse(JSON.stringify(f))).toEqual(wire);
         const direct = compileFilter(f);
         const viaWire = compileFilter(parsed);
         for (const d of docs) expect(viaWire(d)).toBe(direct(d));

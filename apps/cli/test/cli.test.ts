@@ -56,7 +56,12 @@ describe('kdelta: writing and reading', () => {
     expect(diff.stdout).toMatch(/^--- users\/alice @ [0-9a-f]{12}/);
     const djson = json((await k('diff', 'users/alice', '--from', '0', '--to', '-1', '--json')).stdout) as { changes: unknown[] };
     expect(djson.changes).toEqual([{ kind: 'changed', path: '/age', before: 31, after: 32 }]);
-    expect((await k('diff', 'users/alice', '--at', firstAt.timestamp)).stdout).toContain('+  "age": 32,');
+    // --at T (as in 1.0): the version at T against the one before it; with --to, against that one.
+    const atFirst = (await k('diff', 'users/alice', '--at', firstAt.timestamp)).stdout;
+    expect(atFirst).toMatch(/^--- \(nothing\)\n/);
+    expect(atFirst).toContain('+  "age": 31,');
+    expect((await k('diff', 'users/alice', '--at', firstAt.timestamp, '--to', '-1')).stdout).toContain('+  "age": 32,');
+    expect((await k('diff', 'users/alice', '--at', firstAt.timestamp, '--from', '0')).code).toBe(2);
 
     const del = await k('delete', 'users/alice', '--json');
     expect(json(del.stdout)).toMatchObject({ namespace: 'users', key: 'alice', deleted: true });

@@ -129,13 +129,16 @@ describe('the 1.0 watch spellings', () => {
 });
 
 describe('diff --at before a key existed (the 1.0 guide\'s example)', () => {
-  it('compares nothing with the version, rather than failing', async () => {
+  it('says nothing changed then (nothing was there), and with --to compares nothing with that version', async () => {
     const k = fresh();
     await k('set', 'users/alice', '{"name":"Alice"}');
     await k('set', 'users/alice', '{"name":"Alice","age":31}');
     const text = await k('diff', 'users/alice', '--at', '2000-01-01T00:00:00Z');
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^--- \(nothing at 2000-01-01T00:00:00Z\)\n\+\+\+ users\/alice @ [0-9a-f]{12}\t\S+\n@@ -0,0 \+1,4 @@\n\+\{\n\+ {2}"age": 31,\n/);
+    expect(text.stdout).toBe('(users/alice did not exist at 2000-01-01T00:00:00Z: no change)\n');
+    expect(json((await k('diff', 'users/alice', '--at', '2000-01-01T00:00:00Z', '--json')).stdout)).toEqual({ namespace: 'users', key: 'alice', from: null, to: null, changes: [] });
+    const upTo = await k('diff', 'users/alice', '--at', '2000-01-01T00:00:00Z', '--to', '-1');
+    expect(upTo.stdout).toMatch(/^--- \(nothing at 2000-01-01T00:00:00Z\)\n\+\+\+ users\/alice @ [0-9a-f]{12}\t\S+\n@@ -0,0 \+1,4 @@\n\+\{\n\+ {2}"age": 31,\n/);
     const d = json((await k('diff', 'users/alice', '--at', '2000-01-01T00:00:00Z', '--to', '0', '--json')).stdout) as { from: unknown; to: { value: unknown }; changes: unknown[] };
     expect(d).toMatchObject({ from: null, to: { value: { name: 'Alice' } }, changes: [{ kind: 'added', path: '', after: { name: 'Alice' } }] });
     // A key that was never written is still not found.

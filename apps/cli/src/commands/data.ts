@@ -82,30 +82,52 @@ export const register: Register = (program, act) => {
     .command('diff')
     .summary('what changed between two versions of a key')
     .description(
-      'Shows a Git-style line diff of the pretty-printed JSON. By default the latest version against the one before it; --at T compares the version current at T (nothing, if T is before the key was first written) with the latest; --from/--to pick history indexes (0 = oldest, -1 = latest).',
+      'Shows a Git-style line diff of the pretty-printed JSON. By default the latest version against the one before it; --at T the version current at T against the one before it (as in 1.0; with --to, the version at T against that one instead); --from/--to pick history indexes (0 = oldest, -1 = latest). At a T before the key was first written there was nothing, so nothing changed.',
     )
     .argument('<ns/key>', 'namespace and key')
-    .option('--at <time>', 'compare the version current at this time with the latest')
+    .option('--at <time>', 'the version current at this time (or a version\'s hlc) against the one before it')
     .option('--from <i>', 'history index of the older side')
     .option('--to <i>', 'history index of the newer side')
-    .addHelpText('after', examples(['kdelta diff users/alice', 'kdelta diff users/alice --from 0 --to 2', 'kdelta diff users/alice --at 2026-01-01T00:00:00Z', 'kdelta diff users/alice --json']))
+    .addHelpText(
+      'after',
+      examples([
+        'kdelta diff users/alice',
+        'kdelta diff users/alice --from 0 --to 2',
+        'kdelta diff users/alice --at 2026-01-01T00:00:00Z',
+        'kdelta diff users/alice --at 2026-01-01T00:00:00Z --to -1',
+        'kdelta diff users/alice --json',
+      ]),
+    )
     .action(
       act(async (ctx, target: string, opts: { at?: string; from?: string; to?: string }) => {
         const { namespace, key } = parseTarget(target);
+        if (opts.at !== undefined && opts.from !== undefined) throw new UsageError('--at and --from cannot be given together (--at T --to I compares the version at T with I)');
         const db = await ctx.db();
-        const from = opts.at ?? (opts.from !== undefined ? parseIndex(opts.from, '--from') : undefined);
         const to = opts.to !== undefined ? parseIndex(opts.to, '--to') : undefined;
-        const d = await db.diff(namespace, key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }).catch(async (e: unknown) => {
-          // --at before the key's first version: it did not exist then, so everything is new.
+        // --at alone is the newer side (1.0: the value at T against its previous version);
+        // with --to it is the older side.
+        const range =
+          opts.at === undefined
+            ? { ...(opts.from !== undefined ? { from: parseIndex(opts.from, '--from') } : {}), ...(to !== undefined ? { to } : {}) }
+            : to === undefined
+              ? { to: opts.at }
+              : { from: opts.at, to };
+        const d = await db.diff(namespace, key, range).catch(async (e: unknown) => {
+          // --at before the key's first version: nothing was there then.
           if (opts.at === undefined || !isKoruError(e, ErrorCodes.INVALID_ARGUMENT)) throw e;
           const history = await db.history(namespace, key);
           if (Date.parse(history[0]!.timestamp) <= toEpochMs(opts.at)) throw e;
-          const target = to === undefined ? history[history.length - 1]! : (await db.diff(namespace, key, { to })).to;
+          if (to === undefined) return null;
+          const target = (await db.diff(namespace, key, { to })).to;
           return { from: null, to: target, changes: diffValues(undefined, target.deleted ? undefined : target.value) };
         });
+        if (d === null) {
+          if (ctx.json) return ctx.outJson({ namespace, key, from: null, to: null, changes: [] });
+          return ctx.out(ctx.c.dim(`(${namespace}/${key} did not exist at ${opts.at}: no change)`));
+        }
         if (ctx.json) return ctx.outJson({ namespace, key, from: d.from, to: d.to, changes: d.changes });
         const side = (v: typeof d.from) => (v === null || v.deleted ? '' : `${pretty(v.value)}\n`);
-        const label = (v: typeof d.from) => (v !== null ? `${namespace}/${key} @ ${shortId(v.versionId)}` : opts.at !== undefined ? `(nothing at ${opts.at})` : '(nothing)');
+        const label = (v: typeof d.from) => (v !== null ? `${namespace}/${key} @ ${shortId(v.versionId)}` : opts.at !== undefined && to !== undefined ? `(nothing at ${opts.at})` : '(nothing)');
         const patch = createTwoFilesPatch(label(d.from), label(d.to), side(d.from), side(d.to), d.from?.timestamp ?? '', d.to.timestamp, { context: 3 });
         const lines = patch.split('\n').slice(1); // the first line is an Index: header
         if (d.changes.length === 0) lines.splice(2, Infinity, ctx.c.dim('(no change)'));

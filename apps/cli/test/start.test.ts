@@ -88,10 +88,10 @@ describe('kdelta start: 1.0 spellings', () => {
   it('refuses a flag given twice (but --join) with one line and exit 2', async () => {
     const dir = freshDir();
     for (const [args, message] of [
-      [['-p', '1', '--port', '2'], /^kdelta: --port given twice/],
-      [['--port', '1', '--port', '1'], /^kdelta: --port given twice/],
+      [['-p', '1', '--port', '2'], /^kdelta: --port \(-p\) given twice/],
+      [['--port', '1', '--port', '1'], /^kdelta: --port \(-p\) given twice/],
       [['--host', '127.0.0.1', '--bind', '127.0.0.1'], /^kdelta: --host and --bind name the same setting/],
-      [['-b', '127.0.0.1', '--bind', '127.0.0.2'], /^kdelta: --bind given twice/],
+      [['-b', '127.0.0.1', '--bind', '127.0.0.2'], /^kdelta: --bind \(-b\) given twice/],
       [['--host', '127.0.0.1', '--host', '127.0.0.1'], /^kdelta: --host given twice/],
       [['--cluster-key', 'a', '--cluster-key', 'b'], /^kdelta: --cluster-key given twice/],
       [['--advertise', 'a:1', '--advertise', 'b:2'], /^kdelta: --advertise given twice/],

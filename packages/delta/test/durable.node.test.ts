@@ -181,10 +181,10 @@ describe('close and reopen', () => {
     expect(fs.readFileSync(join(nested, 'NODE'), 'utf8').trim()).toBe(db.nodeId);
   });
 
-  test('a path that is a file → IO_ERROR naming it (not a raw Node error)', async () => {
+  test('a path that is a file → INVALID_ARGUMENT naming it; a path through a file → IO_ERROR (not a raw Node error)', async () => {
     const file = join(dir, 'plain-file');
     fs.writeFileSync(file, 'not a directory');
-    await expectKoruError(() => KoruDelta.start({ path: file }), 'IO_ERROR', new RegExp(file));
+    await expectKoruError(() => KoruDelta.start({ path: file }), 'INVALID_ARGUMENT', new RegExp(`${file} is a file, not a database directory`));
     await expectKoruError(() => KoruDelta.start({ path: join(file, 'sub') }), 'IO_ERROR', /plain-file/);
   });
 });

@@ -4,7 +4,6 @@
  */
 import { isKoruError } from '@koru/delta';
 import type { PeerInfo } from '@koru/server';
-import type { Command } from 'commander';
 import { examples } from '../help.js';
 import { EXIT_FAILED, UsageError } from '../errors.js';
 import type { Register } from './register.js';
@@ -19,25 +18,6 @@ interface StartOptions {
   readonly cluster?: boolean;
   readonly clusterKey?: string;
   readonly advertise?: string;
-}
-
-/** Options of `start` that may be given once only (--join repeats). */
-const SINGLE = ['port', 'host', 'bind', 'insecure', 'cluster', 'clusterKey', 'advertise'] as const;
-
-/**
- * Makes every option of `cmd` named in `names` a usage error when given twice (never
- * silently the last one). Commander emits `option:<flag>` once per occurrence.
- */
-function once(cmd: Command, names: readonly string[]): void {
-  const seen = new Set<string>();
-  for (const option of cmd.options) {
-    if (!names.includes(option.attributeName())) continue;
-    cmd.on(`option:${option.name()}`, () => {
-      const flag = option.long ?? option.short ?? option.name();
-      if (seen.has(flag)) throw new UsageError(`${flag} given twice: give it once`);
-      seen.add(flag);
-    });
-  }
 }
 
 /** Re-throws a @koru/server argument error as a usage error of kdelta. */
@@ -102,7 +82,6 @@ export const register: Register = (program, act) => {
         });
       }),
     );
-  once(start, SINGLE);
 
   program
     .command('peers')

@@ -184,7 +184,8 @@ describe('README', () => {
       '  setsid bash -c "$2" > "$OUT/$1.log" 2>&1 < /dev/null & echo $! > "$OUT/$1.pid"',
       '}',
       // What the quick start's first command runs once it has installed: `pnpm start`.
-      `background server ${q(`node ${q(join(ROOT, 'scripts', 'kdelta.mjs'))} start --port ${ports.get('7878')}`)}`,
+      // The port through KORU_PORT, which the README documents for moving it.
+      `background server ${q(`KORU_PORT=${ports.get('7878')} node ${q(join(ROOT, 'scripts', 'kdelta.mjs'))} start`)}`,
       'started server "koru: serving"',
     ];
     for (const { n, command } of lines) {

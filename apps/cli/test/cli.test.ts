@@ -1,26 +1,15 @@
 // kdelta end to end: the built binary, spawned with a fresh -d directory per test.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kdelta, start } from './run.js';
+import { freshDatabase, kdelta, start } from './run.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-/** A fresh database directory and a runner bound to it. */
-function fresh(): { dir: string; k: (...args: string[]) => ReturnType<typeof kdelta>; kIn: (input: string, ...args: string[]) => ReturnType<typeof kdelta> } {
-  const t = tempDir('kdelta-');
-  cleanups.push(t.cleanup);
-  const db = join(t.dir, 'db');
-  return {
-    dir: t.dir,
-    k: (...args) => kdelta(['-d', db, ...args], { cwd: t.dir }),
-    kIn: (input, ...args) => kdelta(['-d', db, ...args], { cwd: t.dir, input }),
-  };
-}
+const fresh = () => freshDatabase(cleanups);
 
 const json = (s: string): unknown => JSON.parse(s);
 const lines = (s: string): unknown[] => s.trim().split('\n').map((l) => JSON.parse(l));

@@ -2,9 +2,8 @@
 // 1.0 database files come in with their history; bad input stores nothing.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kdelta } from './run.js';
+import { freshDatabase, kdelta } from './run.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -13,17 +12,7 @@ afterEach(() => {
 
 const FIXTURE = readFileSync(new URL('./fixtures/koru-1.0.db', import.meta.url), 'utf8');
 
-/** A fresh database directory and a runner bound to it. */
-function fresh(): { dir: string; k: (...args: string[]) => ReturnType<typeof kdelta>; kIn: (input: string, ...args: string[]) => ReturnType<typeof kdelta> } {
-  const t = tempDir('kdelta-import-');
-  cleanups.push(t.cleanup);
-  const db = join(t.dir, 'db');
-  return {
-    dir: t.dir,
-    k: (...args) => kdelta(['-d', db, ...args], { cwd: t.dir }),
-    kIn: (input, ...args) => kdelta(['-d', db, ...args], { cwd: t.dir, input }),
-  };
-}
+const fresh = () => freshDatabase(cleanups, 'kdelta-import-');
 
 const json = (s: string): unknown => JSON.parse(s);
 const lines = (s: string): Array<Record<string, unknown>> => s.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

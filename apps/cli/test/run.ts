@@ -1,6 +1,8 @@
 // Runs the built kdelta binary as a child process (not a test file itself).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '@koru/vitest-preset/helpers';
 
 /** The built executable. */
 export const BIN = fileURLToPath(new URL('../dist/kdelta.js', import.meta.url));
@@ -40,4 +42,23 @@ export function kdelta(args: readonly string[], options: { input?: string; env?:
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** kdelta bound to a fresh database directory (`-d DIR/db`, run in DIR). */
+export interface FreshDatabase {
+  readonly dir: string;
+  readonly k: (...args: string[]) => Promise<Run>;
+  readonly kIn: (input: string, ...args: string[]) => Promise<Run>;
+}
+
+/** A fresh database directory and runners bound to it; its removal goes on `cleanups`. */
+export function freshDatabase(cleanups: Array<() => void>, prefix = 'kdelta-'): FreshDatabase {
+  const t = tempDir(prefix);
+  cleanups.push(t.cleanup);
+  const db = join(t.dir, 'db');
+  return {
+    dir: t.dir,
+    k: (...args) => kdelta(['-d', db, ...args], { cwd: t.dir }),
+    kIn: (input, ...args) => kdelta(['-d', db, ...args], { cwd: t.dir, input }),
+  };
 }

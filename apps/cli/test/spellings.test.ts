@@ -1,12 +1,10 @@
 // The 1.0 kdelta's spellings beside today's, flags given twice, and help and errors.
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Io } from '../src/io.js';
 import { buildProgram, main } from '../src/main.js';
 import { nearest } from '../src/suggest.js';
-import { kdelta } from './run.js';
+import { freshDatabase, kdelta } from './run.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -14,11 +12,7 @@ afterEach(() => {
 });
 
 /** A fresh database directory and a runner of the built binary bound to it. */
-function fresh(): (...args: string[]) => ReturnType<typeof kdelta> {
-  const t = tempDir('kdelta-');
-  cleanups.push(t.cleanup);
-  return (...args) => kdelta(['-d', join(t.dir, 'db'), ...args], { cwd: t.dir });
-}
+const fresh = () => freshDatabase(cleanups).k;
 
 /** kdelta run in this process (parsing and help only: nothing here opens a database). */
 async function inProcess(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { systemTool } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kdelta } from '../run.js';
-import { call, converged, historyIds, peers, startMember, status, stopAll, waitFor, type Member } from './support.js';
+import { call, converged, historyIds, logRecords, peers, startMember, status, stopAll, waitFor, type Member } from './support.js';
 
 afterEach(stopAll);
 
@@ -55,20 +55,6 @@ const wallOf = (hlc: string): number => Number(hlc.split('-')[0]);
 const clockOrder = (x: Pick<HistoryEntry, 'hlc' | 'node'>, y: Pick<HistoryEntry, 'hlc' | 'node'>): number =>
   x.hlc < y.hlc ? -1 : x.hlc > y.hlc ? 1 : x.node < y.node ? -1 : x.node > y.node ? 1 : 0;
 
-/** The JSON log records (pino, one a line, on stdout) of a member whose `msg` is `msg`. */
-function logRecords(m: Member, msg: string): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of m.log().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const r = JSON.parse(line) as Record<string, unknown>;
-      if (r.msg === msg) out.push(r);
-    } catch {
-      // The last line may still be arriving.
-    }
-  }
-  return out;
-}
 
 describe('cluster faults', () => {
   it('loses no acknowledged write when a member is SIGKILLed mid-burst and restarted on its data', async () => {

@@ -196,3 +196,18 @@ export async function historyIds(m: Pick<Member, 'url' | 'token'>, ns: string, k
   const r = await call(m, 'GET', `/v1/kv/${encodeURIComponent(ns)}/${encodeURIComponent(key)}/history`);
   return r.status === 200 ? (r.body as Array<{ versionId: string }>).map((v) => v.versionId) : [];
 }
+
+/** The JSON log records (pino, one a line, on stdout) of a member whose `msg` is `msg`. */
+export function logRecords(m: Member, msg: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of m.log().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(line) as Record<string, unknown>;
+      if (r.msg === msg) out.push(r);
+    } catch {
+      // The last line may still be arriving.
+    }
+  }
+  return out;
+}

@@ -6,24 +6,10 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kdelta } from '../run.js';
-import { call, converged, peers, startMember, stopAll, waitFor, type Member } from './support.js';
+import { call, converged, logRecords, peers, startMember, stopAll, waitFor, type Member } from './support.js';
 
 afterEach(stopAll);
 
-/** The JSON log records (pino, one a line, on stdout) of a member whose `msg` is `msg`. */
-function records(m: Member, msg: string): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of m.log().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const r = JSON.parse(line) as Record<string, unknown>;
-      if (r.msg === msg) out.push(r);
-    } catch {
-      // The last line may still be arriving.
-    }
-  }
-  return out;
-}
 
 /** A port nothing listens on (bound by the OS, then released). */
 async function closedPort(): Promise<number> {
@@ -36,8 +22,8 @@ async function closedPort(): Promise<number> {
 
 /** Waits (at most 5 s) for the joiner's first "cannot join" record, and returns it. */
 async function troubleOf(m: Member): Promise<Record<string, unknown>> {
-  await waitFor('the joiner to say why it cannot join', () => records(m, 'cannot join the cluster yet').length > 0, 5_000);
-  return records(m, 'cannot join the cluster yet')[0]!;
+  await waitFor('the joiner to say why it cannot join', () => logRecords(m, 'cannot join the cluster yet').length > 0, 5_000);
+  return logRecords(m, 'cannot join the cluster yet')[0]!;
 }
 
 async function bothHealthy(a: Member, b: Member): Promise<void> {
@@ -54,7 +40,7 @@ describe('zero-configuration clusters', () => {
     expect((await call(a, 'PUT', '/v1/kv/users/before', { on: 'a' })).status).toBe(200);
     const b = await startMember({ join: [`127.0.0.1:${a.port}`] });
     await bothHealthy(a, b);
-    expect(records(b, 'joined the cluster')[0]).toMatchObject({ seed: `127.0.0.1:${a.port}`, peer: a.id });
+    expect(logRecords(b, 'joined the cluster')[0]).toMatchObject({ seed: `127.0.0.1:${a.port}`, peer: a.id });
     for (const [m, other] of [[a, b], [b, a]] as const) {
       const r = await kdelta(['--url', m.url, 'peers', '--json']);
       expect(r.code).toBe(0);
@@ -83,11 +69,11 @@ describe('zero-configuration clusters', () => {
     const trouble = await troubleOf(b);
     expect(trouble).toMatchObject({ seed: `127.0.0.1:${port}`, code: 'UNREACHABLE' });
     expect(String(trouble.reason)).toMatch(/connection refused/);
-    expect(records(b, 'joined the cluster')).toEqual([]);
+    expect(logRecords(b, 'joined the cluster')).toEqual([]);
     // The seed appears on that port: the joiner, still trying, gets in and says so.
     const a = await startMember({ port });
     await bothHealthy(a, b);
-    const joined = records(b, 'joined the cluster');
+    const joined = logRecords(b, 'joined the cluster');
     expect(joined).toHaveLength(1);
     expect(joined[0]).toMatchObject({ seed: `127.0.0.1:${port}`, peer: a.id });
     expect(joined[0]!.failedAttempts).toBeGreaterThan(0);
@@ -115,13 +101,13 @@ describe('zero-configuration clusters', () => {
     expect(trouble).toMatchObject({ seed: a.address, code: 'UNAUTHORIZED' });
     expect(String(trouble.reason)).toMatch(/wrong or missing cluster key/);
     // It keeps trying (and keeps being refused).
-    await waitFor('a second refusal', () => records(a, 'cluster peer refused').length >= 2, 10_000);
+    await waitFor('a second refusal', () => logRecords(a, 'cluster peer refused').length >= 2, 10_000);
     expect(await peers(a)).toEqual([]);
     // The same node, restarted on its data with the right key, gets in.
     await wrong.stop();
     const right = await startMember({ dir: wrong.dir, key: 'k1', join: [a.address] });
     await bothHealthy(a, right);
-    expect(records(right, 'joined the cluster')).toHaveLength(1);
+    expect(logRecords(right, 'joined the cluster')).toHaveLength(1);
   });
 
   it('a server with only a token refuses a peer without it (the token is the cluster secret), and admits one holding it', async () => {

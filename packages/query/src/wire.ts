@@ -52,6 +52,14 @@ function filterToJSON(this: Filter): WireFilter {
   return toWire(this);
 }
 
+/** The prototype of every marked filter node: the mark, and `toJSON` to the wire form. Non-enumerable. */
+const FILTER_PROTO: object = Object.freeze(
+  Object.create(Object.prototype, {
+    [FILTER_MARK]: { value: true },
+    toJSON: { value: filterToJSON },
+  }) as object,
+);
+
 /**
  * Marks `node` as a filter made by this package and freezes it (shallowly). Marked
  * filters are told apart from wire-form JSON without guessing (`{ op: 'gt', path: 'age',
@@ -59,9 +67,9 @@ function filterToJSON(this: Filter): WireFilter {
  * wire form through JSON (a non-enumerable `toJSON`), so they can be sent as they are.
  */
 export function filterNode<T extends Filter>(node: T): T {
-  Object.defineProperty(node, FILTER_MARK, { value: true });
-  Object.defineProperty(node, 'toJSON', { value: filterToJSON });
-  return Object.freeze(node);
+  // The mark and toJSON live on a shared prototype: defining them on every node cost
+  // about 7% of an indexed point query (which parses its filter on every call).
+  return Object.freeze(Object.assign(Object.create(FILTER_PROTO) as T, node));
 }
 
 const COMPARE: Readonly<Record<string, CompareOp>> = {

@@ -5,6 +5,7 @@
 import type { JsonValue } from '@koru/engine';
 import { at, InvalidQueryError } from './errors.js';
 import { checkSize, checkValues, compileRegex, type Filter } from './filter-ast.js';
+import { depthLimitError, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, nodesLimitError } from './limits.js';
 import { jsonEquals, compareJson } from './order.js';
 import { compileGetter, type Lookup } from './paths.js';
 
@@ -67,20 +68,32 @@ function compileAll(get: (d: Lookup) => Lookup, values: readonly JsonValue[]): P
 
 const SELF = (doc: Lookup): Lookup => doc;
 
-/** `elem`: inside an `elemMatch`, where the path `''` is the element itself. */
-function compileNode(f: Filter, where: string, elem: boolean): Predicate {
+/** What a compilation has used of the bounds in ./limits.ts (a `Filter` built in code never went through the parser). */
+interface Used {
+  nodes: number;
+  values: number;
+}
+
+function checkBounds(depth: number, used: Used, where: string): void {
+  if (depth > MAX_FILTER_DEPTH) throw depthLimitError(where);
+  if (++used.nodes > MAX_FILTER_NODES) throw nodesLimitError(where);
+}
+
+/** `elem`: inside an `elemMatch`, where the path `''` is the element itself. `depth`: the node's level (the root is 1). */
+function compileNode(f: Filter, where: string, elem: boolean, depth: number, used: Used): Predicate {
   if (f === null || typeof f !== 'object') throw new InvalidQueryError('a filter must be an object', where);
+  checkBounds(depth, used, where);
   switch (f.op) {
     case 'and':
     case 'or': {
       if (!Array.isArray(f.filters)) throw new InvalidQueryError(`${f.op} needs an array of filters`, where);
-      const ps = f.filters.map((g, i) => compileNode(g, at(at(where, 'filters'), i), elem));
+      const ps = f.filters.map((g, i) => compileNode(g, at(at(where, 'filters'), i), elem, depth + 1, used));
       if (ps.length === 0) return f.op === 'and' ? TRUE : FALSE;
       if (ps.length === 1) return ps[0]!;
       return f.op === 'and' ? (doc) => ps.every((p) => p(doc)) : (doc) => ps.some((p) => p(doc));
     }
     case 'not': {
-      const p = compileNode(f.filter, at(where, 'filter'), elem);
+      const p = compileNode(f.filter, at(where, 'filter'), elem, depth + 1, used);
       return (doc) => !p(doc);
     }
     default:
@@ -138,12 +151,14 @@ function compileNode(f: Filter, where: string, elem: boolean): Predicate {
     }
     case 'in':
     case 'nin': {
-      checkValues(f.values, f.op, at(where, 'values'));
+      checkValues(f.values, f.op, at(where, 'values'), MAX_FILTER_VALUES - used.values);
+      used.values += f.values.length;
       const p = compileIn(get, f.values);
       return f.op === 'in' ? p : (doc) => !p(doc);
     }
     case 'all':
-      checkValues(f.values, f.op, at(where, 'values'));
+      checkValues(f.values, f.op, at(where, 'values'), MAX_FILTER_VALUES - used.values);
+      used.values += f.values.length;
       return compileAll(get, f.values);
     case 'size': {
       checkSize(f.size, at(where, 'size'));
@@ -154,7 +169,7 @@ function compileNode(f: Filter, where: string, elem: boolean): Predicate {
       };
     }
     case 'elemMatch': {
-      const p = compileNode(f.filter, at(where, 'filter'), true);
+      const p = compileNode(f.filter, at(where, 'filter'), true, depth + 1, used);
       return (doc) => {
         const v = get(doc);
         if (!Array.isArray(v)) return false;
@@ -168,10 +183,10 @@ function compileNode(f: Filter, where: string, elem: boolean): Predicate {
 }
 
 /**
- * Compiles `filter` into a predicate (semantics in ./filter-ast.ts), validating it (paths, operands, regexes) first;
- * throws an {@link InvalidQueryError} for a malformed filter. O(filter size) once; each
+ * Compiles `filter` into a predicate (semantics in ./filter-ast.ts), validating it (paths, operands, regexes,
+ * and the bounds of ./limits.ts over the whole tree) first; throws an {@link InvalidQueryError} for a malformed filter. O(filter size) once; each
  * call then costs O(work the operators do on that document).
  */
 export function compileFilter(filter: Filter): Predicate {
-  return compileNode(filter, '', false);
+  return compileNode(filter, '', false, 1, { nodes: 0, values: 0 });
 }

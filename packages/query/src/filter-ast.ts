@@ -11,6 +11,7 @@
  */
 import type { JsonValue } from '@koru/engine';
 import { InvalidQueryError } from './errors.js';
+import { MAX_FILTER_VALUES, valuesLimitError } from './limits.js';
 
 /** Operators that compare the field with one operand. */
 export type CompareOp = 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte';
@@ -33,7 +34,14 @@ export interface ExistsFilter {
   readonly path: string;
   readonly exists: boolean;
 }
-/** The string field matches the regular expression (flags among `imsu`). Wire: `$regex` or `$matches`, with `$options`. */
+/**
+ * The string field matches the regular expression somewhere (flags among `imsu`). Wire:
+ * `$regex` or `$matches`, with `$options`. RE2 syntax and semantics, matched in time
+ * linear in the string's length (./regex.ts); refused as `INVALID_QUERY`, naming the
+ * feature: backreferences (`\1`, `\k<name>`, `(?P=name)`), lookahead and lookbehind,
+ * atomic groups, possessive quantifiers, conditionals, recursion, JavaScript's `\u`
+ * and `\cX` escapes and its empty classes `[]`/`[^]`; patterns over 1,000 characters.
+ */
 export interface MatchesFilter {
   readonly op: 'matches';
   readonly path: string;
@@ -108,31 +116,8 @@ export function isFilter(x: unknown): x is Filter {
   return x !== null && typeof x === 'object' && (x as { [FILTER_MARK]?: unknown })[FILTER_MARK] === true;
 }
 
-/** Longest regular expression source `matches` accepts. */
-export const MAX_PATTERN_LENGTH = 1000;
-const FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
-
-/**
- * Compiles a `matches` pattern (`op` names it in messages), throwing an {@link InvalidQueryError} at `where` when it
- * is not a string, longer than {@link MAX_PATTERN_LENGTH}, invalid, or has flags outside
- * `imsu` (`g` and `y` would make `test` stateful; MongoDB's `x` is not JavaScript's).
- * Length is the only guard against catastrophic backtracking: patterns come from
- * trusted code or should be kept simple.
- */
-export function compileRegex(pattern: unknown, flags: unknown, where: string, op: '$matches' | '$regex' = '$matches'): RegExp {
-  if (typeof pattern !== 'string') throw new InvalidQueryError(`a ${op} pattern must be a string`, where);
-  if (pattern.length > MAX_PATTERN_LENGTH) {
-    throw new InvalidQueryError(`a ${op} pattern is longer than ${MAX_PATTERN_LENGTH} characters`, where);
-  }
-  if (flags !== undefined && (typeof flags !== 'string' || !FLAGS.test(flags))) {
-    throw new InvalidQueryError('regex flags must be distinct letters among "imsu"', where);
-  }
-  try {
-    return new RegExp(pattern, flags);
-  } catch (e) {
-    throw new InvalidQueryError(`invalid regular expression: ${(e as Error).message}`, where, { cause: e });
-  }
-}
+export { MAX_PATTERN_LENGTH } from './limits.js';
+export { compileRegex, type Pattern } from './regex.js';
 
 /** Deepest operand `checkJson` walks (as deep as the deepest value a database accepts). */
 const MAX_OPERAND_DEPTH = 1000;
@@ -169,9 +154,14 @@ export function checkJson(v: unknown, where: string, depth = 0): asserts v is Js
   throw new InvalidQueryError(`an operand must be a JSON value, not ${what}`, where);
 }
 
-/** Throws an {@link InvalidQueryError} at `where` unless `v` is an array (of `op`'s operands). */
-export function checkValues(v: unknown, op: string, where: string): asserts v is readonly JsonValue[] {
+/**
+ * Throws an {@link InvalidQueryError} at `where` unless `v` is an array (of `op`'s
+ * operands) of at most `room` values ({@link MAX_FILTER_VALUES} unless the rest of the
+ * filter took some). Checks the length first: O(1) for a list far too long.
+ */
+export function checkValues(v: unknown, op: string, where: string, room = MAX_FILTER_VALUES): asserts v is readonly JsonValue[] {
   if (!Array.isArray(v)) throw new InvalidQueryError(`${op} needs an array of values`, where);
+  if (v.length > room) throw valuesLimitError(where);
   checkJson(v, where);
 }
 

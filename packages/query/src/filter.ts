@@ -95,7 +95,11 @@ export const Filter = Object.freeze({
     if (typeof exists !== 'boolean') throw new InvalidQueryError('exists needs true or false', path);
     return filterNode({ op: 'exists', path, exists });
   },
-  /** String field matches `pattern` (a RegExp source, at most 1,000 characters; flags among `imsu`). Wire: `$regex`. */
+  /**
+   * String field matches `pattern` (RE2 syntax, linear-time; at most 1,000 characters;
+   * flags among `imsu`; backreferences, lookaround and the rest RE2 lacks are refused, see
+   * {@link MatchesFilter}). Wire: `$regex`.
+   */
   matches: regex('$matches'),
   /** The same as `matches` (MongoDB's name). */
   regex: regex('$regex'),

@@ -42,6 +42,7 @@ import {
   type CompareOp,
   type Filter,
 } from './filter-ast.js';
+import { depthLimitError, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, nodesLimitError } from './limits.js';
 import { validatePath } from './paths.js';
 
 /** A filter in its wire form (a JSON object). */
@@ -72,6 +73,33 @@ export function filterNode<T extends Filter>(node: T): T {
   return Object.freeze(Object.assign(Object.create(FILTER_PROTO) as T, node));
 }
 
+/**
+ * What one parse has used of the bounds in ./limits.ts. The depth is checked before
+ * descending and the counts before building, so a hostile filter is refused after
+ * O(limit) work, never by a stack overflow.
+ */
+class Bounds {
+  nodes = 0;
+  values = 0;
+
+  /** Counts one filter node at `where`; returns it marked (see {@link filterNode}). */
+  node<T extends Filter>(node: T, where: string): T {
+    if (++this.nodes > MAX_FILTER_NODES) throw nodesLimitError(where);
+    return filterNode(node);
+  }
+
+  /** Checks `$in`/`$nin`/`$all`'s operand and counts its values against the filter's total. */
+  listValues(operand: unknown, op: string, where: string): asserts operand is readonly JsonValue[] {
+    checkValues(operand, op, where, MAX_FILTER_VALUES - this.values);
+    this.values += operand.length;
+  }
+}
+
+/** Throws unless a filter object at `depth` (the whole filter is 1) is within {@link MAX_FILTER_DEPTH}. */
+function checkDepth(depth: number, where: string): void {
+  if (depth > MAX_FILTER_DEPTH) throw depthLimitError(where);
+}
+
 const COMPARE: Readonly<Record<string, CompareOp>> = {
   $eq: 'eq',
   $ne: 'ne',
@@ -96,17 +124,20 @@ function isOperatorObject(v: unknown): v is Readonly<Record<string, JsonValue>> 
 
 /** Only field operators (`$and`/`$or` are filter operators; a `$not` must hold field operators too). */
 function isFieldOperatorObject(v: unknown): v is Readonly<Record<string, JsonValue>> {
-  if (!isOperatorObject(v) || hasOwn.call(v, '$and') || hasOwn.call(v, '$or')) return false;
-  return !hasOwn.call(v, '$not') || isFieldOperatorObject(v.$not);
+  // A loop, not recursion: the chain of `$not`s is as long as the (not yet checked) input makes it.
+  for (let x = v; ; x = (x as Record<string, unknown>).$not) {
+    if (!isOperatorObject(x) || hasOwn.call(x, '$and') || hasOwn.call(x, '$or')) return false;
+    if (!hasOwn.call(x, '$not')) return true;
+  }
 }
 
-function combine(parts: Filter[]): Filter {
-  return parts.length === 1 ? parts[0]! : filterNode({ op: 'and', filters: Object.freeze(parts) });
+function combine(parts: Filter[], b: Bounds, where: string): Filter {
+  return parts.length === 1 ? parts[0]! : b.node({ op: 'and', filters: Object.freeze(parts) }, where);
 }
 
-function parseList(v: unknown, where: string, op: string): Filter[] {
+function parseList(v: unknown, where: string, op: string, depth: number, b: Bounds): Filter[] {
   if (!Array.isArray(v)) throw new InvalidQueryError(`${op} needs an array of filter objects`, where);
-  return v.map((item, i) => parseAt(item, at(where, i)));
+  return v.map((item, i) => parseAt(item, at(where, i), depth, b));
 }
 
 function frozenCopy(values: readonly JsonValue[]): readonly JsonValue[] {
@@ -114,14 +145,15 @@ function frozenCopy(values: readonly JsonValue[]): readonly JsonValue[] {
 }
 
 /** The operand of `$elemMatch`: operator conditions on the element itself, or a filter over it. */
-function parseElem(operand: unknown, where: string): Filter {
+function parseElem(operand: unknown, where: string, depth: number, b: Bounds): Filter {
   if (isFilter(operand)) return operand;
   if (!isPlainObject(operand)) throw new InvalidQueryError('$elemMatch needs an object: a filter, or operators for the element itself', where);
-  if (isFieldOperatorObject(operand)) return parseField('', operand, where);
-  return parseAt(operand, where);
+  if (isFieldOperatorObject(operand)) return parseField('', operand, where, depth, b);
+  return parseAt(operand, where, depth, b);
 }
 
-function parseField(path: string, spec: JsonValue, where: string): Filter {
+/** The conditions `spec` puts on `path`; `depth` is the level of the filter object holding them. */
+function parseField(path: string, spec: JsonValue, where: string, depth: number, b: Bounds): Filter {
   if (isFilter(spec)) {
     throw new InvalidQueryError('a Filter cannot be the value of a field: use it as the whole filter (or inside $and/$or/$not)', where);
   }
@@ -129,7 +161,7 @@ function parseField(path: string, spec: JsonValue, where: string): Filter {
   const ops = keys.filter((k) => k.startsWith('$'));
   if (!isPlainObject(spec) || ops.length === 0) {
     checkJson(spec, where);
-    return filterNode({ op: 'eq', path, value: spec });
+    return b.node({ op: 'eq', path, value: spec }, where);
   }
   if (ops.length !== keys.length) {
     throw new InvalidQueryError('an operator object cannot mix $-operators and plain keys (use $eq)', where);
@@ -144,44 +176,45 @@ function parseField(path: string, spec: JsonValue, where: string): Filter {
     const cmp = hasOwn.call(COMPARE, op) ? COMPARE[op] : undefined;
     if (cmp !== undefined) {
       checkJson(operand, here);
-      parts.push(filterNode({ op: cmp, path, value: operand }));
+      parts.push(b.node({ op: cmp, path, value: operand }, here));
       continue;
     }
     switch (op) {
       case '$contains':
         checkJson(operand, here);
-        parts.push(filterNode({ op: 'contains', path, value: operand }));
+        parts.push(b.node({ op: 'contains', path, value: operand }, here));
         break;
       case '$exists':
         if (typeof operand !== 'boolean') throw new InvalidQueryError('$exists needs true or false', here);
-        parts.push(filterNode({ op: 'exists', path, exists: operand }));
+        parts.push(b.node({ op: 'exists', path, exists: operand }, here));
         break;
       case '$in':
       case '$nin':
-        checkValues(operand, op, here);
-        parts.push(filterNode({ op: op === '$in' ? 'in' : 'nin', path, values: frozenCopy(operand) }));
+        b.listValues(operand, op, here);
+        parts.push(b.node({ op: op === '$in' ? 'in' : 'nin', path, values: frozenCopy(operand) }, here));
         break;
       case '$all':
-        checkValues(operand, op, here);
+        b.listValues(operand, op, here);
         operand.forEach((v, i) => {
           // MongoDB reads `$all: [{ $elemMatch: ... }]` as conditions; here it would be a literal: refuse.
           if (isOperatorObject(v)) throw new InvalidQueryError('$all takes values, not operator objects (use $and of $elemMatch)', at(here, i));
         });
-        parts.push(filterNode({ op: 'all', path, values: frozenCopy(operand) }));
+        parts.push(b.node({ op: 'all', path, values: frozenCopy(operand) }, here));
         break;
       case '$size':
         checkSize(operand, here);
-        parts.push(filterNode({ op: 'size', path, size: operand }));
+        parts.push(b.node({ op: 'size', path, size: operand }, here));
         break;
       case '$regex':
       case '$matches': {
         const flags = hasOwn.call(spec, '$options') ? spec.$options : undefined;
         compileRegex(operand, flags, here, op);
         parts.push(
-          filterNode(
+          b.node(
             flags === undefined
               ? { op: 'matches', path, pattern: operand as string }
               : { op: 'matches', path, pattern: operand as string, flags: flags as string },
+            here,
           ),
         );
         break;
@@ -190,19 +223,21 @@ function parseField(path: string, spec: JsonValue, where: string): Filter {
         if (!hasRegex && !hasMatches) throw new InvalidQueryError('$options needs $regex', here);
         break;
       case '$elemMatch':
-        parts.push(filterNode({ op: 'elemMatch', path, filter: parseElem(operand, here) }));
+        checkDepth(depth + 1, here);
+        parts.push(b.node({ op: 'elemMatch', path, filter: parseElem(operand, here, depth + 1, b) }, here));
         break;
       case '$not':
         if (!isOperatorObject(operand)) {
           throw new InvalidQueryError('$not on a field needs an operator object, such as { $not: { $gt: 3 } }', here);
         }
-        parts.push(filterNode({ op: 'not', filter: parseField(path, operand, here) }));
+        checkDepth(depth + 1, here);
+        parts.push(b.node({ op: 'not', filter: parseField(path, operand, here, depth + 1, b) }, here));
         break;
       default:
         throw new InvalidQueryError(`unknown operator "${op}"`, here);
     }
   }
-  return combine(parts);
+  return combine(parts, b, where);
 }
 
 /** A `Filter` that lost its mark (hand-written, or through JSON) would silently match nothing as wire JSON: refuse it. */
@@ -218,7 +253,9 @@ function refuseUnmarkedNode(json: Readonly<Record<string, JsonValue>>, where: st
   );
 }
 
-function parseAt(json: unknown, where: string): Filter {
+/** The filter object `json` at level `depth` (the whole filter is 1). */
+function parseAt(json: unknown, where: string, depth: number, b: Bounds): Filter {
+  checkDepth(depth, where);
   if (isFilter(json)) return json;
   if (!isPlainObject(json)) throw new InvalidQueryError('a filter must be a JSON object', where);
   refuseUnmarkedNode(json, where);
@@ -226,25 +263,27 @@ function parseAt(json: unknown, where: string): Filter {
   for (const key of Object.keys(json)) {
     const here = at(where, key);
     const v = json[key]!;
-    if (key === '$and') parts.push(filterNode({ op: 'and', filters: Object.freeze(parseList(v, here, key)) }));
-    else if (key === '$or') parts.push(filterNode({ op: 'or', filters: Object.freeze(parseList(v, here, key)) }));
-    else if (key === '$not') parts.push(filterNode({ op: 'not', filter: parseAt(v, here) }));
+    if (key === '$and') parts.push(b.node({ op: 'and', filters: Object.freeze(parseList(v, here, key, depth + 1, b)) }, here));
+    else if (key === '$or') parts.push(b.node({ op: 'or', filters: Object.freeze(parseList(v, here, key, depth + 1, b)) }, here));
+    else if (key === '$not') parts.push(b.node({ op: 'not', filter: parseAt(v, here, depth + 1, b) }, here));
     else if (key.startsWith('$')) throw new InvalidQueryError(`unknown operator "${key}"`, here);
     else {
       validatePath(key, here);
-      parts.push(parseField(key, v, here));
+      parts.push(parseField(key, v, here, depth, b));
     }
   }
-  return parts.length === 0 ? filterNode({ op: 'and', filters: Object.freeze([]) }) : combine(parts);
+  return parts.length === 0 ? b.node({ op: 'and', filters: Object.freeze([]) }, where) : combine(parts, b, where);
 }
 
 /**
  * Parses the wire form (or takes a `Filter` made by this package as it is) into a
  * {@link Filter}, throwing an {@link InvalidQueryError} whose `details.path` is the
- * location in `json` (`$or.1.age.$gt`). O(size of `json`).
+ * location in `json` (`$or.1.age.$gt`). O(size of `json`). The bounds of ./limits.ts
+ * (depth, nodes, `$in`/`$nin`/`$all` values, pattern length) hold for what is parsed here;
+ * `compileFilter` checks them over a whole filter, `Filter`s held inside included.
  */
 export function parseFilter(json: unknown): Filter {
-  return parseAt(json, '');
+  return parseAt(json, '', 1, new Bounds());
 }
 
 function fieldWire(path: string, spec: JsonValue): WireFilter {

@@ -16,8 +16,14 @@ describe('package.json', () => {
     expect(pkg.sideEffects).toBe(false);
     expect(pkg.files).toEqual(['dist', 'README.md']);
     expect(pkg.engines.node).toBeDefined();
-    // Layers point down only: engine and storage, nothing above; the B+ tree of the indexes.
-    expect(pkg.dependencies).toEqual({ '@koru/engine': 'workspace:^', '@koru/storage': 'workspace:^', 'sorted-btree': '^2.1.0' });
+    // Layers point down only: engine and storage, nothing above; the B+ tree of the indexes
+    // and the linear-time regex engine (pure JavaScript, browser-safe).
+    expect(pkg.dependencies).toEqual({
+      '@koru/engine': 'workspace:^',
+      '@koru/storage': 'workspace:^',
+      re2js: '^2.10.0',
+      'sorted-btree': '^2.1.0',
+    });
     expect(pkg.exports['./package.json']).toBe('./package.json');
     expect(pickExport(dot, new Set(['import']))).toBe('./dist/index.js');
     expect(pickExport(dot, new Set(['require']))).toBe('./dist/index.cjs');

@@ -116,7 +116,8 @@ function printRows(ctx: Context, r: QueryResult | ViewResult): void {
 const FILTER_HELP = `
 Filter expressions:
   age > 30 and city = "Oslo"          = != > >= < <=, and, or, not, ( )
-  name ~ "^A"   tags contains "x"     regex match; substring or array element
+  name ~ "^A"   tags contains "x"     regex match (RE2: linear time, no lookaround
+                                      or backreferences); substring or array element
   email exists   city in ["Oslo", "Rome"]
   On the left is a field: dotted (address.city, items.0.sku), odd names in backticks.
   On the right is a value: a number, true, false, null, a list, or text, quoted ("x" or

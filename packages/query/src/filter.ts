@@ -52,7 +52,7 @@ function sub(f: Filter | WireFilter, where: string): Filter {
   try {
     return parseFilter(f);
   } catch (e) {
-    if (e instanceof InvalidQueryError && e.path === '') throw new InvalidQueryError(e.message, where, { cause: e });
+    if (e instanceof InvalidQueryError && e.path === '') throw new InvalidQueryError(e.message, where, { cause: e, details: e.details });
     throw e;
   }
 }

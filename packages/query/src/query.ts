@@ -132,7 +132,7 @@ function checkAggregation(agg: unknown, where: string): Aggregation {
     runAggregate([], agg as Aggregation);
   } catch (e) {
     if (!(e instanceof InvalidQueryError)) throw e;
-    throw new InvalidQueryError(e.message, e.path === '' ? where : at(where, e.path), { cause: e });
+    throw new InvalidQueryError(e.message, e.path === '' ? where : at(where, e.path), { cause: e, details: e.details });
   }
   return deepFreezeJson(JSON.parse(canonicalJson(agg as JsonValue)) as JsonValue) as unknown as Aggregation;
 }
@@ -178,7 +178,7 @@ export function parseQuery(json: unknown): QuerySpec {
       out.filter = parseFilter(q.filter);
     } catch (e) {
       if (!(e instanceof InvalidQueryError)) throw e;
-      throw new InvalidQueryError(e.message, e.path === '' ? 'filter' : at('filter', e.path), { cause: e });
+      throw new InvalidQueryError(e.message, e.path === '' ? 'filter' : at('filter', e.path), { cause: e, details: e.details });
     }
   }
   if (q.sort !== undefined) {

@@ -5,6 +5,7 @@ import { compileFilter } from '../src/compile.js';
 import { InvalidQueryError } from '../src/errors.js';
 import { Filter } from '../src/filter.js';
 import { MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, MAX_PATTERN_LENGTH } from '../src/index.js';
+import { parseQuery } from '../src/query.js';
 import { parseFilter, type WireFilter } from '../src/wire.js';
 
 function refusal(f: () => unknown): InvalidQueryError {
@@ -130,6 +131,14 @@ describe('MAX_FILTER_VALUES', () => {
     expectLimit(() => Filter.nin('x', range(MAX_FILTER_VALUES + 1)), MAX_FILTER_VALUES, values);
     expectLimit(() => Filter.all('x', range(MAX_FILTER_VALUES + 1)), MAX_FILTER_VALUES, values);
     expectLimit(() => parseFilter({ x: { $in: range(1_500_000) } }), MAX_FILTER_VALUES, values);
+  });
+});
+
+describe('a limit inside a query', () => {
+  it('keeps its details.limit, at the path within the query', () => {
+    const e = expectLimit(() => parseQuery({ filter: nots(MAX_FILTER_DEPTH) }), MAX_FILTER_DEPTH, /levels deep/);
+    expect(e.path).toBe(`filter.${Array(MAX_FILTER_DEPTH).fill('$not').join('.')}`);
+    expectLimit(() => parseQuery({ filter: { x: { $in: Array(MAX_FILTER_VALUES + 1).fill(1) } } }), MAX_FILTER_VALUES, /values/);
   });
 });
 

@@ -1,5 +1,7 @@
 // $regex / $matches run with RE2 semantics (re2js): linear time, refused features named.
 import type { JsonValue } from '@koru/engine';
+import fc from 'fast-check';
+import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../src/compile.js';
 import { InvalidQueryError } from '../src/errors.js';
@@ -135,5 +137,22 @@ describe('RE2 syntax', () => {
     expect(refusal(() => Filter.matches('s', '\\e')).message).toMatch(/invalid regular expression: invalid escape sequence/);
     expect(refusal(() => Filter.matches('s', 'a{1001}')).message).toMatch(/invalid repeat count/);
     expect(refusal(() => compileFilter({ op: 'matches', path: 's', pattern: 'a(?=b)' })).message).toMatch(/lookahead/);
+  });
+});
+
+describe('the literal fast path', () => {
+  it('answers as RE2 itself for literal patterns, anchored or not, under every flag (property)', () => {
+    const piece = fc.constantFrom('a', 'b', '\\.', '.', 'é', '\n', '\\$', '\\\\', '\\^', 'A', '😀', '\uD800');
+    const pattern = fc.tuple(fc.boolean(), fc.array(piece, { maxLength: 4 }), fc.boolean()).map(([s, body, e]) => `${s ? '^' : ''}${body.join('')}${e ? '$' : ''}`);
+    const input = fc.array(fc.constantFrom('a', 'b', '.', 'é', 'A', '\n', '$', '\\', '^', '😀', '\uD800', '\uFFFD'), { maxLength: 8 }).map((xs) => xs.join(''));
+    const flags = fc.constantFrom('', 'i', 'm', 's', 'u', 'ms', 'imsu');
+    fc.assert(
+      fc.property(pattern, flags, input, (p, f, s) => {
+        let bits = 0;
+        for (const c of f) bits |= { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL, u: 0 }[c]!;
+        expect(test(p, s, f === '' ? undefined : f), `${JSON.stringify(p)} /${f} on ${JSON.stringify(s)}`).toBe(RE2JS.compile(p, bits).test(s));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -88,6 +88,12 @@ class View {
   /** The spec without its filter: what runs over keys that already passed it. */
   readonly page: QuerySpec;
   readonly pred: Predicate | undefined;
+  /**
+   * Set for a view persisted under older rules whose query is now refused (a regex
+   * feature RE2 lacks, a filter past a bound of ./limits.ts): the database still opens,
+   * the view is listed and can be deleted, and reading or refreshing it throws this.
+   */
+  readonly unusable: InvalidQueryError | undefined;
   refreshedAt: string;
   seq: number;
   /** Auto-refresh views: keys matching the filter; undefined until first read. */
@@ -95,14 +101,29 @@ class View {
   /** The last computed result; undefined when stale. */
   result: { rows: readonly Entry[]; total: number; aggregate?: JsonValue } | undefined = undefined;
 
+  /** `loaded`: read back from the store, where a query refused now makes the view {@link unusable} rather than throwing. */
   constructor(
     readonly info: ViewInfo,
     record: { refreshedAt: string; seq: number },
+    loaded = false,
   ) {
-    this.spec = parseQuery(info.query);
-    const { filter: _filter, ...page } = this.spec;
+    let spec: QuerySpec = {};
+    let pred: Predicate | undefined;
+    try {
+      spec = parseQuery(info.query);
+      pred = spec.filter === undefined ? undefined : compileFilter(spec.filter);
+    } catch (e) {
+      if (!loaded || !(e instanceof InvalidQueryError)) throw e;
+      this.unusable = new InvalidQueryError(
+        `the view ${JSON.stringify(info.name)} was stored with a query that is now refused (${e.message}): delete it and create it again`,
+        e.path,
+        { cause: e, details: e.details },
+      );
+    }
+    this.spec = spec;
+    const { filter: _filter, ...page } = spec;
     this.page = page;
-    this.pred = this.spec.filter === undefined ? undefined : compileFilter(this.spec.filter);
+    this.pred = pred;
     this.refreshedAt = record.refreshedAt;
     this.seq = record.seq;
   }
@@ -129,7 +150,7 @@ export class ViewSet {
     for (const v of storage.systemEntries()) {
       if (!v.key.startsWith(RECORD_PREFIX)) continue;
       const r = v.value as unknown as ViewRecord;
-      this.#add(new View(infoOf(r), r));
+      this.#add(new View(infoOf(r), r, true));
     }
     storage.onApply((versions) => this.#apply(versions));
   }
@@ -162,6 +183,7 @@ export class ViewSet {
   /** Recomputes the view from the current data (and persists when). @throws VIEW_NOT_FOUND */
   async refresh(name: string): Promise<ViewResult> {
     const view = this.#get(name);
+    if (view.unusable !== undefined) throw view.unusable;
     view.refreshedAt = new Date().toISOString();
     view.seq = this.#s.seq;
     view.members = undefined;
@@ -201,7 +223,7 @@ export class ViewSet {
 
   #add(view: View): void {
     this.#views.set(view.info.name, view);
-    if (!view.info.autoRefresh) return;
+    if (!view.info.autoRefresh || view.unusable !== undefined) return;
     let set = this.#auto.get(view.info.namespace);
     if (set === undefined) this.#auto.set(view.info.namespace, (set = new Set()));
     set.add(view);
@@ -216,6 +238,7 @@ export class ViewSet {
 
   /** Brings the cached result up to date. */
   #compute(view: View): NonNullable<View['result']> {
+    if (view.unusable !== undefined) throw view.unusable;
     if (view.result !== undefined) return view.result;
     const { namespace, autoRefresh, aggregate: agg } = view.info;
     let matching: Iterable<Entry>;

@@ -121,3 +121,28 @@ describe('views', () => {
     await views.create({ name: 'one-more', namespace: 'n' });
   });
 });
+
+describe('a view stored under older rules', () => {
+  it('whose query is now refused (a lookahead, a filter past a bound) does not stop the store from opening', async () => {
+    const s = await store();
+    // As an older version wrote them: RegExp took lookahead, and filters had no bounds.
+    const record = (name: string, filter: unknown, autoRefresh: boolean) => ({
+      name, namespace: 'users', query: { filter }, autoRefresh, createdAt: '2026-01-01T00:00:00.000Z', refreshedAt: '2026-01-01T00:00:00.000Z', seq: 3,
+    });
+    await s.putSystem('view:look', record('look', { name: { $regex: 'A(?=l)' } }, true));
+    await s.putSystem('view:wide', record('wide', { age: { $in: Array.from({ length: 10_001 }, (_, i) => i) } }, false));
+    await s.putSystem('view:fine', record('fine', { city: 'Oslo' }, true));
+    const views = new ViewSet(s);
+    expect(views.list().map((v) => v.name)).toEqual(['fine', 'look', 'wide']);
+    expect(() => views.query('look')).toThrow(/the view "look" was stored with a query that is now refused \(.*lookahead.*\): delete it and create it again/);
+    expect(() => views.query('wide')).toThrow(expect.objectContaining({ code: 'INVALID_QUERY', details: expect.objectContaining({ limit: 10_000 }) }));
+    await expect(views.refresh('look')).rejects.toThrow(/now refused/);
+    // Writes to its namespace go on, the other views work, and it can be deleted.
+    await s.put('users', 'dave', { name: 'Alf', city: 'Oslo' });
+    expect(keys(views.query('fine')).sort()).toEqual(['alice', 'carol', 'dave']);
+    await views.delete('look');
+    await views.delete('wide');
+    expect(views.list().map((v) => v.name)).toEqual(['fine']);
+    expect(s.systemEntries().map((v) => v.key)).toEqual(['view:fine']);
+  });
+});

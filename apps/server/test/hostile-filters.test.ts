@@ -114,6 +114,7 @@ describe('filters past the bounds of one filter', () => {
       [nots(5_000), 64, /at most 64 levels deep/],
       [JSON.stringify({ a: { $in: Array.from({ length: 10_001 }, (_, i) => i) } }), 10_000, /at most 10000 values/],
       [JSON.stringify({ $or: Array.from({ length: 1_000 }, (_, i) => ({ a: i })) }), 1_000, /at most 1000 conditions/],
+      [JSON.stringify({ $or: Array.from({ length: 17 }, (_, i) => ({ s: { $regex: `^${i}` } })) }), 16, /at most 16 \$regex conditions/],
       [JSON.stringify({ s: { $regex: '(a)\\1' } }), undefined, /backreference/],
     ];
     for (const [filter, limit, message] of cases) {

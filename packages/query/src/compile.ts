@@ -5,7 +5,15 @@
 import type { JsonValue } from '@koru/engine';
 import { at, InvalidQueryError } from './errors.js';
 import { checkSize, checkValues, compileRegex, type Filter } from './filter-ast.js';
-import { depthLimitError, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, nodesLimitError } from './limits.js';
+import {
+  depthLimitError,
+  MAX_FILTER_DEPTH,
+  MAX_FILTER_NODES,
+  MAX_FILTER_PATTERNS,
+  MAX_FILTER_VALUES,
+  nodesLimitError,
+  patternsLimitError,
+} from './limits.js';
 import { jsonEquals, compareJson } from './order.js';
 import { compileGetter, type Lookup } from './paths.js';
 
@@ -72,6 +80,7 @@ const SELF = (doc: Lookup): Lookup => doc;
 interface Used {
   nodes: number;
   values: number;
+  patterns: number;
 }
 
 function checkBounds(depth: number, used: Used, where: string): void {
@@ -143,6 +152,7 @@ function compileNode(f: Filter, where: string, elem: boolean, depth: number, use
     case 'exists':
       return f.exists === false ? (doc) => get(doc) === undefined : (doc) => get(doc) !== undefined;
     case 'matches': {
+      if (++used.patterns > MAX_FILTER_PATTERNS) throw patternsLimitError(where);
       const re = compileRegex(f.pattern, f.flags, f.path);
       return (doc) => {
         const v = get(doc);
@@ -188,5 +198,5 @@ function compileNode(f: Filter, where: string, elem: boolean, depth: number, use
  * call then costs O(work the operators do on that document).
  */
 export function compileFilter(filter: Filter): Predicate {
-  return compileNode(filter, '', false, 1, { nodes: 0, values: 0 });
+  return compileNode(filter, '', false, 1, { nodes: 0, values: 0, patterns: 0 });
 }

@@ -40,7 +40,8 @@ export interface ExistsFilter {
  * linear in the string's length (./regex.ts); refused as `INVALID_QUERY`, naming the
  * feature: backreferences (`\1`, `\k<name>`, `(?P=name)`), lookahead and lookbehind,
  * atomic groups, possessive quantifiers, conditionals, recursion, JavaScript's `\u`
- * and `\cX` escapes and its empty classes `[]`/`[^]`; patterns over 1,000 characters.
+ * and `\cX` escapes and its empty classes `[]`/`[^]`; patterns over 1,000 characters;
+ * more than 16 patterns in one filter.
  */
 export interface MatchesFilter {
   readonly op: 'matches';

@@ -33,7 +33,7 @@ export {
   MAX_PATTERN_LENGTH,
 } from './filter.js';
 export { type WireFilter, parseFilter, toWire } from './wire.js';
-export { MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES } from './limits.js';
+export { MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_PATTERNS, MAX_FILTER_VALUES } from './limits.js';
 export { type Predicate, compileFilter } from './compile.js';
 export { type FilterInput, matcherOf, filterOf } from './matcher.js';
 export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, querySpecOf, queryToWire } from './query.js';

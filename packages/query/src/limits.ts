@@ -25,6 +25,13 @@ export const MAX_FILTER_NODES = 1000;
 /** Most values in the `$in`, `$nin` and `$all` lists of one filter, counted together. */
 export const MAX_FILTER_VALUES = 10_000;
 
+/**
+ * Most `$regex`/`$matches` conditions in one filter. Each compiled pattern may keep a lazy
+ * DFA of up to about 8 MB while it runs (re2js's default budget): this bounds what one
+ * request can make the process hold.
+ */
+export const MAX_FILTER_PATTERNS = 16;
+
 /** The error for a filter nested deeper than {@link MAX_FILTER_DEPTH}, at `where`. */
 export function depthLimitError(where: string): InvalidQueryError {
   return new InvalidQueryError(`a filter may nest at most ${MAX_FILTER_DEPTH} levels deep ($and, $or, $not, $elemMatch)`, where, {
@@ -43,5 +50,12 @@ export function nodesLimitError(where: string): InvalidQueryError {
 export function valuesLimitError(where: string): InvalidQueryError {
   return new InvalidQueryError(`a filter may hold at most ${MAX_FILTER_VALUES} values in its $in, $nin and $all lists together`, where, {
     details: { limit: MAX_FILTER_VALUES },
+  });
+}
+
+/** The error for more than {@link MAX_FILTER_PATTERNS} regular expressions in one filter, at `where`. */
+export function patternsLimitError(where: string): InvalidQueryError {
+  return new InvalidQueryError(`a filter may have at most ${MAX_FILTER_PATTERNS} $regex conditions`, where, {
+    details: { limit: MAX_FILTER_PATTERNS },
   });
 }

@@ -42,7 +42,15 @@ import {
   type CompareOp,
   type Filter,
 } from './filter-ast.js';
-import { depthLimitError, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, nodesLimitError } from './limits.js';
+import {
+  depthLimitError,
+  MAX_FILTER_DEPTH,
+  MAX_FILTER_NODES,
+  MAX_FILTER_PATTERNS,
+  MAX_FILTER_VALUES,
+  nodesLimitError,
+  patternsLimitError,
+} from './limits.js';
 import { validatePath } from './paths.js';
 
 /** A filter in its wire form (a JSON object). */
@@ -81,6 +89,7 @@ export function filterNode<T extends Filter>(node: T): T {
 class Bounds {
   nodes = 0;
   values = 0;
+  patterns = 0;
 
   /** Counts one filter node at `where`; returns it marked (see {@link filterNode}). */
   node<T extends Filter>(node: T, where: string): T {
@@ -207,6 +216,7 @@ function parseField(path: string, spec: JsonValue, where: string, depth: number,
         break;
       case '$regex':
       case '$matches': {
+        if (++b.patterns > MAX_FILTER_PATTERNS) throw patternsLimitError(here);
         const flags = hasOwn.call(spec, '$options') ? spec.$options : undefined;
         compileRegex(operand, flags, here, op);
         parts.push(

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../src/compile.js';
 import { InvalidQueryError } from '../src/errors.js';
 import { Filter } from '../src/filter.js';
-import { MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, MAX_PATTERN_LENGTH } from '../src/index.js';
+import { MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_PATTERNS, MAX_FILTER_VALUES, MAX_PATTERN_LENGTH } from '../src/index.js';
 import { parseQuery } from '../src/query.js';
 import { parseFilter, type WireFilter } from '../src/wire.js';
 
@@ -47,7 +47,7 @@ function nested(n: number, how: 'and' | 'or' | 'elem' | 'fieldNot'): WireFilter 
 
 describe('the limits are exported and documented values', () => {
   it('has them', () => {
-    expect([MAX_PATTERN_LENGTH, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES]).toEqual([1000, 64, 1000, 10_000]);
+    expect([MAX_PATTERN_LENGTH, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES, MAX_FILTER_PATTERNS]).toEqual([1000, 64, 1000, 10_000, 16]);
   });
 });
 
@@ -139,6 +139,19 @@ describe('a limit inside a query', () => {
     const e = expectLimit(() => parseQuery({ filter: nots(MAX_FILTER_DEPTH) }), MAX_FILTER_DEPTH, /levels deep/);
     expect(e.path).toBe(`filter.${Array(MAX_FILTER_DEPTH).fill('$not').join('.')}`);
     expectLimit(() => parseQuery({ filter: { x: { $in: Array(MAX_FILTER_VALUES + 1).fill(1) } } }), MAX_FILTER_VALUES, /values/);
+  });
+});
+
+describe('MAX_FILTER_PATTERNS', () => {
+  const patterns = /at most 16 \$regex conditions/;
+  const regexes = (n: number): WireFilter[] => Array.from({ length: n }, (_, i) => ({ s: { $regex: `^${i}$` } }));
+  it('16 regular expressions pass, 17 are refused (wire, and filters built in code)', () => {
+    expect(compileFilter(parseFilter({ $or: regexes(MAX_FILTER_PATTERNS) }))({ s: '15' })).toBe(true);
+    const e = expectLimit(() => parseFilter({ $or: regexes(MAX_FILTER_PATTERNS + 1) }), MAX_FILTER_PATTERNS, patterns);
+    expect(e.path).toBe(`$or.${MAX_FILTER_PATTERNS}.s.$regex`);
+    const built = Array.from({ length: MAX_FILTER_PATTERNS }, (_, i) => Filter.regex('s', `^${i}$`));
+    expect(() => compileFilter(Filter.or(...built))).not.toThrow();
+    expectLimit(() => compileFilter(Filter.or(...built, Filter.matches('s', 'x'))), MAX_FILTER_PATTERNS, patterns);
   });
 });
 

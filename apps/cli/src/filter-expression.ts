@@ -70,7 +70,8 @@
  * `--filter: expected a value after '>' at column 7`. Parentheses, `not`s, lists and
  * objects nest at most 128 deep. A pattern is checked by the query layer, so `~` means
  * exactly what `$regex` means (RE2), and so is the whole filter, against the bounds of
- * one filter (64 levels, 1,000 conditions, 10,000 listed values; reported at column 1).
+ * one filter (64 levels, 1,000 conditions, 10,000 listed values, 16 patterns; reported at
+ * column 1).
  */
 import { InvalidQueryError, parseFilter, type JsonValue, type WireFilter } from '@koru/delta';
 

@@ -78,7 +78,7 @@ describe('kdelta import: exports and plain lines', () => {
       [`${good}\n{"namespace":"_koru","key":"index:users:n","value":{}}`, /^kdelta: - line 2: namespace "_koru" .*reserved.*\(INVALID_NAMESPACE\)/],
       [`${good}\n{"namespace":"users","key":"b","valu":1}`, /^kdelta: - line 2: unknown field "valu".*\(INVALID_ARGUMENT\)/],
       [`${good}\n{"namespace":"users","key":"","value":1}`, /^kdelta: - line 2: .*\(INVALID_KEY\)/],
-      [`${good}\n{"namespace":"users","key":"b","value":1,"versionId":"${'0'.repeat(64)}","previousVersion":null,"hlc":"001700000000000-000000","node":"n","deleted":false}`, /^kdelta: - line 2: \(users\/b\): versionId 0{64} does not match its fields/],
+      [`${good}\n{"namespace":"users","key":"b","value":1,"versionId":"${'0'.repeat(64)}","previousVersion":null,"hlc":"001700000000000-000000","node":"n","deleted":false}`, /^kdelta: - line 2: \(users\/b\): versionId 0{64} does not match its content/],
       ['{\n  "namespace": "users",\n', /^kdelta: - line 1: not JSON/],
       [JSON.stringify({ namespace: 'users', key: 'a', value: 1 }, null, 2), /^kdelta: -: one JSON document that is not a 1\.0 database file/],
     ];

@@ -2,6 +2,7 @@
 // 1.0 database files come in with their history; bad input stores nothing.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KoruDelta } from '@koru/delta';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshDatabase, kdelta } from './run.js';
 
@@ -78,7 +79,7 @@ describe('kdelta import: exports and plain lines', () => {
       [`${good}\n{"namespace":"_koru","key":"index:users:n","value":{}}`, /^kdelta: - line 2: namespace "_koru" .*reserved.*\(INVALID_NAMESPACE\)/],
       [`${good}\n{"namespace":"users","key":"b","valu":1}`, /^kdelta: - line 2: unknown field "valu".*\(INVALID_ARGUMENT\)/],
       [`${good}\n{"namespace":"users","key":"","value":1}`, /^kdelta: - line 2: .*\(INVALID_KEY\)/],
-      [`${good}\n{"namespace":"users","key":"b","value":1,"versionId":"${'0'.repeat(64)}","previousVersion":null,"hlc":"001700000000000-000000","node":"n","deleted":false}`, /^kdelta: - line 2: \(users\/b\): versionId 0{64} does not match its fields/],
+      [`${good}\n{"namespace":"users","key":"b","value":1,"versionId":"${'0'.repeat(64)}","previousVersion":null,"hlc":"001700000000000-000000","node":"n","deleted":false}`, /^kdelta: - line 2: \(users\/b\): versionId 0{64} does not match its content/],
       ['{\n  "namespace": "users",\n', /^kdelta: - line 1: not JSON/],
       [JSON.stringify({ namespace: 'users', key: 'a', value: 1 }, null, 2), /^kdelta: -: one JSON document that is not a 1\.0 database file/],
     ];
@@ -88,6 +89,33 @@ describe('kdelta import: exports and plain lines', () => {
       expect(r.stderr, input).toMatch(message);
     }
     expect(json((await k('status', '--json')).stdout)).toMatchObject({ versions: 0 });
+  });
+});
+
+describe('kdelta import: a crafted file cannot poison the database', () => {
+  it('refuses a view definition that would stop every later start, and a far-future clock; the database keeps opening', async () => {
+    // Lines with valid ids, as a crafted file would carry them.
+    const src = await KoruDelta.start();
+    await src.storage.putSystem('view:bad', { name: 'bad', namespace: 'users', query: { filter: { x: { $bogus: 1 } } }, autoRefresh: true, createdAt: '2026-01-01T00:00:00.000Z', refreshedAt: '2026-01-01T00:00:00.000Z', seq: 0 });
+    const poisoned = [...src.storage.committed()].map((v) => JSON.stringify(v)).join('\n');
+    const future = await KoruDelta.start({ now: () => Date.UTC(9999, 11, 31) });
+    await future.put('users', 'late', 1);
+    const far = [...future.storage.committed()].map((v) => JSON.stringify(v)).join('\n');
+    await src.close();
+    await future.close();
+
+    const { k, kIn } = fresh();
+    const refused = await kIn(poisoned, 'import', '-');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/_koru\/view:bad.*reserved namespace _koru.*\$bogus.*\(INVALID_NAMESPACE\)/);
+    const skewed = await kIn(far, 'import', '-');
+    expect(skewed.code).not.toBe(0);
+    expect(skewed.stderr).toMatch(/9999-12-31.*ahead of this node's clock.*\(CLOCK_SKEW\)/);
+    // Every later start still opens, and writes carry today's date.
+    expect((await k('set', 'users/a', '1')).code).toBe(0);
+    const log = lines((await k('log', 'users/a', '--json')).stdout);
+    expect(String(log[0]!.timestamp).slice(0, 4)).toBe(String(new Date().getUTCFullYear()));
+    expect(json((await k('status', '--json')).stdout)).toMatchObject({ versions: 1 });
   });
 });
 

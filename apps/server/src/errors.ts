@@ -10,6 +10,7 @@ const STATUS: Readonly<Record<string, number>> = {
   [ErrorCodes.INVALID_ARGUMENT]: 400,
   [ErrorCodes.INVALID_QUERY]: 400,
   [ErrorCodes.LIMIT_EXCEEDED]: 400,
+  [ErrorCodes.CLOCK_SKEW]: 400,
   [ErrorCodes.UNAUTHORIZED]: 401,
   [ErrorCodes.KEY_NOT_FOUND]: 404,
   [ErrorCodes.VERSION_NOT_FOUND]: 404,

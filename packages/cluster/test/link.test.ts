@@ -92,7 +92,7 @@ describe('cluster links', () => {
     const forged = { namespace: 'x', key: 'k', value: 1, versionId: 'a'.repeat(64), previousVersion: null, hlc: '001767225600000-000000', node: 'intruder', deleted: false };
     const answer = again.link.request({ t: 'push', id: again.link.nextId(), versions: [forged] }, 1_000).then(() => 'answered', (e: Error) => e.message);
     await world.run(200); // the answer comes in virtual time
-    expect(await answer).toMatch(/INVALID_ARGUMENT.*does not match its fields/);
+    expect(await answer).toMatch(/INVALID_ARGUMENT.*does not match its content/);
     expect(again.link.ready).toBe(true);
     expect(a.db.storage.listNamespaces()).toEqual([]);
     // The members' own links are untouched: replication goes on.
@@ -100,5 +100,33 @@ describe('cluster links', () => {
     await world.run(500);
     expect(b.db.storage.get('x', 'ok')).toBe(1);
     expect(a.cluster.peers().find((p) => p.id === 'node-2')?.state).toBe('healthy');
+  });
+
+  it('refuses records of the reserved namespace and far-future clocks from an authenticated peer; nothing stored', async () => {
+    const world = new World(3);
+    const a = await member(world, 1, { key: 'k' });
+    await world.run(100);
+    // Versions with valid ids, as a peer's own database would hold them.
+    const elsewhere = await KoruDelta.start({ adapter: new MemoryAdapter('elsewhere'), now: () => world.now });
+    await elsewhere.storage.putSystem('view:bad', { name: 'bad', namespace: 'x', query: { filter: { y: { $bogus: 1 } } }, autoRefresh: true });
+    const future = await KoruDelta.start({ adapter: new MemoryAdapter('future'), now: () => Date.UTC(9999, 11, 31) });
+    await future.put('x', 'k', 1);
+    const wire = (v: object): object => JSON.parse(JSON.stringify(v)) as object;
+    const system = [...elsewhere.storage.committed()].map(wire);
+    const far = [...future.storage.committed()].map(wire);
+    const intruder = rawLink(world, '10.0.0.9:7000', a.address, 'k');
+    await world.run(100);
+    const push = (versions: object[]): Promise<string> =>
+      intruder.link.request({ t: 'push', id: intruder.link.nextId(), versions } as never, 1_000).then(() => 'answered', (e: Error) => e.message);
+    const refusedSystem = push(system);
+    await world.run(200);
+    expect(await refusedSystem).toMatch(/INVALID_NAMESPACE.*_koru/);
+    const refusedFar = push(far);
+    await world.run(200);
+    expect(await refusedFar).toMatch(/CLOCK_SKEW/);
+    expect(a.db.storage.systemEntries()).toEqual([]);
+    expect(a.db.storage.listNamespaces()).toEqual([]);
+    await elsewhere.close();
+    await future.close();
   });
 });

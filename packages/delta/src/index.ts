@@ -36,6 +36,7 @@ export {
   type QueryResult,
   type QueryExplain,
   type IndexInfo,
+  type DefinitionProblem,
   type ViewDefinition,
   type ViewInfo,
   type ViewResult,

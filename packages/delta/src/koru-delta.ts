@@ -26,6 +26,7 @@ import {
 import {
   aggregate,
   changeStream,
+  checkDefinitionRecord,
   matcherOf,
   executeQuery,
   IndexSet,
@@ -36,6 +37,7 @@ import {
   type FilterInput,
   type Query,
   type IndexInfo,
+  type DefinitionProblem,
   type ViewDefinition,
   type ViewInfo,
   type ViewResult,
@@ -235,21 +237,43 @@ export class KoruDelta {
       const where = options.path !== undefined ? ` at ${options.path}` : '';
       throw new IoError(`cannot open the database${where}: ${e instanceof Error ? e.message : String(e)}`, e);
     }
-    const t = storage.recovery.truncated;
-    if (t !== undefined) {
-      const warn = options.onWarning ?? ((m: string) => console.warn(m));
+    const warn = (m: string): void => {
       try {
-        warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (an unacknowledged write interrupted by a crash)`);
+        (options.onWarning ?? ((text: string) => console.warn(text)))(m);
       } catch {
         // A throwing callback must not leave an open database (and its lock) unreachable.
       }
+    };
+    const t = storage.recovery.truncated;
+    if (t !== undefined) {
+      warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (an unacknowledged write interrupted by a crash)`);
     }
-    return new KoruDelta(storage);
+    let db: KoruDelta;
+    try {
+      db = new KoruDelta(storage);
+    } catch (e) {
+      // A failed start releases what it took: the directory lock and its descriptors,
+      // so a retry (in this process or another) is not told the database is in use.
+      await storage.close().catch(() => undefined);
+      throw e;
+    }
+    for (const p of db.problems) warn(`koru: ${p.message}; skipped (drop it with ${p.kind === 'view' ? 'deleteView' : 'dropIndex'})`);
+    return db;
   }
 
   /** This node's persistent id. */
   get nodeId(): string {
     return this.#s.nodeId;
+  }
+
+  /**
+   * Stored index and view definitions that could not be loaded when the database opened
+   * (written by an older version, or imported before imports were checked): each is
+   * skipped, never fatal, reported here and through `onWarning` at start, and removed
+   * with `dropIndex(namespace, field)` / `deleteView(name)` like any other.
+   */
+  get problems(): DefinitionProblem[] {
+    return [...this.#indexes.problems, ...this.#views.problems];
   }
 
   /** What recovery did when the database was opened. */
@@ -567,10 +591,18 @@ export class KoruDelta {
    * very version), so importing a dump twice adds nothing. Resolves to the number added;
    * `versions.length` minus it were skipped. For files, `readImportLine` and
    * `fromV1Database` read export lines, plain writes and 1.0 databases.
-   * @throws INVALID_ARGUMENT naming the item that does not match (nothing of the batch is stored)
+   *
+   * Records of the reserved namespace `_koru` (a whole-database export's index and view
+   * definitions) are admitted only when each is a definition that `createIndex` /
+   * `createView` would accept; anything else there is refused with INVALID_NAMESPACE.
+   * A restored definition takes effect at the next start. A version stamped more than 10
+   * minutes ahead of this machine's clock is refused with CLOCK_SKEW, as replication
+   * refuses it: its stamp would otherwise become the floor of every later write's clock.
+   * @throws INVALID_ARGUMENT naming the item that does not match (nothing of the batch is
+   *   stored), INVALID_NAMESPACE, CLOCK_SKEW
    */
   importVersions(versions: readonly ImportedVersion[]): Promise<number> {
-    return this.#s.importVersions(versions);
+    return this.#s.importVersions(versions, { checkSystemRecord: checkDefinitionRecord });
   }
 
   /** Finishes queued writes, flushes and closes. Later calls fail with CLOSED. */

@@ -56,7 +56,7 @@ describe('readImportLine', () => {
     refused('{"namespace":"_koru","key":"index:x","value":{}}', 'INVALID_NAMESPACE', /_koru|reserved|_/);
     refused('{"namespace":"bad ns","key":"a","value":1}', 'INVALID_NAMESPACE', /bad ns/);
     refused(dump[1]!.replace('"n":2', '"n":3'), 'INVALID_ARGUMENT', /^\(users\/alice\): value does not hash to valueId/);
-    refused(dump[1]!.replace('"key":"alice"', '"key":"alicia"'), 'INVALID_ARGUMENT', /versionId [0-9a-f]{64} does not match its fields/);
+    refused(dump[1]!.replace('"key":"alice"', '"key":"alicia"'), 'INVALID_ARGUMENT', /versionId [0-9a-f]{64} does not match its content/);
     refused(dump[1]!.replace(/"timestamp":"[^"]+"/, '"timestamp":"2020-01-01T00:00:00.000Z"'), 'INVALID_ARGUMENT', /timestamp "2020-01-01T00:00:00.000Z" is not the time of its hlc/);
     refused(dump[1]!.replace(/"hlc":"[^"]+"/, '"hlc":"soon"'), 'INVALID_ARGUMENT', /hlc "soon" is not a clock stamp/);
     const { node: _, ...noNode } = JSON.parse(dump[1]!) as Record<string, unknown>;

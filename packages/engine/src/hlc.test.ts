@@ -2,7 +2,7 @@ import { fcSeed } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, InvalidArgumentError, isKoruError } from './errors.js';
-import { HLC_MAX_LOGICAL, HybridClock, compareHlc, formatHlc, parseHlc, type HlcStamp } from './hlc.js';
+import { HLC_MAX_LOGICAL, HLC_MAX_WALL, HybridClock, compareHlc, formatHlc, parseHlc, type HlcStamp } from './hlc.js';
 
 /** A wall clock the test moves by hand. */
 function fakeWall(start: number): { now: () => number; set: (t: number) => void } {
@@ -237,5 +237,63 @@ describe('compareHlc', () => {
     expect(compareHlc({ wall: 2, logical: 0 }, { wall: 1, logical: 999 })).toBeGreaterThan(0);
     expect(compareHlc({ wall: 2, logical: 3 }, { wall: 2, logical: 4 })).toBeLessThan(0);
     expect(compareHlc({ wall: 2, logical: 4 }, { wall: 2, logical: 4 })).toBe(0);
+  });
+});
+
+describe('the end of the stamp format', () => {
+  const END: HlcStamp = { wall: HLC_MAX_WALL, logical: HLC_MAX_LOGICAL };
+  const codeOf = (f: () => unknown): string | undefined => {
+    try {
+      f();
+    } catch (e) {
+      return isKoruError(e) ? e.code : 'not a KoruError';
+    }
+    return undefined;
+  };
+
+  it('is never passed: tick and receive refuse with CLOCK_SKEW and leave the clock as it was', () => {
+    const clock = new HybridClock(() => 1000, END);
+    expect(codeOf(() => clock.tick())).toBe(ErrorCodes.CLOCK_SKEW);
+    expect(clock.last).toEqual(END);
+    const fresh = new HybridClock(() => 1000);
+    expect(codeOf(() => fresh.receive(END))).toBe(ErrorCodes.CLOCK_SKEW);
+    expect(fresh.last).toEqual({ wall: 0, logical: 0 });
+    // A wall clock past the format is refused too, rather than formatted as 16 digits.
+    expect(codeOf(() => new HybridClock(() => HLC_MAX_WALL + 1).tick())).toBe(ErrorCodes.CLOCK_SKEW);
+  });
+
+  it('carries the counter into the wall part right up to the last stamp, each one parsing back', () => {
+    const clock = new HybridClock(() => 0, { wall: HLC_MAX_WALL - 1, logical: HLC_MAX_LOGICAL - 1 });
+    const issued = [clock.tick(), clock.tick(), ...Array.from({ length: 3 }, () => clock.tick())];
+    expect(issued[0]).toEqual({ wall: HLC_MAX_WALL - 1, logical: HLC_MAX_LOGICAL });
+    expect(issued[1]).toEqual({ wall: HLC_MAX_WALL, logical: 0 });
+    for (const s of issued) expect(parseHlc(formatHlc(s))).toEqual(s);
+    expect(formatHlc(END)).toBe('999999999999999-999999');
+    expect(parseHlc('999999999999999-999999')).toEqual(END);
+  });
+
+  it('formatHlc refuses a stamp it could not parse back', () => {
+    for (const s of [{ wall: HLC_MAX_WALL + 1, logical: 0 }, { wall: 0, logical: HLC_MAX_LOGICAL + 1 }, { wall: -1, logical: 0 }]) {
+      expect(codeOf(() => formatHlc(s))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    }
+  });
+
+  it('every stamp a clock issues parses back (property)', () => {
+    fc.assert(
+      fc.property(stampArb, fc.integer({ min: 0, max: MAX_WALL }), fc.integer({ min: 1, max: 5 }), (last, now, n) => {
+        const clock = new HybridClock(() => now, last);
+        for (let i = 0; i < n; i++) {
+          let s: HlcStamp;
+          try {
+            s = clock.tick();
+          } catch (e) {
+            expect(isKoruError(e, ErrorCodes.CLOCK_SKEW)).toBe(true);
+            return;
+          }
+          expect(parseHlc(formatHlc(s))).toEqual(s);
+        }
+      }),
+      { seed: fcSeed('hlc: issued stamps parse'), numRuns: 300 },
+    );
   });
 });

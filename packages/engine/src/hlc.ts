@@ -5,7 +5,7 @@
  * fixed-width string that sorts lexicographically in clock order:
  * `WWWWWWWWWWWWWWW-LLLLLL` (15-digit wall ms, 6-digit counter).
  */
-import { InvalidArgumentError } from './errors.js';
+import { ClockSkewError, InvalidArgumentError } from './errors.js';
 
 /** One clock reading. */
 export interface HlcStamp {
@@ -15,6 +15,18 @@ export interface HlcStamp {
 
 /** Largest logical counter; one more moves the wall part forward by 1 ms instead. */
 export const HLC_MAX_LOGICAL = 999_999;
+/**
+ * Largest wall part the 15-digit form holds (year 33658). The clock never goes past it:
+ * a stamp it could not format and parse back would make the database unopenable.
+ */
+export const HLC_MAX_WALL = 999_999_999_999_999;
+
+/** The clock cannot advance: it is at the end of the stamp format. */
+function exhausted(what: string): ClockSkewError {
+  return new ClockSkewError(`the clock cannot advance past ${what}: the end of the stamp format (a stamp that far ahead must not have been accepted)`, {
+    details: { maxWall: HLC_MAX_WALL },
+  });
+}
 
 /** The clock's source of wall time in ms since the epoch (injectable for tests). */
 export type WallClock = () => number;
@@ -38,36 +50,33 @@ export class HybridClock {
     return { wall: this.#wall, logical: this.#logical };
   }
 
-  /** A stamp strictly greater than every stamp issued or received so far. */
+  /**
+   * A stamp strictly greater than every stamp issued or received so far.
+   * @throws CLOCK_SKEW when that would be past the end of the format (nothing changes)
+   */
   tick(): HlcStamp {
     const pt = Math.floor(this.#now());
-    if (pt > this.#wall) {
-      this.#wall = pt;
-      this.#logical = 0;
-    } else this.#bump();
-    return { wall: this.#wall, logical: this.#logical };
+    return pt > this.#wall ? this.#set(pt, 0) : this.#set(this.#wall, this.#logical + 1);
   }
 
-  /** Folds in a remote stamp; returns a local stamp greater than it and than all before. */
+  /**
+   * Folds in a remote stamp; returns a local stamp greater than it and than all before.
+   * @throws CLOCK_SKEW when that would be past the end of the format (nothing changes)
+   */
   receive(remote: HlcStamp): HlcStamp {
     const pt = Math.floor(this.#now());
     const wall = Math.max(pt, this.#wall, remote.wall);
-    if (wall === this.#wall && wall === remote.wall) {
-      this.#logical = Math.max(this.#logical, remote.logical);
-      this.#bump();
-    } else if (wall === this.#wall) this.#bump();
-    else if (wall === remote.wall) {
-      this.#wall = wall;
-      this.#logical = remote.logical;
-      this.#bump();
-    } else {
-      this.#wall = wall;
-      this.#logical = 0;
-    }
-    return { wall: this.#wall, logical: this.#logical };
+    if (wall === this.#wall && wall === remote.wall) return this.#set(wall, Math.max(this.#logical, remote.logical) + 1);
+    if (wall === this.#wall) return this.#set(wall, this.#logical + 1);
+    if (wall === remote.wall) return this.#set(wall, remote.logical + 1);
+    return this.#set(wall, 0);
   }
 
-  /** Makes sure later stamps exceed `seen` (used when reopening a database). */
+  /**
+   * Makes sure later stamps exceed `seen` (used when reopening a database). A `seen` at
+   * the very end of the format is kept: the next `tick` then refuses, rather than
+   * issuing a stamp nothing can parse.
+   */
   observe(seen: HlcStamp): void {
     if (compareHlc(seen, { wall: this.#wall, logical: this.#logical }) > 0) {
       this.#wall = seen.wall;
@@ -75,11 +84,16 @@ export class HybridClock {
     }
   }
 
-  #bump(): void {
-    if (this.#logical >= HLC_MAX_LOGICAL) {
-      this.#wall += 1;
-      this.#logical = 0;
-    } else this.#logical += 1;
+  /** Moves the clock to (wall, logical), a counter past its maximum carrying into the wall part. */
+  #set(wall: number, logical: number): HlcStamp {
+    if (logical > HLC_MAX_LOGICAL) {
+      wall += 1;
+      logical = 0;
+    }
+    if (!(wall <= HLC_MAX_WALL)) throw exhausted(formatHlcLoose({ wall: wall - 1, logical: HLC_MAX_LOGICAL }));
+    this.#wall = wall;
+    this.#logical = logical;
+    return { wall, logical };
   }
 }
 
@@ -91,8 +105,19 @@ export function compareHlc(a: HlcStamp, b: HlcStamp): number {
 const PAD_WALL = '000000000000000';
 const PAD_LOGICAL = '000000';
 
-/** `WWWWWWWWWWWWWWW-LLLLLL`: sorts as the clock does. */
+/**
+ * `WWWWWWWWWWWWWWW-LLLLLL`: sorts as the clock does; {@link parseHlc} reads back every
+ * string it gives. @throws INVALID_ARGUMENT for a stamp outside the format's range
+ */
 export function formatHlc(s: HlcStamp): string {
+  if (!(s.wall >= 0 && s.wall <= HLC_MAX_WALL && s.logical >= 0 && s.logical <= HLC_MAX_LOGICAL)) {
+    throw new InvalidArgumentError(`clock stamp ${formatHlcLoose(s)} is outside the stamp format (wall 0–${HLC_MAX_WALL}, counter 0–${HLC_MAX_LOGICAL})`);
+  }
+  return formatHlcLoose(s);
+}
+
+/** The same form without the range check (for messages). */
+function formatHlcLoose(s: HlcStamp): string {
   const w = String(s.wall);
   const l = String(s.logical);
   return PAD_WALL.slice(w.length) + w + '-' + PAD_LOGICAL.slice(l.length) + l;

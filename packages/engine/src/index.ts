@@ -41,6 +41,7 @@ export {
   type HlcStamp,
   type WallClock,
   HLC_MAX_LOGICAL,
+  HLC_MAX_WALL,
   HybridClock,
   compareHlc,
   formatHlc,

@@ -8,11 +8,13 @@
  * reads the current state anyway. A built index is updated synchronously as each batch
  * commits, so a query after an acknowledged write always sees it.
  */
+import { InvalidArgumentError } from '@koru/engine';
 import { validateNamespace, type CausalStorage, type Version } from '@koru/storage';
 import { IndexNotFoundError, InvalidQueryError, LimitExceededError } from './errors.js';
 import { executeQuery, type Entry, type QueryResult } from './execute.js';
 import { validatePath } from './paths.js';
 import { planFilter, type IndexPlan } from './plan.js';
+import { problemOf, type DefinitionProblem } from './problems.js';
 import type { QuerySpec } from './query.js';
 import { SecondaryIndex } from './secondary-index.js';
 
@@ -48,15 +50,35 @@ const RECORD_PREFIX = 'index:';
 export class IndexSet {
   readonly #s: CausalStorage;
   readonly #slots = new Map<string, Map<string, IndexSlot>>();
+  /** Stored definitions that failed to load, by record key: reported, skipped, removable. */
+  readonly #broken = new Map<string, DefinitionProblem>();
 
+  /**
+   * Loads the stored index definitions. One that does not check out (see
+   * {@link checkIndexRecord}) never stops the open: it is skipped and listed in
+   * {@link problems}, and `drop` still removes it. O(definitions).
+   */
   constructor(storage: CausalStorage) {
     this.#s = storage;
     for (const v of storage.systemEntries()) {
       if (!v.key.startsWith(RECORD_PREFIX)) continue;
-      const { namespace, field, createdAt } = v.value as unknown as IndexInfo;
-      this.#slotsOf(namespace).set(field, { info: Object.freeze({ namespace, field, createdAt }), index: undefined });
+      try {
+        const { namespace, field, createdAt } = checkIndexRecord(v.key, v.value);
+        const slots = this.#slotsOf(namespace);
+        if (slots.size >= MAX_INDEXES_PER_NAMESPACE) {
+          throw new LimitExceededError(`namespace ${namespace} already has ${MAX_INDEXES_PER_NAMESPACE} indexes, the most allowed`, MAX_INDEXES_PER_NAMESPACE);
+        }
+        slots.set(field, { info: Object.freeze({ namespace, field, createdAt }), index: undefined });
+      } catch (e) {
+        this.#broken.set(v.key, problemOf('index', v.key, v.key.slice(RECORD_PREFIX.length), e));
+      }
     }
     storage.onApply((versions) => this.#apply(versions));
+  }
+
+  /** Stored definitions skipped at open because they did not load, sorted by key. */
+  get problems(): DefinitionProblem[] {
+    return [...this.#broken.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**
@@ -79,16 +101,25 @@ export class IndexSet {
     const slot: IndexSlot = { info, index: this.#build(namespace, field) };
     slots.set(field, slot);
     try {
+      // A broken definition under the same key is replaced by this one.
       await this.#s.putSystem(recordKey(namespace, field), { ...info });
     } catch (e) {
       if (slots.get(field) === slot) slots.delete(field);
       throw e;
     }
+    this.#broken.delete(recordKey(namespace, field));
     return info;
   }
 
   /** Removes the index. @throws INDEX_NOT_FOUND */
   async drop(namespace: string, field: string): Promise<void> {
+    // A broken definition is removed by the names it was stored under, valid or not.
+    const broken = typeof namespace === 'string' && typeof field === 'string' ? this.#broken.get(recordKey(namespace, field)) : undefined;
+    if (broken !== undefined) {
+      await this.#s.deleteSystem(broken.key);
+      this.#broken.delete(broken.key);
+      return;
+    }
     validateNamespace(namespace);
     checkField(field);
     const slots = this.#slots.get(namespace);
@@ -169,6 +200,26 @@ function candidates(plan: IndexPlan): Set<string> | undefined {
     for (const r of a.ranges) if (!a.index.collect(r, keys, max)) return undefined;
   }
   return keys;
+}
+
+/**
+ * Checks a stored index record (`key` in the reserved namespace, `value` its JSON) as
+ * `createIndex` checks its arguments: a valid namespace and field path, stored under the
+ * key they make, and a creation time. Used on open and on import. O(record size).
+ * @throws INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_QUERY naming what is wrong
+ */
+export function checkIndexRecord(key: string, value: unknown): IndexInfo {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError('an index record must be an object');
+  const r = value as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (k !== 'namespace' && k !== 'field' && k !== 'createdAt') throw new InvalidArgumentError(`unknown index record key ${JSON.stringify(k)}`);
+  }
+  const { namespace, field, createdAt } = r;
+  validateNamespace(namespace);
+  checkField(field);
+  if (key !== recordKey(namespace, field)) throw new InvalidArgumentError(`the record ${JSON.stringify(key)} holds the index ${namespace}:${field}`);
+  if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) throw new InvalidArgumentError('createdAt must be an ISO-8601 time');
+  return { namespace, field, createdAt };
 }
 
 /** Namespaces never contain ':', so the record key parses back unambiguously. */

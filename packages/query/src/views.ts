@@ -19,6 +19,7 @@ import { aggregate, type Aggregation } from './aggregate.js';
 import { compileFilter, type Predicate } from './compile.js';
 import { InvalidQueryError, LimitExceededError, ViewExistsError, ViewNotFoundError } from './errors.js';
 import { executeQuery, type Entry } from './execute.js';
+import { problemOf, type DefinitionProblem } from './problems.js';
 import { parseQuery, querySpecOf, queryToWire, type QuerySpec } from './query.js';
 
 /** Most views one database may have. */
@@ -78,7 +79,7 @@ export interface ViewResult {
 }
 
 /** The persisted record: the definition plus the last refresh. */
-interface ViewRecord extends ViewInfo {
+export interface ViewRecord extends ViewInfo {
   readonly refreshedAt: string;
   readonly seq: number;
 }
@@ -144,15 +145,33 @@ export class ViewSet {
   readonly #views = new Map<string, View>();
   /** Auto-refresh views by namespace, for the write path. */
   readonly #auto = new Map<string, Set<View>>();
+  /** Stored definitions that failed to load, by view name: reported, skipped, removable. */
+  readonly #broken = new Map<string, DefinitionProblem>();
 
+  /**
+   * Loads the stored views. A definition that does not check out (see
+   * {@link checkViewRecord}) never stops the open: it is skipped and listed in
+   * {@link problems}, and `delete` still removes it. O(definitions).
+   */
   constructor(storage: CausalStorage) {
     this.#s = storage;
     for (const v of storage.systemEntries()) {
       if (!v.key.startsWith(RECORD_PREFIX)) continue;
-      const r = v.value as unknown as ViewRecord;
-      this.#add(new View(infoOf(r), r, true));
+      const name = v.key.slice(RECORD_PREFIX.length);
+      try {
+        if (this.#views.size >= MAX_VIEWS) throw new LimitExceededError(`the database already has ${MAX_VIEWS} views, the most allowed`, MAX_VIEWS);
+        const r = checkViewRecord(v.key, v.value);
+        this.#add(new View(infoOf(r), r, true));
+      } catch (e) {
+        this.#broken.set(name, problemOf('view', v.key, name, e));
+      }
     }
     storage.onApply((versions) => this.#apply(versions));
+  }
+
+  /** Stored definitions skipped at open because they did not load, sorted by name. */
+  get problems(): DefinitionProblem[] {
+    return [...this.#broken.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**
@@ -162,6 +181,7 @@ export class ViewSet {
   async create(def: ViewDefinition): Promise<ViewInfo> {
     const info = checkDefinition(def);
     if (this.#views.has(info.name)) throw new ViewExistsError(info.name);
+    // A broken definition of that name is replaced by this one.
     if (this.#views.size >= MAX_VIEWS) throw new LimitExceededError(`the database has ${this.#views.size} views, the most allowed`, MAX_VIEWS);
     const view = new View(info, { refreshedAt: new Date().toISOString(), seq: this.#s.seq });
     this.#compute(view);
@@ -172,6 +192,7 @@ export class ViewSet {
       if (this.#views.get(info.name) === view) this.#remove(view);
       throw e;
     }
+    this.#broken.delete(info.name);
     return info;
   }
 
@@ -209,6 +230,12 @@ export class ViewSet {
 
   /** Deletes the view. @throws VIEW_NOT_FOUND */
   async delete(name: string): Promise<void> {
+    const broken = typeof name === 'string' ? this.#broken.get(name) : undefined;
+    if (broken !== undefined) {
+      await this.#s.deleteSystem(broken.key);
+      this.#broken.delete(name);
+      return;
+    }
     const view = this.#get(name);
     await this.#s.deleteSystem(RECORD_PREFIX + view.info.name);
     if (this.#views.get(name) === view) this.#remove(view);
@@ -298,6 +325,39 @@ function recordOf(view: View): ViewRecord {
 }
 
 const DEFINITION_KEYS = new Set(['name', 'namespace', 'query', 'aggregate', 'description', 'autoRefresh']);
+const RECORD_KEYS = new Set([...DEFINITION_KEYS, 'createdAt', 'refreshedAt', 'seq']);
+
+/**
+ * Checks a stored view record (`key` in the reserved namespace, `value` its JSON) as
+ * `createView` checks a definition: name (matching the key), namespace, query (it must
+ * parse and compile), aggregation, description, flags and refresh state. Used on open
+ * and on import, so no stored record can make an open fail. O(record size).
+ * @throws INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_QUERY naming what is wrong
+ */
+export function checkViewRecord(key: string, value: unknown): ViewRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError('a view record must be an object');
+  const r = value as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!RECORD_KEYS.has(k)) throw new InvalidArgumentError(`unknown view record key ${JSON.stringify(k)}`);
+  const { name, namespace, description, autoRefresh, createdAt, refreshedAt, seq } = r;
+  if (typeof name !== 'string' || !NAME_FORM.test(name)) throw new InvalidArgumentError(`view name ${JSON.stringify(name)} is not a valid name`);
+  if (key !== RECORD_PREFIX + name) throw new InvalidArgumentError(`the record ${JSON.stringify(key)} holds the view ${JSON.stringify(name)}`);
+  validateNamespace(namespace);
+  if (description !== undefined && (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH)) {
+    throw new InvalidArgumentError(`a view description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters`);
+  }
+  if (typeof autoRefresh !== 'boolean') throw new InvalidArgumentError('autoRefresh must be true or false');
+  for (const [field, t] of [['createdAt', createdAt], ['refreshedAt', refreshedAt]] as const) {
+    if (typeof t !== 'string' || Number.isNaN(Date.parse(t))) throw new InvalidArgumentError(`${field} must be an ISO-8601 time`);
+  }
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new InvalidArgumentError('seq must be a non-negative integer');
+  const spec = parseQuery(r.query);
+  if (spec.filter !== undefined) compileFilter(spec.filter);
+  if (r.aggregate !== undefined) {
+    if (spec.aggregate !== undefined) throw new InvalidQueryError('the view has an aggregate and its query has another', 'aggregate');
+    aggregate([], r.aggregate as Aggregation);
+  }
+  return r as unknown as ViewRecord;
+}
 
 function checkDefinition(def: ViewDefinition): ViewInfo {
   if (def === null || typeof def !== 'object' || Array.isArray(def)) throw new InvalidArgumentError('a view definition must be an object');

@@ -18,6 +18,7 @@ import {
   isId,
   parseHlc,
   InvalidArgumentError,
+  InvalidNamespaceError,
   isKoruError,
   compareHlc,
   DEFAULT_MAX_DEPTH,
@@ -100,6 +101,19 @@ export interface ReplicationResult {
   readonly duplicates: number;
   /** Versions not stored because their predecessor is unknown here (yet). */
   readonly orphans: readonly ImportedVersion[];
+}
+
+/** Options of {@link CausalStorage.importVersions}. */
+export interface ImportOptions {
+  /** Refuse versions stamped more than this far ahead of the local wall clock (default 10 minutes), as replication does. */
+  readonly maxClockAheadMs?: number;
+  /**
+   * Admits records of the reserved namespace (a whole-database export carries the index
+   * and view definitions there): called with each one's key, value and tombstone flag, it
+   * throws to refuse it. Without it, such records are refused (INVALID_NAMESPACE): only a
+   * layer that can check a definition may restore one.
+   */
+  readonly checkSystemRecord?: (key: string, value: unknown, deleted: boolean) => void;
 }
 
 /** Default of {@link ReplicationOptions.maxClockAheadMs}. */
@@ -297,9 +311,11 @@ export class CausalStorage {
         }
         seen.add(id);
       }
+      // Every stamp first: a clock at the end of its format refuses before anything is marked pending.
+      const stamps = items.map(() => this.#clock.tick());
       const writes = items.map((item, i) => {
         const ks = this.#index.keyState(item.namespace, item.key, true)!;
-        const stamp = this.#clock.tick();
+        const stamp = stamps[i]!;
         const w = this.#stamped(ks, canons[i]!, this.#pendingHeadId(ks), stamp, formatHlc(stamp), this.#nodeId);
         this.#markPending(w); // the next write to this key in the batch chains on it
         return w;
@@ -319,17 +335,20 @@ export class CausalStorage {
    * earlier clock. A version already stored (or twice in the batch) is skipped: its id
    * matched its fields, so it is the very version stored, and importing a dump twice
    * changes nothing. Items in the order they were committed (an export's order) pass;
-   * the database's own clock moves past the newest. The reserved namespace is accepted,
-   * so a full export restores index and view definitions too. Resolves to the number of
-   * versions added (`items.length` minus those skipped).
+   * the database's own clock moves past the newest. The reserved namespace is refused
+   * unless `options.checkSystemRecord` admits each of its records (how a full export
+   * restores index and view definitions). A version stamped more than
+   * `options.maxClockAheadMs` ahead of the wall clock is refused (its stamp would become
+   * the floor of every later local write). Resolves to the number of versions added
+   * (`items.length` minus those skipped).
    * @throws INVALID_ARGUMENT naming the item and what does not match (nothing of the batch
-   *   is stored); name and value errors
+   *   is stored); INVALID_NAMESPACE (the reserved namespace); CLOCK_SKEW; name and value errors
    */
-  importVersions(items: readonly ImportedVersion[]): Promise<number> {
+  importVersions(items: readonly ImportedVersion[], options: ImportOptions = {}): Promise<number> {
     try {
       this.#checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('importVersions expects an array of versions');
-      const { writes } = this.#admit(items, 'restore');
+      const { writes } = this.#admit(items, 'restore', options.maxClockAheadMs, options.checkSystemRecord);
       return this.#enqueueAll(writes).then((vs) => vs.length);
     } catch (e) {
       this.#forgetEmptyKeys(items);
@@ -369,6 +388,7 @@ export class CausalStorage {
     items: readonly ImportedVersion[],
     mode: 'restore' | 'merge',
     maxAheadMs = DEFAULT_MAX_CLOCK_AHEAD_MS,
+    checkSystemRecord?: (key: string, value: unknown, deleted: boolean) => void,
   ): { writes: StampedWrite[]; duplicates: number; orphans: ImportedVersion[] } {
     const replicate = mode === 'merge';
     // Checked, stamped items with their position in `items` (error messages name it).
@@ -377,14 +397,23 @@ export class CausalStorage {
       const it = items[i] as Partial<ImportedVersion> | null;
       throw new InvalidArgumentError(`${replicate ? 'replicated item' : 'import item'} ${i} (${String(it?.namespace)}/${String(it?.key)}): ${what}`, { details: { index: i } });
     };
-    const limit = replicate ? this.#now() + maxAheadMs : Infinity;
+    if (typeof maxAheadMs !== 'number' || !(maxAheadMs >= 0)) throw new InvalidArgumentError('maxClockAheadMs must be a non-negative number of ms');
+    const limit = this.#now() + maxAheadMs;
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
       if (it === null || typeof it !== 'object') bad(i, 'not an object');
       const system = it.namespace === SYSTEM_NAMESPACE;
-      if (!system || replicate) validateNamespace(it.namespace);
+      if (!system || checkSystemRecord === undefined) validateNamespace(it.namespace);
       validateKey(it.key);
       if (typeof it.deleted !== 'boolean') bad(i, 'deleted must be true or false');
+      if (system) {
+        try {
+          checkSystemRecord!(it.key, it.value, it.deleted);
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          throw new InvalidNamespaceError(`${replicate ? 'replicated item' : 'import item'} ${i} (${SYSTEM_NAMESPACE}/${it.key}): a record of the reserved namespace ${SYSTEM_NAMESPACE} that is not a valid definition: ${why}`, { cause: e, details: { index: i } });
+        }
+      }
       if (typeof it.node !== 'string' || it.node.length === 0 || it.node.length > 128) bad(i, 'node must be a non-empty string of at most 128 characters');
       if (typeof it.versionId !== 'string' || !isId(it.versionId)) bad(i, 'versionId must be 64 lowercase hex digits');
       if (it.previousVersion !== null && !isId(it.previousVersion)) bad(i, 'previousVersion must be null or 64 lowercase hex digits');
@@ -416,7 +445,8 @@ export class CausalStorage {
       const ks = this.#index.keyState(it.namespace, it.key, true, system)!;
       const w = this.#stamped(ks, canon, it.previousVersion, stamp, it.hlc, it.node);
       if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
-      if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its fields (they hash to ${w.entry.versionId})`);
+      // The expected id is not told: it would hand anyone a forged version's id.
+      if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its content`);
       if (it.timestamp !== undefined && it.timestamp !== w.version.timestamp) bad(i, `timestamp ${JSON.stringify(it.timestamp)} is not the time of its hlc ${it.hlc} (${w.version.timestamp})`);
       // Same id, so the same fields (they were just hashed): stored already, skipped.
       if (batch.has(it.versionId) || this.#queuedForeign.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {

@@ -11,6 +11,7 @@ export {
   type ImportedVersion,
   type HistoryOptions,
   type ReplicationOptions,
+  type ImportOptions,
   type ReplicationResult,
   DEFAULT_MAX_CLOCK_AHEAD_MS,
 } from './causal-storage.js';

@@ -119,7 +119,7 @@ describe('applyReplicated', () => {
       expect(b.listNamespaces()).toEqual([]);
     };
     await refuse([wire(other), { ...wire(good), value: { x: 2 } }], ErrorCodes.INVALID_ARGUMENT, /replicated item 1 \(n\/k\): value does not hash/);
-    await refuse([{ ...wire(good), node: 'x' }], ErrorCodes.INVALID_ARGUMENT, /versionId .* does not match its fields/);
+    await refuse([{ ...wire(good), node: 'x' }], ErrorCodes.INVALID_ARGUMENT, /versionId .* does not match its content/);
     await refuse([{ ...wire(good), namespace: '_koru' }], ErrorCodes.INVALID_NAMESPACE, /_koru/);
     await refuse([{ ...wire(good), previousVersion: 'nope' }], ErrorCodes.INVALID_ARGUMENT, /previousVersion must be null or 64/);
     await expect(b.applyReplicated('x' as never)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });

@@ -12,8 +12,10 @@
  * that arrives while it runs.
  *
  * Opening: the snapshot's metadata is checked and loaded, the log is replayed; a torn
- * tail (a crash mid-write) is cut off and reported; damage followed by valid records
- * refuses to open with CORRUPTION naming file and offset.
+ * tail (a crash mid-write, past the SYNCED checkpoint, nothing valid after) is cut off
+ * and reported; lost acknowledged data, a missing snapshot or a damaged NODE refuse to
+ * open with CORRUPTION naming file and offset (log-scan.ts, checkpoint.ts, node-id.ts),
+ * unless `repair` is set.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';

@@ -75,6 +75,24 @@ describe('kdelta: writing and reading', () => {
     expect(json((await k('verify', '--json')).stdout)).toMatchObject({ ok: true, problems: [] });
   });
 
+  it('refuses a log cut short with CORRUPTION; `repair` keeps what precedes the cut and says what it dropped', async () => {
+    const { k, dir } = fresh();
+    for (let i = 0; i < 4; i++) expect((await k('set', `r/k${i}`, String(i))).code).toBe(0);
+    const log = join(dir, 'db', 'log-000000.kdl');
+    const full = readFileSync(log);
+    writeFileSync(log, full.subarray(0, full.length - 5));
+    const refused = await k('get', 'r/k0');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/CORRUPTION|damaged/);
+    expect(refused.stderr).toContain(log);
+    const repaired = await k('repair');
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toMatch(/^dropped {2}log .* saved the damaged file as .*\.damaged-/);
+    expect((await k('repair')).stdout).toBe('ok  nothing was damaged\n');
+    expect(json((await k('get', 'r/k2', '--json')).stdout)).toBe(2);
+    expect((await k('get', 'r/k3')).code).toBe(1);
+  });
+
   it('takes keys with /, : and unicode, and names from the environment', async () => {
     const { k, dir } = fresh();
     for (const key of ['a/b/c', 'x:y', 'ünï©ødé', '__proto__']) {

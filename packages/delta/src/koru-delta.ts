@@ -72,6 +72,8 @@ export interface StartOptions {
   readonly valueCacheBytes?: number;
   /** Write a snapshot once the log exceeds this many bytes and a quarter of the last snapshot (default 32 MiB). */
   readonly snapshotAfterBytes?: number;
+  /** Open a damaged durable database anyway, dropping what is damaged; `recovery.repaired` says what (see @koru/storage). */
+  readonly repair?: boolean;
   /** A storage adapter of your own (overrides `path`). */
   readonly adapter?: StorageAdapter;
   /** Wall clock, ms since the epoch (for tests). */
@@ -220,6 +222,7 @@ export class KoruDelta {
         ...(options.sync !== undefined ? { sync: options.sync } : {}),
         ...(options.syncIntervalMs !== undefined ? { syncIntervalMs: options.syncIntervalMs } : {}),
         ...(options.snapshotAfterBytes !== undefined ? { snapshotAfterBytes: options.snapshotAfterBytes } : {}),
+        ...(options.repair === true ? { repair: true } : {}),
       });
     }
     let storage: CausalStorage;

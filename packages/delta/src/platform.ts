@@ -10,6 +10,7 @@ export interface DurableOptions {
   readonly sync?: SyncPolicy;
   readonly syncIntervalMs?: number;
   readonly snapshotAfterBytes?: number;
+  readonly repair?: boolean;
 }
 
 /** Opens a durable adapter for a directory. */

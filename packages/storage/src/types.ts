@@ -69,8 +69,26 @@ export interface RecoveryReport {
   readonly replayed: number;
   /** Versions loaded from the snapshot. */
   readonly fromSnapshot: number;
-  /** Set when a torn tail was cut off the log. */
+  /** Set when a torn tail (bytes past the last synced checkpoint, nothing valid after) was cut off the log. */
   readonly truncated?: { readonly file: string; readonly offset: number; readonly bytes: number };
+  /** Set when an open with `repair` dropped damaged data: what was dropped, one entry per file. */
+  readonly repaired?: readonly RepairedDamage[];
+}
+
+/** What `repair` found damaged and dropped to open a database. */
+export interface RepairedDamage {
+  readonly file: string;
+  /** Where the damage was found. */
+  readonly offset: number;
+  /** What was wrong and what repair did. */
+  readonly message: string;
+  /** Bytes cut from the file (they remain in `savedAs`), plus synced bytes the file had already lost. */
+  readonly bytes: number;
+  /** Readable records dropped with those bytes, and how many distinct keys they wrote. */
+  readonly records: number;
+  readonly keys: number;
+  /** The damaged file's copy, kept for inspection. */
+  readonly savedAs?: string;
 }
 
 /** What a committed change did to its key. */

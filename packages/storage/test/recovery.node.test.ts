@@ -96,6 +96,9 @@ describe('torn log tail', () => {
     let checked = 0;
     for (let len = from; len <= full.length; len++) {
       writeFileSync(join(dir, LOG0), full.subarray(0, len));
+      // A crash mid-write: the cut bytes lie past the last checkpoint (the previous
+      // round's close wrote one covering them; cuts before one are tested in damage.node.test.ts).
+      rmSync(join(dir, 'SYNCED'), { force: true });
       const batch = ends.findLastIndex((e) => e <= len);
       const db = await open(dir, { now: clock.now });
       try {
@@ -192,13 +195,13 @@ describe('bit flips in the log', () => {
     expect(cases).toBe((records.length - 1) * 5);
   });
 
-  it('a hole past the last fdatasync checkpoint (power loss, periodic policy) is cut like a torn tail; before it, CORRUPTION', async () => {
+  it('a hole followed by valid records is CORRUPTION on either side of the checkpoint; repair keeps what precedes it', async () => {
     const pristine = newDir();
     const full = await buildLog(pristine);
     const records = parseLog(full);
     const checkpoint = (end: number) => {
       const text = `0 ${end}`;
-      writeFileSync(join(dir, 'SYNCED'), `${text} ${crc32(Buffer.from(text))}\n`);
+      writeFileSync(join(dir, 'SYNCED'), `${text} ${crc32(Buffer.from(text))}\n`.padEnd(64, ' '));
     };
     const dir = newDir();
     copyFileSync(join(pristine, 'NODE'), join(dir, 'NODE'));
@@ -208,26 +211,26 @@ describe('bit flips in the log', () => {
       damaged.fill(0, rec.start, rec.end);
       writeFileSync(logPath, damaged);
     };
-
-    // Synced through record 3; record 4 never reached the disk, later pages did.
-    checkpoint(records[3]!.end);
-    zero(records[4]!);
-    const s = await open(dir);
+    // Synced through record 3 or 5: record 4 zeroed, later records intact. A kill never
+    // leaves a hole, and the acknowledged records after it are lost either way.
+    for (const synced of [3, 5]) {
+      checkpoint(records[synced]!.end);
+      zero(records[4]!);
+      const e = await openFails(dir);
+      expect(e.code).toBe(ErrorCodes.CORRUPTION);
+      expect(e.details).toMatchObject({ file: logPath, offset: records[4]!.start, validEnd: records[4]!.start, records: records.length - 5 });
+    }
+    const s = await open(dir, {}, { repair: true });
     expect(s.recovery.replayed).toBe(4);
-    expect(s.recovery.truncated).toMatchObject({ file: logPath, offset: records[4]!.start });
+    expect(s.recovery.repaired).toMatchObject([{ file: logPath, offset: records[4]!.start, records: records.length - 5 }]);
     expect(s.history('flip', 'k0').map((v) => (v.value as { i: number }).i)).toEqual([0, 3]);
     expect(s.contains('flip', 'tail')).toBe(false);
     expect(s.verify().ok).toBe(true);
     await s.put('flip', 'after', 'writable again');
     await s.close();
-
-    // The same hole inside the synced part is damage: refuse, touch nothing.
-    copyFileSync(join(pristine, 'NODE'), join(dir, 'NODE'));
-    checkpoint(records[5]!.end);
-    zero(records[4]!);
-    const e = await openFails(dir);
-    expect(e.code).toBe(ErrorCodes.CORRUPTION);
-    expect(e.details).toMatchObject({ file: logPath, offset: records[4]!.start });
+    const t = await open(dir);
+    expect(t.get('flip', 'after')).toBe('writable again');
+    await t.close();
   });
 
   it('a bad file header is CORRUPTION at offset 0', async () => {
@@ -244,11 +247,16 @@ describe('bit flips in the log', () => {
     }
   });
 
-  it('damage in the very last record reads as a torn tail: that batch is dropped and reported', async () => {
+  it('damage in the very last record is CORRUPTION once a checkpoint covers it, a torn tail when none does', async () => {
     const dir = newDir();
     const full = await buildLog(dir);
     const last = parseLog(full).at(-1)!;
     flipBit(join(dir, LOG0), last.start + 30);
+    const e = await openFails(dir);
+    expect(e.code).toBe(ErrorCodes.CORRUPTION);
+    expect(e.details).toMatchObject({ file: join(dir, LOG0), offset: last.start });
+    // A database of the previous version, whose 'always' sessions kept no checkpoint.
+    rmSync(join(dir, 'SYNCED'));
     const s = await open(dir);
     try {
       expect(s.recovery.truncated).toEqual({ file: join(dir, LOG0), offset: last.start, bytes: last.end - last.start });

@@ -1,5 +1,5 @@
-/** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify. */
-import { diffValues, ErrorCodes, isKoruError, toEpochMs, type AckLevel, type PutOptions, type Version } from '@koru/delta';
+/** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify, repair. */
+import { diffValues, ErrorCodes, isKoruError, toEpochMs, type AckLevel, type PutOptions, type RecoveryReport, type Version } from '@koru/delta';
 import { createTwoFilesPatch } from 'diff';
 import { parseCount, parseIndex, parseTarget, readJsonArgument } from '../args.js';
 import { EXIT_FAILED, UsageError } from '../errors.js';
@@ -224,6 +224,27 @@ export const register: Register = (program, act) => {
           }
         }
         if (!r.ok) return EXIT_FAILED;
+      }),
+    );
+
+  program
+    .command('repair')
+    .summary('open a database that refuses with CORRUPTION, dropping what is damaged, and say what was dropped')
+    .description(
+      'Opens the local database with repair: the log keeps its whole batches before the damage, the damaged file is ' +
+        'saved aside (<log>.damaged-<time>), a missing or damaged NODE is re-derived when every version names one node. ' +
+        'Prints what was dropped. A missing snapshot cannot be repaired: restore it from a backup.',
+    )
+    .addHelpText('after', examples(['kdelta repair']))
+    .action(
+      act(async (ctx) => {
+        const db = await ctx.db({ repair: true });
+        if (ctx.remote || !('recovery' in db)) throw new UsageError(`repair needs the database directory itself; ${ctx.where} is served by a running server: stop it first`);
+        const r = (db as { recovery: RecoveryReport }).recovery;
+        if (ctx.json) return ctx.outJson(r);
+        if (r.truncated !== undefined) ctx.out(`cut a torn tail of ${r.truncated.bytes} bytes at offset ${r.truncated.offset} of ${r.truncated.file}`);
+        for (const d of r.repaired ?? []) ctx.out(`${ctx.c.red('dropped')}  ${d.message}`);
+        if (r.repaired === undefined) ctx.out(`${ctx.c.green('ok')}  nothing was damaged`);
       }),
     );
 };

@@ -12,8 +12,10 @@
  * that arrives while it runs.
  *
  * Opening: the snapshot's metadata is checked and loaded, the log is replayed; a torn
- * tail (a crash mid-write) is cut off and reported; damage followed by valid records
- * refuses to open with CORRUPTION naming file and offset.
+ * tail (a crash mid-write, past the SYNCED checkpoint, nothing valid after) is cut off
+ * and reported; lost acknowledged data, a missing snapshot or a damaged NODE refuse to
+ * open with CORRUPTION naming file and offset (log-scan.ts, checkpoint.ts, node-id.ts),
+ * unless `repair` is set.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -21,19 +23,14 @@ import { crc32 } from 'node:zlib';
 import { deepFreeze, InvalidArgumentError, KoruError, type JsonValue } from '@koru/engine';
 import type { CommitEntry, LoadedState, Relocation, ReplayEntry, SnapshotSource, StorageAdapter } from '../adapter.js';
 import { CorruptionError, IoError, StorageFullError } from '../errors.js';
-import type { RecoveryReport, SyncPolicy } from '../types.js';
+import type { RecoveryReport, RepairedDamage, SyncPolicy } from '../types.js';
 import { fsyncDir, nodeFileOps, readFully, writeFully, type FileOps } from './fs-ops.js';
 import { BlockReader } from './block-reader.js';
 import { DirectoryLock, type LockHolder } from './lock.js';
-import {
-  checkRecord,
-  decodeMeta,
-  encodeBatch,
-  LOG_HEADER_BYTES,
-  LOG_MAGIC,
-  logHeader,
-  validRecordAfter,
-} from './log-format.js';
+import { CheckpointWriter, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkRecord, encodeBatch, LOG_HEADER_BYTES, LOG_MAGIC, logHeader } from './log-format.js';
+import { describeDamage, scanLog } from './log-scan.js';
+import { randomNodeId, readNodeId, writeNodeId, type NodeIdFile } from './node-id.js';
 import { readSnapshot, writeSnapshot } from './snapshot-format.js';
 
 /** Options of {@link FileAdapter}. */
@@ -44,6 +41,12 @@ export interface FileAdapterOptions {
   readonly syncIntervalMs?: number;
   /** Write a snapshot once the log exceeds this many bytes and a quarter of the snapshot's size (default 32 MiB). */
   readonly snapshotAfterBytes?: number;
+  /**
+   * Open a damaged database anyway: keep the log's whole batches before the damage, save
+   * the damaged file aside (`<log>.damaged-<time>`), and say what was dropped in
+   * `recovery.repaired`. Without it, damage refuses to open with CORRUPTION.
+   */
+  readonly repair?: boolean;
   /** File operations (tests inject failures). */
   readonly fileOps?: FileOps;
 }
@@ -51,10 +54,25 @@ export interface FileAdapterOptions {
 const name = (kind: 'snapshot' | 'log', gen: number) =>
   `${kind}-${String(gen).padStart(6, '0')}.${kind === 'snapshot' ? 'kds' : 'kdl'}`;
 
-function randomNodeId(): string {
-  const b = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(b);
-  return Buffer.from(b).toString('hex');
+function nodeIdCorruption(dir: string, node: NodeIdFile): CorruptionError {
+  const file = join(dir, 'NODE');
+  const why = node.state === 'damaged' ? `is damaged (${node.why})` : 'is missing';
+  return new CorruptionError(
+    `${file} ${why}: the database's node id is unknown, and a new one would split this node's history; refusing to ` +
+      `open (write the id, the 16 hex digits of the "n" field of this node's log records, into NODE, or open with ` +
+      `repair, which re-derives it when every stored version names one node)`,
+    { file, offset: 0 },
+  );
+}
+
+/** fsyncs a file by path. */
+function fsyncFile(path: string): void {
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function ioError(what: string, e: unknown): Error {
@@ -72,6 +90,8 @@ export class FileAdapter implements StorageAdapter {
   readonly #sync: SyncPolicy;
   readonly #syncInterval: number;
   readonly #snapshotAfter: number;
+  readonly #repair: boolean;
+  readonly #checkpoint: CheckpointWriter;
   #lock: DirectoryLock | undefined;
   #gen = 0;
   #logFd = -1;
@@ -93,6 +113,8 @@ export class FileAdapter implements StorageAdapter {
     this.#sync = options.sync ?? 'periodic';
     this.#syncInterval = options.syncIntervalMs ?? 100;
     this.#snapshotAfter = options.snapshotAfterBytes ?? 32 * 1024 * 1024;
+    this.#repair = options.repair === true;
+    this.#checkpoint = new CheckpointWriter(this.#ops, dir);
   }
 
   /** Records facts about the owner in the lock file (a server's URL). */
@@ -119,14 +141,43 @@ export class FileAdapter implements StorageAdapter {
   }
 
   #open(): LoadedState {
-    const nodeId = this.#nodeId();
     const files = fs.readdirSync(this.dir);
-    const gens = files
-      .map((f) => /^snapshot-(\d{6})\.kds$/.exec(f))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => b - a);
+    const gensOf = (re: RegExp) =>
+      files
+        .map((f) => re.exec(f))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+        .sort((a, b) => b - a);
+    const gens = gensOf(/^snapshot-(\d{6})\.kds$/);
+    const logGens = gensOf(/^log-(\d{6})\.kdl$/);
     this.#gen = gens[0] ?? 0;
+    const repaired: RepairedDamage[] = [];
+    let checkpoint: Checkpoint | null;
+    try {
+      checkpoint = readCheckpoint(this.dir);
+    } catch (e) {
+      if (!(this.#repair && e instanceof CorruptionError)) throw e;
+      checkpoint = null;
+      const file = join(this.dir, 'SYNCED');
+      repaired.push({ file, offset: 0, message: `${e.message}; ignored it (damage in the log can then read as a torn tail)`, bytes: 0, records: 0, keys: 0 });
+    }
+    // A log of a later generation than the newest snapshot, or a checkpoint naming one,
+    // depends on a snapshot that is gone (a compaction writes and renames the snapshot
+    // before it starts that log): its history before that snapshot is lost.
+    const needed = Math.max(logGens[0] ?? 0, checkpoint?.gen ?? 0);
+    if (needed > this.#gen) {
+      const file = join(this.dir, name('snapshot', needed));
+      throw new CorruptionError(
+        `snapshot ${file} is missing: the database's history up to generation ${needed} was in it, and ` +
+          `${name('log', needed)} holds only what was written after it; refusing to open (restore the file from a ` +
+          `backup; repair cannot rebuild it)`,
+        { file, offset: 0 },
+      );
+    }
+    const logPath = join(this.dir, name('log', this.#gen));
+    const hasData = gens.length > 0 || checkpoint !== null || (fs.statSync(logPath, { throwIfNoEntry: false })?.size ?? 0) > LOG_HEADER_BYTES;
+    const node = readNodeId(this.dir);
+    if (node.state !== 'ok' && hasData && !this.#repair) throw nodeIdCorruption(this.dir, node);
     let snapshot = null;
     if (gens.length > 0) {
       const file = join(this.dir, name('snapshot', this.#gen));
@@ -141,8 +192,15 @@ export class FileAdapter implements StorageAdapter {
       const m = /^(snapshot|log)-(\d{6})\.(kds|kdl)(\.tmp)?$/.exec(f);
       if (m && (Number(m[2]) < this.#gen || m[4] !== undefined)) fs.rmSync(join(this.dir, f), { force: true });
     }
-    const logPath = join(this.dir, name('log', this.#gen));
+    // How much of this generation's log is known acknowledged and synced.
+    let syncedEnd = checkpoint !== null && checkpoint.gen === this.#gen ? checkpoint.end : LOG_HEADER_BYTES;
     const exists = fs.existsSync(logPath);
+    if (!exists && syncedEnd > LOG_HEADER_BYTES) {
+      const message = `log ${logPath} is missing, but ${syncedEnd} bytes of it were acknowledged and synced`;
+      if (!this.#repair) throw new CorruptionError(`${message}; refusing to open (repair starts an empty log)`, { file: logPath, offset: 0 });
+      repaired.push({ file: logPath, offset: 0, message: `${message}; started an empty log`, bytes: syncedEnd, records: 0, keys: 0 });
+      syncedEnd = LOG_HEADER_BYTES;
+    }
     this.#logFd = this.#ops.openSync(logPath, exists ? 'r+' : 'w+');
     if (!exists) {
       writeFully(this.#ops, this.#logFd, logHeader(this.#gen), LOG_HEADER_BYTES, 0);
@@ -150,92 +208,101 @@ export class FileAdapter implements StorageAdapter {
       fsyncDir(this.dir);
     }
     const data = fs.readFileSync(logPath);
+    let entries: ReplayEntry[] = [];
+    let truncated: RecoveryReport['truncated'];
+    let logNodes: ReadonlySet<string> = new Set();
     if (data.length < LOG_HEADER_BYTES) {
-      // A crash while the header was being written: the log held nothing.
+      // A crash while the header was being written: the log held nothing — unless the
+      // checkpoint says otherwise.
+      if (syncedEnd > LOG_HEADER_BYTES) {
+        const message = `log ${logPath} is ${data.length} bytes long, but ${syncedEnd} bytes of it were acknowledged and synced`;
+        if (!this.#repair) throw new CorruptionError(`${message}; refusing to open (repair starts an empty log)`, { file: logPath, offset: data.length });
+        repaired.push({ file: logPath, offset: data.length, message: `${message}; started an empty log`, bytes: syncedEnd, records: 0, keys: 0 });
+      }
       writeFully(this.#ops, this.#logFd, logHeader(this.#gen), LOG_HEADER_BYTES, 0);
       this.#ops.ftruncateSync(this.#logFd, LOG_HEADER_BYTES);
       this.#logSize = LOG_HEADER_BYTES;
-      return this.#loaded(nodeId, snapshot, [], { replayed: 0, fromSnapshot: snapshot?.count ?? 0 });
+    } else {
+      if (!data.subarray(0, 8).equals(LOG_MAGIC) || data.readUInt32LE(8) !== this.#gen) {
+        throw new CorruptionError(`log ${logPath} has a bad header; refusing to open (repair cannot fix a header)`, { file: logPath, offset: 0 });
+      }
+      const scan = scanLog(data, syncedEnd);
+      entries = scan.entries;
+      logNodes = scan.nodes;
+      const d = scan.damage;
+      if (d !== undefined) {
+        const what = describeDamage(logPath, d, syncedEnd);
+        if (!this.#repair) {
+          throw new CorruptionError(
+            `${what}; acknowledged data is lost, refusing to open (repair keeps the ${entries.length} records before offset ` +
+              `${d.validEnd}, after saving the damaged file aside)`,
+            { file: logPath, offset: d.offset, validEnd: d.validEnd, bytes: d.bytes, missingBytes: d.missingBytes, records: d.records, keys: d.keys },
+          );
+        }
+        const savedAs = `${logPath}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        fs.copyFileSync(logPath, savedAs);
+        fsyncFile(savedAs);
+        repaired.push({
+          file: logPath,
+          offset: d.offset,
+          message: `${what}; kept the ${entries.length} records before offset ${d.validEnd} and saved the damaged file as ${savedAs}`,
+          bytes: d.bytes + d.missingBytes,
+          records: d.records,
+          keys: d.keys,
+          savedAs,
+        });
+      } else if (scan.validEnd < data.length) {
+        truncated = { file: logPath, offset: scan.validEnd, bytes: data.length - scan.validEnd };
+      }
+      this.#logSize = scan.validEnd;
+      if (scan.validEnd < data.length) this.#ops.ftruncateSync(this.#logFd, scan.validEnd);
     }
-    if (!data.subarray(0, 8).equals(LOG_MAGIC) || data.readUInt32LE(8) !== this.#gen) {
-      throw new CorruptionError(`log ${logPath} has a bad header`, { file: logPath, offset: 0 });
-    }
-    const { entries, validEnd } = this.#scan(data, logPath, this.#readSyncedEnd());
-    let truncated: RecoveryReport['truncated'];
-    if (validEnd < data.length) {
-      truncated = { file: logPath, offset: validEnd, bytes: data.length - validEnd };
-      this.#ops.ftruncateSync(this.#logFd, validEnd);
+    const nodeId = this.#resolveNodeId(node, hasData, snapshot?.nodes ?? [], logNodes, repaired);
+    if (repaired.length > 0) {
+      // The checkpoint must not stay ahead of the log repair cut, or the next open would
+      // refuse again: sync the cut, then move the checkpoint back to it.
       this.#ops.fsyncSync(this.#logFd);
-    }
-    this.#logSize = validEnd;
+      this.#checkpoint.write(this.#gen, this.#logSize, true);
+    } else if (truncated !== undefined) this.#ops.fsyncSync(this.#logFd);
     const report: RecoveryReport = {
       replayed: entries.length,
       fromSnapshot: snapshot?.count ?? 0,
       ...(truncated ? { truncated } : {}),
+      ...(repaired.length > 0 ? { repaired } : {}),
     };
-    return this.#loaded(nodeId, snapshot, entries, report);
+    return { nodeId, snapshot, log: entries, report: () => report };
   }
 
-  #loaded(nodeId: string, snapshot: LoadedState['snapshot'], log: ReplayEntry[], report: RecoveryReport): LoadedState {
-    return { nodeId, snapshot, log, report: () => report };
-  }
-
-  /** Replays the log buffer; returns complete batches and where valid data ends. */
-  #scan(data: Buffer, file: string, syncedEnd: number): { entries: ReplayEntry[]; validEnd: number; why: string } {
-    const entries: ReplayEntry[] = [];
-    let batch: ReplayEntry[] = [];
-    let batchStart = LOG_HEADER_BYTES;
-    let at = LOG_HEADER_BYTES;
-    while (at < data.length) {
-      const rec = checkRecord(data, at, data.length);
-      if (!rec.ok) {
-        // Damage past the last fdatasync checkpoint is the unsynced tail of a power
-        // loss (pages can reach the disk out of order): cut it, like a torn tail.
-        // Damage before it, followed by valid records, is corruption.
-        if (at < syncedEnd && validRecordAfter(data, at, data.length)) {
-          throw new CorruptionError(`log ${file} is damaged at offset ${at} (${rec.why}); valid records follow, refusing to open`, {
-            file,
-            offset: at,
-          });
-        }
-        return { entries, validEnd: batchStart, why: rec.why };
-      }
-      let decoded;
-      try {
-        // Only the metadata line is decoded: values stay on disk until read.
-        const nl = data.indexOf(10, rec.bodyStart);
-        const metaEnd = nl < 0 || nl > rec.end ? rec.end : nl;
-        decoded = decodeMeta(data.toString('utf8', rec.bodyStart, metaEnd), at, rec.end - at);
-      } catch (e) {
-        throw new CorruptionError(`log ${file} has an unreadable record at offset ${at}`, { file, offset: at }, e);
-      }
-      batch.push(decoded.entry);
-      at = rec.end;
-      if (decoded.remaining === 0) {
-        for (const e of batch) entries.push(e);
-        batch = [];
-        batchStart = at;
-      }
+  /**
+   * The node id: from NODE (a legacy one is rewritten with its checksum), new for a new
+   * database, or — with repair, when NODE is missing or damaged — the one node every
+   * stored version names.
+   */
+  #resolveNodeId(
+    node: NodeIdFile,
+    hasData: boolean,
+    snapshotNodes: readonly string[],
+    logNodes: ReadonlySet<string>,
+    repaired: RepairedDamage[],
+  ): string {
+    if (node.state === 'ok') {
+      if (node.legacy) writeNodeId(this.dir, node.id);
+      return node.id;
     }
-    return { entries, validEnd: batchStart, why: batch.length > 0 ? 'incomplete batch' : '' };
-  }
-
-  #nodeId(): string {
-    const path = join(this.dir, 'NODE');
-    try {
-      const id = fs.readFileSync(path, 'utf8').trim();
-      if (/^[0-9a-f]{16}$/.test(id)) return id;
-    } catch {
-      // First open: create it below.
+    if (!hasData) {
+      const id = randomNodeId();
+      writeNodeId(this.dir, id);
+      return id;
     }
-    const id = randomNodeId();
-    const tmp = `${path}.tmp`;
-    fs.writeFileSync(tmp, id);
-    const fd = fs.openSync(tmp, 'r');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, path);
-    fsyncDir(this.dir);
+    const named = new Set([...snapshotNodes, ...logNodes]);
+    if (named.size !== 1) {
+      const e = nodeIdCorruption(this.dir, node);
+      throw new CorruptionError(`${e.message}; repair cannot tell which id is this node's: the stored versions name ${named.size} nodes`, e.details);
+    }
+    const id = [...named][0]!;
+    writeNodeId(this.dir, id);
+    const file = join(this.dir, 'NODE');
+    repaired.push({ file, offset: 0, message: `NODE was ${node.state}; rewrote it with ${id}, the one node every stored version names`, bytes: 0, records: 0, keys: 0 });
     return id;
   }
 
@@ -257,6 +324,7 @@ export class FileAdapter implements StorageAdapter {
     }
     this.#logSize = start + used;
     if (this.#sync === 'periodic') this.#scheduleSync();
+    else this.#advanceCheckpoint();
   }
 
   #scheduleSync(): void {
@@ -274,37 +342,22 @@ export class FileAdapter implements StorageAdapter {
     this.#dirty = false;
     try {
       this.#ops.fdatasyncSync(this.#logFd);
-      this.#writeSyncedEnd();
     } catch (e) {
       this.#broken = ioError('fdatasync failed; acknowledged writes may not survive power loss', e);
+      return;
     }
+    this.#advanceCheckpoint();
   }
 
-  // The `SYNCED` checkpoint says how much of the log is known to be on disk, so that
-  // recovery can tell the unsynced tail of a power loss (`periodic` policy) from real
-  // damage. Written after each periodic fdatasync; `always` needs none (nothing
-  // acknowledged is ever unsynced, and only the last batch can be in flight).
-  #writeSyncedEnd(): void {
-    const text = `${this.#gen} ${this.#logSize}`;
-    const line = Buffer.from(`${text} ${crc32(Buffer.from(text))}\n`.padEnd(64, ' '));
-    const path = join(this.dir, 'SYNCED');
-    const fd = this.#ops.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
+  // After every fdatasync of the log, whatever the policy: the checkpoint is what lets
+  // recovery call a cut or a damaged record before it lost data rather than a torn tail
+  // (see checkpoint.ts for why one in-place write with no fsync of its own is enough).
+  #advanceCheckpoint(): void {
     try {
-      writeFully(this.#ops, fd, line, line.length, 0);
-      this.#ops.fdatasyncSync(fd);
-    } finally {
-      this.#ops.closeSync(fd);
-    }
-  }
-
-  /** The checkpointed synced end of this generation's log; Infinity when unknown (strict). */
-  #readSyncedEnd(): number {
-    try {
-      const [gen, end, crc] = fs.readFileSync(join(this.dir, 'SYNCED'), 'utf8').trim().split(' ');
-      if (crc !== String(crc32(Buffer.from(`${gen} ${end}`))) || Number(gen) !== this.#gen) return Infinity;
-      return Number(end);
+      this.#checkpoint.write(this.#gen, this.#logSize);
     } catch {
-      return Infinity;
+      // The commit is already durable; a checkpoint left behind is still a lower bound,
+      // and a failing disk shows up on the next log write.
     }
   }
 
@@ -395,7 +448,9 @@ export class FileAdapter implements StorageAdapter {
     let snapFd = -1;
     try {
       fsyncDir(this.dir);
-      logFd = this.#ops.openSync(logPath, 'w+');
+      // Never over an existing file: a log of a later generation than the open one is
+      // another history (open refuses such a directory), not something to reuse.
+      logFd = this.#ops.openSync(logPath, 'wx+');
       writeFully(this.#ops, logFd, logHeader(next), LOG_HEADER_BYTES, 0);
       this.#ops.fsyncSync(logFd);
       fsyncDir(this.dir);
@@ -418,6 +473,7 @@ export class FileAdapter implements StorageAdapter {
     this.#snapBlocks = new BlockReader(this.#ops, snapFd);
     this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
     this.#snapValuesEnd = reloc.valuesEnd;
+    this.#advanceCheckpoint();
     for (const f of [name('log', oldGen), name('snapshot', oldGen)]) fs.rmSync(join(this.dir, f), { force: true });
     return reloc;
   }
@@ -428,6 +484,7 @@ export class FileAdapter implements StorageAdapter {
     this.#logFd = -1;
     this.#snapFd = -1;
     this.#snapBlocks = undefined;
+    this.#checkpoint.close();
   }
 
   close(): void {
@@ -436,7 +493,7 @@ export class FileAdapter implements StorageAdapter {
     try {
       if (this.#logFd >= 0) {
         this.#ops.fdatasyncSync(this.#logFd);
-        if (this.#sync === 'periodic' && this.#dirty) this.#writeSyncedEnd();
+        this.#advanceCheckpoint();
       }
     } finally {
       this.#closeFiles();

@@ -13,8 +13,10 @@ import { ClusterNode, WsTransport, clusterKeyFromToken, type ClusterOptions } fr
 import { ErrorCodes, InvalidArgumentError, KoruDelta, KoruError } from '@koru/delta';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { bearer, isLoopback, tokenChecker } from './auth.js';
+import { registerBrowserGuard } from './browser-guard.js';
 import { toWireError } from './errors.js';
 import { Metrics } from './metrics.js';
+import { trackMethods } from './methods.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
 import { closeAll, createWsHandler } from './ws.js';
@@ -34,6 +36,17 @@ export interface ServerOptions {
   /** Required for a non-loopback host unless `insecure`. */
   readonly token?: string;
   readonly insecure?: boolean;
+  /**
+   * Web origins (`scheme://host[:port]`, or `*` for any) whose pages may call the server,
+   * with CORS; a request from any other origin but the server's own gets 403 FORBIDDEN.
+   */
+  readonly allowOrigins?: readonly string[];
+  /**
+   * Host names (`name` or `name:port`) requests may be addressed to, besides the loopback
+   * names a loopback-bound server answers to; others get 403 (DNS rebinding). Given for a
+   * non-loopback bind, it restricts that bind to these names too.
+   */
+  readonly allowHosts?: readonly string[];
   /** Largest request body or WebSocket message (default 16 MiB). */
   readonly maxBodyBytes?: number;
   /** Most simultaneous connections (default 1,024); more get 503 TOO_MANY_CONNECTIONS. */
@@ -124,6 +137,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await KoruDelta.start(options.path !== undefined ? { path: options.path } : {}));
   const started = Date.now();
+  /** The port requests must name in `Host` (known once listening). */
+  let listeningPort = port;
   let state: ServerState = 'starting';
   const metrics = new Metrics(db);
   const inFlight = new Set<Promise<unknown>>();
@@ -161,6 +176,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     }
   });
 
+  // Origin and Host first (403 before anything runs), then CORS (preflights carry no token).
+  const guard = await registerBrowserGuard(app, { host, allowOrigins: options.allowOrigins, allowHosts: options.allowHosts, port: () => listeningPort });
   const check = tokenChecker(token);
   app.addHook('onRequest', async (req) => {
     // Health and readiness probes come from orchestrators that hold no token.
@@ -180,7 +197,13 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     if (wire.status >= 500) req.log.error({ err: error }, 'request failed');
     void reply.status(wire.status).send({ error: wire.error });
   });
+  const methodsAt = trackMethods(app);
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = methodsAt(path);
+    if (allowed.length > 0) {
+      return void reply.status(405).header('allow', allowed.join(', ')).send({ error: { code: ErrorCodes.METHOD_NOT_ALLOWED, message: `${path} answers ${allowed.join(', ')}, not ${req.method}` } });
+    }
     void reply.status(404).send({ error: { code: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
   // In-flight HTTP requests need no tracking: app.close() waits for them to be answered.
@@ -209,6 +232,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     track,
   });
   app.server.on('upgrade', (req, socket, head) => {
+    if (guard.refuseUpgrade(req, socket)) return;
     if (clusterTransport?.upgrade(req, socket, head) === true) return;
     ws.upgrade(req, socket, head);
   });
@@ -233,6 +257,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  listeningPort = actualPort;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   // Local commands that find the directory locked read this to reach the server instead.
   const marker = options.db === undefined && options.path !== undefined ? join(options.path, SERVER_FILE) : undefined;

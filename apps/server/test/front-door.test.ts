@@ -166,7 +166,7 @@ describe('GET /metrics', () => {
   it("includes Node's process metrics: heap, GC, event-loop lag, CPU", async () => {
     const s = await server();
     // A collection or two, so that GC has something to report.
-    for (let i = 0; i < 20; i++) await fetch(`${s.url}/v1/kv/n/k${i}`, { method: 'PUT', body: JSON.stringify({ pad: 'x'.repeat(10_000) }) });
+    for (let i = 0; i < 20; i++) await fetch(`${s.url}/v1/kv/n/k${i}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(10_000) }) });
     const text = await (await fetch(`${s.url}/metrics`)).text();
     for (const name of ['nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_gc_duration_seconds', 'process_cpu_user_seconds_total', 'koru_http_requests_total']) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));

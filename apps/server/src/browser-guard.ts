@@ -26,8 +26,6 @@ export interface BrowserGuardOptions {
   readonly host: string;
   readonly allowOrigins?: readonly string[] | undefined;
   readonly allowHosts?: readonly string[] | undefined;
-  /** The port the server listens on (known once it listens). */
-  readonly port: () => number;
 }
 
 /** The guard of a server: its policy and the check its upgrade handler calls first. */
@@ -49,7 +47,7 @@ export async function registerBrowserGuard(app: FastifyInstance, o: BrowserGuard
   // Answered here rather than thrown: routes registered before the server's error
   // handler (the CORS plugin's OPTIONS route) would use Fastify's default one.
   app.addHook('onRequest', async (req, reply) => {
-    const why = policy.refusal({ host: req.headers.host, origin: req.headers.origin }, o.port());
+    const why = policy.refusal({ host: req.headers.host, origin: req.headers.origin });
     if (why !== undefined) return reply.status(403).send({ error: { code: ErrorCodes.FORBIDDEN, message: why } });
   });
   // Allowed origins only: every other origin was refused above, and same-origin pages
@@ -73,7 +71,7 @@ export async function registerBrowserGuard(app: FastifyInstance, o: BrowserGuard
   return {
     policy,
     refuseUpgrade(req, socket) {
-      const why = policy.refusal({ host: req.headers.host, origin: req.headers.origin }, o.port());
+      const why = policy.refusal({ host: req.headers.host, origin: req.headers.origin });
       if (why === undefined) return false;
       const body = JSON.stringify({ error: { code: ErrorCodes.FORBIDDEN, message: why } });
       socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);

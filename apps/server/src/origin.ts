@@ -70,16 +70,16 @@ function splitHost(text: string): { name: string; port: number | undefined } | u
 export interface OriginPolicy {
   /**
    * Why a request with these headers is refused (a sentence), or undefined when it may
-   * proceed. `port`: the port the server listens on.
+   * proceed.
    */
-  refusal(headers: { readonly host?: string | undefined; readonly origin?: string | undefined }, port: number): string | undefined;
+  refusal(headers: { readonly host?: string | undefined; readonly origin?: string | undefined }): string | undefined;
   /** True when `origin` is on the allow-list (CORS headers are sent for it). */
   allowsOrigin(origin: string): boolean;
 }
 
 /**
  * The policy of a server bound to `host`. `Host` is checked when the bind is loopback
- * (loopback names and the bound host, on the server's port, plus `allowHosts`) or when
+ * (loopback names and the bound host, plus `allowHosts`) or when
  * `allowHosts` is given; otherwise any `Host` is served (the token protects such binds).
  * A request carrying `Origin` passes when that origin is the server's own (its host and
  * port are the `Host` asked for) or on `allowOrigins`; requests without one (curl, the
@@ -92,13 +92,14 @@ export function originPolicy(o: { readonly host: string; readonly allowOrigins?:
   const checkHost = isLoopback(o.host) || allowHosts.length > 0;
   const bound = o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]` : o.host.toLowerCase();
   const ownNames = isLoopback(o.host) ? new Set(['localhost', '127.0.0.1', '[::1]', bound]) : new Set<string>();
-  const hostAllowed = (header: string, port: number): boolean => {
+  // Loopback names pass on any port: a proxy or relay on this machine forwards its own
+  // port, and a page on another loopback port is another origin, refused by `Origin`.
+  // What DNS rebinding changes is the name.
+  const hostAllowed = (header: string): boolean => {
     const parsed = splitHost(header.trim().toLowerCase().replace(/\.$/, ''));
     if (parsed === undefined) return false;
-    // No port in Host means the scheme's default: 80 for this plain-HTTP server.
-    const asked = parsed.port ?? 80;
-    if (ownNames.has(parsed.name) && asked === port) return true;
-    return allowHosts.some((entry) => entry === parsed.name || entry === `${parsed.name}:${asked}` || (parsed.port !== undefined && entry === `${parsed.name}:${parsed.port}`));
+    if (ownNames.has(parsed.name)) return true;
+    return allowHosts.some((entry) => entry === parsed.name || (parsed.port !== undefined && entry === `${parsed.name}:${parsed.port}`));
   };
   const allowsOrigin = (origin: string): boolean => {
     if (anyOrigin) return true;
@@ -107,9 +108,9 @@ export function originPolicy(o: { readonly host: string; readonly allowOrigins?:
   };
   return {
     allowsOrigin,
-    refusal(headers, port) {
+    refusal(headers) {
       const host = headers.host;
-      if (checkHost && host !== undefined && !hostAllowed(host, port)) {
+      if (checkHost && host !== undefined && !hostAllowed(host)) {
         return `this server does not answer to the host name ${JSON.stringify(host)} (a page on another site may be reaching it through DNS rebinding); name it by a loopback address, or allow the name with --allow-host`;
       }
       const origin = headers.origin;

@@ -137,8 +137,6 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await KoruDelta.start(options.path !== undefined ? { path: options.path } : {}));
   const started = Date.now();
-  /** The port requests must name in `Host` (known once listening). */
-  let listeningPort = port;
   let state: ServerState = 'starting';
   const metrics = new Metrics(db);
   const inFlight = new Set<Promise<unknown>>();
@@ -177,7 +175,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   });
 
   // Origin and Host first (403 before anything runs), then CORS (preflights carry no token).
-  const guard = await registerBrowserGuard(app, { host, allowOrigins: options.allowOrigins, allowHosts: options.allowHosts, port: () => listeningPort });
+  const guard = await registerBrowserGuard(app, { host, allowOrigins: options.allowOrigins, allowHosts: options.allowHosts });
   const check = tokenChecker(token);
   app.addHook('onRequest', async (req) => {
     // Health and readiness probes come from orchestrators that hold no token.
@@ -257,7 +255,6 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  listeningPort = actualPort;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   // Local commands that find the directory locked read this to reach the server instead.
   const marker = options.db === undefined && options.path !== undefined ? join(options.path, SERVER_FILE) : undefined;

@@ -161,7 +161,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
-  // Bodies are JSON whatever the content type says (curl -d sends form encoding). Own
+  // Bodies are JSON (browser-guard.ts refuses writes declared otherwise, 415). Own
   // `__proto__` keys are ordinary data here, never a prototype.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {

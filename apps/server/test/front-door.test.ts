@@ -208,6 +208,9 @@ describe('GET /v1/openapi.json', () => {
     const ids = Object.values(doc.paths).flatMap((m) => Object.values(m).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);
     expect(doc.paths['/v1/kv/{ns}/{key}']!.put!.parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(['ns', 'key']);
+    // Writes with a body say they take JSON only.
+    expect(doc.paths['/v1/kv/{ns}/{key}']!.put).toHaveProperty(['responses', '415']);
+    expect(doc.paths['/v1/kv/{ns}/{key}']!.get).not.toHaveProperty(['responses', '415']);
   });
 });
 

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
 import { originPolicy, parseAllowHosts, parseAllowOrigins } from '../src/origin.js';
+import { MAX_IF_MATCH_TAGS } from '../src/preconditions.js';
 import { Session } from './support.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -242,6 +243,18 @@ describe('If-Match', () => {
       expect((await raw(s, 'DELETE', '/v1/kv/users/alice', { 'if-match': bad })).status, bad).toBe(400);
     }
     expect(await s.db.history('users', 'alice')).toHaveLength(1);
+  });
+
+  it(`lists at most ${MAX_IF_MATCH_TAGS} entity tags (each is one compare-and-set); more is 400`, async () => {
+    const s = await server();
+    const v = await s.db.put('users', 'alice', 1);
+    const others = Array.from({ length: MAX_IF_MATCH_TAGS - 1 }, (_, i) => `"other${i}"`);
+    const tooMany = await raw(s, 'PUT', '/v1/kv/users/alice', { 'if-match': [...others, '"x"', `"${v.versionId}"`].join(', '), ...JSON_TYPE }, '2');
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.message).toMatch(new RegExp(`more than ${MAX_IF_MATCH_TAGS} entity tags`));
+    expect(await s.db.history('users', 'alice')).toHaveLength(1);
+    const most = await raw(s, 'PUT', '/v1/kv/users/alice', { 'if-match': [...others, `"${v.versionId}"`].join(', '), ...JSON_TYPE }, '2');
+    expect(most.status).toBe(200);
   });
 
   it('understands a list of entity tags, *, and weak tags (never a strong match)', async () => {

@@ -78,7 +78,8 @@ export interface OriginPolicy {
 }
 
 /**
- * The policy of a server bound to `host`. `Host` is checked when the bind is loopback
+ * The policy of a server bound to `host` (allow-lists as {@link parseAllowOrigins} and
+ * {@link parseAllowHosts} give them). `Host` is checked when the bind is loopback
  * (loopback names and the bound host, plus `allowHosts`) or when
  * `allowHosts` is given; otherwise any `Host` is served (the token protects such binds).
  * A request carrying `Origin` passes when that origin is the server's own (its host and

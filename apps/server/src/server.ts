@@ -17,6 +17,7 @@ import { registerBrowserGuard } from './browser-guard.js';
 import { toWireError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { trackMethods } from './methods.js';
+import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
 import { closeAll, createWsHandler } from './ws.js';
@@ -131,6 +132,9 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
       throw new InvalidArgumentError(`refusing to serve ${host} with an open cluster door: give --cluster-key or --token, or --insecure`);
     }
   }
+  // Checked before the database opens: a bad entry refuses to start with nothing taken.
+  const allowOrigins = options.allowOrigins !== undefined ? parseAllowOrigins(options.allowOrigins, 'allowOrigins') : undefined;
+  const allowHosts = options.allowHosts !== undefined ? parseAllowHosts(options.allowHosts, 'allowHosts') : undefined;
   const maxBodyBytes = options.maxBodyBytes ?? 16 * MiB;
   const maxConnections = options.maxConnections ?? 1024;
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
@@ -175,7 +179,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   });
 
   // Origin and Host first (403 before anything runs), then CORS (preflights carry no token).
-  const guard = await registerBrowserGuard(app, { host, allowOrigins: options.allowOrigins, allowHosts: options.allowHosts });
+  const guard = await registerBrowserGuard(app, { host, allowOrigins, allowHosts });
   const check = tokenChecker(token);
   app.addHook('onRequest', async (req) => {
     // Health and readiness probes come from orchestrators that hold no token.

@@ -160,6 +160,18 @@ describe('Origin', () => {
     expect(parseAllowHosts(['Koru.Example, proxy.local:8080'], '--allow-host')).toEqual(['koru.example', 'proxy.local:8080']);
     expect(() => parseAllowHosts(['http://x'], '--allow-host')).toThrow(/is not a host name/);
   });
+
+  it('startServer normalizes allowOrigins, and refuses a bad entry before opening the database', async () => {
+    const s = await server({ allowOrigins: ['HTTP://LocalHost:3000/'] });
+    expect((await raw(s, 'GET', '/v1/ns', { origin: 'http://localhost:3000' })).status).toBe(200);
+    const t = tempDir('koru-guard-bad-');
+    cleanups.push(t.cleanup);
+    await expect(startServer({ path: t.dir, port: 0, log: 'silent', allowOrigins: ['localhost:3000'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(startServer({ path: t.dir, port: 0, log: 'silent', allowHosts: ['a b'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // Nothing was left locked.
+    const again = await startServer({ path: t.dir, port: 0, log: 'silent' });
+    await again.close();
+  });
 });
 
 describe('Host', () => {

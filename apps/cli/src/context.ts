@@ -69,6 +69,8 @@ export class Context {
   /** The server to talk to (`--url`, `KORU_URL`); undefined for the local database. */
   readonly url: string | undefined;
   readonly token: string | undefined;
+  /** True when the token came from `--token` (not the environment). */
+  readonly tokenFromFlag: boolean;
   /** Where the data is: the server's URL or the local directory. */
   where: string;
   #db: Promise<Database> | undefined;
@@ -84,6 +86,7 @@ export class Context {
     this.dbPath = isAbsolute(path) ? path : resolve(io.cwd, path);
     this.url = options.url ?? (io.env.KORU_URL || undefined);
     this.token = options.token ?? (io.env.KORU_TOKEN || undefined);
+    this.tokenFromFlag = options.token !== undefined;
     this.where = this.url ?? this.dbPath;
   }
 

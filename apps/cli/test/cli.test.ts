@@ -288,7 +288,7 @@ describe('kdelta start', () => {
     await k('set', 'users/alice', '{"n":1}');
     const { url, stop } = await serving(dir);
     expect(await (await fetch(`${url}/v1/kv/users/alice`)).json()).toEqual({ n: 1 });
-    expect((await fetch(`${url}/v1/kv/users/bob`, { method: 'PUT', body: '{"n":2}' })).status).toBe(200);
+    expect((await fetch(`${url}/v1/kv/users/bob`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"n":2}' })).status).toBe(200);
     expect(await stop()).toBe(0);
     expect(json((await k('get', 'users/bob', '--json')).stdout)).toEqual({ n: 2 });
   });

@@ -146,7 +146,7 @@ describe('flags given twice', () => {
     return cmd.commands.flatMap((c) => [[[...path, c.name()], c] as [string[], Command], ...commands(c, [...path, c.name()])]);
   }
   const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, readStdin: async () => '', env: {}, cwd: '/' }, () => async () => {});
-  const repeatable = new Set(['query --filter', 'query --sort', 'view create --filter', 'view create --sort', 'watch --filter', 'start --join']);
+  const repeatable = new Set(['query --filter', 'query --sort', 'view create --filter', 'view create --sort', 'watch --filter', 'start --join', 'start --allow-origin', 'start --allow-host']);
   const twice = (o: Option): string[] => [o.long ?? o.short!, ...(o.required || o.optional ? ['1'] : []), o.short ?? o.long!, ...(o.required || o.optional ? ['2'] : [])];
 
   it('refuses any flag that takes one value, or none, given twice: exit 2, one line', async () => {
@@ -165,7 +165,7 @@ describe('flags given twice', () => {
     }
   });
 
-  it('lets --filter, --sort and --join repeat (and only those)', () => {
+  it('lets --filter, --sort, --join, --allow-origin and --allow-host repeat (and only those)', () => {
     const found = commands(program).flatMap(([path, c]) => c.options.filter((o) => repeatable.has(`${path.join(' ')} ${o.long}`)).map((o) => `${path.join(' ')} ${o.long}`));
     expect(found.sort()).toEqual([...repeatable].sort());
   });

@@ -2,7 +2,7 @@
 // flag given twice (but --join) is a one-line usage error, and the port and log level
 // come from KORU_PORT / PORT / KORU_LOG_LEVEL when no flag gives them.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 /** The environment without the caller's KORU_* settings and PORT. */
-const CLEAN = { KORU_PORT: '', PORT: '', KORU_LOG_LEVEL: '', KORU_TOKEN: '', KORU_CLUSTER_KEY: '' };
+const CLEAN = { KORU_PORT: '', PORT: '', KORU_LOG_LEVEL: '', KORU_TOKEN: '', KORU_TOKEN_FILE: '', KORU_CLUSTER_KEY: '', KORU_ALLOW_ORIGIN: '', KORU_ALLOW_HOST: '' };
 
 function freshDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'koru-start-'));
@@ -133,5 +133,45 @@ describe('kdelta start: environment', () => {
     const quiet = await serving(['-p', '0'], { KORU_LOG_LEVEL: 'error' });
     expect((await fetch(`${quiet.url}/healthz`)).status).toBe(200);
     expect(quiet.stdout()).not.toContain('Server listening');
+  });
+});
+
+describe('kdelta start: browsers and the token file', () => {
+  it('--token-file (or KORU_TOKEN_FILE) gives the token without it being in the process list; not with --token', async () => {
+    const dir = freshDir();
+    const file = join(dir, 'token');
+    writeFileSync(file, 'cli-file-s3cret\n');
+    const s = await serving(['-p', '0', '--token-file', file]);
+    expect((await fetch(`${s.url}/v1/ns`)).status).toBe(401);
+    expect((await fetch(`${s.url}/v1/ns`, { headers: { authorization: 'Bearer cli-file-s3cret' } })).status).toBe(200);
+    expect(readFileSync(`/proc/${s.proc.pid}/cmdline`, 'utf8')).not.toContain('cli-file-s3cret');
+    const env = await serving(['-p', '0'], { KORU_TOKEN_FILE: file });
+    expect((await fetch(`${env.url}/v1/ns`, { headers: { authorization: 'Bearer cli-file-s3cret' } })).status).toBe(200);
+    writeFileSync(join(dir, 'empty'), '');
+    for (const [args, message] of [
+      [['--token', 'x', 'start', '--token-file', file], /^kdelta: --token and --token-file both give the token/],
+      [['start', '--token-file', join(dir, 'empty')], /^kdelta: --token-file ".*empty" is empty/],
+      [['start', '--allow-origin', 'example.com'], /^kdelta: --allow-origin "example.com" is not an origin/],
+    ] as const) {
+      const r = await kdelta(['-d', join(dir, 'db'), ...args], { env: CLEAN });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('--allow-origin (repeatable, comma lists) lets those pages in with CORS; other origins get 403', async () => {
+    const s = await serving(['-p', '0', '--allow-origin', 'http://a.example', '--allow-origin', 'http://b.example,http://c.example:8080']);
+    for (const origin of ['http://a.example', 'http://c.example:8080']) {
+      const r = await fetch(`${s.url}/v1/ns`, { headers: { origin } });
+      expect(r.status, origin).toBe(200);
+      expect(r.headers.get('access-control-allow-origin')).toBe(origin);
+    }
+    const evil = await fetch(`${s.url}/v1/ns`, { headers: { origin: 'http://evil.example' } });
+    expect(evil.status).toBe(403);
+    expect(((await evil.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    const env = await serving(['-p', '0'], { KORU_ALLOW_ORIGIN: 'http://d.example' });
+    expect((await fetch(`${env.url}/v1/ns`, { headers: { origin: 'http://d.example' } })).status).toBe(200);
+    expect((await fetch(`${env.url}/v1/ns`, { headers: { origin: 'http://a.example' } })).status).toBe(403);
   });
 });

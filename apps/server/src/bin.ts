@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { isKoruError } from '@koru/delta';
 import { parseJoinAddress, parsePort } from './env.js';
+import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { serve } from './serve.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -17,6 +18,13 @@ Options:
   --host, -b, --bind <h>   address to listen on (default 127.0.0.1)
   -d, --db-path <dir>      database directory (default: $KORU_DB_PATH, else ~/.korudelta/db)
   --token <token>          every request, socket and peer must hold it (default: $KORU_TOKEN)
+  --token-file <path>      read the token from this file, so it is not in the process list
+                           (default: $KORU_TOKEN_FILE); not with --token
+  --allow-origin <origin>  web origin (scheme://host[:port], or *) whose pages may call the
+                           server, with CORS (repeatable or comma list; default: $KORU_ALLOW_ORIGIN);
+                           other origins but the server's own get 403
+  --allow-host <name>      host name requests may be addressed to besides the loopback names
+                           (repeatable or comma list; default: $KORU_ALLOW_HOST)
   --insecure               allow a non-loopback address without a token
   -j, --join <host[:port]> join the cluster of this member (port 7878 if none; repeatable)
   --cluster-key <key>      secret every member must hold (default: $KORU_CLUSTER_KEY, else derived from the token)
@@ -33,6 +41,9 @@ const options = {
   bind: { type: 'string', short: 'b' },
   'db-path': { type: 'string', short: 'd' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
+  'allow-origin': { type: 'string', multiple: true },
+  'allow-host': { type: 'string', multiple: true },
   insecure: { type: 'boolean' },
   join: { type: 'string', short: 'j', multiple: true },
   'cluster-key': { type: 'string' },
@@ -54,10 +65,11 @@ try {
   usage((e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\.$/, '').replace(/^Unknown option/, 'unknown option'));
 }
 const { values, tokens } = parsed;
-// A setting given twice is a mistake, never silently the last one; --join repeats.
+// A setting given twice is a mistake, never silently the last one; lists repeat.
+const REPEATABLE = new Set(['join', 'allow-origin', 'allow-host']);
 const seen = new Set<string>();
 for (const t of tokens) {
-  if (t.kind !== 'option' || t.name === 'join') continue;
+  if (t.kind !== 'option' || REPEATABLE.has(t.name)) continue;
   const name = t.name === 'bind' ? 'host' : t.name;
   if (seen.has(name)) usage(t.name === 'bind' || t.name === 'host' ? '--host / --bind given twice' : `--${t.name} given twice`);
   seen.add(name);
@@ -73,7 +85,12 @@ if (values.version === true) {
 let port: number | undefined;
 let join: string[] = [];
 let advertise: string | undefined;
+let allowOrigins: string[] | undefined;
+let allowHosts: string[] | undefined;
 try {
+  if (values.token !== undefined && values['token-file'] !== undefined) usage('--token and --token-file both give the token: give one');
+  if (values['allow-origin'] !== undefined) allowOrigins = parseAllowOrigins(values['allow-origin'], '--allow-origin');
+  if (values['allow-host'] !== undefined) allowHosts = parseAllowHosts(values['allow-host'], '--allow-host');
   if (values.port !== undefined) port = parsePort(values.port, '--port');
   join = (values.join ?? []).map((a) => parseJoinAddress(a));
   if (values.advertise !== undefined) advertise = parseJoinAddress(values.advertise, '--advertise');
@@ -87,6 +104,9 @@ process.exitCode = await serve({
   ...(host !== undefined ? { host } : {}),
   ...(values['db-path'] !== undefined ? { path: values['db-path'] } : {}),
   ...(values.token !== undefined ? { token: values.token } : {}),
+  ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+  ...(allowOrigins !== undefined ? { allowOrigins } : {}),
+  ...(allowHosts !== undefined ? { allowHosts } : {}),
   ...(values.insecure === true ? { insecure: true } : {}),
   cluster: { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
 });

@@ -2,7 +2,9 @@
 export { startServer, SERVER_FILE, LOG_LEVELS, type LogLevel, type ServerState, type ServerOptions, type ServerClusterOptions, type KoruServer } from './server.js';
 export { portFromEnv, logLevelFromEnv, parsePort, parseLogLevel, parseJoinAddress, DEFAULT_PORT } from './env.js';
 export { OPENAPI_VERSION } from './openapi.js';
-export { serve } from './serve.js';
+export { serve, type ServeOptions } from './serve.js';
+export { parseAllowOrigins, parseAllowHosts } from './origin.js';
+export { readTokenFile, tokenOf } from './token-file.js';
 export { PROTOCOL_VERSION } from './ws.js';
 export { toWireError, type WireError } from './errors.js';
 /** One member as `GET /v1/cluster/peers` lists it. */

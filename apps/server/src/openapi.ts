@@ -82,6 +82,8 @@ function openApiDocument(routes: readonly Collected[], o: { readonly version: st
     if (WITH_BODY.has(r.method)) {
       // A route without a body schema takes any JSON value (a stored value, a query).
       op.requestBody = { required: r.schema?.body !== undefined, content: { 'application/json': { schema: (r.schema?.body as Schema | undefined) ?? {} } } };
+      // Any other declared type is refused before the body is read (browser-guard.ts).
+      (op.responses as Schema)['415'] = { description: 'The body is not sent as Content-Type: application/json (UNSUPPORTED_MEDIA_TYPE)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     (paths[path] ??= {})[r.method] = op;
   }

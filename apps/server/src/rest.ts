@@ -3,6 +3,7 @@ import type { ClusterNode } from '@koru/cluster';
 import { InvalidArgumentError, type AckLevel, type KoruDelta, type PutOptions, type Version } from '@koru/delta';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Metrics } from './metrics.js';
+import { conditionally } from './preconditions.js';
 
 type KeyParams = { ns: string; key: string };
 
@@ -20,26 +21,15 @@ const ACK = query({ ack: { type: 'string', enum: ['local', 'quorum', 'all'] } })
 /** A route's options: its one-line summary (for the OpenAPI document) and its request schemas. */
 const route = (summary: string, schema: FastifySchema = {}) => ({ schema: { summary, ...schema } });
 
-/** A write's options: compare-and-set from the headers, acknowledgement from the query. */
-function writeOptions(req: FastifyRequest<{ Querystring: { ack?: AckLevel } }>): PutOptions | undefined {
-  const ifVersion = ifVersionOf(req);
-  const ack = req.query.ack;
-  if (ifVersion === undefined && ack === undefined) return undefined;
-  return { ...(ifVersion !== undefined ? { ifVersion } : {}), ...(ack !== undefined ? { ack } : {}) };
+/** A write's acknowledgement level from the query (compare-and-set comes from the headers: preconditions.ts). */
+function ackOf(req: FastifyRequest<{ Querystring: { ack?: AckLevel } }>): PutOptions | undefined {
+  return req.query.ack !== undefined ? { ack: req.query.ack } : undefined;
 }
 
 /** A version without its value: what writes return. */
 function meta(v: Version): Omit<Version, 'value'> {
   const { value: _value, ...rest } = v;
   return rest;
-}
-
-/** `If-Match: "id"` → the id; `If-None-Match: *` → null (create-only); neither → undefined. */
-function ifVersionOf(req: FastifyRequest): string | null | undefined {
-  const match = req.headers['if-match'];
-  if (typeof match === 'string' && match.trim() !== '*') return match.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
-  if (req.headers['if-none-match'] === '*') return null;
-  return undefined;
 }
 
 function etag(reply: FastifyReply, v: Version): void {
@@ -61,7 +51,7 @@ function limitOf(text: string | undefined): number | undefined {
 
 export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metrics, version: string, started: number, clusterRef: { readonly node: ClusterNode | undefined }): void {
   app.put<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', route('Write a new version of a key (If-Match: compare-and-set)', ACK), async (req, reply) => {
-    const v = await db.put(req.params.ns, req.params.key, req.body, writeOptions(req));
+    const v = await conditionally(db, req.params.ns, req.params.key, req.headers, ackOf(req), (options) => db.put(req.params.ns, req.params.key, req.body, options));
     metrics.writes.inc();
     etag(reply, v);
     return meta(v);
@@ -77,7 +67,7 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     return reply.type('application/json').send(JSON.stringify(v.value));
   });
   app.delete<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', route('Delete a key (writes a tombstone version)', ACK), async (req, reply) => {
-    const v = await db.delete(req.params.ns, req.params.key, writeOptions(req));
+    const v = await conditionally(db, req.params.ns, req.params.key, req.headers, ackOf(req), (options) => db.delete(req.params.ns, req.params.key, options));
     metrics.writes.inc();
     etag(reply, v);
     return meta(v);

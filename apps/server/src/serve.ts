@@ -1,6 +1,6 @@
 /**
- * Running a server as a process: the default data path, KORU_TOKEN, KORU_PORT / PORT,
- * KORU_LOG_LEVEL, one ready line, graceful shutdown on SIGINT/SIGTERM. Shared by
+ * Running a server as a process: the default data path, KORU_TOKEN / KORU_TOKEN_FILE,
+ * KORU_PORT / PORT, KORU_LOG_LEVEL, KORU_ALLOW_ORIGIN / KORU_ALLOW_HOST, one ready line, graceful shutdown on SIGINT/SIGTERM. Shared by
  * `koru-server` and `kdelta start`.
  */
 import { homedir } from 'node:os';
@@ -8,18 +8,31 @@ import { join } from 'node:path';
 import { isKoruError } from '@koru/delta';
 import { isLoopback } from './auth.js';
 import { logLevelFromEnv, portFromEnv } from './env.js';
+import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { startServer, type ServerOptions } from './server.js';
+import { tokenOf } from './token-file.js';
+
+/** Options of {@link serve}: a server's, and where to read the token from. */
+export interface ServeOptions extends ServerOptions {
+  /** A file holding the token (`--token-file`); refused together with `token`. */
+  readonly tokenFile?: string;
+}
 
 /**
  * Serves until SIGINT/SIGTERM; resolves to the process exit code (0 after a clean stop,
  * 2 for a usage error such as an unsafe bind or a bad environment value, 1 otherwise).
  * Options given win over the environment.
  */
-export async function serve(options: ServerOptions): Promise<number> {
+export async function serve(serveOptions: ServeOptions): Promise<number> {
+  const { tokenFile, ...options } = serveOptions;
   const path = options.path ?? process.env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db');
-  const token = (options.token ?? process.env.KORU_TOKEN) || undefined;
+  let token: string | undefined;
   let server;
   try {
+    token = tokenOf({ token: options.token, tokenFile }, process.env);
+    const env = process.env;
+    const allowOrigins = options.allowOrigins ?? (env.KORU_ALLOW_ORIGIN?.trim() ? parseAllowOrigins([env.KORU_ALLOW_ORIGIN], 'KORU_ALLOW_ORIGIN') : undefined);
+    const allowHosts = options.allowHosts ?? (env.KORU_ALLOW_HOST?.trim() ? parseAllowHosts([env.KORU_ALLOW_HOST], 'KORU_ALLOW_HOST') : undefined);
     // A setting given as an option wins: the environment is not even read for it.
     const port = options.port ?? portFromEnv(process.env);
     const logLevel = options.logLevel ?? logLevelFromEnv(process.env);
@@ -29,6 +42,8 @@ export async function serve(options: ServerOptions): Promise<number> {
       ...(port !== undefined ? { port } : {}),
       ...(logLevel !== undefined ? { logLevel } : {}),
       ...(token !== undefined ? { token } : {}),
+      ...(allowOrigins !== undefined ? { allowOrigins } : {}),
+      ...(allowHosts !== undefined ? { allowHosts } : {}),
       log: options.log ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     });
   } catch (e) {

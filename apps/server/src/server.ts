@@ -13,8 +13,11 @@ import { ClusterNode, WsTransport, clusterKeyFromToken, type ClusterOptions } fr
 import { ErrorCodes, InvalidArgumentError, KoruDelta, KoruError } from '@koru/delta';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { bearer, isLoopback, tokenChecker } from './auth.js';
+import { registerBrowserGuard } from './browser-guard.js';
 import { toWireError } from './errors.js';
 import { Metrics } from './metrics.js';
+import { trackMethods } from './methods.js';
+import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
 import { closeAll, createWsHandler } from './ws.js';
@@ -34,6 +37,17 @@ export interface ServerOptions {
   /** Required for a non-loopback host unless `insecure`. */
   readonly token?: string;
   readonly insecure?: boolean;
+  /**
+   * Web origins (`scheme://host[:port]`, or `*` for any) whose pages may call the server,
+   * with CORS; a request from any other origin but the server's own gets 403 FORBIDDEN.
+   */
+  readonly allowOrigins?: readonly string[];
+  /**
+   * Host names (`name` or `name:port`) requests may be addressed to, besides the loopback
+   * names a loopback-bound server answers to; others get 403 (DNS rebinding). Given for a
+   * non-loopback bind, it restricts that bind to these names too.
+   */
+  readonly allowHosts?: readonly string[];
   /** Largest request body or WebSocket message (default 16 MiB). */
   readonly maxBodyBytes?: number;
   /** Most simultaneous connections (default 1,024); more get 503 TOO_MANY_CONNECTIONS. */
@@ -118,6 +132,9 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
       throw new InvalidArgumentError(`refusing to serve ${host} with an open cluster door: give --cluster-key or --token, or --insecure`);
     }
   }
+  // Checked before the database opens: a bad entry refuses to start with nothing taken.
+  const allowOrigins = options.allowOrigins !== undefined ? parseAllowOrigins(options.allowOrigins, 'allowOrigins') : undefined;
+  const allowHosts = options.allowHosts !== undefined ? parseAllowHosts(options.allowHosts, 'allowHosts') : undefined;
   const maxBodyBytes = options.maxBodyBytes ?? 16 * MiB;
   const maxConnections = options.maxConnections ?? 1024;
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
@@ -148,7 +165,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
-  // Bodies are JSON whatever the content type says (curl -d sends form encoding). Own
+  // Bodies are JSON (browser-guard.ts refuses writes declared otherwise, 415). Own
   // `__proto__` keys are ordinary data here, never a prototype.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
@@ -161,6 +178,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     }
   });
 
+  // Origin and Host first (403 before anything runs), then CORS (preflights carry no token).
+  const guard = await registerBrowserGuard(app, { host, allowOrigins, allowHosts });
   const check = tokenChecker(token);
   app.addHook('onRequest', async (req) => {
     // Health and readiness probes come from orchestrators that hold no token.
@@ -180,7 +199,13 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     if (wire.status >= 500) req.log.error({ err: error }, 'request failed');
     void reply.status(wire.status).send({ error: wire.error });
   });
+  const methodsAt = trackMethods(app);
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = methodsAt(path);
+    if (allowed.length > 0) {
+      return void reply.status(405).header('allow', allowed.join(', ')).send({ error: { code: ErrorCodes.METHOD_NOT_ALLOWED, message: `${path} answers ${allowed.join(', ')}, not ${req.method}` } });
+    }
     void reply.status(404).send({ error: { code: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
   // In-flight HTTP requests need no tracking: app.close() waits for them to be answered.
@@ -209,6 +234,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     track,
   });
   app.server.on('upgrade', (req, socket, head) => {
+    if (guard.refuseUpgrade(req, socket)) return;
     if (clusterTransport?.upgrade(req, socket, head) === true) return;
     ws.upgrade(req, socket, head);
   });

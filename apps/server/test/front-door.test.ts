@@ -166,7 +166,7 @@ describe('GET /metrics', () => {
   it("includes Node's process metrics: heap, GC, event-loop lag, CPU", async () => {
     const s = await server();
     // A collection or two, so that GC has something to report.
-    for (let i = 0; i < 20; i++) await fetch(`${s.url}/v1/kv/n/k${i}`, { method: 'PUT', body: JSON.stringify({ pad: 'x'.repeat(10_000) }) });
+    for (let i = 0; i < 20; i++) await fetch(`${s.url}/v1/kv/n/k${i}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(10_000) }) });
     const text = await (await fetch(`${s.url}/metrics`)).text();
     for (const name of ['nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_gc_duration_seconds', 'process_cpu_user_seconds_total', 'koru_http_requests_total']) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
@@ -208,6 +208,9 @@ describe('GET /v1/openapi.json', () => {
     const ids = Object.values(doc.paths).flatMap((m) => Object.values(m).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);
     expect(doc.paths['/v1/kv/{ns}/{key}']!.put!.parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(['ns', 'key']);
+    // Writes with a body say they take JSON only.
+    expect(doc.paths['/v1/kv/{ns}/{key}']!.put).toHaveProperty(['responses', '415']);
+    expect(doc.paths['/v1/kv/{ns}/{key}']!.get).not.toHaveProperty(['responses', '415']);
   });
 });
 

@@ -25,7 +25,7 @@ describe('server process', () => {
       for (let i = 0; !stop && i < 5_000; i++) {
         const key = `w${w}-${i}`;
         try {
-          const res = await fetch(`${url}/v1/kv/burst/${key}`, { method: 'PUT', body: JSON.stringify({ w, i }) });
+          const res = await fetch(`${url}/v1/kv/burst/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ w, i }) });
           if (res.status === 200) acked.push({ key, versionId: ((await res.json()) as { versionId: string }).versionId });
           else {
             refused++;

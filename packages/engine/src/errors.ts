@@ -27,6 +27,12 @@ export const ErrorCodes = {
   VIEW_EXISTS: 'VIEW_EXISTS',
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A request from a web origin or to a host name the server does not allow (HTTP 403). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** A write whose body is not declared `Content-Type: application/json` (HTTP 415). */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** A method the route does not have (HTTP 405, with `Allow`). */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   NOT_FOUND: 'NOT_FOUND',
   BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',

@@ -181,7 +181,8 @@ describe.skipIf(!available)('@koru/delta in Chromium', () => {
   });
   it('@koru/client in the page talks to a real server: calls, typed errors, a live subscription', async () => {
     const data = tempDir('koru-browser-server-');
-    const koruServer = await startServer({ path: data.dir, port: 0, log: 'silent', token: 'browser-token' });
+    // The page is on another origin (another port): it must be allowed.
+    const koruServer = await startServer({ path: data.dir, port: 0, log: 'silent', token: 'browser-token', allowOrigins: [origin] });
     try {
       const { page, errors } = await openPage();
       const result = await page.evaluate(

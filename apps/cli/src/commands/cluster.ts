@@ -6,6 +6,7 @@ import { isKoruError } from '@koru/delta';
 import type { PeerInfo } from '@koru/server';
 import { examples } from '../help.js';
 import { EXIT_FAILED, UsageError } from '../errors.js';
+import { repeatableOption } from '../flags.js';
 import type { Register } from './register.js';
 
 /** Options of `kdelta start` as Commander hands them over. */
@@ -18,6 +19,9 @@ interface StartOptions {
   readonly cluster?: boolean;
   readonly clusterKey?: string;
   readonly advertise?: string;
+  readonly tokenFile?: string;
+  readonly allowOrigin?: string[];
+  readonly allowHost?: string[];
 }
 
 /** Re-throws a @koru/server argument error as a usage error of kdelta. */
@@ -41,7 +45,7 @@ export const register: Register = (program, act) => {
     .command('start')
     .summary('serve the database over HTTP and WebSocket, as a cluster member others can join')
     .description(
-      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
+      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. --token-file (or KORU_TOKEN_FILE) reads the token from a file, out of the process list. Web pages may call the server only from its own origin or one given with --allow-origin (or KORU_ALLOW_ORIGIN); a loopback server answers only to loopback host names, and --allow-host (or KORU_ALLOW_HOST) adds more. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
     )
     .option('-p, --port <port>', 'the port (0 picks a free one; default: KORU_PORT, else PORT, else 7878)')
     .option('--host <host>', 'the address to listen on (default 127.0.0.1)')
@@ -51,6 +55,9 @@ export const register: Register = (program, act) => {
     .option('--cluster', 'accepted for compatibility: every server can be joined')
     .option('--cluster-key <key>', 'shared secret every member must hold (default: KORU_CLUSTER_KEY, else derived from the token)')
     .option('--advertise <host:port>', 'the address other members dial to reach this one (default: --host and the port)')
+    .option('--token-file <path>', 'read the token from this file, so it does not show in the process list (default: KORU_TOKEN_FILE); not with --token')
+    .addOption(repeatableOption('--allow-origin <origin>', 'a web origin (scheme://host[:port], or *) whose pages may call the server, with CORS; repeat or give a comma list (default: KORU_ALLOW_ORIGIN). Pages from other origins but the server\'s own get 403'))
+    .addOption(repeatableOption('--allow-host <name>', 'a host name (NAME or NAME:PORT) requests may be addressed to besides the loopback names, e.g. behind a proxy; repeat or give a comma list (default: KORU_ALLOW_HOST)'))
     .addHelpText(
       'after',
       examples([
@@ -59,6 +66,8 @@ export const register: Register = (program, act) => {
         'kdelta start -p 8080 -b 0.0.0.0 --token s3cret',
         'kdelta start -d ./node2 --port 7002 --join 127.0.0.1:7001',
         'kdelta start -j 192.168.1.10',
+        'kdelta start --host 0.0.0.0 --token-file /run/secrets/koru-token',
+        'kdelta start --allow-origin http://localhost:3000',
       ]),
     )
     .action(
@@ -71,12 +80,19 @@ export const register: Register = (program, act) => {
         const join = opts.join.map((a) => usage(() => server.parseJoinAddress(a, '--join')));
         const advertise = opts.advertise !== undefined ? usage(() => server.parseJoinAddress(opts.advertise!, '--advertise')) : undefined;
         const key = opts.clusterKey ?? (ctx.io.env.KORU_CLUSTER_KEY || undefined);
+        if (opts.tokenFile !== undefined && ctx.tokenFromFlag) throw new UsageError('--token and --token-file both give the token: give one');
+        const token = usage(() => server.tokenOf({ token: ctx.tokenFromFlag ? ctx.token : undefined, tokenFile: opts.tokenFile }, ctx.io.env));
+        const env = ctx.io.env;
+        const allowOrigins = usage(() => (opts.allowOrigin !== undefined ? server.parseAllowOrigins(opts.allowOrigin, '--allow-origin') : env.KORU_ALLOW_ORIGIN?.trim() ? server.parseAllowOrigins([env.KORU_ALLOW_ORIGIN], 'KORU_ALLOW_ORIGIN') : undefined));
+        const allowHosts = usage(() => (opts.allowHost !== undefined ? server.parseAllowHosts(opts.allowHost, '--allow-host') : env.KORU_ALLOW_HOST?.trim() ? server.parseAllowHosts([env.KORU_ALLOW_HOST], 'KORU_ALLOW_HOST') : undefined));
         return server.serve({
           path: ctx.dbPath,
           ...(port !== undefined ? { port } : {}),
           host: opts.host ?? opts.bind ?? '127.0.0.1',
           ...(logLevel !== undefined ? { logLevel } : {}),
-          ...(ctx.token !== undefined ? { token: ctx.token } : {}),
+          ...(token !== undefined ? { token } : {}),
+          ...(allowOrigins !== undefined ? { allowOrigins } : {}),
+          ...(allowHosts !== undefined ? { allowHosts } : {}),
           ...(opts.insecure === true ? { insecure: true } : {}),
           cluster: { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
         });

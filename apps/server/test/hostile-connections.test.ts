@@ -156,3 +156,107 @@ describe('connection hygiene', () => {
     expect(await s.db.get('n', 'k')).toHaveLength(2 * MiB - 100);
   });
 });
+
+/** A call that fails when the socket closes first (instead of waiting for ever). */
+function callOrClose(session: Session, method: string, ...params: unknown[]): Promise<unknown> {
+  return Promise.race([
+    session.call(method, ...params),
+    new Promise((_, reject) => session.ws.once('close', (code) => reject(new Error(`connection lost (${code})`)))),
+  ]);
+}
+
+describe('bounded work per request', () => {
+  it('a body that would stall the event loop is checked off it; small requests go on meanwhile', async () => {
+    const s = await server();
+    // 15 MiB of 1e20: 3 million numbers, 66 MB once canonical.
+    const body = `[${Array(3_100_000).fill('1e20').join(',')}]`;
+    // The longest the event loop stood still while the request was served (this process is the server).
+    let last = performance.now();
+    let longest = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 2);
+    const started = performance.now();
+    const order: string[] = [];
+    const big = fetch(`${s.url}/v1/kv/n/big`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } }).then(async (r) => {
+      order.push('big');
+      return { status: r.status, body: (await r.json()) as any };
+    });
+    const small = (async () => {
+      // Small requests keep being answered while the big one is processed.
+      for (let i = 0; i < 1_000 && !order.includes('big'); i++) {
+        await fetch(`${s.url}/healthz`).then((r) => r.text());
+        if (i === 0) order.push('small');
+      }
+    })();
+    const r = await big;
+    const took = performance.now() - started;
+    clearInterval(ticker);
+    await small;
+    expect(r).toMatchObject({ status: 400, body: { error: { code: 'LIMIT_EXCEEDED' } } });
+    expect(order[0]).toBe('small');
+    // The loop never stood still for most of the request (before: for nearly all of it).
+    expect(longest).toBeLessThan(took / 2);
+    expect(await s.db.contains('n', 'big')).toBe(false);
+    // A large body within the limits is stored as sent.
+    const fine = Array.from({ length: 200_000 }, (_, i) => ({ i }));
+    expect((await fetch(`${s.url}/v1/kv/n/fine`, { method: 'PUT', body: JSON.stringify(fine), headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    expect(await s.db.get('n', 'fine')).toEqual(fine);
+    // Over the WebSocket, calls keep their order around a large message, and past the element limit the socket is told why.
+    const { session } = await Session.open(s.url);
+    const [put, got] = await Promise.all([session.call('put', 'n', 'ws', fine), session.call('get', 'n', 'ws')]);
+    expect(put).toMatchObject({ key: 'ws' });
+    expect(got).toEqual(fine);
+    const closed = await callOrClose(session, 'put', 'n', 'ws2', Array(1_100_000).fill(0)).then(() => 'stored', (e: unknown) => String(e));
+    expect(closed).toMatch(/1009/);
+    expect(await s.db.contains('n', 'ws2')).toBe(false);
+  });
+
+  it('refuses subscriptions past the per-socket limit with LIMIT_EXCEEDED, and still delivers to the rest', async () => {
+    const s = await server({ maxSubscriptionsPerSocket: 5 });
+    const { session } = await Session.open(s.url);
+    const sids: string[] = [];
+    for (let i = 0; i < 5; i++) sids.push(((await session.call('subscribe', { namespace: `ns${i}` })) as { subscription: string }).subscription);
+    await expect(session.call('subscribe', { namespace: 'more' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await session.call('unsubscribe', sids[4]);
+    await new Promise((r) => setTimeout(r, 50));
+    await session.call('subscribe', { namespace: 'ns1', key: 'k' });
+    // Another socket has its own allowance.
+    const other = (await Session.open(s.url)).session;
+    await other.call('subscribe', {});
+    await s.db.put('ns1', 'k', 1);
+    await s.db.put('ns2', 'x', 2);
+    await s.db.put('zz', 'y', 3);
+    await new Promise((r) => setTimeout(r, 100));
+    const brief = (events: unknown[]) => events.map((e) => `${(e as { namespace: string }).namespace}/${(e as { key: string }).key}`);
+    expect(brief(session.events)).toEqual(['ns1/k', 'ns1/k', 'ns2/x']);
+    expect(brief(other.events)).toEqual(['ns1/k', 'ns2/x', 'zz/y']);
+    session.close();
+    other.close();
+  });
+
+  it('answers values and histories as large as the value limit, over the WebSocket and HTTP', async () => {
+    const s = await server();
+    const big = 'x'.repeat(15 * MiB);
+    const { session } = await Session.open(s.url);
+    expect(await callOrClose(session, 'put', 'big', 'v', big)).toMatchObject({ key: 'v' });
+    expect(await callOrClose(session, 'get', 'big', 'v')).toBe(big);
+    const http = await fetch(`${s.url}/v1/kv/big/v`);
+    expect(http.status).toBe(200);
+    expect(await http.json()).toBe(big);
+    // Two 12 MiB versions: one 24 MiB answer.
+    const a = 'a'.repeat(12 * MiB);
+    const b = 'b'.repeat(12 * MiB);
+    await s.db.put('big', 'h', a);
+    await s.db.put('big', 'h', b);
+    const history = (await callOrClose(session, 'history', 'big', 'h')) as Array<{ value: string }>;
+    expect(history.map((v) => v.value.length)).toEqual([12 * MiB, 12 * MiB]);
+    expect(history[1]!.value).toBe(b);
+    const viaHttp = (await (await fetch(`${s.url}/v1/kv/big/h/history`)).json()) as Array<{ value: string }>;
+    expect(viaHttp.map((v) => v.value[0])).toEqual(['a', 'b']);
+    session.close();
+  });
+});
+

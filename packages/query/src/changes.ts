@@ -63,7 +63,10 @@ export interface SubscriptionSpec {
   readonly since?: number;
   /** End after the change with this seq (default: never): with `since`, a replay of a range. */
   readonly until?: number;
-  /** How far behind the live head the subscriber may fall, in changes (default 1,024). */
+  /**
+   * How far behind the live head the subscriber may fall, in changes (default 1,024).
+   * With `subscribe`, changes outside its namespace or key do not count while it is caught up.
+   */
   readonly bufferSize?: number;
 }
 

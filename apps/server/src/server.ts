@@ -48,7 +48,7 @@ export interface ServerOptions {
   readonly maxConnectionsPerAddress?: number;
   /**
    * Most simultaneous connections that have not yet authenticated: sent a request that
-   * passed the token check, or a welcomed WebSocket hello (default 128). Past it the
+   * passed the token check, or a welcomed WebSocket hello (default 256). Past it the
    * oldest of them is closed, so a flood of them cannot lock out clients that do.
    */
   readonly maxPendingConnections?: number;
@@ -154,7 +154,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const slots = new ConnectionSlots({
     maxConnections: options.maxConnections ?? 1024,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 256,
-    maxPendingConnections: options.maxPendingConnections ?? 128,
+    maxPendingConnections: options.maxPendingConnections ?? 256,
     pendingTimeoutMs: headersTimeoutMs,
   });
   const ownsDb = options.db === undefined;

@@ -162,6 +162,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const started = Date.now();
   let state: ServerState = 'starting';
   const metrics = new Metrics(db);
+  metrics.watchConnections(slots);
   const inFlight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>): void => {
     inFlight.add(p);

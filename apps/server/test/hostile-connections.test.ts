@@ -89,6 +89,9 @@ describe('connection hygiene', () => {
     expect(await session.call('get', 'users', 'alice')).toEqual({ n: 1 });
     const r = await fetch(`${s.url}/v1/kv/users/alice`, { headers: { authorization: 'Bearer tok' } });
     expect(r.status).toBe(200);
+    const metrics = await (await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer tok' } })).text();
+    expect(Number(/^koru_connections_evicted (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(300 + 100 - 16);
+    expect(Number(/^koru_connections_pending (\d+)/m.exec(metrics)?.[1])).toBeLessThanOrEqual(16);
     session.close();
   });
 

@@ -132,9 +132,13 @@ function parseText(text: string): unknown {
   }
 }
 
-/** What bodies are holding right now, all connections together (read by tests and metrics). */
+/**
+ * What bodies (and WebSocket messages still arriving) hold right now, all connections
+ * together, and how much they may.
+ */
 export interface BodyBudget {
-  readonly pendingBytes: number;
+  pendingBytes: number;
+  readonly maxPendingBytes: number;
 }
 
 /**
@@ -143,7 +147,7 @@ export interface BodyBudget {
  * is sent, since the rest of the body is never read.
  */
 export function registerBodyReader(app: FastifyInstance, limits: BodyLimits, parser: BodyParser): BodyBudget {
-  const budget = { pendingBytes: 0 };
+  const budget: BodyBudget = { pendingBytes: 0, maxPendingBytes: limits.maxPendingBodyBytes };
   const cut = new WeakSet<IncomingMessage>();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {

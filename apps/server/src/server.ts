@@ -56,7 +56,10 @@ export interface ServerOptions {
   readonly helloTimeoutMs?: number;
   /** A request body that receives nothing for this many ms gets 408 REQUEST_TIMEOUT and is cut off (default 10,000). */
   readonly bodyTimeoutMs?: number;
-  /** Bytes of request bodies being received, all connections together (default 256 MiB); past it 503 SERVER_BUSY. */
+  /**
+   * Bytes of request bodies and WebSocket messages being received, all connections
+   * together (default 256 MiB); past it 503 SERVER_BUSY (a WebSocket: closed with 1013).
+   */
   readonly maxPendingBodyBytes?: number;
   /** Bodies and messages from this size on are checked on a worker thread before being parsed (default 1 MiB). */
   readonly offThreadParseBytes?: number;
@@ -189,7 +192,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // within a server-wide budget and parsed off the event loop when large (body.ts). Own
   // `__proto__` keys are ordinary data here, never a prototype.
   const parser = new BodyParser({ offThreadParseBytes: options.offThreadParseBytes ?? MiB, maxBodyElements: options.maxBodyElements ?? 1_000_000 });
-  registerBodyReader(app, { ...parser.limits, maxBodyBytes, maxPendingBodyBytes: options.maxPendingBodyBytes ?? 256 * MiB, bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000 }, parser);
+  const bodies = registerBodyReader(app, { ...parser.limits, maxBodyBytes, maxPendingBodyBytes: options.maxPendingBodyBytes ?? 256 * MiB, bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000 }, parser);
 
   const check = tokenChecker(token);
   app.addHook('onRequest', async (req) => {
@@ -241,6 +244,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     maxSubscriptions: options.maxSubscriptionsPerSocket ?? 1_000,
     onWelcome: (socket) => slots.prove(socket as Socket | undefined),
     parse: (data) => parser.parse(data),
+    bodies,
     metrics,
     log: app.log,
     serverName: `koru-delta/${version}`,

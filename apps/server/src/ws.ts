@@ -8,6 +8,7 @@ import { bearer } from './auth.js';
 import { runCall } from './calls.js';
 import { toWireError } from './errors.js';
 import type { Metrics } from './metrics.js';
+import type { BodyBudget } from './body.js';
 
 /** The protocol version this server speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -24,6 +25,8 @@ export interface WsOptions {
   readonly maxSubscriptions: number;
   /** Called once a socket's hello is welcomed: the connection has authenticated. */
   readonly onWelcome: (socket: Duplex | undefined) => void;
+  /** The server-wide budget of bytes still arriving, shared with HTTP bodies (body.ts). */
+  readonly bodies: BodyBudget;
   /** Parses a message, off the event loop when it is large (see body.ts). */
   readonly parse: (data: Buffer) => Promise<unknown> | unknown;
   readonly metrics: Metrics;
@@ -100,7 +103,28 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
   // A large message is checked on a worker first (body.ts); later messages wait their
   // turn, so calls still run in the order they were sent.
   let behind: Promise<void> | undefined;
+  // A message being received counts against the server-wide budget, as an HTTP body does:
+  // many sockets each holding most of a large frame cannot take the process's memory.
+  // (Counted from the raw bytes; reset at each whole message, so it is exact to a chunk.)
+  let arriving = 0;
+  const release = (): void => {
+    o.bodies.pendingBytes -= arriving;
+    arriving = 0;
+  };
+  const raw = (ws as unknown as { _socket?: Duplex })._socket;
+  raw?.on('data', (chunk: Buffer) => {
+    arriving += chunk.length;
+    o.bodies.pendingBytes += chunk.length;
+    if (o.bodies.pendingBytes > o.bodies.maxPendingBytes && ws.readyState === ws.OPEN) {
+      release();
+      fail(1013, ErrorCodes.SERVER_BUSY, `the server is receiving ${o.bodies.maxPendingBytes} bytes of messages and bodies already; retry shortly`);
+      // The rest of the message is never read.
+      setTimeout(() => ws.terminate(), 1_000).unref();
+      raw.pause();
+    }
+  });
   ws.on('message', (data, isBinary) => {
+    release();
     if (isBinary) return refuse(undefined);
     if (behind === undefined) {
       let parsed: unknown;
@@ -182,6 +206,7 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
   };
   ws.on('close', () => {
     clearTimeout(helloTimer);
+    release();
     metrics.sockets.dec();
     for (const sub of subs.values()) sub.unsubscribe();
   });

@@ -169,6 +169,35 @@ function callOrClose(session: Session, method: string, ...params: unknown[]): Pr
 }
 
 describe('bounded work per request', () => {
+  it('counts WebSocket messages still arriving against the same budget', async () => {
+    const s = await server({ maxPendingBodyBytes: 4 * MiB });
+    /** A socket past the handshake that sends most of a 3 MiB frame and then stalls. */
+    const holder = async (): Promise<{ socket: Socket; answer: Promise<string> }> => {
+      const c = raw(s);
+      c.write(`GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16).toString('base64')}\r\n\r\n`);
+      await new Promise((r) => c.once('data', r)); // 101 Switching Protocols
+      const header = Buffer.alloc(14);
+      header[0] = 0x81; // a final text frame
+      header[1] = 0x80 | 127; // masked, 64-bit length
+      header.writeBigUInt64BE(BigInt(3 * MiB), 2); // mask key 0: the payload goes as is
+      c.write(Buffer.concat([header, Buffer.alloc(2 * MiB, 0x20)]));
+      return { socket: c, answer: answerOf(c, 5_000) };
+    };
+    const first = await holder();
+    await sleep(200);
+    const second = await holder();
+    // The second one's bytes pass the budget: it is told why and closed; the first keeps going.
+    const told = await second.answer;
+    expect(told).toContain('SERVER_BUSY');
+    expect(first.socket.destroyed).toBe(false);
+    // Once the holder goes, its bytes return: a client with a large message is served.
+    first.socket.destroy();
+    await sleep(200);
+    const { session } = await Session.open(s.url);
+    expect(await session.call('put', 'n', 'big', 'x'.repeat(3 * MiB))).toMatchObject({ key: 'big' });
+    session.close();
+  });
+
   it('a body that would stall the event loop is checked off it; small requests go on meanwhile', async () => {
     const s = await server();
     // 15 MiB of 1e20: 3 million numbers, 66 MB once canonical.

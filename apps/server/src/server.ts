@@ -73,8 +73,8 @@ export interface ServerOptions {
   readonly headersTimeoutMs?: number;
   /**
    * Unsent bytes a WebSocket may hold before the client is dropped (default twice
-   * `maxBodyBytes` plus 1 MiB). One answer on an otherwise empty queue is always sent,
-   * whatever its size.
+   * `maxBodyBytes` plus 1 MiB). An answer is sent whenever the queue is within it,
+   * whatever the answer's own size.
    */
   readonly maxQueuedBytes?: number;
   /** `json` lines (default), `pretty` for people, or `silent`. */

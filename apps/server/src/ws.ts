@@ -75,20 +75,21 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
   };
   const send = (message: unknown): void => {
     if (ws.readyState !== ws.OPEN) return;
-    const queued = ws.bufferedAmount;
+    // A client that stops reading must not make the server buffer without bound. An
+    // answer goes whenever the queue is within the limit, whatever its own size: the
+    // documented value limit, not the queue, bounds what a client may ask for, so the
+    // queue holds at most the limit plus one answer.
+    if (ws.bufferedAmount > o.maxQueuedBytes) {
+      o.log.warn({ queued: ws.bufferedAmount }, 'websocket client too slow: disconnected');
+      ws.terminate();
+      return;
+    }
     if (!corked && socket !== undefined) {
       corked = true;
       socket.cork();
       setImmediate(uncork);
     }
     ws.send(JSON.stringify(message));
-    // A client that stops reading must not make the server buffer without bound. One
-    // answer on an otherwise empty queue always goes, whatever its size: the documented
-    // value limit, not the queue, bounds what a client may ask for.
-    if (queued > 0 && ws.bufferedAmount > o.maxQueuedBytes) {
-      o.log.warn({ queued: ws.bufferedAmount }, 'websocket client too slow: disconnected');
-      ws.terminate();
-    }
   };
   const fail = (closeCode: number, code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string): void => {
     send({ type: 'error', error: { code, message } });

@@ -286,6 +286,9 @@ describe('bounded work per request', () => {
     const history = (await callOrClose(session, 'history', 'big', 'h')) as Array<{ value: string }>;
     expect(history.map((v) => v.value.length)).toEqual([12 * MiB, 12 * MiB]);
     expect(history[1]!.value).toBe(b);
+    // Three large answers asked for at once: a client that reads is not taken for one that does not.
+    const three = await Promise.all([1, 2, 3].map(() => callOrClose(session, 'get', 'big', 'h')));
+    expect(three.map((v) => (v as string).length)).toEqual([12 * MiB, 12 * MiB, 12 * MiB]);
     const viaHttp = (await (await fetch(`${s.url}/v1/kv/big/h/history`)).json()) as Array<{ value: string }>;
     expect(viaHttp.map((v) => v.value[0])).toEqual(['a', 'b']);
     session.close();

@@ -209,13 +209,11 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
   return iterator;
 }
 
-/** What the commit dispatcher needs of a subscription. */
-interface Wakeable {
-  /** Change `seq` (or, for one that selects every namespace, a batch starting there) may concern it. */
-  wake(seq: number): void;
-  /** The source closed. */
-  close(): void;
-}
+/**
+ * How the commit dispatcher reaches a subscription: change `seq` (or, for one that
+ * selects every namespace, a batch starting there) may concern it; -1: the source closed.
+ */
+type Wakeable = (seq: number) => void;
 
 /**
  * One commit listener per source for all its subscriptions, waking only those a change
@@ -259,19 +257,19 @@ class Dispatcher {
 
   #commit(seq: number): void {
     if (seq < 0) {
-      for (const w of [...this.#all, ...[...this.#byNamespace.values(), ...this.#byKey.values()].flatMap((s) => [...s])]) w.close();
+      for (const w of [...this.#all, ...[...this.#byNamespace.values(), ...this.#byKey.values()].flatMap((s) => [...s])]) w(-1);
       return;
     }
     const from = this.#seen + 1;
     this.#seen = seq;
-    for (const w of this.#all) w.wake(from);
+    for (const w of this.#all) w(from);
     if (this.#byNamespace.size === 0 && this.#byKey.size === 0) return;
     for (let q = from; q <= seq; q++) {
       const v = this.source.changeAt(q).version;
       const inNamespace = this.#byNamespace.get(v.namespace);
-      if (inNamespace !== undefined) for (const w of inNamespace) w.wake(q);
+      if (inNamespace !== undefined) for (const w of inNamespace) w(q);
       const onKey = this.#byKey.size > 0 ? this.#byKey.get(`${v.namespace}\u0000${v.key}`) : undefined;
-      if (onKey !== undefined) for (const w of onKey) w.wake(q);
+      if (onKey !== undefined) for (const w of onKey) w(q);
     }
   }
 }
@@ -381,13 +379,11 @@ export function subscribe(
     queueMicrotask(pump);
   };
   const off = dispatcherOf(source).add(
-    {
-      wake(seq) {
-        if (finished) return;
-        if (caughtUp && !busy && !scheduled && seq > next) next = Math.min(seq, until + 1);
-        schedule();
-      },
-      close: () => finish(),
+    (seq) => {
+      if (seq < 0) return finish();
+      if (scheduled || finished) return;
+      if (caughtUp && !busy && seq > next) next = Math.min(seq, until + 1);
+      schedule();
     },
     spec.namespace,
     spec.key,

@@ -251,8 +251,9 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     track,
   });
   app.server.on('upgrade', (req, socket, head) => {
-    // A WebSocket is held to its own deadline from here (a member's link, to the cluster
-    // handshake); it stays pending, so a flood can still not crowd out authenticated ones.
+    // From here a socket is held to its protocol's deadline (the hello's; for a member's
+    // link, the cluster handshake's). It stays pending: a flood can still not crowd out
+    // authenticated ones.
     slots.upgraded(socket as Socket);
     if (clusterTransport?.upgrade(req, socket, head) === true) return;
     ws.upgrade(req, socket, head);

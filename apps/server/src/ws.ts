@@ -106,14 +106,15 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
   let behind: Promise<void> | undefined;
   // A message being received counts against the server-wide budget, as an HTTP body does:
   // many sockets each holding most of a large frame cannot take the process's memory.
-  // (Counted from the raw bytes; reset at each whole message, so it is exact to a chunk.)
+  // Counted from the raw bytes before the WebSocket parser sees them, reset at each whole
+  // message (so a chunk holding the start of the next one is left out: exact to a chunk).
   let arriving = 0;
   const release = (): void => {
     o.bodies.pendingBytes -= arriving;
     arriving = 0;
   };
   const raw = (ws as unknown as { _socket?: Duplex })._socket;
-  raw?.on('data', (chunk: Buffer) => {
+  raw?.prependListener('data', (chunk: Buffer) => {
     arriving += chunk.length;
     o.bodies.pendingBytes += chunk.length;
     if (o.bodies.pendingBytes > o.bodies.maxPendingBytes && ws.readyState === ws.OPEN) {

@@ -109,6 +109,32 @@ describe('connection hygiene', () => {
     session.close();
   });
 
+  it('closes a connection that never authenticates after the headers deadline, even one busy with refused requests', async () => {
+    const s = await server({ token: 'tok', headersTimeoutMs: 300 });
+    const refused = raw(s);
+    const answer = answerOf(refused, 5_000);
+    // A request without the token every 100 ms: each is answered 401 on a keep-alive connection.
+    const ask = setInterval(() => refused.writable && refused.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\n\r\n'), 100);
+    cleanups.push(() => clearInterval(ask));
+    // One that authenticated keeps its keep-alive connection past that deadline.
+    const served = raw(s);
+    served.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n');
+    await new Promise((r) => served.once('data', r));
+    expect(await answer).toMatch(/^HTTP\/1.1 401/);
+    expect(await answer).not.toMatch(/still open/);
+    expect(served.destroyed).toBe(false);
+    served.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n');
+    expect(String(await new Promise((r) => served.once('data', r)))).toMatch(/^HTTP\/1.1 200/);
+  });
+
+  it('closes promptly while connections that never sent a byte are open', async () => {
+    const s = await server();
+    raw(s);
+    await sleep(100);
+    // Node stops timing out headers once closing starts: such a connection held close() for ever.
+    expect(await Promise.race([s.close().then(() => 'closed'), sleep(5_000).then(() => 'still closing')])).toBe('closed');
+  });
+
   it('slow headers on 200 connections do not starve normal requests', async () => {
     const s = await server({ maxConnections: 100, maxPendingConnections: 50, headersTimeoutMs: 20_000 });
     const slow = Array.from({ length: 200 }, () => {

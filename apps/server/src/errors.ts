@@ -26,6 +26,8 @@ const STATUS: Readonly<Record<string, number>> = {
   [ErrorCodes.BODY_TOO_LARGE]: 413,
   [ErrorCodes.DATABASE_LOCKED]: 423,
   [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
+  [ErrorCodes.SERVER_BUSY]: 503,
+  [ErrorCodes.REQUEST_TIMEOUT]: 408,
   // The write is stored locally; too few replicas confirmed it in time.
   [ErrorCodes.REPLICATION_TIMEOUT]: 504,
   [ErrorCodes.CLOSED]: 503,

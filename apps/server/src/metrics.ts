@@ -48,6 +48,13 @@ export class Metrics {
     new Gauge({ name: 'koru_seq', help: 'Last committed change', registers: [this.registry], collect() { this.set(db.seq); } });
   }
 
+  /** Connection figures, read when scraped: open, not yet authenticated, and closed to make room. */
+  watchConnections(slots: { readonly size: number; readonly pending: number; readonly evicted: number }): void {
+    new Gauge({ name: 'koru_connections', help: 'Open connections', registers: [this.registry], collect() { this.set(slots.size); } });
+    new Gauge({ name: 'koru_connections_pending', help: 'Open connections that have not authenticated yet', registers: [this.registry], collect() { this.set(slots.pending); } });
+    new Gauge({ name: 'koru_connections_evicted', help: 'Unauthenticated connections closed to make room for newcomers, since the start', registers: [this.registry], collect() { this.set(slots.evicted); } });
+  }
+
   /** The Prometheus text of this server's metrics and the process's. */
   async text(): Promise<string> {
     const [own, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);

@@ -21,6 +21,8 @@ import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
 import { closeAll, createWsHandler } from './ws.js';
+import { BodyParser, registerBodyReader } from './body.js';
+import { ConnectionSlots } from './connections.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -50,13 +52,44 @@ export interface ServerOptions {
   readonly allowHosts?: readonly string[];
   /** Largest request body or WebSocket message (default 16 MiB). */
   readonly maxBodyBytes?: number;
-  /** Most simultaneous connections (default 1,024); more get 503 TOO_MANY_CONNECTIONS. */
+  /**
+   * Most simultaneous connections (default 1,024). When they are all taken, a newcomer
+   * replaces the oldest connection that has not authenticated yet; when every one has,
+   * it gets 503 TOO_MANY_CONNECTIONS.
+   */
   readonly maxConnections?: number;
+  /** Most simultaneous connections from one remote address (default 256); same rule. */
+  readonly maxConnectionsPerAddress?: number;
+  /**
+   * Most simultaneous connections that have not yet authenticated: sent a request that
+   * passed the token check, or a welcomed WebSocket hello (default 256). Past it the
+   * oldest of them is closed, so a flood of them cannot lock out clients that do.
+   */
+  readonly maxPendingConnections?: number;
+  /** A WebSocket that sends no welcomed hello within this many ms is closed with 4008 (default 10,000). */
+  readonly helloTimeoutMs?: number;
+  /** A request body that receives nothing for this many ms gets 408 REQUEST_TIMEOUT and is cut off (default 10,000). */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Bytes of request bodies and WebSocket messages being received, all connections
+   * together (default 256 MiB); past it 503 SERVER_BUSY (a WebSocket: closed with 1013).
+   */
+  readonly maxPendingBodyBytes?: number;
+  /** Bodies and messages from this size on are checked on a worker thread before being parsed (default 1 MiB). */
+  readonly offThreadParseBytes?: number;
+  /** Most JSON values in one body or message (default 1,000,000); more is 400 LIMIT_EXCEEDED. */
+  readonly maxBodyElements?: number;
+  /** Most live subscriptions on one WebSocket (default 1,000); more is LIMIT_EXCEEDED. */
+  readonly maxSubscriptionsPerSocket?: number;
   /** Whole-request deadline, ms (default 30,000). */
   readonly requestTimeoutMs?: number;
   /** Deadline for a request's headers, ms (default 10,000): slow-header clients are cut off. */
   readonly headersTimeoutMs?: number;
-  /** Unsent bytes a WebSocket may hold before the client is dropped (default 8 MiB). */
+  /**
+   * Unsent bytes a WebSocket may hold before the client is dropped (default twice
+   * `maxBodyBytes` plus 1 MiB). An answer is sent whenever the queue is within it,
+   * whatever the answer's own size.
+   */
   readonly maxQueuedBytes?: number;
   /** `json` lines (default), `pretty` for people, or `silent`. */
   readonly log?: 'json' | 'pretty' | 'silent';
@@ -136,13 +169,20 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const allowOrigins = options.allowOrigins !== undefined ? parseAllowOrigins(options.allowOrigins, 'allowOrigins') : undefined;
   const allowHosts = options.allowHosts !== undefined ? parseAllowHosts(options.allowHosts, 'allowHosts') : undefined;
   const maxBodyBytes = options.maxBodyBytes ?? 16 * MiB;
-  const maxConnections = options.maxConnections ?? 1024;
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  // Connection slots, reserved for connections that authenticate (connections.ts).
+  const slots = new ConnectionSlots({
+    maxConnections: options.maxConnections ?? 1024,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 256,
+    maxPendingConnections: options.maxPendingConnections ?? 256,
+    pendingTimeoutMs: headersTimeoutMs,
+  });
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await KoruDelta.start(options.path !== undefined ? { path: options.path } : {}));
   const started = Date.now();
   let state: ServerState = 'starting';
   const metrics = new Metrics(db);
+  metrics.watchConnections(slots);
   const inFlight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>): void => {
     inFlight.add(p);
@@ -165,18 +205,11 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
 
-  // Bodies are JSON (browser-guard.ts refuses writes declared otherwise, 415). Own
+  // Bodies are JSON (browser-guard.ts refuses writes declared otherwise, 415), read
+  // within a server-wide budget and parsed off the event loop when large (body.ts). Own
   // `__proto__` keys are ordinary data here, never a prototype.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (e) {
-      done(new KoruError(ErrorCodes.INVALID_VALUE, `the body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`) as unknown as FastifyError, undefined);
-    }
-  });
+  const parser = new BodyParser({ offThreadParseBytes: options.offThreadParseBytes ?? MiB, maxBodyElements: options.maxBodyElements ?? 1_000_000 });
+  const bodies = registerBodyReader(app, { ...parser.limits, maxBodyBytes, maxPendingBodyBytes: options.maxPendingBodyBytes ?? 256 * MiB, bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000 }, parser);
 
   // Origin and Host first (403 before anything runs), then CORS (preflights carry no token).
   const guard = await registerBrowserGuard(app, { host, allowOrigins, allowHosts });
@@ -185,6 +218,10 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     // Health and readiness probes come from orchestrators that hold no token.
     if (req.url === '/healthz' || req.url === '/readyz') return;
     if (!check(bearer(req.headers.authorization))) throw new KoruError(ErrorCodes.UNAUTHORIZED, 'missing or wrong token: send Authorization: Bearer <token>');
+  });
+  // A request past the token check proves its connection (probes prove nothing when a token is required).
+  app.addHook('onRequest', async (req) => {
+    if (token === undefined || check(bearer(req.headers.authorization))) slots.prove(req.raw.socket);
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -227,7 +264,12 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     check,
     tokenRequired: token !== undefined,
     maxPayload: maxBodyBytes,
-    maxQueuedBytes: options.maxQueuedBytes ?? 8 * MiB,
+    maxQueuedBytes: options.maxQueuedBytes ?? 2 * maxBodyBytes + MiB,
+    helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
+    maxSubscriptions: options.maxSubscriptionsPerSocket ?? 1_000,
+    onWelcome: (socket) => slots.prove(socket as Socket | undefined),
+    parse: (data) => parser.parse(data),
+    bodies,
     metrics,
     log: app.log,
     serverName: `koru-delta/${version}`,
@@ -235,21 +277,15 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   });
   app.server.on('upgrade', (req, socket, head) => {
     if (guard.refuseUpgrade(req, socket)) return;
+    // From here a socket is held to its protocol's deadline (the hello's; for a member's
+    // link, the cluster handshake's). It stays pending: a flood can still not crowd out
+    // authenticated ones.
+    slots.upgraded(socket as Socket);
     if (clusterTransport?.upgrade(req, socket, head) === true) return;
     ws.upgrade(req, socket, head);
   });
 
-  // Past the connection limit, say so in one response rather than dropping silently.
-  let connections = 0;
-  app.server.on('connection', (socket: Socket) => {
-    if (connections >= maxConnections) {
-      const body = JSON.stringify({ error: { code: ErrorCodes.TOO_MANY_CONNECTIONS, message: `the server allows ${maxConnections} connections` } });
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      return;
-    }
-    connections++;
-    socket.once('close', () => connections--);
-  });
+  app.server.on('connection', (socket: Socket) => void slots.admit(socket));
 
   try {
     await app.listen({ host, port });
@@ -293,10 +329,12 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
         // Tell the other members first, while the links are still up.
         await clusterRef.node?.stop();
         const closed = app.close(); // stops accepting; waits for in-flight HTTP requests
+        slots.closePending(); // nothing in flight there, and Node would wait for them
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         closeAll(ws.wss);
         await closed;
         if (marker !== undefined) await rm(marker, { force: true });
+        await parser.close();
         if (ownsDb) await db.close();
       })();
       return closing;

@@ -1,13 +1,14 @@
 /** The WebSocket protocol on /v1/ws (PROTOCOL.md): handshake, calls by id, subscriptions, flow control. */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCodes, type KoruDelta, type Subscription } from '@koru/delta';
+import { ErrorCodes, KoruError, type KoruDelta, type Subscription } from '@koru/delta';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearer } from './auth.js';
 import { runCall } from './calls.js';
 import { toWireError } from './errors.js';
 import type { Metrics } from './metrics.js';
+import type { BodyBudget } from './body.js';
 
 /** The protocol version this server speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -18,6 +19,16 @@ export interface WsOptions {
   readonly tokenRequired: boolean;
   readonly maxPayload: number;
   readonly maxQueuedBytes: number;
+  /** A socket that sends no welcomed hello within this many ms is closed (4008). */
+  readonly helloTimeoutMs: number;
+  /** Most live subscriptions on one socket; more are refused with LIMIT_EXCEEDED. */
+  readonly maxSubscriptions: number;
+  /** Called once a socket's hello is welcomed: the connection has authenticated. */
+  readonly onWelcome: (socket: Duplex | undefined) => void;
+  /** The server-wide budget of bytes still arriving, shared with HTTP bodies (body.ts). */
+  readonly bodies: BodyBudget;
+  /** Parses a message, off the event loop when it is large (see body.ts). */
+  readonly parse: (data: Buffer) => Promise<unknown> | unknown;
   readonly metrics: Metrics;
   readonly log: FastifyBaseLogger;
   readonly serverName: string;
@@ -48,6 +59,11 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
   let nextSub = 1;
   const subs = new Map<string, Subscription>();
   metrics.sockets.inc();
+  // A socket that never says hello would hold its slot for ever.
+  const helloTimer = setTimeout(() => {
+    if (!welcomed) fail(4008, ErrorCodes.PROTOCOL_ERROR, `no hello within ${o.helloTimeoutMs} ms`);
+  }, o.helloTimeoutMs);
+  helloTimer.unref();
 
   // Answers produced in the same tick leave in one write: the socket is corked on the
   // first and uncorked after the tick (one syscall per tick instead of one per answer).
@@ -59,37 +75,87 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
   };
   const send = (message: unknown): void => {
     if (ws.readyState !== ws.OPEN) return;
+    // A client that stops reading must not make the server buffer without bound. An
+    // answer goes whenever the queue is within the limit, whatever its own size: the
+    // documented value limit, not the queue, bounds what a client may ask for, so the
+    // queue holds at most the limit plus one answer.
+    if (ws.bufferedAmount > o.maxQueuedBytes) {
+      o.log.warn({ queued: ws.bufferedAmount }, 'websocket client too slow: disconnected');
+      ws.terminate();
+      return;
+    }
     if (!corked && socket !== undefined) {
       corked = true;
       socket.cork();
       setImmediate(uncork);
     }
     ws.send(JSON.stringify(message));
-    // A client that stops reading must not make the server buffer without bound.
-    if (ws.bufferedAmount > o.maxQueuedBytes) {
-      o.log.warn({ queued: ws.bufferedAmount }, 'websocket client too slow: disconnected');
-      ws.terminate();
-    }
   };
   const fail = (closeCode: number, code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string): void => {
     send({ type: 'error', error: { code, message } });
     ws.close(closeCode, message.slice(0, 120));
   };
 
-  ws.on('message', (data, isBinary) => {
-    let msg: { type?: unknown; protocol?: unknown; token?: unknown; id?: unknown; method?: unknown; params?: unknown };
-    try {
-      if (isBinary) throw new Error('binary frame');
-      msg = JSON.parse(data.toString()) as typeof msg;
-      if (msg === null || typeof msg !== 'object') throw new Error('not an object');
-    } catch {
-      return fail(1007, ErrorCodes.PROTOCOL_ERROR, 'every message must be one JSON object in a text frame');
+  type Message = { type?: unknown; protocol?: unknown; token?: unknown; id?: unknown; method?: unknown; params?: unknown };
+  const refuse = (e: unknown): void => {
+    if (e instanceof KoruError && e.code === ErrorCodes.LIMIT_EXCEEDED) return fail(1009, e.code, e.message);
+    fail(1007, ErrorCodes.PROTOCOL_ERROR, 'every message must be one JSON object in a text frame');
+  };
+  // A large message is checked on a worker first (body.ts); later messages wait their
+  // turn, so calls still run in the order they were sent.
+  let behind: Promise<void> | undefined;
+  // A message being received counts against the server-wide budget, as an HTTP body does:
+  // many sockets each holding most of a large frame cannot take the process's memory.
+  // Counted from the raw bytes before the WebSocket parser sees them, reset at each whole
+  // message (so a chunk holding the start of the next one is left out: exact to a chunk).
+  let arriving = 0;
+  const release = (): void => {
+    o.bodies.pendingBytes -= arriving;
+    arriving = 0;
+  };
+  const raw = (ws as unknown as { _socket?: Duplex })._socket;
+  raw?.prependListener('data', (chunk: Buffer) => {
+    arriving += chunk.length;
+    o.bodies.pendingBytes += chunk.length;
+    if (o.bodies.pendingBytes > o.bodies.maxPendingBytes && ws.readyState === ws.OPEN) {
+      release();
+      fail(1013, ErrorCodes.SERVER_BUSY, `the server is receiving ${o.bodies.maxPendingBytes} bytes of messages and bodies already; retry shortly`);
+      // The rest of the message is never read.
+      setTimeout(() => ws.terminate(), 1_000).unref();
+      raw.pause();
     }
+  });
+  ws.on('message', (data, isBinary) => {
+    release();
+    if (isBinary) return refuse(undefined);
+    if (behind === undefined) {
+      let parsed: unknown;
+      try {
+        parsed = o.parse(data as Buffer);
+      } catch (e) {
+        return refuse(e);
+      }
+      if (!(parsed instanceof Promise)) return handle(parsed as Message);
+      queue(parsed);
+    } else queue(behind.then(() => o.parse(data as Buffer)));
+  });
+  const queue = (parsed: Promise<unknown>): void => {
+    const link = parsed.then((m) => handle(m as Message), refuse);
+    behind = link;
+    void link.finally(() => {
+      if (behind === link) behind = undefined;
+    });
+  };
+  const handle = (msg: Message): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (msg === null || typeof msg !== 'object') return refuse(undefined);
     if (!welcomed) {
       if (msg.type !== 'hello') return fail(4000, ErrorCodes.PROTOCOL_ERROR, 'the first message must be { "type": "hello", "protocol": 1 }');
       if (msg.protocol !== PROTOCOL_VERSION) return fail(4002, ErrorCodes.PROTOCOL_ERROR, `unsupported protocol ${String(msg.protocol)}; this server speaks ${PROTOCOL_VERSION}`);
       if (!preauthorized && !o.check(typeof msg.token === 'string' ? msg.token : undefined)) return fail(4001, ErrorCodes.UNAUTHORIZED, 'missing or wrong token');
       welcomed = true;
+      clearTimeout(helloTimer);
+      o.onWelcome((ws as unknown as { _socket?: Duplex })._socket);
       send({ type: 'welcome', protocol: PROTOCOL_VERSION, server: o.serverName, node: db.nodeId, seq: db.seq });
       return;
     }
@@ -99,6 +165,7 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
     const params = Array.isArray(msg.params) ? msg.params : [];
     if (method === 'subscribe') {
       try {
+        if (subs.size >= o.maxSubscriptions) throw new KoruError(ErrorCodes.LIMIT_EXCEEDED, `a socket may hold ${o.maxSubscriptions} subscriptions; unsubscribe one first`, { details: { limit: o.maxSubscriptions } });
         const sid = `s${nextSub++}`;
         const sub = db.subscribe((params[0] ?? {}) as never, (event) => send({ type: 'event', subscription: sid, event }));
         subs.set(sid, sub);
@@ -138,8 +205,10 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
       },
     );
     o.track(call);
-  });
+  };
   ws.on('close', () => {
+    clearTimeout(helloTimer);
+    release();
     metrics.sockets.dec();
     for (const sub of subs.values()) sub.unsubscribe();
   });

@@ -198,9 +198,13 @@ describe('REST', () => {
       setTimeout(() => resolve('still open'), 5_000);
     });
     expect(closed).not.toBe('still open');
-    // Two held connections, then a third is told why it is refused.
+    // Two held connections that served a request (so they are not evicted for a
+    // newcomer, see hostile-connections.test.ts), then a third is told why it is refused.
     const held = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
-    await new Promise((r) => setTimeout(r, 100));
+    await Promise.all(held.map((h) => new Promise((r) => {
+      h.once('data', r);
+      h.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    })));
     const third = await fetch(`${s.url}/healthz`).then(async (r) => ({ status: r.status, body: await r.json() }), (e: unknown) => ({ status: 0, body: String(e) }));
     expect(third).toMatchObject({ status: 503, body: { error: { code: 'TOO_MANY_CONNECTIONS' } } });
     for (const h of held) h.destroy();

@@ -36,6 +36,10 @@ export const ErrorCodes = {
   NOT_FOUND: 'NOT_FOUND',
   BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** The server's budget for request bodies being received is spent: retry shortly. */
+  SERVER_BUSY: 'SERVER_BUSY',
+  /** A client took too long to send its request (its body stalled). */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   CLOCK_SKEW: 'CLOCK_SKEW',
   REPLICATION_TIMEOUT: 'REPLICATION_TIMEOUT',

@@ -63,7 +63,10 @@ export interface SubscriptionSpec {
   readonly since?: number;
   /** End after the change with this seq (default: never): with `since`, a replay of a range. */
   readonly until?: number;
-  /** How far behind the live head the subscriber may fall, in changes (default 1,024). */
+  /**
+   * How far behind the live head the subscriber may fall, in changes (default 1,024).
+   * With `subscribe`, changes outside its namespace or key do not count while it is caught up.
+   */
   readonly bufferSize?: number;
 }
 
@@ -206,6 +209,90 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
   return iterator;
 }
 
+/**
+ * How the commit dispatcher reaches a subscription: change `seq` (or, for one that
+ * selects every namespace, a batch starting there) may concern it; -1: the source closed.
+ */
+type Wakeable = (seq: number) => void;
+
+/**
+ * One commit listener per source for all its subscriptions, waking only those a change
+ * concerns: a subscription that names a key is indexed under its key, one that names a
+ * namespace under its namespace, so a write costs O(subscriptions it matches) plus
+ * those that select every namespace — never one call per subscription of another
+ * namespace.
+ */
+class Dispatcher {
+  readonly #all = new Set<Wakeable>();
+  readonly #byNamespace = new Map<string, Set<Wakeable>>();
+  readonly #byKey = new Map<string, Set<Wakeable>>();
+  #seen: number;
+  #size = 0;
+  readonly #off: () => void;
+
+  constructor(
+    private readonly source: ChangeSource,
+    private readonly onEmpty: () => void,
+  ) {
+    this.#seen = source.seq;
+    this.#off = source.onCommit((seq) => this.#commit(seq));
+  }
+
+  add(w: Wakeable, namespace: string | undefined, key: string | undefined): () => void {
+    const set = namespace === undefined ? this.#all : key === undefined ? bucket(this.#byNamespace, namespace) : bucket(this.#byKey, `${namespace}\u0000${key}`);
+    set.add(w);
+    this.#size++;
+    return () => {
+      if (!set.delete(w)) return;
+      if (set.size === 0 && set !== this.#all) {
+        if (key === undefined) this.#byNamespace.delete(namespace!);
+        else this.#byKey.delete(`${namespace!}\u0000${key}`);
+      }
+      if (--this.#size === 0) {
+        this.#off();
+        this.onEmpty();
+      }
+    };
+  }
+
+  #commit(seq: number): void {
+    if (seq < 0) {
+      for (const w of [...this.#all, ...[...this.#byNamespace.values(), ...this.#byKey.values()].flatMap((s) => [...s])]) w(-1);
+      return;
+    }
+    const from = this.#seen + 1;
+    this.#seen = seq;
+    for (const w of this.#all) w(from);
+    if (this.#byNamespace.size === 0 && this.#byKey.size === 0) return;
+    for (let q = from; q <= seq; q++) {
+      const v = this.source.changeAt(q).version;
+      const inNamespace = this.#byNamespace.get(v.namespace);
+      if (inNamespace !== undefined) for (const w of inNamespace) w(q);
+      const onKey = this.#byKey.size > 0 ? this.#byKey.get(`${v.namespace}\u0000${v.key}`) : undefined;
+      if (onKey !== undefined) for (const w of onKey) w(q);
+    }
+  }
+}
+
+function bucket(map: Map<string, Set<Wakeable>>, name: string): Set<Wakeable> {
+  let set = map.get(name);
+  if (set === undefined) map.set(name, (set = new Set()));
+  return set;
+}
+
+const dispatchers = new WeakMap<ChangeSource, Dispatcher>();
+
+function dispatcherOf(source: ChangeSource): Dispatcher {
+  let d = dispatchers.get(source);
+  if (d === undefined) {
+    const created = new Dispatcher(source, () => {
+      if (dispatchers.get(source) === created) dispatchers.delete(source);
+    });
+    dispatchers.set(source, (d = created));
+  }
+  return d;
+}
+
 /** A running subscription. */
 export interface Subscription {
   /** Stops it and releases everything; idempotent. */
@@ -231,6 +318,10 @@ export function subscribe(
   let finished = false;
   let busy = false; // awaiting a handler's promise
   let scheduled = false;
+  // Caught up with the head when it last ran: it is woken only for changes that may
+  // concern it, so every change between its cursor and the one it is woken for is not
+  // its business, and the cursor may jump there.
+  let caughtUp = next > source.seq;
   let settle!: (error?: unknown) => void;
   const done = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error));
@@ -264,6 +355,7 @@ export function subscribe(
   };
   function pump(): void {
     scheduled = false;
+    caughtUp = false;
     while (!finished && !busy) {
       const last = source.seq;
       if (last - Math.max(next - 1, liveFrom) > buffer) {
@@ -273,7 +365,10 @@ export function subscribe(
         return;
       }
       if (next > until) return finish();
-      if (next > last) return;
+      if (next > last) {
+        caughtUp = true;
+        return;
+      }
       const c = source.changeAt(next++);
       if (test(c) && !deliver(toEvent(c))) return;
     }
@@ -283,10 +378,16 @@ export function subscribe(
     scheduled = true;
     queueMicrotask(pump);
   };
-  const off = source.onCommit((seq) => {
-    if (seq < 0) finish();
-    else schedule();
-  });
-  schedule(); // the `since` replay, if any
+  const off = dispatcherOf(source).add(
+    (seq) => {
+      if (seq < 0) return finish();
+      if (scheduled || finished) return;
+      if (caughtUp && !busy && seq > next) next = Math.min(seq, until + 1);
+      schedule();
+    },
+    spec.namespace,
+    spec.key,
+  );
+  if (!caughtUp || until !== Infinity) schedule(); // the `since` replay, or an `until` already reached
   return { unsubscribe: () => finish(), done };
 }

@@ -76,7 +76,7 @@ export function toMarkdown(results: Results): string {
   if (results.rows.some((r) => r.operation.startsWith('attack.'))) {
     const a = config.attack;
     lines.push(
-      `- Attack rows: @koru/server with a token as its own process on 127.0.0.1; one authenticated WebSocket client in the bench process doing one get at a time (${(a.baselineMs / 1000).toFixed(0)} s without the attack, ${(a.attackMs / 1000).toFixed(0)} s with it); the attack from a second process: ${a.unauthSockets.toLocaleString('en-US')} WebSocket upgrades without a token that never send hello, and ${a.regexLoops} loops of regex queries with catastrophic patterns over 'a' × ${a.regexLength} + '!'. A get not answered in ${a.getTimeoutMs.toLocaleString('en-US')} ms fails and counts as that latency.`,
+      `- Attack rows: @koru/server with a token as its own process on 127.0.0.1; one authenticated WebSocket client in the bench process doing one get at a time (${(a.baselineMs / 1000).toLocaleString('en-US')} s without the attack, ${(a.attackMs / 1000).toLocaleString('en-US')} s with it); the attack from a second process: ${a.unauthSockets.toLocaleString('en-US')} WebSocket upgrades without a token that never send hello, and ${a.regexLoops} loops of regex queries with catastrophic patterns over 'a' × ${a.regexLength} + '!'. A get not answered in ${a.getTimeoutMs.toLocaleString('en-US')} ms fails and counts as that latency.`,
     );
   }
   if (results.rows.some((r) => r.operation.startsWith('cluster.'))) {

@@ -110,6 +110,73 @@ export const CLUSTER_FULL: ClusterBenchConfig = {
   idleSeconds: 30,
 };
 
+/**
+ * The "under attack" rows (sections/attack.ts): an authenticated client's sequential gets
+ * on a server with a token, without and then with an attack from another process:
+ * WebSocket upgrades without a token that never send hello, and a loop of regex queries
+ * with catastrophic patterns. Every wait has a deadline, so a server that hangs costs
+ * the run at most a few timeouts.
+ */
+export interface AttackBenchConfig {
+  /** keys pre-loaded (~200-byte JSON documents) that the client gets */
+  readonly keys: number;
+  /** untimed sequential gets before the baseline */
+  readonly warmupMs: number;
+  /** the client sends its next get this long after the previous one was sent, or at once if that one took longer */
+  readonly getIntervalMs: number;
+  /** sequential gets without the attack, then with it */
+  readonly baselineMs: number;
+  readonly attackMs: number;
+  /** a get (or a fresh session's connect + hello + get) not answered in this long is a failure with this latency */
+  readonly getTimeoutMs: number;
+  /** a fresh authenticated session (connect, hello, one get, close) every this often, beside the sequential gets */
+  readonly probeEveryMs: number;
+  /** WebSocket upgrades without a token that never send hello, held open */
+  readonly unauthSockets: number;
+  /** at most this many of them in their handshake at once while they are first opened */
+  readonly openConcurrency: number;
+  /** the attack starts once they are all open, or after this long */
+  readonly rampTimeoutMs: number;
+  /** sockets the server closes or refuses are reopened at most this often per second */
+  readonly reopenPerSecond: number;
+  /** regex storm: query loops, each with one request outstanding */
+  readonly regexLoops: number;
+  /** a query not answered in this long is aborted and counted as timed out */
+  readonly regexTimeoutMs: number;
+  /** documents `{ s: 'a'.repeat(regexLength) + '!' }` the patterns run over */
+  readonly regexDocs: number;
+  readonly regexLength: number;
+  /** SIGTERM grace after the attack before the server is killed */
+  readonly stopGraceMs: number;
+}
+
+/**
+ * The regex storm's patterns, taken in turn: each takes exponential (or high-polynomial)
+ * time in a backtracking engine on `'a'.repeat(n) + '!'`, and linear time in an
+ * automaton-based one.
+ */
+export const CATASTROPHIC_PATTERNS = ['^(a+)+$', '^(a|a)*$', '^(.*a){20}$'] as const;
+
+/** The attack rows in a full run (~40 s). */
+export const ATTACK_FULL: AttackBenchConfig = {
+  keys: 1_000,
+  warmupMs: 1_000,
+  getIntervalMs: 1,
+  baselineMs: 8_000,
+  attackMs: 12_000,
+  getTimeoutMs: 2_000,
+  probeEveryMs: 500,
+  unauthSockets: 1_000,
+  openConcurrency: 100,
+  rampTimeoutMs: 10_000,
+  reopenPerSecond: 200,
+  regexLoops: 4,
+  regexTimeoutMs: 3_000,
+  regexDocs: 100,
+  regexLength: 40,
+  stopGraceMs: 5_000,
+};
+
 /** Everything a run is parameterized by; passed verbatim to child processes. */
 export interface BenchConfig {
   readonly quick: boolean;
@@ -147,6 +214,7 @@ export interface BenchConfig {
   readonly subjectTimeoutMs: number;
   readonly server: ServerBenchConfig;
   readonly cluster: ClusterBenchConfig;
+  readonly attack: AttackBenchConfig;
 }
 
 /** The published workload: 10,000 keys × 10 versions; large DB 10,000 × 100. */
@@ -174,6 +242,7 @@ export const FULL: BenchConfig = {
   subjectTimeoutMs: 8 * 60_000,
   server: SERVER_FULL,
   cluster: CLUSTER_FULL,
+  attack: ATTACK_FULL,
 };
 
 /** Smoke test: 1,000 keys, short runs, the indexed lookups on 100,000 documents. Figures are not comparable with the targets. */
@@ -214,5 +283,17 @@ export const QUICK: BenchConfig = {
     healTimeoutSeconds: 60,
     idleSettleSeconds: 35,
     idleSeconds: 10,
+  },
+  attack: {
+    ...ATTACK_FULL,
+    keys: 200,
+    warmupMs: 300,
+    baselineMs: 1_500,
+    attackMs: 3_000,
+    unauthSockets: 200,
+    rampTimeoutMs: 5_000,
+    regexLoops: 2,
+    regexDocs: 20,
+    stopGraceMs: 3_000,
   },
 };

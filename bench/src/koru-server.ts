@@ -28,9 +28,12 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number; killed: boolean }>;
 }
 
-/** Starts the server on a free port serving `dir`; rejects (and kills it) if it is not ready in `timeoutMs`. */
-export function startKoruServer(dir: string, timeoutMs = 20_000): Promise<RunningServer> {
-  const child = spawnTracked(process.execPath, [SERVER_BIN, '--port', '0', '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the server on a free port serving `dir` (with `extraArgs`, e.g. `--token T`);
+ * rejects (and kills it) if it is not ready in `timeoutMs`.
+ */
+export function startKoruServer(dir: string, timeoutMs = 20_000, extraArgs: readonly string[] = []): Promise<RunningServer> {
+  const child = spawnTracked(process.execPath, [SERVER_BIN, '--port', '0', '-d', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logProblems = { count: 0, first: [] as string[] };
   let stderr = '';
   createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -73,6 +73,12 @@ export function toMarkdown(results: Results): string {
       `- Server rows: @koru/server as its own process on 127.0.0.1, durable with default options (sync 'periodic'), ${config.server.keys.toLocaleString('en-US')} keys pre-loaded; load from a second process: autocannon for HTTP (${config.server.httpConnections} keep-alive connections, 1 request in flight each), a \`ws\` client for the WebSocket (${config.server.wsInFlight} calls in flight on one socket); memory rows from a fresh server under ${config.server.mixedSeconds} s of paced mixed load. redis column: redis-server with no persistence and redis-benchmark (50 clients; not pipelined beside the HTTP rows, -P 16 beside the WebSocket rows). Both ends share the machine's ${machine.cores} cores.`,
     );
   }
+  if (results.rows.some((r) => r.operation.startsWith('attack.'))) {
+    const a = config.attack;
+    lines.push(
+      `- Attack rows: @koru/server with a token as its own process on 127.0.0.1; one authenticated WebSocket client in the bench process doing one get at a time (${(a.baselineMs / 1000).toLocaleString('en-US')} s without the attack, ${(a.attackMs / 1000).toLocaleString('en-US')} s with it); the attack from a second process: ${a.unauthSockets.toLocaleString('en-US')} WebSocket upgrades without a token that never send hello, and ${a.regexLoops} loops of regex queries with catastrophic patterns over 'a' × ${a.regexLength} + '!'. A get not answered in ${a.getTimeoutMs.toLocaleString('en-US')} ms fails and counts as that latency.`,
+    );
+  }
   if (results.rows.some((r) => r.operation.startsWith('cluster.'))) {
     lines.push(
       `- Cluster rows: 3 \`kdelta start\` members (A \`--cluster\`, B and C \`--join <A>\`; durable, default options) as processes on 127.0.0.1 with fresh data directories, a fresh cluster per measurement; clients and the partition row's TCP proxies in the bench process; lag at ${config.cluster.lagRate.toLocaleString('en-US')} puts/s for ${config.cluster.lagSeconds} s; the join to the large DB; a ${config.cluster.partitionSeconds} s partition with ${config.cluster.partitionWrites.toLocaleString('en-US')} versions written on each side; CPU of quiet members over ${config.cluster.idleSeconds} s. All share the machine's ${machine.cores} cores.`,

@@ -4,7 +4,7 @@ import type { SubjectId } from './subject.js';
 /** A column: a subject, `fs` for the file-system bound, `redis` for redis-server beside the KoruDelta server. */
 export type Column = SubjectId | 'fs' | 'redis';
 
-export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%' | '% of a core';
+export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%' | '% of a core' | 'calls';
 
 /** Rows in table order, with their labels and units. */
 export const OPERATIONS = [
@@ -45,6 +45,9 @@ export const OPERATIONS = [
   { id: 'server.rss.min', label: 'server RSS under mixed load after warm-up: min', unit: 'bytes' },
   { id: 'server.rss.max', label: 'server RSS under mixed load after warm-up: max', unit: 'bytes' },
   { id: 'server.rss.drift', label: 'server RSS drift under mixed load (last vs first samples after warm-up, medians)', unit: '%' },
+  { id: 'attack.get.p99.baseline', label: 'server: authenticated WebSocket get, one at a time, p99 (no attack)', unit: 'ms' },
+  { id: 'attack.get.p99', label: 'server under attack (unauthenticated sockets that never send hello + a regex storm): the same get, p99', unit: 'ms' },
+  { id: 'attack.failures', label: 'server under attack: failed or timed-out gets and fresh sessions', unit: 'calls' },
   { id: 'cluster.lag.p50', label: 'cluster: replication lag at 5,000 writes/s, put sent to A → change event at B/C: p50', unit: 'ms' },
   { id: 'cluster.lag.p99', label: 'cluster: replication lag at 5,000 writes/s: p99', unit: 'ms' },
   { id: 'cluster.join', label: 'cluster: an empty member joins the large DB (spawn → same state root)', unit: 's' },

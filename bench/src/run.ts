@@ -1,11 +1,11 @@
 /**
  * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side (the
  * query rows with LokiJS too), then the KoruDelta server under load from a second
- * process with redis beside it, then a three-member cluster, and writes
+ * process with redis beside it, then the server under attack, then a three-member cluster, and writes
  * results/latest.{json,md} (results/latest-quick.* with --quick; a run of only some parts
  * writes results/latest-partial*.* instead, so it never replaces a whole run).
  *
- *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,cluster]
+ *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,attack,cluster]
  *
  * Each subject runs in a child process of its own; data lives in a mkdtemp directory
  * under os.tmpdir() that is removed at the end. Exit code 1 when a subject failed or
@@ -22,6 +22,7 @@ import { machineInfo } from './machine.js';
 import { killTracked } from './procs.js';
 import { toMarkdown, type Results, type SubjectOutcome } from './report.js';
 import type { Row, SuiteMessage } from './rows.js';
+import { attackSection } from './sections/attack.js';
 import { clusterSection, KDELTA_VERSION } from './sections/cluster.js';
 import { serverSection, SERVER_VERSION } from './sections/server.js';
 import type { SuiteArgs } from './suite.js';
@@ -29,14 +30,15 @@ import { SUBJECT_IDS, SUBJECT_LABELS, type SubjectId } from './subject.js';
 import { evaluateTargets } from './targets.js';
 import { SEED, currentJsonBytes, jsonBytes, makeDoc } from './workload.js';
 
-const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,cluster]';
-/** What --only can pick: the subjects, `server` for the server rows (with redis), `cluster` for the cluster rows. */
-const PARTS = [...SUBJECT_IDS, 'server', 'cluster'] as const;
+const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,attack,cluster]';
+/** What --only can pick: the subjects, `server` for the server rows (with redis), `attack` for the under-attack rows, `cluster` for the cluster rows. */
+const PARTS = [...SUBJECT_IDS, 'server', 'attack', 'cluster'] as const;
 
-function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean; cluster: boolean; partial: boolean } {
+function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean; attack: boolean; cluster: boolean; partial: boolean } {
   let quick = false;
   let only: SubjectId[] = [...SUBJECT_IDS];
   let server = true;
+  let attack = true;
   let cluster = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -48,16 +50,17 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]
       for (const id of ids) if (!(PARTS as readonly string[]).includes(id)) throw new Error(`unknown subject ${JSON.stringify(id)} (known: ${PARTS.join(', ')})`);
       only = SUBJECT_IDS.filter((id) => ids.includes(id));
       server = ids.includes('server');
+      attack = ids.includes('attack');
       cluster = ids.includes('cluster');
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  return { quick, only, server, cluster, partial: !(server && cluster && only.length === SUBJECT_IDS.length) };
+  return { quick, only, server, attack, cluster, partial: !(server && attack && cluster && only.length === SUBJECT_IDS.length) };
 }
 
-const { quick, only, server, cluster, partial } = parseArgs(process.argv.slice(2));
+const { quick, only, server, attack, cluster, partial } = parseArgs(process.argv.slice(2));
 const config = quick ? QUICK : FULL;
 const machine = machineInfo();
 const started = performance.now();
@@ -72,7 +75,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : []), ...(cluster ? ['cluster'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
+console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : []), ...(attack ? ['attack'] : []), ...(cluster ? ['cluster'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
 const rows: Row[] = [];
 const problems: string[] = [];
 const subjects: SubjectOutcome[] = [];
@@ -123,6 +126,18 @@ try {
     else subjects[k] = { ...subjects[k]!, version: `${subjects[k]!.version}, ${serverVersion}` };
     if (result.redis !== undefined) subjects.push({ id: 'redis', label: 'redis', version: `redis-server ${result.redis}, no persistence`, status: 'ok' });
     console.log(`[server] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  if (attack) {
+    const t0 = performance.now();
+    const result = await attackSection(config, root);
+    rows.push(...result.rows);
+    problems.push(...result.problems);
+    const serverVersion = `@koru/server ${SERVER_VERSION}`;
+    const k = subjects.findIndex((s) => s.id === 'koru');
+    if (k < 0) subjects.unshift({ id: 'koru', label: SUBJECT_LABELS.koru, version: serverVersion, status: 'ok' });
+    else if (!subjects[k]!.version.includes(serverVersion)) subjects[k] = { ...subjects[k]!, version: `${subjects[k]!.version}, ${serverVersion}` };
+    console.log(`[attack] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 
   if (cluster) {

@@ -26,13 +26,21 @@ function answerOf(data: Buffer): { id: number; error: boolean } {
   return { id, error: data[comma + 2] === LETTER_E };
 }
 
-/** One session: connected and welcomed. */
+/** A call that got no answer within its deadline. */
+export class CallTimeout extends Error {
+  override readonly name = 'CallTimeout';
+}
+
 /**
  * Connects to `<url>/v1/ws` and completes the hello → welcome handshake; `onError` then
- * hears the socket's later errors.
+ * hears the socket's later errors. A `token` goes in the upgrade's `Authorization` header,
+ * so the server knows the socket is authenticated before any message.
  */
-export function openHelloSocket(url: string, timeoutMs: number, onError: (e: Error, socket: WebSocket) => void): Promise<WebSocket> {
-  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, { perMessageDeflate: false });
+export function openHelloSocket(url: string, timeoutMs: number, onError: (e: Error, socket: WebSocket) => void, token?: string): Promise<WebSocket> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, {
+    perMessageDeflate: false,
+    ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.terminate();
@@ -57,6 +65,7 @@ export function openHelloSocket(url: string, timeoutMs: number, onError: (e: Err
   });
 }
 
+/** One session: connected and welcomed. */
 export class WsSession {
   private nextId = 1;
   private readonly waiting = new Map<number, (message: { result?: unknown; error?: { code: string; message: string } }) => void>();
@@ -74,17 +83,28 @@ export class WsSession {
     });
   }
 
-  /** Connects to `<url>/v1/ws` and completes the handshake. */
-  static async open(url: string, timeoutMs = 10_000): Promise<WsSession> {
+  /** Connects to `<url>/v1/ws` (with `token` in the upgrade's header, if given) and completes the handshake. */
+  static async open(url: string, timeoutMs = 10_000, token?: string): Promise<WsSession> {
     // Errors after the handshake surface as failed calls or a close.
-    return new WsSession(await openHelloSocket(url, timeoutMs, () => {}));
+    return new WsSession(await openHelloSocket(url, timeoutMs, () => {}, token));
   }
 
-  /** One call, answer parsed: resolves with the result, rejects with the wire error. */
-  call(method: string, params: readonly unknown[]): Promise<unknown> {
+  /**
+   * One call, answer parsed: resolves with the result, rejects with the wire error, or
+   * (with `timeoutMs`) with a CallTimeout when no answer came in time.
+   */
+  call(method: string, params: readonly unknown[], timeoutMs?: number): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, (m) => (m.error !== undefined ? reject(new Error(`${m.error.code}: ${m.error.message}`)) : resolve(m.result)));
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new CallTimeout(`${method}: no answer in ${Math.round(timeoutMs)} ms`));
+      }, timeoutMs);
+      this.waiting.set(id, (m) => {
+        clearTimeout(timer);
+        if (m.error !== undefined) reject(new Error(`${m.error.code}: ${m.error.message}`));
+        else resolve(m.result);
+      });
       this.socket.send(JSON.stringify({ id, method, params }));
     });
   }

@@ -114,16 +114,16 @@ describe('connection hygiene', () => {
     const refused = raw(s);
     const answer = answerOf(refused, 5_000);
     // A request without the token every 100 ms: each is answered 401 on a keep-alive connection.
-    const ask = setInterval(() => refused.writable && refused.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\n\r\n'), 100);
+    const ask = setInterval(() => refused.writable && refused.write('GET /v1/ns HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 100);
     cleanups.push(() => clearInterval(ask));
     // One that authenticated keeps its keep-alive connection past that deadline.
     const served = raw(s);
-    served.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n');
+    served.write('GET /v1/ns HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\n\r\n');
     await new Promise((r) => served.once('data', r));
     expect(await answer).toMatch(/^HTTP\/1.1 401/);
     expect(await answer).not.toMatch(/still open/);
     expect(served.destroyed).toBe(false);
-    served.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n');
+    served.write('GET /v1/ns HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\n\r\n');
     expect(String(await new Promise((r) => served.once('data', r)))).toMatch(/^HTTP\/1.1 200/);
   });
 
@@ -139,7 +139,7 @@ describe('connection hygiene', () => {
     const s = await server({ maxConnections: 100, maxPendingConnections: 50, headersTimeoutMs: 20_000 });
     const slow = Array.from({ length: 200 }, () => {
       const c = raw(s);
-      c.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\n');
+      c.write('GET /v1/ns HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       return c;
     });
     // One header byte every 200 ms on each, for as long as the test runs.
@@ -154,7 +154,7 @@ describe('connection hygiene', () => {
   it('cuts off a stalled body with 408', async () => {
     const s = await server({ bodyTimeoutMs: 300, requestTimeoutMs: 60_000 });
     const c = raw(s);
-    c.write('PUT /v1/kv/n/k HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":');
+    c.write('PUT /v1/kv/n/k HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":');
     const answer = await answerOf(c, 5_000);
     expect(answer).toMatch(/^HTTP\/1.1 408/);
     expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
@@ -163,7 +163,7 @@ describe('connection hygiene', () => {
 
   it('caps the bytes of unfinished bodies across connections, and gives them back', async () => {
     const s = await server({ maxPendingBodyBytes: 4 * MiB, maxBodyBytes: 2 * MiB });
-    const head = (n: number) => `PUT /v1/kv/n/k HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${n}\r\n\r\n`;
+    const head = (n: number) => `PUT /v1/kv/n/k HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${n}\r\n\r\n`;
     // Two uploads hold 1.5 MiB each (declared), unfinished.
     const holders = [raw(s), raw(s)];
     for (const h of holders) h.write(head(1.5 * MiB) + '"' + 'x'.repeat(MiB));
@@ -200,7 +200,7 @@ describe('bounded work per request', () => {
     /** A socket past the handshake that sends most of a 3 MiB frame and then stalls. */
     const holder = async (): Promise<{ socket: Socket; answer: Promise<string> }> => {
       const c = raw(s);
-      c.write(`GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16).toString('base64')}\r\n\r\n`);
+      c.write(`GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16).toString('base64')}\r\n\r\n`);
       await new Promise((r) => c.once('data', r)); // 101 Switching Protocols
       const header = Buffer.alloc(14);
       header[0] = 0x81; // a final text frame

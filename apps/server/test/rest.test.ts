@@ -190,7 +190,7 @@ describe('REST', () => {
     const { port } = s;
     // Slowloris: headers that never finish.
     const slow = connect(port, '127.0.0.1');
-    slow.write('GET /v1/ns HTTP/1.1\r\nHost: x\r\n');
+    slow.write('GET /v1/ns HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     const closed = await new Promise<string>((resolve) => {
       let got = '';
       slow.on('data', (d) => (got += d.toString()));
@@ -203,7 +203,7 @@ describe('REST', () => {
     const held = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
     await Promise.all(held.map((h) => new Promise((r) => {
       h.once('data', r);
-      h.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      h.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     })));
     const third = await fetch(`${s.url}/healthz`).then(async (r) => ({ status: r.status, body: await r.json() }), (e: unknown) => ({ status: 0, body: String(e) }));
     expect(third).toMatchObject({ status: 503, body: { error: { code: 'TOO_MANY_CONNECTIONS' } } });

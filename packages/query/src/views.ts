@@ -13,7 +13,7 @@
  * Definitions live in the store's reserved namespace, so they are persisted, recovered
  * and versioned like data.
  */
-import { canonicalJson, InvalidArgumentError, type JsonValue } from '@koru/engine';
+import { canonicalJson, InvalidArgumentError, KoruError, type JsonValue } from '@koru/engine';
 import { validateNamespace, type CausalStorage, type Version } from '@koru/storage';
 import { aggregate, type Aggregation } from './aggregate.js';
 import { compileFilter, type Predicate } from './compile.js';
@@ -89,12 +89,6 @@ class View {
   /** The spec without its filter: what runs over keys that already passed it. */
   readonly page: QuerySpec;
   readonly pred: Predicate | undefined;
-  /**
-   * Set for a view persisted under older rules whose query is now refused (a regex
-   * feature RE2 lacks, a filter past a bound of ./limits.ts): the database still opens,
-   * the view is listed and can be deleted, and reading or refreshing it throws this.
-   */
-  readonly unusable: InvalidQueryError | undefined;
   refreshedAt: string;
   seq: number;
   /** Auto-refresh views: keys matching the filter; undefined until first read. */
@@ -102,25 +96,12 @@ class View {
   /** The last computed result; undefined when stale. */
   result: { rows: readonly Entry[]; total: number; aggregate?: JsonValue } | undefined = undefined;
 
-  /** `loaded`: read back from the store, where a query refused now makes the view {@link unusable} rather than throwing. */
   constructor(
     readonly info: ViewInfo,
     record: { refreshedAt: string; seq: number },
-    loaded = false,
   ) {
-    let spec: QuerySpec = {};
-    let pred: Predicate | undefined;
-    try {
-      spec = parseQuery(info.query);
-      pred = spec.filter === undefined ? undefined : compileFilter(spec.filter);
-    } catch (e) {
-      if (!loaded || !(e instanceof InvalidQueryError)) throw e;
-      this.unusable = new InvalidQueryError(
-        `the view ${JSON.stringify(info.name)} was stored with a query that is now refused (${e.message}): delete it and create it again`,
-        e.path,
-        { cause: e, details: e.details },
-      );
-    }
+    const spec = parseQuery(info.query);
+    const pred = spec.filter === undefined ? undefined : compileFilter(spec.filter);
     this.spec = spec;
     const { filter: _filter, ...page } = spec;
     this.page = page;
@@ -146,7 +127,8 @@ export class ViewSet {
   /** Auto-refresh views by namespace, for the write path. */
   readonly #auto = new Map<string, Set<View>>();
   /** Stored definitions that failed to load, by view name: reported, skipped, removable. */
-  readonly #broken = new Map<string, DefinitionProblem>();
+  /** Stored views that did not load, by name, with the error that stopped each. */
+  readonly #broken = new Map<string, { problem: DefinitionProblem; cause: unknown }>();
 
   /**
    * Loads the stored views. A definition that does not check out (see
@@ -161,9 +143,9 @@ export class ViewSet {
       try {
         if (this.#views.size >= MAX_VIEWS) throw new LimitExceededError(`the database already has ${MAX_VIEWS} views, the most allowed`, MAX_VIEWS);
         const r = checkViewRecord(v.key, v.value);
-        this.#add(new View(infoOf(r), r, true));
+        this.#add(new View(infoOf(r), r));
       } catch (e) {
-        this.#broken.set(name, problemOf('view', v.key, name, e));
+        this.#broken.set(name, { problem: problemOf('view', v.key, name, e), cause: e });
       }
     }
     storage.onApply((versions) => this.#apply(versions));
@@ -171,7 +153,7 @@ export class ViewSet {
 
   /** Stored definitions skipped at open because they did not load, sorted by name. */
   get problems(): DefinitionProblem[] {
-    return [...this.#broken.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...this.#broken.values()].map((b) => b.problem).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**
@@ -204,7 +186,6 @@ export class ViewSet {
   /** Recomputes the view from the current data (and persists when). @throws VIEW_NOT_FOUND */
   async refresh(name: string): Promise<ViewResult> {
     const view = this.#get(name);
-    if (view.unusable !== undefined) throw view.unusable;
     view.refreshedAt = new Date().toISOString();
     view.seq = this.#s.seq;
     view.members = undefined;
@@ -232,7 +213,7 @@ export class ViewSet {
   async delete(name: string): Promise<void> {
     const broken = typeof name === 'string' ? this.#broken.get(name) : undefined;
     if (broken !== undefined) {
-      await this.#s.deleteSystem(broken.key);
+      await this.#s.deleteSystem(broken.problem.key);
       this.#broken.delete(name);
       return;
     }
@@ -244,13 +225,16 @@ export class ViewSet {
   #get(name: string): View {
     if (typeof name !== 'string') throw new InvalidArgumentError(`a view name must be a string, not ${typeof name}`);
     const view = this.#views.get(name);
-    if (view === undefined) throw new ViewNotFoundError(name);
-    return view;
+    if (view !== undefined) return view;
+    // A stored view that did not load (see `problems`) exists: say why it cannot be read.
+    const broken = this.#broken.get(name);
+    if (broken !== undefined) throw brokenViewError(broken.problem, broken.cause);
+    throw new ViewNotFoundError(name);
   }
 
   #add(view: View): void {
     this.#views.set(view.info.name, view);
-    if (!view.info.autoRefresh || view.unusable !== undefined) return;
+    if (!view.info.autoRefresh) return;
     let set = this.#auto.get(view.info.namespace);
     if (set === undefined) this.#auto.set(view.info.namespace, (set = new Set()));
     set.add(view);
@@ -265,7 +249,6 @@ export class ViewSet {
 
   /** Brings the cached result up to date. */
   #compute(view: View): NonNullable<View['result']> {
-    if (view.unusable !== undefined) throw view.unusable;
     if (view.result !== undefined) return view.result;
     const { namespace, autoRefresh, aggregate: agg } = view.info;
     let matching: Iterable<Entry>;
@@ -306,6 +289,12 @@ export class ViewSet {
       }
     }
   }
+}
+
+/** The error a read of a view that did not load answers: its problem, with the cause's code and details. */
+function brokenViewError(p: DefinitionProblem, cause: unknown): KoruError {
+  const message = `${p.message}; delete it and create it again`;
+  return cause instanceof KoruError ? new KoruError(cause.code, message, { cause, details: cause.details }) : new InvalidArgumentError(message, { cause });
 }
 
 function infoOf(r: ViewInfo): ViewInfo {

@@ -249,7 +249,12 @@ export class KoruDelta {
     };
     const t = storage.recovery.truncated;
     if (t !== undefined) {
-      warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (an unacknowledged write interrupted by a crash)`);
+      // Past the synced checkpoint: a write cut by a crash, or (with sync 'periodic' and a
+      // power loss) one acknowledged within the last sync interval.
+      warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (a write past the last sync, interrupted by a crash)`);
+    }
+    for (const r of storage.recovery.repaired ?? []) {
+      warn(`koru: repaired ${r.file} at offset ${r.offset}: ${r.message} (${r.bytes} bytes, ${r.records} records, ${r.keys} keys dropped)`);
     }
     let db: KoruDelta;
     try {
@@ -634,6 +639,7 @@ function checkOptions(o: StartOptions): void {
   checkNumber('syncIntervalMs', o.syncIntervalMs, 0);
   checkNumber('valueCacheBytes', o.valueCacheBytes, 0);
   checkNumber('snapshotAfterBytes', o.snapshotAfterBytes, 0);
+  if (o.repair !== undefined && typeof o.repair !== 'boolean') throw new InvalidArgumentError(`repair must be true or false, not ${JSON.stringify(o.repair)}`);
   if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
 }
 

@@ -51,6 +51,7 @@ describe('start', () => {
     [{ valueCacheBytes: -5 }, /valueCacheBytes/],
     [{ snapshotAfterBytes: Infinity }, /snapshotAfterBytes/],
     [{ now: 5 }, /now/],
+    [{ repair: 'yes' }, /repair/],
     [{ path: '' }, /path/],
     [{ path: 42 }, /path/],
   ])('bad option %j → INVALID_ARGUMENT', async (options, message) => {

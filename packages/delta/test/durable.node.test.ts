@@ -289,6 +289,27 @@ describe('recovery', () => {
     expect(await third.get('users', 'alice')).toBe('after recovery');
   });
 
+  test('damage before the synced checkpoint refuses to open; repair opens, keeps what precedes it and warns what it dropped', async () => {
+    const db = await start();
+    for (let i = 0; i < 20; i++) await db.put('r', `k${i}`, { i });
+    await db.close();
+    const log = join(dir, logFiles()[0]!);
+    const bytes = fs.readFileSync(log);
+    // A flipped byte in the middle of the log: acknowledged, synced records are damaged.
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = bytes[at]! ^ 0xff;
+    fs.writeFileSync(log, bytes);
+    await expect(KoruDelta.start({ path: dir })).rejects.toMatchObject({ code: 'CORRUPTION', message: expect.stringContaining(log) });
+    const warnings: string[] = [];
+    const repaired = await KoruDelta.start({ path: dir, repair: true, onWarning: (m) => warnings.push(m) });
+    open.push(repaired);
+    expect(repaired.recovery.repaired?.length).toBe(1);
+    expect(warnings).toEqual([expect.stringMatching(/^koru: repaired .* at offset \d+: .*\(\d+ bytes, \d+ records, \d+ keys dropped\)$/)]);
+    const kept = (await Promise.all(Array.from({ length: 20 }, (_, i) => repaired.get('r', `k${i}`).then(() => true, () => false)))).filter(Boolean).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(20);
+  });
+
   test('a throwing onWarning does not leave the database open and unreachable', async () => {
     const db = await start();
     await db.put('w', 'k', 1);

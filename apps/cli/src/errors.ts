@@ -25,6 +25,8 @@ const INPUT_CODES = new Set<string>([
   ErrorCodes.INVALID_ARGUMENT,
   ErrorCodes.INVALID_QUERY,
   ErrorCodes.LIMIT_EXCEEDED,
+  // A version stamped far ahead of this clock (an import's file, a forged record).
+  ErrorCodes.CLOCK_SKEW,
 ]);
 
 /** The exit code for an error thrown by a command. */

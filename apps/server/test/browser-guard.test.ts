@@ -8,19 +8,14 @@ import WebSocket from 'ws';
 import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
 import { originPolicy, parseAllowHosts, parseAllowOrigins } from '../src/origin.js';
 import { MAX_IF_MATCH_TAGS } from '../src/preconditions.js';
-import { Session } from './support.js';
+import { Session, startTestServer } from './support.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: ServerOptions = {}): Promise<KoruServer> {
-  const t = tempDir('koru-guard-');
-  const s = await startServer({ path: t.dir, port: 0, log: 'silent', ...options });
-  cleanups.push(t.cleanup, () => s.close());
-  return s;
-}
+const server = (options: ServerOptions = {}): Promise<KoruServer> => startTestServer(cleanups, 'koru-guard-', options);
 
 interface Answer {
   readonly status: number;

@@ -9,23 +9,18 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KoruDelta } from '@koru/delta';
 import Fastify from 'fastify';
-import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
+import type { KoruServer, ServerOptions } from '../src/index.js';
 import { Metrics } from '../src/metrics.js';
 import { registerOpenApi } from '../src/openapi.js';
 import { registerRest } from '../src/rest.js';
-import { BIN, exited, spawnServer } from './support.js';
+import { BIN, exited, spawnServer, startTestServer } from './support.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: ServerOptions = {}): Promise<KoruServer> {
-  const t = tempDir('koru-door-');
-  const s = await startServer({ path: t.dir, port: 0, log: 'silent', ...options });
-  cleanups.push(t.cleanup, () => s.close());
-  return s;
-}
+const server = (options: ServerOptions = {}): Promise<KoruServer> => startTestServer(cleanups, 'koru-door-', options);
 
 /** Runs koru-server to completion (killed after 20 s); the environment has no KORU_* or PORT of the caller's. */
 function run(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {

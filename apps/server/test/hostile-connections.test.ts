@@ -4,23 +4,17 @@
 // answers as large as the documented value limit.
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
-import { Session } from './support.js';
+import type { KoruServer, ServerOptions } from '../src/index.js';
+import { Session, startTestServer } from './support.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: ServerOptions = {}): Promise<KoruServer> {
-  const t = tempDir('koru-hostile-');
-  const s = await startServer({ path: t.dir, port: 0, log: 'silent', ...options });
-  cleanups.push(t.cleanup, () => s.close());
-  return s;
-}
+const server = (options: ServerOptions = {}): Promise<KoruServer> => startTestServer(cleanups, 'koru-hostile-', options);
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,18 +6,14 @@ import { connect } from 'node:net';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVER_FILE, startServer, type KoruServer, type ServerOptions } from '../src/index.js';
+import { startTestServer } from './support.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: ServerOptions = {}): Promise<KoruServer> {
-  const t = tempDir('koru-srv-');
-  const s = await startServer({ path: t.dir, port: 0, log: 'silent', ...options });
-  cleanups.push(t.cleanup, () => s.close());
-  return s;
-}
+const server = (options: ServerOptions = {}): Promise<KoruServer> => startTestServer(cleanups, 'koru-srv-', options);
 
 type Json = Record<string, unknown>;
 async function call(s: KoruServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {

@@ -1,7 +1,9 @@
 // Shared helpers of the server tests (not a test file itself).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '@koru/vitest-preset/helpers';
 import WebSocket from 'ws';
+import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
 
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
@@ -85,4 +87,15 @@ export class Session {
   close(): void {
     this.ws.close();
   }
+}
+
+/**
+ * Starts a server in this process on a fresh directory and a free port; `cleanups` (run
+ * by the test file's afterEach) closes it and removes the directory.
+ */
+export async function startTestServer(cleanups: Array<() => unknown>, prefix: string, options: ServerOptions = {}): Promise<KoruServer> {
+  const t = tempDir(prefix);
+  const s = await startServer({ path: t.dir, port: 0, log: 'silent', ...options });
+  cleanups.push(t.cleanup, () => s.close());
+  return s;
 }

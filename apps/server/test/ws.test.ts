@@ -1,21 +1,15 @@
 // The WebSocket protocol against a real server: handshake, calls, subscriptions, tokens, flow control.
-import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
-import { Session } from './support.js';
+import type { KoruServer, ServerOptions } from '../src/index.js';
+import { Session, startTestServer } from './support.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(options: ServerOptions = {}): Promise<KoruServer> {
-  const t = tempDir('koru-ws-');
-  const s = await startServer({ path: t.dir, port: 0, log: 'silent', ...options });
-  cleanups.push(t.cleanup, () => s.close());
-  return s;
-}
+const server = (options: ServerOptions = {}): Promise<KoruServer> => startTestServer(cleanups, 'koru-ws-', options);
 
 async function open(s: KoruServer, hello?: Record<string, unknown>, headers?: Record<string, string>): Promise<Session> {
   const { session, welcome } = await Session.open(s.url, hello, headers);

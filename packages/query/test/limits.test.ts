@@ -6,17 +6,8 @@ import { InvalidQueryError } from '../src/errors.js';
 import { Filter } from '../src/filter.js';
 import { MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_PATTERNS, MAX_FILTER_VALUES, MAX_PATTERN_LENGTH } from '../src/index.js';
 import { parseQuery } from '../src/query.js';
+import { refusal } from './refusal.js';
 import { parseFilter, type WireFilter } from '../src/wire.js';
-
-function refusal(f: () => unknown): InvalidQueryError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidQueryError);
-    return e as InvalidQueryError;
-  }
-  throw new Error('not refused');
-}
 
 function expectLimit(f: () => unknown, limit: number, message: RegExp): InvalidQueryError {
   const e = refusal(f);

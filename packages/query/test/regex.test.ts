@@ -4,22 +4,12 @@ import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../src/compile.js';
-import { InvalidQueryError } from '../src/errors.js';
 import { Filter } from '../src/filter.js';
+import { refusal } from './refusal.js';
 import { parseFilter } from '../src/wire.js';
 
 function test(pattern: string, s: string, flags?: string): boolean {
   return compileFilter(Filter.matches('s', pattern, flags))({ s } as JsonValue);
-}
-
-function refusal(f: () => unknown): InvalidQueryError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidQueryError);
-    return e as InvalidQueryError;
-  }
-  throw new Error('not refused');
 }
 
 describe('catastrophic patterns run in linear time', () => {

@@ -98,18 +98,18 @@ export class Context {
   /**
    * The database, opened on first use: the server at `url`, else the local directory,
    * or, when a running server holds that directory, that server. `options` apply to a
-   * local open.
+   * local open (warnings go to stderr unless `onWarning` says otherwise).
    */
-  db(options: Omit<StartOptions, 'path' | 'onWarning'> = {}): Promise<Database> {
+  db(options: Omit<StartOptions, 'path'> = {}): Promise<Database> {
     this.#db ??= this.#open(options);
     return this.#db;
   }
 
-  async #open(options: Omit<StartOptions, 'path' | 'onWarning'>): Promise<Database> {
+  async #open(options: Omit<StartOptions, 'path'>): Promise<Database> {
     if (this.url !== undefined) return this.#connect(this.url);
     const { KoruDelta, isKoruError, ErrorCodes } = await import('@koru/delta');
     try {
-      return await KoruDelta.start({ ...options, path: this.dbPath, onWarning: (m) => this.warn(m) });
+      return await KoruDelta.start({ onWarning: (m) => this.warn(m), ...options, path: this.dbPath });
     } catch (e) {
       if (!isKoruError(e, ErrorCodes.DATABASE_LOCKED)) throw e;
       // Held by a server? Then go through it.

@@ -41,7 +41,7 @@ export function hintFor(e: unknown): string | undefined {
     case ErrorCodes.DATABASE_LOCKED:
       return 'stop the process holding it, or point -d / KORU_DB_PATH at another directory';
     case ErrorCodes.CORRUPTION:
-      return 'run `kdelta verify` for a report; restore from an export if needed';
+      return 'run `kdelta repair` to keep what precedes the damage (the damaged file is kept aside), or restore from an export';
     default:
       return undefined;
   }

@@ -85,9 +85,12 @@ describe('kdelta: writing and reading', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/CORRUPTION|damaged/);
     expect(refused.stderr).toContain(log);
+    expect(refused.stderr).toMatch(/run `kdelta repair`/);
     const repaired = await k('repair');
     expect(repaired.code).toBe(0);
     expect(repaired.stdout).toMatch(/^dropped {2}log .* saved the damaged file as .*\.damaged-/);
+    // Said once, on stdout: the start's own warning does not repeat it on stderr.
+    expect(repaired.stderr).toBe('');
     expect((await k('repair')).stdout).toBe('ok  nothing was damaged\n');
     expect(json((await k('get', 'r/k2', '--json')).stdout)).toBe(2);
     expect((await k('get', 'r/k3')).code).toBe(1);

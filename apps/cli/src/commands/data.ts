@@ -238,7 +238,8 @@ export const register: Register = (program, act) => {
     .addHelpText('after', examples(['kdelta repair']))
     .action(
       act(async (ctx) => {
-        const db = await ctx.db({ repair: true });
+        // It prints the whole recovery report itself, so the start's warnings would repeat it.
+        const db = await ctx.db({ repair: true, onWarning: () => undefined });
         if (ctx.remote || !('recovery' in db)) throw new UsageError(`repair needs the database directory itself; ${ctx.where} is served by a running server: stop it first`);
         const r = (db as { recovery: RecoveryReport }).recovery;
         if (ctx.json) return ctx.outJson(r);

@@ -219,8 +219,9 @@ export function registerBodyReader(app: FastifyInstance, limits: BodyLimits, par
     arm();
   });
   // The rest of a refused body is never read: close the connection once the answer left.
-  app.addHook('onResponse', async (req) => {
+  app.addHook('onResponse', (req, _reply, done) => {
     if (cut.has(req.raw)) req.raw.socket.destroy();
+    done();
   });
   return budget;
 }

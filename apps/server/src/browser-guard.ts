@@ -59,14 +59,12 @@ export async function registerBrowserGuard(app: FastifyInstance, o: BrowserGuard
     maxAge: 600,
   });
   // Before the body is read; after authentication, so a stranger learns nothing from it.
-  app.addHook('preParsing', async (req, reply, payload) => {
-    if (!WRITES.has(req.method) || !hasBody(req.headers)) return payload;
+  app.addHook('preParsing', (req, reply, payload, done) => {
+    if (!WRITES.has(req.method) || !hasBody(req.headers)) return done(null, payload);
     const type = req.headers['content-type'];
-    if (type === undefined || !JSON_TYPE.test(type)) {
-      const message = `a ${req.method} body must be sent as Content-Type: application/json, not ${type === undefined ? 'without a type' : JSON.stringify(type)}`;
-      return reply.status(415).send({ error: { code: ErrorCodes.UNSUPPORTED_MEDIA_TYPE, message } });
-    }
-    return payload;
+    if (type !== undefined && JSON_TYPE.test(type)) return done(null, payload);
+    const message = `a ${req.method} body must be sent as Content-Type: application/json, not ${type === undefined ? 'without a type' : JSON.stringify(type)}`;
+    void reply.status(415).send({ error: { code: ErrorCodes.UNSUPPORTED_MEDIA_TYPE, message } });
   });
   return {
     policy,

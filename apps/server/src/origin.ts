@@ -96,7 +96,16 @@ export function originPolicy(o: { readonly host: string; readonly allowOrigins?:
   // Loopback names pass on any port: a proxy or relay on this machine forwards its own
   // port, and a page on another loopback port is another origin, refused by `Origin`.
   // What DNS rebinding changes is the name.
+  // Clients send the same few Host values on every request: remember the ones that
+  // passed (bounded, so a flood of distinct names cannot grow it).
+  const passedHosts = new Set<string>();
   const hostAllowed = (header: string): boolean => {
+    if (passedHosts.has(header)) return true;
+    const ok = hostPasses(header);
+    if (ok && passedHosts.size < 64) passedHosts.add(header);
+    return ok;
+  };
+  const hostPasses = (header: string): boolean => {
     const parsed = splitHost(header.trim().toLowerCase().replace(/\.$/, ''));
     if (parsed === undefined) return false;
     if (ownNames.has(parsed.name)) return true;

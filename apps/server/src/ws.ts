@@ -67,7 +67,8 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
 
   // Answers produced in the same tick leave in one write: the socket is corked on the
   // first and uncorked after the tick (one syscall per tick instead of one per answer).
-  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  // The connection under the WebSocket (`ws` keeps it as `_socket`).
+  const socket = (ws as unknown as { _socket?: Duplex })._socket;
   let corked = false;
   const uncork = (): void => {
     corked = false;
@@ -113,8 +114,7 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
     o.bodies.pendingBytes -= arriving;
     arriving = 0;
   };
-  const raw = (ws as unknown as { _socket?: Duplex })._socket;
-  raw?.prependListener('data', (chunk: Buffer) => {
+  socket?.prependListener('data', (chunk: Buffer) => {
     arriving += chunk.length;
     o.bodies.pendingBytes += chunk.length;
     if (o.bodies.pendingBytes > o.bodies.maxPendingBytes && ws.readyState === ws.OPEN) {
@@ -122,7 +122,7 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
       fail(1013, ErrorCodes.SERVER_BUSY, `the server is receiving ${o.bodies.maxPendingBytes} bytes of messages and bodies already; retry shortly`);
       // The rest of the message is never read.
       setTimeout(() => ws.terminate(), 1_000).unref();
-      raw.pause();
+      socket.pause();
     }
   });
   ws.on('message', (data, isBinary) => {
@@ -155,7 +155,7 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
       if (!preauthorized && !o.check(typeof msg.token === 'string' ? msg.token : undefined)) return fail(4001, ErrorCodes.UNAUTHORIZED, 'missing or wrong token');
       welcomed = true;
       clearTimeout(helloTimer);
-      o.onWelcome((ws as unknown as { _socket?: Duplex })._socket);
+      o.onWelcome(socket);
       send({ type: 'welcome', protocol: PROTOCOL_VERSION, server: o.serverName, node: db.nodeId, seq: db.seq });
       return;
     }

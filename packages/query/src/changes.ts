@@ -257,7 +257,10 @@ class Dispatcher {
 
   #commit(seq: number): void {
     if (seq < 0) {
-      for (const w of [...this.#all, ...[...this.#byNamespace.values(), ...this.#byKey.values()].flatMap((s) => [...s])]) w(-1);
+      // Copied first: each one removes itself from its set as it finishes.
+      const everyone = [...this.#all];
+      for (const set of [...this.#byNamespace.values(), ...this.#byKey.values()]) everyone.push(...set);
+      for (const w of everyone) w(-1);
       return;
     }
     const from = this.#seen + 1;

@@ -52,7 +52,7 @@ class NodeFile implements RandomAccessFile {
   }
 
   size(): number {
-    const fd = this.#open('size of');
+    const fd = this.#open('cannot get the size of');
     // A read-only handle may watch a file another handle appends to, so it asks the OS;
     // a writable handle is the file's only writer and knows.
     if (this.writable) return this.#size;

@@ -306,6 +306,15 @@ describe('WAL damage', () => {
     expect(r.batches).toEqual([]);
     expect(r.repaired).toHaveLength(1);
     expect(replayWal(dir, 1)).toEqual({ batches: [] });
+    // Likewise when the sidecar of a missing log is damaged.
+    const dir2 = new MemoryDirectory();
+    writeBatches(dir2, 1);
+    dir2.remove(W1);
+    dir2.flipBit(S1, 0);
+    expect(corruption(() => replayWal(dir2, 1)).details).toEqual({ file: `memory/${S1}`, offset: 0 });
+    // Two findings: the damaged sidecar record, and the bytes its other record says were synced.
+    expect(replayWal(dir2, 1, { repair: true }).repaired?.map((x) => x.file)).toEqual([`memory/${S1}`, `memory/${W1}`]);
+    expect(replayWal(dir2, 1)).toEqual({ batches: [] });
   });
 
   it('a damaged sidecar record is CORRUPTION naming the sidecar; repair ignores it and rewrites the sidecar', () => {

@@ -251,9 +251,11 @@ export function replayWal(dir: StorageDirectory, fileNumber: number, options: { 
       const message = `log ${file} is missing, but ${synced} bytes of it were synced`;
       if (!repair) throw new CorruptionError(`${message}; refusing to open (repair starts it empty)`, { file, offset: 0, missingBytes: synced });
       repaired.push({ file, offset: 0, message: `${message}; dropped them`, bytes: synced, records: 0 });
-      dir.remove(walSyncedFileName(fileNumber));
     }
-    return repaired.length > 0 ? { batches: [], repaired } : { batches: [] };
+    if (repaired.length === 0) return { batches: [] };
+    // Nothing of the log is left to vouch for: the sidecar goes (damaged or ahead).
+    dir.remove(walSyncedFileName(fileNumber));
+    return { batches: [], repaired };
   }
   const batches: Entry[][] = [];
   let at = 0;
@@ -262,7 +264,7 @@ export function replayWal(dir: StorageDirectory, fileNumber: number, options: { 
   let hole = false;
   if (data.length < HEADER_BYTES) why = 'incomplete file header';
   else if (!HEADER_MAGIC.every((b, i) => data[i] === b) || u32(data, 8) !== fileNumber || u32(data, 12) !== crc32(data, 0, 0, 12)) {
-    why = `bad file header (not WAL number ${fileNumber})`;
+    why = `bad file header (not the header of WAL number ${fileNumber})`;
     hole = validRecordAfter(data, 0);
   } else {
     at = validEnd = HEADER_BYTES;

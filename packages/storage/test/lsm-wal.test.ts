@@ -8,6 +8,7 @@ import { ErrorCodes } from '@koru/engine';
 import { fcSeed, prng, tempDir } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crc32 } from '../src/lsm/checksum.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { KIND_DELETE, KIND_PUT, walFileName, type Entry, type EntryKind } from '../src/lsm/types.js';
 import { removeWal, replayWal, walSyncedFileName, WalWriter, type WalOptions, type WalReplay } from '../src/lsm/wal.js';
@@ -295,6 +296,40 @@ describe('WAL damage', () => {
     dir.flipBit(W1, synced + 20);
     expect(corruption(() => replayWal(dir, 1)).details).toMatchObject({ offset: synced });
     w.close();
+  });
+
+  it('a record whose checksum holds but whose batch does not decode is CORRUPTION, even at the unsynced tail', () => {
+    // Bodies: a count of 2 with one entry; an unknown kind; a deletion marker with a value; trailing bytes; count 0.
+    const bodies = [
+      [2, 1, 0x61, 0, 1, 7],
+      [1, 1, 0x61, 5, 0],
+      [1, 1, 0x61, 1, 1, 7],
+      [1, 1, 0x61, 0, 0, 9],
+      [0],
+    ];
+    for (const body of bodies) {
+      const dir = new MemoryDirectory();
+      const w = WalWriter.create(dir, 1, PERIODIC);
+      w.append(batch(0));
+      w.sync();
+      const at = w.bytes;
+      w.close();
+      const rec = new Uint8Array(12 + body.length);
+      const view = new DataView(rec.buffer);
+      view.setUint32(0, 0x42574bfe, true);
+      view.setUint32(4, body.length, true);
+      rec.set(body, 12);
+      view.setUint32(8, crc32(rec, crc32(rec, 0, 4, 8), 12), true);
+      const f = dir.open(W1, 'append');
+      f.append(rec);
+      f.close();
+      const { details, message } = corruption(() => replayWal(dir, 1));
+      expect(details.offset, message).toBe(at);
+      expect(message).toMatch(/does not decode/);
+      const r = replayWal(dir, 1, { repair: true });
+      expect(plain(r.batches)).toEqual(plain([batch(0)]));
+      expect(r.repaired![0]).toMatchObject({ offset: at, records: 1, bytes: rec.length });
+    }
   });
 
   it('a missing log whose sidecar says it was synced is CORRUPTION; repair starts it empty', () => {

@@ -170,28 +170,38 @@ function checkRecord(data: Uint8Array, at: number): { end: number } | string {
   return crc === u32(data, at + 8) ? { end } : 'checksum mismatch';
 }
 
+/** Where the last {@link readVarint} stopped (module state: no result object per number). */
+let varintEnd = 0;
+
+/** The varint (up to 5 bytes) at `p` of `data` before `end`, or -1 when malformed; sets {@link varintEnd}. */
+function readVarint(data: Uint8Array, p: number, end: number): number {
+  let v = 0;
+  for (let shift = 0; shift < 35 && p < end; shift += 7) {
+    const b = data[p++]!;
+    v += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) {
+      varintEnd = p;
+      return v;
+    }
+  }
+  return -1;
+}
+
 /** Decodes the body in [start, end), or undefined when it is malformed. Values are subarrays of `data`. */
 function decodeBatch(data: Uint8Array, start: number, end: number): Entry[] | undefined {
-  let p = start;
-  const varint = (): number => {
-    let v = 0;
-    for (let shift = 0; shift < 35 && p < end; shift += 7) {
-      const b = data[p++]!;
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-    }
-    return -1;
-  };
-  const count = varint();
+  const count = readVarint(data, start, end);
   if (count <= 0) return undefined;
+  let p = varintEnd;
   const batch: Entry[] = [];
   for (let i = 0; i < count; i++) {
-    const kl = varint();
+    const kl = readVarint(data, p, end);
+    p = varintEnd;
     if (kl < 0 || p + kl + 1 > end) return undefined;
     const key = bytesKey(data, p, p + kl);
     p += kl;
     const kind = data[p++]!;
-    const vl = varint();
+    const vl = readVarint(data, p, end);
+    p = varintEnd;
     if ((kind !== KIND_PUT && kind !== KIND_DELETE) || vl < 0 || p + vl > end || (kind === KIND_DELETE && vl !== 0)) return undefined;
     batch.push({ key, kind: kind as EntryKind, value: vl === 0 ? EMPTY : data.subarray(p, p + vl) });
     p += vl;

@@ -367,6 +367,7 @@ export class WalWriter {
 
   private constructor(
     dir: StorageDirectory,
+    /** The WAL file number (its name is walFileName(fileNumber)). */
     readonly fileNumber: number,
     file: RandomAccessFile,
     options: WalOptions,

@@ -1,0 +1,676 @@
+/**
+ * The log-structured engine: a sorted map of binary-string keys to bytes whose data
+ * lives in files and whose opening reads only the manifest.
+ *
+ * Write path: a batch is appended to the write-ahead log (all or nothing on replay),
+ * then applied to the memtable. Once the memtable holds `memtableBytes`, it is frozen,
+ * the log rotated, and a flush job turns the frozen log file into a level-0 segment in
+ * the merge runner's thread (a worker on Node): the main thread copies nothing. The
+ * segment is installed by replacing the manifest atomically, then the log is deleted.
+ * Merges (see compaction-picker.ts) run the same way on a second runner, so a long
+ * merge never holds up a flush.
+ *
+ * Read path: memtable → frozen memtables (newest first) → level-0 segments (newest
+ * first) → one file per deeper level, through a shared, bounded block cache. Segment
+ * readers are opened on first use (their index and filter read then), so opening the
+ * tree reads the manifest and the unflushed logs only.
+ *
+ * Crash safety: files are written whole and synced before the manifest names them;
+ * the manifest is replaced atomically; at open, segments it does not name (a merge
+ * that never installed) and logs below its `logNumber` (already flushed) are deleted.
+ * A kill at any moment therefore leaves the old manifest or the new one, never a mix.
+ *
+ * Cursors are synchronous: use one and drop it before the next await. Writes and
+ * installs happen between tasks, and a cursor used after one throws rather than read
+ * a file that may be gone.
+ */
+import { InvalidArgumentError, isKoruError } from '@koru/engine';
+import { ClosedError, CorruptionError, IoError } from '../errors.js';
+import { LruBlockCache } from './block-cache.js';
+import { DEFAULT_PICKER_OPTIONS, levelsOf, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
+import type { StorageDirectory } from './io.js';
+import { LevelCursor } from './level-cursor.js';
+import { readManifest, writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
+import type { MergeJob, MergeResult } from './merge.js';
+import type { MergeRunner } from './merge-runner.js';
+import { MergingCursor } from './merging-cursor.js';
+import { Memtable } from './memtable.js';
+import { SegmentReader } from './segment-reader.js';
+import type { SegmentWriterOptions } from './segment-writer.js';
+import { KIND_DELETE, KIND_PUT, segmentFileName, walFileName, type BlockCache, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
+import { replayWal, WalWriter, type WalReplay } from './wal.js';
+
+/** Options of {@link LsmTree.open}. */
+export interface LsmTreeOptions {
+  readonly dir: StorageDirectory;
+  /** Runs flushes (a worker thread on Node). */
+  readonly flushRunner: MergeRunner;
+  /** Runs merges; default: the flush runner (then a long merge delays flushes). */
+  readonly mergeRunner?: MergeRunner;
+  /** `always`: every batch synced before `write` returns; `periodic` (default): within `syncIntervalMs`. */
+  readonly sync?: 'always' | 'periodic';
+  readonly syncIntervalMs?: number;
+  /** Memtable size that triggers a flush (default 8 MiB). */
+  readonly memtableBytes?: number;
+  /** The block cache, or its budget in bytes (default 16 MiB). */
+  readonly cache?: BlockCache | number;
+  /** Output files of merges are cut at this size (default 32 MiB). */
+  readonly targetFileBytes?: number;
+  readonly picker?: Partial<PickerOptions>;
+  /** How segments are written (`filterKeyParts` decides what the Bloom filters hold). */
+  readonly writer?: SegmentWriterOptions;
+  /** Run merges on their own (default true); false leaves them to {@link LsmTree.compact}. */
+  readonly autoMerge?: boolean;
+  /** Open a damaged log by dropping what is damaged (reported in {@link LsmTree.recovery}). */
+  readonly repair?: boolean;
+  /** Told of a failed background flush or merge (it is retried later). */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+/** What the tree holds, for stats and tests. */
+export interface LsmStats {
+  readonly levels: ReadonlyArray<{ readonly files: number; readonly bytes: number; readonly entries: number }>;
+  readonly memtableBytes: number;
+  readonly frozenMemtables: number;
+  readonly cacheBytes: number;
+  /** Memory held by open segment readers outside the cache (indexes, filters). */
+  readonly readerBytes: number;
+  readonly openReaders: number;
+  readonly flushes: number;
+  readonly merges: number;
+}
+
+/** What opening found in the logs. */
+export interface LsmRecovery {
+  readonly replayedBatches: number;
+  readonly logs: readonly WalReplay[];
+}
+
+/** A frozen memtable waiting for its flush, and the log that holds the same writes. */
+interface Frozen {
+  readonly mem: Memtable;
+  readonly wal: number;
+}
+
+/** A cursor over the tree; see the module doc for its lifetime. */
+export interface LsmCursor extends EntryCursor {
+  /** Releases it (a no-op today; kept so callers say when they are done). */
+  close(): void;
+}
+
+const MIB = 1024 * 1024;
+
+/** The filter key of `key` (its prefix through the `parts`-th `\x00\x01`), as segments compute it. */
+function filterKeyOf(key: string, parts: number): string | undefined {
+  if (parts === 0) return key;
+  let at = 0;
+  for (let p = 0; p < parts; p++) {
+    const i = key.indexOf('\x00\x01', at);
+    if (i < 0) return undefined;
+    at = i + 2;
+  }
+  return key.slice(0, at);
+}
+
+/** A cursor that hides deletion markers and refuses use after the tree changed. */
+class TreeCursor implements LsmCursor {
+  readonly #inner: EntryCursor;
+  readonly #tree: LsmTree;
+  readonly #epoch: number;
+  readonly #deletes: boolean;
+
+  constructor(inner: EntryCursor, tree: LsmTree, epoch: number, deletes: boolean) {
+    this.#inner = inner;
+    this.#tree = tree;
+    this.#epoch = epoch;
+    this.#deletes = deletes;
+  }
+
+  valid(): boolean {
+    this.#check();
+    return this.#inner.valid();
+  }
+  key(): string {
+    return this.#inner.key();
+  }
+  kind(): EntryKind {
+    return this.#inner.kind();
+  }
+  value(): Uint8Array {
+    return this.#inner.value();
+  }
+  next(): void {
+    this.#check();
+    this.#inner.next();
+    this.#skip();
+  }
+  seek(key: string): void {
+    this.#check();
+    this.#inner.seek(key);
+    this.#skip();
+  }
+  seekToFirst(): void {
+    this.#check();
+    this.#inner.seekToFirst();
+    this.#skip();
+  }
+  close(): void {}
+
+  #skip(): void {
+    if (this.#deletes) return;
+    while (this.#inner.valid() && this.#inner.kind() === KIND_DELETE) this.#inner.next();
+  }
+
+  #check(): void {
+    if (this.#tree.epoch !== this.#epoch) throw new InvalidArgumentError('an engine cursor was used after a write or a background install: cursors are synchronous');
+  }
+}
+
+/** The engine. Open with {@link LsmTree.open}. */
+export class LsmTree {
+  readonly #dir: StorageDirectory;
+  readonly #flushRunner: MergeRunner;
+  readonly #mergeRunner: MergeRunner;
+  readonly #cache: BlockCache;
+  readonly #options: Required<Pick<LsmTreeOptions, 'sync' | 'syncIntervalMs' | 'memtableBytes' | 'targetFileBytes' | 'autoMerge'>>;
+  readonly #picker: PickerOptions;
+  readonly #writer: SegmentWriterOptions;
+  readonly #filterParts: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #pointers = new Map<number, string>();
+  readonly #readers = new Map<number, SegmentReader>();
+  #manifest: ManifestState;
+  #levels: SegmentMeta[][];
+  #mem = new Memtable();
+  #frozen: Frozen[] = [];
+  #wal: WalWriter;
+  #nextFile: number;
+  #flushing: Promise<void> | undefined;
+  #merging: Promise<void> | undefined;
+  #syncTimer: ReturnType<typeof setTimeout> | undefined;
+  #broken: unknown;
+  #closed = false;
+  #flushes = 0;
+  #merges = 0;
+  #recovery: LsmRecovery;
+  /** Changes on every write and install: a cursor made before refuses to go on. */
+  epoch = 0;
+
+  private constructor(options: LsmTreeOptions, manifest: ManifestState, recovery: { mem: Memtable; frozen: Frozen[]; next: number; report: LsmRecovery }) {
+    this.#dir = options.dir;
+    this.#flushRunner = options.flushRunner;
+    this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
+    this.#cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
+    this.#options = {
+      sync: options.sync ?? 'periodic',
+      syncIntervalMs: options.syncIntervalMs ?? 100,
+      memtableBytes: options.memtableBytes ?? 8 * MIB,
+      targetFileBytes: options.targetFileBytes ?? 32 * MIB,
+      autoMerge: options.autoMerge ?? true,
+    };
+    this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker };
+    this.#writer = options.writer ?? {};
+    this.#filterParts = this.#writer.filterKeyParts ?? 0;
+    this.#onError = options.onBackgroundError ?? (() => {});
+    this.#manifest = manifest;
+    this.#levels = levelsOf(manifest.segments, this.#picker.maxLevel);
+    this.#mem = recovery.mem;
+    this.#frozen = recovery.frozen;
+    this.#nextFile = recovery.next;
+    this.#recovery = recovery.report;
+    this.#wal = WalWriter.create(this.#dir, this.#nextFile++, { sync: this.#options.sync });
+  }
+
+  /**
+   * Opens (or creates) the tree in `options.dir`: reads the manifest, deletes files a
+   * crash left behind, and replays the logs not yet flushed. Reads no segment.
+   * @throws CorruptionError naming the damaged file; IoError
+   */
+  static open(options: LsmTreeOptions): LsmTree {
+    const dir = options.dir;
+    const manifest: ManifestState = readManifest(dir) ?? { formatVersion: 1, nextFileNumber: 1, logNumber: 0, segments: [], properties: {} };
+    const live = new Set(manifest.segments.map((s) => s.fileNumber));
+    let next = manifest.nextFileNumber;
+    const logs: number[] = [];
+    for (const name of dir.list()) {
+      const m = /^(\d{8})\.(kseg|kwal)$/.exec(name);
+      if (m === null) continue;
+      const n = Number(m[1]);
+      next = Math.max(next, n + 1);
+      if (m[2] === 'kseg') {
+        if (!live.has(n)) dir.remove(name); // written by a merge or flush that never installed
+      } else if (n < manifest.logNumber) dir.remove(name); // already in segments
+      else logs.push(n);
+    }
+    for (const s of manifest.segments) {
+      if (!dir.exists(segmentFileName(s.fileNumber))) {
+        throw new CorruptionError(`${dir.location}/${segmentFileName(s.fileNumber)} is missing, but the manifest names it (${s.count} entries)`, { file: segmentFileName(s.fileNumber), offset: 0 });
+      }
+    }
+    logs.sort((a, b) => a - b);
+    // Every log but the newest was frozen and waiting for its flush: keep it frozen, so
+    // it is flushed again from the same file; the newest becomes the active memtable.
+    const frozen: Frozen[] = [];
+    const reports: WalReplay[] = [];
+    let batches = 0;
+    for (const n of logs) {
+      const replay = replayWal(dir, n, { repair: options.repair });
+      reports.push(replay);
+      if (replay.batches.length === 0) {
+        // Nothing in it (a clean close leaves the last log empty): nothing to flush.
+        dir.remove(walFileName(n));
+        continue;
+      }
+      const mem = new Memtable();
+      for (const batch of replay.batches) {
+        batches++;
+        for (const e of batch) mem.put(e.key, e.kind, e.value);
+      }
+      frozen.unshift({ mem, wal: n });
+    }
+    // A log replayed becomes frozen even when it is the newest: the new log starts
+    // empty, so no file is ever appended to after a crash cut its tail.
+    const tree = new LsmTree(options, manifest, { mem: new Memtable(), frozen, next, report: { replayedBatches: batches, logs: reports } });
+    if (frozen.length > 0) tree.#scheduleFlush();
+    return tree;
+  }
+
+  /** What opening found in the logs. */
+  get recovery(): LsmRecovery {
+    return this.#recovery;
+  }
+
+  /** The properties stored in the manifest by {@link setProperties}. */
+  get properties(): Readonly<Record<string, unknown>> {
+    return this.#manifest.properties;
+  }
+
+  /** Replaces the stored properties (one atomic manifest write). */
+  setProperties(properties: Readonly<Record<string, unknown>>): void {
+    this.#checkOpen();
+    this.#installManifest({ ...this.#manifest, properties });
+  }
+
+  // ---- writes ----------------------------------------------------------------
+
+  /**
+   * Writes a batch: appended to the log (synced first under `always`), then visible.
+   * All of it or none survives a crash.
+   * @throws STORAGE_FULL / IO_ERROR with nothing of the batch applied
+   */
+  write(entries: readonly Entry[]): void {
+    this.#checkWritable();
+    if (entries.length === 0) return;
+    try {
+      this.#wal.append(entries);
+    } catch (e) {
+      // The log cannot be trusted past a failed append: refuse until reopened.
+      this.#broken = e;
+      throw e;
+    }
+    for (const e of entries) this.#mem.put(e.key, e.kind, e.value);
+    this.epoch++;
+    if (this.#options.sync === 'periodic') this.#scheduleSync();
+    if (this.#mem.bytes >= this.#options.memtableBytes) this.#rotate();
+  }
+
+  /** Puts one key (a batch of one). */
+  put(key: string, value: Uint8Array): void {
+    this.write([{ key, kind: KIND_PUT, value }]);
+  }
+
+  /** Writes a deletion marker for `key`. */
+  delete(key: string): void {
+    this.write([{ key, kind: KIND_DELETE, value: new Uint8Array(0) }]);
+  }
+
+  /**
+   * Resolves once the frozen memtables are few enough to take more writes: callers
+   * that write faster than flushes complete wait here (undefined: no need).
+   */
+  writable(): Promise<void> | undefined {
+    if (this.#frozen.length < 2 || this.#flushing === undefined) return undefined;
+    return this.#flushing.then(() => this.writable());
+  }
+
+  /** Syncs the log now. */
+  sync(): void {
+    this.#checkWritable();
+    this.#wal.sync();
+  }
+
+  // ---- reads -----------------------------------------------------------------
+
+  /** The value of `key`, or undefined (absent or deleted). */
+  get(key: string): Uint8Array | undefined {
+    const found = this.#find(key);
+    return found === undefined || found.kind === KIND_DELETE ? undefined : found.value;
+  }
+
+  #find(key: string): Found | undefined {
+    this.#checkOpen();
+    let f = this.#mem.get(key);
+    if (f !== undefined) return f;
+    for (const fr of this.#frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
+    const filterKey = filterKeyOf(key, this.#filterParts);
+    for (const s of this.#levels[0]!) {
+      if (s.count === 0 || key < s.firstKey || key > s.lastKey) continue;
+      const r = this.#reader(s);
+      if (filterKey !== undefined && !r.mayContain(filterKey)) continue;
+      if ((f = r.get(key)) !== undefined) return f;
+    }
+    for (let l = 1; l < this.#levels.length; l++) {
+      const s = this.#fileFor(this.#levels[l]!, key);
+      if (s === undefined) continue;
+      const r = this.#reader(s);
+      if (filterKey !== undefined && !r.mayContain(filterKey)) continue;
+      if ((f = r.get(key)) !== undefined) return f;
+    }
+    return undefined;
+  }
+
+  /**
+   * A cursor over every live entry in key order (deletion markers hidden unless
+   * `deletes`). With `filterKey`, segments whose filter rules it out are skipped: then
+   * only keys of that filter key may be trusted (seek to its prefix and stop after it).
+   */
+  cursor(options: { readonly filterKey?: string; readonly deletes?: boolean } = {}): LsmCursor {
+    this.#checkOpen();
+    const { filterKey } = options;
+    const sources: EntryCursor[] = [this.#mem.cursor()];
+    for (const fr of this.#frozen) sources.push(fr.mem.cursor());
+    for (const s of this.#levels[0]!) {
+      if (s.count === 0) continue;
+      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#reader(s).mayContain(filterKey))) continue;
+      sources.push(this.#reader(s).cursor());
+    }
+    for (let l = 1; l < this.#levels.length; l++) {
+      let files = this.#levels[l]!;
+      if (files.length === 0) continue;
+      if (filterKey !== undefined) {
+        // Entries of one filter key are never split between files of a level.
+        const s = this.#fileFor(files, filterKey) ?? this.#fileAfter(files, filterKey);
+        if (s === undefined || !this.#reader(s).mayContain(filterKey)) continue;
+        files = [s];
+      }
+      sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
+    }
+    return new TreeCursor(new MergingCursor(sources), this, this.epoch, options.deletes === true);
+  }
+
+  /** The file of a level (by first key) whose range holds `key`. */
+  #fileFor(files: readonly SegmentMeta[], key: string): SegmentMeta | undefined {
+    let lo = 0;
+    let hi = files.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (files[mid]!.lastKey < key) lo = mid + 1;
+      else hi = mid;
+    }
+    const s = files[lo];
+    return s !== undefined && s.firstKey <= key ? s : undefined;
+  }
+
+  /** The first file of a level starting after `key` (a filter key's entries start after it). */
+  #fileAfter(files: readonly SegmentMeta[], key: string): SegmentMeta | undefined {
+    return files.find((f) => f.firstKey >= key);
+  }
+
+  #reader(s: SegmentMeta): SegmentReader {
+    let r = this.#readers.get(s.fileNumber);
+    if (r === undefined) {
+      const file = this.#dir.open(segmentFileName(s.fileNumber), 'read');
+      try {
+        r = SegmentReader.open(file, s.fileNumber, this.#cache);
+      } catch (e) {
+        file.close();
+        throw e;
+      }
+      if (r.info.count !== s.count || r.info.firstKey !== s.firstKey || r.info.lastKey !== s.lastKey) {
+        r.close();
+        throw new CorruptionError(`${this.#dir.location}/${segmentFileName(s.fileNumber)} does not hold what the manifest says (${r.info.count} entries, ${s.count} expected)`, {
+          file: segmentFileName(s.fileNumber),
+          offset: 0,
+        });
+      }
+      this.#readers.set(s.fileNumber, r);
+    }
+    return r;
+  }
+
+  // ---- background work -------------------------------------------------------
+
+  #scheduleSync(): void {
+    if (this.#syncTimer !== undefined) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      if (this.#closed || this.#broken !== undefined) return;
+      try {
+        this.#wal.sync();
+      } catch (e) {
+        this.#broken = e;
+        this.#onError(e);
+      }
+    }, this.#options.syncIntervalMs);
+    (this.#syncTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Freezes the memtable and starts a new log; the frozen one is flushed in the background. */
+  #rotate(): void {
+    if (this.#mem.count === 0) return;
+    // The frozen log is read by the flush in another thread: sync it so the segment
+    // never holds a write the log could still lose.
+    this.#wal.sync();
+    this.#wal.close();
+    this.#frozen.unshift({ mem: this.#mem, wal: this.#wal.fileNumber });
+    this.#mem = new Memtable();
+    this.#wal = WalWriter.create(this.#dir, this.#nextFile++, { sync: this.#options.sync });
+    this.epoch++;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing !== undefined || this.#frozen.length === 0 || this.#closed) return;
+    const oldest = this.#frozen[this.#frozen.length - 1]!;
+    const job: MergeJob = {
+      inputs: [{ wal: oldest.wal }],
+      outputLevel: 0,
+      firstFileNumber: this.#nextFile++,
+      maxOutputs: 1,
+      targetFileBytes: Number.MAX_SAFE_INTEGER,
+      dropDeletes: false,
+      writer: this.#writer,
+    };
+    this.#flushing = this.#flushRunner
+      .run(job)
+      .then(
+        (result) => this.#installFlush(oldest, result),
+        (e) => this.#backgroundFailed(e),
+      )
+      .finally(() => {
+        this.#flushing = undefined;
+        if (this.#broken === undefined) {
+          this.#scheduleFlush();
+          this.#scheduleMerge();
+        }
+      });
+  }
+
+  #installFlush(frozen: Frozen, result: MergeResult): void {
+    const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: 0 }));
+    const remaining = this.#frozen.filter((f) => f !== frozen);
+    // Logs still needed: the frozen ones not flushed yet, and the active one.
+    const logNumber = Math.min(this.#wal.fileNumber, ...remaining.map((f) => f.wal));
+    this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments, ...added], logNumber });
+    for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
+    this.#frozen = remaining;
+    this.#dir.remove(walFileName(frozen.wal));
+    this.#flushes++;
+    this.epoch++;
+  }
+
+  #scheduleMerge(): void {
+    if (!this.#options.autoMerge || this.#merging !== undefined || this.#closed) return;
+    const picked = pickMerge(this.#manifest.segments, this.#picker, this.#pointers);
+    if (picked === undefined) return;
+    let ok = false;
+    this.#merging = this.#runMerge(picked)
+      .then(
+        () => (ok = true),
+        (e) => this.#backgroundFailed(e),
+      )
+      .finally(() => {
+        this.#merging = undefined;
+        // After a failure, the next flush tries again (not at once: it would spin).
+        if (ok) this.#scheduleMerge();
+      });
+  }
+
+  /** Runs a merge and installs its outputs. Rejects when it failed (the inputs then stay live). */
+  async #runMerge(picked: PickedMerge): Promise<void> {
+    const inBytes = picked.inputs.reduce((n, s) => n + s.bytes, 0);
+    const maxOutputs = picked.inputs.length + Math.ceil(inBytes / this.#options.targetFileBytes) + 1;
+    const first = this.#nextFile;
+    this.#nextFile += maxOutputs;
+    const job: MergeJob = {
+      inputs: picked.inputs.map((s) => ({ segment: s.fileNumber })),
+      outputLevel: picked.outputLevel,
+      firstFileNumber: first,
+      maxOutputs,
+      targetFileBytes: this.#options.targetFileBytes,
+      dropDeletes: picked.dropDeletes,
+      writer: this.#writer,
+    };
+    const result = await this.#mergeRunner.run(job);
+    if (this.#closed) {
+      for (const o of result.outputs) this.#dir.remove(segmentFileName(o.fileNumber));
+      return;
+    }
+    const gone = new Set(picked.inputs.map((s) => s.fileNumber));
+    const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: picked.outputLevel }));
+    this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added] });
+    for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
+    for (const n of gone) {
+      this.#readers.get(n)?.close();
+      this.#readers.delete(n);
+      this.#cache.evictFile(n);
+      this.#dir.remove(segmentFileName(n));
+    }
+    this.#merges++;
+    this.epoch++;
+  }
+
+  #backgroundFailed(e: unknown): void {
+    // The inputs are untouched and still named by the manifest: nothing is lost, and the
+    // work is tried again after the next write rotates or installs.
+    this.#onError(e);
+  }
+
+  #installManifest(next: Omit<ManifestState, 'nextFileNumber'> & { nextFileNumber?: number }): void {
+    const state: ManifestState = { ...next, formatVersion: 1, nextFileNumber: this.#nextFile };
+    writeManifest(this.#dir, state);
+    this.#manifest = state;
+    this.#levels = levelsOf(state.segments, this.#picker.maxLevel);
+  }
+
+  /** Flushes the memtable into a segment now and waits for it. */
+  async flush(): Promise<void> {
+    this.#checkWritable();
+    this.#rotate();
+    while (this.#flushing !== undefined) await this.#flushing;
+    if (this.#frozen.length > 0) throw new IoError(`flush failed: ${this.#frozen.length} memtables remain unflushed`);
+  }
+
+  /**
+   * Flushes, then merges every segment into one sorted run (deletion markers dropped),
+   * in the merge runner's thread; reads and writes go on meanwhile.
+   */
+  async compact(): Promise<void> {
+    await this.flush();
+    while (this.#merging !== undefined) await this.#merging;
+    const picked = pickFullMerge(this.#manifest.segments);
+    if (picked === undefined) return;
+    const run = this.#runMerge(picked);
+    this.#merging = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await run;
+    } finally {
+      this.#merging = undefined;
+    }
+  }
+
+  // ---- state -----------------------------------------------------------------
+
+  /** Levels, memtables, cache and readers. */
+  stats(): LsmStats {
+    let readerBytes = 0;
+    for (const r of this.#readers.values()) readerBytes += r.residentBytes;
+    return {
+      levels: this.#levels.map((files) => ({
+        files: files.length,
+        bytes: files.reduce((n, f) => n + f.bytes, 0),
+        entries: files.reduce((n, f) => n + f.count, 0),
+      })),
+      memtableBytes: this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0),
+      frozenMemtables: this.#frozen.length,
+      cacheBytes: this.#cache.bytes,
+      readerBytes,
+      openReaders: this.#readers.size,
+      flushes: this.#flushes,
+      merges: this.#merges,
+    };
+  }
+
+  /** The live segments (as the manifest names them). */
+  segments(): readonly SegmentMeta[] {
+    return this.#manifest.segments;
+  }
+
+  /** Bytes of every file of the tree (segments and logs). */
+  diskBytes(): number {
+    let n = this.#wal.bytes;
+    for (const s of this.#manifest.segments) n += s.bytes;
+    return n;
+  }
+
+  /**
+   * Waits for background work, flushes the memtable (so the next open replays no log),
+   * and releases every file. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#broken === undefined) {
+      try {
+        await this.flush();
+      } catch (e) {
+        // The log still holds everything; the next open replays it.
+        if (!isKoruError(e)) throw e;
+      }
+    }
+    while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
+    this.#closed = true;
+    this.epoch++;
+    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
+    try {
+      if (this.#broken === undefined) this.#wal.sync();
+    } finally {
+      this.#wal.close();
+      for (const r of this.#readers.values()) r.close();
+      this.#readers.clear();
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#broken !== undefined) {
+      throw isKoruError(this.#broken) ? this.#broken : new IoError(`the engine stopped after a failed write: ${String(this.#broken)}`, this.#broken);
+    }
+  }
+}

@@ -254,7 +254,7 @@ export class LsmTree {
     const reports: WalReplay[] = [];
     let batches = 0;
     for (const n of logs) {
-      const replay = replayWal(dir, n, { repair: options.repair });
+      const replay = replayWal(dir, n, { repair: options.repair === true });
       reports.push(replay);
       if (replay.batches.length === 0) {
         // Nothing in it (a clean close leaves the last log empty): nothing to flush.
@@ -516,8 +516,10 @@ export class LsmTree {
     let ok = false;
     this.#merging = this.#runMerge(picked)
       .then(
-        () => (ok = true),
-        (e) => this.#backgroundFailed(e),
+        () => {
+          ok = true;
+        },
+        (e: unknown) => this.#backgroundFailed(e),
       )
       .finally(() => {
         this.#merging = undefined;

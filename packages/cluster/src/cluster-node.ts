@@ -9,9 +9,10 @@
  *   that does not answer is `suspect`, then `dead` (shown as unreachable). Updates ride
  *   on probes (gossip). A member that stops gracefully announces it `left`.
  * - replication.ts: push. A write's way to a replica: the store commits it (`onApply`,
- *   below) → Replication.committed queues it → one flush per microtask pushes it, in
- *   batches, to every reachable member → there Replication.answer stores it and
- *   acknowledges → `confirm` (what `ack: 'quorum' | 'all'` waits on) counts the acks.
+ *   below) → Replication.committed queues it → a microtask later one flush pushes all
+ *   that is queued, in batches, to every reachable member → there Replication.answer
+ *   stores it and acknowledges → `confirm` (what `ack: 'quorum' | 'all'` waits on)
+ *   counts the acknowledgements.
  * - anti-entropy.ts: periodically, with one member at a time, state roots are compared
  *   and what differs is exchanged. This repairs any loss: dropped links, restarts,
  *   partitions.

@@ -304,6 +304,20 @@ describe('version records', () => {
     );
   });
 
+  it('keep their bytes: records encoded later never overwrite earlier ones', () => {
+    fc.assert(
+      fc.property(fc.array(recordArb, { minLength: 100, maxLength: 400 }), (rs) => {
+        const encoded = rs.map(encodeVersionRecord);
+        const texts = rs.map((r) => encodeValueRecord(r.valueText ?? '0'));
+        rs.forEach((r, i) => {
+          expect(decodeVersionRecord(encoded[i]!)).toEqual(r);
+          expect(decodeValueRecord(texts[i]!)).toBe(r.valueText ?? '0');
+        });
+      }),
+      { seed: fcSeed('version-records: records keep their bytes'), numRuns: 20 },
+    );
+  });
+
   it('have the documented bytes', () => {
     const prev = '01'.repeat(32);
     const vid = 'fe'.repeat(32);

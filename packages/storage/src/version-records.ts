@@ -99,9 +99,10 @@ let scratch = new Uint8Array(1024);
 
 /**
  * The order-preserving, prefix-free encoding of a name (see the module doc), as a binary string.
- * @throws InvalidArgumentError for a string with a lone surrogate (it has no UTF-8 form)
+ * @throws InvalidArgumentError for a non-string, or a string with a lone surrogate (it has no UTF-8 form)
  */
 export function encodeName(s: string): string {
+  if (typeof s !== 'string') throw new InvalidArgumentError(`a name must be a string, got ${typeof s}`);
   if (PLAIN_ASCII.test(s)) return s + TERMINATOR;
   if (!isWellFormedString(s)) throw new InvalidArgumentError(`name ${JSON.stringify(s)} has a lone surrogate: it has no UTF-8 form`);
   // Each UTF-16 unit gives at most 3 bytes (a NUL gives 2, a surrogate pair 4 for 2 units).

@@ -108,6 +108,7 @@ describe('names', () => {
   it('refuses lone surrogates (no UTF-8 form)', () => {
     expect(codeOf(() => encodeName('a\ud800'))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(codeOf(() => encodeName('\udc00b'))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => encodeName(undefined as unknown as string))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(codeOf(() => versionKey('ns', 'k', 1, 0, 'n\udfff', '00'.repeat(32)))).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 });

@@ -287,11 +287,22 @@ export function decodeVersionKey(k: string): VersionKeyFields {
   if (key === '') throw corrupt('version key: empty key', keyAt);
   const p = nameEnd;
   if (p + 12 > k.length) throw corrupt('version key: truncated clock stamp', p);
-  const c = (i: number): number => k.charCodeAt(p + i);
-  if ((c(0) | c(1) | c(2) | c(3) | c(4) | c(5) | c(6) | c(7) | c(8) | c(9) | c(10) | c(11)) > 0xff) throw corrupt('version key: not a binary string', p);
-  const wall = (((c(0) << 24) | (c(1) << 16) | (c(2) << 8) | c(3)) >>> 0) * TWO_32 + (((c(4) << 24) | (c(5) << 16) | (c(6) << 8) | c(7)) >>> 0);
+  let hi = 0;
+  let lo = 0;
+  let logical = 0;
+  let bytes = 0;
+  for (let i = 0; i < 4; i++) {
+    const h = k.charCodeAt(p + i);
+    const l = k.charCodeAt(p + 4 + i);
+    const g = k.charCodeAt(p + 8 + i);
+    bytes |= h | l | g;
+    hi = hi * 256 + h;
+    lo = lo * 256 + l;
+    logical = logical * 256 + g;
+  }
+  if (bytes > 0xff) throw corrupt('version key: not a binary string', p);
+  const wall = hi * TWO_32 + lo;
   if (wall > HLC_MAX_WALL) throw corrupt(`version key: wall ${wall} is past the clock's end`, p);
-  const logical = ((c(8) << 24) | (c(9) << 16) | (c(10) << 8) | c(11)) >>> 0;
   if (logical > HLC_MAX_LOGICAL) throw corrupt(`version key: logical ${logical} is past the clock's end`, p + 8);
   const node = readName(k, p + 12, 'node');
   if (k.length - nameEnd !== 32) throw corrupt(`version key: ${k.length - nameEnd} bytes of version id, not 32`, nameEnd);

@@ -236,7 +236,6 @@ function parseProperties(bytes: Uint8Array, damaged: (what: string) => Error, fi
 class SegmentCursor implements EntryCursor {
   #block = -1;
   #valid = false;
-  #key: string | undefined;
 
   constructor(
     readonly reader: SegmentReader,
@@ -249,7 +248,7 @@ class SegmentCursor implements EntryCursor {
 
   key(): string {
     this.#check();
-    return (this.#key ??= this.scan.keyString());
+    return this.scan.keyString();
   }
 
   kind(): EntryKind {
@@ -264,13 +263,11 @@ class SegmentCursor implements EntryCursor {
 
   next(): void {
     this.#check();
-    this.#key = undefined;
     if (this.scan.step()) return;
     this.#enter(this.#block + 1);
   }
 
   seek(key: string): void {
-    this.#key = undefined;
     const b = this.reader.findBlock(key);
     if (b < this.reader.blockCount) {
       this.#load(b);
@@ -284,7 +281,6 @@ class SegmentCursor implements EntryCursor {
   }
 
   seekToFirst(): void {
-    this.#key = undefined;
     this.#enter(0);
   }
 

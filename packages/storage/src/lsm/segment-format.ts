@@ -40,8 +40,9 @@
  * k = 0: no filter (written with bloomBitsPerKey = 0); every key may be present.
  * Otherwise bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
  * the k probes b = ((h1 + i·h2) mod 2^32) mod 8m, i = 0…k−1, of every filter key, where
- * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds
- * {@link BLOOM_SEED_1} and {@link BLOOM_SEED_2}. m = 0 when there is no filter key
+ * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds 0x9747b28c
+ * and 0x3c6ef372 ({@link BLOOM_SEED_1}, {@link BLOOM_SEED_2}; for reference, seed 0
+ * gives 0x248bfa47 for "hello"). m = 0 when there is no filter key
  * (then nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter
  * keys, and k = clamp(round(bitsPerKey · ln 2), 1, 30).
  * A key's filter key depends on `filterKeyParts` N (in the properties): N = 0, the

@@ -76,7 +76,10 @@ export class SegmentWriter {
   /** The last flushed block waits for the next key, to pick a short separator. */
   #pendingOffset = -1;
   #pendingSize = 0;
+  /** Bytes of the file so far, appended or still in #out. */
   #written = 0;
+  /** Finished blocks not yet appended: written in batches of about {@link WRITE_BATCH} bytes, not one call per block. */
+  #out = new ByteBuffer(WRITE_BATCH + 8192);
   #count = 0;
   #firstKey = '';
   #lastKey = '';
@@ -212,6 +215,7 @@ export class SegmentWriter {
     const propsSize = tail.length - propsStart;
     tail.crcFrom(propsStart);
     tail.append(encodeFooter({ indexOffset, indexSize, filterOffset, filterSize, propsOffset, propsSize }));
+    this.#drain();
     this.#file.append(tail.view());
     this.#written += tail.length;
     this.#file.sync();
@@ -230,6 +234,13 @@ export class SegmentWriter {
     this.#pendingOffset = -1;
   }
 
+  /** Appends the batched blocks to the file. */
+  #drain(): void {
+    if (this.#out.length === 0) return;
+    this.#file.append(this.#out.view());
+    this.#out.length = 0;
+  }
+
   #flushBlock(): void {
     const buf = this.#block;
     const restarts = this.#restarts;
@@ -242,7 +253,11 @@ export class SegmentWriter {
     putU32(out, at, restarts.length);
     at += 4;
     putU32(out, at, crc32(out, 0, 0, at));
-    this.#file.append(out.subarray(0, at + BLOCK_CRC_BYTES));
+    const stored = out.subarray(0, at + BLOCK_CRC_BYTES);
+    if (this.#out.length + stored.length > WRITE_BATCH) this.#drain();
+    // A block as big as a batch (a huge value) goes out as it is, not copied first.
+    if (stored.length >= WRITE_BATCH) this.#file.append(stored);
+    else this.#out.append(stored);
     this.#pendingOffset = this.#written;
     this.#pendingSize = at;
     this.#written += at + BLOCK_CRC_BYTES;
@@ -253,6 +268,9 @@ export class SegmentWriter {
     this.#sinceRestart = 0;
   }
 }
+
+/** Bytes of finished blocks gathered before one append. */
+const WRITE_BATCH = 64 * 1024;
 
 function entrySize(shared: number, keyLength: number, valueLength: number): number {
   return varintSize(shared) + varintSize(keyLength - shared) + varintSize(valueLength) + 1 + (keyLength - shared) + valueLength;

@@ -10,7 +10,7 @@ import { NodeFile } from './lsm-node-file.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { murmur3 } from '../src/lsm/bloom.js';
 import { crc32 } from '../src/lsm/checksum.js';
-import { BLOOM_SEED_1, BLOOM_SEED_2, FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
+import { BLOOM_SEED_1, BLOOM_SEED_2, BlockScan, FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
 import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { SegmentWriter, type SegmentWriterOptions } from '../src/lsm/segment-writer.js';
 import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryKind } from '../src/lsm/types.js';
@@ -103,11 +103,19 @@ describe('segment round trip', () => {
     fc.assert(
       fc.property(entriesArb, optionsArb, fc.array(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 16 }).map(bin), { maxLength: 30 }), (entries, options, probes) => {
         const { dir, info } = writeSegment(entries, { ...options, properties: { seq: [1, 2] } });
-        const reader = openSegment(dir);
+        const cache = new MapCache();
+        const reader = openSegment(dir, 7, cache);
         expect(reader.info).toEqual(info);
         expect(info).toMatchObject({ fileNumber: 7, count: entries.length, firstKey: entries[0]?.key ?? '', lastKey: entries.at(-1)?.key ?? '', properties: { seq: [1, 2] } });
         expect(info.bytes).toBe(dir.readAll(segmentFileName(7))!.length);
         expect(scanAll(reader)).toEqual(entries);
+        // No block passes blockBytes, unless one entry alone does.
+        for (const [at, block] of cache.map) {
+          const scan = new BlockScan(dir.open(segmentFileName(7), 'read'));
+          scan.reset(block, Number(at.split(':')[1]));
+          scan.step();
+          if (block.length > options.blockBytes) expect(scan.step(), `block at ${at}`).toBe(false);
+        }
         // Keys asked for only now and then (a key is built from the previous one's when known).
         const sparse = reader.cursor();
         let i = 0;

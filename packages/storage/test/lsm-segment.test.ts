@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RandomAccessFile } from '../src/lsm/io.js';
 import { NodeFile } from './lsm-node-file.js';
+import { StorageFullError } from '../src/errors.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { murmur3 } from '../src/lsm/bloom.js';
 import { crc32 } from '../src/lsm/checksum.js';
@@ -356,6 +357,27 @@ describe('segment writer arguments', () => {
     w.finish();
     expect(codeOf(() => w.add('d', KIND_PUT, bytesOf('4')))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(scanAll(openSegment(dir, 1)).map((e) => e.key)).toEqual(['b', 'c']);
+  });
+
+  it('takes nothing more after the file failed to take a write', () => {
+    const inner = new MemoryDirectory().open(segmentFileName(1), 'create');
+    const full: RandomAccessFile = {
+      name: inner.name,
+      size: () => inner.size(),
+      read: (offset, length) => inner.read(offset, length),
+      append: () => {
+        throw new StorageFullError('the device is full');
+      },
+      sync: () => inner.sync(),
+      truncate: (length) => inner.truncate(length),
+      close: () => inner.close(),
+    };
+    const w = new SegmentWriter(full, 1, { blockBytes: 64 });
+    let code: string | undefined;
+    for (let i = 0; i < 10_000 && code === undefined; i++) code = codeOf(() => w.add(`k${String(i).padStart(5, '0')}`, KIND_PUT, new Uint8Array(40)));
+    expect(code).toBe(ErrorCodes.STORAGE_FULL);
+    expect(codeOf(() => w.add('z', KIND_PUT, new Uint8Array(0)))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => w.finish())).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 
   it('refuses bad options and a non-empty file', () => {

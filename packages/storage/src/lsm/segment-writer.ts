@@ -128,7 +128,7 @@ export class SegmentWriter {
    * @throws InvalidArgumentError (from @koru/engine) when key is not strictly greater than the previous one
    */
   add(key: string, kind: EntryKind, value: Uint8Array): void {
-    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished');
+    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished (or failed to write)');
     if (this.#count > 0 && !(key > this.#lastKey)) throw new InvalidArgumentError('segment keys must be added in strictly ascending order', { details: { key, previous: this.#lastKey } });
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new InvalidArgumentError(`unknown entry kind ${String(kind)}`);
     if (kind === KIND_DELETE && value.length !== 0) throw new InvalidArgumentError('a deletion marker has an empty value');
@@ -183,7 +183,7 @@ export class SegmentWriter {
 
   /** Writes the last block, filter, index, properties and footer, then syncs the file (does not close it). */
   finish(): SegmentInfo {
-    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished');
+    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished (or failed to write)');
     this.#finished = true;
     if (this.#block.length > 0) this.#flushBlock();
     if (this.#pendingOffset >= 0) this.#addIndexEntry(this.#lastKey);
@@ -216,7 +216,7 @@ export class SegmentWriter {
     tail.crcFrom(propsStart);
     tail.append(encodeFooter({ indexOffset, indexSize, filterOffset, filterSize, propsOffset, propsSize }));
     this.#drain();
-    this.#file.append(tail.view());
+    this.#append(tail.view());
     this.#written += tail.length;
     this.#file.sync();
     // The stored copy, as a reader will see it (JSON drops what JSON cannot hold).
@@ -234,10 +234,20 @@ export class SegmentWriter {
     this.#pendingOffset = -1;
   }
 
+  /** Appends to the file; after a failed append (device full…) the writer takes nothing more. */
+  #append(bytes: Uint8Array): void {
+    try {
+      this.#file.append(bytes);
+    } catch (error) {
+      this.#finished = true;
+      throw error;
+    }
+  }
+
   /** Appends the batched blocks to the file. */
   #drain(): void {
     if (this.#out.length === 0) return;
-    this.#file.append(this.#out.view());
+    this.#append(this.#out.view());
     this.#out.length = 0;
   }
 
@@ -256,7 +266,7 @@ export class SegmentWriter {
     const stored = out.subarray(0, at + BLOCK_CRC_BYTES);
     if (this.#out.length + stored.length > WRITE_BATCH) this.#drain();
     // A block as big as a batch (a huge value) goes out as it is, not copied first.
-    if (stored.length >= WRITE_BATCH) this.#file.append(stored);
+    if (stored.length >= WRITE_BATCH) this.#append(stored);
     else this.#out.append(stored);
     this.#pendingOffset = this.#written;
     this.#pendingSize = at;

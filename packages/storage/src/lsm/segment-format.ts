@@ -16,7 +16,9 @@
  * block starts right after the last data block (at 0 when there is none), then the
  * index block, the properties block and the footer, which ends the file. A reader
  * checks this layout when it opens the file, and every CRC before it decodes the bytes
- * under it, so any flipped bit (anywhere) is reported when its part is read.
+ * under it; CRC-32 catches every error confined to 32 consecutive bits, so any flipped
+ * bit or byte, anywhere, is reported when its part is read (the footer, filter, index
+ * and properties at open, a data block when a lookup or scan first needs it).
  *
  * Data block (about `blockBytes`, default 4096; a block never passes `blockBytes`
  * unless it holds a single entry that alone does, e.g. a 16 MiB value):
@@ -28,8 +30,8 @@
  * Entries are in strictly ascending key order (byte order), across blocks too. An
  * entry's key is the first `shared` bytes of the previous entry's key in the block
  * followed by `keySuffix`. `kind` is KIND_PUT (0) or KIND_DELETE (1; its value is
- * empty). Every `restartInterval`-th entry (default 16) of a block, starting with its
- * first, is a restart point: it has shared = 0, and its offset in the block is listed
+ * empty). Entries 0, I, 2I, … of each block (I = `restartInterval`, default 16) are
+ * restart points: they have shared = 0, and their offsets in the block are listed
  * in the trailer (ascending; the first is 0; R ≥ 1), so a search binary-searches the
  * restarts and decodes at most one interval.
  *
@@ -37,11 +39,13 @@
  *
  *     bits:byte × m  k:u8
  *
- * k = 0: no filter (written with bloomBitsPerKey = 0); every key may be present.
+ * k = 0: no filter (bloomBitsPerKey = 0; the block is then one 0 byte): every key
+ * may be present.
  * Otherwise bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
  * the k probes b = ((h1 + i·h2) mod 2^32) mod 8m, i = 0…k−1, of every filter key, where
- * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds
- * {@link BLOOM_SEED_1} and {@link BLOOM_SEED_2}. m = 0 when there is no filter key
+ * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds 0x9747b28c
+ * and 0x3c6ef372 ({@link BLOOM_SEED_1}, {@link BLOOM_SEED_2}; for reference, seed 0
+ * gives 0x248bfa47 for "hello"). m = 0 when there is no filter key
  * (then nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter
  * keys, and k = clamp(round(bitsPerKey · ln 2), 1, 30).
  * A key's filter key depends on `filterKeyParts` N (in the properties): N = 0, the
@@ -61,7 +65,8 @@
  *
  * Properties block: UTF-8 JSON of { formatVersion: 1, fileNumber, count, firstKey,
  * lastKey, filterKeyParts, properties } (`properties`: the caller's JSON-safe object;
- * firstKey and lastKey are binary strings, "" when count = 0).
+ * firstKey and lastKey are binary strings, "" when count = 0). A reader refuses a file
+ * whose fileNumber is not the number it was opened as (a misnamed file).
  *
  * Footer, the last {@link FOOTER_BYTES} = 48 bytes:
  *
@@ -316,6 +321,13 @@ export class BlockScan {
   #next = 0;
   #valueStart = 0;
   #valueLength = 0;
+  /** Bytes the current key shares with the previous one. */
+  #shared = 0;
+  /** The previous key as a string, when it was asked for (its prefix starts the next one). */
+  #previousString: string | undefined;
+  #string: string | undefined;
+  /** Length of the common prefix of the current key and the last target compared (see {@link compare}). */
+  #matched = 0;
   /** Where the last slow-path varint ended. */
   #p = 0;
 
@@ -350,6 +362,7 @@ export class BlockScan {
     this.#dataEnd = n - 4 - 4 * count;
     this.#next = 0;
     this.keyLength = 0;
+    this.#string = undefined;
   }
 
   /** Decodes the next entry; false at the end of the block (the scan is then unchanged). */
@@ -388,6 +401,9 @@ export class BlockScan {
     }
     for (let i = 0; i < unshared; i++) key[shared + i] = b[p + i]!;
     this.keyLength = keyLength;
+    this.#shared = shared;
+    this.#previousString = this.#string;
+    this.#string = undefined;
     this.kind = kind;
     this.#valueStart = p + unshared;
     this.#valueLength = valueLength;
@@ -400,34 +416,68 @@ export class BlockScan {
    * points, then at most one interval decoded. False when every key is below it.
    */
   seek(target: string): boolean {
+    // Keys between two bounds share with the target at least the smaller of the bounds'
+    // common prefixes with it: comparisons start there (keys often share long prefixes).
     let lo = 0;
     let hi = this.#restarts - 1;
+    let matchedLo = 0;
+    let matchedHi = 0;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (this.#compareRestart(mid, target) <= 0) lo = mid;
-      else hi = mid - 1;
+      if (this.#compareRestart(mid, target, Math.min(matchedLo, matchedHi)) <= 0) {
+        lo = mid;
+        matchedLo = this.#matched;
+      } else {
+        hi = mid - 1;
+        matchedHi = this.#matched;
+      }
     }
     this.#next = getU32(this.block, this.#dataEnd + 4 * lo);
     this.keyLength = 0;
-    while (this.step()) if (this.compare(target) >= 0) return true;
+    this.#string = undefined;
+    if (!this.step()) return false;
+    if (this.compare(target, matchedLo) >= 0) return true;
+    while (this.step()) {
+      // The previous key is below the target and first differs from it at #matched. A
+      // key sharing more than that with it differs at the same byte: below too, no need
+      // to look. Otherwise it matches the target through its shared prefix.
+      const shared = this.#shared;
+      if (shared > this.#matched) continue;
+      if (this.compare(target, shared) >= 0) return true;
+    }
     return false;
   }
 
-  /** The current key compared with `target` (negative, 0, positive), byte by byte. */
-  compare(target: string): number {
+  /**
+   * The current key compared with `target` (negative, 0, positive), byte by byte from
+   * `from` (the caller knows the bytes before agree). Leaves in #matched where they
+   * first differ.
+   */
+  compare(target: string, from = 0): number {
     const key = this.#key;
     const len = this.keyLength;
     const n = Math.min(len, target.length);
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) {
       const d = key[i]! - target.charCodeAt(i);
-      if (d !== 0) return d;
+      if (d !== 0) {
+        this.#matched = i;
+        return d;
+      }
     }
+    this.#matched = n;
     return len - target.length;
   }
 
-  /** The current key as a binary string. */
+  /** The current key as a binary string (built once; from the previous key's string when known). */
   keyString(): string {
-    return binaryString(this.#key, 0, this.keyLength);
+    if (this.#string !== undefined) return this.#string;
+    const previous = this.#previousString;
+    const shared = this.#shared;
+    this.#string =
+      previous !== undefined && shared > 0
+        ? previous.slice(0, shared) + binaryString(this.#key, shared, this.keyLength)
+        : binaryString(this.#key, 0, this.keyLength);
+    return this.#string;
   }
 
   /** The current value: a view into the block (not to be mutated). */
@@ -435,8 +485,8 @@ export class BlockScan {
     return this.block.subarray(this.#valueStart, this.#valueStart + this.#valueLength);
   }
 
-  /** The key at restart point `i` (stored whole there) compared with `target`, read in place. */
-  #compareRestart(i: number, target: string): number {
+  /** The key at restart point `i` (stored whole there) compared with `target` from byte `from`, read in place. */
+  #compareRestart(i: number, target: string, from: number): number {
     const b = this.block;
     let p = getU32(b, this.#dataEnd + 4 * i);
     if (b[p] !== 0) throw corruption(this.file, this.#offset, 'a restart point shares a prefix');
@@ -452,10 +502,14 @@ export class BlockScan {
     p += 2;
     if (p + length > this.#dataEnd) throw corruption(this.file, this.#offset, 'malformed entry');
     const n = Math.min(length, target.length);
-    for (let j = 0; j < n; j++) {
+    for (let j = from; j < n; j++) {
       const d = b[p + j]! - target.charCodeAt(j);
-      if (d !== 0) return d;
+      if (d !== 0) {
+        this.#matched = j;
+        return d;
+      }
     }
+    this.#matched = n;
     return length - target.length;
   }
 

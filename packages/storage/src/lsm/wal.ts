@@ -7,7 +7,9 @@
  * Record: magic u32 (bytes FE 4B 57 42) | body length u32 | CRC-32 u32 of the length
  * field and the body | body. Body: varint entry count, then per entry varint key length,
  * key bytes, u8 kind, varint value length, value bytes. The magic's first byte, FE, never
- * occurs in UTF-8, so a JSON value cannot hold a fake record.
+ * occurs in UTF-8, so a JSON value cannot hold a fake record (a binary key or value
+ * could: after a crash that tore it, the fake would read as a record after the damage
+ * and replay would refuse with CORRUPTION, a false alarm but never wrong data).
  *
  * The last synced point. Recovery must tell a *torn tail* (a write in flight when the
  * process or machine stopped: cut and reported) from *lost acknowledged data* (damage
@@ -29,7 +31,8 @@
  * reaches 64 KiB, when a writer reopens a log, at repair, and after a failed append to
  * it, which keeps it small and its records aligned. The sidecar is created empty and the
  * directory synced *before* its first record is appended, so a record never survives a
- * crash that lost the log file itself.
+ * crash that lost the log file itself. `close` syncs the sidecar, so after a clean
+ * shutdown the whole log counts as synced.
  *
  * Replay (as node/log-scan.ts): the scan stops at the first record that does not check
  * out. What follows is a torn tail when the scan stopped at or past the synced point and

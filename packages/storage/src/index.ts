@@ -31,3 +31,7 @@ export * from './errors.js';
 export * from './types.js';
 export { validateNamespace, validateKey, MAX_KEY_BYTES, MAX_NAMESPACE_LENGTH, SYSTEM_NAMESPACE } from './names.js';
 export { VersionTable, FLAG_DELETED, COLUMN_NAMES, type VersionColumns } from './version-table.js';
+export { MemoryDirectory } from './lsm/memory-directory.js';
+export { LruBlockCache } from './lsm/block-cache.js';
+export type { RandomAccessFile, StorageDirectory, OpenMode } from './lsm/io.js';
+export type { BlockCache } from './lsm/types.js';

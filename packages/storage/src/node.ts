@@ -7,3 +7,9 @@ export { FileAdapter, type FileAdapterOptions } from './node/file-adapter.js';
 export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
 export { nodeFileOps, type FileOps } from './node/fs-ops.js';
 export { NodeDirectory } from './node/node-directory.js';
+
+// The log-structured engine itself (sorted binary-string keys → bytes), for the engine
+// bench until the version store sits on it.
+export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRecovery } from './lsm/lsm-tree.js';
+export { KIND_PUT, KIND_DELETE, type Entry as EngineEntry, type EntryKind } from './lsm/types.js';
+export { InlineMergeRunner, type MergeRunner } from './lsm/merge-runner.js';

@@ -37,8 +37,8 @@ import { MergingCursor } from './merging-cursor.js';
 import { Memtable } from './memtable.js';
 import { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
-import { KIND_DELETE, KIND_PUT, segmentFileName, walFileName, type BlockCache, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
-import { replayWal, WalWriter, type WalReplay } from './wal.js';
+import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
+import { removeWal, replayWal, WalWriter, type WalReplay } from './wal.js';
 
 /** Options of {@link LsmTree.open}. */
 export interface LsmTreeOptions {
@@ -239,7 +239,7 @@ export class LsmTree {
       next = Math.max(next, n + 1);
       if (m[2] === 'kseg') {
         if (!live.has(n)) dir.remove(name); // written by a merge or flush that never installed
-      } else if (n < manifest.logNumber) dir.remove(name); // already in segments
+      } else if (n < manifest.logNumber) removeWal(dir, n); // already in segments (and its synced-point sidecar)
       else logs.push(n);
     }
     for (const s of manifest.segments) {
@@ -254,11 +254,11 @@ export class LsmTree {
     const reports: WalReplay[] = [];
     let batches = 0;
     for (const n of logs) {
-      const replay = replayWal(dir, n, { repair: options.repair });
+      const replay = replayWal(dir, n, { repair: options.repair === true });
       reports.push(replay);
       if (replay.batches.length === 0) {
         // Nothing in it (a clean close leaves the last log empty): nothing to flush.
-        dir.remove(walFileName(n));
+        removeWal(dir, n);
         continue;
       }
       const mem = new Memtable();
@@ -504,7 +504,7 @@ export class LsmTree {
     this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments, ...added], logNumber });
     for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
     this.#frozen = remaining;
-    this.#dir.remove(walFileName(frozen.wal));
+    removeWal(this.#dir, frozen.wal);
     this.#flushes++;
     this.epoch++;
   }
@@ -516,7 +516,9 @@ export class LsmTree {
     let ok = false;
     this.#merging = this.#runMerge(picked)
       .then(
-        () => (ok = true),
+        () => {
+          ok = true;
+        },
         (e) => this.#backgroundFailed(e),
       )
       .finally(() => {

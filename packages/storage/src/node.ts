@@ -8,6 +8,9 @@ export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
 export { nodeFileOps, type FileOps } from './node/fs-ops.js';
 export { NodeDirectory } from './node/node-directory.js';
 
+// The merge runner on a worker thread (flushes and merges off the event loop).
+export { WorkerMergeRunner } from './node/worker-merge-runner.js';
+
 // The log-structured engine itself (sorted binary-string keys → bytes), for the engine
 // bench until the version store sits on it.
 export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRecovery } from './lsm/lsm-tree.js';

@@ -20,7 +20,10 @@ export interface MergeRunner {
 
 /**
  * Imports the job's filter module and builds its filter (undefined when the job names
- * none). @throws INVALID_ARGUMENT when the module does not export `createMergeFilter`
+ * none). In this package's CommonJS build the import is compiled to `require`, so there
+ * the specifier must be one `require` takes (a package name or a path, a CommonJS
+ * module); the worker runner always runs the ES module build, which takes `file:` URLs.
+ * @throws INVALID_ARGUMENT when the module does not export `createMergeFilter`
  */
 export async function loadMergeFilter(job: MergeJob): Promise<MergeFilter | undefined> {
   if (job.filter === undefined) return undefined;

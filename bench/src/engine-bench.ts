@@ -8,7 +8,8 @@
  * 1,000,000 entries by default; --large adds a second database of 10,000,000; --quick
  * runs 100,000 only (a smoke test, < 1 min). Each store is built by a child process, then
  * every read and write figure comes from fresh child processes on the built store
- * (engine-child.ts). Writes results/engine-<date>.json (quick or partial runs:
+ * (engine-child.ts). Writes results/engine-<date>.json (engine-<date>-large.json with
+ * --large; quick or partial runs:
  * results/tmp/engine-<date>-quick.json, results/engine-<date>-partial.json, both
  * git-ignored) and prints a table with the ratios KoruDelta / peer.
  */
@@ -186,7 +187,8 @@ async function benchStore(store: StoreId, entries: number): Promise<void> {
 
 const partial = options.stores.length < STORE_IDS.length;
 const date = new Date().toISOString().slice(0, 10);
-const file = options.quick ? join('results', 'tmp', `engine-${date}-quick.json`) : join('results', partial ? `engine-${date}-partial.json` : `engine-${date}.json`);
+const largeTag = options.sizes.length > 1 ? '-large' : '';
+const file = options.quick ? join('results', 'tmp', `engine-${date}-quick.json`) : join('results', partial ? `engine-${date}${largeTag}-partial.json` : `engine-${date}${largeTag}.json`);
 
 /** Writes the results so far (after every store, so a long run that is cut still leaves them); `complete` once all ran. */
 async function save(complete: boolean): Promise<void> {

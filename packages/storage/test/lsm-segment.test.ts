@@ -7,8 +7,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RandomAccessFile } from '../src/lsm/io.js';
 import { NodeFile } from './lsm-node-file.js';
+import { StorageFullError } from '../src/errors.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
-import { FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
+import { murmur3 } from '../src/lsm/bloom.js';
+import { crc32 } from '../src/lsm/checksum.js';
+import { BLOOM_SEED_1, BLOOM_SEED_2, BlockScan, FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
 import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { SegmentWriter, type SegmentWriterOptions } from '../src/lsm/segment-writer.js';
 import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryKind } from '../src/lsm/types.js';
@@ -101,11 +104,19 @@ describe('segment round trip', () => {
     fc.assert(
       fc.property(entriesArb, optionsArb, fc.array(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 16 }).map(bin), { maxLength: 30 }), (entries, options, probes) => {
         const { dir, info } = writeSegment(entries, { ...options, properties: { seq: [1, 2] } });
-        const reader = openSegment(dir);
+        const cache = new MapCache();
+        const reader = openSegment(dir, 7, cache);
         expect(reader.info).toEqual(info);
         expect(info).toMatchObject({ fileNumber: 7, count: entries.length, firstKey: entries[0]?.key ?? '', lastKey: entries.at(-1)?.key ?? '', properties: { seq: [1, 2] } });
         expect(info.bytes).toBe(dir.readAll(segmentFileName(7))!.length);
         expect(scanAll(reader)).toEqual(entries);
+        // No block passes blockBytes, unless one entry alone does.
+        for (const [at, block] of cache.map) {
+          const scan = new BlockScan(dir.open(segmentFileName(7), 'read'));
+          scan.reset(block, Number(at.split(':')[1]));
+          scan.step();
+          if (block.length > options.blockBytes) expect(scan.step(), `block at ${at}`).toBe(false);
+        }
         // Keys asked for only now and then (a key is built from the previous one's when known).
         const sparse = reader.cursor();
         let i = 0;
@@ -228,6 +239,65 @@ describe('segment round trip', () => {
   });
 });
 
+describe('segment layout', () => {
+  it('is byte for byte the documented format (blocks, CRCs, filter probes, index, properties, footer)', () => {
+    const { dir } = writeSegment(
+      [
+        { key: 'ab', kind: KIND_PUT, value: Uint8Array.of(1, 2) },
+        { key: 'ac', kind: KIND_DELETE, value: new Uint8Array(0) },
+      ],
+      { properties: { p: 1 } },
+    );
+    const file = dir.readAll(segmentFileName(7))!;
+    const hex = (from: number, to: number) => Buffer.from(file.subarray(from, to)).toString('hex');
+    const crcAt = (from: number, size: number) => expect(getU32(file, from + size)).toBe(crc32(file, 0, from, from + size));
+    // Data block: shared | unshared | value length | kind | key suffix | value; restarts [0]; 1 restart.
+    expect(hex(0, 21)).toBe('00020200' + '6162' + '0102' + '01010001' + '63' + '00000000' + '01000000');
+    crcAt(0, 21);
+    // Filter: max(8, ceil(2 × 10 / 8)) bytes of bits, then k = round(10 ln 2) = 7 probes.
+    const bits = file.subarray(25, 33);
+    expect(file[33]).toBe(7);
+    crcAt(25, 9);
+    const expected = new Uint8Array(8);
+    for (const key of ['ab', 'ac']) {
+      const h1 = murmur3(key, BLOOM_SEED_1);
+      const h2 = murmur3(key, BLOOM_SEED_2);
+      for (let i = 0; i < 7; i++) {
+        const b = Number((BigInt(h1) + BigInt(i) * BigInt(h2)) % 2n ** 32n) % 64;
+        expected[b >> 3]! |= 1 << (b & 7);
+      }
+    }
+    expect([...bits]).toEqual([...expected]);
+    // Index: key length, last key 'ac', offset 0, size 21; then 1 block.
+    expect(hex(38, 47)).toBe('02' + '6163' + '00' + '15' + '01000000');
+    crcAt(38, 9);
+    const propsSize = file.length - FOOTER_BYTES - 4 - 51;
+    expect(JSON.parse(new TextDecoder().decode(file.subarray(51, 51 + propsSize)))).toEqual({
+      formatVersion: 1,
+      fileNumber: 7,
+      count: 2,
+      firstKey: 'ab',
+      lastKey: 'ac',
+      filterKeyParts: 0,
+      properties: { p: 1 },
+    });
+    crcAt(51, propsSize);
+    const f = file.length - FOOTER_BYTES;
+    const u32 = (v: number) => Buffer.from(Uint32Array.of(v).buffer).toString('hex');
+    expect(hex(f, f + 44)).toBe(
+      Buffer.from('KDSEG001').toString('hex') + u32(38) + u32(0) + u32(9) + u32(25) + u32(0) + u32(9) + u32(51) + u32(0) + u32(propsSize),
+    );
+    crcAt(f, 44);
+  });
+
+  it('hashes the filter with MurmurHash3_x86_32 (reference values)', () => {
+    expect(murmur3('', 0)).toBe(0);
+    expect(murmur3('', 1)).toBe(0x514e28b7);
+    expect(murmur3('hello', 0)).toBe(0x248bfa47);
+    expect(murmur3('The quick brown fox jumps over the lazy dog', 0)).toBe(0x2e4ff723);
+  });
+});
+
 describe('segment filter', () => {
   // Version-store style keys: names ended by 0x00 0x01, a 0x00 byte inside escaped as 0x00 0xFF.
   const name = (s: string) => `${s.replace(/\x00/g, '\x00\xff')}\x00\x01`;
@@ -287,6 +357,27 @@ describe('segment writer arguments', () => {
     w.finish();
     expect(codeOf(() => w.add('d', KIND_PUT, bytesOf('4')))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(scanAll(openSegment(dir, 1)).map((e) => e.key)).toEqual(['b', 'c']);
+  });
+
+  it('takes nothing more after the file failed to take a write', () => {
+    const inner = new MemoryDirectory().open(segmentFileName(1), 'create');
+    const full: RandomAccessFile = {
+      name: inner.name,
+      size: () => inner.size(),
+      read: (offset, length) => inner.read(offset, length),
+      append: () => {
+        throw new StorageFullError('the device is full');
+      },
+      sync: () => inner.sync(),
+      truncate: (length) => inner.truncate(length),
+      close: () => inner.close(),
+    };
+    const w = new SegmentWriter(full, 1, { blockBytes: 64 });
+    let code: string | undefined;
+    for (let i = 0; i < 10_000 && code === undefined; i++) code = codeOf(() => w.add(`k${String(i).padStart(5, '0')}`, KIND_PUT, new Uint8Array(40)));
+    expect(code).toBe(ErrorCodes.STORAGE_FULL);
+    expect(codeOf(() => w.add('z', KIND_PUT, new Uint8Array(0)))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => w.finish())).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 
   it('refuses bad options and a non-empty file', () => {
@@ -402,8 +493,10 @@ describe('segment damage', () => {
     expect((error as KoruError).details).toEqual({ file: name, offset: 0 });
   });
 
-  it('refuses a segment opened under another number', () => {
+  it('refuses a segment opened under another number, and closes the file it was given', () => {
     const { dir } = writeSegment(sample);
-    expect(codeOf(() => SegmentReader.open(dir.open(segmentFileName(7), 'read'), 8, new MapCache()))).toBe(ErrorCodes.CORRUPTION);
+    const file = dir.open(segmentFileName(7), 'read');
+    expect(codeOf(() => SegmentReader.open(file, 8, new MapCache()))).toBe(ErrorCodes.CORRUPTION);
+    expect(codeOf(() => file.read(0, 1))).toBe(ErrorCodes.IO_ERROR);
   });
 });

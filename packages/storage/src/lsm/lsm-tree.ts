@@ -232,15 +232,21 @@ export class LsmTree {
     const live = new Set(manifest.segments.map((s) => s.fileNumber));
     let next = manifest.nextFileNumber;
     const logs: number[] = [];
-    for (const name of dir.list()) {
+    const names = dir.list();
+    for (const name of names) {
       const m = /^(\d{8})\.(kseg|kwal)$/.exec(name);
       if (m === null) continue;
       const n = Number(m[1]);
       next = Math.max(next, n + 1);
       if (m[2] === 'kseg') {
         if (!live.has(n)) dir.remove(name); // written by a merge or flush that never installed
-      } else if (n < manifest.logNumber) removeWal(dir, n); // already in segments (and its synced-point sidecar)
+      } else if (n < manifest.logNumber) removeWal(dir, n); // already in segments
       else logs.push(n);
+    }
+    // A sidecar whose log is gone (a crash between the two removals) is left over.
+    for (const name of names) {
+      const m = /^(\d{8})\.kwal\.synced$/.exec(name);
+      if (m !== null && !logs.includes(Number(m[1]))) dir.remove(name);
     }
     for (const s of manifest.segments) {
       if (!dir.exists(segmentFileName(s.fileNumber))) {
@@ -519,7 +525,7 @@ export class LsmTree {
         () => {
           ok = true;
         },
-        (e) => this.#backgroundFailed(e),
+        (e: unknown) => this.#backgroundFailed(e),
       )
       .finally(() => {
         this.#merging = undefined;

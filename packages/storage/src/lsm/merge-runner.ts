@@ -14,7 +14,11 @@ import { runMerge, type CreateMergeFilter, type MergeFilter, type MergeJob, type
 export interface MergeRunner {
   /** Runs `job` after the jobs before it; rejects with the job's KoruError (its outputs then removed). */
   run(job: MergeJob): Promise<MergeResult>;
-  /** Stops: jobs not started reject with CLOSED. Idempotent. */
+  /**
+   * Stops: jobs not started reject with CLOSED, and so does later `run`. A running job
+   * is abandoned where the runner can (a worker is terminated: CLOSED, its outputs
+   * removed) or else finishes first. Resolves once nothing runs. Idempotent.
+   */
   close(): Promise<void>;
 }
 

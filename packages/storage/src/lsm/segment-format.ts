@@ -16,7 +16,9 @@
  * block starts right after the last data block (at 0 when there is none), then the
  * index block, the properties block and the footer, which ends the file. A reader
  * checks this layout when it opens the file, and every CRC before it decodes the bytes
- * under it, so any flipped bit (anywhere) is reported when its part is read.
+ * under it; CRC-32 catches every error confined to 32 consecutive bits, so any flipped
+ * bit or byte, anywhere, is reported when its part is read (the footer, filter, index
+ * and properties at open, a data block when a lookup or scan first needs it).
  *
  * Data block (about `blockBytes`, default 4096; a block never passes `blockBytes`
  * unless it holds a single entry that alone does, e.g. a 16 MiB value):
@@ -28,8 +30,8 @@
  * Entries are in strictly ascending key order (byte order), across blocks too. An
  * entry's key is the first `shared` bytes of the previous entry's key in the block
  * followed by `keySuffix`. `kind` is KIND_PUT (0) or KIND_DELETE (1; its value is
- * empty). Every `restartInterval`-th entry (default 16) of a block, starting with its
- * first, is a restart point: it has shared = 0, and its offset in the block is listed
+ * empty). Entries 0, I, 2I, … of each block (I = `restartInterval`, default 16) are
+ * restart points: they have shared = 0, and their offsets in the block are listed
  * in the trailer (ascending; the first is 0; R ≥ 1), so a search binary-searches the
  * restarts and decodes at most one interval.
  *
@@ -37,11 +39,13 @@
  *
  *     bits:byte × m  k:u8
  *
- * k = 0: no filter (written with bloomBitsPerKey = 0); every key may be present.
+ * k = 0: no filter (bloomBitsPerKey = 0; the block is then one 0 byte): every key
+ * may be present.
  * Otherwise bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
  * the k probes b = ((h1 + i·h2) mod 2^32) mod 8m, i = 0…k−1, of every filter key, where
- * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds
- * {@link BLOOM_SEED_1} and {@link BLOOM_SEED_2}. m = 0 when there is no filter key
+ * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds 0x9747b28c
+ * and 0x3c6ef372 ({@link BLOOM_SEED_1}, {@link BLOOM_SEED_2}; for reference, seed 0
+ * gives 0x248bfa47 for "hello"). m = 0 when there is no filter key
  * (then nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter
  * keys, and k = clamp(round(bitsPerKey · ln 2), 1, 30).
  * A key's filter key depends on `filterKeyParts` N (in the properties): N = 0, the
@@ -61,7 +65,8 @@
  *
  * Properties block: UTF-8 JSON of { formatVersion: 1, fileNumber, count, firstKey,
  * lastKey, filterKeyParts, properties } (`properties`: the caller's JSON-safe object;
- * firstKey and lastKey are binary strings, "" when count = 0).
+ * firstKey and lastKey are binary strings, "" when count = 0). A reader refuses a file
+ * whose fileNumber is not the number it was opened as (a misnamed file).
  *
  * Footer, the last {@link FOOTER_BYTES} = 48 bytes:
  *

@@ -52,9 +52,19 @@ export class SegmentReader {
 
   /**
    * Reads only the footer, index, filter and properties (checked); data blocks are read on demand through `cache`.
+   * The reader owns `file` from here: {@link close} closes it, and so does a failed open.
    * @throws CorruptionError { file, offset }
    */
   static open(file: RandomAccessFile, fileNumber: number, cache: BlockCache): SegmentReader {
+    try {
+      return SegmentReader.#open(file, fileNumber, cache);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  static #open(file: RandomAccessFile, fileNumber: number, cache: BlockCache): SegmentReader {
     const size = file.size();
     if (size < FOOTER_BYTES) throw corruption(file, 0, `${size} bytes is too short for a segment`);
     const footerAt = size - FOOTER_BYTES;
@@ -141,7 +151,7 @@ export class SegmentReader {
 
   /** A cursor over the segment's entries (see types.ts); seek binary-searches the index, then the restarts. */
   cursor(): EntryCursor {
-    return new SegmentCursor(this, new BlockScan(this.#file));
+    return new SegmentCursor(this.#keys, this.#offsets, (b) => this.#block(b), new BlockScan(this.#file));
   }
 
   /** Closes the file. Cursors and views from it must not be used after (values already returned stay readable). */
@@ -149,36 +159,8 @@ export class SegmentReader {
     this.#file.close();
   }
 
-  /** Number of data blocks. @internal (for the cursor) */
-  get blockCount(): number {
-    return this.#keys.length;
-  }
-
-  /** Offset of data block `b`. @internal (for the cursor) */
-  blockOffset(b: number): number {
-    return this.#offsets[b]!;
-  }
-
-  /** The first block whose index key is ≥ key (blockCount when none). @internal (for the cursor) */
-  findBlock(key: string): number {
-    return this.#findBlock(key);
-  }
-
-  /** Data block `b`, from the cache or read and checked. @internal (for the cursor) */
-  block(b: number): Uint8Array {
-    return this.#block(b);
-  }
-
   #findBlock(key: string): number {
-    const keys = this.#keys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return findBlock(this.#keys, key);
   }
 
   #block(b: number): Uint8Array {
@@ -193,6 +175,18 @@ export class SegmentReader {
     this.#cache.set(this.info.fileNumber, offset, block);
     return block;
   }
+}
+
+/** The first block whose index key is ≥ key (keys.length when none): binary search. */
+function findBlock(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Reads exactly `length` bytes or reports the file as damaged (cut short). */
@@ -237,8 +231,14 @@ class SegmentCursor implements EntryCursor {
   #block = -1;
   #valid = false;
 
+  /**
+   * @param keys the reader's index keys, @param offsets where each block starts,
+   * @param load gives block `b` (cached, or read and checked).
+   */
   constructor(
-    readonly reader: SegmentReader,
+    readonly keys: readonly string[],
+    readonly offsets: Float64Array,
+    readonly load: (b: number) => Uint8Array,
     readonly scan: BlockScan,
   ) {}
 
@@ -268,8 +268,8 @@ class SegmentCursor implements EntryCursor {
   }
 
   seek(key: string): void {
-    const b = this.reader.findBlock(key);
-    if (b < this.reader.blockCount) {
+    const b = findBlock(this.keys, key);
+    if (b < this.keys.length) {
       this.#load(b);
       // Past the block's last key but not past its index key (a separator): the next block.
       if (this.scan.seek(key)) {
@@ -286,9 +286,9 @@ class SegmentCursor implements EntryCursor {
 
   /** Positions on the first entry of block `b` or, past the last block, nowhere. */
   #enter(b: number): void {
-    if (b >= this.reader.blockCount) {
+    if (b >= this.keys.length) {
       this.#valid = false;
-      this.#block = this.reader.blockCount;
+      this.#block = this.keys.length;
       return;
     }
     this.#load(b);
@@ -298,7 +298,7 @@ class SegmentCursor implements EntryCursor {
 
   #load(b: number): void {
     this.#block = b;
-    this.scan.reset(this.reader.block(b), this.reader.blockOffset(b));
+    this.scan.reset(this.load(b), this.offsets[b]!);
   }
 
   #check(): void {

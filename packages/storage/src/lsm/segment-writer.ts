@@ -76,7 +76,10 @@ export class SegmentWriter {
   /** The last flushed block waits for the next key, to pick a short separator. */
   #pendingOffset = -1;
   #pendingSize = 0;
+  /** Bytes of the file so far, appended or still in #out. */
   #written = 0;
+  /** Finished blocks not yet appended: written in batches of about {@link WRITE_BATCH} bytes, not one call per block. */
+  #out = new ByteBuffer(WRITE_BATCH + 8192);
   #count = 0;
   #firstKey = '';
   #lastKey = '';
@@ -125,7 +128,7 @@ export class SegmentWriter {
    * @throws InvalidArgumentError (from @koru/engine) when key is not strictly greater than the previous one
    */
   add(key: string, kind: EntryKind, value: Uint8Array): void {
-    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished');
+    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished (or failed to write)');
     if (this.#count > 0 && !(key > this.#lastKey)) throw new InvalidArgumentError('segment keys must be added in strictly ascending order', { details: { key, previous: this.#lastKey } });
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new InvalidArgumentError(`unknown entry kind ${String(kind)}`);
     if (kind === KIND_DELETE && value.length !== 0) throw new InvalidArgumentError('a deletion marker has an empty value');
@@ -180,7 +183,7 @@ export class SegmentWriter {
 
   /** Writes the last block, filter, index, properties and footer, then syncs the file (does not close it). */
   finish(): SegmentInfo {
-    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished');
+    if (this.#finished) throw new InvalidArgumentError('this segment writer is finished (or failed to write)');
     this.#finished = true;
     if (this.#block.length > 0) this.#flushBlock();
     if (this.#pendingOffset >= 0) this.#addIndexEntry(this.#lastKey);
@@ -212,7 +215,8 @@ export class SegmentWriter {
     const propsSize = tail.length - propsStart;
     tail.crcFrom(propsStart);
     tail.append(encodeFooter({ indexOffset, indexSize, filterOffset, filterSize, propsOffset, propsSize }));
-    this.#file.append(tail.view());
+    this.#drain();
+    this.#append(tail.view());
     this.#written += tail.length;
     this.#file.sync();
     // The stored copy, as a reader will see it (JSON drops what JSON cannot hold).
@@ -230,6 +234,23 @@ export class SegmentWriter {
     this.#pendingOffset = -1;
   }
 
+  /** Appends to the file; after a failed append (device full…) the writer takes nothing more. */
+  #append(bytes: Uint8Array): void {
+    try {
+      this.#file.append(bytes);
+    } catch (error) {
+      this.#finished = true;
+      throw error;
+    }
+  }
+
+  /** Appends the batched blocks to the file. */
+  #drain(): void {
+    if (this.#out.length === 0) return;
+    this.#append(this.#out.view());
+    this.#out.length = 0;
+  }
+
   #flushBlock(): void {
     const buf = this.#block;
     const restarts = this.#restarts;
@@ -242,7 +263,11 @@ export class SegmentWriter {
     putU32(out, at, restarts.length);
     at += 4;
     putU32(out, at, crc32(out, 0, 0, at));
-    this.#file.append(out.subarray(0, at + BLOCK_CRC_BYTES));
+    const stored = out.subarray(0, at + BLOCK_CRC_BYTES);
+    if (this.#out.length + stored.length > WRITE_BATCH) this.#drain();
+    // A block as big as a batch (a huge value) goes out as it is, not copied first.
+    if (stored.length >= WRITE_BATCH) this.#append(stored);
+    else this.#out.append(stored);
     this.#pendingOffset = this.#written;
     this.#pendingSize = at;
     this.#written += at + BLOCK_CRC_BYTES;
@@ -253,6 +278,9 @@ export class SegmentWriter {
     this.#sinceRestart = 0;
   }
 }
+
+/** Bytes of finished blocks gathered before one append. */
+const WRITE_BATCH = 64 * 1024;
 
 function entrySize(shared: number, keyLength: number, valueLength: number): number {
   return varintSize(shared) + varintSize(keyLength - shared) + varintSize(valueLength) + 1 + (keyLength - shared) + valueLength;

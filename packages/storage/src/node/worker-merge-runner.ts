@@ -142,8 +142,11 @@ export class WorkerMergeRunner implements MergeRunner {
     this.#running = undefined;
     if (worker !== undefined) await worker.terminate();
     if (running !== undefined) {
-      this.#removeOutputs(running.job);
-      running.reject(new ClosedError('the merge runner was closed during the job'));
+      try {
+        this.#removeOutputs(running.job);
+      } finally {
+        running.reject(new ClosedError('the merge runner was closed during the job'));
+      }
     }
   }
 

@@ -1,0 +1,236 @@
+/**
+ * Anti-entropy: periodically, with one member at a time, state roots are compared; when
+ * they differ, the namespaces' hash trees are walked down to the keys whose histories
+ * differ, and each side receives the versions it lacks. This repairs any loss: dropped
+ * links, restarts, partitions.
+ */
+import type { ImportedVersion } from '@koru/delta';
+import { REQUEST_MS, replyError, type NodeContext } from './context.js';
+import type { Link } from './link.js';
+import type { Member } from './membership.js';
+import type { MessageOf } from './messages.js';
+import type { PeerLinks } from './peer-links.js';
+import { pushBatches, type Replication } from './replication.js';
+import { idOfJson, type VersionText } from './version-text.js';
+
+/** A subtree with at most this many keys is compared key by key. */
+const KEYS_AT_ONCE = 64;
+/** Keys per version exchange request. */
+const KEYS_PER_EXCHANGE = 2_000;
+/** Versions in one anti-entropy answer, or about ANSWER_BYTES of them (the rest come next round). */
+const VERSIONS_PER_ANSWER = 20_000;
+const ANSWER_BYTES = 8 * 1024 * 1024;
+/** An anti-entropy round that moved at least this many versions is followed by another at once. */
+const BACK_TO_BACK_VERSIONS = 500;
+
+/** What anti-entropy must know of a snapshot join (see SnapshotJoin). */
+export interface SnapshotState {
+  /** True while this node fetches a snapshot: no rounds meanwhile (it would receive the same versions twice). */
+  readonly running: boolean;
+  /** True while this node streams a snapshot to `node`: no rounds with it meanwhile. */
+  serving(node: string): boolean;
+}
+
+/** Runs anti-entropy rounds, and answers the rounds of others. */
+export class AntiEntropy {
+  readonly #ctx: NodeContext;
+  readonly #links: PeerLinks;
+  readonly #replication: Replication;
+  readonly #snapshot: SnapshotState;
+  readonly #intervalMs: number;
+  #syncing: Promise<'equal' | number> | undefined;
+  /** When the last anti-entropy round found the roots equal, and this node's seq then. */
+  #quiet: { readonly seq: number; readonly at: number } | undefined;
+
+  /** `intervalMs`: the period of rounds (see ClusterOptions.antiEntropyIntervalMs). */
+  constructor(ctx: NodeContext, links: PeerLinks, replication: Replication, snapshot: SnapshotState, intervalMs: number) {
+    this.#ctx = ctx;
+    this.#links = links;
+    this.#replication = replication;
+    this.#snapshot = snapshot;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** One period: rounds with one member, those this node owes versions to first. */
+  async tick(): Promise<void> {
+    if (this.#syncing !== undefined || this.#snapshot.running) return;
+    const s = this.#ctx.storage;
+    const candidates = this.#ctx.members.current().filter((m) => m.state !== 'dead' && !this.#snapshot.serving(m.node) && this.#links.ready(m.node) !== undefined);
+    // Members this node owes versions to first, then any at random.
+    const owed = candidates.filter((m) => this.#replication.owes(m.node));
+    // In sync and nothing committed here since: a round every third period is enough
+    // (the others' rounds, and their pushes, still come at their pace).
+    const q = this.#quiet;
+    if (owed.length === 0 && q !== undefined && q.seq === s.seq && this.#ctx.clock.now() - q.at < 3 * this.#intervalMs) return;
+    const pool = owed.length > 0 ? owed : candidates;
+    const m = pool[Math.floor(this.#ctx.random() * pool.length)];
+    if (m === undefined) return;
+    const link = this.#links.ready(m.node)!;
+    try {
+      // While rounds move many versions, the next follows at once: a large difference (a
+      // long partition) is worked off at the speed of the links, not one period per batch.
+      // A few versions (writes still on their way as pushes) wait for the next period.
+      for (let round = 0; round < 50 && link.ready && !this.#ctx.stopped; round++) {
+        const result = await this.syncWith(m, link);
+        if (result === 'equal') {
+          this.#quiet = { seq: s.seq, at: this.#ctx.clock.now() };
+          return;
+        }
+        this.#quiet = undefined;
+        if (result < BACK_TO_BACK_VERSIONS) return;
+      }
+    } catch (e) {
+      this.#ctx.log('debug', 'anti-entropy round failed', { peer: m.node, error: String(e) });
+    }
+  }
+
+  /**
+   * One anti-entropy round with `m`: compare roots; if they differ, exchange what differs.
+   * Resolves `equal` when the roots matched, else how many versions were exchanged. A
+   * round already running (with anyone) is joined rather than doubled.
+   */
+  syncWith(m: Member, link: Link): Promise<'equal' | number> {
+    if (this.#syncing !== undefined) return this.#syncing;
+    this.#syncing = (async () => {
+      const s = this.#ctx.storage;
+      const started = this.#ctx.clock.now();
+      const root = s.stateRoot();
+      const r = await link.request<MessageOf<'ae-roots-r'>>({ t: 'ae-roots', id: link.nextId(), root }, REQUEST_MS);
+      let complete = true;
+      let moved = 0;
+      if (r.root !== root) {
+        const mine = s.namespaceRoots();
+        const theirs = r.namespaces ?? {};
+        const names = new Set([...mine.keys(), ...Object.keys(theirs)]);
+        for (const ns of [...names].sort()) {
+          if (mine.get(ns) === theirs[ns]) continue;
+          const done = await this.#reconcile(link, ns);
+          complete &&= done.complete;
+          moved += done.moved;
+        }
+      }
+      // Everything written here before the round started is now on the peer (unless an
+      // answer was cut short: then the next round finishes it).
+      if (complete) this.#replication.settled(m.node, started, r.root === root);
+      return r.root === root ? 'equal' : moved;
+    })().finally(() => (this.#syncing = undefined));
+    return this.#syncing;
+  }
+
+  /** Answers a peer's round: its roots, tree and key requests. */
+  answer(link: Link, msg: MessageOf<'ae-roots'> | MessageOf<'ae-tree'> | MessageOf<'ae-keys'>): void {
+    const s = this.#ctx.storage;
+    switch (msg.t) {
+      case 'ae-roots': {
+        const root = s.stateRoot();
+        link.send(root === msg.root ? { t: 'ae-roots-r', id: msg.id, root } : { t: 'ae-roots-r', id: msg.id, root, namespaces: Object.fromEntries(s.namespaceRoots()) });
+        return;
+      }
+      case 'ae-tree': {
+        const nodes: MessageOf<'ae-tree-r'>['nodes'] = {};
+        for (const p of msg.prefixes) {
+          const n = s.merkleNode(msg.ns, p);
+          if (n.keys <= KEYS_AT_ONCE || p.length >= 4) nodes[p] = { keys: s.merkleKeys(msg.ns, p).map(([k, d]) => [k, d] as [string, string]) };
+          else nodes[p] = { children: s.merkleChildren(msg.ns, p).map((c) => [c.prefix, c.digest, c.keys] as [string, string, number]) };
+        }
+        link.send({ t: 'ae-tree-r', id: msg.id, nodes });
+        return;
+      }
+      case 'ae-keys': {
+        try {
+          link.sendText(this.#exchange(msg.id, msg.ns, msg.keys));
+        } catch (e) {
+          replyError(link, msg.id, e);
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Walks `ns`'s hash tree down to the keys that differ, then exchanges their versions.
+   * Resolves how many versions moved, and whether the peer cut an answer short (then the
+   * next round exchanges the rest).
+   */
+  async #reconcile(link: Link, ns: string): Promise<{ complete: boolean; moved: number }> {
+    const s = this.#ctx.storage;
+    let complete = true;
+    let moved = 0;
+    const differing: string[] = [];
+    let prefixes = [''];
+    while (prefixes.length > 0) {
+      const next: string[] = [];
+      for (let i = 0; i < prefixes.length; i += 1024) {
+        const batch = prefixes.slice(i, i + 1024);
+        const r = await link.request<MessageOf<'ae-tree-r'>>({ t: 'ae-tree', id: link.nextId(), ns, prefixes: batch }, REQUEST_MS);
+        for (const p of batch) {
+          const node = r.nodes[p];
+          if (node === undefined) continue;
+          if (node.keys !== undefined) {
+            const theirs = new Map(node.keys);
+            for (const [k, d] of s.merkleKeys(ns, p)) {
+              if (theirs.get(k) !== d) differing.push(k);
+              theirs.delete(k);
+            }
+            for (const k of theirs.keys()) differing.push(k);
+          } else {
+            const mine = new Map(s.merkleChildren(ns, p).map((c) => [c.prefix, c.digest]));
+            for (const [cp, d] of node.children ?? []) {
+              if (mine.get(cp) !== d) next.push(cp);
+              mine.delete(cp);
+            }
+            // Subtrees only this node has: the peer lacks all their keys.
+            for (const cp of mine.keys()) for (const [k] of s.merkleKeys(ns, cp)) differing.push(k);
+          }
+        }
+      }
+      prefixes = next;
+    }
+    for (let i = 0; i < differing.length; i += KEYS_PER_EXCHANGE) {
+      const keys = differing.slice(i, i + KEYS_PER_EXCHANGE).map((key) => ({ key, ids: s.versionIdsOf(ns, key) }));
+      const r = await link.request<MessageOf<'ae-keys-r'>>({ t: 'ae-keys', id: link.nextId(), ns, keys }, REQUEST_MS);
+      if (r.more === true) complete = false;
+      moved += r.versions.length;
+      if (r.versions.length > 0) await s.applyReplicated(r.versions as ImportedVersion[], { maxClockAheadMs: this.#ctx.maxClockAheadMs });
+      const theirs: VersionText[] = [];
+      for (const { key, ids } of r.missing) {
+        for (const json of s.versionsJson(ns, key, new Set(ids))) theirs.push({ id: idOfJson(json), json });
+      }
+      const node = link.peer!.node;
+      moved += theirs.length;
+      for (const b of pushBatches(theirs)) await this.#replication.push(node, link, b, this.#ctx.clock.now());
+    }
+    return { complete, moved };
+  }
+
+  /**
+   * The peer's side of a key exchange, as the JSON of the answer: the versions it lacks
+   * (from their stored text, up to about ANSWER_BYTES; the rest come next round) and the
+   * ids this node lacks.
+   */
+  #exchange(id: number, ns: string, keys: ReadonlyArray<{ key: string; ids: readonly string[] }>): string {
+    const s = this.#ctx.storage;
+    const versions: string[] = [];
+    const missing: Array<{ key: string; ids: string[] }> = [];
+    let bytes = 0;
+    let more = false;
+    for (const { key, ids } of keys) {
+      const mine = s.versionIdsOf(ns, key);
+      const mineSet = new Set(mine);
+      const lack = ids.filter((vid) => !mineSet.has(vid));
+      if (lack.length > 0) missing.push({ key, ids: lack });
+      const theirs = new Set(ids);
+      const give = new Set(mine.filter((vid) => !theirs.has(vid)));
+      if (give.size === 0) continue;
+      if (versions.length >= VERSIONS_PER_ANSWER || bytes >= ANSWER_BYTES) {
+        more = true;
+        continue;
+      }
+      for (const text of s.versionsJson(ns, key, give)) {
+        versions.push(text);
+        bytes += text.length;
+      }
+    }
+    return `{"t":"ae-keys-r","id":${id},"versions":[${versions.join(',')}],"missing":${JSON.stringify(missing)}${more ? ',"more":true' : ''}}`;
+  }
+}

@@ -7,11 +7,12 @@ import { InlineMergeRunner } from '../src/lsm/merge-runner.js';
 import { LsmTree, type LsmTreeOptions } from '../src/lsm/lsm-tree.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { KIND_DELETE, KIND_PUT, type Entry } from '../src/lsm/types.js';
+import { HookedDirectory } from './lsm-test-dirs.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function open(dir: MemoryDirectory, extra: Partial<LsmTreeOptions> = {}): LsmTree {
+function open(dir: MemoryDirectory | HookedDirectory, extra: Partial<LsmTreeOptions> = {}): LsmTree {
   return LsmTree.open({
     dir,
     flushRunner: new InlineMergeRunner(dir),
@@ -177,6 +178,62 @@ describe('LsmTree', () => {
     expect(dir.exists(orphan)).toBe(false);
     expect(dir.list().filter((n) => n.endsWith('.kseg'))).toEqual(live);
     for (let i = 500; i < 800; i++) expect(dec.decode(again.get(`k${i % 300}`)!)).toBe(`v${i}`);
+    await again.close();
+  });
+
+  it('refuses a write the disk has no room for, keeps nothing of it, and takes the next one', async () => {
+    const mem = new MemoryDirectory();
+    let full = false;
+    const dir = new HookedDirectory(mem, { fail: (op, name) => full && op === 'append' && name.endsWith('.kwal') });
+    const tree = open(dir);
+    tree.write([{ key: 'a', kind: KIND_PUT, value: enc.encode('1') }]);
+    full = true;
+    expect(() => tree.write([{ key: 'b', kind: KIND_PUT, value: enc.encode('2') }, { key: 'a', kind: KIND_PUT, value: enc.encode('3') }])).toThrow(
+      expect.objectContaining({ code: ErrorCodes.STORAGE_FULL }),
+    );
+    expect(tree.get('b')).toBeUndefined();
+    expect(dec.decode(tree.get('a')!)).toBe('1');
+    full = false;
+    tree.write([{ key: 'c', kind: KIND_PUT, value: enc.encode('4') }]);
+    // A power loss now: the log holds the first and the last batch, nothing of the refused one.
+    const after = open(mem.crash());
+    expect(scan(after)).toEqual([
+      ['a', '1'],
+      ['c', '4'],
+    ]);
+    await after.close();
+    await tree.close();
+  });
+
+  it('keeps the frozen memtable and its log when a flush cannot write its segment, and flushes it later', async () => {
+    const mem = new MemoryDirectory();
+    let full = false;
+    const errors: unknown[] = [];
+    const times: number[] = [];
+    const dir = new HookedDirectory(mem, { fail: (op, name) => full && op === 'append' && name.endsWith('.kseg') });
+    const tree = open(dir, {
+      onBackgroundError: (e) => {
+        errors.push(e);
+        times.push(performance.now());
+      },
+      autoMerge: false,
+    });
+    full = true;
+    for (let i = 0; i < 300; i++) tree.put(`k${i}`, enc.encode(`v${i}`.repeat(4)));
+    await new Promise((r) => setTimeout(r, 400));
+    // Retried after a pause that grows (100 ms, then 200, …), not in a loop.
+    expect(errors.length).toBeGreaterThan(1);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(99);
+    expect(errors[0]).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
+    expect(tree.segments()).toHaveLength(0);
+    for (let i = 0; i < 300; i++) expect(dec.decode(tree.get(`k${i}`)!)).toBe(`v${i}`.repeat(4));
+    full = false;
+    await tree.flush();
+    expect(tree.segments().length).toBeGreaterThan(0);
+    expect(tree.stats().frozenMemtables).toBe(0);
+    await tree.close();
+    const again = open(mem);
+    for (let i = 0; i < 300; i++) expect(dec.decode(again.get(`k${i}`)!)).toBe(`v${i}`.repeat(4));
     await again.close();
   });
 });

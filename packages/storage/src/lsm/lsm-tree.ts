@@ -177,6 +177,8 @@ export class LsmTree {
   #flushing: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushRetryMs = 0;
   #broken: unknown;
   #closed = false;
   #flushes = 0;
@@ -298,13 +300,9 @@ export class LsmTree {
   write(entries: readonly Entry[]): void {
     this.#checkWritable();
     if (entries.length === 0) return;
-    try {
-      this.#wal.append(entries);
-    } catch (e) {
-      // The log cannot be trusted past a failed append: refuse until reopened.
-      this.#broken = e;
-      throw e;
-    }
+    // A failed append leaves nothing of the batch in the log (the writer cuts what it
+    // wrote, or refuses every later call itself when it cannot): nothing to undo here.
+    this.#wal.append(entries);
     for (const e of entries) this.#mem.put(e.key, e.kind, e.value);
     this.epoch++;
     if (this.#options.sync === 'periodic') this.#scheduleSync();
@@ -473,19 +471,39 @@ export class LsmTree {
       dropDeletes: false,
       writer: this.#writer,
     };
+    let ok = false;
     this.#flushing = this.#flushRunner
       .run(job)
       .then(
-        (result) => this.#installFlush(oldest, result),
-        (e) => this.#backgroundFailed(e),
+        (result) => {
+          this.#installFlush(oldest, result);
+          ok = true;
+        },
+        (e: unknown) => this.#backgroundFailed(e),
       )
       .finally(() => {
         this.#flushing = undefined;
-        if (this.#broken === undefined) {
+        if (ok) {
+          this.#flushRetryMs = 0;
           this.#scheduleFlush();
           this.#scheduleMerge();
-        }
+        } else this.#retryFlushLater();
       });
+  }
+
+  /**
+   * After a failed flush (a full disk, say), tries again after a pause that doubles up
+   * to 30 s, not at once: a failure that lasts would otherwise spin. The frozen memtable
+   * and its log stay, so reads and the next open see every write meanwhile.
+   */
+  #retryFlushLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    this.#flushRetryMs = Math.min(30_000, Math.max(100, this.#flushRetryMs * 2));
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#scheduleFlush();
+    }, this.#flushRetryMs);
+    (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 
   #installFlush(frozen: Frozen, result: MergeResult): void {
@@ -578,6 +596,12 @@ export class LsmTree {
   async flush(): Promise<void> {
     this.#checkWritable();
     this.#rotate();
+    // Also a retry of a flush that failed before, without waiting for its pause.
+    if (this.#retryTimer !== undefined) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
+    this.#scheduleFlush();
     while (this.#flushing !== undefined) await this.#flushing;
     if (this.#frozen.length > 0) throw new IoError(`flush failed: ${this.#frozen.length} memtables remain unflushed`);
   }
@@ -665,6 +689,7 @@ export class LsmTree {
     while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
     await this.#flushRunner.close();
     if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     try {
       if (this.#broken === undefined) this.#wal.sync();
     } finally {

@@ -1,0 +1,70 @@
+/**
+ * Where merges and flushes run. The engine hands a {@link MergeJob} to a runner and
+ * installs the result when the promise settles; a runner decides the thread. On Node,
+ * `WorkerMergeRunner` (`@koru/storage/node`) runs jobs in a worker thread, so the event
+ * loop never waits for one; {@link InlineMergeRunner} runs them in the calling thread,
+ * for the in-memory directory and for tests.
+ */
+import { InvalidArgumentError } from '@koru/engine';
+import { ClosedError } from '../errors.js';
+import type { StorageDirectory } from './io.js';
+import { runMerge, type CreateMergeFilter, type MergeFilter, type MergeJob, type MergeResult } from './merge.js';
+
+/** Runs merge jobs, one at a time, in order. */
+export interface MergeRunner {
+  /** Runs `job` after the jobs before it; rejects with the job's KoruError (its outputs then removed). */
+  run(job: MergeJob): Promise<MergeResult>;
+  /** Stops: jobs not started reject with CLOSED. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Imports the job's filter module and builds its filter (undefined when the job names
+ * none). @throws INVALID_ARGUMENT when the module does not export `createMergeFilter`
+ */
+export async function loadMergeFilter(job: MergeJob): Promise<MergeFilter | undefined> {
+  if (job.filter === undefined) return undefined;
+  const { module, params } = job.filter;
+  // A specifier known only at run time: bundlers must leave it to the platform.
+  const loaded = (await import(/* @vite-ignore */ /* webpackIgnore: true */ module)) as { createMergeFilter?: unknown };
+  if (typeof loaded.createMergeFilter !== 'function') {
+    throw new InvalidArgumentError(`the merge filter module ${module} does not export a function createMergeFilter`);
+  }
+  const filter = (loaded.createMergeFilter as CreateMergeFilter)(params);
+  if (typeof filter !== 'function') throw new InvalidArgumentError(`createMergeFilter of ${module} did not return a function`);
+  return filter;
+}
+
+/**
+ * Runs jobs with {@link runMerge} in the calling thread, each after a macrotask (so the
+ * caller's synchronous work and pending I/O callbacks run first), one at a time. The
+ * event loop is blocked while a job runs: for small directories (in memory) and tests.
+ */
+export class InlineMergeRunner implements MergeRunner {
+  readonly #dir: StorageDirectory;
+  #tail: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(dir: StorageDirectory) {
+    this.#dir = dir;
+  }
+
+  run(job: MergeJob): Promise<MergeResult> {
+    if (this.#closed) return Promise.reject(new ClosedError('the merge runner is closed'));
+    const result = this.#tail.then(async () => {
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      if (this.#closed) throw new ClosedError('the merge runner is closed');
+      const filter = await loadMergeFilter(job);
+      return runMerge(this.#dir, job, filter);
+    });
+    // The next job waits for this one to settle, whatever its outcome.
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    // The job running now (if any) finishes: it runs synchronously once started.
+    await this.#tail;
+  }
+}

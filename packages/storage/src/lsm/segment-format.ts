@@ -1,0 +1,532 @@
+/**
+ * Segment file format, version 1: an immutable, sorted, checksummed run of entries.
+ *
+ * Conventions. Integers are little-endian. `varint` is unsigned LEB128 (7 bits a byte,
+ * low group first, high bit set on every byte but the last; at most 8 bytes, values
+ * below 2^53). `u64` is two u32: the low 32 bits, then the high 32 bits (values below
+ * 2^53). `CRC` is the CRC-32 of lsm/checksum.ts (IEEE, as zlib). Keys are binary
+ * strings (one byte a char, see types.ts) and are stored as those bytes.
+ *
+ *     file := dataBlock* filterBlock indexBlock propertiesBlock footer
+ *
+ * Every block (data, filter, index, properties) is stored as its bytes followed by a
+ * u32 CRC of exactly those bytes. A block's "offset" and "size" name its bytes, not the
+ * CRC after them. The parts follow each other with no gap: the first data block is at
+ * offset 0, each data block starts 4 bytes after the previous one ends, the filter
+ * block starts right after the last data block (at 0 when there is none), then the
+ * index block, the properties block and the footer, which ends the file. A reader
+ * checks this layout when it opens the file, and every CRC before it decodes the bytes
+ * under it; CRC-32 catches every error confined to 32 consecutive bits, so any flipped
+ * bit or byte, anywhere, is reported when its part is read (the footer, filter, index
+ * and properties at open, a data block when a lookup or scan first needs it).
+ *
+ * Data block (about `blockBytes`, default 4096; a block never passes `blockBytes`
+ * unless it holds a single entry that alone does, e.g. a 16 MiB value):
+ *
+ *     entry* restartOffset:u32 × R  R:u32
+ *     entry := shared:varint unshared:varint valueLength:varint kind:u8
+ *              keySuffix:byte × unshared  value:byte × valueLength
+ *
+ * Entries are in strictly ascending key order (byte order), across blocks too. An
+ * entry's key is the first `shared` bytes of the previous entry's key in the block
+ * followed by `keySuffix`. `kind` is KIND_PUT (0) or KIND_DELETE (1; its value is
+ * empty). Entries 0, I, 2I, … of each block (I = `restartInterval`, default 16) are
+ * restart points: they have shared = 0, and their offsets in the block are listed
+ * in the trailer (ascending; the first is 0; R ≥ 1), so a search binary-searches the
+ * restarts and decodes at most one interval.
+ *
+ * Filter block: a Bloom filter over the entries' *filter keys*.
+ *
+ *     bits:byte × m  k:u8
+ *
+ * k = 0: no filter (bloomBitsPerKey = 0; the block is then one 0 byte): every key
+ * may be present.
+ * Otherwise bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
+ * the k probes b = ((h1 + i·h2) mod 2^32) mod 8m, i = 0…k−1, of every filter key, where
+ * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds 0x9747b28c
+ * and 0x3c6ef372 ({@link BLOOM_SEED_1}, {@link BLOOM_SEED_2}; for reference, seed 0
+ * gives 0x248bfa47 for "hello"). m = 0 when there is no filter key
+ * (then nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter
+ * keys, and k = clamp(round(bitsPerKey · ln 2), 1, 30).
+ * A key's filter key depends on `filterKeyParts` N (in the properties): N = 0, the
+ * whole key; N > 0, the key's prefix through the end of its N-th terminator 0x00 0x01
+ * (the version store's names end with 0x00 0x01 and escape a 0x00 byte as 0x00 0xFF,
+ * so N = 2 groups every version of one namespace+key). A key with fewer than N
+ * terminators has no filter key and is not in the filter. Equal consecutive filter
+ * keys are added once.
+ *
+ * Index block: one entry per data block, in order, then their number.
+ *
+ *     (keyLength:varint key:byte × keyLength offset:varint size:varint) × B  B:u32
+ *
+ * `key` is ≥ the block's last key and < the next block's first key (the writer uses a
+ * short separator when one exists, else the last key; for the last block, its last
+ * key), so the block that may hold key x is the first whose index key is ≥ x.
+ *
+ * Properties block: UTF-8 JSON of { formatVersion: 1, fileNumber, count, firstKey,
+ * lastKey, filterKeyParts, properties } (`properties`: the caller's JSON-safe object;
+ * firstKey and lastKey are binary strings, "" when count = 0). A reader refuses a file
+ * whose fileNumber is not the number it was opened as (a misnamed file).
+ *
+ * Footer, the last {@link FOOTER_BYTES} = 48 bytes:
+ *
+ *     magic "KDSEG001"  indexOffset:u64 indexSize:u32  filterOffset:u64 filterSize:u32
+ *     propertiesOffset:u64 propertiesSize:u32  footerCrc:u32
+ *
+ * footerCrc is the CRC of the footer's first 44 bytes.
+ */
+import { CorruptionError } from '../errors.js';
+import { crc32 } from './checksum.js';
+import type { RandomAccessFile } from './io.js';
+
+/** The footer's first 8 bytes, "KDSEG001". */
+export const SEGMENT_MAGIC = 'KDSEG001';
+/** Size of the footer at the end of every segment file. */
+export const FOOTER_BYTES = 48;
+/** Bytes of the CRC stored after every block. */
+export const BLOCK_CRC_BYTES = 4;
+/** Version written in the properties block. */
+export const FORMAT_VERSION = 1;
+
+/** Default target size of a data block. */
+export const DEFAULT_BLOCK_BYTES = 4096;
+/** Default number of entries between restart points. */
+export const DEFAULT_RESTART_INTERVAL = 16;
+/** Default Bloom filter bits per filter key (≈ 0.8 % false positives). */
+export const DEFAULT_BLOOM_BITS_PER_KEY = 10;
+/** The end of each name in the version store's keys. */
+export const NAME_TERMINATOR = '\x00\x01';
+
+/** Seeds of the two Bloom hashes (fixed by the format). */
+export const BLOOM_SEED_1 = 0x9747b28c;
+export const BLOOM_SEED_2 = 0x3c6ef372;
+
+/**
+ * The filter key of `key` for `parts` (see the module doc): the whole key for 0, else
+ * its prefix through its `parts`-th terminator, or undefined when it has fewer.
+ */
+export function filterKeyOf(key: string, parts: number): string | undefined {
+  if (parts === 0) return key;
+  let end = 0;
+  for (let n = 0; n < parts; n++) {
+    const at = key.indexOf(NAME_TERMINATOR, end);
+    if (at < 0) return undefined;
+    end = at + 2;
+  }
+  return end === key.length ? key : key.slice(0, end);
+}
+
+/** Bytes of the varint of `v` (a non-negative safe integer). */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Writes the varint of `v` at `at` in `out`; returns the offset after it. */
+export function putVarint(out: Uint8Array, at: number, v: number): number {
+  while (v >= 128) {
+    out[at++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** Writes `v` as u32 LE at `at`. */
+export function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = (v >>> 24) & 0xff;
+}
+
+/** Reads a u32 LE at `at` (the caller knows the 4 bytes are there). */
+export function getU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * A bounds-checked reader of the varints and bytes of a verified metadata block (index,
+ * footer): a value that does not fit means the writer and reader disagree, reported as
+ * damage rather than decoded into nonsense.
+ */
+export class BlockDecoder {
+  /** Position of the next byte to read. */
+  pos: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly end: number,
+    readonly damaged: (what: string) => CorruptionError,
+    start = 0,
+  ) {
+    this.pos = start;
+  }
+
+  varint(): number {
+    let result = 0;
+    let mult = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) throw this.damaged('a varint runs past its block');
+      const b = this.bytes[this.pos++]!;
+      result += (b & 127) * mult;
+      if (b < 128) {
+        if (!Number.isSafeInteger(result)) break;
+        return result;
+      }
+      mult *= 128;
+    }
+    throw this.damaged('a varint is too long');
+  }
+
+  u32(): number {
+    if (this.pos + 4 > this.end) throw this.damaged('a number runs past its block');
+    const v = getU32(this.bytes, this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(): number {
+    const low = this.u32();
+    const high = this.u32();
+    if (high >= 0x200000) throw this.damaged('an offset is too large');
+    return high * 0x100000000 + low;
+  }
+
+  /** `length` bytes as a binary string. */
+  binary(length: number): string {
+    if (this.pos + length > this.end) throw this.damaged('a key runs past its block');
+    const s = binaryString(this.bytes, this.pos, this.pos + length);
+    this.pos += length;
+    return s;
+  }
+}
+
+/** bytes[start, end) as a binary string, one fromCharCode call per 4 KiB. */
+export function binaryString(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= 4096) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  let s = '';
+  for (let i = start; i < end; i += 4096) s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  return s;
+}
+
+/** A growable byte buffer for building blocks. */
+export class ByteBuffer {
+  bytes: Uint8Array;
+  length = 0;
+  constructor(capacity = 256) {
+    this.bytes = new Uint8Array(capacity);
+  }
+
+  /** Makes room for `extra` more bytes; returns the (possibly new) array. */
+  reserve(extra: number): Uint8Array {
+    const need = this.length + extra;
+    if (need > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(need, this.bytes.length * 2));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    return this.bytes;
+  }
+
+  varint(v: number): void {
+    this.reserve(8);
+    this.length = putVarint(this.bytes, this.length, v);
+  }
+
+  u32(v: number): void {
+    this.reserve(4);
+    putU32(this.bytes, this.length, v);
+    this.length += 4;
+  }
+
+  u64(v: number): void {
+    this.u32(v % 0x100000000);
+    this.u32(Math.floor(v / 0x100000000));
+  }
+
+  /** Appends the bytes of a binary string. */
+  binary(s: string): void {
+    const out = this.reserve(s.length);
+    let at = this.length;
+    for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+    this.length = at;
+  }
+
+  append(bytes: Uint8Array): void {
+    this.reserve(bytes.length).set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** Appends the CRC of everything from `start` to now (a block's trailer). */
+  crcFrom(start: number): void {
+    this.u32(crc32(this.bytes, 0, start, this.length));
+  }
+
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+/** Where the footer says the metadata blocks are. */
+export interface Footer {
+  readonly indexOffset: number;
+  readonly indexSize: number;
+  readonly filterOffset: number;
+  readonly filterSize: number;
+  readonly propsOffset: number;
+  readonly propsSize: number;
+}
+
+/** Encodes a footer (with its magic and CRC). */
+export function encodeFooter(f: Footer): Uint8Array {
+  const b = new ByteBuffer(FOOTER_BYTES);
+  b.binary(SEGMENT_MAGIC);
+  b.u64(f.indexOffset);
+  b.u32(f.indexSize);
+  b.u64(f.filterOffset);
+  b.u32(f.filterSize);
+  b.u64(f.propsOffset);
+  b.u32(f.propsSize);
+  b.crcFrom(0);
+  return b.view();
+}
+
+/** A CorruptionError naming the file and the offset of the damaged part. */
+export function corruption(file: RandomAccessFile, offset: number, what: string): CorruptionError {
+  return new CorruptionError(`segment ${file.name} is damaged at offset ${offset}: ${what}`, { file: file.name, offset });
+}
+
+const NO_BLOCK = new Uint8Array(0);
+
+/**
+ * Decodes the entries of one checked data block: a position in the block and the entry
+ * there. The current key is kept as bytes in a reused buffer (the shared prefix is
+ * already in place from the previous entry), so stepping and comparing allocate
+ * nothing; a key string is built only when asked for.
+ */
+export class BlockScan {
+  /** The block (its bytes, without the CRC). */
+  block: Uint8Array = NO_BLOCK;
+  /** The current entry's kind and key length. */
+  kind = 0;
+  keyLength = 0;
+  #key = new Uint8Array(128);
+  #offset = 0;
+  #dataEnd = 0;
+  #restarts = 0;
+  #next = 0;
+  #valueStart = 0;
+  #valueLength = 0;
+  /** Bytes the current key shares with the previous one. */
+  #shared = 0;
+  /** The previous key as a string, when it was asked for (its prefix starts the next one). */
+  #previousString: string | undefined;
+  #string: string | undefined;
+  /** Length of the common prefix of the current key and the last target compared (see {@link compare}). */
+  #matched = 0;
+  /** Where the last slow-path varint ended. */
+  #p = 0;
+
+  /** @param file named in damage reports. */
+  constructor(readonly file: RandomAccessFile) {}
+
+  /**
+   * Checks a block's trailer once, when it is read from the file: at least one restart,
+   * the first at 0, ascending, inside the entries. Later decoding relies on it.
+   * @throws CorruptionError
+   */
+  static check(block: Uint8Array, file: RandomAccessFile, offset: number): void {
+    const n = block.length;
+    const count = n >= 4 ? getU32(block, n - 4) : 0;
+    const dataEnd = n - 4 - 4 * count;
+    if (count < 1 || dataEnd < 4) throw corruption(file, offset, 'malformed block trailer');
+    let prev = -1;
+    for (let i = 0; i < count; i++) {
+      const r = getU32(block, dataEnd + 4 * i);
+      if ((i === 0 && r !== 0) || r <= prev || r >= dataEnd) throw corruption(file, offset, 'malformed restart points');
+      prev = r;
+    }
+  }
+
+  /** Starts on a checked block (at `offset` in the file), before its first entry. */
+  reset(block: Uint8Array, offset: number): void {
+    const n = block.length;
+    const count = getU32(block, n - 4);
+    this.block = block;
+    this.#offset = offset;
+    this.#restarts = count;
+    this.#dataEnd = n - 4 - 4 * count;
+    this.#next = 0;
+    this.keyLength = 0;
+    this.#string = undefined;
+  }
+
+  /** Decodes the next entry; false at the end of the block (the scan is then unchanged). */
+  step(): boolean {
+    let p = this.#next;
+    if (p >= this.#dataEnd) return false;
+    const b = this.block;
+    // Lengths below 128 take one byte: the common case is decoded inline.
+    let shared = b[p]!;
+    if (shared < 128) p++;
+    else {
+      shared = this.#varint(p);
+      p = this.#p;
+    }
+    let unshared = b[p]!;
+    if (unshared < 128) p++;
+    else {
+      unshared = this.#varint(p);
+      p = this.#p;
+    }
+    let valueLength = b[p]!;
+    if (valueLength < 128) p++;
+    else {
+      valueLength = this.#varint(p);
+      p = this.#p;
+    }
+    const kind = b[p++]!;
+    const end = p + unshared + valueLength;
+    if (shared > this.keyLength || kind > 1 || end > this.#dataEnd) throw corruption(this.file, this.#offset, 'malformed entry');
+    const keyLength = shared + unshared;
+    let key = this.#key;
+    if (keyLength > key.length) {
+      const grown = new Uint8Array(Math.max(keyLength, key.length * 2));
+      grown.set(key.subarray(0, shared));
+      this.#key = key = grown;
+    }
+    for (let i = 0; i < unshared; i++) key[shared + i] = b[p + i]!;
+    this.keyLength = keyLength;
+    this.#shared = shared;
+    this.#previousString = this.#string;
+    this.#string = undefined;
+    this.kind = kind;
+    this.#valueStart = p + unshared;
+    this.#valueLength = valueLength;
+    this.#next = end;
+    return true;
+  }
+
+  /**
+   * Moves to the first entry whose key is ≥ `target`: binary search over the restart
+   * points, then at most one interval decoded. False when every key is below it.
+   */
+  seek(target: string): boolean {
+    // Keys between two bounds share with the target at least the smaller of the bounds'
+    // common prefixes with it: comparisons start there (keys often share long prefixes).
+    let lo = 0;
+    let hi = this.#restarts - 1;
+    let matchedLo = 0;
+    let matchedHi = 0;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.#compareRestart(mid, target, Math.min(matchedLo, matchedHi)) <= 0) {
+        lo = mid;
+        matchedLo = this.#matched;
+      } else {
+        hi = mid - 1;
+        matchedHi = this.#matched;
+      }
+    }
+    this.#next = getU32(this.block, this.#dataEnd + 4 * lo);
+    this.keyLength = 0;
+    this.#string = undefined;
+    if (!this.step()) return false;
+    if (this.compare(target, matchedLo) >= 0) return true;
+    while (this.step()) {
+      // The previous key is below the target and first differs from it at #matched. A
+      // key sharing more than that with it differs at the same byte: below too, no need
+      // to look. Otherwise it matches the target through its shared prefix.
+      const shared = this.#shared;
+      if (shared > this.#matched) continue;
+      if (this.compare(target, shared) >= 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The current key compared with `target` (negative, 0, positive), byte by byte from
+   * `from` (the caller knows the bytes before agree). Leaves in #matched where they
+   * first differ.
+   */
+  compare(target: string, from = 0): number {
+    const key = this.#key;
+    const len = this.keyLength;
+    const n = Math.min(len, target.length);
+    for (let i = from; i < n; i++) {
+      const d = key[i]! - target.charCodeAt(i);
+      if (d !== 0) {
+        this.#matched = i;
+        return d;
+      }
+    }
+    this.#matched = n;
+    return len - target.length;
+  }
+
+  /** The current key as a binary string (built once; from the previous key's string when known). */
+  keyString(): string {
+    if (this.#string !== undefined) return this.#string;
+    const previous = this.#previousString;
+    const shared = this.#shared;
+    this.#string =
+      previous !== undefined && shared > 0
+        ? previous.slice(0, shared) + binaryString(this.#key, shared, this.keyLength)
+        : binaryString(this.#key, 0, this.keyLength);
+    return this.#string;
+  }
+
+  /** The current value: a view into the block (not to be mutated). */
+  value(): Uint8Array {
+    return this.block.subarray(this.#valueStart, this.#valueStart + this.#valueLength);
+  }
+
+  /** The key at restart point `i` (stored whole there) compared with `target` from byte `from`, read in place. */
+  #compareRestart(i: number, target: string, from: number): number {
+    const b = this.block;
+    let p = getU32(b, this.#dataEnd + 4 * i);
+    if (b[p] !== 0) throw corruption(this.file, this.#offset, 'a restart point shares a prefix');
+    p++;
+    let length = b[p]!;
+    if (length < 128) p++;
+    else {
+      length = this.#varint(p);
+      p = this.#p;
+    }
+    // Skip the value length and the kind.
+    while (b[p]! >= 128) p++;
+    p += 2;
+    if (p + length > this.#dataEnd) throw corruption(this.file, this.#offset, 'malformed entry');
+    const n = Math.min(length, target.length);
+    for (let j = from; j < n; j++) {
+      const d = b[p + j]! - target.charCodeAt(j);
+      if (d !== 0) {
+        this.#matched = j;
+        return d;
+      }
+    }
+    this.#matched = n;
+    return length - target.length;
+  }
+
+  /** A varint of more than one byte at `p` (its end goes to #p). */
+  #varint(p: number): number {
+    const b = this.block;
+    let result = 0;
+    let mult = 1;
+    for (let i = 0; i < 8 && p < this.#dataEnd; i++) {
+      const x = b[p++]!;
+      result += (x & 127) * mult;
+      if (x < 128) {
+        this.#p = p;
+        return result;
+      }
+      mult *= 128;
+    }
+    throw corruption(this.file, this.#offset, 'malformed length');
+  }
+}

@@ -7,3 +7,6 @@ export { FileAdapter, type FileAdapterOptions } from './node/file-adapter.js';
 export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
 export { nodeFileOps, type FileOps } from './node/fs-ops.js';
 export { NodeDirectory } from './node/node-directory.js';
+
+// The merge runner on a worker thread (flushes and merges off the event loop).
+export { WorkerMergeRunner } from './node/worker-merge-runner.js';

@@ -197,6 +197,26 @@ describe('runMerge', () => {
     expect(two.outputs[1]!.count).toBe(r.written - r.outputs[0]!.count);
   });
 
+  it('copies inputs and outputs of several MiB exactly (reads across read-ahead windows, a value bigger than one)', () => {
+    const dir = new MemoryDirectory();
+    const big = new Uint8Array(1536 * 1024).map((_, i) => (i * 31) & 255);
+    const a: Entry[] = [];
+    const b: Entry[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const e = { key: `k${String(i).padStart(5, '0')}`, kind: KIND_PUT, value: new Uint8Array(1000 + (i % 7)).fill(i & 255) } satisfies Entry;
+      (i % 2 === 0 ? a : b).push(i === 1500 ? { ...e, value: big } : e);
+    }
+    writeSegment(dir, 1, a);
+    writeSegment(dir, 2, b);
+    const r = runMerge(dir, job([{ segment: 2 }, { segment: 1 }]));
+    expect(r.outputs).toHaveLength(1);
+    expect(r.outputs[0]!.bytes).toBeGreaterThan(4 * 1024 * 1024);
+    const got = readSegment(dir, 100);
+    const want = sorted([...a, ...b]);
+    expect(got.map((e) => e.key)).toEqual(want.map((e) => e.key));
+    for (let i = 0; i < want.length; i++) expect(got[i]!.value, want[i]!.key).toEqual(want[i]!.value);
+  });
+
   it('keeps deletion markers (and hides what they delete) unless dropDeletes, which drops them', () => {
     const dir = new MemoryDirectory();
     writeSegment(dir, 1, [put('a', '1'), put('b', '1'), put('c', '1')]);

@@ -433,3 +433,22 @@ describe('NodeDirectory behaves as MemoryDirectory', () => {
     );
   });
 });
+
+describe('checksums on Node', () => {
+  it('uses node:zlib CRC-32 once a NodeDirectory exists, with the same results as the plain one', async () => {
+    const { crc32, crc32Js } = await import('../src/lsm/checksum.js');
+    const { crc32: zlibCrc32 } = await import('node:zlib');
+    const { dir, cleanup } = tempDir('koru-crc-');
+    try {
+      new NodeDirectory(dir);
+      for (let n = 0; n < 300; n += 7) {
+        const b = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff);
+        expect(crc32(b)).toBe(zlibCrc32(b));
+        expect(crc32Js(b)).toBe(zlibCrc32(b));
+        expect(crc32(b, 12345, 3, Math.max(3, n - 2))).toBe(crc32Js(b, 12345, 3, Math.max(3, n - 2)));
+      }
+    } finally {
+      cleanup();
+    }
+  });
+});

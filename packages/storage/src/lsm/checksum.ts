@@ -21,11 +21,31 @@ const TABLES: Uint32Array[] = (() => {
   return tables;
 })();
 
+/** A CRC-32 implementation over a whole byte array, continuing from `previous`. */
+export type Crc32Function = (bytes: Uint8Array, previous: number) => number;
+
+let native: Crc32Function | undefined;
+
+/**
+ * Installs a faster implementation of the same CRC-32 (the Node entry installs
+ * node:zlib's, several times faster than this one: it is on the path of every block
+ * read). Results must be identical; a module-level switch like the engine's hash backend.
+ */
+export function useCrc32(implementation: Crc32Function | undefined): void {
+  native = implementation;
+}
+
 /**
  * The CRC-32 of `bytes[start, end)`, continuing from `previous` (the CRC of the bytes
  * before, 0 to start). Equal to node:zlib's `crc32(bytes, previous)`.
  */
 export function crc32(bytes: Uint8Array, previous = 0, start = 0, end = bytes.length): number {
+  if (native !== undefined && end > start) return native(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), previous);
+  return crc32Js(bytes, previous, start, end);
+}
+
+/** The plain-JavaScript CRC-32 (what {@link crc32} runs unless a faster one is installed). */
+export function crc32Js(bytes: Uint8Array, previous = 0, start = 0, end = bytes.length): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   let crc = ~previous >>> 0;
   let i = start;

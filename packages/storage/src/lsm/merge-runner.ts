@@ -14,13 +14,20 @@ import { runMerge, type CreateMergeFilter, type MergeFilter, type MergeJob, type
 export interface MergeRunner {
   /** Runs `job` after the jobs before it; rejects with the job's KoruError (its outputs then removed). */
   run(job: MergeJob): Promise<MergeResult>;
-  /** Stops: jobs not started reject with CLOSED. Idempotent. */
+  /**
+   * Stops: jobs not started reject with CLOSED, and so does later `run`. A running job
+   * is abandoned where the runner can (a worker is terminated: CLOSED, its outputs
+   * removed) or else finishes first. Resolves once nothing runs. Idempotent.
+   */
   close(): Promise<void>;
 }
 
 /**
  * Imports the job's filter module and builds its filter (undefined when the job names
- * none). @throws INVALID_ARGUMENT when the module does not export `createMergeFilter`
+ * none). In this package's CommonJS build the import is compiled to `require`, so there
+ * the specifier must be one `require` takes (a package name or a path, a CommonJS
+ * module); the worker runner always runs the ES module build, which takes `file:` URLs.
+ * @throws INVALID_ARGUMENT when the module does not export `createMergeFilter`
  */
 export async function loadMergeFilter(job: MergeJob): Promise<MergeFilter | undefined> {
   if (job.filter === undefined) return undefined;

@@ -104,6 +104,49 @@ function groupOf(key: string, parts: number): string {
   return filterKeyOf(key, parts) ?? key;
 }
 
+/** Bytes an input is read ahead by. */
+const READ_AHEAD_BYTES = 512 * 1024;
+
+/**
+ * An input read through a sliding window: a merge reads every block in order, and one
+ * read call per 4 KiB block was a fifth of its time with the JavaScript CRC-32, and is
+ * still 3–8% with zlib's (measured: 4 × 250k entries of 110 bytes, Node 20).
+ * A window is never written after it was read, so the views handed out stay valid.
+ */
+class ReadAheadFile implements RandomAccessFile {
+  #window: Uint8Array = new Uint8Array(0);
+  #start = 0;
+  constructor(readonly inner: RandomAccessFile) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  size(): number {
+    return this.inner.size();
+  }
+  read(offset: number, length: number): Uint8Array {
+    if (offset < this.#start || offset + length > this.#start + this.#window.length) {
+      if (length >= READ_AHEAD_BYTES) return this.inner.read(offset, length);
+      this.#window = this.inner.read(offset, READ_AHEAD_BYTES);
+      this.#start = offset;
+    }
+    const from = offset - this.#start;
+    // Short only where the file ends, as the interface says.
+    return this.#window.subarray(from, Math.min(from + length, this.#window.length));
+  }
+  append(bytes: Uint8Array): number {
+    return this.inner.append(bytes);
+  }
+  sync(): void {
+    this.inner.sync();
+  }
+  truncate(length: number): void {
+    this.inner.truncate(length);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
 function checkJob(job: MergeJob, filter: MergeFilter | undefined): void {
   const whole = (v: number, min: number): boolean => Number.isSafeInteger(v) && v >= min;
   if (job.inputs.length === 0) throw new InvalidArgumentError('a merge needs at least one input');
@@ -127,7 +170,7 @@ function openInputs(dir: StorageDirectory, job: MergeJob, opened: SegmentReader[
   let read = 0;
   for (const input of job.inputs) {
     if ('segment' in input) {
-      const file = dir.open(segmentFileName(input.segment), 'read');
+      const file = new ReadAheadFile(dir.open(segmentFileName(input.segment), 'read'));
       let reader: SegmentReader;
       try {
         reader = SegmentReader.open(file, input.segment, NO_CACHE);

@@ -6,7 +6,9 @@
 import { InvalidArgumentError } from '@koru/engine';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { IoError, StorageFullError } from '../errors.js';
+import { useCrc32 } from '../lsm/checksum.js';
 import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
 import { fsyncDir, nodeFileOps, readFully, writeFully, type FileOps } from './fs-ops.js';
 
@@ -170,6 +172,9 @@ export class NodeDirectory implements StorageDirectory {
   constructor(path: string, ops: FileOps = nodeFileOps) {
     this.location = path;
     this.#ops = ops;
+    // Every block read is checked: on Node, zlib's CRC-32 is several times faster than
+    // the plain-JavaScript one and gives the same results.
+    useCrc32(zlibCrc32);
   }
 
   /**

@@ -1,0 +1,226 @@
+/**
+ * Runs the engine's flushes and merges in a worker thread, so the event loop keeps
+ * serving reads and writes while megabytes are sorted and written: the main thread only
+ * posts a {@link MergeJob} (file numbers, a few options) and receives a
+ * {@link MergeResult}. Inputs are immutable files, so nothing is copied between threads.
+ */
+import { ErrorCodes, InvalidArgumentError, isKoruError, KoruError, type ErrorCode } from '@koru/engine';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ClosedError, CorruptionError, IoError, StorageFullError } from '../errors.js';
+import type { MergeJob, MergeResult } from '../lsm/merge.js';
+import type { MergeRunner } from '../lsm/merge-runner.js';
+import { segmentFileName } from '../lsm/types.js';
+import { NodeDirectory } from './node-directory.js';
+
+/** A job posted to the worker. @internal */
+export interface WorkerRequest {
+  readonly id: number;
+  readonly job: MergeJob;
+}
+
+/** A KoruError as data (structured cloning keeps an Error's message, not its code). @internal */
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly stack?: string;
+}
+
+/** The worker's answer to a {@link WorkerRequest}. @internal */
+export type WorkerReply = { readonly id: number; readonly result: MergeResult } | { readonly id: number; readonly error: WireError };
+
+/**
+ * An error as data for the trip back: a KoruError keeps its code and details; anything
+ * else (a bug, a filter's plain Error) becomes INTERNAL with its message. @internal
+ */
+export function toWire(e: unknown): WireError {
+  const stack = e instanceof Error ? e.stack : undefined;
+  const base = isKoruError(e) ? { code: e.code, message: e.message, details: e.details } : { code: ErrorCodes.INTERNAL, message: e instanceof Error ? e.message : String(e), details: {} };
+  // Details are JSON-safe by convention; a value that is not clones to a string.
+  let details: Readonly<Record<string, unknown>>;
+  try {
+    details = structuredClone(base.details);
+  } catch {
+    details = Object.fromEntries(Object.entries(base.details).map(([k, v]) => [k, String(v)]));
+  }
+  return stack === undefined ? { ...base, details } : { ...base, details, stack };
+}
+
+/** The KoruError a {@link WireError} stands for: the same class for the codes the engine raises. */
+function fromWire(w: WireError): KoruError {
+  // The worker's stack, kept as the cause so a failure still says where it happened.
+  const cause = w.stack === undefined ? undefined : Object.assign(new Error(`in the merge worker: ${w.message}`), { stack: w.stack });
+  switch (w.code) {
+    case ErrorCodes.CORRUPTION:
+      return new CorruptionError(w.message, w.details, cause);
+    case ErrorCodes.STORAGE_FULL:
+      return new StorageFullError(w.message, cause);
+    case ErrorCodes.IO_ERROR:
+      return new IoError(w.message, cause, w.details);
+    case ErrorCodes.CLOSED:
+      return new ClosedError(w.message);
+    case ErrorCodes.INVALID_ARGUMENT:
+      return new InvalidArgumentError(w.message, { details: w.details, cause });
+    default:
+      return new KoruError(w.code as ErrorCode, w.message, { details: w.details, cause });
+  }
+}
+
+/**
+ * The worker's file: dist/node/merge-worker.js beside this module's dist/*.js or *.cjs.
+ * The ESM build of the worker, from either build: there `import()` of a job's filter
+ * module stays a real dynamic import (the CJS build turns it into `require`, which takes
+ * neither `file:` URLs nor ES modules), and the worker is a module graph of its own anyway.
+ */
+function workerFile(): URL {
+  // CJS has __filename and no import.meta (defined away in its build); ESM the reverse.
+  const here = typeof __filename === 'string' ? pathToFileURL(__filename) : new URL(import.meta.url);
+  for (const relative of ['./node/merge-worker.js', './merge-worker.js']) {
+    const url = new URL(relative, here);
+    if (existsSync(url)) return url;
+  }
+  throw new IoError(`the merge worker (node/merge-worker.js) is missing beside ${here.href}: is the package built?`);
+}
+
+interface Pending {
+  readonly id: number;
+  readonly job: MergeJob;
+  readonly resolve: (r: MergeResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * A {@link MergeRunner} on one long-lived worker thread, which opens the directory at
+ * `dirPath` itself and runs `runMerge` there (loading the job's filter module). Jobs run
+ * one at a time, in order.
+ *
+ * The worker is unref'd while idle, so it never keeps a process alive, and ref'd while a
+ * job runs, so a process awaiting a flush is not ended with the result pending. Errors
+ * come back as KoruErrors with their codes (CORRUPTION, STORAGE_FULL, IO_ERROR, ...; a
+ * non-Koru error as INTERNAL). A worker that dies mid-job (a crash, `process.exit` in a
+ * filter) fails that job with IO_ERROR, after removing the outputs it may have left under
+ * the job's reserved numbers; the next job starts a fresh worker.
+ */
+export class WorkerMergeRunner implements MergeRunner {
+  readonly #dirPath: string;
+  readonly #queue: Pending[] = [];
+  #running: Pending | undefined;
+  #worker: Worker | undefined;
+  /** The uncaught error the current worker reported, for the message when it exits. */
+  #workerError: unknown;
+  #nextId = 1;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /** @param dirPath the engine's directory (it must exist; the engine holds its lock) */
+  constructor(dirPath: string) {
+    this.#dirPath = dirPath;
+  }
+
+  run(job: MergeJob): Promise<MergeResult> {
+    if (this.#closed) return Promise.reject(new ClosedError('the merge runner is closed'));
+    return new Promise<MergeResult>((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, job, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** Terminates the worker: the running job and the queued ones reject with CLOSED (the running job's outputs removed). */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    for (const p of this.#queue.splice(0)) p.reject(new ClosedError('the merge runner is closed'));
+    const worker = this.#worker;
+    this.#worker = undefined;
+    const running = this.#running;
+    this.#running = undefined;
+    if (worker !== undefined) await worker.terminate();
+    if (running !== undefined) {
+      try {
+        this.#removeOutputs(running.job);
+      } finally {
+        running.reject(new ClosedError('the merge runner was closed during the job'));
+      }
+    }
+  }
+
+  #pump(): void {
+    if (this.#running !== undefined || this.#closed) return;
+    const next = this.#queue.shift();
+    if (next === undefined) return;
+    let worker: Worker;
+    try {
+      worker = this.#worker ?? this.#start();
+      const request: WorkerRequest = { id: next.id, job: next.job };
+      worker.postMessage(request);
+    } catch (e) {
+      // A job that cannot be cloned (a filter's params), or no worker file.
+      next.reject(isKoruError(e) ? e : new InvalidArgumentError(`the merge job cannot be posted to the worker: ${(e as Error).message}`, { cause: e }));
+      this.#pump();
+      return;
+    }
+    this.#running = next;
+    worker.ref();
+  }
+
+  #start(): Worker {
+    // The process's Node options, less those a worker refuses (`node --input-type=module -e`).
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(workerFile(), { workerData: { dirPath: this.#dirPath }, execArgv });
+    worker.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
+    worker.on('error', (e) => {
+      if (worker === this.#worker) this.#workerError = e;
+    });
+    worker.on('exit', (code) => this.#onExit(worker, code));
+    // After the listeners: a 'message' listener refs the worker's port again.
+    worker.unref();
+    this.#worker = worker;
+    this.#workerError = undefined;
+    return worker;
+  }
+
+  #onReply(worker: Worker, reply: WorkerReply): void {
+    const p = this.#running;
+    if (worker !== this.#worker || p === undefined || p.id !== reply.id) return;
+    this.#running = undefined;
+    worker.unref();
+    if ('error' in reply) p.reject(fromWire(reply.error));
+    else p.resolve(reply.result);
+    this.#pump();
+  }
+
+  #onExit(worker: Worker, code: number): void {
+    // A worker replaced or terminated by close() is no longer ours to report.
+    if (worker !== this.#worker) return;
+    this.#worker = undefined;
+    const p = this.#running;
+    this.#running = undefined;
+    if (p !== undefined) {
+      const error = this.#workerError;
+      const why = error === undefined ? `exited with code ${code}` : `failed: ${error instanceof Error ? error.message : String(error)}`;
+      let failure: Error = new IoError(`the merge worker ${why} during the job`, error, { exitCode: code });
+      try {
+        this.#removeOutputs(p.job);
+      } catch (e) {
+        failure = new IoError(`the merge worker ${why} during the job, and its outputs could not be removed: ${(e as Error).message}`, error, { exitCode: code });
+      }
+      p.reject(failure);
+    }
+    this.#pump();
+  }
+
+  /** Removes what a job that never finished may have written: its reserved output numbers. */
+  #removeOutputs(job: MergeJob): void {
+    const dir = new NodeDirectory(this.#dirPath);
+    const first = segmentFileName(job.firstFileNumber);
+    const last = segmentFileName(job.firstFileNumber + job.maxOutputs - 1);
+    // Names sort by number (zero-padded, same suffix): one listing, not maxOutputs unlinks.
+    for (const name of dir.list()) if (name.endsWith('.kseg') && name >= first && name <= last) dir.remove(name);
+  }
+}

@@ -1,0 +1,172 @@
+// WorkerMergeRunner through the built package (a worker loads dist files): jobs run in
+// another thread, errors keep their codes, a dead worker fails its job (leaving no
+// output) and the next job gets a fresh one, close() stops it, and an idle runner never
+// keeps a process alive. Segments are written with the source writer: files are the
+// interface between the two.
+import { ErrorCodes } from '@koru/engine';
+import { CorruptionError, StorageFullError } from '@koru/storage';
+import { WorkerMergeRunner } from '@koru/storage/node';
+import { tempDir } from '@koru/vitest-preset/helpers';
+import { packageDirOf, requireFreshBuild, spawnNode } from '@koru/vitest-preset/package-checks';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LruBlockCache } from '../src/lsm/block-cache.js';
+import type { MergeJob } from '../src/lsm/merge.js';
+import { SegmentReader } from '../src/lsm/segment-reader.js';
+import { SegmentWriter } from '../src/lsm/segment-writer.js';
+import { KIND_PUT, segmentFileName, type Entry } from '../src/lsm/types.js';
+import { NodeDirectory } from '../src/node/node-directory.js';
+
+const pkgDir = packageDirOf(import.meta.url);
+const filters = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'merge-filters.mjs')).href;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+beforeAll(() => requireFreshBuild(pkgDir));
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function setup(): { path: string; dir: NodeDirectory; runner: WorkerMergeRunner } {
+  const { dir: path, cleanup } = tempDir('koru-merge-worker-');
+  const runner = new WorkerMergeRunner(path);
+  cleanups.push(cleanup, () => runner.close());
+  return { path, dir: new NodeDirectory(path), runner };
+}
+
+function writeSegment(dir: NodeDirectory, n: number, entries: readonly Entry[]): void {
+  const file = dir.open(segmentFileName(n), 'create');
+  const w = new SegmentWriter(file, n, { blockBytes: 512 });
+  for (const e of entries) w.add(e.key, e.kind, e.value);
+  w.finish();
+  file.close();
+}
+
+function readSegment(dir: NodeDirectory, n: number): Entry[] {
+  const r = SegmentReader.open(dir.open(segmentFileName(n), 'read'), n, new LruBlockCache(1 << 20));
+  const out: Entry[] = [];
+  const c = r.cursor();
+  for (c.seekToFirst(); c.valid(); c.next()) out.push({ key: c.key(), kind: c.kind(), value: c.value().slice() });
+  r.close();
+  return out;
+}
+
+const entries = (count: number, prefix = 'k'): Entry[] =>
+  Array.from({ length: count }, (_, i) => ({ key: `${prefix}${String(i).padStart(6, '0')}`, kind: KIND_PUT, value: enc.encode(`value ${i}`) }));
+
+function job(inputs: MergeJob['inputs'], more: Partial<MergeJob> = {}): MergeJob {
+  return { inputs, outputLevel: 1, firstFileNumber: 100, maxOutputs: 20, targetFileBytes: 1 << 30, dropDeletes: false, writer: {}, ...more };
+}
+
+const segmentsIn = (path: string): string[] => readdirSync(path).filter((f) => f.endsWith('.kseg')).sort();
+
+describe('WorkerMergeRunner', () => {
+  it('runs the job in another thread while the event loop keeps running timers', async () => {
+    const { dir, runner } = setup();
+    writeSegment(dir, 1, entries(3));
+    // The filter writes the id of the thread it ran in as each value: the main thread's is 0.
+    const threaded = await runner.run(job([{ segment: 1 }], { filter: { module: filters, params: { mode: 'thread' } } }));
+    const ids = readSegment(dir, 100).map((e) => Number(dec.decode(e.value)));
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids).size).toBe(1);
+    expect(ids[0]).toBeGreaterThan(0);
+    expect(threaded).toMatchObject({ read: 3, written: 3 });
+
+    // A merge that keeps its thread busy ~600 ms: a 1 ms timer here keeps firing meanwhile
+    // (in the calling thread it could fire at most once, after the merge).
+    writeSegment(dir, 2, entries(120));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const slow = await runner.run(job([{ segment: 2 }], { firstFileNumber: 200, filter: { module: filters, params: { mode: 'slow', ms: 5 } } }));
+    clearInterval(timer);
+    expect(slow.written).toBe(120);
+    expect(ticks).toBeGreaterThan(20);
+  });
+
+  it('returns errors as KoruErrors with their codes and classes', async () => {
+    const { path, dir, runner } = setup();
+    writeSegment(dir, 1, entries(500));
+    writeSegment(dir, 2, entries(500));
+    // Damage a data block of segment 2 on disk.
+    const file = join(path, segmentFileName(2));
+    const bytes = readFileSync(file);
+    bytes[100]! ^= 0x10;
+    writeFileSync(file, bytes);
+
+    const corrupt = await runner.run(job([{ segment: 2 }, { segment: 1 }])).catch((e: unknown) => e);
+    expect(corrupt).toBeInstanceOf(CorruptionError);
+    expect(corrupt).toMatchObject({ code: ErrorCodes.CORRUPTION, details: { file: expect.stringContaining(segmentFileName(2)), offset: expect.any(Number) } });
+
+    const full = await runner.run(job([{ segment: 1 }], { filter: { module: filters, params: { mode: 'full' } } })).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(StorageFullError);
+    expect(full).toMatchObject({ code: ErrorCodes.STORAGE_FULL, message: 'no space left (from the test filter)' });
+
+    const missing = await runner.run(job([{ segment: 9 }])).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ code: ErrorCodes.IO_ERROR, details: { code: 'ENOENT' } });
+
+    const plain = await runner.run(job([{ segment: 1 }], { filter: { module: filters, params: { mode: 'throw' } } })).catch((e: unknown) => e);
+    expect(plain).toMatchObject({ code: ErrorCodes.INTERNAL, message: 'filter failed on purpose' });
+    // The worker's stack travels as the cause.
+    expect(String((plain as Error).cause && ((plain as Error).cause as Error).stack)).toContain('merge-filters.mjs');
+
+    const bad = await runner.run(job([{ segment: 1 }], { maxOutputs: 0 })).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    const uncloneable = await runner.run(job([{ segment: 1 }], { filter: { module: filters, params: { f: () => 1 } } })).catch((e: unknown) => e);
+    expect(uncloneable).toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+
+    // None of them left an output, and the runner still works.
+    expect(segmentsIn(path)).toEqual([segmentFileName(1), segmentFileName(2)]);
+    await expect(runner.run(job([{ segment: 1 }]))).resolves.toMatchObject({ written: 500 });
+  });
+
+  it('fails the job of a worker that dies (removing its outputs) and runs the next job in a fresh worker', async () => {
+    const { path, dir, runner } = setup();
+    writeSegment(dir, 1, entries(2000));
+    // Small outputs: several are written before the worker exits at entry 1500.
+    const dying = runner.run(job([{ segment: 1 }], { targetFileBytes: 8 * 1024, filter: { module: filters, params: { mode: 'exit', after: 1500 } } }));
+    const next = runner.run(job([{ segment: 1 }], { firstFileNumber: 200, filter: { module: filters, params: { mode: 'thread' } } }));
+    const died = await dying.catch((e: unknown) => e);
+    expect(died).toMatchObject({ code: ErrorCodes.IO_ERROR, details: { exitCode: 3 } });
+    const ok = await next;
+    expect(ok.written).toBe(2000);
+    expect(segmentsIn(path)).toEqual([segmentFileName(1), segmentFileName(200)]);
+    expect(Number(dec.decode(readSegment(dir, 200)[0]!.value))).toBeGreaterThan(0);
+  });
+
+  it('close() rejects the running and queued jobs with CLOSED, removes the running one’s outputs, and refuses new jobs', async () => {
+    const { path, dir, runner } = setup();
+    writeSegment(dir, 1, entries(400));
+    const running = runner.run(job([{ segment: 1 }], { targetFileBytes: 1024, filter: { module: filters, params: { mode: 'slow', ms: 5 } } }));
+    const queued = runner.run(job([{ segment: 1 }], { firstFileNumber: 200 }));
+    const outcomes = Promise.all([running.catch((e: unknown) => e), queued.catch((e: unknown) => e)]);
+    // Let it write a few outputs first.
+    await new Promise((r) => setTimeout(r, 600));
+    await runner.close();
+    expect(await outcomes).toEqual([expect.objectContaining({ code: ErrorCodes.CLOSED }), expect.objectContaining({ code: ErrorCodes.CLOSED })]);
+    await expect(runner.run(job([{ segment: 1 }]))).rejects.toMatchObject({ code: ErrorCodes.CLOSED });
+    expect(segmentsIn(path)).toEqual([segmentFileName(1)]);
+  });
+
+  it.each([
+    ['ESM', '--input-type=module', `import { WorkerMergeRunner } from '@koru/storage/node';`],
+    ['CJS', '--input-type=commonjs', `const { WorkerMergeRunner } = require('@koru/storage/node');`],
+  ])('%s build: finds its worker, keeps the process alive while a job runs, and not once idle', (_format, flag, load) => {
+    const { dir: path, cleanup } = tempDir('koru-merge-worker-');
+    cleanups.push(cleanup);
+    writeSegment(new NodeDirectory(path), 1, entries(1000));
+    // Nothing but the job keeps this process alive; after it, nothing at all (no close()).
+    const script = `${load}
+      const runner = new WorkerMergeRunner(${JSON.stringify(path)});
+      runner.run({ inputs: [{ segment: 1 }], outputLevel: 1, firstFileNumber: 100, maxOutputs: 1, targetFileBytes: 1e9, dropDeletes: false, writer: {} })
+        .then((r) => console.log('written', r.written), (e) => console.log('failed', e.code, e.message));`;
+    const run = spawnNode(pkgDir, [flag, '-e', script], { timeout: 20_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('written 1000');
+    expect(run.status).toBe(0);
+    expect(segmentsIn(path)).toEqual([segmentFileName(1), segmentFileName(100)]);
+  });
+});

@@ -413,7 +413,16 @@ export function decodeVersionKey(k: string): VersionKeyFields {
   const keyAt = nameEnd;
   const key = readName(k, keyAt, 'key');
   if (key === '') throw corrupt('version key: empty key', keyAt);
-  const p = nameEnd;
+  const { wall, logical, node, versionId } = decodeVersionKeySuffix(k, nameEnd);
+  return { namespace, key, wall, logical, node, versionId };
+}
+
+/**
+ * The fields of a version key after its {@link keyPrefix} (which ends at `p`): for scans
+ * of one key, whose names are known. Checks as {@link decodeVersionKey} does.
+ * @throws CorruptionError (details: `offset` in the key)
+ */
+export function decodeVersionKeySuffix(k: string, p: number): Pick<VersionKeyFields, 'wall' | 'logical' | 'node' | 'versionId'> {
   if (p + 12 > k.length) throw corrupt('version key: truncated clock stamp', p);
   let hi = 0;
   let lo = 0;
@@ -435,7 +444,7 @@ export function decodeVersionKey(k: string): VersionKeyFields {
   const node = readNodeName(k, p + 12);
   if (k.length - nameEnd !== 32) throw corrupt(`version key: ${k.length - nameEnd} bytes of version id, not 32`, nameEnd);
   const versionId = hexOfKey(k, nameEnd, 'version key', 0xff);
-  return { namespace, key, wall: HLC_MAX_WALL - w, logical: HLC_MAX_LOGICAL - logical, node, versionId };
+  return { wall: HLC_MAX_WALL - w, logical: HLC_MAX_LOGICAL - logical, node, versionId };
 }
 
 /**

@@ -16,8 +16,10 @@ import {
   decodeSeqKey,
   decodeValueRecord,
   decodeVersionKey,
+  decodeVersionKeySuffix,
   decodeVersionRecord,
   filterKey,
+  keyPrefix,
   namespaceOfVersionKey,
   prefixEnd,
   seqKey,
@@ -25,6 +27,7 @@ import {
   TAG_VERSION,
   valueKey,
   versionRecordSeq,
+  type VersionKeyFields,
   type VersionRecord,
 } from './version-records.js';
 
@@ -38,6 +41,34 @@ export interface StoredChange {
   readonly before: Version | undefined;
   /** True when a later-clocked version was already current (this one did not become current). */
   readonly superseded: boolean;
+}
+
+const DAY_MS = 86_400_000;
+let isoDay = Number.NaN;
+let isoDayPrefix = '';
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
+
+/**
+ * `new Date(wall).toISOString()`, with the date part kept from the previous call: a
+ * scan's versions mostly share their day, and building a Date and its string was a
+ * third of materializing a version.
+ */
+export function isoOfWall(wall: number): string {
+  const day = Math.floor(wall / DAY_MS);
+  if (day !== isoDay) {
+    // "YYYY-MM-DDT" (or "+YYYYYY-MM-DDT" past year 9999), as toISOString writes it.
+    const s = new Date(day * DAY_MS).toISOString();
+    isoDayPrefix = s.slice(0, s.length - 13);
+    isoDay = day;
+  }
+  let r = wall - day * DAY_MS;
+  const h = Math.floor(r / 3_600_000);
+  r -= h * 3_600_000;
+  const m = Math.floor(r / 60_000);
+  r -= m * 60_000;
+  const sec = Math.floor(r / 1000);
+  const ms = r - sec * 1000;
+  return `${isoDayPrefix}${pad2(h)}:${pad2(m)}:${pad2(sec)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
 /** A hex rendering of a binary-string key, for error details. */
@@ -56,6 +87,10 @@ export class VersionFetcher {
   readonly #values: ByteLru<string, JsonValue>;
   /** UTF-8-ish size (its text's length) of the value of the version built last. */
   lastTextLength = 0;
+  /** The names of the version built last, and their key prefix (names are prefix-free). */
+  #lastPrefix = '';
+  #lastNamespace = '';
+  #lastKey = '';
 
   constructor(tree: LsmTree, valueCacheBytes: number) {
     this.#tree = tree;
@@ -76,18 +111,27 @@ export class VersionFetcher {
 
   /** The version of key `vkey` and record `r`. @throws CorruptionError */
   build(vkey: string, r: VersionRecord): Version {
-    const f = decodeVersionKey(vkey);
+    // A scan reads one key's versions in a row: its names are decoded once.
+    let f: Pick<VersionKeyFields, 'wall' | 'logical' | 'node' | 'versionId'>;
+    if (this.#lastPrefix.length > 0 && vkey.startsWith(this.#lastPrefix)) f = decodeVersionKeySuffix(vkey, this.#lastPrefix.length);
+    else {
+      const full = decodeVersionKey(vkey);
+      this.#lastNamespace = full.namespace;
+      this.#lastKey = full.key;
+      this.#lastPrefix = keyPrefix(full.namespace, full.key);
+      f = full;
+    }
     let value: JsonValue = null;
     this.lastTextLength = 0;
     if (!r.deleted) value = r.valueText !== null ? this.#parse(r.valueText, vkey) : this.#byReference(r.valueId!, vkey);
     return Object.freeze({
-      namespace: f.namespace,
-      key: f.key,
+      namespace: this.#lastNamespace,
+      key: this.#lastKey,
       value,
       valueId: r.valueId,
       versionId: f.versionId,
       previousVersion: r.previousVersion,
-      timestamp: new Date(f.wall).toISOString(),
+      timestamp: isoOfWall(f.wall),
       hlc: formatHlc({ wall: f.wall, logical: f.logical }),
       node: f.node,
       deleted: r.deleted,

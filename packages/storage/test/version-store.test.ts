@@ -1,7 +1,7 @@
 // The version store over the log-structured engine, against a plain in-memory model:
 // random puts, deletes and replicated versions (older clocks, clock ties between nodes),
 // with flushes, merges and reopens mixed in; values stored once; damaged records.
-import { ErrorCodes, formatHlc, KoruError, type JsonValue } from '@koru/engine';
+import { ErrorCodes, formatHlc, HLC_MAX_WALL, KoruError, type JsonValue } from '@koru/engine';
 import { fcSeed, prng } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { KIND_DELETE, KIND_PUT } from '../src/lsm/types.js';
 import type { Version } from '../src/types.js';
 import { decodeVersionKey, encodeValuePointer, encodeVersionRecord, keyPrefix, valueKey, versionKey } from '../src/version-records.js';
 import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/version-store.js';
+import { isoOfWall } from '../src/version-store-reads.js';
 
 const enc = new TextEncoder();
 
@@ -476,5 +477,17 @@ describe('a key split between two files of a level', () => {
     expect(store.changeAt(store.seq)!.before!.versionId).toBe(before[2]!.versionId);
     expect(store.byId('ns', key, before[0]!.versionId)!.versionId).toBe(before[0]!.versionId);
     await tree.close();
+  });
+});
+
+describe('isoOfWall', () => {
+  it('is toISOString of the wall time, across days, years and the clock range', () => {
+    const wallArb = fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.integer({ min: 0, max: HLC_MAX_WALL }), fc.constantFrom(0, 999, 86_399_999, 86_400_000, 253_402_300_799_999, 253_402_300_800_000, HLC_MAX_WALL));
+    fc.assert(
+      fc.property(fc.array(wallArb, { minLength: 1, maxLength: 5 }), (walls) => {
+        for (const w of walls) expect(isoOfWall(w)).toBe(new Date(w).toISOString());
+      }),
+      { seed: fcSeed('version-store: iso'), numRuns: 3000 },
+    );
   });
 });

@@ -491,3 +491,34 @@ describe('isoOfWall', () => {
     );
   });
 });
+
+describe('iterators held across writes', () => {
+  it('heads() and committed() go on after commits, flushes and merges between their steps', async () => {
+    const dir = new MemoryDirectory();
+    const tree = openTree(dir);
+    const store = new VersionStore(tree);
+    const rand = prng(11);
+    const v = (key: string, wall: number): NewVersion => ({ namespace: 'ns', key, versionId: hexId(rand), previousVersion: null, valueId: hexId(rand), valueText: JSON.stringify({ key, wall, pad: 'q'.repeat(100) }), wall, logical: 0, node: 'n1', deleted: false });
+    let wall = 1;
+    for (let k = 0; k < 40; k++) store.commit([v(`k${String(k).padStart(2, '0')}`, wall++)]);
+    const keys: string[] = [];
+    for (const h of store.heads('ns')) {
+      keys.push(h.key);
+      // A newer version of a key already passed, and of the next one: the iterator shows
+      // each key once, in order, and a key it reaches after its write at its new head.
+      store.commit([v(h.key, wall++)]);
+      if (keys.length % 10 === 0) await tree.flush();
+    }
+    expect(keys).toEqual(Array.from({ length: 40 }, (_, k) => `k${String(k).padStart(2, '0')}`));
+    const seqs: number[] = [];
+    const last = store.seq;
+    for (const c of store.committed(1, last)) {
+      seqs.push(seqs.length + 1);
+      expect(c).toEqual(store.changeAt(seqs.length)!.version);
+      store.commit([v(c.key, wall++)]);
+      if (seqs.length % 20 === 0) await tree.compact();
+    }
+    expect(seqs).toHaveLength(last);
+    await tree.close();
+  });
+});

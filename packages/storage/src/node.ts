@@ -10,3 +10,9 @@ export { NodeDirectory } from './node/node-directory.js';
 
 // The merge runner on a worker thread (flushes and merges off the event loop).
 export { WorkerMergeRunner } from './node/worker-merge-runner.js';
+
+// The log-structured engine itself (sorted binary-string keys → bytes), for the engine
+// bench until the version store sits on it.
+export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRecovery } from './lsm/lsm-tree.js';
+export { KIND_PUT, KIND_DELETE, type Entry as EngineEntry, type EntryKind } from './lsm/types.js';
+export { InlineMergeRunner, type MergeRunner } from './lsm/merge-runner.js';

@@ -16,6 +16,8 @@ import type { SegmentMeta } from './manifest.js';
 export interface PickerOptions {
   /** Level-0 files that start a merge into level 1. */
   readonly l0Trigger: number;
+  /** Level-0 files at which writes wait for a merge (every lookup reads each of them). */
+  readonly l0Stop: number;
   /** Size of level 1 before it merges down. */
   readonly levelBaseBytes: number;
   /** Each level deeper may be this many times larger. */
@@ -24,9 +26,10 @@ export interface PickerOptions {
   readonly maxLevel: number;
 }
 
-/** Defaults: four flushes, 64 MiB at level 1, ×10 per level, six levels. */
+/** Defaults: four flushes (writes wait at twelve), 64 MiB at level 1, ×10 per level, six levels. */
 export const DEFAULT_PICKER_OPTIONS: PickerOptions = {
   l0Trigger: 4,
+  l0Stop: 12,
   levelBaseBytes: 64 * 1024 * 1024,
   levelMultiplier: 10,
   maxLevel: 6,

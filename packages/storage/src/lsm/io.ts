@@ -51,6 +51,14 @@ export interface StorageDirectory {
   /** Removes a file; a missing one is not an error. */
   remove(name: string): void;
   /**
+   * Removes a file without waiting for it: freeing a large file can take the file system
+   * tens of milliseconds per hundred megabytes, which must not stall the thread that
+   * serves reads. Only for files nothing will read again and whose survival after a crash
+   * is harmless (the engine deletes such leftovers when it opens). Optional: without it
+   * the engine calls {@link remove}.
+   */
+  removeLater?(name: string): void;
+  /**
    * Replaces (or creates) `name` with exactly `bytes`, atomically and durably: after a
    * crash at any moment the file holds the old bytes or the new ones, never a mix or
    * nothing (write a temporary file, sync it, rename over, sync the directory).

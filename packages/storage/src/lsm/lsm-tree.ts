@@ -278,6 +278,8 @@ export class LsmTree {
     // empty, so no file is ever appended to after a crash cut its tail.
     const tree = new LsmTree(options, manifest, { mem: new Memtable(), frozen, next, report: { replayedBatches: batches, logs: reports } });
     if (frozen.length > 0) tree.#scheduleFlush();
+    // A merge a close cut short (or that a crash stopped) starts again.
+    else tree.#scheduleMerge();
     return tree;
   }
 
@@ -335,8 +337,10 @@ export class LsmTree {
    * that write faster than flushes complete wait here (undefined: no need).
    */
   writable(): Promise<void> | undefined {
-    if (this.#frozen.length < 2 || this.#flushing === undefined) return undefined;
-    return this.#flushing.then(() => this.writable());
+    if (this.#frozen.length >= 2 && this.#flushing !== undefined) return this.#flushing.then(() => this.writable());
+    // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
+    if (this.#levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
+    return undefined;
   }
 
   /** Syncs the log now. */
@@ -551,7 +555,7 @@ export class LsmTree {
     };
     const result = await this.#mergeRunner.run(job);
     if (this.#closed) {
-      for (const o of result.outputs) this.#dir.remove(segmentFileName(o.fileNumber));
+      for (const o of result.outputs) this.#discard(segmentFileName(o.fileNumber));
       return;
     }
     const gone = new Set(picked.inputs.map((s) => s.fileNumber));
@@ -562,13 +566,20 @@ export class LsmTree {
       this.#readers.get(n)?.close();
       this.#readers.delete(n);
       this.#cache.evictFile(n);
-      this.#dir.remove(segmentFileName(n));
+      this.#discard(segmentFileName(n));
     }
     this.#merges++;
     this.epoch++;
   }
 
+  /** Deletes a file no longer named by the manifest, off this thread where the directory can. */
+  #discard(name: string): void {
+    if (this.#dir.removeLater !== undefined) this.#dir.removeLater(name);
+    else this.#dir.remove(name);
+  }
+
   #backgroundFailed(e: unknown): void {
+    if (this.#closed) return; // a merge cut short by close: its inputs stay, nothing to report
     // The inputs are untouched and still named by the manifest: nothing is lost, and the
     // work is tried again after the next write rotates or installs.
     this.#onError(e);
@@ -610,6 +621,13 @@ export class LsmTree {
     }
   }
 
+  /** Resolves once no flush or merge is running or due (for tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (!this.#closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
+      await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
+    }
+  }
+
   // ---- state -----------------------------------------------------------------
 
   /** Levels, memtables, cache and readers. */
@@ -645,8 +663,9 @@ export class LsmTree {
   }
 
   /**
-   * Waits for background work, flushes the memtable (so the next open replays no log),
-   * and releases every file. Idempotent.
+   * Flushes the memtable (so the next open replays no log), stops a running merge (its
+   * inputs stay live; it runs again after the next open), closes the runners and
+   * releases every file. The tree owns its runners. Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -658,9 +677,11 @@ export class LsmTree {
         if (!isKoruError(e)) throw e;
       }
     }
-    while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
     this.#closed = true;
     this.epoch++;
+    if (this.#mergeRunner !== this.#flushRunner) await this.#mergeRunner.close();
+    while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
+    await this.#flushRunner.close();
     if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
     try {
       if (this.#broken === undefined) this.#wal.sync();

@@ -101,11 +101,11 @@ const KEYS = ['k', 'k1', 'key-é', 'ab'];
 
 type Op =
   | { readonly t: 'put' | 'del' | 'replicate'; readonly ns: number; readonly key: number; readonly text: number; readonly node: number; readonly back: number; readonly batch: boolean }
-  | { readonly t: 'flush' | 'compact' | 'reopen' };
+  | { readonly t: 'flush' | 'compact' | 'reopen' | 'crash' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 20, arbitrary: fc.record({ t: fc.constantFrom('put', 'put', 'del', 'replicate', 'replicate'), ns: fc.nat(NAMESPACES.length - 1), key: fc.nat(KEYS.length - 1), text: fc.nat(TEXTS.length - 1), node: fc.nat(NODES.length - 1), back: fc.nat(30), batch: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.constantFrom({ t: 'flush' as const }, { t: 'compact' as const }, { t: 'reopen' as const }) },
+  { weight: 2, arbitrary: fc.constantFrom({ t: 'flush' as const }, { t: 'compact' as const }, { t: 'reopen' as const }, { t: 'crash' as const }) },
 );
 
 function checkAll(store: VersionStore, model: Model, rand: () => number): void {
@@ -170,7 +170,7 @@ describe('VersionStore against a model', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 200, size: 'max' }), fc.integer(), async (ops, seed) => {
         const rand = prng(seed);
-        const dir = new MemoryDirectory();
+        let dir = new MemoryDirectory();
         let tree = openTree(dir);
         let store = new VersionStore(tree, { inlineMaxBytes: 64, cacheBytes: rand() < 0.3 ? 0 : 1 << 20 });
         const model = new Model();
@@ -194,7 +194,13 @@ describe('VersionStore against a model', () => {
             commitPending();
             if (op.t === 'flush') await tree.flush();
             else if (op.t === 'compact') await tree.compact();
-            else {
+            else if (op.t === 'crash') {
+              // A power loss: every commit was synced ('always'), so all of them survive,
+              // the newest only in the logs (replayed at open). The old tree is dropped.
+              dir = dir.crash(rand);
+              tree = openTree(dir);
+              store = new VersionStore(tree, { inlineMaxBytes: 64, cacheBytes: 1 << 20 });
+            } else {
               await tree.close();
               tree = openTree(dir);
               store = new VersionStore(tree, { inlineMaxBytes: 64, cacheBytes: 1 << 20 });

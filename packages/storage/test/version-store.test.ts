@@ -528,3 +528,20 @@ describe('iterators held across writes', () => {
     await tree.close();
   });
 });
+
+describe('inlineMaxBytes', () => {
+  it('puts a value of up to that many UTF-8 bytes inline (a pointer in its value record), a longer one in its value record', async () => {
+    const tree = openTree(new MemoryDirectory());
+    const store = new VersionStore(tree, { inlineMaxBytes: 40 });
+    // Texts of 39–41 UTF-8 bytes from 1-, 2-, 3- and 4-byte characters.
+    const texts = ['"' + 'a'.repeat(37) + '"', '"' + 'é'.repeat(19) + '"', '"' + 'a' + 'é'.repeat(19) + '"', '"' + '€'.repeat(12) + 'a' + '"', '"' + '€'.repeat(13) + '"', '"' + '😀'.repeat(9) + 'ab' + '"', '"' + '😀'.repeat(9) + 'a' + '"'];
+    for (const [i, text] of texts.entries()) {
+      const valueId = hexId(prng(900 + i));
+      store.commit([{ namespace: 'ns', key: `k${i}`, versionId: hexId(prng(950 + i)), previousVersion: null, valueId, valueText: text, wall: 1, logical: 0, node: 'n', deleted: false }]);
+      const tag = tree.get(valueKey(valueId))![0];
+      expect([text, tag]).toEqual([text, enc.encode(text).length <= 40 ? 1 : 0]);
+      expect(store.head('ns', `k${i}`)!.value).toBe(JSON.parse(text));
+    }
+    await tree.close();
+  });
+});

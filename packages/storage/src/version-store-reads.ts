@@ -84,7 +84,7 @@ function hexKey(k: string): string {
  */
 export class VersionFetcher {
   readonly #tree: LsmTree;
-  readonly #values: ByteLru<string, JsonValue>;
+  readonly #values: ByteLru<string, { readonly value: JsonValue; readonly textLength: number }>;
   /** UTF-8-ish size (its text's length) of the value of the version built last. */
   lastTextLength = 0;
   /** The names of the version built last, and their key prefix (names are prefix-free). */
@@ -141,7 +141,10 @@ export class VersionFetcher {
   /** A value stored once elsewhere: its value record's text, or the text inline in its holder. */
   #byReference(valueId: string, vkey: string): JsonValue {
     const cached = this.#values.get(valueId);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.lastTextLength = cached.textLength;
+      return cached.value;
+    }
     const bytes = this.#tree.get(valueKey(valueId));
     if (bytes === undefined) throw new CorruptionError(`value ${valueId} is missing`, { record: hexKey(vkey), valueId });
     const vr = decodeValueRecord(bytes);
@@ -154,7 +157,7 @@ export class VersionFetcher {
       text = holder.valueText;
     }
     const value = this.#parse(text, vkey);
-    this.#values.set(valueId, value, text.length * 2 + 64);
+    this.#values.set(valueId, { value, textLength: text.length }, text.length * 2 + 64);
     return value;
   }
 

@@ -9,6 +9,18 @@ import type { EntryCursor, EntryKind } from './types.js';
 /** The cursor of one segment file (the tree opens readers lazily and caches them). */
 export type OpenCursor = (segment: SegmentMeta) => EntryCursor;
 
+/** Index of the first of `files` (disjoint, by first key) whose last key is ≥ `key`; files.length if none. */
+export function firstEndingAtOrAfter(files: readonly SegmentMeta[], key: string): number {
+  let lo = 0;
+  let hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (files[mid]!.lastKey < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class LevelCursor implements EntryCursor {
   /** Files by first key. */
   readonly #files: readonly SegmentMeta[];
@@ -44,15 +56,7 @@ export class LevelCursor implements EntryCursor {
 
   seek(key: string): void {
     // The first file whose last key is ≥ key holds the first entry ≥ key, if any.
-    const files = this.#files;
-    let lo = 0;
-    let hi = files.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (files[mid]!.lastKey < key) lo = mid + 1;
-      else hi = mid;
-    }
-    this.#moveTo(lo);
+    this.#moveTo(firstEndingAtOrAfter(this.#files, key));
     this.#current?.seek(key);
     this.#skipExhausted();
   }

@@ -29,12 +29,13 @@ import { ClosedError, CorruptionError, IoError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
 import { DEFAULT_PICKER_OPTIONS, levelsOf, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
 import type { StorageDirectory } from './io.js';
-import { LevelCursor } from './level-cursor.js';
+import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
 import { readManifest, writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
 import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
 import { Memtable } from './memtable.js';
+import { filterKeyOf } from './segment-format.js';
 import { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
 import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
@@ -99,18 +100,6 @@ export interface LsmCursor extends EntryCursor {
 }
 
 const MIB = 1024 * 1024;
-
-/** The filter key of `key` (its prefix through the `parts`-th `\x00\x01`), as segments compute it. */
-function filterKeyOf(key: string, parts: number): string | undefined {
-  if (parts === 0) return key;
-  let at = 0;
-  for (let p = 0; p < parts; p++) {
-    const i = key.indexOf('\x00\x01', at);
-    if (i < 0) return undefined;
-    at = i + 2;
-  }
-  return key.slice(0, at);
-}
 
 /** A cursor that hides deletion markers and refuses use after the tree changed. */
 class TreeCursor implements LsmCursor {
@@ -410,14 +399,7 @@ export class LsmTree {
 
   /** The file of a level (by first key) whose range holds `key`. */
   #fileFor(files: readonly SegmentMeta[], key: string): SegmentMeta | undefined {
-    let lo = 0;
-    let hi = files.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (files[mid]!.lastKey < key) lo = mid + 1;
-      else hi = mid;
-    }
-    const s = files[lo];
+    const s = files[firstEndingAtOrAfter(files, key)];
     return s !== undefined && s.firstKey <= key ? s : undefined;
   }
 

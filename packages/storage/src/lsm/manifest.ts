@@ -17,6 +17,7 @@ import { CorruptionError } from '../errors.js';
 import { crc32 } from './checksum.js';
 import type { StorageDirectory } from './io.js';
 import { MANIFEST_FILE, type SegmentInfo } from './types.js';
+import { getU32, putU32 } from './bytes.js';
 
 /** A live segment and the level of the LSM tree it is in. */
 export interface SegmentMeta extends SegmentInfo {
@@ -128,16 +129,7 @@ function stateProblem(v: unknown): Problem {
   return undefined;
 }
 
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
 
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
-  b[at + 2] = (v >>> 16) & 0xff;
-  b[at + 3] = v >>> 24;
-}
 
 /**
  * The manifest, or undefined when there is none (a new directory).
@@ -151,9 +143,9 @@ export function readManifest(dir: StorageDirectory): ManifestState | undefined {
     new CorruptionError(`manifest ${file} is damaged at offset ${offset} (${why}); refusing to open`, { file, offset });
   if (data.length < HEADER_BYTES) throw damaged(data.length, `it is ${data.length} bytes long, shorter than its header`);
   if (!MAGIC.every((b, i) => data[i] === b)) throw damaged(0, 'bad magic');
-  const length = u32(data, 8);
+  const length = getU32(data, 8);
   if (length !== data.length - HEADER_BYTES) throw damaged(8, `its header gives a body of ${length} bytes, the file holds ${data.length - HEADER_BYTES}`);
-  if (crc32(data, 0, HEADER_BYTES) !== u32(data, 12)) throw damaged(HEADER_BYTES, 'checksum mismatch');
+  if (crc32(data, 0, HEADER_BYTES) !== getU32(data, 12)) throw damaged(HEADER_BYTES, 'checksum mismatch');
   let state: unknown;
   try {
     state = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(HEADER_BYTES)));

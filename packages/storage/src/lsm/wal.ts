@@ -54,6 +54,7 @@ import { CorruptionError, IoError } from '../errors.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile, StorageDirectory } from './io.js';
 import { bytesKey, KIND_DELETE, KIND_PUT, walFileName, type Entry, type EntryKind } from './types.js';
+import { getU32, putU32, putVarint } from './bytes.js';
 
 /** When the log is synced. */
 export interface WalOptions {
@@ -98,25 +99,8 @@ function pathOf(dir: StorageDirectory, name: string): string {
   return `${dir.location}/${name}`;
 }
 
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
 
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
-  b[at + 2] = (v >>> 16) & 0xff;
-  b[at + 3] = v >>> 24;
-}
 
-function putVarint(b: Uint8Array, at: number, v: number): number {
-  while (v >= 0x80) {
-    b[at++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  b[at++] = v;
-  return at;
-}
 
 function header(fileNumber: number): Uint8Array {
   const h = new Uint8Array(HEADER_BYTES);
@@ -151,8 +135,8 @@ function readSyncedPoint(dir: StorageDirectory, n: number, repair: boolean, repa
     let zero = true;
     for (let i = at; i < at + SYNC_RECORD_BYTES && zero; i++) zero = data[i] === 0;
     if (zero) continue;
-    if (u32(data, at) === SYNC_MAGIC && u32(data, at + 12) === crc32(data, 0, at, at + 12)) {
-      best = Math.max(best, u32(data, at + 4) + u32(data, at + 8) * 0x1_0000_0000);
+    if (getU32(data, at) === SYNC_MAGIC && getU32(data, at + 12) === crc32(data, 0, at, at + 12)) {
+      best = Math.max(best, getU32(data, at + 4) + getU32(data, at + 8) * 0x1_0000_0000);
       continue;
     }
     const file = pathOf(dir, name);
@@ -166,11 +150,11 @@ function readSyncedPoint(dir: StorageDirectory, n: number, repair: boolean, repa
 /** A record's extent when the one at `at` checks out (frame and checksum), else why not. */
 function checkRecord(data: Uint8Array, at: number): { end: number } | string {
   if (at + RECORD_HEADER_BYTES > data.length) return 'incomplete record header';
-  if (u32(data, at) !== RECORD_MAGIC) return 'bad record magic';
-  const end = at + RECORD_HEADER_BYTES + u32(data, at + 4);
+  if (getU32(data, at) !== RECORD_MAGIC) return 'bad record magic';
+  const end = at + RECORD_HEADER_BYTES + getU32(data, at + 4);
   if (end > data.length) return 'record runs past the end of the file';
   const crc = crc32(data, crc32(data, 0, at + 4, at + 8), at + RECORD_HEADER_BYTES, end);
-  return crc === u32(data, at + 8) ? { end } : 'checksum mismatch';
+  return crc === getU32(data, at + 8) ? { end } : 'checksum mismatch';
 }
 
 /** Where the last {@link readVarint} stopped (module state: no result object per number). */
@@ -276,7 +260,7 @@ export function replayWal(dir: StorageDirectory, fileNumber: number, options: { 
   let why = '';
   let hole = false;
   if (data.length < HEADER_BYTES) why = 'incomplete file header';
-  else if (!HEADER_MAGIC.every((b, i) => data[i] === b) || u32(data, 8) !== fileNumber || u32(data, 12) !== crc32(data, 0, 0, 12)) {
+  else if (!HEADER_MAGIC.every((b, i) => data[i] === b) || getU32(data, 8) !== fileNumber || getU32(data, 12) !== crc32(data, 0, 0, 12)) {
     why = `bad file header (not the header of WAL number ${fileNumber})`;
     hole = validRecordAfter(data, 0);
   } else {

@@ -171,8 +171,11 @@ export class WorkerMergeRunner implements MergeRunner {
 
   #start(): Worker {
     // The process's Node options, less those a worker refuses (`node --input-type=module -e`).
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(workerFile(), { workerData: { dirPath: this.#dirPath }, execArgv });
+    // Inherited unless one must go: Node refuses V8 and per-process flags (--expose-gc,
+    // --max-old-space-size) in an explicit list, but accepts them inherited.
+    const inherited = !process.execArgv.some((a) => a.startsWith('--input-type'));
+    const execArgv = inherited ? {} : { execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) };
+    const worker = new Worker(workerFile(), { workerData: { dirPath: this.#dirPath }, ...execArgv });
     worker.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
     worker.on('error', (e) => {
       if (worker === this.#worker) this.#workerError = e;

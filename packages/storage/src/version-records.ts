@@ -10,17 +10,27 @@
  * has no UTF-8 form and is refused.
  *
  * ## Version record (one per version)
- * key:   'V' | name(namespace) | name(key) | wall: u64 big-endian | logical: u32 big-endian
- *        | name(node) | versionId: 32 raw bytes
+ * key:   'V' | name(namespace) | name(key) | HLC_MAX_WALL − wall: u64 big-endian
+ *        | HLC_MAX_LOGICAL − logical: u32 big-endian | ~name(node) | ~versionId: 32 raw bytes
+ *        where `~` complements every byte (0xFF − b), the node's terminator included.
  * value: flags: u8 | seq: varint | [previous versionId: 32 raw bytes, if bit 2]
  *        | [valueId: 32 raw bytes, unless deleted] | [canonical JSON text, UTF-8, to the end, if bit 1]
  * flags: bit 0 deleted (a tombstone: neither bit 1 nor bit 3), bit 1 value inline,
- *        bit 2 has a previous version, bit 3 value by reference (in its value record);
- *        a live version has exactly one of bits 1 and 3; bits 4–7 are zero.
+ *        bit 2 has a previous version, bit 3 value by reference (see the value record),
+ *        bit 4 current at commit (the version was its key's current one when committed:
+ *        clear only for a version replicated after a later-clocked one of its key);
+ *        a live version has exactly one of bits 1 and 3; bits 5–7 are zero.
  * seq:   unsigned LEB128 (7 bits a byte, least significant first, minimal), the change
  *        number on this node, below 2^53.
- * So one key's versions are contiguous and ascend by clock stamp (wall, logical), then by
- * node (UTF-8 bytes), then by version id; a namespace's keys ascend by UTF-8 bytes.
+ * So one key's versions are contiguous and sort *newest first*: by clock stamp (wall,
+ * logical) descending, then by node (UTF-8 bytes) descending, then by version id
+ * descending (the complemented node name is still prefix-free, and its order is the
+ * reverse); a namespace's keys ascend by UTF-8 bytes, and namespaces too. Hence:
+ * - the current version (the last in clock order) is the first entry at `keyPrefix`;
+ * - the version current at stamp t is the first entry at or after
+ *   `keyPrefix + stampKey(t)`: the newest with clock ≤ t, and of those sharing t's clock,
+ *   the greatest node's (the one that was current);
+ * - a history is one range scan, newest first.
  * `keyPrefix(ns, key)` ('V' | name(ns) | name(key)) starts all of a key's versions and no
  * other key's; it is also the Bloom filter key: a version key through its
  * {@link FILTER_KEY_PARTS}-th (2nd) terminator. The tag 'V' (0x56) is not part of any
@@ -29,8 +39,16 @@
  * ## Change-feed record (one per change on this node)
  * key:   'S' | seq: u64 big-endian          value: the version record's key (its bytes)
  *
- * ## Value record (one per distinct value stored by reference)
- * key:   'X' | valueId: 32 raw bytes        value: the canonical JSON text, UTF-8
+ * ## Value record (one per distinct value stored)
+ * key:   'X' | valueId: 32 raw bytes | 0x00 0x01 0x00 0x01
+ * value: tag: u8, then
+ *        0: the canonical JSON text, UTF-8 (a value too large to go inline), or
+ *        1: the key of the version record that holds the text inline (its *holder*).
+ * A value is stored once: the first version to store it holds it inline (tag 1 here) or
+ * names it (tag 0 here); later versions with the same value id hold only the id (bit 3).
+ * The two terminators at the end give value records a Bloom filter key (their prefix
+ * through the 2nd terminator, which holds the whole id unless the id itself holds two
+ * terminators), so "is this value stored?" mostly skips files without reading them.
  *
  * Decoders check every length, flag, terminator, escape and UTF-8 sequence, and throw
  * CorruptionError on anything another encoder could not have written: they never return
@@ -63,8 +81,15 @@ export const FLAG_DELETED = 1;
 export const FLAG_INLINE = 2;
 /** Bit 2: the previous version's id is present. */
 export const FLAG_PREVIOUS = 4;
-/** Bit 3: the value is in its value record (only its id is here). */
+/** Bit 3: the value is stored elsewhere (only its id is here; see the module doc). */
 export const FLAG_BY_REFERENCE = 8;
+/** Bit 4: the version was its key's current one when committed. */
+export const FLAG_CURRENT_AT_COMMIT = 16;
+
+/** Tag of a value record holding the text. */
+export const VALUE_TEXT = 0;
+/** Tag of a value record naming the version record that holds the text inline. */
+export const VALUE_POINTER = 1;
 
 /** What a version record's value holds (the rest of the version is in its key). */
 export interface VersionRecord {
@@ -77,7 +102,12 @@ export interface VersionRecord {
   readonly valueId: string | null;
   /** The canonical JSON text when stored inline; `null` when by reference or a tombstone. */
   readonly valueText: string | null;
+  /** True when the version was its key's current one when committed (flag bit 4). */
+  readonly currentAtCommit: boolean;
 }
+
+/** What a value record holds: its text, or the key of the version record holding it inline. */
+export type ValueRecord = { readonly text: string; readonly holder: null } | { readonly text: null; readonly holder: string };
 
 /** The fields of a version record's key. */
 export interface VersionKeyFields {
@@ -209,13 +239,21 @@ function idKey(hex: string, what: string): string {
   return String.fromCharCode.apply(null, idBytes);
 }
 
-/** The hex of 32 raw bytes at `k[at…]` (a binary string). */
-function hexOfKey(k: string, at: number, what: string): string {
+/** The 32 raw bytes of a hex id, each complemented (0xFF − b), as a binary string. */
+function complementedIdKey(hex: string, what: string): string {
+  parseId(hex, what);
+  for (let i = 0; i < 32; i++) idBytes[i] = 0xff - idBytes[i]!;
+  return String.fromCharCode.apply(null, idBytes);
+}
+
+/** The hex of 32 raw bytes at `k[at…]` (a binary string), each first XORed with `mask` (0 or 0xFF). */
+function hexOfKey(k: string, at: number, what: string, mask = 0): string {
   for (let i = 0; i < 32; i++) {
     const c = k.charCodeAt(at + i);
     if (c > 0xff) throw corrupt(`${what}: not a binary string`, at + i);
-    hexCodes[2 * i] = HEX_CODE[c >> 4]!;
-    hexCodes[2 * i + 1] = HEX_CODE[c & 15]!;
+    const b = c ^ mask;
+    hexCodes[2 * i] = HEX_CODE[b >> 4]!;
+    hexCodes[2 * i + 1] = HEX_CODE[b & 15]!;
   }
   return String.fromCharCode.apply(null, hexCodes);
 }
@@ -255,22 +293,112 @@ export function keyPrefix(ns: string, key: string): string {
 }
 
 /**
+ * The 12 bytes of clock stamp (wall, logical) in a version key (complemented, so later
+ * stamps sort first): `keyPrefix(ns, key) + stampKey(t)` is where the versions with clock
+ * ≤ t begin (see the module doc).
+ * @throws InvalidArgumentError for a stamp outside the HLC format
+ */
+export function stampKey(wall: number, logical: number): string {
+  if (!(Number.isInteger(wall) && wall >= 0 && wall <= HLC_MAX_WALL)) throw new InvalidArgumentError(`wall ${wall} is outside 0–${HLC_MAX_WALL}`);
+  if (!(Number.isInteger(logical) && logical >= 0 && logical <= HLC_MAX_LOGICAL)) throw new InvalidArgumentError(`logical ${logical} is outside 0–${HLC_MAX_LOGICAL}`);
+  const w = HLC_MAX_WALL - wall;
+  const l = HLC_MAX_LOGICAL - logical;
+  const hi = Math.floor(w / TWO_32);
+  const lo = w >>> 0;
+  return String.fromCharCode(
+    hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff,
+    lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff,
+    l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff,
+  );
+}
+
+// A store sees few distinct node ids, each on many versions: their complemented
+// encodings are kept (bounded: cleared when full, as ids come from peers).
+const nodeKeys = new Map<string, string>();
+const NODE_KEYS_MAX = 256;
+
+/** `encodeName(node)` with every byte complemented (see the module doc). */
+function nodeKey(node: string): string {
+  let k = nodeKeys.get(node);
+  if (k !== undefined) return k;
+  checkName(node, 'node', false);
+  const e = encodeName(node);
+  const b = new Uint8Array(e.length);
+  for (let i = 0; i < e.length; i++) b[i] = 0xff - e.charCodeAt(i);
+  k = bytesKey(b);
+  if (nodeKeys.size >= NODE_KEYS_MAX) nodeKeys.clear();
+  nodeKeys.set(node, k);
+  return k;
+}
+
+/**
+ * The part of a version key after {@link keyPrefix}: stamp, node and version id.
+ * @throws InvalidArgumentError as {@link versionKey}
+ */
+export function versionKeySuffix(wall: number, logical: number, node: string, versionId: string): string {
+  return stampKey(wall, logical) + nodeKey(node) + complementedIdKey(versionId, 'versionId');
+}
+
+/**
  * The key of a version record (see the module doc).
  * @throws InvalidArgumentError for an empty namespace or key, a clock stamp outside the
  *   HLC format, a lone surrogate in a name, or an id that is not 64 lowercase hex digits
  */
 export function versionKey(ns: string, key: string, wall: number, logical: number, node: string, versionId: string): string {
-  checkName(node, 'node', false);
-  if (!(Number.isInteger(wall) && wall >= 0 && wall <= HLC_MAX_WALL)) throw new InvalidArgumentError(`wall ${wall} is outside 0–${HLC_MAX_WALL}`);
-  if (!(Number.isInteger(logical) && logical >= 0 && logical <= HLC_MAX_LOGICAL)) throw new InvalidArgumentError(`logical ${logical} is outside 0–${HLC_MAX_LOGICAL}`);
-  const hi = Math.floor(wall / TWO_32);
-  const lo = wall >>> 0;
-  const stamp = String.fromCharCode(
-    hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff,
-    lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff,
-    logical >>> 24, (logical >>> 16) & 0xff, (logical >>> 8) & 0xff, logical & 0xff,
-  );
-  return keyPrefix(ns, key) + stamp + encodeName(node) + idKey(versionId, 'versionId');
+  return keyPrefix(ns, key) + versionKeySuffix(wall, logical, node, versionId);
+}
+
+/**
+ * The last 32 bytes of the keys of version `versionId` (its complemented id), to find it
+ * in a scan with `endsWith`. @throws InvalidArgumentError unless 64 lowercase hex digits
+ */
+export function versionIdSuffix(versionId: string): string {
+  return complementedIdKey(versionId, 'versionId');
+}
+
+// The node name decoded last, by its raw (complemented) bytes: a scan meets the same few.
+let lastNodeRaw = '';
+let lastNode = '';
+const nodeScratch = new Uint8Array(4096);
+
+/** Reads the complemented node name at `k[start…]`; sets {@link nameEnd}. */
+function readNodeName(k: string, start: number): string {
+  // 0xFF starts only an escape (0xFF 0x00) or the terminator (0xFF 0xFE), so the first
+  // 0xFF 0xFE is the terminator, and every 0xFF before it must start an escape.
+  const end = k.indexOf('\u00ff\u00fe', start);
+  if (end < 0) throw corrupt('version key: its node has no terminator', start);
+  nameEnd = end + 2;
+  const raw = k.slice(start, end);
+  if (raw === lastNodeRaw) return lastNode;
+  const bytes = raw.length <= nodeScratch.length ? nodeScratch : new Uint8Array(raw.length);
+  let n = 0;
+  let high = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c > 0xff) throw corrupt('version key: not a binary string', start + i);
+    if (c === 0xff) {
+      if (raw.charCodeAt(i + 1) !== 0) throw corrupt('version key: byte 0xFF in its node is neither an escape nor a terminator', start + i);
+      bytes[n++] = 0;
+      i++;
+    } else {
+      const b = 0xff - c;
+      high |= b;
+      bytes[n++] = b;
+    }
+  }
+  let node: string;
+  // A byte 0xFF (from 0x00) is never UTF-8: the decoder refuses it, as any other bad byte.
+  if (high < 0x80) node = bytesKey(bytes, 0, n);
+  else {
+    try {
+      node = utf8.decode(bytes.subarray(0, n));
+    } catch (cause) {
+      throw new CorruptionError('malformed version key: its node is not UTF-8', { offset: start }, cause);
+    }
+  }
+  lastNodeRaw = raw;
+  lastNode = node;
+  return node;
 }
 
 /**
@@ -285,7 +413,16 @@ export function decodeVersionKey(k: string): VersionKeyFields {
   const keyAt = nameEnd;
   const key = readName(k, keyAt, 'key');
   if (key === '') throw corrupt('version key: empty key', keyAt);
-  const p = nameEnd;
+  const { wall, logical, node, versionId } = decodeVersionKeySuffix(k, nameEnd);
+  return { namespace, key, wall, logical, node, versionId };
+}
+
+/**
+ * The fields of a version key after its {@link keyPrefix} (which ends at `p`): for scans
+ * of one key, whose names are known. Checks as {@link decodeVersionKey} does.
+ * @throws CorruptionError (details: `offset` in the key)
+ */
+export function decodeVersionKeySuffix(k: string, p: number): Pick<VersionKeyFields, 'wall' | 'logical' | 'node' | 'versionId'> {
   if (p + 12 > k.length) throw corrupt('version key: truncated clock stamp', p);
   let hi = 0;
   let lo = 0;
@@ -301,13 +438,24 @@ export function decodeVersionKey(k: string): VersionKeyFields {
     logical = logical * 256 + g;
   }
   if (bytes > 0xff) throw corrupt('version key: not a binary string', p);
-  const wall = hi * TWO_32 + lo;
-  if (wall > HLC_MAX_WALL) throw corrupt(`version key: wall ${wall} is past the clock's end`, p);
-  if (logical > HLC_MAX_LOGICAL) throw corrupt(`version key: logical ${logical} is past the clock's end`, p + 8);
-  const node = readName(k, p + 12, 'node');
+  const w = hi * TWO_32 + lo;
+  if (w > HLC_MAX_WALL) throw corrupt(`version key: wall complement ${w} is past the clock's end`, p);
+  if (logical > HLC_MAX_LOGICAL) throw corrupt(`version key: logical complement ${logical} is past the clock's end`, p + 8);
+  const node = readNodeName(k, p + 12);
   if (k.length - nameEnd !== 32) throw corrupt(`version key: ${k.length - nameEnd} bytes of version id, not 32`, nameEnd);
-  const versionId = hexOfKey(k, nameEnd, 'version key');
-  return { namespace, key, wall, logical, node, versionId };
+  const versionId = hexOfKey(k, nameEnd, 'version key', 0xff);
+  return { wall: HLC_MAX_WALL - w, logical: HLC_MAX_LOGICAL - logical, node, versionId };
+}
+
+/**
+ * The namespace of a version key and the length of its {@link namespacePrefix} (to skip
+ * to the next namespace). @throws CorruptionError unless a version key's start
+ */
+export function namespaceOfVersionKey(k: string): { readonly namespace: string; readonly prefixLength: number } {
+  if (k.charCodeAt(0) !== 0x56) throw corrupt('version key: it does not start with "V"', 0);
+  const namespace = readName(k, 1, 'namespace');
+  if (namespace === '') throw corrupt('version key: empty namespace', 1);
+  return { namespace, prefixLength: nameEnd };
 }
 
 /**
@@ -366,12 +514,12 @@ export function decodeSeqKey(k: string): number {
 
 /** The key of value `valueId`'s value record. @throws InvalidArgumentError unless 64 lowercase hex digits */
 export function valueKey(valueId: string): string {
-  return TAG_VALUE + idKey(valueId, 'valueId');
+  return TAG_VALUE + idKey(valueId, 'valueId') + TERMINATOR + TERMINATOR;
 }
 
 /** The hex value id of a value record's key. @throws CorruptionError */
 export function decodeValueKey(k: string): string {
-  if (k.length !== 33 || k.charCodeAt(0) !== 0x58) throw corrupt('value key', 0);
+  if (k.length !== 37 || k.charCodeAt(0) !== 0x58 || !k.endsWith(TERMINATOR + TERMINATOR)) throw corrupt('value key', 0);
   return hexOfKey(k, 1, 'value key');
 }
 
@@ -430,7 +578,7 @@ function checkText(text: string, what: string): void {
  *   ids that are not 64 lowercase hex digits, empty or ill-formed text
  */
 export function encodeVersionRecord(r: VersionRecord): Uint8Array {
-  const { seq, deleted, previousVersion, valueId, valueText } = r;
+  const { seq, deleted, previousVersion, valueId, valueText, currentAtCommit } = r;
   if (!(Number.isSafeInteger(seq) && seq >= 0)) throw new InvalidArgumentError(`seq ${seq} is not a safe integer ≥ 0`);
   if (deleted ? valueId !== null || valueText !== null : valueId === null) {
     throw new InvalidArgumentError(deleted ? 'a tombstone has no value id or text' : 'a live version needs its value id');
@@ -440,7 +588,7 @@ export function encodeVersionRecord(r: VersionRecord): Uint8Array {
   for (let v = seq; v >= 0x80; v = Math.floor(v / 128)) seqBytes++;
   const textBytes = valueText === null ? 0 : encodeText(valueText);
   const out = allocate(1 + seqBytes + (previousVersion === null ? 0 : 32) + (valueId === null ? 0 : 32) + textBytes);
-  out[0] = (deleted ? FLAG_DELETED : valueText !== null ? FLAG_INLINE : FLAG_BY_REFERENCE) | (previousVersion === null ? 0 : FLAG_PREVIOUS);
+  out[0] = (deleted ? FLAG_DELETED : valueText !== null ? FLAG_INLINE : FLAG_BY_REFERENCE) | (previousVersion === null ? 0 : FLAG_PREVIOUS) | (currentAtCommit ? FLAG_CURRENT_AT_COMMIT : 0);
   let p = 1;
   let v = seq;
   for (; v >= 0x80; v = Math.floor(v / 128)) out[p++] = (v % 128) | 0x80;
@@ -471,7 +619,29 @@ export function decodeVersionRecord(bytes: Uint8Array): VersionRecord {
   const deleted = (flags & FLAG_DELETED) !== 0;
   const inline = (flags & FLAG_INLINE) !== 0;
   const byRef = (flags & FLAG_BY_REFERENCE) !== 0;
-  if (flags > 0x0f || (deleted ? inline || byRef : inline === byRef)) throw corrupt(`version record: flags 0x${flags.toString(16)}`, 0);
+  if (flags > 0x1f || (deleted ? inline || byRef : inline === byRef)) throw corrupt(`version record: flags 0x${flags.toString(16)}`, 0);
+  const seq = readSeq(bytes);
+  let p = seqEnd;
+  const need = p + ((flags & FLAG_PREVIOUS) !== 0 ? 32 : 0) + (deleted ? 0 : 32);
+  if (end < need || (!inline && end !== need) || (inline && end === need)) {
+    throw corrupt(`version record: ${end} bytes, ${inline ? 'more than' : 'expected'} ${need}`, Math.min(end, need));
+  }
+  let previousVersion: string | null = null;
+  if ((flags & FLAG_PREVIOUS) !== 0) {
+    previousVersion = hexOfBytes(bytes, p);
+    p += 32;
+  }
+  const valueId = deleted ? null : hexOfBytes(bytes, p);
+  const valueText = inline ? readText(bytes, p + 32, 'version record') : null;
+  return { seq, deleted, previousVersion, valueId, valueText, currentAtCommit: (flags & FLAG_CURRENT_AT_COMMIT) !== 0 };
+}
+
+/** Where the seq {@link readSeq} read last ended. */
+let seqEnd = 0;
+
+/** The seq of a version record's value (from byte 1); sets {@link seqEnd}. */
+function readSeq(bytes: Uint8Array): number {
+  const end = bytes.length;
   let p = 1;
   let seq = 0;
   let scale = 1;
@@ -487,31 +657,55 @@ export function decodeVersionRecord(bytes: Uint8Array): VersionRecord {
     scale *= 128;
   }
   if (seq > Number.MAX_SAFE_INTEGER) throw corrupt('version record: seq past 2^53', 1);
-  const need = p + ((flags & FLAG_PREVIOUS) !== 0 ? 32 : 0) + (deleted ? 0 : 32);
-  if (end < need || (!inline && end !== need) || (inline && end === need)) {
-    throw corrupt(`version record: ${end} bytes, ${inline ? 'more than' : 'expected'} ${need}`, Math.min(end, need));
-  }
-  let previousVersion: string | null = null;
-  if ((flags & FLAG_PREVIOUS) !== 0) {
-    previousVersion = hexOfBytes(bytes, p);
-    p += 32;
-  }
-  const valueId = deleted ? null : hexOfBytes(bytes, p);
-  const valueText = inline ? readText(bytes, p + 32, 'version record') : null;
-  return { seq, deleted, previousVersion, valueId, valueText };
+  seqEnd = p;
+  return seq;
 }
 
-/** The value of a value record: `text` (canonical JSON) as UTF-8 (shared buffer, as {@link encodeVersionRecord}'s). @throws InvalidArgumentError for empty or ill-formed text */
+/**
+ * The seq and flags of a version record's value, without decoding the rest (for scans
+ * that pick one version by seq and then decode only that one with
+ * {@link decodeVersionRecord}, which checks everything).
+ * @throws CorruptionError when the flags or the seq are malformed
+ */
+export function versionRecordSeq(bytes: Uint8Array): { readonly seq: number; readonly flags: number } {
+  const flags = bytes.length > 0 ? bytes[0]! : 0xff;
+  if (flags > 0x1f) throw corrupt(`version record: flags 0x${flags.toString(16)}`, 0);
+  return { seq: readSeq(bytes), flags };
+}
+
+/** The value of a text value record (tag 0): `text` (canonical JSON) as UTF-8 (shared buffer, as {@link encodeVersionRecord}'s). @throws InvalidArgumentError for empty or ill-formed text */
 export function encodeValueRecord(text: string): Uint8Array {
   checkText(text, 'value text');
   const n = encodeText(text);
-  const out = allocate(n);
-  out.set(textScratch.subarray(0, n));
+  const out = allocate(1 + n);
+  out[0] = VALUE_TEXT;
+  out.set(textScratch.subarray(0, n), 1);
   return out;
 }
 
-/** The text of a value record's value. @throws CorruptionError when empty or not UTF-8 */
-export function decodeValueRecord(bytes: Uint8Array): string {
-  if (bytes.length === 0) throw corrupt('value record: empty', 0);
-  return readText(bytes, 0, 'value record');
+/** The value of a pointer value record (tag 1): the key of the version record holding the text inline. @throws InvalidArgumentError unless a version key */
+export function encodeValuePointer(holder: string): Uint8Array {
+  if (typeof holder !== 'string' || holder.charCodeAt(0) !== 0x56) throw new InvalidArgumentError('a value pointer names a version key');
+  const out = allocate(1 + holder.length);
+  out[0] = VALUE_POINTER;
+  for (let i = 0; i < holder.length; i++) {
+    const c = holder.charCodeAt(i);
+    if (c > 0xff) throw new InvalidArgumentError('a value pointer names a version key (a binary string)');
+    out[1 + i] = c;
+  }
+  return out;
+}
+
+/**
+ * A value record's value: its text, or its holder's version key (checked to be one).
+ * @throws CorruptionError for an unknown tag, empty or non-UTF-8 text, a malformed key
+ */
+export function decodeValueRecord(bytes: Uint8Array): ValueRecord {
+  if (bytes.length < 2) throw corrupt('value record: truncated', 0);
+  const tag = bytes[0]!;
+  if (tag === VALUE_TEXT) return { text: readText(bytes, 1, 'value record'), holder: null };
+  if (tag !== VALUE_POINTER) throw corrupt(`value record: tag ${tag}`, 0);
+  const holder = bytesKey(bytes, 1);
+  decodeVersionKey(holder);
+  return { text: null, holder };
 }

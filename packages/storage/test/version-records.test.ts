@@ -6,21 +6,28 @@ import { describe, expect, it } from 'vitest';
 import { bytesKey, keyBytes } from '../src/lsm/types.js';
 import {
   FILTER_KEY_PARTS,
+  FLAG_CURRENT_AT_COMMIT,
   decodeSeqKey,
   decodeValueKey,
   decodeValueRecord,
   decodeVersionKey,
   decodeVersionRecord,
   encodeName,
+  encodeValuePointer,
   encodeValueRecord,
   encodeVersionRecord,
   filterKey,
   keyPrefix,
+  namespaceOfVersionKey,
   namespacePrefix,
   prefixEnd,
   seqKey,
+  stampKey,
   valueKey,
+  versionIdSuffix,
   versionKey,
+  versionKeySuffix,
+  versionRecordSeq,
   type VersionKeyFields,
   type VersionRecord,
 } from '../src/version-records.js';
@@ -73,15 +80,18 @@ const pairArb = fc.tuple(fieldsArb, fieldsArb, fc.array(fc.boolean(), { minLengt
   return [a, c as unknown as VersionKeyFields] as const;
 });
 
-/** The order the layout promises: namespace, key (UTF-8 bytes), wall, logical, node (UTF-8 bytes), id. */
+/**
+ * The order the layout promises: namespace and key ascending (UTF-8 bytes), then within
+ * a key newest first: wall, logical, node (UTF-8 bytes) and id all descending.
+ */
 function compareTuples(a: VersionKeyFields, b: VersionKeyFields): number {
   return (
     compareBytes(enc.encode(a.namespace), enc.encode(b.namespace)) ||
     compareBytes(enc.encode(a.key), enc.encode(b.key)) ||
-    cmp(a.wall, b.wall) ||
-    cmp(a.logical, b.logical) ||
-    compareBytes(enc.encode(a.node), enc.encode(b.node)) ||
-    cmp(a.versionId, b.versionId)
+    cmp(b.wall, a.wall) ||
+    cmp(b.logical, a.logical) ||
+    compareBytes(enc.encode(b.node), enc.encode(a.node)) ||
+    cmp(b.versionId, a.versionId)
   );
 }
 
@@ -126,13 +136,39 @@ describe('version keys', () => {
     );
   });
 
-  it('sort as the tuples (namespace, key, wall, logical, node, versionId) do', () => {
+  it('sort by namespace and key ascending, then newest first: (wall, logical, node, versionId) descending', () => {
     fc.assert(
       fc.property(pairArb, ([a, b]) => {
         expect(cmp(keyOf(a), keyOf(b))).toBe(compareTuples(a, b));
       }),
       { seed: fcSeed('version-records: key order'), numRuns: 3000 },
     );
+  });
+
+  it('put the versions with clock ≤ t at or after keyPrefix + stampKey(t); end with the complemented id', () => {
+    fc.assert(
+      fc.property(fieldsArb, wallArb, logicalArb, (f, wall, logical) => {
+        const seek = keyPrefix(f.namespace, f.key) + stampKey(wall, logical);
+        const atOrBefore = f.wall < wall || (f.wall === wall && f.logical <= logical);
+        expect(keyOf(f) >= seek).toBe(atOrBefore);
+        expect(keyOf(f).endsWith(versionIdSuffix(f.versionId))).toBe(true);
+        expect(keyOf(f).slice(keyPrefix(f.namespace, f.key).length)).toBe(versionKeySuffix(f.wall, f.logical, f.node, f.versionId));
+      }),
+      { seed: fcSeed('version-records: stamp seek'), numRuns: 2000 },
+    );
+    expect(codeOf(() => stampKey(HLC_MAX_WALL + 1, 0))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => stampKey(0, -1))).toBe(ErrorCodes.INVALID_ARGUMENT);
+  });
+
+  it('give their namespace and its prefix length', () => {
+    fc.assert(
+      fc.property(fieldsArb, (f) => {
+        expect(namespaceOfVersionKey(keyOf(f))).toEqual({ namespace: f.namespace, prefixLength: namespacePrefix(f.namespace).length });
+      }),
+      { seed: fcSeed('version-records: namespace of key'), numRuns: 500 },
+    );
+    expect(codeOf(() => namespaceOfVersionKey('S'))).toBe(ErrorCodes.CORRUPTION);
+    expect(codeOf(() => namespaceOfVersionKey('V\u0000\u0001'))).toBe(ErrorCodes.CORRUPTION);
   });
 
   it('share keyPrefix within one key and with no other; prefixEnd bounds exactly the prefix', () => {
@@ -245,22 +281,43 @@ describe('change-feed and value keys', () => {
     }
   });
 
-  it('value keys round-trip; value records are the UTF-8 text', () => {
+  it('value keys round-trip and carry a filter key; value records are tagged text or a holder key', () => {
     fc.assert(
-      fc.property(idArb, fc.string({ unit: 'binary', minLength: 1, maxLength: 400 }), (id, text) => {
-        expect(valueKey(id)).toHaveLength(33);
-        expect(decodeValueKey(valueKey(id))).toBe(id);
-        expect(encodeValueRecord(text)).toEqual(enc.encode(text));
-        expect(decodeValueRecord(encodeValueRecord(text))).toBe(text);
+      fc.property(idArb, fc.string({ unit: 'binary', minLength: 1, maxLength: 400 }), fieldsArb, (id, text, f) => {
+        const k = valueKey(id);
+        expect(k).toHaveLength(37);
+        expect(decodeValueKey(k)).toBe(id);
+        // The Bloom filter key is a prefix of the value key holding at least its tag.
+        const fk = filterKey(k);
+        expect(fk !== null && k.startsWith(fk) && fk.length > 1).toBe(true);
+        expect(encodeValueRecord(text)).toEqual(Uint8Array.of(0, ...enc.encode(text)));
+        expect(decodeValueRecord(encodeValueRecord(text))).toEqual({ text, holder: null });
+        const holder = keyOf(f);
+        expect(encodeValuePointer(holder)).toEqual(Uint8Array.of(1, ...keyBytes(holder)));
+        expect(decodeValueRecord(encodeValuePointer(holder))).toEqual({ text: null, holder });
       }),
       { seed: fcSeed('version-records: value keys and records'), numRuns: 1000 },
     );
-    expect(codeOf(() => decodeValueKey(valueKey('00'.repeat(32)).slice(1)))).toBe(ErrorCodes.CORRUPTION);
-    expect(codeOf(() => decodeValueKey('V' + valueKey('00'.repeat(32)).slice(1)))).toBe(ErrorCodes.CORRUPTION);
-    expect(codeOf(() => decodeValueRecord(new Uint8Array(0)))).toBe(ErrorCodes.CORRUPTION);
-    expect(codeOf(() => decodeValueRecord(Uint8Array.of(0x22, 0xc3, 0x22)))).toBe(ErrorCodes.CORRUPTION);
+    const k0 = valueKey('00'.repeat(32));
+    expect(filterKey(k0)).toBe(k0);
+    for (const bad of [k0.slice(1), 'V' + k0.slice(1), k0.slice(0, 33), k0.slice(0, 36) + '\u0002', k0 + '\u0001']) {
+      expect(codeOf(() => decodeValueKey(bad))).toBe(ErrorCodes.CORRUPTION);
+    }
+    const holder = versionKey('ns', 'k', 1, 0, 'n', '00'.repeat(32));
+    for (const bad of [
+      new Uint8Array(0),
+      Uint8Array.of(0),
+      Uint8Array.of(1),
+      Uint8Array.of(2, 0x31),
+      Uint8Array.of(0, 0x22, 0xc3, 0x22),
+      Uint8Array.of(1, ...keyBytes(holder).subarray(0, 20)),
+      Uint8Array.of(1, 0x57, ...keyBytes(holder).subarray(1)),
+    ]) {
+      expect(codeOf(() => decodeValueRecord(bad))).toBe(ErrorCodes.CORRUPTION);
+    }
     expect(codeOf(() => encodeValueRecord(''))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(codeOf(() => encodeValueRecord('"\ud800"'))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => encodeValuePointer('S' + holder.slice(1)))).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 });
 
@@ -276,13 +333,15 @@ const recordArb: fc.Arbitrary<VersionRecord> = fc
     previousVersion: fc.option(idArb),
     valueId: idArb,
     text: textArb,
+    currentAtCommit: fc.boolean(),
   })
-  .map(({ seq, kind, previousVersion, valueId, text }) => ({
+  .map(({ seq, kind, previousVersion, valueId, text, currentAtCommit }) => ({
     seq,
     deleted: kind === 'deleted',
     previousVersion,
     valueId: kind === 'deleted' ? null : valueId,
     valueText: kind === 'inline' ? text : null,
+    currentAtCommit,
   }));
 
 /** Decodes, or returns the error code (CORRUPTION expected). */
@@ -312,7 +371,7 @@ describe('version records', () => {
         const texts = rs.map((r) => encodeValueRecord(r.valueText ?? '0'));
         rs.forEach((r, i) => {
           expect(decodeVersionRecord(encoded[i]!)).toEqual(r);
-          expect(decodeValueRecord(texts[i]!)).toBe(r.valueText ?? '0');
+          expect(decodeValueRecord(texts[i]!)).toEqual({ text: r.valueText ?? '0', holder: null });
         });
       }),
       { seed: fcSeed('version-records: records keep their bytes'), numRuns: 20 },
@@ -322,40 +381,45 @@ describe('version records', () => {
   it('have the documented bytes', () => {
     const prev = '01'.repeat(32);
     const vid = 'fe'.repeat(32);
-    const bytes = encodeVersionRecord({ seq: 300, deleted: false, previousVersion: prev, valueId: vid, valueText: '{"a":1}' });
+    const bytes = encodeVersionRecord({ seq: 300, deleted: false, previousVersion: prev, valueId: vid, valueText: '{"a":1}', currentAtCommit: false });
     expect(hex(bytes)).toBe('06' + 'ac02' + prev + vid + hex(enc.encode('{"a":1}')));
-    expect(hex(encodeVersionRecord({ seq: 0, deleted: true, previousVersion: prev, valueId: null, valueText: null }))).toBe('0500' + prev);
-    expect(hex(encodeVersionRecord({ seq: 1, deleted: false, previousVersion: null, valueId: vid, valueText: null }))).toBe('0801' + vid);
-    expect(versionKey('ns', 'k', 2 ** 32 + 2, 3, 'n', vid)).toBe('Vns\u0000\u0001k\u0000\u0001\u0000\u0000\u0000\u0001\u0000\u0000\u0000\u0002\u0000\u0000\u0000\u0003n\u0000\u0001' + '\u00fe'.repeat(32));
+    expect(hex(encodeVersionRecord({ seq: 300, deleted: false, previousVersion: prev, valueId: vid, valueText: '1', currentAtCommit: true }))).toBe('16' + 'ac02' + prev + vid + '31');
+    expect(hex(encodeVersionRecord({ seq: 0, deleted: true, previousVersion: prev, valueId: null, valueText: null, currentAtCommit: false }))).toBe('0500' + prev);
+    expect(hex(encodeVersionRecord({ seq: 1, deleted: false, previousVersion: null, valueId: vid, valueText: null, currentAtCommit: false }))).toBe('0801' + vid);
+    // Stamp complemented: HLC_MAX_WALL − (2^32 + 2) = 0x00038d7da4c67ffd, HLC_MAX_LOGICAL − 3 = 0x000f423c;
+    // node "n" (0x6e, then 0x00 0x01) and the id complemented byte by byte.
+    const key = versionKey('ns', 'k', 2 ** 32 + 2, 3, 'n', vid);
+    expect(hex(keyBytes(key))).toBe(hex(enc.encode('Vns')) + '0001' + hex(enc.encode('k')) + '0001' + '00038d7da4c67ffd' + '000f423c' + '91fffe' + '01'.repeat(32));
+    expect(hex(keyBytes(versionKey('ns', 'k', 0, 0, 'a\u0000', vid)).subarray(-37))).toBe('9eff00fffe' + '01'.repeat(32)); // 'a', escaped NUL, terminator
   });
 
   it('refuse fields that do not fit together', () => {
     const id = '2b'.repeat(32);
     const bad: VersionRecord[] = [
-      { seq: 1, deleted: true, previousVersion: null, valueId: id, valueText: null },
-      { seq: 1, deleted: true, previousVersion: null, valueId: null, valueText: '1' },
-      { seq: 1, deleted: false, previousVersion: null, valueId: null, valueText: '1' },
-      { seq: 1, deleted: false, previousVersion: null, valueId: id, valueText: '' },
-      { seq: 1, deleted: false, previousVersion: null, valueId: id, valueText: '"\udc00"' },
-      { seq: -1, deleted: false, previousVersion: null, valueId: id, valueText: null },
-      { seq: 2 ** 53, deleted: false, previousVersion: null, valueId: id, valueText: null },
-      { seq: 1, deleted: false, previousVersion: 'x', valueId: id, valueText: null },
-      { seq: 1, deleted: false, previousVersion: null, valueId: id.toUpperCase(), valueText: null },
+      { seq: 1, deleted: true, previousVersion: null, valueId: id, valueText: null, currentAtCommit: false },
+      { seq: 1, deleted: true, previousVersion: null, valueId: null, valueText: '1', currentAtCommit: false },
+      { seq: 1, deleted: false, previousVersion: null, valueId: null, valueText: '1', currentAtCommit: false },
+      { seq: 1, deleted: false, previousVersion: null, valueId: id, valueText: '', currentAtCommit: false },
+      { seq: 1, deleted: false, previousVersion: null, valueId: id, valueText: '"\udc00"', currentAtCommit: false },
+      { seq: -1, deleted: false, previousVersion: null, valueId: id, valueText: null, currentAtCommit: false },
+      { seq: 2 ** 53, deleted: false, previousVersion: null, valueId: id, valueText: null, currentAtCommit: false },
+      { seq: 1, deleted: false, previousVersion: 'x', valueId: id, valueText: null, currentAtCommit: false },
+      { seq: 1, deleted: false, previousVersion: null, valueId: id.toUpperCase(), valueText: null, currentAtCommit: false },
     ];
     for (const r of bad) expect([r, codeOf(() => encodeVersionRecord(r))]).toEqual([r, ErrorCodes.INVALID_ARGUMENT]);
   });
 
   it('reject malformed bytes: truncated, extended, bad flags, long or padded seq, bad UTF-8', () => {
     const id = '33'.repeat(32);
-    const byRef = encodeVersionRecord({ seq: 5, deleted: false, previousVersion: id, valueId: id, valueText: null });
+    const byRef = encodeVersionRecord({ seq: 5, deleted: false, previousVersion: id, valueId: id, valueText: null, currentAtCommit: false });
     for (let n = 0; n < byRef.length; n++) expect(tryDecode(byRef.subarray(0, n))).toBe(ErrorCodes.CORRUPTION);
     expect(tryDecode(Uint8Array.of(...byRef, 0))).toBe(ErrorCodes.CORRUPTION);
-    const inline = encodeVersionRecord({ seq: 5, deleted: false, previousVersion: null, valueId: id, valueText: '"é"' });
+    const inline = encodeVersionRecord({ seq: 5, deleted: false, previousVersion: null, valueId: id, valueText: '"é"', currentAtCommit: false });
     expect(tryDecode(inline.subarray(0, 2 + 32))).toBe(ErrorCodes.CORRUPTION); // no text
     expect(tryDecode(inline.subarray(0, inline.length - 2))).toBe(ErrorCodes.CORRUPTION); // cut inside "é"
     // Every flags byte but the valid ones, on bytes that fit each valid one.
     for (let f = 0; f < 256; f++) {
-      const ok = f === 0x01 || f === 0x05 || f === 0x02 || f === 0x06 || f === 0x08 || f === 0x0c;
+      const ok = [0x01, 0x05, 0x02, 0x06, 0x08, 0x0c].includes(f & 0xef);
       if (!ok) for (const b of [byRef, inline]) expect(tryDecode(Uint8Array.of(f, ...b.subarray(1)))).toBe(ErrorCodes.CORRUPTION);
     }
     const tail = new Uint8Array(32);
@@ -365,6 +429,20 @@ describe('version records', () => {
     expect(tryDecode(Uint8Array.of(0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, ...tail))).toMatchObject({ seq: Number.MAX_SAFE_INTEGER });
     expect(tryDecode(Uint8Array.of(0x02, 0x01, ...tail, 0xc0, 0x80))).toBe(ErrorCodes.CORRUPTION); // overlong NUL
     expect(tryDecode(Uint8Array.of(0x02, 0x01, ...tail, 0xed, 0xa0, 0x80))).toBe(ErrorCodes.CORRUPTION); // a surrogate
+  });
+
+  it('give their seq and flags alone, as the full decode does', () => {
+    fc.assert(
+      fc.property(recordArb, (r) => {
+        const b = encodeVersionRecord(r);
+        expect(versionRecordSeq(b)).toEqual({ seq: r.seq, flags: b[0] });
+        expect((b[0]! & FLAG_CURRENT_AT_COMMIT) !== 0).toBe(r.currentAtCommit);
+      }),
+      { seed: fcSeed('version-records: record seq'), numRuns: 500 },
+    );
+    for (const b of [new Uint8Array(0), Uint8Array.of(0x08), Uint8Array.of(0x20, 1), Uint8Array.of(0x08, 0x80), Uint8Array.of(0x08, 0x85, 0x00)]) {
+      expect(codeOf(() => versionRecordSeq(b))).toBe(ErrorCodes.CORRUPTION);
+    }
   });
 
   it('never give a wrong answer: any bytes decode to what re-encodes to them, or throw CORRUPTION', () => {
@@ -398,19 +476,29 @@ describe('malformed version keys', () => {
     const id = '44'.repeat(32);
     const k = versionKey('ns', 'ke\u00e9', 7, 1, 'n\u0000x', id);
     for (let n = 0; n < k.length; n++) expect(tryKey(k.slice(0, n))).toBe(ErrorCodes.CORRUPTION);
+    // Edits at a byte of a key: the stamp starts right after the key prefix.
+    const at = (s: string, i: number, c: number): string => s.slice(0, i) + String.fromCharCode(c) + s.slice(i + 1);
+    const k0 = versionKey('ns', 'k', 0, 0, 'n', id); // stamp bytes: complements of 0, so the largest
+    const p0 = keyPrefix('ns', 'k').length;
+    const nodeAt = k.length - 32 - 6; // ~("n" 0x00 0xFF "x" 0x00 0x01)
+    expect(k.slice(nodeAt, k.length - 32)).toBe('\u0091\u00ff\u0000\u0087\u00ff\u00fe');
     const bad = [
       k + '\u0000',
       'W' + k.slice(1),
       k.replace('ns\u0000\u0001', 'ns\u0000\u0002'), // bad terminator
-      k.replace('n\u0000\u00ffx', 'n\u0000\u00fex'), // bad escape
+      at(k, nodeAt + 2, 0x01), // bad escape in the node
+      at(k, nodeAt + 5, 0xfd), // bad node terminator
+      at(k, nodeAt, 0x00), // node byte 0xFF (never UTF-8)
+      at(k, nodeAt, 0x3f), // node byte 0xC0 (never UTF-8)
       'V\u0000\u0001' + k.slice(5), // empty namespace
-      versionKey('ns', 'k', HLC_MAX_WALL, 0, 'n', id).replace('k\u0000\u0001\u0000\u0003', 'k\u0000\u0001\u0000\u0004'), // wall past the end
-      versionKey('ns', 'k', 0, HLC_MAX_LOGICAL, 'n', id).replace('\u0000\u000f\u0042\u003f', '\u0000\u000f\u0042\u0040'), // logical past the end
-      versionKey('ns', 'k', 0, 0, 'n', id).replace('k\u0000\u0001\u0000', 'k\u0000\u0001\u0080'), // wall's top bit
+      at(k0, p0 + 1, 0x04), // wall complement past the clock's end
+      at(k0, p0 + 11, 0x40), // logical complement past the clock's end
+      at(k0, p0, 0x80), // wall complement's top bit
       'Vns\u0000\u0001\u00c0\u00ae\u0000\u0001' + k.slice(k.indexOf('\u0001', 5) + 1), // overlong "."
       'Vns\u0000\u0001\u00ed\u00a0\u0080\u0000\u0001' + k.slice(k.indexOf('\u0001', 5) + 1), // a surrogate
       k.slice(0, -1) + '\u0144', // not a binary string
     ];
+    expect(tryKey(at(k0, p0 + 1, 0x03))).toMatchObject({ wall: 0 }); // the edit's control: unchanged
     for (const b of bad) expect(tryKey(b)).toBe(ErrorCodes.CORRUPTION);
     expect(tryKey(versionKey('ns', '\ufeffk', 0, 0, '', id))).toMatchObject({ key: '\ufeffk', node: '' }); // a BOM is kept
   });

@@ -1,0 +1,296 @@
+/**
+ * The version store: KoruDelta's versions, hash chains and change feed, kept in the
+ * log-structured engine's files (see version-records.ts for the layout), so history
+ * lives on disk and opening reads nothing of it.
+ *
+ * Every answer CausalStorage needs comes from the records: a key's head is the first
+ * record at its prefix, its history one range scan, the version current at a clock
+ * stamp one seek, the change feed's seq → version one `S` record. Values are stored
+ * once: the first version with a value id holds its text (inline when small, else in
+ * the value record), and later versions only the id.
+ *
+ * The store must be its tree's only writer (it caches heads), and the tree must be
+ * opened with {@link VERSION_TREE_WRITER}, so each segment's Bloom filter is over key
+ * prefixes: every read of a key then skips the files that do not hold it.
+ *
+ * Browser-safe: no Node module is used.
+ */
+import { HLC_MAX_LOGICAL, HLC_MAX_WALL, InvalidArgumentError } from '@koru/engine';
+import { ByteLru } from './head-cache.js';
+import type { LsmTree } from './lsm/lsm-tree.js';
+import type { SegmentWriterOptions } from './lsm/segment-writer.js';
+import { KIND_PUT, keyBytes, type Entry } from './lsm/types.js';
+import type { Version } from './types.js';
+import {
+  encodeValuePointer,
+  encodeValueRecord,
+  encodeVersionRecord,
+  FILTER_KEY_PARTS,
+  keyPrefix,
+  namespacePrefix,
+  seqKey,
+  stampKey,
+  valueKey,
+  versionIdSuffix,
+  versionKey,
+  versionKeySuffix,
+} from './version-records.js';
+import {
+  changeAt,
+  committedRange,
+  firstAt,
+  headsOf,
+  historyOf,
+  lastSeq,
+  namespacesOf,
+  VERSION_OVERHEAD_BYTES,
+  versionAtSeq,
+  VersionFetcher,
+  versionFrom,
+  versionWithId,
+  type StoredChange,
+} from './version-store-reads.js';
+
+export type { StoredChange } from './version-store-reads.js';
+
+/** One version to commit (ids and clock computed by the caller, as CausalStorage does). */
+export interface NewVersion {
+  readonly namespace: string;
+  readonly key: string;
+  readonly versionId: string;
+  readonly previousVersion: string | null;
+  readonly valueId: string | null;
+  /** canonical JSON, null for a tombstone */
+  readonly valueText: string | null;
+  readonly wall: number;
+  readonly logical: number;
+  readonly node: string;
+  readonly deleted: boolean;
+}
+
+/** Options of {@link VersionStore}. */
+export interface VersionStoreOptions {
+  /** values up to this many UTF-8 bytes are stored inline in their version (default 1024) */
+  readonly inlineMaxBytes?: number;
+  /** bytes of materialized versions kept (default 16 MiB) */
+  readonly cacheBytes?: number;
+}
+
+/** How the version store's tree must write its segments: Bloom filters over key prefixes. */
+export const VERSION_TREE_WRITER: SegmentWriterOptions = { filterKeyParts: FILTER_KEY_PARTS };
+
+/** A key's head as cached: its record key, and the version once materialized. */
+interface HeadEntry {
+  readonly vkey: string;
+  readonly version: Version | undefined;
+}
+
+/** Cache bytes of a head known by its key only. */
+const HEAD_KEY_BYTES = 160;
+
+/** UTF-8 length of well-formed `s`: 1–3 bytes a unit, 4 for a surrogate pair (2 a unit). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return n;
+}
+
+/** The version store over one tree. */
+export class VersionStore {
+  readonly #tree: LsmTree;
+  readonly #inlineMax: number;
+  readonly #heads: ByteLru<string, HeadEntry>;
+  readonly #fetch: VersionFetcher;
+  #seq: number;
+
+  /**
+   * Opens the store over `tree` (which it must be the only writer of): reads the last
+   * seq (O(log seq) seeks) and nothing else.
+   * @throws InvalidArgumentError for options out of range
+   */
+  constructor(tree: LsmTree, options: VersionStoreOptions = {}) {
+    const inlineMax = options.inlineMaxBytes ?? 1024;
+    const cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
+    if (!(Number.isSafeInteger(inlineMax) && inlineMax >= 0)) throw new InvalidArgumentError(`inlineMaxBytes must be an integer ≥ 0, not ${String(inlineMax)}`);
+    if (!(Number.isSafeInteger(cacheBytes) && cacheBytes >= 0)) throw new InvalidArgumentError(`cacheBytes must be an integer ≥ 0, not ${String(cacheBytes)}`);
+    this.#tree = tree;
+    this.#inlineMax = inlineMax;
+    // Heads get most of the budget; values read by reference (shared by many versions) the rest.
+    this.#heads = new ByteLru(Math.floor(cacheBytes * 0.75));
+    this.#fetch = new VersionFetcher(tree, Math.floor(cacheBytes * 0.25));
+    this.#seq = lastSeq(tree);
+  }
+
+  /** The last committed change number (from the newest S record; 0 when empty). O(log). */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  // ---- writes --------------------------------------------------------------------
+
+  /**
+   * Stores a batch as ONE tree.write: seq numbers this.seq+1… in order; returns per item
+   * whether it became its key's current version (later in clock order than every
+   * version of its key stored before it, this batch's earlier items included). Identical
+   * values are stored once: a value whose valueId is already stored is written by
+   * reference.
+   * @throws InvalidArgumentError for a malformed item or one already stored (same
+   *   key, clock, node and id), with nothing written; the tree's I/O errors
+   */
+  commit(batch: readonly NewVersion[]): boolean[] {
+    const n = batch.length;
+    const currents = new Array<boolean>(n);
+    if (n === 0) return currents;
+    const tree = this.#tree;
+    const entries: Entry[] = [];
+    // Per key of the batch: its newest record key so far (undefined: none yet).
+    const heads = new Map<string, string | undefined>();
+    const written = n > 1 ? new Set<string>() : undefined;
+    let firstStored: Set<string> | undefined;
+    let seq = this.#seq;
+    for (let i = 0; i < n; i++) {
+      const v = batch[i]!;
+      if (v.deleted ? v.valueId !== null || v.valueText !== null : v.valueId === null || typeof v.valueText !== 'string') {
+        throw new InvalidArgumentError(`item ${i}: ${v.deleted ? 'a tombstone has no value id or text' : 'a live version needs its value id and text'}`);
+      }
+      const prefix = keyPrefix(v.namespace, v.key);
+      const vkey = prefix + versionKeySuffix(v.wall, v.logical, v.node, v.versionId);
+      const head = heads.has(prefix) ? heads.get(prefix) : this.#headKey(prefix);
+      // Newest first: a key that sorts before the head is later in clock order.
+      const current = head === undefined || vkey < head;
+      if (vkey === head || written?.has(vkey) === true || (!current && tree.get(vkey) !== undefined)) {
+        throw new InvalidArgumentError(`item ${i}: version ${v.versionId} of ${v.namespace}/${v.key} is already stored`);
+      }
+      heads.set(prefix, current ? vkey : head);
+      written?.add(vkey);
+      seq++;
+      let inline: string | null = null;
+      if (!v.deleted) {
+        const id = v.valueId!;
+        if (firstStored?.has(id) !== true && tree.get(valueKey(id)) === undefined) {
+          (firstStored ??= new Set()).add(id);
+          const text = v.valueText!;
+          if (text.length <= this.#inlineMax && (text.length * 3 <= this.#inlineMax || utf8Length(text) <= this.#inlineMax)) {
+            inline = text;
+            entries.push({ key: valueKey(id), kind: KIND_PUT, value: encodeValuePointer(vkey) });
+          } else entries.push({ key: valueKey(id), kind: KIND_PUT, value: encodeValueRecord(text) });
+        }
+      }
+      const record = encodeVersionRecord({ seq, deleted: v.deleted, previousVersion: v.previousVersion, valueId: v.valueId, valueText: inline, currentAtCommit: current });
+      entries.push({ key: vkey, kind: KIND_PUT, value: record });
+      entries.push({ key: seqKey(seq), kind: KIND_PUT, value: keyBytes(vkey) });
+      currents[i] = current;
+    }
+    tree.write(entries);
+    this.#seq = seq;
+    for (const [prefix, vkey] of heads) {
+      if (vkey === undefined) continue;
+      // Unchanged heads keep their materialized version; new ones are read when asked.
+      const cached = this.#heads.get(prefix);
+      if (cached?.vkey !== vkey) this.#heads.set(prefix, { vkey, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
+    }
+    return currents;
+  }
+
+  /** The record key of the key's head: cached, or one seek. */
+  #headKey(prefix: string): string | undefined {
+    const cached = this.#heads.get(prefix);
+    if (cached !== undefined) return cached.vkey;
+    return firstAt(this.#tree, prefix)?.vkey;
+  }
+
+  // ---- reads ---------------------------------------------------------------------
+
+  /** The key's newest version (tombstone included), or undefined. Cached; else one seek. */
+  head(namespace: string, key: string): Version | undefined {
+    const prefix = keyPrefix(namespace, key);
+    const cached = this.#heads.get(prefix);
+    if (cached?.version !== undefined) return cached.version;
+    if (cached !== undefined) return this.#cacheHead(prefix, cached.vkey, this.#fetch.build(cached.vkey, this.#fetch.record(cached.vkey)));
+    const found = firstAt(this.#tree, prefix);
+    if (found === undefined) return undefined;
+    return this.#cacheHead(prefix, found.vkey, this.#fetch.version(found.vkey, found.bytes));
+  }
+
+  #cacheHead(prefix: string, vkey: string, version: Version): Version {
+    this.#heads.set(prefix, { vkey, version }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + this.#fetch.lastTextLength));
+    return version;
+  }
+
+  /** The key's versions, oldest first (tombstones included): the newest `limit` of them (default all). One range scan. */
+  history(namespace: string, key: string, limit?: number): Version[] {
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) throw new InvalidArgumentError(`history limit must be an integer ≥ 0, not ${String(limit)}`);
+    return historyOf(this.#fetch, this.#tree, keyPrefix(namespace, key), limit ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * The key's newest version with clock ≤ (wall, logical ?? max), tombstones included:
+   * of versions sharing that clock, the greatest node's. `wall` may be any time in ms (a
+   * fraction is floored; one past the clock's range means "now"). One seek.
+   * @throws InvalidArgumentError for a NaN time or a logical outside the clock's range
+   */
+  at(namespace: string, key: string, wall: number, logical?: number): Version | undefined {
+    if (typeof wall !== 'number' || Number.isNaN(wall)) throw new InvalidArgumentError(`at expects a time in ms, not ${String(wall)}`);
+    if (logical !== undefined && !(Number.isInteger(logical) && logical >= 0 && logical <= HLC_MAX_LOGICAL)) {
+      throw new InvalidArgumentError(`logical must be an integer in 0–${HLC_MAX_LOGICAL}, not ${String(logical)}`);
+    }
+    const prefix = keyPrefix(namespace, key);
+    if (wall < 0) return undefined;
+    const w = Math.min(Math.floor(wall), HLC_MAX_WALL);
+    const l = wall > HLC_MAX_WALL ? HLC_MAX_LOGICAL : (logical ?? HLC_MAX_LOGICAL);
+    return versionFrom(this.#fetch, this.#tree, prefix, prefix + stampKey(w, l));
+  }
+
+  /** The key's current version right after change `seq`: the newest in clock order of those with seq' ≤ seq. O(h). */
+  atSeq(namespace: string, key: string, seq: number): Version | undefined {
+    if (typeof seq !== 'number' || Number.isNaN(seq)) throw new InvalidArgumentError(`atSeq expects a seq, not ${String(seq)}`);
+    return versionAtSeq(this.#fetch, this.#tree, keyPrefix(namespace, key), seq);
+  }
+
+  /** The key's version `versionId`, or undefined. O(h). */
+  byId(namespace: string, key: string, versionId: string): Version | undefined {
+    const prefix = keyPrefix(namespace, key);
+    return versionWithId(this.#fetch, this.#tree, prefix, versionIdSuffix(versionId));
+  }
+
+  /** True when exactly this version is stored. One get. @throws InvalidArgumentError for fields outside the layout */
+  has(namespace: string, key: string, wall: number, logical: number, node: string, versionId: string): boolean {
+    return this.#tree.get(versionKey(namespace, key, wall, logical, node, versionId)) !== undefined;
+  }
+
+  /**
+   * Change `seq`: its version, the version current just before it (the newest in clock
+   * order with a smaller seq), and whether a later-clocked version was already current
+   * (superseded). Undefined outside [1, seq]. O(1) seeks unless superseded (then O(h)).
+   * @throws CorruptionError when the change's records are missing or malformed
+   */
+  changeAt(seq: number): StoredChange | undefined {
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.#seq) return undefined;
+    return changeAt(this.#fetch, this.#tree, seq);
+  }
+
+  /** Every key of a namespace with its head, in key order (one seek per key). */
+  heads(namespace: string): Iterable<Version> {
+    return headsOf(this.#tree, namespacePrefix(namespace), (prefix, vkey, bytes) => {
+      const cached = this.#heads.get(prefix);
+      if (cached?.version !== undefined && cached.vkey === vkey) return cached.version;
+      return this.#cacheHead(prefix, vkey, this.#fetch.version(vkey, bytes));
+    });
+  }
+
+  /** Namespaces with at least one version (tombstones count), ascending. One seek each. */
+  namespaces(): string[] {
+    return namespacesOf(this.#tree);
+  }
+
+  /** The versions with seq in [from, to] (clamped to [1, seq]), in seq order (via S records). */
+  committed(from: number, to: number): Iterable<Version> {
+    for (const [name, v] of [['from', from], ['to', to]] as const) {
+      if (typeof v !== 'number' || Number.isNaN(v)) throw new InvalidArgumentError(`${name} must be a seq, not ${String(v)}`);
+    }
+    return committedRange(this.#fetch, this.#tree, Math.max(1, Math.ceil(from)), Math.min(this.#seq, Math.floor(to)));
+  }
+}

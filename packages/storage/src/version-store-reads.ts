@@ -9,7 +9,6 @@ import { deepFreeze, formatHlc, type JsonValue } from '@koru/engine';
 import { CorruptionError } from './errors.js';
 import { ByteLru } from './head-cache.js';
 import type { LsmCursor, LsmTree } from './lsm/lsm-tree.js';
-import type { SegmentMeta } from './lsm/manifest.js';
 import { bytesKey } from './lsm/types.js';
 import type { Version } from './types.js';
 import {
@@ -18,7 +17,6 @@ import {
   decodeVersionKey,
   decodeVersionKeySuffix,
   decodeVersionRecord,
-  filterKey,
   keyPrefix,
   namespaceOfVersionKey,
   prefixEnd,
@@ -171,42 +169,9 @@ export class VersionFetcher {
   }
 }
 
-/**
- * Per live segment list (a new array after every install): the filter keys whose
- * records a level holds in two files. The engine's contract is that a level never
- * splits one filter key's entries between files, and a filtered cursor reads one file
- * per level; but a merge whose inputs end inside a key's history can write a file
- * ending inside it beside an older file holding the rest (seen in the model test), so
- * such keys are read with an unfiltered cursor until the picker keeps groups whole.
- */
-const splitGroups = new WeakMap<readonly SegmentMeta[], ReadonlySet<string>>();
-
-function splitGroupsOf(segments: readonly SegmentMeta[]): ReadonlySet<string> {
-  let found = splitGroups.get(segments);
-  if (found !== undefined) return found;
-  const byLevel = new Map<number, SegmentMeta[]>();
-  for (const s of segments) {
-    if (s.level === 0 || s.count === 0) continue;
-    let l = byLevel.get(s.level);
-    if (l === undefined) byLevel.set(s.level, (l = []));
-    l.push(s);
-  }
-  const split = new Set<string>();
-  for (const files of byLevel.values()) {
-    files.sort((a, b) => (a.firstKey < b.firstKey ? -1 : a.firstKey > b.firstKey ? 1 : 0));
-    for (let i = 1; i < files.length; i++) {
-      const group = filterKey(files[i - 1]!.lastKey);
-      if (group !== null && group === filterKey(files[i]!.firstKey)) split.add(group);
-    }
-  }
-  found = split;
-  splitGroups.set(segments, found);
-  return found;
-}
-
 /** A cursor confined to one key's records (its Bloom filter key), positioned at `seekKey`. */
 function keyCursor(tree: LsmTree, prefix: string, seekKey: string): LsmCursor {
-  const c = splitGroupsOf(tree.segments()).has(prefix) ? tree.cursor() : tree.cursor({ filterKey: prefix });
+  const c = tree.cursor({ filterKey: prefix });
   c.seek(seekKey);
   return c;
 }

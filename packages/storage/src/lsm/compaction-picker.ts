@@ -11,6 +11,19 @@
  * is rewritten about `levelMultiplier` times per level it descends.
  */
 import type { SegmentMeta } from './manifest.js';
+import { filterKeyOf } from './segment-format.js';
+
+/**
+ * Above every binary string that starts with a prefix (binary strings hold chars ≤ 0xFF,
+ * so `prefix + '\u0100'` sorts after all of them).
+ */
+const ABOVE_BYTES = '\u0100';
+
+/** The range [lo, hi] widened to the whole filter-key groups of its ends; `hi` becomes an exclusive bound. */
+function groupRange(lo: string, hi: string, parts: number): { lo: string; hiBound: string } {
+  if (parts === 0) return { lo, hiBound: hi + '\u0000' };
+  return { lo: filterKeyOf(lo, parts) ?? lo, hiBound: (filterKeyOf(hi, parts) ?? hi) + ABOVE_BYTES };
+}
 
 /** Tuning of the policy. */
 export interface PickerOptions {
@@ -24,6 +37,12 @@ export interface PickerOptions {
   readonly levelMultiplier: number;
   /** Deepest level. */
   readonly maxLevel: number;
+  /**
+   * The segments' filter-key rule (see segment-format.ts): the entries of one filter key
+   * (one key's history) must stay in one file of a level, so merge ranges are widened to
+   * whole groups. 0: every key is its own group.
+   */
+  readonly filterKeyParts: number;
 }
 
 /** Defaults: four flushes (writes wait at twelve), 64 MiB at level 1, ×10 per level, six levels. */
@@ -33,6 +52,7 @@ export const DEFAULT_PICKER_OPTIONS: PickerOptions = {
   levelBaseBytes: 64 * 1024 * 1024,
   levelMultiplier: 10,
   maxLevel: 6,
+  filterKeyParts: 0,
 };
 
 /** A merge to run. */
@@ -55,9 +75,9 @@ export function levelsOf(segments: readonly SegmentMeta[], maxLevel: number): Se
   return levels;
 }
 
-/** The files of `level` whose ranges meet [lo, hi]. */
-export function overlapping(level: readonly SegmentMeta[], lo: string, hi: string): SegmentMeta[] {
-  return level.filter((s) => s.count > 0 && s.firstKey <= hi && s.lastKey >= lo);
+/** The files of `level` whose ranges meet [lo, hiBound). */
+export function overlapping(level: readonly SegmentMeta[], lo: string, hiBound: string): SegmentMeta[] {
+  return level.filter((s) => s.count > 0 && s.firstKey < hiBound && s.lastKey >= lo);
 }
 
 function rangeOf(files: readonly SegmentMeta[]): { lo: string; hi: string } {
@@ -77,9 +97,9 @@ function bytesOf(files: readonly SegmentMeta[]): number {
   return n;
 }
 
-/** True when no level deeper than `level` holds a key in [lo, hi]. */
-function bottomFor(levels: readonly SegmentMeta[][], level: number, lo: string, hi: string): boolean {
-  for (let l = level + 1; l < levels.length; l++) if (overlapping(levels[l]!, lo, hi).length > 0) return false;
+/** True when no level deeper than `level` holds a key in [lo, hiBound). */
+function bottomFor(levels: readonly SegmentMeta[][], level: number, lo: string, hiBound: string): boolean {
+  for (let l = level + 1; l < levels.length; l++) if (overlapping(levels[l]!, lo, hiBound).length > 0) return false;
   return true;
 }
 
@@ -114,13 +134,17 @@ export function pickMerge(segments: readonly SegmentMeta[], options: PickerOptio
   }
   const { lo, hi } = rangeOf(upper);
   const outputLevel = bestLevel + 1;
-  const lower = overlapping(levels[outputLevel]!, lo, hi);
+  // Whole groups: a lower file holding the older part of a key whose newer part is in
+  // the inputs must join, or the output would leave that key in two files of a level.
+  const range = groupRange(lo, hi, options.filterKeyParts);
+  const lower = overlapping(levels[outputLevel]!, range.lo, range.hiBound);
   const all = rangeOf([...upper, ...lower]);
+  const allRange = groupRange(all.lo, all.hi, options.filterKeyParts);
   pointers.set(bestLevel, hi);
   return {
     inputs: [...upper, ...lower],
     outputLevel,
-    dropDeletes: bottomFor(levels, outputLevel, all.lo, all.hi),
+    dropDeletes: bottomFor(levels, outputLevel, allRange.lo, allRange.hiBound),
     reason: bestLevel === 0 ? `${upper.length} level-0 files` : `level ${bestLevel} over its size (${bestScore.toFixed(2)}×)`,
   };
 }

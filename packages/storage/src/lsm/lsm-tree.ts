@@ -57,7 +57,7 @@ export interface LsmTreeOptions {
   readonly cache?: BlockCache | number;
   /** Output files of merges are cut at this size (default 32 MiB). */
   readonly targetFileBytes?: number;
-  readonly picker?: Partial<PickerOptions>;
+  readonly picker?: Partial<Omit<PickerOptions, 'filterKeyParts'>>;
   /** How segments are written (`filterKeyParts` decides what the Bloom filters hold). */
   readonly writer?: SegmentWriterOptions;
   /** Run merges on their own (default true); false leaves them to {@link LsmTree.compact}. */
@@ -199,9 +199,9 @@ export class LsmTree {
       targetFileBytes: options.targetFileBytes ?? 32 * MIB,
       autoMerge: options.autoMerge ?? true,
     };
-    this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker };
     this.#writer = options.writer ?? {};
     this.#filterParts = this.#writer.filterKeyParts ?? 0;
+    this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
     this.#onError = options.onBackgroundError ?? (() => {});
     this.#manifest = manifest;
     this.#levels = levelsOf(manifest.segments, this.#picker.maxLevel);

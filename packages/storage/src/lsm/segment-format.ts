@@ -1,5 +1,7 @@
 /**
- * Segment file format, version 1: an immutable, sorted, checksummed run of entries.
+ * Segment file format, version 2: an immutable, sorted, checksummed run of entries whose
+ * index and Bloom filter are partitioned, so that an open reader keeps only a small
+ * top-level index in memory and reads the rest on demand through the block cache.
  *
  * Conventions. Integers are little-endian. `varint` is unsigned LEB128 (7 bits a byte,
  * low group first, high bit set on every byte but the last; at most 8 bytes, values
@@ -7,18 +9,24 @@
  * 2^53). `CRC` is the CRC-32 of lsm/checksum.ts (IEEE, as zlib). Keys are binary
  * strings (one byte a char, see types.ts) and are stored as those bytes.
  *
- *     file := dataBlock* filterBlock indexBlock propertiesBlock footer
+ *     file := dataBlock* indexPartition* filterPartition* topIndexBlock propertiesBlock footer
  *
- * Every block (data, filter, index, properties) is stored as its bytes followed by a
- * u32 CRC of exactly those bytes. A block's "offset" and "size" name its bytes, not the
- * CRC after them. The parts follow each other with no gap: the first data block is at
- * offset 0, each data block starts 4 bytes after the previous one ends, the filter
- * block starts right after the last data block (at 0 when there is none), then the
- * index block, the properties block and the footer, which ends the file. A reader
- * checks this layout when it opens the file, and every CRC before it decodes the bytes
- * under it; CRC-32 catches every error confined to 32 consecutive bits, so any flipped
- * bit or byte, anywhere, is reported when its part is read (the footer, filter, index
- * and properties at open, a data block when a lookup or scan first needs it).
+ * Every block (data block, index partition, filter partition, top index, properties) is
+ * stored as its bytes followed by a u32 CRC of exactly those bytes; the one exception
+ * is a filter partition of size 0 ("no filter", bloomBitsPerKey = 0), which has no bytes
+ * and no CRC. A block's "offset" and "size" name its bytes, not the CRC after them. The
+ * parts follow each other with no gap: the first data block is at offset 0, each block
+ * starts right after the previous one's CRC, the index partitions right after the last
+ * data block, the filter partitions right after the last index partition, then the top
+ * index, the properties and the footer, which ends the file (an empty segment is just
+ * its top index, properties and footer). A reader checks at open that the footer, top
+ * index and properties tile the end of the file and that the top index's partitions
+ * tile the rest, and when it first reads an index partition, that the data blocks it
+ * lists tile that partition's share of the data; it checks every CRC before it decodes
+ * the bytes under it. CRC-32 catches every error confined to 32 consecutive bits, so any
+ * flipped bit or byte, anywhere, is reported when its part is read (the footer, top
+ * index and properties at open; an index or filter partition or a data block when a
+ * lookup or scan first needs it).
  *
  * Data block (about `blockBytes`, default 4096; a block never passes `blockBytes`
  * unless it holds a single entry that alone does, e.g. a 16 MiB value):
@@ -35,58 +43,81 @@
  * in the trailer (ascending; the first is 0; R ≥ 1), so a search binary-searches the
  * restarts and decodes at most one interval.
  *
- * Filter block: a Bloom filter over the entries' *filter keys*.
+ * Index partition: a block in the data-block layout above (same restart interval), one
+ * entry per data block, in order, kind 0, whose key is the block's *separator* and whose
+ * value is the block's handle:
+ *
+ *     value := offset:varint size:varint
+ *
+ * The separator is ≥ the block's last key and < the next block's first key (the writer
+ * uses a short separator when one exists, else the last key; for the segment's last
+ * block, its last key), so the block that may hold key x is the first whose separator
+ * is ≥ x. A partition ends after the entry that brings it to `blockBytes` or more (so
+ * it is about `blockBytes`, more only by its last entry), and at the last data block.
+ * Its data blocks are consecutive: the first starts at the partition's dataOffset (in
+ * the top index), each next one right after the previous one's CRC, and the last one's
+ * CRC ends where the next partition's data starts (for the last partition, where the
+ * first index partition starts).
+ *
+ * Filter partition p: a Bloom filter over the *filter keys* of the entries in the data
+ * blocks of index partition p (so the entries of one filter key, when they span two
+ * partitions, are in both filters).
  *
  *     bits:byte × m  k:u8
  *
- * k = 0: no filter (bloomBitsPerKey = 0; the block is then one 0 byte): every key
- * may be present.
- * Otherwise bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
+ * Bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
  * the k probes b = ((h1 + i·h2) mod 2^32) mod 8m, i = 0…k−1, of every filter key, where
  * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds 0x9747b28c
  * and 0x3c6ef372 ({@link BLOOM_SEED_1}, {@link BLOOM_SEED_2}; for reference, seed 0
- * gives 0x248bfa47 for "hello"). m = 0 when there is no filter key
- * (then nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter
- * keys, and k = clamp(round(bitsPerKey · ln 2), 1, 30).
+ * gives 0x248bfa47 for "hello"). m = 0 when the partition has no filter key (then
+ * nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter keys, and
+ * k = clamp(round(bitsPerKey · ln 2), 1, 30). With bloomBitsPerKey = 0 every filter
+ * partition has size 0 and no bytes at all: every key may be present.
  * A key's filter key depends on `filterKeyParts` N (in the properties): N = 0, the
  * whole key; N > 0, the key's prefix through the end of its N-th terminator 0x00 0x01
  * (the version store's names end with 0x00 0x01 and escape a 0x00 byte as 0x00 0xFF,
  * so N = 2 groups every version of one namespace+key). A key with fewer than N
  * terminators has no filter key and is not in the filter. Equal consecutive filter
- * keys are added once.
+ * keys within a partition are added once.
+ * A reader asks the filter of the partition that may hold a key (for a get), or of every
+ * partition whose key range meets the filter key's (for `mayContain`: the first whose
+ * separator is ≥ the filter key, and each next one while the previous separator still
+ * starts with the filter key, since its entries may continue there).
  *
- * Index block: one entry per data block, in order, then their number.
+ * Top index block: one entry per index partition, in order, then their number P.
  *
- *     (keyLength:varint key:byte × keyLength offset:varint size:varint) × B  B:u32
+ *     (keyLength:varint key:byte × keyLength dataOffset:varint indexOffset:varint
+ *      indexSize:varint filterOffset:varint filterSize:varint) × P  P:u32
  *
- * `key` is ≥ the block's last key and < the next block's first key (the writer uses a
- * short separator when one exists, else the last key; for the last block, its last
- * key), so the block that may hold key x is the first whose index key is ≥ x.
+ * `key` is the partition's last separator (strictly ascending across entries);
+ * dataOffset is where its first data block starts (0 for the first; ascending);
+ * indexOffset/indexSize and filterOffset/filterSize locate its index and filter
+ * partitions. The reader keeps this block, decoded, in memory: a few KB per segment.
  *
- * Properties block: UTF-8 JSON of { formatVersion: 1, fileNumber, count, firstKey,
+ * Properties block: UTF-8 JSON of { formatVersion: 2, fileNumber, count, firstKey,
  * lastKey, filterKeyParts, properties } (`properties`: the caller's JSON-safe object;
  * firstKey and lastKey are binary strings, "" when count = 0). A reader refuses a file
  * whose fileNumber is not the number it was opened as (a misnamed file).
  *
- * Footer, the last {@link FOOTER_BYTES} = 48 bytes:
+ * Footer, the last {@link FOOTER_BYTES} = 36 bytes:
  *
- *     magic "KDSEG001"  indexOffset:u64 indexSize:u32  filterOffset:u64 filterSize:u32
+ *     magic "KDSEG002"  topIndexOffset:u64 topIndexSize:u32
  *     propertiesOffset:u64 propertiesSize:u32  footerCrc:u32
  *
- * footerCrc is the CRC of the footer's first 44 bytes.
+ * footerCrc is the CRC of the footer's first 32 bytes.
  */
 import { CorruptionError } from '../errors.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
 
-/** The footer's first 8 bytes, "KDSEG001". */
-export const SEGMENT_MAGIC = 'KDSEG001';
+/** The footer's first 8 bytes, "KDSEG002". */
+export const SEGMENT_MAGIC = 'KDSEG002';
 /** Size of the footer at the end of every segment file. */
-export const FOOTER_BYTES = 48;
+export const FOOTER_BYTES = 36;
 /** Bytes of the CRC stored after every block. */
 export const BLOCK_CRC_BYTES = 4;
 /** Version written in the properties block. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** Default target size of a data block. */
 export const DEFAULT_BLOCK_BYTES = 4096;
@@ -248,11 +279,11 @@ export class ByteBuffer {
     this.u32(Math.floor(v / 0x100000000));
   }
 
-  /** Appends the bytes of a binary string. */
-  binary(s: string): void {
-    const out = this.reserve(s.length);
+  /** Appends the bytes of a binary string, from its char `start` on. */
+  binary(s: string, start = 0): void {
+    const out = this.reserve(s.length - start);
     let at = this.length;
-    for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+    for (let i = start; i < s.length; i++) out[at++] = s.charCodeAt(i);
     this.length = at;
   }
 
@@ -271,12 +302,10 @@ export class ByteBuffer {
   }
 }
 
-/** Where the footer says the metadata blocks are. */
+/** Where the footer says the top index and the properties are. */
 export interface Footer {
-  readonly indexOffset: number;
-  readonly indexSize: number;
-  readonly filterOffset: number;
-  readonly filterSize: number;
+  readonly topIndexOffset: number;
+  readonly topIndexSize: number;
   readonly propsOffset: number;
   readonly propsSize: number;
 }
@@ -285,10 +314,8 @@ export interface Footer {
 export function encodeFooter(f: Footer): Uint8Array {
   const b = new ByteBuffer(FOOTER_BYTES);
   b.binary(SEGMENT_MAGIC);
-  b.u64(f.indexOffset);
-  b.u32(f.indexSize);
-  b.u64(f.filterOffset);
-  b.u32(f.filterSize);
+  b.u64(f.topIndexOffset);
+  b.u32(f.topIndexSize);
   b.u64(f.propsOffset);
   b.u32(f.propsSize);
   b.crcFrom(0);
@@ -478,6 +505,15 @@ export class BlockScan {
         ? previous.slice(0, shared) + binaryString(this.#key, shared, this.keyLength)
         : binaryString(this.#key, 0, this.keyLength);
     return this.#string;
+  }
+
+  /** Where the current value starts in the block, and its length (read it in place, no view). */
+  get valueStart(): number {
+    return this.#valueStart;
+  }
+
+  get valueLength(): number {
+    return this.#valueLength;
   }
 
   /** The current value: a view into the block (not to be mutated). */

@@ -323,6 +323,81 @@ describe('segment layout', () => {
   });
 });
 
+describe('segment partitions', () => {
+  const many: Entry[] = Array.from({ length: 20_000 }, (_, i) => ({ key: `key-${String(i).padStart(7, '0')}`, kind: KIND_PUT, value: bytesOf(`value ${i}`) }));
+
+  /** A RandomAccessFile over `dir`'s segment that records the offset and length of every read. */
+  function counted(dir: MemoryDirectory, reads: Array<[number, number]>): RandomAccessFile {
+    const inner = dir.open(segmentFileName(7), 'read');
+    return { ...inner, name: inner.name, size: () => inner.size(), read: (offset, length) => (reads.push([offset, length]), inner.read(offset, length)), close: () => inner.close() };
+  }
+
+  it('splits the index and the filter into partitions of about blockBytes, and keeps only the top index in memory', () => {
+    const { dir } = writeSegment(many, { blockBytes: 256 });
+    const file = dir.readAll(segmentFileName(7))!;
+    const top = topIndexOf(file);
+    expect(top.count).toBeGreaterThan(20);
+    let partitionBytes = 0;
+    for (let p = 0; p < top.count; p++) {
+      // A partition ends at the entry that brings it to blockBytes: one short entry over at most.
+      if (p < top.count - 1) expect(top.indexSizes[p]).toBeGreaterThanOrEqual(256);
+      expect(top.indexSizes[p]).toBeLessThan(256 + 32);
+      expect(top.filterSizes[p]).toBeGreaterThan(8);
+      partitionBytes += top.indexSizes[p]! + top.filterSizes[p]!;
+    }
+    const reader = openSegment(dir);
+    // The top index and the properties: some bytes per partition (not per block), a
+    // fraction of the partitions it points to even when they are this small.
+    expect(reader.residentBytes).toBeLessThan(2048 + 64 * top.count);
+    expect(reader.residentBytes).toBeLessThan(partitionBytes / 3);
+    expect(reader.residentBytes).toBeGreaterThan(top.count * 10);
+  });
+
+  it('reads index partitions through the cache, and a scan reads them ahead in few reads', () => {
+    const { dir } = writeSegment(many, { blockBytes: 256 });
+    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
+    const dataEnd = top.dataOffsets[top.count]!;
+    const indexEnd = top.filterOffsets[0]!;
+    const reads: Array<[number, number]> = [];
+    const cache = new MapCache();
+    const reader = SegmentReader.open(counted(dir, reads), 7, cache);
+    reads.length = 0;
+    expect(reader.get(many[12_345]!.key)).toBeDefined();
+    // Its filter partition, index partition and data block, each once and then cached.
+    expect(reads).toHaveLength(3);
+    expect(reader.get(many[12_346]!.key)).toBeDefined();
+    expect(reads).toHaveLength(3);
+
+    const none: BlockCache = { get: () => undefined, set: () => {}, evictFile: () => {}, bytes: 0, budget: 0 };
+    const uncached = SegmentReader.open(counted(dir, reads), 7, none);
+    reads.length = 0;
+    expect(scanAll(uncached)).toEqual(many);
+    const indexReads = reads.filter(([offset]) => offset >= dataEnd);
+    // 64 KiB at a time, not one read per partition.
+    expect(indexReads.length).toBe(Math.ceil((indexEnd - dataEnd) / (64 * 1024)));
+    expect(indexReads.length).toBeLessThan(top.count / 10);
+    expect(reads.length - indexReads.length).toBe(reads.filter(([offset]) => offset < dataEnd).length);
+  });
+
+  it('gives a filter key whose entries span several partitions to the filter of each of them', () => {
+    // One namespace+key with 3000 versions over tiny blocks: dozens of partitions, each
+    // filter holding that filter key (and the neighbours' where they meet).
+    const name = (s: string) => `${s}\x00\x01`;
+    const entries: Entry[] = [];
+    for (const k of ['a', 'b', 'c']) for (let v = 0; v < (k === 'b' ? 3000 : 5); v++) entries.push({ key: `${name('ns') + name(k)}${String(v).padStart(5, '0')}`, kind: KIND_PUT, value: new Uint8Array(8) });
+    const { dir } = writeSegment(entries, { blockBytes: 64, filterKeyParts: 2, bloomBitsPerKey: 10 });
+    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
+    expect(top.count).toBeGreaterThan(10);
+    const reader = openSegment(dir);
+    for (const k of ['a', 'b', 'c']) expect(reader.mayContain(name('ns') + name(k))).toBe(true);
+    // Every get consults the filter of its own partition: each must hold the filter key.
+    for (const e of entries) expect(reader.get(e.key)?.value, e.key).toEqual(e.value);
+    let absent = 0;
+    for (let i = 0; i < 200; i++) if (!reader.mayContain(name('ns') + name(`b${i}`))) absent++;
+    expect(absent).toBeGreaterThan(180);
+  });
+});
+
 describe('segment filter', () => {
   // Version-store style keys: names ended by 0x00 0x01, a 0x00 byte inside escaped as 0x00 0xFF.
   const name = (s: string) => `${s.replace(/\x00/g, '\x00\xff')}\x00\x01`;

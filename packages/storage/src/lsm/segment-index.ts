@@ -5,7 +5,8 @@
  */
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
-import { BlockDecoder, BlockScan, BLOCK_CRC_BYTES, ByteBuffer, corruption, getU32, putVarint, varintSize } from './segment-format.js';
+import { BlockScan } from './segment-block.js';
+import { BlockDecoder, BLOCK_CRC_BYTES, ByteBuffer, corruption, getU32, putVarint, varintSize } from './segment-format.js';
 import type { CorruptionError } from '../errors.js';
 
 /** Builds the index partitions of a segment being written, one at a time. */

@@ -13,7 +13,8 @@ import { InvalidArgumentError } from '@koru/engine';
 import { filterBlockMayContain, isFilterBlock, murmur3 } from './bloom.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
-import { BlockDecoder, BlockScan, BLOCK_CRC_BYTES, BLOOM_SEED_1, BLOOM_SEED_2, binaryString, corruption, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION, getU32, SEGMENT_MAGIC } from './segment-format.js';
+import { BlockScan } from './segment-block.js';
+import { BlockDecoder, BLOCK_CRC_BYTES, BLOOM_SEED_1, BLOOM_SEED_2, binaryString, corruption, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION, getU32, SEGMENT_MAGIC } from './segment-format.js';
 import { BlockHandle, checkIndexPartition, readHandle, TopIndex } from './segment-index.js';
 import type { BlockCache, EntryCursor, EntryKind, Found, SegmentInfo } from './types.js';
 
@@ -42,6 +43,9 @@ export class SegmentReader {
   readonly #scan: BlockScan;
   readonly #indexScan: BlockScan;
   readonly #handle = new BlockHandle();
+  /** Used only to check index partitions read from the file (cursors call back into the reader for that). */
+  readonly #checkScan: BlockScan;
+  readonly #checkHandle = new BlockHandle();
 
   private constructor(file: RandomAccessFile, cache: BlockCache, info: SegmentInfo, filterKeyParts: number, top: TopIndex, propsBytes: number) {
     this.#file = file;
@@ -51,6 +55,7 @@ export class SegmentReader {
     this.#top = top;
     this.#scan = new BlockScan(file);
     this.#indexScan = new BlockScan(file);
+    this.#checkScan = new BlockScan(file);
     this.residentBytes = top.bytes + 2 * propsBytes + READER_OVERHEAD_BYTES;
   }
 
@@ -188,7 +193,7 @@ export class SegmentReader {
     const cached = this.#cache.get(this.info.fileNumber, offset);
     if (cached !== undefined) return cached;
     const raw = readFully(this.#file, offset, top.indexSizes[p]! + BLOCK_CRC_BYTES);
-    const block = owned(checkIndexPartition(raw, this.#file, offset, top.dataOffsets[p]!, top.dataOffsets[p + 1]!, new BlockScan(this.#file), new BlockHandle()));
+    const block = owned(checkIndexPartition(raw, this.#file, offset, top.dataOffsets[p]!, top.dataOffsets[p + 1]!, this.#checkScan, this.#checkHandle));
     this.#cache.set(this.info.fileNumber, offset, block);
     return block;
   }
@@ -212,7 +217,7 @@ export class SegmentReader {
     }
     const at = offset - ahead.start;
     const raw = ahead.bytes.subarray(at, at + size + BLOCK_CRC_BYTES);
-    const block = checkIndexPartition(raw, this.#file, offset, top.dataOffsets[p]!, top.dataOffsets[p + 1]!, new BlockScan(this.#file), new BlockHandle());
+    const block = checkIndexPartition(raw, this.#file, offset, top.dataOffsets[p]!, top.dataOffsets[p + 1]!, this.#checkScan, this.#checkHandle);
     // Cached as a copy: a view would keep the whole read-ahead alive, uncounted.
     if (this.#cache.budget > 0) this.#cache.set(this.info.fileNumber, offset, block.slice());
     return block;

@@ -356,9 +356,6 @@ describe('segment partitions', () => {
 
   it('reads index partitions through the cache, and a scan reads them ahead in few reads', () => {
     const { dir } = writeSegment(many, { blockBytes: 256 });
-    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
-    const dataEnd = top.dataOffsets[top.count]!;
-    const indexEnd = top.filterOffsets[0]!;
     const reads: Array<[number, number]> = [];
     const cache = new MapCache();
     const reader = SegmentReader.open(counted(dir, reads), 7, cache);
@@ -370,14 +367,28 @@ describe('segment partitions', () => {
     expect(reads).toHaveLength(3);
 
     const none: BlockCache = { get: () => undefined, set: () => {}, evictFile: () => {}, bytes: 0, budget: 0 };
-    const uncached = SegmentReader.open(counted(dir, reads), 7, none);
+    // Tiny blocks: hundreds of KB of index partitions.
+    const big: Entry[] = Array.from({ length: 100_000 }, (_, i) => ({ key: `key-${String(i).padStart(7, '0')}`, kind: KIND_PUT, value: new Uint8Array(8) }));
+    const scanned = writeSegment(big, { blockBytes: 64 }).dir;
+    const bigTop = topIndexOf(scanned.readAll(segmentFileName(7))!);
+    const dataEnd = bigTop.dataOffsets[bigTop.count]!;
+    const indexEnd = bigTop.filterOffsets[0]!;
+    expect(indexEnd - dataEnd).toBeGreaterThan(300 * 1024);
+    const uncached = SegmentReader.open(counted(scanned, reads), 7, none);
     reads.length = 0;
-    expect(scanAll(uncached)).toEqual(many);
+    expect(scanAll(uncached)).toEqual(big);
+    // A scan reads data blocks and index partitions, no filter partition.
+    expect(reads.filter(([offset]) => offset >= indexEnd)).toEqual([]);
     const indexReads = reads.filter(([offset]) => offset >= dataEnd);
-    // 64 KiB at a time, not one read per partition.
-    expect(indexReads.length).toBe(Math.ceil((indexEnd - dataEnd) / (64 * 1024)));
-    expect(indexReads.length).toBeLessThan(top.count / 10);
-    expect(reads.length - indexReads.length).toBe(reads.filter(([offset]) => offset < dataEnd).length);
+    // Whole partitions, at least 64 KiB at a time, then twice as much each time (up to 512 KiB), not one read per partition.
+    let target = 64 * 1024;
+    for (const [offset, length] of indexReads) {
+      if (offset + length < indexEnd) expect(length).toBeGreaterThanOrEqual(target);
+      expect(length).toBeLessThan(target + 1024);
+      target = Math.min(2 * target, 512 * 1024);
+    }
+    expect(indexReads.reduce((n, [, length]) => n + length, 0)).toBe(indexEnd - dataEnd);
+    expect(indexReads.length).toBe(3);
   });
 
   it('gives a filter key whose entries span several partitions to the filter of each of them', () => {

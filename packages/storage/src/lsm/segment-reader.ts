@@ -22,11 +22,16 @@ import type { BlockCache, EntryCursor, EntryKind, Found, SegmentInfo } from './t
 const READER_OVERHEAD_BYTES = 1024;
 
 /**
- * The most a sequential scan reads of the index partitions at once. They lie together
- * after the data, so a scan that read them one at a time would seek away from the data
- * (and, in a merge, throw away its read-ahead window) once every partition.
+ * How much a sequential scan reads of the index partitions at once: the first time at
+ * least {@link INDEX_READ_AHEAD_MIN}, then twice as much each time, up to at least
+ * {@link INDEX_READ_AHEAD_MAX}. The partitions lie together after the data, so a scan
+ * that read them one at a time would seek away from the data once every partition
+ * (and, in a merge, throw away its 512 KiB read-ahead window each time: a read of 512
+ * KiB or more goes past that window instead). A short scan reads little; a long one
+ * reads the index in a few large reads.
  */
-const INDEX_READ_AHEAD_BYTES = 64 * 1024;
+const INDEX_READ_AHEAD_MIN = 64 * 1024;
+const INDEX_READ_AHEAD_MAX = 512 * 1024;
 
 /** An open segment file. Not shared between threads. */
 export class SegmentReader {
@@ -201,7 +206,7 @@ export class SegmentReader {
   /**
    * Index partition p for a sequential scan: from the cache, else from `ahead` (the
    * partitions a previous call read together), else read with the next ones, up to
-   * {@link INDEX_READ_AHEAD_BYTES} in one read. Returns the partition and the read-ahead.
+   * the size `ahead` asks for, in one read (see {@link INDEX_READ_AHEAD_MIN}).
    */
   #partitionAhead(p: number, ahead: ReadAhead): Uint8Array {
     const top = this.#top;
@@ -210,10 +215,12 @@ export class SegmentReader {
     if (cached !== undefined) return cached;
     const size = top.indexSizes[p]!;
     if (!(offset >= ahead.start && offset + size + BLOCK_CRC_BYTES <= ahead.start + ahead.bytes.length)) {
+      // Whole partitions, until the target is reached or the index ends.
       let end = offset + size + BLOCK_CRC_BYTES;
-      for (let q = p + 1; q < top.count && top.indexOffsets[q]! + top.indexSizes[q]! + BLOCK_CRC_BYTES - offset <= INDEX_READ_AHEAD_BYTES; q++) end = top.indexOffsets[q]! + top.indexSizes[q]! + BLOCK_CRC_BYTES;
+      for (let q = p + 1; q < top.count && end - offset < ahead.next; q++) end = top.indexOffsets[q]! + top.indexSizes[q]! + BLOCK_CRC_BYTES;
       ahead.bytes = owned(readFully(this.#file, offset, end - offset));
       ahead.start = offset;
+      ahead.next = Math.min(INDEX_READ_AHEAD_MAX, 2 * ahead.next);
     }
     const at = offset - ahead.start;
     const raw = ahead.bytes.subarray(at, at + size + BLOCK_CRC_BYTES);
@@ -244,7 +251,10 @@ export class SegmentReader {
 /** The index partitions a scanning cursor read together (see #partitionAhead). */
 interface ReadAhead {
   bytes: Uint8Array;
+  /** Where bytes[0] is in the file. */
   start: number;
+  /** How much the next read should take at least. */
+  next: number;
 }
 
 /**
@@ -314,7 +324,7 @@ class SegmentCursor implements EntryCursor {
   readonly #index: BlockScan;
   readonly #data: BlockScan;
   readonly #handle = new BlockHandle();
-  readonly #ahead: ReadAhead = { bytes: new Uint8Array(0), start: 0 };
+  readonly #ahead: ReadAhead = { bytes: new Uint8Array(0), start: 0, next: INDEX_READ_AHEAD_MIN };
 
   constructor(
     readonly top: TopIndex,

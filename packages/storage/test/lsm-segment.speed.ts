@@ -1,12 +1,17 @@
 // Speed of segment files (a script, not a test: no thresholds). Run from packages/storage:
 //   node ../../node_modules/.pnpm/tsx@*/node_modules/tsx/dist/cli.mjs test/lsm-segment.speed.ts [entries]
 // Writes N entries (~60-byte keys, ~100-byte values) to a real file, then reports open
-// time, cold gets (every block read from the file and checked), warm gets, absent gets,
-// a full cursor scan, and bytes per entry. Times are CPU time of the process (the wait
+// time, the first get after open, cold gets (every block — filter and index partitions
+// too — read from the file and checked), gets through a 16 MiB LRU cache (partitions
+// stay cached, data blocks mostly not), warm gets, absent gets, a full cursor scan, and
+// bytes per entry. Times are CPU time of the process (the wait
 // for a busy machine left out; the kernel's work for reads and the fsync included).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LruBlockCache } from '../src/lsm/block-cache.js';
+import { FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
+import { TopIndex } from '../src/lsm/segment-index.js';
 import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { SegmentWriter } from '../src/lsm/segment-writer.js';
 import { KIND_PUT, segmentFileName, type BlockCache } from '../src/lsm/types.js';
@@ -50,9 +55,29 @@ try {
   console.log(`entries ${N}, key ${keys[0]!.length} B, value 100 B; file ${(info.bytes / 1e6).toFixed(1)} MB = ${(info.bytes / N).toFixed(1)} B/entry`);
   console.log(`write+sync: ${writeMs.toFixed(0)} ms (${((N / writeMs) * 1000).toFixed(0)} entries/s)`);
 
+  {
+    const f = new NodeFile(path, false);
+    const footer = f.read(info.bytes - FOOTER_BYTES, FOOTER_BYTES);
+    const at = getU32(footer, 8);
+    const top = TopIndex.parse(f.read(at, getU32(footer, 16)), at, (what) => new Error(what) as never);
+    f.close();
+    const dataEnd = top.dataOffsets[top.count]!;
+    let filters = 0;
+    for (const n of top.filterSizes) filters += n + 4;
+    console.log(`data ${(dataEnd / 1e6).toFixed(1)} MB; ${top.count} partitions: index ${((at - dataEnd - filters) / 1e6).toFixed(2)} MB, filters ${(filters / 1e6).toFixed(2)} MB; top index ${top.bytes} B in memory`);
+  }
+
   t = cpuMs();
   const cold = SegmentReader.open(new NodeFile(path, false), 1, noCache);
-  console.log(`open: ${(cpuMs() - t).toFixed(1)} ms; resident ${(cold.residentBytes / 1e6).toFixed(2)} MB`);
+  console.log(`open: ${(cpuMs() - t).toFixed(1)} ms; resident ${(cold.residentBytes / 1e6).toFixed(3)} MB`);
+  {
+    const lru = new LruBlockCache(16 * 1024 * 1024);
+    const t0 = cpuMs();
+    const r = SegmentReader.open(new NodeFile(path, false), 1, lru);
+    if (r.get(keys[N >> 1]!) === undefined) throw new Error('first get found nothing');
+    console.log(`open + first get (fresh 16 MiB cache): ${(cpuMs() - t0).toFixed(2)} ms`);
+    r.close();
+  }
 
   const GETS = 100_000;
   const picks = Array.from({ length: GETS }, () => keys[Math.floor(random() * N)]!);
@@ -65,11 +90,18 @@ try {
     console.log(`${label}: ${((list.length / ms) * 1000).toFixed(0)} gets/s (${((ms * 1000) / list.length).toFixed(2)} µs each)`);
   };
   run('cold gets (file read + CRC + decode per get)', cold, picks, true);
+  const lru = new LruBlockCache(16 * 1024 * 1024);
+  const cached = SegmentReader.open(new NodeFile(path, false), 1, lru);
+  run('16 MiB LRU gets, first pass', cached, picks, true);
+  run('16 MiB LRU gets, second pass', cached, picks, true);
+  console.log(`  cache ${(lru.bytes / 1e6).toFixed(1)} MB, hits ${lru.hits}, misses ${lru.misses}`);
+  run('16 MiB LRU absent gets (filter partitions cached, filter says no)', cached, picks.map((k) => k.replace('document-key-', 'document-kez-')), false);
+  cached.close();
   const warm = SegmentReader.open(new NodeFile(path, false), 1, allCache);
   run('warm gets, first pass (fills the cache)', warm, picks, true);
   run('warm gets (all blocks cached)', warm, picks, true);
   const absent = picks.map((k) => k.replace('document-key-', 'document-kez-'));
-  run('absent gets (filter says no)', cold, absent, false);
+  run('absent gets (filter says no; its partition read each time)', cold, absent, false);
 
   for (const [label, reader] of [
     ['cold scan', cold],

@@ -11,7 +11,9 @@ import { StorageFullError } from '../src/errors.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { murmur3 } from '../src/lsm/bloom.js';
 import { crc32 } from '../src/lsm/checksum.js';
-import { BLOOM_SEED_1, BLOOM_SEED_2, BlockScan, FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
+import { BlockScan } from '../src/lsm/segment-block.js';
+import { BLOOM_SEED_1, BLOOM_SEED_2, FOOTER_BYTES, getU32 } from '../src/lsm/segment-format.js';
+import { TopIndex } from '../src/lsm/segment-index.js';
 import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { SegmentWriter, type SegmentWriterOptions } from '../src/lsm/segment-writer.js';
 import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryKind } from '../src/lsm/types.js';
@@ -50,6 +52,13 @@ function writeSegment(entries: readonly Entry[], options: SegmentWriterOptions =
 
 function openSegment(dir: MemoryDirectory, n = 7, cache: BlockCache = new MapCache()): SegmentReader {
   return SegmentReader.open(dir.open(segmentFileName(n), 'read'), n, cache);
+}
+
+/** The top index of a segment file's bytes, found through its footer. */
+function topIndexOf(file: Uint8Array): TopIndex {
+  const footer = file.subarray(file.length - FOOTER_BYTES);
+  const at = getU32(footer, 8);
+  return TopIndex.parse(file.subarray(at, at + getU32(footer, 16)), at, (what) => new Error(what) as never);
 }
 
 function scanAll(reader: SegmentReader): Entry[] {
@@ -96,6 +105,7 @@ const optionsArb = fc.record({
   blockBytes: fc.integer({ min: 64, max: 2048 }),
   restartInterval: fc.integer({ min: 1, max: 20 }),
   bloomBitsPerKey: fc.constantFrom(0, 1, 10),
+  filterKeyParts: fc.constantFrom(0, 0, 1, 2),
 });
 
 describe('segment round trip', () => {
@@ -172,9 +182,11 @@ describe('segment round trip', () => {
     // The huge entry's block holds it alone: the blocks of 'a' and 'c' stay small.
     reader.get('a');
     reader.get('c');
-    const sizes = [...cache.map.values()].map((b) => b.length).sort((x, y) => x - y);
-    expect(sizes).toHaveLength(3);
-    expect(sizes[1]).toBeLessThan(4096);
+    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
+    const dataBlocks = [...cache.map].filter(([at]) => Number(at.split(':')[1]) < top.dataOffsets[top.count]!).map(([, b]) => b.length).sort((x, y) => x - y);
+    expect(dataBlocks).toHaveLength(3);
+    expect(dataBlocks[1]).toBeLessThan(4096);
+    expect(dataBlocks[2]).toBeGreaterThan(huge.length);
     const c = reader.cursor();
     const seen: string[] = [];
     for (c.seekToFirst(); c.valid(); c.next()) seen.push(`${c.key()}:${c.value().length}`);
@@ -225,12 +237,13 @@ describe('segment round trip', () => {
       const cache = new MapCache();
       const reader = SegmentReader.open(counted, 3, cache);
       expect(cache.map.size).toBe(0);
-      expect(reads.length).toBe(2); // the footer, then the metadata blocks in one read
+      expect(reads.length).toBe(2); // the footer, then the top index and properties in one read
       expect(reader.residentBytes).toBeGreaterThan(0);
       expect(new TextDecoder().decode(reader.get('key-004321')!.value)).toBe('value 4321');
-      expect(reads.length).toBe(3);
+      expect(reads.length).toBe(5); // its filter partition, index partition and data block
+      expect(cache.map.size).toBe(3);
       expect(reader.get('key-004322')).toBeDefined();
-      expect(reads.length).toBe(3);
+      expect(reads.length).toBe(5);
       expect(scanAll(reader)).toEqual(entries);
       reader.close();
     } finally {
@@ -254,10 +267,13 @@ describe('segment layout', () => {
     // Data block: shared | unshared | value length | kind | key suffix | value; restarts [0]; 1 restart.
     expect(hex(0, 21)).toBe('00020200' + '6162' + '0102' + '01010001' + '63' + '00000000' + '01000000');
     crcAt(0, 21);
-    // Filter: max(8, ceil(2 × 10 / 8)) bytes of bits, then k = round(10 ln 2) = 7 probes.
-    const bits = file.subarray(25, 33);
-    expect(file[33]).toBe(7);
-    crcAt(25, 9);
+    // Index partition, in the data block layout: separator 'ac' → handle (offset 0, size 21).
+    expect(hex(25, 41)).toBe('00020200' + '6163' + '0015' + '00000000' + '01000000');
+    crcAt(25, 16);
+    // Filter partition: max(8, ceil(2 × 10 / 8)) bytes of bits, then k = round(10 ln 2) = 7 probes.
+    const bits = file.subarray(45, 53);
+    expect(file[53]).toBe(7);
+    crcAt(45, 9);
     const expected = new Uint8Array(8);
     for (const key of ['ab', 'ac']) {
       const h1 = murmur3(key, BLOOM_SEED_1);
@@ -268,12 +284,12 @@ describe('segment layout', () => {
       }
     }
     expect([...bits]).toEqual([...expected]);
-    // Index: key length, last key 'ac', offset 0, size 21; then 1 block.
-    expect(hex(38, 47)).toBe('02' + '6163' + '00' + '15' + '01000000');
-    crcAt(38, 9);
-    const propsSize = file.length - FOOTER_BYTES - 4 - 51;
-    expect(JSON.parse(new TextDecoder().decode(file.subarray(51, 51 + propsSize)))).toEqual({
-      formatVersion: 1,
+    // Top index: key length, last separator 'ac', data at 0, index partition at 25 (16 bytes), filter at 45 (9 bytes); 1 partition.
+    expect(hex(58, 70)).toBe('02' + '6163' + '00' + '19' + '10' + '2d' + '09' + '01000000');
+    crcAt(58, 12);
+    const propsSize = file.length - FOOTER_BYTES - 4 - 74;
+    expect(JSON.parse(new TextDecoder().decode(file.subarray(74, 74 + propsSize)))).toEqual({
+      formatVersion: 2,
       fileNumber: 7,
       count: 2,
       firstKey: 'ab',
@@ -281,13 +297,23 @@ describe('segment layout', () => {
       filterKeyParts: 0,
       properties: { p: 1 },
     });
-    crcAt(51, propsSize);
+    crcAt(74, propsSize);
     const f = file.length - FOOTER_BYTES;
+    expect(FOOTER_BYTES).toBe(36);
     const u32 = (v: number) => Buffer.from(Uint32Array.of(v).buffer).toString('hex');
-    expect(hex(f, f + 44)).toBe(
-      Buffer.from('KDSEG001').toString('hex') + u32(38) + u32(0) + u32(9) + u32(25) + u32(0) + u32(9) + u32(51) + u32(0) + u32(propsSize),
-    );
-    crcAt(f, 44);
+    expect(hex(f, f + 32)).toBe(Buffer.from('KDSEG002').toString('hex') + u32(58) + u32(0) + u32(12) + u32(74) + u32(0) + u32(propsSize));
+    crcAt(f, 32);
+  });
+
+  it('without a filter (bloomBitsPerKey 0), writes filter partitions of no bytes at all', () => {
+    const entries: Entry[] = Array.from({ length: 400 }, (_, i) => ({ key: `k${String(i).padStart(5, '0')}`, kind: KIND_PUT, value: new Uint8Array(20) }));
+    const { dir } = writeSegment(entries, { bloomBitsPerKey: 0, blockBytes: 128 });
+    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
+    expect(top.count).toBeGreaterThan(3);
+    expect([...top.filterSizes].every((n) => n === 0)).toBe(true);
+    const reader = openSegment(dir);
+    expect(reader.mayContain('k00005x')).toBe(true);
+    for (const e of entries) expect(reader.get(e.key)?.value).toEqual(e.value);
   });
 
   it('hashes the filter with MurmurHash3_x86_32 (reference values)', () => {
@@ -295,6 +321,92 @@ describe('segment layout', () => {
     expect(murmur3('', 1)).toBe(0x514e28b7);
     expect(murmur3('hello', 0)).toBe(0x248bfa47);
     expect(murmur3('The quick brown fox jumps over the lazy dog', 0)).toBe(0x2e4ff723);
+  });
+});
+
+describe('segment partitions', () => {
+  const many: Entry[] = Array.from({ length: 20_000 }, (_, i) => ({ key: `key-${String(i).padStart(7, '0')}`, kind: KIND_PUT, value: bytesOf(`value ${i}`) }));
+
+  /** A RandomAccessFile over `dir`'s segment that records the offset and length of every read. */
+  function counted(dir: MemoryDirectory, reads: Array<[number, number]>): RandomAccessFile {
+    const inner = dir.open(segmentFileName(7), 'read');
+    return { ...inner, name: inner.name, size: () => inner.size(), read: (offset, length) => (reads.push([offset, length]), inner.read(offset, length)), close: () => inner.close() };
+  }
+
+  it('splits the index and the filter into partitions of about blockBytes, and keeps only the top index in memory', () => {
+    const { dir } = writeSegment(many, { blockBytes: 256 });
+    const file = dir.readAll(segmentFileName(7))!;
+    const top = topIndexOf(file);
+    expect(top.count).toBeGreaterThan(20);
+    let partitionBytes = 0;
+    for (let p = 0; p < top.count; p++) {
+      // A partition ends at the entry that brings it to blockBytes: one short entry over at most.
+      if (p < top.count - 1) expect(top.indexSizes[p]).toBeGreaterThanOrEqual(256);
+      expect(top.indexSizes[p]).toBeLessThan(256 + 32);
+      expect(top.filterSizes[p]).toBeGreaterThan(8);
+      partitionBytes += top.indexSizes[p]! + top.filterSizes[p]!;
+    }
+    const reader = openSegment(dir);
+    // The top index and the properties: some bytes per partition (not per block), a
+    // fraction of the partitions it points to even when they are this small.
+    expect(reader.residentBytes).toBeLessThan(2048 + 64 * top.count);
+    expect(reader.residentBytes).toBeLessThan(partitionBytes / 3);
+    expect(reader.residentBytes).toBeGreaterThan(top.count * 10);
+  });
+
+  it('reads index partitions through the cache, and a scan reads them ahead in few reads', () => {
+    const { dir } = writeSegment(many, { blockBytes: 256 });
+    const reads: Array<[number, number]> = [];
+    const cache = new MapCache();
+    const reader = SegmentReader.open(counted(dir, reads), 7, cache);
+    reads.length = 0;
+    expect(reader.get(many[12_345]!.key)).toBeDefined();
+    // Its filter partition, index partition and data block, each once and then cached.
+    expect(reads).toHaveLength(3);
+    expect(reader.get(many[12_346]!.key)).toBeDefined();
+    expect(reads).toHaveLength(3);
+
+    const none: BlockCache = { get: () => undefined, set: () => {}, evictFile: () => {}, bytes: 0, budget: 0 };
+    // Tiny blocks: hundreds of KB of index partitions.
+    const big: Entry[] = Array.from({ length: 100_000 }, (_, i) => ({ key: `key-${String(i).padStart(7, '0')}`, kind: KIND_PUT, value: new Uint8Array(8) }));
+    const scanned = writeSegment(big, { blockBytes: 64 }).dir;
+    const bigTop = topIndexOf(scanned.readAll(segmentFileName(7))!);
+    const dataEnd = bigTop.dataOffsets[bigTop.count]!;
+    const indexEnd = bigTop.filterOffsets[0]!;
+    expect(indexEnd - dataEnd).toBeGreaterThan(300 * 1024);
+    const uncached = SegmentReader.open(counted(scanned, reads), 7, none);
+    reads.length = 0;
+    expect(scanAll(uncached)).toEqual(big);
+    // A scan reads data blocks and index partitions, no filter partition.
+    expect(reads.filter(([offset]) => offset >= indexEnd)).toEqual([]);
+    const indexReads = reads.filter(([offset]) => offset >= dataEnd);
+    // Whole partitions, at least 64 KiB at a time, then twice as much each time (up to 512 KiB), not one read per partition.
+    let target = 64 * 1024;
+    for (const [offset, length] of indexReads) {
+      if (offset + length < indexEnd) expect(length).toBeGreaterThanOrEqual(target);
+      expect(length).toBeLessThan(target + 1024);
+      target = Math.min(2 * target, 512 * 1024);
+    }
+    expect(indexReads.reduce((n, [, length]) => n + length, 0)).toBe(indexEnd - dataEnd);
+    expect(indexReads.length).toBe(3);
+  });
+
+  it('gives a filter key whose entries span several partitions to the filter of each of them', () => {
+    // One namespace+key with 3000 versions over tiny blocks: dozens of partitions, each
+    // filter holding that filter key (and the neighbours' where they meet).
+    const name = (s: string) => `${s}\x00\x01`;
+    const entries: Entry[] = [];
+    for (const k of ['a', 'b', 'c']) for (let v = 0; v < (k === 'b' ? 3000 : 5); v++) entries.push({ key: `${name('ns') + name(k)}${String(v).padStart(5, '0')}`, kind: KIND_PUT, value: new Uint8Array(8) });
+    const { dir } = writeSegment(entries, { blockBytes: 64, filterKeyParts: 2, bloomBitsPerKey: 10 });
+    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
+    expect(top.count).toBeGreaterThan(10);
+    const reader = openSegment(dir);
+    for (const k of ['a', 'b', 'c']) expect(reader.mayContain(name('ns') + name(k))).toBe(true);
+    // Every get consults the filter of its own partition: each must hold the filter key.
+    for (const e of entries) expect(reader.get(e.key)?.value, e.key).toEqual(e.value);
+    let absent = 0;
+    for (let i = 0; i < 200; i++) if (!reader.mayContain(name('ns') + name(`b${i}`))) absent++;
+    expect(absent).toBeGreaterThan(180);
   });
 });
 
@@ -310,10 +422,10 @@ describe('segment filter', () => {
     for (let k = 0; k < 10; k++) for (let v = 0; v < 100; v++) entries.push({ key: versionKey('ns', `k\x00${k}`, v), kind: KIND_PUT, value: bytesOf(`${k}.${v}`) });
     entries.sort((a, b) => (a.key < b.key ? -1 : 1));
     const { dir } = writeSegment(entries, { filterKeyParts: 2, bloomBitsPerKey: 10 });
-    const file = dir.readAll(segmentFileName(7))!;
+    const top = topIndexOf(dir.readAll(segmentFileName(7))!);
     // 10 distinct filter keys × 10 bits = 13 bytes of bits (at least 8), plus the probe count.
-    const footer = file.subarray(file.length - FOOTER_BYTES);
-    expect(getU32(footer, 28)).toBe(14);
+    expect(top.count).toBe(1);
+    expect(top.filterSizes[0]).toBe(14);
 
     const reader = openSegment(dir);
     for (let k = 0; k < 10; k++) expect(reader.mayContain(name('ns') + name(`k\x00${k}`))).toBe(true);
@@ -455,7 +567,12 @@ describe('segment damage', () => {
       damaged[offset]! ^= 1 << Math.floor(random() * 8);
       const d = new MemoryDirectory();
       d.writeAtomic(segmentFileName(7), damaged);
-      const code = codeOf(() => scanAll(openSegment(d)));
+      const code = codeOf(() => {
+        const reader = openSegment(d);
+        scanAll(reader);
+        // The filter partitions are read by lookups, not scans.
+        for (const e of entries) reader.mayContain(e.key);
+      });
       expect(code, `offset ${offset}`).toBe(ErrorCodes.CORRUPTION);
     }
   });
@@ -481,7 +598,12 @@ describe('segment damage', () => {
   it('reports a data block that went bad after open (cut under it) as CORRUPTION with its offset', () => {
     const { dir, name } = writeSegment(sample, { blockBytes: 256 });
     const file = dir.open(name, 'append');
-    const reader = SegmentReader.open(file, 7, new MapCache());
+    const cache = new MapCache();
+    const reader = SegmentReader.open(file, 7, cache);
+    // Every partition cached (a scan and a lookup of each key), then the first block forgotten.
+    scanAll(reader);
+    for (const e of sample) reader.get(e.key);
+    cache.map.delete('7:0');
     file.truncate(100);
     let error: unknown;
     try {

@@ -1,6 +1,7 @@
 /**
- * The Bloom filter of a segment (layout in segment-format.ts): a few bits per key that
- * let a lookup skip a segment without reading any of its data blocks. Double hashing
+ * The Bloom filters of a segment, one per index partition (layout in segment-format.ts):
+ * a few bits per key that let a lookup skip a segment without reading any of its data
+ * blocks. Double hashing
  * (probe i at h1 + i·h2) from two MurmurHash3 rounds with different seeds: two
  * independent 32-bit hashes, so false positives stay near the theoretical rate even
  * for large filters, at the cost of two short passes over the key (no crypto).
@@ -45,23 +46,24 @@ export function murmur3(key: string, seed: number): number {
   return h >>> 0;
 }
 
-/** Collects the filter keys of a segment being written, then lays out its filter block. */
+/** Collects the filter keys of one filter partition being written, then lays it out. */
 export class BloomBuilder {
   /** Pairs (h1, h2) of the keys added: 8 bytes a key however long the key. */
   #hashes = new Uint32Array(1024);
   #count = 0;
 
-  /** @param bitsPerKey bits of filter per key; 0 writes "no filter" (everything may be present). */
+  /** @param bitsPerKey bits of filter per key; 0 writes "no filter" (an empty partition: everything may be present). */
   constructor(readonly bitsPerKey: number) {}
 
-  /** Keys added so far. */
+  /** Keys added since the last {@link reset}. */
   get count(): number {
     return this.#count;
   }
 
-  /** Bytes the filter block will take (for size estimates). */
+  /** Bytes the filter partition will take (for size estimates; its CRC not included). */
   get estimatedBytes(): number {
-    return this.bitsPerKey === 0 || this.#count === 0 ? 1 : filterBytes(this.#count, this.bitsPerKey) + 1;
+    if (this.bitsPerKey === 0) return 0;
+    return this.#count === 0 ? 1 : filterBytes(this.#count, this.bitsPerKey) + 1;
   }
 
   add(filterKey: string): void {
@@ -77,9 +79,14 @@ export class BloomBuilder {
     this.#count++;
   }
 
-  /** The filter block's bytes: the bit array, then the number of probes (0 = no filter). */
+  /** Forgets the keys added (the next partition starts); keeps the buffer. */
+  reset(): void {
+    this.#count = 0;
+  }
+
+  /** The filter partition's bytes: the bit array, then the number of probes; empty when bitsPerKey = 0. */
   build(): Uint8Array {
-    if (this.bitsPerKey === 0) return new Uint8Array(1);
+    if (this.bitsPerKey === 0) return new Uint8Array(0);
     const probes = Math.min(MAX_PROBES, Math.max(1, Math.round(this.bitsPerKey * Math.LN2)));
     const m = this.#count === 0 ? 0 : filterBytes(this.#count, this.bitsPerKey);
     const out = new Uint8Array(m + 1);
@@ -102,44 +109,29 @@ function filterBytes(keys: number, bitsPerKey: number): number {
   return Math.max(8, Math.ceil((keys * bitsPerKey) / 8));
 }
 
-/** A filter block read back: answers "surely absent" or "may be present". */
-export class BloomFilter {
-  readonly #bits: Uint8Array;
-  readonly #bitCount: number;
-  readonly #probes: number;
+/**
+ * Whether a (CRC-checked) filter partition is well formed: at least the probe count,
+ * which is 1–30. A reader checks it once, when it reads the partition from the file.
+ */
+export function isFilterBlock(block: Uint8Array): boolean {
+  if (block.length < 1) return false;
+  const probes = block[block.length - 1]!;
+  return probes >= 1 && probes <= MAX_PROBES;
+}
 
-  /**
-   * @param block the filter block's bytes (checked by the caller's CRC).
-   * @returns undefined when the block is malformed (the caller reports damage).
-   */
-  static parse(block: Uint8Array): BloomFilter | undefined {
-    if (block.length < 1) return undefined;
-    const probes = block[block.length - 1]!;
-    if (probes > MAX_PROBES) return undefined;
-    return new BloomFilter(block.subarray(0, block.length - 1), probes);
+/**
+ * False when no key with the filter key hashed to (h1, h2) (its two murmur3 hashes) was
+ * added to this filter partition; true may be a false positive. Reads the block in
+ * place: nothing allocated per query.
+ */
+export function filterBlockMayContain(block: Uint8Array, h1: number, h2: number): boolean {
+  const m = block.length - 1;
+  if (m === 0) return false;
+  const bitCount = m * 8;
+  const probes = block[m]!;
+  for (let i = 0; i < probes; i++) {
+    const b = ((h1 + Math.imul(i, h2)) >>> 0) % bitCount;
+    if ((block[b >>> 3]! & (1 << (b & 7))) === 0) return false;
   }
-
-  private constructor(bits: Uint8Array, probes: number) {
-    this.#bits = bits;
-    this.#bitCount = bits.length * 8;
-    this.#probes = probes;
-  }
-
-  /** Bytes held. */
-  get bytes(): number {
-    return this.#bits.length + 1;
-  }
-
-  /** False when no key with this filter key was added; true may be a false positive. */
-  mayContain(filterKey: string): boolean {
-    if (this.#probes === 0) return true;
-    if (this.#bitCount === 0) return false;
-    const h1 = murmur3(filterKey, BLOOM_SEED_1);
-    const h2 = murmur3(filterKey, BLOOM_SEED_2);
-    for (let i = 0; i < this.#probes; i++) {
-      const b = ((h1 + Math.imul(i, h2)) >>> 0) % this.#bitCount;
-      if ((this.#bits[b >>> 3]! & (1 << (b & 7))) === 0) return false;
-    }
-    return true;
-  }
+  return true;
 }

@@ -1,5 +1,7 @@
 /**
- * Segment file format, version 1: an immutable, sorted, checksummed run of entries.
+ * Segment file format, version 2: an immutable, sorted, checksummed run of entries whose
+ * index and Bloom filter are partitioned, so that an open reader keeps only a small
+ * top-level index in memory and reads the rest on demand through the block cache.
  *
  * Conventions. Integers are little-endian. `varint` is unsigned LEB128 (7 bits a byte,
  * low group first, high bit set on every byte but the last; at most 8 bytes, values
@@ -7,18 +9,24 @@
  * 2^53). `CRC` is the CRC-32 of lsm/checksum.ts (IEEE, as zlib). Keys are binary
  * strings (one byte a char, see types.ts) and are stored as those bytes.
  *
- *     file := dataBlock* filterBlock indexBlock propertiesBlock footer
+ *     file := dataBlock* indexPartition* filterPartition* topIndexBlock propertiesBlock footer
  *
- * Every block (data, filter, index, properties) is stored as its bytes followed by a
- * u32 CRC of exactly those bytes. A block's "offset" and "size" name its bytes, not the
- * CRC after them. The parts follow each other with no gap: the first data block is at
- * offset 0, each data block starts 4 bytes after the previous one ends, the filter
- * block starts right after the last data block (at 0 when there is none), then the
- * index block, the properties block and the footer, which ends the file. A reader
- * checks this layout when it opens the file, and every CRC before it decodes the bytes
- * under it; CRC-32 catches every error confined to 32 consecutive bits, so any flipped
- * bit or byte, anywhere, is reported when its part is read (the footer, filter, index
- * and properties at open, a data block when a lookup or scan first needs it).
+ * Every block (data block, index partition, filter partition, top index, properties) is
+ * stored as its bytes followed by a u32 CRC of exactly those bytes; the one exception
+ * is a filter partition of size 0 ("no filter", bloomBitsPerKey = 0), which has no bytes
+ * and no CRC. A block's "offset" and "size" name its bytes, not the CRC after them. The
+ * parts follow each other with no gap: the first data block is at offset 0, each block
+ * starts right after the previous one's CRC, the index partitions right after the last
+ * data block, the filter partitions right after the last index partition, then the top
+ * index, the properties and the footer, which ends the file (an empty segment is just
+ * its top index, properties and footer). A reader checks at open that the footer, top
+ * index and properties tile the end of the file and that the top index's partitions
+ * tile the rest, and when it first reads an index partition, that the data blocks it
+ * lists tile that partition's share of the data; it checks every CRC before it decodes
+ * the bytes under it. CRC-32 catches every error confined to 32 consecutive bits, so any
+ * flipped bit or byte, anywhere, is reported when its part is read (the footer, top
+ * index and properties at open; an index or filter partition or a data block when a
+ * lookup or scan first needs it).
  *
  * Data block (about `blockBytes`, default 4096; a block never passes `blockBytes`
  * unless it holds a single entry that alone does, e.g. a 16 MiB value):
@@ -35,58 +43,81 @@
  * in the trailer (ascending; the first is 0; R ≥ 1), so a search binary-searches the
  * restarts and decodes at most one interval.
  *
- * Filter block: a Bloom filter over the entries' *filter keys*.
+ * Index partition: a block in the data-block layout above (same restart interval), one
+ * entry per data block, in order, kind 0, whose key is the block's *separator* and whose
+ * value is the block's handle:
+ *
+ *     value := offset:varint size:varint
+ *
+ * The separator is ≥ the block's last key and < the next block's first key (the writer
+ * uses a short separator when one exists, else the last key; for the segment's last
+ * block, its last key), so the block that may hold key x is the first whose separator
+ * is ≥ x. A partition ends after the entry that brings it to `blockBytes` or more (so
+ * it is about `blockBytes`, more only by its last entry), and at the last data block.
+ * Its data blocks are consecutive: the first starts at the partition's dataOffset (in
+ * the top index), each next one right after the previous one's CRC, and the last one's
+ * CRC ends where the next partition's data starts (for the last partition, where the
+ * first index partition starts).
+ *
+ * Filter partition p: a Bloom filter over the *filter keys* of the entries in the data
+ * blocks of index partition p (so the entries of one filter key, when they span two
+ * partitions, are in both filters).
  *
  *     bits:byte × m  k:u8
  *
- * k = 0: no filter (bloomBitsPerKey = 0; the block is then one 0 byte): every key
- * may be present.
- * Otherwise bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
+ * Bit b (byte b >> 3, bit b & 7, least significant first) is set for each of
  * the k probes b = ((h1 + i·h2) mod 2^32) mod 8m, i = 0…k−1, of every filter key, where
  * h1 and h2 are MurmurHash3_x86_32 of the filter key's bytes with seeds 0x9747b28c
  * and 0x3c6ef372 ({@link BLOOM_SEED_1}, {@link BLOOM_SEED_2}; for reference, seed 0
- * gives 0x248bfa47 for "hello"). m = 0 when there is no filter key
- * (then nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter
- * keys, and k = clamp(round(bitsPerKey · ln 2), 1, 30).
+ * gives 0x248bfa47 for "hello"). m = 0 when the partition has no filter key (then
+ * nothing is present); else m = max(8, ceil(n · bitsPerKey / 8)) for n filter keys, and
+ * k = clamp(round(bitsPerKey · ln 2), 1, 30). With bloomBitsPerKey = 0 every filter
+ * partition has size 0 and no bytes at all: every key may be present.
  * A key's filter key depends on `filterKeyParts` N (in the properties): N = 0, the
  * whole key; N > 0, the key's prefix through the end of its N-th terminator 0x00 0x01
  * (the version store's names end with 0x00 0x01 and escape a 0x00 byte as 0x00 0xFF,
  * so N = 2 groups every version of one namespace+key). A key with fewer than N
  * terminators has no filter key and is not in the filter. Equal consecutive filter
- * keys are added once.
+ * keys within a partition are added once.
+ * A reader asks the filter of the partition that may hold a key (for a get), or of every
+ * partition whose key range meets the filter key's (for `mayContain`: the first whose
+ * separator is ≥ the filter key, and each next one while the previous separator still
+ * starts with the filter key, since its entries may continue there).
  *
- * Index block: one entry per data block, in order, then their number.
+ * Top index block: one entry per index partition, in order, then their number P.
  *
- *     (keyLength:varint key:byte × keyLength offset:varint size:varint) × B  B:u32
+ *     (keyLength:varint key:byte × keyLength dataOffset:varint indexOffset:varint
+ *      indexSize:varint filterOffset:varint filterSize:varint) × P  P:u32
  *
- * `key` is ≥ the block's last key and < the next block's first key (the writer uses a
- * short separator when one exists, else the last key; for the last block, its last
- * key), so the block that may hold key x is the first whose index key is ≥ x.
+ * `key` is the partition's last separator (strictly ascending across entries);
+ * dataOffset is where its first data block starts (0 for the first; ascending);
+ * indexOffset/indexSize and filterOffset/filterSize locate its index and filter
+ * partitions. The reader keeps this block, decoded, in memory: a few KB per segment.
  *
- * Properties block: UTF-8 JSON of { formatVersion: 1, fileNumber, count, firstKey,
+ * Properties block: UTF-8 JSON of { formatVersion: 2, fileNumber, count, firstKey,
  * lastKey, filterKeyParts, properties } (`properties`: the caller's JSON-safe object;
  * firstKey and lastKey are binary strings, "" when count = 0). A reader refuses a file
  * whose fileNumber is not the number it was opened as (a misnamed file).
  *
- * Footer, the last {@link FOOTER_BYTES} = 48 bytes:
+ * Footer, the last {@link FOOTER_BYTES} = 36 bytes:
  *
- *     magic "KDSEG001"  indexOffset:u64 indexSize:u32  filterOffset:u64 filterSize:u32
+ *     magic "KDSEG002"  topIndexOffset:u64 topIndexSize:u32
  *     propertiesOffset:u64 propertiesSize:u32  footerCrc:u32
  *
- * footerCrc is the CRC of the footer's first 44 bytes.
+ * footerCrc is the CRC of the footer's first 32 bytes.
  */
 import { CorruptionError } from '../errors.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
 
-/** The footer's first 8 bytes, "KDSEG001". */
-export const SEGMENT_MAGIC = 'KDSEG001';
+/** The footer's first 8 bytes, "KDSEG002". */
+export const SEGMENT_MAGIC = 'KDSEG002';
 /** Size of the footer at the end of every segment file. */
-export const FOOTER_BYTES = 48;
+export const FOOTER_BYTES = 36;
 /** Bytes of the CRC stored after every block. */
 export const BLOCK_CRC_BYTES = 4;
 /** Version written in the properties block. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** Default target size of a data block. */
 export const DEFAULT_BLOCK_BYTES = 4096;
@@ -248,11 +279,11 @@ export class ByteBuffer {
     this.u32(Math.floor(v / 0x100000000));
   }
 
-  /** Appends the bytes of a binary string. */
-  binary(s: string): void {
-    const out = this.reserve(s.length);
+  /** Appends the bytes of a binary string, from its char `start` on. */
+  binary(s: string, start = 0): void {
+    const out = this.reserve(s.length - start);
     let at = this.length;
-    for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+    for (let i = start; i < s.length; i++) out[at++] = s.charCodeAt(i);
     this.length = at;
   }
 
@@ -271,12 +302,10 @@ export class ByteBuffer {
   }
 }
 
-/** Where the footer says the metadata blocks are. */
+/** Where the footer says the top index and the properties are. */
 export interface Footer {
-  readonly indexOffset: number;
-  readonly indexSize: number;
-  readonly filterOffset: number;
-  readonly filterSize: number;
+  readonly topIndexOffset: number;
+  readonly topIndexSize: number;
   readonly propsOffset: number;
   readonly propsSize: number;
 }
@@ -285,10 +314,8 @@ export interface Footer {
 export function encodeFooter(f: Footer): Uint8Array {
   const b = new ByteBuffer(FOOTER_BYTES);
   b.binary(SEGMENT_MAGIC);
-  b.u64(f.indexOffset);
-  b.u32(f.indexSize);
-  b.u64(f.filterOffset);
-  b.u32(f.filterSize);
+  b.u64(f.topIndexOffset);
+  b.u32(f.topIndexSize);
   b.u64(f.propsOffset);
   b.u32(f.propsSize);
   b.crcFrom(0);
@@ -298,235 +325,4 @@ export function encodeFooter(f: Footer): Uint8Array {
 /** A CorruptionError naming the file and the offset of the damaged part. */
 export function corruption(file: RandomAccessFile, offset: number, what: string): CorruptionError {
   return new CorruptionError(`segment ${file.name} is damaged at offset ${offset}: ${what}`, { file: file.name, offset });
-}
-
-const NO_BLOCK = new Uint8Array(0);
-
-/**
- * Decodes the entries of one checked data block: a position in the block and the entry
- * there. The current key is kept as bytes in a reused buffer (the shared prefix is
- * already in place from the previous entry), so stepping and comparing allocate
- * nothing; a key string is built only when asked for.
- */
-export class BlockScan {
-  /** The block (its bytes, without the CRC). */
-  block: Uint8Array = NO_BLOCK;
-  /** The current entry's kind and key length. */
-  kind = 0;
-  keyLength = 0;
-  #key = new Uint8Array(128);
-  #offset = 0;
-  #dataEnd = 0;
-  #restarts = 0;
-  #next = 0;
-  #valueStart = 0;
-  #valueLength = 0;
-  /** Bytes the current key shares with the previous one. */
-  #shared = 0;
-  /** The previous key as a string, when it was asked for (its prefix starts the next one). */
-  #previousString: string | undefined;
-  #string: string | undefined;
-  /** Length of the common prefix of the current key and the last target compared (see {@link compare}). */
-  #matched = 0;
-  /** Where the last slow-path varint ended. */
-  #p = 0;
-
-  /** @param file named in damage reports. */
-  constructor(readonly file: RandomAccessFile) {}
-
-  /**
-   * Checks a block's trailer once, when it is read from the file: at least one restart,
-   * the first at 0, ascending, inside the entries. Later decoding relies on it.
-   * @throws CorruptionError
-   */
-  static check(block: Uint8Array, file: RandomAccessFile, offset: number): void {
-    const n = block.length;
-    const count = n >= 4 ? getU32(block, n - 4) : 0;
-    const dataEnd = n - 4 - 4 * count;
-    if (count < 1 || dataEnd < 4) throw corruption(file, offset, 'malformed block trailer');
-    let prev = -1;
-    for (let i = 0; i < count; i++) {
-      const r = getU32(block, dataEnd + 4 * i);
-      if ((i === 0 && r !== 0) || r <= prev || r >= dataEnd) throw corruption(file, offset, 'malformed restart points');
-      prev = r;
-    }
-  }
-
-  /** Starts on a checked block (at `offset` in the file), before its first entry. */
-  reset(block: Uint8Array, offset: number): void {
-    const n = block.length;
-    const count = getU32(block, n - 4);
-    this.block = block;
-    this.#offset = offset;
-    this.#restarts = count;
-    this.#dataEnd = n - 4 - 4 * count;
-    this.#next = 0;
-    this.keyLength = 0;
-    this.#string = undefined;
-  }
-
-  /** Decodes the next entry; false at the end of the block (the scan is then unchanged). */
-  step(): boolean {
-    let p = this.#next;
-    if (p >= this.#dataEnd) return false;
-    const b = this.block;
-    // Lengths below 128 take one byte: the common case is decoded inline.
-    let shared = b[p]!;
-    if (shared < 128) p++;
-    else {
-      shared = this.#varint(p);
-      p = this.#p;
-    }
-    let unshared = b[p]!;
-    if (unshared < 128) p++;
-    else {
-      unshared = this.#varint(p);
-      p = this.#p;
-    }
-    let valueLength = b[p]!;
-    if (valueLength < 128) p++;
-    else {
-      valueLength = this.#varint(p);
-      p = this.#p;
-    }
-    const kind = b[p++]!;
-    const end = p + unshared + valueLength;
-    if (shared > this.keyLength || kind > 1 || end > this.#dataEnd) throw corruption(this.file, this.#offset, 'malformed entry');
-    const keyLength = shared + unshared;
-    let key = this.#key;
-    if (keyLength > key.length) {
-      const grown = new Uint8Array(Math.max(keyLength, key.length * 2));
-      grown.set(key.subarray(0, shared));
-      this.#key = key = grown;
-    }
-    for (let i = 0; i < unshared; i++) key[shared + i] = b[p + i]!;
-    this.keyLength = keyLength;
-    this.#shared = shared;
-    this.#previousString = this.#string;
-    this.#string = undefined;
-    this.kind = kind;
-    this.#valueStart = p + unshared;
-    this.#valueLength = valueLength;
-    this.#next = end;
-    return true;
-  }
-
-  /**
-   * Moves to the first entry whose key is ≥ `target`: binary search over the restart
-   * points, then at most one interval decoded. False when every key is below it.
-   */
-  seek(target: string): boolean {
-    // Keys between two bounds share with the target at least the smaller of the bounds'
-    // common prefixes with it: comparisons start there (keys often share long prefixes).
-    let lo = 0;
-    let hi = this.#restarts - 1;
-    let matchedLo = 0;
-    let matchedHi = 0;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.#compareRestart(mid, target, Math.min(matchedLo, matchedHi)) <= 0) {
-        lo = mid;
-        matchedLo = this.#matched;
-      } else {
-        hi = mid - 1;
-        matchedHi = this.#matched;
-      }
-    }
-    this.#next = getU32(this.block, this.#dataEnd + 4 * lo);
-    this.keyLength = 0;
-    this.#string = undefined;
-    if (!this.step()) return false;
-    if (this.compare(target, matchedLo) >= 0) return true;
-    while (this.step()) {
-      // The previous key is below the target and first differs from it at #matched. A
-      // key sharing more than that with it differs at the same byte: below too, no need
-      // to look. Otherwise it matches the target through its shared prefix.
-      const shared = this.#shared;
-      if (shared > this.#matched) continue;
-      if (this.compare(target, shared) >= 0) return true;
-    }
-    return false;
-  }
-
-  /**
-   * The current key compared with `target` (negative, 0, positive), byte by byte from
-   * `from` (the caller knows the bytes before agree). Leaves in #matched where they
-   * first differ.
-   */
-  compare(target: string, from = 0): number {
-    const key = this.#key;
-    const len = this.keyLength;
-    const n = Math.min(len, target.length);
-    for (let i = from; i < n; i++) {
-      const d = key[i]! - target.charCodeAt(i);
-      if (d !== 0) {
-        this.#matched = i;
-        return d;
-      }
-    }
-    this.#matched = n;
-    return len - target.length;
-  }
-
-  /** The current key as a binary string (built once; from the previous key's string when known). */
-  keyString(): string {
-    if (this.#string !== undefined) return this.#string;
-    const previous = this.#previousString;
-    const shared = this.#shared;
-    this.#string =
-      previous !== undefined && shared > 0
-        ? previous.slice(0, shared) + binaryString(this.#key, shared, this.keyLength)
-        : binaryString(this.#key, 0, this.keyLength);
-    return this.#string;
-  }
-
-  /** The current value: a view into the block (not to be mutated). */
-  value(): Uint8Array {
-    return this.block.subarray(this.#valueStart, this.#valueStart + this.#valueLength);
-  }
-
-  /** The key at restart point `i` (stored whole there) compared with `target` from byte `from`, read in place. */
-  #compareRestart(i: number, target: string, from: number): number {
-    const b = this.block;
-    let p = getU32(b, this.#dataEnd + 4 * i);
-    if (b[p] !== 0) throw corruption(this.file, this.#offset, 'a restart point shares a prefix');
-    p++;
-    let length = b[p]!;
-    if (length < 128) p++;
-    else {
-      length = this.#varint(p);
-      p = this.#p;
-    }
-    // Skip the value length and the kind.
-    while (b[p]! >= 128) p++;
-    p += 2;
-    if (p + length > this.#dataEnd) throw corruption(this.file, this.#offset, 'malformed entry');
-    const n = Math.min(length, target.length);
-    for (let j = from; j < n; j++) {
-      const d = b[p + j]! - target.charCodeAt(j);
-      if (d !== 0) {
-        this.#matched = j;
-        return d;
-      }
-    }
-    this.#matched = n;
-    return length - target.length;
-  }
-
-  /** A varint of more than one byte at `p` (its end goes to #p). */
-  #varint(p: number): number {
-    const b = this.block;
-    let result = 0;
-    let mult = 1;
-    for (let i = 0; i < 8 && p < this.#dataEnd; i++) {
-      const x = b[p++]!;
-      result += (x & 127) * mult;
-      if (x < 128) {
-        this.#p = p;
-        return result;
-      }
-      mult *= 128;
-    }
-    throw corruption(this.file, this.#offset, 'malformed length');
-  }
 }

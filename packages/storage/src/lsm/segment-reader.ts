@@ -1,57 +1,71 @@
 /**
  * Reads a segment file (format in segment-format.ts). Opening reads and checks only the
- * footer, filter, index and properties, which stay in memory; data blocks are read on
- * demand, checked against their CRC before anything in them is decoded, and shared
- * through the {@link BlockCache}. Damaged bytes raise CORRUPTION, never a wrong answer.
+ * footer, the top index and the properties, and keeps only the decoded top index (a few
+ * KB); index partitions, filter partitions and data blocks are read on demand, checked
+ * against their CRC before anything in them is decoded, and shared through the
+ * {@link BlockCache} (keyed by their offsets, like data blocks). Damaged bytes raise
+ * CORRUPTION, never a wrong answer.
  *
  * Values handed out (by `get` and cursors) are views into cached blocks: callers must
  * not mutate them, and copy them if they keep them long (a view pins its whole block).
  */
 import { InvalidArgumentError } from '@koru/engine';
-import { BloomFilter } from './bloom.js';
+import { filterBlockMayContain, isFilterBlock, murmur3 } from './bloom.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
-import { BlockDecoder, BlockScan, BLOCK_CRC_BYTES, binaryString, corruption, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION, getU32, SEGMENT_MAGIC } from './segment-format.js';
+import { BlockScan } from './segment-block.js';
+import { BlockDecoder, BLOCK_CRC_BYTES, BLOOM_SEED_1, BLOOM_SEED_2, binaryString, corruption, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION, getU32, SEGMENT_MAGIC } from './segment-format.js';
+import { BlockHandle, checkIndexPartition, readHandle, TopIndex } from './segment-index.js';
 import type { BlockCache, EntryCursor, EntryKind, Found, SegmentInfo } from './types.js';
 
-/** Approximate bytes of an index entry beyond its key's chars (string header, offset, size). */
-const INDEX_ENTRY_OVERHEAD = 40;
+/** Approximate bytes of a reader beyond its top index and properties (the objects, the scanners' key buffers). */
+const READER_OVERHEAD_BYTES = 1024;
+
+/**
+ * How much a sequential scan reads of the index partitions at once: the first time at
+ * least {@link INDEX_READ_AHEAD_MIN}, then twice as much each time, up to at least
+ * {@link INDEX_READ_AHEAD_MAX}. The partitions lie together after the data, so a scan
+ * that read them one at a time would seek away from the data once every partition
+ * (and, in a merge, throw away its 512 KiB read-ahead window each time: a read of 512
+ * KiB or more goes past that window instead). A short scan reads little; a long one
+ * reads the index in a few large reads.
+ */
+const INDEX_READ_AHEAD_MIN = 64 * 1024;
+const INDEX_READ_AHEAD_MAX = 512 * 1024;
 
 /** An open segment file. Not shared between threads. */
 export class SegmentReader {
   /** What the segment holds (from its properties block; `bytes` is the file's size). */
   readonly info: SegmentInfo;
-  /** Memory held outside the cache (index + filter + props), for the memory budget. */
+  /** Memory held outside the cache (top index + properties + the reader itself), for the memory budget. */
   readonly residentBytes: number;
   /** The filter-key rule the segment was written with (see segment-format.ts). */
   readonly filterKeyParts: number;
   readonly #file: RandomAccessFile;
   readonly #cache: BlockCache;
-  /** Index: the key bounding block i, where it starts and its size (without its CRC). */
-  readonly #keys: readonly string[];
-  readonly #offsets: Float64Array;
-  readonly #sizes: Float64Array;
-  readonly #filter: BloomFilter;
-  /** Reused by `get`: lookups run one at a time, so one scanner is enough. */
+  readonly #top: TopIndex;
+  /** Reused by `get`: lookups run one at a time, so one scanner of each kind is enough. */
   readonly #scan: BlockScan;
+  readonly #indexScan: BlockScan;
+  readonly #handle = new BlockHandle();
+  /** Used only to check index partitions read from the file (cursors call back into the reader for that). */
+  readonly #checkScan: BlockScan;
+  readonly #checkHandle = new BlockHandle();
 
-  private constructor(file: RandomAccessFile, cache: BlockCache, info: SegmentInfo, filterKeyParts: number, keys: string[], offsets: Float64Array, sizes: Float64Array, filter: BloomFilter, propsBytes: number) {
+  private constructor(file: RandomAccessFile, cache: BlockCache, info: SegmentInfo, filterKeyParts: number, top: TopIndex, propsBytes: number) {
     this.#file = file;
     this.#cache = cache;
     this.info = info;
     this.filterKeyParts = filterKeyParts;
-    this.#keys = keys;
-    this.#offsets = offsets;
-    this.#sizes = sizes;
-    this.#filter = filter;
+    this.#top = top;
     this.#scan = new BlockScan(file);
-    let keyChars = 0;
-    for (const k of keys) keyChars += k.length;
-    this.residentBytes = keyChars + keys.length * INDEX_ENTRY_OVERHEAD + filter.bytes + 2 * propsBytes;
+    this.#indexScan = new BlockScan(file);
+    this.#checkScan = new BlockScan(file);
+    this.residentBytes = top.bytes + 2 * propsBytes + READER_OVERHEAD_BYTES;
   }
 
   /**
-   * Reads only the footer, index, filter and properties (checked); data blocks are read on demand through `cache`.
+   * Reads only the footer, top index and properties (checked); the rest is read on demand through `cache`.
    * The reader owns `file` from here: {@link close} closes it, and so does a failed open.
    * @throws CorruptionError { file, offset }
    */
@@ -72,67 +86,52 @@ export class SegmentReader {
     if (binaryString(footer, 0, 8) !== SEGMENT_MAGIC) throw corruption(file, footerAt, 'no segment footer (bad magic)');
     if (crc32(footer, 0, 0, FOOTER_BYTES - 4) !== getU32(footer, FOOTER_BYTES - 4)) throw corruption(file, footerAt, 'footer checksum mismatch');
     const fd = new BlockDecoder(footer, FOOTER_BYTES - 4, (what) => corruption(file, footerAt, what), 8);
-    const indexOffset = fd.u64();
-    const indexSize = fd.u32();
-    const filterOffset = fd.u64();
-    const filterSize = fd.u32();
+    const topOffset = fd.u64();
+    const topSize = fd.u32();
     const propsOffset = fd.u64();
     const propsSize = fd.u32();
-    // The parts must tile the file exactly, so every byte is under some checksum.
-    if (filterOffset + filterSize + BLOCK_CRC_BYTES !== indexOffset || indexOffset + indexSize + BLOCK_CRC_BYTES !== propsOffset || propsOffset + propsSize + BLOCK_CRC_BYTES !== footerAt) {
+    // The top index, properties and footer must tile the end of the file (and the top
+    // index the rest), so every byte is under some checksum.
+    if (topOffset + topSize + BLOCK_CRC_BYTES !== propsOffset || propsOffset + propsSize + BLOCK_CRC_BYTES !== footerAt) {
       throw corruption(file, footerAt, 'the footer does not describe the file');
     }
-    const meta = readFully(file, filterOffset, footerAt - filterOffset);
+    const meta = readFully(file, topOffset, footerAt - topOffset);
     const checked = (offset: number, length: number): Uint8Array => {
-      const at = offset - filterOffset;
+      const at = offset - topOffset;
       if (crc32(meta, 0, at, at + length) !== getU32(meta, at + length)) throw corruption(file, offset, 'checksum mismatch');
       return meta.subarray(at, at + length);
     };
-    const filterBlock = checked(filterOffset, filterSize);
-    const indexBlock = checked(indexOffset, indexSize);
+    const topBlock = checked(topOffset, topSize);
     const propsBlock = checked(propsOffset, propsSize);
-
-    // Copied out so the index and properties bytes are not kept alive through it.
-    const filter = BloomFilter.parse(filterBlock.slice());
-    if (filter === undefined) throw corruption(file, filterOffset, 'malformed filter block');
-
-    const damagedIndex = (what: string) => corruption(file, indexOffset, `index: ${what}`);
-    if (indexSize < 4) throw damagedIndex('too short');
-    const blockCount = getU32(indexBlock, indexSize - 4);
-    const id = new BlockDecoder(indexBlock, indexSize - 4, damagedIndex);
-    const keys: string[] = [];
-    const offsets = new Float64Array(blockCount);
-    const sizes = new Float64Array(blockCount);
-    let expected = 0;
-    for (let i = 0; i < blockCount; i++) {
-      const key = id.binary(id.varint());
-      if (i > 0 && !(key > keys[i - 1]!)) throw damagedIndex('keys out of order');
-      keys.push(key);
-      offsets[i] = id.varint();
-      sizes[i] = id.varint();
-      if (offsets[i] !== expected || sizes[i]! < 9) throw damagedIndex(`block ${i} is not where it should be`);
-      expected += sizes[i]! + BLOCK_CRC_BYTES;
-    }
-    if (id.pos !== indexSize - 4 || expected !== filterOffset) throw damagedIndex('blocks do not cover the data');
+    const top = TopIndex.parse(topBlock, topOffset, (what) => corruption(file, topOffset, `top index: ${what}`));
 
     const info = parseProperties(propsBlock, (what) => corruption(file, propsOffset, `properties: ${what}`), fileNumber, size);
     const parts = info.filterKeyParts;
-    if ((info.count === 0) !== (blockCount === 0) || info.count < blockCount || (blockCount > 0 && (info.firstKey > keys[0]! || info.lastKey > keys[blockCount - 1]!))) {
+    const n = top.count;
+    if ((info.count === 0) !== (n === 0) || (n > 0 && (top.compare(0, info.firstKey) < 0 || top.compare(n - 1, info.lastKey) < 0))) {
       throw corruption(file, propsOffset, 'properties disagree with the index');
     }
     const { filterKeyParts: _, ...segment } = info;
-    return new SegmentReader(file, cache, segment, parts, keys, offsets, sizes, filter, propsSize);
+    return new SegmentReader(file, cache, segment, parts, top, propsSize);
   }
 
   /** The newest entry of exactly `key` in this segment, or undefined. Its value is a view (see module doc). */
   get(key: string): Found | undefined {
-    if (this.#keys.length === 0 || key < this.info.firstKey || key > this.info.lastKey) return undefined;
+    const top = this.#top;
+    if (top.count === 0 || key < this.info.firstKey || key > this.info.lastKey) return undefined;
+    const p = top.find(key);
+    if (p === top.count) return undefined;
+    // The key, if here, is in partition p: so is its filter key, in p's filter.
     const filterKey = filterKeyOf(key, this.filterKeyParts);
-    if (filterKey !== undefined && !this.#filter.mayContain(filterKey)) return undefined;
-    const b = this.#findBlock(key);
-    if (b === this.#keys.length) return undefined;
+    if (filterKey !== undefined && !this.#filterMayContain(p, murmur3(filterKey, BLOOM_SEED_1), murmur3(filterKey, BLOOM_SEED_2))) return undefined;
+    const index = this.#indexScan;
+    const indexAt = top.indexOffsets[p]!;
+    index.reset(this.#partition(p), indexAt);
+    if (!index.seek(key)) return undefined;
+    const h = this.#handle;
+    readHandle(index, indexAt, h);
     const scan = this.#scan;
-    scan.reset(this.#block(b), this.#offsets[b]!);
+    scan.reset(this.#block(h.offset, h.size), h.offset);
     if (!scan.seek(key) || scan.compare(key) !== 0) return undefined;
     return { kind: scan.kind as EntryKind, value: scan.value() };
   }
@@ -142,16 +141,33 @@ export class SegmentReader {
    * segment-format.ts: with filterKeyParts N > 0, a key's prefix through its N-th
    * terminator). A string with fewer than N terminators has no filter key: the filter
    * cannot tell, so the answer is true. A whole key is accepted too (its prefix is used).
+   * Asks the filter of every partition the filter key's entries may be in (usually one).
    */
   mayContain(filterKey: string): boolean {
-    if (this.#keys.length === 0) return false;
+    const top = this.#top;
+    if (top.count === 0) return false;
     const own = filterKeyOf(filterKey, this.filterKeyParts);
-    return own === undefined || this.#filter.mayContain(own);
+    if (own === undefined) return true;
+    let p = top.find(own);
+    if (p === top.count) return false;
+    const h1 = murmur3(own, BLOOM_SEED_1);
+    const h2 = murmur3(own, BLOOM_SEED_2);
+    for (;;) {
+      if (this.#filterMayContain(p, h1, h2)) return true;
+      // A whole key is in one partition; a prefix's entries go on into the next one
+      // only while the separator still starts with it.
+      if (this.filterKeyParts === 0 || !top.startsWith(p, own) || ++p === top.count) return false;
+    }
   }
 
-  /** A cursor over the segment's entries (see types.ts); seek binary-searches the index, then the restarts. */
+  /** A cursor over the segment's entries (see types.ts); seek binary-searches the top index, then a partition, then the restarts. */
   cursor(): EntryCursor {
-    return new SegmentCursor(this.#keys, this.#offsets, (b) => this.#block(b), new BlockScan(this.#file));
+    return new SegmentCursor(this.#top, {
+      partition: (p) => this.#partition(p),
+      partitionAhead: (p, ahead) => this.#partitionAhead(p, ahead),
+      block: (offset, size) => this.#block(offset, size),
+      file: this.#file,
+    });
   }
 
   /** Closes the file. Cursors and views from it must not be used after (values already returned stay readable). */
@@ -159,34 +175,94 @@ export class SegmentReader {
     this.#file.close();
   }
 
-  #findBlock(key: string): number {
-    return findBlock(this.#keys, key);
+  /** Whether filter partition p may hold the filter key hashed to (h1, h2). */
+  #filterMayContain(p: number, h1: number, h2: number): boolean {
+    const top = this.#top;
+    const size = top.filterSizes[p]!;
+    // No filter (bloomBitsPerKey = 0): anything may be there.
+    if (size === 0) return true;
+    const offset = top.filterOffsets[p]!;
+    let block = this.#cache.get(this.info.fileNumber, offset);
+    if (block === undefined) {
+      block = this.#read(offset, size, 'filter partition');
+      if (!isFilterBlock(block)) throw corruption(this.#file, offset, 'malformed filter partition');
+      this.#cache.set(this.info.fileNumber, offset, block);
+    }
+    return filterBlockMayContain(block, h1, h2);
   }
 
-  #block(b: number): Uint8Array {
-    const offset = this.#offsets[b]!;
+  /** Index partition p (cached, or read and checked). */
+  #partition(p: number): Uint8Array {
+    const top = this.#top;
+    const offset = top.indexOffsets[p]!;
     const cached = this.#cache.get(this.info.fileNumber, offset);
     if (cached !== undefined) return cached;
-    const size = this.#sizes[b]!;
-    const raw = readFully(this.#file, offset, size + BLOCK_CRC_BYTES);
-    if (crc32(raw, 0, 0, size) !== getU32(raw, size)) throw corruption(this.#file, offset, 'data block checksum mismatch');
-    const block = raw.subarray(0, size);
+    const raw = readFully(this.#file, offset, top.indexSizes[p]! + BLOCK_CRC_BYTES);
+    const block = owned(checkIndexPartition(raw, this.#file, offset, top.dataOffsets[p]!, top.dataOffsets[p + 1]!, this.#checkScan, this.#checkHandle));
+    this.#cache.set(this.info.fileNumber, offset, block);
+    return block;
+  }
+
+  /**
+   * Index partition p for a sequential scan: from the cache, else from `ahead` (the
+   * partitions a previous call read together), else read with the next ones, up to
+   * the size `ahead` asks for, in one read (see {@link INDEX_READ_AHEAD_MIN}).
+   */
+  #partitionAhead(p: number, ahead: ReadAhead): Uint8Array {
+    const top = this.#top;
+    const offset = top.indexOffsets[p]!;
+    const cached = this.#cache.get(this.info.fileNumber, offset);
+    if (cached !== undefined) return cached;
+    const size = top.indexSizes[p]!;
+    if (!(offset >= ahead.start && offset + size + BLOCK_CRC_BYTES <= ahead.start + ahead.bytes.length)) {
+      // Whole partitions, until the target is reached or the index ends.
+      let end = offset + size + BLOCK_CRC_BYTES;
+      for (let q = p + 1; q < top.count && end - offset < ahead.next; q++) end = top.indexOffsets[q]! + top.indexSizes[q]! + BLOCK_CRC_BYTES;
+      ahead.bytes = owned(readFully(this.#file, offset, end - offset));
+      ahead.start = offset;
+      ahead.next = Math.min(INDEX_READ_AHEAD_MAX, 2 * ahead.next);
+    }
+    const at = offset - ahead.start;
+    const raw = ahead.bytes.subarray(at, at + size + BLOCK_CRC_BYTES);
+    const block = checkIndexPartition(raw, this.#file, offset, top.dataOffsets[p]!, top.dataOffsets[p + 1]!, this.#checkScan, this.#checkHandle);
+    // Cached as a copy: a view would keep the whole read-ahead alive, uncounted.
+    if (this.#cache.budget > 0) this.#cache.set(this.info.fileNumber, offset, block.slice());
+    return block;
+  }
+
+  /** The data block at offset (cached, or read and checked). */
+  #block(offset: number, size: number): Uint8Array {
+    const cached = this.#cache.get(this.info.fileNumber, offset);
+    if (cached !== undefined) return cached;
+    const block = this.#read(offset, size, 'data block');
     BlockScan.check(block, this.#file, offset);
     this.#cache.set(this.info.fileNumber, offset, block);
     return block;
   }
+
+  /** Reads a block and checks its CRC; the result owns its memory (fit to be cached). */
+  #read(offset: number, size: number, what: string): Uint8Array {
+    const raw = readFully(this.#file, offset, size + BLOCK_CRC_BYTES);
+    if (crc32(raw, 0, 0, size) !== getU32(raw, size)) throw corruption(this.#file, offset, `${what} checksum mismatch`);
+    return owned(raw.subarray(0, size));
+  }
 }
 
-/** The first block whose index key is ≥ key (keys.length when none): binary search. */
-function findBlock(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** The index partitions a scanning cursor read together (see #partitionAhead). */
+interface ReadAhead {
+  bytes: Uint8Array;
+  /** Where bytes[0] is in the file. */
+  start: number;
+  /** How much the next read should take at least. */
+  next: number;
+}
+
+/**
+ * `bytes` itself when it is (nearly) all of its buffer, else a copy: a small view of a
+ * big buffer (a read-ahead window) would keep the whole buffer alive in the cache.
+ */
+function owned(bytes: Uint8Array): Uint8Array {
+  return bytes.buffer.byteLength <= bytes.length + 64 ? bytes : bytes.slice();
 }
 
 /** Reads exactly `length` bytes or reports the file as damaged (cut short). */
@@ -226,21 +302,37 @@ function parseProperties(bytes: Uint8Array, damaged: (what: string) => Error, fi
   };
 }
 
-/** An ascending cursor over one segment. Loads blocks as it goes (through the cache). */
-class SegmentCursor implements EntryCursor {
-  #block = -1;
-  #valid = false;
+/** What a cursor needs of its reader. */
+interface CursorSource {
+  /** Index partition p, for a seek (through the cache). */
+  partition(p: number): Uint8Array;
+  /** Index partition p, for a scan going on into it (through the cache, else read ahead). */
+  partitionAhead(p: number, ahead: ReadAhead): Uint8Array;
+  /** The data block at offset (through the cache). */
+  block(offset: number, size: number): Uint8Array;
+  readonly file: RandomAccessFile;
+}
 
-  /**
-   * @param keys the reader's index keys, @param offsets where each block starts,
-   * @param load gives block `b` (cached, or read and checked).
-   */
+/**
+ * An ascending cursor over one segment. Holds its place in an index partition and in a
+ * data block, and loads both as it goes (through the cache).
+ */
+class SegmentCursor implements EntryCursor {
+  /** The current partition (-1 before any). */
+  #p = -1;
+  #valid = false;
+  readonly #index: BlockScan;
+  readonly #data: BlockScan;
+  readonly #handle = new BlockHandle();
+  readonly #ahead: ReadAhead = { bytes: new Uint8Array(0), start: 0, next: INDEX_READ_AHEAD_MIN };
+
   constructor(
-    readonly keys: readonly string[],
-    readonly offsets: Float64Array,
-    readonly load: (b: number) => Uint8Array,
-    readonly scan: BlockScan,
-  ) {}
+    readonly top: TopIndex,
+    readonly source: CursorSource,
+  ) {
+    this.#index = new BlockScan(source.file);
+    this.#data = new BlockScan(source.file);
+  }
 
   valid(): boolean {
     return this.#valid;
@@ -248,57 +340,82 @@ class SegmentCursor implements EntryCursor {
 
   key(): string {
     this.#check();
-    return this.scan.keyString();
+    return this.#data.keyString();
   }
 
   kind(): EntryKind {
     this.#check();
-    return this.scan.kind as EntryKind;
+    return this.#data.kind as EntryKind;
   }
 
   value(): Uint8Array {
     this.#check();
-    return this.scan.value();
+    return this.#data.value();
   }
 
   next(): void {
     this.#check();
-    if (this.scan.step()) return;
-    this.#enter(this.#block + 1);
+    if (this.#data.step()) return;
+    this.#nextBlock();
   }
 
   seek(key: string): void {
-    const b = findBlock(this.keys, key);
-    if (b < this.keys.length) {
-      this.#load(b);
-      // Past the block's last key but not past its index key (a separator): the next block.
-      if (this.scan.seek(key)) {
+    const p = this.top.find(key);
+    if (p === this.top.count) {
+      this.#end();
+      return;
+    }
+    this.#enter(p, this.source.partition(p));
+    if (this.#index.seek(key)) {
+      this.#load();
+      // Past the block's last key but not past its separator: the next block.
+      if (this.#data.seek(key)) {
         this.#valid = true;
         return;
       }
     }
-    this.#enter(b + 1);
+    this.#nextBlock();
   }
 
   seekToFirst(): void {
-    this.#enter(0);
-  }
-
-  /** Positions on the first entry of block `b` or, past the last block, nowhere. */
-  #enter(b: number): void {
-    if (b >= this.keys.length) {
-      this.#valid = false;
-      this.#block = this.keys.length;
+    if (this.top.count === 0) {
+      this.#end();
       return;
     }
-    this.#load(b);
-    // Every block holds at least one entry (checked when it was read).
-    this.#valid = this.scan.step();
+    this.#enter(0, this.source.partitionAhead(0, this.#ahead));
+    this.#nextBlock();
   }
 
-  #load(b: number): void {
-    this.#block = b;
-    this.scan.reset(this.load(b), this.offsets[b]!);
+  /** Positions on the first entry of the block after the current index entry (in this partition or the next ones), or nowhere. */
+  #nextBlock(): void {
+    while (!this.#index.step()) {
+      const p = this.#p + 1;
+      if (p >= this.top.count) {
+        this.#end();
+        return;
+      }
+      this.#enter(p, this.source.partitionAhead(p, this.#ahead));
+    }
+    this.#load();
+    // Every block holds at least one entry (checked when it was read).
+    this.#valid = this.#data.step();
+  }
+
+  #enter(p: number, partition: Uint8Array): void {
+    this.#p = p;
+    this.#index.reset(partition, this.top.indexOffsets[p]!);
+  }
+
+  /** Loads the data block of the current index entry. */
+  #load(): void {
+    const h = this.#handle;
+    readHandle(this.#index, this.top.indexOffsets[this.#p]!, h);
+    this.#data.reset(this.source.block(h.offset, h.size), h.offset);
+  }
+
+  #end(): void {
+    this.#valid = false;
+    this.#p = this.top.count;
   }
 
   #check(): void {

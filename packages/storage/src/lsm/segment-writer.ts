@@ -1,13 +1,17 @@
 /**
  * Writes one segment file (format in segment-format.ts) from entries given in strictly
- * ascending key order: data blocks as they fill, then the filter, index, properties and
- * footer. The file is only appended to, so a writer that dies midway leaves a file
- * without a valid footer, which no reader accepts.
+ * ascending key order: data blocks as they fill, then the index partitions, the filter
+ * partitions, the top index, the properties and the footer. Index and filter partitions
+ * are built as the data blocks they cover are written, and kept in memory until the end
+ * (a few percent of the data) so that the data blocks stay one contiguous run. The file
+ * is only appended to, so a writer that dies midway leaves a file without a valid
+ * footer, which no reader accepts.
  */
 import { InvalidArgumentError } from '@koru/engine';
 import { BloomBuilder } from './bloom.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
+import { IndexPartitionBuilder } from './segment-index.js';
 import {
   BLOCK_CRC_BYTES,
   ByteBuffer,
@@ -72,7 +76,19 @@ export class SegmentWriter {
   #block = new ByteBuffer(8192);
   #restarts: number[] = [];
   #sinceRestart = 0;
-  #index = new ByteBuffer(4096);
+  /** The index partition being filled, and the finished ones (each with its CRC). */
+  readonly #partition: IndexPartitionBuilder;
+  #indexParts = new ByteBuffer(16 * 1024);
+  /** The finished filter partitions (each with its CRC; none when bloomBitsPerKey = 0). */
+  #filterParts = new ByteBuffer(4 * 1024);
+  /** The top index so far: each finished partition's last separator, and its numbers. */
+  readonly #topKeys: string[] = [];
+  /** Per partition: data start, index partition at, its size, filter partition at, its size. */
+  readonly #topNumbers: number[] = [];
+  /** About the bytes the top index will take (for the size estimate). */
+  #topBytes = 4 + BLOCK_CRC_BYTES;
+  /** Where the data of the partition being filled starts. */
+  #partitionStart = 0;
   /** The last flushed block waits for the next key, to pick a short separator. */
   #pendingOffset = -1;
   #pendingSize = 0;
@@ -83,8 +99,8 @@ export class SegmentWriter {
   #count = 0;
   #firstKey = '';
   #lastKey = '';
+  /** The last filter key added to the current filter partition. */
   #lastFilterKey: string | undefined;
-  #indexCount = 0;
   #finished = false;
 
   /**
@@ -97,6 +113,7 @@ export class SegmentWriter {
     this.#fileNumber = fileNumber;
     this.#blockBytes = wholeOption(options.blockBytes, DEFAULT_BLOCK_BYTES, 64, 'blockBytes');
     this.#restartInterval = wholeOption(options.restartInterval, DEFAULT_RESTART_INTERVAL, 1, 'restartInterval');
+    this.#partition = new IndexPartitionBuilder(this.#restartInterval);
     this.#bloom = new BloomBuilder(wholeOption(options.bloomBitsPerKey, DEFAULT_BLOOM_BITS_PER_KEY, 0, 'bloomBitsPerKey'));
     this.#filterKeyParts = wholeOption(options.filterKeyParts, 0, 0, 'filterKeyParts');
     this.#properties = options.properties ?? {};
@@ -116,11 +133,13 @@ export class SegmentWriter {
 
   /**
    * Bytes appended so far plus the pending block: what the file would be (callers split
-   * outputs on it). Includes the index, filter and footer still to come.
+   * outputs on it). Includes the index and filter partitions, the top index and the
+   * footer still to come (not the properties).
    */
   get estimatedBytes(): number {
     const pending = this.#block.length === 0 ? 0 : this.#block.length + 4 * this.#restarts.length + 4 + BLOCK_CRC_BYTES;
-    return this.#written + pending + this.#index.length + this.#bloom.estimatedBytes + FOOTER_BYTES;
+    const partition = this.#partition.count === 0 ? 0 : this.#partition.size + this.#bloom.estimatedBytes + 2 * BLOCK_CRC_BYTES;
+    return this.#written + pending + this.#indexParts.length + this.#filterParts.length + partition + this.#topBytes + FOOTER_BYTES;
   }
 
   /**
@@ -181,27 +200,35 @@ export class SegmentWriter {
     if (buf.length + 4 * (this.#restarts.length + 1) >= this.#blockBytes) this.#flushBlock();
   }
 
-  /** Writes the last block, filter, index, properties and footer, then syncs the file (does not close it). */
+  /** Writes the last block, the index and filter partitions, the top index, properties and footer, then syncs the file (does not close it). */
   finish(): SegmentInfo {
     if (this.#finished) throw new InvalidArgumentError('this segment writer is finished (or failed to write)');
     this.#finished = true;
     if (this.#block.length > 0) this.#flushBlock();
     if (this.#pendingOffset >= 0) this.#addIndexEntry(this.#lastKey);
-    const index = this.#index;
-    index.u32(this.#indexCount);
+    if (this.#partition.count > 0) this.#finishPartition(this.#lastKey);
 
-    const tail = new ByteBuffer(index.length + this.#bloom.estimatedBytes + 1024);
-    const filterOffset = this.#written;
-    tail.append(this.#bloom.build());
-    const filterSize = tail.length;
-    tail.crcFrom(0);
-    const indexOffset = filterOffset + tail.length;
-    const indexStart = tail.length;
-    tail.append(index.view());
-    const indexSize = tail.length - indexStart;
-    tail.crcFrom(indexStart);
-    const propsOffset = filterOffset + tail.length;
-    const propsStart = tail.length;
+    // The partitions' places were kept relative to their buffers: now they are known.
+    const indexStart = this.#written;
+    const filterStart = indexStart + this.#indexParts.length;
+    const topOffset = filterStart + this.#filterParts.length;
+    const top = new ByteBuffer(this.#topBytes + 1024);
+    const numbers = this.#topNumbers;
+    for (let p = 0; p < this.#topKeys.length; p++) {
+      const key = this.#topKeys[p]!;
+      top.varint(key.length);
+      top.binary(key);
+      top.varint(numbers[5 * p]!);
+      top.varint(indexStart + numbers[5 * p + 1]!);
+      top.varint(numbers[5 * p + 2]!);
+      top.varint(filterStart + numbers[5 * p + 3]!);
+      top.varint(numbers[5 * p + 4]!);
+    }
+    top.u32(this.#topKeys.length);
+    const topSize = top.length;
+    top.crcFrom(0);
+    const propsOffset = topOffset + top.length;
+    const propsStart = top.length;
     const props = {
       formatVersion: FORMAT_VERSION,
       fileNumber: this.#fileNumber,
@@ -211,27 +238,50 @@ export class SegmentWriter {
       filterKeyParts: this.#filterKeyParts,
       properties: this.#properties,
     };
-    tail.append(new TextEncoder().encode(JSON.stringify(props)));
-    const propsSize = tail.length - propsStart;
-    tail.crcFrom(propsStart);
-    tail.append(encodeFooter({ indexOffset, indexSize, filterOffset, filterSize, propsOffset, propsSize }));
+    top.append(new TextEncoder().encode(JSON.stringify(props)));
+    const propsSize = top.length - propsStart;
+    top.crcFrom(propsStart);
+    top.append(encodeFooter({ topIndexOffset: topOffset, topIndexSize: topSize, propsOffset, propsSize }));
     this.#drain();
-    this.#append(tail.view());
-    this.#written += tail.length;
+    if (this.#indexParts.length > 0) this.#append(this.#indexParts.view());
+    if (this.#filterParts.length > 0) this.#append(this.#filterParts.view());
+    this.#append(top.view());
+    this.#written = topOffset + top.length;
     this.#file.sync();
     // The stored copy, as a reader will see it (JSON drops what JSON cannot hold).
     const properties = JSON.parse(JSON.stringify(this.#properties)) as Record<string, unknown>;
     return { fileNumber: this.#fileNumber, bytes: this.#written, count: this.#count, firstKey: this.#firstKey, lastKey: this.#lastKey, properties };
   }
 
+  /** Adds the pending block's index entry; a partition that reached blockBytes ends there. */
   #addIndexEntry(key: string): void {
-    const index = this.#index;
-    index.varint(key.length);
-    index.binary(key);
-    index.varint(this.#pendingOffset);
-    index.varint(this.#pendingSize);
-    this.#indexCount++;
+    this.#partition.add(key, this.#pendingOffset, this.#pendingSize);
     this.#pendingOffset = -1;
+    if (this.#partition.size >= this.#blockBytes) this.#finishPartition(key);
+  }
+
+  /**
+   * Ends the index partition (whose last separator is `key`) and its filter partition,
+   * which holds the filter keys of exactly its data blocks: a partition ends when its
+   * last block's separator is known, before the next block's first key is added.
+   */
+  #finishPartition(key: string): void {
+    const indexAt = this.#indexParts.length;
+    const indexSize = this.#partition.finishInto(this.#indexParts);
+    const filterAt = this.#filterParts.length;
+    const filter = this.#bloom.build();
+    if (filter.length > 0) {
+      this.#filterParts.append(filter);
+      this.#filterParts.crcFrom(filterAt);
+    }
+    this.#topKeys.push(key);
+    this.#topNumbers.push(this.#partitionStart, indexAt, indexSize, filterAt, filter.length);
+    // For the size estimate: about what the entry will take in the top index.
+    this.#topBytes += key.length + 12;
+    this.#partitionStart = this.#written;
+    this.#bloom.reset();
+    // A filter key whose entries go on into the next partition is in its filter too.
+    this.#lastFilterKey = undefined;
   }
 
   /** Appends to the file; after a failed append (device full…) the writer takes nothing more. */

@@ -4,7 +4,8 @@
  * searched in place, without allocating per entry.
  */
 import type { RandomAccessFile } from './io.js';
-import { binaryString, corruption, getU32 } from './segment-format.js';
+import { binaryString, corruption } from './segment-format.js';
+import { getU32 } from './bytes.js';
 
 const NO_BLOCK = new Uint8Array(0);
 

@@ -6,7 +6,8 @@
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
 import { BlockScan } from './segment-block.js';
-import { BlockDecoder, BLOCK_CRC_BYTES, ByteBuffer, corruption, getU32, putVarint, varintSize } from './segment-format.js';
+import { BlockDecoder, BLOCK_CRC_BYTES, ByteBuffer, corruption } from './segment-format.js';
+import { getU32, putVarint, varintSize } from './bytes.js';
 import type { CorruptionError } from '../errors.js';
 
 /** Builds the index partitions of a segment being written, one at a time. */

@@ -14,7 +14,8 @@ import { filterBlockMayContain, isFilterBlock, murmur3 } from './bloom.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
 import { BlockScan } from './segment-block.js';
-import { BlockDecoder, BLOCK_CRC_BYTES, BLOOM_SEED_1, BLOOM_SEED_2, binaryString, corruption, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION, getU32, SEGMENT_MAGIC } from './segment-format.js';
+import { BlockDecoder, BLOCK_CRC_BYTES, BLOOM_SEED_1, BLOOM_SEED_2, binaryString, corruption, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION, SEGMENT_MAGIC } from './segment-format.js';
+import { getU32 } from './bytes.js';
 import { BlockHandle, checkIndexPartition, readHandle, TopIndex } from './segment-index.js';
 import type { BlockCache, EntryCursor, EntryKind, Found, SegmentInfo } from './types.js';
 

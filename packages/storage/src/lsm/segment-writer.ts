@@ -12,20 +12,8 @@ import { BloomBuilder } from './bloom.js';
 import { crc32 } from './checksum.js';
 import type { RandomAccessFile } from './io.js';
 import { IndexPartitionBuilder } from './segment-index.js';
-import {
-  BLOCK_CRC_BYTES,
-  ByteBuffer,
-  DEFAULT_BLOCK_BYTES,
-  DEFAULT_BLOOM_BITS_PER_KEY,
-  DEFAULT_RESTART_INTERVAL,
-  encodeFooter,
-  filterKeyOf,
-  FOOTER_BYTES,
-  FORMAT_VERSION,
-  putU32,
-  putVarint,
-  varintSize,
-} from './segment-format.js';
+import { BLOCK_CRC_BYTES, ByteBuffer, DEFAULT_BLOCK_BYTES, DEFAULT_BLOOM_BITS_PER_KEY, DEFAULT_RESTART_INTERVAL, encodeFooter, filterKeyOf, FOOTER_BYTES, FORMAT_VERSION } from './segment-format.js';
+import { putU32, putVarint, varintSize } from './bytes.js';
 import { KIND_DELETE, KIND_PUT, type EntryKind, type SegmentInfo } from './types.js';
 
 /** How a segment is laid out. */

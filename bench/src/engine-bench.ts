@@ -121,6 +121,7 @@ async function benchStore(store: StoreId, entries: number): Promise<void> {
   const desc = `${int(shape.names)} names × ${shape.rounds} versions`;
   emit('load.rate', (loaded.entries * 1000) / loaded.writeMs, `${desc}, round by round in clock order, batches of 1,000; fresh store; key generation included`);
   emit('load.time', loaded.writeMs / 1000, loaded.engine === undefined ? '' : `engine after the writes: ${JSON.stringify(loaded.engine)}`);
+  if (store === 'koru') emit('load.settle', loaded.settleMs / 1000, 'the merges the load left behind, run to the end in the worker before closing');
   emit('load.close', loaded.closeMs, '');
   const disk = await dirUsage(dir);
   emit('disk', disk.bytes, `${disk.files} files, ${mb(disk.allocated)} allocated; raw data ${mb(entries * (KEY_BYTES + VALUE_BYTES))}`);

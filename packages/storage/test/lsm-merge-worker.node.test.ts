@@ -12,12 +12,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LruBlockCache } from '../src/lsm/block-cache.js';
 import type { MergeJob } from '../src/lsm/merge.js';
-import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { SegmentWriter } from '../src/lsm/segment-writer.js';
 import { KIND_PUT, segmentFileName, type Entry } from '../src/lsm/types.js';
 import { NodeDirectory } from '../src/node/node-directory.js';
+import { readSegment } from './lsm-helpers.js';
 
 const pkgDir = packageDirOf(import.meta.url);
 const filters = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'merge-filters.mjs')).href;
@@ -46,14 +45,6 @@ function writeSegment(dir: NodeDirectory, n: number, entries: readonly Entry[]):
   file.close();
 }
 
-function readSegment(dir: NodeDirectory, n: number): Entry[] {
-  const r = SegmentReader.open(dir.open(segmentFileName(n), 'read'), n, new LruBlockCache(1 << 20));
-  const out: Entry[] = [];
-  const c = r.cursor();
-  for (c.seekToFirst(); c.valid(); c.next()) out.push({ key: c.key(), kind: c.kind(), value: c.value().slice() });
-  r.close();
-  return out;
-}
 
 const entries = (count: number, prefix = 'k'): Entry[] =>
   Array.from({ length: count }, (_, i) => ({ key: `${prefix}${String(i).padStart(6, '0')}`, kind: KIND_PUT, value: enc.encode(`value ${i}`) }));

@@ -13,12 +13,11 @@ import { runMerge, type MergeFilter, type MergeJob } from '../src/lsm/merge.js';
 import { InlineMergeRunner } from '../src/lsm/merge-runner.js';
 import { MergingCursor } from '../src/lsm/merging-cursor.js';
 import { filterKeyOf } from '../src/lsm/segment-format.js';
-import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { SegmentWriter, type SegmentWriterOptions } from '../src/lsm/segment-writer.js';
 import { KIND_DELETE, KIND_PUT, segmentFileName, type Entry, type EntryKind, type SegmentInfo } from '../src/lsm/types.js';
 import { WalWriter } from '../src/lsm/wal.js';
-import { LruBlockCache } from '../src/lsm/block-cache.js';
 import { ArrayCursor } from './array-cursor.js';
+import { readSegment } from './lsm-helpers.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -44,14 +43,6 @@ function writeSegment(dir: StorageDirectory, n: number, entries: readonly Entry[
   return info;
 }
 
-function readSegment(dir: StorageDirectory, n: number): Entry[] {
-  const r = SegmentReader.open(dir.open(segmentFileName(n), 'read'), n, new LruBlockCache(1 << 20));
-  const out: Entry[] = [];
-  const c = r.cursor();
-  for (c.seekToFirst(); c.valid(); c.next()) out.push({ key: c.key(), kind: c.kind(), value: c.value().slice() });
-  r.close();
-  return out;
-}
 
 const show = (entries: readonly Entry[]): string[] => entries.map((e) => `${JSON.stringify(e.key)}:${e.kind}:${dec.decode(e.value)}`);
 

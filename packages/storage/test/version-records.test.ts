@@ -31,6 +31,7 @@ import {
   type VersionKeyFields,
   type VersionRecord,
 } from '../src/version-records.js';
+import { codeOf } from './lsm-helpers.js';
 
 const enc = new TextEncoder();
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -44,16 +45,6 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 const cmp = (a: number | string, b: number | string): number => (a === b ? 0 : a < b ? -1 : 1);
 
-/** The code a call throws with (undefined when it returns). */
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KoruError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 // Characters at the edges of UTF-8 lengths and of the UTF-16 / UTF-8 order difference.
 const EDGE = ['a', 'b', '\u007f', '\u0080', '\u00ff', '\u07ff', '\u0800', '\ud7ff', '\ue000', '\ufeff', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}'];

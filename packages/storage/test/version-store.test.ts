@@ -1,7 +1,7 @@
 // The version store over the log-structured engine, against a plain in-memory model:
 // random puts, deletes and replicated versions (older clocks, clock ties between nodes),
 // with flushes, merges and reopens mixed in; values stored once; damaged records.
-import { ErrorCodes, formatHlc, HLC_MAX_WALL, KoruError, type JsonValue } from '@koru/engine';
+import { ErrorCodes, formatHlc, HLC_MAX_WALL, type JsonValue } from '@koru/engine';
 import { fcSeed, prng } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import type { Version } from '../src/types.js';
 import { decodeVersionKey, encodeValuePointer, encodeVersionRecord, keyPrefix, valueKey, versionKey } from '../src/version-records.js';
 import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/version-store.js';
 import { isoOfWall } from '../src/version-store-reads.js';
+import { codeOf } from './lsm-helpers.js';
 
 const enc = new TextEncoder();
 
@@ -30,16 +31,6 @@ function openTree(dir: MemoryDirectory, extra: Partial<LsmTreeOptions> = {}): Ls
   });
 }
 
-/** The code a call throws with (undefined when it returns). */
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KoruError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 const hexId = (rand: () => number): string => Array.from({ length: 32 }, () => Math.floor(rand() * 256).toString(16).padStart(2, '0')).join('');
 

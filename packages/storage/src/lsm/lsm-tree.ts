@@ -66,6 +66,8 @@ export interface LsmTreeOptions {
   readonly repair?: boolean;
   /** Told of a failed background flush or merge (it is retried later). */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** After opening, merges left to do start after this pause (default 1 s; a flush starts them sooner). */
+  readonly resumeMergesAfterMs?: number;
 }
 
 /** What the tree holds, for stats and tests. */
@@ -178,6 +180,7 @@ export class LsmTree {
   #merging: Promise<void> | undefined;
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   #flushRetryMs = 0;
   #broken: unknown;
   #closed = false;
@@ -269,8 +272,14 @@ export class LsmTree {
     // empty, so no file is ever appended to after a crash cut its tail.
     const tree = new LsmTree(options, manifest, { mem: new Memtable(), frozen, next, report: { replayedBatches: batches, logs: reports } });
     if (frozen.length > 0) tree.#scheduleFlush();
-    // A merge a close cut short (or that a crash stopped) starts again.
-    else tree.#scheduleMerge();
+    // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
+    // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
+    // a write's flush starts it sooner.
+    tree.#resumeTimer = setTimeout(() => {
+      tree.#resumeTimer = undefined;
+      tree.#scheduleMerge();
+    }, options.resumeMergesAfterMs ?? 1000);
+    (tree.#resumeTimer as { unref?: () => void }).unref?.();
     return tree;
   }
 
@@ -629,6 +638,11 @@ export class LsmTree {
 
   /** Resolves once no flush or merge is running or due (for tests and benchmarks). */
   async idle(): Promise<void> {
+    if (this.#resumeTimer !== undefined) {
+      clearTimeout(this.#resumeTimer);
+      this.#resumeTimer = undefined;
+      this.#scheduleMerge();
+    }
     while (!this.#closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
       await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
     }
@@ -690,6 +704,7 @@ export class LsmTree {
     await this.#flushRunner.close();
     if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
     try {
       if (this.#broken === undefined) this.#wal.sync();
     } finally {

@@ -24,13 +24,13 @@
  * installs happen between tasks, and a cursor used after one throws rather than read
  * a file that may be gone.
  */
-import { InvalidArgumentError, isKoruError } from '@koru/engine';
+import { isKoruError } from '@koru/engine';
 import { ClosedError, CorruptionError, IoError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
 import { DEFAULT_PICKER_OPTIONS, levelsOf, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
 import type { StorageDirectory } from './io.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
-import { readManifest, writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
+import { writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
 import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
@@ -38,8 +38,13 @@ import { Memtable } from './memtable.js';
 import { filterKeyOf } from './segment-format.js';
 import { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
-import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
-import { removeWal, replayWal, WalWriter, type WalReplay } from './wal.js';
+import { TreeCursor, type LsmCursor } from './tree-cursor.js';
+import { recoverTree, type Frozen, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
+import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
+import { removeWal, WalWriter } from './wal.js';
+
+export type { LsmCursor } from './tree-cursor.js';
+export type { LsmRecovery } from './tree-recovery.js';
 
 /** Options of {@link LsmTree.open}. */
 export interface LsmTreeOptions {
@@ -83,79 +88,8 @@ export interface LsmStats {
   readonly merges: number;
 }
 
-/** What opening found in the logs. */
-export interface LsmRecovery {
-  readonly replayedBatches: number;
-  readonly logs: readonly WalReplay[];
-}
-
-/** A frozen memtable waiting for its flush, and the log that holds the same writes. */
-interface Frozen {
-  readonly mem: Memtable;
-  readonly wal: number;
-}
-
-/** A cursor over the tree; see the module doc for its lifetime. */
-export interface LsmCursor extends EntryCursor {
-  /** Releases it (a no-op today; kept so callers say when they are done). */
-  close(): void;
-}
 
 const MIB = 1024 * 1024;
-
-/** A cursor that hides deletion markers and refuses use after the tree changed. */
-class TreeCursor implements LsmCursor {
-  readonly #inner: EntryCursor;
-  readonly #tree: LsmTree;
-  readonly #epoch: number;
-  readonly #deletes: boolean;
-
-  constructor(inner: EntryCursor, tree: LsmTree, epoch: number, deletes: boolean) {
-    this.#inner = inner;
-    this.#tree = tree;
-    this.#epoch = epoch;
-    this.#deletes = deletes;
-  }
-
-  valid(): boolean {
-    this.#check();
-    return this.#inner.valid();
-  }
-  key(): string {
-    return this.#inner.key();
-  }
-  kind(): EntryKind {
-    return this.#inner.kind();
-  }
-  value(): Uint8Array {
-    return this.#inner.value();
-  }
-  next(): void {
-    this.#check();
-    this.#inner.next();
-    this.#skip();
-  }
-  seek(key: string): void {
-    this.#check();
-    this.#inner.seek(key);
-    this.#skip();
-  }
-  seekToFirst(): void {
-    this.#check();
-    this.#inner.seekToFirst();
-    this.#skip();
-  }
-  close(): void {}
-
-  #skip(): void {
-    if (this.#deletes) return;
-    while (this.#inner.valid() && this.#inner.kind() === KIND_DELETE) this.#inner.next();
-  }
-
-  #check(): void {
-    if (this.#tree.epoch !== this.#epoch) throw new InvalidArgumentError('an engine cursor was used after a write or a background install: cursors are synchronous');
-  }
-}
 
 /** The engine. Open with {@link LsmTree.open}. */
 export class LsmTree {
@@ -190,7 +124,8 @@ export class LsmTree {
   /** Changes on every write and install: a cursor made before refuses to go on. */
   epoch = 0;
 
-  private constructor(options: LsmTreeOptions, manifest: ManifestState, recovery: { mem: Memtable; frozen: Frozen[]; next: number; report: LsmRecovery }) {
+  private constructor(options: LsmTreeOptions, recovered: RecoveredTree) {
+    const { manifest } = recovered;
     this.#dir = options.dir;
     this.#flushRunner = options.flushRunner;
     this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
@@ -208,10 +143,9 @@ export class LsmTree {
     this.#onError = options.onBackgroundError ?? (() => {});
     this.#manifest = manifest;
     this.#levels = levelsOf(manifest.segments, this.#picker.maxLevel);
-    this.#mem = recovery.mem;
-    this.#frozen = recovery.frozen;
-    this.#nextFile = recovery.next;
-    this.#recovery = recovery.report;
+    this.#frozen = recovered.frozen;
+    this.#nextFile = recovered.next;
+    this.#recovery = recovered.report;
     this.#wal = WalWriter.create(this.#dir, this.#nextFile++, { sync: this.#options.sync });
   }
 
@@ -221,56 +155,9 @@ export class LsmTree {
    * @throws CorruptionError naming the damaged file; IoError
    */
   static open(options: LsmTreeOptions): LsmTree {
-    const dir = options.dir;
-    const manifest: ManifestState = readManifest(dir) ?? { formatVersion: 1, nextFileNumber: 1, logNumber: 0, segments: [], properties: {} };
-    const live = new Set(manifest.segments.map((s) => s.fileNumber));
-    let next = manifest.nextFileNumber;
-    const logs: number[] = [];
-    const names = dir.list();
-    for (const name of names) {
-      const m = /^(\d{8})\.(kseg|kwal)$/.exec(name);
-      if (m === null) continue;
-      const n = Number(m[1]);
-      next = Math.max(next, n + 1);
-      if (m[2] === 'kseg') {
-        if (!live.has(n)) dir.remove(name); // written by a merge or flush that never installed
-      } else if (n < manifest.logNumber) removeWal(dir, n); // already in segments
-      else logs.push(n);
-    }
-    // A sidecar whose log is gone (a crash between the two removals) is left over.
-    for (const name of names) {
-      const m = /^(\d{8})\.kwal\.synced$/.exec(name);
-      if (m !== null && !logs.includes(Number(m[1]))) dir.remove(name);
-    }
-    for (const s of manifest.segments) {
-      if (!dir.exists(segmentFileName(s.fileNumber))) {
-        throw new CorruptionError(`${dir.location}/${segmentFileName(s.fileNumber)} is missing, but the manifest names it (${s.count} entries)`, { file: segmentFileName(s.fileNumber), offset: 0 });
-      }
-    }
-    logs.sort((a, b) => a - b);
-    // Every log but the newest was frozen and waiting for its flush: keep it frozen, so
-    // it is flushed again from the same file; the newest becomes the active memtable.
-    const frozen: Frozen[] = [];
-    const reports: WalReplay[] = [];
-    let batches = 0;
-    for (const n of logs) {
-      const replay = replayWal(dir, n, { repair: options.repair === true });
-      reports.push(replay);
-      if (replay.batches.length === 0) {
-        // Nothing in it (a clean close leaves the last log empty): nothing to flush.
-        removeWal(dir, n);
-        continue;
-      }
-      const mem = new Memtable();
-      for (const batch of replay.batches) {
-        batches++;
-        for (const e of batch) mem.put(e.key, e.kind, e.value);
-      }
-      frozen.unshift({ mem, wal: n });
-    }
-    // A log replayed becomes frozen even when it is the newest: the new log starts
-    // empty, so no file is ever appended to after a crash cut its tail.
-    const tree = new LsmTree(options, manifest, { mem: new Memtable(), frozen, next, report: { replayedBatches: batches, logs: reports } });
+    const recovered = recoverTree(options.dir, options.repair === true);
+    const tree = new LsmTree(options, recovered);
+    const frozen = recovered.frozen;
     if (frozen.length > 0) tree.#scheduleFlush();
     // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
     // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
@@ -401,7 +288,7 @@ export class LsmTree {
       }
       sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
     }
-    return new TreeCursor(new MergingCursor(sources), this, this.epoch, options.deletes === true);
+    return new TreeCursor(new MergingCursor(sources), () => this.epoch, options.deletes === true);
   }
 
   /** The file of a level (by first key) whose range holds `key`. */

@@ -1,0 +1,89 @@
+/**
+ * What opening a tree does before it serves anything: read the manifest, delete what a
+ * crash left behind (segments no manifest names, logs already flushed, orphaned
+ * synced-point sidecars), check that every named segment exists, and replay the logs
+ * not yet flushed into frozen memtables. Reads no segment.
+ */
+import { CorruptionError } from '../errors.js';
+import type { StorageDirectory } from './io.js';
+import { readManifest, type ManifestState } from './manifest.js';
+import { Memtable } from './memtable.js';
+import { segmentFileName } from './types.js';
+import { removeWal, replayWal, type WalReplay } from './wal.js';
+
+/** What opening found in the logs. */
+export interface LsmRecovery {
+  readonly replayedBatches: number;
+  readonly logs: readonly WalReplay[];
+}
+
+/** A frozen memtable waiting for its flush, and the log that holds the same writes. */
+export interface Frozen {
+  readonly mem: Memtable;
+  readonly wal: number;
+}
+
+/** The state a tree opens with. */
+export interface RecoveredTree {
+  readonly manifest: ManifestState;
+  /** Replayed logs, newest first. */
+  readonly frozen: Frozen[];
+  /** The next unused file number. */
+  readonly next: number;
+  readonly report: LsmRecovery;
+}
+
+/**
+ * Recovers the tree in `dir`. @throws CorruptionError naming the damaged or missing file
+ * (with `repair`, damaged logs are cut back and reported instead); IoError
+ */
+export function recoverTree(dir: StorageDirectory, repair: boolean): RecoveredTree {
+  const manifest: ManifestState = readManifest(dir) ?? { formatVersion: 1, nextFileNumber: 1, logNumber: 0, segments: [], properties: {} };
+  const live = new Set(manifest.segments.map((s) => s.fileNumber));
+  let next = manifest.nextFileNumber;
+  const logs: number[] = [];
+  const names = dir.list();
+  for (const name of names) {
+    const m = /^(\d{8})\.(kseg|kwal)$/.exec(name);
+    if (m === null) continue;
+    const n = Number(m[1]);
+    next = Math.max(next, n + 1);
+    if (m[2] === 'kseg') {
+      if (!live.has(n)) dir.remove(name); // written by a merge or flush that never installed
+    } else if (n < manifest.logNumber) removeWal(dir, n); // already in segments
+    else logs.push(n);
+  }
+  // A sidecar whose log is gone (a crash between the two removals) is left over.
+  for (const name of names) {
+    const m = /^(\d{8})\.kwal\.synced$/.exec(name);
+    if (m !== null && !logs.includes(Number(m[1]))) dir.remove(name);
+  }
+  for (const s of manifest.segments) {
+    if (!dir.exists(segmentFileName(s.fileNumber))) {
+      throw new CorruptionError(`${dir.location}/${segmentFileName(s.fileNumber)} is missing, but the manifest names it (${s.count} entries)`, { file: segmentFileName(s.fileNumber), offset: 0 });
+    }
+  }
+  logs.sort((a, b) => a - b);
+  // Every replayed log becomes a frozen memtable, flushed again from its own file — the
+  // newest too: the tree starts a new, empty log, so no file is ever appended to after
+  // a crash cut its tail.
+  const frozen: Frozen[] = [];
+  const reports: WalReplay[] = [];
+  let batches = 0;
+  for (const n of logs) {
+    const replay = replayWal(dir, n, { repair });
+    reports.push(replay);
+    if (replay.batches.length === 0) {
+      // Nothing in it (a clean close leaves the last log empty): nothing to flush.
+      removeWal(dir, n);
+      continue;
+    }
+    const mem = new Memtable();
+    for (const batch of replay.batches) {
+      batches++;
+      for (const e of batch) mem.put(e.key, e.kind, e.value);
+    }
+    frozen.unshift({ mem, wal: n });
+  }
+  return { manifest, frozen, next, report: { replayedBatches: batches, logs: reports } };
+}

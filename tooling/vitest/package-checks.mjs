@@ -56,7 +56,8 @@ export function spawnNode(cwd, args, { timeout = 30_000 } = {}) {
 }
 
 const SPECIFIER_PATTERNS = [
-  /\bfrom\s*["']([^"']+)["']/g,
+  // Not the end of a string literal such as 'from' (then a quote follows a word "from").
+  /(?<!["'`\w$.])from\s*["']([^"']+)["']/g,
   /\bimport\s*["']([^"']+)["']/g,
   /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
   /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,

@@ -1,107 +1,51 @@
 /**
- * The storage-adapter contract. CausalStorage keeps the indexes and the version
- * metadata in memory; an adapter persists committed changes and serves value bytes.
- * Every adapter must pass `runStorageConformance` (test/conformance.ts).
+ * The storage-adapter contract: where a store's versions live. An adapter opens a
+ * log-structured tree (see lsm/lsm-tree.ts) over its directory — in memory, on a local
+ * disk, later in a browser's private file system — and says which node this store is;
+ * CausalStorage keeps its versions in that tree through a VersionStore
+ * (version-store.ts). Every adapter must pass `runStorageConformance` (test/conformance.ts).
  */
-import type { JsonValue } from '@koru/engine';
+import type { LsmTree } from './lsm/lsm-tree.js';
 import type { RecoveryReport } from './types.js';
-import type { VersionColumns } from './version-table.js';
 
-/** What the log records of every change: the version's identity and where its value is. */
-export interface ChangeRecord {
-  /** Change counter on this node: one more than the previous committed change. */
-  readonly seq: number;
-  readonly namespace: string;
-  readonly key: string;
-  readonly versionId: string;
-  readonly previousVersion: string | null;
-  /** null for a tombstone. */
-  readonly valueId: string | null;
-  /** Formatted HLC stamp. */
-  readonly hlc: string;
-  readonly node: string;
-  readonly deleted: boolean;
-  /** Where the value lives (adapter-defined); -1 for tombstones. */
-  readonly loc: number;
-  readonly len: number;
-}
-
-/** One committed change, handed to the adapter in commit order. */
-export interface CommitEntry extends ChangeRecord {
-  /** Canonical JSON of the value when it is stored for the first time, else null. */
-  valueText: string | null;
-  /** The frozen value (null for tombstones). */
-  readonly value: JsonValue;
-  /** When the value is already stored by an earlier entry of the same batch. */
-  sameAs: CommitEntry | null;
-  /** Set by the adapter for new values, by storage for stored ones. */
-  loc: number;
-  len: number;
-}
-
-/** A snapshot of the whole state, as loaded by an adapter. */
-export interface LoadedSnapshot {
-  readonly count: number;
-  readonly cols: VersionColumns;
-  readonly nodes: readonly string[];
-  /** Each key with its rows, oldest first (the store takes the arrays over). */
-  readonly keys: ReadonlyArray<{ readonly namespace: string; readonly key: string; readonly rows: number[] }>;
-  readonly seq: number;
-}
-
-/** A change replayed from the log after the snapshot (value location already resolved). */
-export type ReplayEntry = ChangeRecord;
-
-/** What an adapter found when it opened. */
-export interface LoadedState {
-  /** This node's persistent id. */
+/** What an adapter opened. */
+export interface OpenedStorage {
+  /** This node's persistent id (16 hex digits). */
   readonly nodeId: string;
-  readonly snapshot: LoadedSnapshot | null;
-  readonly log: Iterable<ReplayEntry>;
-  /** Filled in by the adapter while `log` is iterated. */
-  readonly report: () => RecoveryReport;
+  /**
+   * The tree holding the versions. It must be opened with `writer: VERSION_TREE_WRITER`,
+   * and the store must be its only writer.
+   */
+  readonly tree: LsmTree;
+  /** What opening found and did (logs replayed, a torn tail cut, damage dropped, a conversion). */
+  readonly recovery: RecoveryReport;
 }
 
-/** What an adapter sees of the state when it writes a snapshot. */
-export interface SnapshotSource {
-  readonly count: number;
-  readonly cols: VersionColumns;
-  readonly nodes: readonly string[];
-  readonly keys: () => Iterable<{ readonly namespace: string; readonly key: string; readonly rows: readonly number[] }>;
-  readonly keyCount: number;
-  readonly seq: number;
-}
-
-/** New value locations for every row after a snapshot was written. */
-export interface Relocation {
-  readonly loc: Float64Array;
-  readonly len: Uint32Array;
-}
-
-/** A place committed changes are persisted to. */
+/** A place a store's versions are persisted. */
 export interface StorageAdapter {
   /** `memory` or `file`. */
   readonly name: string;
-  /** True when `append` is synchronous and costs no I/O, so batching gains nothing (memory). */
-  readonly synchronous: boolean;
-  /** Loads what is persisted (called once, first). */
-  open(): LoadedState | Promise<LoadedState>;
   /**
-   * Persists a batch: all of it or nothing survives a crash. Assigns `loc`/`len` to
-   * entries with `valueText`. Returns (or resolves) once durable per its policy; if it
-   * throws, nothing of the batch is persisted or will be replayed.
+   * True when a write costs no I/O (memory): the store then commits a write at once
+   * instead of batching what arrives in the same tick.
    */
-  append(entries: readonly CommitEntry[]): void | Promise<void>;
-  /** The value stored at a location (deep-frozen). @throws CorruptionError if damaged */
-  readValue(loc: number, len: number): JsonValue;
-  /** The canonical JSON text stored at a location. @throws CorruptionError if damaged */
-  readValueText(loc: number, len: number): string;
-  /** Bytes used on disk. */
+  readonly synchronous: boolean;
+  /** Opens the tree (called once, first). @throws CorruptionError, IoError, LockedError */
+  open(): OpenedStorage | Promise<OpenedStorage>;
+  /** Bytes used on disk (0 in memory). */
   diskBytes(): number;
-  /** True when the adapter would like a snapshot written now. */
-  wantsSnapshot(): boolean;
-  /** Writes a snapshot of everything (history kept) and returns every row's new location. */
-  snapshot(source: SnapshotSource): Relocation | null;
-  /** Flushes and releases everything. */
-  close(): void | Promise<void>;
+  /** Flushes and closes the tree and releases everything (the directory lock). */
+  close(): Promise<void>;
+}
+
+/** The store's recovery report from what the tree's opening found in its logs. */
+export function recoveryOf(tree: LsmTree): RecoveryReport {
+  const r = tree.recovery;
+  const truncated = r.logs.map((l) => l.truncated).find((t) => t !== undefined);
+  const repaired = r.logs.flatMap((l) => l.repaired ?? []);
+  return {
+    replayed: r.replayedBatches,
+    ...(truncated !== undefined ? { truncated } : {}),
+    ...(repaired.length > 0 ? { repaired } : {}),
+  };
 }

@@ -15,7 +15,6 @@ import {
   type Canonical,
   type HlcStamp,
 } from '@koru/engine';
-import type { KeyState } from './key-index.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import { markPending, stampedWrite, type StampedWrite } from './stamped-write.js';
 import { DEFAULT_MAX_CLOCK_AHEAD_MS, type ImportedVersion } from './storage-options.js';
@@ -59,7 +58,7 @@ export class Admission {
     checkSystemRecord?: (key: string, value: unknown, deleted: boolean) => void,
   ): Admitted {
     const ctx = this.#ctx;
-    const index = ctx.index;
+    const store = ctx.store;
     const replicate = mode === 'merge';
     // Checked, stamped items with their position in `items` (error messages name it).
     const checked: Array<{ i: number; it: ImportedVersion; stamp: HlcStamp; canon: Canonical | null }> = [];
@@ -112,22 +111,22 @@ export class Admission {
     let newest: HlcStamp | undefined;
     for (const { i, it, stamp, canon } of checked) {
       const system = it.namespace === SYSTEM_NAMESPACE;
-      const ks = index.keyState(it.namespace, it.key, true, system)!;
-      const w = stampedWrite(ctx, ks, canon, it.previousVersion, stamp, it.hlc, it.node);
-      if (it.valueId !== undefined && it.valueId !== w.entry.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
+      const pk = ctx.pending.acquire(it.namespace, it.key);
+      const w = stampedWrite(pk, canon, it.previousVersion, stamp, it.hlc, it.node);
+      if (it.valueId !== undefined && it.valueId !== w.record.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
       // The expected id is not told: it would hand anyone a forged version's id.
-      if (w.entry.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its content`);
+      if (w.record.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its content`);
       if (it.timestamp !== undefined && it.timestamp !== w.version.timestamp) bad(i, `timestamp ${JSON.stringify(it.timestamp)} is not the time of its hlc ${it.hlc} (${w.version.timestamp})`);
       // Same id, so the same fields (they were just hashed): stored already, skipped.
-      if (batch.has(it.versionId) || this.#queuedForeign.has(it.versionId) || this.#stored(ks, stamp, it.node, it.versionId)) {
+      if (batch.has(it.versionId) || this.#queuedForeign.has(it.versionId) || store.has(it.namespace, it.key, stamp.wall, stamp.logical, it.node, it.versionId)) {
         duplicates++;
         continue;
       }
       if (it.previousVersion !== null) {
         let prevStamp = batch.get(it.previousVersion) ?? this.#queuedForeign.get(it.previousVersion);
         if (prevStamp === undefined) {
-          const row = index.rowOfId(ks, it.previousVersion);
-          if (row >= 0) prevStamp = { wall: index.table.cols.wall[row]!, logical: index.table.cols.logical[row]! };
+          const prev = store.byId(it.namespace, it.key, it.previousVersion);
+          if (prev !== undefined) prevStamp = parseHlc(prev.hlc);
         }
         if (prevStamp === undefined) {
           if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it`);
@@ -144,27 +143,25 @@ export class Admission {
     for (const [id, stamp] of batch) this.#queuedForeign.set(id, stamp);
     for (const w of writes) {
       // Only a version that will be the key's newest is what the next local write follows.
-      if (replicate) w.ks.pending++;
+      if (replicate) w.pk.pending++;
       else markPending(w);
+    }
+    // Items skipped (stored already, orphans) leave no entry behind.
+    for (const { it } of checked) {
+      const pk = ctx.pending.get(it.namespace, it.key);
+      if (pk !== undefined) ctx.pending.release(pk);
     }
     return { writes, duplicates, orphans };
   }
 
-  /** Keys a refused batch created and that hold nothing are forgotten. */
+  /** Keys a refused batch made entries for, and that have nothing queued, are forgotten. */
   forgetEmptyKeys(items: unknown): void {
     if (!Array.isArray(items)) return;
-    const index = this.#ctx.index;
+    const pending = this.#ctx.pending;
     for (const it of items as Array<Partial<ImportedVersion> | null>) {
       if (it === null || typeof it !== 'object' || typeof it.namespace !== 'string' || typeof it.key !== 'string') continue;
-      const ks = index.keyState(it.namespace, it.key, false, true);
-      if (ks !== undefined) index.dropIfEmpty(ks);
+      const pk = pending.get(it.namespace, it.key);
+      if (pk !== undefined) pending.release(pk);
     }
-  }
-
-  /** True when `ks` already holds the version `versionId` stamped `stamp` by `node`. */
-  #stored(ks: KeyState, stamp: HlcStamp, node: string, versionId: string): boolean {
-    const index = this.#ctx.index;
-    const ix = index.knownNode(node);
-    return ix !== undefined && ks.rows.length > 0 && index.findVersion(ks, stamp.wall, stamp.logical, ix, versionId) >= 0;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * CausalStorage: every write is an immutable, content-addressed version appended to
- * its key's chain. Metadata and indexes live in memory (a columnar version table);
- * values of older versions stay with the adapter and are read on demand.
+ * its key's chain. Versions live in a VersionStore (version-store.ts) over the
+ * adapter's log-structured tree: history stays on disk, opening reads none of it, and
+ * memory holds only bounded caches (heads, values, blocks) and the queued writes.
  *
  * Writes go through one commit queue: puts issued in the same tick are persisted by a
  * single adapter call (group commit), applied in order, then acknowledged. A write is
@@ -13,7 +14,8 @@
  * (store-context.ts), local writes (local-writes.ts), stamping (stamped-write.ts), the
  * commit queue (commit-queue.ts), admission of versions made elsewhere (admission.ts),
  * live lists (live-lists.ts), history and time travel (history-reads.ts), reads by change
- * number (feed-reads.ts) and loading (load.ts).
+ * number (feed-reads.ts), anti-entropy digests (merkle-state.ts) and verification
+ * (version-verify.ts).
  */
 import { InvalidArgumentError, type HlcStamp, type JsonValue } from '@koru/engine';
 import { Admission } from './admission.js';
@@ -21,9 +23,7 @@ import { CommitQueue } from './commit-queue.js';
 import { KeyNotFoundError } from './errors.js';
 import { FeedReads } from './feed-reads.js';
 import { historyOf, versionAt, versionById, versionsIn } from './history-reads.js';
-import type { KeyIndex } from './key-index.js';
 import { LiveLists } from './live-lists.js';
-import { loadState } from './load.js';
 import { LocalWrites } from './local-writes.js';
 import type { MerkleNode } from './merkle-state.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
@@ -39,8 +39,7 @@ import type {
 } from './storage-options.js';
 import { StoreContext } from './store-context.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
-import type { VersionReader } from './version-reader.js';
-import { verifyIndex } from './verify.js';
+import { verifyVersions } from './version-verify.js';
 
 export {
   DEFAULT_MAX_CLOCK_AHEAD_MS,
@@ -57,42 +56,38 @@ export {
 /** The causal store. Create with {@link CausalStorage.open}. */
 export class CausalStorage {
   readonly #ctx: StoreContext;
-  // The context's index and reader, held here too: the point reads use them on every call.
-  readonly #index: KeyIndex;
-  readonly #reader: VersionReader;
   readonly #liveLists: LiveLists;
   readonly #commits: CommitQueue;
   readonly #writes: LocalWrites;
   readonly #admission: Admission;
   readonly #feed: FeedReads;
-  #recovery: RecoveryReport = { replayed: 0, fromSnapshot: 0 };
+  #recovery: RecoveryReport = { replayed: 0 };
 
   private constructor(options: CausalStorageOptions) {
     const ctx = new StoreContext(options);
     this.#ctx = ctx;
-    this.#index = ctx.index;
-    this.#reader = ctx.reader;
     this.#liveLists = new LiveLists(ctx);
     // Versions made elsewhere that are queued but not committed yet: admission adds them,
     // the commit queue forgets them.
     const queuedForeign = new Map<string, HlcStamp>();
-    this.#commits = new CommitQueue(ctx, this.#liveLists, queuedForeign);
+    this.#commits = new CommitQueue(ctx, queuedForeign);
     this.#writes = new LocalWrites(ctx, this.#commits);
     this.#admission = new Admission(ctx, queuedForeign);
     this.#feed = new FeedReads(ctx);
   }
 
-  /** Opens a store: loads the adapter's snapshot and replays its log. */
+  /** Opens a store: the adapter opens its tree (which reads its manifest and replays its unflushed logs). */
   static async open(options: CausalStorageOptions = {}): Promise<CausalStorage> {
     const s = new CausalStorage(options);
     const adapter = s.#ctx.adapter;
-    const loaded = await adapter.open();
+    const opened = await adapter.open();
     try {
-      s.#recovery = loadState(s.#ctx, loaded);
+      s.#ctx.attach(opened);
     } catch (e) {
       await adapter.close();
       throw e;
     }
+    s.#recovery = opened.recovery;
     return s;
   }
 
@@ -135,7 +130,7 @@ export class CausalStorage {
   /** The database's own live records (see {@link putSystem}), in the order first written. */
   systemEntries(): Version[] {
     this.#ctx.checkOpen();
-    return [...this.#liveLists.live(SYSTEM_NAMESPACE)];
+    return this.#liveLists.systemEntries();
   }
 
   /**
@@ -207,30 +202,27 @@ export class CausalStorage {
   }
 
   /**
-   * Writes a snapshot now (durable adapters): all history is kept, the log is
-   * restarted, and the next open loads the snapshot instead of replaying the log.
+   * Merges every file of the store into its last level now (off the event loop on Node):
+   * all history is kept; reads then touch one file per lookup, and the logs are flushed.
+   * Reads and writes go on meanwhile.
    */
   async compact(): Promise<void> {
     this.#ctx.checkWritable();
     while (this.#commits.busy) await this.#commits.flush();
-    this.#commits.snapshot();
+    await this.#ctx.tree.compact();
   }
 
   // ---- reads ----------------------------------------------------------------
 
-  /** The current value. O(1). @throws KeyNotFoundError */
+  /** The current value. One lookup (cached heads: none). @throws KeyNotFoundError */
   get(namespace: string, key: string): JsonValue {
     return this.getVersion(namespace, key).value;
   }
 
-  /** The current version (metadata and value). O(1). @throws KeyNotFoundError */
+  /** The current version (metadata and value). One lookup (cached heads: none). @throws KeyNotFoundError */
   getVersion(namespace: string, key: string): Version {
-    this.#ctx.checkOpen();
-    const ks = this.#index.keyState(namespace, key, false);
-    if (ks !== undefined) {
-      const head = this.#reader.head(ks);
-      if (head !== undefined && !head.deleted) return head;
-    }
+    const head = this.#head(namespace, key);
+    if (head !== undefined && !head.deleted) return head;
     validateNamespace(namespace);
     validateKey(key);
     throw new KeyNotFoundError(namespace, key);
@@ -238,9 +230,15 @@ export class CausalStorage {
 
   /** True when the key has a current (not deleted) value. */
   contains(namespace: string, key: string): boolean {
+    const head = this.#head(namespace, key);
+    return head !== undefined && !head.deleted;
+  }
+
+  /** The key's newest version, if any (undefined for names that cannot be stored). @throws INVALID_NAMESPACE for the reserved namespace */
+  #head(namespace: string, key: string): Version | undefined {
     this.#ctx.checkOpen();
-    const ks = this.#index.keyState(namespace, key, false);
-    return ks !== undefined && this.#index.isLive(ks);
+    if (namespace === SYSTEM_NAMESPACE) validateNamespace(namespace);
+    return this.#ctx.headOf(namespace, key);
   }
 
   /** Every version of the key, oldest first (tombstones included). O(h). @throws KeyNotFoundError */
@@ -273,8 +271,8 @@ export class CausalStorage {
 
   /**
    * The live versions of a namespace, one per key: the current ones, or those current at
-   * `atMs` (keys deleted then, or written only later, are absent). In no particular
-   * order. O(keys), or O(keys · log h) with `atMs`.
+   * `atMs` (keys deleted then, or written only later, are absent). In key order (UTF-8
+   * bytes). One seek per key (cached heads: none).
    */
   entries(namespace: string, atMs?: number): Iterable<Version> {
     return this.#liveLists.entries(namespace, atMs);
@@ -291,8 +289,8 @@ export class CausalStorage {
 
   /**
    * The current versions of those of `keys` that are live in `namespace`, in the order
-   * `entries` lists them (keys first written first), or in `keys`' order when not
-   * `ordered`. O(m log m) for m keys (O(m) unordered).
+   * `entries` lists them (key order: UTF-8 bytes), or in `keys`' order when not
+   * `ordered`. One lookup per key.
    */
   liveVersionsOf(namespace: string, keys: Iterable<string>, ordered = true): Version[] {
     return this.#liveLists.liveVersionsOf(namespace, keys, ordered);
@@ -367,26 +365,45 @@ export class CausalStorage {
     return versionById(this.#ctx, namespace, key, versionId);
   }
 
-  /** Namespaces with at least one live key, sorted. */
+  /** Namespaces with at least one live key, sorted. One seek per namespace and per deleted key passed over. */
   listNamespaces(): string[] {
     this.#ctx.checkOpen();
-    return this.#index.listNamespaces();
+    const store = this.#ctx.store;
+    return store.namespaces().filter((ns) => ns !== SYSTEM_NAMESPACE && this.#liveKeys(ns).next().done !== true);
   }
 
-  /** Live keys of a namespace, sorted. */
+  /** Live keys of a namespace, sorted. One seek per key. */
   listKeys(namespace: string): string[] {
     this.#ctx.checkOpen();
     validateNamespace(namespace);
-    return this.#index.listKeys(namespace);
+    return [...this.#liveKeys(namespace)].sort();
   }
 
-  /** Counts and sizes. O(keys + versions). */
+  *#liveKeys(namespace: string): Generator<string> {
+    for (const k of this.#ctx.store.keys(namespace)) if (!k.deleted) yield k.key;
+  }
+
+  /** Counts and sizes. O(keys + distinct values): a walk of the store. */
   stats(): StorageStats {
     const ctx = this.#ctx;
     ctx.checkOpen();
+    let keys = 0;
+    let namespaces = 0;
+    for (const ns of ctx.store.namespaces()) {
+      if (ns === SYSTEM_NAMESPACE) continue;
+      let live = 0;
+      for (const _ of this.#liveKeys(ns)) live++;
+      keys += live;
+      if (live > 0) namespaces++;
+    }
+    const values = ctx.store.valueStats();
     return {
-      ...this.#index.counts(),
-      versions: this.#index.table.count,
+      keys,
+      namespaces,
+      distinctValues: values.values,
+      valueBytes: values.textLength,
+      // Every version, local or not, was committed here as one change.
+      versions: ctx.seq,
       diskBytes: ctx.adapter.diskBytes(),
       seq: ctx.seq,
       adapter: ctx.adapter.name,
@@ -429,22 +446,21 @@ export class CausalStorage {
     return this.#ctx.merkle.keysUnder(namespace, prefix);
   }
 
-  /** The ids of every version of a key in clock order (empty for an unknown key). */
+  /** The ids of every version of a key in clock order (empty for an unknown key). Reads no value. */
   versionIdsOf(namespace: string, key: string): string[] {
     this.#ctx.checkOpen();
-    const ks = this.#index.keyState(namespace, key, false);
-    return ks === undefined ? [] : ks.rows.map((r) => this.#index.table.versionId(r));
+    return this.#ctx.store.ids(namespace, key);
   }
 
   /**
    * Re-hashes every version chain and every stored value: each versionId must match
-   * its fields, each previousVersion the version before it, each value its valueId.
-   * O(total versions + value bytes).
+   * its fields, each previousVersion an earlier version of its key, each value its
+   * valueId, each change number its version. Streams the store in short slices between
+   * which reads and writes go on. O(total versions + value bytes).
    */
-  verify(): VerifyReport {
+  async verify(): Promise<VerifyReport> {
     this.#ctx.checkOpen();
-    const adapter = this.#ctx.adapter;
-    return verifyIndex(this.#index, (loc, len) => adapter.readValueText(loc, len));
+    return verifyVersions(this.#ctx.tree);
   }
 
   /** Waits for queued writes, then closes the adapter. Later calls fail with CLOSED. */

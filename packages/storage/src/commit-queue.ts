@@ -1,30 +1,25 @@
 /**
- * The commit queue (group commit): puts issued in the same tick are persisted by a single
- * adapter call, applied in order, then acknowledged. A write is visible to readers only
- * once the adapter has accepted it; if the adapter fails, the failed writes and every
- * write queued behind them are rejected and nothing of them is applied. With an adapter
- * whose appends are synchronous and free (memory) and nothing queued, a write commits at
- * once. Applying a batch places its versions in the index, then tells the appliers and
- * the commit listeners.
+ * The commit queue (group commit): puts issued in the same tick are stored by a single
+ * version-store commit (one write-ahead-log record, synced once under `always`), then
+ * acknowledged. A write is visible to readers only once the store has accepted it; if
+ * the store fails, the failed writes and every write queued behind them are rejected and
+ * nothing of them is stored. With an adapter whose writes cost no I/O (memory) and
+ * nothing queued, a write commits at once. A batch waits while the tree asks writers to
+ * (flushes or merges behind): backpressure, never an unbounded memtable. Applying a
+ * batch releases its keys' queued state, then tells the appliers and commit listeners.
  */
 import { isKoruError, type HlcStamp } from '@koru/engine';
-import type { CommitEntry } from './adapter.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 import { IoError } from './errors.js';
-import type { LiveLists } from './live-lists.js';
 import { markPending, noop, pending, type PendingWrite, type StampedWrite } from './stamped-write.js';
 import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
-import { ValueIndex } from './value-index.js';
-import { FLAG_DELETED } from './version-table.js';
 
 /** The queue of one store. */
 export class CommitQueue {
   readonly #ctx: StoreContext;
-  readonly #liveLists: LiveLists;
   readonly #queuedForeign: Map<string, HlcStamp>;
-  #values: ValueIndex | undefined;
   #queue: PendingWrite[] = [];
   #flushScheduled = false;
   #flushing: Promise<void> | undefined;
@@ -32,13 +27,11 @@ export class CommitQueue {
   readonly #appliers = new Set<(current: readonly Version[], all: readonly Version[]) => void>();
 
   /**
-   * @param liveLists invalidated for each namespace a batch writes to
    * @param queuedForeign versions made elsewhere that are queued (filled by admission): each
    *   is forgotten once committed or failed
    */
-  constructor(ctx: StoreContext, liveLists: LiveLists, queuedForeign: Map<string, HlcStamp>) {
+  constructor(ctx: StoreContext, queuedForeign: Map<string, HlcStamp>) {
     this.#ctx = ctx;
-    this.#liveLists = liveLists;
     this.#queuedForeign = queuedForeign;
   }
 
@@ -106,39 +99,30 @@ export class CommitQueue {
     this.#listeners.clear();
   }
 
-  /** Writes a snapshot now and moves every row to the location the adapter gives. */
-  snapshot(): void {
-    const { adapter, index, reader } = this.#ctx;
-    const reloc = adapter.snapshot({
-      count: index.table.count,
-      cols: index.table.trimmed(),
-      nodes: index.nodes,
-      keys: () => index.keys(),
-      keyCount: index.keyCount(),
-      seq: this.#ctx.seq,
-    });
-    if (reloc === null) return;
-    index.table.cols.loc.set(reloc.loc);
-    index.table.cols.len.set(reloc.len);
-    reader.clear();
-  }
-
   /** Nothing to batch with when persisting costs nothing: commit right away. */
   #canCommitNow(): boolean {
     return this.#ctx.adapter.synchronous && this.#queue.length === 0 && this.#flushing === undefined;
   }
 
-  /** Commits `batch` synchronously; returns the adapter's error, if it failed (the writes are then failed). */
+  /** Commits `batch` synchronously; returns the store's error, if it failed (the writes are then failed). */
   #commitNow(batch: PendingWrite[]): unknown {
-    const entries = this.#prepareBatch(batch);
+    let currents: boolean[];
     try {
-      this.#ctx.adapter.append(entries);
+      currents = this.#store(batch);
     } catch (e) {
       this.#failWrites(batch, e);
       return e;
     }
-    this.#apply(batch);
+    this.#apply(batch, currents);
     return undefined;
+  }
+
+  /** Stores a batch as one commit: which of its versions became their key's current one. */
+  #store(batch: readonly PendingWrite[]): boolean[] {
+    return this.#ctx.store.commit(
+      batch.map((w) => w.record),
+      batch.map((w) => w.version),
+    );
   }
 
   #queueWrite(w: PendingWrite): void {
@@ -157,97 +141,55 @@ export class CommitQueue {
   async #flushLoop(): Promise<void> {
     const ctx = this.#ctx;
     while (this.#queue.length > 0) {
+      // Flushes or merges behind: wait (reads go on) rather than grow the memtable without bound.
+      const wait = ctx.closed ? undefined : ctx.tree.writable();
+      if (wait !== undefined) {
+        try {
+          await wait;
+        } catch {
+          // A failed flush is retried by the tree; the write below reports what is wrong now.
+        }
+      }
       const batch = this.#queue;
       this.#queue = [];
-      const entries = this.#prepareBatch(batch);
+      let currents: boolean[];
       try {
-        const p = ctx.adapter.append(entries);
-        if (p !== undefined) await p;
+        currents = this.#store(batch);
       } catch (e) {
         this.#failWrites(batch, e);
         continue;
       }
-      this.#apply(batch);
-    }
-    if (!ctx.closed && ctx.adapter.wantsSnapshot()) {
-      try {
-        this.snapshot();
-      } catch {
-        // An automatic snapshot only saves replay time: its writes are already
-        // acknowledged and in the log. The adapter tries again on a later flush, or
-        // refuses further writes itself if it cannot go on safely. Rethrowing would
-        // reject a promise nobody awaits.
-      }
+      this.#apply(batch, currents);
     }
   }
 
-  /** Numbers the entries and stores each distinct value once. */
-  #prepareBatch(batch: PendingWrite[]): CommitEntry[] {
-    const values = this.#valueIndex();
-    const cols = this.#ctx.index.table.cols;
-    let firstOfBatch: Map<string, CommitEntry> | undefined;
-    const entries = new Array<CommitEntry>(batch.length);
-    let seq = this.#ctx.seq;
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i]!.entry;
-      (e as { seq: number }).seq = ++seq;
-      entries[i] = e;
-      if (e.valueId === null) continue;
-      const row = values.find(e.valueId);
-      if (row >= 0) {
-        e.valueText = null;
-        e.loc = cols.loc[row]!;
-        e.len = cols.len[row]!;
-        continue;
-      }
-      firstOfBatch ??= new Map();
-      const first = firstOfBatch.get(e.valueId);
-      if (first === undefined) firstOfBatch.set(e.valueId, e);
-      else {
-        e.valueText = null;
-        e.sameAs = first;
-      }
-    }
-    return entries;
-  }
-
-  #apply(batch: PendingWrite[]): void {
+  #apply(batch: PendingWrite[], currents: readonly boolean[]): void {
     const ctx = this.#ctx;
-    const index = ctx.index;
-    const values = this.#valueIndex();
-    const own = ctx.nodeId;
-    const ownIx = index.nodeIndex(own);
     // Versions that became their key's current one (derived state follows only those).
     let current: Version[] | undefined;
     for (let i = 0; i < batch.length; i++) {
       const w = batch[i]!;
-      const e = w.entry;
-      const ks = w.ks;
-      const node = e.node === own ? ownIx : index.nodeIndex(e.node);
-      if (e.sameAs !== null) {
-        e.loc = e.sameAs.loc;
-        e.len = e.sameAs.len;
-      }
-      const placed = index.place(ks, w.wall, w.logical, e, node);
-      this.#liveLists.invalidate(ks.namespace);
-      if (e.valueText !== null) values.add(placed.row);
-      if (placed.current) {
-        ks.head = w.version;
+      const pk = w.pk;
+      if (currents[i]) {
         if (current !== undefined) current.push(w.version);
       } else if (current === undefined) current = batch.slice(0, i).map((b) => b.version);
-      ctx.merkle.touch(ks);
-      if (this.#queuedForeign.size > 0) this.#queuedForeign.delete(e.versionId);
-      if (--ks.pending === 0) ks.pendingId = undefined;
-      ctx.seq = e.seq;
+      ctx.merkle.touch(pk.namespace, pk.key);
+      if (this.#queuedForeign.size > 0) this.#queuedForeign.delete(w.record.versionId);
+      if (--pk.pending <= 0) {
+        pk.pending = 0;
+        pk.pendingId = undefined;
+        ctx.pending.release(pk);
+      }
       w.resolve(w.version);
     }
     if (this.#appliers.size > 0) {
       const all = batch.map((w) => w.version);
       for (const applier of this.#appliers) applier(current ?? all, all);
     }
+    const seq = ctx.seq;
     for (const listener of this.#listeners) {
       try {
-        listener(ctx.seq);
+        listener(seq);
       } catch {
         // A listener's failure is its own; the commit stands.
       }
@@ -260,23 +202,11 @@ export class CommitQueue {
     this.#queue = [];
     const error = isKoruError(cause) ? cause : new IoError(`write failed: ${String(cause)}`, cause);
     for (const w of all) {
-      this.#queuedForeign.delete(w.entry.versionId);
-      w.ks.pending = 0;
-      w.ks.pendingId = undefined;
-      this.#ctx.index.dropIfEmpty(w.ks);
+      this.#queuedForeign.delete(w.record.versionId);
+      w.pk.pending = 0;
+      w.pk.pendingId = undefined;
+      this.#ctx.pending.release(w.pk);
       w.reject(error);
     }
-  }
-
-  /** Where each distinct stored value is (so a value written again is stored once). */
-  #valueIndex(): ValueIndex {
-    if (this.#values !== undefined) return this.#values;
-    // Built on the first write after a load, so opening stays fast.
-    const t = this.#ctx.index.table;
-    const idx = new ValueIndex(t, Math.max(1024, t.count));
-    const flags = t.cols.flags;
-    for (let r = 0; r < t.count; r++) if ((flags[r]! & FLAG_DELETED) === 0 && idx.find(t.valueId(r)!) < 0) idx.add(r);
-    this.#values = idx;
-    return idx;
   }
 }

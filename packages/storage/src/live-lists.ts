@@ -1,29 +1,23 @@
 /**
- * The live versions of a namespace, one per key: now (kept as an array per namespace
- * until the next commit to it, so repeated scans between writes walk an array, not the
- * key map), at a time, or right after a change.
+ * The live versions of a namespace, one per key: now, at a time, or right after a
+ * change. Each is a walk of the namespace's keys in the version store (one seek per
+ * key, heads served from its cache): nothing per key is held in memory, so a namespace
+ * may be far larger than memory.
  */
 import { InvalidArgumentError } from '@koru/engine';
-import type { KeyState } from './key-index.js';
-import { validateNamespace } from './names.js';
+import { SYSTEM_NAMESPACE, validateNamespace } from './names.js';
 import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
+import { keyPrefix } from './version-records.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 
-/** The live reads of one store, with its per-namespace lists. */
+/** The live reads of one store. */
 export class LiveLists {
   readonly #ctx: StoreContext;
-  /** Per namespace, its live heads as of the last commit to it (see {@link list}). */
-  readonly #lists = new Map<string, readonly Version[]>();
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
-  }
-
-  /** Forgets the namespace's list: a version of it was just committed. */
-  invalidate(namespace: string): void {
-    if (this.#lists.size > 0) this.#lists.delete(namespace);
   }
 
   /** See {@link CausalStorage.entries}. */
@@ -33,8 +27,8 @@ export class LiveLists {
     if (atMs !== undefined && (typeof atMs !== 'number' || Number.isNaN(atMs))) {
       throw new InvalidArgumentError(`entries expects a time in ms since the epoch, got ${String(atMs)}`);
     }
-    const index = this.#ctx.index;
-    return atMs === undefined ? this.list(namespace) : this.#liveAt(namespace, (ks) => index.indexAt(ks, atMs));
+    const store = this.#ctx.store;
+    return atMs === undefined ? this.live(namespace) : this.#liveAt(namespace, (key) => store.at(namespace, key, atMs));
   }
 
   /** See {@link CausalStorage.entriesAsOf}. */
@@ -45,8 +39,7 @@ export class LiveLists {
     if (!Number.isInteger(seq) || seq < 0 || seq > ctx.seq) {
       throw new InvalidArgumentError(`no state after change ${String(seq)}: changes are numbered 1 to ${ctx.seq}`);
     }
-    // Change seq is row seq - 1: the state after it holds the rows below seq.
-    return this.#liveAt(namespace, (ks) => ctx.index.indexBeforeRow(ks, seq));
+    return this.#liveAt(namespace, (key) => ctx.store.atSeq(namespace, key, seq));
   }
 
   /** See {@link CausalStorage.liveVersionsOf}. */
@@ -54,49 +47,38 @@ export class LiveLists {
     const ctx = this.#ctx;
     ctx.checkOpen();
     validateNamespace(namespace);
-    const { index, reader } = ctx;
-    const found: KeyState[] = [];
+    const found: Version[] = [];
     for (const key of keys) {
-      const ks = index.keyState(namespace, key, false);
-      if (ks !== undefined && index.isLive(ks)) found.push(ks);
+      const head = ctx.headOf(namespace, key);
+      if (head !== undefined && !head.deleted) found.push(head);
     }
-    // A key's first row orders keys as the namespace's map does: by first write.
-    if (ordered) found.sort((a, b) => a.rows[0]! - b.rows[0]!);
-    return found.map((ks) => reader.head(ks)!);
+    // The order `entries` lists keys in: their records' order (UTF-8 bytes of the key).
+    if (ordered && found.length > 1) {
+      const order = new Map(found.map((v) => [v, keyPrefix(namespace, v.key)]));
+      found.sort((a, b) => (order.get(a)! < order.get(b)! ? -1 : 1));
+    }
+    return found;
   }
 
-  /**
-   * The namespace's live heads as an array, kept until the next commit to the namespace:
-   * repeated scans between writes walk an array, not the key map.
-   */
-  list(namespace: string): readonly Version[] {
-    let list = this.#lists.get(namespace);
-    if (list === undefined) {
-      list = [...this.live(namespace)];
-      this.#lists.set(namespace, list);
-    }
-    return list;
-  }
-
-  /** The namespace's live heads, in the order keys were first written. */
+  /** The namespace's live heads, in key order. */
   *live(namespace: string): Generator<Version> {
-    const { index, reader } = this.#ctx;
-    for (const ks of index.namespaceKeys(namespace)) {
-      const n = ks.rows.length;
-      if (n === 0 || index.isDeleted(ks.rows[n - 1]!)) continue;
-      // The version itself carries key and value: no object per entry.
-      yield ks.head ?? reader.head(ks)!;
-    }
+    // The version itself carries key and value: no object per entry.
+    for (const v of this.#ctx.store.heads(namespace)) if (!v.deleted) yield v;
   }
 
-  /** The live versions of a namespace at the index of its rows `indexOf` picks for each key. */
-  *#liveAt(namespace: string, indexOf: (ks: KeyState) => number): Generator<Version> {
-    const { index, reader } = this.#ctx;
-    for (const ks of index.namespaceKeys(namespace)) {
-      if (ks.rows.length === 0) continue;
-      const i = indexOf(ks);
-      if (i < 0 || index.isDeleted(ks.rows[i]!)) continue;
-      yield reader.at(ks, i);
+  /** The database's own live records, in the order first written (definitions may build on earlier ones). */
+  systemEntries(): Version[] {
+    const store = this.#ctx.store;
+    const found = [...this.live(SYSTEM_NAMESPACE)];
+    const first = new Map(found.map((v) => [v, store.history(SYSTEM_NAMESPACE, v.key, undefined)[0]!.hlc]));
+    return found.sort((a, b) => (first.get(a)! < first.get(b)! ? -1 : first.get(a)! > first.get(b)! ? 1 : 0));
+  }
+
+  /** The live versions of a namespace, one per key as `pick` chooses it. */
+  *#liveAt(namespace: string, pick: (key: string) => Version | undefined): Generator<Version> {
+    for (const { key } of this.#ctx.store.keys(namespace)) {
+      const v = pick(key);
+      if (v !== undefined && !v.deleted) yield v;
     }
   }
 }

@@ -2,12 +2,11 @@
  * Writes made on this node: arguments validated, the value canonicalized, compare-and-set
  * checked against the key's newest version (queued ones included), then stamped with
  * this node's clock and handed to the commit queue. A write that fails before it is
- * queued leaves no trace (a key it created is dropped again) and rejects its promise.
+ * queued leaves no trace and rejects its promise.
  */
-import { canonicalize, formatHlc, InvalidArgumentError, type Canonical } from '@koru/engine';
+import { canonicalize, formatHlc, InvalidArgumentError, parseHlc, type Canonical } from '@koru/engine';
 import type { CommitQueue } from './commit-queue.js';
 import { KeyNotFoundError, VersionConflictError } from './errors.js';
-import type { KeyIndex, KeyState } from './key-index.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import { markPending, stampedWrite } from './stamped-write.js';
 import type { PutItem, WriteOptions } from './storage-options.js';
@@ -16,44 +15,42 @@ import type { Version } from './types.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 
-/** True when the key's newest version (queued ones included) is a tombstone or there is none. */
-function isAbsent(index: KeyIndex, ks: KeyState | undefined): boolean {
-  if (ks === undefined) return true;
-  if (ks.pendingId !== undefined) return ks.pendingDeleted;
-  return ks.rows.length === 0 || index.isDeleted(ks.rows[ks.rows.length - 1]!);
-}
-
-/** The id of the key's newest version, queued ones included (null: none). */
-function pendingHeadId(index: KeyIndex, ks: KeyState): string | null {
-  if (ks.pendingId !== undefined) return ks.pendingId;
-  // The materialized head, when there is one, already holds the id as a string.
-  if (ks.head !== undefined) return ks.head.versionId;
-  const n = ks.rows.length;
-  return n === 0 ? null : index.table.versionId(ks.rows[n - 1]!);
-}
-
-/** {@link pendingHeadId} of a key that may not exist. */
-function headIdOf(index: KeyIndex, ks: KeyState | undefined): string | null {
-  return ks === undefined ? null : pendingHeadId(index, ks);
+/** A key's newest version as the next write sees it: its id (null: none) and whether it is absent (none, or a tombstone). */
+interface HeadState {
+  readonly id: string | null;
+  readonly absent: boolean;
 }
 
 /** Compare-and-set: `null` expects no live value (never written, or deleted); an id expects that head. */
-function casMatches(index: KeyIndex, ks: KeyState | undefined, ifVersion: string | null | undefined): boolean {
+function casMatches(head: HeadState, ifVersion: string | null | undefined): boolean {
   if (ifVersion === undefined) return true;
-  if (ifVersion === null) return isAbsent(index, ks);
-  return ifVersion === headIdOf(index, ks);
+  if (ifVersion === null) return head.absent;
+  return ifVersion === head.id;
 }
 
 /** The local write path of one store. */
 export class LocalWrites {
   readonly #ctx: StoreContext;
-  readonly #index: KeyIndex;
   readonly #commits: CommitQueue;
 
   constructor(ctx: StoreContext, commits: CommitQueue) {
     this.#ctx = ctx;
-    this.#index = ctx.index;
     this.#commits = commits;
+  }
+
+  /**
+   * The key's newest version, queued ones included. A stored head moves the clock past
+   * its stamp, so the write stamped next follows it in clock order (and becomes current)
+   * even if the wall clock went back since it was written.
+   */
+  #head(namespace: string, key: string): HeadState {
+    const ctx = this.#ctx;
+    const pk = ctx.pending.get(namespace, key);
+    if (pk?.pendingId !== undefined) return { id: pk.pendingId, absent: pk.pendingDeleted };
+    const head = ctx.store.head(namespace, key);
+    if (head === undefined) return { id: null, absent: true };
+    ctx.clock.observe(parseHlc(head.hlc));
+    return { id: head.versionId, absent: head.deleted };
   }
 
   /** See {@link CausalStorage.put}; with `system`, {@link CausalStorage.putSystem} (the reserved namespace). */
@@ -63,13 +60,7 @@ export class LocalWrites {
       if (!system) validateNamespace(namespace);
       validateKey(key);
       const canon = canonicalize(value, this.#ctx.limits);
-      const ks = this.#index.keyState(namespace, key, true, system)!;
-      try {
-        return this.#enqueueOne(ks, canon, options?.ifVersion);
-      } catch (e) {
-        this.#index.dropIfEmpty(ks);
-        throw e;
-      }
+      return this.#enqueueOne(namespace, key, canon, options?.ifVersion);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -80,7 +71,6 @@ export class LocalWrites {
     try {
       const ctx = this.#ctx;
       ctx.checkWritable();
-      const index = this.#index;
       if (!Array.isArray(items)) throw new InvalidArgumentError('putMany expects an array of { namespace, key, value }');
       const canons: Canonical[] = [];
       for (const item of items) {
@@ -90,22 +80,24 @@ export class LocalWrites {
         canons.push(canonicalize(item.value, ctx.limits));
       }
       // Check every compare-and-set before queueing anything, so a conflict stores nothing.
-      const seen = new Set<string>();
+      const heads = new Map<string, HeadState>();
       for (const item of items) {
-        const ks = index.keyState(item.namespace, item.key, false);
         const id = `${item.namespace}\u0000${item.key}`;
         // A second write to the same key in one batch cannot know the first one's id.
-        if (item.ifVersion !== undefined && (seen.has(id) || !casMatches(index, ks, item.ifVersion))) {
-          throw new VersionConflictError(item.namespace, item.key, item.ifVersion, seen.has(id) ? '(earlier in this batch)' : headIdOf(index, ks));
+        const seen = heads.has(id);
+        const head = heads.get(id) ?? this.#head(item.namespace, item.key);
+        if (item.ifVersion !== undefined && (seen || !casMatches(head, item.ifVersion))) {
+          throw new VersionConflictError(item.namespace, item.key, item.ifVersion, seen ? '(earlier in this batch)' : head.id);
         }
-        seen.add(id);
+        heads.set(id, head);
       }
       // Every stamp first: a clock at the end of its format refuses before anything is marked pending.
       const stamps = items.map(() => ctx.clock.tick());
       const writes = items.map((item, i) => {
-        const ks = index.keyState(item.namespace, item.key, true)!;
+        const pk = ctx.pending.acquire(item.namespace, item.key);
         const stamp = stamps[i]!;
-        const w = stampedWrite(ctx, ks, canons[i]!, pendingHeadId(index, ks), stamp, formatHlc(stamp), ctx.nodeId);
+        const prev = pk.pendingId ?? heads.get(pk.id)!.id;
+        const w = stampedWrite(pk, canons[i]!, prev, stamp, formatHlc(stamp), ctx.nodeId);
         markPending(w); // the next write to this key in the batch chains on it
         return w;
       });
@@ -119,13 +111,9 @@ export class LocalWrites {
   delete(namespace: string, key: string, options?: WriteOptions): Promise<Version> {
     try {
       this.#ctx.checkWritable();
-      const ks = this.#index.keyState(namespace, key, false);
-      if (ks === undefined || isAbsent(this.#index, ks)) {
-        validateNamespace(namespace);
-        validateKey(key);
-        throw new KeyNotFoundError(namespace, key);
-      }
-      return this.#enqueueOne(ks, null, options?.ifVersion);
+      validateNamespace(namespace);
+      validateKey(key);
+      return this.#enqueueOne(namespace, key, null, options?.ifVersion);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -135,20 +123,23 @@ export class LocalWrites {
   deleteSystem(key: string): Promise<Version> {
     try {
       this.#ctx.checkWritable();
-      const ks = this.#index.keyState(SYSTEM_NAMESPACE, key, false, true);
-      if (ks === undefined || isAbsent(this.#index, ks)) throw new KeyNotFoundError(SYSTEM_NAMESPACE, key);
-      return this.#enqueueOne(ks, null, undefined);
+      return this.#enqueueOne(SYSTEM_NAMESPACE, key, null, undefined);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** A write of `canon` (null: a tombstone) to `ks`, compare-and-set checked, stamped now and queued. */
-  #enqueueOne(ks: KeyState, canon: Canonical | null, ifVersion: string | null | undefined): Promise<Version> {
+  /**
+   * A write of `canon` (null: a tombstone, refused when the key holds no live value) to
+   * the key, compare-and-set checked, stamped now and queued.
+   */
+  #enqueueOne(namespace: string, key: string, canon: Canonical | null, ifVersion: string | null | undefined): Promise<Version> {
     const ctx = this.#ctx;
-    const prev = pendingHeadId(this.#index, ks);
-    if (!casMatches(this.#index, ks, ifVersion)) throw new VersionConflictError(ks.namespace, ks.key, ifVersion ?? null, prev);
+    const head = this.#head(namespace, key);
+    if (canon === null && head.absent) throw new KeyNotFoundError(namespace, key);
+    if (!casMatches(head, ifVersion)) throw new VersionConflictError(namespace, key, ifVersion ?? null, head.id);
     const stamp = ctx.clock.tick();
-    return this.#commits.enqueue(stampedWrite(ctx, ks, canon, prev, stamp, formatHlc(stamp), ctx.nodeId));
+    const pk = ctx.pending.acquire(namespace, key);
+    return this.#commits.enqueue(stampedWrite(pk, canon, head.id, stamp, formatHlc(stamp), ctx.nodeId));
   }
 }

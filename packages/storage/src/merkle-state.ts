@@ -15,9 +15,9 @@
  * pays nothing); after that each committed version marks its bucket dirty in O(1), and
  * digests are recomputed on demand for dirty buckets only.
  */
-import { sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
-import type { KeyIndex, KeyState } from './key-index.js';
+import { fromHex, sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
 import { SYSTEM_NAMESPACE } from './names.js';
+import type { StoreContext } from './store-context.js';
 
 /** Children per inner node of a namespace's tree. */
 export const MERKLE_FANOUT = 16;
@@ -59,8 +59,9 @@ function innerSlot(prefix: string): number {
 
 /** One namespace's tree: keys per bucket, key counts and cached digests per node. */
 class NamespaceTree {
-  /** Bucket -> its keys. */
-  readonly buckets = new Map<number, Set<KeyState>>();
+  constructor(readonly namespace: string) {}
+  /** Bucket -> its keys, each with its history's digest once computed (undefined: changed since). */
+  readonly buckets = new Map<number, Map<string, string | undefined>>();
   /** Keys under each inner node. */
   readonly innerCounts = new Uint32Array(INNER);
   /** Digest of each inner node not changed since computed, else undefined. */
@@ -68,12 +69,12 @@ class NamespaceTree {
   /** Digest of each bucket not changed since computed. */
   readonly bucketDigests = new Map<number, string>();
 
-  add(ks: KeyState): void {
-    const b = bucketOf(ks.key);
+  add(key: string): void {
+    const b = bucketOf(key);
     let set = this.buckets.get(b);
-    if (set === undefined) this.buckets.set(b, (set = new Set()));
-    const isNew = !set.has(ks);
-    if (isNew) set.add(ks);
+    if (set === undefined) this.buckets.set(b, (set = new Map()));
+    const isNew = !set.has(key);
+    set.set(key, undefined);
     this.bucketDigests.delete(b);
     // The bucket's ancestors, bottom up: its number shifted by 4 bits per level.
     for (let level = MERKLE_DEPTH - 1; level >= 0; level--) {
@@ -91,31 +92,36 @@ class NamespaceTree {
 
 /** The anti-entropy digests of a store (see the module comment). */
 export class MerkleState {
-  readonly #index: KeyIndex;
+  readonly #ctx: StoreContext;
   #trees: Map<string, NamespaceTree> | undefined;
 
-  constructor(index: KeyIndex) {
-    this.#index = index;
+  /** @param ctx the store whose keys and histories are digested */
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
   }
 
-  /** Records that `ks` gained a version (no-op until digests were first asked for). */
-  touch(ks: KeyState): void {
-    if (this.#trees === undefined || ks.namespace === SYSTEM_NAMESPACE) return;
-    let t = this.#trees.get(ks.namespace);
-    if (t === undefined) this.#trees.set(ks.namespace, (t = new NamespaceTree()));
-    t.add(ks);
+  /** Records that a key gained a version (no-op until digests were first asked for). */
+  touch(namespace: string, key: string): void {
+    if (this.#trees === undefined || namespace === SYSTEM_NAMESPACE) return;
+    let t = this.#trees.get(namespace);
+    if (t === undefined) this.#trees.set(namespace, (t = new NamespaceTree(namespace)));
+    t.add(key);
   }
 
   /** Digest of one key's history: its single version id, or SHA-256 of all ids in clock order. */
-  keyDigest(ks: KeyState): string {
-    if (ks.digest !== undefined) return ks.digest;
-    const table = this.#index.table;
-    const rows = ks.rows;
-    if (rows.length === 1) return (ks.digest = table.versionId(rows[0]!));
-    const bytes = new Uint8Array(32 * rows.length);
-    const ids = table.cols.ids;
-    for (let i = 0; i < rows.length; i++) bytes.set(ids.subarray(rows[i]! * 32, rows[i]! * 32 + 32), i * 32);
-    return (ks.digest = sha256HexOfBytes(bytes));
+  #keyDigest(namespace: string, key: string, set: Map<string, string | undefined>): string {
+    const cached = set.get(key);
+    if (cached !== undefined) return cached;
+    const ids = this.#ctx.store.ids(namespace, key);
+    let d: string;
+    if (ids.length === 1) d = ids[0]!;
+    else {
+      const bytes = new Uint8Array(32 * ids.length);
+      for (let i = 0; i < ids.length; i++) bytes.set(fromHex(ids[i]!), i * 32);
+      d = sha256HexOfBytes(bytes);
+    }
+    set.set(key, d);
+    return d;
   }
 
   /** The state root: one digest of every namespace's root (EMPTY_DIGEST for an empty store). */
@@ -169,7 +175,7 @@ export class MerkleState {
     const first = (prefix.length === 0 ? 0 : parseInt(prefix, 16)) << shift;
     for (let b = first; b < first + (1 << shift); b++) {
       const set = t.buckets.get(b);
-      if (set !== undefined) for (const ks of set) out.push([ks.key, this.keyDigest(ks)]);
+      if (set !== undefined) for (const key of set.keys()) out.push([key, this.#keyDigest(namespace, key, set)]);
     }
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
@@ -177,7 +183,12 @@ export class MerkleState {
   #built(): Map<string, NamespaceTree> {
     if (this.#trees !== undefined) return this.#trees;
     this.#trees = new Map();
-    for (const ks of this.#index.keys()) this.touch(ks);
+    // One walk of every key (deleted ones count): O(keys) once, then kept up by touch().
+    const store = this.#ctx.store;
+    for (const ns of store.namespaces()) {
+      if (ns === SYSTEM_NAMESPACE) continue;
+      for (const { key } of store.keys(ns)) this.touch(ns, key);
+    }
     return this.#trees;
   }
 
@@ -210,10 +221,10 @@ export class MerkleState {
     if (cached !== undefined) return cached;
     const set = t.buckets.get(b);
     if (set === undefined) return EMPTY_DIGEST;
-    const keys = [...set].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    const keys = [...set.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     // Keys hold no NUL (validateKey), so `key NUL digest` lines cannot be confused.
     let text = '';
-    for (const ks of keys) text += `${ks.key}\u0000${this.keyDigest(ks)}\n`;
+    for (const key of keys) text += `${key}\u0000${this.#keyDigest(t.namespace, key, set)}\n`;
     const d = sha256HexOfText(text);
     t.bucketDigests.set(b, d);
     return d;

@@ -1,7 +1,7 @@
 /**
- * @koru/storage/node — the durable, Node-only part of the storage layer: the
- * append-only log + snapshot adapter, the directory lock, and the log-structured
- * engine's directory on node:fs.
+ * @koru/storage/node — the durable, Node-only part of the storage layer: the file
+ * adapter (a database directory), the directory lock, and the log-structured engine's
+ * directory and worker-thread merge runner on node:fs.
  */
 export { FileAdapter, type FileAdapterOptions } from './node/file-adapter.js';
 export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
@@ -11,8 +11,7 @@ export { NodeDirectory } from './node/node-directory.js';
 // The merge runner on a worker thread (flushes and merges off the event loop).
 export { WorkerMergeRunner } from './node/worker-merge-runner.js';
 
-// The log-structured engine itself (sorted binary-string keys → bytes), for the engine
-// bench until the version store sits on it.
+// The log-structured engine itself (sorted binary-string keys → bytes), for the engine bench.
 export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRecovery } from './lsm/lsm-tree.js';
 export { KIND_PUT, KIND_DELETE, type Entry as EngineEntry, type EntryKind } from './lsm/types.js';
 export { InlineMergeRunner, type MergeRunner } from './lsm/merge-runner.js';

@@ -1,22 +1,20 @@
 /**
  * A write on its way to the commit queue: a version stamped with its ids and clock, and
- * the log entry that persists it. Local writes and versions made elsewhere (imported,
+ * the record that stores it. Local writes and versions made elsewhere (imported,
  * replicated) are stamped alike; once queued, a write is its key's pending head, which
  * the next write to the key chains on.
  */
 import { valueIdOfCanonical, versionIdOf, type Canonical, type HlcStamp } from '@koru/engine';
-import type { CommitEntry } from './adapter.js';
-import type { KeyState } from './key-index.js';
-import type { StoreContext } from './store-context.js';
+import type { PendingKey } from './pending-keys.js';
 import type { Version } from './types.js';
+import type { NewVersion } from './version-store.js';
+import { isoOfWall } from './version-store-reads.js';
 
-/** A version ready to commit: its log entry and what readers will see. */
+/** A version ready to commit: what the store records and what readers will see. */
 export interface StampedWrite {
-  readonly ks: KeyState;
-  readonly entry: CommitEntry;
+  readonly pk: PendingKey;
+  readonly record: NewVersion;
   readonly version: Version;
-  readonly wall: number;
-  readonly logical: number;
 }
 
 /** A stamped write in the commit queue, with the settlers of its promise. */
@@ -30,50 +28,46 @@ export const noop = (): void => {};
 
 /** A write with its settlers (a literal of one fixed shape: this runs once per write). */
 export function pending(w: StampedWrite, resolve: (v: Version) => void, reject: (e: unknown) => void): PendingWrite {
-  return { ks: w.ks, entry: w.entry, version: w.version, wall: w.wall, logical: w.logical, resolve, reject };
+  return { pk: w.pk, record: w.record, version: w.version, resolve, reject };
 }
 
-/** A write of `canon` (null: a tombstone) after `prev`, stamped `hlc` by `node`. */
-export function stampedWrite(ctx: StoreContext, ks: KeyState, canon: Canonical | null, prev: string | null, stamp: HlcStamp, hlc: string, node: string): StampedWrite {
+/** A write of `canon` (null: a tombstone) to `pk`'s key after `prev`, stamped `hlc` by `node`. */
+export function stampedWrite(pk: PendingKey, canon: Canonical | null, prev: string | null, stamp: HlcStamp, hlc: string, node: string): StampedWrite {
   const deleted = canon === null;
   const valueId = deleted ? null : valueIdOfCanonical(canon.text);
-  const versionId = versionIdOf({ namespace: ks.namespace, key: ks.key, valueId, previousVersion: prev, hlc, node, deleted });
-  const value = deleted ? null : canon.value;
+  const { namespace, key } = pk;
+  const versionId = versionIdOf({ namespace, key, valueId, previousVersion: prev, hlc, node, deleted });
   const version: Version = Object.freeze({
-    namespace: ks.namespace,
-    key: ks.key,
-    value,
+    namespace,
+    key,
+    value: deleted ? null : canon.value,
     valueId,
     versionId,
     previousVersion: prev,
-    timestamp: ctx.isoOf(stamp.wall),
+    timestamp: isoOfWall(stamp.wall),
     hlc,
     node,
     deleted,
   });
-  const entry: CommitEntry = {
-    seq: 0,
-    namespace: ks.namespace,
-    key: ks.key,
+  const record: NewVersion = {
+    namespace,
+    key,
     versionId,
     previousVersion: prev,
     valueId,
-    hlc,
+    valueText: deleted ? null : canon.text,
+    wall: stamp.wall,
+    logical: stamp.logical,
     node,
     deleted,
-    valueText: deleted ? null : canon.text,
-    value,
-    sameAs: null,
-    loc: -1,
-    len: 0,
   };
-  return { ks, entry, version, wall: stamp.wall, logical: stamp.logical };
+  return { pk, record, version };
 }
 
 /** Makes `w` its key's pending head: the next write to the key chains on it. */
 export function markPending(w: StampedWrite): void {
-  const ks = w.ks;
-  ks.pendingId = w.entry.versionId;
-  ks.pendingDeleted = w.entry.deleted;
-  ks.pending++;
+  const pk = w.pk;
+  pk.pendingId = w.record.versionId;
+  pk.pendingDeleted = w.record.deleted;
+  pk.pending++;
 }

@@ -1,23 +1,26 @@
 /**
- * The state every part of a {@link CausalStorage} shares: the adapter, the in-memory
- * index and what reads and digests it, the clock, and the counters the write path moves.
- * One object per store, handed to each part when the store is built, so the parts (write
- * path, commit queue, admission, reads) stay in their own files without the store's
- * private fields becoming public API. Internal: not exported from the package entry.
+ * The state every part of a {@link CausalStorage} shares: the adapter and the version
+ * store over its tree, the keys with queued writes, the digests, the clock. One object
+ * per store, handed to each part when the store is built, so the parts (write path,
+ * commit queue, admission, reads) stay in their own files without the store's private
+ * fields becoming public API. Internal: not exported from the package entry.
  */
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES, HybridClock, type WallClock } from '@koru/engine';
-import type { StorageAdapter } from './adapter.js';
-import { ClosedError } from './errors.js';
-import { KeyIndex, type KeyState } from './key-index.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES, HybridClock, InvalidArgumentError, parseHlc, type WallClock } from '@koru/engine';
+import type { OpenedStorage, StorageAdapter } from './adapter.js';
+import { ClosedError, KeyNotFoundError } from './errors.js';
+import type { LsmTree } from './lsm/lsm-tree.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { MerkleState } from './merkle-state.js';
+import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
+import { PendingKeys } from './pending-keys.js';
 import type { CausalStorageOptions } from './storage-options.js';
-import { VersionReader } from './version-reader.js';
+import type { Version } from './types.js';
+import { VersionStore } from './version-store.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 
-/** Default budget of the cache of materialized historical versions. */
-const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+/** Default budget of the cache of materialized versions (heads first). */
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** Limits of a value, as `canonicalize` takes them. */
 export interface ValueLimits {
@@ -31,25 +34,51 @@ export class StoreContext {
   readonly limits: ValueLimits;
   readonly now: WallClock;
   readonly clock: HybridClock;
-  readonly index = new KeyIndex();
-  readonly merkle = new MerkleState(this.index);
-  readonly reader: VersionReader;
-  /** This node's id (set on load). */
+  readonly pending = new PendingKeys();
+  readonly merkle: MerkleState;
+  readonly #cacheBytes: number;
+  #store: VersionStore | undefined;
+  #tree: LsmTree | undefined;
+  /** This node's id (set on open). */
   nodeId = '';
-  /** The last committed change's seq (each committed change is one row: seq = row + 1). */
-  seq = 0;
   /** Set once {@link CausalStorage.close} has drained the queue: every later call fails with CLOSED. */
   closed = false;
-  #isoWall = -1;
-  #iso = '';
 
   constructor(options: CausalStorageOptions) {
     this.adapter = options.adapter ?? new MemoryAdapter();
     this.limits = { maxBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH };
     this.now = options.now ?? Date.now;
     this.clock = new HybridClock(this.now);
-    const budget = options.valueCacheBytes ?? DEFAULT_CACHE_BYTES;
-    this.reader = new VersionReader(this.index, this.adapter, budget);
+    this.#cacheBytes = options.valueCacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.merkle = new MerkleState(this);
+  }
+
+  /**
+   * Takes over what the adapter opened: the version store over its tree, and the clock
+   * moved past the last committed change's stamp (each write also moves it past its
+   * key's newest, so a key's versions from this node always ascend).
+   */
+  attach(opened: OpenedStorage): void {
+    this.nodeId = opened.nodeId;
+    this.#tree = opened.tree;
+    this.#store = new VersionStore(opened.tree, { cacheBytes: this.#cacheBytes });
+    const seq = this.#store.seq;
+    if (seq > 0) this.clock.observe(parseHlc(this.#store.changeAt(seq)!.version.hlc));
+  }
+
+  /** The version store (set on open). */
+  get store(): VersionStore {
+    return this.#store!;
+  }
+
+  /** The tree under the version store (set on open). */
+  get tree(): LsmTree {
+    return this.#tree!;
+  }
+
+  /** The last committed change's seq. */
+  get seq(): number {
+    return this.#store?.seq ?? 0;
   }
 
   /** @throws ClosedError once the store is closed */
@@ -62,18 +91,32 @@ export class StoreContext {
     if (this.closed) throw new ClosedError();
   }
 
-  /** The state of a key that has versions. @throws ClosedError, KeyNotFoundError */
-  existingKey(namespace: string, key: string): KeyState {
-    this.checkOpen();
-    return this.index.existing(namespace, key);
+  /**
+   * The key's newest version (tombstone included), or undefined — also for names that
+   * cannot be stored (not strings, empty, a lone surrogate): the caller validates the
+   * names on a miss, so a malformed one gets its own error, and a hit costs no validation.
+   */
+  headOf(namespace: string, key: string): Version | undefined {
+    if (typeof namespace !== 'string' || typeof key !== 'string' || namespace.length === 0 || key.length === 0) return undefined;
+    try {
+      return this.store.head(namespace, key);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return undefined;
+      throw e;
+    }
   }
 
-  /** The ISO-8601 form of a wall-clock ms; the last one is kept, as runs of writes share a millisecond. */
-  isoOf(wall: number): string {
-    if (wall !== this.#isoWall) {
-      this.#isoWall = wall;
-      this.#iso = new Date(wall).toISOString();
-    }
-    return this.#iso;
+  /**
+   * The newest version of a key that has versions (tombstone included). The reserved
+   * namespace is refused. @throws ClosedError, KeyNotFoundError (or a name error for malformed names)
+   */
+  existingHead(namespace: string, key: string): Version {
+    this.checkOpen();
+    if (namespace === SYSTEM_NAMESPACE) validateNamespace(namespace);
+    const head = this.headOf(namespace, key);
+    if (head !== undefined) return head;
+    validateNamespace(namespace);
+    validateKey(key);
+    throw new KeyNotFoundError(namespace, key);
   }
 }

@@ -36,7 +36,7 @@ export interface StorageStats {
   readonly namespaces: number;
   /** Distinct values stored (identical values are stored once). */
   readonly distinctValues: number;
-  /** Bytes the distinct values occupy in the adapter (with their framing on disk). */
+  /** Characters (UTF-16 code units) of the distinct values' canonical JSON, summed. */
   readonly valueBytes: number;
   /** Bytes the adapter occupies on disk (0 in memory). */
   readonly diskBytes: number;
@@ -65,14 +65,14 @@ export interface VerifyReport {
 
 /** What recovery did when the database was opened. */
 export interface RecoveryReport {
-  /** Records replayed from the log. */
+  /** Write batches replayed from the write-ahead logs not yet in segments. */
   readonly replayed: number;
-  /** Versions loaded from the snapshot. */
-  readonly fromSnapshot: number;
-  /** Set when a torn tail (bytes past the last synced checkpoint, nothing valid after) was cut off the log. */
+  /** Set when a torn tail (bytes past the last synced point, nothing valid after) was cut off a log. */
   readonly truncated?: { readonly file: string; readonly offset: number; readonly bytes: number };
   /** Set when an open with `repair` dropped damaged data: what was dropped, one entry per file. */
   readonly repaired?: readonly RepairedDamage[];
+  /** Set when this open converted a database of an earlier format (see the node adapter). */
+  readonly migrated?: { readonly from: string; readonly versions: number; readonly ms: number };
 }
 
 /** What `repair` found damaged and dropped to open a database. */
@@ -84,9 +84,10 @@ export interface RepairedDamage {
   readonly message: string;
   /** Bytes cut from the file (they remain in `savedAs`), plus synced bytes the file had already lost. */
   readonly bytes: number;
-  /** Readable records dropped with those bytes, and how many distinct keys they wrote. */
+  /** Readable records (write batches) dropped with those bytes. */
   readonly records: number;
-  readonly keys: number;
+  /** How many distinct keys they wrote, when known. */
+  readonly keys?: number;
   /** The damaged file's copy, kept for inspection. */
   readonly savedAs?: string;
 }

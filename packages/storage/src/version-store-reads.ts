@@ -17,6 +17,7 @@ import {
   decodeVersionKey,
   decodeVersionKeySuffix,
   decodeVersionRecord,
+  FLAG_DELETED,
   keyPrefix,
   namespaceOfVersionKey,
   prefixEnd,
@@ -143,20 +144,32 @@ export class VersionFetcher {
       this.lastTextLength = cached.textLength;
       return cached.value;
     }
-    const bytes = this.#tree.get(valueKey(valueId));
-    if (bytes === undefined) throw new CorruptionError(`value ${valueId} is missing`, { record: hexKey(vkey), valueId });
-    const vr = decodeValueRecord(bytes);
-    let text = vr.text;
-    if (text === null) {
-      const holder = this.record(vr.holder!);
-      if (holder.valueId !== valueId || holder.valueText === null) {
-        throw new CorruptionError(`value ${valueId} points at a version that does not hold it inline`, { record: hexKey(vr.holder!), valueId });
-      }
-      text = holder.valueText;
-    }
+    const text = this.#referencedText(valueId, vkey);
     const value = this.#parse(text, vkey);
     this.#values.set(valueId, { value, textLength: text.length }, text.length * 2 + 64);
     return value;
+  }
+
+  /**
+   * The canonical JSON text of the value of record `r` (stored under `vkey`), as stored:
+   * for streaming versions without parsing their values. Null for a tombstone.
+   * @throws CorruptionError
+   */
+  text(vkey: string, r: VersionRecord): string | null {
+    if (r.deleted) return null;
+    return r.valueText ?? this.#referencedText(r.valueId!, vkey);
+  }
+
+  #referencedText(valueId: string, vkey: string): string {
+    const bytes = this.#tree.get(valueKey(valueId));
+    if (bytes === undefined) throw new CorruptionError(`value ${valueId} is missing`, { record: hexKey(vkey), valueId });
+    const vr = decodeValueRecord(bytes);
+    if (vr.text !== null) return vr.text;
+    const holder = this.record(vr.holder);
+    if (holder.valueId !== valueId || holder.valueText === null) {
+      throw new CorruptionError(`value ${valueId} points at a version that does not hold it inline`, { record: hexKey(vr.holder), valueId });
+    }
+    return holder.valueText;
   }
 
   #parse(text: string, vkey: string): JsonValue {
@@ -217,7 +230,7 @@ export function versionWithId(f: VersionFetcher, tree: LsmTree, prefix: string, 
 }
 
 /** The key prefix (namespace + key) of a version key: through its 2nd terminator. */
-function keyPrefixOf(vkey: string): string {
+export function keyPrefixOf(vkey: string): string {
   const ns = namespaceOfVersionKey(vkey).prefixLength;
   const end = vkey.indexOf('\u0000\u0001', ns);
   if (end < 0) throw new CorruptionError('malformed version key: its key has no terminator', { record: hexKey(vkey) });
@@ -333,8 +346,27 @@ export function* headsOf(tree: LsmTree, nsPrefix: string, head: (prefix: string,
   }
 }
 
-/** The versions with seq in [from, to], in seq order. @throws CorruptionError for a change missing in between */
-export function* committedRange(f: VersionFetcher, tree: LsmTree, from: number, to: number): Generator<Version> {
+/** The keys of a namespace, in key order, each with whether its head is a tombstone: one seek per key, no value read. */
+export function* headKeysOf(tree: LsmTree, nsPrefix: string): Generator<{ readonly key: string; readonly deleted: boolean }> {
+  const c = new ResumableCursor(tree);
+  let at = nsPrefix;
+  for (;;) {
+    const e = c.seek(at);
+    if (e === undefined || !e.key().startsWith(nsPrefix)) return;
+    const vkey = e.key();
+    const prefix = keyPrefixOf(vkey);
+    const { flags } = versionRecordSeq(e.value());
+    const key = decodeVersionKey(vkey).key;
+    at = prefixEnd(prefix);
+    yield { key, deleted: (flags & FLAG_DELETED) !== 0 };
+  }
+}
+
+/**
+ * The versions with seq in [from, to], in seq order, each made by `make` from its record
+ * key and decoded record. @throws CorruptionError for a change missing in between
+ */
+export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: number, to: number, make: (vkey: string, r: VersionRecord) => T): Generator<T> {
   if (from > to) return;
   const c = new ResumableCursor(tree);
   let e = c.seek(seqKey(from));
@@ -344,6 +376,22 @@ export function* committedRange(f: VersionFetcher, tree: LsmTree, from: number, 
     const vkey = bytesKey(e.value());
     const r = f.record(vkey);
     if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
-    yield f.build(vkey, r);
+    yield make(vkey, r);
   }
+}
+
+/** The ids of a key's versions, oldest first (read from the record keys alone). O(h). */
+export function idsOf(tree: LsmTree, prefix: string): string[] {
+  const out: string[] = [];
+  const c = keyCursor(tree, prefix, prefix);
+  for (; c.valid() && c.key().startsWith(prefix); c.next()) out.push(decodeVersionKeySuffix(c.key(), prefix.length).versionId);
+  return out.reverse();
+}
+
+/** The records of a key's versions, oldest first, made by `make`. O(h). */
+export function recordsOf<T>(f: VersionFetcher, tree: LsmTree, prefix: string, make: (vkey: string, r: VersionRecord) => T): T[] {
+  const out: T[] = [];
+  const c = keyCursor(tree, prefix, prefix);
+  for (; c.valid() && c.key().startsWith(prefix); c.next()) out.push(make(c.key(), decodeVersionRecord(c.value())));
+  return out.reverse();
 }

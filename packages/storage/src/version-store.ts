@@ -21,7 +21,11 @@ import type { LsmTree } from './lsm/lsm-tree.js';
 import type { SegmentWriterOptions } from './lsm/segment-writer.js';
 import { KIND_PUT, keyBytes, type Entry } from './lsm/types.js';
 import type { Version } from './types.js';
+import { versionJson } from './version-json.js';
 import {
+  decodeValueKey,
+  decodeValueRecord,
+  decodeVersionKey,
   encodeValuePointer,
   encodeValueRecord,
   encodeVersionRecord,
@@ -34,15 +38,20 @@ import {
   versionIdSuffix,
   versionKey,
   versionKeySuffix,
+  TAG_VALUE,
+  type VersionRecord,
 } from './version-records.js';
 import {
   changeAt,
   committedRange,
   firstAt,
+  headKeysOf,
   headsOf,
   historyOf,
+  idsOf,
   lastSeq,
   namespacesOf,
+  recordsOf,
   VERSION_OVERHEAD_BYTES,
   versionAtSeq,
   VersionFetcher,
@@ -98,6 +107,11 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/** A bound of a seq range: any number but NaN (it is clamped). @throws InvalidArgumentError */
+function checkSeqBound(name: string, v: number): void {
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new InvalidArgumentError(`${name} must be a seq, not ${String(v)}`);
+}
+
 /** The version store over one tree. */
 export class VersionStore {
   readonly #tree: LsmTree;
@@ -136,11 +150,12 @@ export class VersionStore {
    * whether it became its key's current version (later in clock order than every
    * version of its key stored before it, this batch's earlier items included). Identical
    * values are stored once: a value whose valueId is already stored is written by
-   * reference.
+   * reference. `versions`, when given, are the items as readers will see them (same
+   * order): a new head is cached materialized, so a read right after a write parses nothing.
    * @throws InvalidArgumentError for a malformed item or one already stored (same
    *   key, clock, node and id), with nothing written; the tree's I/O errors
    */
-  commit(batch: readonly NewVersion[]): boolean[] {
+  commit(batch: readonly NewVersion[], versions?: readonly Version[]): boolean[] {
     const n = batch.length;
     const currents = new Array<boolean>(n);
     if (n === 0) return currents;
@@ -186,11 +201,18 @@ export class VersionStore {
     }
     tree.write(entries);
     this.#seq = seq;
+    const made = versions !== undefined && versions.length === n ? new Map<string, number>() : undefined;
+    if (made !== undefined) for (let i = 0; i < n; i++) if (currents[i]) made.set(keyPrefix(batch[i]!.namespace, batch[i]!.key), i);
     for (const [prefix, vkey] of heads) {
       if (vkey === undefined) continue;
-      // Unchanged heads keep their materialized version; new ones are read when asked.
+      // Unchanged heads keep their materialized version; new ones are cached as given, or read when asked.
       const cached = this.#heads.get(prefix);
-      if (cached?.vkey !== vkey) this.#heads.set(prefix, { vkey, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
+      if (cached?.vkey === vkey) continue;
+      const i = made?.get(prefix);
+      if (i !== undefined) {
+        const text = batch[i]!.valueText;
+        this.#heads.set(prefix, { vkey, version: versions![i]! }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + (text?.length ?? 0)));
+      } else this.#heads.set(prefix, { vkey, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
     }
     return currents;
   }
@@ -281,6 +303,11 @@ export class VersionStore {
     });
   }
 
+  /** The keys of a namespace (UTF-8 byte order), each with whether its head is a tombstone. One seek per key; no value read. */
+  keys(namespace: string): Iterable<{ readonly key: string; readonly deleted: boolean }> {
+    return headKeysOf(this.#tree, namespacePrefix(namespace));
+  }
+
   /** Namespaces with at least one version (tombstones count), ascending. One seek each. */
   namespaces(): string[] {
     return namespacesOf(this.#tree);
@@ -288,9 +315,57 @@ export class VersionStore {
 
   /** The versions with seq in [from, to] (clamped to [1, seq]), in seq order (via S records). */
   committed(from: number, to: number): Iterable<Version> {
-    for (const [name, v] of [['from', from], ['to', to]] as const) {
-      if (typeof v !== 'number' || Number.isNaN(v)) throw new InvalidArgumentError(`${name} must be a seq, not ${String(v)}`);
+    const f = this.#fetch;
+    return this.#committed(from, to, (vkey, r) => f.build(vkey, r));
+  }
+
+  /**
+   * The JSON of the versions with seq in [from, to] (see version-json.ts), in seq order,
+   * values spliced in as stored text; those whose namespace `skip` names are left out.
+   */
+  *committedJson(from: number, to: number, skip?: string): Generator<string> {
+    const f = this.#fetch;
+    const skipPrefix = skip === undefined ? undefined : namespacePrefix(skip);
+    for (const json of this.#committed(from, to, (vkey, r) => (skipPrefix !== undefined && vkey.startsWith(skipPrefix) ? undefined : versionJson(f, vkey, r)))) {
+      if (json !== undefined) yield json;
     }
-    return committedRange(this.#fetch, this.#tree, Math.max(1, Math.ceil(from)), Math.min(this.#seq, Math.floor(to)));
+  }
+
+  #committed<T>(from: number, to: number, make: (vkey: string, r: VersionRecord) => T): Iterable<T> {
+    checkSeqBound('from', from);
+    checkSeqBound('to', to);
+    return committedRange(this.#fetch, this.#tree, Math.max(1, Math.ceil(from)), Math.min(this.#seq, Math.floor(to)), make);
+  }
+
+  /** The JSON (as {@link committedJson}) of every version of a key, oldest first. O(h + value bytes). */
+  historyJson(namespace: string, key: string): Array<{ readonly versionId: string; readonly json: () => string }> {
+    const f = this.#fetch;
+    return recordsOf(f, this.#tree, keyPrefix(namespace, key), (vkey, r) => ({ versionId: decodeVersionKey(vkey).versionId, json: () => versionJson(f, vkey, r) }));
+  }
+
+  /** The ids of a key's versions, oldest first (none for an unknown key). Reads no value. O(h). */
+  ids(namespace: string, key: string): string[] {
+    return idsOf(this.#tree, keyPrefix(namespace, key));
+  }
+
+  /**
+   * Distinct values stored and the UTF-16 length of their texts summed (a scan of every
+   * value record, resolving those held inline by a version). O(values).
+   */
+  valueStats(): { readonly values: number; readonly textLength: number } {
+    let values = 0;
+    let textLength = 0;
+    const c = this.#tree.cursor();
+    const f = this.#fetch;
+    const pending: Array<{ holder: string; id: string }> = [];
+    for (c.seek(TAG_VALUE); c.valid() && c.key().charCodeAt(0) === TAG_VALUE.charCodeAt(0); c.next()) {
+      values++;
+      const vr = decodeValueRecord(c.value());
+      if (vr.text !== null) textLength += vr.text.length;
+      else pending.push({ holder: vr.holder, id: decodeValueKey(c.key()) });
+    }
+    // Holders are read after the scan: a get would not move the cursor, but keeps the scan one pass.
+    for (const p of pending) textLength += f.text(p.holder, f.record(p.holder))?.length ?? 0;
+    return { values, textLength };
   }
 }

@@ -194,10 +194,10 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           for (const [k, v] of values) await s.put('json', k, v);
           await s.put('json', 'ключ/with:slash 😀', 'unicode key');
         },
-        (s) => {
+        async (s) => {
           for (const [k, v] of values) expect(s.get('json', k)).toEqual(v);
           expect(s.get('json', 'ключ/with:slash 😀')).toBe('unicode key');
-          expect(s.verify().ok).toBe(true);
+          expect((await s.verify()).ok).toBe(true);
         },
       );
     });
@@ -292,9 +292,9 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
         async (s) => {
           await s.put('lim', 'deep', deep);
         },
-        (s) => {
+        async (s) => {
           expect(s.get('lim', 'deep')).toEqual(deep);
-          expect(s.verify()).toMatchObject({ ok: true, problems: [], versions: 1, values: 1 });
+          expect(await s.verify()).toMatchObject({ ok: true, problems: [], versions: 1, values: 1 });
         },
       );
     });
@@ -494,7 +494,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
             for (const v of h) expect(v.versionId).toBe(await sha256Hex(versionIdText(v)));
           }
           expect(s.history('c', 'y')).toHaveLength(5);
-          const r = s.verify();
+          const r = await s.verify();
           expect(r).toEqual({ ok: true, keys: 2, versions: 9, values: 4, problems: [] });
         },
       );
@@ -514,10 +514,10 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           await s.put('dd', 'e', 'small');
           await s.delete('dd', 'e');
         },
-        (s) => {
+        async (s) => {
           expect(s.stats()).toMatchObject({ versions: 7, distinctValues: 2, keys: 4 });
           expect(s.getVersion('dd', 'a').valueId).toBe(s.getVersion('other', 'c').valueId);
-          expect(s.verify()).toMatchObject({ ok: true, values: 2 });
+          expect(await s.verify()).toMatchObject({ ok: true, values: 2 });
         },
       );
     });
@@ -661,14 +661,14 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           expect(s.contains('pm', 'x1')).toBe(false);
           expect(s.contains('pm', 'x2')).toBe(false);
         },
-        (s) => {
+        async (s) => {
           expect(s.get('pm', 'a')).toBe('a2');
           expect(s.get('pm', 'b')).toEqual({ same: true });
           expect(s.get('pm2', 'c')).toEqual({ same: true });
           expect(s.history('pm', 'a')).toEqual([batch[0], batch[2]]);
           expect(s.getVersion('pm', 'b')).toEqual(batch[1]);
           expect(s.stats()).toMatchObject({ versions: 7, keys: 5, distinctValues: 5, seq: 7 });
-          expect(s.verify()).toMatchObject({ ok: true, versions: 7, values: 5 });
+          expect(await s.verify()).toMatchObject({ ok: true, versions: 7, values: 5 });
         },
       );
     });
@@ -717,13 +717,13 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
             { namespace: 's3', key: 'e', value: 4 },
           ]);
         },
-        (s) => {
+        async (s) => {
           const st = s.stats();
           expect(st).toMatchObject({ keys: 4, versions: 7, namespaces: 3, distinctValues: 4, seq: 7 });
           expect(s.seq).toBe(7);
           expect(st.valueBytes).toBeGreaterThan(0);
           expect(st.diskBytes).toBeGreaterThanOrEqual(0);
-          expect(s.verify()).toEqual({ ok: true, keys: 5, versions: 7, values: 4, problems: [] });
+          expect(await s.verify()).toEqual({ ok: true, keys: 5, versions: 7, values: 4, problems: [] });
         },
       );
     });
@@ -738,12 +738,12 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           expect(new Set(results.map((v) => v.hlc)).size).toBe(1000);
           expect(s.seq).toBe(1000);
         },
-        (s) => {
+        async (s) => {
           const h = expectChain(s.history('hot', 'k'));
           expect(h).toHaveLength(1000);
           expect(h.map((v) => (v.value as { i: number }).i)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
           expect(s.get('hot', 'k')).toEqual({ i: 999 });
-          expect(s.verify()).toMatchObject({ ok: true, versions: 1000, values: 1000 });
+          expect(await s.verify()).toMatchObject({ ok: true, versions: 1000, values: 1000 });
         },
       );
     });
@@ -805,7 +805,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           await s.putMany([{ namespace: 'plain', key: '__proto__', value: payload }]);
           await s.delete('prototype', '__proto__');
         },
-        (s) => {
+        async (s) => {
           expect(({} as Record<string, unknown>).polluted).toBeUndefined();
           expect(Object.prototype).not.toHaveProperty('polluted');
           expect(s.listNamespaces()).toEqual(['constructor', 'plain', 'prototype']);
@@ -822,7 +822,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
             expect(v.polluted).toBeUndefined();
           }
           expect(s.history('plain', '__proto__').map((v) => v.valueId)[1]).toBe(s.getVersion('plain', 'payload').valueId);
-          expect(s.verify().ok).toBe(true);
+          expect((await s.verify()).ok).toBe(true);
           expect(({} as Record<string, unknown>).polluted).toBeUndefined();
         },
       );
@@ -843,6 +843,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
         expect(await rejectionCode(s.putMany([{ namespace: 'q', key: 'c', value: 3 }]))).toBe(ErrorCodes.CLOSED);
         expect(await rejectionCode(s.delete('q', 'b'))).toBe(ErrorCodes.CLOSED);
         expect(await rejectionCode(s.compact())).toBe(ErrorCodes.CLOSED);
+        expect(await rejectionCode(s.verify())).toBe(ErrorCodes.CLOSED);
         for (const call of [
           () => s.get('q', 'b'),
           () => s.getVersion('q', 'b'),
@@ -853,7 +854,6 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           () => s.listKeys('q'),
           () => s.listNamespaces(),
           () => s.stats(),
-          () => s.verify(),
         ]) {
           expect(codeOf(call)).toBe(ErrorCodes.CLOSED);
         }
@@ -880,7 +880,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
         if (h.reopen !== null) s = await h.reopen();
         expect(s.history('empty', 'k')).toEqual([v]);
         expect(s.listKeys('empty')).toEqual(['k', 'k2']);
-        expect(s.verify()).toMatchObject({ ok: true, versions: 2 });
+        expect(await s.verify()).toMatchObject({ ok: true, versions: 2 });
       } finally {
         await h.dispose();
       }
@@ -911,7 +911,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           await s.put('cp', 'b', 'after compact');
           await s.put('cp', 'a', { i: 0, shared: 'same' });
         },
-        (s) => {
+        async (s) => {
           const after = dump(s, keys) as Array<[string, string, Version[] | null]>;
           const pre = before as Array<[string, string, Version[] | null]>;
           expect(after[0]![2]!.slice(0, -1)).toEqual(pre[0]![2]);
@@ -922,7 +922,7 @@ export function runStorageConformance(name: string, factory: ConformanceFactory)
           expect(s.getAt('cp', 'b', 1_059).value).toEqual({ i: 3, shared: 'same' });
           expect(codeOf(() => s.getAt('cp', 'b', 1_060))).toBe(ErrorCodes.KEY_NOT_FOUND);
           expect(s.stats()).toMatchObject({ versions: 10, distinctValues: 7 });
-          expect(s.verify()).toMatchObject({ ok: true, versions: 10 });
+          expect(await s.verify()).toMatchObject({ ok: true, versions: 10 });
         },
       );
     });

@@ -200,7 +200,7 @@ describe('repair', () => {
       expect(s.recovery.replayed).toBe(30);
       expect(s.get('ack', 'k29')).toMatchObject({ b: 9 });
       expect(s.contains('ack', 'k30')).toBe(false);
-      expect(s.verify().ok).toBe(true);
+      expect((await s.verify()).ok).toBe(true);
       await s.put('ack', 'after', 'repair');
     } finally {
       await s.close();

@@ -77,13 +77,15 @@ describe('entriesAsOf and liveVersionsOf', () => {
     expect(codeOf(() => s.entriesAsOf('_x', 1))).toBe(ErrorCodes.INVALID_NAMESPACE);
   });
 
-  it('lists the live ones of some keys in first-write order, the order entries() uses', async () => {
+  it('lists the live ones of some keys in key order (UTF-8 bytes), the order entries() uses', async () => {
     const s = await CausalStorage.open();
-    for (const k of ['c', 'a', 'd', 'b']) await s.put('docs', k, k);
+    // U+FF5E sorts before U+1F600 in UTF-16 but after it in UTF-8: the stored order is UTF-8's.
+    for (const k of ['c', 'a', 'd', 'b', '\u{1F600}', '\uFF5E']) await s.put('docs', k, k);
     await s.delete('docs', 'd');
-    await s.put('docs', 'c', 'c2'); // rewriting keeps the first-write position
-    expect(s.liveVersionsOf('docs', ['b', 'd', 'c', 'nope', 'a']).map((v) => v.key)).toEqual(['c', 'a', 'b']);
-    expect([...s.entries('docs')].map((v) => v.key)).toEqual(['c', 'a', 'b']);
+    await s.put('docs', 'c', 'c2');
+    const order = ['a', 'b', 'c', '\uFF5E', '\u{1F600}'];
+    expect(s.liveVersionsOf('docs', ['b', 'd', '\u{1F600}', 'c', 'nope', 'a', '\uFF5E']).map((v) => v.key)).toEqual(order);
+    expect([...s.entries('docs')].map((v) => v.key)).toEqual(order);
     expect(s.liveVersionsOf('docs', ['c'])[0]!.value).toBe('c2');
   });
 

@@ -97,7 +97,7 @@ async function reopenedHistories(dir: string, keys: string[]): Promise<Record<st
   const s = await CausalStorage.open({ adapter: new FileAdapter(dir) });
   try {
     expect(s.recovery.truncated).toBeUndefined();
-    expect(s.verify().ok).toBe(true);
+    expect((await s.verify()).ok).toBe(true);
     const out: Record<string, unknown[] | null> = {};
     for (const k of keys) out[k] = historyOrNull(s, k);
     return out;
@@ -407,7 +407,7 @@ describe('a real full file system (tmpfs)', () => {
       expect(t.listKeys('f')).toEqual([...acked].sort());
       expect(t.get('f', acked.at(-1)!)).toBe('fits now');
       expect(t.get('f', 'k0')).toBe(`0:${'v'.repeat(7000)}`);
-      expect(t.verify()).toMatchObject({ ok: true, versions: acked.length });
+      expect(await t.verify()).toMatchObject({ ok: true, versions: acked.length });
     } finally {
       await t.close();
     }

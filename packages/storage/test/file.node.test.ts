@@ -40,18 +40,18 @@ for (const sync of ['periodic', 'always'] as const) {
 }
 
 describe('FileAdapter directory', () => {
-  it('holds a lock, a node id and one log; the lock goes away on close', async () => {
+  it('holds a lock, a node id and one write-ahead log; the lock goes away on close', async () => {
     const { dir, cleanup } = tempDir('koru-file-');
     try {
       const s = await CausalStorage.open({ adapter: new FileAdapter(join(dir, 'nested', 'db')) });
       const db = join(dir, 'nested', 'db');
-      expect(dataFiles(db)).toEqual(['LOCK', 'NODE', 'log-000000.kdl']);
+      expect(dataFiles(db)).toEqual(['00000001.kwal', '00000001.kwal.synced', 'LOCK', 'NODE']);
       await s.put('n', 'k', 'v');
       expect(s.stats().diskBytes).toBeGreaterThan(16);
       await s.close();
       expect(existsSync(join(db, 'LOCK'))).toBe(false);
       const t = await CausalStorage.open({ adapter: new FileAdapter(db) });
-      expect(t.recovery).toEqual({ replayed: 1, fromSnapshot: 0 });
+      expect(t.recovery).toEqual({ replayed: 0 }); // close flushed the log into a segment
       expect(t.get('n', 'k')).toBe('v');
       await t.close();
     } finally {

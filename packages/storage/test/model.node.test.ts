@@ -188,7 +188,7 @@ class ReopenCmd implements fc.AsyncCommand<Model, Real> {
     await r.s.close();
     r.s = await openReal(r.dir, r.clock);
     expect(r.s.recovery.truncated).toBeUndefined();
-    checkWhole(m, r);
+    await checkWhole(m, r);
   }
   toString = () => 'reopen';
 }
@@ -201,13 +201,13 @@ class CompactCmd implements fc.AsyncCommand<Model, Real> {
     const after = r.s.stats();
     expect(after.versions).toBe(before.versions);
     expect(after.distinctValues).toBe(before.distinctValues);
-    checkWhole(m, r);
+    await checkWhole(m, r);
   }
   toString = () => 'compact';
 }
 
 /** Namespaces, keys, counts and verify() agree with the model. */
-function checkWhole(m: Model, r: Real): void {
+async function checkWhole(m: Model, r: Real): Promise<void> {
   const liveKeys = new Map<string, string[]>();
   let versions = 0;
   for (const [k, vs] of m.keys) {
@@ -220,7 +220,7 @@ function checkWhole(m: Model, r: Real): void {
   expect(r.s.listNamespaces()).toEqual([...liveKeys.keys()].sort());
   for (const ns of NAMESPACES) expect(r.s.listKeys(ns)).toEqual((liveKeys.get(ns) ?? []).sort());
   expect(r.s.stats()).toMatchObject({ versions, keys: [...liveKeys.values()].reduce((n, ks) => n + ks.length, 0) });
-  expect(r.s.verify()).toMatchObject({ ok: true, versions });
+  expect(await r.s.verify()).toMatchObject({ ok: true, versions });
 }
 
 const ns = fc.constantFrom(...NAMESPACES);

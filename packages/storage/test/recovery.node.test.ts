@@ -123,7 +123,7 @@ describe('torn log tail', () => {
           expect(again.recovery.truncated).toBeUndefined();
           expect(again.get('r', 'z')).toBe(len);
           expect(dump(again, keys).slice(0, -1)).toEqual(states[batch]!.slice(0, -1));
-          expect(again.verify().ok).toBe(true);
+          expect((await again.verify()).ok).toBe(true);
         } finally {
           await again.close();
         }
@@ -225,7 +225,7 @@ describe('bit flips in the log', () => {
     expect(s.recovery.repaired).toMatchObject([{ file: logPath, offset: records[4]!.start, records: records.length - 5 }]);
     expect(s.history('flip', 'k0').map((v) => (v.value as { i: number }).i)).toEqual([0, 3]);
     expect(s.contains('flip', 'tail')).toBe(false);
-    expect(s.verify().ok).toBe(true);
+    expect((await s.verify()).ok).toBe(true);
     await s.put('flip', 'after', 'writable again');
     await s.close();
     const t = await open(dir);
@@ -355,7 +355,7 @@ describe('bit flips in the snapshot', () => {
           });
           expect(() => s.history('snap', k)).toThrow(expect.objectContaining({ code: ErrorCodes.CORRUPTION }));
         }
-        const report = s.verify();
+        const report = await s.verify();
         expect(report.ok).toBe(false);
         expect([...new Set(report.problems.map((p) => p.key))].sort()).toEqual(damaged);
         for (const p of report.problems) expect(p.problem).toMatch(/unreadable|damaged/);
@@ -430,7 +430,7 @@ describe('snapshot + log', () => {
       if (lastBefore.deleted) expect(() => t.getAt('sl', 'a', boundary)).toThrow(expect.objectContaining({ code: ErrorCodes.KEY_NOT_FOUND }));
       else expect(t.getAt('sl', 'a', boundary)).toEqual(lastBefore);
       expect(t.getAt('sl', 'a', boundary + 100).value).toEqual({ shared: 0, pad: 'p'.repeat(100) });
-      expect(t.verify()).toMatchObject({ ok: true, versions: stats.versions, values: 15 });
+      expect(await t.verify()).toMatchObject({ ok: true, versions: stats.versions, values: 15 });
       // Compacting again carries everything into the next generation.
       await t.compact();
       expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
@@ -441,7 +441,7 @@ describe('snapshot + log', () => {
     const u = await open(dir);
     expect(u.recovery).toEqual({ replayed: 0, fromSnapshot: stats.versions });
     expect(dump(u, allKeys)).toEqual(final);
-    expect(u.verify().ok).toBe(true);
+    expect((await u.verify()).ok).toBe(true);
     await u.close();
   });
 
@@ -457,7 +457,7 @@ describe('snapshot + log', () => {
     const t = await open(dir, {}, { snapshotAfterBytes: 4096 });
     try {
       for (let k = 0; k < 7; k++) expect(t.history('auto', `k${k}`)).toEqual(written.filter((v) => v.key === `k${k}`));
-      expect(t.verify()).toMatchObject({ ok: true, versions: 60 });
+      expect(await t.verify()).toMatchObject({ ok: true, versions: 60 });
     } finally {
       await t.close();
     }
@@ -486,9 +486,9 @@ describe('repeated compaction', () => {
       }
     }
     await write('tail', { after: 'last compaction' });
-    const check = (st: CausalStorage) => {
+    const check = async (st: CausalStorage) => {
       for (const [key, values] of expected) expect(st.history('gen', key).map((v) => v.value)).toEqual(values);
-      expect(st.verify()).toMatchObject({ ok: true, versions: 85 });
+      expect(await st.verify()).toMatchObject({ ok: true, versions: 85 });
       expect(st.stats().distinctValues).toBe(82);
     };
     check(s);
@@ -520,7 +520,7 @@ describe('interrupted compaction', () => {
   async function stateOf(dir: string, keys: Key[]): Promise<unknown> {
     const s = await open(dir);
     try {
-      expect(s.verify().ok).toBe(true);
+      expect((await s.verify()).ok).toBe(true);
       return dump(s, keys);
     } finally {
       await s.close();

@@ -45,7 +45,7 @@ describe('applyReplicated', () => {
       expect(s.history('users', 'k').map((v) => v.versionId)).toEqual([base.versionId, va.versionId, vb.versionId]);
       // Each version keeps its own predecessor, the fork included.
       expect(s.history('users', 'k').map((v) => v.previousVersion)).toEqual([null, base.versionId, base.versionId]);
-      expect(s.verify()).toMatchObject({ ok: true, versions: 3 });
+      expect(await s.verify()).toMatchObject({ ok: true, versions: 3 });
     }
     expect(a.stateRoot()).toBe(b.stateRoot());
     expect(a.stateRoot()).not.toBe(EMPTY_DIGEST);
@@ -173,7 +173,7 @@ describe('applyReplicated', () => {
       expect(b.history('n', 'k')).toEqual(expected.history);
       expect(b.get('n', 'k')).toBe(expected.head);
       expect([3, 4].map((s) => b.changeAt(s))).toEqual(expected.changes);
-      expect(b.verify().ok).toBe(true);
+      expect((await b.verify()).ok).toBe(true);
     }
     await b.close();
   });
@@ -214,7 +214,7 @@ describe('applyReplicated', () => {
           for (const s of nodes) {
             expect(s.stateRoot()).toBe(root);
             expect(s.stats().versions).toBe(written.length);
-            expect(s.verify().ok).toBe(true);
+            expect((await s.verify()).ok).toBe(true);
           }
           for (const key of ['a', 'b', 'c']) {
             const mine = written.filter((v) => v.key === key);

@@ -32,7 +32,7 @@ describe('system records', () => {
     expect(s.systemEntries().map((v) => v.key)).toEqual(['index:users:n']);
     expect(s.listNamespaces()).toEqual(['users']);
     expect(s.stats()).toMatchObject({ keys: 1, namespaces: 1, versions: 4, seq: 4 });
-    expect(s.verify().ok).toBe(true);
+    expect((await s.verify()).ok).toBe(true);
     for (const call of [
       () => s.get(SYSTEM_NAMESPACE, 'index:users:n'),
       () => s.history(SYSTEM_NAMESPACE, 'index:users:n'),

@@ -116,7 +116,7 @@ function check(seed: number, nodes: SimNode[], written: Version[]): void {
       expect(n.db.storage.contains('sim', key)).toBe(!winner.deleted);
     }
   }
-  for (const n of nodes) expect(n.db.storage.verify().ok, `${where}: ${n.address} verify`).toBe(true);
+  for (const n of nodes) expect(await n.db.storage.verify().ok, `${where}: ${n.address} verify`).toBe(true);
 }
 
 describe('deterministic cluster simulation', () => {

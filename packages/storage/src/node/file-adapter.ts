@@ -23,6 +23,7 @@ import { LsmTree } from '../lsm/lsm-tree.js';
 import { MANIFEST_FILE } from '../lsm/types.js';
 import type { RecoveryReport, RepairedDamage, SyncPolicy } from '../types.js';
 import { VERSION_TREE_WRITER } from '../version-store.js';
+import type { FileOps } from './fs-ops.js';
 import { DirectoryLock, type LockHolder } from './lock.js';
 import { NodeDirectory } from './node-directory.js';
 import { randomNodeId, readNodeId, writeNodeId, type NodeIdFile } from './node-id.js';
@@ -44,6 +45,8 @@ export interface FileAdapterOptions {
    * damage refuses to open with CORRUPTION.
    */
   readonly repair?: boolean;
+  /** File operations of the main thread's reads and writes (tests inject failures; merges in workers use node:fs). */
+  readonly fileOps?: FileOps;
 }
 
 function nodeIdCorruption(dir: string, node: NodeIdFile): CorruptionError {
@@ -130,7 +133,7 @@ export class FileAdapter implements StorageAdapter {
         repaired.push({ file: `${this.dir}/NODE`, offset: 0, message, bytes: 0, records: 0 });
       }
     }
-    const dir = new NodeDirectory(this.dir);
+    const dir = new NodeDirectory(this.dir, o.fileOps);
     const flush = new WorkerMergeRunner(this.dir);
     const merge = new WorkerMergeRunner(this.dir);
     this.#runners = [flush, merge];

@@ -96,7 +96,7 @@ async function scenario(seed: number): Promise<{ nodes: SimNode[]; written: Vers
   return { nodes, written, world };
 }
 
-function check(seed: number, nodes: SimNode[], written: Version[]): void {
+async function check(seed: number, nodes: SimNode[], written: Version[]): Promise<void> {
   const where = `seed ${seed} (replay: KORU_SIM_SEED=${seed} KORU_SIM_SEEDS=1)`;
   const roots = nodes.map((n) => n.db.storage.stateRoot());
   expect(new Set(roots).size, `${where}: state roots ${roots.join(', ')}`).toBe(1);
@@ -116,7 +116,7 @@ function check(seed: number, nodes: SimNode[], written: Version[]): void {
       expect(n.db.storage.contains('sim', key)).toBe(!winner.deleted);
     }
   }
-  for (const n of nodes) expect(await n.db.storage.verify().ok, `${where}: ${n.address} verify`).toBe(true);
+  for (const n of nodes) expect((await n.db.storage.verify()).ok, `${where}: ${n.address} verify`).toBe(true);
 }
 
 describe('deterministic cluster simulation', () => {
@@ -129,7 +129,7 @@ describe('deterministic cluster simulation', () => {
     const totals = { writes: 0, dropped: 0, duplicated: 0, corrupted: 0 };
     for (let s = first; s < first + seeds; s++) {
       const { nodes, written, world } = await scenario(s);
-      check(s, nodes, written);
+      await check(s, nodes, written);
       totals.writes += written.length;
       totals.dropped += world.stats.dropped;
       totals.duplicated += world.stats.duplicated;

@@ -68,10 +68,12 @@ export interface StartOptions {
   readonly maxValueBytes?: number;
   /** Deepest nesting of a value (default 512, at most 1,000). */
   readonly maxDepth?: number;
-  /** Bytes of materialized historical versions cached in memory (default 256 MiB; 0 disables). */
+  /** Bytes of materialized versions (current ones first) and shared values cached in memory (default 32 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
-  /** Write a snapshot once the log exceeds this many bytes and a quarter of the last snapshot (default 32 MiB). */
-  readonly snapshotAfterBytes?: number;
+  /** Durable database: bytes of recent writes held in memory before they are written to a segment file (default 8 MiB). */
+  readonly memtableBytes?: number;
+  /** Durable database: bytes of file blocks (data, index, filter) cached in memory (default 16 MiB). */
+  readonly cacheBytes?: number;
   /** Open a damaged durable database anyway, dropping what is damaged; `recovery.repaired` says what (see @koru/storage). */
   readonly repair?: boolean;
   /** A storage adapter of your own (overrides `path`). */
@@ -221,7 +223,8 @@ export class KoruDelta {
       adapter = factory(options.path, {
         ...(options.sync !== undefined ? { sync: options.sync } : {}),
         ...(options.syncIntervalMs !== undefined ? { syncIntervalMs: options.syncIntervalMs } : {}),
-        ...(options.snapshotAfterBytes !== undefined ? { snapshotAfterBytes: options.snapshotAfterBytes } : {}),
+        ...(options.memtableBytes !== undefined ? { memtableBytes: options.memtableBytes } : {}),
+        ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
         ...(options.repair === true ? { repair: true } : {}),
       });
     }
@@ -254,7 +257,7 @@ export class KoruDelta {
       warn(`koru: recovered ${t.file}: cut off a torn tail of ${t.bytes} bytes at offset ${t.offset} (a write past the last sync, interrupted by a crash)`);
     }
     for (const r of storage.recovery.repaired ?? []) {
-      warn(`koru: repaired ${r.file} at offset ${r.offset}: ${r.message} (${r.bytes} bytes, ${r.records} records, ${r.keys} keys dropped)`);
+      warn(`koru: repaired ${r.file} at offset ${r.offset}: ${r.message} (${r.bytes} bytes, ${r.records} records${r.keys !== undefined ? `, ${r.keys} keys` : ''} dropped)`);
     }
     let db: KoruDelta;
     try {
@@ -575,7 +578,7 @@ export class KoruDelta {
     return this.#s.verify();
   }
 
-  /** Writes a snapshot now (durable databases): keeps all history, speeds up the next open. */
+  /** Merges every file of the database into one sorted run now (off the event loop): keeps all history; reads then touch one file per lookup. */
   async compact(): Promise<void> {
     return this.#s.compact();
   }
@@ -638,7 +641,8 @@ function checkOptions(o: StartOptions): void {
   checkNumber('maxDepth', o.maxDepth, 0, MAX_DEPTH_LIMIT);
   checkNumber('syncIntervalMs', o.syncIntervalMs, 0);
   checkNumber('valueCacheBytes', o.valueCacheBytes, 0);
-  checkNumber('snapshotAfterBytes', o.snapshotAfterBytes, 0);
+  checkNumber('memtableBytes', o.memtableBytes, 1024);
+  checkNumber('cacheBytes', o.cacheBytes, 0);
   if (o.repair !== undefined && typeof o.repair !== 'boolean') throw new InvalidArgumentError(`repair must be true or false, not ${JSON.stringify(o.repair)}`);
   if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
 }

@@ -9,7 +9,8 @@ import type { StorageAdapter, SyncPolicy } from '@koru/storage';
 export interface DurableOptions {
   readonly sync?: SyncPolicy;
   readonly syncIntervalMs?: number;
-  readonly snapshotAfterBytes?: number;
+  readonly memtableBytes?: number;
+  readonly cacheBytes?: number;
   readonly repair?: boolean;
 }
 

@@ -19,7 +19,7 @@ describe('start', () => {
     expect(db.nodeId).toMatch(/^[0-9a-f]{16}$/);
     const s = await db.stats();
     expect(s).toMatchObject({ adapter: 'memory', keys: 0, versions: 0, namespaces: 0, diskBytes: 0, seq: 0 });
-    expect(db.recovery).toEqual({ replayed: 0, fromSnapshot: 0 });
+    expect(db.recovery).toEqual({ replayed: 0 });
   });
 
   test('two in-memory databases are independent', async () => {
@@ -49,7 +49,8 @@ describe('start', () => {
     [{ maxDepth: 1_000_000 }, /maxDepth.*1000/],
     [{ syncIntervalMs: Number.NaN }, /syncIntervalMs/],
     [{ valueCacheBytes: -5 }, /valueCacheBytes/],
-    [{ snapshotAfterBytes: Infinity }, /snapshotAfterBytes/],
+    [{ memtableBytes: Infinity }, /memtableBytes/],
+    [{ cacheBytes: -1 }, /cacheBytes/],
     [{ now: 5 }, /now/],
     [{ repair: 'yes' }, /repair/],
     [{ path: '' }, /path/],

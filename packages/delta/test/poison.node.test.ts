@@ -4,7 +4,7 @@
 // the directory lock and its descriptors.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { HLC_MAX_LOGICAL, HLC_MAX_WALL, canonicalJson, formatHlc, valueIdOfCanonical, versionIdOf } from '@koru/engine';
-import { CausalStorage, IoError, type StorageAdapter } from '@koru/storage';
+import { CausalStorage, IoError, SYSTEM_NAMESPACE, type StorageAdapter } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -190,16 +190,38 @@ describe('a failed start', () => {
 
     // The store opens, then reading a definition fails (a damaged value): start fails after the storage opened.
     const inner = new FileAdapter(path);
+    // Reading the reserved namespace (where definitions live) fails; everything else works.
+    const systemPrefix = `V${SYSTEM_NAMESPACE}\u0000\u0001`;
+    // Members are bound to the real objects (their private fields are not on a proxy).
+    const member = (o: object, p: string | symbol): unknown => {
+      const v = Reflect.get(o, p, o) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(o) : v;
+    };
     const failing: StorageAdapter = {
-      open: () => inner.open(),
-      append: (e) => inner.append(e),
-      readValue: () => {
-        throw new IoError('injected: the value cannot be read');
+      name: inner.name,
+      synchronous: inner.synchronous,
+      open: async () => {
+        const opened = await inner.open();
+        const tree = new Proxy(opened.tree, {
+          get(t, p) {
+            if (p !== 'cursor') return member(t, p);
+            return (o?: object) => {
+              const c = t.cursor(o);
+              return new Proxy(c, {
+                get(cc, q) {
+                  if (q !== 'seek') return member(cc, q);
+                  return (key: string) => {
+                    if (key.startsWith(systemPrefix)) throw new IoError('injected: the value cannot be read');
+                    cc.seek(key);
+                  };
+                },
+              });
+            };
+          },
+        });
+        return { ...opened, tree };
       },
-      readValueText: (loc, len) => inner.readValueText(loc, len),
       diskBytes: () => inner.diskBytes(),
-      wantsSnapshot: () => inner.wantsSnapshot(),
-      snapshot: (src) => inner.snapshot(src),
       close: () => inner.close(),
     };
     await expectKoruError(() => KoruDelta.start({ adapter: failing }), 'IO_ERROR', /injected/);

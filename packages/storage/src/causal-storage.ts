@@ -365,43 +365,40 @@ export class CausalStorage {
     return versionById(this.#ctx, namespace, key, versionId);
   }
 
-  /** Namespaces with at least one live key, sorted. One seek per namespace and per deleted key passed over. */
+  /** Namespaces with at least one live key, sorted. O(namespaces): from the store's counters. */
   listNamespaces(): string[] {
     this.#ctx.checkOpen();
-    const store = this.#ctx.store;
-    return store.namespaces().filter((ns) => ns !== SYSTEM_NAMESPACE && this.#liveKeys(ns).next().done !== true);
+    const out: string[] = [];
+    for (const [ns, live] of this.#ctx.store.counters.namespaces()) if (live > 0 && ns !== SYSTEM_NAMESPACE) out.push(ns);
+    return out.sort();
   }
 
   /** Live keys of a namespace, sorted. One seek per key. */
   listKeys(namespace: string): string[] {
     this.#ctx.checkOpen();
     validateNamespace(namespace);
-    return [...this.#liveKeys(namespace)].sort();
+    const out: string[] = [];
+    for (const k of this.#ctx.store.keys(namespace)) if (!k.deleted) out.push(k.key);
+    return out.sort();
   }
 
-  *#liveKeys(namespace: string): Generator<string> {
-    for (const k of this.#ctx.store.keys(namespace)) if (!k.deleted) yield k.key;
-  }
-
-  /** Counts and sizes. O(keys + distinct values): a walk of the store. */
+  /** Counts and sizes. O(namespaces): from the counters every commit keeps with its versions. */
   stats(): StorageStats {
     const ctx = this.#ctx;
     ctx.checkOpen();
+    const counters = ctx.store.counters;
     let keys = 0;
     let namespaces = 0;
-    for (const ns of ctx.store.namespaces()) {
-      if (ns === SYSTEM_NAMESPACE) continue;
-      let live = 0;
-      for (const _ of this.#liveKeys(ns)) live++;
+    for (const [ns, live] of counters.namespaces()) {
+      if (ns === SYSTEM_NAMESPACE || live === 0) continue;
       keys += live;
-      if (live > 0) namespaces++;
+      namespaces++;
     }
-    const values = ctx.store.valueStats();
     return {
       keys,
       namespaces,
-      distinctValues: values.values,
-      valueBytes: values.textLength,
+      distinctValues: counters.values,
+      valueBytes: counters.textLength,
       // Every version, local or not, was committed here as one change.
       versions: ctx.seq,
       diskBytes: ctx.adapter.diskBytes(),

@@ -36,7 +36,7 @@ export interface StorageStats {
   readonly namespaces: number;
   /** Distinct values stored (identical values are stored once). */
   readonly distinctValues: number;
-  /** Characters (UTF-16 code units) of the distinct values' canonical JSON, summed. */
+  /** UTF-8 bytes of the distinct values' canonical JSON, summed. */
   readonly valueBytes: number;
   /** Bytes the adapter occupies on disk (0 in memory). */
   readonly diskBytes: number;

@@ -458,6 +458,23 @@ export function namespaceOfVersionKey(k: string): { readonly namespace: string; 
   return { namespace, prefixLength: nameEnd };
 }
 
+/** Tag of a namespace's live-key counter record (see store-counters.ts). */
+export const TAG_NAMESPACE_COUNT = 'N';
+
+/** The key of a namespace's live-key counter: 'N' | name(namespace). */
+export function namespaceCountKey(ns: string): string {
+  checkName(ns, 'namespace', true);
+  return TAG_NAMESPACE_COUNT + encodeName(ns);
+}
+
+/** The namespace of a counter key. @throws CorruptionError unless one */
+export function decodeNamespaceCountKey(k: string): string {
+  if (k.charCodeAt(0) !== 0x4e) throw corrupt('counter key: it does not start with "N"', 0);
+  const ns = readName(k, 1, 'namespace');
+  if (ns === '' || nameEnd !== k.length) throw corrupt('counter key', 1);
+  return ns;
+}
+
 /**
  * The Bloom filter key of `k`: its prefix through its {@link FILTER_KEY_PARTS}-th
  * terminator (0x00 0x01), i.e. {@link keyPrefix} for a version key; `null` when it has

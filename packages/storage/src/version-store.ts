@@ -21,15 +21,15 @@ import type { LsmTree } from './lsm/lsm-tree.js';
 import type { SegmentWriterOptions } from './lsm/segment-writer.js';
 import { KIND_PUT, keyBytes, type Entry } from './lsm/types.js';
 import type { Version } from './types.js';
+import { StoreCounters } from './store-counters.js';
 import { versionJson } from './version-json.js';
 import {
-  decodeValueKey,
-  decodeValueRecord,
   decodeVersionKey,
   encodeValuePointer,
   encodeValueRecord,
   encodeVersionRecord,
   FILTER_KEY_PARTS,
+  FLAG_DELETED,
   keyPrefix,
   namespacePrefix,
   seqKey,
@@ -38,7 +38,7 @@ import {
   versionIdSuffix,
   versionKey,
   versionKeySuffix,
-  TAG_VALUE,
+  versionRecordSeq,
   type VersionRecord,
 } from './version-records.js';
 import {
@@ -88,10 +88,17 @@ export interface VersionStoreOptions {
 /** How the version store's tree must write its segments: Bloom filters over key prefixes. */
 export const VERSION_TREE_WRITER: SegmentWriterOptions = { filterKeyParts: FILTER_KEY_PARTS };
 
-/** A key's head as cached: its record key, and the version once materialized. */
+/** A key's head as cached: its record key, whether it is a tombstone, and the version once materialized. */
 interface HeadEntry {
   readonly vkey: string;
+  readonly deleted: boolean;
   readonly version: Version | undefined;
+}
+
+/** A key's head as a commit sees it. */
+interface HeadKey {
+  readonly vkey: string;
+  readonly deleted: boolean;
 }
 
 /** Cache bytes of a head known by its key only. */
@@ -118,11 +125,12 @@ export class VersionStore {
   readonly #inlineMax: number;
   readonly #heads: ByteLru<string, HeadEntry>;
   readonly #fetch: VersionFetcher;
+  readonly #counters: StoreCounters;
   #seq: number;
 
   /**
    * Opens the store over `tree` (which it must be the only writer of): reads the last
-   * seq (O(log seq) seeks) and nothing else.
+   * seq (O(log seq) seeks) and the counters (one record per namespace), nothing else.
    * @throws InvalidArgumentError for options out of range
    */
   constructor(tree: LsmTree, options: VersionStoreOptions = {}) {
@@ -136,6 +144,12 @@ export class VersionStore {
     this.#heads = new ByteLru(Math.floor(cacheBytes * 0.75));
     this.#fetch = new VersionFetcher(tree, Math.floor(cacheBytes * 0.25));
     this.#seq = lastSeq(tree);
+    this.#counters = new StoreCounters(tree);
+  }
+
+  /** Live keys per namespace and distinct values, as kept by every commit (see store-counters.ts). */
+  get counters(): StoreCounters {
+    return this.#counters;
   }
 
   /** The last committed change number (from the newest S record; 0 when empty). O(log). */
@@ -161,8 +175,12 @@ export class VersionStore {
     if (n === 0) return currents;
     const tree = this.#tree;
     const entries: Entry[] = [];
-    // Per key of the batch: its newest record key so far (undefined: none yet).
-    const heads = new Map<string, string | undefined>();
+    // Per key of the batch: its newest record so far (undefined: none yet).
+    const heads = new Map<string, HeadKey | undefined>();
+    // Live keys gained or lost per namespace, distinct values added and their text.
+    const liveDelta = new Map<string, number>();
+    let newValues = 0;
+    let newText = 0;
     const written = n > 1 ? new Set<string>() : undefined;
     let firstStored: Set<string> | undefined;
     let seq = this.#seq;
@@ -175,11 +193,15 @@ export class VersionStore {
       const vkey = prefix + versionKeySuffix(v.wall, v.logical, v.node, v.versionId);
       const head = heads.has(prefix) ? heads.get(prefix) : this.#headKey(prefix);
       // Newest first: a key that sorts before the head is later in clock order.
-      const current = head === undefined || vkey < head;
-      if (vkey === head || written?.has(vkey) === true || (!current && tree.get(vkey) !== undefined)) {
+      const current = head === undefined || vkey < head.vkey;
+      if (vkey === head?.vkey || written?.has(vkey) === true || (!current && tree.get(vkey) !== undefined)) {
         throw new InvalidArgumentError(`item ${i}: version ${v.versionId} of ${v.namespace}/${v.key} is already stored`);
       }
-      heads.set(prefix, current ? vkey : head);
+      if (current) {
+        const wasLive = head !== undefined && !head.deleted;
+        if (wasLive === v.deleted) liveDelta.set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
+        heads.set(prefix, { vkey, deleted: v.deleted });
+      } else heads.set(prefix, head);
       written?.add(vkey);
       seq++;
       let inline: string | null = null;
@@ -188,6 +210,8 @@ export class VersionStore {
         if (firstStored?.has(id) !== true && tree.get(valueKey(id)) === undefined) {
           (firstStored ??= new Set()).add(id);
           const text = v.valueText!;
+          newValues++;
+          newText += utf8Length(text);
           if (text.length <= this.#inlineMax && (text.length * 3 <= this.#inlineMax || utf8Length(text) <= this.#inlineMax)) {
             inline = text;
             entries.push({ key: valueKey(id), kind: KIND_PUT, value: encodeValuePointer(vkey) });
@@ -199,29 +223,34 @@ export class VersionStore {
       entries.push({ key: seqKey(seq), kind: KIND_PUT, value: keyBytes(vkey) });
       currents[i] = current;
     }
+    const counted = this.#counters.change(liveDelta, newValues, newText);
+    for (const e of counted.entries) entries.push(e);
     tree.write(entries);
+    counted.apply();
     this.#seq = seq;
     const made = versions !== undefined && versions.length === n ? new Map<string, number>() : undefined;
     if (made !== undefined) for (let i = 0; i < n; i++) if (currents[i]) made.set(keyPrefix(batch[i]!.namespace, batch[i]!.key), i);
-    for (const [prefix, vkey] of heads) {
-      if (vkey === undefined) continue;
+    for (const [prefix, head] of heads) {
+      if (head === undefined) continue;
+      const { vkey, deleted } = head;
       // Unchanged heads keep their materialized version; new ones are cached as given, or read when asked.
       const cached = this.#heads.get(prefix);
       if (cached?.vkey === vkey) continue;
       const i = made?.get(prefix);
       if (i !== undefined) {
         const text = batch[i]!.valueText;
-        this.#heads.set(prefix, { vkey, version: versions![i]! }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + (text?.length ?? 0)));
-      } else this.#heads.set(prefix, { vkey, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
+        this.#heads.set(prefix, { vkey, deleted, version: versions![i]! }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + (text?.length ?? 0)));
+      } else this.#heads.set(prefix, { vkey, deleted, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
     }
     return currents;
   }
 
-  /** The record key of the key's head: cached, or one seek. */
-  #headKey(prefix: string): string | undefined {
+  /** The key's head record: cached, or one seek. */
+  #headKey(prefix: string): HeadKey | undefined {
     const cached = this.#heads.get(prefix);
-    if (cached !== undefined) return cached.vkey;
-    return firstAt(this.#tree, prefix)?.vkey;
+    if (cached !== undefined) return cached;
+    const found = firstAt(this.#tree, prefix);
+    return found === undefined ? undefined : { vkey: found.vkey, deleted: (versionRecordSeq(found.bytes).flags & FLAG_DELETED) !== 0 };
   }
 
   // ---- reads ---------------------------------------------------------------------
@@ -238,7 +267,7 @@ export class VersionStore {
   }
 
   #cacheHead(prefix: string, vkey: string, version: Version): Version {
-    this.#heads.set(prefix, { vkey, version }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + this.#fetch.lastTextLength));
+    this.#heads.set(prefix, { vkey, deleted: version.deleted, version }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + this.#fetch.lastTextLength));
     return version;
   }
 
@@ -346,26 +375,5 @@ export class VersionStore {
   /** The ids of a key's versions, oldest first (none for an unknown key). Reads no value. O(h). */
   ids(namespace: string, key: string): string[] {
     return idsOf(this.#tree, keyPrefix(namespace, key));
-  }
-
-  /**
-   * Distinct values stored and the UTF-16 length of their texts summed (a scan of every
-   * value record, resolving those held inline by a version). O(values).
-   */
-  valueStats(): { readonly values: number; readonly textLength: number } {
-    let values = 0;
-    let textLength = 0;
-    const c = this.#tree.cursor();
-    const f = this.#fetch;
-    const pending: Array<{ holder: string; id: string }> = [];
-    for (c.seek(TAG_VALUE); c.valid() && c.key().charCodeAt(0) === TAG_VALUE.charCodeAt(0); c.next()) {
-      values++;
-      const vr = decodeValueRecord(c.value());
-      if (vr.text !== null) textLength += vr.text.length;
-      else pending.push({ holder: vr.holder, id: decodeValueKey(c.key()) });
-    }
-    // Holders are read after the scan: a get would not move the cursor, but keeps the scan one pass.
-    for (const p of pending) textLength += f.text(p.holder, f.record(p.holder))?.length ?? 0;
-    return { values, textLength };
   }
 }

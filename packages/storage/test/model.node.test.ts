@@ -36,7 +36,7 @@ const KEYS = ['a', 'b', '__proto__', 'x/y:z'] as const;
 const SHARED_VALUES: JsonValue[] = [null, 0, 'same', { shared: [1, 2, 3] }, { __proto__x: 1 }];
 
 const openReal = (dir: string, clock: ManualClock) =>
-  CausalStorage.open({ now: clock.now, adapter: new FileAdapter(dir, { snapshotAfterBytes: 1500, syncIntervalMs: 5 }) });
+  CausalStorage.open({ now: clock.now, adapter: new FileAdapter(dir, { memtableBytes: 2048, syncIntervalMs: 5 }) });
 
 const id = (ns: string, k: string) => `${ns}/${k}`;
 const live = (vs: ModelVersion[] | undefined) => vs !== undefined && vs.length > 0 && !vs[vs.length - 1]!.deleted;

@@ -231,9 +231,9 @@ export const register: Register = (program, act) => {
     .command('repair')
     .summary('open a database that refuses with CORRUPTION, dropping what is damaged, and say what was dropped')
     .description(
-      'Opens the local database with repair: the log keeps its whole batches before the damage, the damaged file is ' +
-        'saved aside (<log>.damaged-<time>), a missing or damaged NODE is re-derived when every version names one node. ' +
-        'Prints what was dropped. A missing snapshot cannot be repaired: restore it from a backup.',
+      'Opens the local database with repair: each write-ahead log keeps its whole batches before the damage, the ' +
+        'damaged file is saved aside, and a missing or damaged NODE is replaced by a new node id. Prints what was ' +
+        'dropped. A damaged or missing segment file cannot be repaired: restore it from a backup.',
     )
     .addHelpText('after', examples(['kdelta repair']))
     .action(

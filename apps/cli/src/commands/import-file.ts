@@ -69,8 +69,7 @@ export async function importFile(ctx: Context, fileArg: string): Promise<void> {
   const source = await sourceOf(ctx, fileArg);
   const v1 = await readV1(source);
   if (v1 === undefined) await checkLines(source);
-  // One snapshot at the end instead of one each time the log grows past the threshold.
-  const db = await ctx.db({ snapshotAfterBytes: Number.MAX_SAFE_INTEGER });
+  const db = await ctx.db();
   const report: ImportReport = { imported: 0, skipped: 0, written: 0 };
   const batches = new Batches(db, source.name, report, (n) => ctx.progress(`imported ${n.toLocaleString('en-US')} versions…`));
   if (v1 !== undefined) {
@@ -92,11 +91,8 @@ export async function importFile(ctx: Context, fileArg: string): Promise<void> {
       else await batches.addWrite(line.item, `line ${lineNo}`);
     }
   }
+  // Merges of what was written run in the background meanwhile; closing flushes the rest.
   await batches.flush();
-  if (report.imported + report.written > 0) {
-    ctx.progress('compacting…');
-    await db.compact?.();
-  }
   ctx.progress(undefined);
   if (ctx.json) return ctx.outJson(report);
   ctx.out(describe(report));

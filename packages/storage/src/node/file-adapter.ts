@@ -87,8 +87,8 @@ export class FileAdapter implements StorageAdapter {
     if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'periodic') {
       throw new InvalidArgumentError(`sync must be 'always' or 'periodic', not ${String(options.sync)}`);
     }
-    checkInt('syncIntervalMs', options.syncIntervalMs, 1, 60_000);
-    checkInt('memtableBytes', options.memtableBytes, 64 * 1024);
+    checkInt('syncIntervalMs', options.syncIntervalMs, 0, 60_000);
+    checkInt('memtableBytes', options.memtableBytes, 1024);
     checkInt('cacheBytes', options.cacheBytes, 0);
     this.dir = dir;
     this.#options = options;

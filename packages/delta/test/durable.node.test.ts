@@ -94,10 +94,10 @@ describe('close and reopen', () => {
 
     const again = await start();
     expect(again.nodeId).toBe(nodeId);
-    // close flushed the memtable into a segment: nothing is replayed.
-    expect(again.recovery).toEqual({ replayed: 0 });
+    // Nothing damaged; what was still in the log was replayed.
+    expect(again.recovery).toEqual({ replayed: expect.any(Number) });
     await expectSameData(again, written);
-    // The log became a segment: the bytes on disk changed, nothing else.
+    // Logs replayed and flushed may differ in bytes on disk, nothing else.
     expect(await again.stats()).toEqual({ ...stats, diskBytes: expect.any(Number) });
     expect(await again.verify()).toMatchObject({ ok: true, versions: stats.versions, problems: [] });
     expect(await again.listNamespaces()).toEqual(['big', 'constructor', 'orders', 'scalars', 'unicode', 'users']);
@@ -163,7 +163,7 @@ describe('close and reopen', () => {
     await db.close();
 
     const again = await start();
-    expect(again.recovery).toEqual({ replayed: 0 });
+    expect(again.recovery).toEqual({ replayed: 1 }); // the write after compact, left in the log at close
     await expectSameData(again, written);
     expect(await again.verify()).toMatchObject({ ok: true, versions: versions + 1 });
     await again.compact();

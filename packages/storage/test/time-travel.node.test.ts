@@ -62,8 +62,8 @@ describe('getAt by hlc', () => {
     let s = await open();
     const vs = await burst(s);
     await s.close();
-    s = await open(); // close flushed the memtable: read from a segment
-    expect(s.recovery.replayed).toBe(0);
+    s = await open(); // so few writes stay in the log at close: replayed
+    expect(s.recovery.replayed).toBeGreaterThan(0);
     expectEachReachable(s, vs);
     // Still the same millisecond: the reopened clock continues after the stored stamps.
     const more = await burst(s);

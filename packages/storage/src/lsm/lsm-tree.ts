@@ -73,7 +73,17 @@ export interface LsmTreeOptions {
   readonly onBackgroundError?: (error: unknown) => void;
   /** After opening, merges left to do start after this pause (default 1 s; a flush starts them sooner). */
   readonly resumeMergesAfterMs?: number;
+  /**
+   * Unflushed writes kept in their logs at close (and not flushed right after opening)
+   * while they stay under this many bytes and {@link MAX_KEPT_LOGS} logs (default 256 KiB):
+   * replaying them costs an open less than a flush costs a close, and short-lived
+   * processes (one CLI command each) then do not each leave a tiny segment behind.
+   */
+  readonly keepLogBytes?: number;
 }
+
+/** At most this many logs are left unflushed at close (see {@link LsmTreeOptions.keepLogBytes}). */
+export const MAX_KEPT_LOGS = 8;
 
 /** What the tree holds, for stats and tests. */
 export interface LsmStats {
@@ -97,6 +107,7 @@ export class LsmTree {
   readonly #flushRunner: MergeRunner;
   readonly #mergeRunner: MergeRunner;
   readonly #cache: BlockCache;
+  readonly #keepLogBytes: number;
   readonly #options: Required<Pick<LsmTreeOptions, 'sync' | 'syncIntervalMs' | 'memtableBytes' | 'targetFileBytes' | 'autoMerge'>>;
   readonly #picker: PickerOptions;
   readonly #writer: SegmentWriterOptions;
@@ -137,6 +148,7 @@ export class LsmTree {
       targetFileBytes: options.targetFileBytes ?? 32 * MIB,
       autoMerge: options.autoMerge ?? true,
     };
+    this.#keepLogBytes = options.keepLogBytes ?? 256 * 1024;
     this.#writer = options.writer ?? {};
     this.#filterParts = this.#writer.filterKeyParts ?? 0;
     this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
@@ -157,8 +169,7 @@ export class LsmTree {
   static open(options: LsmTreeOptions): LsmTree {
     const recovered = recoverTree(options.dir, options.repair === true);
     const tree = new LsmTree(options, recovered);
-    const frozen = recovered.frozen;
-    if (frozen.length > 0) tree.#scheduleFlush();
+    if (!tree.#smallEnoughToKeep()) tree.#scheduleFlush();
     // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
     // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
     // a write's flush starts it sooner.
@@ -355,11 +366,20 @@ export class LsmTree {
     this.#scheduleFlush();
   }
 
+  /** True while the unflushed writes are few enough to be left in their logs (see {@link LsmTreeOptions.keepLogBytes}). */
+  #smallEnoughToKeep(): boolean {
+    const logs = this.#frozen.length + (this.#mem.count > 0 ? 1 : 0);
+    const bytes = this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0);
+    return logs <= MAX_KEPT_LOGS && bytes < this.#keepLogBytes;
+  }
+
   #scheduleFlush(): void {
     if (this.#flushing !== undefined || this.#frozen.length === 0 || this.#closed) return;
-    const oldest = this.#frozen[this.#frozen.length - 1]!;
+    // Every frozen log goes into one level-0 segment (logs kept from earlier sessions are
+    // small, and each would otherwise be a file of its own).
+    const flushed = [...this.#frozen];
     const job: MergeJob = {
-      inputs: [{ wal: oldest.wal }],
+      inputs: flushed.map((f) => ({ wal: f.wal })),
       outputLevel: 0,
       firstFileNumber: this.#nextFile++,
       maxOutputs: 1,
@@ -372,7 +392,7 @@ export class LsmTree {
       .run(job)
       .then(
         (result) => {
-          this.#installFlush(oldest, result);
+          this.#installFlush(flushed, result);
           ok = true;
         },
         (e: unknown) => this.#backgroundFailed(e),
@@ -402,15 +422,15 @@ export class LsmTree {
     (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 
-  #installFlush(frozen: Frozen, result: MergeResult): void {
+  #installFlush(flushed: readonly Frozen[], result: MergeResult): void {
     const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: 0 }));
-    const remaining = this.#frozen.filter((f) => f !== frozen);
+    const remaining = this.#frozen.filter((f) => !flushed.includes(f));
     // Logs still needed: the frozen ones not flushed yet, and the active one.
     const logNumber = Math.min(this.#wal.fileNumber, ...remaining.map((f) => f.wal));
     this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments, ...added], logNumber });
     for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
     this.#frozen = remaining;
-    removeWal(this.#dir, frozen.wal);
+    for (const f of flushed) removeWal(this.#dir, f.wal);
     this.#flushes++;
     this.epoch++;
   }
@@ -530,6 +550,8 @@ export class LsmTree {
       this.#resumeTimer = undefined;
       this.#scheduleMerge();
     }
+    // Logs kept from an earlier session are flushed too: idle means nothing left to do.
+    this.#scheduleFlush();
     while (!this.#closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
       await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
     }
@@ -578,7 +600,9 @@ export class LsmTree {
     if (this.#closed) return;
     if (this.#broken === undefined) {
       try {
-        await this.flush();
+        // Little unflushed: left in the logs (synced below) for the next open to replay.
+        if (this.#smallEnoughToKeep()) await this.#flushing;
+        else await this.flush();
       } catch (e) {
         // The log still holds everything; the next open replays it.
         if (!isKoruError(e)) throw e;

@@ -1,13 +1,13 @@
 /**
- * Counters kept with the versions, so stats and namespace listings cost O(namespaces)
- * instead of a walk of every key: per namespace, how many of its keys have a current
- * version that is not a tombstone (an `N` record), and for the store, its distinct values
- * and their texts' length (the `C` record). A commit writes the counters it changed in
+ * Counters kept with the versions, so opening, stats and namespace listings cost
+ * O(namespaces) instead of a walk of every key: per namespace, how many of its keys have
+ * a current version that is not a tombstone (an `N` record), and for the store, its last
+ * change number, its distinct values and their texts' length (the `C` record). A commit writes the counters it changed in
  * the same batch as its versions: they are exactly as durable and crash-consistent as
  * the versions (a batch is replayed whole or not at all).
  *
- * Layout: key 'N' | name(namespace) → varint; key 'C' → varint distinct values | varint
- * total UTF-8 bytes of their canonical JSON.
+ * Layout: key 'N' | name(namespace) → varint; key 'C' → varint last seq | varint
+ * distinct values | varint total UTF-8 bytes of their canonical JSON.
  */
 import { CorruptionError } from './errors.js';
 import { putVarint, varintSize } from './lsm/bytes.js';
@@ -61,18 +61,24 @@ export interface CounterChange {
 /** The counters of one version store, in memory and as records. */
 export class StoreCounters {
   readonly #live = new Map<string, number>();
+  #seq = 0;
   #values = 0;
   #textLength = 0;
 
   /** Loads the counters: one get and a scan of the `N` records (one per namespace). @throws CorruptionError */
   constructor(tree: LsmTree) {
     const c = tree.get(COUNTERS_KEY);
-    if (c !== undefined) [this.#values, this.#textLength] = decodeVarints(c, 2, 'store counters') as [number, number];
+    if (c !== undefined) [this.#seq, this.#values, this.#textLength] = decodeVarints(c, 3, 'store counters') as [number, number, number];
     const cursor = tree.cursor();
     for (cursor.seek(TAG_NAMESPACE_COUNT); cursor.valid() && cursor.key().charCodeAt(0) === 0x4e; cursor.next()) {
       const [n] = decodeVarints(cursor.value(), 1, 'namespace counter');
       this.#live.set(decodeNamespaceCountKey(cursor.key()), n!);
     }
+  }
+
+  /** The last committed change's number (0: none). */
+  get seq(): number {
+    return this.#seq;
   }
 
   /** Distinct values stored. */
@@ -96,11 +102,11 @@ export class StoreCounters {
   }
 
   /**
-   * Stages a commit's changes: live keys gained (or lost, negative) per namespace, and
-   * new distinct values with their texts' length. @throws CorruptionError when a count
-   * would go below zero (the records disagree with the versions)
+   * Stages a commit's changes: its last seq, live keys gained (or lost, negative) per
+   * namespace, and new distinct values with their texts' length. @throws CorruptionError
+   * when a count would go below zero (the records disagree with the versions)
    */
-  change(liveDelta: ReadonlyMap<string, number>, newValues: number, newTextLength: number): CounterChange {
+  change(seq: number, liveDelta: ReadonlyMap<string, number>, newValues: number, newTextLength: number): CounterChange {
     const entries: Entry[] = [];
     const next = new Map<string, number>();
     for (const [ns, d] of liveDelta) {
@@ -112,11 +118,12 @@ export class StoreCounters {
     }
     const values = this.#values + newValues;
     const textLength = this.#textLength + newTextLength;
-    if (newValues > 0) entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([values, textLength]) });
+    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength]) });
     return {
       entries,
       apply: () => {
         for (const [ns, n] of next) this.#live.set(ns, n);
+        this.#seq = seq;
         this.#values = values;
         this.#textLength = textLength;
       },

@@ -49,7 +49,6 @@ import {
   headsOf,
   historyOf,
   idsOf,
-  lastSeq,
   namespacesOf,
   recordsOf,
   VERSION_OVERHEAD_BYTES,
@@ -129,8 +128,8 @@ export class VersionStore {
   #seq: number;
 
   /**
-   * Opens the store over `tree` (which it must be the only writer of): reads the last
-   * seq (O(log seq) seeks) and the counters (one record per namespace), nothing else.
+   * Opens the store over `tree` (which it must be the only writer of): reads its counters
+   * (the last seq among them: one record, and one per namespace), nothing else.
    * @throws InvalidArgumentError for options out of range
    */
   constructor(tree: LsmTree, options: VersionStoreOptions = {}) {
@@ -143,8 +142,8 @@ export class VersionStore {
     // Heads get most of the budget; values read by reference (shared by many versions) the rest.
     this.#heads = new ByteLru(Math.floor(cacheBytes * 0.75));
     this.#fetch = new VersionFetcher(tree, Math.floor(cacheBytes * 0.25));
-    this.#seq = lastSeq(tree);
     this.#counters = new StoreCounters(tree);
+    this.#seq = this.#counters.seq;
   }
 
   /** Live keys per namespace and distinct values, as kept by every commit (see store-counters.ts). */
@@ -152,7 +151,7 @@ export class VersionStore {
     return this.#counters;
   }
 
-  /** The last committed change number (from the newest S record; 0 when empty). O(log). */
+  /** The last committed change number (0 when empty). */
   get seq(): number {
     return this.#seq;
   }
@@ -223,7 +222,7 @@ export class VersionStore {
       entries.push({ key: seqKey(seq), kind: KIND_PUT, value: keyBytes(vkey) });
       currents[i] = current;
     }
-    const counted = this.#counters.change(liveDelta, newValues, newText);
+    const counted = this.#counters.change(seq, liveDelta, newValues, newText);
     for (const e of counted.entries) entries.push(e);
     tree.write(entries);
     counted.apply();

@@ -119,7 +119,10 @@ export class LsmTree {
   #levels: SegmentMeta[][];
   #mem = new Memtable();
   #frozen: Frozen[] = [];
-  #wal: WalWriter;
+  /** The active log; created at the first write (a process that only reads writes no file). */
+  #wal: WalWriter | undefined;
+  /** The active log's file number (reserved at open and at each rotation). */
+  #walNumber: number;
   #nextFile: number;
   #flushing: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
@@ -158,7 +161,12 @@ export class LsmTree {
     this.#frozen = recovered.frozen;
     this.#nextFile = recovered.next;
     this.#recovery = recovered.report;
-    this.#wal = WalWriter.create(this.#dir, this.#nextFile++, { sync: this.#options.sync });
+    this.#walNumber = this.#nextFile++;
+  }
+
+  /** The active log, created on first use. */
+  #activeWal(): WalWriter {
+    return (this.#wal ??= WalWriter.create(this.#dir, this.#walNumber, { sync: this.#options.sync }));
   }
 
   /**
@@ -209,7 +217,7 @@ export class LsmTree {
     if (entries.length === 0) return;
     // A failed append leaves nothing of the batch in the log (the writer cuts what it
     // wrote, or refuses every later call itself when it cannot): nothing to undo here.
-    this.#wal.append(entries);
+    this.#activeWal().append(entries);
     for (const e of entries) this.#mem.put(e.key, e.kind, e.value);
     this.epoch++;
     if (this.#options.sync === 'periodic') this.#scheduleSync();
@@ -240,7 +248,7 @@ export class LsmTree {
   /** Syncs the log now. */
   sync(): void {
     this.#checkWritable();
-    this.#wal.sync();
+    this.#wal?.sync();
   }
 
   // ---- reads -----------------------------------------------------------------
@@ -343,7 +351,7 @@ export class LsmTree {
       this.#syncTimer = undefined;
       if (this.#closed || this.#broken !== undefined) return;
       try {
-        this.#wal.sync();
+        this.#wal?.sync();
       } catch (e) {
         this.#broken = e;
         this.#onError(e);
@@ -357,11 +365,14 @@ export class LsmTree {
     if (this.#mem.count === 0) return;
     // The frozen log is read by the flush in another thread: sync it so the segment
     // never holds a write the log could still lose.
-    this.#wal.sync();
-    this.#wal.close();
-    this.#frozen.unshift({ mem: this.#mem, wal: this.#wal.fileNumber });
+    // A memtable with entries has its log (written first).
+    const wal = this.#wal!;
+    wal.sync();
+    wal.close();
+    this.#frozen.unshift({ mem: this.#mem, wal: wal.fileNumber });
     this.#mem = new Memtable();
-    this.#wal = WalWriter.create(this.#dir, this.#nextFile++, { sync: this.#options.sync });
+    this.#wal = undefined;
+    this.#walNumber = this.#nextFile++;
     this.epoch++;
     this.#scheduleFlush();
   }
@@ -426,7 +437,7 @@ export class LsmTree {
     const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: 0 }));
     const remaining = this.#frozen.filter((f) => !flushed.includes(f));
     // Logs still needed: the frozen ones not flushed yet, and the active one.
-    const logNumber = Math.min(this.#wal.fileNumber, ...remaining.map((f) => f.wal));
+    const logNumber = Math.min(this.#walNumber, ...remaining.map((f) => f.wal));
     this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments, ...added], logNumber });
     for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
     this.#frozen = remaining;
@@ -586,7 +597,7 @@ export class LsmTree {
 
   /** Bytes of every file of the tree (segments and logs). */
   diskBytes(): number {
-    let n = this.#wal.bytes;
+    let n = this.#wal?.bytes ?? 0;
     for (const s of this.#manifest.segments) n += s.bytes;
     return n;
   }
@@ -617,9 +628,9 @@ export class LsmTree {
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
     try {
-      if (this.#broken === undefined) this.#wal.sync();
+      if (this.#broken === undefined) this.#wal?.sync();
     } finally {
-      this.#wal.close();
+      this.#wal?.close();
       for (const r of this.#readers.values()) r.close();
       this.#readers.clear();
     }

@@ -3,7 +3,7 @@
  * first in first out. Values written next to each other (one key's versions) are then
  * served by one read instead of one each.
  */
-import { readFully, type FileOps } from './fs-ops.js';
+import { readFully, type FileOps } from '../fs-ops.js';
 
 /** Block size: large enough for a key's recent history, small enough for one value. */
 export const BLOCK_BYTES = 16 * 1024;

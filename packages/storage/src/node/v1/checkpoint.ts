@@ -16,8 +16,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { CorruptionError } from '../errors.js';
-import { fsyncDir, writeFully, type FileOps } from './fs-ops.js';
+import { CorruptionError } from '../../errors.js';
+import { fsyncDir, writeFully, type FileOps } from '../fs-ops.js';
 
 const BYTES = 64;
 

@@ -11,7 +11,7 @@
  * A batch (one group commit) is only replayed whole: its last record has b = 0.
  */
 import { crc32 } from 'node:zlib';
-import type { CommitEntry, ReplayEntry } from '../adapter.js';
+import type { CommitEntry, ReplayEntry } from './v1-types.js';
 
 export const LOG_MAGIC = Buffer.from('KDLOG001', 'latin1');
 export const LOG_HEADER_BYTES = 16;

@@ -11,7 +11,7 @@
  *   never leaves a hole, and `always` syncs batch after batch). That is CORRUPTION;
  *   `repair` keeps the whole batches before the damage.
  */
-import type { ReplayEntry } from '../adapter.js';
+import type { ReplayEntry } from './v1-types.js';
 import { checkRecord, decodeMeta, LOG_HEADER_BYTES, validRecordAfter } from './log-format.js';
 
 /** Where and how a log lost acknowledged data. */

@@ -12,10 +12,9 @@
  * Values are checked against their CRC when read; the rest is checked when opened.
  */
 import { crc32 } from 'node:zlib';
-import { CorruptionError } from '../errors.js';
-import { COLUMN_NAMES, FLAG_DELETED, type VersionColumns } from '../version-table.js';
-import type { LoadedSnapshot, SnapshotSource, Relocation } from '../adapter.js';
-import { readFully, writeFully, type FileOps } from './fs-ops.js';
+import { CorruptionError } from '../../errors.js';
+import { COLUMN_NAMES, FLAG_DELETED, type LoadedSnapshot, type Relocation, type SnapshotSource, type VersionColumns } from './v1-types.js';
+import { readFully, writeFully, type FileOps } from '../fs-ops.js';
 
 export const SNAP_MAGIC = Buffer.from('KDSNAP01', 'latin1');
 export const SNAP_END = Buffer.from('KDSNAPND', 'latin1');

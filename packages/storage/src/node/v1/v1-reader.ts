@@ -1,58 +1,84 @@
 /**
- * The durable adapter: one directory holding a lock file, the node id, the newest
- * snapshot and the write-ahead log written since it.
+ * Reads a v1 database directory (the format the log + snapshot adapter wrote: NODE,
+ * SYNCED, snapshot-NNNNNN.kds, log-NNNNNN.kdl) so that it can be converted: every
+ * version in commit order (seq 1..n, seq = row + 1), and each version's value text read
+ * from the files one at a time.
  *
- * Writes: each group commit is one `write` of its records at the end of the log; the
- * commit is acknowledged once that call returned (the bytes are in the OS, so they
- * survive the process being killed). Policy `periodic` (default) then fdatasyncs
- * within `syncIntervalMs` (default 100 ms): a power loss can lose at most that
- * window. Policy `always` fdatasyncs before acknowledging; puts issued together share
- * one fdatasync. File I/O is synchronous on purpose: a small write plus fdatasync
- * costs less than a thread-pool round trip, and the commit queue batches everything
- * that arrives while it runs.
+ * Opening checks what the v1 adapter's open checked, the same way (log-scan.ts,
+ * checkpoint.ts, snapshot-format.ts): the snapshot's metadata is checked and loaded, the
+ * log scanned; a torn tail (a crash mid-write, past the SYNCED checkpoint, nothing valid
+ * after) is left unread and reported; lost acknowledged data, a missing snapshot or a
+ * missing or damaged NODE is CORRUPTION naming file and offset, unless `repair` is set,
+ * which keeps the log's whole batches before the damage (saving the damaged log aside as
+ * `<log>.damaged-<time>` first, since the conversion deletes the v1 files afterwards),
+ * ignores a damaged checkpoint and re-derives a lost node id, as the v1 adapter did.
  *
- * Opening: the snapshot's metadata is checked and loaded, the log is replayed; a torn
- * tail (a crash mid-write, past the SYNCED checkpoint, nothing valid after) is cut off
- * and reported; lost acknowledged data, a missing snapshot or a damaged NODE refuse to
- * open with CORRUPTION naming file and offset (log-scan.ts, checkpoint.ts, node-id.ts),
- * unless `repair` is set.
+ * Unlike the v1 adapter, the reader changes nothing else on disk: it neither cuts the
+ * torn tail nor removes an interrupted compaction's leftovers (the conversion deletes
+ * every v1 file once it has committed), so an error leaves the directory as it was.
+ * Values are checked against their CRC when read; a damaged one is CORRUPTION.
+ *
+ * Memory: the snapshot's columns (~95 bytes a version) and the log's metadata are held;
+ * the log is read whole while it is scanned (as the v1 adapter did), then only by value.
+ * The caller holds the directory's LOCK.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { deepFreeze, InvalidArgumentError, KoruError, type JsonValue } from '@koru/engine';
-import type { CommitEntry, LoadedState, Relocation, ReplayEntry, SnapshotSource, StorageAdapter } from '../adapter.js';
-import { CorruptionError, IoError, StorageFullError } from '../errors.js';
-import type { RecoveryReport, RepairedDamage, SyncPolicy } from '../types.js';
-import { fsyncDir, nodeFileOps, readFully, writeFully, type FileOps } from './fs-ops.js';
+import { KoruError, parseHlc, toHex } from '@koru/engine';
+import { CorruptionError, IoError } from '../../errors.js';
+import { fsyncDir, nodeFileOps, readFully } from '../fs-ops.js';
+import { readNodeId, writeNodeId, type NodeIdFile } from '../node-id.js';
 import { BlockReader } from './block-reader.js';
-import { DirectoryLock, type LockHolder } from './lock.js';
-import { CheckpointWriter, readCheckpoint, type Checkpoint } from './checkpoint.js';
-import { checkRecord, encodeBatch, LOG_HEADER_BYTES, LOG_MAGIC, logHeader } from './log-format.js';
+import { readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkRecord, LOG_HEADER_BYTES, LOG_MAGIC } from './log-format.js';
 import { describeDamage, scanLog } from './log-scan.js';
-import { randomNodeId, readNodeId, writeNodeId, type NodeIdFile } from './node-id.js';
-import { readSnapshot, writeSnapshot } from './snapshot-format.js';
+import { readSnapshot } from './snapshot-format.js';
+import { FLAG_DELETED, type LoadedSnapshot, type ReplayEntry, type V1RecoveryReport, type V1RepairedDamage } from './v1-types.js';
 
-/** Options of {@link FileAdapter}. */
-export interface FileAdapterOptions {
-  /** `periodic` (default): fdatasync within `syncIntervalMs`; `always`: before every acknowledgement. */
-  readonly sync?: SyncPolicy;
-  /** The loss window of `periodic`, in ms (default 100). */
-  readonly syncIntervalMs?: number;
-  /** Write a snapshot once the log exceeds this many bytes and a quarter of the snapshot's size (default 32 MiB). */
-  readonly snapshotAfterBytes?: number;
+/** Options of {@link V1Reader.open}. */
+export interface V1ReaderOptions {
   /**
-   * Open a damaged database anyway: keep the log's whole batches before the damage, save
-   * the damaged file aside (`<log>.damaged-<time>`), and say what was dropped in
-   * `recovery.repaired`. Without it, damage refuses to open with CORRUPTION.
+   * Read a damaged database anyway, as the v1 adapter's `repair` opened one: keep the
+   * log's whole batches before the damage (the damaged log saved aside first), ignore a
+   * damaged SYNCED, rewrite a lost NODE when every version names one node; what was
+   * dropped is in {@link V1Reader.report}. Without it, damage is CORRUPTION.
    */
   readonly repair?: boolean;
-  /** File operations (tests inject failures). */
-  readonly fileOps?: FileOps;
 }
 
-const name = (kind: 'snapshot' | 'log', gen: number) =>
-  `${kind}-${String(gen).padStart(6, '0')}.${kind === 'snapshot' ? 'kds' : 'kdl'}`;
+/** One version of a v1 database, in commit order. */
+export interface V1Version {
+  /** Its change number: the row + 1. */
+  readonly seq: number;
+  readonly namespace: string;
+  readonly key: string;
+  readonly versionId: string;
+  readonly previousVersion: string | null;
+  /** null for a tombstone. */
+  readonly valueId: string | null;
+  /** The HLC stamp's two parts. */
+  readonly wall: number;
+  readonly logical: number;
+  readonly node: string;
+  readonly deleted: boolean;
+  /** Where its value is (for {@link V1Reader.valueText}): -(offset + 1) in the snapshot, ≥ 0 in the log, -1 for a tombstone. */
+  readonly loc: number;
+  readonly len: number;
+}
+
+const V1_FILE = /^(?:(?:snapshot|log)-\d{6}\.(?:kds|kdl)(?:\.tmp)?|SYNCED(?:\.tmp)?)$/;
+
+/**
+ * Which of a directory's file names are the v1 format's: snapshots, logs (with the
+ * temporary files of an interrupted compaction) and the SYNCED checkpoint. NODE and LOCK
+ * are shared with v2; a `.damaged-<time>` copy saved by repair is the user's, not ours.
+ */
+export function v1FileNames(names: readonly string[]): string[] {
+  return names.filter((n) => V1_FILE.test(n));
+}
+
+const fileName = (kind: 'snapshot' | 'log', gen: number) => `${kind}-${String(gen).padStart(6, '0')}.${kind === 'snapshot' ? 'kds' : 'kdl'}`;
 
 function nodeIdCorruption(dir: string, node: NodeIdFile): CorruptionError {
   const file = join(dir, 'NODE');
@@ -65,165 +91,284 @@ function nodeIdCorruption(dir: string, node: NodeIdFile): CorruptionError {
   );
 }
 
-/** fsyncs a file by path. */
-function fsyncFile(path: string): void {
-  const fd = fs.openSync(path, 'r');
+/** Copies `path` to `<path>.damaged-<time>` and syncs the copy: what repair drops stays inspectable. */
+export function saveDamagedCopy(path: string): string {
+  const savedAs = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  fs.copyFileSync(path, savedAs);
+  const fd = fs.openSync(savedAs, 'r');
   try {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+  fsyncDir(join(path, '..'));
+  return savedAs;
 }
 
-function ioError(what: string, e: unknown): Error {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new StorageFullError(`${what}: the disk is full (${code}); nothing was stored`, e);
-  return new IoError(`${what}: ${(e as Error)?.message ?? String(e)}`, e);
+/** The snapshot part of a v1 database: its metadata, and each row's key. */
+interface SnapshotPart {
+  readonly snap: LoadedSnapshot;
+  readonly file: string;
+  /** Row → index into `snap.keys`. */
+  readonly rowKey: Uint32Array;
 }
 
-/** A database directory on the local file system. */
-export class FileAdapter implements StorageAdapter {
-  readonly name = 'file';
-  readonly synchronous = false;
+/** What opening found, handed to the reader. */
+interface Opened {
+  readonly nodeId: string | null;
+  readonly snapshot: SnapshotPart | undefined;
+  readonly snapFd: number;
+  readonly log: readonly ReplayEntry[];
+  readonly logPath: string;
+  readonly logFd: number;
+  readonly report: V1RecoveryReport;
+}
+
+/** A v1 database directory opened for reading. */
+export class V1Reader {
+  /** The directory. */
   readonly dir: string;
-  readonly #ops: FileOps;
-  readonly #sync: SyncPolicy;
-  readonly #syncInterval: number;
-  readonly #snapshotAfter: number;
-  readonly #repair: boolean;
-  readonly #checkpoint: CheckpointWriter;
-  #lock: DirectoryLock | undefined;
-  #gen = 0;
-  #logFd = -1;
-  #logSize = 0;
+  /** The node id (NODE, or re-derived by repair); null when NODE is missing and nothing is stored. */
+  readonly nodeId: string | null;
+  /** Versions stored: seq runs 1..count. */
+  readonly count: number;
+  /** What opening found. */
+  readonly report: V1RecoveryReport;
+  readonly #snapshot: SnapshotPart | undefined;
+  readonly #log: readonly ReplayEntry[];
+  readonly #logPath: string;
   #snapFd = -1;
   #snapBlocks: BlockReader | undefined;
-  /** Where the open snapshot's values section ends (carried over by the next snapshot). */
-  #snapValuesEnd = 0;
-  #snapSize = 0;
-  #scratch = { buf: Buffer.allocUnsafe(64 * 1024) };
+  #logFd = -1;
   #readBuf = Buffer.allocUnsafe(64 * 1024);
-  #syncTimer: ReturnType<typeof setTimeout> | undefined;
-  #dirty = false;
-  #broken: Error | undefined;
 
-  constructor(dir: string, options: FileAdapterOptions = {}) {
+  private constructor(dir: string, o: Opened) {
     this.dir = dir;
-    this.#ops = options.fileOps ?? nodeFileOps;
-    this.#sync = options.sync ?? 'periodic';
-    this.#syncInterval = options.syncIntervalMs ?? 100;
-    this.#snapshotAfter = options.snapshotAfterBytes ?? 32 * 1024 * 1024;
-    this.#repair = options.repair === true;
-    this.#checkpoint = new CheckpointWriter(this.#ops, dir);
+    this.nodeId = o.nodeId;
+    this.#snapshot = o.snapshot;
+    this.#snapFd = o.snapFd;
+    if (o.snapFd >= 0) this.#snapBlocks = new BlockReader(nodeFileOps, o.snapFd);
+    this.#log = o.log;
+    this.#logPath = o.logPath;
+    this.#logFd = o.logFd;
+    this.report = o.report;
+    this.count = (o.snapshot?.snap.count ?? 0) + o.log.length;
   }
 
-  /** Records facts about the owner in the lock file (a server's URL). */
-  updateLock(extra: Partial<LockHolder>): void {
-    this.#lock?.update(extra);
-  }
-
-  open(): LoadedState {
-    refuseFile(this.dir);
+  /**
+   * Opens the v1 database in `dir` (whose LOCK the caller holds) and checks it as the v1
+   * adapter's open did.
+   * @throws CorruptionError naming file and offset for damage (unless `repair` can drop it); IoError
+   */
+  static open(dir: string, options: V1ReaderOptions = {}): V1Reader {
+    const opened: number[] = [];
     try {
-      fs.mkdirSync(this.dir, { recursive: true });
+      return new V1Reader(dir, openReader(dir, options.repair === true, opened));
     } catch (e) {
-      throw ioError(`cannot create the database directory ${this.dir}`, e);
-    }
-    this.#lock = DirectoryLock.acquire(this.dir);
-    try {
-      return this.#open();
-    } catch (e) {
-      this.#closeFiles();
-      this.#lock.release();
+      for (const fd of opened) fs.closeSync(fd);
       if (e instanceof KoruError) throw e;
-      throw ioError(`cannot open the database in ${this.dir}`, e);
+      throw new IoError(`cannot read the v1 database in ${dir}: ${(e as Error)?.message ?? String(e)}`, e);
     }
   }
 
-  #open(): LoadedState {
-    const files = fs.readdirSync(this.dir);
-    const gensOf = (re: RegExp) =>
-      files
-        .map((f) => re.exec(f))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => Number(m[1]))
-        .sort((a, b) => b - a);
-    const gens = gensOf(/^snapshot-(\d{6})\.kds$/);
-    const logGens = gensOf(/^log-(\d{6})\.kdl$/);
-    this.#gen = gens[0] ?? 0;
-    const repaired: RepairedDamage[] = [];
-    let checkpoint: Checkpoint | null;
-    try {
-      checkpoint = readCheckpoint(this.dir);
-    } catch (e) {
-      if (!(this.#repair && e instanceof CorruptionError)) throw e;
-      checkpoint = null;
-      const file = join(this.dir, 'SYNCED');
-      repaired.push({ file, offset: 0, message: `${e.message}; ignored it (damage in the log can then read as a torn tail)`, bytes: 0, records: 0, keys: 0 });
+  /** Distinct keys, from the snapshot's key list and the log's records. */
+  keyCount(): number {
+    const snap = this.#snapshot?.snap;
+    const seen = new Set<string>();
+    if (snap !== undefined) for (const k of snap.keys) seen.add(k.namespace + '\u0000' + k.key);
+    for (const e of this.#log) seen.add(e.namespace + '\u0000' + e.key);
+    return seen.size;
+  }
+
+  /** Version `seq` (1..count). @throws RangeError outside it */
+  version(seq: number): V1Version {
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.count) throw new RangeError(`seq ${seq} is outside 1..${this.count}`);
+    const part = this.#snapshot;
+    const inSnapshot = part?.snap.count ?? 0;
+    if (seq > inSnapshot) {
+      const e = this.#log[seq - inSnapshot - 1]!;
+      let stamp;
+      try {
+        stamp = parseHlc(e.hlc);
+      } catch {
+        throw new CorruptionError(`log ${this.#logPath}: change ${seq} has a malformed clock stamp ${JSON.stringify(e.hlc)}`, { file: this.#logPath, offset: e.loc >= 0 ? e.loc : 0 });
+      }
+      return {
+        seq,
+        namespace: e.namespace,
+        key: e.key,
+        versionId: e.versionId,
+        previousVersion: e.previousVersion,
+        valueId: e.deleted ? null : e.valueId,
+        wall: stamp.wall,
+        logical: stamp.logical,
+        node: e.node,
+        deleted: e.deleted,
+        loc: e.deleted ? -1 : e.loc,
+        len: e.deleted ? 0 : e.len,
+      };
     }
-    // A log of a later generation than the newest snapshot, or a checkpoint naming one,
-    // depends on a snapshot that is gone (a compaction writes and renames the snapshot
-    // before it starts that log): its history before that snapshot is lost.
-    const needed = Math.max(logGens[0] ?? 0, checkpoint?.gen ?? 0);
-    if (needed > this.#gen) {
-      const file = join(this.dir, name('snapshot', needed));
-      throw new CorruptionError(
-        `snapshot ${file} is missing: the database's history up to generation ${needed} was in it, and ` +
-          `${name('log', needed)} holds only what was written after it; refusing to open (restore the file from a ` +
-          `backup; repair cannot rebuild it)`,
-        { file, offset: 0 },
-      );
+    const { snap, rowKey } = part!;
+    const r = seq - 1;
+    const c = snap.cols;
+    const k = snap.keys[rowKey[r]!]!;
+    const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
+    const prev = c.prev[r]!;
+    return {
+      seq,
+      namespace: k.namespace,
+      key: k.key,
+      versionId: toHex(c.ids.subarray(r * 32, r * 32 + 32)),
+      previousVersion: prev < 0 ? null : toHex(c.ids.subarray(prev * 32, prev * 32 + 32)),
+      valueId: deleted ? null : toHex(c.vids.subarray(r * 32, r * 32 + 32)),
+      wall: c.wall[r]!,
+      logical: c.logical[r]!,
+      node: snap.nodes[c.node[r]!]!,
+      deleted,
+      loc: deleted ? -1 : c.loc[r]!,
+      len: deleted ? 0 : c.len[r]!,
+    };
+  }
+
+  /** Every version from `from` on, in commit order. */
+  *versions(from = 1): Generator<V1Version> {
+    for (let seq = Math.max(1, from); seq <= this.count; seq++) yield this.version(seq);
+  }
+
+  /**
+   * The canonical JSON text of `v`'s value (null for a tombstone), its checksum verified.
+   * One pread (snapshot values through a small block cache).
+   * @throws CorruptionError naming file and offset when the bytes do not check out
+   */
+  valueText(v: V1Version): string | null {
+    if (v.deleted) return null;
+    const loc = v.loc;
+    const len = v.len;
+    if (loc < 0) {
+      if (this.#snapFd < 0) throw this.#damaged('log', 0, `change ${v.seq} names a snapshot value, but there is no snapshot`);
+      const at = -loc - 1;
+      const total = len + 8;
+      let b = this.#snapBlocks!.view(at, total);
+      if (b === null) {
+        b = this.#buffer(total);
+        if (readFully(nodeFileOps, this.#snapFd, b, total, at) !== total) throw this.#damaged('snapshot', at, 'bad value entry');
+      }
+      if (b.readUInt32LE(0) !== len) throw this.#damaged('snapshot', at, 'bad value entry');
+      if (crc32(b.subarray(8, total)) !== b.readUInt32LE(4)) throw this.#damaged('snapshot', at, 'value checksum mismatch');
+      return b.toString('utf8', 8, total);
     }
-    const logPath = join(this.dir, name('log', this.#gen));
-    const hasData = gens.length > 0 || checkpoint !== null || (fs.statSync(logPath, { throwIfNoEntry: false })?.size ?? 0) > LOG_HEADER_BYTES;
-    const node = readNodeId(this.dir);
-    if (node.state !== 'ok' && hasData && !this.#repair) throw nodeIdCorruption(this.dir, node);
-    let snapshot = null;
-    if (gens.length > 0) {
-      const file = join(this.dir, name('snapshot', this.#gen));
-      this.#snapFd = this.#ops.openSync(file, 'r');
-      this.#snapBlocks = new BlockReader(this.#ops, this.#snapFd);
-      this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
-      snapshot = readSnapshot(this.#ops, this.#snapFd, file);
-      this.#snapValuesEnd = snapshot.valuesEnd;
-    }
-    // Files of older generations are leftovers of an interrupted compaction.
-    for (const f of files) {
-      const m = /^(snapshot|log)-(\d{6})\.(kds|kdl)(\.tmp)?$/.exec(f);
-      if (m && (Number(m[2]) < this.#gen || m[4] !== undefined)) fs.rmSync(join(this.dir, f), { force: true });
-    }
-    // How much of this generation's log is known acknowledged and synced.
-    let syncedEnd = checkpoint !== null && checkpoint.gen === this.#gen ? checkpoint.end : LOG_HEADER_BYTES;
-    const exists = fs.existsSync(logPath);
-    if (!exists && syncedEnd > LOG_HEADER_BYTES) {
+    const buf = this.#buffer(len);
+    const got = readFully(nodeFileOps, this.#logFd, buf, len, loc);
+    const rec = checkRecord(buf, 0, got);
+    if (!rec.ok) throw this.#damaged('log', loc, rec.why);
+    // The value follows the metadata line.
+    const nl = buf.indexOf(10, rec.bodyStart);
+    if (nl < 0 || nl >= rec.end) throw this.#damaged('log', loc, 'record holds no value');
+    return buf.toString('utf8', nl + 1, rec.end);
+  }
+
+  /** The path of the file a value location is in. */
+  fileOf(loc: number): string {
+    return loc < 0 ? this.#snapshot!.file : this.#logPath;
+  }
+
+  #buffer(n: number): Buffer {
+    if (this.#readBuf.length < n) this.#readBuf = Buffer.allocUnsafe(Math.max(n, this.#readBuf.length * 2));
+    return this.#readBuf;
+  }
+
+  #damaged(kind: 'log' | 'snapshot', offset: number, why: string): CorruptionError {
+    const file = kind === 'log' ? this.#logPath : this.#snapshot!.file;
+    return new CorruptionError(`${kind} ${file} is damaged at offset ${offset}: ${why}`, { file, offset });
+  }
+
+  /** Releases the files. Idempotent. */
+  close(): void {
+    if (this.#snapFd >= 0) fs.closeSync(this.#snapFd);
+    if (this.#logFd >= 0) fs.closeSync(this.#logFd);
+    this.#snapFd = -1;
+    this.#logFd = -1;
+    this.#snapBlocks = undefined;
+  }
+}
+
+/** Opens the reader; every descriptor it opens is pushed on `opened` (closed by the caller on failure). */
+function openReader(dir: string, repair: boolean, opened: number[]): Opened {
+  const files = fs.readdirSync(dir);
+  const gensOf = (re: RegExp) =>
+    files
+      .map((f) => re.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => b - a);
+  const gens = gensOf(/^snapshot-(\d{6})\.kds$/);
+  const logGens = gensOf(/^log-(\d{6})\.kdl$/);
+  const gen = gens[0] ?? 0;
+  const repaired: V1RepairedDamage[] = [];
+  let checkpoint: Checkpoint | null;
+  try {
+    checkpoint = readCheckpoint(dir);
+  } catch (e) {
+    if (!(repair && e instanceof CorruptionError)) throw e;
+    checkpoint = null;
+    repaired.push({ file: join(dir, 'SYNCED'), offset: 0, message: `${e.message}; ignored it (damage in the log can then read as a torn tail)`, bytes: 0, records: 0, keys: 0 });
+  }
+  // A log of a later generation than the newest snapshot, or a checkpoint naming one,
+  // depends on a snapshot that is gone (a compaction wrote and renamed the snapshot
+  // before it started that log): its history before that snapshot is lost.
+  const needed = Math.max(logGens[0] ?? 0, checkpoint?.gen ?? 0);
+  if (needed > gen) {
+    const file = join(dir, fileName('snapshot', needed));
+    throw new CorruptionError(
+      `snapshot ${file} is missing: the database's history up to generation ${needed} was in it, and ` +
+        `${fileName('log', needed)} holds only what was written after it; refusing to open (restore the file from a ` +
+        `backup; repair cannot rebuild it)`,
+      { file, offset: 0 },
+    );
+  }
+  const logPath = join(dir, fileName('log', gen));
+  const logSize = fs.statSync(logPath, { throwIfNoEntry: false })?.size;
+  const hasData = gens.length > 0 || checkpoint !== null || (logSize ?? 0) > LOG_HEADER_BYTES;
+  const node = readNodeId(dir);
+  if (node.state !== 'ok' && hasData && !repair) throw nodeIdCorruption(dir, node);
+  let snapshot: SnapshotPart | undefined;
+  let snapFd = -1;
+  if (gens.length > 0) {
+    const file = join(dir, fileName('snapshot', gen));
+    snapFd = fs.openSync(file, 'r');
+    opened.push(snapFd);
+    const snap = readSnapshot(nodeFileOps, snapFd, file);
+    snapshot = { snap, file, rowKey: rowKeys(snap, file) };
+  }
+  const base = snapshot?.snap.count ?? 0;
+  // How much of this generation's log is known acknowledged and synced.
+  let syncedEnd = checkpoint !== null && checkpoint.gen === gen ? checkpoint.end : LOG_HEADER_BYTES;
+  let entries: ReplayEntry[] = [];
+  let truncated: V1RecoveryReport['truncated'];
+  let logNodes: ReadonlySet<string> = new Set();
+  let logFd = -1;
+  if (logSize === undefined) {
+    if (syncedEnd > LOG_HEADER_BYTES) {
       const message = `log ${logPath} is missing, but ${syncedEnd} bytes of it were acknowledged and synced`;
-      if (!this.#repair) throw new CorruptionError(`${message}; refusing to open (repair starts an empty log)`, { file: logPath, offset: 0 });
-      repaired.push({ file: logPath, offset: 0, message: `${message}; started an empty log`, bytes: syncedEnd, records: 0, keys: 0 });
+      if (!repair) throw new CorruptionError(`${message}; refusing to open (repair starts an empty log)`, { file: logPath, offset: 0 });
+      repaired.push({ file: logPath, offset: 0, message: `${message}; read no log`, bytes: syncedEnd, records: 0, keys: 0 });
       syncedEnd = LOG_HEADER_BYTES;
     }
-    this.#logFd = this.#ops.openSync(logPath, exists ? 'r+' : 'w+');
-    if (!exists) {
-      writeFully(this.#ops, this.#logFd, logHeader(this.#gen), LOG_HEADER_BYTES, 0);
-      this.#ops.fsyncSync(this.#logFd);
-      fsyncDir(this.dir);
-    }
+  } else {
+    logFd = fs.openSync(logPath, 'r');
+    opened.push(logFd);
+    // Read whole for the scan, as the v1 adapter did; values are read again one by one.
     const data = fs.readFileSync(logPath);
-    let entries: ReplayEntry[] = [];
-    let truncated: RecoveryReport['truncated'];
-    let logNodes: ReadonlySet<string> = new Set();
     if (data.length < LOG_HEADER_BYTES) {
-      // A crash while the header was being written: the log held nothing — unless the
+      // A crash while the header was being written: the log held nothing, unless the
       // checkpoint says otherwise.
       if (syncedEnd > LOG_HEADER_BYTES) {
         const message = `log ${logPath} is ${data.length} bytes long, but ${syncedEnd} bytes of it were acknowledged and synced`;
-        if (!this.#repair) throw new CorruptionError(`${message}; refusing to open (repair starts an empty log)`, { file: logPath, offset: data.length });
-        repaired.push({ file: logPath, offset: data.length, message: `${message}; started an empty log`, bytes: syncedEnd, records: 0, keys: 0 });
+        if (!repair) throw new CorruptionError(`${message}; refusing to open (repair starts an empty log)`, { file: logPath, offset: data.length });
+        repaired.push({ file: logPath, offset: data.length, message: `${message}; read no log`, bytes: syncedEnd, records: 0, keys: 0 });
       }
-      writeFully(this.#ops, this.#logFd, logHeader(this.#gen), LOG_HEADER_BYTES, 0);
-      this.#ops.ftruncateSync(this.#logFd, LOG_HEADER_BYTES);
-      this.#logSize = LOG_HEADER_BYTES;
     } else {
-      if (!data.subarray(0, 8).equals(LOG_MAGIC) || data.readUInt32LE(8) !== this.#gen) {
+      if (!data.subarray(0, 8).equals(LOG_MAGIC) || data.readUInt32LE(8) !== gen) {
         throw new CorruptionError(`log ${logPath} has a bad header; refusing to open (repair cannot fix a header)`, { file: logPath, offset: 0 });
       }
       const scan = scanLog(data, syncedEnd);
@@ -232,16 +377,13 @@ export class FileAdapter implements StorageAdapter {
       const d = scan.damage;
       if (d !== undefined) {
         const what = describeDamage(logPath, d, syncedEnd);
-        if (!this.#repair) {
+        if (!repair) {
           throw new CorruptionError(
-            `${what}; acknowledged data is lost, refusing to open (repair keeps the ${entries.length} records before offset ` +
-              `${d.validEnd}, after saving the damaged file aside)`,
+            `${what}; acknowledged data is lost, refusing to open (repair keeps the ${entries.length} records before offset ` + `${d.validEnd}, after saving the damaged file aside)`,
             { file: logPath, offset: d.offset, validEnd: d.validEnd, bytes: d.bytes, missingBytes: d.missingBytes, records: d.records, keys: d.keys },
           );
         }
-        const savedAs = `${logPath}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-        fs.copyFileSync(logPath, savedAs);
-        fsyncFile(savedAs);
+        const savedAs = saveDamagedCopy(logPath);
         repaired.push({
           file: logPath,
           offset: d.offset,
@@ -254,284 +396,70 @@ export class FileAdapter implements StorageAdapter {
       } else if (scan.validEnd < data.length) {
         truncated = { file: logPath, offset: scan.validEnd, bytes: data.length - scan.validEnd };
       }
-      this.#logSize = scan.validEnd;
-      if (scan.validEnd < data.length) this.#ops.ftruncateSync(this.#logFd, scan.validEnd);
-    }
-    const nodeId = this.#resolveNodeId(node, hasData, snapshot?.nodes ?? [], logNodes, repaired);
-    if (repaired.length > 0) {
-      // The checkpoint must not stay ahead of the log repair cut, or the next open would
-      // refuse again: sync the cut, then move the checkpoint back to it.
-      this.#ops.fsyncSync(this.#logFd);
-      this.#checkpoint.write(this.#gen, this.#logSize, true);
-    } else if (truncated !== undefined) this.#ops.fsyncSync(this.#logFd);
-    const report: RecoveryReport = {
-      replayed: entries.length,
-      fromSnapshot: snapshot?.count ?? 0,
-      ...(truncated ? { truncated } : {}),
-      ...(repaired.length > 0 ? { repaired } : {}),
-    };
-    return { nodeId, snapshot, log: entries, report: () => report };
-  }
-
-  /**
-   * The node id: from NODE (a legacy one is rewritten with its checksum), new for a new
-   * database, or — with repair, when NODE is missing or damaged — the one node every
-   * stored version names.
-   */
-  #resolveNodeId(
-    node: NodeIdFile,
-    hasData: boolean,
-    snapshotNodes: readonly string[],
-    logNodes: ReadonlySet<string>,
-    repaired: RepairedDamage[],
-  ): string {
-    if (node.state === 'ok') {
-      if (node.legacy) writeNodeId(this.dir, node.id);
-      return node.id;
-    }
-    if (!hasData) {
-      const id = randomNodeId();
-      writeNodeId(this.dir, id);
-      return id;
-    }
-    const named = new Set([...snapshotNodes, ...logNodes]);
-    if (named.size !== 1) {
-      const e = nodeIdCorruption(this.dir, node);
-      throw new CorruptionError(`${e.message}; repair cannot tell which id is this node's: the stored versions name ${named.size} nodes`, e.details);
-    }
-    const id = [...named][0]!;
-    writeNodeId(this.dir, id);
-    const file = join(this.dir, 'NODE');
-    repaired.push({ file, offset: 0, message: `NODE was ${node.state}; rewrote it with ${id}, the one node every stored version names`, bytes: 0, records: 0, keys: 0 });
-    return id;
-  }
-
-  append(entries: readonly CommitEntry[]): void {
-    if (this.#broken) throw this.#broken;
-    const start = this.#logSize;
-    const used = encodeBatch(entries, start, this.#scratch);
-    try {
-      writeFully(this.#ops, this.#logFd, this.#scratch.buf, used, start);
-      if (this.#sync === 'always') this.#ops.fdatasyncSync(this.#logFd);
-    } catch (e) {
-      // Undo the partial write so it is never replayed; if even that fails, stop writing.
-      try {
-        this.#ops.ftruncateSync(this.#logFd, start);
-      } catch (e2) {
-        this.#broken = ioError('the log could not be restored after a failed write; reopen the database', e2);
-      }
-      throw ioError('write failed', e);
-    }
-    this.#logSize = start + used;
-    if (this.#sync === 'periodic') this.#scheduleSync();
-    else this.#advanceCheckpoint();
-  }
-
-  #scheduleSync(): void {
-    this.#dirty = true;
-    if (this.#syncTimer !== undefined) return;
-    this.#syncTimer = setTimeout(() => {
-      this.#syncTimer = undefined;
-      this.#syncNow();
-    }, this.#syncInterval);
-    this.#syncTimer.unref?.();
-  }
-
-  #syncNow(): void {
-    if (!this.#dirty || this.#logFd < 0) return;
-    this.#dirty = false;
-    try {
-      this.#ops.fdatasyncSync(this.#logFd);
-    } catch (e) {
-      this.#broken = ioError('fdatasync failed; acknowledged writes may not survive power loss', e);
-      return;
-    }
-    this.#advanceCheckpoint();
-  }
-
-  // After every fdatasync of the log, whatever the policy: the checkpoint is what lets
-  // recovery call a cut or a damaged record before it lost data rather than a torn tail
-  // (see checkpoint.ts for why one in-place write with no fsync of its own is enough).
-  #advanceCheckpoint(): void {
-    try {
-      this.#checkpoint.write(this.#gen, this.#logSize);
-    } catch {
-      // The commit is already durable; a checkpoint left behind is still a lower bound,
-      // and a failing disk shows up on the next log write.
     }
   }
-
-  /** The canonical JSON of the value at `loc`, its checksum verified. One pread. */
-  #read(loc: number, len: number): string {
-    if (loc < 0) {
-      const at = -loc - 1;
-      const total = len + 8;
-      let b = this.#snapBlocks?.view(at, total) ?? null;
-      if (b === null) {
-        if (this.#readBuf.length < total) this.#readBuf = Buffer.allocUnsafe(Math.max(total, this.#readBuf.length * 2));
-        b = this.#readBuf;
-        if (readFully(this.#ops, this.#snapFd, b, total, at) !== total) throw this.#damaged('snapshot', at, 'bad value entry');
-      }
-      if (b.readUInt32LE(0) !== len) throw this.#damaged('snapshot', at, 'bad value entry');
-      if (crc32(b.subarray(8, total)) !== b.readUInt32LE(4)) throw this.#damaged('snapshot', at, 'value checksum mismatch');
-      return b.toString('utf8', 8, total);
-    }
-    if (this.#readBuf.length < len) this.#readBuf = Buffer.allocUnsafe(Math.max(len, this.#readBuf.length * 2));
-    const buf = this.#readBuf;
-    const got = readFully(this.#ops, this.#logFd, buf, len, loc);
-    return this.#logValue(buf, 0, got, loc);
+  // Each committed change is one row: the change feed relies on seq = row + 1.
+  if (snapshot !== undefined && snapshot.snap.seq !== snapshot.snap.count) {
+    throw new CorruptionError(`snapshot ${snapshot.file} holds ${snapshot.snap.count} versions but its change counter is ${snapshot.snap.seq}`, { file: snapshot.file, offset: 0 });
   }
-
-  /**
-   * The value of the log record at `at` in `buf` (which holds `size` valid bytes), its
-   * checksum verified; `loc` is the record's offset in the log file, for errors.
-   */
-  #logValue(buf: Buffer, at: number, size: number, loc: number): string {
-    const rec = checkRecord(buf, at, size);
-    if (!rec.ok) throw this.#damaged('log', loc, rec.why);
-    // The value follows the metadata line: decode only that part.
-    const nl = buf.indexOf(10, rec.bodyStart);
-    if (nl < 0 || nl >= rec.end) throw this.#damaged('log', loc, 'record holds no value');
-    return buf.toString('utf8', nl + 1, rec.end);
-  }
-
-  #damaged(kind: 'log' | 'snapshot', offset: number, why: string): CorruptionError {
-    const file = join(this.dir, name(kind, this.#gen));
-    return new CorruptionError(`${kind} ${file} is damaged at offset ${offset}: ${why}`, { file, offset });
-  }
-
-  readValueText(loc: number, len: number): string {
-    return this.#read(loc, len);
-  }
-
-  readValue(loc: number, len: number): JsonValue {
-    return deepFreeze(JSON.parse(this.#read(loc, len)) as JsonValue);
-  }
-
-  diskBytes(): number {
-    return this.#logSize + this.#snapSize;
-  }
-
-  // The log is what an open must replay, so it is kept to a quarter of the snapshot
-  // (or `snapshotAfterBytes`, whichever is larger): rewriting the snapshot each time
-  // the data grew by a quarter costs about five times the data in writes over its life.
-  wantsSnapshot(): boolean {
-    return this.#logSize > this.#snapshotAfter && this.#logSize > this.#snapSize / 4;
-  }
-
-  snapshot(source: SnapshotSource): Relocation {
-    if (this.#broken) throw this.#broken;
-    const next = this.#gen + 1;
-    const snapPath = join(this.dir, name('snapshot', next));
-    const tmp = `${snapPath}.tmp`;
-    let reloc: Relocation & { valuesEnd: number };
-    const fd = this.#ops.openSync(tmp, 'w+');
-    try {
-      // The log is small next to the snapshot: read it once rather than a value at a time.
-      const log = fs.readFileSync(join(this.dir, name('log', this.#gen))).subarray(0, this.#logSize);
-      const readText = (loc: number, len: number): string => (loc >= 0 ? this.#logValue(log, loc, Math.min(log.length, loc + len), loc) : this.#read(loc, len));
-      const carry = this.#snapFd >= 0 ? { fd: this.#snapFd, valuesEnd: this.#snapValuesEnd } : undefined;
-      reloc = writeSnapshot(this.#ops, fd, next, source, readText, carry);
-      this.#ops.fsyncSync(fd);
-    } catch (e) {
-      this.#ops.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw ioError('snapshot failed (the database is unchanged)', e);
-    }
-    this.#ops.closeSync(fd);
-    this.#ops.renameSync(tmp, snapPath);
-    // From here on the new snapshot holds everything and is what the next open loads
-    // (deleting this generation's log), so writes must not go on into the old log: if
-    // the new generation cannot be started, stop accepting writes until a reopen.
-    const logPath = join(this.dir, name('log', next));
-    let logFd = -1;
-    let snapFd = -1;
-    try {
-      fsyncDir(this.dir);
-      // Never over an existing file: a log of a later generation than the open one is
-      // another history (open refuses such a directory), not something to reuse.
-      logFd = this.#ops.openSync(logPath, 'wx+');
-      writeFully(this.#ops, logFd, logHeader(next), LOG_HEADER_BYTES, 0);
-      this.#ops.fsyncSync(logFd);
-      fsyncDir(this.dir);
-      snapFd = this.#ops.openSync(snapPath, 'r');
-    } catch (e) {
-      try {
-        if (logFd >= 0) this.#ops.closeSync(logFd);
-      } catch {
-        // Already failing; the descriptor is released with the process at worst.
-      }
-      this.#broken = ioError('a snapshot was written but the next log could not be started; reopen the database', e);
-      throw this.#broken;
-    }
-    const oldGen = this.#gen;
-    this.#closeFiles();
-    this.#gen = next;
-    this.#logFd = logFd;
-    this.#logSize = LOG_HEADER_BYTES;
-    this.#snapFd = snapFd;
-    this.#snapBlocks = new BlockReader(this.#ops, snapFd);
-    this.#snapSize = this.#ops.fstatSync(this.#snapFd).size;
-    this.#snapValuesEnd = reloc.valuesEnd;
-    this.#advanceCheckpoint();
-    for (const f of [name('log', oldGen), name('snapshot', oldGen)]) fs.rmSync(join(this.dir, f), { force: true });
-    return reloc;
-  }
-
-  #closeFiles(): void {
-    if (this.#logFd >= 0) this.#ops.closeSync(this.#logFd);
-    if (this.#snapFd >= 0) this.#ops.closeSync(this.#snapFd);
-    this.#logFd = -1;
-    this.#snapFd = -1;
-    this.#snapBlocks = undefined;
-    this.#checkpoint.close();
-  }
-
-  close(): void {
-    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
-    this.#syncTimer = undefined;
-    try {
-      if (this.#logFd >= 0) {
-        this.#ops.fdatasyncSync(this.#logFd);
-        this.#advanceCheckpoint();
-      }
-    } finally {
-      this.#closeFiles();
-      this.#lock?.release();
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i]!.seq !== base + i + 1) {
+      throw new CorruptionError(`log ${logPath}: its record ${i + 1} is change ${entries[i]!.seq}, not ${base + i + 1} (the changes before it are numbered 1..${base + i})`, {
+        file: logPath,
+        offset: 0,
+      });
     }
   }
+  const nodeId = resolveNodeId(dir, node, hasData, snapshot?.snap.nodes ?? [], logNodes, repaired);
+  const report: V1RecoveryReport = {
+    replayed: entries.length,
+    fromSnapshot: base,
+    ...(truncated ? { truncated } : {}),
+    ...(repaired.length > 0 ? { repaired } : {}),
+  };
+  return { nodeId, snapshot, snapFd, log: entries, logPath, logFd, report };
+}
+
+/** Row → index of its key in the snapshot's key list; every row must belong to exactly one key. */
+function rowKeys(snap: LoadedSnapshot, file: string): Uint32Array {
+  const rowKey = new Uint32Array(snap.count);
+  const seen = new Uint8Array(snap.count);
+  let n = 0;
+  for (let k = 0; k < snap.keys.length; k++) {
+    for (const r of snap.keys[k]!.rows) {
+      if (r >= snap.count || seen[r] === 1) throw new CorruptionError(`snapshot ${file}: its key index names row ${r} ${r >= snap.count ? 'past its last' : 'twice'}`, { file, offset: 0 });
+      seen[r] = 1;
+      rowKey[r] = k;
+      n++;
+    }
+  }
+  if (n !== snap.count) throw new CorruptionError(`snapshot ${file}: its key index names ${n} of its ${snap.count} rows`, { file, offset: 0 });
+  return rowKey;
 }
 
 /**
- * A database is a directory. A file at that path is refused, and one that is a 1.0
- * database (a single JSON document, which 1.0 kept at ~/.korudelta/db) says how to bring
- * its data over rather than failing on mkdir.
+ * The node id: from NODE (a legacy one is left as it is: the v2 store reads it too),
+ * none for a database that stores nothing, or — with repair, when NODE is missing or
+ * damaged — the one node every stored version names, written to NODE as the v1 adapter did.
  */
-function refuseFile(dir: string): void {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch {
-    return; // absent (created next) or unreadable (mkdir says why)
+function resolveNodeId(
+  dir: string,
+  node: NodeIdFile,
+  hasData: boolean,
+  snapshotNodes: readonly string[],
+  logNodes: ReadonlySet<string>,
+  repaired: V1RepairedDamage[],
+): string | null {
+  if (node.state === 'ok') return node.id;
+  if (!hasData) return null;
+  const named = new Set([...snapshotNodes, ...logNodes]);
+  if (named.size !== 1) {
+    const e = nodeIdCorruption(dir, node);
+    throw new CorruptionError(`${e.message}; repair cannot tell which id is this node's: the stored versions name ${named.size} nodes`, e.details);
   }
-  if (stat.isDirectory()) return;
-  let head = '';
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      const buf = Buffer.alloc(4096);
-      head = buf.toString('utf8', 0, fs.readSync(fd, buf, 0, buf.length, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // unreadable: refused as a file below
-  }
-  if (/^\s*\{/.test(head) && /"(current_state|history_log)"/.test(head)) {
-    throw new InvalidArgumentError(
-      `${dir} is a KoruDelta 1.0 database file; this version keeps a database in a directory: ` +
-        `import the file into one with \`kdelta -d NEW_DIR import ${dir}\``,
-    );
-  }
-  throw new InvalidArgumentError(`${dir} is a file, not a database directory`);
+  const id = [...named][0]!;
+  writeNodeId(dir, id);
+  const file = join(dir, 'NODE');
+  repaired.push({ file, offset: 0, message: `NODE was ${node.state}; rewrote it with ${id}, the one node every stored version names`, bytes: 0, records: 0, keys: 0 });
+  return id;
 }

@@ -36,9 +36,9 @@ function fixture(name: string): { dir: string; nodeId: string; versions: V1TestV
 const NODES = ['00000000000000aa', '00000000000000bb'] as const;
 
 /** A generated v1 database of `n` versions, `inSnapshot` of them in the snapshot. */
-function generated(n: number, inSnapshot: number, seed: number): { dir: string; versions: V1TestVersion[] } {
+function generated(n: number, inSnapshot: number, seed: number, nodes: readonly [string, string] = NODES): { dir: string; versions: V1TestVersion[] } {
   const dir = join(scratch(), 'db');
-  const versions = versionsOf(randomInputs(n, Math.max(10, n >> 3), prng(seed), NODES));
+  const versions = versionsOf(randomInputs(n, Math.max(10, n >> 3), prng(seed), nodes));
   writeV1(dir, NODES[0], versions, inSnapshot);
   return { dir, versions };
 }
@@ -126,6 +126,99 @@ async function corruption(p: Promise<MigrationReport | undefined>): Promise<Corr
   expect(e).toBeInstanceOf(CorruptionError);
   return e as CorruptionError;
 }
+
+/** The v1 files of `dir`, name → bytes. */
+function v1Files(dir: string): Map<string, Buffer> {
+  return new Map(
+    fs
+      .readdirSync(dir)
+      .filter((n) => V1_NAMES.test(n))
+      .map((n) => [n, fs.readFileSync(join(dir, n))]),
+  );
+}
+
+/** Segment files in `dir` that its manifest does not name. */
+async function unnamedSegments(dir: string): Promise<string[]> {
+  const named = await withStore(dir, (_s, tree) => new Set(tree.segments().map((s) => `${String(s.fileNumber).padStart(8, '0')}.kseg`)));
+  return fs.readdirSync(dir).filter((n) => n.endsWith('.kseg') && !named.has(n));
+}
+
+describe('migrateV1 after a crash', () => {
+  it('mid-build (a temp dir) or mid-move (segments moved in, no MANIFEST): starts again from the v1 files', async () => {
+    const { dir, versions } = fixture('snapshot-and-log');
+    const node = fs.readFileSync(join(dir, 'NODE'), 'latin1');
+    // What an interrupted attempt leaves: its temp dir, and segments, a log and a
+    // manifest's temporary file moved or written into the directory (garbage here).
+    fs.mkdirSync(join(dir, MIGRATION_DIR));
+    fs.writeFileSync(join(dir, MIGRATION_DIR, '00000001.kwal'), 'partial');
+    for (const n of ['00000002.kseg', '00000007.kseg', '00000003.kwal', '00000003.kwal.synced', 'MANIFEST.tmp']) fs.writeFileSync(join(dir, n), 'stray');
+    const report = (await migrateV1(dir, {}))!;
+    expect(report.versions).toBe(versions.length);
+    expectV2Only(dir, node);
+    expect(fs.readdirSync(dir).filter((n) => n === 'MANIFEST.tmp' || n.endsWith('.synced'))).toEqual([]);
+    expect(await unnamedSegments(dir)).toEqual([]);
+    await expectStoreHolds(dir, versions);
+  });
+
+  it('after the commit (MANIFEST in place, v1 files and the temp dir left): finishes the cleanup only', async () => {
+    const { dir, versions } = fixture('snapshot-and-log');
+    const v1 = v1Files(dir);
+    await migrateV1(dir, {});
+    const converted = fingerprint(dir);
+    for (const [n, bytes] of v1) fs.writeFileSync(join(dir, n), bytes);
+    fs.mkdirSync(join(dir, MIGRATION_DIR));
+    fs.writeFileSync(join(dir, MIGRATION_DIR, '00000009.kwal'), '');
+    expect(await migrateV1(dir, {})).toBeUndefined();
+    expect(fingerprint(dir)).toEqual(converted);
+    await expectStoreHolds(dir, versions);
+  });
+
+  it('leaves v1 files beside a v2 database that was not converted from them', async () => {
+    const { dir } = fixture('log-only');
+    const v1 = v1Files(dir);
+    await migrateV1(dir, {});
+    await withStore(dir, (_s, tree) => tree.setProperties({}));
+    for (const [n, bytes] of v1) fs.writeFileSync(join(dir, n), bytes);
+    const before = fingerprint(dir);
+    expect(await migrateV1(dir, {})).toBeUndefined();
+    expect(fingerprint(dir)).toEqual(before);
+  });
+
+  it('a torn log tail (past SYNCED): converted without it and reported', async () => {
+    const { dir, versions } = generated(300, 100, 3);
+    const log = join(dir, 'log-000001.kdl');
+    const good = fs.statSync(log).size;
+    fs.appendFileSync(log, Buffer.from([0x31, 0x52, 0x44, 0x4b, 0xff, 0, 0, 0, 1, 2]));
+    const report = (await migrateV1(dir, {}))!;
+    expect(report.recovery.truncated).toEqual({ file: log, offset: good, bytes: 10 });
+    await expectStoreHolds(dir, versions);
+  });
+
+  it('a missing NODE: CORRUPTION, nothing changed; repair rewrites it with the one node the versions name', async () => {
+    const { dir, versions } = generated(200, 50, 9, [NODES[0], NODES[0]]);
+    const node = fs.readFileSync(join(dir, 'NODE'), 'latin1');
+    fs.rmSync(join(dir, 'NODE'));
+    const before = fingerprint(dir);
+    const e = await corruption(migrateV1(dir, {}));
+    expect(e.details).toEqual({ file: join(dir, 'NODE'), offset: 0 });
+    expect(fingerprint(dir)).toEqual(before);
+    const report = (await migrateV1(dir, { repair: true }))!;
+    expect(report.recovery.repaired!.map((r) => r.file)).toEqual([join(dir, 'NODE')]);
+    expectV2Only(dir, node);
+    await expectStoreHolds(dir, versions);
+  });
+
+  it('a missing NODE when the versions name two nodes: CORRUPTION even with repair, nothing changed', async () => {
+    const { dir } = fixture('log-only');
+    fs.rmSync(join(dir, 'NODE'));
+    const before = fingerprint(dir);
+    for (const repair of [false, true]) {
+      const e = await corruption(migrateV1(dir, { repair }));
+      expect(e.details).toEqual({ file: join(dir, 'NODE'), offset: 0 });
+      expect(fingerprint(dir)).toEqual(before);
+    }
+  });
+});
 
 describe('migrateV1 on a damaged v1 directory', () => {
   it('a damaged log record: CORRUPTION naming file and offset, nothing changed; repair converts the batches before it', async () => {

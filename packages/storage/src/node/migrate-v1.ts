@@ -83,6 +83,8 @@ export interface MigrationReport {
   readonly recovery: V1RecoveryReport;
 }
 
+const MIB = 1024 * 1024;
+
 /** Versions committed per VersionStore.commit (one tree write each). */
 const BATCH_VERSIONS = 1024;
 /** ... or fewer, once their value text reaches this many UTF-16 units. */
@@ -199,7 +201,10 @@ interface Built {
 async function build(reader: V1Reader, tmp: string, options: MigrateV1Options): Promise<Built> {
   const disk = new NodeDirectory(tmp);
   // A bulk load: no sync per batch (the tree syncs its files when it flushes and closes),
-  // no merge while loading (one full merge at the end writes each entry once more).
+  // no merge while loading (one full merge at the end writes each entry once more), and
+  // larger memtables and caches than a serving tree's: every commit looks up its keys'
+  // heads and its value ids, and at 400k versions these sizes took a third less CPU
+  // than the defaults (test/migrate-v1.speed.ts). Bounded all the same: ~200 MiB at most.
   const tree = LsmTree.open({
     dir: disk,
     flushRunner: new InlineMergeRunner(disk),
@@ -207,12 +212,16 @@ async function build(reader: V1Reader, tmp: string, options: MigrateV1Options): 
     sync: 'periodic',
     syncIntervalMs: 60_000,
     autoMerge: false,
+    memtableBytes: 32 * MIB,
+    cache: 32 * MIB,
   });
   const dropped = new Map<string, { first: V1Version; error: CorruptionError; records: number; bytes: number; keys: Set<string> }>();
   let values = 0;
   let committed: number;
+  // Keys of the converted versions (metadata, as the v1 store held in memory).
+  const keys = new Set<string>();
   try {
-    const store = new VersionStore(tree);
+    const store = new VersionStore(tree, { cacheBytes: 64 * MIB });
     const total = reader.count;
     options.onProgress?.(0, total);
     let batch: NewVersion[] = [];
@@ -245,6 +254,7 @@ async function build(reader: V1Reader, tmp: string, options: MigrateV1Options): 
         node: v.node,
         deleted: v.deleted,
       });
+      keys.add(`${v.namespace}\u0000${v.key}`);
       text += valueText?.length ?? 0;
       done++;
       if (batch.length >= BATCH_VERSIONS || text >= BATCH_TEXT) {
@@ -289,7 +299,7 @@ async function build(reader: V1Reader, tmp: string, options: MigrateV1Options): 
       savedAs,
     });
   }
-  return { versions: committed, keys: reader.keyCount(), values, dropped: repaired };
+  return { versions: committed, keys: keys.size, values, dropped: repaired };
 }
 
 /**

@@ -171,15 +171,6 @@ export class V1Reader {
     }
   }
 
-  /** Distinct keys, from the snapshot's key list and the log's records. */
-  keyCount(): number {
-    const snap = this.#snapshot?.snap;
-    const seen = new Set<string>();
-    if (snap !== undefined) for (const k of snap.keys) seen.add(k.namespace + '\u0000' + k.key);
-    for (const e of this.#log) seen.add(e.namespace + '\u0000' + e.key);
-    return seen.size;
-  }
-
   /** Version `seq` (1..count). @throws RangeError outside it */
   version(seq: number): V1Version {
     if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.count) throw new RangeError(`seq ${seq} is outside 1..${this.count}`);

@@ -25,7 +25,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { KoruError, parseHlc, toHex } from '@koru/engine';
+import { InvalidArgumentError, KoruError, parseHlc, toHex } from '@koru/engine';
 import { CorruptionError, IoError } from '../../errors.js';
 import { fsyncDir, nodeFileOps, readFully } from '../fs-ops.js';
 import { readNodeId, writeNodeId, type NodeIdFile } from '../node-id.js';
@@ -171,9 +171,12 @@ export class V1Reader {
     }
   }
 
-  /** Version `seq` (1..count). @throws RangeError outside it */
+  /**
+   * Version `seq` (1..count).
+   * @throws InvalidArgumentError outside it; CorruptionError for metadata no v1 writer wrote
+   */
   version(seq: number): V1Version {
-    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.count) throw new RangeError(`seq ${seq} is outside 1..${this.count}`);
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.count) throw new InvalidArgumentError(`seq ${seq} is outside 1..${this.count}`);
     const part = this.#snapshot;
     const inSnapshot = part?.snap.count ?? 0;
     if (seq > inSnapshot) {
@@ -205,6 +208,11 @@ export class V1Reader {
     const k = snap.keys[rowKey[r]!]!;
     const deleted = (c.flags[r]! & FLAG_DELETED) !== 0;
     const prev = c.prev[r]!;
+    const node = snap.nodes[c.node[r]!];
+    // The columns passed their checksums: only a faulty writer could leave these out of range.
+    if (node === undefined || prev >= r) {
+      throw new CorruptionError(`snapshot ${part!.file}: row ${r} names ${node === undefined ? `node ${c.node[r]}, which it does not list` : `row ${prev} as its previous version`}`, { file: part!.file, offset: 0 });
+    }
     return {
       seq,
       namespace: k.namespace,
@@ -214,7 +222,7 @@ export class V1Reader {
       valueId: deleted ? null : toHex(c.vids.subarray(r * 32, r * 32 + 32)),
       wall: c.wall[r]!,
       logical: c.logical[r]!,
-      node: snap.nodes[c.node[r]!]!,
+      node,
       deleted,
       loc: deleted ? -1 : c.loc[r]!,
       len: deleted ? 0 : c.len[r]!,

@@ -173,6 +173,20 @@ describe('migrateV1 after a crash', () => {
     await expectStoreHolds(dir, versions);
   });
 
+  it('a directory with no v1 file: undefined, nothing changed but a leftover temp dir removed', async () => {
+    const dir = scratch();
+    fs.writeFileSync(join(dir, 'NODE'), 'whatever');
+    fs.writeFileSync(join(dir, '00000001.kwal'), 'a v2 log');
+    fs.writeFileSync(join(dir, 'snapshot-1.kds'), 'not a v1 name');
+    const before = fingerprint(dir);
+    expect(await migrateV1(dir, {})).toBeUndefined();
+    expect(fingerprint(dir)).toEqual(before);
+    fs.mkdirSync(join(dir, MIGRATION_DIR));
+    fs.writeFileSync(join(dir, MIGRATION_DIR, 'MANIFEST'), 'x');
+    expect(await migrateV1(dir, {})).toBeUndefined();
+    expect(fingerprint(dir)).toEqual(before);
+  });
+
   it('leaves v1 files beside a v2 database that was not converted from them', async () => {
     const { dir } = fixture('log-only');
     const v1 = v1Files(dir);

@@ -10,7 +10,8 @@
  *    and a crash stopped its cleanup: the v1 files are deleted. (Without the mark, v1
  *    files beside a v2 database are not ours to delete and are left.) A leftover
  *    `migrating.tmp/` is removed. Nothing to convert: undefined.
- * 2. Else, no v1 file (snapshot-*.kds, log-*.kdl, SYNCED, their .tmp): undefined.
+ * 2. Else, no v1 file (snapshot-*.kds, log-*.kdl, SYNCED, their .tmp): undefined (a
+ *    `migrating.tmp/` is removed: no manifest names what it holds).
  * 3. Else the v1 database is read and checked first (v1/v1-reader.ts; damage without
  *    `repair` is CORRUPTION naming file and offset, with nothing changed on disk). Then
  *    a leftover `migrating.tmp/` and stray v2 files in the directory (segments moved in
@@ -123,7 +124,9 @@ export async function migrateV1(dir: string, options: MigrateV1Options = {}): Pr
   }
   const tmp = join(dir, MIGRATION_DIR);
   const v1Files = v1FileNames(names);
-  if (names.includes(MANIFEST_FILE)) {
+  if (names.includes(MANIFEST_FILE) || v1Files.length === 0) {
+    // Nothing to convert. What a conversion may have left: v1 files after its commit,
+    // and its temp dir (which no manifest ever names).
     try {
       if (v1Files.length > 0 && readManifest(new NodeDirectory(dir))?.properties[MIGRATED_FROM] === 'v1') removeAll(dir, v1Files);
       if (names.includes(MIGRATION_DIR)) {
@@ -135,7 +138,6 @@ export async function migrateV1(dir: string, options: MigrateV1Options = {}): Pr
     }
     return undefined;
   }
-  if (v1Files.length === 0) return undefined;
   // Read and check everything that can be checked before anything changes on disk.
   const reader = V1Reader.open(dir, { repair: options.repair === true });
   try {

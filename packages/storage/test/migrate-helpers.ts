@@ -93,8 +93,9 @@ export async function expectStoreHolds(dir: string, expected: readonly V1TestVer
   });
 }
 
-/** Each expected version (seq left out) as JSON, computed once per list: the kill test checks one list fifty times. */
 const jsonCache = new WeakMap<readonly V1TestVersion[], string[]>();
+
+/** Each expected version (seq left out) as JSON, computed once per list: the kill test checks one list fifty times. */
 export function expectedJson(expected: readonly V1TestVersion[]): string[] {
   let json = jsonCache.get(expected);
   if (json === undefined) jsonCache.set(expected, (json = expected.map((v) => JSON.stringify(withoutSeq(v)))));

@@ -4,6 +4,9 @@
  * directory and worker-thread merge runner on node:fs.
  */
 export { FileAdapter, type FileAdapterOptions } from './node/file-adapter.js';
+// Opening a v1 database directory (log + snapshot) converts it to the v2 format once.
+export { migrateV1, MIGRATION_DIR, MIGRATED_FROM, type MigrateV1Options, type MigrationReport } from './node/migrate-v1.js';
+export type { V1RecoveryReport, V1RepairedDamage } from './node/v1/v1-types.js';
 export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
 export { nodeFileOps, type FileOps } from './node/fs-ops.js';
 export { NodeDirectory } from './node/node-directory.js';

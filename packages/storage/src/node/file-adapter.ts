@@ -13,7 +13,8 @@
  * Opening reads the manifest and replays the logs not yet flushed (a torn tail past the
  * last synced point is cut and reported; lost synced data or a damaged file refuses to
  * open with CORRUPTION naming file and offset, unless `repair` is set). It reads no
- * segment: history stays on disk until asked for.
+ * segment: history stays on disk until asked for. A directory in the previous format
+ * (snapshot + log) is converted first, once and crash-safely (see migrate-v1.ts).
  */
 import * as fs from 'node:fs';
 import { InvalidArgumentError, KoruError } from '@koru/engine';
@@ -25,6 +26,7 @@ import type { RecoveryReport, RepairedDamage, SyncPolicy } from '../types.js';
 import { VERSION_TREE_WRITER } from '../version-store.js';
 import type { FileOps } from './fs-ops.js';
 import { DirectoryLock, type LockHolder } from './lock.js';
+import { migrateV1 } from './migrate-v1.js';
 import { NodeDirectory } from './node-directory.js';
 import { randomNodeId, readNodeId, writeNodeId, type NodeIdFile } from './node-id.js';
 import { WorkerMergeRunner } from './worker-merge-runner.js';
@@ -99,7 +101,7 @@ export class FileAdapter implements StorageAdapter {
     this.#lock?.update(extra);
   }
 
-  open(): OpenedStorage {
+  async open(): Promise<OpenedStorage> {
     refuseFile(this.dir);
     try {
       fs.mkdirSync(this.dir, { recursive: true });
@@ -108,7 +110,7 @@ export class FileAdapter implements StorageAdapter {
     }
     this.#lock = DirectoryLock.acquire(this.dir);
     try {
-      return this.#open();
+      return await this.#open();
     } catch (e) {
       this.#release();
       if (e instanceof KoruError) throw e;
@@ -116,10 +118,17 @@ export class FileAdapter implements StorageAdapter {
     }
   }
 
-  #open(): OpenedStorage {
+  async #open(): Promise<OpenedStorage> {
     const o = this.#options;
     const repair = o.repair === true;
     const repaired: RepairedDamage[] = [];
+    // A database of the previous format becomes this one before anything else reads it.
+    const migration = await migrateV1(this.dir, { repair });
+    let truncated: RecoveryReport['truncated'];
+    if (migration !== undefined) {
+      truncated = migration.recovery.truncated;
+      for (const d of migration.recovery.repaired ?? []) repaired.push(d);
+    }
     const hasData = fs.existsSync(`${this.dir}/${MANIFEST_FILE}`) || fs.readdirSync(this.dir).some((f) => /^\d{8}\.(kwal|kseg)$/.test(f));
     const node = readNodeId(this.dir);
     let nodeId: string;
@@ -149,7 +158,12 @@ export class FileAdapter implements StorageAdapter {
       repair,
     });
     const found = recoveryOf(this.#tree);
-    const recovery: RecoveryReport = repaired.length === 0 ? found : { ...found, repaired: [...repaired, ...(found.repaired ?? [])] };
+    const recovery: RecoveryReport = {
+      ...found,
+      ...(truncated !== undefined && found.truncated === undefined ? { truncated } : {}),
+      ...(repaired.length > 0 ? { repaired: [...repaired, ...(found.repaired ?? [])] } : {}),
+      ...(migration !== undefined ? { migrated: { from: migration.from, versions: migration.versions, ms: migration.ms } } : {}),
+    };
     return { nodeId, tree: this.#tree, recovery };
   }
 

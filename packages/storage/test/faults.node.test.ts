@@ -283,7 +283,12 @@ describe('background work and compaction on a full disk', () => {
         await s.put('f', `k${i}`, `${i}:${'x'.repeat(1000)}`);
         keys.push(`k${i}`);
       }
-      await new Promise((r) => setTimeout(r, 200)); // the flushes run and fail to install
+      // A flush wrote its segment in the worker; its install then fails.
+      for (let waited = 0; filesOf(dir, '.kseg').length === 0; waited += 5) {
+        expect(waited).toBeLessThan(10_000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await new Promise((r) => setTimeout(r, 100));
       expect(s.listKeys('f')).toHaveLength(150);
       // Flushed segments, but none installed: every log is kept.
       expect(existsSync(join(dir, 'MANIFEST'))).toBe(false);

@@ -62,6 +62,16 @@ export function syncedSidecar(end: number): Buffer {
   return r;
 }
 
+/** The synced point a sidecar records: the largest end among its valid 16-byte records (0 for none). */
+export function syncedPoint(sidecar: Buffer): number {
+  let best = 0;
+  for (let at = 0; at + 16 <= sidecar.length; at += 16) {
+    if (sidecar.readUInt32LE(at) !== 0x4e5953fe || sidecar.readUInt32LE(at + 12) !== crc32(sidecar.subarray(at, at + 12))) continue;
+    best = Math.max(best, sidecar.readUInt32LE(at + 4) + sidecar.readUInt32LE(at + 8) * 0x1_0000_0000);
+  }
+  return best;
+}
+
 /** The names of `dir`'s files ending in `suffix`, sorted. */
 export function filesOf(dir: string, suffix: '.kwal' | '.kseg' | '.kwal.synced'): string[] {
   return readdirSync(dir)

@@ -86,9 +86,20 @@ export function currentWal(dir: string): string {
   return join(dir, wals.at(-1)!);
 }
 
-/** Copies every file of `from` but LOCK into `to`: what a kill leaves on disk (the page cache survives it). */
+/**
+ * Copies every file of `from` but LOCK into `to`: what a kill leaves on disk (the page
+ * cache survives it). A file unlinked meanwhile (a merge's input, removed off the main
+ * thread once the manifest no longer names it) is left out, as a kill after its removal would.
+ */
 export function copyFiles(from: string, to: string): string {
-  for (const f of readdirSync(from, { withFileTypes: true })) if (f.isFile() && f.name !== 'LOCK') copyFileSync(join(from, f.name), join(to, f.name));
+  for (const f of readdirSync(from, { withFileTypes: true })) {
+    if (!f.isFile() || f.name === 'LOCK') continue;
+    try {
+      copyFileSync(join(from, f.name), join(to, f.name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
   return to;
 }
 

@@ -404,14 +404,14 @@ describe('the node id', () => {
 });
 
 describe('a failed open', () => {
-  it('releases the lock, every descriptor and its worker threads: a retry in the same process gets CORRUPTION again', async () => {
+  it('releases the lock, every descriptor and every thread: a retry in the same process gets CORRUPTION again', async () => {
     const { dir, wal, full } = await acknowledged();
     writeFileSync(wal, full.subarray(0, full.length - 3));
     // Descriptors and threads (a worker thread left running would show as a task).
     const fds = () => readdirSync('/proc/self/fd').length + readdirSync('/proc/self/task').length;
     const before = fds();
     for (let i = 0; i < 3; i++) await refuses(dir, wal);
-    expect(fds()).toBe(before);
+    expect(fds()).toBeLessThanOrEqual(before);
     // A database whose segment is damaged fails later (while the store reads its last change): released the same way.
     writeFileSync(wal, full);
     const t = await open(dir);
@@ -424,7 +424,7 @@ describe('a failed open', () => {
     writeFileSync(seg, bytes);
     const fdsBefore = fds();
     for (let i = 0; i < 3; i++) await refuses(dir, seg);
-    expect(fds()).toBe(fdsBefore);
+    expect(fds()).toBeLessThanOrEqual(fdsBefore);
     expect(existsSync(join(dir, 'LOCK'))).toBe(false);
     expect(statSync(seg).size).toBe(bytes.length);
   });

@@ -1,16 +1,15 @@
-// Disk faults: injected FileOps make writes and syncs fail at chosen moments (always
-// run); a real full tmpfs checks the same against the kernel when mounting is allowed.
+// Disk faults (format version 2): injected FileOps make the write-ahead log's writes and
+// syncs, and the manifest's, fail at chosen moments (always run); a real full tmpfs
+// checks the same against the kernel (mounted when allowed; under CI=true it must be).
 import { ErrorCodes } from '@koru/engine';
-import { CausalStorage, type CommitEntry, type SnapshotSource, type StorageAdapter, type Version } from '@koru/storage';
+import { CausalStorage, type LsmTree, type StorageAdapter, type Version } from '@koru/storage';
 import { FileAdapter, nodeFileOps, type FileAdapterOptions, type FileOps } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dataFiles, rejection } from './disk-helpers.js';
-
-const LOG0 = 'log-000000.kdl';
+import { copyFiles, currentWal, filesOf, parseWal, rejection } from './v2-disk-helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -27,6 +26,9 @@ function errno(code: string, syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, syscall });
 }
 
+/** The write-ahead logs (not their sidecars). */
+const WAL = /\.kwal$/;
+
 /** node:fs with switchable failures. */
 class FaultyOps implements FileOps {
   /**
@@ -36,7 +38,6 @@ class FaultyOps implements FileOps {
   writeFault: { code: string; budget: number; path?: RegExp } | null = null;
   syncFault: string | null = null;
   truncateFault: string | null = null;
-  writeCalls = 0;
   readonly #paths = new Map<number, string>();
 
   openSync(path: string, flags: string): number {
@@ -48,7 +49,6 @@ class FaultyOps implements FileOps {
     nodeFileOps.closeSync(fd);
   }
   writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
-    this.writeCalls++;
     const f = this.writeFault;
     if (f === null || (f.path !== undefined && !f.path.test(this.#paths.get(fd) ?? ''))) {
       return nodeFileOps.writeSync(fd, buf, offset, length, position);
@@ -90,13 +90,13 @@ async function openFaulty(dir: string, options: FileAdapterOptions = {}): Promis
   return { s, ops };
 }
 
-const logSize = (dir: string) => statSync(join(dir, LOG0)).size;
+const walSize = (dir: string) => statSync(currentWal(dir)).size;
 
-/** Reopens with plain node:fs and returns every version of `keys`. */
-async function reopenedHistories(dir: string, keys: string[]): Promise<Record<string, unknown[] | null>> {
+/** Reopens with plain node:fs (nothing to replay after a clean close) and returns every version of `keys`. */
+async function reopenedHistories(dir: string, keys: string[], recovery: object = { replayed: 0 }): Promise<Record<string, unknown[] | null>> {
   const s = await CausalStorage.open({ adapter: new FileAdapter(dir) });
   try {
-    expect(s.recovery.truncated).toBeUndefined();
+    expect(s.recovery).toEqual(recovery);
     expect((await s.verify()).ok).toBe(true);
     const out: Record<string, unknown[] | null> = {};
     for (const k of keys) out[k] = historyOrNull(s, k);
@@ -115,6 +115,24 @@ function historyOrNull(s: CausalStorage, k: string): unknown[] | null {
   }
 }
 
+/**
+ * Collects unhandled rejections instead of letting them fail the run (vitest's own
+ * listeners are put back after the test): the background work of a faulty disk may leave some.
+ */
+function collectUnhandled(): unknown[] {
+  const seen: unknown[] = [];
+  const saved = process.listeners('unhandledRejection');
+  process.removeAllListeners('unhandledRejection');
+  const collect = (e: unknown) => void seen.push(e);
+  process.on('unhandledRejection', collect);
+  cleanups.push(async () => {
+    await new Promise((r) => setTimeout(r, 20)); // rejections of the test's last moments
+    process.off('unhandledRejection', collect);
+    for (const l of saved) process.on('unhandledRejection', l);
+  });
+  return seen;
+}
+
 describe('ENOSPC from an injected FileOps', () => {
   for (const [label, budget] of [
     ['before any byte', 0],
@@ -127,9 +145,9 @@ describe('ENOSPC from an injected FileOps', () => {
         const v1 = await s.put('f', 'k', 'acknowledged 1');
         await s.put('f', 'other', 'acknowledged 2');
         const statsBefore = s.stats();
-        const sizeBefore = logSize(dir);
+        const sizeBefore = walSize(dir);
 
-        ops.writeFault = { code: 'ENOSPC', budget };
+        ops.writeFault = { code: 'ENOSPC', budget, path: WAL };
         // Three writes in one tick: one batch, all rejected together.
         const results = await Promise.allSettled([
           s.put('f', 'k', 'lost 1'),
@@ -152,7 +170,7 @@ describe('ENOSPC from an injected FileOps', () => {
         expect(s.contains('f', 'new2')).toBe(false);
         expect(s.get('f', 'other')).toBe('acknowledged 2');
         expect(s.stats()).toEqual(statsBefore);
-        expect(logSize(dir)).toBe(sizeBefore);
+        expect(walSize(dir)).toBe(sizeBefore);
         if (budget > 0) expect(ops.writeFault.budget).toBe(0); // the partial write did happen
 
         // Still full: the next write fails the same way.
@@ -175,48 +193,49 @@ describe('ENOSPC from an injected FileOps', () => {
     });
   }
 
-  it('writes queued behind a failing batch are rejected too, and never reach the disk', async () => {
+  it('writes that queued while a commit waited, chained on each other, are all rejected and never reach the disk', async () => {
     const dir = newDir();
     const ops = new FaultyOps();
     const inner = new FileAdapter(dir, { fileOps: ops });
-    let open!: () => void;
-    let gate: Promise<void> = Promise.resolve();
-    let appends = 0;
-    // Holds each append until the gate opens, so later writes queue up behind it.
+    let gate: Promise<void> | undefined;
+    // The tree asks the commit queue to wait (as when flushes are behind) while `gate` is set.
     const gated: StorageAdapter = {
       name: inner.name,
       synchronous: false,
-      open: () => inner.open(),
-      append: (entries: readonly CommitEntry[]) =>
-        gate.then(() => {
-          appends++;
-          inner.append(entries);
-        }),
-      readValue: (loc, len) => inner.readValue(loc, len),
-      readValueText: (loc, len) => inner.readValueText(loc, len),
+      open: () => {
+        const opened = inner.open();
+        const tree = new Proxy(opened.tree, {
+          get(target, p) {
+            if (p === 'writable') return () => gate ?? target.writable();
+            const v: unknown = Reflect.get(target, p, target);
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        }) as LsmTree;
+        return { ...opened, tree };
+      },
       diskBytes: () => inner.diskBytes(),
-      wantsSnapshot: () => inner.wantsSnapshot(),
-      snapshot: (src: SnapshotSource) => inner.snapshot(src),
       close: () => inner.close(),
     };
     const s = await CausalStorage.open({ adapter: gated });
     let v1: Version;
     try {
       v1 = await s.put('f', 'k', 'acknowledged');
-      gate = new Promise<void>((resolve) => (open = resolve));
-      const first = s.put('f', 'k', 'in flight');
-      await new Promise((r) => setImmediate(r)); // the flush took `first` and waits on the gate
-      const behind = [s.put('f', 'k', 'queued, chained on the failing write'), s.put('f', 'x', 'queued, unrelated key')];
+      const size = walSize(dir);
+      let release!: () => void;
+      gate = new Promise<void>((resolve) => (release = resolve));
+      const first = s.put('f', 'k', 'waiting');
+      await new Promise((r) => setImmediate(r)); // the commit took `first` and waits on the gate
+      const behind = [s.put('f', 'k', 'queued, chained on the waiting write'), s.put('f', 'x', 'queued, unrelated key')];
       const del = s.delete('f', 'k'); // sees the queued put as the head
-      ops.writeFault = { code: 'ENOSPC', budget: 10 };
-      open();
+      ops.writeFault = { code: 'ENOSPC', budget: 10, path: WAL };
+      gate = undefined;
+      release();
       for (const p of [first, ...behind, del]) expect(await rejection(p)).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
-      expect(appends).toBe(2); // the first put, and the failing batch; nothing after it
       expect(s.history('f', 'k').map((v) => v.value)).toEqual(['acknowledged']);
       expect(s.contains('f', 'x')).toBe(false);
+      expect(walSize(dir)).toBe(size);
 
       ops.writeFault = null;
-      gate = Promise.resolve();
       const v2 = await s.put('f', 'k', 'after the fault');
       expect(v2.previousVersion).toBe(v1.versionId);
       expect(await s.delete('f', 'k')).toMatchObject({ deleted: true, previousVersion: v2.versionId });
@@ -226,62 +245,89 @@ describe('ENOSPC from an injected FileOps', () => {
     expect(await reopenedHistories(dir, ['k', 'x'])).toEqual({ k: ['acknowledged', 'after the fault', null], x: null });
   });
 
-  it('when the log cannot be cut back either, the adapter refuses further writes; reopening recovers', async () => {
+  it('when the log cannot be cut back either, the next batch is written over the partial bytes; nothing partial is replayed', async () => {
     const dir = newDir();
-    const { s, ops } = await openFaulty(dir);
+    const { s, ops } = await openFaulty(dir, { sync: 'always' });
+    let crashed: string;
     try {
       await s.put('f', 'k', 'acknowledged');
-      ops.writeFault = { code: 'ENOSPC', budget: 20 };
+      const size = walSize(dir);
+      ops.writeFault = { code: 'ENOSPC', budget: 20, path: WAL };
       ops.truncateFault = 'EIO';
       expect(await rejection(s.put('f', 'k', 'lost'))).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
       ops.writeFault = null;
       ops.truncateFault = null;
-      // The partial record is still on disk, so writing after it would be unsafe.
-      const e = await rejection(s.put('f', 'k', 'refused'));
-      expect(e.code).toBe(ErrorCodes.IO_ERROR);
-      expect(e.message).toMatch(/reopen/);
-      expect(s.get('f', 'k')).toBe('acknowledged');
+      // Killed now: the 20 partial bytes are past the synced point, a torn tail.
+      expect(walSize(dir)).toBe(size + 20);
+      crashed = copyFiles(dir, newDir());
+      await s.put('f', 'k', 'after');
+      expect(s.history('f', 'k').map((v) => v.value)).toEqual(['acknowledged', 'after']);
     } finally {
       await s.close();
     }
-    const t = await CausalStorage.open({ adapter: new FileAdapter(dir) });
-    try {
-      expect(t.recovery.truncated).toMatchObject({ file: join(dir, LOG0), bytes: 20 });
-      expect(t.history('f', 'k').map((v) => v.value)).toEqual(['acknowledged']);
-      await t.put('f', 'k', 'after reopen');
-    } finally {
-      await t.close();
-    }
-    expect(await reopenedHistories(dir, ['k'])).toEqual({ k: ['acknowledged', 'after reopen'] });
+    expect(await reopenedHistories(crashed, ['k'], { replayed: 1, truncated: { file: currentWal(crashed), offset: statSync(currentWal(crashed)).size - 20, bytes: 20 } })).toEqual({
+      k: ['acknowledged'],
+    });
+    expect(await reopenedHistories(dir, ['k'])).toEqual({ k: ['acknowledged', 'after'] });
   });
 });
 
-describe('snapshot failures', () => {
-  it('an automatic snapshot that hits a full disk neither rejects anything nor loses a write', async () => {
-    const dir = newDir();
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown) => unhandled.push(e);
-    process.on('unhandledRejection', onUnhandled);
-    cleanups.push(() => void process.off('unhandledRejection', onUnhandled));
-    const { s, ops } = await openFaulty(dir, { snapshotAfterBytes: 1000 });
+describe('background work and compaction on a full disk', () => {
+  /** Writes until a flush is due with MANIFEST unwritable, then frees the space. */
+  async function fullWhileFlushing(dir: string): Promise<string[]> {
+    const { s, ops } = await openFaulty(dir, { memtableBytes: 64 * 1024 });
+    const keys: string[] = [];
     try {
-      ops.writeFault = { code: 'ENOSPC', budget: 100, path: /\.kds\.tmp$/ };
-      for (let i = 0; i < 10; i++) await s.put('f', `k${i}`, `${i}:${'x'.repeat(200)}`);
-      await new Promise((r) => setTimeout(r, 20));
-      expect(unhandled).toEqual([]);
-      expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', LOG0]);
-      // Once there is room, the next flush takes the snapshot.
+      ops.writeFault = { code: 'ENOSPC', budget: 0, path: /MANIFEST/ };
+      for (let i = 0; i < 150; i++) {
+        await s.put('f', `k${i}`, `${i}:${'x'.repeat(1000)}`);
+        keys.push(`k${i}`);
+      }
+      // A flush wrote its segment in the worker; its install then fails.
+      for (let waited = 0; filesOf(dir, '.kseg').length === 0; waited += 5) {
+        expect(waited).toBeLessThan(10_000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect(s.listKeys('f')).toHaveLength(150);
+      // Flushed segments, but none installed: every log is kept.
+      expect(existsSync(join(dir, 'MANIFEST'))).toBe(false);
+      expect(filesOf(dir, '.kwal').length).toBeGreaterThan(1);
       ops.writeFault = null;
-      await s.put('f', 'k10', 'after');
-      expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
-      expect(s.listKeys('f')).toHaveLength(11);
+      for (let i = 150; i < 250; i++) {
+        await s.put('f', `k${i}`, `${i}:${'x'.repeat(1000)}`);
+        keys.push(`k${i}`);
+      }
     } finally {
       await s.close();
     }
+    return keys;
+  }
+
+  it('a flush whose manifest cannot be written rejects no write and loses none; it is done once there is room', async () => {
+    const dir = newDir();
+    collectUnhandled();
+    const keys = await fullWhileFlushing(dir);
     const t = await CausalStorage.open({ adapter: new FileAdapter(dir) });
-    expect(t.listKeys('f')).toHaveLength(11);
-    expect(t.get('f', 'k3')).toBe(`3:${'x'.repeat(200)}`);
-    await t.close();
+    try {
+      expect(t.recovery).toEqual({ replayed: 0 });
+      expect(t.listKeys('f').sort()).toEqual([...keys].sort());
+      expect(t.get('f', 'k3')).toBe(`3:${'x'.repeat(1000)}`);
+      expect(await t.verify()).toMatchObject({ ok: true, versions: 250 });
+    } finally {
+      await t.close();
+    }
+  });
+
+  // Product bug (see the report): LsmTree#scheduleFlush installs the flush in the fulfilment
+  // handler of `.then(ok, failed)`, so a throw there (the manifest write's STORAGE_FULL) is
+  // not caught by `failed`: `#flushing` rejects with nobody waiting, an unhandled rejection
+  // (which ends a Node process by default).
+  it.fails('a flush whose manifest cannot be written leaves no unhandled rejection', async () => {
+    const dir = newDir();
+    const unhandled = collectUnhandled();
+    await fullWhileFlushing(dir);
+    expect(unhandled).toEqual([]);
   });
 
   it('a compaction whose new log cannot be started refuses later writes instead of losing them', async () => {
@@ -290,54 +336,79 @@ describe('snapshot failures', () => {
     try {
       await s.put('f', 'a', 1);
       await s.put('f', 'b', 2);
-      // The snapshot is written and renamed into place; the next log's header is not.
-      ops.writeFault = { code: 'ENOSPC', budget: 5, path: /log-000001\.kdl$/ };
-      const e = await rejection(s.compact());
-      expect(e.code).toBe(ErrorCodes.STORAGE_FULL);
-      expect(e.message).toMatch(/reopen/);
+      ops.writeFault = { code: 'ENOSPC', budget: 5, path: WAL };
+      expect(await rejection(s.compact())).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
       ops.writeFault = null;
-      // The next open loads the new snapshot and drops the old log: a write taken into
-      // the old log now would be lost, so it is refused.
-      expect(await rejection(s.put('f', 'c', 3))).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
+      // The log it rotated away from is closed: a write taken now would have no log.
+      expect(await rejection(s.put('f', 'c', 3))).toMatchObject({ code: ErrorCodes.IO_ERROR });
       expect(s.get('f', 'a')).toBe(1);
       expect(s.history('f', 'b').map((v) => v.value)).toEqual([2]);
     } finally {
-      await s.close();
+      // Its last sync finds the log closed: close may reject (IO_ERROR), after releasing everything.
+      await s.close().catch((e: { code?: string }) => expect(e.code).toBe(ErrorCodes.IO_ERROR));
     }
     const t = await CausalStorage.open({ adapter: new FileAdapter(dir) });
     try {
-      expect(t.recovery.fromSnapshot).toBe(2);
       expect(t.listKeys('f')).toEqual(['a', 'b']);
       await t.put('f', 'd', 4);
     } finally {
       await t.close();
     }
-    expect(dataFiles(dir)).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
     expect(await reopenedHistories(dir, ['a', 'b', 'c', 'd'])).toEqual({ a: [1], b: [2], c: null, d: [4] });
   });
 });
 
 describe('fdatasync failures', () => {
-  it("sync 'always': a failed fdatasync rejects the put, which is never visible nor replayed", async () => {
+  it("sync 'always': a failed fdatasync rejects the put, which is never visible; later writes are refused until reopened", async () => {
     const dir = newDir();
     const { s, ops } = await openFaulty(dir, { sync: 'always' });
+    const v1 = await s.put('f', 'k', 'acknowledged');
+    ops.syncFault = 'EIO';
+    const results = await Promise.allSettled([s.put('f', 'k', 'lost'), s.put('f', 'n', 'lost too')]);
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCodes.IO_ERROR });
+    expect(s.get('f', 'k')).toBe('acknowledged');
+    expect(s.contains('f', 'n')).toBe(false);
+    ops.syncFault = null;
+    // After a failed fsync the pages' state is unknown: the log refuses until reopened.
+    const e = await rejection(s.put('f', 'k', 'refused'));
+    expect(e.code).toBe(ErrorCodes.IO_ERROR);
+    expect(e.message).toMatch(/reopen/);
+    // Its last sync fails the same way: close rejects (IO_ERROR), after releasing everything.
+    expect(await rejection(s.close())).toMatchObject({ code: ErrorCodes.IO_ERROR });
+    const t = await CausalStorage.open({ adapter: new FileAdapter(dir) });
     try {
-      const v1 = await s.put('f', 'k', 'acknowledged');
-      const size = logSize(dir);
-      ops.syncFault = 'EIO';
-      const results = await Promise.allSettled([s.put('f', 'k', 'lost'), s.put('f', 'n', 'lost too')]);
-      for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCodes.IO_ERROR });
-      expect(s.get('f', 'k')).toBe('acknowledged');
-      expect(s.contains('f', 'n')).toBe(false);
-      expect(logSize(dir)).toBe(size);
-      ops.syncFault = 'ENOSPC';
-      expect(await rejection(s.put('f', 'k', 'lost'))).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
-      ops.syncFault = null;
-      expect((await s.put('f', 'k', 'synced')).previousVersion).toBe(v1.versionId);
+      // (Whether the batch whose sync failed is replayed: see the it.fails below.)
+      expect(t.history('f', 'k')[0]).toEqual(v1);
+      expect(t.history('f', 'k').map((v) => v.value)).not.toContain('refused');
+      const head = t.getVersion('f', 'k');
+      expect((await t.put('f', 'k', 'synced')).previousVersion).toBe(head.versionId);
     } finally {
-      await s.close();
+      await t.close();
     }
-    expect(await reopenedHistories(dir, ['k', 'n'])).toEqual({ k: ['acknowledged', 'synced'], n: null });
+    // ENOSPC from fdatasync is STORAGE_FULL.
+    const { s: s2, ops: ops2 } = await openFaulty(dir, { sync: 'always' });
+    ops2.syncFault = 'ENOSPC';
+    expect(await rejection(s2.put('f', 'k', 'lost'))).toMatchObject({ code: ErrorCodes.STORAGE_FULL });
+    ops2.syncFault = null;
+    await s2.close().catch(() => undefined);
+  });
+
+  // Product bug (see the report): wal.ts leaves a batch whose fdatasync failed in the log
+  // ("an unknown outcome"), so the next open replays the put that was rejected.
+  it.fails("sync 'always': a put rejected by a failed fdatasync is not replayed", async () => {
+    const dir = newDir();
+    const { s, ops } = await openFaulty(dir, { sync: 'always' });
+    await s.put('f', 'k', 'acknowledged');
+    ops.syncFault = 'EIO';
+    expect(await rejection(s.put('f', 'k', 'lost'))).toMatchObject({ code: ErrorCodes.IO_ERROR });
+    ops.syncFault = null;
+    await s.close().catch(() => undefined);
+    const t = await CausalStorage.open({ adapter: new FileAdapter(dir) });
+    try {
+      expect(t.history('f', 'k').map((v) => v.value)).toEqual(['acknowledged']);
+    } finally {
+      await t.close();
+    }
   });
 
   it("sync 'periodic': a failed background fdatasync makes later writes fail with IO_ERROR", async () => {
@@ -346,15 +417,17 @@ describe('fdatasync failures', () => {
     try {
       await s.put('f', 'k', 'acknowledged');
       ops.syncFault = 'EIO';
+      await s.put('f', 'k', 'acknowledged, not yet synced');
       await new Promise((r) => setTimeout(r, 30));
       const e = await rejection(s.put('f', 'k', 'refused'));
       expect(e.code).toBe(ErrorCodes.IO_ERROR);
-      expect(e.message).toMatch(/fdatasync/);
+      expect(e.message).toMatch(/sync/);
       ops.syncFault = null;
     } finally {
       await s.close();
     }
-    expect(await reopenedHistories(dir, ['k'])).toEqual({ k: ['acknowledged'] });
+    // Acknowledged (in the OS) before the failure: still there.
+    expect(await reopenedHistories(dir, ['k'], { replayed: 2 })).toEqual({ k: ['acknowledged', 'acknowledged, not yet synced'] });
   });
 });
 
@@ -362,19 +435,18 @@ describe('a real full file system (tmpfs)', () => {
   it('ENOSPC from the kernel: STORAGE_FULL, nothing partial stored, writes resume once space is freed', async (ctx) => {
     const mnt = newDir();
     try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mnt], { stdio: 'pipe' });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' });
     } catch (e) {
+      if (process.env.CI === 'true') throw e;
       console.log(`[faults] skipping the real-ENOSPC case: cannot mount a tmpfs here (${String((e as Error).message).trim()})`);
       ctx.skip();
       return;
     }
-    cleanups.push(() => {
-      execFileSync('umount', [mnt]);
-    });
+    cleanups.push(() => void execFileSync('umount', [mnt]));
     const dir = join(mnt, 'db');
     mkdirSync(dir);
-    // Room to free later.
-    writeFileSync(join(mnt, 'ballast'), Buffer.alloc(64 * 1024, 1));
+    // Leaves about 450 KB for the log; freed later, it makes room for the flush at close.
+    writeFileSync(join(mnt, 'ballast'), Buffer.alloc(1536 * 1024, 1));
     const s = await CausalStorage.open({ adapter: new FileAdapter(dir) });
     const acked: string[] = [];
     let failure: { code?: string } | undefined;
@@ -392,19 +464,19 @@ describe('a real full file system (tmpfs)', () => {
       expect(acked.length).toBeGreaterThan(10);
       const failedKey = `k${acked.length}`;
       expect(s.contains('f', failedKey)).toBe(false);
-      const records = readFileSync(join(dir, LOG0));
-      expect(records.length).toBe(s.stats().diskBytes);
-
+      // Whole batches only: one per acknowledged put.
+      expect(parseWal(readFileSync(currentWal(dir)))).toHaveLength(acked.length);
       rmSync(join(mnt, 'ballast'));
       await s.put('f', failedKey, 'fits now');
       acked.push(failedKey);
     } finally {
       await s.close();
     }
+    expect(filesOf(dir, '.kseg')).toHaveLength(1);
     const t = await CausalStorage.open({ adapter: new FileAdapter(dir) });
     try {
-      expect(t.recovery.truncated).toBeUndefined();
-      expect(t.listKeys('f')).toEqual([...acked].sort());
+      expect(t.recovery).toEqual({ replayed: 0 });
+      expect(t.listKeys('f').sort()).toEqual([...acked].sort());
       expect(t.get('f', acked.at(-1)!)).toBe('fits now');
       expect(t.get('f', 'k0')).toBe(`0:${'v'.repeat(7000)}`);
       expect(await t.verify()).toMatchObject({ ok: true, versions: acked.length });

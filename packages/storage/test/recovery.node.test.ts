@@ -1,17 +1,16 @@
-// Crash recovery of the durable adapter: torn tails at every byte, bit flips in the
-// log and the snapshot, snapshot + log replay, and interrupted compactions.
+// Crash recovery of the durable adapter (format version 2): a torn write-ahead-log tail
+// at cuts all through the last batches, bit flips in the log (segments: see
+// segment-damage.node.test.ts), segments and log read together, and what an interrupted
+// flush or merge leaves behind.
 import { ErrorCodes } from '@koru/engine';
 import { CausalStorage, type CausalStorageOptions, type Version } from '@koru/storage';
 import { FileAdapter, type FileAdapterOptions } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
-import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-import { dataFiles, flipBit, parseLog, parseSnapshot, rejection } from './disk-helpers.js';
-
-const LOG0 = 'log-000000.kdl';
+import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, syncedSidecar, type Failure } from './v2-disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -42,30 +41,44 @@ function dump(s: CausalStorage, keys: readonly Key[]): Array<Version[] | null> {
   });
 }
 
-/** Opens `dir` after the caller damaged it, and returns the error. */
-async function openFails(dir: string): Promise<{ code?: string; message: string; details?: Record<string, unknown> }> {
-  return rejection(open(dir));
+/** Opens `dir` expecting CORRUPTION naming `file` (a path, or a file name for segments); the lock is released. */
+async function refuses(dir: string, file: string): Promise<Failure> {
+  const e = await rejection(open(dir));
+  expect(e.code, e.message).toBe(ErrorCodes.CORRUPTION);
+  expect(String(e.details?.file)).toContain(basename(file));
+  expect(e.message).toContain(basename(file));
+  expect(typeof e.details?.offset).toBe('number');
+  expect(existsSync(join(dir, 'LOCK'))).toBe(false);
+  return e;
+}
+
+/** The segment files of `dir` once the merged-away ones are gone (they are unlinked off the main thread). */
+async function segmentsSettled(dir: string, count: number): Promise<string[]> {
+  for (let waited = 0; filesOf(dir, '.kseg').length > count && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  return filesOf(dir, '.kseg');
+}
+
+/** Runs `check` on each item, `width` at a time (each opens its own database). */
+async function inParallel<T>(items: readonly T[], width: number, check: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(check));
 }
 
 describe('torn log tail', () => {
-  it('at every truncation offset of the last records, recovery yields exactly a prefix of whole batches', async () => {
+  it('at cuts all through the last three batches, recovery yields exactly a prefix of whole batches', async () => {
     const src = newDir();
     const clock = manualClock(1_000_000);
     const keys: Key[] = ['a', 'b', 'c', 'd', 'e', 'f', 'z'].map((k) => ['r', k] as const);
-    const s = await open(src, { now: clock.now });
-    const logPath = join(src, LOG0);
-    const ends: number[] = [statSync(logPath).size];
+    // A long sync interval: nothing past the log's header is synced, so every cut is a torn tail.
+    const s = await open(src, { now: clock.now }, { syncIntervalMs: 60_000 });
+    const wal = currentWal(src);
+    const ends: number[] = [statSync(wal).size];
     const states: Array<Array<Version[] | null>> = [dump(s, keys)];
     const batches: Array<() => Promise<unknown>> = [
       () => s.put('r', 'a', { n: 1 }),
-      () =>
-        s.putMany([
-          { namespace: 'r', key: 'b', value: { big: 'é'.repeat(200) } },
-          { namespace: 'r', key: 'c', value: 'x' },
-        ]),
+      () => s.putMany([{ namespace: 'r', key: 'b', value: { big: 'é'.repeat(700) } }, { namespace: 'r', key: 'c', value: 'x' }]),
       () => s.put('r', 'a', { n: 2 }),
       () => s.delete('r', 'b'),
-      // Three records in one batch, two of them sharing a value stored by the first.
+      // Three versions in one batch, sharing a value stored once.
       () =>
         s.putMany([
           { namespace: 'r', key: 'd', value: { same: [1, 2, 3] } },
@@ -77,50 +90,44 @@ describe('torn log tail', () => {
     for (const write of batches) {
       clock.t += 1000;
       await write();
-      ends.push(statSync(logPath).size);
+      ends.push(statSync(wal).size);
       states.push(dump(s, keys));
     }
+    const crashed = copyFiles(src, newDir());
     await s.close();
-    const full = readFileSync(logPath);
-    const node = readFileSync(join(src, 'NODE'));
-    const records = parseLog(full);
-    expect(records).toHaveLength(9);
-    expect(records[records.length - 1]!.end).toBe(full.length);
-    // Records of the last four, starting with the three-record batch.
-    const from = records[records.length - 4]!.start;
-    expect(from).toBe(ends[4]);
-    const recordsUpTo = (batch: number) => records.filter((r) => r.end <= ends[batch]!).length;
-
-    const dir = newDir();
-    writeFileSync(join(dir, 'NODE'), node);
-    let checked = 0;
-    for (let len = from; len <= full.length; len++) {
-      writeFileSync(join(dir, LOG0), full.subarray(0, len));
-      // A crash mid-write: the cut bytes lie past the last checkpoint (the previous
-      // round's close wrote one covering them; cuts before one are tested in damage.node.test.ts).
-      rmSync(join(dir, 'SYNCED'), { force: true });
+    const walName = basename(wal);
+    const full = readFileSync(join(crashed, walName));
+    const records = parseWal(full);
+    // One record per committed batch.
+    expect(records.map((r) => r.end)).toEqual(ends.slice(1));
+    const from = ends[ends.length - 4]!;
+    // Every byte of each record's frame (magic, length, CRC) and around each boundary, and
+    // every 11th byte of the bodies: each cut opens a database and flushes it (the engine's
+    // own tests cut at every byte).
+    const nearBoundary = (len: number) => ends.some((e) => len >= e - 1 && len <= e + 13);
+    const cuts: number[] = [];
+    for (let len = from; len <= full.length; len++) if (nearBoundary(len) || len % 11 === 0) cuts.push(len);
+    await inParallel(cuts, 8, async (len) => {
+      const dir = copyFiles(crashed, newDir());
+      writeFileSync(join(dir, walName), full.subarray(0, len));
       const batch = ends.findLastIndex((e) => e <= len);
       const db = await open(dir, { now: clock.now });
       try {
-        expect(dump(db, keys), `truncated to ${len}`).toEqual(states[batch]);
-        expect(db.recovery.replayed).toBe(recordsUpTo(batch));
-        if (len > ends[batch]!) {
-          expect(db.recovery.truncated).toEqual({ file: join(dir, LOG0), offset: ends[batch], bytes: len - ends[batch]! });
-        } else expect(db.recovery.truncated).toBeUndefined();
-        expect(statSync(join(dir, LOG0)).size).toBe(ends[batch]);
-        // Writable afterwards: the new record follows the valid prefix.
+        expect(dump(db, keys), `cut at ${len}`).toEqual(states[batch]);
+        expect(db.recovery.replayed, `cut at ${len}`).toBe(batch);
+        if (len > ends[batch]!) expect(db.recovery.truncated).toEqual({ file: join(dir, walName), offset: ends[batch], bytes: len - ends[batch]! });
+        else expect(db.recovery.truncated).toBeUndefined();
+        expect(db.recovery.repaired).toBeUndefined();
+        expect(db.seq).toBe(states[batch]!.reduce((n, h) => n + (h?.length ?? 0), 0));
+        // Writable afterwards, and the next open finds everything without any repair.
         await db.put('r', 'z', len);
-        expect(parseLog(readFileSync(join(dir, LOG0))).map((r) => r.meta.k)).toEqual([
-          ...records.slice(0, recordsUpTo(batch)).map((r) => r.meta.k),
-          'z',
-        ]);
       } finally {
         await db.close();
       }
       if (len === from || len === full.length || len % 23 === 0) {
         const again = await open(dir);
         try {
-          expect(again.recovery.truncated).toBeUndefined();
+          expect(again.recovery).toEqual({ replayed: 0 });
           expect(again.get('r', 'z')).toBe(len);
           expect(dump(again, keys).slice(0, -1)).toEqual(states[batch]!.slice(0, -1));
           expect((await again.verify()).ok).toBe(true);
@@ -128,28 +135,40 @@ describe('torn log tail', () => {
           await again.close();
         }
       }
-      checked++;
-    }
-    expect(checked).toBe(full.length - from + 1);
+    });
+    expect(cuts.length).toBeGreaterThan(100);
   });
 
-  it('a log cut inside its header is rewritten empty', async () => {
-    const dir = newDir();
-    const s = await open(dir);
+  it('a log cut inside its header before anything was synced is a torn tail; with its header synced, CORRUPTION', async () => {
+    const src = newDir();
+    const s = await open(src, {}, { sync: 'always' });
+    await s.put('h', 'before', 1);
     await s.close();
-    writeFileSync(join(dir, LOG0), readFileSync(join(dir, LOG0)).subarray(0, 7));
-    const t = await open(dir);
+    // A crash while the next log was being created: its header half written, no sidecar yet.
+    const wal = currentWal(src);
+    writeFileSync(wal, readFileSync(wal).subarray(0, 7));
+    const other = copyFiles(src, newDir());
+    rmSync(`${wal}.synced`);
+    const t = await open(src);
+    expect(t.recovery).toEqual({ replayed: 0, truncated: { file: wal, offset: 0, bytes: 7 } });
     await t.put('h', 'k', 1);
     await t.close();
-    const u = await open(dir);
+    const u = await open(src);
+    expect(u.get('h', 'before')).toBe(1);
     expect(u.get('h', 'k')).toBe(1);
     await u.close();
+    // The same cut with the sidecar saying the header was synced: bytes that were on disk are gone.
+    const otherWal = join(other, basename(wal));
+    const e = await refuses(other, otherWal);
+    expect(e.details).toMatchObject({ file: otherWal, offset: 0, missingBytes: 16 - 7 });
   });
 });
 
 describe('bit flips in the log', () => {
-  async function buildLog(dir: string): Promise<Buffer> {
-    const s = await open(dir);
+  /** A killed 'always' session: every batch synced. Returns the crash image and its log's name. */
+  async function buildLog(): Promise<{ crashed: string; walName: string; full: Buffer }> {
+    const dir = newDir();
+    const s = await open(dir, {}, { sync: 'always' });
     for (let i = 0; i < 6; i++) await s.put('flip', `k${i % 3}`, { i, text: `value number ${i}` });
     await s.putMany([
       { namespace: 'flip', key: 'm1', value: 'batch' },
@@ -157,109 +176,88 @@ describe('bit flips in the log', () => {
     ]);
     await s.delete('flip', 'k0');
     await s.put('flip', 'tail', 'the last record');
+    const crashed = copyFiles(dir, newDir());
     await s.close();
-    return readFileSync(join(dir, LOG0));
+    const walName = basename(currentWal(crashed));
+    return { crashed, walName, full: readFileSync(join(crashed, walName)) };
   }
 
-  it('damage before the last record refuses to open with CORRUPTION naming file and offset', async () => {
-    const pristine = newDir();
-    const full = await buildLog(pristine);
-    const records = parseLog(full);
-    const dir = newDir();
-    copyFileSync(join(pristine, 'NODE'), join(dir, 'NODE'));
-    const logPath = join(dir, LOG0);
-    let cases = 0;
-    for (const rec of records.slice(0, -1)) {
-      // Magic, length, checksum, metadata and (if any) the value's last byte.
-      for (const [offset, bit] of [
-        [rec.start, 0],
-        [rec.start + 5, 3],
-        [rec.start + 9, 7],
-        [rec.start + 20, 1],
-        [rec.end - 1, 2],
-      ] as const) {
-        writeFileSync(logPath, full);
-        flipBit(logPath, offset, bit);
-        const damaged = readFileSync(logPath);
-        const e = await openFails(dir);
-        expect(e.code, `flip at ${offset}`).toBe(ErrorCodes.CORRUPTION);
-        expect(e.details).toMatchObject({ file: logPath, offset: rec.start });
-        expect(e.message).toContain(logPath);
-        expect(e.message).toContain(String(rec.start));
-        // Nothing was repaired away, and the lock was released.
-        expect(readFileSync(logPath).equals(damaged)).toBe(true);
-        expect(existsSync(join(dir, 'LOCK'))).toBe(false);
-        cases++;
-      }
+  it('damage in any synced record refuses to open with CORRUPTION naming file and offset, changing nothing', async () => {
+    const { crashed, walName, full } = await buildLog();
+    const records = parseWal(full);
+    expect(records).toHaveLength(9);
+    const flips: Array<[number, number, number]> = [];
+    for (const rec of records) {
+      // Magic, length, checksum, the entry count, a key, and the last byte of the body.
+      for (const [offset, bit] of [[rec.start, 0], [rec.start + 5, 3], [rec.start + 9, 7], [rec.start + 12, 1], [rec.start + 20, 1], [rec.end - 1, 2]] as const) flips.push([rec.start, offset, bit]);
     }
-    expect(cases).toBe((records.length - 1) * 5);
+    await inParallel(flips, 4, async ([start, offset, bit]) => {
+      const dir = copyFiles(crashed, newDir());
+      const path = join(dir, walName);
+      flipBit(path, offset, bit);
+      const damaged = readFileSync(path);
+      const e = await refuses(dir, path);
+      expect(e.details, `flip at ${offset}`).toMatchObject({ file: path, offset: start, validEnd: start });
+      expect(e.message).toContain(String(start));
+      expect(readFileSync(path).equals(damaged)).toBe(true);
+    });
   });
 
-  it('a hole followed by valid records is CORRUPTION on either side of the checkpoint; repair keeps what precedes it', async () => {
-    const pristine = newDir();
-    const full = await buildLog(pristine);
-    const records = parseLog(full);
-    const checkpoint = (end: number) => {
-      const text = `0 ${end}`;
-      writeFileSync(join(dir, 'SYNCED'), `${text} ${crc32(Buffer.from(text))}\n`.padEnd(64, ' '));
-    };
-    const dir = newDir();
-    copyFileSync(join(pristine, 'NODE'), join(dir, 'NODE'));
-    const logPath = join(dir, LOG0);
-    const zero = (rec: { start: number; end: number }) => {
-      const damaged = Buffer.from(full);
-      damaged.fill(0, rec.start, rec.end);
-      writeFileSync(logPath, damaged);
-    };
+  it('a hole followed by valid records is CORRUPTION on either side of the synced point; repair keeps what precedes it', async () => {
+    const { crashed, walName, full } = await buildLog();
+    const records = parseWal(full);
+    const dir = copyFiles(crashed, newDir());
+    const path = join(dir, walName);
+    const damaged = Buffer.from(full);
+    damaged.fill(0, records[4]!.start, records[4]!.end);
+    writeFileSync(path, damaged);
     // Synced through record 3 or 5: record 4 zeroed, later records intact. A kill never
     // leaves a hole, and the acknowledged records after it are lost either way.
     for (const synced of [3, 5]) {
-      checkpoint(records[synced]!.end);
-      zero(records[4]!);
-      const e = await openFails(dir);
-      expect(e.code).toBe(ErrorCodes.CORRUPTION);
-      expect(e.details).toMatchObject({ file: logPath, offset: records[4]!.start, validEnd: records[4]!.start, records: records.length - 5 });
+      writeFileSync(`${path}.synced`, syncedSidecar(records[synced]!.end));
+      const e = await refuses(dir, path);
+      expect(e.details).toMatchObject({ file: path, offset: records[4]!.start, validEnd: records[4]!.start, records: records.length - 5 });
     }
     const s = await open(dir, {}, { repair: true });
-    expect(s.recovery.replayed).toBe(4);
-    expect(s.recovery.repaired).toMatchObject([{ file: logPath, offset: records[4]!.start, records: records.length - 5 }]);
-    expect(s.history('flip', 'k0').map((v) => (v.value as { i: number }).i)).toEqual([0, 3]);
-    expect(s.contains('flip', 'tail')).toBe(false);
-    expect((await s.verify()).ok).toBe(true);
-    await s.put('flip', 'after', 'writable again');
-    await s.close();
+    try {
+      expect(s.recovery.replayed).toBe(4);
+      expect(s.recovery.repaired).toMatchObject([{ file: path, offset: records[4]!.start, records: records.length - 5 }]);
+      expect(readFileSync(s.recovery.repaired![0]!.savedAs!).equals(damaged)).toBe(true);
+      expect(s.history('flip', 'k0').map((v) => (v.value as { i: number }).i)).toEqual([0, 3]);
+      expect(s.contains('flip', 'tail')).toBe(false);
+      expect((await s.verify()).ok).toBe(true);
+      await s.put('flip', 'after', 'writable again');
+    } finally {
+      await s.close();
+    }
     const t = await open(dir);
+    expect(t.recovery).toEqual({ replayed: 0 });
     expect(t.get('flip', 'after')).toBe('writable again');
+    expect(t.seq).toBe(5);
     await t.close();
   });
 
   it('a bad file header is CORRUPTION at offset 0', async () => {
-    const dir = newDir();
-    await buildLog(dir);
-    for (const offset of [0, 7, 8]) {
-      const copy = newDir();
-      copyFileSync(join(dir, 'NODE'), join(copy, 'NODE'));
-      copyFileSync(join(dir, LOG0), join(copy, LOG0));
-      flipBit(join(copy, LOG0), offset);
-      const e = await openFails(copy);
-      expect(e.code).toBe(ErrorCodes.CORRUPTION);
-      expect(e.details).toMatchObject({ file: join(copy, LOG0), offset: 0 });
+    const { crashed, walName } = await buildLog();
+    for (const offset of [0, 7, 8, 12]) {
+      const dir = copyFiles(crashed, newDir());
+      flipBit(join(dir, walName), offset);
+      const e = await refuses(dir, join(dir, walName));
+      expect(e.details).toMatchObject({ file: join(dir, walName), offset: 0 });
     }
   });
 
-  it('damage in the very last record is CORRUPTION once a checkpoint covers it, a torn tail when none does', async () => {
-    const dir = newDir();
-    const full = await buildLog(dir);
-    const last = parseLog(full).at(-1)!;
-    flipBit(join(dir, LOG0), last.start + 30);
-    const e = await openFails(dir);
-    expect(e.code).toBe(ErrorCodes.CORRUPTION);
-    expect(e.details).toMatchObject({ file: join(dir, LOG0), offset: last.start });
-    // A database of the previous version, whose 'always' sessions kept no checkpoint.
-    rmSync(join(dir, 'SYNCED'));
-    const s = await open(dir);
+  it('damage in the very last record is CORRUPTION once the synced point covers it, a torn tail when none does', async () => {
+    const { crashed, walName, full } = await buildLog();
+    const last = parseWal(full).at(-1)!;
+    const path = join(crashed, walName);
+    flipBit(path, last.start + 30);
+    expect((await refuses(crashed, path)).details).toMatchObject({ offset: last.start });
+    // The sidecar lost (its records are never synced on their own): the damage reads as a write cut short.
+    rmSync(`${path}.synced`);
+    const s = await open(crashed);
     try {
-      expect(s.recovery.truncated).toEqual({ file: join(dir, LOG0), offset: last.start, bytes: last.end - last.start });
+      expect(s.recovery).toEqual({ replayed: 8, truncated: { file: path, offset: last.start, bytes: last.end - last.start } });
       expect(s.contains('flip', 'tail')).toBe(false);
       expect(s.get('flip', 'm2')).toBe('batch');
       expect(s.contains('flip', 'k0')).toBe(false);
@@ -269,119 +267,12 @@ describe('bit flips in the log', () => {
   });
 });
 
-describe('bit flips in the snapshot', () => {
-  const headValues = { a: { who: 'a', list: [1, 2] }, b: 'shared', c: 'shared' } as const;
-
-  async function buildSnapshot(dir: string): Promise<string> {
-    const s = await open(dir);
-    await s.put('snap', 'a', 'old a');
-    await s.put('snap', 'a', headValues.a);
-    await s.put('snap', 'b', headValues.b);
-    await s.put('snap', 'c', headValues.c);
-    await s.put('snap', 'gone', 1);
-    await s.delete('snap', 'gone');
-    await s.compact();
-    await s.close();
-    expect(dataFiles(dir)).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
-    return join(dir, 'snapshot-000001.kds');
-  }
-
-  function copyOf(dir: string): string {
-    const copy = newDir();
-    for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(copy, f));
-    return copy;
-  }
-
-  it('damage to columns, key index, footer or trailer refuses to open with CORRUPTION', async () => {
-    const dir = newDir();
-    const snap = await buildSnapshot(dir);
-    const buf = readFileSync(snap);
-    const { footer, footerAt } = parseSnapshot(buf);
-    expect(footer.count).toBe(6);
-    const targets: Array<[string, number]> = [['magic', 3]];
-    for (const c of footer.columns) {
-      expect(c.bytes).toBeGreaterThan(0);
-      targets.push([`column ${c.name} start`, c.offset], [`column ${c.name} end`, c.offset + c.bytes - 1]);
-    }
-    targets.push(
-      ['key json', footer.keys.offset + 2],
-      ['key rows', footer.keys.offset + footer.keys.jsonBytes + 1],
-      ['footer', footerAt + 10],
-      ['footer end', buf.length - 17],
-      ['footer length', buf.length - 16],
-      ['footer crc', buf.length - 11],
-      ['end marker', buf.length - 2],
-    );
-    for (const [what, offset] of targets) {
-      const copy = copyOf(dir);
-      flipBit(join(copy, 'snapshot-000001.kds'), offset, 4);
-      const e = await openFails(copy);
-      expect(e.code, what).toBe(ErrorCodes.CORRUPTION);
-      expect(e.details?.file, what).toBe(join(copy, 'snapshot-000001.kds'));
-      expect(typeof e.details?.offset, what).toBe('number');
-      expect(existsSync(join(copy, 'LOCK'))).toBe(false);
-    }
-  });
-
-  it('a damaged stored value is never served: reads fail with CORRUPTION and verify reports it', async () => {
-    const dir = newDir();
-    const snap = await buildSnapshot(dir);
-    const { values } = parseSnapshot(readFileSync(snap));
-    // Each distinct value once: 'old a', a's head, 'shared', 1.
-    expect(values.map((v) => v.text).sort()).toEqual(['"old a"', '"shared"', '1', '{"list":[1,2],"who":"a"}']);
-    for (const [target, offsetIn] of [
-      ['{"list":[1,2],"who":"a"}', 8 + 5],
-      ['"shared"', 8 + 2],
-      ['"shared"', 0], // its length
-      ['"shared"', 5], // its checksum
-    ] as const) {
-      const copy = copyOf(dir);
-      const at = values.find((v) => v.text === target)!.at;
-      flipBit(join(copy, 'snapshot-000001.kds'), at + offsetIn, 1);
-      const s = await open(copy);
-      try {
-        const damaged = target === '"shared"' ? ['b', 'c'] : ['a'];
-        for (const k of damaged) {
-          const e = (() => {
-            try {
-              return { value: s.get('snap', k) };
-            } catch (err) {
-              return err as { code?: string; details?: Record<string, unknown> };
-            }
-          })();
-          expect(e, `get ${k} with ${target} damaged`).toMatchObject({
-            code: ErrorCodes.CORRUPTION,
-            details: { file: join(copy, 'snapshot-000001.kds'), offset: at },
-          });
-          expect(() => s.history('snap', k)).toThrow(expect.objectContaining({ code: ErrorCodes.CORRUPTION }));
-        }
-        const report = await s.verify();
-        expect(report.ok).toBe(false);
-        expect([...new Set(report.problems.map((p) => p.key))].sort()).toEqual(damaged);
-        for (const p of report.problems) expect(p.problem).toMatch(/unreadable|damaged/);
-        // Undamaged keys still read correctly.
-        if (target === '"shared"') {
-          expect(s.get('snap', 'a')).toEqual(headValues.a);
-          expect(s.history('snap', 'a').map((v) => v.value)).toEqual(['old a', headValues.a]);
-        } else expect(s.history('snap', 'b').map((v) => v.value)).toEqual(['shared']);
-      } finally {
-        await s.close();
-      }
-    }
-  });
-});
-
-describe('snapshot + log', () => {
-  it('compaction keeps every version; history, getAt and verify span the snapshot boundary', async () => {
+describe('segments + log', () => {
+  it('compaction keeps every version; history, getAt and verify span segments, the replayed log and the memtable', async () => {
     const dir = newDir();
     const clock = manualClock(100_000);
-    const s = await open(dir, { now: clock.now });
-    const keys: Key[] = [
-      ['sl', 'a'],
-      ['sl', 'b'],
-      ['sl', 'c'],
-      ['other', 'a'],
-    ];
+    const s = await open(dir, { now: clock.now }, { sync: 'always' });
+    const keys: Key[] = [['sl', 'a'], ['sl', 'b'], ['sl', 'c'], ['other', 'a']];
     for (let i = 0; i < 30; i++) {
       clock.t += 100;
       const [ns, k] = keys[i % 4]!;
@@ -391,18 +282,10 @@ describe('snapshot + log', () => {
     const before = s.stats();
     const histories = dump(s, keys);
     await s.compact();
-    const after = s.stats();
-    expect(after.versions).toBe(before.versions);
-    expect(after.distinctValues).toBe(before.distinctValues);
-    expect(after.distinctValues).toBe(5);
+    expect(s.stats()).toEqual({ ...before, diskBytes: expect.any(Number) });
+    expect(before.distinctValues).toBe(5);
     expect(dump(s, keys)).toEqual(histories);
-    const snapFile = join(dir, 'snapshot-000001.kds');
-    const { values, footer } = parseSnapshot(readFileSync(snapFile));
-    expect(footer.count).toBe(before.versions);
-    expect(values).toHaveLength(5);
-    expect(new Set(values.map((v) => v.text)).size).toBe(5);
-    expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
-
+    expect(await segmentsSettled(dir, 1)).toHaveLength(1);
     const boundary = clock.t;
     for (let i = 0; i < 10; i++) {
       clock.t += 100;
@@ -412,60 +295,54 @@ describe('snapshot + log', () => {
     const allKeys: Key[] = [...keys, ['sl', 'new']];
     const final = dump(s, allKeys);
     const stats = s.stats();
+    // Killed here: the last 20 writes are in the log only.
+    const crashed = copyFiles(dir, newDir());
     await s.close();
+    for (const d of [crashed, dir]) {
+      const t = await open(d);
+      try {
+        expect(t.recovery).toEqual({ replayed: d === crashed ? 20 : 0 });
+        expect(dump(t, allKeys)).toEqual(final);
+        expect(t.stats()).toEqual({ ...stats, diskBytes: t.stats().diskBytes });
+        const a = t.history('sl', 'a');
+        for (const v of a) {
+          const ms = Date.parse(v.timestamp);
+          if (v.deleted) expect(() => t.getAt('sl', 'a', ms)).toThrow(expect.objectContaining({ code: ErrorCodes.KEY_NOT_FOUND }));
+          else expect(t.getAt('sl', 'a', ms)).toEqual(v);
+        }
+        // getAt on either side of the compaction, and exactly at it.
+        const lastBefore = a.filter((v) => Date.parse(v.timestamp) <= boundary).at(-1)!;
+        if (lastBefore.deleted) expect(() => t.getAt('sl', 'a', boundary)).toThrow(expect.objectContaining({ code: ErrorCodes.KEY_NOT_FOUND }));
+        else expect(t.getAt('sl', 'a', boundary)).toEqual(lastBefore);
+        expect(t.getAt('sl', 'a', boundary + 100).value).toEqual({ shared: 0, pad: 'p'.repeat(100) });
+        expect(await t.verify()).toMatchObject({ ok: true, versions: stats.versions, values: 15 });
+        await t.compact();
+        expect(await segmentsSettled(d, 1)).toHaveLength(1);
+        expect(dump(t, allKeys)).toEqual(final);
+      } finally {
+        await t.close();
+      }
+    }
+  });
 
+  it('a small memtable flushes and merges by itself, losing nothing', async () => {
+    const dir = newDir();
+    const s = await open(dir, {}, { memtableBytes: 64 * 1024 });
+    const written: Version[] = [];
+    for (let i = 0; i < 600; i++) written.push(await s.put('auto', `k${i % 7}`, { i, pad: 'x'.repeat(400) }));
+    expect(filesOf(dir, '.kseg').length).toBeGreaterThan(0);
+    await s.close();
     const t = await open(dir);
     try {
-      expect(t.recovery).toEqual({ replayed: 20, fromSnapshot: before.versions });
-      expect(dump(t, allKeys)).toEqual(final);
-      expect(t.stats()).toMatchObject({ versions: stats.versions, distinctValues: 15, keys: stats.keys, seq: stats.seq });
-      const a = t.history('sl', 'a');
-      // getAt on either side of the snapshot boundary, and exactly at it.
-      for (const v of a) {
-        const ms = Date.parse(v.timestamp);
-        if (v.deleted) expect(() => t.getAt('sl', 'a', ms)).toThrow(expect.objectContaining({ code: ErrorCodes.KEY_NOT_FOUND }));
-        else expect(t.getAt('sl', 'a', ms)).toEqual(v);
-      }
-      const lastBefore = a.filter((v) => Date.parse(v.timestamp) <= boundary).at(-1)!;
-      if (lastBefore.deleted) expect(() => t.getAt('sl', 'a', boundary)).toThrow(expect.objectContaining({ code: ErrorCodes.KEY_NOT_FOUND }));
-      else expect(t.getAt('sl', 'a', boundary)).toEqual(lastBefore);
-      expect(t.getAt('sl', 'a', boundary + 100).value).toEqual({ shared: 0, pad: 'p'.repeat(100) });
-      expect(await t.verify()).toMatchObject({ ok: true, versions: stats.versions, values: 15 });
-      // Compacting again carries everything into the next generation.
-      await t.compact();
-      expect(dataFiles(dir)).toEqual(['LOCK', 'NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
-      expect(dump(t, allKeys)).toEqual(final);
-    } finally {
-      await t.close();
-    }
-    const u = await open(dir);
-    expect(u.recovery).toEqual({ replayed: 0, fromSnapshot: stats.versions });
-    expect(dump(u, allKeys)).toEqual(final);
-    expect((await u.verify()).ok).toBe(true);
-    await u.close();
-  });
-
-  it('the log triggers a snapshot by itself past snapshotAfterBytes, losing nothing', async () => {
-    const dir = newDir();
-    const s = await open(dir, {}, { snapshotAfterBytes: 4096 });
-    const written: Version[] = [];
-    for (let i = 0; i < 60; i++) written.push(await s.put('auto', `k${i % 7}`, { i, pad: 'x'.repeat(200) }));
-    const snaps = readdirSync(dir).filter((f) => f.endsWith('.kds'));
-    expect(snaps).toHaveLength(1);
-    expect(Number(/^snapshot-(\d{6})\.kds$/.exec(snaps[0]!)![1])).toBeGreaterThanOrEqual(2); // several generations went by
-    await s.close();
-    const t = await open(dir, {}, { snapshotAfterBytes: 4096 });
-    try {
+      expect(t.recovery).toEqual({ replayed: 0 });
       for (let k = 0; k < 7; k++) expect(t.history('auto', `k${k}`)).toEqual(written.filter((v) => v.key === `k${k}`));
-      expect(await t.verify()).toMatchObject({ ok: true, versions: 60 });
+      expect(await t.verify()).toMatchObject({ ok: true, versions: 600 });
     } finally {
       await t.close();
     }
   });
-});
 
-describe('repeated compaction', () => {
-  it('each snapshot carries the previous one\'s values over; values shared across generations stay stored once', async () => {
+  it('repeated compactions keep every version; a value shared across them stays stored once', async () => {
     const dir = newDir();
     const clock = manualClock(2_000_000);
     let s = await open(dir, { now: clock.now });
@@ -475,9 +352,13 @@ describe('repeated compaction', () => {
       expected.set(key, [...(expected.get(key) ?? []), value]);
       clock.t += 1;
     };
+    const check = async (st: CausalStorage) => {
+      for (const [key, values] of expected) expect(st.history('gen', key).map((v) => v.value)).toEqual(values);
+      expect(await st.verify()).toMatchObject({ ok: true, versions: 85 });
+      expect(st.stats().distinctValues).toBe(82);
+    };
     for (let round = 0; round < 4; round++) {
       for (let k = 0; k < 20; k++) await write(`k${k}`, { round, k, pad: 'p'.repeat(k * 7) });
-      // The same value in every generation: stored once, wherever it was first stored.
       await write('shared', { same: true });
       await s.compact();
       if (round === 1) {
@@ -486,40 +367,31 @@ describe('repeated compaction', () => {
       }
     }
     await write('tail', { after: 'last compaction' });
-    const check = async (st: CausalStorage) => {
-      for (const [key, values] of expected) expect(st.history('gen', key).map((v) => v.value)).toEqual(values);
-      expect(await st.verify()).toMatchObject({ ok: true, versions: 85 });
-      expect(st.stats().distinctValues).toBe(82);
-    };
-    check(s);
+    await check(s);
     await s.close();
-    const snapshots = readdirSync(dir).filter((f) => f.endsWith('.kds'));
-    expect(snapshots).toEqual(['snapshot-000004.kds']);
+    expect(await segmentsSettled(dir, 2)).toHaveLength(2); // the compacted run, and the flushed tail
     s = await open(dir, { now: clock.now });
-    check(s);
+    await check(s);
     await s.close();
   });
 });
 
-describe('interrupted compaction', () => {
+describe('interrupted flush or merge', () => {
   async function seed(dir: string): Promise<Key[]> {
     const s = await open(dir);
-    await s.put('ic', 'a', 'before snapshot');
+    await s.put('ic', 'a', 'before compaction');
     await s.put('ic', 'b', { shared: true });
     await s.compact();
-    await s.put('ic', 'a', 'after snapshot');
+    await s.put('ic', 'a', 'after compaction');
     await s.put('ic', 'c', { shared: true });
     await s.close();
-    return [
-      ['ic', 'a'],
-      ['ic', 'b'],
-      ['ic', 'c'],
-    ];
+    return [['ic', 'a'], ['ic', 'b'], ['ic', 'c']];
   }
 
   async function stateOf(dir: string, keys: Key[]): Promise<unknown> {
     const s = await open(dir);
     try {
+      expect(s.recovery).toEqual({ replayed: 0 });
       expect((await s.verify()).ok).toBe(true);
       return dump(s, keys);
     } finally {
@@ -527,52 +399,57 @@ describe('interrupted compaction', () => {
     }
   }
 
-  it('a leftover snapshot .tmp is removed on open without data loss', async () => {
+  it('a segment no manifest names (never installed) is removed on open, and a manifest .tmp changes nothing', async () => {
     const dir = newDir();
     const keys = await seed(dir);
     const expected = await stateOf(dir, keys);
-    writeFileSync(join(dir, 'snapshot-000002.kds.tmp'), Buffer.from('KDSNAP01 half-written garbage'));
-    writeFileSync(join(dir, 'log-000002.kdl.tmp'), Buffer.from('garbage'));
+    const segs = filesOf(dir, '.kseg');
+    writeFileSync(join(dir, 'MANIFEST.tmp'), 'KDMAN001 half-written');
+    copyFileSync(join(dir, segs[0]!), join(dir, '00009999.kseg'));
     expect(await stateOf(dir, keys)).toEqual(expected);
-    expect(dataFiles(dir)).toEqual(['NODE', 'log-000001.kdl', 'snapshot-000001.kds']);
-    // And the next compaction reuses generation 2 cleanly.
+    expect(filesOf(dir, '.kseg')).toEqual(segs);
+    // The next manifest is written over the leftover.
     const s = await open(dir);
     await s.compact();
     await s.close();
-    expect(dataFiles(dir)).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
     expect(await stateOf(dir, keys)).toEqual(expected);
   });
 
-  it("an older generation's files are removed once a newer snapshot exists", async () => {
+  it("a merge's inputs left behind after its manifest was installed are removed, not read again", async () => {
     const dir = newDir();
     const keys = await seed(dir);
-    const oldSnap = readFileSync(join(dir, 'snapshot-000001.kds'));
-    const oldLog = readFileSync(join(dir, 'log-000001.kdl'));
+    const old = filesOf(dir, '.kseg').map((f) => [f, readFileSync(join(dir, f))] as const);
+    expect(old).toHaveLength(2);
     const s = await open(dir);
     await s.compact();
-    await s.put('ic', 'd', 'in generation 2');
+    await s.put('ic', 'd', 'after the merge');
     await s.close();
-    const expected = await stateOf(dir, [...keys, ['ic', 'd']]);
-    // A crash after the new snapshot's rename, before the old files were deleted.
-    writeFileSync(join(dir, 'snapshot-000001.kds'), oldSnap);
-    writeFileSync(join(dir, 'log-000001.kdl'), oldLog);
-    expect(await stateOf(dir, [...keys, ['ic', 'd']])).toEqual(expected);
-    expect(dataFiles(dir)).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
+    const all = [...keys, ['ic', 'd'] as const];
+    const expected = await stateOf(dir, all);
+    const now = await segmentsSettled(dir, 1);
+    // A crash after the new manifest's rename, before the inputs were deleted.
+    for (const [f, bytes] of old) writeFileSync(join(dir, f), bytes);
+    expect(await stateOf(dir, all)).toEqual(expected);
+    expect(filesOf(dir, '.kseg')).toEqual(now);
   });
 
-  it('a crash after the snapshot rename but before the new log existed loses nothing', async () => {
+  it('a log already flushed (a crash before its deletion) is removed, not replayed twice', async () => {
     const dir = newDir();
-    const keys = await seed(dir);
+    const s = await open(dir, {}, { sync: 'always' });
+    await s.put('ic', 'a', 1);
+    await s.put('ic', 'b', 2);
+    const crashed = copyFiles(dir, newDir());
+    await s.close();
+    const keys: Key[] = [['ic', 'a'], ['ic', 'b']];
     const expected = await stateOf(dir, keys);
-    const oldSnap = readFileSync(join(dir, 'snapshot-000001.kds'));
-    const oldLog = readFileSync(join(dir, 'log-000001.kdl'));
-    const s = await open(dir);
-    await s.compact();
-    await s.close();
-    writeFileSync(join(dir, 'snapshot-000001.kds'), oldSnap);
-    writeFileSync(join(dir, 'log-000001.kdl'), oldLog);
-    rmSync(join(dir, 'log-000002.kdl'));
+    // Its log back next to the segment it was flushed into.
+    const wal = basename(filesOf(crashed, '.kwal')[0]!);
+    copyFileSync(join(crashed, wal), join(dir, wal));
+    copyFileSync(join(crashed, `${wal}.synced`), join(dir, `${wal}.synced`));
     expect(await stateOf(dir, keys)).toEqual(expected);
-    expect(dataFiles(dir)).toEqual(['NODE', 'log-000002.kdl', 'snapshot-000002.kds']);
+    expect(existsSync(join(dir, wal))).toBe(false);
+    const t = await open(dir);
+    expect(t.seq).toBe(2);
+    await t.close();
   });
 });

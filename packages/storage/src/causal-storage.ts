@@ -373,13 +373,13 @@ export class CausalStorage {
     return out.sort();
   }
 
-  /** Live keys of a namespace, sorted. One seek per key. */
+  /** Live keys of a namespace in key order (UTF-8 bytes, as `entries` lists them). One seek per key. */
   listKeys(namespace: string): string[] {
     this.#ctx.checkOpen();
     validateNamespace(namespace);
     const out: string[] = [];
     for (const k of this.#ctx.store.keys(namespace)) if (!k.deleted) out.push(k.key);
-    return out.sort();
+    return out;
   }
 
   /** Counts and sizes. O(namespaces): from the counters every commit keeps with its versions. */

@@ -20,7 +20,7 @@ export interface CausalStorageOptions {
   readonly maxDepth?: number;
   /** Wall clock in ms (injectable for tests). */
   readonly now?: WallClock;
-  /** Bytes of materialized historical versions kept in memory (default 256 MiB; 0 disables). */
+  /** Bytes of materialized versions (current ones first) and shared values kept in memory (default 32 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
 }
 

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, syncedSidecar, type Failure } from './v2-disk-helpers.js';
+import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, syncedPoint, syncedSidecar, type Failure } from './v2-disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -24,7 +24,7 @@ function newDir(): string {
 }
 
 function open(dir: string, options: Omit<CausalStorageOptions, 'adapter'> = {}, file: FileAdapterOptions = {}): Promise<CausalStorage> {
-  return CausalStorage.open({ ...options, adapter: new FileAdapter(dir, file) });
+  return CausalStorage.open({ ...options, adapter: new FileAdapter(dir, { keepLogBytes: 0, ...file }) });
 }
 
 type Key = readonly [string, string];
@@ -70,6 +70,7 @@ describe('torn log tail', () => {
     const keys: Key[] = ['a', 'b', 'c', 'd', 'e', 'f', 'z'].map((k) => ['r', k] as const);
     // A long sync interval: nothing past the log's header is synced, so every cut is a torn tail.
     const s = await open(src, { now: clock.now }, { syncIntervalMs: 60_000 });
+    await s.put('setup', 'x', 0); // makes the log (a process that only reads makes none)
     const wal = currentWal(src);
     const ends: number[] = [statSync(wal).size];
     const states: Array<Array<Version[] | null>> = [dump(s, keys)];
@@ -98,8 +99,8 @@ describe('torn log tail', () => {
     const walName = basename(wal);
     const full = readFileSync(join(crashed, walName));
     const records = parseWal(full);
-    // One record per committed batch.
-    expect(records.map((r) => r.end)).toEqual(ends.slice(1));
+    // One record per committed batch (after the setup write's).
+    expect(records.map((r) => r.end)).toEqual(ends);
     const from = ends[ends.length - 4]!;
     // Every byte of each record's frame (magic, length, CRC) and around each boundary, and
     // every 11th byte of the bodies: each cut opens a database and flushes it (the engine's
@@ -114,11 +115,11 @@ describe('torn log tail', () => {
       const db = await open(dir, { now: clock.now });
       try {
         expect(dump(db, keys), `cut at ${len}`).toEqual(states[batch]);
-        expect(db.recovery.replayed, `cut at ${len}`).toBe(batch);
+        expect(db.recovery.replayed, `cut at ${len}`).toBe(batch + 1); // with the setup write
         if (len > ends[batch]!) expect(db.recovery.truncated).toEqual({ file: join(dir, walName), offset: ends[batch], bytes: len - ends[batch]! });
         else expect(db.recovery.truncated).toBeUndefined();
         expect(db.recovery.repaired).toBeUndefined();
-        expect(db.seq).toBe(states[batch]!.reduce((n, h) => n + (h?.length ?? 0), 0));
+        expect(db.seq).toBe(1 + states[batch]!.reduce((n, h) => n + (h?.length ?? 0), 0));
         // Writable afterwards, and the next open finds everything without any repair.
         await db.put('r', 'z', len);
       } finally {
@@ -139,28 +140,34 @@ describe('torn log tail', () => {
     expect(cuts.length).toBeGreaterThan(100);
   });
 
-  it('a log cut inside its header before anything was synced is a torn tail; with its header synced, CORRUPTION', async () => {
+  it('a log cut inside its header is a torn tail when nothing of it was synced; with its sidecar saying it was, CORRUPTION', async () => {
     const src = newDir();
     const s = await open(src, {}, { sync: 'always' });
     await s.put('h', 'before', 1);
-    await s.close();
-    // A crash while the next log was being created: its header half written, no sidecar yet.
-    const wal = currentWal(src);
+    await s.close(); // flushed into a segment
+    const s2 = await open(src, {}, { sync: 'always' });
+    await s2.put('h', 'lost', 2); // the next log: made by this write
+    const crashed = copyFiles(src, newDir());
+    await s2.close();
+    // A crash while the log was being made: its header half written.
+    const wal = currentWal(crashed);
+    const synced = syncedPoint(readFileSync(`${wal}.synced`));
     writeFileSync(wal, readFileSync(wal).subarray(0, 7));
-    const other = copyFiles(src, newDir());
+    const other = copyFiles(crashed, newDir());
     rmSync(`${wal}.synced`);
-    const t = await open(src);
+    const t = await open(crashed);
     expect(t.recovery).toEqual({ replayed: 0, truncated: { file: wal, offset: 0, bytes: 7 } });
+    expect(t.contains('h', 'lost')).toBe(false);
     await t.put('h', 'k', 1);
     await t.close();
-    const u = await open(src);
+    const u = await open(crashed);
     expect(u.get('h', 'before')).toBe(1);
     expect(u.get('h', 'k')).toBe(1);
     await u.close();
-    // The same cut with the sidecar saying the header was synced: bytes that were on disk are gone.
+    // The same cut with the sidecar saying the log was synced: bytes that were on disk are gone.
     const otherWal = join(other, basename(wal));
     const e = await refuses(other, otherWal);
-    expect(e.details).toMatchObject({ file: otherWal, offset: 0, missingBytes: 16 - 7 });
+    expect(e.details).toMatchObject({ file: otherWal, offset: 0, missingBytes: synced - 7 });
   });
 });
 

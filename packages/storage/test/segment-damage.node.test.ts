@@ -23,7 +23,7 @@ function newDir(): string {
 }
 
 function open(dir: string): Promise<CausalStorage> {
-  return CausalStorage.open({ adapter: new FileAdapter(dir) });
+  return CausalStorage.open({ adapter: new FileAdapter(dir, { keepLogBytes: 0 }) });
 }
 
 /** Opens `dir` expecting CORRUPTION naming segment `seg`; the lock is released. */

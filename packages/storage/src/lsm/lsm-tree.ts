@@ -403,8 +403,14 @@ export class LsmTree {
       .run(job)
       .then(
         (result) => {
-          this.#installFlush(flushed, result);
-          ok = true;
+          try {
+            this.#installFlush(flushed, result);
+            ok = true;
+          } catch (e) {
+            // A manifest that could not be written (a full disk): the logs still hold
+            // everything, and the flush is tried again later.
+            this.#backgroundFailed(e);
+          }
         },
         (e: unknown) => this.#backgroundFailed(e),
       )

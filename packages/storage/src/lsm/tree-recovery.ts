@@ -8,7 +8,7 @@ import { CorruptionError } from '../errors.js';
 import type { StorageDirectory } from './io.js';
 import { readManifest, type ManifestState } from './manifest.js';
 import { Memtable } from './memtable.js';
-import { segmentFileName } from './types.js';
+import { MANIFEST_FILE, segmentFileName } from './types.js';
 import { removeWal, replayWal, type WalReplay } from './wal.js';
 
 /** What opening found in the logs. */
@@ -34,12 +34,40 @@ export interface RecoveredTree {
 }
 
 /**
+ * Without a manifest, a segment can only be the output of a first flush that never
+ * installed (its log is still there, and it is numbered after that log). A segment
+ * numbered before every log — or any segment when there is no log — was installed by a
+ * manifest that is now gone: opening empty would silently drop it.
+ * @throws CorruptionError naming the missing manifest
+ */
+function refuseLostManifest(dir: StorageDirectory): void {
+  const numbers = (suffix: string): number[] =>
+    dir
+      .list()
+      .map((n) => new RegExp(`^(\\d{8})\\.${suffix}$`).exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]));
+  const segments = numbers('kseg');
+  if (segments.length === 0) return;
+  const firstLog = Math.min(...numbers('kwal'), ...numbers('kwal\\.synced'));
+  const installed = segments.filter((n) => n < firstLog);
+  if (installed.length === 0) return;
+  const file = `${dir.location}/${MANIFEST_FILE}`;
+  throw new CorruptionError(
+    `${file} is missing, but segment files it must have named are there (${installed.map((n) => segmentFileName(n)).join(', ')}); ` +
+      'refusing to open as an empty database (restore the manifest from a backup)',
+    { file, offset: 0 },
+  );
+}
+
+/**
  * Recovers the tree in `dir`. @throws CorruptionError naming the damaged or missing file
  * (with `repair`, damaged logs are cut back and reported instead); IoError
  */
 export function recoverTree(dir: StorageDirectory, repair: boolean): RecoveredTree {
   const manifest: ManifestState = readManifest(dir) ?? { formatVersion: 1, nextFileNumber: 1, logNumber: 0, segments: [], properties: {} };
   const live = new Set(manifest.segments.map((s) => s.fileNumber));
+  if (manifest.segments.length === 0 && !dir.exists(MANIFEST_FILE)) refuseLostManifest(dir);
   let next = manifest.nextFileNumber;
   const logs: number[] = [];
   const names = dir.list();
@@ -53,10 +81,15 @@ export function recoverTree(dir: StorageDirectory, repair: boolean): RecoveredTr
     } else if (n < manifest.logNumber) removeWal(dir, n); // already in segments
     else logs.push(n);
   }
-  // A sidecar whose log is gone (a crash between the two removals) is left over.
+  // A sidecar whose log is gone: left over if its log was flushed (removals take the
+  // sidecar first, so no crash leaves this for a log still needed); otherwise the log was
+  // lost, and its replay says whether synced batches went with it.
   for (const name of names) {
     const m = /^(\d{8})\.kwal\.synced$/.exec(name);
-    if (m !== null && !logs.includes(Number(m[1]))) dir.remove(name);
+    if (m === null || logs.includes(Number(m[1]))) continue;
+    const n = Number(m[1]);
+    if (n < manifest.logNumber) dir.remove(name);
+    else logs.push(n);
   }
   for (const s of manifest.segments) {
     if (!dir.exists(segmentFileName(s.fileNumber))) {

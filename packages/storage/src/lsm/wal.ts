@@ -91,8 +91,10 @@ export function walSyncedFileName(n: number): string {
 
 /** Removes WAL file number `n` and its sidecar (once it is fully in segments). */
 export function removeWal(dir: StorageDirectory, fileNumber: number): void {
-  dir.remove(walFileName(fileNumber));
+  // The sidecar first: a sidecar without its log then always means the log was lost
+  // (recovery refuses), never a removal a crash cut short.
   dir.remove(walSyncedFileName(fileNumber));
+  dir.remove(walFileName(fileNumber));
 }
 
 function pathOf(dir: StorageDirectory, name: string): string {
@@ -244,7 +246,8 @@ export function replayWal(dir: StorageDirectory, fileNumber: number, options: { 
   const synced = readSyncedPoint(dir, fileNumber, repair, repaired);
   const data = dir.readAll(name);
   if (data === undefined) {
-    if (synced > 0) {
+    // A sidecar that vouches for the header only held no batch: nothing is lost.
+    if (synced > HEADER_BYTES) {
       const message = `log ${file} is missing, but ${synced} bytes of it were synced`;
       if (!repair) throw new CorruptionError(`${message}; refusing to open (repair starts it empty)`, { file, offset: 0, missingBytes: synced });
       repaired.push({ file, offset: 0, message: `${message}; dropped them`, bytes: synced, records: 0 });
@@ -472,7 +475,20 @@ export class WalWriter {
       throw e;
     }
     this.#size = start + p;
-    if (this.#always) this.sync();
+    if (!this.#always) return;
+    try {
+      this.sync();
+    } catch (e) {
+      // The caller is told the batch failed: cut it back, so the next open does not
+      // replay a write reported as not done (the writer stays broken either way).
+      try {
+        this.#file.truncate(start);
+        this.#size = start;
+      } catch {
+        // The next open may then replay it: an outcome the failed sync left unknown anyway.
+      }
+      throw e;
+    }
   }
 
   /** Syncs what was appended and records the synced point. A failed sync breaks the writer. */

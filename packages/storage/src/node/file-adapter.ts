@@ -41,6 +41,8 @@ export interface FileAdapterOptions {
   readonly memtableBytes?: number;
   /** The block cache's budget in bytes (default 16 MiB). */
   readonly cacheBytes?: number;
+  /** Unflushed writes left in their logs at close while under this many bytes (default 256 KiB; 0: close always flushes). */
+  readonly keepLogBytes?: number;
   /**
    * Open a damaged database anyway: keep each log's whole batches before the damage, save
    * the damaged file aside, and say what was dropped in `recovery.repaired`. Without it,
@@ -92,6 +94,7 @@ export class FileAdapter implements StorageAdapter {
     checkInt('syncIntervalMs', options.syncIntervalMs, 0, 60_000);
     checkInt('memtableBytes', options.memtableBytes, 1024);
     checkInt('cacheBytes', options.cacheBytes, 0);
+    checkInt('keepLogBytes', options.keepLogBytes, 0);
     this.dir = dir;
     this.#options = options;
   }
@@ -132,8 +135,11 @@ export class FileAdapter implements StorageAdapter {
     const hasData = fs.existsSync(`${this.dir}/${MANIFEST_FILE}`) || fs.readdirSync(this.dir).some((f) => /^\d{8}\.(kwal|kseg)$/.test(f));
     const node = readNodeId(this.dir);
     let nodeId: string;
-    if (node.state === 'ok') nodeId = node.id;
-    else {
+    if (node.state === 'ok') {
+      nodeId = node.id;
+      // An id written without its checksum (an early version) gets one now.
+      if (node.legacy) writeNodeId(this.dir, nodeId);
+    } else {
       if (hasData && !repair) throw nodeIdCorruption(this.dir, node);
       nodeId = randomNodeId();
       writeNodeId(this.dir, nodeId);
@@ -155,6 +161,7 @@ export class FileAdapter implements StorageAdapter {
       ...(o.syncIntervalMs !== undefined ? { syncIntervalMs: o.syncIntervalMs } : {}),
       ...(o.memtableBytes !== undefined ? { memtableBytes: o.memtableBytes } : {}),
       ...(o.cacheBytes !== undefined ? { cache: o.cacheBytes } : {}),
+      ...(o.keepLogBytes !== undefined ? { keepLogBytes: o.keepLogBytes } : {}),
       repair,
     });
     const found = recoveryOf(this.#tree);

@@ -108,7 +108,47 @@ function describeKey(k: string): string {
   return `key 0x${s}${k.length > 80 ? '…' : ''}`;
 }
 
+/** Names a resume point: a key just past a record (that record included), or a record's key (excluded). */
+function describeBound(k: string): string {
+  const trimmed = k.replace(/\u0000+$/, '');
+  if (trimmed !== k && !describeKey(trimmed).startsWith('key 0x')) return `${describeKey(trimmed)} included`;
+  return `${describeKey(k)} excluded`;
+}
+
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+// Fingerprints let a scan check what another scan read without a get per record (a
+// get lands in a random block: measured 5x the cost of the rest of the work). A
+// fingerprint that matches is taken as a match (damage escapes it with odds of 2^-32 for
+// a change-feed record, 2^-52 for a value pointer); one that does not is checked again
+// exactly, by gets, before anything is reported.
+const M1 = 0x5bd1e995;
+const M2 = 0x85ebca6b;
+
+/** A 32-bit mix of a binary string's char codes, from state `h`. */
+function mixKey(k: string, h: number, m: number): number {
+  for (let i = 0; i < k.length; i++) {
+    h = Math.imul(h ^ k.charCodeAt(i), m);
+    h ^= h >>> 15;
+  }
+  return h;
+}
+
+/** The same mix over bytes (equal to {@link mixKey} of their binary string). */
+function mixBytes(b: Uint8Array, h: number, m: number): number {
+  for (let i = 0; i < b.length; i++) {
+    h = Math.imul(h ^ b[i]!, m);
+    h ^= h >>> 15;
+  }
+  return h;
+}
+
+/** The 52-bit fingerprint of a value pointer: its value id and its holder's key. */
+function pointerPrint(id: string, holder: string): number {
+  const h1 = mixKey(holder, mixKey(id, 0x9747b28c, M1), M1) >>> 0;
+  const h2 = mixKey(holder, mixKey(id, 0x2f1e3d4c, M2), M2) >>> 12;
+  return h1 * 1048576 + h2;
+}
 
 /** Runs `f`; a CorruptionError it throws becomes its message (anything else is rethrown). */
 function damageOf(f: () => void): string | undefined {
@@ -138,6 +178,15 @@ class Verifier {
   readonly ranks: number[] = [];
   /** One bit per change-feed record (by rank): a version record with that seq was seen. */
   seen = new Uint8Array(0);
+  /** By rank: the fingerprint of the version key each change-feed record names. */
+  seqPrints = new Uint32Array(1024);
+  seqCount = 0;
+  /** Seqs whose change-feed record was checked exactly (each is, at most once). */
+  readonly seqsChecked = new Set<number>();
+  /** Fingerprints of the value pointers scan 2 read (sorted once it ends), and which scan 3 met. */
+  pointers = new Float64Array(1024);
+  pointerCount = 0;
+  pointerMet = new Uint8Array(0);
   /** Versions committed during the verify: their change-feed record is checked at the end. */
   readonly late: Array<{ readonly seq: number; readonly vkey: string; readonly ns: string; readonly key: string; readonly id: string }> = [];
   /** Value ids whose value record failed scan 2, with why. */
@@ -205,7 +254,7 @@ class Verifier {
         const after = last ?? at;
         const resume = this.#resumePoint(after, end);
         const where = last === undefined ? `from ${describeKey(at)}` : `after ${describeKey(last)}`;
-        this.report('', '', '', `${what} ${where} are unreadable: ${e.message}; ${resume === undefined ? `the rest of the ${what} was not checked` : `those before ${describeKey(resume)} were not checked`}`);
+        this.report('', '', '', `${what} ${where} are unreadable: ${e.message}; ${resume === undefined ? `the rest of the ${what} was not checked` : `those up to ${describeBound(resume)} were not checked`}`);
         onSkip?.();
         if (resume === undefined) return;
         at = resume;
@@ -223,6 +272,7 @@ class Verifier {
    * ranges). Undefined when none before `end` can be read.
    */
   #resumePoint(after: string, end: string): string | undefined {
+    let failed = after;
     let tried = '';
     for (let n = after.length + 1; n >= 1; n--) {
       let candidate: string;
@@ -231,23 +281,75 @@ class Verifier {
       } catch {
         continue; // an all-0xFF prefix has no end: a shorter one will
       }
-      if (candidate >= end) return undefined;
+      if (candidate >= end) break;
       if (candidate === tried) continue;
       tried = candidate;
-      try {
-        const c = this.tree.cursor();
-        c.seek(candidate);
-        c.valid();
-        return candidate;
-      } catch (e) {
-        if (!(e instanceof CorruptionError)) throw e;
-      }
+      if (this.#seekable(candidate)) return this.#bisect(failed, candidate);
+      failed = candidate;
     }
-    return undefined;
+    // Past the last prefix: the least seekable point before the range's end, if any.
+    if (!this.#seekable(end)) return undefined;
+    const k = this.#bisect(failed, end);
+    return k < end ? k : undefined;
   }
 
-  /** Notes a change-feed record of seq `s` (seqs come in ascending order). */
-  addSeq(s: number): void {
+  /** True when a cursor can be placed at `k` (the block holding it reads). */
+  #seekable(k: string): boolean {
+    try {
+      const c = this.tree.cursor();
+      c.seek(k);
+      c.valid();
+      return true;
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e;
+      return false;
+    }
+  }
+
+  /**
+   * The least seekable point between `lo` (not seekable) and `hi` (seekable), as
+   * fixed-width base-256 numbers: so only the damaged block's keys go unchecked, not all
+   * those up to a prefix's end. A bounded number of tries.
+   */
+  #bisect(lo: string, hi: string): string {
+    const width = Math.max(lo.length, hi.length) + 1;
+    const toBig = (k: string): bigint => {
+      let v = 0n;
+      for (let i = 0; i < width; i++) v = (v << 8n) | BigInt(i < k.length ? k.charCodeAt(i) : 0);
+      return v;
+    };
+    const fromBig = (v: bigint): string => {
+      const codes = new Array<number>(width);
+      for (let i = width - 1; i >= 0; i--) {
+        codes[i] = Number(v & 255n);
+        v >>= 8n;
+      }
+      return String.fromCharCode(...codes);
+    };
+    let a = toBig(lo);
+    let b = toBig(hi);
+    let best = hi;
+    for (let i = 0; i < 128 && b - a > 1n; i++) {
+      const m = (a + b) >> 1n;
+      const k = fromBig(m);
+      if (this.#seekable(k)) {
+        b = m;
+        best = k;
+      } else a = m;
+    }
+    // Without the padding when that still reads (it names a whole key in the report).
+    const trimmed = best.replace(/\u0000+$/, '');
+    return trimmed !== best && trimmed > lo && this.#seekable(trimmed) ? trimmed : best;
+  }
+
+  /** Notes a change-feed record of seq `s` (seqs come in ascending order) naming version key `vkey`. */
+  addSeq(s: number, vkey: Uint8Array): void {
+    if (this.seqCount === this.seqPrints.length) {
+      const grown = new Uint32Array(this.seqCount * 2);
+      grown.set(this.seqPrints);
+      this.seqPrints = grown;
+    }
+    this.seqPrints[this.seqCount++] = mixBytes(vkey, 0x9747b28c, M1) >>> 0;
     const n = this.ends.length;
     if (n > 0 && this.ends[n - 1] === s - 1) this.ends[n - 1] = s;
     else {
@@ -266,6 +368,79 @@ class Verifier {
     this.seen = new Uint8Array((total >> 3) + 1);
   }
 
+  /** Notes a value pointer read by scan 2. */
+  addPointer(id: string, holder: string): void {
+    if (this.pointerCount === this.pointers.length) {
+      const grown = new Float64Array(this.pointerCount * 2);
+      grown.set(this.pointers);
+      this.pointers = grown;
+    }
+    this.pointers[this.pointerCount++] = pointerPrint(id, holder);
+  }
+
+  /** After scan 2: pointers sorted for lookups. */
+  sealPointers(): void {
+    this.pointers = this.pointers.slice(0, this.pointerCount).sort();
+    this.pointerMet = new Uint8Array(this.pointerCount);
+  }
+
+  /** Scan 3 met holder `vkey` of value `id`: its pointer (one not met yet) is marked. */
+  meetHolder(id: string, vkey: string): void {
+    const p = pointerPrint(id, vkey);
+    const a = this.pointers;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! < p) lo = mid + 1;
+      else hi = mid;
+    }
+    for (; lo < a.length && a[lo] === p; lo++) {
+      if (this.pointerMet[lo] === 0) {
+        this.pointerMet[lo] = 1;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Checks change `s`'s record exactly (by gets): it names a version record that exists
+   * and was committed as change `s`. Once per seq.
+   */
+  checkSeq(s: number): void {
+    if (this.seqsChecked.has(s)) return;
+    this.seqsChecked.add(s);
+    const tree = this.tree;
+    let names = { namespace: '', key: '', versionId: '' };
+    const damage = damageOf(() => {
+      const sb = tree.get(seqKey(s));
+      if (sb === undefined) {
+        this.report('', '', '', `change ${s} has no change-feed record`);
+        return;
+      }
+      const vkey = bytesKey(sb);
+      try {
+        names = decodeVersionKey(vkey);
+      } catch (e) {
+        this.report('', '', '', `change ${s} names no version key (${describeKey(vkey)}): ${messageOf(e)}`);
+        return;
+      }
+      const vb = tree.get(vkey);
+      if (vb === undefined) {
+        this.report(names.namespace, names.key, names.versionId, `change ${s} names a version record that does not exist`);
+        return;
+      }
+      let seq: number | undefined;
+      try {
+        seq = versionRecordSeq(vb).seq;
+      } catch {
+        seq = undefined; // a record that does not decode is reported by scan 3
+      }
+      if (seq !== undefined && seq !== s) this.report(names.namespace, names.key, names.versionId, `change ${s} names a version committed as change ${seq}`);
+    });
+    if (damage !== undefined) this.report(names.namespace, names.key, names.versionId, `change ${s}: its records are unreadable: ${damage}`);
+  }
+
   /** The rank of seq `s` among the change-feed records scan 1 saw, or -1. */
   rank(s: number): number {
     let lo = 0;
@@ -279,11 +454,8 @@ class Verifier {
     return -1;
   }
 
-  /**
-   * Why value record `bytes` of value `id` is bad, or undefined when good. A holder
-   * committed before the verify started has its text hashed by scan 3; others here.
-   */
-  valueProblem(id: string, bytes: Uint8Array, hashHolder: boolean): string | undefined {
+  /** Why value record `bytes` of value `id` is bad, or undefined when good: the exact check, by gets. */
+  valueProblem(id: string, bytes: Uint8Array): string | undefined {
     let why: string | undefined;
     const damage = damageOf(() => {
       const vr = decodeValueRecord(bytes);
@@ -298,7 +470,7 @@ class Verifier {
       }
       const h = decodeVersionRecord(hb);
       if (h.valueId !== id || h.valueText === null) why = `it points at ${describeKey(vr.holder)}, which does not hold it inline`;
-      else if ((hashHolder || h.seq > this.startSeq) && valueIdOfCanonical(h.valueText) !== id) why = `the text inline in ${describeKey(vr.holder)} does not hash to it`;
+      else if (valueIdOfCanonical(h.valueText) !== id) why = `the text inline in ${describeKey(vr.holder)} does not hash to it`;
     });
     return damage ?? why;
   }
@@ -307,7 +479,7 @@ class Verifier {
 /** Scan 1: the change feed, 1…startSeq. */
 async function verifySeqs(v: Verifier): Promise<void> {
   let next = 1;
-  const tree = v.tree;
+  // Each record's version key is fingerprinted here and compared by scan 3 (see Verifier.checkSeq for the exact check).
   const visit = (k: string, bytes: Uint8Array): void => {
     let s: number;
     try {
@@ -322,30 +494,7 @@ async function verifySeqs(v: Verifier): Promise<void> {
     }
     if (s > next) v.report('', '', '', s === next + 1 ? `change ${next} has no change-feed record` : `changes ${next}–${s - 1} have no change-feed record`);
     next = s + 1;
-    v.addSeq(s);
-    const vkey = bytesKey(bytes);
-    let f: ReturnType<typeof decodeVersionKey>;
-    try {
-      f = decodeVersionKey(vkey);
-    } catch (e) {
-      v.report('', '', '', `change ${s} names no version key (${describeKey(vkey)}): ${messageOf(e)}`);
-      return;
-    }
-    const damage = damageOf(() => {
-      const vb = tree.get(vkey);
-      if (vb === undefined) v.report(f.namespace, f.key, f.versionId, `change ${s} names a version record that does not exist`);
-      else {
-        // A record that does not decode is reported by scan 3.
-        let seq: number | undefined;
-        try {
-          seq = versionRecordSeq(vb).seq;
-        } catch {
-          seq = undefined;
-        }
-        if (seq !== undefined && seq !== s) v.report(f.namespace, f.key, f.versionId, `change ${s} names a version committed as change ${seq}`);
-      }
-    });
-    if (damage !== undefined) v.report(f.namespace, f.key, f.versionId, `change ${s}: its version record is unreadable: ${damage}`);
+    v.addSeq(s, bytes);
   };
   const end = v.startSeq >= Number.MAX_SAFE_INTEGER ? String.fromCharCode(TAG_SEQ.charCodeAt(0) + 1) : seqKey(v.startSeq + 1);
   await v.scan(TAG_SEQ, end, 'change-feed records', visit);
@@ -364,20 +513,63 @@ async function verifyValues(v: Verifier): Promise<void> {
       v.report('', '', '', `a value record's key is malformed (${describeKey(k)}): ${messageOf(e)}`);
       return;
     }
-    const why = v.valueProblem(id, bytes, false);
-    if (why === undefined) return;
-    v.badValues.set(id, why);
-    // Named after its holder when it has a readable one; its users are reported by scan 3.
-    let names = { namespace: '', key: '', versionId: '' };
+    let why: string | undefined;
     try {
       const vr = decodeValueRecord(bytes);
-      if (vr.holder !== null) names = decodeVersionKey(vr.holder);
+      // A pointer is checked when scan 3 meets its holder (and hashes the holder's text).
+      if (vr.text === null) v.addPointer(id, vr.holder);
+      else if (valueIdOfCanonical(vr.text) !== id) why = 'its text does not hash to its id';
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e;
+      why = `it does not decode: ${e.message}`;
+    }
+    if (why === undefined) return;
+    v.badValues.set(id, why);
+    v.report('', '', '', `value record ${id}: ${why}`);
+  };
+  await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records', visit);
+  v.sealPointers();
+}
+
+/** After scan 3: the value pointers whose holder it did not meet, checked exactly (a second scan, only when there are some). */
+async function verifyUnmetPointers(v: Verifier): Promise<void> {
+  const unmet = new Set<number>();
+  for (let i = 0; i < v.pointerMet.length; i++) if (v.pointerMet[i] === 0) unmet.add(v.pointers[i]!);
+  if (unmet.size === 0) return;
+  const visit = (k: string, bytes: Uint8Array): void => {
+    let id: string;
+    let holder: string;
+    try {
+      id = decodeValueKey(k);
+      const vr = decodeValueRecord(bytes);
+      if (vr.holder === null) return;
+      holder = vr.holder;
     } catch {
-      // No holder to name.
+      return; // reported by scan 2
+    }
+    if (!unmet.has(pointerPrint(id, holder))) return;
+    const why = v.valueProblem(id, bytes);
+    if (why === undefined) return;
+    let names = { namespace: '', key: '', versionId: '' };
+    try {
+      names = decodeVersionKey(holder);
+    } catch {
+      // decodeValueRecord checked it
     }
     v.report(names.namespace, names.key, names.versionId, `value record ${id}: ${why}`);
   };
-  await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records', visit);
+  await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records (second look at pointers)', visit);
+}
+
+/** After scan 3: change-feed records whose version scan 3 did not meet, checked exactly. */
+async function verifyUnmetSeqs(v: Verifier): Promise<void> {
+  for (let i = 0; i < v.starts.length; i++) {
+    for (let s = v.starts[i]!; s <= v.ends[i]!; s++) {
+      const rank = v.ranks[i]! + (s - v.starts[i]!);
+      if ((v.seen[rank >> 3]! & (1 << (rank & 7))) === 0) v.checkSeq(s);
+      if ((rank & 1023) === 0 && v.due()) await v.pause();
+    }
+  }
 }
 
 /** The key scan 3 is in: its names, and what its newer versions left to check. */
@@ -450,7 +642,13 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       const rank = v.rank(s);
       if (rank < 0) report(`its change ${s} has no change-feed record`);
       else if ((v.seen[rank >> 3]! & (1 << (rank & 7))) !== 0) report(`another version record also has seq ${s}`);
-      else v.seen[rank >> 3]! |= 1 << (rank & 7);
+      else {
+        v.seen[rank >> 3]! |= 1 << (rank & 7);
+        if (v.seqPrints[rank] !== mixKey(k, 0x9747b28c, M1) >>> 0) {
+          report(`its change ${s} names another version record`);
+          v.checkSeq(s);
+        }
+      }
     }
     // Versions later in clock order came first: current at commit iff committed before all of them.
     if (!ks.partial && r.currentAtCommit !== s < ks.minSeq) {
@@ -475,6 +673,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
     const valueId = r.valueId!;
     if (r.valueText !== null) {
       if (valueIdOfCanonical(r.valueText) !== valueId) report(`its inline value does not hash to its value id ${valueId}`);
+      v.meetHolder(valueId, k);
       return;
     }
     const bad = v.badValues.get(valueId);
@@ -487,7 +686,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       if (xb === undefined) report(`its value ${valueId} is missing: no value record`);
       else if (s > v.startSeq) {
         // Committed during the verify: its value record may be newer than scan 2.
-        const why = v.valueProblem(valueId, xb, true);
+        const why = v.valueProblem(valueId, xb);
         if (why !== undefined) report(`its value ${valueId} is unusable: ${why}`);
       }
     });
@@ -547,6 +746,8 @@ export async function verifyVersions(tree: LsmTree, options: VerifyVersionsOptio
   if (v.seqUnknown) v.startSeq = v.ends.length === 0 ? 0 : v.ends[v.ends.length - 1]!;
   await verifyValues(v);
   await verifyVersionRecords(v);
+  await verifyUnmetSeqs(v);
+  await verifyUnmetPointers(v);
   verifyLate(v);
   v.progress();
   return { ok: v.problems.length === 0, keys: v.keys, versions: v.versions, values: v.values, problems: v.problems };

@@ -4,11 +4,13 @@
 // reported and named, never thrown; writes between slices cause no false problem; the
 // work is cut into slices (counted through `yieldTo`).
 import { formatHlc, valueIdOfCanonical, versionIdOf } from '@koru/engine';
+import { fcSeed } from '@koru/vitest-preset/helpers';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LsmTree, type LsmTreeOptions } from '../src/lsm/lsm-tree.js';
 import { InlineMergeRunner } from '../src/lsm/merge-runner.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
-import { keyBytes, segmentFileName } from '../src/lsm/types.js';
+import { keyBytes } from '../src/lsm/types.js';
 import type { VerifyReport } from '../src/types.js';
 import { decodeVersionRecord, encodeValuePointer, encodeValueRecord, encodeVersionRecord, seqKey, valueKey, versionKey } from '../src/version-records.js';
 import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/version-store.js';
@@ -51,6 +53,8 @@ class Writer {
   replicate(prev: NewVersion, text: string | null, wall: number, node: string): NewVersion {
     const v = this.make(prev.namespace, prev.key, text, prev.versionId, wall, node);
     this.store.commit([v]);
+    // The clock observes it, as admission's does: a later local write chains on it with a later stamp.
+    this.wall = Math.max(this.wall, wall);
     return v;
   }
 }
@@ -340,6 +344,52 @@ describe('verifyVersions while writes go on', () => {
     expect(after).toMatchObject({ ok: true, versions: store.seq });
     await tree.close();
   });
+});
+
+type Op = { readonly t: 'put' | 'del' | 'replicate' | 'batch' | 'flush'; readonly key: number; readonly text: number; readonly back: number };
+const opArb: fc.Arbitrary<Op> = fc.record({ t: fc.constantFrom('put', 'put', 'del', 'replicate', 'replicate', 'batch', 'flush'), key: fc.nat(5), text: fc.nat(4), back: fc.nat(10) });
+// Small and shared (inline, then by reference), large (in value records), all repeated across keys.
+const OP_TEXTS = ['1', '"s"', '{"a":[1,2]}', BIG, BIG2];
+
+/** Applies one random operation: local writes, deletes, batches, replicated versions on an older one (forks, older clocks), flushes. */
+async function apply(w: Writer, tree: LsmTree, mine: NewVersion[], op: Op, n: number): Promise<void> {
+  const key = `k${op.key}`;
+  const text = OP_TEXTS[op.text]!;
+  if (op.t === 'flush') return tree.flush();
+  if (op.t === 'put' || op.t === 'del') mine.push(w.put('p', key, op.t === 'del' ? null : text));
+  else if (op.t === 'batch') {
+    const batch = [0, 1, 2].map((i) => w.make('p', `b${op.key}-${n}-${i}`, OP_TEXTS[(op.text + i) % OP_TEXTS.length]!, null, (w.wall += 1)));
+    w.store.commit(batch);
+    mine.push(...batch);
+  } else {
+    const of = mine.filter((v) => v.key === key);
+    if (of.length === 0) return;
+    const base = of[Math.max(0, of.length - 1 - op.back)]!;
+    mine.push(w.replicate(base, text, base.wall + 1 + (n % 3), `r${n}`));
+  }
+}
+
+describe('verifyVersions while random writes go on', () => {
+  it('never reports a problem, whatever lands between its slices', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 80 }), fc.array(opArb, { minLength: 1, maxLength: 80 }), async (before, during) => {
+        const tree = openTree(new MemoryDirectory());
+        const w = new Writer(new VersionStore(tree, { inlineMaxBytes: 64 }));
+        const mine: NewVersion[] = [];
+        let n = 0;
+        for (const op of before) await apply(w, tree, mine, op, n++);
+        const seqBefore = w.store.seq;
+        let i = 0;
+        const r = await verifyVersions(tree, { sliceMs: 0, yieldTo: async () => (i < during.length ? apply(w, tree, mine, during[i++]!, n++) : undefined) });
+        expect(problemsOf(r)).toEqual([]);
+        expect(r.versions).toBeGreaterThanOrEqual(seqBefore);
+        expect(r.versions).toBeLessThanOrEqual(w.store.seq);
+        expect(await verify(tree)).toMatchObject({ ok: true, versions: w.store.seq });
+        await tree.close();
+      }),
+      { seed: fcSeed('version-verify: writes between slices'), numRuns: 60 },
+    );
+  }, 120_000);
 });
 
 describe('verifyVersions slices its work', () => {

@@ -50,11 +50,10 @@ function describeBound(k: string): string {
 
 export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-// Fingerprints let a scan check what another scan read without a get per record (a
-// get lands in a random block: measured 5x the cost of the rest of the work). A
-// fingerprint that matches is taken as a match (damage escapes it with odds of 2^-32 for
-// a change-feed record, 2^-52 for a value pointer); one that does not is checked again
-// exactly, by gets, before anything is reported.
+// Fingerprints let a scan check what another scan read without a get per record (a get
+// lands in a random block). A fingerprint that matches is taken as a match; one that
+// does not is checked again exactly, by gets, before anything is reported (see the
+// module doc of version-verify.ts for the odds).
 const M1 = 0x5bd1e995;
 const M2 = 0x85ebca6b;
 
@@ -91,6 +90,68 @@ export function pointerPrint(id: string, holder: string): number {
   return h1 * 1048576 + h2;
 }
 
+/** The 52-bit fingerprint of a value id. */
+export function valuePrint(id: string): number {
+  return (mixKey(id, SEED1, M1) >>> 0) * 1048576 + (mixKey(id, SEED2, M2) >>> 12);
+}
+
+/** A multiset of 52-bit fingerprints: filled, sealed (sorted), then looked up and met (each entry once). */
+export class PrintSet {
+  #prints = new Float64Array(1024);
+  #count = 0;
+  #met = new Uint8Array(0);
+
+  add(p: number): void {
+    if (this.#count === this.#prints.length) {
+      const grown = new Float64Array(this.#count * 2);
+      grown.set(this.#prints);
+      this.#prints = grown;
+    }
+    this.#prints[this.#count++] = p;
+  }
+
+  /** Ends the filling: sorted for lookups. */
+  seal(): void {
+    this.#prints = this.#prints.slice(0, this.#count).sort();
+    this.#met = new Uint8Array(this.#count);
+  }
+
+  /** The first index whose print is ≥ `p`. */
+  #lower(p: number): number {
+    const a = this.#prints;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! < p) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  has(p: number): boolean {
+    return this.#prints[this.#lower(p)] === p;
+  }
+
+  /** Marks one entry `p` not met yet, if any. */
+  meet(p: number): void {
+    const a = this.#prints;
+    for (let i = this.#lower(p); i < a.length && a[i] === p; i++) {
+      if (this.#met[i] === 0) {
+        this.#met[i] = 1;
+        return;
+      }
+    }
+  }
+
+  /** The prints of the entries never met. */
+  unmet(): Set<number> {
+    const out = new Set<number>();
+    for (let i = 0; i < this.#met.length; i++) if (this.#met[i] === 0) out.add(this.#prints[i]!);
+    return out;
+  }
+}
+
 /** Runs `f`; a CorruptionError it throws becomes its message (anything else is rethrown). */
 export function damageOf(f: () => void): string | undefined {
   try {
@@ -124,10 +185,10 @@ export class Verifier {
   seqCount = 0;
   /** Seqs whose change-feed record was checked exactly (each is, at most once). */
   readonly seqsChecked = new Set<number>();
-  /** Fingerprints of the value pointers scan 2 read (sorted once it ends), and which scan 3 met. */
-  pointers = new Float64Array(1024);
-  pointerCount = 0;
-  pointerMet = new Uint8Array(0);
+  /** Fingerprints of the value pointers scan 2 read; scan 3 meets their holders. */
+  readonly pointers = new PrintSet();
+  /** Fingerprints of the ids of the value records scan 2 read and passed. */
+  readonly valueIds = new PrintSet();
   /** Versions committed during the verify: their change-feed record is checked at the end. */
   readonly late: Array<{ readonly seq: number; readonly vkey: string; readonly ns: string; readonly key: string; readonly id: string }> = [];
   /** Value ids whose value record failed scan 2, with why. */
@@ -307,41 +368,6 @@ export class Verifier {
       total += this.ends[i]! - this.starts[i]! + 1;
     }
     this.seen = new Uint8Array((total >> 3) + 1);
-  }
-
-  /** Notes a value pointer read by scan 2. */
-  addPointer(id: string, holder: string): void {
-    if (this.pointerCount === this.pointers.length) {
-      const grown = new Float64Array(this.pointerCount * 2);
-      grown.set(this.pointers);
-      this.pointers = grown;
-    }
-    this.pointers[this.pointerCount++] = pointerPrint(id, holder);
-  }
-
-  /** After scan 2: pointers sorted for lookups. */
-  sealPointers(): void {
-    this.pointers = this.pointers.slice(0, this.pointerCount).sort();
-    this.pointerMet = new Uint8Array(this.pointerCount);
-  }
-
-  /** Scan 3 met holder `vkey` of value `id`: its pointer (one not met yet) is marked. */
-  meetHolder(id: string, vkey: string): void {
-    const p = pointerPrint(id, vkey);
-    const a = this.pointers;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! < p) lo = mid + 1;
-      else hi = mid;
-    }
-    for (; lo < a.length && a[lo] === p; lo++) {
-      if (this.pointerMet[lo] === 0) {
-        this.pointerMet[lo] = 1;
-        return;
-      }
-    }
   }
 
   /**

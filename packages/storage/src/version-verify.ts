@@ -10,11 +10,12 @@
  * checked again exactly, by gets, wherever the fingerprints disagree, before anything is
  * reported. So a problem reported is always real; damage could only escape through a
  * fingerprint collision (odds 2^-32 per damaged change-feed record, 2^-52 per damaged
- * value pointer).
+ * value pointer or missing value record).
  * 1. Change feed (`S`): the seqs are exactly 1…L (L: the last seq when the verify
  *    started); the version key each names is fingerprinted.
  * 2. Values (`X`): each decodes, and a text hashes to its id; a pointer (to the version
- *    record holding the text inline, its holder) is fingerprinted with its id.
+ *    record holding the text inline, its holder) is fingerprinted with its id, and the
+ *    id of each record that passed, alone.
  * 3. Versions (`V`), one key at a time (newest first):
  *    - the key and the record decode; the version id equals `versionIdOf` of its fields;
  *    - its seq has its change-feed record, which names this very record (fingerprint),
@@ -31,8 +32,8 @@
  *    - flag "current at commit": set exactly when the version's seq is below the seq of
  *      every version of its key later in clock order (what `commit` computed);
  *    - its value: an inline text hashes to its value id, and meets its pointer; a value
- *      by reference has its value record (one get), and that record passed scan 2 (else
- *      each version sharing it is reported). The text's JSON syntax is not parsed
+ *      by reference has its value record, which passed scan 2 (fingerprint of its id;
+ *      else each version sharing it is reported). The text's JSON syntax is not parsed
  *      again: a text hashing to its id is the very text canonicalized when written.
  * Then, exactly and only where needed: each change-feed record whose version scan 3 did
  * not meet (it names a record that is missing, or committed under another seq), and each
@@ -86,7 +87,7 @@ import {
   TAG_VERSION,
   valueKey,
 } from './version-records.js';
-import { damageOf, describeKey, messageOf, pointerPrint, seqPrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
+import { damageOf, describeKey, messageOf, pointerPrint, seqPrint, valuePrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
 import { lastSeq } from './version-store-reads.js';
 
 export type { VerifyVersionsOptions } from './version-verify-state.js';
@@ -132,24 +133,27 @@ async function verifyValues(v: Verifier): Promise<void> {
     try {
       const vr = decodeValueRecord(bytes);
       // A pointer is checked when scan 3 meets its holder (and hashes the holder's text).
-      if (vr.text === null) v.addPointer(id, vr.holder);
+      if (vr.text === null) v.pointers.add(pointerPrint(id, vr.holder));
       else if (valueIdOfCanonical(vr.text) !== id) why = 'its text does not hash to its id';
     } catch (e) {
       if (!(e instanceof CorruptionError)) throw e;
       why = `it does not decode: ${e.message}`;
     }
-    if (why === undefined) return;
+    if (why === undefined) {
+      v.valueIds.add(valuePrint(id));
+      return;
+    }
     v.badValues.set(id, why);
     v.report('', '', '', `value record ${id}: ${why}`);
   };
   await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records', visit);
-  v.sealPointers();
+  v.pointers.seal();
+  v.valueIds.seal();
 }
 
 /** After scan 3: the value pointers whose holder it did not meet, checked exactly (a second scan, only when there are some). */
 async function verifyUnmetPointers(v: Verifier): Promise<void> {
-  const unmet = new Set<number>();
-  for (let i = 0; i < v.pointerMet.length; i++) if (v.pointerMet[i] === 0) unmet.add(v.pointers[i]!);
+  const unmet = v.pointers.unmet();
   if (unmet.size === 0) return;
   const visit = (k: string, bytes: Uint8Array): void => {
     let id: string;
@@ -288,7 +292,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
     const valueId = r.valueId!;
     if (r.valueText !== null) {
       if (valueIdOfCanonical(r.valueText) !== valueId) report(`its inline value does not hash to its value id ${valueId}`);
-      v.meetHolder(valueId, k);
+      v.pointers.meet(pointerPrint(valueId, k));
       return;
     }
     const bad = v.badValues.get(valueId);
@@ -296,11 +300,13 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       report(`its value ${valueId} is unusable: ${bad}`);
       return;
     }
+    // Committed before the verify started: its value record was too, and scan 2 passed it.
+    if (s <= v.startSeq && v.valueIds.has(valuePrint(valueId))) return;
     const damage = damageOf(() => {
       const xb = tree.get(valueKey(valueId));
       if (xb === undefined) report(`its value ${valueId} is missing: no value record`);
-      else if (s > v.startSeq) {
-        // Committed during the verify: its value record may be newer than scan 2.
+      else {
+        // Newer than scan 2 (or skipped by it over damage): checked here.
         const why = v.valueProblem(valueId, xb);
         if (why !== undefined) report(`its value ${valueId} is unusable: ${why}`);
       }

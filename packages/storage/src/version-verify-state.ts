@@ -95,6 +95,17 @@ export function valuePrint(id: string): number {
   return (mixKey(id, SEED1, M1) >>> 0) * 1048576 + (mixKey(id, SEED2, M2) >>> 12);
 }
 
+/** What long loops need to cut themselves into slices. */
+export interface Slicer {
+  /** True once the slice's time is spent. */
+  due(): boolean;
+  /** Ends the slice (yields); the next one starts. */
+  pause(): Promise<void>;
+}
+
+/** Prints sorted natively at a time, then merged, a slice bound checked per this many. */
+const SORT_RUN = 16384;
+
 /** A multiset of 52-bit fingerprints: filled, sealed (sorted), then looked up and met (each entry once). */
 export class PrintSet {
   #prints = new Float64Array(1024);
@@ -110,10 +121,34 @@ export class PrintSet {
     this.#prints[this.#count++] = p;
   }
 
-  /** Ends the filling: sorted for lookups. */
-  seal(): void {
-    this.#prints = this.#prints.slice(0, this.#count).sort();
-    this.#met = new Uint8Array(this.#count);
+  /**
+   * Ends the filling: sorted for lookups, in slices (a sort of millions of prints in one
+   * go would hold the thread for many slices' worth): runs sorted natively, then merged.
+   */
+  async seal(slicer: Slicer): Promise<void> {
+    const n = this.#count;
+    let src = this.#prints.slice(0, n);
+    for (let i = 0; i < n; i += SORT_RUN) {
+      src.subarray(i, Math.min(n, i + SORT_RUN)).sort();
+      if (slicer.due()) await slicer.pause();
+    }
+    let dst = new Float64Array(n);
+    for (let width = SORT_RUN; width < n; width *= 2) {
+      for (let lo = 0; lo < n; lo += 2 * width) {
+        const mid = Math.min(lo + width, n);
+        const hi = Math.min(lo + 2 * width, n);
+        let i = lo;
+        let j = mid;
+        let k = lo;
+        while (k < hi) {
+          for (const stop = Math.min(hi, k + SORT_RUN); k < stop; ) dst[k++] = j >= hi || (i < mid && src[i]! <= src[j]!) ? src[i++]! : src[j++]!;
+          if (slicer.due()) await slicer.pause();
+        }
+      }
+      [src, dst] = [dst, src];
+    }
+    this.#prints = src;
+    this.#met = new Uint8Array(n);
   }
 
   /** The first index whose print is ≥ `p`. */
@@ -144,10 +179,13 @@ export class PrintSet {
     }
   }
 
-  /** The prints of the entries never met. */
-  unmet(): Set<number> {
+  /** The prints of the entries never met (in slices). */
+  async unmet(slicer: Slicer): Promise<Set<number>> {
     const out = new Set<number>();
-    for (let i = 0; i < this.#met.length; i++) if (this.#met[i] === 0) out.add(this.#prints[i]!);
+    for (let i = 0; i < this.#met.length; i++) {
+      if (this.#met[i] === 0) out.add(this.#prints[i]!);
+      if ((i & 65535) === 65535 && slicer.due()) await slicer.pause();
+    }
     return out;
   }
 }
@@ -164,7 +202,7 @@ export function damageOf(f: () => void): string | undefined {
 }
 
 /** The verify's state: counts, problems, what scan 1 and 2 learned for scan 3, the slicing. */
-export class Verifier {
+export class Verifier implements Slicer {
   readonly tree: LsmTree;
   readonly problems: VerifyProblem[] = [];
   versions = 0;

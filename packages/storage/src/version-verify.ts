@@ -147,13 +147,13 @@ async function verifyValues(v: Verifier): Promise<void> {
     v.report('', '', '', `value record ${id}: ${why}`);
   };
   await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records', visit);
-  v.pointers.seal();
-  v.valueIds.seal();
+  await v.pointers.seal(v);
+  await v.valueIds.seal(v);
 }
 
 /** After scan 3: the value pointers whose holder it did not meet, checked exactly (a second scan, only when there are some). */
 async function verifyUnmetPointers(v: Verifier): Promise<void> {
-  const unmet = v.pointers.unmet();
+  const unmet = await v.pointers.unmet(v);
   if (unmet.size === 0) return;
   const visit = (k: string, bytes: Uint8Array): void => {
     let id: string;

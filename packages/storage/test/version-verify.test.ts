@@ -15,6 +15,7 @@ import type { VerifyReport } from '../src/types.js';
 import { decodeVersionRecord, encodeValuePointer, encodeValueRecord, encodeVersionRecord, seqKey, valueKey, versionKey } from '../src/version-records.js';
 import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/version-store.js';
 import { verifyVersions, type VerifyVersionsOptions } from '../src/version-verify.js';
+import { PrintSet } from '../src/version-verify-state.js';
 
 function openTree(dir: MemoryDirectory, extra: Partial<LsmTreeOptions> = {}): LsmTree {
   return LsmTree.open({
@@ -425,4 +426,36 @@ describe('verifyVersions slices its work', () => {
     expect(yields).toBeGreaterThanOrEqual(records);
     expect(yields).toBeLessThan(records + 10);
   });
+});
+
+describe('PrintSet (the fingerprints one scan leaves for another)', () => {
+  it('sorts in slices (runs, then merges) and finds and meets every print added', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 2 ** 52 - 1 }), { maxLength: 60_000, size: 'max' }), fc.nat(), async (prints, seed) => {
+        // Many duplicates too: prints drawn from a small pool half the time.
+        const all = seed % 2 === 0 ? prints : prints.map((p) => p % 97);
+        const set = new PrintSet();
+        for (const p of all) set.add(p);
+        let pauses = 0;
+        await set.seal({ due: () => true, pause: async () => void pauses++ });
+        if (all.length > 16384) expect(pauses).toBeGreaterThan(1);
+        for (const p of all) expect(set.has(p)).toBe(true);
+        expect(set.has(2 ** 52 + 1)).toBe(false);
+        // Meeting all but the first occurrence of each distinct print leaves exactly those unmet.
+        const seen = new Set<number>();
+        const firsts = new Set<number>();
+        for (const p of all) {
+          if (seen.has(p)) set.meet(p);
+          else {
+            seen.add(p);
+            firsts.add(p);
+          }
+        }
+        expect(await set.unmet({ due: () => false, pause: async () => undefined })).toEqual(firsts);
+        for (const p of firsts) set.meet(p);
+        expect((await set.unmet({ due: () => false, pause: async () => undefined })).size).toBe(0);
+      }),
+      { seed: fcSeed('version-verify: print set'), numRuns: 10, endOnFailure: true },
+    );
+  }, 120_000);
 });

@@ -216,6 +216,8 @@ export class Verifier implements Slicer {
   readonly starts: number[] = [];
   readonly ends: number[] = [];
   readonly ranks: number[] = [];
+  /** Seq ranges scan 1 could not read (damaged blocks), as pairs from, to. */
+  readonly unread: number[] = [];
   /** One bit per change-feed record (by rank): a version record with that seq was seen. */
   seen = new Uint8Array(0);
   /** By rank: the fingerprint of the version key each change-feed record names. */
@@ -444,6 +446,12 @@ export class Verifier implements Slicer {
       if (seq !== undefined && seq !== s) this.report(names.namespace, names.key, names.versionId, `change ${s} names a version committed as change ${seq}`);
     });
     if (damage !== undefined) this.report(names.namespace, names.key, names.versionId, `change ${s}: its records are unreadable: ${damage}`);
+  }
+
+  /** True when seq `s` is in a range scan 1 could not read. */
+  isUnread(s: number): boolean {
+    for (let i = 0; i < this.unread.length; i += 2) if (s >= this.unread[i]! && s <= this.unread[i + 1]!) return true;
+    return false;
   }
 
   /** The rank of seq `s` among the change-feed records scan 1 saw, or -1. */

@@ -48,6 +48,7 @@ function describeBound(k: string): string {
   return `${describeKey(k)} excluded`;
 }
 
+/** The message of anything thrown. */
 export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 // Fingerprints let a scan check what another scan read without a get per record (a get
@@ -112,6 +113,7 @@ export class PrintSet {
   #count = 0;
   #met = new Uint8Array(0);
 
+  /** Adds print `p` (before {@link seal}). */
   add(p: number): void {
     if (this.#count === this.#prints.length) {
       const grown = new Float64Array(this.#count * 2);
@@ -164,6 +166,7 @@ export class PrintSet {
     return lo;
   }
 
+  /** True when `p` was added (after {@link seal}). */
   has(p: number): boolean {
     return this.#prints[this.#lower(p)] === p;
   }
@@ -248,6 +251,7 @@ export class Verifier implements Slicer {
     this.#deadline = performance.now() + sliceMs;
   }
 
+  /** Adds a problem (names empty when it concerns no one version). */
   report(namespace: string, key: string, versionId: string, problem: string): void {
     this.problems.push({ namespace, key, versionId, problem });
   }
@@ -264,6 +268,7 @@ export class Verifier implements Slicer {
     this.#deadline = performance.now() + this.#sliceMs;
   }
 
+  /** Tells the counts so far. */
   progress(): void {
     this.#onProgress?.({ versions: this.versions, values: this.values });
   }

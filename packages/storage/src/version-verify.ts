@@ -270,8 +270,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       const rank = v.rank(s);
       if (rank < 0) {
         if (!v.isUnread(s)) report(`its change ${s} has no change-feed record`);
-      }
-      else if ((v.seen[rank >> 3]! & (1 << (rank & 7))) !== 0) report(`another version record also has seq ${s}`);
+      } else if ((v.seen[rank >> 3]! & (1 << (rank & 7))) !== 0) report(`another version record also has seq ${s}`);
       else {
         v.seen[rank >> 3]! |= 1 << (rank & 7);
         if (v.seqPrints[rank] !== seqPrint(k)) {
@@ -311,8 +310,8 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       report(`its value ${valueId} is unusable: ${bad}`);
       return;
     }
-    // Committed before the verify started: its value record was too, and scan 2 passed it.
-    if (s <= v.startSeq && v.valueIds.has(valuePrint(valueId))) return;
+    // Its value record was read and passed by scan 2 (so it was there before this version, if committed since).
+    if (v.valueIds.has(valuePrint(valueId))) return;
     const damage = damageOf(() => {
       const xb = tree.get(valueKey(valueId));
       if (xb === undefined) report(`its value ${valueId} is missing: no value record`);

@@ -321,6 +321,28 @@ describe('verifyVersions reports damaged segment blocks', () => {
   });
 });
 
+describe('verifyVersions when nothing past the damage reads', () => {
+  it('reports each scan stopped, and returns', async () => {
+    const dir = new MemoryDirectory();
+    let tree = openTree(dir, { autoMerge: false });
+    const w = new Writer(new VersionStore(tree, { inlineMaxBytes: 64 }));
+    for (let i = 0; i < 100; i++) w.put('ns', `k${i}`, JSON.stringify({ i }));
+    await tree.compact();
+    await tree.close();
+    // The footer of every segment: no reader opens, so no cursor over the tree can be made.
+    for (const seg of dir.list().filter((f) => f.endsWith('.kseg'))) dir.flipBit(seg, dir.readAll(seg)!.length - 2);
+    tree = openTree(dir, { autoMerge: false });
+    const r = await verify(tree);
+    expect(r.ok).toBe(false);
+    // Each scan met the damage at its first seek, and went no further than past the damaged files.
+    const met = r.problems.map((p) => p.problem).filter((p) => /^[a-z-]+ records from key 0x[0-9a-f]+ are unreadable: segment \d+\.kseg is damaged at offset \d+: /.test(p));
+    expect(met.map((p) => p.split(' ')[0]).sort()).toEqual(['change-feed', 'value', 'version']);
+    expect(r.problems.some((p) => p.problem.startsWith('the last change could not be found: segment'))).toBe(true);
+    expect(r.versions).toBe(0);
+    await tree.close();
+  });
+});
+
 describe('verifyVersions while writes go on', () => {
   it('reports no false problem for versions, forks, shared and by-reference values committed between slices', async () => {
     const { tree, store, w, expected } = await filledStore();

@@ -44,7 +44,7 @@ export class Metrics {
     const stats = () => db.stats();
     new Gauge({ name: 'koru_versions', help: 'Versions stored', registers: [this.registry], async collect() { this.set((await stats()).versions); } });
     new Gauge({ name: 'koru_keys', help: 'Live keys', registers: [this.registry], async collect() { this.set((await stats()).keys); } });
-    new Gauge({ name: 'koru_disk_bytes', help: 'Bytes of the log and snapshots on disk', registers: [this.registry], async collect() { this.set((await stats()).diskBytes); } });
+    new Gauge({ name: 'koru_disk_bytes', help: 'Bytes of the database files on disk', registers: [this.registry], async collect() { this.set((await stats()).diskBytes); } });
     new Gauge({ name: 'koru_seq', help: 'Last committed change', registers: [this.registry], collect() { this.set(db.seq); } });
   }
 

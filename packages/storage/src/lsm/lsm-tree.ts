@@ -369,7 +369,7 @@ export class LsmTree {
     const wal = this.#wal!;
     wal.sync();
     wal.close();
-    this.#frozen.unshift({ mem: this.#mem, wal: wal.fileNumber });
+    this.#frozen.unshift({ mem: this.#mem, wal: wal.fileNumber, bytes: wal.bytes });
     this.#mem = new Memtable();
     this.#wal = undefined;
     this.#walNumber = this.#nextFile++;
@@ -604,6 +604,7 @@ export class LsmTree {
   /** Bytes of every file of the tree (segments and logs). */
   diskBytes(): number {
     let n = this.#wal?.bytes ?? 0;
+    for (const f of this.#frozen) n += f.bytes;
     for (const s of this.#manifest.segments) n += s.bytes;
     return n;
   }

@@ -8,7 +8,7 @@ import { CorruptionError } from '../errors.js';
 import type { StorageDirectory } from './io.js';
 import { readManifest, type ManifestState } from './manifest.js';
 import { Memtable } from './memtable.js';
-import { MANIFEST_FILE, segmentFileName } from './types.js';
+import { MANIFEST_FILE, segmentFileName, walFileName } from './types.js';
 import { removeWal, replayWal, type WalReplay } from './wal.js';
 
 /** What opening found in the logs. */
@@ -21,6 +21,8 @@ export interface LsmRecovery {
 export interface Frozen {
   readonly mem: Memtable;
   readonly wal: number;
+  /** The log file's size (what it adds to the tree's bytes on disk). */
+  readonly bytes: number;
 }
 
 /** The state a tree opens with. */
@@ -116,7 +118,14 @@ export function recoverTree(dir: StorageDirectory, repair: boolean): RecoveredTr
       batches++;
       for (const e of batch) mem.put(e.key, e.kind, e.value);
     }
-    frozen.unshift({ mem, wal: n });
+    const f = dir.open(walFileName(n), 'read');
+    let bytes: number;
+    try {
+      bytes = f.size();
+    } finally {
+      f.close();
+    }
+    frozen.unshift({ mem, wal: n, bytes });
   }
   return { manifest, frozen, next, report: { replayedBatches: batches, logs: reports } };
 }

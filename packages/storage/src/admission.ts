@@ -110,7 +110,6 @@ export class Admission {
     const batch = new Map<string, HlcStamp>();
     let newest: HlcStamp | undefined;
     for (const { i, it, stamp, canon } of checked) {
-      const system = it.namespace === SYSTEM_NAMESPACE;
       const pk = ctx.pending.acquire(it.namespace, it.key);
       const w = stampedWrite(pk, canon, it.previousVersion, stamp, it.hlc, it.node);
       if (it.valueId !== undefined && it.valueId !== w.record.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);

@@ -331,8 +331,8 @@ export class ResumableCursor {
   }
 }
 
-/** The heads of a namespace's keys, in key order: one seek per key. */
-export function* headsOf(tree: LsmTree, nsPrefix: string, head: (prefix: string, vkey: string, bytes: Uint8Array) => Version): Generator<Version> {
+/** Each key of a namespace, in key order, made by `make` from its head record: one seek per key. */
+function* eachHead<T>(tree: LsmTree, nsPrefix: string, make: (prefix: string, vkey: string, bytes: Uint8Array) => T): Generator<T> {
   const c = new ResumableCursor(tree);
   let at = nsPrefix;
   for (;;) {
@@ -340,26 +340,23 @@ export function* headsOf(tree: LsmTree, nsPrefix: string, head: (prefix: string,
     if (e === undefined || !e.key().startsWith(nsPrefix)) return;
     const vkey = e.key();
     const prefix = keyPrefixOf(vkey);
-    const v = head(prefix, vkey, e.value());
+    const made = make(prefix, vkey, e.value());
     at = prefixEnd(prefix);
-    yield v;
+    yield made;
   }
 }
 
+/** The heads of a namespace's keys, in key order: one seek per key. */
+export function headsOf(tree: LsmTree, nsPrefix: string, head: (prefix: string, vkey: string, bytes: Uint8Array) => Version): Generator<Version> {
+  return eachHead(tree, nsPrefix, head);
+}
+
 /** The keys of a namespace, in key order, each with whether its head is a tombstone: one seek per key, no value read. */
-export function* headKeysOf(tree: LsmTree, nsPrefix: string): Generator<{ readonly key: string; readonly deleted: boolean }> {
-  const c = new ResumableCursor(tree);
-  let at = nsPrefix;
-  for (;;) {
-    const e = c.seek(at);
-    if (e === undefined || !e.key().startsWith(nsPrefix)) return;
-    const vkey = e.key();
-    const prefix = keyPrefixOf(vkey);
-    const { flags } = versionRecordSeq(e.value());
-    const key = decodeVersionKey(vkey).key;
-    at = prefixEnd(prefix);
-    yield { key, deleted: (flags & FLAG_DELETED) !== 0 };
-  }
+export function headKeysOf(tree: LsmTree, nsPrefix: string): Generator<{ readonly key: string; readonly deleted: boolean }> {
+  return eachHead(tree, nsPrefix, (_prefix, vkey, bytes) => ({
+    key: decodeVersionKey(vkey).key,
+    deleted: (versionRecordSeq(bytes).flags & FLAG_DELETED) !== 0,
+  }));
 }
 
 /**

@@ -4,6 +4,10 @@ import { LruBlockCache } from '../src/lsm/block-cache.js';
 import type { StorageDirectory } from '../src/lsm/io.js';
 import { SegmentReader } from '../src/lsm/segment-reader.js';
 import { segmentFileName, type Entry } from '../src/lsm/types.js';
+import { LsmTree, type LsmTreeOptions } from '../src/lsm/lsm-tree.js';
+import type { MemoryDirectory } from '../src/lsm/memory-directory.js';
+import { InlineMergeRunner } from '../src/lsm/merge-runner.js';
+import { VERSION_TREE_WRITER } from '../src/version-store.js';
 
 /** Every entry of segment `n` of `dir`, in order (values copied). */
 export function readSegment(dir: StorageDirectory, n: number): Entry[] {
@@ -24,4 +28,19 @@ export function codeOf(f: () => unknown): string | undefined {
     throw e;
   }
   return undefined;
+}
+
+/** A small version-store tree in memory: tiny memtables, files and blocks, so flushes and merges happen after a few writes. */
+export function openTinyVersionTree(dir: MemoryDirectory, extra: Partial<LsmTreeOptions> = {}): LsmTree {
+  return LsmTree.open({
+    dir,
+    flushRunner: new InlineMergeRunner(dir),
+    sync: 'always',
+    memtableBytes: 4 * 1024,
+    targetFileBytes: 8 * 1024,
+    picker: { l0Trigger: 3, levelBaseBytes: 16 * 1024, levelMultiplier: 4 },
+    writer: { ...VERSION_TREE_WRITER, blockBytes: 512 },
+    cache: 64 * 1024,
+    ...extra,
+  });
 }

@@ -5,31 +5,18 @@ import { ErrorCodes, formatHlc, HLC_MAX_WALL, type JsonValue } from '@koru/engin
 import { fcSeed, prng } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LsmTree, type LsmTreeOptions } from '../src/lsm/lsm-tree.js';
-import { InlineMergeRunner } from '../src/lsm/merge-runner.js';
+import type { LsmTree } from '../src/lsm/lsm-tree.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { KIND_DELETE, KIND_PUT } from '../src/lsm/types.js';
 import type { Version } from '../src/types.js';
 import { decodeVersionKey, encodeValuePointer, encodeVersionRecord, keyPrefix, valueKey, versionKey } from '../src/version-records.js';
-import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/version-store.js';
+import { VersionStore, type NewVersion } from '../src/version-store.js';
 import { isoOfWall } from '../src/version-store-reads.js';
-import { codeOf } from './lsm-helpers.js';
+import { codeOf, openTinyVersionTree } from './lsm-helpers.js';
 
 const enc = new TextEncoder();
 
-function openTree(dir: MemoryDirectory, extra: Partial<LsmTreeOptions> = {}): LsmTree {
-  return LsmTree.open({
-    dir,
-    flushRunner: new InlineMergeRunner(dir),
-    sync: 'always',
-    memtableBytes: 4 * 1024,
-    targetFileBytes: 8 * 1024,
-    picker: { l0Trigger: 3, levelBaseBytes: 16 * 1024, levelMultiplier: 4 },
-    writer: { ...VERSION_TREE_WRITER, blockBytes: 512 },
-    cache: 64 * 1024,
-    ...extra,
-  });
-}
+const openTree = openTinyVersionTree;
 
 
 const hexId = (rand: () => number): string => Array.from({ length: 32 }, () => Math.floor(rand() * 256).toString(16).padStart(2, '0')).join('');

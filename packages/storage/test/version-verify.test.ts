@@ -7,8 +7,7 @@ import { formatHlc, valueIdOfCanonical, versionIdOf } from '@koru/engine';
 import { fcSeed } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LsmTree, type LsmTreeOptions } from '../src/lsm/lsm-tree.js';
-import { InlineMergeRunner } from '../src/lsm/merge-runner.js';
+import type { LsmTree } from '../src/lsm/lsm-tree.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
 import { keyBytes } from '../src/lsm/types.js';
 import type { VerifyReport } from '../src/types.js';
@@ -16,20 +15,9 @@ import { decodeVersionRecord, encodeValuePointer, encodeValueRecord, encodeVersi
 import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/version-store.js';
 import { verifyVersions, type VerifyVersionsOptions } from '../src/version-verify.js';
 import { PrintSet } from '../src/version-verify-state.js';
+import { openTinyVersionTree } from './lsm-helpers.js';
 
-function openTree(dir: MemoryDirectory, extra: Partial<LsmTreeOptions> = {}): LsmTree {
-  return LsmTree.open({
-    dir,
-    flushRunner: new InlineMergeRunner(dir),
-    sync: 'always',
-    memtableBytes: 4 * 1024,
-    targetFileBytes: 8 * 1024,
-    picker: { l0Trigger: 3, levelBaseBytes: 16 * 1024, levelMultiplier: 4 },
-    writer: { ...VERSION_TREE_WRITER, blockBytes: 512 },
-    cache: 64 * 1024,
-    ...extra,
-  });
-}
+const openTree = openTinyVersionTree;
 
 /** Makes versions as CausalStorage does (ids hashed from their fields) and commits them. */
 class Writer {

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, syncedPoint, syncedSidecar, type Failure } from './v2-disk-helpers.js';
+import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, segmentsSettled, syncedPoint, syncedSidecar, type Failure } from './v2-disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -52,11 +52,6 @@ async function refuses(dir: string, file: string): Promise<Failure> {
   return e;
 }
 
-/** The segment files of `dir` once the merged-away ones are gone (they are unlinked off the main thread). */
-async function segmentsSettled(dir: string, count: number): Promise<string[]> {
-  for (let waited = 0; filesOf(dir, '.kseg').length > count && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-  return filesOf(dir, '.kseg');
-}
 
 /** Runs `check` on each item, `width` at a time (each opens its own database). */
 async function inParallel<T>(items: readonly T[], width: number, check: (item: T) => Promise<void>): Promise<void> {

@@ -9,7 +9,7 @@ import { tempDir } from '@koru/vitest-preset/helpers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFiles, filesOf, flipBit, parseSegment, rejection, type Failure } from './v2-disk-helpers.js';
+import { copyFiles, flipBit, parseSegment, rejection, segmentsSettled, type Failure } from './v2-disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -37,11 +37,6 @@ async function refuses(dir: string, seg: string): Promise<Failure> {
   return e;
 }
 
-/** The segment files of `dir` once the merged-away ones are gone (they are unlinked off the main thread). */
-async function segmentsSettled(dir: string, count: number): Promise<string[]> {
-  for (let waited = 0; filesOf(dir, '.kseg').length > count && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-  return filesOf(dir, '.kseg');
-}
 
 describe('bit flips in a segment', () => {
   const KEYS = 30;

@@ -187,3 +187,9 @@ export function parseSegment(buf: Buffer): SegmentParts {
   }
   return { footer: { offset: f, size: 36 }, topIndex, properties, indexPartitions, filterPartitions, dataBlocks };
 }
+
+/** The segment files of `dir` once the merged-away ones are gone (they are unlinked off the main thread). */
+export async function segmentsSettled(dir: string, count: number): Promise<string[]> {
+  for (let waited = 0; filesOf(dir, '.kseg').length > count && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  return filesOf(dir, '.kseg');
+}

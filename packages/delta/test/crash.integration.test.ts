@@ -58,7 +58,7 @@ function startWriter(
   sync: string,
   seed: number,
 ): Promise<{ child: ChildProcess; lines: Line[]; stderr: () => string; ready: Line }> {
-  const child = spawn(process.execPath, [WRITER, dir, sync, String(seed), String(1024 * 1024)], {
+  const child = spawn(process.execPath, [WRITER, dir, sync, String(seed), String(64 * 1024)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

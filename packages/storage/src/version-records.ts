@@ -458,6 +458,17 @@ export function namespaceOfVersionKey(k: string): { readonly namespace: string; 
   return { namespace, prefixLength: nameEnd };
 }
 
+/**
+ * The names a {@link keyPrefix} encodes (its tag is not checked: head records share the
+ * layout under their own tag). @throws CorruptionError unless exactly two names
+ */
+export function decodeKeyPrefix(prefix: string): { readonly namespace: string; readonly key: string } {
+  const namespace = readName(prefix, 1, 'namespace');
+  const key = readName(prefix, nameEnd, 'key');
+  if (namespace === '' || key === '' || nameEnd !== prefix.length) throw corrupt('key prefix', 1);
+  return { namespace, key };
+}
+
 /** Tag of a namespace's live-key counter record (see store-counters.ts). */
 export const TAG_NAMESPACE_COUNT = 'N';
 

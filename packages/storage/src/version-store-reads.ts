@@ -17,7 +17,6 @@ import {
   decodeVersionKey,
   decodeVersionKeySuffix,
   decodeVersionRecord,
-  FLAG_DELETED,
   keyPrefix,
   namespaceOfVersionKey,
   prefixEnd,
@@ -189,13 +188,6 @@ function keyCursor(tree: LsmTree, prefix: string, seekKey: string): LsmCursor {
   return c;
 }
 
-/** The newest version of the key whose records start with `prefix`, or undefined. */
-export function firstAt(tree: LsmTree, prefix: string): { readonly vkey: string; readonly bytes: Uint8Array } | undefined {
-  const c = keyCursor(tree, prefix, prefix);
-  if (!c.valid() || !c.key().startsWith(prefix)) return undefined;
-  return { vkey: c.key(), bytes: c.value() };
-}
-
 /** The first version at or after `seekKey` within the key `prefix` (newest first), materialized. */
 export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string): Version | undefined {
   const c = keyCursor(tree, prefix, seekKey);
@@ -329,34 +321,6 @@ export class ResumableCursor {
     this.#cursor.next();
     return this.#cursor.valid() ? this.#cursor : undefined;
   }
-}
-
-/** Each key of a namespace, in key order, made by `make` from its head record: one seek per key. */
-function* eachHead<T>(tree: LsmTree, nsPrefix: string, make: (prefix: string, vkey: string, bytes: Uint8Array) => T): Generator<T> {
-  const c = new ResumableCursor(tree);
-  let at = nsPrefix;
-  for (;;) {
-    const e = c.seek(at);
-    if (e === undefined || !e.key().startsWith(nsPrefix)) return;
-    const vkey = e.key();
-    const prefix = keyPrefixOf(vkey);
-    const made = make(prefix, vkey, e.value());
-    at = prefixEnd(prefix);
-    yield made;
-  }
-}
-
-/** The heads of a namespace's keys, in key order: one seek per key. */
-export function headsOf(tree: LsmTree, nsPrefix: string, head: (prefix: string, vkey: string, bytes: Uint8Array) => Version): Generator<Version> {
-  return eachHead(tree, nsPrefix, head);
-}
-
-/** The keys of a namespace, in key order, each with whether its head is a tombstone: one seek per key, no value read. */
-export function headKeysOf(tree: LsmTree, nsPrefix: string): Generator<{ readonly key: string; readonly deleted: boolean }> {
-  return eachHead(tree, nsPrefix, (_prefix, vkey, bytes) => ({
-    key: decodeVersionKey(vkey).key,
-    deleted: (versionRecordSeq(bytes).flags & FLAG_DELETED) !== 0,
-  }));
 }
 
 /**

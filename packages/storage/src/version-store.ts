@@ -21,9 +21,11 @@ import type { LsmTree } from './lsm/lsm-tree.js';
 import type { SegmentWriterOptions } from './lsm/segment-writer.js';
 import { KIND_PUT, keyBytes, type Entry } from './lsm/types.js';
 import type { Version } from './types.js';
+import { decodeHead, encodeHead, headKeyOf, prefixOfHeadKey } from './head-records.js';
 import { StoreCounters } from './store-counters.js';
 import { versionJson } from './version-json.js';
 import {
+  decodeKeyPrefix,
   decodeVersionKey,
   encodeValuePointer,
   encodeValueRecord,
@@ -44,9 +46,7 @@ import {
 import {
   changeAt,
   committedRange,
-  firstAt,
-  headKeysOf,
-  headsOf,
+  ResumableCursor,
   historyOf,
   idsOf,
   namespacesOf,
@@ -176,6 +176,8 @@ export class VersionStore {
     const entries: Entry[] = [];
     // Per key of the batch: its newest record so far (undefined: none yet).
     const heads = new Map<string, HeadKey | undefined>();
+    // Per key whose head changed: its new head's record key and record (its head record).
+    const headRecords = new Map<string, { readonly vkey: string; readonly record: Uint8Array }>();
     // Live keys gained or lost per namespace, distinct values added and their text.
     const liveDelta = new Map<string, number>();
     let newValues = 0;
@@ -220,8 +222,10 @@ export class VersionStore {
       const record = encodeVersionRecord({ seq, deleted: v.deleted, previousVersion: v.previousVersion, valueId: v.valueId, valueText: inline, currentAtCommit: current });
       entries.push({ key: vkey, kind: KIND_PUT, value: record });
       entries.push({ key: seqKey(seq), kind: KIND_PUT, value: keyBytes(vkey) });
+      if (current) headRecords.set(prefix, { vkey, record });
       currents[i] = current;
     }
+    for (const [prefix, h] of headRecords) entries.push({ key: headKeyOf(prefix), kind: KIND_PUT, value: encodeHead(h.vkey, h.record) });
     const counted = this.#counters.change(seq, liveDelta, newValues, newText);
     for (const e of counted.entries) entries.push(e);
     tree.write(entries);
@@ -244,25 +248,31 @@ export class VersionStore {
     return currents;
   }
 
-  /** The key's head record: cached, or one seek. */
+  /** The key's head: cached, or one point lookup of its head record. */
   #headKey(prefix: string): HeadKey | undefined {
     const cached = this.#heads.get(prefix);
     if (cached !== undefined) return cached;
-    const found = firstAt(this.#tree, prefix);
-    return found === undefined ? undefined : { vkey: found.vkey, deleted: (versionRecordSeq(found.bytes).flags & FLAG_DELETED) !== 0 };
+    const found = this.#headRecord(prefix);
+    return found === undefined ? undefined : { vkey: found.vkey, deleted: (versionRecordSeq(found.record).flags & FLAG_DELETED) !== 0 };
+  }
+
+  /** The key's head record (see head-records.ts), or undefined for a key never written. @throws CorruptionError */
+  #headRecord(prefix: string): { readonly vkey: string; readonly record: Uint8Array } | undefined {
+    const bytes = this.#tree.get(headKeyOf(prefix));
+    return bytes === undefined ? undefined : decodeHead(bytes);
   }
 
   // ---- reads ---------------------------------------------------------------------
 
-  /** The key's newest version (tombstone included), or undefined. Cached; else one seek. */
+  /** The key's newest version (tombstone included), or undefined. Cached; else one point lookup. */
   head(namespace: string, key: string): Version | undefined {
     const prefix = keyPrefix(namespace, key);
     const cached = this.#heads.get(prefix);
     if (cached?.version !== undefined) return cached.version;
     if (cached !== undefined) return this.#cacheHead(prefix, cached.vkey, this.#fetch.build(cached.vkey, this.#fetch.record(cached.vkey)));
-    const found = firstAt(this.#tree, prefix);
+    const found = this.#headRecord(prefix);
     if (found === undefined) return undefined;
-    return this.#cacheHead(prefix, found.vkey, this.#fetch.version(found.vkey, found.bytes));
+    return this.#cacheHead(prefix, found.vkey, this.#fetch.version(found.vkey, found.record));
   }
 
   #cacheHead(prefix: string, vkey: string, version: Version): Version {
@@ -324,16 +334,32 @@ export class VersionStore {
 
   /** Every key of a namespace with its head, in key order (one seek per key). */
   heads(namespace: string): Iterable<Version> {
-    return headsOf(this.#tree, namespacePrefix(namespace), (prefix, vkey, bytes) => {
+    return this.#eachHead(namespace, (prefix, vkey, record) => {
       const cached = this.#heads.get(prefix);
       if (cached?.version !== undefined && cached.vkey === vkey) return cached.version;
-      return this.#cacheHead(prefix, vkey, this.#fetch.version(vkey, bytes));
+      return this.#cacheHead(prefix, vkey, this.#fetch.version(vkey, record));
     });
   }
 
-  /** The keys of a namespace (UTF-8 byte order), each with whether its head is a tombstone. One seek per key; no value read. */
+  /** The keys of a namespace (UTF-8 byte order), each with whether its head is a tombstone. One range scan; no value read. */
   keys(namespace: string): Iterable<{ readonly key: string; readonly deleted: boolean }> {
-    return headKeysOf(this.#tree, namespacePrefix(namespace));
+    return this.#eachHead(namespace, (prefix, _vkey, record) => ({
+      key: decodeKeyPrefix(prefix).key,
+      deleted: (versionRecordSeq(record).flags & FLAG_DELETED) !== 0,
+    }));
+  }
+
+  /** Each key of a namespace in key order, made by `make` from its head record: one range scan of the head records. */
+  *#eachHead<T>(namespace: string, make: (prefix: string, vkey: string, record: Uint8Array) => T): Generator<T> {
+    const start = headKeyOf(namespacePrefix(namespace));
+    const c = new ResumableCursor(this.#tree);
+    for (let e = c.seek(start); e !== undefined && e.key().startsWith(start); ) {
+      const hkey = e.key();
+      const { vkey, record } = decodeHead(e.value());
+      const made = make(prefixOfHeadKey(hkey), vkey, record);
+      yield made;
+      e = c.next(hkey);
+    }
   }
 
   /** Namespaces with at least one version (tombstones count), ascending. One seek each. */

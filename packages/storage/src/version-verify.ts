@@ -89,6 +89,7 @@ import {
 } from './version-records.js';
 import { damageOf, describeKey, messageOf, pointerPrint, seqPrint, valuePrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
 import { lastSeq } from './version-store-reads.js';
+import { decodeHead, headKeyOf } from './head-records.js';
 
 export type { VerifyVersionsOptions } from './version-verify-state.js';
 
@@ -217,6 +218,21 @@ interface KeyState {
 async function verifyVersionRecords(v: Verifier): Promise<void> {
   const tree = v.tree;
   let ks: KeyState = { prefix: '', namespace: '', key: '', minSeq: Infinity, pending: new Map(), partial: false };
+  // A key's first record is its newest version: its head record must be a copy of it (or
+  // name a newer one, written since the scan began).
+  const checkHead = (of: KeyState, k: string, bytes: Uint8Array, id: string): void => {
+    let head: ReturnType<typeof decodeHead> | undefined;
+    try {
+      const b = tree.get(headKeyOf(of.prefix));
+      head = b === undefined ? undefined : decodeHead(b);
+    } catch (e) {
+      v.report(of.namespace, of.key, id, `its head record is unreadable: ${messageOf(e)}`);
+      return;
+    }
+    if (head === undefined) v.report(of.namespace, of.key, id, 'it has versions but no head record');
+    else if (head.vkey > k) v.report(of.namespace, of.key, id, `its head record names ${describeKey(head.vkey)}, not its newest version`);
+    else if (head.vkey === k && !sameBytes(head.record, bytes)) v.report(of.namespace, of.key, id, "its head record differs from its newest version's record");
+  };
   const finishKey = (): void => {
     if (!ks.partial) {
       for (const [prev, succs] of ks.pending) {
@@ -241,6 +257,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
         ({ wall, logical, node, versionId: id } = f);
         ks = { prefix: keyPrefix(f.namespace, f.key), namespace: f.namespace, key: f.key, minSeq: Infinity, pending: new Map(), partial: false };
         v.keys++;
+        checkHead(ks, k, bytes, id);
       }
     } catch (e) {
       // Within a known key, its names are known; otherwise none can be given.
@@ -382,4 +399,10 @@ export async function verifyVersions(tree: LsmTree, options: VerifyVersionsOptio
   verifyLate(v);
   v.progress();
   return { ok: v.problems.length === 0, keys: v.keys, versions: v.versions, values: v.values, problems: v.problems };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -12,6 +12,7 @@ import type { Version } from '../src/types.js';
 import { decodeVersionKey, encodeValuePointer, encodeVersionRecord, keyPrefix, valueKey, versionKey } from '../src/version-records.js';
 import { VersionStore, type NewVersion } from '../src/version-store.js';
 import { isoOfWall } from '../src/version-store-reads.js';
+import { encodeHead, headKeyOf } from '../src/head-records.js';
 import { codeOf, openTinyVersionTree } from './lsm-helpers.js';
 
 const enc = new TextEncoder();
@@ -356,11 +357,16 @@ describe('damaged records', () => {
     expect(codeOf(() => [...store.heads('ns')])).toBe(ErrorCodes.CORRUPTION);
   }
 
+  /** Stores `bad` as the version's record, and as the copy its head record holds. */
+  const forge = (t: LsmTree, bad: Uint8Array): void => {
+    t.put(vkey, bad);
+    t.put(headKeyOf(keyPrefix('ns', 'k')), encodeHead(vkey, bad));
+  };
   const damages: Array<[string, (tree: LsmTree) => void]> = [
-    ['a malformed version record', (t) => t.put(vkey, Uint8Array.of(0x02, 0x01, 0xff))],
-    ['unknown flags', (t) => t.put(vkey, Uint8Array.of(0x40, ...encodeVersionRecord({ seq: 1, deleted: false, previousVersion: null, valueId: '0b'.repeat(32), valueText: '1', currentAtCommit: true }).subarray(1)))],
-    ['text that is not JSON', (t) => t.put(vkey, encodeVersionRecord({ seq: 1, deleted: false, previousVersion: null, valueId: '0b'.repeat(32), valueText: '{"v":', currentAtCommit: true }))],
-    ['a wrong seq', (t) => t.put(vkey, encodeVersionRecord({ seq: 7, deleted: false, previousVersion: null, valueId: '0b'.repeat(32), valueText: '1', currentAtCommit: true }).slice())],
+    ['a malformed version record', (t) => forge(t, Uint8Array.of(0x02, 0x01, 0xff))],
+    ['unknown flags', (t) => forge(t, Uint8Array.of(0x40, ...encodeVersionRecord({ seq: 1, deleted: false, previousVersion: null, valueId: '0b'.repeat(32), valueText: '1', currentAtCommit: true }).subarray(1)))],
+    ['text that is not JSON', (t) => forge(t, encodeVersionRecord({ seq: 1, deleted: false, previousVersion: null, valueId: '0b'.repeat(32), valueText: '{"v":', currentAtCommit: true }))],
+    ['a wrong seq', (t) => forge(t, encodeVersionRecord({ seq: 7, deleted: false, previousVersion: null, valueId: '0b'.repeat(32), valueText: '1', currentAtCommit: true }).slice())],
   ];
 
   for (const [what, damage] of damages) {

@@ -16,6 +16,7 @@ import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/versi
 import { verifyVersions, type VerifyVersionsOptions } from '../src/version-verify.js';
 import { PrintSet } from '../src/version-verify-state.js';
 import { openTinyVersionTree } from './lsm-helpers.js';
+import { parseSegment } from './v2-disk-helpers.js';
 
 const openTree = openTinyVersionTree;
 
@@ -285,9 +286,11 @@ describe('verifyVersions reports damaged segment blocks', () => {
     await tree.close();
     const segs = dir.list().filter((f) => f.endsWith('.kseg'));
     expect(segs.length).toBeGreaterThan(2);
-    const seg = segs[Math.round(at * (segs.length - 1))]!;
-    // Data blocks come first in a segment.
-    dir.flipBit(seg, Math.floor(dir.readAll(seg)!.length * 0.3), 3);
+    // The data blocks the three scans read (head records are read by gets), in key order:
+    // `at` picks the first (change feed), one in the middle, or the last (values).
+    const scanned = segs.sort().flatMap((f) => parseSegment(Buffer.from(dir.readAll(f)!)).dataBlocks.filter((b) => !/[CHN]/.test(b.tags)).map((b) => ({ f, b })));
+    const { f: seg, b: block } = scanned[Math.round(at * (scanned.length - 1))]!;
+    dir.flipBit(seg, block.offset + Math.floor(block.size / 2), 3);
     tree = openTree(dir, { autoMerge: false });
     const r = await verify(tree);
     expect(r.ok).toBe(false);

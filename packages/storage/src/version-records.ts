@@ -296,6 +296,11 @@ export function namespacePrefix(ns: string): string {
  * Bloom filter key ({@link filterKey}). @throws InvalidArgumentError
  */
 export function keyPrefix(ns: string, key: string): string {
+  let keys = keyPrefixes.get(ns);
+  if (keys !== undefined) {
+    const known = keys.get(key);
+    if (known !== undefined) return known;
+  }
   let p = namespacePrefixes.get(ns);
   if (p === undefined) {
     checkName(ns, 'namespace', true);
@@ -304,8 +309,25 @@ export function keyPrefix(ns: string, key: string): string {
     if (namespacePrefixes.size >= NAMESPACE_PREFIXES_MAX) namespacePrefixes.clear();
     namespacePrefixes.set(ns, p);
   } else checkName(key, 'key', true);
-  return p + encodeName(key);
+  const prefix = p + encodeName(key);
+  if (keyPrefixCount >= KEY_PREFIXES_MAX) {
+    keyPrefixes.clear();
+    keyPrefixCount = 0;
+    keys = undefined;
+  }
+  if (keys === undefined) keyPrefixes.set(ns, (keys = new Map()));
+  keys.set(key, prefix);
+  keyPrefixCount++;
+  return prefix;
 }
+
+// The prefixes of recently used keys, per namespace: a cached read or a commit then
+// finds its key's prefix as a flat string whose hash V8 already keeps, instead of
+// concatenating one (and hashing it afresh for the head cache). Bounded: cleared when
+// full (≈2 MB at most for names of usual length). Only valid names get in.
+const keyPrefixes = new Map<string, Map<string, string>>();
+let keyPrefixCount = 0;
+const KEY_PREFIXES_MAX = 16384;
 
 // A store sees few namespaces, each on many keys: their prefixes are kept (bounded:
 // cleared when full, as names come from callers). Only valid names get in.

@@ -100,6 +100,11 @@ interface HeadKey {
   readonly deleted: boolean;
 }
 
+/** A key's head as a batch leaves it: `item` the batch item that made it, -1 when made before the batch. */
+interface BatchHead extends HeadKey {
+  readonly item: number;
+}
+
 /** Cache bytes of a head known by its key only. */
 const HEAD_KEY_BYTES = 160;
 
@@ -174,8 +179,9 @@ export class VersionStore {
     if (n === 0) return currents;
     const tree = this.#tree;
     const entries: Entry[] = [];
-    // Per key of the batch: its newest record so far (undefined: none yet).
-    const heads = new Map<string, HeadKey | undefined>();
+    // Per key of the batch: its newest record so far (undefined: none yet), with the
+    // batch item that made it (-1: the record stored before the batch).
+    const heads = new Map<string, BatchHead | undefined>();
     // Per key whose head changed: its new head's record key and record (its head record).
     const headRecords = new Map<string, { readonly vkey: string; readonly record: Uint8Array }>();
     // Live keys gained or lost per namespace, distinct values added and their text.
@@ -192,7 +198,7 @@ export class VersionStore {
       }
       const prefix = keyPrefix(v.namespace, v.key);
       const vkey = prefix + versionKeySuffix(v.wall, v.logical, v.node, v.versionId);
-      const head = heads.has(prefix) ? heads.get(prefix) : this.#headKey(prefix);
+      const head = n > 1 && heads.has(prefix) ? heads.get(prefix) : this.#headKey(prefix);
       // Newest first: a key that sorts before the head is later in clock order.
       const current = head === undefined || vkey < head.vkey;
       if (vkey === head?.vkey || written?.has(vkey) === true || (!current && tree.get(vkey) !== undefined)) {
@@ -201,22 +207,24 @@ export class VersionStore {
       if (current) {
         const wasLive = head !== undefined && !head.deleted;
         if (wasLive === v.deleted) liveDelta.set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
-        heads.set(prefix, { vkey, deleted: v.deleted });
-      } else heads.set(prefix, head);
+        heads.set(prefix, { vkey, deleted: v.deleted, item: i });
+      } else heads.set(prefix, head === undefined ? undefined : { vkey: head.vkey, deleted: head.deleted, item: -1 });
       written?.add(vkey);
       seq++;
       let inline: string | null = null;
       if (!v.deleted) {
         const id = v.valueId!;
-        if (firstStored?.has(id) !== true && tree.get(valueKey(id)) === undefined) {
+        const key = valueKey(id);
+        if (firstStored?.has(id) !== true && tree.get(key) === undefined) {
           (firstStored ??= new Set()).add(id);
           const text = v.valueText!;
+          const bytes = utf8Length(text);
           newValues++;
-          newText += utf8Length(text);
-          if (text.length <= this.#inlineMax && (text.length * 3 <= this.#inlineMax || utf8Length(text) <= this.#inlineMax)) {
+          newText += bytes;
+          if (bytes <= this.#inlineMax) {
             inline = text;
-            entries.push({ key: valueKey(id), kind: KIND_PUT, value: encodeValuePointer(vkey) });
-          } else entries.push({ key: valueKey(id), kind: KIND_PUT, value: encodeValueRecord(text) });
+            entries.push({ key, kind: KIND_PUT, value: encodeValuePointer(vkey) });
+          } else entries.push({ key, kind: KIND_PUT, value: encodeValueRecord(text) });
         }
       }
       const record = encodeVersionRecord({ seq, deleted: v.deleted, previousVersion: v.previousVersion, valueId: v.valueId, valueText: inline, currentAtCommit: current });
@@ -231,18 +239,16 @@ export class VersionStore {
     tree.write(entries);
     counted.apply();
     this.#seq = seq;
-    const made = versions !== undefined && versions.length === n ? new Map<string, number>() : undefined;
-    if (made !== undefined) for (let i = 0; i < n; i++) if (currents[i]) made.set(keyPrefix(batch[i]!.namespace, batch[i]!.key), i);
+    const materialized = versions !== undefined && versions.length === n;
     for (const [prefix, head] of heads) {
       if (head === undefined) continue;
-      const { vkey, deleted } = head;
+      const { vkey, deleted, item } = head;
       // Unchanged heads keep their materialized version; new ones are cached as given, or read when asked.
       const cached = this.#heads.get(prefix);
       if (cached?.vkey === vkey) continue;
-      const i = made?.get(prefix);
-      if (i !== undefined) {
-        const text = batch[i]!.valueText;
-        this.#heads.set(prefix, { vkey, deleted, version: versions![i]! }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + (text?.length ?? 0)));
+      if (item >= 0 && materialized) {
+        const text = batch[item]!.valueText;
+        this.#heads.set(prefix, { vkey, deleted, version: versions[item]! }, VERSION_OVERHEAD_BYTES + 2 * (vkey.length + (text?.length ?? 0)));
       } else this.#heads.set(prefix, { vkey, deleted, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
     }
     return currents;

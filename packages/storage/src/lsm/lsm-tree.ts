@@ -35,7 +35,8 @@ import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
 import { Memtable } from './memtable.js';
-import { filterKeyOf } from './segment-format.js';
+import { murmur3 } from './bloom.js';
+import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
 import { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
@@ -264,19 +265,32 @@ export class LsmTree {
     let f = this.#mem.get(key);
     if (f !== undefined) return f;
     for (const fr of this.#frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
-    const filterKey = filterKeyOf(key, this.#filterParts);
-    for (const s of this.#levels[0]!) {
-      if (s.count === 0 || key < s.firstKey || key > s.lastKey) continue;
-      const r = this.#reader(s);
-      if (filterKey !== undefined && !r.mayContain(filterKey)) continue;
-      if ((f = r.get(key)) !== undefined) return f;
-    }
-    for (let l = 1; l < this.#levels.length; l++) {
-      const s = this.#fileFor(this.#levels[l]!, key);
-      if (s === undefined) continue;
-      const r = this.#reader(s);
-      if (filterKey !== undefined && !r.mayContain(filterKey)) continue;
-      if ((f = r.get(key)) !== undefined) return f;
+    const parts = this.#filterParts;
+    const filterKey = filterKeyOf(key, parts);
+    // The filter key's hashes, made once for every segment asked (0/0 until then).
+    let hashed = false;
+    let h1 = 0;
+    let h2 = 0;
+    for (let l = 0; l < this.#levels.length; l++) {
+      const level = this.#levels[l]!;
+      // Level 0's files overlap: each may hold the key. Deeper levels: one file at most.
+      const n = l === 0 ? level.length : 1;
+      for (let i = 0; i < n; i++) {
+        const s = l === 0 ? level[i]! : this.#fileFor(level, key);
+        if (s === undefined || s.count === 0 || key < s.firstKey || key > s.lastKey) continue;
+        const r = this.#reader(s);
+        if (filterKey !== undefined) {
+          if (r.filterKeyParts === parts) {
+            if (!hashed) {
+              h1 = murmur3(filterKey, BLOOM_SEED_1);
+              h2 = murmur3(filterKey, BLOOM_SEED_2);
+              hashed = true;
+            }
+            if (!r.mayContainHashed(filterKey, h1, h2)) continue;
+          } else if (!r.mayContain(filterKey)) continue;
+        }
+        if ((f = r.get(key, filterKey !== undefined)) !== undefined) return f;
+      }
     }
     return undefined;
   }

@@ -116,14 +116,19 @@ export class SegmentReader {
     return new SegmentReader(file, cache, segment, parts, top, propsSize);
   }
 
-  /** The newest entry of exactly `key` in this segment, or undefined. Its value is a view (see module doc). */
-  get(key: string): Found | undefined {
+  /**
+   * The newest entry of exactly `key` in this segment, or undefined. Its value is a view
+   * (see module doc). `filterChecked`: the caller already asked {@link mayContain} (or
+   * {@link mayContainHashed}) for the key's filter key and got true, so the partition's
+   * filter is not asked again (two hashes and a filter probe saved).
+   */
+  get(key: string, filterChecked = false): Found | undefined {
     const top = this.#top;
     if (top.count === 0 || key < this.info.firstKey || key > this.info.lastKey) return undefined;
     const p = top.find(key);
     if (p === top.count) return undefined;
     // The key, if here, is in partition p: so is its filter key, in p's filter.
-    const filterKey = filterKeyOf(key, this.filterKeyParts);
+    const filterKey = filterChecked ? undefined : filterKeyOf(key, this.filterKeyParts);
     if (filterKey !== undefined && !this.#filterMayContain(p, murmur3(filterKey, BLOOM_SEED_1), murmur3(filterKey, BLOOM_SEED_2))) return undefined;
     const index = this.#indexScan;
     const indexAt = top.indexOffsets[p]!;
@@ -149,10 +154,26 @@ export class SegmentReader {
     if (top.count === 0) return false;
     const own = filterKeyOf(filterKey, this.filterKeyParts);
     if (own === undefined) return true;
-    let p = top.find(own);
+    const p = top.find(own);
     if (p === top.count) return false;
-    const h1 = murmur3(own, BLOOM_SEED_1);
-    const h2 = murmur3(own, BLOOM_SEED_2);
+    return this.#partitionsMayContain(p, own, murmur3(own, BLOOM_SEED_1), murmur3(own, BLOOM_SEED_2));
+  }
+
+  /**
+   * {@link mayContain} for a filter key already cut with this segment's rule (its
+   * `filterKeyParts`) and hashed by the caller: `h1`, `h2` its murmur3 hashes with
+   * BLOOM_SEED_1 and BLOOM_SEED_2. A lookup that asks many segments hashes once.
+   */
+  mayContainHashed(own: string, h1: number, h2: number): boolean {
+    const top = this.#top;
+    if (top.count === 0) return false;
+    const p = top.find(own);
+    if (p === top.count) return false;
+    return this.#partitionsMayContain(p, own, h1, h2);
+  }
+
+  #partitionsMayContain(p: number, own: string, h1: number, h2: number): boolean {
+    const top = this.#top;
     for (;;) {
       if (this.#filterMayContain(p, h1, h2)) return true;
       // A whole key is in one partition; a prefix's entries go on into the next one

@@ -70,6 +70,8 @@ export interface StartOptions {
   readonly maxDepth?: number;
   /** Bytes of materialized versions (current ones first) and shared values cached in memory (default 32 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
+  /** Bytes of whole namespaces' current versions kept for repeated queries without an index, at 1 KiB a version (default 128 MiB; 0 disables). */
+  readonly scanCacheBytes?: number;
   /** Durable database: bytes of recent writes held in memory before they are written to a segment file (default 8 MiB). */
   readonly memtableBytes?: number;
   /** Durable database: bytes of file blocks (data, index, filter) cached in memory (default 16 MiB). */
@@ -235,6 +237,7 @@ export class KoruDelta {
         ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
         ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
         ...(options.valueCacheBytes !== undefined ? { valueCacheBytes: options.valueCacheBytes } : {}),
+        ...(options.scanCacheBytes !== undefined ? { scanCacheBytes: options.scanCacheBytes } : {}),
         ...(options.now !== undefined ? { now: options.now } : {}),
       });
     } catch (e) {
@@ -641,6 +644,7 @@ function checkOptions(o: StartOptions): void {
   checkNumber('maxDepth', o.maxDepth, 0, MAX_DEPTH_LIMIT);
   checkNumber('syncIntervalMs', o.syncIntervalMs, 0);
   checkNumber('valueCacheBytes', o.valueCacheBytes, 0);
+  checkNumber('scanCacheBytes', o.scanCacheBytes, 0);
   checkNumber('memtableBytes', o.memtableBytes, 1024);
   checkNumber('cacheBytes', o.cacheBytes, 0);
   if (o.repair !== undefined && typeof o.repair !== 'boolean') throw new InvalidArgumentError(`repair must be true or false, not ${JSON.stringify(o.repair)}`);

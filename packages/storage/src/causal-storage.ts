@@ -38,6 +38,7 @@ import type {
   WriteOptions,
 } from './storage-options.js';
 import { StoreContext } from './store-context.js';
+import { DEFAULT_SCAN_CACHE_BYTES } from './storage-options.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { verifyVersions } from './version-verify.js';
 
@@ -66,11 +67,12 @@ export class CausalStorage {
   private constructor(options: CausalStorageOptions) {
     const ctx = new StoreContext(options);
     this.#ctx = ctx;
-    this.#liveLists = new LiveLists(ctx);
+    this.#liveLists = new LiveLists(ctx, options.scanCacheBytes ?? DEFAULT_SCAN_CACHE_BYTES);
     // Versions made elsewhere that are queued but not committed yet: admission adds them,
     // the commit queue forgets them.
     const queuedForeign = new Map<string, HlcStamp>();
     this.#commits = new CommitQueue(ctx, queuedForeign);
+    this.#commits.onApply((current) => this.#liveLists.applied(current));
     this.#writes = new LocalWrites(ctx, this.#commits);
     this.#admission = new Admission(ctx, queuedForeign);
     this.#feed = new FeedReads(ctx);

@@ -1,13 +1,15 @@
 /**
  * The live versions of a namespace, one per key: now, at a time, or right after a
- * change. Each is a walk of the namespace's keys in the version store (one seek per
- * key, heads served from its cache): nothing per key is held in memory, so a namespace
- * may be far larger than memory.
+ * change. Each is a walk of the namespace's head records in the version store (one range
+ * scan); the current ones of a namespace that fits the scan cache's budget are kept for
+ * the next scan (see scan-cache.ts), so repeated queries without an index do not read
+ * and parse every value each time. A namespace larger than the budget streams.
  */
 import { InvalidArgumentError } from '@koru/engine';
 import { SYSTEM_NAMESPACE, validateNamespace } from './names.js';
 import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
+import { ScanCache } from './scan-cache.js';
 import { keyPrefix } from './version-records.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
@@ -15,9 +17,17 @@ import type { CausalStorage } from './causal-storage.js';
 /** The live reads of one store. */
 export class LiveLists {
   readonly #ctx: StoreContext;
+  readonly #cache: ScanCache;
 
-  constructor(ctx: StoreContext) {
+  /** @param scanCacheBytes the budget of kept namespace lists (see scan-cache.ts) */
+  constructor(ctx: StoreContext, scanCacheBytes: number) {
     this.#ctx = ctx;
+    this.#cache = new ScanCache(scanCacheBytes);
+  }
+
+  /** Notes versions that became current (from the commit queue's appliers). */
+  applied(current: readonly Version[]): void {
+    this.#cache.applied(current, (v) => keyPrefix(v.namespace, v.key));
   }
 
   /** See {@link CausalStorage.entries}. */
@@ -60,8 +70,17 @@ export class LiveLists {
     return found;
   }
 
-  /** The namespace's live heads, in key order. */
-  *live(namespace: string): Generator<Version> {
+  /** The namespace's live heads, in key order: the kept list, or read (and kept when it fits). */
+  live(namespace: string): Iterable<Version> {
+    const kept = this.#cache.get(namespace);
+    if (kept !== undefined) return kept;
+    if (!this.#cache.fits(this.#ctx.store.counters.liveKeys(namespace))) return this.#stream(namespace);
+    const versions = [...this.#stream(namespace)];
+    this.#cache.put(namespace, versions, versions.map((v) => keyPrefix(namespace, v.key)));
+    return versions;
+  }
+
+  *#stream(namespace: string): Generator<Version> {
     // The version itself carries key and value: no object per entry.
     for (const v of this.#ctx.store.heads(namespace)) if (!v.deleted) yield v;
   }

@@ -22,7 +22,15 @@ export interface CausalStorageOptions {
   readonly now?: WallClock;
   /** Bytes of materialized versions (current ones first) and shared values kept in memory (default 32 MiB; 0 disables). */
   readonly valueCacheBytes?: number;
+  /**
+   * Bytes of whole namespaces' current versions kept for repeated full scans (queries
+   * without an index), counted at 1 KiB a version (default 128 MiB; 0 disables).
+   */
+  readonly scanCacheBytes?: number;
 }
+
+/** Default of {@link CausalStorageOptions.scanCacheBytes}. */
+export const DEFAULT_SCAN_CACHE_BYTES = 128 * 1024 * 1024;
 
 /** Options of a write. */
 export interface WriteOptions {

@@ -283,7 +283,7 @@ export class CausalStorage {
   /**
    * The live versions of a namespace as they were right after change `seq` was committed
    * (0: before any). Exact where a time is not: several changes can share a millisecond.
-   * In no particular order. O(keys · log h).
+   * In key order (UTF-8 bytes). A scan of each key's history.
    */
   entriesAsOf(namespace: string, seq: number): Iterable<Version> {
     return this.#liveLists.entriesAsOf(namespace, seq);
@@ -301,7 +301,7 @@ export class CausalStorage {
   /**
    * Every version (tombstones included) of one key, or of every key of a namespace,
    * whose timestamp lies in [fromMs, toMs], oldest first within each key. Keys come in
-   * no particular order. O(versions listed + log h per key).
+   * key order (UTF-8 bytes). One range scan of each key's history.
    */
   versions(namespace: string, options: { readonly key?: string; readonly fromMs?: number; readonly toMs?: number } = {}): Generator<Version> {
     return versionsIn(this.#ctx, namespace, options);
@@ -309,7 +309,8 @@ export class CausalStorage {
 
   /**
    * The committed change numbered `seq` (1 is the first; each committed change on this
-   * node is the next number, its version the next row). O(log h).
+   * node is the next number, and its change record names its version). One lookup, and
+   * a scan of the key's history when the change was superseded.
    * @throws InvalidArgumentError when `seq` is not in [1, this.seq]
    */
   changeAt(seq: number): Change {
@@ -319,7 +320,7 @@ export class CausalStorage {
   /**
    * Every committed version with a seq in [fromSeq, toSeq] (default: all), in commit
    * order, the database's own records included: an export that `importVersions` replays
-   * with the same seqs into an empty database. O(versions · log h).
+   * with the same seqs into an empty database. One lookup per version.
    */
   committed(fromSeq = 1, toSeq = this.#ctx.seq): Generator<Version> {
     return this.#feed.committed(fromSeq, toSeq);

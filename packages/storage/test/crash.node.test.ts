@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { filesOf } from './v2-disk-helpers.js';
+import { filesOf } from './disk-helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const writer = join(here, 'fixtures', 'db-writer.mjs');

@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync
 import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFiles, currentWal, filesOf, parseSegment, parseWal, rejection, syncedPoint, syncedSidecar, type Failure } from './v2-disk-helpers.js';
+import { copyFiles, currentWal, filesOf, parseSegment, parseWal, rejection, syncedPoint, syncedSidecar, type Failure } from './disk-helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {

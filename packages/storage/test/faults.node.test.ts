@@ -3,13 +3,13 @@
 // checks the same against the kernel (mounted when allowed; under CI=true it must be).
 import { ErrorCodes } from '@koru/engine';
 import { CausalStorage, type LsmTree, type StorageAdapter, type Version } from '@koru/storage';
-import { FileAdapter, nodeFileOps, type FileAdapterOptions, type FileOps } from '@koru/storage/node';
+import { FileAdapter, type FileAdapterOptions } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFiles, currentWal, filesOf, parseWal, rejection } from './v2-disk-helpers.js';
+import { copyFiles, currentWal, FaultyOps, filesOf, parseWal, rejection } from './disk-helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -22,67 +22,8 @@ function newDir(): string {
   return dir;
 }
 
-function errno(code: string, syscall: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, syscall });
-}
-
 /** The write-ahead logs (not their sidecars). */
 const WAL = /\.kwal$/;
-
-/** node:fs with switchable failures. */
-class FaultyOps implements FileOps {
-  /**
-   * When set, writes succeed for `budget` more bytes (short writes), then throw `code`;
-   * with `path`, only writes to files whose path matches.
-   */
-  writeFault: { code: string; budget: number; path?: RegExp } | null = null;
-  syncFault: string | null = null;
-  truncateFault: string | null = null;
-  readonly #paths = new Map<number, string>();
-
-  openSync(path: string, flags: string): number {
-    const fd = nodeFileOps.openSync(path, flags);
-    this.#paths.set(fd, path);
-    return fd;
-  }
-  closeSync(fd: number): void {
-    nodeFileOps.closeSync(fd);
-  }
-  writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
-    const f = this.writeFault;
-    if (f === null || (f.path !== undefined && !f.path.test(this.#paths.get(fd) ?? ''))) {
-      return nodeFileOps.writeSync(fd, buf, offset, length, position);
-    }
-    if (f.budget <= 0) throw errno(f.code, 'write');
-    const n = nodeFileOps.writeSync(fd, buf, offset, Math.min(length, f.budget), position);
-    f.budget -= n;
-    return n;
-  }
-  readSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
-    return nodeFileOps.readSync(fd, buf, offset, length, position);
-  }
-  fdatasyncSync(fd: number): void {
-    if (this.syncFault !== null) throw errno(this.syncFault, 'fdatasync');
-    nodeFileOps.fdatasyncSync(fd);
-  }
-  fsyncSync(fd: number): void {
-    if (this.syncFault !== null) throw errno(this.syncFault, 'fsync');
-    nodeFileOps.fsyncSync(fd);
-  }
-  ftruncateSync(fd: number, len: number): void {
-    if (this.truncateFault !== null) throw errno(this.truncateFault, 'ftruncate');
-    nodeFileOps.ftruncateSync(fd, len);
-  }
-  fstatSync(fd: number): { size: number } {
-    return nodeFileOps.fstatSync(fd);
-  }
-  renameSync(from: string, to: string): void {
-    nodeFileOps.renameSync(from, to);
-  }
-  unlinkSync(path: string): void {
-    nodeFileOps.unlinkSync(path);
-  }
-}
 
 async function openFaulty(dir: string, options: FileAdapterOptions = {}): Promise<{ s: CausalStorage; ops: FaultyOps }> {
   const ops = new FaultyOps();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RandomAccessFile, StorageDirectory } from '../src/lsm/io.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
-import { nodeFileOps, type FileOps } from '../src/node/fs-ops.js';
+import { FaultyOps } from './disk-helpers.js';
 import { NodeDirectory } from '../src/node/node-directory.js';
 
 const cleanups: Array<() => void> = [];
@@ -34,50 +34,6 @@ function thrown(fn: () => unknown): { code: string; message: string; details: Re
     return e as ReturnType<typeof thrown>;
   }
   throw new Error('expected an error');
-}
-
-function errno(code: string, syscall: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, syscall });
-}
-
-/** node:fs with switchable failures, counting the calls that matter here. */
-class FaultyOps implements FileOps {
-  /** Writes succeed for `budget` more bytes (short writes), then throw `code`. */
-  writeFault: { code: string; budget: number } | null = null;
-  syncFault: string | null = null;
-  readFault: string | null = null;
-  fstatCalls = 0;
-  writeCalls = 0;
-  openSync = (p: string, f: string) => nodeFileOps.openSync(p, f);
-  closeSync = (fd: number) => nodeFileOps.closeSync(fd);
-  writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
-    this.writeCalls++;
-    const f = this.writeFault;
-    if (f === null) return nodeFileOps.writeSync(fd, buf, offset, length, position);
-    if (f.budget <= 0) throw errno(f.code, 'write');
-    const n = nodeFileOps.writeSync(fd, buf, offset, Math.min(length, f.budget), position);
-    f.budget -= n;
-    return n;
-  }
-  readSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
-    if (this.readFault !== null) throw errno(this.readFault, 'read');
-    return nodeFileOps.readSync(fd, buf, offset, length, position);
-  }
-  fdatasyncSync(fd: number): void {
-    if (this.syncFault !== null) throw errno(this.syncFault, 'fdatasync');
-    nodeFileOps.fdatasyncSync(fd);
-  }
-  fsyncSync(fd: number): void {
-    if (this.syncFault !== null) throw errno(this.syncFault, 'fsync');
-    nodeFileOps.fsyncSync(fd);
-  }
-  ftruncateSync = (fd: number, len: number) => nodeFileOps.ftruncateSync(fd, len);
-  fstatSync(fd: number): { size: number } {
-    this.fstatCalls++;
-    return nodeFileOps.fstatSync(fd);
-  }
-  renameSync = (a: string, b: string) => nodeFileOps.renameSync(a, b);
-  unlinkSync = (p: string) => nodeFileOps.unlinkSync(p);
 }
 
 describe('NodeDirectory: opening', () => {

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, segmentsSettled, syncedPoint, syncedSidecar, type Failure } from './v2-disk-helpers.js';
+import { copyFiles, currentWal, filesOf, flipBit, parseWal, rejection, segmentsSettled, syncedPoint, syncedSidecar, type Failure } from './disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {

@@ -9,7 +9,7 @@ import { tempDir } from '@koru/vitest-preset/helpers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFiles, flipBit, parseSegment, rejection, segmentsSettled, type Failure } from './v2-disk-helpers.js';
+import { copyFiles, flipBit, parseSegment, rejection, segmentsSettled, type Failure } from './disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {

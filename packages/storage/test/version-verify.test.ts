@@ -16,7 +16,7 @@ import { VERSION_TREE_WRITER, VersionStore, type NewVersion } from '../src/versi
 import { verifyVersions, type VerifyVersionsOptions } from '../src/version-verify.js';
 import { PrintSet } from '../src/version-verify-state.js';
 import { openTinyVersionTree } from './lsm-helpers.js';
-import { parseSegment } from './v2-disk-helpers.js';
+import { parseSegment } from './disk-helpers.js';
 
 const openTree = openTinyVersionTree;
 

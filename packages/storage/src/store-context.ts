@@ -63,7 +63,8 @@ export class StoreContext {
     this.#tree = opened.tree;
     this.#store = new VersionStore(opened.tree, { cacheBytes: this.#cacheBytes });
     const seq = this.#store.seq;
-    if (seq > 0) this.clock.observe(parseHlc(this.#store.changeAt(seq)!.version.hlc));
+    // The last change's version only (not the one before it, which changeAt would also read).
+    for (const v of this.#store.committed(seq, seq)) this.clock.observe(parseHlc(v.hlc));
   }
 
   /** The version store (set on open). */

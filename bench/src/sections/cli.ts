@@ -9,10 +9,11 @@ import { dirname, join } from 'node:path';
 import type { SuiteContext } from '../context.js';
 import { median } from '../measure.js';
 
-const BIN = join(dirname(createRequire(import.meta.url).resolve('kdelta/package.json')), 'dist', 'kdelta.js');
+/** The built `kdelta` entry point. */
+export const BIN = join(dirname(createRequire(import.meta.url).resolve('kdelta/package.json')), 'dist', 'kdelta.js');
 
 /** Runs a process to completion; resolves with its wall time in ms, rejects on a non-zero exit. */
-function timed(args: readonly string[]): Promise<number> {
+export function timed(args: readonly string[]): Promise<number> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -34,6 +34,7 @@ import { writeManifest, type ManifestState, type SegmentMeta } from './manifest.
 import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
+import { KeyScan, type KeyVisitor } from './key-scan.js';
 import { Memtable } from './memtable.js';
 import { murmur3 } from './bloom.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
@@ -45,6 +46,7 @@ import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, ty
 import { removeWal, WalWriter } from './wal.js';
 
 export type { LsmCursor } from './tree-cursor.js';
+export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
 
 /** Options of {@link LsmTree.open}. */
@@ -136,6 +138,8 @@ export class LsmTree {
   #flushes = 0;
   #merges = 0;
   #recovery: LsmRecovery;
+  /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
+  readonly #keyScan = new KeyScan();
   /** Changes on every write and install: a cursor made before refuses to go on. */
   epoch = 0;
 
@@ -322,6 +326,61 @@ export class LsmTree {
       sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
     }
     return new TreeCursor(new MergingCursor(sources), () => this.epoch, options.deletes === true);
+  }
+
+  /**
+   * Visits the live entries whose key starts with `prefix` and is ≥ `from` (default
+   * `prefix`), ascending, until `visit` returns false: what a {@link cursor} with
+   * `filterKey: prefix`, seeked to `from` and stopped after the prefix, sees — read
+   * without a general cursor (see key-scan.ts). `prefix` must be a filter key of the
+   * tree's rule (its `filterKeyParts`, or longer: then the filters are asked for its
+   * filter key), so the Bloom filters skip the files without it. `visit` must not write
+   * to the tree (that throws).
+   * @throws InvalidArgumentError for a `from` outside `prefix`; CorruptionError; IoError
+   */
+  scanKey(prefix: string, visit: KeyVisitor, from: string = prefix): void {
+    this.#checkOpen();
+    // One scan is kept for the common case; a visitor reading another prefix gets its own.
+    const scan = this.#keyScan.busy ? new KeyScan() : this.#keyScan;
+    scan.begin();
+    try {
+      if (this.#mem.count > 0) scan.addCursor(this.#mem.cursor());
+      for (const fr of this.#frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
+      const parts = this.#filterParts;
+      const filterKey = filterKeyOf(prefix, parts);
+      let hashed = false;
+      let h1 = 0;
+      let h2 = 0;
+      const mayHold = (s: SegmentMeta): SegmentReader | undefined => {
+        if (s.count === 0 || s.lastKey < from || (s.firstKey > prefix && !s.firstKey.startsWith(prefix))) return undefined;
+        const r = this.#reader(s);
+        if (filterKey === undefined) return r;
+        if (r.filterKeyParts !== parts) return r.mayContain(filterKey) ? r : undefined;
+        if (!hashed) {
+          h1 = murmur3(filterKey, BLOOM_SEED_1);
+          h2 = murmur3(filterKey, BLOOM_SEED_2);
+          hashed = true;
+        }
+        return r.mayContainHashed(filterKey, h1, h2) ? r : undefined;
+      };
+      for (const s of this.#levels[0]!) {
+        const r = mayHold(s);
+        if (r !== undefined) scan.addSegment(r);
+      }
+      for (let l = 1; l < this.#levels.length; l++) {
+        const files = this.#levels[l]!;
+        // The first file ending at or after the prefix holds the first key ≥ it; entries
+        // of one filter key are never split between files of a level.
+        const s = files[firstEndingAtOrAfter(files, prefix)];
+        const r = s === undefined ? undefined : mayHold(s);
+        if (r !== undefined) scan.addSegment(r);
+      }
+    } catch (e) {
+      scan.busy = false;
+      throw e;
+    }
+    const epoch = this.epoch;
+    scan.run(prefix, from, visit, () => this.epoch === epoch);
   }
 
   /** The file of a level (by first key) whose range holds `key`. */

@@ -38,8 +38,11 @@ export class BlockScan {
   /** Where the last slow-path varint ended. */
   #p = 0;
 
-  /** @param file named in damage reports. */
-  constructor(readonly file: RandomAccessFile) {}
+  /**
+   * @param file named in damage reports (a scan reused for another segment's blocks is
+   *   pointed at that segment's file: see SegmentReader's cursor reuse).
+   */
+  constructor(public file: RandomAccessFile) {}
 
   /**
    * Checks a block's trailer once, when it is read from the file: at least one restart,
@@ -139,20 +142,86 @@ export class BlockScan {
         matchedHi = this.#matched;
       }
     }
-    this.#next = getU32(this.block, this.#dataEnd + 4 * lo);
+    // Then one interval, decoded in place: an entry's key is never copied unless it is
+    // the answer. The previous key (below the target) first differs from it at `m`; a
+    // key sharing more than `m` bytes with it differs at the same byte, so is below too;
+    // a key sharing at most `m` agrees with the target through its shared bytes, so only
+    // its suffix (in the block) needs comparing — and the answer's key is the target's
+    // first `shared` bytes followed by its suffix.
+    const b = this.block;
+    const dataEnd = this.#dataEnd;
+    let p = getU32(b, dataEnd + 4 * lo);
+    let m = -1;
+    let previousLength = 0;
+    while (p < dataEnd) {
+      let shared = b[p]!;
+      if (shared < 128) p++;
+      else {
+        shared = this.#varint(p);
+        p = this.#p;
+      }
+      let unshared = b[p]!;
+      if (unshared < 128) p++;
+      else {
+        unshared = this.#varint(p);
+        p = this.#p;
+      }
+      let valueLength = b[p]!;
+      if (valueLength < 128) p++;
+      else {
+        valueLength = this.#varint(p);
+        p = this.#p;
+      }
+      const kind = b[p++]!;
+      const end = p + unshared + valueLength;
+      if (shared > previousLength || kind > 1 || end > dataEnd || (m < 0 && shared !== 0)) throw corruption(this.file, this.#offset, 'malformed entry');
+      const length = shared + unshared;
+      previousLength = length;
+      if (m >= 0 && shared > m) {
+        p = end;
+        continue;
+      }
+      // Bytes [0, from) agree with the target: the restart key's through matchedLo (its
+      // comparison in the binary search), a later key's through its shared prefix.
+      const from = m < 0 ? Math.min(matchedLo, length) : shared;
+      const n = Math.min(length, target.length);
+      let d = 0;
+      let i = from;
+      for (; i < n; i++) {
+        d = b[p + i - shared]! - target.charCodeAt(i);
+        if (d !== 0) break;
+      }
+      if (d === 0) d = i < n ? 0 : length - target.length;
+      if (d >= 0) {
+        this.#settle(target, shared, p, unshared, kind, valueLength, end);
+        return true;
+      }
+      m = i;
+      p = end;
+    }
+    this.#next = dataEnd;
     this.keyLength = 0;
     this.#string = undefined;
-    if (!this.step()) return false;
-    if (this.compare(target, matchedLo) >= 0) return true;
-    while (this.step()) {
-      // The previous key is below the target and first differs from it at #matched. A
-      // key sharing more than that with it differs at the same byte: below too, no need
-      // to look. Otherwise it matches the target through its shared prefix.
-      const shared = this.#shared;
-      if (shared > this.#matched) continue;
-      if (this.compare(target, shared) >= 0) return true;
-    }
     return false;
+  }
+
+  /** Makes the entry a seek found current: its key is the target's first `shared` bytes, then its suffix at `at`. */
+  #settle(target: string, shared: number, at: number, unshared: number, kind: number, valueLength: number, end: number): void {
+    const keyLength = shared + unshared;
+    let key = this.#key;
+    if (keyLength > key.length) this.#key = key = new Uint8Array(Math.max(keyLength, key.length * 2));
+    for (let i = 0; i < shared; i++) key[i] = target.charCodeAt(i);
+    const b = this.block;
+    for (let i = 0; i < unshared; i++) key[shared + i] = b[at + i]!;
+    this.keyLength = keyLength;
+    this.#shared = shared;
+    // keyString builds the key from its previous string's first `shared` chars: the target's.
+    this.#previousString = shared > 0 ? target : undefined;
+    this.#string = undefined;
+    this.kind = kind;
+    this.#valueStart = at + unshared;
+    this.#valueLength = valueLength;
+    this.#next = end;
   }
 
   /**
@@ -173,6 +242,15 @@ export class BlockScan {
     }
     this.#matched = n;
     return len - target.length;
+  }
+
+  /** Whether the current key starts with `prefix` (compared in place: no string built). */
+  startsWith(prefix: string): boolean {
+    const n = prefix.length;
+    if (this.keyLength < n) return false;
+    const key = this.#key;
+    for (let i = 0; i < n; i++) if (key[i] !== prefix.charCodeAt(i)) return false;
+    return true;
   }
 
   /** The current key as a binary string (built once; from the previous key's string when known). */

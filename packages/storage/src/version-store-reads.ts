@@ -181,13 +181,24 @@ export class VersionFetcher {
   }
 }
 
+/** A version already materialized under record key `vkey` (the key's cached head), reused instead of decoded again. */
+export interface KnownVersion {
+  readonly vkey: string;
+  readonly version: Version | undefined;
+}
+
+/** The version stored under `k` (value `v`): `known`'s when it is that record, else decoded. */
+function versionOf(f: VersionFetcher, k: string, v: Uint8Array, known: KnownVersion | undefined): Version {
+  return known?.version !== undefined && known.vkey === k ? known.version : f.version(k, v);
+}
+
 /** The first version at or after `seekKey` within the key `prefix` (newest first), materialized. */
-export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string): Version | undefined {
+export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string, known?: KnownVersion): Version | undefined {
   let found: Version | undefined;
   tree.scanKey(
     prefix,
     (k, v) => {
-      found = f.version(k, v);
+      found = versionOf(f, k, v, known);
       return false;
     },
     seekKey,
@@ -195,12 +206,12 @@ export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, se
   return found;
 }
 
-/** The newest `limit` versions of a key, oldest first. One range scan. */
-export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limit: number): Version[] {
+/** The newest `limit` versions of a key, oldest first. One range scan; `known` (the cached head) is not decoded again. */
+export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limit: number, known?: KnownVersion): Version[] {
   const out: Version[] = [];
   if (limit === 0) return out;
   // Values read by reference are gets: they leave the scan where it is.
-  tree.scanKey(prefix, (k, v) => out.push(f.version(k, v)) < limit);
+  tree.scanKey(prefix, (k, v) => out.push(versionOf(f, k, v, known)) < limit);
   return out.reverse();
 }
 

@@ -291,7 +291,7 @@ export class LsmTree {
               hashed = true;
             }
             if (!r.mayContainHashed(filterKey, h1, h2)) continue;
-          } else if (!r.mayContain(filterKey)) continue;
+          } else if (!r.mayContain(key)) continue; // its own rule cuts the whole key
         }
         if ((f = r.get(key, filterKey !== undefined)) !== undefined) return f;
       }
@@ -311,7 +311,7 @@ export class LsmTree {
     for (const fr of this.#frozen) sources.push(fr.mem.cursor());
     for (const s of this.#levels[0]!) {
       if (s.count === 0) continue;
-      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#reader(s).mayContain(filterKey))) continue;
+      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#mayContainFilterKey(this.#reader(s), filterKey))) continue;
       sources.push(this.#reader(s).cursor());
     }
     for (let l = 1; l < this.#levels.length; l++) {
@@ -320,7 +320,7 @@ export class LsmTree {
       if (filterKey !== undefined) {
         // Entries of one filter key are never split between files of a level.
         const s = this.#fileFor(files, filterKey) ?? this.#fileAfter(files, filterKey);
-        if (s === undefined || !this.#reader(s).mayContain(filterKey)) continue;
+        if (s === undefined || !this.#mayContainFilterKey(this.#reader(s), filterKey)) continue;
         files = [s];
       }
       sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
@@ -332,10 +332,11 @@ export class LsmTree {
    * Visits the live entries whose key starts with `prefix` and is ≥ `from` (default
    * `prefix`), ascending, until `visit` returns false: what a {@link cursor} with
    * `filterKey: prefix`, seeked to `from` and stopped after the prefix, sees — read
-   * without a general cursor (see key-scan.ts). `prefix` must be a filter key of the
-   * tree's rule (its `filterKeyParts`, or longer: then the filters are asked for its
-   * filter key), so the Bloom filters skip the files without it. `visit` must not write
-   * to the tree (that throws).
+   * without a general cursor (see key-scan.ts). When every key with the prefix has the
+   * same filter key (the tree's `filterKeyParts` > 0 and the prefix holds that many
+   * names: a version store key's prefix), the Bloom filters skip the files without it
+   * and each deeper level is read in one file; any other prefix is read from every file
+   * whose range meets it. `visit` must not write to the tree (that throws).
    * @throws InvalidArgumentError for a `from` outside `prefix`; CorruptionError; IoError
    */
   scanKey(prefix: string, visit: KeyVisitor, from: string = prefix): void {
@@ -347,15 +348,16 @@ export class LsmTree {
       if (this.#mem.count > 0) scan.addCursor(this.#mem.cursor());
       for (const fr of this.#frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
       const parts = this.#filterParts;
-      const filterKey = filterKeyOf(prefix, parts);
+      // The prefix's filter key, when it is every such key's (else the filters cannot tell).
+      const filterKey = parts > 0 ? filterKeyOf(prefix, parts) : undefined;
       let hashed = false;
       let h1 = 0;
       let h2 = 0;
       const mayHold = (s: SegmentMeta): SegmentReader | undefined => {
         if (s.count === 0 || s.lastKey < from || (s.firstKey > prefix && !s.firstKey.startsWith(prefix))) return undefined;
         const r = this.#reader(s);
-        if (filterKey === undefined) return r;
-        if (r.filterKeyParts !== parts) return r.mayContain(filterKey) ? r : undefined;
+        // A file written under another rule has filters over other keys: not asked.
+        if (filterKey === undefined || r.filterKeyParts !== parts) return r;
         if (!hashed) {
           h1 = murmur3(filterKey, BLOOM_SEED_1);
           h2 = murmur3(filterKey, BLOOM_SEED_2);
@@ -369,11 +371,14 @@ export class LsmTree {
       }
       for (let l = 1; l < this.#levels.length; l++) {
         const files = this.#levels[l]!;
-        // The first file ending at or after the prefix holds the first key ≥ it; entries
-        // of one filter key are never split between files of a level.
-        const s = files[firstEndingAtOrAfter(files, prefix)];
-        const r = s === undefined ? undefined : mayHold(s);
-        if (r !== undefined) scan.addSegment(r);
+        // The first file ending at or after `from` holds the first key ≥ it; entries of
+        // one filter key are never split between files of a level. Other prefixes: each
+        // file meeting the range (the files of a level are disjoint, so each is a source).
+        for (let i = firstEndingAtOrAfter(files, from); i < files.length; i++) {
+          const r = mayHold(files[i]!);
+          if (r !== undefined) scan.addSegment(r);
+          if (filterKey !== undefined || !files[i]!.lastKey.startsWith(prefix)) break;
+        }
       }
     } catch (e) {
       scan.busy = false;
@@ -381,6 +386,15 @@ export class LsmTree {
     }
     const epoch = this.epoch;
     scan.run(prefix, from, visit, () => this.epoch === epoch);
+  }
+
+  /**
+   * Whether a segment may hold keys of `filterKey` (a filter key of the tree's rule). A
+   * segment written under a whole-key rule (filterKeyParts 0) while the tree's rule
+   * groups keys cannot tell: its filter holds whole keys, not their prefixes.
+   */
+  #mayContainFilterKey(r: SegmentReader, filterKey: string): boolean {
+    return (r.filterKeyParts === 0 && this.#filterParts !== 0) || r.mayContain(filterKey);
   }
 
   /** The file of a level (by first key) whose range holds `key`. */

@@ -181,44 +181,60 @@ export class VersionFetcher {
   }
 }
 
-/** A cursor confined to one key's records (its Bloom filter key), positioned at `seekKey`. */
-function keyCursor(tree: LsmTree, prefix: string, seekKey: string): LsmCursor {
-  const c = tree.cursor({ filterKey: prefix });
-  c.seek(seekKey);
-  return c;
+/** A version already materialized under record key `vkey` (the key's cached head), reused instead of decoded again. */
+export interface KnownVersion {
+  readonly vkey: string;
+  readonly version: Version | undefined;
+}
+
+/** The version stored under `k` (value `v`): `known`'s when it is that record, else decoded. */
+function versionOf(f: VersionFetcher, k: string, v: Uint8Array, known: KnownVersion | undefined): Version {
+  return known?.version !== undefined && known.vkey === k ? known.version : f.version(k, v);
 }
 
 /** The first version at or after `seekKey` within the key `prefix` (newest first), materialized. */
-export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string): Version | undefined {
-  const c = keyCursor(tree, prefix, seekKey);
-  if (!c.valid() || !c.key().startsWith(prefix)) return undefined;
-  return f.version(c.key(), c.value());
+export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string, known?: KnownVersion): Version | undefined {
+  let found: Version | undefined;
+  tree.scanKey(
+    prefix,
+    (k, v) => {
+      found = versionOf(f, k, v, known);
+      return false;
+    },
+    seekKey,
+  );
+  return found;
 }
 
-/** The newest `limit` versions of a key, oldest first. One range scan. */
-export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limit: number): Version[] {
+/** The newest `limit` versions of a key, oldest first. One range scan; `known` (the cached head) is not decoded again. */
+export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limit: number, known?: KnownVersion): Version[] {
   const out: Version[] = [];
   if (limit === 0) return out;
-  const c = keyCursor(tree, prefix, prefix);
-  // Values read by reference are gets: they leave the cursor where it is.
-  for (; c.valid() && c.key().startsWith(prefix) && out.length < limit; c.next()) out.push(f.version(c.key(), c.value()));
+  // Values read by reference are gets: they leave the scan where it is.
+  tree.scanKey(prefix, (k, v) => out.push(versionOf(f, k, v, known)) < limit);
   return out.reverse();
 }
 
 /** The newest version (clock order) of a key with a seq ≤ `seq`. O(h). */
 export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, seq: number): Version | undefined {
-  const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) {
-    if (versionRecordSeq(c.value()).seq <= seq) return f.version(c.key(), c.value());
-  }
-  return undefined;
+  let found: Version | undefined;
+  tree.scanKey(prefix, (k, v) => {
+    if (versionRecordSeq(v).seq > seq) return true;
+    found = f.version(k, v);
+    return false;
+  });
+  return found;
 }
 
 /** The version of a key whose key ends with `idSuffix` (its complemented id). O(h). */
 export function versionWithId(f: VersionFetcher, tree: LsmTree, prefix: string, idSuffix: string): Version | undefined {
-  const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) if (c.key().endsWith(idSuffix)) return f.version(c.key(), c.value());
-  return undefined;
+  let found: Version | undefined;
+  tree.scanKey(prefix, (k, v) => {
+    if (!k.endsWith(idSuffix)) return true;
+    found = f.version(k, v);
+    return false;
+  });
+  return found;
 }
 
 /** The key prefix (namespace + key) of a version key: through its 2nd terminator. */
@@ -249,14 +265,16 @@ export function changeAt(f: VersionFetcher, tree: LsmTree, seq: number): StoredC
   if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
   const version = f.build(vkey, r);
   const prefix = keyPrefixOf(vkey);
-  const c = keyCursor(tree, prefix, r.currentAtCommit ? vkey : prefix);
   let before: Version | undefined;
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) {
-    if (versionRecordSeq(c.value()).seq < seq) {
-      before = f.version(c.key(), c.value());
-      break;
-    }
-  }
+  tree.scanKey(
+    prefix,
+    (k, v) => {
+      if (versionRecordSeq(v).seq >= seq) return true;
+      before = f.version(k, v);
+      return false;
+    },
+    r.currentAtCommit ? vkey : prefix,
+  );
   return { version, before, superseded: !r.currentAtCommit };
 }
 
@@ -344,15 +362,19 @@ export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: numbe
 /** The ids of a key's versions, oldest first (read from the record keys alone). O(h). */
 export function idsOf(tree: LsmTree, prefix: string): string[] {
   const out: string[] = [];
-  const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) out.push(decodeVersionKeySuffix(c.key(), prefix.length).versionId);
+  tree.scanKey(prefix, (k) => {
+    out.push(decodeVersionKeySuffix(k, prefix.length).versionId);
+    return true;
+  });
   return out.reverse();
 }
 
 /** The records of a key's versions, oldest first, made by `make`. O(h). */
 export function recordsOf<T>(f: VersionFetcher, tree: LsmTree, prefix: string, make: (vkey: string, r: VersionRecord) => T): T[] {
   const out: T[] = [];
-  const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) out.push(make(c.key(), decodeVersionRecord(c.value())));
+  tree.scanKey(prefix, (k, v) => {
+    out.push(make(k, decodeVersionRecord(v)));
+    return true;
+  });
   return out.reverse();
 }

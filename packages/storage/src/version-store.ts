@@ -289,7 +289,8 @@ export class VersionStore {
   /** The key's versions, oldest first (tombstones included): the newest `limit` of them (default all). One range scan. */
   history(namespace: string, key: string, limit?: number): Version[] {
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) throw new InvalidArgumentError(`history limit must be an integer ≥ 0, not ${String(limit)}`);
-    return historyOf(this.#fetch, this.#tree, keyPrefix(namespace, key), limit ?? Number.MAX_SAFE_INTEGER);
+    const prefix = keyPrefix(namespace, key);
+    return historyOf(this.#fetch, this.#tree, prefix, limit ?? Number.MAX_SAFE_INTEGER, this.#heads.get(prefix));
   }
 
   /**
@@ -307,7 +308,11 @@ export class VersionStore {
     if (wall < 0) return undefined;
     const w = Math.min(Math.floor(wall), HLC_MAX_WALL);
     const l = wall > HLC_MAX_WALL ? HLC_MAX_LOGICAL : (logical ?? HLC_MAX_LOGICAL);
-    return versionFrom(this.#fetch, this.#tree, prefix, prefix + stampKey(w, l));
+    const seekKey = prefix + stampKey(w, l);
+    // The head is the key's first record: at or after the stamp, it is the answer (no seek).
+    const head = this.#heads.get(prefix);
+    if (head?.version !== undefined && seekKey <= head.vkey) return head.version;
+    return versionFrom(this.#fetch, this.#tree, prefix, seekKey, head);
   }
 
   /** The key's current version right after change `seq`: the newest in clock order of those with seq' ≤ seq. O(h). */

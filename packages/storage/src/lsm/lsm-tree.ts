@@ -34,6 +34,7 @@ import { writeManifest, type ManifestState, type SegmentMeta } from './manifest.
 import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
+import { KeyScan, type KeyVisitor } from './key-scan.js';
 import { Memtable } from './memtable.js';
 import { murmur3 } from './bloom.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
@@ -45,6 +46,7 @@ import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, ty
 import { removeWal, WalWriter } from './wal.js';
 
 export type { LsmCursor } from './tree-cursor.js';
+export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
 
 /** Options of {@link LsmTree.open}. */
@@ -136,6 +138,8 @@ export class LsmTree {
   #flushes = 0;
   #merges = 0;
   #recovery: LsmRecovery;
+  /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
+  readonly #keyScan = new KeyScan();
   /** Changes on every write and install: a cursor made before refuses to go on. */
   epoch = 0;
 
@@ -287,7 +291,7 @@ export class LsmTree {
               hashed = true;
             }
             if (!r.mayContainHashed(filterKey, h1, h2)) continue;
-          } else if (!r.mayContain(filterKey)) continue;
+          } else if (!r.mayContain(key)) continue; // its own rule cuts the whole key
         }
         if ((f = r.get(key, filterKey !== undefined)) !== undefined) return f;
       }
@@ -307,7 +311,7 @@ export class LsmTree {
     for (const fr of this.#frozen) sources.push(fr.mem.cursor());
     for (const s of this.#levels[0]!) {
       if (s.count === 0) continue;
-      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#reader(s).mayContain(filterKey))) continue;
+      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#mayContainFilterKey(this.#reader(s), filterKey))) continue;
       sources.push(this.#reader(s).cursor());
     }
     for (let l = 1; l < this.#levels.length; l++) {
@@ -316,12 +320,81 @@ export class LsmTree {
       if (filterKey !== undefined) {
         // Entries of one filter key are never split between files of a level.
         const s = this.#fileFor(files, filterKey) ?? this.#fileAfter(files, filterKey);
-        if (s === undefined || !this.#reader(s).mayContain(filterKey)) continue;
+        if (s === undefined || !this.#mayContainFilterKey(this.#reader(s), filterKey)) continue;
         files = [s];
       }
       sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
     }
     return new TreeCursor(new MergingCursor(sources), () => this.epoch, options.deletes === true);
+  }
+
+  /**
+   * Visits the live entries whose key starts with `prefix` and is ≥ `from` (default
+   * `prefix`), ascending, until `visit` returns false: what a {@link cursor} with
+   * `filterKey: prefix`, seeked to `from` and stopped after the prefix, sees — read
+   * without a general cursor (see key-scan.ts). When every key with the prefix has the
+   * same filter key (the tree's `filterKeyParts` > 0 and the prefix holds that many
+   * names: a version store key's prefix), the Bloom filters skip the files without it
+   * and each deeper level is read in one file; any other prefix is read from every file
+   * whose range meets it. `visit` must not write to the tree (that throws).
+   * @throws InvalidArgumentError for a `from` outside `prefix`; CorruptionError; IoError
+   */
+  scanKey(prefix: string, visit: KeyVisitor, from: string = prefix): void {
+    this.#checkOpen();
+    // One scan is kept for the common case; a visitor reading another prefix gets its own.
+    const scan = this.#keyScan.busy ? new KeyScan() : this.#keyScan;
+    scan.begin();
+    try {
+      if (this.#mem.count > 0) scan.addCursor(this.#mem.cursor());
+      for (const fr of this.#frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
+      const parts = this.#filterParts;
+      // The prefix's filter key, when it is every such key's (else the filters cannot tell).
+      const filterKey = parts > 0 ? filterKeyOf(prefix, parts) : undefined;
+      let hashed = false;
+      let h1 = 0;
+      let h2 = 0;
+      const mayHold = (s: SegmentMeta): SegmentReader | undefined => {
+        if (s.count === 0 || s.lastKey < from || (s.firstKey > prefix && !s.firstKey.startsWith(prefix))) return undefined;
+        const r = this.#reader(s);
+        // A file written under another rule has filters over other keys: not asked.
+        if (filterKey === undefined || r.filterKeyParts !== parts) return r;
+        if (!hashed) {
+          h1 = murmur3(filterKey, BLOOM_SEED_1);
+          h2 = murmur3(filterKey, BLOOM_SEED_2);
+          hashed = true;
+        }
+        return r.mayContainHashed(filterKey, h1, h2) ? r : undefined;
+      };
+      for (const s of this.#levels[0]!) {
+        const r = mayHold(s);
+        if (r !== undefined) scan.addSegment(r);
+      }
+      for (let l = 1; l < this.#levels.length; l++) {
+        const files = this.#levels[l]!;
+        // The first file ending at or after `from` holds the first key ≥ it; entries of
+        // one filter key are never split between files of a level. Other prefixes: each
+        // file meeting the range (the files of a level are disjoint, so each is a source).
+        for (let i = firstEndingAtOrAfter(files, from); i < files.length; i++) {
+          const r = mayHold(files[i]!);
+          if (r !== undefined) scan.addSegment(r);
+          if (filterKey !== undefined || !files[i]!.lastKey.startsWith(prefix)) break;
+        }
+      }
+    } catch (e) {
+      scan.busy = false;
+      throw e;
+    }
+    const epoch = this.epoch;
+    scan.run(prefix, from, visit, () => this.epoch === epoch);
+  }
+
+  /**
+   * Whether a segment may hold keys of `filterKey` (a filter key of the tree's rule). A
+   * segment written under a whole-key rule (filterKeyParts 0) while the tree's rule
+   * groups keys cannot tell: its filter holds whole keys, not their prefixes.
+   */
+  #mayContainFilterKey(r: SegmentReader, filterKey: string): boolean {
+    return (r.filterKeyParts === 0 && this.#filterParts !== 0) || r.mayContain(filterKey);
   }
 
   /** The file of a level (by first key) whose range holds `key`. */

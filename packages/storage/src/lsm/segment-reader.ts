@@ -22,6 +22,8 @@ import type { BlockCache, EntryCursor, EntryKind, Found, SegmentInfo } from './t
 /** Approximate bytes of a reader beyond its top index and properties (the objects, the scanners' key buffers). */
 const READER_OVERHEAD_BYTES = 1024;
 
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * How much a sequential scan reads of the index partitions at once: the first time at
  * least {@link INDEX_READ_AHEAD_MIN}, then twice as much each time, up to at least
@@ -52,6 +54,8 @@ export class SegmentReader {
   /** Used only to check index partitions read from the file (cursors call back into the reader for that). */
   readonly #checkScan: BlockScan;
   readonly #checkHandle = new BlockHandle();
+  /** What its cursors call back into (made once, at the first cursor). */
+  #source: CursorSource | undefined;
 
   private constructor(file: RandomAccessFile, cache: BlockCache, info: SegmentInfo, filterKeyParts: number, top: TopIndex, propsBytes: number) {
     this.#file = file;
@@ -182,14 +186,22 @@ export class SegmentReader {
     }
   }
 
-  /** A cursor over the segment's entries (see types.ts); seek binary-searches the top index, then a partition, then the restarts. */
-  cursor(): EntryCursor {
-    return new SegmentCursor(this.#top, {
+  /**
+   * A cursor over the segment's entries (see types.ts); seek binary-searches the top
+   * index, then a partition, then the restarts. `reuse`: a cursor (of any segment) its
+   * caller is done with, turned into this one instead of allocating a new one (its two
+   * block scanners and their key buffers are the costly part of a short read).
+   */
+  cursor(reuse?: SegmentCursor): SegmentCursor {
+    const source = (this.#source ??= {
       partition: (p) => this.#partition(p),
       partitionAhead: (p, ahead) => this.#partitionAhead(p, ahead),
       block: (offset, size) => this.#block(offset, size),
       file: this.#file,
     });
+    if (reuse === undefined) return new SegmentCursor(this.#top, source);
+    reuse.attach(this.#top, source);
+    return reuse;
   }
 
   /** Closes the file. Cursors and views from it must not be used after (values already returned stay readable). */
@@ -271,7 +283,7 @@ export class SegmentReader {
 }
 
 /** The index partitions a scanning cursor read together (see #partitionAhead). */
-interface ReadAhead {
+export interface ReadAhead {
   bytes: Uint8Array;
   /** Where bytes[0] is in the file. */
   start: number;
@@ -324,8 +336,8 @@ function parseProperties(bytes: Uint8Array, damaged: (what: string) => Error, fi
   };
 }
 
-/** What a cursor needs of its reader. */
-interface CursorSource {
+/** What a cursor needs of its reader (internal to segment reading; exported for {@link SegmentCursor.attach}'s type). */
+export interface CursorSource {
   /** Index partition p, for a seek (through the cache). */
   partition(p: number): Uint8Array;
   /** Index partition p, for a scan going on into it (through the cache, else read ahead). */
@@ -337,23 +349,64 @@ interface CursorSource {
 
 /**
  * An ascending cursor over one segment. Holds its place in an index partition and in a
- * data block, and loads both as it goes (through the cache).
+ * data block, and loads both as it goes (through the cache). Made by
+ * {@link SegmentReader.cursor}, which may also re-point one at another segment.
  */
-class SegmentCursor implements EntryCursor {
+export class SegmentCursor implements EntryCursor {
   /** The current partition (-1 before any). */
   #p = -1;
   #valid = false;
+  #top: TopIndex;
+  #source: CursorSource;
   readonly #index: BlockScan;
   readonly #data: BlockScan;
   readonly #handle = new BlockHandle();
-  readonly #ahead: ReadAhead = { bytes: new Uint8Array(0), start: 0, next: INDEX_READ_AHEAD_MIN };
+  readonly #ahead: ReadAhead = { bytes: NO_BYTES, start: 0, next: INDEX_READ_AHEAD_MIN };
 
-  constructor(
-    readonly top: TopIndex,
-    readonly source: CursorSource,
-  ) {
+  /** @internal use {@link SegmentReader.cursor} */
+  constructor(top: TopIndex, source: CursorSource) {
+    this.#top = top;
+    this.#source = source;
     this.#index = new BlockScan(source.file);
     this.#data = new BlockScan(source.file);
+  }
+
+  /** @internal Re-points the cursor at another segment (or the same one), unpositioned. */
+  attach(top: TopIndex, source: CursorSource): void {
+    this.#top = top;
+    this.#source = source;
+    this.#index.file = source.file;
+    this.#data.file = source.file;
+    this.#p = -1;
+    this.#valid = false;
+    const ahead = this.#ahead;
+    ahead.bytes = NO_BYTES;
+    ahead.start = 0;
+    ahead.next = INDEX_READ_AHEAD_MIN;
+  }
+
+  /** Whether the current entry's key starts with `prefix` (no string built). */
+  startsWith(prefix: string): boolean {
+    this.#check();
+    return this.#data.startsWith(prefix);
+  }
+
+  /**
+   * {@link next}, for a scan of the keys starting with `prefix` only (the current key
+   * must start with it): at the end of a block it stops, invalid, instead of loading the
+   * next block when that block cannot hold such a key — when the block's separator does
+   * not start with `prefix` (being ≥ a key with the prefix, it is then above all of
+   * them, and the next block's keys are above it). Saves reading a block a prefix scan
+   * would throw away.
+   */
+  nextWithin(prefix: string): void {
+    this.#check();
+    if (this.#data.step()) return;
+    if (!this.#index.startsWith(prefix)) {
+      this.#valid = false;
+      return;
+    }
+    this.#nextBlock();
   }
 
   valid(): boolean {
@@ -382,12 +435,12 @@ class SegmentCursor implements EntryCursor {
   }
 
   seek(key: string): void {
-    const p = this.top.find(key);
-    if (p === this.top.count) {
+    const p = this.#top.find(key);
+    if (p === this.#top.count) {
       this.#end();
       return;
     }
-    this.#enter(p, this.source.partition(p));
+    this.#enter(p, this.#source.partition(p));
     if (this.#index.seek(key)) {
       this.#load();
       // Past the block's last key but not past its separator: the next block.
@@ -400,11 +453,11 @@ class SegmentCursor implements EntryCursor {
   }
 
   seekToFirst(): void {
-    if (this.top.count === 0) {
+    if (this.#top.count === 0) {
       this.#end();
       return;
     }
-    this.#enter(0, this.source.partitionAhead(0, this.#ahead));
+    this.#enter(0, this.#source.partitionAhead(0, this.#ahead));
     this.#nextBlock();
   }
 
@@ -412,11 +465,11 @@ class SegmentCursor implements EntryCursor {
   #nextBlock(): void {
     while (!this.#index.step()) {
       const p = this.#p + 1;
-      if (p >= this.top.count) {
+      if (p >= this.#top.count) {
         this.#end();
         return;
       }
-      this.#enter(p, this.source.partitionAhead(p, this.#ahead));
+      this.#enter(p, this.#source.partitionAhead(p, this.#ahead));
     }
     this.#load();
     // Every block holds at least one entry (checked when it was read).
@@ -425,19 +478,19 @@ class SegmentCursor implements EntryCursor {
 
   #enter(p: number, partition: Uint8Array): void {
     this.#p = p;
-    this.#index.reset(partition, this.top.indexOffsets[p]!);
+    this.#index.reset(partition, this.#top.indexOffsets[p]!);
   }
 
   /** Loads the data block of the current index entry. */
   #load(): void {
     const h = this.#handle;
-    readHandle(this.#index, this.top.indexOffsets[this.#p]!, h);
-    this.#data.reset(this.source.block(h.offset, h.size), h.offset);
+    readHandle(this.#index, this.#top.indexOffsets[this.#p]!, h);
+    this.#data.reset(this.#source.block(h.offset, h.size), h.offset);
   }
 
   #end(): void {
     this.#valid = false;
-    this.#p = this.top.count;
+    this.#p = this.#top.count;
   }
 
   #check(): void {

@@ -11,6 +11,8 @@ import { ByteLru } from './head-cache.js';
 import type { LsmCursor, LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey } from './lsm/types.js';
 import type { Version } from './types.js';
+import { horizonBefore, isHorizon, prunedError, prunedThroughSeq } from './horizon-records.js';
+import { HistoryPrunedError } from './errors.js';
 import {
   decodeSeqKey,
   decodeValueRecord,
@@ -23,6 +25,7 @@ import {
   seqKey,
   TAG_SEQ,
   TAG_VERSION,
+  FLAG_CURRENT_AT_COMMIT,
   valueKey,
   versionRecordSeq,
   type VersionKeyFields,
@@ -39,6 +42,18 @@ export interface StoredChange {
   readonly before: Version | undefined;
   /** True when a later-clocked version was already current (this one did not become current). */
   readonly superseded: boolean;
+  /** True when the version before it was cut by retention or a purge (`before` is then undefined). */
+  readonly beforePruned?: true;
+}
+
+/** HISTORY_PRUNED for change `seq`, whose version retention or a purge removed. */
+export function prunedChange(seq: number, tree: LsmTree, last?: number): HistoryPrunedError {
+  const through = prunedThroughSeq(tree);
+  return new HistoryPrunedError(`change ${seq} was pruned (changes up to ${through} may be): resync from the current state`, {
+    seq,
+    prunedThroughSeq: through,
+    ...(last !== undefined ? { resyncFrom: last } : {}),
+  });
 }
 
 const DAY_MS = 86_400_000;
@@ -191,8 +206,22 @@ function keyCursor(tree: LsmTree, prefix: string, seekKey: string): LsmCursor {
 /** The first version at or after `seekKey` within the key `prefix` (newest first), materialized. */
 export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string): Version | undefined {
   const c = keyCursor(tree, prefix, seekKey);
-  if (!c.valid() || !c.key().startsWith(prefix)) return undefined;
-  return f.version(c.key(), c.value());
+  // Retention and purge: nothing at or past a horizon record is kept (horizon-records.ts).
+  if (!c.valid() || !c.key().startsWith(prefix)) {
+    const h = horizonBefore(tree, prefix);
+    if (h !== undefined) throw prunedError(prefix, h.bytes, 'that time');
+    return undefined;
+  }
+  const vkey = c.key();
+  const bytes = c.value();
+  if (isHorizon(bytes)) throw prunedError(prefix, bytes, 'that time');
+  const v = f.version(vkey, bytes);
+  // Only a version replicated after a later-clocked one can sort past a horizon.
+  if ((bytes[0]! & FLAG_CURRENT_AT_COMMIT) === 0) {
+    const h = horizonBefore(tree, prefix, vkey);
+    if (h !== undefined) throw prunedError(prefix, h.bytes, 'that time');
+  }
+  return v;
 }
 
 /** The newest `limit` versions of a key, oldest first. One range scan. */
@@ -201,7 +230,7 @@ export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limi
   if (limit === 0) return out;
   const c = keyCursor(tree, prefix, prefix);
   // Values read by reference are gets: they leave the cursor where it is.
-  for (; c.valid() && c.key().startsWith(prefix) && out.length < limit; c.next()) out.push(f.version(c.key(), c.value()));
+  for (; c.valid() && c.key().startsWith(prefix) && out.length < limit && !isHorizon(c.value()); c.next()) out.push(f.version(c.key(), c.value()));
   return out.reverse();
 }
 
@@ -209,6 +238,7 @@ export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limi
 export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, seq: number): Version | undefined {
   const c = keyCursor(tree, prefix, prefix);
   for (; c.valid() && c.key().startsWith(prefix); c.next()) {
+    if (isHorizon(c.value())) throw prunedError(prefix, c.value(), `the version current after change ${seq}`);
     if (versionRecordSeq(c.value()).seq <= seq) return f.version(c.key(), c.value());
   }
   return undefined;
@@ -217,7 +247,11 @@ export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, s
 /** The version of a key whose key ends with `idSuffix` (its complemented id). O(h). */
 export function versionWithId(f: VersionFetcher, tree: LsmTree, prefix: string, idSuffix: string): Version | undefined {
   const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) if (c.key().endsWith(idSuffix)) return f.version(c.key(), c.value());
+  for (; c.valid() && c.key().startsWith(prefix); c.next()) {
+    // A cut version's id is unknown past the horizon (it may have been any of them).
+    if (isHorizon(c.value())) throw prunedError(prefix, c.value(), 'that version id');
+    if (c.key().endsWith(idSuffix)) return f.version(c.key(), c.value());
+  }
   return undefined;
 }
 
@@ -245,19 +279,26 @@ function changeKey(tree: LsmTree, seq: number): string {
  */
 export function changeAt(f: VersionFetcher, tree: LsmTree, seq: number): StoredChange {
   const vkey = changeKey(tree, seq);
+  const stored = tree.get(vkey);
+  if ((stored === undefined || isHorizon(stored)) && seq <= prunedThroughSeq(tree)) throw prunedChange(seq, tree);
   const r = f.record(vkey);
   if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
   const version = f.build(vkey, r);
   const prefix = keyPrefixOf(vkey);
   const c = keyCursor(tree, prefix, r.currentAtCommit ? vkey : prefix);
   let before: Version | undefined;
+  let beforePruned = false;
   for (; c.valid() && c.key().startsWith(prefix); c.next()) {
+    if (isHorizon(c.value())) {
+      beforePruned = true;
+      break;
+    }
     if (versionRecordSeq(c.value()).seq < seq) {
       before = f.version(c.key(), c.value());
       break;
     }
   }
-  return { version, before, superseded: !r.currentAtCommit };
+  return beforePruned ? { version, before, superseded: !r.currentAtCommit, beforePruned } : { version, before, superseded: !r.currentAtCommit };
 }
 
 /** The last committed seq: the greatest `S` record's (0 when none). O(log seq) seeks. */
@@ -330,11 +371,17 @@ export class ResumableCursor {
 export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: number, to: number, make: (vkey: string, r: VersionRecord) => T): Generator<T> {
   if (from > to) return;
   const c = new ResumableCursor(tree);
+  const pruned = prunedThroughSeq(tree);
   let e = c.seek(seqKey(from));
   for (let seq = from; seq <= to; seq++) {
     if (seq > from) e = c.next(seqKey(seq - 1));
     if (e === undefined || e.key() !== seqKey(seq)) throw new CorruptionError(`the record of change ${seq} is missing`, { seq });
     const vkey = bytesKey(e.value());
+    if (seq <= pruned) {
+      // Versions retention or a purge removed are left out (their change records stay).
+      const stored = tree.get(vkey);
+      if (stored === undefined || isHorizon(stored)) continue;
+    }
     const r = f.record(vkey);
     if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
     yield make(vkey, r);
@@ -345,7 +392,7 @@ export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: numbe
 export function idsOf(tree: LsmTree, prefix: string): string[] {
   const out: string[] = [];
   const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) out.push(decodeVersionKeySuffix(c.key(), prefix.length).versionId);
+  for (; c.valid() && c.key().startsWith(prefix) && !isHorizon(c.value()); c.next()) out.push(decodeVersionKeySuffix(c.key(), prefix.length).versionId);
   return out.reverse();
 }
 
@@ -353,6 +400,6 @@ export function idsOf(tree: LsmTree, prefix: string): string[] {
 export function recordsOf<T>(f: VersionFetcher, tree: LsmTree, prefix: string, make: (vkey: string, r: VersionRecord) => T): T[] {
   const out: T[] = [];
   const c = keyCursor(tree, prefix, prefix);
-  for (; c.valid() && c.key().startsWith(prefix); c.next()) out.push(make(c.key(), decodeVersionRecord(c.value())));
+  for (; c.valid() && c.key().startsWith(prefix) && !isHorizon(c.value()); c.next()) out.push(make(c.key(), decodeVersionRecord(c.value())));
   return out.reverse();
 }

@@ -89,7 +89,7 @@ export class CausalStorage {
     const opened = await adapter.open();
     try {
       s.#ctx.attach(opened);
-      s.#retention = new RetentionPolicies(opened.tree);
+      s.#retention = new RetentionPolicies(opened.tree, options.now ?? Date.now);
     } catch (e) {
       await adapter.close();
       throw e;

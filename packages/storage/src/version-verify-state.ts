@@ -13,7 +13,7 @@ import type { LsmCursor, LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey } from './lsm/types.js';
 import type { VerifyProblem } from './types.js';
 import { decodeSeqKey, decodeValueKey, decodeValueRecord, decodeVersionKey, decodeVersionRecord, keyPrefix, prefixEnd, seqKey, versionRecordSeq } from './version-records.js';
-import { horizonBefore, isHorizon } from './horizon-records.js';
+import { horizonBefore, isHorizon, prunedThroughSeq } from './horizon-records.js';
 
 /** Options of `verifyVersions` (version-verify.ts). */
 export interface VerifyVersionsOptions {
@@ -240,8 +240,11 @@ export class Verifier implements Slicer {
   /**
    * The greatest seq retention or a purge removed a version of (the manifest's
    * `prunedThroughSeq`): a change-feed record at or below it may name a removed version.
+   * Read when asked: merges go on during the verify, and it only grows.
    */
-  prunedThroughSeq = 0;
+  get prunedThroughSeq(): number {
+    return prunedThroughSeq(this.tree);
+  }
   readonly #sliceMs: number;
   readonly #yieldTo: () => Promise<void>;
   readonly #onProgress: ((p: { versions: number; values: number }) => void) | undefined;

@@ -90,7 +90,7 @@ import {
 import { damageOf, describeKey, messageOf, pointerPrint, seqPrint, valuePrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
 import { lastSeq } from './version-store-reads.js';
 import { decodeHead, headKeyOf } from './head-records.js';
-import { decodeHorizon, isHorizon, prunedThroughSeq } from './horizon-records.js';
+import { decodeHorizon, isHorizon } from './horizon-records.js';
 
 export type { VerifyVersionsOptions } from './version-verify-state.js';
 
@@ -426,7 +426,6 @@ function verifyLate(v: Verifier): void {
  */
 export async function verifyVersions(tree: LsmTree, options: VerifyVersionsOptions = {}): Promise<VerifyReport> {
   const v = new Verifier(tree, options);
-  v.prunedThroughSeq = prunedThroughSeq(tree);
   try {
     v.startSeq = lastSeq(tree);
   } catch (e) {

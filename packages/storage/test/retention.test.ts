@@ -256,3 +256,70 @@ describe('verify', () => {
     await s.close();
   });
 });
+
+describe('below the horizon', () => {
+  it('hides a version replicated after the cut with an older clock, and the next cut drops it', async () => {
+    const clock = manualClock(T);
+    const other = manualClock(T);
+    const adapter = new TreeCapture();
+    const s = await CausalStorage.open({ now: clock.now, adapter });
+    const peer = await CausalStorage.open({ now: other.now });
+    // The peer made the key on its own, long ago (a root version: no predecessor).
+    const old = await peer.put('kept', 'a', { from: 'peer' });
+    clock.t += 60_000;
+    await s.setRetention('kept', { lastVersions: 2 });
+    const a = await writeVersions(s, clock, 'kept', 'a', 4);
+    await s.compact();
+    const r = await s.applyReplicated([JSON.parse(JSON.stringify(old)) as never]);
+    expect(r.applied.map((v) => v.versionId)).toEqual([old.versionId]);
+    // Stored, but below the horizon: reads stop before it, its time is pruned.
+    expect(s.history('kept', 'a')).toEqual(a.slice(2));
+    expect(errorOf(() => s.getAt('kept', 'a', parseHlc(old.hlc))).code).toBe(HISTORY_PRUNED);
+    expect(errorOf(() => s.getVersionById('kept', 'a', old.versionId)).code).toBe(HISTORY_PRUNED);
+    expect((await s.verify()).problems).toEqual([]);
+    const countV = (): number => {
+      let n = 0;
+      const c = adapter.tree!.cursor();
+      for (c.seek('V'); c.valid() && c.key() < 'W'; c.next()) n++;
+      return n;
+    };
+    expect(countV()).toBe(4); // two kept, the horizon record, the replicated one
+    await s.compact();
+    expect(countV()).toBe(3);
+    expect(s.history('kept', 'a')).toEqual(a.slice(2));
+    expect((await s.verify()).problems).toEqual([]);
+    await s.close();
+    await peer.close();
+  });
+});
+
+describe('purge in memory', () => {
+  it('leaves the tombstone, HISTORY_PRUNED before it, a clean verify; a second purge and retention agree with it', async () => {
+    const clock = manualClock(T);
+    const s = await CausalStorage.open({ now: clock.now });
+    const v = await writeVersions(s, clock, 'p', 'k', 3);
+    const first = await s.purge('p', 'k');
+    expect(first.removed).toEqual([v[2]!.versionId, v[1]!.versionId, v[0]!.versionId]);
+    const [tomb] = s.history('p', 'k');
+    expect(tomb).toMatchObject({ deleted: true, previousVersion: v[2]!.versionId, versionId: first.tombstone });
+    const e = errorOf(() => s.getAt('p', 'k', parseHlc(v[2]!.hlc)));
+    expect(e.code).toBe(HISTORY_PRUNED);
+    expect(e.details).toMatchObject({ horizon: { versionId: tomb!.versionId, hlc: tomb!.hlc }, purged: true });
+    expect(s.prunedThroughSeq).toBe(3);
+    expect((await s.verify()).problems).toEqual([]);
+    // Written again, then purged again (its head live): only the new tombstone stays.
+    const w = await writeVersions(s, clock, 'p', 'k', 2, 'again');
+    const second = await s.purge('p', 'k');
+    expect(second.removed).toEqual([w[1]!.versionId, w[0]!.versionId, first.tombstone]);
+    expect(s.history('p', 'k').map((x) => x.versionId)).toEqual([second.tombstone]);
+    // Purging a deleted key removes what lies before its tombstone.
+    expect((await s.purge('p', 'k')).removed).toEqual([]);
+    await s.setRetention('p', { lastVersions: 1 });
+    await s.compact();
+    expect(s.history('p', 'k').map((x) => x.versionId)).toEqual([second.tombstone]);
+    expect((await s.verify()).problems).toEqual([]);
+    expect(errorOf(() => s.changeAt(1)).code).toBe(HISTORY_PRUNED);
+    await expect(s.purge('p', 'never')).rejects.toMatchObject({ code: ErrorCodes.KEY_NOT_FOUND });
+    await s.close();
+  });
+});

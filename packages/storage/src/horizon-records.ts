@@ -28,9 +28,14 @@ import type { LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey } from './lsm/types.js';
 import { decodeKeyPrefix, decodeVersionKeySuffix, FLAG_HORIZON, FLAG_PURGED } from './version-records.js';
 
-/** True when a `V` record's value is a horizon record, not a version. */
+/**
+ * True when a `V` record's value is a horizon record, not a version: its flags are
+ * exactly those of one (any other byte with bit 5 is a damaged version record, and is
+ * reported as such by the version decoder).
+ */
 export function isHorizon(bytes: Uint8Array): boolean {
-  return bytes.length > 0 && (bytes[0]! & FLAG_HORIZON) !== 0;
+  const flags = bytes[0];
+  return flags === FLAG_HORIZON || flags === (FLAG_HORIZON | FLAG_PURGED);
 }
 
 /** A decoded horizon record. */

@@ -306,7 +306,9 @@ export class CausalStorage {
   /**
    * Every version (tombstones included) of one key, or of every key of a namespace,
    * whose timestamp lies in [fromMs, toMs], oldest first within each key. Keys come in
-   * key order (UTF-8 bytes). One range scan of each key's history.
+   * key order (UTF-8 bytes). One range scan of each key's history. Only kept versions
+   * are given: for one key whose history retention or a purge cut after `fromMs`, it
+   * throws HISTORY_PRUNED naming the key's horizon (a namespace's keys: their kept versions).
    */
   versions(namespace: string, options: { readonly key?: string; readonly fromMs?: number; readonly toMs?: number } = {}): Generator<Version> {
     return versionsIn(this.#ctx, namespace, options);

@@ -377,12 +377,13 @@ export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: numbe
     if (seq > from) e = c.next(seqKey(seq - 1));
     if (e === undefined || e.key() !== seqKey(seq)) throw new CorruptionError(`the record of change ${seq} is missing`, { seq });
     const vkey = bytesKey(e.value());
+    let r: VersionRecord;
     if (seq <= pruned) {
       // Versions retention or a purge removed are left out (their change records stay).
       const stored = tree.get(vkey);
       if (stored === undefined || isHorizon(stored)) continue;
-    }
-    const r = f.record(vkey);
+      r = decodeVersionRecord(stored);
+    } else r = f.record(vkey);
     if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
     yield make(vkey, r);
   }

@@ -91,6 +91,10 @@ describe('last N versions, applied by compact()', () => {
       expect(e.details).toMatchObject({ namespace: 'kept', key: 'a', horizon, purged: false });
     }
     expect(errorOf(() => s.getVersionById('kept', 'a', a[1]!.versionId)).code).toBe(HISTORY_PRUNED);
+    // One key's versions by time: from before the horizon, pruned; from it on, the kept ones.
+    expect(errorOf(() => [...s.versions('kept', { key: 'a', fromMs: parseHlc(a[2]!.hlc).wall })]).code).toBe(HISTORY_PRUNED);
+    expect([...s.versions('kept', { key: 'a', fromMs: parseHlc(a[3]!.hlc).wall })]).toEqual(a.slice(3));
+    expect([...s.versions('kept', {})]).toEqual(a.slice(3));
     await s.close();
   });
 });

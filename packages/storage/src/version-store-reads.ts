@@ -281,7 +281,8 @@ export function changeAt(f: VersionFetcher, tree: LsmTree, seq: number): StoredC
   const vkey = changeKey(tree, seq);
   const stored = tree.get(vkey);
   if ((stored === undefined || isHorizon(stored)) && seq <= prunedThroughSeq(tree)) throw prunedChange(seq, tree);
-  const r = f.record(vkey);
+  // One get: the record as f.record would read it (missing: CorruptionError there).
+  const r = stored === undefined ? f.record(vkey) : decodeVersionRecord(stored);
   if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
   const version = f.build(vkey, r);
   const prefix = keyPrefixOf(vkey);

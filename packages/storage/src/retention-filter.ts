@@ -103,7 +103,9 @@ export function createRetentionFilter(params: unknown): MergeFilter {
       below = true;
       // The oldest kept version may have changed (a version replicated since, with an
       // older clock than the horizon's but newer than this record's).
-      return lastKept === '' || lastKept === h.keptSuffix ? 'keep' : encodeHorizon(h.seq, lastKept, h.purged);
+      if (lastKept === '') return 'keep';
+      const kept = lastKept.slice(group.length);
+      return kept === h.keptSuffix ? 'keep' : encodeHorizon(h.seq, kept, h.purged);
     }
     if (below) {
       noteCut(versionRecordSeq(value).seq);
@@ -116,14 +118,15 @@ export function createRetentionFilter(params: unknown): MergeFilter {
     }
     seen++;
     if (!drop) {
-      lastKept = key.slice(group.length);
-      if (!pastCutoff && wallOf(key, group.length) <= cutoff) pastCutoff = true;
+      // The whole key (no slice per entry): its suffix is taken only at a cut.
+      lastKept = key;
+      if (cutoff !== -Infinity && !pastCutoff && wallOf(key, group.length) <= cutoff) pastCutoff = true;
       return 'keep';
     }
     const seq = versionRecordSeq(value).seq;
     noteCut(seq);
     below = true;
-    return encodeHorizon(seq, lastKept, false);
+    return encodeHorizon(seq, lastKept.slice(group.length), false);
   };
   return Object.assign(filter, { report: () => ({ prunedThroughSeq, cut }) });
 }

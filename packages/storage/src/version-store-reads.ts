@@ -46,14 +46,10 @@ export interface StoredChange {
   readonly beforePruned?: true;
 }
 
-/** HISTORY_PRUNED for change `seq`, whose version retention or a purge removed. */
-export function prunedChange(seq: number, tree: LsmTree, last?: number): HistoryPrunedError {
+/** HISTORY_PRUNED for change `seq`, whose version retention or a purge removed (feed-reads.ts adds where to resync from). */
+function prunedChange(seq: number, tree: LsmTree): HistoryPrunedError {
   const through = prunedThroughSeq(tree);
-  return new HistoryPrunedError(`change ${seq} was pruned (changes up to ${through} may be): resync from the current state`, {
-    seq,
-    prunedThroughSeq: through,
-    ...(last !== undefined ? { resyncFrom: last } : {}),
-  });
+  return new HistoryPrunedError(`change ${seq} was pruned (changes up to ${through} may be): resync from the current state`, { seq, prunedThroughSeq: through });
 }
 
 const DAY_MS = 86_400_000;

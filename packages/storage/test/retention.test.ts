@@ -164,6 +164,36 @@ describe('background merges (MemoryAdapter)', () => {
   });
 });
 
+describe('background merges, age policy (MemoryAdapter)', () => {
+  it('keep every version younger than the cutoff and the one current at it, cutting the rest as they merge', async () => {
+    const clock = manualClock(T);
+    const s = await CausalStorage.open({ now: clock.now, adapter: new MemoryAdapter({ memtableBytes: 4096 }) });
+    await s.setRetention('aged', { maxAgeMs: 5000 });
+    const keys = ['a', 'b', 'c'];
+    const written = new Map<string, Version[]>(keys.map((k) => [k, []]));
+    for (let round = 0; round < 80; round++) {
+      clock.t += 1000;
+      for (const k of keys) written.get(k)!.push(await s.put('aged', k, { round, k }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    for (let i = 0; i < 200 && s.prunedThroughSeq === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(s.prunedThroughSeq).toBeGreaterThan(0);
+    const cutoff = clock.t - 5000;
+    for (const k of keys) {
+      const all = written.get(k)!;
+      const h = s.history('aged', k);
+      expect(h.length).toBeLessThan(all.length);
+      expect(h).toEqual(all.slice(all.length - h.length));
+      // The one current at the cutoff (and so every younger one) is kept: getAt answers there.
+      const atCutoff = all.filter((v) => parseHlc(v.hlc).wall <= cutoff).at(-1)!;
+      expect(h).toContainEqual(atCutoff);
+      expect(s.getAt('aged', k, cutoff)).toEqual(atCutoff);
+    }
+    expect((await s.verify()).problems).toEqual([]);
+    await s.close();
+  });
+});
+
 describe('the change feed below the horizon', () => {
   it('answers changeAt of a removed version with HISTORY_PRUNED and where to resync from', async () => {
     const clock = manualClock(T);

@@ -19,7 +19,7 @@ export interface GlobalOptions {
 
 /**
  * What the commands use of a database: the embedded `KoruDelta` and the remote
- * `KoruClient` both have it. Export and compaction exist only locally.
+ * `KoruClient` both have it. Export, compaction, retention and purge exist only locally.
  */
 export type Database = Pick<
   KoruDelta,
@@ -50,7 +50,7 @@ export type Database = Pick<
   | 'nodeId'
   | 'close'
 > &
-  Partial<Pick<KoruDelta, 'exportVersions' | 'compact'>>;
+  Partial<Pick<KoruDelta, 'exportVersions' | 'compact' | 'setRetention' | 'retention' | 'retentionPolicies' | 'purge'>>;
 
 /** The default data directory: `~/.korudelta/db`. */
 export function defaultDbPath(): string {

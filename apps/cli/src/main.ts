@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { register as registerCluster } from './commands/cluster.js';
 import { register as registerData } from './commands/data.js';
 import { register as registerQuery } from './commands/query.js';
+import { register as registerRetention } from './commands/retention.js';
 import type { Act } from './commands/register.js';
 import { register as registerTransfer } from './commands/transfer.js';
 import { register as registerWatch } from './commands/watch.js';
@@ -48,6 +49,7 @@ export function buildProgram(io: Io, act: Act, { json = false }: { readonly json
     .addHelpText('after', '\nRun `kdelta <command> --help` for its options and examples.\n');
   registerData(program, act);
   registerQuery(program, act);
+  registerRetention(program, act);
   registerTransfer(program, act);
   registerWatch(program, act);
   registerCluster(program, act);

@@ -57,6 +57,7 @@ export {
   type SortDirection,
   type ChangeEvent,
   type LaggedEvent,
+  type PrunedEvent,
   type SubscriptionSpec,
   type Subscription,
 } from '@koru/query';
@@ -104,4 +105,9 @@ export {
   SYSTEM_NAMESPACE,
   type Change,
   type ChangeType,
+  HistoryPrunedError,
+  HISTORY_PRUNED,
+  type Horizon,
+  type RetentionPolicy,
+  type PurgeResult,
 } from '@koru/storage';

@@ -22,6 +22,8 @@ import {
   type Version,
   type VerifyReport,
   type WriteOptions,
+  type RetentionPolicy,
+  type PurgeResult,
 } from '@koru/storage';
 import {
   aggregate,
@@ -43,6 +45,7 @@ import {
   type ViewResult,
   type ChangeEvent,
   type LaggedEvent,
+  type PrunedEvent,
   type QueryResult,
   type Subscription,
   type SubscriptionSpec,
@@ -528,15 +531,18 @@ export class KoruDelta {
    * change types), in commit order, awaiting it before the next. With `since`, every
    * matching change after that seq is replayed first, then live ones follow with no gap
    * or duplicate. A subscriber that falls more than `bufferSize` changes behind gets one
-   * `lagged` event with the seq to resume from, and the subscription ends.
+   * `lagged` event with the seq to resume from, and the subscription ends. A change that
+   * retention or a purge removed (a `since` before the horizon) is one `pruned` event
+   * with `resyncFrom` (read the current state as of that seq); the subscription goes on
+   * with the changes after it.
    * @throws INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_KEY, INVALID_QUERY for a bad spec
    */
-  subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>): Subscription {
+  subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent | PrunedEvent) => void | Promise<void>): Subscription {
     return subscribe(this.#s, spec, handler);
   }
 
   /** The same feed as an async iterator: `for await (const e of db.changes(spec))`; `return()` releases it. */
-  changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+  changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent | PrunedEvent> {
     return changeStream(this.#s, spec);
   }
 
@@ -579,6 +585,37 @@ export class KoruDelta {
   /** Re-hashes every chain and value; reports anything that does not match. */
   async verify(): Promise<VerifyReport> {
     return this.#s.verify();
+  }
+
+  /**
+   * Sets how much history a namespace keeps: `{ keep: 'all' }` (the default),
+   * `{ lastVersions: N }` or `{ maxAgeMs: D }` (see CausalStorage.setRetention). Stored
+   * durably; applied by the merges that follow (`compact()` applies it at once). Reads
+   * before what was cut answer HISTORY_PRUNED naming the key's horizon.
+   * @throws INVALID_NAMESPACE, INVALID_ARGUMENT
+   */
+  async setRetention(namespace: string, policy: RetentionPolicy): Promise<RetentionPolicy> {
+    return this.#s.setRetention(namespace, policy);
+  }
+
+  /** A namespace's retention policy (`{ keep: 'all' }` unless one was set). @throws INVALID_NAMESPACE */
+  async retention(namespace: string): Promise<RetentionPolicy> {
+    return this.#s.retention(namespace);
+  }
+
+  /** Every namespace with a policy other than keep-all, sorted, with its policy. */
+  async retentionPolicies(): Promise<Array<readonly [namespace: string, policy: RetentionPolicy]>> {
+    return this.#s.retentionPolicies();
+  }
+
+  /**
+   * Erases a key's history (an erasure request): deletes it (unless deleted already) and
+   * removes every older version, leaving a verifiable purge record; the bytes leave the
+   * files at the next merges (`compact()` at once). Resolves to what it removed.
+   * @throws KEY_NOT_FOUND for a key never written; INVALID_NAMESPACE, INVALID_KEY
+   */
+  async purge(namespace: string, key: string): Promise<PurgeResult> {
+    return this.#s.purge(namespace, key);
   }
 
   /** Merges every file of the database into one sorted run now (off the event loop): keeps all history; reads then touch one file per lookup. */

@@ -5,6 +5,10 @@
  * slow consumer costs no memory. Its buffer is how far behind the live head (counting
  * changes committed after it subscribed) it may fall: past that it gets one `lagged`
  * event carrying the seq to resume from (`since: seq`) and ends, never a silent drop.
+ * A change the store no longer has (retention or a purge removed its version) is one
+ * `pruned` event saying where to resync from (read the current state, then changes
+ * after `resyncFrom`), and the feed goes on from there: never a silent gap, never a
+ * dead subscription.
  */
 import { InvalidArgumentError } from '@koru/engine';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
@@ -47,6 +51,35 @@ export interface LaggedEvent {
   readonly seq: number;
   /** How many changes were committed past it. */
   readonly behind: number;
+}
+
+/**
+ * Change `seq` (and maybe more after it) is gone: retention or a purge removed its
+ * version. Read the current state, then go on from `resyncFrom`: the feed itself goes on
+ * with the changes after `resyncFrom`.
+ */
+export interface PrunedEvent {
+  readonly type: 'pruned';
+  /** The first change this subscriber could not be given. */
+  readonly seq: number;
+  /** The last committed change when it was found: the state to resync from; the feed resumes after it. */
+  readonly resyncFrom: number;
+}
+
+/** The stable code of a change the store removed (CausalStorage.changeAt throws it). */
+const HISTORY_PRUNED = 'HISTORY_PRUNED';
+
+/**
+ * Change `seq` from `source`, or the {@link PrunedEvent} for it when retention or a
+ * purge removed it (anything else thrown is rethrown).
+ */
+function changeOrPruned(source: ChangeSource, seq: number): Change | PrunedEvent {
+  try {
+    return source.changeAt(seq);
+  } catch (e) {
+    if ((e as { code?: unknown } | null)?.code !== HISTORY_PRUNED) throw e;
+    return Object.freeze({ type: 'pruned' as const, seq, resyncFrom: source.seq });
+  }
 }
 
 /** What a subscription selects. */
@@ -155,7 +188,7 @@ function startCursor(
 }
 
 /** An async iterator over the changes `spec` selects. `return()` releases it. */
-export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent | PrunedEvent> {
   const { test, buffer, liveFrom, since, until } = startCursor(source, spec);
   let next = since + 1;
   let done = false;
@@ -176,7 +209,7 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
     off();
   }
   const end = { done: true, value: undefined } as const;
-  const iterator: AsyncIterableIterator<ChangeEvent | LaggedEvent> = {
+  const iterator: AsyncIterableIterator<ChangeEvent | LaggedEvent | PrunedEvent> = {
     async next() {
       for (;;) {
         if (done) return end;
@@ -187,7 +220,11 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
           return { done: false, value: Object.freeze({ type: 'lagged', seq: next - 1, behind: last - (next - 1) }) };
         }
         while (next <= last && next <= until) {
-          const c = source.changeAt(next++);
+          const c = changeOrPruned(source, next++);
+          if ('type' in c) {
+            next = c.resyncFrom + 1;
+            return { done: false, value: c };
+          }
           if (test(c)) return { done: false, value: toEvent(c) };
         }
         if (next > until) {
@@ -268,7 +305,13 @@ class Dispatcher {
     for (const w of this.#all) w(from);
     if (this.#byNamespace.size === 0 && this.#byKey.size === 0) return;
     for (let q = from; q <= seq; q++) {
-      const v = this.source.changeAt(q).version;
+      const c = changeOrPruned(this.source, q);
+      if ('type' in c) {
+        // Removed already (a purge right after it): whom it concerned is unknown; each is told.
+        for (const set of [...this.#byNamespace.values(), ...this.#byKey.values()]) for (const w of set) w(q);
+        continue;
+      }
+      const v = c.version;
       const inNamespace = this.#byNamespace.get(v.namespace);
       if (inNamespace !== undefined) for (const w of inNamespace) w(q);
       const onKey = this.#byKey.size > 0 ? this.#byKey.get(`${v.namespace}\u0000${v.key}`) : undefined;
@@ -313,7 +356,7 @@ export interface Subscription {
 export function subscribe(
   source: ChangeSource,
   spec: SubscriptionSpec,
-  handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>,
+  handler: (event: ChangeEvent | LaggedEvent | PrunedEvent) => void | Promise<void>,
 ): Subscription {
   if (typeof handler !== 'function') throw new InvalidArgumentError('subscribe needs a handler function');
   const { test, buffer, liveFrom, since, until } = startCursor(source, spec);
@@ -341,7 +384,7 @@ export function subscribe(
     busy = false;
     pump();
   };
-  const deliver = (event: ChangeEvent | LaggedEvent): boolean => {
+  const deliver = (event: ChangeEvent | LaggedEvent | PrunedEvent): boolean => {
     let r: void | Promise<void>;
     try {
       r = handler(event);
@@ -372,8 +415,11 @@ export function subscribe(
         caughtUp = true;
         return;
       }
-      const c = source.changeAt(next++);
-      if (test(c) && !deliver(toEvent(c))) return;
+      const c = changeOrPruned(source, next++);
+      if ('type' in c) {
+        next = c.resyncFrom + 1;
+        if (!deliver(c)) return;
+      } else if (test(c) && !deliver(toEvent(c))) return;
     }
   }
   const schedule = (): void => {

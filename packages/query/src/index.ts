@@ -49,6 +49,7 @@ export {
   type ChangeSource,
   type ChangeEvent,
   type LaggedEvent,
+  type PrunedEvent,
   type SubscriptionSpec,
   type Subscription,
   DEFAULT_BUFFER,

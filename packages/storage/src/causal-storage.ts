@@ -41,6 +41,9 @@ import { StoreContext } from './store-context.js';
 import { DEFAULT_SCAN_CACHE_BYTES } from './storage-options.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { verifyVersions } from './version-verify.js';
+import { RetentionPolicies, type RetentionPolicy } from './retention.js';
+import { purgeBelow, type PurgeResult } from './purge.js';
+import { prunedThroughSeq } from './horizon-records.js';
 
 export {
   DEFAULT_MAX_CLOCK_AHEAD_MS,
@@ -63,6 +66,7 @@ export class CausalStorage {
   readonly #admission: Admission;
   readonly #feed: FeedReads;
   #recovery: RecoveryReport = { replayed: 0 };
+  #retention: RetentionPolicies | undefined;
 
   private constructor(options: CausalStorageOptions) {
     const ctx = new StoreContext(options);
@@ -85,6 +89,7 @@ export class CausalStorage {
     const opened = await adapter.open();
     try {
       s.#ctx.attach(opened);
+      s.#retention = new RetentionPolicies(opened.tree, options.now ?? Date.now);
     } catch (e) {
       await adapter.close();
       throw e;
@@ -301,7 +306,9 @@ export class CausalStorage {
   /**
    * Every version (tombstones included) of one key, or of every key of a namespace,
    * whose timestamp lies in [fromMs, toMs], oldest first within each key. Keys come in
-   * key order (UTF-8 bytes). One range scan of each key's history.
+   * key order (UTF-8 bytes). One range scan of each key's history. Only kept versions
+   * are given: for one key whose history retention or a purge cut after `fromMs`, it
+   * throws HISTORY_PRUNED naming the key's horizon (a namespace's keys: their kept versions).
    */
   versions(namespace: string, options: { readonly key?: string; readonly fromMs?: number; readonly toMs?: number } = {}): Generator<Version> {
     return versionsIn(this.#ctx, namespace, options);
@@ -461,6 +468,66 @@ export class CausalStorage {
   async verify(): Promise<VerifyReport> {
     this.#ctx.checkOpen();
     return verifyVersions(this.#ctx.tree);
+  }
+
+  // ---- retention and purge (see retention.ts, purge.ts, horizon-records.ts) ------
+
+  /**
+   * Sets how much history `namespace` keeps: `{ keep: 'all' }` (the default),
+   * `{ lastVersions: N }` (the N newest versions of each key) or `{ maxAgeMs: D }` (the
+   * versions younger than D ms, plus the one current D ms ago). Stored durably (a record
+   * of its own, synced). Merges apply it as they reach the deepest level holding a key
+   * (`compact()` applies it everywhere at once): what they cut leaves a horizon per key
+   * (the oldest kept version; its `previousVersion` still names, by hash, what it
+   * superseded), and reads before it answer HISTORY_PRUNED. Resolves to the policy stored.
+   * @throws INVALID_NAMESPACE; INVALID_ARGUMENT unless a policy above with N, D integers ≥ 1
+   */
+  async setRetention(namespace: string, policy: RetentionPolicy): Promise<RetentionPolicy> {
+    this.#ctx.checkOpen();
+    validateNamespace(namespace);
+    return this.#retention!.set(namespace, policy);
+  }
+
+  /** The retention policy of `namespace` (`{ keep: 'all' }` unless one was set). @throws INVALID_NAMESPACE */
+  retention(namespace: string): RetentionPolicy {
+    this.#ctx.checkOpen();
+    validateNamespace(namespace);
+    return this.#retention!.get(namespace);
+  }
+
+  /** Every namespace with a policy other than keep-all, sorted, with its policy. */
+  retentionPolicies(): Array<readonly [namespace: string, policy: RetentionPolicy]> {
+    this.#ctx.checkOpen();
+    return [...this.#retention!.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /**
+   * Erases `namespace/key`'s history (an erasure request): deletes the key (a tombstone,
+   * written and replicated like any delete, unless its head already is one), then
+   * removes every older version, leaving in the newest one's place a purge record that
+   * keeps the chain verifiable (the tombstone's predecessor's id). Afterwards `get` finds
+   * nothing, `history` gives the tombstone alone, and a time or version before it is
+   * HISTORY_PRUNED. The values leave the files at the next merges of the deepest level
+   * (`compact()` at once). Values too large to be stored inline (over `inlineMaxBytes`)
+   * keep their value record: another key may share it.
+   * @throws KEY_NOT_FOUND for a key never written; INVALID_NAMESPACE, INVALID_KEY
+   */
+  async purge(namespace: string, key: string): Promise<PurgeResult> {
+    const ctx = this.#ctx;
+    const head = ctx.existingHead(namespace, key);
+    const tombstone = head.deleted ? head : await this.delete(namespace, key);
+    ctx.checkOpen();
+    return purgeBelow(ctx.tree, namespace, key, tombstone.versionId);
+  }
+
+  /**
+   * The greatest change number whose version retention or a purge removed (0: none).
+   * A change-feed reader resuming from a `since` below it may have missed changes that
+   * are gone: `changeAt` of such a change throws HISTORY_PRUNED with `details.resyncFrom`.
+   */
+  get prunedThroughSeq(): number {
+    this.#ctx.checkOpen();
+    return prunedThroughSeq(this.#ctx.tree);
   }
 
   /** Waits for queued writes, then closes the adapter. Later calls fail with CLOSED. */

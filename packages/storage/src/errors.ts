@@ -1,5 +1,5 @@
 /** Errors raised by the storage layer. Codes are stable; see @koru/engine's ErrorCodes. */
-import { ErrorCodes, KoruError, type KoruErrorOptions } from '@koru/engine';
+import { ErrorCodes, KoruError, type ErrorCode, type KoruErrorOptions } from '@koru/engine';
 
 /** The key has no current value (never written, or deleted), or nothing at that time. */
 export class KeyNotFoundError extends KoruError {
@@ -60,5 +60,31 @@ export class StorageFullError extends KoruError {
 export class IoError extends KoruError {
   constructor(message: string, cause?: unknown, details: Readonly<Record<string, unknown>> = {}) {
     super(ErrorCodes.IO_ERROR, message, { cause, details });
+  }
+}
+
+/**
+ * The stable code of {@link HistoryPrunedError}. Not (yet) in @koru/engine's
+ * `ErrorCodes`: the integrator adds it there; until then it is this string.
+ */
+export const HISTORY_PRUNED = 'HISTORY_PRUNED' as ErrorCode;
+
+/** Where a key's kept history starts: its oldest kept version. */
+export interface Horizon {
+  readonly versionId: string;
+  readonly hlc: string;
+  readonly node: string;
+}
+
+/**
+ * What was asked for lies before a horizon that retention or a purge left: the versions
+ * there are gone (only their hashes remain, in the chain). `details` name the key and
+ * its horizon (`{ namespace, key, horizon: { versionId, hlc, node }, purged }`), or, for
+ * the change feed, the change asked for and where to resync from (`{ seq, resyncFrom,
+ * prunedThroughSeq }`).
+ */
+export class HistoryPrunedError extends KoruError {
+  constructor(message: string, details: Readonly<Record<string, unknown>>) {
+    super(HISTORY_PRUNED, message, { details });
   }
 }

@@ -5,6 +5,7 @@
  * from the records and the stored value text, without materializing values.
  */
 import { InvalidArgumentError } from '@koru/engine';
+import { HistoryPrunedError } from './errors.js';
 import { SYSTEM_NAMESPACE } from './names.js';
 import type { StoreContext } from './store-context.js';
 import type { Change, Version } from './types.js';
@@ -29,9 +30,20 @@ export class FeedReads {
     }
     // Every subscriber asks for the same new change in turn: keep the last one built.
     if (this.#lastChange?.seq === seq) return this.#lastChange;
-    const { version, before, superseded } = ctx.store.changeAt(seq)!;
+    let stored: NonNullable<ReturnType<typeof ctx.store.changeAt>>;
+    try {
+      stored = ctx.store.changeAt(seq)!;
+    } catch (e) {
+      // The version retention or a purge removed: say so, and where to resync from.
+      if (e instanceof HistoryPrunedError) {
+        throw new HistoryPrunedError(`change ${seq} was pruned by retention or a purge: resync from the current state (seq ${ctx.seq})`, { ...e.details, resyncFrom: ctx.seq });
+      }
+      throw e;
+    }
+    const { version, before, superseded } = stored;
     const previousValue = before === undefined || before.deleted ? null : before.value;
-    const changeType = version.deleted ? 'delete' : previousValue === null && !superseded ? 'insert' : 'update';
+    // A version whose predecessor was cut replaced something: an update, its old value unknown (null).
+    const changeType = version.deleted ? 'delete' : previousValue === null && !superseded && stored.beforePruned !== true ? 'insert' : 'update';
     this.#lastChange = Object.freeze(superseded ? { seq, changeType, version, previousValue, superseded: true as const } : { seq, changeType, version, previousValue });
     return this.#lastChange;
   }

@@ -9,6 +9,8 @@ import { validateNamespace } from './names.js';
 import type { HistoryOptions } from './storage-options.js';
 import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
+import { horizonBefore, horizonOf, prunedError } from './horizon-records.js';
+import { keyPrefix } from './version-records.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 
@@ -65,7 +67,13 @@ export function* versionsIn(
   for (const t of [fromMs, toMs]) {
     if (typeof t !== 'number' || Number.isNaN(t)) throw new InvalidArgumentError(`a time range bound must be ms since the epoch, got ${String(t)}`);
   }
-  if (key !== undefined) ctx.existingHead(namespace, key);
+  if (key !== undefined) {
+    ctx.existingHead(namespace, key);
+    // One key's versions from a time its kept history does not reach: explicit, not a short answer.
+    const prefix = keyPrefix(namespace, key);
+    const h = fromMs === -Infinity ? undefined : horizonBefore(ctx.tree, prefix);
+    if (h !== undefined && parseHlc(horizonOf(prefix, h.bytes).hlc).wall > fromMs) throw prunedError(prefix, h.bytes, 'that time range');
+  }
   const keys = key === undefined ? [...ctx.store.keys(namespace)].map((k) => k.key) : [key];
   for (const k of keys) {
     // Histories are short next to a namespace: each is read whole, then cut to the range.

@@ -29,3 +29,6 @@ export type { BlockCache } from './lsm/types.js';
 export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRecovery } from './lsm/lsm-tree.js';
 export { InlineMergeRunner, type MergeRunner } from './lsm/merge-runner.js';
 export { VersionStore, VERSION_TREE_WRITER, type NewVersion, type VersionStoreOptions } from './version-store.js';
+export { validatePolicy, KEEP_ALL, type RetentionPolicy } from './retention.js';
+export type { PurgeResult } from './purge.js';
+export type { MergeFilterHook } from './lsm/lsm-tree.js';

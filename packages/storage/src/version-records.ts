@@ -19,7 +19,8 @@
  *        bit 2 has a previous version, bit 3 value by reference (see the value record),
  *        bit 4 current at commit (the version was its key's current one when committed:
  *        clear only for a version replicated after a later-clocked one of its key);
- *        a live version has exactly one of bits 1 and 3; bits 5–7 are zero.
+ *        a live version has exactly one of bits 1 and 3; bits 5–7 are zero (a record
+ *        with bit 5 set is a horizon record instead: see horizon-records.ts).
  * seq:   unsigned LEB128 (7 bits a byte, least significant first, minimal), the change
  *        number on this node, below 2^53.
  * So one key's versions are contiguous and sort *newest first*: by clock stamp (wall,
@@ -85,6 +86,14 @@ export const FLAG_PREVIOUS = 4;
 export const FLAG_BY_REFERENCE = 8;
 /** Bit 4: the version was its key's current one when committed. */
 export const FLAG_CURRENT_AT_COMMIT = 16;
+/**
+ * Bit 5, alone with bit 6 at most: not a version but a *horizon* record, left by retention
+ * or purge under the key of the newest version they cut (see horizon-records.ts). Every
+ * other flag of a version record is clear in it.
+ */
+export const FLAG_HORIZON = 32;
+/** Bit 6 (only with bit 5): the horizon was left by a purge. */
+export const FLAG_PURGED = 64;
 
 /** Tag of a value record holding the text. */
 export const VALUE_TEXT = 0;

@@ -11,6 +11,8 @@ import { ByteLru } from './head-cache.js';
 import type { LsmCursor, LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey } from './lsm/types.js';
 import type { Version } from './types.js';
+import { horizonBefore, isHorizon, prunedError, prunedThroughSeq } from './horizon-records.js';
+import { HistoryPrunedError } from './errors.js';
 import {
   decodeSeqKey,
   decodeValueRecord,
@@ -23,6 +25,7 @@ import {
   seqKey,
   TAG_SEQ,
   TAG_VERSION,
+  FLAG_CURRENT_AT_COMMIT,
   valueKey,
   versionRecordSeq,
   type VersionKeyFields,
@@ -39,6 +42,14 @@ export interface StoredChange {
   readonly before: Version | undefined;
   /** True when a later-clocked version was already current (this one did not become current). */
   readonly superseded: boolean;
+  /** True when the version before it was cut by retention or a purge (`before` is then undefined). */
+  readonly beforePruned?: true;
+}
+
+/** HISTORY_PRUNED for change `seq`, whose version retention or a purge removed (feed-reads.ts adds where to resync from). */
+function prunedChange(seq: number, tree: LsmTree): HistoryPrunedError {
+  const through = prunedThroughSeq(tree);
+  return new HistoryPrunedError(`change ${seq} was pruned (changes up to ${through} may be): resync from the current state`, { seq, prunedThroughSeq: through });
 }
 
 const DAY_MS = 86_400_000;
@@ -195,14 +206,34 @@ function versionOf(f: VersionFetcher, k: string, v: Uint8Array, known: KnownVers
 /** The first version at or after `seekKey` within the key `prefix` (newest first), materialized. */
 export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, seekKey: string, known?: KnownVersion): Version | undefined {
   let found: Version | undefined;
+  let foundKey = '';
+  let horizon: Uint8Array | undefined;
+  let replicatedLate = false;
   tree.scanKey(
     prefix,
     (k, v) => {
-      found = versionOf(f, k, v, known);
+      // Retention and purge: nothing at or past a horizon record is kept (horizon-records.ts).
+      if (isHorizon(v)) horizon = v;
+      else {
+        found = versionOf(f, k, v, known);
+        foundKey = k;
+        replicatedLate = (v[0]! & FLAG_CURRENT_AT_COMMIT) === 0;
+      }
       return false;
     },
     seekKey,
   );
+  if (horizon !== undefined) throw prunedError(prefix, horizon, 'that time');
+  if (found === undefined) {
+    const h = horizonBefore(tree, prefix);
+    if (h !== undefined) throw prunedError(prefix, h.bytes, 'that time');
+    return undefined;
+  }
+  // Only a version replicated after a later-clocked one can sort past a horizon.
+  if (replicatedLate) {
+    const h = horizonBefore(tree, prefix, foundKey);
+    if (h !== undefined) throw prunedError(prefix, h.bytes, 'that time');
+  }
   return found;
 }
 
@@ -210,30 +241,43 @@ export function versionFrom(f: VersionFetcher, tree: LsmTree, prefix: string, se
 export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limit: number, known?: KnownVersion): Version[] {
   const out: Version[] = [];
   if (limit === 0) return out;
-  // Values read by reference are gets: they leave the scan where it is.
-  tree.scanKey(prefix, (k, v) => out.push(versionOf(f, k, v, known)) < limit);
+  // Values read by reference are gets: they leave the scan where it is. A horizon record ends the kept versions.
+  tree.scanKey(prefix, (k, v) => !isHorizon(v) && out.push(versionOf(f, k, v, known)) < limit);
   return out.reverse();
 }
 
 /** The newest version (clock order) of a key with a seq ≤ `seq`. O(h). */
 export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, seq: number): Version | undefined {
   let found: Version | undefined;
+  let horizon: Uint8Array | undefined;
   tree.scanKey(prefix, (k, v) => {
+    if (isHorizon(v)) {
+      horizon = v;
+      return false;
+    }
     if (versionRecordSeq(v).seq > seq) return true;
     found = f.version(k, v);
     return false;
   });
+  if (horizon !== undefined) throw prunedError(prefix, horizon, `the version current after change ${seq}`);
   return found;
 }
 
 /** The version of a key whose key ends with `idSuffix` (its complemented id). O(h). */
 export function versionWithId(f: VersionFetcher, tree: LsmTree, prefix: string, idSuffix: string): Version | undefined {
   let found: Version | undefined;
+  let horizon: Uint8Array | undefined;
   tree.scanKey(prefix, (k, v) => {
+    // A cut version's id is unknown past the horizon (it may have been any of them).
+    if (isHorizon(v)) {
+      horizon = v;
+      return false;
+    }
     if (!k.endsWith(idSuffix)) return true;
     found = f.version(k, v);
     return false;
   });
+  if (horizon !== undefined) throw prunedError(prefix, horizon, 'that version id');
   return found;
 }
 
@@ -261,21 +305,29 @@ function changeKey(tree: LsmTree, seq: number): string {
  */
 export function changeAt(f: VersionFetcher, tree: LsmTree, seq: number): StoredChange {
   const vkey = changeKey(tree, seq);
-  const r = f.record(vkey);
+  const stored = tree.get(vkey);
+  if ((stored === undefined || isHorizon(stored)) && seq <= prunedThroughSeq(tree)) throw prunedChange(seq, tree);
+  // One get: the record as f.record would read it (missing: CorruptionError there).
+  const r = stored === undefined ? f.record(vkey) : decodeVersionRecord(stored);
   if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
   const version = f.build(vkey, r);
   const prefix = keyPrefixOf(vkey);
   let before: Version | undefined;
+  let beforePruned = false;
   tree.scanKey(
     prefix,
     (k, v) => {
+      if (isHorizon(v)) {
+        beforePruned = true;
+        return false;
+      }
       if (versionRecordSeq(v).seq >= seq) return true;
       before = f.version(k, v);
       return false;
     },
     r.currentAtCommit ? vkey : prefix,
   );
-  return { version, before, superseded: !r.currentAtCommit };
+  return beforePruned ? { version, before, superseded: !r.currentAtCommit, beforePruned } : { version, before, superseded: !r.currentAtCommit };
 }
 
 /** The last committed seq: the greatest `S` record's (0 when none). O(log seq) seeks. */
@@ -348,12 +400,19 @@ export class ResumableCursor {
 export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: number, to: number, make: (vkey: string, r: VersionRecord) => T): Generator<T> {
   if (from > to) return;
   const c = new ResumableCursor(tree);
+  const pruned = prunedThroughSeq(tree);
   let e = c.seek(seqKey(from));
   for (let seq = from; seq <= to; seq++) {
     if (seq > from) e = c.next(seqKey(seq - 1));
     if (e === undefined || e.key() !== seqKey(seq)) throw new CorruptionError(`the record of change ${seq} is missing`, { seq });
     const vkey = bytesKey(e.value());
-    const r = f.record(vkey);
+    let r: VersionRecord;
+    if (seq <= pruned) {
+      // Versions retention or a purge removed are left out (their change records stay).
+      const stored = tree.get(vkey);
+      if (stored === undefined || isHorizon(stored)) continue;
+      r = decodeVersionRecord(stored);
+    } else r = f.record(vkey);
     if (r.seq !== seq) throw new CorruptionError(`change ${seq} names a version committed as change ${r.seq}`, { seq, record: hexKey(vkey) });
     yield make(vkey, r);
   }
@@ -362,7 +421,8 @@ export function* committedRange<T>(f: VersionFetcher, tree: LsmTree, from: numbe
 /** The ids of a key's versions, oldest first (read from the record keys alone). O(h). */
 export function idsOf(tree: LsmTree, prefix: string): string[] {
   const out: string[] = [];
-  tree.scanKey(prefix, (k) => {
+  tree.scanKey(prefix, (k, v) => {
+    if (isHorizon(v)) return false;
     out.push(decodeVersionKeySuffix(k, prefix.length).versionId);
     return true;
   });
@@ -373,6 +433,7 @@ export function idsOf(tree: LsmTree, prefix: string): string[] {
 export function recordsOf<T>(f: VersionFetcher, tree: LsmTree, prefix: string, make: (vkey: string, r: VersionRecord) => T): T[] {
   const out: T[] = [];
   tree.scanKey(prefix, (k, v) => {
+    if (isHorizon(v)) return false;
     out.push(make(k, decodeVersionRecord(v)));
     return true;
   });

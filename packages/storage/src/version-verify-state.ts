@@ -12,7 +12,8 @@ import { CorruptionError } from './errors.js';
 import type { LsmCursor, LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey } from './lsm/types.js';
 import type { VerifyProblem } from './types.js';
-import { decodeSeqKey, decodeValueKey, decodeValueRecord, decodeVersionKey, decodeVersionRecord, prefixEnd, seqKey, versionRecordSeq } from './version-records.js';
+import { decodeSeqKey, decodeValueKey, decodeValueRecord, decodeVersionKey, decodeVersionRecord, keyPrefix, prefixEnd, seqKey, versionRecordSeq } from './version-records.js';
+import { horizonBefore, isHorizon, prunedThroughSeq } from './horizon-records.js';
 
 /** Options of `verifyVersions` (version-verify.ts). */
 export interface VerifyVersionsOptions {
@@ -236,6 +237,14 @@ export class Verifier implements Slicer {
   readonly late: Array<{ readonly seq: number; readonly vkey: string; readonly ns: string; readonly key: string; readonly id: string }> = [];
   /** Value ids whose value record failed scan 2, with why. */
   readonly badValues = new Map<string, string>();
+  /**
+   * The greatest seq retention or a purge removed a version of (the manifest's
+   * `prunedThroughSeq`): a change-feed record at or below it may name a removed version.
+   * Read when asked: merges go on during the verify, and it only grows.
+   */
+  get prunedThroughSeq(): number {
+    return prunedThroughSeq(this.tree);
+  }
   readonly #sliceMs: number;
   readonly #yieldTo: () => Promise<void>;
   readonly #onProgress: ((p: { versions: number; values: number }) => void) | undefined;
@@ -438,6 +447,8 @@ export class Verifier implements Slicer {
         return;
       }
       const vb = tree.get(vkey);
+      // Retention and purge leave the change records of what they removed (horizon-records.ts).
+      if ((vb === undefined || isHorizon(vb)) && s <= this.prunedThroughSeq) return;
       if (vb === undefined) {
         this.report(names.namespace, names.key, names.versionId, `change ${s} names a version record that does not exist`);
         return;
@@ -472,8 +483,12 @@ export class Verifier implements Slicer {
     return -1;
   }
 
-  /** Why value record `bytes` of value `id` is bad, or undefined when good: the exact check, by gets. */
-  valueProblem(id: string, bytes: Uint8Array): string | undefined {
+  /**
+   * Why value record `bytes` of value `id` is bad, or undefined when good: the exact
+   * check, by gets. A pointer whose holder retention or a purge removed is good for the
+   * record itself (`cutHolderOk`), not for a version that reads its value through it.
+   */
+  valueProblem(id: string, bytes: Uint8Array, cutHolderOk = false): string | undefined {
     let why: string | undefined;
     const damage = damageOf(() => {
       const vr = decodeValueRecord(bytes);
@@ -482,6 +497,19 @@ export class Verifier implements Slicer {
         return;
       }
       const hb = this.tree.get(vr.holder);
+      if (hb === undefined || isHorizon(hb)) {
+        let names: { namespace: string; key: string } | undefined;
+        try {
+          names = decodeVersionKey(vr.holder);
+        } catch {
+          names = undefined;
+        }
+        const cut = names !== undefined && horizonBefore(this.tree, keyPrefix(names.namespace, names.key), vr.holder + '\u0000') !== undefined;
+        if (cut) {
+          if (!cutHolderOk) why = `it points at ${describeKey(vr.holder)}, which retention or a purge removed`;
+          return;
+        }
+      }
       if (hb === undefined) {
         why = `it points at ${describeKey(vr.holder)}, which does not exist`;
         return;

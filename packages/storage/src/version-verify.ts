@@ -90,6 +90,7 @@ import {
 import { damageOf, describeKey, messageOf, pointerPrint, seqPrint, valuePrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
 import { lastSeq } from './version-store-reads.js';
 import { decodeHead, headKeyOf } from './head-records.js';
+import { decodeHorizon, isHorizon } from './horizon-records.js';
 
 export type { VerifyVersionsOptions } from './version-verify-state.js';
 
@@ -177,7 +178,7 @@ async function verifyUnmetPointers(v: Verifier): Promise<void> {
       return; // reported by scan 2
     }
     if (!unmet.has(pointerPrint(id, holder))) return;
-    const why = v.valueProblem(id, bytes);
+    const why = v.valueProblem(id, bytes, true);
     if (why === undefined) return;
     let names = { namespace: '', key: '', versionId: '' };
     try {
@@ -212,6 +213,45 @@ interface KeyState {
   readonly pending: Map<string, Array<{ readonly id: string; readonly wall: number; readonly logical: number }>>;
   /** Records of it were skipped over damage: its chain and flag checks are incomplete. */
   partial: boolean;
+  /** Its horizon record was met: the records after it lie below the horizon (see {@link visitHorizon}). */
+  below?: boolean;
+}
+
+/**
+ * A horizon record (horizon-records.ts) in scan 3: it decodes, names a kept version of
+ * its key (sorting before it), and has the change-feed record of the version it stands
+ * for; it is the predecessor its successors name (its key holds that version's id and
+ * clock). Returns false when it is not one.
+ */
+function visitHorizon(v: Verifier, ks: KeyState, k: string, bytes: Uint8Array, id: string, wall: number, logical: number): boolean {
+  if (!isHorizon(bytes)) return false;
+  const report = (problem: string): void => v.report(ks.namespace, ks.key, id, problem);
+  if (ks.below) report('a second horizon record of the key, below the first');
+  ks.below = true;
+  let seq: number;
+  try {
+    const h = decodeHorizon(bytes);
+    seq = h.seq;
+    if (seq > v.prunedThroughSeq) report(`its horizon record stands for change ${seq}, past the manifest's prunedThroughSeq ${v.prunedThroughSeq}`);
+    decodeVersionKeySuffix(ks.prefix + h.keptSuffix, ks.prefix.length);
+    if (ks.prefix + h.keptSuffix >= k) report('its horizon record names a kept version that does not sort before it');
+  } catch (e) {
+    report(`its horizon record does not decode: ${messageOf(e)}`);
+    return true;
+  }
+  const rank = seq >= 1 && seq <= v.startSeq ? v.rank(seq) : -1;
+  if (rank >= 0 && (v.seen[rank >> 3]! & (1 << (rank & 7))) === 0) {
+    v.seen[rank >> 3]! |= 1 << (rank & 7);
+    if (v.seqPrints[rank] !== seqPrint(k)) v.checkSeq(seq);
+  }
+  const succs = ks.pending.get(id);
+  if (succs !== undefined) {
+    ks.pending.delete(id);
+    for (const x of succs) {
+      if (!(x.wall > wall || (x.wall === wall && x.logical > logical))) v.report(ks.namespace, ks.key, x.id, `its previous version ${id} has a clock stamp not earlier than its own`);
+    }
+  }
+  return true;
 }
 
 /** Scan 3: every version record, one key at a time. */
@@ -266,6 +306,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
     }
     const { namespace, key } = ks;
     const report = (problem: string): void => v.report(namespace, key, id, problem);
+    if (visitHorizon(v, ks, k, bytes, id, wall, logical)) return;
     let r: ReturnType<typeof decodeVersionRecord>;
     try {
       r = decodeVersionRecord(bytes);
@@ -296,8 +337,11 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
         }
       }
     }
+    // Below a horizon (replicated since the cut, with older clocks): hidden from reads and
+    // dropped by the next cut, its chain and flag unknowable.
+    const below = ks.below === true;
     // Versions later in clock order came first: current at commit iff committed before all of them.
-    if (!ks.partial && r.currentAtCommit !== s < ks.minSeq) {
+    if (!ks.partial && !below && r.currentAtCommit !== s < ks.minSeq) {
       report(r.currentAtCommit ? `it is flagged current at commit, but a version later in clock order was committed before it` : `it is not flagged current at commit, but every version later in clock order was committed after it`);
     }
     if (s < ks.minSeq) ks.minSeq = s;
@@ -309,7 +353,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
         if (!(x.wall > wall || (x.wall === wall && x.logical > logical))) v.report(namespace, key, x.id, `its previous version ${id} has a clock stamp not earlier than its own`);
       }
     }
-    if (r.previousVersion !== null) {
+    if (r.previousVersion !== null && !below) {
       const list = ks.pending.get(r.previousVersion);
       if (list === undefined) ks.pending.set(r.previousVersion, [{ id, wall, logical }]);
       else list.push({ id, wall, logical });
@@ -327,8 +371,9 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       report(`its value ${valueId} is unusable: ${bad}`);
       return;
     }
-    // Its value record was read and passed by scan 2 (so it was there before this version, if committed since).
-    if (v.valueIds.has(valuePrint(valueId))) return;
+    // Its value record was read and passed by scan 2 (so it was there before this version, if
+    // committed since) — unless history was cut: then its holder may be gone, checked exactly.
+    if (v.valueIds.has(valuePrint(valueId)) && v.prunedThroughSeq === 0) return;
     const damage = damageOf(() => {
       const xb = tree.get(valueKey(valueId));
       if (xb === undefined) report(`its value ${valueId} is missing: no value record`);

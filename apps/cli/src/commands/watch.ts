@@ -1,5 +1,5 @@
 /** `kdelta watch`: print committed changes as they happen, or replay them from a seq. */
-import type { ChangeEvent, ChangeType, LaggedEvent, SubscriptionSpec } from '@koru/delta';
+import type { ChangeEvent, ChangeType, LaggedEvent, PrunedEvent, SubscriptionSpec } from '@koru/delta';
 import { parseCount, parseTarget } from '../args.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -85,10 +85,14 @@ export const register: Register = (program, act) => {
     );
 };
 
-function printEvent(ctx: Context, e: ChangeEvent | LaggedEvent): void {
+function printEvent(ctx: Context, e: ChangeEvent | LaggedEvent | PrunedEvent): void {
   if (ctx.json) return ctx.outJson(e);
   if (e.type === 'lagged') {
     ctx.warn(`fell ${e.behind} changes behind; resume with --since ${e.seq}`);
+    return;
+  }
+  if (e.type === 'pruned') {
+    ctx.warn(`changes from ${e.seq} were removed by retention or a purge; read the current state (as of change ${e.resyncFrom}), the changes after it follow`);
     return;
   }
   const kind = e.changeType === 'delete' ? ctx.c.red(e.changeType) : e.changeType === 'insert' ? ctx.c.green(e.changeType) : ctx.c.yellow(e.changeType);

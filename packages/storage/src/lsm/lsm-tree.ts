@@ -85,6 +85,23 @@ export interface LsmTreeOptions {
   readonly keepLogBytes?: number;
 }
 
+/**
+ * How the layer above filters merges (retention): consulted for each merge on the main
+ * thread, and told what the filter reported when the merge's outputs are installed.
+ */
+export interface MergeFilterHook {
+  /**
+   * The filter of a merge about to run (undefined: none). `bottommost`: no deeper level
+   * holds the merge's range (deletion markers are dropped too); `full`: {@link LsmTree.compact}.
+   */
+  forMerge(merge: { readonly bottommost: boolean; readonly full: boolean; readonly outputLevel: number }): MergeJob['filter'];
+  /**
+   * The manifest properties to install with a filtered merge's outputs, in the same
+   * atomic manifest write, from the filter's report and the properties now.
+   */
+  propertiesAfter(report: Readonly<Record<string, unknown>> | undefined, properties: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
+}
+
 /** At most this many logs are left unflushed at close (see {@link LsmTreeOptions.keepLogBytes}). */
 export const MAX_KEPT_LOGS = 8;
 
@@ -140,6 +157,7 @@ export class LsmTree {
   #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
+  #filterHook: MergeFilterHook | undefined;
   /** Changes on every write and install: a cursor made before refuses to go on. */
   epoch = 0;
 
@@ -208,6 +226,11 @@ export class LsmTree {
   setProperties(properties: Readonly<Record<string, unknown>>): void {
     this.#checkOpen();
     this.#installManifest({ ...this.#manifest, properties });
+  }
+
+  /** Sets (or, with undefined, removes) the hook that filters merges (see {@link MergeFilterHook}). */
+  setMergeFilter(hook: MergeFilterHook | undefined): void {
+    this.#filterHook = hook;
   }
 
   // ---- writes ----------------------------------------------------------------
@@ -559,7 +582,7 @@ export class LsmTree {
   }
 
   /** Runs a merge and installs its outputs. Rejects when it failed (the inputs then stay live). */
-  async #runMerge(picked: PickedMerge): Promise<void> {
+  async #runMerge(picked: PickedMerge, full = false): Promise<void> {
     const inBytes = picked.inputs.reduce((n, s) => n + s.bytes, 0);
     const maxOutputs = picked.inputs.length + Math.ceil(inBytes / this.#options.targetFileBytes) + 1;
     const first = this.#nextFile;
@@ -573,14 +596,19 @@ export class LsmTree {
       dropDeletes: picked.dropDeletes,
       writer: this.#writer,
     };
-    const result = await this.#mergeRunner.run(job);
+    const hook = this.#filterHook;
+    const filter = hook?.forMerge({ bottommost: picked.dropDeletes, full, outputLevel: picked.outputLevel });
+    const result = await this.#mergeRunner.run(filter === undefined ? job : { ...job, filter });
     if (this.#closed) {
       for (const o of result.outputs) this.#discard(segmentFileName(o.fileNumber));
       return;
     }
     const gone = new Set(picked.inputs.map((s) => s.fileNumber));
     const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: picked.outputLevel }));
-    this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added] });
+    const segments = [...this.#manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added];
+    // What the filter removed is recorded with the outputs that no longer hold it: one manifest write.
+    const properties = filter === undefined || hook === undefined ? this.#manifest.properties : hook.propertiesAfter(result.filterReport, this.#manifest.properties);
+    this.#installManifest({ ...this.#manifest, segments, properties });
     for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
     for (const n of gone) {
       this.#readers.get(n)?.close();
@@ -635,7 +663,7 @@ export class LsmTree {
     while (this.#merging !== undefined) await this.#merging;
     const picked = pickFullMerge(this.#manifest.segments);
     if (picked === undefined) return;
-    const run = this.#runMerge(picked);
+    const run = this.#runMerge(picked, true);
     this.#merging = run.then(
       () => undefined,
       () => undefined,

@@ -22,8 +22,23 @@ export interface MergeRunner {
   close(): Promise<void>;
 }
 
+/** Filters known by name in this thread (see {@link registerMergeFilter}). */
+const registered = new Map<string, CreateMergeFilter>();
+
 /**
- * Imports the job's filter module and builds its filter (undefined when the job names
+ * Makes a filter known by `name` in this thread: a job whose `filter.module` is `name`
+ * then uses `create` instead of importing a module. Each thread that runs merges
+ * registers the filters it may be given (the Node merge worker registers retention's);
+ * explicit calls rather than an import's side effect, which bundlers may drop. Names
+ * should not look like module specifiers (retention's is `koru:retention`).
+ */
+export function registerMergeFilter(name: string, create: CreateMergeFilter): void {
+  if (typeof name !== 'string' || name.length === 0 || typeof create !== 'function') throw new InvalidArgumentError('registerMergeFilter needs a name and a function');
+  registered.set(name, create);
+}
+
+/**
+ * Imports the job's filter module (or takes the filter registered under its name) and builds its filter (undefined when the job names
  * none). In this package's CommonJS build the import is compiled to `require`, so there
  * the specifier must be one `require` takes (a package name or a path, a CommonJS
  * module); the worker runner always runs the ES module build, which takes `file:` URLs.
@@ -32,6 +47,12 @@ export interface MergeRunner {
 export async function loadMergeFilter(job: MergeJob): Promise<MergeFilter | undefined> {
   if (job.filter === undefined) return undefined;
   const { module, params } = job.filter;
+  const known = registered.get(module);
+  if (known !== undefined) {
+    const filter = known(params);
+    if (typeof filter !== 'function') throw new InvalidArgumentError(`the merge filter ${module} did not build a function`);
+    return filter;
+  }
   // A specifier known only at run time: bundlers must leave it to the platform.
   const loaded = (await import(/* @vite-ignore */ /* webpackIgnore: true */ module)) as { createMergeFilter?: unknown };
   if (typeof loaded.createMergeFilter !== 'function') {

@@ -42,7 +42,8 @@ export interface MergeJob {
   /**
    * A merge filter: a module the merging thread imports (a specifier that thread can
    * import: a `file:` URL or a package name), exporting
-   * `createMergeFilter(params) → (key, kind, value) => 'keep' | 'drop' | Uint8Array`.
+   * `createMergeFilter(params) → (key, kind, value) => 'keep' | 'drop' | Uint8Array`,
+   * or a name given to `registerMergeFilter` (merge-runner.ts) in that thread.
    * How retention cuts history. `params` must survive structured cloning.
    */
   readonly filter?: { readonly module: string; readonly params: unknown };
@@ -54,7 +55,14 @@ export interface MergeJob {
  * keep it, drop it, or keep it with a replacement value (only for a value, not for a
  * deletion marker). `value` is a view valid only during the call.
  */
-export type MergeFilter = (key: string, kind: EntryKind, value: Uint8Array) => 'keep' | 'drop' | Uint8Array;
+export type MergeFilter = ((key: string, kind: EntryKind, value: Uint8Array) => 'keep' | 'drop' | Uint8Array) & {
+  /**
+   * What the filter did, once the merge has seen every entry (JSON-safe and
+   * structured-cloneable): returned as {@link MergeResult.filterReport}, for the caller
+   * to record with the merge's outputs (retention: the greatest seq it removed).
+   */
+  readonly report?: () => Readonly<Record<string, unknown>>;
+};
 
 /** What a filter module exports. */
 export type CreateMergeFilter = (params: unknown) => MergeFilter;
@@ -81,6 +89,8 @@ export interface MergeResult {
   readonly dropped: number;
   /** Wall-clock milliseconds the merge took. */
   readonly ms: number;
+  /** The filter's {@link MergeFilter.report}, when it has one. */
+  readonly filterReport?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -266,7 +276,9 @@ export function runMerge(dir: StorageDirectory, job: MergeJob, filter?: MergeFil
       file = writer = undefined;
     }
     if (created.length > 0) dir.syncDirectory();
-    return { outputs, read, written, dropped: read - written, ms: performance.now() - started };
+    const result: MergeResult = { outputs, read, written, dropped: read - written, ms: performance.now() - started };
+    const report = filter?.report?.();
+    return report === undefined ? result : { ...result, filterReport: report };
   } catch (e) {
     try {
       file?.close();

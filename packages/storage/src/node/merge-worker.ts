@@ -6,13 +6,16 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runMerge } from '../lsm/merge.js';
-import { loadMergeFilter } from '../lsm/merge-runner.js';
+import { loadMergeFilter, registerMergeFilter } from '../lsm/merge-runner.js';
+import { createRetentionFilter, RETENTION_FILTER } from '../retention-filter.js';
 import { NodeDirectory } from './node-directory.js';
 import { toWire, type WorkerReply, type WorkerRequest } from './worker-merge-runner.js';
 
 const port = parentPort;
 if (port === null) throw new Error('merge-worker is the entry of a worker thread, not a module to import');
 const dir = new NodeDirectory((workerData as { dirPath: string }).dirPath);
+// The filters the store may name in its jobs.
+registerMergeFilter(RETENTION_FILTER, createRetentionFilter);
 
 port.on('message', (request: WorkerRequest) => {
   void answer(request).then((reply) => port.postMessage(reply));

@@ -1,0 +1,46 @@
+// kdelta retention set|show and kdelta purge, end to end (the built binary, a fresh -d directory).
+import { afterEach, describe, expect, it } from 'vitest';
+import { freshDatabase } from './run.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe('kdelta retention', () => {
+  it('sets and shows policies, persisting across invocations; refuses bad ones with exit 2', async () => {
+    const { k } = freshDatabase(cleanups);
+    expect(await k('retention', 'show')).toMatchObject({ code: 0, stdout: 'every namespace keeps everything\n' });
+    expect(await k('retention', 'set', 'sessions', '--last', '5')).toMatchObject({ code: 0, stdout: 'retention sessions: the last 5 versions of each key\n' });
+    expect((await k('retention', 'set', 'events', '--max-age', '30d', '--json')).stdout.trim()).toBe(JSON.stringify({ namespace: 'events', policy: { maxAgeMs: 2_592_000_000 } }));
+    expect((await k('retention', 'show')).stdout).toBe('events  versions younger than 2592000000 ms (and the one current then)\nsessions  the last 5 versions of each key\n');
+    expect(JSON.parse((await k('retention', 'show', 'other', '--json')).stdout)).toEqual({ namespace: 'other', policy: { keep: 'all' } });
+    expect((await k('retention', 'set', 'sessions', '--keep-all')).code).toBe(0);
+    expect((await k('retention', 'show', '--json')).stdout.trim()).toBe(JSON.stringify([{ namespace: 'events', policy: { maxAgeMs: 2_592_000_000 } }]));
+    for (const bad of [['--last', '0'], ['--last', '2', '--keep-all'], ['--max-age', '3 days'], []]) {
+      const r = await k('retention', 'set', 'sessions', ...bad);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('kdelta purge', () => {
+  it('needs --yes, then erases the key: get finds nothing, log shows the tombstone alone', async () => {
+    const { k } = freshDatabase(cleanups);
+    await k('set', 'users/alice', '{"ssn":"123"}');
+    await k('set', 'users/alice', '{"ssn":"456"}');
+    const refused = await k('purge', 'users/alice');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    const r = await k('purge', 'users/alice', '--yes', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ namespace: 'users', key: 'alice', removed: [expect.any(String), expect.any(String)] });
+    expect((await k('get', 'users/alice')).code).toBe(1);
+    const log = await k('log', 'users/alice', '--json');
+    const versions = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { deleted: boolean });
+    expect(versions.map((v) => v.deleted)).toEqual([true]);
+    expect((await k('verify')).code).toBe(0);
+    expect((await k('purge', 'users/nobody', '--yes')).code).toBe(1);
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * Retention policies: how much of each namespace's history merges keep.
+ *
+ * A policy is stored durably in the tree as a record of its own, written through the
+ * engine's normal write path (log, memtable, segments):
+ *
+ *   key:   'R' | name(namespace)        value: the policy as JSON (UTF-8)
+ *
+ * Opening reads them all (one range scan: one record per namespace with a policy). Each
+ * merge whose output is the deepest level holding its range, and each full merge, is
+ * given the retention filter (retention-filter.ts) with the policies and the time; the
+ * filter's report (the greatest seq it removed) goes into the manifest with the merge's
+ * outputs, as `prunedThroughSeq` (see horizon-records.ts). Merges decide when history is
+ * cut: a policy set now is applied by the merges that follow (`compact()` applies it to
+ * everything at once).
+ *
+ * Browser-safe: no Node module is used.
+ */
+import { InvalidArgumentError } from '@koru/engine';
+import { CorruptionError } from './errors.js';
+import { PRUNED_THROUGH_SEQ } from './horizon-records.js';
+import type { LsmTree, MergeFilterHook } from './lsm/lsm-tree.js';
+import { registerMergeFilter } from './lsm/merge-runner.js';
+import { KIND_PUT, keyBytes } from './lsm/types.js';
+import { createRetentionFilter, RETENTION_FILTER, type RetentionFilterParams } from './retention-filter.js';
+import { encodeName, namespacePrefix, prefixEnd } from './version-records.js';
+
+/**
+ * How much history a namespace keeps: everything (the default), the last N versions of
+ * each key, or the versions younger than a duration (plus the one current at its start).
+ */
+export type RetentionPolicy = { readonly keep: 'all' } | { readonly lastVersions: number } | { readonly maxAgeMs: number };
+
+/** First byte of a retention record's key. */
+export const TAG_RETENTION = 'R';
+
+/** The policy of a namespace without one. */
+export const KEEP_ALL: RetentionPolicy = Object.freeze({ keep: 'all' });
+
+/**
+ * `p` as a policy (a fresh frozen object with exactly its fields).
+ * @throws InvalidArgumentError unless exactly one of `{ keep: 'all' }`,
+ *   `{ lastVersions: N }`, `{ maxAgeMs: D }` with N and D safe integers ≥ 1
+ */
+export function validatePolicy(p: unknown): RetentionPolicy {
+  const bad = (): InvalidArgumentError =>
+    new InvalidArgumentError(`a retention policy is { keep: 'all' }, { lastVersions: N } or { maxAgeMs: D } with N and D integers ≥ 1, not ${describe(p)}`);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad();
+  const keys = Object.keys(p);
+  if (keys.length !== 1) throw bad();
+  const [field] = keys as [string];
+  const v = (p as Record<string, unknown>)[field];
+  if (field === 'keep') {
+    if (v !== 'all') throw bad();
+    return KEEP_ALL;
+  }
+  if ((field !== 'lastVersions' && field !== 'maxAgeMs') || !Number.isSafeInteger(v) || (v as number) < 1) throw bad();
+  return Object.freeze(field === 'lastVersions' ? { lastVersions: v as number } : { maxAgeMs: v as number });
+}
+
+function describe(p: unknown): string {
+  try {
+    return JSON.stringify(p) ?? String(p);
+  } catch {
+    return String(p);
+  }
+}
+
+/** The key of namespace `ns`'s retention record. */
+export function retentionKey(ns: string): string {
+  return TAG_RETENTION + encodeName(ns);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The policies of one store, kept in its tree, and the hook that gives them to merges. */
+export class RetentionPolicies {
+  readonly #tree: LsmTree;
+  readonly #policies = new Map<string, RetentionPolicy>();
+  /** The clock the age rule counts from. */
+  readonly #now: () => number;
+
+  /**
+   * Reads the policies stored in `tree` (one range scan) and installs the merge hook.
+   * @throws CorruptionError for a record that is not a policy
+   */
+  constructor(tree: LsmTree, now: () => number = Date.now) {
+    this.#tree = tree;
+    this.#now = now;
+    // The filter runs in this thread for in-memory stores (InlineMergeRunner).
+    registerMergeFilter(RETENTION_FILTER, createRetentionFilter);
+    const c = tree.cursor();
+    const end = prefixEnd(TAG_RETENTION);
+    for (c.seek(TAG_RETENTION); c.valid() && c.key() < end; c.next()) {
+      const k = c.key();
+      const ns = decodeName(k);
+      let policy: RetentionPolicy;
+      try {
+        policy = validatePolicy(JSON.parse(utf8.decode(c.value())));
+      } catch (cause) {
+        throw new CorruptionError(`the retention record of ${JSON.stringify(ns)} is not a policy`, { record: ns }, cause);
+      }
+      if (!('keep' in policy)) this.#policies.set(ns, policy);
+    }
+    tree.setMergeFilter(this.#hook());
+  }
+
+  /** The policy of `namespace` ({@link KEEP_ALL} when none was set). */
+  get(namespace: string): RetentionPolicy {
+    return this.#policies.get(namespace) ?? KEEP_ALL;
+  }
+
+  /** Every namespace with a policy other than keep-all, and its policy. */
+  entries(): ReadonlyMap<string, RetentionPolicy> {
+    return this.#policies;
+  }
+
+  /** Stores `policy` (validated) for `namespace`: one record, synced. @throws InvalidArgumentError; the tree's I/O errors */
+  set(namespace: string, policy: unknown): RetentionPolicy {
+    const p = validatePolicy(policy);
+    const key = retentionKey(namespace);
+    this.#tree.write([{ key, kind: KIND_PUT, value: new TextEncoder().encode(JSON.stringify(p)) }]);
+    this.#tree.sync();
+    if ('keep' in p) this.#policies.delete(namespace);
+    else this.#policies.set(namespace, p);
+    return p;
+  }
+
+  #hook(): MergeFilterHook {
+    return {
+      forMerge: ({ bottommost, full }) => {
+        // Cut only where nothing older lies below (no gap under what is kept).
+        if (!bottommost && !full) return undefined;
+        // Without policies, only what lies below a horizon goes: there is none before a cut.
+        if (this.#policies.size === 0 && this.#prunedThroughSeq() === 0) return undefined;
+        const params: RetentionFilterParams = {
+          policies: [...this.#policies].map(([ns, p]) => [namespacePrefix(ns), p] as const),
+          now: this.#now(),
+        };
+        return { module: RETENTION_FILTER, params };
+      },
+      propertiesAfter: (report, properties) => {
+        const seq = report?.[PRUNED_THROUGH_SEQ];
+        const was = properties[PRUNED_THROUGH_SEQ];
+        if (typeof seq !== 'number' || seq <= (typeof was === 'number' ? was : 0)) return properties;
+        return { ...properties, [PRUNED_THROUGH_SEQ]: seq };
+      },
+    };
+  }
+
+  #prunedThroughSeq(): number {
+    const v = this.#tree.properties[PRUNED_THROUGH_SEQ];
+    return typeof v === 'number' ? v : 0;
+  }
+}
+
+/** The namespace a retention record's key names. @throws CorruptionError */
+function decodeName(k: string): string {
+  const end = k.indexOf('\u0000\u0001', 1);
+  if (end !== k.length - 2) throw new CorruptionError('malformed retention record key', { offset: 0 });
+  const raw = keyBytes(k.slice(1, end));
+  // Undo the 0x00 0xFF escapes, then UTF-8.
+  const out: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    out.push(raw[i]!);
+    if (raw[i] === 0) i++;
+  }
+  try {
+    return utf8.decode(new Uint8Array(out));
+  } catch (cause) {
+    throw new CorruptionError('malformed retention record key', { offset: 0 }, cause);
+  }
+}

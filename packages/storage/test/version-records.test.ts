@@ -13,7 +13,6 @@ import {
   decodeVersionKey,
   decodeVersionRecord,
   encodeName,
-  encodeValuePointer,
   encodeValueRecord,
   encodeVersionRecord,
   filterKey,
@@ -272,7 +271,7 @@ describe('change-feed and value keys', () => {
     }
   });
 
-  it('value keys round-trip and carry a filter key; value records are tagged text or a holder key', () => {
+  it('value keys round-trip and carry a filter key; value records are tagged text, and a value pointer (tag 1) is refused', () => {
     fc.assert(
       fc.property(idArb, fc.string({ unit: 'binary', minLength: 1, maxLength: 400 }), fieldsArb, (id, text, f) => {
         const k = valueKey(id);
@@ -283,9 +282,8 @@ describe('change-feed and value keys', () => {
         expect(fk !== null && k.startsWith(fk) && fk.length > 1).toBe(true);
         expect(encodeValueRecord(text)).toEqual(Uint8Array.of(0, ...enc.encode(text)));
         expect(decodeValueRecord(encodeValueRecord(text))).toEqual({ text, holder: null });
-        const holder = keyOf(f);
-        expect(encodeValuePointer(holder)).toEqual(Uint8Array.of(1, ...keyBytes(holder)));
-        expect(decodeValueRecord(encodeValuePointer(holder))).toEqual({ text: null, holder });
+        // The earlier layout's pointer to a version holding the text inline is no value record now.
+        expect(codeOf(() => decodeValueRecord(Uint8Array.of(1, ...keyBytes(keyOf(f)))))).toBe(ErrorCodes.CORRUPTION);
       }),
       { seed: fcSeed('version-records: value keys and records'), numRuns: 1000 },
     );
@@ -308,7 +306,6 @@ describe('change-feed and value keys', () => {
     }
     expect(codeOf(() => encodeValueRecord(''))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(codeOf(() => encodeValueRecord('"\ud800"'))).toBe(ErrorCodes.INVALID_ARGUMENT);
-    expect(codeOf(() => encodeValuePointer('S' + holder.slice(1)))).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 });
 

@@ -645,6 +645,7 @@ export function encodeVersionRecord(r: VersionRecord): Uint8Array {
   let seqBytes = 1;
   for (let v = seq; v >= 0x80; v = Math.floor(v / 128)) seqBytes++;
   const textBytes = valueText === null ? 0 : encodeText(valueText);
+  lastTextBytes = textBytes;
   const out = allocateRecord(1 + seqBytes + (previousVersion === null ? 0 : 32) + (valueId === null ? 0 : 32) + textBytes);
   out[0] = (deleted ? FLAG_DELETED : valueText !== null ? FLAG_INLINE : FLAG_BY_REFERENCE) | (previousVersion === null ? 0 : FLAG_PREVIOUS) | (currentAtCommit ? FLAG_CURRENT_AT_COMMIT : 0);
   let p = 1;
@@ -663,6 +664,18 @@ export function encodeVersionRecord(r: VersionRecord): Uint8Array {
   }
   if (textBytes > 0) out.set(textScratch.subarray(0, textBytes), p);
   return out;
+}
+
+/** UTF-8 bytes of the text inline in the record {@link encodeVersionRecord} returned last (0: none). */
+let lastTextBytes = 0;
+
+/**
+ * UTF-8 bytes of the text the last {@link encodeVersionRecord} call wrote inline (0 for
+ * a record without one): the encoder counted them anyway, so a commit adding up stored
+ * text need not count again.
+ */
+export function encodedTextBytes(): number {
+  return lastTextBytes;
 }
 
 /**

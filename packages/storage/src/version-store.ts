@@ -30,6 +30,7 @@ import {
   decodeKeyPrefix,
   decodeVersionKey,
   encodeValueRecord,
+  encodedTextBytes,
   encodeVersionRecord,
   FILTER_KEY_PARTS,
   FLAG_DELETED,
@@ -241,7 +242,6 @@ export class VersionStore {
           // Small values always live in their version: no lookup, and no record of their own.
           inline = text;
           newValues++;
-          newText += bytes < 0 ? utf8Length(text) : bytes;
         } else {
           const id = v.valueId!;
           const key = valueKey(id);
@@ -254,6 +254,7 @@ export class VersionStore {
         }
       }
       const record = encodeVersionRecord({ seq, deleted: v.deleted, previousVersion: v.previousVersion, valueId: v.valueId, valueText: inline, currentAtCommit: current });
+      if (inline !== null) newText += encodedTextBytes();
       entries.push({ key: vkey, kind: KIND_PUT, value: record });
       entries.push({ key: seqKey(seq), kind: KIND_PUT, value: recordBytesOfKey(vkey) });
       if (current) {

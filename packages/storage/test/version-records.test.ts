@@ -13,6 +13,7 @@ import {
   decodeVersionKey,
   decodeVersionRecord,
   encodeName,
+  encodedTextBytes,
   encodeValueRecord,
   encodeVersionRecord,
   filterKey,
@@ -347,6 +348,8 @@ describe('version records', () => {
     fc.assert(
       fc.property(recordArb, (r) => {
         expect(decodeVersionRecord(encodeVersionRecord(r))).toEqual(r);
+        // The inline text's UTF-8 length, as the encoder counted it (0 when none is inline).
+        expect(encodedTextBytes()).toBe(r.valueText === null ? 0 : enc.encode(r.valueText).length);
       }),
       { seed: fcSeed('version-records: record round trip'), numRuns: 2000 },
     );

@@ -441,17 +441,19 @@ describe('contains, listNamespaces, listKeys, stats, verify, compact', () => {
     await expectKoruError(() => db.listKeys('bad ns'), 'INVALID_NAMESPACE');
   });
 
-  test('stats counts keys, versions, namespaces and stores identical values once', async () => {
+  test('stats counts keys, versions, namespaces and values stored: small ones per version, large ones once', async () => {
     await db.put('s', 'a', { big: 'x'.repeat(100) });
     await db.put('s', 'b', { big: 'x'.repeat(100) });
     await db.put('s', 'a', 2);
     await db.put('t', 'c', 3);
+    await db.put('s', 'l1', { big: 'y'.repeat(2000) });
+    await db.put('s', 'l2', { big: 'y'.repeat(2000) });
     await db.delete('t', 'c');
     const s = await db.stats();
-    expect(s).toMatchObject({ keys: 2, versions: 5, namespaces: 1, distinctValues: 3, seq: 5, adapter: 'memory', diskBytes: 0 });
-    // {"big":"x…x"} is 110 bytes: stored twice it would be over 220.
-    expect(s.valueBytes).toBeGreaterThanOrEqual(112);
-    expect(s.valueBytes).toBeLessThan(220);
+    // Small values are inline in each of the 4 live versions holding one; the large value is stored once.
+    expect(s).toMatchObject({ keys: 4, versions: 7, namespaces: 1, distinctValues: 5, seq: 7, adapter: 'memory', diskBytes: 0 });
+    // {"big":"x…x"} is 110 bytes, counted twice, "2" and "3" 1 each, {"big":"y…y"} 2010 bytes once.
+    expect(s.valueBytes).toBe(2 * 110 + 1 + 1 + 2010);
   });
 
   test('verify re-hashes every chain and value', async () => {
@@ -459,7 +461,9 @@ describe('contains, listNamespaces, listKeys, stats, verify, compact', () => {
     await db.put('v', 'a', { x: 2 });
     await db.put('v', 'b', [1, 2]);
     await db.delete('v', 'b');
-    expect(await db.verify()).toEqual({ ok: true, keys: 2, versions: 4, values: 3, problems: [] });
+    await db.put('v', 'c', { big: 'z'.repeat(2000) });
+    // Small values are checked inline in their versions; only the large one has a value record.
+    expect(await db.verify()).toEqual({ ok: true, keys: 3, versions: 5, values: 1, problems: [] });
   });
 
   test('compact keeps everything (a no-op in memory)', async () => {

@@ -13,7 +13,8 @@
  */
 import { CorruptionError } from './errors.js';
 import { putVarint, varintSize } from './lsm/bytes.js';
-import { bytesKey, keyBytes } from './lsm/types.js';
+import { bytesKey } from './lsm/types.js';
+import { allocateRecord } from './record-slab.js';
 import { TAG_VERSION } from './version-records.js';
 
 /** Tag of head records. */
@@ -29,14 +30,16 @@ export function prefixOfHeadKey(hkey: string): string {
   return TAG_VERSION + hkey.slice(1);
 }
 
-/** A head record's value: the head's record key and its record. */
+/**
+ * A head record's value: the head's record key (a binary string) and its record. The
+ * bytes are a view into a shared slab, as a version record's (see record-slab.ts).
+ */
 export function encodeHead(vkey: string, record: Uint8Array): Uint8Array {
-  const k = keyBytes(vkey);
-  const out = new Uint8Array(varintSize(k.length) + k.length + record.length);
-  let at = putVarint(out, 0, k.length);
-  out.set(k, at);
-  at += k.length;
-  out.set(record, at);
+  const n = vkey.length;
+  const out = allocateRecord(varintSize(n) + n + record.length);
+  let at = putVarint(out, 0, n);
+  for (let i = 0; i < n; i++) out[at + i] = vkey.charCodeAt(i);
+  out.set(record, at + n);
   return out;
 }
 

@@ -2,12 +2,13 @@
  * Counters kept with the versions, so opening, stats and namespace listings cost
  * O(namespaces) instead of a walk of every key: per namespace, how many of its keys have
  * a current version that is not a tombstone (an `N` record), and for the store, its last
- * change number, its distinct values and their texts' length (the `C` record). A commit writes the counters it changed in
+ * change number, its values stored and their texts' length (the `C` record: a value of
+ * at most the inline limit counts once per version holding it, a larger one once). A commit writes the counters it changed in
  * the same batch as its versions: they are exactly as durable and crash-consistent as
  * the versions (a batch is replayed whole or not at all).
  *
  * Layout: key 'N' | name(namespace) → varint; key 'C' → varint last seq | varint
- * distinct values | varint total UTF-8 bytes of their canonical JSON.
+ * values stored | varint total UTF-8 bytes of their canonical JSON.
  */
 import { CorruptionError } from './errors.js';
 import { putVarint, varintSize } from './lsm/bytes.js';
@@ -81,12 +82,12 @@ export class StoreCounters {
     return this.#seq;
   }
 
-  /** Distinct values stored. */
+  /** Values stored: each small (inline) value once per version holding it, each large one once. */
   get values(): number {
     return this.#values;
   }
 
-  /** UTF-8 bytes of the distinct values' texts, summed. */
+  /** UTF-8 bytes of the values counted by {@link values}, summed. */
   get textLength(): number {
     return this.#textLength;
   }
@@ -103,7 +104,7 @@ export class StoreCounters {
 
   /**
    * Stages a commit's changes: its last seq, live keys gained (or lost, negative) per
-   * namespace, and new distinct values with their texts' length. @throws CorruptionError
+   * namespace, and values newly stored (see {@link values}) with their texts' length. @throws CorruptionError
    * when a count would go below zero (the records disagree with the versions)
    */
   change(seq: number, liveDelta: ReadonlyMap<string, number>, newValues: number, newTextLength: number): CounterChange {

@@ -34,9 +34,14 @@ export interface StorageStats {
   readonly versions: number;
   /** Namespaces with at least one live key. */
   readonly namespaces: number;
-  /** Distinct values stored (identical values are stored once). */
+  /**
+   * Values stored: a value of at most the inline limit (1 KiB by default) is stored in
+   * each version holding it and counts once per such version; a larger one is stored
+   * once and counts once, however many versions hold it. (So it counts distinct values
+   * only among the large ones.)
+   */
   readonly distinctValues: number;
-  /** UTF-8 bytes of the distinct values' canonical JSON, summed. */
+  /** UTF-8 bytes of the values counted by `distinctValues` (canonical JSON), summed. */
   readonly valueBytes: number;
   /** Bytes the adapter occupies on disk (0 in memory). */
   readonly diskBytes: number;
@@ -59,6 +64,7 @@ export interface VerifyReport {
   readonly ok: boolean;
   readonly keys: number;
   readonly versions: number;
+  /** Value records checked: the large values, each stored once (small ones are checked inline, in their versions). */
   readonly values: number;
   readonly problems: readonly VerifyProblem[];
 }

@@ -40,16 +40,19 @@
  * ## Change-feed record (one per change on this node)
  * key:   'S' | seq: u64 big-endian          value: the version record's key (its bytes)
  *
- * ## Value record (one per distinct value stored)
+ * ## Value record (one per distinct large value stored)
  * key:   'X' | valueId: 32 raw bytes | 0x00 0x01 0x00 0x01
- * value: tag: u8, then
- *        0: the canonical JSON text, UTF-8 (a value too large to go inline), or
- *        1: the key of the version record that holds the text inline (its *holder*).
- * A value is stored once: the first version to store it holds it inline (tag 1 here) or
- * names it (tag 0 here); later versions with the same value id hold only the id (bit 3).
+ * value: tag: u8 = 0 | the canonical JSON text, UTF-8 (non-empty).
+ * A value whose text is at most the store's inline limit is *always* inline in each
+ * version holding it (flag bit 1), and has no value record: no version ever depends on
+ * another for its value, so any version record may be dropped alone. A larger value is
+ * stored once, in its value record, written with the first version holding it; every
+ * version holding it has only its id (flag bit 3).
  * The two terminators at the end give value records a Bloom filter key (their prefix
  * through the 2nd terminator, which holds the whole id unless the id itself holds two
  * terminators), so "is this value stored?" mostly skips files without reading them.
+ * (Tag 1, a pointer to a version holding the text inline, belonged to an earlier layout
+ * and is refused as corrupt.)
  *
  * Decoders check every length, flag, terminator, escape and UTF-8 sequence, and throw
  * CorruptionError on anything another encoder could not have written: they never return
@@ -58,6 +61,7 @@
 import { HLC_MAX_LOGICAL, HLC_MAX_WALL, InvalidArgumentError, isWellFormedString } from '@koru/engine';
 import { CorruptionError } from './errors.js';
 import { bytesKey } from './lsm/types.js';
+import { allocateRecord } from './record-slab.js';
 
 /** First byte of a version record's key. */
 export const TAG_VERSION = 'V';
@@ -95,10 +99,8 @@ export const FLAG_HORIZON = 32;
 /** Bit 6 (only with bit 5): the horizon was left by a purge. */
 export const FLAG_PURGED = 64;
 
-/** Tag of a value record holding the text. */
+/** Tag of a value record (it holds the text). */
 export const VALUE_TEXT = 0;
-/** Tag of a value record naming the version record that holds the text inline. */
-export const VALUE_POINTER = 1;
 
 /** What a version record's value holds (the rest of the version is in its key). */
 export interface VersionRecord {
@@ -115,7 +117,11 @@ export interface VersionRecord {
   readonly currentAtCommit: boolean;
 }
 
-/** What a value record holds: its text, or the key of the version record holding it inline. */
+/**
+ * What a value record holds: its text. ({@link decodeValueRecord} never returns the
+ * `holder` variant: value pointers are no longer written, and are refused. It stays in
+ * the type so that readers written for the earlier layout still compile.)
+ */
 export type ValueRecord = { readonly text: string; readonly holder: null } | { readonly text: null; readonly holder: string };
 
 /** The fields of a version record's key. */
@@ -617,24 +623,6 @@ function encodeText(text: string): number {
   return encoder.encodeInto(text, textScratch).written;
 }
 
-// Records are views into shared slabs: V8 gives a typed array of over 64 bytes its own
-// off-heap buffer, measured ~6x slower to allocate than a view (≈600 vs ≈100 ns).
-const SLAB_BYTES = 16384;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-
-/** `n` fresh bytes: a view into the current slab, or their own buffer when large. */
-function allocate(n: number): Uint8Array {
-  if (n > SLAB_BYTES / 4) return new Uint8Array(n);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n);
-  slabUsed += n;
-  return out;
-}
-
 /** `b[start…]` as text. @throws CorruptionError unless UTF-8 */
 function readText(b: Uint8Array, start: number, what: string): string {
   try {
@@ -666,7 +654,8 @@ export function encodeVersionRecord(r: VersionRecord): Uint8Array {
   let seqBytes = 1;
   for (let v = seq; v >= 0x80; v = Math.floor(v / 128)) seqBytes++;
   const textBytes = valueText === null ? 0 : encodeText(valueText);
-  const out = allocate(1 + seqBytes + (previousVersion === null ? 0 : 32) + (valueId === null ? 0 : 32) + textBytes);
+  lastTextBytes = textBytes;
+  const out = allocateRecord(1 + seqBytes + (previousVersion === null ? 0 : 32) + (valueId === null ? 0 : 32) + textBytes);
   out[0] = (deleted ? FLAG_DELETED : valueText !== null ? FLAG_INLINE : FLAG_BY_REFERENCE) | (previousVersion === null ? 0 : FLAG_PREVIOUS) | (currentAtCommit ? FLAG_CURRENT_AT_COMMIT : 0);
   let p = 1;
   let v = seq;
@@ -684,6 +673,18 @@ export function encodeVersionRecord(r: VersionRecord): Uint8Array {
   }
   if (textBytes > 0) out.set(textScratch.subarray(0, textBytes), p);
   return out;
+}
+
+/** UTF-8 bytes of the text inline in the record {@link encodeVersionRecord} returned last (0: none). */
+let lastTextBytes = 0;
+
+/**
+ * UTF-8 bytes of the text the last {@link encodeVersionRecord} call wrote inline (0 for
+ * a record without one): the encoder counted them anyway, so a commit adding up stored
+ * text need not count again.
+ */
+export function encodedTextBytes(): number {
+  return lastTextBytes;
 }
 
 /**
@@ -756,35 +757,20 @@ export function versionRecordSeq(bytes: Uint8Array): { readonly seq: number; rea
 export function encodeValueRecord(text: string): Uint8Array {
   checkText(text, 'value text');
   const n = encodeText(text);
-  const out = allocate(1 + n);
+  const out = allocateRecord(1 + n);
   out[0] = VALUE_TEXT;
   out.set(textScratch.subarray(0, n), 1);
   return out;
 }
 
-/** The value of a pointer value record (tag 1): the key of the version record holding the text inline. @throws InvalidArgumentError unless a version key */
-export function encodeValuePointer(holder: string): Uint8Array {
-  if (typeof holder !== 'string' || holder.charCodeAt(0) !== 0x56) throw new InvalidArgumentError('a value pointer names a version key');
-  const out = allocate(1 + holder.length);
-  out[0] = VALUE_POINTER;
-  for (let i = 0; i < holder.length; i++) {
-    const c = holder.charCodeAt(i);
-    if (c > 0xff) throw new InvalidArgumentError('a value pointer names a version key (a binary string)');
-    out[1 + i] = c;
-  }
-  return out;
-}
-
 /**
- * A value record's value: its text, or its holder's version key (checked to be one).
- * @throws CorruptionError for an unknown tag, empty or non-UTF-8 text, a malformed key
+ * A value record's value: its text.
+ * @throws CorruptionError for a tag other than 0 (a value pointer of the earlier layout
+ *   included), empty or non-UTF-8 text
  */
 export function decodeValueRecord(bytes: Uint8Array): ValueRecord {
   if (bytes.length < 2) throw corrupt('value record: truncated', 0);
   const tag = bytes[0]!;
-  if (tag === VALUE_TEXT) return { text: readText(bytes, 1, 'value record'), holder: null };
-  if (tag !== VALUE_POINTER) throw corrupt(`value record: tag ${tag}`, 0);
-  const holder = bytesKey(bytes, 1);
-  decodeVersionKey(holder);
-  return { text: null, holder };
+  if (tag !== VALUE_TEXT) throw corrupt(`value record: tag ${tag}`, 0);
+  return { text: readText(bytes, 1, 'value record'), holder: null };
 }

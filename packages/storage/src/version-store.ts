@@ -5,9 +5,10 @@
  *
  * Every answer CausalStorage needs comes from the records: a key's head is the first
  * record at its prefix, its history one range scan, the version current at a clock
- * stamp one seek, the change feed's seq → version one `S` record. Values are stored
- * once: the first version with a value id holds its text (inline when small, else in
- * the value record), and later versions only the id.
+ * stamp one seek, the change feed's seq → version one `S` record. A small value (at
+ * most `inlineMaxBytes`) is always inline in its version, so no version depends on
+ * another for its value; a larger one is stored once, in its value record, and every
+ * version with it holds only its id.
  *
  * The store must be its tree's only writer (it caches heads), and the tree must be
  * opened with {@link VERSION_TREE_WRITER}, so each segment's Bloom filter is over key
@@ -19,7 +20,8 @@ import { HLC_MAX_LOGICAL, HLC_MAX_WALL, InvalidArgumentError } from '@koru/engin
 import { ByteLru } from './head-cache.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import type { SegmentWriterOptions } from './lsm/segment-writer.js';
-import { KIND_PUT, keyBytes, type Entry } from './lsm/types.js';
+import { KIND_PUT, type Entry } from './lsm/types.js';
+import { recordBytesOfKey } from './record-slab.js';
 import type { Version } from './types.js';
 import { decodeHead, encodeHead, headKeyOf, prefixOfHeadKey } from './head-records.js';
 import { StoreCounters } from './store-counters.js';
@@ -27,8 +29,8 @@ import { versionJson } from './version-json.js';
 import {
   decodeKeyPrefix,
   decodeVersionKey,
-  encodeValuePointer,
   encodeValueRecord,
+  encodedTextBytes,
   encodeVersionRecord,
   FILTER_KEY_PARTS,
   FLAG_DELETED,
@@ -100,10 +102,20 @@ interface HeadKey {
   readonly deleted: boolean;
 }
 
-/** A key's head as a batch leaves it: `item` the batch item that made it, -1 when made before the batch. */
-interface BatchHead extends HeadKey {
-  readonly item: number;
+/**
+ * A key's head as a batch leaves it: `item` the batch item that made it, -1 when made
+ * before the batch; `record` its version record when the batch made it (its head record
+ * is then written). Updated in place as later items of the batch supersede it.
+ */
+interface BatchHead {
+  vkey: string;
+  deleted: boolean;
+  item: number;
+  record: Uint8Array | undefined;
 }
+
+/** In a batch's map of heads: a key known to have no version yet. */
+const NO_HEAD: BatchHead = { vkey: '', deleted: false, item: -1, record: undefined };
 
 /** Cache bytes of a head known by its key only. */
 const HEAD_KEY_BYTES = 160;
@@ -151,7 +163,7 @@ export class VersionStore {
     this.#seq = this.#counters.seq;
   }
 
-  /** Live keys per namespace and distinct values, as kept by every commit (see store-counters.ts). */
+  /** Live keys per namespace and values stored, as kept by every commit (see store-counters.ts). */
   get counters(): StoreCounters {
     return this.#counters;
   }
@@ -166,9 +178,9 @@ export class VersionStore {
   /**
    * Stores a batch as ONE tree.write: seq numbers this.seq+1… in order; returns per item
    * whether it became its key's current version (later in clock order than every
-   * version of its key stored before it, this batch's earlier items included). Identical
-   * values are stored once: a value whose valueId is already stored is written by
-   * reference. `versions`, when given, are the items as readers will see them (same
+   * version of its key stored before it, this batch's earlier items included). A value
+   * of at most `inlineMaxBytes` is written inline; a larger one by reference, its value
+   * record written only when no version stored it yet. `versions`, when given, are the items as readers will see them (same
    * order): a new head is cached materialized, so a read right after a write parses nothing.
    * @throws InvalidArgumentError for a malformed item or one already stored (same
    *   key, clock, node and id), with nothing written; the tree's I/O errors
@@ -179,16 +191,19 @@ export class VersionStore {
     if (n === 0) return currents;
     const tree = this.#tree;
     const entries: Entry[] = [];
-    // Per key of the batch: its newest record so far (undefined: none yet), with the
-    // batch item that made it (-1: the record stored before the batch).
-    const heads = new Map<string, BatchHead | undefined>();
-    // Per key whose head changed: its new head's record key and record (its head record).
-    const headRecords = new Map<string, { readonly vkey: string; readonly record: Uint8Array }>();
-    // Live keys gained or lost per namespace, distinct values added and their text.
+    // Per key of the batch: its newest record so far (NO_HEAD: none yet), with the batch
+    // item that made it (-1: the record stored before the batch), in first-seen order.
+    const heads = new Map<string, BatchHead>();
+    // Live keys gained or lost per namespace, values newly stored and their text.
     const liveDelta = new Map<string, number>();
     let newValues = 0;
     let newText = 0;
-    const written = n > 1 ? new Set<string>() : undefined;
+    // The batch's record keys, to refuse an item stored twice in it. A duplicate is never
+    // current (its first copy is the head, or a newer item superseded it), so the set is
+    // only built at the first item that is not current: a batch of local writes, every
+    // one current, never hashes its record keys.
+    const vkeys = n > 1 ? new Array<string>(n) : undefined;
+    let written: Set<string> | undefined;
     let firstStored: Set<string> | undefined;
     let seq = this.#seq;
     for (let i = 0; i < n; i++) {
@@ -198,42 +213,62 @@ export class VersionStore {
       }
       const prefix = keyPrefix(v.namespace, v.key);
       const vkey = prefix + versionKeySuffix(v.wall, v.logical, v.node, v.versionId);
-      const head = n > 1 && heads.has(prefix) ? heads.get(prefix) : this.#headKey(prefix);
+      let batchHead = heads.get(prefix);
+      if (batchHead === undefined) {
+        const stored = this.#headKey(prefix);
+        batchHead = stored === undefined ? NO_HEAD : { vkey: stored.vkey, deleted: stored.deleted, item: -1, record: undefined };
+        heads.set(prefix, batchHead);
+      }
+      const head = batchHead === NO_HEAD ? undefined : batchHead;
       // Newest first: a key that sorts before the head is later in clock order.
       const current = head === undefined || vkey < head.vkey;
-      if (vkey === head?.vkey || written?.has(vkey) === true || (!current && tree.get(vkey) !== undefined)) {
+      if (!current && vkeys !== undefined && written === undefined) written = new Set(vkeys.slice(0, i));
+      if (vkey === head?.vkey || (!current && (written?.has(vkey) === true || tree.get(vkey) !== undefined))) {
         throw new InvalidArgumentError(`item ${i}: version ${v.versionId} of ${v.namespace}/${v.key} is already stored`);
       }
       if (current) {
         const wasLive = head !== undefined && !head.deleted;
         if (wasLive === v.deleted) liveDelta.set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
-        heads.set(prefix, { vkey, deleted: v.deleted, item: i });
-      } else heads.set(prefix, head === undefined ? undefined : { vkey: head.vkey, deleted: head.deleted, item: -1 });
+      }
+      if (vkeys !== undefined) vkeys[i] = vkey;
       written?.add(vkey);
       seq++;
       let inline: string | null = null;
       if (!v.deleted) {
-        const id = v.valueId!;
-        const key = valueKey(id);
-        if (firstStored?.has(id) !== true && tree.get(key) === undefined) {
-          (firstStored ??= new Set()).add(id);
-          const text = v.valueText!;
-          const bytes = utf8Length(text);
+        const text = v.valueText!;
+        // UTF-8 takes 1–3 bytes a UTF-16 unit: only texts in between need counting.
+        const bytes = text.length * 3 <= this.#inlineMax ? -1 : utf8Length(text);
+        if (bytes <= this.#inlineMax) {
+          // Small values always live in their version: no lookup, and no record of their own.
+          inline = text;
           newValues++;
-          newText += bytes;
-          if (bytes <= this.#inlineMax) {
-            inline = text;
-            entries.push({ key, kind: KIND_PUT, value: encodeValuePointer(vkey) });
-          } else entries.push({ key, kind: KIND_PUT, value: encodeValueRecord(text) });
+        } else {
+          const id = v.valueId!;
+          const key = valueKey(id);
+          if (firstStored?.has(id) !== true && tree.get(key) === undefined) {
+            (firstStored ??= new Set()).add(id);
+            newValues++;
+            newText += bytes;
+            entries.push({ key, kind: KIND_PUT, value: encodeValueRecord(text) });
+          }
         }
       }
       const record = encodeVersionRecord({ seq, deleted: v.deleted, previousVersion: v.previousVersion, valueId: v.valueId, valueText: inline, currentAtCommit: current });
+      if (inline !== null) newText += encodedTextBytes();
       entries.push({ key: vkey, kind: KIND_PUT, value: record });
-      entries.push({ key: seqKey(seq), kind: KIND_PUT, value: keyBytes(vkey) });
-      if (current) headRecords.set(prefix, { vkey, record });
+      entries.push({ key: seqKey(seq), kind: KIND_PUT, value: recordBytesOfKey(vkey) });
+      if (current) {
+        if (batchHead === NO_HEAD) heads.set(prefix, { vkey, deleted: v.deleted, item: i, record });
+        else {
+          batchHead.vkey = vkey;
+          batchHead.deleted = v.deleted;
+          batchHead.item = i;
+          batchHead.record = record;
+        }
+      }
       currents[i] = current;
     }
-    for (const [prefix, h] of headRecords) entries.push({ key: headKeyOf(prefix), kind: KIND_PUT, value: encodeHead(h.vkey, h.record) });
+    for (const [prefix, h] of heads) if (h.record !== undefined) entries.push({ key: headKeyOf(prefix), kind: KIND_PUT, value: encodeHead(h.vkey, h.record) });
     const counted = this.#counters.change(seq, liveDelta, newValues, newText);
     for (const e of counted.entries) entries.push(e);
     tree.write(entries);
@@ -241,7 +276,7 @@ export class VersionStore {
     this.#seq = seq;
     const materialized = versions !== undefined && versions.length === n;
     for (const [prefix, head] of heads) {
-      if (head === undefined) continue;
+      if (head === NO_HEAD) continue;
       const { vkey, deleted, item } = head;
       // Unchanged heads keep their materialized version; new ones are cached as given, or read when asked.
       const cached = this.#heads.get(prefix);

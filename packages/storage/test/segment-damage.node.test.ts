@@ -145,7 +145,7 @@ describe('bit flips in a segment', () => {
   it('a damaged block of value records fails only the reads of that value, and verify reports it', async () => {
     const { dir, seg, expected } = await buildSegment();
     const { dataBlocks } = parseSegment(readFileSync(join(dir, seg)));
-    // Value records (`X`) come last: the large value's text, and pointers to inline ones.
+    // Value records (`X`) come last: only the large value has one (small ones are inline).
     const valueBlocks = dataBlocks.filter((b) => /^X+$/.test(b.tags));
     expect(valueBlocks.length).toBeGreaterThan(0);
     let largeValueHit = 0;
@@ -154,10 +154,12 @@ describe('bit flips in a segment', () => {
       flipBit(join(copy, seg), block.offset + 1, 6);
       const s = await open(copy);
       try {
-        // Only k7's history holds the value read through its record (the large one).
+        // Only k7's history holds the value read through its record (the large one). The
+        // last key in key order (k9) may fail too: its history's scan reads the entry after
+        // its versions (to see that it is past them), the first value record.
         for (const k of unreadable(s, seg, expected)) {
-          expect(k).toBe('k7');
-          largeValueHit++;
+          expect(['k7', 'k9']).toContain(k);
+          if (k === 'k7') largeValueHit++;
         }
         const report = await s.verify();
         expect(report.ok).toBe(false);

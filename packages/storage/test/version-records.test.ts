@@ -13,7 +13,7 @@ import {
   decodeVersionKey,
   decodeVersionRecord,
   encodeName,
-  encodeValuePointer,
+  encodedTextBytes,
   encodeValueRecord,
   encodeVersionRecord,
   filterKey,
@@ -272,7 +272,7 @@ describe('change-feed and value keys', () => {
     }
   });
 
-  it('value keys round-trip and carry a filter key; value records are tagged text or a holder key', () => {
+  it('value keys round-trip and carry a filter key; value records are tagged text, and a value pointer (tag 1) is refused', () => {
     fc.assert(
       fc.property(idArb, fc.string({ unit: 'binary', minLength: 1, maxLength: 400 }), fieldsArb, (id, text, f) => {
         const k = valueKey(id);
@@ -283,9 +283,8 @@ describe('change-feed and value keys', () => {
         expect(fk !== null && k.startsWith(fk) && fk.length > 1).toBe(true);
         expect(encodeValueRecord(text)).toEqual(Uint8Array.of(0, ...enc.encode(text)));
         expect(decodeValueRecord(encodeValueRecord(text))).toEqual({ text, holder: null });
-        const holder = keyOf(f);
-        expect(encodeValuePointer(holder)).toEqual(Uint8Array.of(1, ...keyBytes(holder)));
-        expect(decodeValueRecord(encodeValuePointer(holder))).toEqual({ text: null, holder });
+        // The earlier layout's pointer to a version holding the text inline is no value record now.
+        expect(codeOf(() => decodeValueRecord(Uint8Array.of(1, ...keyBytes(keyOf(f)))))).toBe(ErrorCodes.CORRUPTION);
       }),
       { seed: fcSeed('version-records: value keys and records'), numRuns: 1000 },
     );
@@ -308,7 +307,6 @@ describe('change-feed and value keys', () => {
     }
     expect(codeOf(() => encodeValueRecord(''))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(codeOf(() => encodeValueRecord('"\ud800"'))).toBe(ErrorCodes.INVALID_ARGUMENT);
-    expect(codeOf(() => encodeValuePointer('S' + holder.slice(1)))).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 });
 
@@ -350,6 +348,8 @@ describe('version records', () => {
     fc.assert(
       fc.property(recordArb, (r) => {
         expect(decodeVersionRecord(encodeVersionRecord(r))).toEqual(r);
+        // The inline text's UTF-8 length, as the encoder counted it (0 when none is inline).
+        expect(encodedTextBytes()).toBe(r.valueText === null ? 0 : enc.encode(r.valueText).length);
       }),
       { seed: fcSeed('version-records: record round trip'), numRuns: 2000 },
     );

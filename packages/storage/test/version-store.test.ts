@@ -7,9 +7,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LsmTree } from '../src/lsm/lsm-tree.js';
 import { MemoryDirectory } from '../src/lsm/memory-directory.js';
-import { KIND_DELETE, KIND_PUT } from '../src/lsm/types.js';
+import { KIND_DELETE, KIND_PUT, keyBytes } from '../src/lsm/types.js';
 import type { Version } from '../src/types.js';
-import { decodeVersionKey, encodeValuePointer, encodeVersionRecord, keyPrefix, valueKey, versionKey } from '../src/version-records.js';
+import { decodeVersionKey, decodeVersionRecord, encodeVersionRecord, keyPrefix, valueKey, versionKey } from '../src/version-records.js';
 import { VersionStore, type NewVersion } from '../src/version-store.js';
 import { isoOfWall } from '../src/version-store-reads.js';
 import { encodeHead, headKeyOf } from '../src/head-records.js';
@@ -248,6 +248,10 @@ describe('VersionStore against a model', () => {
     const bad: NewVersion[][] = [
       [v], // already stored (the head)
       [{ ...v, versionId: 'ef'.repeat(32) }, { ...v, versionId: 'ef'.repeat(32) }], // twice in a batch
+      // twice in a batch, superseded in between (the second copy is not current)
+      [{ ...v, versionId: 'ef'.repeat(32), wall: 6 }, { ...v, versionId: 'ee'.repeat(32), wall: 7 }, { ...v, versionId: 'ef'.repeat(32), wall: 6 }],
+      // twice in a batch, both older than the head
+      [{ ...v, versionId: 'ef'.repeat(32), wall: 4 }, { ...v, versionId: 'ef'.repeat(32), wall: 4 }],
       [{ ...v, deleted: true }], // a tombstone with a value
       [{ ...v, valueText: null }], // a live version without text
       [{ ...v, valueId: null, valueText: null }],
@@ -279,7 +283,7 @@ describe('values stored once', () => {
       store.commit([{ namespace: 'ns', key: `key-${i}`, versionId: hexId(prng(i)), previousVersion: null, valueId: id(i), valueText: text(i), wall: 100 + i, logical: 0, node: 'n1', deleted: false }]);
     }
     await tree.flush();
-    // A by-reference value reads back (through the value record or the holder).
+    // A by-reference value reads back (through its value record).
     expect(store.head('ns', 'key-49')!.value).toEqual(JSON.parse(text(49)));
     expect(tree.stats().levels[0]!.files).toBe(1);
     const bytes = tree.diskBytes();
@@ -295,12 +299,27 @@ describe('values stored once', () => {
     expect(distinct).toBeGreaterThan(40 * text.length);
   });
 
-  it('a small value (inline in its first version) costs its bytes once for 50 keys', async () => {
+  it('a small value is inline in every version holding it, with no value record: any version may go alone', async () => {
+    const tree = openTree(new MemoryDirectory());
+    const store = new VersionStore(tree);
     const text = JSON.stringify({ s: 'w'.repeat(900) });
-    const same = await bytesFor(() => text, () => 'bb'.repeat(32));
-    const distinct = await bytesFor((i) => JSON.stringify({ s: `${i}`.padEnd(900, 'w') }), (i) => hexId(prng(700 + i)));
-    expect(same).toBeLessThan(distinct - 40 * text.length);
-    expect(same).toBeLessThan(20 * text.length);
+    const valueId = 'bb'.repeat(32);
+    const keys: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const v = { namespace: 'ns', key: `key-${i}`, versionId: hexId(prng(i)), previousVersion: null, valueId, valueText: text, wall: 100 + i, logical: 0, node: 'n1', deleted: false };
+      store.commit([v]);
+      keys.push(versionKey(v.namespace, v.key, v.wall, v.logical, v.node, v.versionId));
+    }
+    await tree.flush();
+    expect(tree.get(valueKey(valueId))).toBeUndefined();
+    for (const k of keys) expect(decodeVersionRecord(tree.get(k)!)).toMatchObject({ valueId, valueText: text });
+    // Dropping the first version (as a retention merge may) leaves every other readable.
+    tree.delete(keys[0]!);
+    expect(store.history('ns', 'key-3')[0]!.value).toEqual(JSON.parse(text));
+    // The counters count each small value once per version holding it.
+    expect(store.counters.values).toBe(5);
+    expect(store.counters.textLength).toBe(5 * text.length);
+    await tree.close();
   });
 
   it('read back by reference after the holder was merged into a deeper level', async () => {
@@ -321,8 +340,9 @@ describe('values stored once', () => {
       { ...base, namespace: 'b', key: 'ref-small', versionId: '03'.repeat(32), valueId: '11'.repeat(32), valueText: small, wall: 12 },
       { ...base, namespace: 'b', key: 'ref-large', versionId: '04'.repeat(32), valueId: '22'.repeat(32), valueText: large, wall: 13 },
     ]);
-    // The second version of each value holds its id only: its record is short.
-    expect(tree.get(versionKey('b', 'ref-small', 12, 0, 'n1', '03'.repeat(32)))!.length).toBeLessThan(40);
+    // The second version of a large value holds its id only: its record is short; a small value is inline again.
+    expect(tree.get(versionKey('b', 'ref-large', 13, 0, 'n1', '04'.repeat(32)))!.length).toBeLessThan(40);
+    expect(decodeVersionRecord(tree.get(versionKey('b', 'ref-small', 12, 0, 'n1', '03'.repeat(32)))!).valueText).toBe(small);
     expect(store.head('b', 'ref-small')!.value).toEqual({ small: true });
     expect(store.head('b', 'ref-large')!.value).toEqual(JSON.parse(large));
     for (const step of ['flush', 'compact', 'reopen'] as const) {
@@ -387,19 +407,20 @@ describe('damaged records', () => {
     });
   }
 
-  it('a missing or malformed value record, or a pointer to a version without the value, is CORRUPTION', async () => {
+  it('a missing or malformed value record, or a value pointer (no longer a value record), is CORRUPTION', async () => {
     const cases: Array<(t: LsmTree) => void> = [
       (t) => t.delete(valueKey('0b'.repeat(32))),
       (t) => t.put(valueKey('0b'.repeat(32)), Uint8Array.of(1, 0x56)),
       (t) => t.put(valueKey('0b'.repeat(32)), Uint8Array.of(7, 0x31)),
-      (t) => t.put(valueKey('0b'.repeat(32)), encodeValuePointer(versionKey('ns', 'other', 1, 0, 'n1', '0c'.repeat(32)))),
-      (t) => t.put(valueKey('0b'.repeat(32)), encodeValuePointer(versionKey('ns', 'k2', 51, 0, 'n1', '0d'.repeat(32)))),
+      // The earlier layout's pointer to a version holding the text inline: no value record now.
+      (t) => t.put(valueKey('0b'.repeat(32)), Uint8Array.of(1, ...keyBytes(versionKey('ns', 'k', 50, 0, 'n1', '0a'.repeat(32))))),
     ];
     for (const damage of cases) {
       const tree = openTree(new MemoryDirectory());
-      const store = new VersionStore(tree, { cacheBytes: 0 });
+      // Inline limit 0: every value is by reference, stored once in its value record.
+      const store = new VersionStore(tree, { cacheBytes: 0, inlineMaxBytes: 0 });
       store.commit([base]);
-      // A second version by reference; 'k2' is the pointer's target in the last case (it holds its value by reference).
+      // A second version sharing the value by reference.
       store.commit([{ ...base, key: 'k2', versionId: '0d'.repeat(32), wall: 51 }]);
       damage(tree);
       expect(codeOf(() => store.head('ns', 'k2'))).toBe(ErrorCodes.CORRUPTION);
@@ -513,7 +534,7 @@ describe('iterators held across writes', () => {
 });
 
 describe('inlineMaxBytes', () => {
-  it('puts a value of up to that many UTF-8 bytes inline (a pointer in its value record), a longer one in its value record', async () => {
+  it('puts a value of up to that many UTF-8 bytes inline (and no value record), a longer one in its value record', async () => {
     const tree = openTree(new MemoryDirectory());
     const store = new VersionStore(tree, { inlineMaxBytes: 40 });
     // Texts of 39–41 UTF-8 bytes from 1-, 2-, 3- and 4-byte characters.
@@ -521,8 +542,9 @@ describe('inlineMaxBytes', () => {
     for (const [i, text] of texts.entries()) {
       const valueId = hexId(prng(900 + i));
       store.commit([{ namespace: 'ns', key: `k${i}`, versionId: hexId(prng(950 + i)), previousVersion: null, valueId, valueText: text, wall: 1, logical: 0, node: 'n', deleted: false }]);
-      const tag = tree.get(valueKey(valueId))![0];
-      expect([text, tag]).toEqual([text, enc.encode(text).length <= 40 ? 1 : 0]);
+      const inline = enc.encode(text).length <= 40;
+      expect([text, tree.get(valueKey(valueId))?.[0]]).toEqual([text, inline ? undefined : 0]);
+      expect([text, decodeVersionRecord(tree.get(versionKey('ns', `k${i}`, 1, 0, 'n', hexId(prng(950 + i))))!).valueText]).toEqual([text, inline ? text : null]);
       expect(store.head('ns', `k${i}`)!.value).toBe(JSON.parse(text));
     }
     await tree.close();

@@ -43,7 +43,6 @@ import { readManifest } from '../lsm/manifest.js';
 import { InlineMergeRunner } from '../lsm/merge-runner.js';
 import { MANIFEST_FILE, segmentFileName } from '../lsm/types.js';
 import { replayWal } from '../lsm/wal.js';
-import { TAG_VALUE } from '../version-records.js';
 import { VersionStore, VERSION_TREE_WRITER, type NewVersion } from '../version-store.js';
 import { fsyncDir } from './fs-ops.js';
 import { NodeDirectory, TEMP_SUFFIX } from './node-directory.js';
@@ -71,7 +70,7 @@ export interface MigrationReport {
   readonly versions: number;
   /** Distinct keys (namespace, key) with at least one version, tombstones included. */
   readonly keys: number;
-  /** Distinct values stored (identical values are stored once). */
+  /** Values stored, as `stats().distinctValues` counts them (small ones once per version holding them, large ones once). */
   readonly values: number;
   /** Milliseconds the conversion took, reading and cleanup included. */
   readonly ms: number;
@@ -277,13 +276,8 @@ async function build(reader: V1Reader, tmp: string, options: MigrateV1Options): 
     if (committed !== total - droppedCount) {
       throw new KoruError(ErrorCodes.INTERNAL, `the converted store holds ${committed} changes, not the ${total - droppedCount} converted`);
     }
+    values = store.counters.values;
     await tree.compact();
-    const cursor = tree.cursor();
-    try {
-      for (cursor.seek(TAG_VALUE); cursor.valid() && cursor.key().charCodeAt(0) === TAG_VALUE.charCodeAt(0); cursor.next()) values++;
-    } finally {
-      cursor.close();
-    }
     tree.setProperties({ ...tree.properties, [MIGRATED_FROM]: 'v1', migratedAt: new Date().toISOString(), versions: committed });
   } finally {
     await tree.close();

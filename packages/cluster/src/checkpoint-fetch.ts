@@ -16,7 +16,7 @@ export const CHUNK_BYTES = 1024 * 1024;
 /** Deadline of one chunk request (a 1 MiB chunk on a slow, shared link; a dropped link fails it sooner). */
 const CHUNK_MS = 10_000;
 /** Chunk requests kept in flight, so a round trip does not idle the link. */
-const IN_FLIGHT = 2;
+const IN_FLIGHT = 4;
 
 /** A checkpoint a donor sent that is damaged or not well formed: the link it came on is closed. */
 export class CheckpointError extends Error {}

@@ -168,12 +168,14 @@ export class SnapshotJoin {
         this.#failures = 0;
         log('info', 'cluster checkpoint started', { peer, files: t.receiver.files.length, bytes: t.receiver.files.reduce((n, f) => n + f.bytes, 0) });
       } else log('info', 'cluster checkpoint resumed', { peer, received: t.receiver.files.reduce((n, f) => n + t!.receiver.received(f.name), 0) });
+      const fetching = clock.now();
       await fetchFiles(link, t);
+      const installing = clock.now();
       await storage.installCheckpoint(t.receiver);
       this.#transfer = undefined;
       this.#needed = false;
       link.send({ t: 'ckpt-done', id: link.nextId(), ckpt: t.token });
-      log('info', 'cluster checkpoint installed', { peer, files: t.receiver.files.length, bytes: t.fetched, resumed: t.resumed, seq: storage.seq, ms: clock.now() - started });
+      log('info', 'cluster checkpoint installed', { peer, files: t.receiver.files.length, bytes: t.fetched, resumed: t.resumed, seq: storage.seq, ms: clock.now() - started, fetchMs: installing - fetching, installMs: clock.now() - installing });
     } catch (e) {
       this.#failed(link, e);
     } finally {

@@ -299,7 +299,7 @@ export class ClusterNode implements Replicator {
     // A node that joined empty fetches its checkpoint first; otherwise what this node owes
     // the peer (it missed pushes while unreachable) is repaired at once.
     if (this.#snapshot.wanted) void this.#snapshot.fetch(link);
-    else if (this.#replication.owes(peer.node)) void this.#antiEntropy.syncWith(this.#members.get(peer.node)!, link).catch(() => {});
+    else if (!this.#snapshot.running && this.#replication.owes(peer.node)) void this.#antiEntropy.syncWith(this.#members.get(peer.node)!, link).catch(() => {});
   }
 
   #linkClosed(link: Link, reason: string): void {

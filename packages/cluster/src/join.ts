@@ -70,9 +70,12 @@ export class SnapshotJoin {
     return this.#needed && !this.#running;
   }
 
-  /** True while this node fetches a checkpoint. */
+  /**
+   * True while this node fetches a checkpoint or still needs one: anti-entropy waits
+   * (versions it brought would leave the store not empty, and the checkpoint refused).
+   */
   get running(): boolean {
-    return this.#running;
+    return this.#running || this.#needed;
   }
 
   /** True while this node serves a checkpoint to `node` (no anti-entropy with it meanwhile: it would send the same versions twice). */

@@ -16,14 +16,15 @@
  * - anti-entropy.ts: periodically, with one member at a time, state roots are compared
  *   and what differs is exchanged. This repairs any loss: dropped links, restarts,
  *   partitions.
- * - join.ts: a node with an empty store streams a snapshot from the first member it
- *   reaches, in hash-checked chunks, and applies it only once every chunk arrived.
+ * - join.ts, checkpoint-fetch.ts: a node with an empty store copies the segment files of
+ *   the first member it reaches (CRC-checked chunks, resumed after a dropped link) and
+ *   installs them once all arrived whole.
  * - context.ts: what the parts share; version-text.ts: versions as the JSON they travel in.
  */
 import type { KoruDelta, Replicator, Version } from '@koru/delta';
 import { AntiEntropy } from './anti-entropy.js';
 import { randomNonce } from './auth.js';
-import type { NodeContext } from './context.js';
+import { replyError, type NodeContext } from './context.js';
 import { SnapshotJoin } from './join.js';
 import { Link, type LinkOwner, type PeerHello } from './link.js';
 import { Membership, peerStateOf, type Member, type PeerState } from './membership.js';
@@ -257,6 +258,7 @@ export class ClusterNode implements Replicator {
   #closeAll(): void {
     this.#links.closeAll('node stopping');
     this.#replication.close();
+    this.#snapshot.close();
     void this.#transport.close();
   }
 
@@ -294,10 +296,10 @@ export class ClusterNode implements Replicator {
     if (!this.#links.adopt(link, peer)) return;
     this.#note(this.#members.heardFrom(peer.node, peer.address, peer.inc, now));
     for (const e of peer.members) this.#note(this.#members.apply(e, now));
-    // A node that joined empty fetches its snapshot first; otherwise what this node owes
+    // A node that joined empty fetches its checkpoint first; otherwise what this node owes
     // the peer (it missed pushes while unreachable) is repaired at once.
     if (this.#snapshot.wanted) void this.#snapshot.fetch(link);
-    else if (this.#replication.owes(peer.node)) void this.#antiEntropy.syncWith(this.#members.get(peer.node)!, link).catch(() => {});
+    else if (!this.#snapshot.running && this.#replication.owes(peer.node)) void this.#antiEntropy.syncWith(this.#members.get(peer.node)!, link).catch(() => {});
   }
 
   #linkClosed(link: Link, reason: string): void {
@@ -333,14 +335,19 @@ export class ClusterNode implements Replicator {
         this.#prober.answer(link, msg);
         return;
       case 'push':
-        this.#replication.answer(link, msg);
+        // Until its checkpoint is installed this node's store must stay empty: the
+        // writer keeps the versions as owed, and anti-entropy brings them later.
+        if (this.#snapshot.needed) replyError(link, msg.id, Object.assign(new Error('joining: versions are taken once the checkpoint is installed'), { code: 'UNAVAILABLE' }));
+        else this.#replication.answer(link, msg);
         return;
       case 'ae-roots':
       case 'ae-tree':
       case 'ae-keys':
         this.#antiEntropy.answer(link, msg);
         return;
-      case 'snapshot':
+      case 'ckpt':
+      case 'ckpt-get':
+      case 'ckpt-done':
         this.#snapshot.answer(link, msg);
         return;
       default:

@@ -359,7 +359,7 @@ export class Link {
   }
 }
 
-const RESPONSES = new Set<ClusterMessage['t']>(['ack', 'nack', 'push-ack', 'ae-roots-r', 'ae-tree-r', 'ae-keys-r', 'snap-chunk', 'snap-end', 'bye', 'error']);
+const RESPONSES = new Set<ClusterMessage['t']>(['ack', 'nack', 'push-ack', 'ae-roots-r', 'ae-tree-r', 'ae-keys-r', 'ckpt-r', 'ckpt-chunk', 'bye', 'error']);
 
 function isResponse(msg: ClusterMessage): boolean {
   return RESPONSES.has(msg.t);

@@ -5,8 +5,11 @@
  */
 import { z } from 'zod';
 
-/** Version of this protocol; a peer speaking another is refused. */
-export const CLUSTER_PROTOCOL = 1;
+/**
+ * Version of this protocol; a peer speaking another is refused. 2: a joining member
+ * copies segment files (`ckpt*`) instead of a stream of versions (`snapshot`, gone).
+ */
+export const CLUSTER_PROTOCOL = 2;
 
 const id64 = z.string().regex(/^[0-9a-f]{64}$/);
 const nodeId = z.string().min(1).max(128);
@@ -50,6 +53,17 @@ const version = z.object({
 });
 export type WireVersion = z.infer<typeof version>;
 const versions = z.array(version).max(100_000);
+
+/** Largest chunk of a checkpoint file a joiner may ask for. */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Most files a checkpoint may list (as the store's receiver accepts). */
+const MAX_CHECKPOINT_FILES = 100_000;
+const checkpointToken = z.string().regex(/^[0-9a-f]{32}$/);
+/** A segment file's name as the engine writes it: never a path. */
+const segmentName = z.string().regex(/^\d{8}\.kseg$/);
+const fileOffset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const crc32Value = z.number().int().nonnegative().max(0xffffffff);
+const checkpointFile = z.object({ name: segmentName, bytes: fileOffset, crc: crc32Value, level: z.number().int().nonnegative().max(64) });
 
 const prefix = z.string().regex(/^[0-9a-f]{0,4}$/);
 const namespace = z.string().min(1).max(1024);
@@ -105,11 +119,17 @@ export const messageSchema = z.discriminatedUnion('t', [
     /** Set when the answer was cut short: more versions wait for the next round. */
     more: z.boolean().optional(),
   }),
-  z.object({ t: z.literal('snapshot'), id: requestId }),
-  /** `sha`: SHA-256 of the chunk's version ids in order. */
-  z.object({ t: z.literal('snap-chunk'), id: requestId, n: z.number().int().nonnegative(), sha: id64, versions }),
-  /** `sha`: SHA-256 of the chunks' digests in order, so a missing or reordered chunk is caught. */
-  z.object({ t: z.literal('snap-end'), id: requestId, chunks: z.number().int().nonnegative(), versions: z.number().int().nonnegative(), sha: id64 }),
+  // ---- joining by files (join.ts, checkpoint-fetch.ts) ----
+  /** Joiner → donor: pin your segment files for me. */
+  z.object({ t: z.literal('ckpt'), id: requestId }),
+  /** The pinned files: `ckpt` names them in later requests; `seq` is the donor's last change they hold. */
+  z.object({ t: z.literal('ckpt-r'), id: requestId, ckpt: checkpointToken, seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), files: z.array(checkpointFile).max(MAX_CHECKPOINT_FILES) }),
+  /** Joiner → donor: `length` bytes of file `name` from `offset`. */
+  z.object({ t: z.literal('ckpt-get'), id: requestId, ckpt: checkpointToken, name: segmentName, offset: fileOffset, length: z.number().int().min(1).max(MAX_CHUNK_BYTES) }),
+  /** The bytes (base64), with their offset and CRC-32 so a damaged or misplaced chunk is refused before it is written. */
+  z.object({ t: z.literal('ckpt-chunk'), id: requestId, name: segmentName, offset: fileOffset, crc: crc32Value, data: z.string().max(Math.ceil(MAX_CHUNK_BYTES / 3) * 4) }),
+  /** Joiner → donor, no answer: installed (or given up): unpin the files. */
+  z.object({ t: z.literal('ckpt-done'), id: requestId, ckpt: checkpointToken }),
   z.object({ t: z.literal('leave'), id: requestId, gossip }),
   z.object({ t: z.literal('bye'), id: requestId }),
   z.object({ t: z.literal('error'), id: requestId, code: z.string().max(64), message: z.string().max(2000) }),

@@ -38,6 +38,7 @@ import type {
   WriteOptions,
 } from './storage-options.js';
 import { StoreContext } from './store-context.js';
+import { CheckpointReceiver, StoreNotEmptyError, takeCheckpoint, type CheckpointFile, type StoreCheckpoint } from './checkpoint.js';
 import { DEFAULT_SCAN_CACHE_BYTES } from './storage-options.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { verifyVersions } from './version-verify.js';
@@ -60,7 +61,9 @@ export {
 /** The causal store. Create with {@link CausalStorage.open}. */
 export class CausalStorage {
   readonly #ctx: StoreContext;
-  readonly #liveLists: LiveLists;
+  #liveLists: LiveLists;
+  readonly #scanCacheBytes: number;
+  readonly #queuedForeign: Map<string, HlcStamp>;
   readonly #commits: CommitQueue;
   readonly #writes: LocalWrites;
   readonly #admission: Admission;
@@ -71,10 +74,12 @@ export class CausalStorage {
   private constructor(options: CausalStorageOptions) {
     const ctx = new StoreContext(options);
     this.#ctx = ctx;
-    this.#liveLists = new LiveLists(ctx, options.scanCacheBytes ?? DEFAULT_SCAN_CACHE_BYTES);
+    this.#scanCacheBytes = options.scanCacheBytes ?? DEFAULT_SCAN_CACHE_BYTES;
+    this.#liveLists = new LiveLists(ctx, this.#scanCacheBytes);
     // Versions made elsewhere that are queued but not committed yet: admission adds them,
     // the commit queue forgets them.
     const queuedForeign = new Map<string, HlcStamp>();
+    this.#queuedForeign = queuedForeign;
     this.#commits = new CommitQueue(ctx, queuedForeign);
     this.#commits.onApply((current) => this.#liveLists.applied(current));
     this.#writes = new LocalWrites(ctx, this.#commits);
@@ -528,6 +533,66 @@ export class CausalStorage {
   get prunedThroughSeq(): number {
     this.#ctx.checkOpen();
     return prunedThroughSeq(this.#ctx.tree);
+  }
+
+  // ---- copying by files (see checkpoint.ts) -----------------------------------
+
+  /**
+   * Pins the store's files for copying to an empty store (a cluster member joining):
+   * flushes, lists every segment with its size, level and CRC-32, and reads them in
+   * chunks until released. Writes and merges go on meanwhile.
+   * @throws ClosedError; IoError
+   */
+  async checkpoint(): Promise<StoreCheckpoint> {
+    this.#ctx.checkWritable();
+    while (this.#commits.busy) await this.#commits.flush();
+    return takeCheckpoint(this.#ctx.tree, () => this.#ctx.seq);
+  }
+
+  /**
+   * Starts receiving a checkpoint's files into this store's directory (see
+   * {@link CheckpointReceiver}); {@link installCheckpoint} installs them once whole.
+   * @throws StoreNotEmptyError unless the store holds nothing; InvalidArgumentError for a malformed list
+   */
+  receiveCheckpoint(files: readonly CheckpointFile[]): CheckpointReceiver {
+    this.#ctx.checkWritable();
+    this.#checkEmpty();
+    return new CheckpointReceiver(this.#ctx.tree, files);
+  }
+
+  /**
+   * Installs a received checkpoint as this store's whole content, in one manifest swap
+   * after every segment's checksums are checked, then reloads the store's state
+   * (counters, last change number, caches, digests). The donor's change numbers become
+   * this store's. A kill at any moment leaves the empty store or the installed one.
+   * @throws StoreNotEmptyError unless the store still holds nothing; InvalidArgumentError
+   *   when the checkpoint has not arrived whole; CorruptionError for a damaged segment
+   *   (nothing installed); IoError
+   */
+  async installCheckpoint(receiver: CheckpointReceiver): Promise<void> {
+    this.#ctx.checkWritable();
+    while (this.#commits.busy) await this.#commits.flush();
+    this.#checkEmpty();
+    const files = receiver.installable();
+    const ctx = this.#ctx;
+    try {
+      ctx.tree.installIncoming(files);
+    } catch (e) {
+      receiver.abort();
+      throw e instanceof RangeError ? new InvalidArgumentError(`the checkpoint cannot be installed: ${e.message}`) : e;
+    }
+    receiver.installed();
+    ctx.reload();
+    // Lists kept for the empty store (an empty namespace's, say) are stale now.
+    this.#liveLists = new LiveLists(ctx, this.#scanCacheBytes);
+  }
+
+  /** @throws StoreNotEmptyError unless nothing was ever committed or is queued */
+  #checkEmpty(): void {
+    const ctx = this.#ctx;
+    if (ctx.seq !== 0) throw new StoreNotEmptyError(`it holds ${ctx.seq} changes`);
+    if (this.#commits.busy || this.#queuedForeign.size > 0) throw new StoreNotEmptyError('writes are queued');
+    if (ctx.tree.segments().length > 0 || ctx.tree.stats().memtableBytes > 0) throw new StoreNotEmptyError('its files hold records');
   }
 
   /** Waits for queued writes, then closes the adapter. Later calls fail with CLOSED. */

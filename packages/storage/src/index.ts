@@ -16,6 +16,15 @@ export {
   type ReplicationResult,
   DEFAULT_MAX_CLOCK_AHEAD_MS,
 } from './causal-storage.js';
+export {
+  CheckpointReceiver,
+  StoreNotEmptyError,
+  MAX_CHECKPOINT_CHUNK,
+  MAX_CHECKPOINT_FILES,
+  type CheckpointFile,
+  type StoreCheckpoint,
+} from './checkpoint.js';
+export type { TreeCheckpoint } from './lsm/tree-checkpoint.js';
 export { type MerkleNode, MERKLE_DEPTH, MERKLE_FANOUT, EMPTY_DIGEST, bucketOf } from './merkle-state.js';
 export { type StorageAdapter, type OpenedStorage, recoveryOf } from './adapter.js';
 export { MemoryAdapter, type MemoryAdapterOptions } from './memory-adapter.js';

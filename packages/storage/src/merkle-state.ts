@@ -100,6 +100,11 @@ export class MerkleState {
     this.#ctx = ctx;
   }
 
+  /** Forgets every digest (the store's content was replaced): rebuilt from the keys when next asked for. */
+  reset(): void {
+    this.#trees = undefined;
+  }
+
   /** Records that a key gained a version (no-op until digests were first asked for). */
   touch(namespace: string, key: string): void {
     if (this.#trees === undefined || namespace === SYSTEM_NAMESPACE) return;

@@ -67,6 +67,19 @@ export class StoreContext {
     for (const v of this.#store.committed(seq, seq)) this.clock.observe(parseHlc(v.hlc));
   }
 
+  /**
+   * Re-reads the store from its tree after the tree's content was replaced whole (a
+   * checkpoint installed into the empty store): a new version store (counters, last seq,
+   * an empty head cache), the clock moved past the last change, the digests forgotten
+   * (rebuilt from the keys when next asked for).
+   */
+  reload(): void {
+    this.#store = new VersionStore(this.tree, { cacheBytes: this.#cacheBytes });
+    const seq = this.#store.seq;
+    for (const v of this.#store.committed(seq, seq)) this.clock.observe(parseHlc(v.hlc));
+    this.merkle.reset();
+  }
+
   /** The version store (set on open). */
   get store(): VersionStore {
     return this.#store!;

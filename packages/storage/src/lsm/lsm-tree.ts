@@ -28,7 +28,7 @@ import { isKoruError } from '@koru/engine';
 import { ClosedError, CorruptionError, IoError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
 import { DEFAULT_PICKER_OPTIONS, levelsOf, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
-import type { StorageDirectory } from './io.js';
+import type { RandomAccessFile, StorageDirectory } from './io.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
 import { writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
 import type { MergeJob, MergeResult } from './merge.js';
@@ -42,12 +42,14 @@ import { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
 import { recoverTree, type Frozen, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
-import { KIND_DELETE, KIND_PUT, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
+import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
+import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
 import { removeWal, WalWriter } from './wal.js';
 
 export type { LsmCursor } from './tree-cursor.js';
 export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
+export type { TreeCheckpoint } from './tree-checkpoint.js';
 
 /** Options of {@link LsmTree.open}. */
 export interface LsmTreeOptions {
@@ -135,6 +137,12 @@ export class LsmTree {
   readonly #onError: (error: unknown) => void;
   readonly #pointers = new Map<number, string>();
   readonly #readers = new Map<number, SegmentReader>();
+  /** Segments pinned by open checkpoints, with how many pin each (see {@link checkpoint}). */
+  readonly #pins = new Map<number, number>();
+  /** Pinned segments a merge replaced: deleted when their last pin goes. */
+  readonly #obsoletePinned = new Set<number>();
+  /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
+  readonly #incoming = new Set<number>();
   #manifest: ManifestState;
   #levels: SegmentMeta[][];
   #mem = new Memtable();
@@ -614,7 +622,9 @@ export class LsmTree {
       this.#readers.get(n)?.close();
       this.#readers.delete(n);
       this.#cache.evictFile(n);
-      this.#discard(segmentFileName(n));
+      // A checkpoint still streams it: deleted when the checkpoint is released.
+      if (this.#pins.has(n)) this.#obsoletePinned.add(n);
+      else this.#discard(segmentFileName(n));
     }
     this.#merges++;
     this.epoch++;
@@ -687,6 +697,115 @@ export class LsmTree {
     while (!this.#closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
       await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
     }
+  }
+
+  // ---- checkpoints (see tree-checkpoint.ts) ----------------------------------
+
+  /**
+   * Flushes the memtable, then pins the live segments: until `release()`, no merge
+   * deletes them (a merge that replaces one leaves its file until then), so they can be
+   * streamed whole while writes and merges go on. The segments hold every write made
+   * before the call (flushes take whole batches, in log order, so they are a consistent
+   * prefix of the writes).
+   * @throws ClosedError; IoError when the flush fails
+   */
+  async checkpoint(): Promise<TreeCheckpoint> {
+    await this.flush();
+    this.#checkOpen();
+    const segments = this.#manifest.segments;
+    for (const s of segments) this.#pins.set(s.fileNumber, (this.#pins.get(s.fileNumber) ?? 0) + 1);
+    const live = new Set(segments.map((s) => s.fileNumber));
+    const open = new Map<number, RandomAccessFile>();
+    let released = false;
+    return {
+      segments,
+      read: (fileNumber, offset, length) => {
+        if (released || this.#closed) throw new ClosedError();
+        if (!live.has(fileNumber)) throw new RangeError(`segment ${fileNumber} is not part of this checkpoint`);
+        let f = open.get(fileNumber);
+        if (f === undefined) open.set(fileNumber, (f = this.#dir.open(segmentFileName(fileNumber), 'read')));
+        return f.read(offset, length);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const f of open.values()) f.close();
+        for (const n of live) {
+          const left = this.#pins.get(n)! - 1;
+          if (left > 0) {
+            this.#pins.set(n, left);
+            continue;
+          }
+          this.#pins.delete(n);
+          if (this.#obsoletePinned.delete(n) && !this.#closed) this.#discard(segmentFileName(n));
+        }
+      },
+    };
+  }
+
+  /**
+   * Reserves file number `fileNumber` for a segment received from elsewhere (see
+   * {@link installIncoming}): a segment names its own number inside, so a copy keeps
+   * the donor's, and this tree's later files are numbered after it. The first
+   * reservation writes the manifest if there is none yet, so a crash before the install
+   * leaves a directory that opens empty (its received files are deleted then as segments
+   * no manifest names).
+   * @throws RangeError when the number is taken (a live or reserved segment, an existing file); ClosedError; IoError
+   */
+  reserveIncoming(fileNumber: number): void {
+    this.#checkWritable();
+    if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) throw new RangeError(`${String(fileNumber)} is not a file number`);
+    const name = segmentFileName(fileNumber);
+    if (this.#incoming.has(fileNumber) || this.#manifest.segments.some((s) => s.fileNumber === fileNumber) || this.#dir.exists(name)) {
+      throw new RangeError(`segment file ${name} exists already`);
+    }
+    if (!this.#dir.exists(MANIFEST_FILE)) this.#installManifest({ ...this.#manifest });
+    this.#incoming.add(fileNumber);
+    this.#nextFile = Math.max(this.#nextFile, fileNumber + 1);
+  }
+
+  /** Opens the file of a reserved incoming segment (`create` for the first bytes, `append` after). @throws RangeError for a number not reserved */
+  openIncoming(fileNumber: number, mode: 'create' | 'append'): RandomAccessFile {
+    this.#checkWritable();
+    if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
+    return this.#dir.open(segmentFileName(fileNumber), mode);
+  }
+
+  /** Deletes reserved incoming segments that will not be installed. */
+  dropIncoming(fileNumbers: readonly number[]): void {
+    for (const n of fileNumbers) {
+      if (!this.#incoming.delete(n)) continue;
+      this.#dir.remove(segmentFileName(n));
+    }
+  }
+
+  /**
+   * Installs received segments (reserved with {@link reserveIncoming}, written whole and
+   * synced) as the whole content of this tree, in one manifest swap. Each is checked
+   * first — its footer, index, properties and every block's checksum, its key order
+   * (see verifyIncoming) — and level ≥ 1 files must not overlap; nothing is installed
+   * unless all pass. Only an empty tree (no segment, nothing written) takes them.
+   * @throws CorruptionError { file, offset } for a damaged segment; RangeError for
+   *   overlapping levels or a tree that is not empty; IoError
+   */
+  installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>): void {
+    this.#checkWritable();
+    if (this.#manifest.segments.length > 0 || this.#mem.count > 0 || this.#frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
+    const added: SegmentMeta[] = [];
+    for (const { fileNumber, level } of incoming) {
+      if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
+      if (!Number.isSafeInteger(level) || level < 0 || level > this.#picker.maxLevel) throw new RangeError(`level ${level} is not between 0 and ${this.#picker.maxLevel}`);
+      const info = verifyIncoming(this.#dir, fileNumber, this.#cache);
+      if (info.count > 0) added.push({ ...info, level });
+    }
+    checkLevels(added);
+    this.#dir.syncDirectory();
+    // The active log is still empty (checked above): logs below it are none.
+    this.#installManifest({ ...this.#manifest, segments: added, logNumber: this.#walNumber });
+    for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
+    for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#dir.remove(segmentFileName(s.fileNumber));
+    this.epoch++;
+    this.#scheduleMerge();
   }
 
   // ---- state -----------------------------------------------------------------

@@ -40,7 +40,7 @@ export async function startTransfer(link: Link, storage: CausalStorage, timeoutM
   if (r.t !== 'ckpt-r') throw new CheckpointError(`a ${r.t} answered a checkpoint request`);
   let receiver: CheckpointReceiver;
   try {
-    receiver = storage.receiveCheckpoint(r.files);
+    receiver = storage.receiveCheckpoint(r.files, r.pruned);
   } catch (e) {
     link.send({ t: 'ckpt-done', id: link.nextId(), ckpt: r.ckpt });
     throw e;

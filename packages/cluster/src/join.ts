@@ -89,7 +89,7 @@ export class SnapshotJoin {
     const peer = link.peer!.node;
     if (msg.t === 'ckpt') {
       void this.#open(peer).then(
-        ({ token, ckpt }) => link.send({ t: 'ckpt-r', id: msg.id, ckpt: token, seq: ckpt.seq, files: [...ckpt.files] }),
+        ({ token, ckpt }) => link.send({ t: 'ckpt-r', id: msg.id, ckpt: token, seq: ckpt.seq, pruned: ckpt.prunedThroughSeq, files: [...ckpt.files] }),
         (e: unknown) => replyError(link, msg.id, e),
       );
       return;

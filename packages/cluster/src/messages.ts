@@ -122,8 +122,8 @@ export const messageSchema = z.discriminatedUnion('t', [
   // ---- joining by files (join.ts, checkpoint-fetch.ts) ----
   /** Joiner → donor: pin your segment files for me. */
   z.object({ t: z.literal('ckpt'), id: requestId }),
-  /** The pinned files: `ckpt` names them in later requests; `seq` is the donor's last change they hold. */
-  z.object({ t: z.literal('ckpt-r'), id: requestId, ckpt: checkpointToken, seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), files: z.array(checkpointFile).max(MAX_CHECKPOINT_FILES) }),
+  /** The pinned files: `ckpt` names them in later requests; `seq` is the donor's last change they hold, `pruned` the greatest change retention removed from them. */
+  z.object({ t: z.literal('ckpt-r'), id: requestId, ckpt: checkpointToken, seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), pruned: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), files: z.array(checkpointFile).max(MAX_CHECKPOINT_FILES) }),
   /** Joiner → donor: `length` bytes of file `name` from `offset`. */
   z.object({ t: z.literal('ckpt-get'), id: requestId, ckpt: checkpointToken, name: segmentName, offset: fileOffset, length: z.number().int().min(1).max(MAX_CHUNK_BYTES) }),
   /** The bytes (base64), with their offset and CRC-32 so a damaged or misplaced chunk is refused before it is written. */

@@ -88,12 +88,17 @@ describe('a hostile peer in a join by files', () => {
     for (const bad of [
       { t: 'ckpt-get', id: 1, ckpt: r.ckpt, name: f.name, offset: -1, length: 10 },
       { t: 'ckpt-get', id: 1, ckpt: r.ckpt, name: f.name, offset: 0, length: 64 * 1024 * 1024 },
-      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, files: [{ name: '/etc/passwd', bytes: 1, crc: 0, level: 0 }] },
-      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, files: [{ name: f.name, bytes: 1.5, crc: 0, level: 0 }] },
+      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, pruned: 0, files: [{ name: '/etc/passwd', bytes: 1, crc: 0, level: 0 }] },
+      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, pruned: 0, files: [{ name: f.name, bytes: 1.5, crc: 0, level: 0 }] },
       { t: 'ckpt-chunk', id: 1, name: 'a/../00000001.kseg', offset: 0, crc: 0, data: '' },
+      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, pruned: -1, files: [{ name: f.name, bytes: 1, crc: 0, level: 0 }] },
+      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, pruned: 0.5, files: [{ name: f.name, bytes: 1, crc: 0, level: 0 }] },
+      { t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, files: [{ name: f.name, bytes: 1, crc: 0, level: 0 }] },
     ]) {
       expect(messageSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
     }
+    // The same answer, well formed, passes: the refusals above are for what each changed.
+    expect(messageSchema.safeParse({ t: 'ckpt-r', id: 1, ckpt: r.ckpt, seq: 1, pruned: 0, files: [{ name: f.name, bytes: 1, crc: 0, level: 0 }] }).success).toBe(true);
   });
 
   it('as a donor: a chunk with the wrong name, offset, size or CRC is refused before it is written', () => {

@@ -70,6 +70,8 @@ export class CausalStorage {
   readonly #feed: FeedReads;
   #recovery: RecoveryReport = { replayed: 0 };
   #retention: RetentionPolicies | undefined;
+  /** The clock retention's age rule counts from (`options.now`). */
+  #now: () => number = Date.now;
 
   private constructor(options: CausalStorageOptions) {
     const ctx = new StoreContext(options);
@@ -94,7 +96,8 @@ export class CausalStorage {
     const opened = await adapter.open();
     try {
       s.#ctx.attach(opened);
-      s.#retention = new RetentionPolicies(opened.tree, options.now ?? Date.now);
+      s.#now = options.now ?? Date.now;
+      s.#retention = new RetentionPolicies(opened.tree, s.#now);
     } catch (e) {
       await adapter.close();
       throw e;
@@ -552,12 +555,13 @@ export class CausalStorage {
   /**
    * Starts receiving a checkpoint's files into this store's directory (see
    * {@link CheckpointReceiver}); {@link installCheckpoint} installs them once whole.
+   * `prunedThroughSeq` is the donor's ({@link StoreCheckpoint.prunedThroughSeq}).
    * @throws StoreNotEmptyError unless the store holds nothing; InvalidArgumentError for a malformed list
    */
-  receiveCheckpoint(files: readonly CheckpointFile[]): CheckpointReceiver {
+  receiveCheckpoint(files: readonly CheckpointFile[], prunedThroughSeq = 0): CheckpointReceiver {
     this.#ctx.checkWritable();
     this.#checkEmpty();
-    return new CheckpointReceiver(this.#ctx.tree, files);
+    return new CheckpointReceiver(this.#ctx.tree, files, prunedThroughSeq);
   }
 
   /**
@@ -576,13 +580,15 @@ export class CausalStorage {
     const files = receiver.installable();
     const ctx = this.#ctx;
     try {
-      ctx.tree.installIncoming(files);
+      ctx.tree.installIncoming(files, receiver.properties());
     } catch (e) {
       receiver.abort();
       throw e instanceof RangeError ? new InvalidArgumentError(`the checkpoint cannot be installed: ${e.message}`) : e;
     }
     receiver.installed();
     ctx.reload();
+    // The donor's retention policies came with its files.
+    this.#retention = new RetentionPolicies(ctx.tree, this.#now);
     // Lists kept for the empty store (an empty namespace's, say) are stale now.
     this.#liveLists = new LiveLists(ctx, this.#scanCacheBytes);
   }

@@ -26,6 +26,7 @@ import { crc32 } from './lsm/checksum.js';
 import type { RandomAccessFile } from './lsm/io.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { segmentFileName } from './lsm/types.js';
+import { PRUNED_THROUGH_SEQ, prunedThroughSeq } from './horizon-records.js';
 
 /** One file of a checkpoint. */
 export interface CheckpointFile {
@@ -44,6 +45,12 @@ export interface StoreCheckpoint {
   /** The donor's last change number when taken: every change up to it is in the files (later ones may be too). */
   readonly seq: number;
   readonly files: readonly CheckpointFile[];
+  /**
+   * The greatest change number retention or a purge removed from these files (0: none):
+   * the joiner keeps it, so that its change feed answers a removed change as pruned,
+   * not as damage.
+   */
+  readonly prunedThroughSeq: number;
   /**
    * Up to `length` bytes of file `name` from `offset` (fewer at its end).
    * @throws InvalidArgumentError for a file not in the checkpoint or a bad range; ClosedError once released
@@ -83,6 +90,8 @@ export async function takeCheckpoint(tree: LsmTree, seq: () => number): Promise<
   // flush() freezes the memtable synchronously, before its first await: seq then is covered.
   const at = seq();
   const pinned = await tree.checkpoint();
+  // Read after pinning: a merge since can only raise it, and a value too high is harmless.
+  const pruned = prunedThroughSeq(tree);
   try {
     const byName = new Map<string, number>();
     const files: CheckpointFile[] = [];
@@ -100,6 +109,7 @@ export async function takeCheckpoint(tree: LsmTree, seq: () => number): Promise<
     return {
       seq: at,
       files,
+      prunedThroughSeq: pruned,
       read(name, offset, length) {
         const n = byName.get(name);
         if (n === undefined) throw new InvalidArgumentError(`${JSON.stringify(name).slice(0, 80)} is not a file of this checkpoint`);
@@ -128,14 +138,18 @@ interface Incoming {
 export class CheckpointReceiver {
   readonly #tree: LsmTree;
   readonly #files = new Map<string, Incoming>();
+  readonly #prunedThroughSeq: number;
   #closed = false;
 
   /**
    * Checks the list (names `NNNNNNNN.kseg`, each once; sizes, CRCs and levels integers in
-   * range) and reserves each file's number in the store's tree.
+   * range) and reserves each file's number in the store's tree. `prunedThroughSeq` is
+   * the donor's (see {@link StoreCheckpoint.prunedThroughSeq}).
    * @throws InvalidArgumentError for a list that is not well formed
    */
-  constructor(tree: LsmTree, files: readonly CheckpointFile[]) {
+  constructor(tree: LsmTree, files: readonly CheckpointFile[], prunedThroughSeq = 0) {
+    if (!Number.isSafeInteger(prunedThroughSeq) || prunedThroughSeq < 0) throw new InvalidArgumentError(`prunedThroughSeq must be an integer ≥ 0, not ${String(prunedThroughSeq)}`);
+    this.#prunedThroughSeq = prunedThroughSeq;
     if (!Array.isArray(files) || files.length > MAX_CHECKPOINT_FILES) throw new InvalidArgumentError(`a checkpoint lists at most ${MAX_CHECKPOINT_FILES} files`);
     const seen = new Set<string>();
     for (const f of files) {
@@ -222,6 +236,11 @@ export class CheckpointReceiver {
     if (this.#closed) throw new InvalidArgumentError('this checkpoint transfer is over');
     if (!this.complete) throw new InvalidArgumentError('the checkpoint has not arrived whole');
     return [...this.#files.values()].map((f) => ({ fileNumber: f.fileNumber, level: f.spec.level }));
+  }
+
+  /** The manifest properties to install with the files: the donor's pruned horizon, when there is one. */
+  properties(): Record<string, unknown> {
+    return this.#prunedThroughSeq > 0 ? { [PRUNED_THROUGH_SEQ]: this.#prunedThroughSeq } : {};
   }
 
   /** Marks the transfer over once its files were installed (they are the tree's now). */

@@ -166,4 +166,29 @@ describe('checkpoint and install', () => {
     expect(joiner.get('mine', 'k')).toBe(1);
     r.abort();
   });
+
+  it('a donor whose history retention cut passes its pruned horizon on: the joiner answers a removed change as pruned, not damage', async () => {
+    const donor = await track(CausalStorage.open({ adapter: new FileAdapter(newDir(), { keepLogBytes: 0 }) }));
+    await donor.setRetention('ns', { lastVersions: 2 });
+    for (let v = 0; v < 5; v++) await donor.putMany(['a', 'b', 'c'].map((key) => ({ namespace: 'ns', key, value: { v } })));
+    await donor.compact();
+    const pruned = donor.prunedThroughSeq;
+    expect(pruned).toBeGreaterThan(0);
+    const ckpt = await donor.checkpoint();
+    expect(ckpt.prunedThroughSeq).toBe(pruned);
+
+    const joiner = await track(CausalStorage.open({ adapter: new FileAdapter(newDir()) }));
+    const r = joiner.receiveCheckpoint(ckpt.files, ckpt.prunedThroughSeq);
+    transfer(ckpt, r, prng(fcSeed()));
+    await joiner.installCheckpoint(r);
+    ckpt.release();
+    expect(joiner.prunedThroughSeq).toBe(pruned);
+    expect(joiner.retention('ns')).toEqual({ lastVersions: 2 });
+    expect(joiner.history('ns', 'a').map((v) => v.value)).toEqual([{ v: 3 }, { v: 4 }]);
+    expect(() => joiner.changeAt(1)).toThrow(expect.objectContaining({ code: 'HISTORY_PRUNED' }));
+    expect((await joiner.verify()).ok).toBe(true);
+    // A negative or fractional horizon is refused before anything is reserved.
+    const other = await track(CausalStorage.open({ adapter: new MemoryAdapter() }));
+    for (const bad of [-1, 0.5, Number.NaN]) expect(() => other.receiveCheckpoint([], bad)).toThrow(/prunedThroughSeq must be an integer/);
+  });
 });

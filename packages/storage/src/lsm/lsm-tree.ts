@@ -788,7 +788,7 @@ export class LsmTree {
    * @throws CorruptionError { file, offset } for a damaged segment; RangeError for
    *   overlapping levels or a tree that is not empty; IoError
    */
-  installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>): void {
+  installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>, properties: Readonly<Record<string, unknown>> = {}): void {
     this.#checkWritable();
     if (this.#manifest.segments.length > 0 || this.#mem.count > 0 || this.#frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
     const added: SegmentMeta[] = [];
@@ -801,7 +801,7 @@ export class LsmTree {
     checkLevels(added);
     this.#dir.syncDirectory();
     // The active log is still empty (checked above): logs below it are none.
-    this.#installManifest({ ...this.#manifest, segments: added, logNumber: this.#walNumber });
+    this.#installManifest({ ...this.#manifest, segments: added, logNumber: this.#walNumber, properties: { ...this.#manifest.properties, ...properties } });
     for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
     for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#dir.remove(segmentFileName(s.fileNumber));
     this.epoch++;

@@ -7,6 +7,7 @@ import { tempDir } from '@koru/vitest-preset/helpers';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLUSTER_PROTOCOL } from '@koru/cluster';
 import { KoruDelta } from '@koru/delta';
 import Fastify from 'fastify';
 import type { KoruServer, ServerOptions } from '../src/index.js';
@@ -251,7 +252,7 @@ describe('the cluster door', () => {
       member.once('error', reject);
     });
     member.terminate();
-    expect(JSON.parse(first)).toMatchObject({ t: 'challenge', protocol: 1 });
+    expect(JSON.parse(first)).toMatchObject({ t: 'challenge', protocol: CLUSTER_PROTOCOL });
   });
 
   it('is absent with cluster: false', async () => {

@@ -204,6 +204,13 @@ describe('a failed start', () => {
         const opened = await inner.open();
         const tree = new Proxy(opened.tree, {
           get(t, p) {
+            // One key's versions are read by scanKey, ranges by cursors: both fail on the reserved namespace.
+            if (p === 'scanKey') {
+              return (prefix: string, ...rest: unknown[]) => {
+                if (prefix.startsWith(systemPrefix)) throw new IoError('injected: the value cannot be read');
+                return (t.scanKey as (...a: unknown[]) => void)(prefix, ...rest);
+              };
+            }
             if (p !== 'cursor') return member(t, p);
             return (o?: object) => {
               const c = t.cursor(o);

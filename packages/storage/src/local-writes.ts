@@ -4,11 +4,12 @@
  * this node's clock and handed to the commit queue. A write that fails before it is
  * queued leaves no trace and rejects its promise.
  */
-import { canonicalize, formatHlc, InvalidArgumentError, parseHlc, type Canonical } from '@koru/engine';
+import { canonicalize, formatHlc, InvalidArgumentError, parseHlc, type Canonical, type HlcStamp } from '@koru/engine';
 import type { CommitQueue } from './commit-queue.js';
 import { KeyNotFoundError, VersionConflictError } from './errors.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
-import { markPending, stampedWrite } from './stamped-write.js';
+import type { PendingKey } from './pending-keys.js';
+import { markPending, stampedWrite, type StampedWrite } from './stamped-write.js';
 import type { PutItem, WriteOptions } from './storage-options.js';
 import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
@@ -21,6 +22,9 @@ interface HeadState {
   readonly absent: boolean;
 }
 
+/** The head of a key with no version. */
+const NO_HEAD: HeadState = { id: null, absent: true };
+
 /** Compare-and-set: `null` expects no live value (never written, or deleted); an id expects that head. */
 function casMatches(head: HeadState, ifVersion: string | null | undefined): boolean {
   if (ifVersion === undefined) return true;
@@ -32,6 +36,11 @@ function casMatches(head: HeadState, ifVersion: string | null | undefined): bool
 export class LocalWrites {
   readonly #ctx: StoreContext;
   readonly #commits: CommitQueue;
+  /**
+   * The latest stamp (formatted) this clock gave out or observed here: the clock is at or
+   * past it, and it only grows (see {@link LocalWrites.#head}).
+   */
+  #seenHlc = '';
 
   constructor(ctx: StoreContext, commits: CommitQueue) {
     this.#ctx = ctx;
@@ -39,17 +48,23 @@ export class LocalWrites {
   }
 
   /**
-   * The key's newest version, queued ones included. A stored head moves the clock past
-   * its stamp, so the write stamped next follows it in clock order (and becomes current)
-   * even if the wall clock went back since it was written.
+   * The key's newest version, queued ones included (`pk`: the key's queued state, if
+   * any). A stored head moves the clock past its stamp, so the write stamped next follows
+   * it in clock order (and becomes current) even if the wall clock went back since it
+   * was written.
    */
-  #head(namespace: string, key: string): HeadState {
-    const ctx = this.#ctx;
-    const pk = ctx.pending.get(namespace, key);
+  #head(namespace: string, key: string, pk: PendingKey | undefined): HeadState {
     if (pk?.pendingId !== undefined) return { id: pk.pendingId, absent: pk.pendingDeleted };
+    const ctx = this.#ctx;
     const head = ctx.store.head(namespace, key);
-    if (head === undefined) return { id: null, absent: true };
-    ctx.clock.observe(parseHlc(head.hlc));
+    if (head === undefined) return NO_HEAD;
+    // Stamps share one fixed-width form that sorts in clock order: a head at or before a
+    // stamp this clock already gave out or saw cannot move it (observe would do nothing),
+    // so the parse is skipped — the common case, a key this process wrote last.
+    if (head.hlc > this.#seenHlc) {
+      ctx.clock.observe(parseHlc(head.hlc));
+      this.#seenHlc = head.hlc;
+    }
     return { id: head.versionId, absent: head.deleted };
   }
 
@@ -72,35 +87,49 @@ export class LocalWrites {
       const ctx = this.#ctx;
       ctx.checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('putMany expects an array of { namespace, key, value }');
-      const canons: Canonical[] = [];
-      for (const item of items) {
+      const n = items.length;
+      const canons = new Array<Canonical>(n);
+      for (let i = 0; i < n; i++) {
+        const item = items[i]!;
         if (item === null || typeof item !== 'object') throw new InvalidArgumentError('putMany items must be objects');
         validateNamespace(item.namespace);
         validateKey(item.key);
-        canons.push(canonicalize(item.value, ctx.limits));
+        canons[i] = canonicalize(item.value, ctx.limits);
       }
-      // Check every compare-and-set before queueing anything, so a conflict stores nothing.
-      const heads = new Map<string, HeadState>();
-      for (const item of items) {
-        const id = `${item.namespace}\u0000${item.key}`;
-        // A second write to the same key in one batch cannot know the first one's id.
-        const seen = heads.has(id);
-        const head = heads.get(id) ?? this.#head(item.namespace, item.key);
-        if (item.ifVersion !== undefined && (seen || !casMatches(head, item.ifVersion))) {
-          throw new VersionConflictError(item.namespace, item.key, item.ifVersion, seen ? '(earlier in this batch)' : head.id);
+      // Each key's queued state, then every compare-and-set checked before anything is
+      // queued, so a conflict stores nothing (the states made here are released then).
+      const pks = new Array<PendingKey>(n);
+      const heads = new Map<PendingKey, HeadState>();
+      const stamps = new Array<HlcStamp>(n);
+      try {
+        for (let i = 0; i < n; i++) {
+          const item = items[i]!;
+          const pk = (pks[i] = ctx.pending.acquire(item.namespace, item.key));
+          // A second write to the same key in one batch cannot know the first one's id.
+          const first = heads.get(pk);
+          const head = first ?? this.#head(item.namespace, item.key, pk);
+          if (item.ifVersion !== undefined && (first !== undefined || !casMatches(head, item.ifVersion))) {
+            throw new VersionConflictError(item.namespace, item.key, item.ifVersion, first !== undefined ? '(earlier in this batch)' : head.id);
+          }
+          if (first === undefined) heads.set(pk, head);
         }
-        heads.set(id, head);
+        // Every stamp first: a clock at the end of its format refuses before anything is marked pending.
+        for (let i = 0; i < n; i++) stamps[i] = ctx.clock.tick();
+      } catch (e) {
+        for (const pk of pks) if (pk !== undefined) ctx.pending.release(pk);
+        throw e;
       }
-      // Every stamp first: a clock at the end of its format refuses before anything is marked pending.
-      const stamps = items.map(() => ctx.clock.tick());
-      const writes = items.map((item, i) => {
-        const pk = ctx.pending.acquire(item.namespace, item.key);
+      const writes = new Array<StampedWrite>(n);
+      let hlc = '';
+      for (let i = 0; i < n; i++) {
+        const pk = pks[i]!;
         const stamp = stamps[i]!;
-        const prev = pk.pendingId ?? heads.get(pk.id)!.id;
-        const w = stampedWrite(pk, canons[i]!, prev, stamp, formatHlc(stamp), ctx.nodeId);
+        hlc = formatHlc(stamp);
+        const w = stampedWrite(pk, canons[i]!, pk.pendingId ?? heads.get(pk)!.id, stamp, hlc, ctx.nodeId);
         markPending(w); // the next write to this key in the batch chains on it
-        return w;
-      });
+        writes[i] = w;
+      }
+      if (n > 0) this.#seenHlc = hlc;
       return this.#commits.enqueueAll(writes);
     } catch (e) {
       return Promise.reject(e);
@@ -135,11 +164,13 @@ export class LocalWrites {
    */
   #enqueueOne(namespace: string, key: string, canon: Canonical | null, ifVersion: string | null | undefined): Promise<Version> {
     const ctx = this.#ctx;
-    const head = this.#head(namespace, key);
+    const head = this.#head(namespace, key, ctx.pending.get(namespace, key));
     if (canon === null && head.absent) throw new KeyNotFoundError(namespace, key);
     if (!casMatches(head, ifVersion)) throw new VersionConflictError(namespace, key, ifVersion ?? null, head.id);
     const stamp = ctx.clock.tick();
+    const hlc = formatHlc(stamp);
+    this.#seenHlc = hlc;
     const pk = ctx.pending.acquire(namespace, key);
-    return this.#commits.enqueue(stampedWrite(pk, canon, head.id, stamp, formatHlc(stamp), ctx.nodeId));
+    return this.#commits.enqueue(stampedWrite(pk, canon, head.id, stamp, hlc, ctx.nodeId));
   }
 }

@@ -3,6 +3,10 @@
  * version for the next write to chain on (its predecessor, a compare-and-set), before
  * the store holds it; only keys with queued writes are tracked, so this stays as small
  * as the commit queue.
+ *
+ * Looked up per write: a map per namespace keyed by the caller's key strings (whose
+ * hashes the engine caches), rather than one map keyed by a `namespace\0key` string that
+ * every lookup would build and hash anew.
  */
 
 /** One key with queued writes. */
@@ -15,30 +19,39 @@ export class PendingKey {
   constructor(
     readonly namespace: string,
     readonly key: string,
-    /** The key's entry in {@link PendingKeys}. */
-    readonly id: string,
   ) {}
+
+  /** The key's id: namespace and key joined by a NUL (a name never holds one). */
+  get id(): string {
+    return `${this.namespace}\u0000${this.key}`;
+  }
 }
 
 /** The keys of one store with queued writes. */
 export class PendingKeys {
-  readonly #keys = new Map<string, PendingKey>();
+  /** Namespace → key → entry; a namespace's map goes with its last key. */
+  readonly #keys = new Map<string, Map<string, PendingKey>>();
 
   /** The key's entry, if it has queued writes (or is being queued). O(1). */
   get(namespace: string, key: string): PendingKey | undefined {
-    return this.#keys.size === 0 ? undefined : this.#keys.get(`${namespace}\u0000${key}`);
+    return this.#keys.size === 0 ? undefined : this.#keys.get(namespace)?.get(key);
   }
 
   /** The key's entry, made if there is none (names already validated). */
   acquire(namespace: string, key: string): PendingKey {
-    const id = `${namespace}\u0000${key}`;
-    let pk = this.#keys.get(id);
-    if (pk === undefined) this.#keys.set(id, (pk = new PendingKey(namespace, key, id)));
+    let keys = this.#keys.get(namespace);
+    if (keys === undefined) this.#keys.set(namespace, (keys = new Map()));
+    let pk = keys.get(key);
+    if (pk === undefined) keys.set(key, (pk = new PendingKey(namespace, key)));
     return pk;
   }
 
   /** Forgets the key once nothing of it is queued. */
   release(pk: PendingKey): void {
-    if (pk.pending === 0 && this.#keys.get(pk.id) === pk) this.#keys.delete(pk.id);
+    if (pk.pending !== 0) return;
+    const keys = this.#keys.get(pk.namespace);
+    if (keys === undefined || keys.get(pk.key) !== pk) return;
+    keys.delete(pk.key);
+    if (keys.size === 0) this.#keys.delete(pk.namespace);
   }
 }

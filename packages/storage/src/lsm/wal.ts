@@ -80,8 +80,12 @@ const SYNC_MAGIC = 0x4e5953fe; // bytes FE 53 59 4E
 const SYNC_RECORD_BYTES = 16;
 /** Sidecar size at which it is rewritten as one record. */
 const SYNC_FILE_LIMIT = 64 * 1024;
-/** Scratch buffers above this are not kept between appends. */
-const SCRATCH_KEEP = 1 << 20;
+/**
+ * Scratch buffers up to this are kept between appends: a batch of a thousand versions
+ * (each with its version, change and head records) takes about 1 MiB, so a writer that
+ * commits such batches reuses one buffer instead of zeroing a fresh one per append.
+ */
+const SCRATCH_KEEP = 4 << 20;
 const EMPTY = new Uint8Array(0);
 
 /** Name of the synced-point sidecar of WAL file number `n`. */
@@ -440,7 +444,10 @@ export class WalWriter {
     for (const e of entries) need += 11 + e.key.length + e.value.byteLength;
     let buf = this.#scratch;
     if (buf.length < need) {
-      buf = new Uint8Array(Math.max(need, buf.length * 2));
+      // Doubling (capped at what is kept) spares regrowth as batches grow; a batch past
+      // the cap gets a buffer of its own size, dropped after the append.
+      const grown = Math.min(buf.length * 2, SCRATCH_KEEP);
+      buf = new Uint8Array(Math.max(need, grown));
       if (buf.length <= SCRATCH_KEEP) this.#scratch = buf;
     }
     let p = putVarint(buf, RECORD_HEADER_BYTES, entries.length);

@@ -15,6 +15,7 @@ import {
   type Canonical,
   type HlcStamp,
 } from '@koru/engine';
+import { HistoryPrunedError } from './errors.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import { markPending, stampedWrite, type StampedWrite } from './stamped-write.js';
 import { DEFAULT_MAX_CLOCK_AHEAD_MS, type ImportedVersion } from './storage-options.js';
@@ -123,16 +124,27 @@ export class Admission {
       }
       if (it.previousVersion !== null) {
         let prevStamp = batch.get(it.previousVersion) ?? this.#queuedForeign.get(it.previousVersion);
+        let prevCut = false;
         if (prevStamp === undefined) {
-          const prev = store.byId(it.namespace, it.key, it.previousVersion);
-          if (prev !== undefined) prevStamp = parseHlc(prev.hlc);
+          try {
+            const prev = store.byId(it.namespace, it.key, it.previousVersion);
+            if (prev !== undefined) prevStamp = parseHlc(prev.hlc);
+          } catch (e) {
+            // Retention or a purge cut this key's history here, the predecessor with it: a
+            // peer keeping more history sends versions made on top of what was cut. They
+            // are admitted (held back as orphans, they would wait forever); their order
+            // against the cut predecessor cannot be checked here.
+            if (!(replicate && e instanceof HistoryPrunedError)) throw e;
+            prevCut = true;
+          }
         }
-        if (prevStamp === undefined) {
+        if (prevStamp === undefined && !prevCut) {
           if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it`);
           orphans.push(it);
           continue;
         }
-        if (compareHlc(stamp, prevStamp) <= 0) bad(i, `hlc ${it.hlc} is not later than the previous version's`);
+        // A cut predecessor leaves nothing to compare the clock with.
+        if (prevStamp !== undefined && compareHlc(stamp, prevStamp) <= 0) bad(i, `hlc ${it.hlc} is not later than the previous version's`);
       }
       batch.set(it.versionId, stamp);
       if (newest === undefined || compareHlc(stamp, newest) > 0) newest = stamp;

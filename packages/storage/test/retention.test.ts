@@ -327,6 +327,41 @@ describe('below the horizon', () => {
   });
 });
 
+describe('retention and replication', () => {
+  it('admits a replicated version made on top of a version cut here (never an orphan waiting forever); verify passes', async () => {
+    const clock = manualClock(T);
+    const s = await CausalStorage.open({ now: clock.now });
+    const peer = await CausalStorage.open({ now: clock.now });
+    await s.setRetention('kept', { lastVersions: 2 });
+    const a = await writeVersions(s, clock, 'kept', 'a', 5);
+    // The peer keeps everything: it holds a0..a2 and writes on top of a1 (the horizon) and of a0 (cut deeper).
+    const wire = (v: Version): never => JSON.parse(JSON.stringify(v)) as never;
+    expect((await peer.applyReplicated(a.slice(0, 3).map(wire))).applied).toHaveLength(3);
+    await s.compact();
+    expect(s.history('kept', 'a')).toEqual(a.slice(3));
+    clock.t += 1;
+    const onHorizon = await peer.put('kept', 'a', { from: 'peer', on: 2 });
+    expect(onHorizon.previousVersion).toBe(a[2]!.versionId);
+    const deep = (await peer.applyReplicated([wire(a[3]!), wire(a[4]!)])).applied;
+    expect(deep).toHaveLength(2);
+    clock.t += 1;
+    const latest = await peer.put('kept', 'a', { from: 'peer', last: true });
+    const r = await s.applyReplicated([wire(onHorizon), wire(latest)]);
+    expect(r.orphans).toEqual([]);
+    expect(r.applied.map((v) => v.versionId).sort()).toEqual([onHorizon.versionId, latest.versionId].sort());
+    expect(s.get('kept', 'a')).toEqual({ from: 'peer', last: true });
+    expect((await s.verify()).problems).toEqual([]);
+    await s.compact();
+    expect((await s.verify()).problems).toEqual([]);
+    // The two newest by clock: the peer's, made on a branch from a version cut here.
+    expect(s.history('kept', 'a').map((v) => v.versionId)).toEqual([onHorizon.versionId, latest.versionId]);
+    // An import is not replication: a predecessor it does not bring is still refused.
+    const other = await CausalStorage.open({ now: clock.now });
+    await expect(other.importVersions([wire(latest)])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await Promise.all([s.close(), peer.close(), other.close()]);
+  });
+});
+
 describe('purge in memory', () => {
   it('leaves the tombstone, HISTORY_PRUNED before it, a clean verify; a second purge and retention agree with it', async () => {
     const clock = manualClock(T);

@@ -51,8 +51,7 @@
  * The two terminators at the end give value records a Bloom filter key (their prefix
  * through the 2nd terminator, which holds the whole id unless the id itself holds two
  * terminators), so "is this value stored?" mostly skips files without reading them.
- * (Tag 1, a pointer to a version holding the text inline, belonged to an earlier layout
- * and is refused as corrupt.)
+ * (Tag 1 belonged to an earlier layout and is refused as corrupt.)
  *
  * Decoders check every length, flag, terminator, escape and UTF-8 sequence, and throw
  * CorruptionError on anything another encoder could not have written: they never return
@@ -117,12 +116,10 @@ export interface VersionRecord {
   readonly currentAtCommit: boolean;
 }
 
-/**
- * What a value record holds: its text. ({@link decodeValueRecord} never returns the
- * `holder` variant: value pointers are no longer written, and are refused. It stays in
- * the type so that readers written for the earlier layout still compile.)
- */
-export type ValueRecord = { readonly text: string; readonly holder: null } | { readonly text: null; readonly holder: string };
+/** What a value record holds: its text (canonical JSON). */
+export interface ValueRecord {
+  readonly text: string;
+}
 
 /** The fields of a version record's key. */
 export interface VersionKeyFields {
@@ -765,12 +762,12 @@ export function encodeValueRecord(text: string): Uint8Array {
 
 /**
  * A value record's value: its text.
- * @throws CorruptionError for a tag other than 0 (a value pointer of the earlier layout
+ * @throws CorruptionError for a tag other than 0 (tag 1 of an earlier layout
  *   included), empty or non-UTF-8 text
  */
 export function decodeValueRecord(bytes: Uint8Array): ValueRecord {
   if (bytes.length < 2) throw corrupt('value record: truncated', 0);
   const tag = bytes[0]!;
   if (tag !== VALUE_TEXT) throw corrupt(`value record: tag ${tag}`, 0);
-  return { text: readText(bytes, 1, 'value record'), holder: null };
+  return { text: readText(bytes, 1, 'value record') };
 }

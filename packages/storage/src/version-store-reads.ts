@@ -147,7 +147,7 @@ export class VersionFetcher {
     });
   }
 
-  /** A value stored once elsewhere: its value record's text, or the text inline in its holder. */
+  /** A large value, stored once in its value record. */
   #byReference(valueId: string, vkey: string): JsonValue {
     const cached = this.#values.get(valueId);
     if (cached !== undefined) {
@@ -173,13 +173,7 @@ export class VersionFetcher {
   #referencedText(valueId: string, vkey: string): string {
     const bytes = this.#tree.get(valueKey(valueId));
     if (bytes === undefined) throw new CorruptionError(`value ${valueId} is missing`, { record: hexKey(vkey), valueId });
-    const vr = decodeValueRecord(bytes);
-    if (vr.text !== null) return vr.text;
-    const holder = this.record(vr.holder);
-    if (holder.valueId !== valueId || holder.valueText === null) {
-      throw new CorruptionError(`value ${valueId} points at a version that does not hold it inline`, { record: hexKey(vr.holder), valueId });
-    }
-    return holder.valueText;
+    return decodeValueRecord(bytes).text;
   }
 
   #parse(text: string, vkey: string): JsonValue {

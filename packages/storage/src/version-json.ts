@@ -4,10 +4,9 @@
  * spliced in unparsed, so streaming a whole store (exports, a joining replica) never
  * materializes values.
  */
-import { formatHlc } from '@koru/engine';
 import type { VersionRecord } from './version-records.js';
 import { decodeVersionKey } from './version-records.js';
-import { isoOfWall, type VersionFetcher } from './version-store-reads.js';
+import { hlcOfStamp, isoOfWall, type VersionFetcher } from './version-store-reads.js';
 // Only for the {@link} links of the doc comments.
 import type { Version } from './types.js';
 
@@ -26,7 +25,7 @@ export function versionJson(f: VersionFetcher, vkey: string, r: VersionRecord): 
     (r.valueId === null ? 'null' : `"${r.valueId}"`) +
     `,"versionId":"${k.versionId}","previousVersion":` +
     (r.previousVersion === null ? 'null' : `"${r.previousVersion}"`) +
-    `,"timestamp":"${isoOfWall(k.wall)}","hlc":"${formatHlc({ wall: k.wall, logical: k.logical })}","node":` +
+    `,"timestamp":"${isoOfWall(k.wall)}","hlc":"${hlcOfStamp(k.wall, k.logical)}","node":` +
     JSON.stringify(k.node) +
     `,"deleted":${r.deleted}}`
   );

@@ -12,8 +12,8 @@ import { CorruptionError } from './errors.js';
 import type { LsmCursor, LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey } from './lsm/types.js';
 import type { VerifyProblem } from './types.js';
-import { decodeSeqKey, decodeValueKey, decodeValueRecord, decodeVersionKey, decodeVersionRecord, keyPrefix, prefixEnd, seqKey, versionRecordSeq } from './version-records.js';
-import { horizonBefore, isHorizon, prunedThroughSeq } from './horizon-records.js';
+import { decodeSeqKey, decodeValueKey, decodeValueRecord, decodeVersionKey, prefixEnd, seqKey, versionRecordSeq } from './version-records.js';
+import { isHorizon, prunedThroughSeq } from './horizon-records.js';
 
 /** Options of `verifyVersions` (version-verify.ts). */
 export interface VerifyVersionsOptions {
@@ -83,13 +83,6 @@ const SEED2 = 0x2f1e3d4c;
 /** The 32-bit fingerprint of a version key a change-feed record names (as {@link Verifier.addSeq} takes it from the bytes). */
 export function seqPrint(vkey: string): number {
   return mixKey(vkey, SEED1, M1) >>> 0;
-}
-
-/** The 52-bit fingerprint of a value pointer: its value id and its holder's key. */
-export function pointerPrint(id: string, holder: string): number {
-  const h1 = mixKey(holder, mixKey(id, SEED1, M1), M1) >>> 0;
-  const h2 = mixKey(holder, mixKey(id, SEED2, M2), M2) >>> 12;
-  return h1 * 1048576 + h2;
 }
 
 /** The 52-bit fingerprint of a value id. */
@@ -229,8 +222,6 @@ export class Verifier implements Slicer {
   seqCount = 0;
   /** Seqs whose change-feed record was checked exactly (each is, at most once). */
   readonly seqsChecked = new Set<number>();
-  /** Fingerprints of the value pointers scan 2 read; scan 3 meets their holders. */
-  readonly pointers = new PrintSet();
   /** Fingerprints of the ids of the value records scan 2 read and passed. */
   readonly valueIds = new PrintSet();
   /** Versions committed during the verify: their change-feed record is checked at the end. */
@@ -483,40 +474,11 @@ export class Verifier implements Slicer {
     return -1;
   }
 
-  /**
-   * Why value record `bytes` of value `id` is bad, or undefined when good: the exact
-   * check, by gets. A pointer whose holder retention or a purge removed is good for the
-   * record itself (`cutHolderOk`), not for a version that reads its value through it.
-   */
-  valueProblem(id: string, bytes: Uint8Array, cutHolderOk = false): string | undefined {
+  /** Why value record `bytes` of value `id` is bad, or undefined when good: the exact check. */
+  valueProblem(id: string, bytes: Uint8Array): string | undefined {
     let why: string | undefined;
     const damage = damageOf(() => {
-      const vr = decodeValueRecord(bytes);
-      if (vr.text !== null) {
-        if (valueIdOfCanonical(vr.text) !== id) why = 'its text does not hash to its id';
-        return;
-      }
-      const hb = this.tree.get(vr.holder);
-      if (hb === undefined || isHorizon(hb)) {
-        let names: { namespace: string; key: string } | undefined;
-        try {
-          names = decodeVersionKey(vr.holder);
-        } catch {
-          names = undefined;
-        }
-        const cut = names !== undefined && horizonBefore(this.tree, keyPrefix(names.namespace, names.key), vr.holder + '\u0000') !== undefined;
-        if (cut) {
-          if (!cutHolderOk) why = `it points at ${describeKey(vr.holder)}, which retention or a purge removed`;
-          return;
-        }
-      }
-      if (hb === undefined) {
-        why = `it points at ${describeKey(vr.holder)}, which does not exist`;
-        return;
-      }
-      const h = decodeVersionRecord(hb);
-      if (h.valueId !== id || h.valueText === null) why = `it points at ${describeKey(vr.holder)}, which does not hold it inline`;
-      else if (valueIdOfCanonical(h.valueText) !== id) why = `the text inline in ${describeKey(vr.holder)} does not hash to it`;
+      if (valueIdOfCanonical(decodeValueRecord(bytes).text) !== id) why = 'its text does not hash to its id';
     });
     return damage ?? why;
   }

@@ -9,13 +9,13 @@
  * record lands in a random block: measured at 2.7x the cost of everything else), and
  * checked again exactly, by gets, wherever the fingerprints disagree, before anything is
  * reported. So a problem reported is always real; damage could only escape through a
- * fingerprint collision (odds 2^-32 per damaged change-feed record, 2^-52 per damaged
- * value pointer or missing value record).
+ * fingerprint collision (odds 2^-32 per damaged change-feed record, 2^-52 per missing
+ * value record).
  * 1. Change feed (`S`): the seqs are exactly 1…L (L: the last seq when the verify
  *    started); the version key each names is fingerprinted.
- * 2. Values (`X`): each decodes, and a text hashes to its id; a pointer (to the version
- *    record holding the text inline, its holder) is fingerprinted with its id, and the
- *    id of each record that passed, alone.
+ * 2. Values (`X`, large values only): each decodes (tag 0: text; the tag 1 of an earlier
+ *    layout is damage), and its text hashes to its id; the id of each record that passed
+ *    is fingerprinted.
  * 3. Versions (`V`), one key at a time (newest first):
  *    - the key and the record decode; the version id equals `versionIdOf` of its fields;
  *    - its seq has its change-feed record, which names this very record (fingerprint),
@@ -31,21 +31,15 @@
  *      neither "one root" nor "no fork" is a rule, so neither is checked;
  *    - flag "current at commit": set exactly when the version's seq is below the seq of
  *      every version of its key later in clock order (what `commit` computed);
- *    - its value: an inline text hashes to its value id, and meets its pointer; a value
- *      by reference has its value record, which passed scan 2 (fingerprint of its id;
+ *    - its value: an inline text hashes to its value id; a value by reference has its value record, which passed scan 2 (fingerprint of its id;
  *      else each version sharing it is reported). The text's JSON syntax is not parsed
  *      again: a text hashing to its id is the very text canonicalized when written.
  * Then, exactly and only where needed: each change-feed record whose version scan 3 did
- * not meet (it names a record that is missing, or committed under another seq), and each
- * pointer whose holder scan 3 did not meet (a second scan of the value records finds
- * them: its holder is missing, or does not hold that value inline).
+ * not meet (it names a record that is missing, or committed under another seq).
  * Counts: `keys` distinct keys, `versions` version records, `values` value records
  * (each distinct value stored is checked once).
  *
- * Not checked: that an inline version is named by its value's record (a missing pointer
- * costs only deduplication, never a read); versions sharing by reference a value whose
- * pointer or holder is bad are not each reported (the pointer, or the holder, is); the
- * tree's own structure beyond what the scans read (the engine checks every block's CRC
+ * Not checked: the tree's own structure beyond what the scans read (the engine checks every block's CRC
  * as it reads it).
  *
  * ## Damage and concurrency
@@ -62,8 +56,8 @@
  * write during the verify only adds records; those may or may not be seen, and every
  * check above holds for any mix of records that existed at the start and records added
  * meanwhile: a predecessor is older than its successor, so it sorts after it and is
- * still ahead of the scan; a value record is written with or before its first user, so
- * a pointer scan 2 saw has its holder in place before scan 3 starts; versions committed
+ * still ahead of the scan; a value record is written with or before its first user (a
+ * version scan 3 meets whose value record scan 2 did not see is checked by a get); versions committed
  * after the verify started are recognized by their seq.
  *
  * Browser-safe: no Node module is used.
@@ -87,10 +81,10 @@ import {
   TAG_VERSION,
   valueKey,
 } from './version-records.js';
-import { damageOf, describeKey, messageOf, pointerPrint, seqPrint, valuePrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
+import { damageOf, describeKey, messageOf, seqPrint, valuePrint, Verifier, type VerifyVersionsOptions } from './version-verify-state.js';
 import { lastSeq } from './version-store-reads.js';
 import { decodeHead, headKeyOf } from './head-records.js';
-import { decodeHorizon, isHorizon } from './horizon-records.js';
+import { decodeHorizon, horizonBefore, isHorizon } from './horizon-records.js';
 
 export type { VerifyVersionsOptions } from './version-verify-state.js';
 
@@ -142,10 +136,7 @@ async function verifyValues(v: Verifier): Promise<void> {
     }
     let why: string | undefined;
     try {
-      const vr = decodeValueRecord(bytes);
-      // A pointer is checked when scan 3 meets its holder (and hashes the holder's text).
-      if (vr.text === null) v.pointers.add(pointerPrint(id, vr.holder));
-      else if (valueIdOfCanonical(vr.text) !== id) why = 'its text does not hash to its id';
+      if (valueIdOfCanonical(decodeValueRecord(bytes).text) !== id) why = 'its text does not hash to its id';
     } catch (e) {
       if (!(e instanceof CorruptionError)) throw e;
       why = `it does not decode: ${e.message}`;
@@ -158,37 +149,7 @@ async function verifyValues(v: Verifier): Promise<void> {
     v.report('', '', '', `value record ${id}: ${why}`);
   };
   await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records', visit);
-  await v.pointers.seal(v);
   await v.valueIds.seal(v);
-}
-
-/** After scan 3: the value pointers whose holder it did not meet, checked exactly (a second scan, only when there are some). */
-async function verifyUnmetPointers(v: Verifier): Promise<void> {
-  const unmet = await v.pointers.unmet(v);
-  if (unmet.size === 0) return;
-  const visit = (k: string, bytes: Uint8Array): void => {
-    let id: string;
-    let holder: string;
-    try {
-      id = decodeValueKey(k);
-      const vr = decodeValueRecord(bytes);
-      if (vr.holder === null) return;
-      holder = vr.holder;
-    } catch {
-      return; // reported by scan 2
-    }
-    if (!unmet.has(pointerPrint(id, holder))) return;
-    const why = v.valueProblem(id, bytes, true);
-    if (why === undefined) return;
-    let names = { namespace: '', key: '', versionId: '' };
-    try {
-      names = decodeVersionKey(holder);
-    } catch {
-      // decodeValueRecord checked it
-    }
-    v.report(names.namespace, names.key, names.versionId, `value record ${id}: ${why}`);
-  };
-  await v.scan(TAG_VALUE, String.fromCharCode(TAG_VALUE.charCodeAt(0) + 1), 'value records (second look at pointers)', visit);
 }
 
 /** After scan 3: change-feed records whose version scan 3 did not meet, checked exactly. */
@@ -254,6 +215,34 @@ function visitHorizon(v: Verifier, ks: KeyState, k: string, bytes: Uint8Array, i
   return true;
 }
 
+/**
+ * A key's predecessors still pending at its end may have been cut by a merge with
+ * retention (or a purge) between two slices of the scan: the versions read before it
+ * name a predecessor that is now gone, and its horizon record sorts before where the
+ * scan resumed, so the scan never met it. Checked exactly (one scan of the key, only
+ * when something is pending): the key's horizon record, if any, stands for the newest
+ * cut version (its key holds that version's id and clock), as {@link visitHorizon} takes
+ * it; under it, any other missing predecessor was cut too.
+ */
+function settleCutDuringScan(v: Verifier, ks: KeyState): void {
+  let id: string;
+  let wall: number;
+  let logical: number;
+  try {
+    const h = horizonBefore(v.tree, ks.prefix);
+    if (h === undefined) return;
+    ({ versionId: id, wall, logical } = decodeVersionKeySuffix(h.vkey, ks.prefix.length));
+  } catch {
+    return; // unreadable now: the pending predecessors are reported as they are
+  }
+  const succs = ks.pending.get(id);
+  for (const x of succs ?? []) {
+    if (!(x.wall > wall || (x.wall === wall && x.logical > logical))) v.report(ks.namespace, ks.key, x.id, `its previous version ${id} has a clock stamp not earlier than its own`);
+  }
+  // The key is under a horizon now: the other missing predecessors were cut too (see finishKey).
+  ks.pending.clear();
+}
+
 /** Scan 3: every version record, one key at a time. */
 async function verifyVersionRecords(v: Verifier): Promise<void> {
   const tree = v.tree;
@@ -279,6 +268,7 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
     // horizon. A version lost to damage instead still has its change record, which scan 2
     // reports above prunedThroughSeq.
     if (!ks.partial && ks.below !== true) {
+      if (ks.pending.size > 0) settleCutDuringScan(v, ks);
       for (const [prev, succs] of ks.pending) {
         for (const s of succs) v.report(ks.namespace, ks.key, s.id, `its previous version ${prev} is not an earlier version of this key`);
       }
@@ -367,7 +357,6 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
     const valueId = r.valueId!;
     if (r.valueText !== null) {
       if (valueIdOfCanonical(r.valueText) !== valueId) report(`its inline value does not hash to its value id ${valueId}`);
-      v.pointers.meet(pointerPrint(valueId, k));
       return;
     }
     const bad = v.badValues.get(valueId);
@@ -376,7 +365,8 @@ async function verifyVersionRecords(v: Verifier): Promise<void> {
       return;
     }
     // Its value record was read and passed by scan 2 (so it was there before this version, if
-    // committed since) — unless history was cut: then its holder may be gone, checked exactly.
+    // committed since) — unless history was cut (retention or a purge removes value records
+    // too): then it is checked exactly, by a get.
     if (v.valueIds.has(valuePrint(valueId)) && v.prunedThroughSeq === 0) return;
     const damage = damageOf(() => {
       const xb = tree.get(valueKey(valueId));
@@ -444,7 +434,6 @@ export async function verifyVersions(tree: LsmTree, options: VerifyVersionsOptio
   await verifyValues(v);
   await verifyVersionRecords(v);
   await verifyUnmetSeqs(v);
-  await verifyUnmetPointers(v);
   verifyLate(v);
   v.progress();
   return { ok: v.problems.length === 0, keys: v.keys, versions: v.versions, values: v.values, problems: v.problems };

@@ -282,7 +282,7 @@ describe('change-feed and value keys', () => {
         const fk = filterKey(k);
         expect(fk !== null && k.startsWith(fk) && fk.length > 1).toBe(true);
         expect(encodeValueRecord(text)).toEqual(Uint8Array.of(0, ...enc.encode(text)));
-        expect(decodeValueRecord(encodeValueRecord(text))).toEqual({ text, holder: null });
+        expect(decodeValueRecord(encodeValueRecord(text))).toEqual({ text });
         // The earlier layout's pointer to a version holding the text inline is no value record now.
         expect(codeOf(() => decodeValueRecord(Uint8Array.of(1, ...keyBytes(keyOf(f)))))).toBe(ErrorCodes.CORRUPTION);
       }),
@@ -362,7 +362,7 @@ describe('version records', () => {
         const texts = rs.map((r) => encodeValueRecord(r.valueText ?? '0'));
         rs.forEach((r, i) => {
           expect(decodeVersionRecord(encoded[i]!)).toEqual(r);
-          expect(decodeValueRecord(texts[i]!)).toEqual({ text: r.valueText ?? '0', holder: null });
+          expect(decodeValueRecord(texts[i]!)).toEqual({ text: r.valueText ?? '0' });
         });
       }),
       { seed: fcSeed('version-records: records keep their bytes'), numRuns: 20 },

@@ -322,7 +322,7 @@ describe('values stored once', () => {
     await tree.close();
   });
 
-  it('read back by reference after the holder was merged into a deeper level', async () => {
+  it('read back by reference after the first versions (and the value record) were merged into a deeper level', async () => {
     const dir = new MemoryDirectory();
     let tree = openTree(dir);
     let store = new VersionStore(tree, { inlineMaxBytes: 64 });
@@ -330,7 +330,7 @@ describe('values stored once', () => {
     const large = JSON.stringify({ large: 'L'.repeat(500) });
     const base = { previousVersion: null, logical: 0, node: 'n1', deleted: false } as const;
     store.commit([
-      { ...base, namespace: 'a', key: 'holder', versionId: '01'.repeat(32), valueId: '11'.repeat(32), valueText: small, wall: 10 },
+      { ...base, namespace: 'a', key: 'first', versionId: '01'.repeat(32), valueId: '11'.repeat(32), valueText: small, wall: 10 },
       { ...base, namespace: 'a', key: 'big', versionId: '02'.repeat(32), valueId: '22'.repeat(32), valueText: large, wall: 11 },
     ]);
     await tree.compact();
@@ -355,7 +355,7 @@ describe('values stored once', () => {
       }
       expect(store.head('b', 'ref-small')!.value).toEqual({ small: true });
       expect(store.history('b', 'ref-large')[0]!.value).toEqual(JSON.parse(large));
-      expect(store.head('a', 'holder')!.value).toEqual({ small: true });
+      expect(store.head('a', 'first')!.value).toEqual({ small: true });
       expect(Object.isFrozen(store.head('b', 'ref-large')!.value)).toBe(true);
     }
     await tree.close();

@@ -43,6 +43,7 @@ import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from
 import { verifyVersions } from './version-verify.js';
 import { RetentionPolicies, type RetentionPolicy } from './retention.js';
 import { purgeBelow, type PurgeResult } from './purge.js';
+import { dropUnsharedValues } from './purge-values.js';
 import { prunedThroughSeq } from './horizon-records.js';
 
 export {
@@ -508,8 +509,11 @@ export class CausalStorage {
    * keeps the chain verifiable (the tombstone's predecessor's id). Afterwards `get` finds
    * nothing, `history` gives the tombstone alone, and a time or version before it is
    * HISTORY_PRUNED. The values leave the files at the next merges of the deepest level
-   * (`compact()` at once). Values too large to be stored inline (over `inlineMaxBytes`)
-   * keep their value record: another key may share it.
+   * (`compact()` at once). Values too large to be stored inline (over `inlineMaxBytes`,
+   * stored once in a value record) are erased too, unless a version still in the
+   * database holds the same value (another key's, or a later write's): then it is that
+   * version's data and stays. Finding out scans every version record, a slice at a time
+   * (purge-values.ts): O(versions) reads, only when the removed versions held large values.
    * @throws KEY_NOT_FOUND for a key never written; INVALID_NAMESPACE, INVALID_KEY
    */
   async purge(namespace: string, key: string): Promise<PurgeResult> {
@@ -517,7 +521,10 @@ export class CausalStorage {
     const head = ctx.existingHead(namespace, key);
     const tombstone = head.deleted ? head : await this.delete(namespace, key);
     ctx.checkOpen();
-    return purgeBelow(ctx.tree, namespace, key, tombstone.versionId);
+    const large = new Set<string>();
+    const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large);
+    if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq);
+    return result;
   }
 
   /**

@@ -44,7 +44,7 @@ import { verifyVersions } from './version-verify.js';
 import { RetentionPolicies, type RetentionPolicy } from './retention.js';
 import { purgeBelow, type PurgeResult } from './purge.js';
 import { dropUnsharedValues } from './purge-values.js';
-import { prunedThroughSeq } from './horizon-records.js';
+import { prunedThroughSeq, writeImportedHorizons } from './horizon-records.js';
 
 export {
   DEFAULT_MAX_CLOCK_AHEAD_MS,
@@ -52,6 +52,7 @@ export {
   type HistoryOptions,
   type ImportedVersion,
   type ImportOptions,
+  type PreviousCut,
   type PutItem,
   type ReplicationOptions,
   type ReplicationResult,
@@ -163,8 +164,11 @@ export class CausalStorage {
    * unless `options.checkSystemRecord` admits each of its records (how a full export
    * restores index and view definitions). A version stamped more than
    * `options.maxClockAheadMs` ahead of the wall clock is refused (its stamp would become
-   * the floor of every later local write). Resolves to the number of versions added
-   * (`items.length` minus those skipped).
+   * the floor of every later local write). A version carrying `previousCut` (an export
+   * of a key whose older history retention or a purge removed) may start its key's
+   * history when the key has nothing here yet: its horizon is recorded after it, so
+   * `verify` checks the chain from there and reads before it answer HISTORY_PRUNED.
+   * Resolves to the number of versions added (`items.length` minus those skipped).
    * @throws INVALID_ARGUMENT naming the item and what does not match (nothing of the batch
    *   is stored); INVALID_NAMESPACE (the reserved namespace); CLOCK_SKEW; name and value errors
    */
@@ -172,8 +176,14 @@ export class CausalStorage {
     try {
       this.#ctx.checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('importVersions expects an array of versions');
-      const { writes } = this.#admission.admit(items, 'restore', options.maxClockAheadMs, options.checkSystemRecord);
-      return this.#commits.enqueueAll(writes).then((vs) => vs.length);
+      const { writes, horizons } = this.#admission.admit(items, 'restore', options.maxClockAheadMs, options.checkSystemRecord);
+      const committed = this.#commits.enqueueAll(writes);
+      if (horizons.length === 0) return committed.then((vs) => vs.length);
+      // Versions whose predecessor the export says was cut: their horizon records follow them.
+      return committed.then((vs) => {
+        writeImportedHorizons(this.#ctx.tree, horizons);
+        return vs.length;
+      });
     } catch (e) {
       this.#admission.forgetEmptyKeys(items);
       return Promise.reject(e);
@@ -328,7 +338,11 @@ export class CausalStorage {
   /**
    * Every committed version with a seq in [fromSeq, toSeq] (default: all), in commit
    * order, the database's own records included: an export that `importVersions` replays
-   * with the same seqs into an empty database. One lookup per version.
+   * with the same seqs into an empty database. One lookup per version. A key's oldest
+   * kept version, when retention or a purge cut what preceded it, carries `previousCut`
+   * (the removed predecessor's stamp and node: see ImportedVersion), so that the import
+   * records the same horizon; finding it is one more seek per version, only in a
+   * database where something was cut.
    */
   committed(fromSeq = 1, toSeq = this.#ctx.seq): Generator<Version> {
     return this.#feed.committed(fromSeq, toSeq);

@@ -146,7 +146,7 @@ export class Admission {
           }
         }
         if (prevStamp === undefined) {
-          if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it`);
+          if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it (a history cut by retention or a purge imports from an export of the database itself, which says where it was cut: previousCut)`);
           orphans.push(it);
           continue;
         }

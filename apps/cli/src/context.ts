@@ -19,7 +19,7 @@ export interface GlobalOptions {
 
 /**
  * What the commands use of a database: the embedded `KoruDelta` and the remote
- * `KoruClient` both have it. Export, compaction, retention and purge exist only locally.
+ * `KoruClient` both have it. Export and compaction exist only locally.
  */
 export type Database = Pick<
   KoruDelta,
@@ -44,13 +44,17 @@ export type Database = Pick<
   | 'queryView'
   | 'deleteView'
   | 'importVersions'
+  | 'setRetention'
+  | 'retention'
+  | 'retentionPolicies'
+  | 'purge'
   | 'putMany'
   | 'changes'
   | 'seq'
   | 'nodeId'
   | 'close'
 > &
-  Partial<Pick<KoruDelta, 'exportVersions' | 'compact' | 'setRetention' | 'retention' | 'retentionPolicies' | 'purge'>>;
+  Partial<Pick<KoruDelta, 'exportVersions' | 'compact'>>;
 
 /** The default data directory: `~/.korudelta/db`. */
 export function defaultDbPath(): string {

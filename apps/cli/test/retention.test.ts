@@ -1,6 +1,8 @@
-// kdelta retention set|show and kdelta purge, end to end (the built binary, a fresh -d directory).
+// kdelta retention set|show and kdelta purge, end to end (the built binary, a fresh -d
+// directory, and a real `kdelta start` server reached with --url or through its directory).
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freshDatabase } from './run.js';
+import { freshDatabase, kdelta, start } from './run.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -42,5 +44,65 @@ describe('kdelta purge', () => {
     expect(versions.map((v) => v.deleted)).toEqual([true]);
     expect((await k('verify')).code).toBe(0);
     expect((await k('purge', 'users/nobody', '--yes')).code).toBe(1);
+  });
+});
+
+describe('kdelta retention and purge against a server', () => {
+  it('work with --url, and through the server holding the directory, as locally', async () => {
+    const { dir, k } = freshDatabase(cleanups);
+    const proc = start(['-d', join(dir, 'db'), 'start', '--port', '0'], { env: { KORU_TOKEN: '', KORU_PORT: '', PORT: '' }, cwd: dir });
+    const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
+    try {
+      let err = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 20_000);
+        proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+          err += d;
+          const m = /serving \S+ at (http:\/\/\S+)/.exec(err);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      const remote = (...args: string[]) => kdelta(['--url', url, ...args], { cwd: dir });
+      expect(await remote('retention', 'set', 'sessions', '--last', '2')).toMatchObject({ code: 0, stdout: 'retention sessions: the last 2 versions of each key\n' });
+      // The directory is the server's: a local command goes through it.
+      expect(await k('retention', 'show')).toMatchObject({ code: 0, stdout: 'sessions  the last 2 versions of each key\n' });
+      expect(JSON.parse((await remote('retention', 'show', 'sessions', '--json')).stdout)).toEqual({ namespace: 'sessions', policy: { lastVersions: 2 } });
+      await remote('set', 'users/alice', '{"ssn":"123"}');
+      await remote('set', 'users/alice', '{"ssn":"456"}');
+      expect((await remote('purge', 'users/alice')).code).toBe(2);
+      const r = await remote('purge', 'users/alice', '--yes', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ namespace: 'users', key: 'alice', removed: [expect.any(String), expect.any(String)] });
+      expect((await k('get', 'users/alice')).code).toBe(1);
+      const nobody = await remote('purge', 'users/nobody', '--yes');
+      expect(nobody.code).toBe(1);
+      expect(nobody.stderr.trim().split('\n')).toHaveLength(1);
+      expect((await remote('verify')).code).toBe(0);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await gone;
+    }
+  });
+});
+
+describe('kdelta export | import of a pruned database', () => {
+  it('round-trips: the copy has the same histories and verifies clean', async () => {
+    const src = freshDatabase(cleanups);
+    const dst = freshDatabase(cleanups);
+    await src.k('retention', 'set', 'logs', '--last', '2');
+    for (let i = 0; i < 5; i++) await src.k('set', 'logs/a', `{"i":${i}}`);
+    await src.k('set', 'users/ann', '{"ssn":"1"}');
+    await src.k('set', 'users/ann', '{"ssn":"2"}');
+    expect((await src.k('purge', 'users/ann', '--yes')).code).toBe(0);
+    const dump = await src.k('export');
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stdout).toContain('"previousCut"');
+    const imported = await dst.kIn(dump.stdout, 'import', '-');
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await dst.k('verify')).code).toBe(0);
+    for (const target of ['logs/a', 'users/ann']) expect((await dst.k('log', target, '--json')).stdout).toBe((await src.k('log', target, '--json')).stdout);
   });
 });

@@ -35,6 +35,10 @@ export const CALLS: ReadonlyMap<string, Call> = new Map<string, Call>([
   ['queryView', (db, a) => db.queryView(p(a)[0])],
   ['deleteView', (db, a) => db.deleteView(p(a)[0])],
   ['importVersions', (db, a) => db.importVersions(p(a)[0])],
+  ['setRetention', (db, a) => db.setRetention(p(a)[0], p(a)[1])],
+  ['retention', (db, a) => db.retention(p(a)[0])],
+  ['retentionPolicies', (db) => db.retentionPolicies()],
+  ['purge', (db, a) => db.purge(p(a)[0], p(a)[1])],
   ['seq', (db) => db.seq],
   ['nodeId', (db) => db.nodeId],
 ]);

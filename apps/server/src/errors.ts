@@ -22,6 +22,8 @@ const STATUS: Readonly<Record<string, number>> = {
   [ErrorCodes.NOT_FOUND]: 404,
   [ErrorCodes.VIEW_EXISTS]: 409,
   [ErrorCodes.VERSION_CONFLICT]: 412,
+  // The versions asked for were cut by retention or a purge: gone for good, not just missing.
+  [ErrorCodes.HISTORY_PRUNED]: 410,
   [ErrorCodes.VALUE_TOO_LARGE]: 413,
   [ErrorCodes.BODY_TOO_LARGE]: 413,
   [ErrorCodes.DATABASE_LOCKED]: 423,

@@ -1,6 +1,6 @@
 /** The REST API under /v1 (PROTOCOL.md): thin handlers over the database. */
 import type { ClusterNode } from '@koru/cluster';
-import { InvalidArgumentError, type AckLevel, type KoruDelta, type PutOptions, type Version } from '@koru/delta';
+import { InvalidArgumentError, type AckLevel, type KoruDelta, type PutOptions, type RetentionPolicy, type Version } from '@koru/delta';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Metrics } from './metrics.js';
 import { conditionally } from './preconditions.js';
@@ -124,6 +124,28 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
   app.delete<{ Params: { ns: string; field: string } }>('/v1/indexes/:ns/:field', route('Drop an index'), async (req) => {
     await db.dropIndex(req.params.ns, req.params.field);
     return { dropped: { namespace: req.params.ns, field: req.params.field } };
+  });
+  // Retention and purge (admin writes, behind the same token as every route). The policy
+  // body is checked here for its shape; its numbers are checked by the database itself.
+  const positive = { type: 'integer', minimum: 1 } as const;
+  const POLICY = {
+    body: {
+      oneOf: [
+        { type: 'object', properties: { keep: { const: 'all' } }, required: ['keep'], additionalProperties: false },
+        { type: 'object', properties: { lastVersions: positive }, required: ['lastVersions'], additionalProperties: false },
+        { type: 'object', properties: { maxAgeMs: positive }, required: ['maxAgeMs'], additionalProperties: false },
+      ],
+    },
+  };
+  app.get('/v1/retention', route('Every namespace with a retention policy other than keep-all'), async () => db.retentionPolicies());
+  app.get<{ Params: { ns: string } }>('/v1/retention/:ns', route("A namespace's retention policy"), async (req) => db.retention(req.params.ns));
+  app.put<{ Params: { ns: string }; Body: RetentionPolicy }>('/v1/retention/:ns', route("Set a namespace's retention policy: { keep: 'all' }, { lastVersions } or { maxAgeMs }", POLICY), async (req) =>
+    db.setRetention(req.params.ns, req.body),
+  );
+  app.post<{ Params: KeyParams }>('/v1/kv/:ns/:key/purge', route("Erase a key's history (an erasure request): delete it and remove every older version"), async (req) => {
+    const r = await db.purge(req.params.ns, req.params.key);
+    metrics.writes.inc();
+    return r;
   });
   app.get('/v1/status', route('Version, node, uptime, storage figures, state root and cluster size'), async () => ({
     version,

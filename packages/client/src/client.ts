@@ -10,6 +10,7 @@ import type {
   FilterInput,
   IndexInfo,
   LaggedEvent,
+  PrunedEvent,
   QueryResult,
   Subscription,
   SubscriptionSpec,
@@ -17,7 +18,7 @@ import type {
   ViewInfo,
   ViewResult,
 } from '@koru/query';
-import type { HistoryOptions, ImportedVersion, StorageStats, Version, VerifyReport, WriteOptions } from '@koru/storage';
+import type { HistoryOptions, ImportedVersion, PurgeResult, RetentionPolicy, StorageStats, Version, VerifyReport, WriteOptions } from '@koru/storage';
 import { Connection, type CallKind, type ConnectionState } from './connection.js';
 import { defaultWebSocket, type WebSocketConstructor } from './platform.js';
 import { changeIterator, Subscriptions } from './subscription.js';
@@ -93,7 +94,7 @@ export interface PutOptions extends WriteOptions {
  * Reconnects by itself when the socket drops (see {@link ConnectOptions.reconnect}):
  * calls made meanwhile wait for the connection (at most `timeoutMs`); reads in flight
  * are sent again; writes in flight (put, putMany, delete, dropIndex, createView,
- * deleteView, importVersions) fail with IO_ERROR "connection lost; the write may or may
+ * deleteView, importVersions, purge) fail with IO_ERROR "connection lost; the write may or may
  * not have been applied", since the client cannot know; subscriptions resume where they
  * left off, missing and repeating nothing.
  */
@@ -379,21 +380,52 @@ export class KoruClient {
   }
 
   /**
+   * Sets how much history a namespace keeps on the server: `{ keep: 'all' }` (the
+   * default), `{ lastVersions: N }` or `{ maxAgeMs: D }`; resolves to the policy stored.
+   * Setting a policy twice stores the same thing, so it is retried like a read.
+   * @throws INVALID_NAMESPACE, INVALID_ARGUMENT
+   */
+  setRetention(namespace: string, policy: RetentionPolicy): Promise<RetentionPolicy> {
+    return this.#invoke('setRetention', () => params(namespace, policy), 'frozen', READ);
+  }
+
+  /** A namespace's retention policy (`{ keep: 'all' }` unless one was set). @throws INVALID_NAMESPACE */
+  retention(namespace: string): Promise<RetentionPolicy> {
+    return this.#invoke('retention', () => params(namespace), 'frozen', READ);
+  }
+
+  /** Every namespace with a policy other than keep-all, sorted, with its policy. */
+  retentionPolicies(): Promise<Array<readonly [namespace: string, policy: RetentionPolicy]>> {
+    return this.#call('retentionPolicies', [], 'elements', READ);
+  }
+
+  /**
+   * Erases a key's history on the server (deletes it, removes every older version; see
+   * `KoruDelta.purge`). Resolves to what it removed.
+   * @throws KEY_NOT_FOUND for a key never written; INVALID_NAMESPACE, INVALID_KEY
+   */
+  purge(namespace: string, key: string): Promise<PurgeResult> {
+    return this.#invoke('purge', () => params(namespace, key), 'frozen', WRITE);
+  }
+
+  /**
    * Calls `handler` for every change `spec` selects, in commit order, awaiting it before
    * the next; with `since`, the changes after that seq are replayed first. Survives
    * reconnects: it subscribes again from the last event received, so the handler sees
-   * every change once. A spec the server refuses (bad namespace, filter...) rejects
+   * every change once. A change that retention or a purge removed before it was sent
+   * arrives as one `pruned` event (`{ type: 'pruned', seq, resyncFrom }`) and the feed
+   * goes on after `resyncFrom`, as on the embedded handle. A spec the server refuses (bad namespace, filter...) rejects
    * `done` (the embedded handle throws at once). `done` settles when it ends:
    * unsubscribed, lagged, `until` passed, client closed (resolves), or the handler threw
    * or the client failed (rejects).
    * @throws INVALID_ARGUMENT for a handler that is not a function or a spec that is not an object
    */
-  subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent) => void | Promise<void>): Subscription {
+  subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent | PrunedEvent) => void | Promise<void>): Subscription {
     return this.#subs.add(spec, handler);
   }
 
   /** The same feed as an async iterator: `for await (const e of client.changes(spec))`; `return()` releases it. */
-  changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent> {
+  changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent | PrunedEvent> {
     return changeIterator(this.#subs, spec);
   }
 

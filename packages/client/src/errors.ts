@@ -5,7 +5,7 @@
  * Codes whose class lives in @koru/engine come back as that class (InvalidNamespaceError,
  * InvalidKeyError, InvalidValueError, ValueTooLargeError, ValueTooDeepError,
  * InvalidArgumentError, UnsupportedError); every other code (KEY_NOT_FOUND,
- * VERSION_CONFLICT, INVALID_QUERY, VIEW_NOT_FOUND...) comes back as a plain `KoruError`
+ * VERSION_CONFLICT, HISTORY_PRUNED, INVALID_QUERY, VIEW_NOT_FOUND...) comes back as a plain `KoruError`
  * with that code: their classes live in @koru/storage and @koru/query, which the client
  * does not load. Match on `code` (`isKoruError(e, 'KEY_NOT_FOUND')`), which works for both.
  */

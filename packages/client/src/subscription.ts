@@ -16,12 +16,12 @@
  * server's head is seen past `until` (asked after subscribing, then every second).
  */
 import { deepFreeze, InvalidArgumentError, type KoruError } from '@koru/engine';
-import type { ChangeEvent, LaggedEvent, Subscription, SubscriptionSpec } from '@koru/query';
+import type { ChangeEvent, LaggedEvent, PrunedEvent, Subscription, SubscriptionSpec } from '@koru/query';
 import type { Connection } from './connection.js';
 import { filterArg, optionsArg } from './wire.js';
 
 /** An event as handlers receive it. */
-export type Event = ChangeEvent | LaggedEvent;
+export type Event = ChangeEvent | LaggedEvent | PrunedEvent;
 /** A subscription's handler. */
 export type Handler = (event: Event) => void | Promise<void>;
 
@@ -104,7 +104,7 @@ class RemoteSubscription {
   #sid: string | undefined;
   #started = false;
   #requesting = false;
-  #queue: ChangeEvent[] = [];
+  #queue: Array<ChangeEvent | PrunedEvent> = [];
   #busy = false;
   #finished = false;
   #untilReached = false;
@@ -222,6 +222,7 @@ class RemoteSubscription {
       this.#last = event;
       return this.#pump();
     }
+    if (event.type === 'pruned') return this.#pruned(event);
     if (event.type !== 'change' || typeof event.seq !== 'number') return;
     if (typeof this.#from === 'number' && event.seq <= this.#from) return; // received already
     this.#from = event.seq;
@@ -238,6 +239,21 @@ class RemoteSubscription {
     }
     this.#queue.push(event as ChangeEvent);
     if (this.#until !== undefined && event.seq >= this.#until) this.#untilReached = true;
+    this.#pump();
+  }
+
+  /**
+   * Retention or a purge removed change `seq` before the server could send it: the
+   * server's feed goes on after `resyncFrom`, so that is the resume point now (a
+   * reconnect must not ask for the removed changes again).
+   */
+  #pruned(event: PrunedEvent): void {
+    if (typeof event.seq !== 'number' || typeof event.resyncFrom !== 'number') return;
+    if (typeof this.#from === 'number' && event.resyncFrom <= this.#from) return; // received already
+    this.#from = event.resyncFrom;
+    this.#conn.noteSeq(event.resyncFrom);
+    this.#queue.push(event);
+    if (this.#until !== undefined && event.resyncFrom >= this.#until) this.#untilReached = true;
     this.#pump();
   }
 
@@ -263,7 +279,7 @@ class RemoteSubscription {
         } else if (this.#untilReached) this.finish();
         return;
       }
-      this.#delivered = event.seq;
+      this.#delivered = event.type === 'pruned' ? event.resyncFrom : event.seq;
       if (!this.#deliver(event)) return;
     }
   }

@@ -34,7 +34,7 @@ export interface ReadLineOptions {
 }
 
 /** The fields of an exported version (what `exportVersions` and `history` give). */
-const VERSION_FIELDS: ReadonlySet<string> = new Set(['namespace', 'key', 'value', 'valueId', 'versionId', 'previousVersion', 'timestamp', 'hlc', 'node', 'deleted']);
+const VERSION_FIELDS: ReadonlySet<string> = new Set(['namespace', 'key', 'value', 'valueId', 'versionId', 'previousVersion', 'timestamp', 'hlc', 'node', 'deleted', 'previousCut']);
 /** The fields of a plain write. */
 const WRITE_FIELDS: ReadonlySet<string> = new Set(['namespace', 'key', 'value']);
 /**
@@ -45,7 +45,7 @@ const CHECK_LIMITS = { maxBytes: Number.MAX_SAFE_INTEGER, maxDepth: 1000 } as co
 
 /**
  * Reads one line of a JSON-lines import file. A line with any version field (`versionId`,
- * `hlc`, `node`, `previousVersion`, `deleted`, `valueId`, `timestamp`) is an exported
+ * `hlc`, `node`, `previousVersion`, `deleted`, `valueId`, `timestamp`, `previousCut`) is an exported
  * version and is checked whole, as `importVersions` will check it: its value hashes to
  * its `valueId`, its fields to its `versionId`, its `timestamp` is its `hlc`'s. A line of
  * only `namespace`, `key` and `value` is a plain write; the reserved namespace `_koru` is
@@ -116,6 +116,12 @@ function checkVersion(o: Record<string, unknown>, namespace: string, key: string
     iso = new Date(stamp.wall).toISOString();
   }
   if (timestamp !== undefined && timestamp !== iso) bad(`timestamp ${JSON.stringify(timestamp)} is not the time of its hlc ${hlc as string} (${iso})`);
+  // Where retention or a purge cut the key's history before this version (importVersions checks it against the version).
+  if (o.previousCut !== undefined) {
+    const cut = o.previousCut as Record<string, unknown> | null;
+    if (previousVersion === null) bad('previousCut on a version without a previousVersion');
+    if (cut === null || typeof cut !== 'object' || Array.isArray(cut) || Object.keys(cut).some((k) => k !== 'hlc' && k !== 'node' && k !== 'purged')) bad('previousCut must be { hlc, node, purged }');
+  }
   // Every field checked: the line itself is the version (no copy per line).
   return o as unknown as ImportedVersion;
 }

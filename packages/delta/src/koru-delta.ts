@@ -611,7 +611,10 @@ export class KoruDelta {
   /**
    * Erases a key's history (an erasure request): deletes it (unless deleted already) and
    * removes every older version, leaving a verifiable purge record; the bytes leave the
-   * files at the next merges (`compact()` at once). Resolves to what it removed.
+   * files at the next merges (`compact()` at once). Its large values (over 1 KiB, stored
+   * once) are erased too, unless another key's version holds the same value: that is the
+   * other key's data as well, and stays. Finding out scans every version record, in
+   * slices (O(versions)): purge is a rare admin operation. Resolves to what it removed.
    * @throws KEY_NOT_FOUND for a key never written; INVALID_NAMESPACE, INVALID_KEY
    */
   async purge(namespace: string, key: string): Promise<PurgeResult> {

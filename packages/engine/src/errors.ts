@@ -16,6 +16,8 @@ export const ErrorCodes = {
   KEY_NOT_FOUND: 'KEY_NOT_FOUND',
   VERSION_NOT_FOUND: 'VERSION_NOT_FOUND',
   VERSION_CONFLICT: 'VERSION_CONFLICT',
+  /** What was asked for lies before a horizon left by retention or a purge (HTTP 410). */
+  HISTORY_PRUNED: 'HISTORY_PRUNED',
   DATABASE_LOCKED: 'DATABASE_LOCKED',
   CORRUPTION: 'CORRUPTION',
   CLOSED: 'CLOSED',

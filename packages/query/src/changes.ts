@@ -10,7 +10,7 @@
  * after `resyncFrom`), and the feed goes on from there: never a silent gap, never a
  * dead subscription.
  */
-import { InvalidArgumentError } from '@koru/engine';
+import { ErrorCodes, InvalidArgumentError } from '@koru/engine';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace, type Change, type ChangeType } from '@koru/storage';
 import type { JsonValue } from '@koru/engine';
 import { matcherOf, type FilterInput } from './matcher.js';
@@ -66,9 +66,6 @@ export interface PrunedEvent {
   readonly resyncFrom: number;
 }
 
-/** The stable code of a change the store removed (CausalStorage.changeAt throws it). */
-const HISTORY_PRUNED = 'HISTORY_PRUNED';
-
 /**
  * Change `seq` from `source`, or the {@link PrunedEvent} for it when retention or a
  * purge removed it (anything else thrown is rethrown).
@@ -77,7 +74,7 @@ function changeOrPruned(source: ChangeSource, seq: number): Change | PrunedEvent
   try {
     return source.changeAt(seq);
   } catch (e) {
-    if ((e as { code?: unknown } | null)?.code !== HISTORY_PRUNED) throw e;
+    if ((e as { code?: unknown } | null)?.code !== ErrorCodes.HISTORY_PRUNED) throw e;
     return Object.freeze({ type: 'pruned' as const, seq, resyncFrom: source.seq });
   }
 }

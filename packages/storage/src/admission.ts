@@ -20,6 +20,7 @@ import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
 import { markPending, stampedWrite, type StampedWrite } from './stamped-write.js';
 import { DEFAULT_MAX_CLOCK_AHEAD_MS, type ImportedVersion } from './storage-options.js';
 import type { StoreContext } from './store-context.js';
+import { importedHorizon, type ImportedHorizon } from './horizon-records.js';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 
@@ -31,6 +32,8 @@ export interface Admitted {
   readonly duplicates: number;
   /** Items whose predecessor is unknown here (merge only): not stored. */
   readonly orphans: ImportedVersion[];
+  /** Horizons to record once `writes` are committed (restore only: items with `previousCut`). */
+  readonly horizons: ImportedHorizon[];
 }
 
 /** The admission checks of one store. */
@@ -107,6 +110,8 @@ export class Admission {
     const writes: StampedWrite[] = [];
     const orphans: ImportedVersion[] = [];
     let duplicates = 0;
+    const horizons: ImportedHorizon[] = [];
+    const keysInBatch = new Set<string>();
     // Versions of this batch by id: their clocks, for their successors' checks.
     const batch = new Map<string, HlcStamp>();
     let newest: HlcStamp | undefined;
@@ -138,8 +143,21 @@ export class Admission {
             prevCut = true;
           }
         }
+        if (prevStamp === undefined && !replicate && it.previousCut !== undefined) {
+          // An export of a cut history: it may start the key's history here, nothing before it.
+          if (store.head(it.namespace, it.key) !== undefined || keysInBatch.has(pk.id) || pk.pending > 0) {
+            bad(i, `previousVersion ${it.previousVersion} was cut by retention or a purge where it was exported, and this key has versions here already`);
+          }
+          try {
+            const h = importedHorizon(it.namespace, it.key, it.previousVersion, it.previousCut, stamp, it.node, it.versionId);
+            prevStamp = h.stamp;
+            horizons.push(h);
+          } catch (e) {
+            bad(i, `previousCut: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
         if (prevStamp === undefined && !prevCut) {
-          if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it`);
+          if (!replicate) bad(i, `previousVersion ${it.previousVersion} is not a version of this key stored or imported before it (a history cut by retention or a purge imports from an export of the database itself, which says where it was cut: previousCut)`);
           orphans.push(it);
           continue;
         }
@@ -147,6 +165,7 @@ export class Admission {
         if (prevStamp !== undefined && compareHlc(stamp, prevStamp) <= 0) bad(i, `hlc ${it.hlc} is not later than the previous version's`);
       }
       batch.set(it.versionId, stamp);
+      keysInBatch.add(pk.id);
       if (newest === undefined || compareHlc(stamp, newest) > 0) newest = stamp;
       writes.push(w);
     }
@@ -162,7 +181,7 @@ export class Admission {
       const pk = ctx.pending.get(it.namespace, it.key);
       if (pk !== undefined) ctx.pending.release(pk);
     }
-    return { writes, duplicates, orphans };
+    return { writes, duplicates, orphans, horizons };
   }
 
   /** Keys a refused batch made entries for, and that have nothing queued, are forgotten. */

@@ -44,7 +44,8 @@ import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from
 import { verifyVersions } from './version-verify.js';
 import { RetentionPolicies, type RetentionPolicy } from './retention.js';
 import { purgeBelow, type PurgeResult } from './purge.js';
-import { prunedThroughSeq } from './horizon-records.js';
+import { dropUnsharedValues } from './purge-values.js';
+import { prunedThroughSeq, writeImportedHorizons } from './horizon-records.js';
 
 export {
   DEFAULT_MAX_CLOCK_AHEAD_MS,
@@ -52,6 +53,7 @@ export {
   type HistoryOptions,
   type ImportedVersion,
   type ImportOptions,
+  type PreviousCut,
   type PutItem,
   type ReplicationOptions,
   type ReplicationResult,
@@ -170,8 +172,11 @@ export class CausalStorage {
    * unless `options.checkSystemRecord` admits each of its records (how a full export
    * restores index and view definitions). A version stamped more than
    * `options.maxClockAheadMs` ahead of the wall clock is refused (its stamp would become
-   * the floor of every later local write). Resolves to the number of versions added
-   * (`items.length` minus those skipped).
+   * the floor of every later local write). A version carrying `previousCut` (an export
+   * of a key whose older history retention or a purge removed) may start its key's
+   * history when the key has nothing here yet: its horizon is recorded after it, so
+   * `verify` checks the chain from there and reads before it answer HISTORY_PRUNED.
+   * Resolves to the number of versions added (`items.length` minus those skipped).
    * @throws INVALID_ARGUMENT naming the item and what does not match (nothing of the batch
    *   is stored); INVALID_NAMESPACE (the reserved namespace); CLOCK_SKEW; name and value errors
    */
@@ -179,8 +184,14 @@ export class CausalStorage {
     try {
       this.#ctx.checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('importVersions expects an array of versions');
-      const { writes } = this.#admission.admit(items, 'restore', options.maxClockAheadMs, options.checkSystemRecord);
-      return this.#commits.enqueueAll(writes).then((vs) => vs.length);
+      const { writes, horizons } = this.#admission.admit(items, 'restore', options.maxClockAheadMs, options.checkSystemRecord);
+      const committed = this.#commits.enqueueAll(writes);
+      if (horizons.length === 0) return committed.then((vs) => vs.length);
+      // Versions whose predecessor the export says was cut: their horizon records follow them.
+      return committed.then((vs) => {
+        writeImportedHorizons(this.#ctx.tree, horizons);
+        return vs.length;
+      });
     } catch (e) {
       this.#admission.forgetEmptyKeys(items);
       return Promise.reject(e);
@@ -335,7 +346,11 @@ export class CausalStorage {
   /**
    * Every committed version with a seq in [fromSeq, toSeq] (default: all), in commit
    * order, the database's own records included: an export that `importVersions` replays
-   * with the same seqs into an empty database. One lookup per version.
+   * with the same seqs into an empty database. One lookup per version. A key's oldest
+   * kept version, when retention or a purge cut what preceded it, carries `previousCut`
+   * (the removed predecessor's stamp and node: see ImportedVersion), so that the import
+   * records the same horizon; finding it is one more seek per version, only in a
+   * database where something was cut.
    */
   committed(fromSeq = 1, toSeq = this.#ctx.seq): Generator<Version> {
     return this.#feed.committed(fromSeq, toSeq);
@@ -516,8 +531,11 @@ export class CausalStorage {
    * keeps the chain verifiable (the tombstone's predecessor's id). Afterwards `get` finds
    * nothing, `history` gives the tombstone alone, and a time or version before it is
    * HISTORY_PRUNED. The values leave the files at the next merges of the deepest level
-   * (`compact()` at once). Values too large to be stored inline (over `inlineMaxBytes`)
-   * keep their value record: another key may share it.
+   * (`compact()` at once). Values too large to be stored inline (over `inlineMaxBytes`,
+   * stored once in a value record) are erased too, unless a version still in the
+   * database holds the same value (another key's, or a later write's): then it is that
+   * version's data and stays. Finding out scans every version record, a slice at a time
+   * (purge-values.ts): O(versions) reads, only when the removed versions held large values.
    * @throws KEY_NOT_FOUND for a key never written; INVALID_NAMESPACE, INVALID_KEY
    */
   async purge(namespace: string, key: string): Promise<PurgeResult> {
@@ -525,7 +543,10 @@ export class CausalStorage {
     const head = ctx.existingHead(namespace, key);
     const tombstone = head.deleted ? head : await this.delete(namespace, key);
     ctx.checkOpen();
-    return purgeBelow(ctx.tree, namespace, key, tombstone.versionId);
+    const large = new Set<string>();
+    const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large);
+    if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq);
+    return result;
   }
 
   /**

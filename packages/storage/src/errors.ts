@@ -1,5 +1,5 @@
 /** Errors raised by the storage layer. Codes are stable; see @koru/engine's ErrorCodes. */
-import { ErrorCodes, KoruError, type ErrorCode, type KoruErrorOptions } from '@koru/engine';
+import { ErrorCodes, KoruError, type KoruErrorOptions } from '@koru/engine';
 
 /** The key has no current value (never written, or deleted), or nothing at that time. */
 export class KeyNotFoundError extends KoruError {
@@ -63,11 +63,8 @@ export class IoError extends KoruError {
   }
 }
 
-/**
- * The stable code of {@link HistoryPrunedError}. Not (yet) in @koru/engine's
- * `ErrorCodes`: the integrator adds it there; until then it is this string.
- */
-export const HISTORY_PRUNED = 'HISTORY_PRUNED' as ErrorCode;
+/** The stable code of {@link HistoryPrunedError} (kept as an export: callers import it from here). */
+export const HISTORY_PRUNED = ErrorCodes.HISTORY_PRUNED;
 
 /** Where a key's kept history starts: its oldest kept version. */
 export interface Horizon {

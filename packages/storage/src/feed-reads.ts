@@ -4,8 +4,11 @@
  * version-records.ts), so a seq leads straight to its version. The JSON forms are built
  * from the records and the stored value text, without materializing values.
  */
-import { InvalidArgumentError } from '@koru/engine';
+import { InvalidArgumentError, parseHlc } from '@koru/engine';
 import { HistoryPrunedError } from './errors.js';
+import { mayHaveHorizons, previousCutOf } from './horizon-records.js';
+import type { PreviousCut } from './storage-options.js';
+import { keyPrefix, versionKeySuffix } from './version-records.js';
 import { SYSTEM_NAMESPACE } from './names.js';
 import type { StoreContext } from './store-context.js';
 import type { Change, Version } from './types.js';
@@ -53,7 +56,27 @@ export class FeedReads {
     const ctx = this.#ctx;
     ctx.checkOpen();
     checkRange(fromSeq, toSeq);
-    yield* ctx.store.committed(fromSeq, toSeq);
+    if (!mayHaveHorizons(ctx.tree)) {
+      yield* ctx.store.committed(fromSeq, toSeq);
+      return;
+    }
+    // A key's oldest kept version carries where its history was cut (`previousCut`), so
+    // that an import can start the key there: one seek per version with a predecessor.
+    for (const v of ctx.store.committed(fromSeq, toSeq)) {
+      if (v.previousVersion === null) {
+        yield v;
+        continue;
+      }
+      const stamp = parseHlc(v.hlc);
+      const prefix = keyPrefix(v.namespace, v.key);
+      const cut = previousCutOf(ctx.tree, prefix, prefix + versionKeySuffix(stamp.wall, stamp.logical, v.node, v.versionId), v.previousVersion);
+      if (cut === undefined) {
+        yield v;
+        continue;
+      }
+      const exported: Version & { readonly previousCut: PreviousCut } = Object.freeze({ ...v, previousCut: cut });
+      yield exported;
+    }
   }
 
   /** See {@link CausalStorage.committedJson}. */

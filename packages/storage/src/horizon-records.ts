@@ -22,11 +22,12 @@
  *
  * Browser-safe: no Node module is used.
  */
-import { formatHlc } from '@koru/engine';
+import { compareHlc, formatHlc, InvalidArgumentError, parseHlc, type HlcStamp } from '@koru/engine';
 import { CorruptionError, HistoryPrunedError, type Horizon } from './errors.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
-import { bytesKey } from './lsm/types.js';
-import { decodeKeyPrefix, decodeVersionKeySuffix, FLAG_HORIZON, FLAG_PURGED } from './version-records.js';
+import { bytesKey, KIND_PUT, type Entry } from './lsm/types.js';
+import type { PreviousCut } from './storage-options.js';
+import { decodeKeyPrefix, decodeVersionKeySuffix, FLAG_HORIZON, FLAG_PURGED, versionKey, versionKeySuffix } from './version-records.js';
 
 /**
  * True when a `V` record's value is a horizon record, not a version: its flags are
@@ -126,3 +127,76 @@ export function prunedThroughSeq(tree: LsmTree): number {
 
 /** The manifest property holding {@link prunedThroughSeq}. */
 export const PRUNED_THROUGH_SEQ = 'prunedThroughSeq';
+
+// ---- Horizons across export and import ------------------------------------------------
+//
+// An export of a cut history carries, on each key's oldest kept version, the removed
+// predecessor's stamp and node (`previousCut`); with the predecessor's id (the version's
+// `previousVersion`) that is the horizon record's key. An import that starts the key
+// there writes the horizon record after the version, with seq 0 (the removed version was
+// never a change of the importing database, so no feed reader can be owed it).
+
+/**
+ * The `previousCut` of version `versionId` (key `prefix`, record key `vkey`) whose
+ * predecessor is `previousVersion`: set when the record right after it (the next older)
+ * is the horizon record of that predecessor naming it. One seek.
+ */
+export function previousCutOf(tree: LsmTree, prefix: string, vkey: string, previousVersion: string): PreviousCut | undefined {
+  const c = tree.cursor({ filterKey: prefix });
+  c.seek(vkey + '\u0000');
+  if (!c.valid() || !c.key().startsWith(prefix)) return undefined;
+  const bytes = c.value();
+  if (!isHorizon(bytes)) return undefined;
+  const h = decodeHorizon(bytes);
+  if (prefix + h.keptSuffix !== vkey) return undefined;
+  const cut = decodeVersionKeySuffix(c.key(), prefix.length);
+  if (cut.versionId !== previousVersion) return undefined;
+  return { hlc: formatHlc({ wall: cut.wall, logical: cut.logical }), node: cut.node, purged: h.purged };
+}
+
+/** A horizon an import records once its version is committed. */
+export interface ImportedHorizon {
+  /** The removed predecessor's stamp (its successor's must be later). */
+  readonly stamp: HlcStamp;
+  /** The horizon record's key (the removed predecessor's version key) and value. */
+  readonly entry: Entry;
+}
+
+/**
+ * The horizon record for an imported version whose predecessor `previousVersion` was
+ * cut (`cut`, from the export).
+ * @throws InvalidArgumentError for a malformed `cut`, or one not earlier than the version
+ */
+export function importedHorizon(namespace: string, key: string, previousVersion: string, cut: unknown, stamp: HlcStamp, node: string, versionId: string): ImportedHorizon {
+  if (cut === null || typeof cut !== 'object') throw new InvalidArgumentError('must be { hlc, node, purged }');
+  const { hlc, node: cutNode, purged } = cut as Record<string, unknown>;
+  if (typeof cutNode !== 'string' || cutNode.length === 0 || cutNode.length > 128) throw new InvalidArgumentError('node must be a non-empty string of at most 128 characters');
+  if (typeof purged !== 'boolean') throw new InvalidArgumentError('purged must be true or false');
+  let cutStamp: HlcStamp;
+  try {
+    cutStamp = parseHlc(hlc as string);
+  } catch {
+    throw new InvalidArgumentError(`hlc ${JSON.stringify(hlc)} is not a clock stamp`);
+  }
+  if (compareHlc(stamp, cutStamp) <= 0) throw new InvalidArgumentError(`hlc ${String(hlc)} is not earlier than the version's`);
+  const value = encodeHorizon(0, versionKeySuffix(stamp.wall, stamp.logical, node, versionId), purged);
+  return { stamp: cutStamp, entry: { key: versionKey(namespace, key, cutStamp.wall, cutStamp.logical, cutNode, previousVersion), kind: KIND_PUT, value } };
+}
+
+/**
+ * The manifest property set once an import recorded a horizon: with a nonzero
+ * {@link prunedThroughSeq}, it tells an export that some key may start at a horizon
+ * (otherwise none does, and the export skips looking).
+ */
+export const IMPORTED_HORIZONS = 'importedHorizons';
+
+/** True when some key's history may start at a horizon (retention, a purge or an import cut it). */
+export function mayHaveHorizons(tree: LsmTree): boolean {
+  return prunedThroughSeq(tree) > 0 || tree.properties[IMPORTED_HORIZONS] === true;
+}
+
+/** Writes the horizon records of an import's committed versions, in one batch (the manifest property first). */
+export function writeImportedHorizons(tree: LsmTree, horizons: readonly ImportedHorizon[]): void {
+  if (tree.properties[IMPORTED_HORIZONS] !== true) tree.setProperties({ ...tree.properties, [IMPORTED_HORIZONS]: true });
+  tree.write(horizons.map((h) => h.entry));
+}

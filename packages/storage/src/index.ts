@@ -10,6 +10,7 @@ export {
   type WriteOptions,
   type PutItem,
   type ImportedVersion,
+  type PreviousCut,
   type HistoryOptions,
   type ReplicationOptions,
   type ImportOptions,

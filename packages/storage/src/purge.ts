@@ -16,16 +16,18 @@
  * in between leaves it raised over versions still there (harmless: a feed reader below
  * it resyncs), never a removed version above it (which `verify` would call damage).
  *
- * Not removed: value records (`X`) of the key's large values (stored out of line), which
- * other versions may share (finding out needs a scan of every version); the change-feed
- * records of the removed versions (they hold their keys, not their values).
+ * The removed versions' large values (stored once, out of line, in value records `X`)
+ * are collected here and erased by the purge's second step, purge-values.ts, unless
+ * another version still holds them (a value shared with another key stays: it is that
+ * key's data too). Not removed: the change-feed records of the removed versions (they
+ * hold their keys, not their values).
  *
  * Browser-safe: no Node module is used.
  */
 import { encodeHorizon, decodeHorizon, isHorizon, PRUNED_THROUGH_SEQ, prunedThroughSeq } from './horizon-records.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { KIND_DELETE, KIND_PUT, type Entry } from './lsm/types.js';
-import { decodeVersionKeySuffix, keyPrefix, versionIdSuffix, versionRecordSeq } from './version-records.js';
+import { decodeVersionKeySuffix, decodeVersionRecord, FLAG_BY_REFERENCE, keyPrefix, versionIdSuffix, versionRecordSeq } from './version-records.js';
 import { CorruptionError } from './errors.js';
 
 /** What a purge removed. */
@@ -40,10 +42,12 @@ export interface PurgeResult {
 
 /**
  * Removes every version of `namespace/key` older than its version `tombstoneId` (see
- * the module doc). Synchronous: one manifest write, then one batch, synced.
+ * the module doc). Synchronous: one manifest write, then one batch, synced. The ids of
+ * the large values the removed versions held by reference are added to `largeValues`
+ * when given (for purge-values.ts's `dropUnsharedValues`).
  * @throws CorruptionError when the tombstone is not among the key's records; the tree's I/O errors
  */
-export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombstoneId: string): PurgeResult {
+export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombstoneId: string, largeValues?: Set<string>): PurgeResult {
   const prefix = keyPrefix(namespace, key);
   const idSuffix = versionIdSuffix(tombstoneId);
   const entries: Entry[] = [];
@@ -59,9 +63,16 @@ export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombst
     }
     const bytes = c.value();
     const horizon = isHorizon(bytes);
-    const seq = horizon ? decodeHorizon(bytes).seq : versionRecordSeq(bytes).seq;
+    const head = horizon ? undefined : versionRecordSeq(bytes);
+    const seq = head === undefined ? decodeHorizon(bytes).seq : head.seq;
     if (seq > maxSeq) maxSeq = seq;
-    if (!horizon) removed.push(decodeVersionKeySuffix(k, prefix.length).versionId);
+    if (head !== undefined) {
+      removed.push(decodeVersionKeySuffix(k, prefix.length).versionId);
+      if (largeValues !== undefined && (head.flags & FLAG_BY_REFERENCE) !== 0) {
+        const id = decodeVersionRecord(bytes).valueId;
+        if (id !== null) largeValues.add(id);
+      }
+    }
     // The newest removed record is the horizon; the rest go.
     if (entries.length === 0) entries.push({ key: k, kind: KIND_PUT, value: encodeHorizon(seq, keptSuffix, true) });
     else entries.push({ key: k, kind: KIND_DELETE, value: new Uint8Array(0) });

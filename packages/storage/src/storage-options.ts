@@ -53,6 +53,20 @@ export interface ImportedVersion {
   readonly hlc: string;
   readonly node: string;
   readonly deleted: boolean;
+  /**
+   * Set by an export on a version whose predecessor (`previousVersion`) retention or a
+   * purge removed: that version's clock stamp and node (its id is `previousVersion`).
+   * An import then accepts the version as its key's first, and records the horizon.
+   */
+  readonly previousCut?: PreviousCut;
+}
+
+/** Where a key's history was cut, as an export carries it: the removed predecessor's stamp and node. */
+export interface PreviousCut {
+  readonly hlc: string;
+  readonly node: string;
+  /** True when a purge cut it (else retention). */
+  readonly purged: boolean;
 }
 
 /** One item of {@link CausalStorage.putMany}. */

@@ -211,8 +211,8 @@ describe('the change feed below the horizon', () => {
     // A kept version whose predecessor was cut: an update (its old value unknown).
     expect(s.changeAt(4)).toMatchObject({ seq: 4, changeType: 'update', version: a[3], previousValue: null });
     expect(s.changeAt(5)).toMatchObject({ seq: 5, changeType: 'insert', version: b[0] });
-    // Exports leave the removed versions out.
-    expect([...s.committed()]).toEqual([a[3], b[0]]);
+    // Exports leave the removed versions out, and say where the kept history starts.
+    expect([...s.committed()]).toEqual([{ ...a[3], previousCut: { hlc: a[2]!.hlc, node: a[2]!.node, purged: false } }, b[0]]);
     await s.close();
   });
 });

@@ -1,7 +1,6 @@
-/** `kdelta retention set|show` and `kdelta purge`: how much history a namespace keeps, and erasing a key. */
+/** `kdelta retention set|show` and `kdelta purge`: how much history a namespace keeps, and erasing a key (local database or a server). */
 import type { RetentionPolicy } from '@koru/delta';
 import { parseCount, parseTarget } from '../args.js';
-import type { Context, Database } from '../context.js';
 import { UsageError } from '../errors.js';
 import { shortId } from '../format.js';
 import { examples } from '../help.js';
@@ -22,14 +21,6 @@ function describePolicy(p: RetentionPolicy): string {
   if ('lastVersions' in p) return `the last ${p.lastVersions} ${p.lastVersions === 1 ? 'version' : 'versions'} of each key`;
   if ('maxAgeMs' in p) return `versions younger than ${p.maxAgeMs} ms (and the one current then)`;
   return 'everything';
-}
-
-/** The local database's retention methods; a server's are not reachable from the CLI yet. */
-function local(ctx: Context, db: Database): Required<Pick<Database, 'setRetention' | 'retention' | 'retentionPolicies' | 'purge'>> {
-  if (db.setRetention === undefined || db.retention === undefined || db.retentionPolicies === undefined || db.purge === undefined) {
-    throw new UsageError(`retention and purge need the database directory itself; ${ctx.where} is served by a running server: stop it first`);
-  }
-  return db as Required<Pick<Database, 'setRetention' | 'retention' | 'retentionPolicies' | 'purge'>>;
 }
 
 export const register: Register = (program, act) => {
@@ -56,7 +47,7 @@ export const register: Register = (program, act) => {
           policy = { lastVersions: n };
         } else if (opts.maxAge !== undefined) policy = { maxAgeMs: parseDuration(opts.maxAge, '--max-age') };
         else policy = { keep: 'all' };
-        const db = local(ctx, await ctx.db());
+        const db = await ctx.db();
         const stored = await db.setRetention(ns, policy);
         if (ctx.json) return ctx.outJson({ namespace: ns, policy: stored });
         ctx.out(`${ctx.c.green('retention')} ${ns}: ${describePolicy(stored)}`);
@@ -69,7 +60,7 @@ export const register: Register = (program, act) => {
     .addHelpText('after', examples(['kdelta retention show', 'kdelta retention show sessions --json']))
     .action(
       act(async (ctx, ns: string | undefined) => {
-        const db = local(ctx, await ctx.db());
+        const db = await ctx.db();
         const rows = ns !== undefined ? [[ns, await db.retention(ns)] as const] : await db.retentionPolicies();
         if (ctx.json) return ctx.outJson(ns !== undefined ? { namespace: ns, policy: rows[0]![1] } : rows.map(([namespace, policy]) => ({ namespace, policy })));
         if (rows.length === 0) ctx.out(ctx.c.dim('every namespace keeps everything'));
@@ -90,7 +81,7 @@ export const register: Register = (program, act) => {
       act(async (ctx, target: string, opts: { yes?: boolean }) => {
         const { namespace, key } = parseTarget(target);
         if (opts.yes !== true) throw new UsageError(`purge erases ${namespace}/${key}'s history for good: add --yes`);
-        const db = local(ctx, await ctx.db());
+        const db = await ctx.db();
         const r = await db.purge(namespace, key);
         if (ctx.json) return ctx.outJson(r);
         ctx.out(`${ctx.c.red('purged')} ${namespace}/${key}  ${r.removed.length} ${r.removed.length === 1 ? 'version' : 'versions'} removed; tombstone ${ctx.c.yellow(shortId(r.tombstone))}`);

@@ -9,12 +9,12 @@
 import { CausalStorage } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { fcSeed, prng, tempDir } from '@koru/vitest-preset/helpers';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { filesOf } from './disk-helpers.js';
+import { killWriters, runAndKill } from './kill-helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const writer = join(here, 'fixtures', 'db-writer.mjs');
@@ -22,47 +22,11 @@ const CYCLES = Number(process.env.KORU_CRASH_CYCLES ?? (process.env.CI === 'true
 /** Keys the writer cycles through (`k<n % SLOTS>`). */
 const SLOTS = 500;
 
-const children = new Set<ChildProcess>();
 const cleanups: Array<() => void> = [];
 afterEach(() => {
-  for (const c of children) c.kill('SIGKILL');
-  children.clear();
+  killWriters();
   for (const c of cleanups.splice(0)) c();
 });
-
-/**
- * Runs the writer from `start`, kills it with SIGKILL `ms` after its first
- * acknowledgement (or, with `until`, once `until()` holds, within 60 s); returns every n
- * it acknowledged.
- */
-async function runAndKill(dir: string, start: number, ms: number, until?: () => boolean): Promise<number[]> {
-  const child = spawn(process.execPath, [writer, dir, String(start), 'always'], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const acked: number[] = [];
-  let tail = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    const lines = (tail + chunk).split('\n');
-    tail = lines.pop()!;
-    for (const l of lines) acked.push(Number(l));
-  });
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const deadline = Date.now() + 20_000;
-  while (acked.length === 0 && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
-  if (acked.length === 0) throw new Error(`the writer did not start: ${stderr}`);
-  if (until === undefined) await new Promise((r) => setTimeout(r, ms));
-  else {
-    const end = Date.now() + 60_000;
-    while (!until() && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-  }
-  child.kill('SIGKILL');
-  await exited;
-  children.delete(child);
-  expect(child.signalCode, stderr).toBe('SIGKILL');
-  return acked;
-}
 
 /** The levels of the segments the manifest names (`KDMAN001 | length | CRC | JSON`); none before there is a manifest. */
 function segmentLevels(dir: string): number[] {
@@ -86,7 +50,7 @@ describe('the database under kill -9', () => {
       // The last writer runs until a merge installed its output below level 0 (a loaded
       // machine may not have got that far in the short runs), so merges surely ran.
       const last = cycle === CYCLES - 1;
-      const acked = await runAndKill(dir, start, Math.floor(rand() * 400), last ? () => segmentLevels(dir).some((l) => l > 0) : undefined);
+      const acked = await runAndKill(writer, [dir, String(start), 'always'], Math.floor(rand() * 400), last ? () => segmentLevels(dir).some((l) => l > 0) : undefined);
       for (const n of acked) ackedBySlot.set(n % SLOTS, [...(ackedBySlot.get(n % SLOTS) ?? []), n]);
       acknowledged += acked.length;
       // More than one log left: the kill came while a flush of a full memtable was due or running.

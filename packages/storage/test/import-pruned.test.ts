@@ -7,18 +7,7 @@ import { ErrorCodes, parseHlc } from '@koru/engine';
 import { CausalStorage, HISTORY_PRUNED, type ImportedVersion, type Version } from '@koru/storage';
 import { describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-
-const T = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
-
-/** The KoruError `fn` throws (fails the test when it does not throw). */
-function errorOf(fn: () => unknown): { code: string; details: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code: string; details: Record<string, unknown> };
-  }
-  throw new Error('expected the call to throw');
-}
+import { T, errorOf } from './retention-helpers.js';
 
 /** Every committed version as export lines give it back (through JSON). */
 function exportOf(s: CausalStorage): ImportedVersion[] {

@@ -3,7 +3,7 @@
 // bytes are in no file, a large value shared with another key is still readable there,
 // and verify is clean. The scan that finds other holders runs in slices; a version that
 // commits meanwhile holding a candidate value keeps it.
-import { CausalStorage, MemoryAdapter, type LsmTree, type OpenedStorage, type StorageAdapter } from '@koru/storage';
+import { CausalStorage } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropUnsharedValues } from '../src/purge-values.js';
 import { valueKey } from '../src/version-records.js';
+import { TreeCapture } from './retention-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -62,25 +63,6 @@ describe('purge and large values on disk', () => {
     await s.close();
   });
 });
-
-/** A memory adapter that hands the test its tree. */
-class TreeCapture implements StorageAdapter {
-  readonly name = 'memory';
-  readonly synchronous = true;
-  readonly #inner = new MemoryAdapter();
-  tree: LsmTree | undefined;
-  open(): OpenedStorage {
-    const o = this.#inner.open();
-    this.tree = o.tree;
-    return o;
-  }
-  diskBytes(): number {
-    return 0;
-  }
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-}
 
 describe('dropUnsharedValues', () => {
   it('scans in slices, keeps a value a version committed during the scan holds, drops the rest', async () => {

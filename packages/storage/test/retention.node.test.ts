@@ -8,23 +8,21 @@ import { ErrorCodes, parseHlc } from '@koru/engine';
 import { CausalStorage, HISTORY_PRUNED, type Version } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { fcSeed, prng, tempDir } from '@koru/vitest-preset/helpers';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
+import { killWriters, runAndKill } from './kill-helpers.js';
+import { T } from './retention-helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const writer = join(here, 'fixtures', 'retention-writer.mjs');
 const CYCLES = Number(process.env.KORU_CRASH_CYCLES ?? (process.env.CI === 'true' ? 20 : 6));
-const T = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 
-const children = new Set<ChildProcess>();
 const cleanups: Array<() => void> = [];
 afterEach(() => {
-  for (const c of children) c.kill('SIGKILL');
-  children.clear();
+  killWriters();
   for (const c of cleanups.splice(0)) c();
 });
 
@@ -159,39 +157,13 @@ describe('purge on disk', () => {
   });
 });
 
-/** Runs the writer from `start`, kills it with SIGKILL `ms` after its first acknowledgement; returns every n it acknowledged. */
-async function runAndKill(dir: string, start: number, ms: number): Promise<number[]> {
-  const child = spawn(process.execPath, [writer, dir, String(start)], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const acked: number[] = [];
-  let tail = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    const lines = (tail + chunk).split('\n');
-    tail = lines.pop()!;
-    for (const l of lines) acked.push(Number(l));
-  });
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const deadline = Date.now() + 20_000;
-  while (acked.length === 0 && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
-  if (acked.length === 0) throw new Error(`the writer did not start: ${stderr}`);
-  await new Promise((r) => setTimeout(r, ms));
-  child.kill('SIGKILL');
-  await exited;
-  children.delete(child);
-  expect(child.signalCode, stderr).toBe('SIGKILL');
-  return acked;
-}
-
 describe('kill -9 during merges with retention', () => {
   it(`keeps, through ${CYCLES} kills, every acknowledged version the policy keeps`, async () => {
     const rand = prng(fcSeed('retention kill -9'));
     const dir = newDir();
     const ackedBySlot = new Map<number, number[]>();
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      const acked = await runAndKill(dir, cycle * 1_000_000, 200 + Math.floor(rand() * 800));
+      const acked = await runAndKill(writer, [dir, String(cycle * 1_000_000)], 200 + Math.floor(rand() * 800));
       for (const n of acked) ackedBySlot.set(n % 40, [...(ackedBySlot.get(n % 40) ?? []), n]);
       const db = await CausalStorage.open({ adapter: new FileAdapter(dir) });
       try {

@@ -2,21 +2,10 @@
 // policies, what compact() and background merges cut, the horizon that reads answer
 // HISTORY_PRUNED with, verify from the horizon, the change feed's pruned case, purge.
 import { ErrorCodes, parseHlc } from '@koru/engine';
-import { CausalStorage, HISTORY_PRUNED, MemoryAdapter, type LsmTree, type OpenedStorage, type StorageAdapter, type Version } from '@koru/storage';
+import { CausalStorage, HISTORY_PRUNED, MemoryAdapter, type LsmTree, type Version } from '@koru/storage';
 import { describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
-
-const T = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
-
-/** The KoruError `fn` throws (fails the test when it does not throw). */
-function errorOf(fn: () => unknown): { code: string; details: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code: string; details: Record<string, unknown> };
-  }
-  throw new Error('expected the call to throw');
-}
+import { T, TreeCapture, errorOf } from './retention-helpers.js';
 
 /** `n` versions of ns/k, each with a distinct value, one ms apart. */
 async function writeVersions(s: CausalStorage, clock: { t: number }, ns: string, key: string, n: number, tag = ''): Promise<Version[]> {
@@ -216,25 +205,6 @@ describe('the change feed below the horizon', () => {
     await s.close();
   });
 });
-
-/** A memory adapter that hands the test its tree (to damage records as a bug or a bad disk would). */
-class TreeCapture implements StorageAdapter {
-  readonly name = 'memory';
-  readonly synchronous = true;
-  readonly #inner = new MemoryAdapter();
-  tree: LsmTree | undefined;
-  open(): OpenedStorage {
-    const o = this.#inner.open();
-    this.tree = o.tree;
-    return o;
-  }
-  diskBytes(): number {
-    return 0;
-  }
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-}
 
 /** The keys of the `V` records of the tree whose value is a horizon record. */
 function horizonKeys(tree: LsmTree): string[] {

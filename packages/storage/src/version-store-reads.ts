@@ -280,8 +280,12 @@ export function historyOf(f: VersionFetcher, tree: LsmTree, prefix: string, limi
   return out.reverse();
 }
 
-/** The newest version (clock order) of a key with a seq ≤ `seq`. O(h). */
-export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, seq: number): Version | undefined {
+/**
+ * The first of a key's kept versions, newest first, that `match` takes (its record key
+ * and bytes), materialized; undefined when none does. A horizon record met first (the
+ * versions past it were cut) throws HISTORY_PRUNED naming `what` was asked for.
+ */
+function firstKept(f: VersionFetcher, tree: LsmTree, prefix: string, match: (k: string, v: Uint8Array) => boolean, what: string): Version | undefined {
   let found: Version | undefined;
   let horizon: Uint8Array | undefined;
   tree.scanKey(prefix, (k, v) => {
@@ -289,30 +293,23 @@ export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, s
       horizon = v;
       return false;
     }
-    if (versionRecordSeq(v).seq > seq) return true;
+    if (!match(k, v)) return true;
     found = f.version(k, v);
     return false;
   });
-  if (horizon !== undefined) throw prunedError(prefix, horizon, `the version current after change ${seq}`);
+  if (horizon !== undefined) throw prunedError(prefix, horizon, what);
   return found;
+}
+
+/** The newest version (clock order) of a key with a seq ≤ `seq`. O(h). */
+export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, seq: number): Version | undefined {
+  return firstKept(f, tree, prefix, (_k, v) => versionRecordSeq(v).seq <= seq, `the version current after change ${seq}`);
 }
 
 /** The version of a key whose key ends with `idSuffix` (its complemented id). O(h). */
 export function versionWithId(f: VersionFetcher, tree: LsmTree, prefix: string, idSuffix: string): Version | undefined {
-  let found: Version | undefined;
-  let horizon: Uint8Array | undefined;
-  tree.scanKey(prefix, (k, v) => {
-    // A cut version's id is unknown past the horizon (it may have been any of them).
-    if (isHorizon(v)) {
-      horizon = v;
-      return false;
-    }
-    if (!k.endsWith(idSuffix)) return true;
-    found = f.version(k, v);
-    return false;
-  });
-  if (horizon !== undefined) throw prunedError(prefix, horizon, 'that version id');
-  return found;
+  // A cut version's id is unknown past the horizon (it may have been any of them).
+  return firstKept(f, tree, prefix, (k) => k.endsWith(idSuffix), 'that version id');
 }
 
 /** The key prefix (namespace + key) of a version key: through its 2nd terminator. */

@@ -12,7 +12,7 @@ export { nodeFileOps, type FileOps } from './node/fs-ops.js';
 export { NodeDirectory } from './node/node-directory.js';
 
 // The merge runner on a worker thread (flushes and merges off the event loop).
-export { WorkerMergeRunner } from './node/worker-merge-runner.js';
+export { IDLE_WORKER_MS, WorkerMergeRunner } from './node/worker-merge-runner.js';
 
 // The log-structured engine itself (sorted binary-string keys → bytes), for the engine bench.
 export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRecovery } from './lsm/lsm-tree.js';

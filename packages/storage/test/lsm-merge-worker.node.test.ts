@@ -5,7 +5,7 @@
 // interface between the two.
 import { ErrorCodes } from '@koru/engine';
 import { CorruptionError, StorageFullError } from '@koru/storage';
-import { WorkerMergeRunner } from '@koru/storage/node';
+import { IDLE_WORKER_MS, WorkerMergeRunner } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { packageDirOf, requireFreshBuild, spawnNode } from '@koru/vitest-preset/package-checks';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -78,6 +78,21 @@ describe('WorkerMergeRunner', () => {
     expect(ticks).toBeGreaterThan(20);
   });
 
+  it('keeps its worker between jobs, retires it after a while without one, and starts a new one for the next job', async () => {
+    const { dir, runner } = setup();
+    writeSegment(dir, 1, entries(2));
+    const threadOf = async (n: number): Promise<number> => {
+      await runner.run(job([{ segment: 1 }], { firstFileNumber: n, filter: { module: filters, params: { mode: 'thread' } } }));
+      return Number(dec.decode(readSegment(dir, n)[0]!.value));
+    };
+    const first = await threadOf(100);
+    expect(await threadOf(200)).toBe(first);
+    await new Promise((r) => setTimeout(r, IDLE_WORKER_MS + 500));
+    const next = await threadOf(300);
+    expect(next).toBeGreaterThan(0);
+    expect(next).not.toBe(first);
+  });
+
   it('returns errors as KoruErrors with their codes and classes', async () => {
     const { path, dir, runner } = setup();
     writeSegment(dir, 1, entries(500));
@@ -143,7 +158,7 @@ describe('WorkerMergeRunner', () => {
   });
 
   it.each([
-    ['ESM', '--input-type=module', `import { WorkerMergeRunner } from '@koru/storage/node';`],
+    ['ESM', '--input-type=module', `import { IDLE_WORKER_MS, WorkerMergeRunner } from '@koru/storage/node';`],
     ['CJS', '--input-type=commonjs', `const { WorkerMergeRunner } = require('@koru/storage/node');`],
   ])('%s build: finds its worker, keeps the process alive while a job runs, and not once idle', (_format, flag, load) => {
     const { dir: path, cleanup } = tempDir('koru-merge-worker-');

@@ -97,12 +97,18 @@ interface Pending {
  * one at a time, in order.
  *
  * The worker is unref'd while idle, so it never keeps a process alive, and ref'd while a
- * job runs, so a process awaiting a flush is not ended with the result pending. Errors
+ * job runs, so a process awaiting a flush is not ended with the result pending. It is
+ * retired after {@link IDLE_WORKER_MS} without a job: a worker thread holds tens of MB
+ * (its own heap), which an idle database should not keep; the next job starts a new one
+ * (a few tens of ms, next to a flush or merge of megabytes). Errors
  * come back as KoruErrors with their codes (CORRUPTION, STORAGE_FULL, IO_ERROR, ...; a
  * non-Koru error as INTERNAL). A worker that dies mid-job (a crash, `process.exit` in a
  * filter) fails that job with IO_ERROR, after removing the outputs it may have left under
  * the job's reserved numbers; the next job starts a fresh worker.
  */
+/** How long a worker may sit without a job before it is retired. */
+export const IDLE_WORKER_MS = 2_000;
+
 export class WorkerMergeRunner implements MergeRunner {
   readonly #dirPath: string;
   readonly #queue: Pending[] = [];
@@ -113,6 +119,8 @@ export class WorkerMergeRunner implements MergeRunner {
   #nextId = 1;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Retires the idle worker (see {@link IDLE_WORKER_MS}); unref'd. */
+  #idleTimer: NodeJS.Timeout | undefined;
 
   /** @param dirPath the engine's directory (it must exist; the engine holds its lock) */
   constructor(dirPath: string) {
@@ -135,6 +143,7 @@ export class WorkerMergeRunner implements MergeRunner {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     for (const p of this.#queue.splice(0)) p.reject(new ClosedError('the merge runner is closed'));
     const worker = this.#worker;
     this.#worker = undefined;
@@ -153,7 +162,15 @@ export class WorkerMergeRunner implements MergeRunner {
   #pump(): void {
     if (this.#running !== undefined || this.#closed) return;
     const next = this.#queue.shift();
-    if (next === undefined) return;
+    if (next === undefined) {
+      if (this.#worker !== undefined && this.#idleTimer === undefined) {
+        this.#idleTimer = setTimeout(() => this.#retire(), IDLE_WORKER_MS);
+        this.#idleTimer.unref();
+      }
+      return;
+    }
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     let worker: Worker;
     try {
       worker = this.#worker ?? this.#start();
@@ -167,6 +184,15 @@ export class WorkerMergeRunner implements MergeRunner {
     }
     this.#running = next;
     worker.ref();
+  }
+
+  /** Terminates the worker if it is still idle (its exit is then not ours to report). */
+  #retire(): void {
+    this.#idleTimer = undefined;
+    const worker = this.#worker;
+    if (worker === undefined || this.#running !== undefined || this.#queue.length > 0 || this.#closed) return;
+    this.#worker = undefined;
+    void worker.terminate();
   }
 
   #start(): Worker {

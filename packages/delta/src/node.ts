@@ -1,12 +1,13 @@
 /**
  * The Node build of @koru/delta: everything in the browser-safe entry, plus durable
- * databases on the local file system and SHA-256 from node:crypto.
+ * databases on the local file system, SHA-256 from node:crypto and CRC-32 from node:zlib.
  */
 import { installNodeHash } from '@koru/engine/node';
-import { FileAdapter } from '@koru/storage/node';
+import { FileAdapter, installNodeChecksum } from '@koru/storage/node';
 import { registerPathAdapter } from './platform.js';
 
 installNodeHash();
+installNodeChecksum();
 registerPathAdapter((path, options) => new FileAdapter(path, options));
 
 export * from './index.js';

@@ -9,7 +9,7 @@ export { migrateV1, MIGRATION_DIR, MIGRATED_FROM, type MigrateV1Options, type Mi
 export type { V1RecoveryReport, V1RepairedDamage } from './node/v1/v1-types.js';
 export { DirectoryLock, readLockHolder, type LockHolder } from './node/lock.js';
 export { nodeFileOps, type FileOps } from './node/fs-ops.js';
-export { NodeDirectory } from './node/node-directory.js';
+export { installNodeChecksum, NodeDirectory } from './node/node-directory.js';
 
 // The merge runner on a worker thread (flushes and merges off the event loop).
 export { IDLE_WORKER_MS, WorkerMergeRunner } from './node/worker-merge-runner.js';

@@ -164,6 +164,16 @@ function checkRange(n: number, what: string): void {
  * A directory on the local file system. It must exist (the opener creates it and holds
  * its lock); this class never creates or deletes directories.
  */
+/**
+ * Makes node:zlib's CRC-32 the engine's checksum for the whole process (identical results,
+ * several times faster than the plain-JavaScript one). Every `NodeDirectory` does this;
+ * the Node entry of `@koru/delta` calls it at load, so in-memory databases (a
+ * `MemoryDirectory`, whose every log append and block is checked too) get it as well.
+ */
+export function installNodeChecksum(): void {
+  useCrc32(zlibCrc32);
+}
+
 export class NodeDirectory implements StorageDirectory {
   readonly location: string;
   readonly #ops: FileOps;
@@ -174,7 +184,7 @@ export class NodeDirectory implements StorageDirectory {
     this.#ops = ops;
     // Every block read is checked: on Node, zlib's CRC-32 is several times faster than
     // the plain-JavaScript one and gives the same results.
-    useCrc32(zlibCrc32);
+    installNodeChecksum();
   }
 
   /**

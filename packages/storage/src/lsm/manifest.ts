@@ -66,8 +66,23 @@ function exactFields(v: Record<string, unknown>, fields: readonly string[], path
   return `${path} has fields [${keys.join(', ')}], not [${fields.join(', ')}]`;
 }
 
+/** True when {@link jsonSafe} finds no problem; builds no path strings (a manifest names every segment: this runs at each open). */
+function isJsonSafe(v: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!isJsonSafe(v[i], depth + 1)) return false;
+    return true;
+  }
+  if (!isPlainObject(v)) return false;
+  for (const k in v) if (!isJsonSafe(v[k], depth + 1)) return false;
+  return true;
+}
+
 /** JSON-safe: null, booleans, finite numbers, strings, arrays and plain objects of them. */
 function jsonSafe(v: unknown, path: string, depth = 0): Problem {
+  if (depth === 0 && isJsonSafe(v)) return undefined;
   if (depth > 64) return `${path} nests too deep`;
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return undefined;
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${path} is not a finite number`;

@@ -93,8 +93,10 @@ export function recoverTree(dir: StorageDirectory, repair: boolean): RecoveredTr
     if (n < manifest.logNumber) dir.remove(name);
     else logs.push(n);
   }
+  // One listing, not a stat per segment: a database of many segments opens in less time.
+  const present = new Set(names);
   for (const s of manifest.segments) {
-    if (!dir.exists(segmentFileName(s.fileNumber))) {
+    if (!present.has(segmentFileName(s.fileNumber))) {
       throw new CorruptionError(`${dir.location}/${segmentFileName(s.fileNumber)} is missing, but the manifest names it (${s.count} entries)`, { file: segmentFileName(s.fileNumber), offset: 0 });
     }
   }

@@ -25,12 +25,12 @@
  * a file that may be gone.
  */
 import { isKoruError } from '@koru/engine';
-import { ClosedError, CorruptionError, IoError } from '../errors.js';
+import { ClosedError, IoError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
-import { DEFAULT_PICKER_OPTIONS, levelsOf, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
+import { DEFAULT_PICKER_OPTIONS, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
 import type { RandomAccessFile, StorageDirectory } from './io.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
-import { writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
+import type { SegmentMeta } from './manifest.js';
 import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
@@ -43,6 +43,8 @@ import type { SegmentWriterOptions } from './segment-writer.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
 import { recoverTree, type Frozen, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
 import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
+import { TreeFiles } from './tree-files.js';
+import { TreeStatus } from './tree-status.js';
 import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
 import { removeWal, WalWriter } from './wal.js';
 
@@ -125,56 +127,40 @@ const MIB = 1024 * 1024;
 
 /** The engine. Open with {@link LsmTree.open}. */
 export class LsmTree {
-  readonly #dir: StorageDirectory;
+  readonly #status: TreeStatus;
+  readonly #files: TreeFiles;
   readonly #flushRunner: MergeRunner;
   readonly #mergeRunner: MergeRunner;
-  readonly #cache: BlockCache;
   readonly #keepLogBytes: number;
   readonly #options: Required<Pick<LsmTreeOptions, 'sync' | 'syncIntervalMs' | 'memtableBytes' | 'targetFileBytes' | 'autoMerge'>>;
   readonly #picker: PickerOptions;
   readonly #writer: SegmentWriterOptions;
   readonly #filterParts: number;
-  readonly #onError: (error: unknown) => void;
   readonly #pointers = new Map<number, string>();
-  readonly #readers = new Map<number, SegmentReader>();
-  /** Segments pinned by open checkpoints, with how many pin each (see {@link checkpoint}). */
-  readonly #pins = new Map<number, number>();
-  /** Pinned segments a merge replaced: deleted when their last pin goes. */
-  readonly #obsoletePinned = new Set<number>();
   /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
   readonly #incoming = new Set<number>();
-  #manifest: ManifestState;
-  #levels: SegmentMeta[][];
   #mem = new Memtable();
   #frozen: Frozen[] = [];
   /** The active log; created at the first write (a process that only reads writes no file). */
   #wal: WalWriter | undefined;
   /** The active log's file number (reserved at open and at each rotation). */
   #walNumber: number;
-  #nextFile: number;
   #flushing: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   #flushRetryMs = 0;
-  #broken: unknown;
-  #closed = false;
   #flushes = 0;
   #merges = 0;
   #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
   #filterHook: MergeFilterHook | undefined;
-  /** Changes on every write and install: a cursor made before refuses to go on. */
-  epoch = 0;
 
   private constructor(options: LsmTreeOptions, recovered: RecoveredTree) {
-    const { manifest } = recovered;
-    this.#dir = options.dir;
     this.#flushRunner = options.flushRunner;
     this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
-    this.#cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
     this.#options = {
       sync: options.sync ?? 'periodic',
       syncIntervalMs: options.syncIntervalMs ?? 100,
@@ -186,18 +172,22 @@ export class LsmTree {
     this.#writer = options.writer ?? {};
     this.#filterParts = this.#writer.filterKeyParts ?? 0;
     this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
-    this.#onError = options.onBackgroundError ?? (() => {});
-    this.#manifest = manifest;
-    this.#levels = levelsOf(manifest.segments, this.#picker.maxLevel);
+    this.#status = new TreeStatus(options.onBackgroundError ?? (() => {}));
+    const cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
+    this.#files = new TreeFiles(options.dir, cache, this.#status, recovered.manifest, recovered.next, this.#picker.maxLevel);
     this.#frozen = recovered.frozen;
-    this.#nextFile = recovered.next;
     this.#recovery = recovered.report;
-    this.#walNumber = this.#nextFile++;
+    this.#walNumber = this.#files.allocate();
+  }
+
+  /** Changes on every write and install: a cursor made before refuses to go on. */
+  get epoch(): number {
+    return this.#status.epoch;
   }
 
   /** The active log, created on first use. */
   #activeWal(): WalWriter {
-    return (this.#wal ??= WalWriter.create(this.#dir, this.#walNumber, { sync: this.#options.sync }));
+    return (this.#wal ??= WalWriter.create(this.#files.dir, this.#walNumber, { sync: this.#options.sync }));
   }
 
   /**
@@ -227,13 +217,13 @@ export class LsmTree {
 
   /** The properties stored in the manifest by {@link setProperties}. */
   get properties(): Readonly<Record<string, unknown>> {
-    return this.#manifest.properties;
+    return this.#files.manifest.properties;
   }
 
   /** Replaces the stored properties (one atomic manifest write). */
   setProperties(properties: Readonly<Record<string, unknown>>): void {
-    this.#checkOpen();
-    this.#installManifest({ ...this.#manifest, properties });
+    this.#status.checkOpen();
+    this.#files.install({ ...this.#files.manifest, properties });
   }
 
   /** Sets (or, with undefined, removes) the hook that filters merges (see {@link MergeFilterHook}). */
@@ -249,13 +239,13 @@ export class LsmTree {
    * @throws STORAGE_FULL / IO_ERROR with nothing of the batch applied
    */
   write(entries: readonly Entry[]): void {
-    this.#checkWritable();
+    this.#status.checkWritable();
     if (entries.length === 0) return;
     // A failed append leaves nothing of the batch in the log (the writer cuts what it
     // wrote, or refuses every later call itself when it cannot): nothing to undo here.
     this.#activeWal().append(entries);
     for (const e of entries) this.#mem.put(e.key, e.kind, e.value);
-    this.epoch++;
+    this.#status.epoch++;
     if (this.#options.sync === 'periodic') this.#scheduleSync();
     if (this.#mem.bytes >= this.#options.memtableBytes) this.#rotate();
   }
@@ -277,13 +267,13 @@ export class LsmTree {
   writable(): Promise<void> | undefined {
     if (this.#frozen.length >= 2 && this.#flushing !== undefined) return this.#flushing.then(() => this.writable());
     // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
-    if (this.#levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
+    if (this.#files.levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
     return undefined;
   }
 
   /** Syncs the log now. */
   sync(): void {
-    this.#checkWritable();
+    this.#status.checkWritable();
     this.#wal?.sync();
   }
 
@@ -296,7 +286,7 @@ export class LsmTree {
   }
 
   #find(key: string): Found | undefined {
-    this.#checkOpen();
+    this.#status.checkOpen();
     let f = this.#mem.get(key);
     if (f !== undefined) return f;
     for (const fr of this.#frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
@@ -306,14 +296,15 @@ export class LsmTree {
     let hashed = false;
     let h1 = 0;
     let h2 = 0;
-    for (let l = 0; l < this.#levels.length; l++) {
-      const level = this.#levels[l]!;
+    const levels = this.#files.levels;
+    for (let l = 0; l < levels.length; l++) {
+      const level = levels[l]!;
       // Level 0's files overlap: each may hold the key. Deeper levels: one file at most.
       const n = l === 0 ? level.length : 1;
       for (let i = 0; i < n; i++) {
         const s = l === 0 ? level[i]! : this.#fileFor(level, key);
         if (s === undefined || s.count === 0 || key < s.firstKey || key > s.lastKey) continue;
-        const r = this.#reader(s);
+        const r = this.#files.reader(s);
         if (filterKey !== undefined) {
           if (r.filterKeyParts === parts) {
             if (!hashed) {
@@ -336,27 +327,28 @@ export class LsmTree {
    * only keys of that filter key may be trusted (seek to its prefix and stop after it).
    */
   cursor(options: { readonly filterKey?: string; readonly deletes?: boolean } = {}): LsmCursor {
-    this.#checkOpen();
+    this.#status.checkOpen();
     const { filterKey } = options;
     const sources: EntryCursor[] = [this.#mem.cursor()];
     for (const fr of this.#frozen) sources.push(fr.mem.cursor());
-    for (const s of this.#levels[0]!) {
+    const levels = this.#files.levels;
+    for (const s of levels[0]!) {
       if (s.count === 0) continue;
-      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#mayContainFilterKey(this.#reader(s), filterKey))) continue;
-      sources.push(this.#reader(s).cursor());
+      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#mayContainFilterKey(this.#files.reader(s), filterKey))) continue;
+      sources.push(this.#files.reader(s).cursor());
     }
-    for (let l = 1; l < this.#levels.length; l++) {
-      let files = this.#levels[l]!;
+    for (let l = 1; l < levels.length; l++) {
+      let files = levels[l]!;
       if (files.length === 0) continue;
       if (filterKey !== undefined) {
         // Entries of one filter key are never split between files of a level.
         const s = this.#fileFor(files, filterKey) ?? this.#fileAfter(files, filterKey);
-        if (s === undefined || !this.#mayContainFilterKey(this.#reader(s), filterKey)) continue;
+        if (s === undefined || !this.#mayContainFilterKey(this.#files.reader(s), filterKey)) continue;
         files = [s];
       }
-      sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
+      sources.push(files.length === 1 ? this.#files.reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#files.reader(s).cursor()));
     }
-    return new TreeCursor(new MergingCursor(sources), () => this.epoch, options.deletes === true);
+    return new TreeCursor(new MergingCursor(sources), () => this.#status.epoch, options.deletes === true);
   }
 
   /**
@@ -371,7 +363,7 @@ export class LsmTree {
    * @throws InvalidArgumentError for a `from` outside `prefix`; CorruptionError; IoError
    */
   scanKey(prefix: string, visit: KeyVisitor, from: string = prefix): void {
-    this.#checkOpen();
+    this.#status.checkOpen();
     // One scan is kept for the common case; a visitor reading another prefix gets its own.
     const scan = this.#keyScan.busy ? new KeyScan() : this.#keyScan;
     scan.begin();
@@ -386,7 +378,7 @@ export class LsmTree {
       let h2 = 0;
       const mayHold = (s: SegmentMeta): SegmentReader | undefined => {
         if (s.count === 0 || s.lastKey < from || (s.firstKey > prefix && !s.firstKey.startsWith(prefix))) return undefined;
-        const r = this.#reader(s);
+        const r = this.#files.reader(s);
         // A file written under another rule has filters over other keys: not asked.
         if (filterKey === undefined || r.filterKeyParts !== parts) return r;
         if (!hashed) {
@@ -396,12 +388,13 @@ export class LsmTree {
         }
         return r.mayContainHashed(filterKey, h1, h2) ? r : undefined;
       };
-      for (const s of this.#levels[0]!) {
+      const levels = this.#files.levels;
+      for (const s of levels[0]!) {
         const r = mayHold(s);
         if (r !== undefined) scan.addSegment(r);
       }
-      for (let l = 1; l < this.#levels.length; l++) {
-        const files = this.#levels[l]!;
+      for (let l = 1; l < levels.length; l++) {
+        const files = levels[l]!;
         // The first file ending at or after `from` holds the first key ≥ it; entries of
         // one filter key are never split between files of a level. Other prefixes: each
         // file meeting the range (the files of a level are disjoint, so each is a source).
@@ -415,8 +408,8 @@ export class LsmTree {
       scan.busy = false;
       throw e;
     }
-    const epoch = this.epoch;
-    scan.run(prefix, from, visit, () => this.epoch === epoch);
+    const epoch = this.#status.epoch;
+    scan.run(prefix, from, visit, () => this.#status.epoch === epoch);
   }
 
   /**
@@ -439,40 +432,17 @@ export class LsmTree {
     return files.find((f) => f.firstKey >= key);
   }
 
-  #reader(s: SegmentMeta): SegmentReader {
-    let r = this.#readers.get(s.fileNumber);
-    if (r === undefined) {
-      const file = this.#dir.open(segmentFileName(s.fileNumber), 'read');
-      try {
-        r = SegmentReader.open(file, s.fileNumber, this.#cache);
-      } catch (e) {
-        file.close();
-        throw e;
-      }
-      if (r.info.count !== s.count || r.info.firstKey !== s.firstKey || r.info.lastKey !== s.lastKey) {
-        r.close();
-        throw new CorruptionError(`${this.#dir.location}/${segmentFileName(s.fileNumber)} does not hold what the manifest says (${r.info.count} entries, ${s.count} expected)`, {
-          file: segmentFileName(s.fileNumber),
-          offset: 0,
-        });
-      }
-      this.#readers.set(s.fileNumber, r);
-    }
-    return r;
-  }
-
   // ---- background work -------------------------------------------------------
 
   #scheduleSync(): void {
     if (this.#syncTimer !== undefined) return;
     this.#syncTimer = setTimeout(() => {
       this.#syncTimer = undefined;
-      if (this.#closed || this.#broken !== undefined) return;
+      if (this.#status.closed || this.#status.broken !== undefined) return;
       try {
         this.#wal?.sync();
       } catch (e) {
-        this.#broken = e;
-        this.#onError(e);
+        this.#status.breakWrites(e);
       }
     }, this.#options.syncIntervalMs);
     (this.#syncTimer as { unref?: () => void }).unref?.();
@@ -490,8 +460,8 @@ export class LsmTree {
     this.#frozen.unshift({ mem: this.#mem, wal: wal.fileNumber, bytes: wal.bytes });
     this.#mem = new Memtable();
     this.#wal = undefined;
-    this.#walNumber = this.#nextFile++;
-    this.epoch++;
+    this.#walNumber = this.#files.allocate();
+    this.#status.epoch++;
     this.#scheduleFlush();
   }
 
@@ -503,14 +473,14 @@ export class LsmTree {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushing !== undefined || this.#frozen.length === 0 || this.#closed) return;
+    if (this.#flushing !== undefined || this.#frozen.length === 0 || this.#status.closed) return;
     // Every frozen log goes into one level-0 segment (logs kept from earlier sessions are
     // small, and each would otherwise be a file of its own).
     const flushed = [...this.#frozen];
     const job: MergeJob = {
       inputs: flushed.map((f) => ({ wal: f.wal })),
       outputLevel: 0,
-      firstFileNumber: this.#nextFile++,
+      firstFileNumber: this.#files.allocate(),
       maxOutputs: 1,
       targetFileBytes: Number.MAX_SAFE_INTEGER,
       dropDeletes: false,
@@ -527,10 +497,10 @@ export class LsmTree {
           } catch (e) {
             // A manifest that could not be written (a full disk): the logs still hold
             // everything, and the flush is tried again later.
-            this.#backgroundFailed(e);
+            this.#status.backgroundFailed(e);
           }
         },
-        (e: unknown) => this.#backgroundFailed(e),
+        (e: unknown) => this.#status.backgroundFailed(e),
       )
       .finally(() => {
         this.#flushing = undefined;
@@ -548,7 +518,7 @@ export class LsmTree {
    * and its log stay, so reads and the next open see every write meanwhile.
    */
   #retryFlushLater(): void {
-    if (this.#closed || this.#retryTimer !== undefined) return;
+    if (this.#status.closed || this.#retryTimer !== undefined) return;
     this.#flushRetryMs = Math.min(30_000, Math.max(100, this.#flushRetryMs * 2));
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
@@ -562,17 +532,17 @@ export class LsmTree {
     const remaining = this.#frozen.filter((f) => !flushed.includes(f));
     // Logs still needed: the frozen ones not flushed yet, and the active one.
     const logNumber = Math.min(this.#walNumber, ...remaining.map((f) => f.wal));
-    this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments, ...added], logNumber });
-    for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
+    this.#files.install({ ...this.#files.manifest, segments: [...this.#files.manifest.segments, ...added], logNumber });
+    for (const o of result.outputs) if (o.count === 0) this.#files.dir.remove(segmentFileName(o.fileNumber));
     this.#frozen = remaining;
-    for (const f of flushed) removeWal(this.#dir, f.wal);
+    for (const f of flushed) removeWal(this.#files.dir, f.wal);
     this.#flushes++;
-    this.epoch++;
+    this.#status.epoch++;
   }
 
   #scheduleMerge(): void {
-    if (!this.#options.autoMerge || this.#merging !== undefined || this.#closed) return;
-    const picked = pickMerge(this.#manifest.segments, this.#picker, this.#pointers);
+    if (!this.#options.autoMerge || this.#merging !== undefined || this.#status.closed) return;
+    const picked = pickMerge(this.#files.manifest.segments, this.#picker, this.#pointers);
     if (picked === undefined) return;
     let ok = false;
     this.#merging = this.#runMerge(picked)
@@ -580,7 +550,7 @@ export class LsmTree {
         () => {
           ok = true;
         },
-        (e: unknown) => this.#backgroundFailed(e),
+        (e: unknown) => this.#status.backgroundFailed(e),
       )
       .finally(() => {
         this.#merging = undefined;
@@ -593,8 +563,7 @@ export class LsmTree {
   async #runMerge(picked: PickedMerge, full = false): Promise<void> {
     const inBytes = picked.inputs.reduce((n, s) => n + s.bytes, 0);
     const maxOutputs = picked.inputs.length + Math.ceil(inBytes / this.#options.targetFileBytes) + 1;
-    const first = this.#nextFile;
-    this.#nextFile += maxOutputs;
+    const first = this.#files.allocate(maxOutputs);
     const job: MergeJob = {
       inputs: picked.inputs.map((s) => ({ segment: s.fileNumber })),
       outputLevel: picked.outputLevel,
@@ -607,52 +576,26 @@ export class LsmTree {
     const hook = this.#filterHook;
     const filter = hook?.forMerge({ bottommost: picked.dropDeletes, full, outputLevel: picked.outputLevel });
     const result = await this.#mergeRunner.run(filter === undefined ? job : { ...job, filter });
-    if (this.#closed) {
-      for (const o of result.outputs) this.#discard(segmentFileName(o.fileNumber));
+    if (this.#status.closed) {
+      for (const o of result.outputs) this.#files.discard(segmentFileName(o.fileNumber));
       return;
     }
     const gone = new Set(picked.inputs.map((s) => s.fileNumber));
     const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: picked.outputLevel }));
-    const segments = [...this.#manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added];
+    const segments = [...this.#files.manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added];
     // What the filter removed is recorded with the outputs that no longer hold it: one manifest write.
-    const properties = filter === undefined || hook === undefined ? this.#manifest.properties : hook.propertiesAfter(result.filterReport, this.#manifest.properties);
-    this.#installManifest({ ...this.#manifest, segments, properties });
-    for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
-    for (const n of gone) {
-      this.#readers.get(n)?.close();
-      this.#readers.delete(n);
-      this.#cache.evictFile(n);
-      // A checkpoint still streams it: deleted when the checkpoint is released.
-      if (this.#pins.has(n)) this.#obsoletePinned.add(n);
-      else this.#discard(segmentFileName(n));
-    }
+    const properties = filter === undefined || hook === undefined ? this.#files.manifest.properties : hook.propertiesAfter(result.filterReport, this.#files.manifest.properties);
+    this.#files.install({ ...this.#files.manifest, segments, properties });
+    for (const o of result.outputs) if (o.count === 0) this.#files.dir.remove(segmentFileName(o.fileNumber));
+    // A file a checkpoint still streams stays until the checkpoint is released.
+    this.#files.retire(gone);
     this.#merges++;
-    this.epoch++;
-  }
-
-  /** Deletes a file no longer named by the manifest, off this thread where the directory can. */
-  #discard(name: string): void {
-    if (this.#dir.removeLater !== undefined) this.#dir.removeLater(name);
-    else this.#dir.remove(name);
-  }
-
-  #backgroundFailed(e: unknown): void {
-    if (this.#closed) return; // a merge cut short by close: its inputs stay, nothing to report
-    // The inputs are untouched and still named by the manifest: nothing is lost, and the
-    // work is tried again after the next write rotates or installs.
-    this.#onError(e);
-  }
-
-  #installManifest(next: Omit<ManifestState, 'nextFileNumber'> & { nextFileNumber?: number }): void {
-    const state: ManifestState = { ...next, formatVersion: 1, nextFileNumber: this.#nextFile };
-    writeManifest(this.#dir, state);
-    this.#manifest = state;
-    this.#levels = levelsOf(state.segments, this.#picker.maxLevel);
+    this.#status.epoch++;
   }
 
   /** Flushes the memtable into a segment now and waits for it. */
   async flush(): Promise<void> {
-    this.#checkWritable();
+    this.#status.checkWritable();
     this.#rotate();
     // Also a retry of a flush that failed before, without waiting for its pause.
     if (this.#retryTimer !== undefined) {
@@ -671,7 +614,7 @@ export class LsmTree {
   async compact(): Promise<void> {
     await this.flush();
     while (this.#merging !== undefined) await this.#merging;
-    const picked = pickFullMerge(this.#manifest.segments);
+    const picked = pickFullMerge(this.#files.manifest.segments);
     if (picked === undefined) return;
     const run = this.#runMerge(picked, true);
     this.#merging = run.then(
@@ -694,7 +637,7 @@ export class LsmTree {
     }
     // Logs kept from an earlier session are flushed too: idle means nothing left to do.
     this.#scheduleFlush();
-    while (!this.#closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
+    while (!this.#status.closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
       await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
     }
   }
@@ -711,34 +654,26 @@ export class LsmTree {
    */
   async checkpoint(): Promise<TreeCheckpoint> {
     await this.flush();
-    this.#checkOpen();
-    const segments = this.#manifest.segments;
-    for (const s of segments) this.#pins.set(s.fileNumber, (this.#pins.get(s.fileNumber) ?? 0) + 1);
+    this.#status.checkOpen();
+    const segments = this.#files.manifest.segments;
     const live = new Set(segments.map((s) => s.fileNumber));
+    this.#files.pin(live);
     const open = new Map<number, RandomAccessFile>();
     let released = false;
     return {
       segments,
       read: (fileNumber, offset, length) => {
-        if (released || this.#closed) throw new ClosedError();
+        if (released || this.#status.closed) throw new ClosedError();
         if (!live.has(fileNumber)) throw new RangeError(`segment ${fileNumber} is not part of this checkpoint`);
         let f = open.get(fileNumber);
-        if (f === undefined) open.set(fileNumber, (f = this.#dir.open(segmentFileName(fileNumber), 'read')));
+        if (f === undefined) open.set(fileNumber, (f = this.#files.dir.open(segmentFileName(fileNumber), 'read')));
         return f.read(offset, length);
       },
       release: () => {
         if (released) return;
         released = true;
         for (const f of open.values()) f.close();
-        for (const n of live) {
-          const left = this.#pins.get(n)! - 1;
-          if (left > 0) {
-            this.#pins.set(n, left);
-            continue;
-          }
-          this.#pins.delete(n);
-          if (this.#obsoletePinned.delete(n) && !this.#closed) this.#discard(segmentFileName(n));
-        }
+        this.#files.unpin(live);
       },
     };
   }
@@ -753,29 +688,29 @@ export class LsmTree {
    * @throws RangeError when the number is taken (a live or reserved segment, an existing file); ClosedError; IoError
    */
   reserveIncoming(fileNumber: number): void {
-    this.#checkWritable();
+    this.#status.checkWritable();
     if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) throw new RangeError(`${String(fileNumber)} is not a file number`);
     const name = segmentFileName(fileNumber);
-    if (this.#incoming.has(fileNumber) || this.#manifest.segments.some((s) => s.fileNumber === fileNumber) || this.#dir.exists(name)) {
+    if (this.#incoming.has(fileNumber) || this.#files.manifest.segments.some((s) => s.fileNumber === fileNumber) || this.#files.dir.exists(name)) {
       throw new RangeError(`segment file ${name} exists already`);
     }
-    if (!this.#dir.exists(MANIFEST_FILE)) this.#installManifest({ ...this.#manifest });
+    if (!this.#files.dir.exists(MANIFEST_FILE)) this.#files.install({ ...this.#files.manifest });
     this.#incoming.add(fileNumber);
-    this.#nextFile = Math.max(this.#nextFile, fileNumber + 1);
+    this.#files.reserveThrough(fileNumber);
   }
 
   /** Opens the file of a reserved incoming segment (`create` for the first bytes, `append` after). @throws RangeError for a number not reserved */
   openIncoming(fileNumber: number, mode: 'create' | 'append'): RandomAccessFile {
-    this.#checkWritable();
+    this.#status.checkWritable();
     if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
-    return this.#dir.open(segmentFileName(fileNumber), mode);
+    return this.#files.dir.open(segmentFileName(fileNumber), mode);
   }
 
   /** Deletes reserved incoming segments that will not be installed. */
   dropIncoming(fileNumbers: readonly number[]): void {
     for (const n of fileNumbers) {
       if (!this.#incoming.delete(n)) continue;
-      this.#dir.remove(segmentFileName(n));
+      this.#files.dir.remove(segmentFileName(n));
     }
   }
 
@@ -789,22 +724,22 @@ export class LsmTree {
    *   overlapping levels or a tree that is not empty; IoError
    */
   installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>, properties: Readonly<Record<string, unknown>> = {}): void {
-    this.#checkWritable();
-    if (this.#manifest.segments.length > 0 || this.#mem.count > 0 || this.#frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
+    this.#status.checkWritable();
+    if (this.#files.manifest.segments.length > 0 || this.#mem.count > 0 || this.#frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
     const added: SegmentMeta[] = [];
     for (const { fileNumber, level } of incoming) {
       if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
       if (!Number.isSafeInteger(level) || level < 0 || level > this.#picker.maxLevel) throw new RangeError(`level ${level} is not between 0 and ${this.#picker.maxLevel}`);
-      const info = verifyIncoming(this.#dir, fileNumber, this.#cache);
+      const info = verifyIncoming(this.#files.dir, fileNumber, this.#files.cache);
       if (info.count > 0) added.push({ ...info, level });
     }
     checkLevels(added);
-    this.#dir.syncDirectory();
+    this.#files.dir.syncDirectory();
     // The active log is still empty (checked above): logs below it are none.
-    this.#installManifest({ ...this.#manifest, segments: added, logNumber: this.#walNumber, properties: { ...this.#manifest.properties, ...properties } });
+    this.#files.install({ ...this.#files.manifest, segments: added, logNumber: this.#walNumber, properties: { ...this.#files.manifest.properties, ...properties } });
     for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
-    for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#dir.remove(segmentFileName(s.fileNumber));
-    this.epoch++;
+    for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#files.dir.remove(segmentFileName(s.fileNumber));
+    this.#status.epoch++;
     this.#scheduleMerge();
   }
 
@@ -812,19 +747,17 @@ export class LsmTree {
 
   /** Levels, memtables, cache and readers. */
   stats(): LsmStats {
-    let readerBytes = 0;
-    for (const r of this.#readers.values()) readerBytes += r.residentBytes;
     return {
-      levels: this.#levels.map((files) => ({
+      levels: this.#files.levels.map((files) => ({
         files: files.length,
         bytes: files.reduce((n, f) => n + f.bytes, 0),
         entries: files.reduce((n, f) => n + f.count, 0),
       })),
       memtableBytes: this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0),
       frozenMemtables: this.#frozen.length,
-      cacheBytes: this.#cache.bytes,
-      readerBytes,
-      openReaders: this.#readers.size,
+      cacheBytes: this.#files.cache.bytes,
+      readerBytes: this.#files.readerBytes(),
+      openReaders: this.#files.openReaders,
       flushes: this.#flushes,
       merges: this.#merges,
     };
@@ -832,14 +765,14 @@ export class LsmTree {
 
   /** The live segments (as the manifest names them). */
   segments(): readonly SegmentMeta[] {
-    return this.#manifest.segments;
+    return this.#files.manifest.segments;
   }
 
   /** Bytes of every file of the tree (segments and logs). */
   diskBytes(): number {
     let n = this.#wal?.bytes ?? 0;
     for (const f of this.#frozen) n += f.bytes;
-    for (const s of this.#manifest.segments) n += s.bytes;
+    for (const s of this.#files.manifest.segments) n += s.bytes;
     return n;
   }
 
@@ -849,8 +782,8 @@ export class LsmTree {
    * releases every file. The tree owns its runners. Idempotent.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#broken === undefined) {
+    if (this.#status.closed) return;
+    if (this.#status.broken === undefined) {
       try {
         // Little unflushed: left in the logs (synced below) for the next open to replay.
         if (this.#smallEnoughToKeep()) await this.#flushing;
@@ -860,8 +793,8 @@ export class LsmTree {
         if (!isKoruError(e)) throw e;
       }
     }
-    this.#closed = true;
-    this.epoch++;
+    this.#status.closed = true;
+    this.#status.epoch++;
     if (this.#mergeRunner !== this.#flushRunner) await this.#mergeRunner.close();
     while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
     await this.#flushRunner.close();
@@ -869,22 +802,10 @@ export class LsmTree {
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
     try {
-      if (this.#broken === undefined) this.#wal?.sync();
+      if (this.#status.broken === undefined) this.#wal?.sync();
     } finally {
       this.#wal?.close();
-      for (const r of this.#readers.values()) r.close();
-      this.#readers.clear();
-    }
-  }
-
-  #checkOpen(): void {
-    if (this.#closed) throw new ClosedError();
-  }
-
-  #checkWritable(): void {
-    this.#checkOpen();
-    if (this.#broken !== undefined) {
-      throw isKoruError(this.#broken) ? this.#broken : new IoError(`the engine stopped after a failed write: ${String(this.#broken)}`, this.#broken);
+      this.#files.close();
     }
   }
 }

@@ -35,7 +35,6 @@ import type { MergeJob, MergeResult } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
 import { KeyScan, type KeyVisitor } from './key-scan.js';
-import { Memtable } from './memtable.js';
 import { murmur3 } from './bloom.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
 import { SegmentReader } from './segment-reader.js';
@@ -45,13 +44,14 @@ import { recoverTree, type Frozen, type LsmRecovery, type RecoveredTree } from '
 import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeFiles } from './tree-files.js';
 import { TreeStatus } from './tree-status.js';
+import { MAX_KEPT_LOGS, TreeWrites } from './tree-writes.js';
 import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
-import { removeWal, WalWriter } from './wal.js';
 
 export type { LsmCursor } from './tree-cursor.js';
 export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
 export type { TreeCheckpoint } from './tree-checkpoint.js';
+export { MAX_KEPT_LOGS } from './tree-writes.js';
 
 /** Options of {@link LsmTree.open}. */
 export interface LsmTreeOptions {
@@ -106,9 +106,6 @@ export interface MergeFilterHook {
   propertiesAfter(report: Readonly<Record<string, unknown>> | undefined, properties: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
 }
 
-/** At most this many logs are left unflushed at close (see {@link LsmTreeOptions.keepLogBytes}). */
-export const MAX_KEPT_LOGS = 8;
-
 /** What the tree holds, for stats and tests. */
 export interface LsmStats {
   readonly levels: ReadonlyArray<{ readonly files: number; readonly bytes: number; readonly entries: number }>;
@@ -131,23 +128,16 @@ export class LsmTree {
   readonly #files: TreeFiles;
   readonly #flushRunner: MergeRunner;
   readonly #mergeRunner: MergeRunner;
-  readonly #keepLogBytes: number;
-  readonly #options: Required<Pick<LsmTreeOptions, 'sync' | 'syncIntervalMs' | 'memtableBytes' | 'targetFileBytes' | 'autoMerge'>>;
+  readonly #writes: TreeWrites;
+  readonly #options: Required<Pick<LsmTreeOptions, 'targetFileBytes' | 'autoMerge'>>;
   readonly #picker: PickerOptions;
   readonly #writer: SegmentWriterOptions;
   readonly #filterParts: number;
   readonly #pointers = new Map<number, string>();
   /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
   readonly #incoming = new Set<number>();
-  #mem = new Memtable();
-  #frozen: Frozen[] = [];
-  /** The active log; created at the first write (a process that only reads writes no file). */
-  #wal: WalWriter | undefined;
-  /** The active log's file number (reserved at open and at each rotation). */
-  #walNumber: number;
   #flushing: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
-  #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   #flushRetryMs = 0;
@@ -162,32 +152,28 @@ export class LsmTree {
     this.#flushRunner = options.flushRunner;
     this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
     this.#options = {
-      sync: options.sync ?? 'periodic',
-      syncIntervalMs: options.syncIntervalMs ?? 100,
-      memtableBytes: options.memtableBytes ?? 8 * MIB,
       targetFileBytes: options.targetFileBytes ?? 32 * MIB,
       autoMerge: options.autoMerge ?? true,
     };
-    this.#keepLogBytes = options.keepLogBytes ?? 256 * 1024;
     this.#writer = options.writer ?? {};
     this.#filterParts = this.#writer.filterKeyParts ?? 0;
     this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
     this.#status = new TreeStatus(options.onBackgroundError ?? (() => {}));
     const cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
     this.#files = new TreeFiles(options.dir, cache, this.#status, recovered.manifest, recovered.next, this.#picker.maxLevel);
-    this.#frozen = recovered.frozen;
+    const writes = {
+      sync: options.sync ?? 'periodic',
+      syncIntervalMs: options.syncIntervalMs ?? 100,
+      memtableBytes: options.memtableBytes ?? 8 * MIB,
+      keepLogBytes: options.keepLogBytes ?? 256 * 1024,
+    };
+    this.#writes = new TreeWrites(this.#files, this.#status, writes, recovered.frozen, () => this.#scheduleFlush());
     this.#recovery = recovered.report;
-    this.#walNumber = this.#files.allocate();
   }
 
   /** Changes on every write and install: a cursor made before refuses to go on. */
   get epoch(): number {
     return this.#status.epoch;
-  }
-
-  /** The active log, created on first use. */
-  #activeWal(): WalWriter {
-    return (this.#wal ??= WalWriter.create(this.#files.dir, this.#walNumber, { sync: this.#options.sync }));
   }
 
   /**
@@ -198,7 +184,7 @@ export class LsmTree {
   static open(options: LsmTreeOptions): LsmTree {
     const recovered = recoverTree(options.dir, options.repair === true);
     const tree = new LsmTree(options, recovered);
-    if (!tree.#smallEnoughToKeep()) tree.#scheduleFlush();
+    if (!tree.#writes.smallEnoughToKeep()) tree.#scheduleFlush();
     // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
     // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
     // a write's flush starts it sooner.
@@ -240,14 +226,7 @@ export class LsmTree {
    */
   write(entries: readonly Entry[]): void {
     this.#status.checkWritable();
-    if (entries.length === 0) return;
-    // A failed append leaves nothing of the batch in the log (the writer cuts what it
-    // wrote, or refuses every later call itself when it cannot): nothing to undo here.
-    this.#activeWal().append(entries);
-    for (const e of entries) this.#mem.put(e.key, e.kind, e.value);
-    this.#status.epoch++;
-    if (this.#options.sync === 'periodic') this.#scheduleSync();
-    if (this.#mem.bytes >= this.#options.memtableBytes) this.#rotate();
+    this.#writes.write(entries);
   }
 
   /** Puts one key (a batch of one). */
@@ -265,7 +244,7 @@ export class LsmTree {
    * that write faster than flushes complete wait here (undefined: no need).
    */
   writable(): Promise<void> | undefined {
-    if (this.#frozen.length >= 2 && this.#flushing !== undefined) return this.#flushing.then(() => this.writable());
+    if (this.#writes.frozen.length >= 2 && this.#flushing !== undefined) return this.#flushing.then(() => this.writable());
     // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
     if (this.#files.levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
     return undefined;
@@ -274,7 +253,7 @@ export class LsmTree {
   /** Syncs the log now. */
   sync(): void {
     this.#status.checkWritable();
-    this.#wal?.sync();
+    this.#writes.sync();
   }
 
   // ---- reads -----------------------------------------------------------------
@@ -287,9 +266,10 @@ export class LsmTree {
 
   #find(key: string): Found | undefined {
     this.#status.checkOpen();
-    let f = this.#mem.get(key);
+    const writes = this.#writes;
+    let f = writes.mem.get(key);
     if (f !== undefined) return f;
-    for (const fr of this.#frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
+    for (const fr of writes.frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
     const parts = this.#filterParts;
     const filterKey = filterKeyOf(key, parts);
     // The filter key's hashes, made once for every segment asked (0/0 until then).
@@ -329,8 +309,8 @@ export class LsmTree {
   cursor(options: { readonly filterKey?: string; readonly deletes?: boolean } = {}): LsmCursor {
     this.#status.checkOpen();
     const { filterKey } = options;
-    const sources: EntryCursor[] = [this.#mem.cursor()];
-    for (const fr of this.#frozen) sources.push(fr.mem.cursor());
+    const sources: EntryCursor[] = [this.#writes.mem.cursor()];
+    for (const fr of this.#writes.frozen) sources.push(fr.mem.cursor());
     const levels = this.#files.levels;
     for (const s of levels[0]!) {
       if (s.count === 0) continue;
@@ -368,8 +348,9 @@ export class LsmTree {
     const scan = this.#keyScan.busy ? new KeyScan() : this.#keyScan;
     scan.begin();
     try {
-      if (this.#mem.count > 0) scan.addCursor(this.#mem.cursor());
-      for (const fr of this.#frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
+      const { mem, frozen } = this.#writes;
+      if (mem.count > 0) scan.addCursor(mem.cursor());
+      for (const fr of frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
       const parts = this.#filterParts;
       // The prefix's filter key, when it is every such key's (else the filters cannot tell).
       const filterKey = parts > 0 ? filterKeyOf(prefix, parts) : undefined;
@@ -434,49 +415,11 @@ export class LsmTree {
 
   // ---- background work -------------------------------------------------------
 
-  #scheduleSync(): void {
-    if (this.#syncTimer !== undefined) return;
-    this.#syncTimer = setTimeout(() => {
-      this.#syncTimer = undefined;
-      if (this.#status.closed || this.#status.broken !== undefined) return;
-      try {
-        this.#wal?.sync();
-      } catch (e) {
-        this.#status.breakWrites(e);
-      }
-    }, this.#options.syncIntervalMs);
-    (this.#syncTimer as { unref?: () => void }).unref?.();
-  }
-
-  /** Freezes the memtable and starts a new log; the frozen one is flushed in the background. */
-  #rotate(): void {
-    if (this.#mem.count === 0) return;
-    // The frozen log is read by the flush in another thread: sync it so the segment
-    // never holds a write the log could still lose.
-    // A memtable with entries has its log (written first).
-    const wal = this.#wal!;
-    wal.sync();
-    wal.close();
-    this.#frozen.unshift({ mem: this.#mem, wal: wal.fileNumber, bytes: wal.bytes });
-    this.#mem = new Memtable();
-    this.#wal = undefined;
-    this.#walNumber = this.#files.allocate();
-    this.#status.epoch++;
-    this.#scheduleFlush();
-  }
-
-  /** True while the unflushed writes are few enough to be left in their logs (see {@link LsmTreeOptions.keepLogBytes}). */
-  #smallEnoughToKeep(): boolean {
-    const logs = this.#frozen.length + (this.#mem.count > 0 ? 1 : 0);
-    const bytes = this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0);
-    return logs <= MAX_KEPT_LOGS && bytes < this.#keepLogBytes;
-  }
-
   #scheduleFlush(): void {
-    if (this.#flushing !== undefined || this.#frozen.length === 0 || this.#status.closed) return;
+    if (this.#flushing !== undefined || this.#writes.frozen.length === 0 || this.#status.closed) return;
     // Every frozen log goes into one level-0 segment (logs kept from earlier sessions are
     // small, and each would otherwise be a file of its own).
-    const flushed = [...this.#frozen];
+    const flushed = [...this.#writes.frozen];
     const job: MergeJob = {
       inputs: flushed.map((f) => ({ wal: f.wal })),
       outputLevel: 0,
@@ -529,13 +472,10 @@ export class LsmTree {
 
   #installFlush(flushed: readonly Frozen[], result: MergeResult): void {
     const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: 0 }));
-    const remaining = this.#frozen.filter((f) => !flushed.includes(f));
-    // Logs still needed: the frozen ones not flushed yet, and the active one.
-    const logNumber = Math.min(this.#walNumber, ...remaining.map((f) => f.wal));
+    const logNumber = this.#writes.logNumberAfter(flushed);
     this.#files.install({ ...this.#files.manifest, segments: [...this.#files.manifest.segments, ...added], logNumber });
     for (const o of result.outputs) if (o.count === 0) this.#files.dir.remove(segmentFileName(o.fileNumber));
-    this.#frozen = remaining;
-    for (const f of flushed) removeWal(this.#files.dir, f.wal);
+    this.#writes.dropFlushed(flushed);
     this.#flushes++;
     this.#status.epoch++;
   }
@@ -596,7 +536,7 @@ export class LsmTree {
   /** Flushes the memtable into a segment now and waits for it. */
   async flush(): Promise<void> {
     this.#status.checkWritable();
-    this.#rotate();
+    this.#writes.rotate();
     // Also a retry of a flush that failed before, without waiting for its pause.
     if (this.#retryTimer !== undefined) {
       clearTimeout(this.#retryTimer);
@@ -604,7 +544,7 @@ export class LsmTree {
     }
     this.#scheduleFlush();
     while (this.#flushing !== undefined) await this.#flushing;
-    if (this.#frozen.length > 0) throw new IoError(`flush failed: ${this.#frozen.length} memtables remain unflushed`);
+    if (this.#writes.frozen.length > 0) throw new IoError(`flush failed: ${this.#writes.frozen.length} memtables remain unflushed`);
   }
 
   /**
@@ -637,7 +577,7 @@ export class LsmTree {
     }
     // Logs kept from an earlier session are flushed too: idle means nothing left to do.
     this.#scheduleFlush();
-    while (!this.#status.closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
+    while (!this.#status.closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#writes.frozen.length > 0)) {
       await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
     }
   }
@@ -725,7 +665,7 @@ export class LsmTree {
    */
   installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>, properties: Readonly<Record<string, unknown>> = {}): void {
     this.#status.checkWritable();
-    if (this.#files.manifest.segments.length > 0 || this.#mem.count > 0 || this.#frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
+    if (this.#files.manifest.segments.length > 0 || this.#writes.mem.count > 0 || this.#writes.frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
     const added: SegmentMeta[] = [];
     for (const { fileNumber, level } of incoming) {
       if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
@@ -736,7 +676,7 @@ export class LsmTree {
     checkLevels(added);
     this.#files.dir.syncDirectory();
     // The active log is still empty (checked above): logs below it are none.
-    this.#files.install({ ...this.#files.manifest, segments: added, logNumber: this.#walNumber, properties: { ...this.#files.manifest.properties, ...properties } });
+    this.#files.install({ ...this.#files.manifest, segments: added, logNumber: this.#writes.walNumber, properties: { ...this.#files.manifest.properties, ...properties } });
     for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
     for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#files.dir.remove(segmentFileName(s.fileNumber));
     this.#status.epoch++;
@@ -753,8 +693,8 @@ export class LsmTree {
         bytes: files.reduce((n, f) => n + f.bytes, 0),
         entries: files.reduce((n, f) => n + f.count, 0),
       })),
-      memtableBytes: this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0),
-      frozenMemtables: this.#frozen.length,
+      memtableBytes: this.#writes.memtableBytes(),
+      frozenMemtables: this.#writes.frozen.length,
       cacheBytes: this.#files.cache.bytes,
       readerBytes: this.#files.readerBytes(),
       openReaders: this.#files.openReaders,
@@ -770,8 +710,7 @@ export class LsmTree {
 
   /** Bytes of every file of the tree (segments and logs). */
   diskBytes(): number {
-    let n = this.#wal?.bytes ?? 0;
-    for (const f of this.#frozen) n += f.bytes;
+    let n = this.#writes.logBytes();
     for (const s of this.#files.manifest.segments) n += s.bytes;
     return n;
   }
@@ -786,7 +725,7 @@ export class LsmTree {
     if (this.#status.broken === undefined) {
       try {
         // Little unflushed: left in the logs (synced below) for the next open to replay.
-        if (this.#smallEnoughToKeep()) await this.#flushing;
+        if (this.#writes.smallEnoughToKeep()) await this.#flushing;
         else await this.flush();
       } catch (e) {
         // The log still holds everything; the next open replays it.
@@ -798,13 +737,11 @@ export class LsmTree {
     if (this.#mergeRunner !== this.#flushRunner) await this.#mergeRunner.close();
     while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
     await this.#flushRunner.close();
-    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
     try {
-      if (this.#status.broken === undefined) this.#wal?.sync();
+      this.#writes.close();
     } finally {
-      this.#wal?.close();
       this.#files.close();
     }
   }

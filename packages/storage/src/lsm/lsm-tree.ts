@@ -31,7 +31,7 @@ import { DEFAULT_PICKER_OPTIONS, pickFullMerge, pickMerge, type PickedMerge, typ
 import type { RandomAccessFile, StorageDirectory } from './io.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
 import type { SegmentMeta } from './manifest.js';
-import type { MergeJob, MergeResult } from './merge.js';
+import type { MergeJob } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
 import { KeyScan, type KeyVisitor } from './key-scan.js';
@@ -40,9 +40,10 @@ import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
 import { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
-import { recoverTree, type Frozen, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
+import { recoverTree, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
 import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeFiles } from './tree-files.js';
+import { TreeFlush } from './tree-flush.js';
 import { TreeStatus } from './tree-status.js';
 import { MAX_KEPT_LOGS, TreeWrites } from './tree-writes.js';
 import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
@@ -129,6 +130,7 @@ export class LsmTree {
   readonly #flushRunner: MergeRunner;
   readonly #mergeRunner: MergeRunner;
   readonly #writes: TreeWrites;
+  readonly #flush: TreeFlush;
   readonly #options: Required<Pick<LsmTreeOptions, 'targetFileBytes' | 'autoMerge'>>;
   readonly #picker: PickerOptions;
   readonly #writer: SegmentWriterOptions;
@@ -136,12 +138,8 @@ export class LsmTree {
   readonly #pointers = new Map<number, string>();
   /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
   readonly #incoming = new Set<number>();
-  #flushing: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
-  #flushRetryMs = 0;
-  #flushes = 0;
   #merges = 0;
   #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
@@ -167,7 +165,8 @@ export class LsmTree {
       memtableBytes: options.memtableBytes ?? 8 * MIB,
       keepLogBytes: options.keepLogBytes ?? 256 * 1024,
     };
-    this.#writes = new TreeWrites(this.#files, this.#status, writes, recovered.frozen, () => this.#scheduleFlush());
+    this.#writes = new TreeWrites(this.#files, this.#status, writes, recovered.frozen, () => this.#flush.schedule());
+    this.#flush = new TreeFlush({ files: this.#files, writes: this.#writes, status: this.#status, runner: this.#flushRunner, writer: this.#writer, onFlushed: () => this.#scheduleMerge() });
     this.#recovery = recovered.report;
   }
 
@@ -184,7 +183,7 @@ export class LsmTree {
   static open(options: LsmTreeOptions): LsmTree {
     const recovered = recoverTree(options.dir, options.repair === true);
     const tree = new LsmTree(options, recovered);
-    if (!tree.#writes.smallEnoughToKeep()) tree.#scheduleFlush();
+    if (!tree.#writes.smallEnoughToKeep()) tree.#flush.schedule();
     // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
     // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
     // a write's flush starts it sooner.
@@ -244,7 +243,8 @@ export class LsmTree {
    * that write faster than flushes complete wait here (undefined: no need).
    */
   writable(): Promise<void> | undefined {
-    if (this.#writes.frozen.length >= 2 && this.#flushing !== undefined) return this.#flushing.then(() => this.writable());
+    const flushing = this.#flush.running;
+    if (this.#writes.frozen.length >= 2 && flushing !== undefined) return flushing.then(() => this.writable());
     // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
     if (this.#files.levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
     return undefined;
@@ -415,71 +415,6 @@ export class LsmTree {
 
   // ---- background work -------------------------------------------------------
 
-  #scheduleFlush(): void {
-    if (this.#flushing !== undefined || this.#writes.frozen.length === 0 || this.#status.closed) return;
-    // Every frozen log goes into one level-0 segment (logs kept from earlier sessions are
-    // small, and each would otherwise be a file of its own).
-    const flushed = [...this.#writes.frozen];
-    const job: MergeJob = {
-      inputs: flushed.map((f) => ({ wal: f.wal })),
-      outputLevel: 0,
-      firstFileNumber: this.#files.allocate(),
-      maxOutputs: 1,
-      targetFileBytes: Number.MAX_SAFE_INTEGER,
-      dropDeletes: false,
-      writer: this.#writer,
-    };
-    let ok = false;
-    this.#flushing = this.#flushRunner
-      .run(job)
-      .then(
-        (result) => {
-          try {
-            this.#installFlush(flushed, result);
-            ok = true;
-          } catch (e) {
-            // A manifest that could not be written (a full disk): the logs still hold
-            // everything, and the flush is tried again later.
-            this.#status.backgroundFailed(e);
-          }
-        },
-        (e: unknown) => this.#status.backgroundFailed(e),
-      )
-      .finally(() => {
-        this.#flushing = undefined;
-        if (ok) {
-          this.#flushRetryMs = 0;
-          this.#scheduleFlush();
-          this.#scheduleMerge();
-        } else this.#retryFlushLater();
-      });
-  }
-
-  /**
-   * After a failed flush (a full disk, say), tries again after a pause that doubles up
-   * to 30 s, not at once: a failure that lasts would otherwise spin. The frozen memtable
-   * and its log stay, so reads and the next open see every write meanwhile.
-   */
-  #retryFlushLater(): void {
-    if (this.#status.closed || this.#retryTimer !== undefined) return;
-    this.#flushRetryMs = Math.min(30_000, Math.max(100, this.#flushRetryMs * 2));
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#scheduleFlush();
-    }, this.#flushRetryMs);
-    (this.#retryTimer as { unref?: () => void }).unref?.();
-  }
-
-  #installFlush(flushed: readonly Frozen[], result: MergeResult): void {
-    const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: 0 }));
-    const logNumber = this.#writes.logNumberAfter(flushed);
-    this.#files.install({ ...this.#files.manifest, segments: [...this.#files.manifest.segments, ...added], logNumber });
-    for (const o of result.outputs) if (o.count === 0) this.#files.dir.remove(segmentFileName(o.fileNumber));
-    this.#writes.dropFlushed(flushed);
-    this.#flushes++;
-    this.#status.epoch++;
-  }
-
   #scheduleMerge(): void {
     if (!this.#options.autoMerge || this.#merging !== undefined || this.#status.closed) return;
     const picked = pickMerge(this.#files.manifest.segments, this.#picker, this.#pointers);
@@ -537,13 +472,8 @@ export class LsmTree {
   async flush(): Promise<void> {
     this.#status.checkWritable();
     this.#writes.rotate();
-    // Also a retry of a flush that failed before, without waiting for its pause.
-    if (this.#retryTimer !== undefined) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = undefined;
-    }
-    this.#scheduleFlush();
-    while (this.#flushing !== undefined) await this.#flushing;
+    this.#flush.now();
+    while (this.#flush.running !== undefined) await this.#flush.running;
     if (this.#writes.frozen.length > 0) throw new IoError(`flush failed: ${this.#writes.frozen.length} memtables remain unflushed`);
   }
 
@@ -576,9 +506,9 @@ export class LsmTree {
       this.#scheduleMerge();
     }
     // Logs kept from an earlier session are flushed too: idle means nothing left to do.
-    this.#scheduleFlush();
-    while (!this.#status.closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#writes.frozen.length > 0)) {
-      await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
+    this.#flush.schedule();
+    while (!this.#status.closed && (this.#flush.running !== undefined || this.#merging !== undefined || this.#writes.frozen.length > 0)) {
+      await (this.#flush.running ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
     }
   }
 
@@ -698,7 +628,7 @@ export class LsmTree {
       cacheBytes: this.#files.cache.bytes,
       readerBytes: this.#files.readerBytes(),
       openReaders: this.#files.openReaders,
-      flushes: this.#flushes,
+      flushes: this.#flush.count,
       merges: this.#merges,
     };
   }
@@ -725,7 +655,7 @@ export class LsmTree {
     if (this.#status.broken === undefined) {
       try {
         // Little unflushed: left in the logs (synced below) for the next open to replay.
-        if (this.#writes.smallEnoughToKeep()) await this.#flushing;
+        if (this.#writes.smallEnoughToKeep()) await this.#flush.running;
         else await this.flush();
       } catch (e) {
         // The log still holds everything; the next open replays it.
@@ -735,9 +665,9 @@ export class LsmTree {
     this.#status.closed = true;
     this.#status.epoch++;
     if (this.#mergeRunner !== this.#flushRunner) await this.#mergeRunner.close();
-    while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
+    while (this.#merging !== undefined || this.#flush.running !== undefined) await (this.#merging ?? this.#flush.running);
     await this.#flushRunner.close();
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#flush.stop();
     if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
     try {
       this.#writes.close();

@@ -27,11 +27,10 @@
 import { isKoruError } from '@koru/engine';
 import { ClosedError, IoError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
-import { DEFAULT_PICKER_OPTIONS, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
+import { DEFAULT_PICKER_OPTIONS, type PickerOptions } from './compaction-picker.js';
 import type { RandomAccessFile, StorageDirectory } from './io.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
 import type { SegmentMeta } from './manifest.js';
-import type { MergeJob } from './merge.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
 import { KeyScan, type KeyVisitor } from './key-scan.js';
@@ -44,6 +43,7 @@ import { recoverTree, type LsmRecovery, type RecoveredTree } from './tree-recove
 import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeFiles } from './tree-files.js';
 import { TreeFlush } from './tree-flush.js';
+import { TreeMerges, type MergeFilterHook } from './tree-merges.js';
 import { TreeStatus } from './tree-status.js';
 import { MAX_KEPT_LOGS, TreeWrites } from './tree-writes.js';
 import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
@@ -52,6 +52,7 @@ export type { LsmCursor } from './tree-cursor.js';
 export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
 export type { TreeCheckpoint } from './tree-checkpoint.js';
+export type { MergeFilterHook } from './tree-merges.js';
 export { MAX_KEPT_LOGS } from './tree-writes.js';
 
 /** Options of {@link LsmTree.open}. */
@@ -90,23 +91,6 @@ export interface LsmTreeOptions {
   readonly keepLogBytes?: number;
 }
 
-/**
- * How the layer above filters merges (retention): consulted for each merge on the main
- * thread, and told what the filter reported when the merge's outputs are installed.
- */
-export interface MergeFilterHook {
-  /**
-   * The filter of a merge about to run (undefined: none). `bottommost`: no deeper level
-   * holds the merge's range (deletion markers are dropped too); `full`: {@link LsmTree.compact}.
-   */
-  forMerge(merge: { readonly bottommost: boolean; readonly full: boolean; readonly outputLevel: number }): MergeJob['filter'];
-  /**
-   * The manifest properties to install with a filtered merge's outputs, in the same
-   * atomic manifest write, from the filter's report and the properties now.
-   */
-  propertiesAfter(report: Readonly<Record<string, unknown>> | undefined, properties: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
-}
-
 /** What the tree holds, for stats and tests. */
 export interface LsmStats {
   readonly levels: ReadonlyArray<{ readonly files: number; readonly bytes: number; readonly entries: number }>;
@@ -131,42 +115,42 @@ export class LsmTree {
   readonly #mergeRunner: MergeRunner;
   readonly #writes: TreeWrites;
   readonly #flush: TreeFlush;
-  readonly #options: Required<Pick<LsmTreeOptions, 'targetFileBytes' | 'autoMerge'>>;
+  readonly #merges: TreeMerges;
   readonly #picker: PickerOptions;
-  readonly #writer: SegmentWriterOptions;
   readonly #filterParts: number;
-  readonly #pointers = new Map<number, string>();
   /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
   readonly #incoming = new Set<number>();
-  #merging: Promise<void> | undefined;
-  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
-  #merges = 0;
   #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
-  #filterHook: MergeFilterHook | undefined;
 
   private constructor(options: LsmTreeOptions, recovered: RecoveredTree) {
     this.#flushRunner = options.flushRunner;
     this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
-    this.#options = {
-      targetFileBytes: options.targetFileBytes ?? 32 * MIB,
-      autoMerge: options.autoMerge ?? true,
-    };
-    this.#writer = options.writer ?? {};
-    this.#filterParts = this.#writer.filterKeyParts ?? 0;
+    const writer = options.writer ?? {};
+    this.#filterParts = writer.filterKeyParts ?? 0;
     this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
-    this.#status = new TreeStatus(options.onBackgroundError ?? (() => {}));
+    const status = (this.#status = new TreeStatus(options.onBackgroundError ?? (() => {})));
     const cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
-    this.#files = new TreeFiles(options.dir, cache, this.#status, recovered.manifest, recovered.next, this.#picker.maxLevel);
+    const files = (this.#files = new TreeFiles(options.dir, cache, status, recovered.manifest, recovered.next, this.#picker.maxLevel));
     const writes = {
       sync: options.sync ?? 'periodic',
       syncIntervalMs: options.syncIntervalMs ?? 100,
       memtableBytes: options.memtableBytes ?? 8 * MIB,
       keepLogBytes: options.keepLogBytes ?? 256 * 1024,
     };
-    this.#writes = new TreeWrites(this.#files, this.#status, writes, recovered.frozen, () => this.#flush.schedule());
-    this.#flush = new TreeFlush({ files: this.#files, writes: this.#writes, status: this.#status, runner: this.#flushRunner, writer: this.#writer, onFlushed: () => this.#scheduleMerge() });
+    // The data's path: a frozen memtable is due a flush, a flushed segment may make a merge due.
+    this.#writes = new TreeWrites(files, status, writes, recovered.frozen, () => this.#flush.schedule());
+    this.#flush = new TreeFlush({ files, writes: this.#writes, status, runner: this.#flushRunner, writer, onFlushed: () => this.#merges.schedule() });
+    this.#merges = new TreeMerges({
+      files,
+      status,
+      runner: this.#mergeRunner,
+      picker: this.#picker,
+      writer,
+      targetFileBytes: options.targetFileBytes ?? 32 * MIB,
+      autoMerge: options.autoMerge ?? true,
+    });
     this.#recovery = recovered.report;
   }
 
@@ -184,14 +168,7 @@ export class LsmTree {
     const recovered = recoverTree(options.dir, options.repair === true);
     const tree = new LsmTree(options, recovered);
     if (!tree.#writes.smallEnoughToKeep()) tree.#flush.schedule();
-    // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
-    // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
-    // a write's flush starts it sooner.
-    tree.#resumeTimer = setTimeout(() => {
-      tree.#resumeTimer = undefined;
-      tree.#scheduleMerge();
-    }, options.resumeMergesAfterMs ?? 1000);
-    (tree.#resumeTimer as { unref?: () => void }).unref?.();
+    tree.#merges.resumeAfter(options.resumeMergesAfterMs ?? 1000);
     return tree;
   }
 
@@ -213,7 +190,7 @@ export class LsmTree {
 
   /** Sets (or, with undefined, removes) the hook that filters merges (see {@link MergeFilterHook}). */
   setMergeFilter(hook: MergeFilterHook | undefined): void {
-    this.#filterHook = hook;
+    this.#merges.setFilter(hook);
   }
 
   // ---- writes ----------------------------------------------------------------
@@ -246,7 +223,8 @@ export class LsmTree {
     const flushing = this.#flush.running;
     if (this.#writes.frozen.length >= 2 && flushing !== undefined) return flushing.then(() => this.writable());
     // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
-    if (this.#files.levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
+    const merging = this.#merges.running;
+    if (this.#files.levels[0]!.length >= this.#picker.l0Stop && merging !== undefined) return merging.then(() => this.writable());
     return undefined;
   }
 
@@ -413,61 +391,6 @@ export class LsmTree {
     return files.find((f) => f.firstKey >= key);
   }
 
-  // ---- background work -------------------------------------------------------
-
-  #scheduleMerge(): void {
-    if (!this.#options.autoMerge || this.#merging !== undefined || this.#status.closed) return;
-    const picked = pickMerge(this.#files.manifest.segments, this.#picker, this.#pointers);
-    if (picked === undefined) return;
-    let ok = false;
-    this.#merging = this.#runMerge(picked)
-      .then(
-        () => {
-          ok = true;
-        },
-        (e: unknown) => this.#status.backgroundFailed(e),
-      )
-      .finally(() => {
-        this.#merging = undefined;
-        // After a failure, the next flush tries again (not at once: it would spin).
-        if (ok) this.#scheduleMerge();
-      });
-  }
-
-  /** Runs a merge and installs its outputs. Rejects when it failed (the inputs then stay live). */
-  async #runMerge(picked: PickedMerge, full = false): Promise<void> {
-    const inBytes = picked.inputs.reduce((n, s) => n + s.bytes, 0);
-    const maxOutputs = picked.inputs.length + Math.ceil(inBytes / this.#options.targetFileBytes) + 1;
-    const first = this.#files.allocate(maxOutputs);
-    const job: MergeJob = {
-      inputs: picked.inputs.map((s) => ({ segment: s.fileNumber })),
-      outputLevel: picked.outputLevel,
-      firstFileNumber: first,
-      maxOutputs,
-      targetFileBytes: this.#options.targetFileBytes,
-      dropDeletes: picked.dropDeletes,
-      writer: this.#writer,
-    };
-    const hook = this.#filterHook;
-    const filter = hook?.forMerge({ bottommost: picked.dropDeletes, full, outputLevel: picked.outputLevel });
-    const result = await this.#mergeRunner.run(filter === undefined ? job : { ...job, filter });
-    if (this.#status.closed) {
-      for (const o of result.outputs) this.#files.discard(segmentFileName(o.fileNumber));
-      return;
-    }
-    const gone = new Set(picked.inputs.map((s) => s.fileNumber));
-    const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: picked.outputLevel }));
-    const segments = [...this.#files.manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added];
-    // What the filter removed is recorded with the outputs that no longer hold it: one manifest write.
-    const properties = filter === undefined || hook === undefined ? this.#files.manifest.properties : hook.propertiesAfter(result.filterReport, this.#files.manifest.properties);
-    this.#files.install({ ...this.#files.manifest, segments, properties });
-    for (const o of result.outputs) if (o.count === 0) this.#files.dir.remove(segmentFileName(o.fileNumber));
-    // A file a checkpoint still streams stays until the checkpoint is released.
-    this.#files.retire(gone);
-    this.#merges++;
-    this.#status.epoch++;
-  }
-
   /** Flushes the memtable into a segment now and waits for it. */
   async flush(): Promise<void> {
     this.#status.checkWritable();
@@ -483,32 +406,16 @@ export class LsmTree {
    */
   async compact(): Promise<void> {
     await this.flush();
-    while (this.#merging !== undefined) await this.#merging;
-    const picked = pickFullMerge(this.#files.manifest.segments);
-    if (picked === undefined) return;
-    const run = this.#runMerge(picked, true);
-    this.#merging = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      await run;
-    } finally {
-      this.#merging = undefined;
-    }
+    await this.#merges.full();
   }
 
   /** Resolves once no flush or merge is running or due (for tests and benchmarks). */
   async idle(): Promise<void> {
-    if (this.#resumeTimer !== undefined) {
-      clearTimeout(this.#resumeTimer);
-      this.#resumeTimer = undefined;
-      this.#scheduleMerge();
-    }
+    this.#merges.resumeNow();
     // Logs kept from an earlier session are flushed too: idle means nothing left to do.
     this.#flush.schedule();
-    while (!this.#status.closed && (this.#flush.running !== undefined || this.#merging !== undefined || this.#writes.frozen.length > 0)) {
-      await (this.#flush.running ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
+    while (!this.#status.closed && (this.#flush.running !== undefined || this.#merges.running !== undefined || this.#writes.frozen.length > 0)) {
+      await (this.#flush.running ?? this.#merges.running ?? new Promise((r) => setTimeout(r, 1)));
     }
   }
 
@@ -610,7 +517,7 @@ export class LsmTree {
     for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
     for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#files.dir.remove(segmentFileName(s.fileNumber));
     this.#status.epoch++;
-    this.#scheduleMerge();
+    this.#merges.schedule();
   }
 
   // ---- state -----------------------------------------------------------------
@@ -629,7 +536,7 @@ export class LsmTree {
       readerBytes: this.#files.readerBytes(),
       openReaders: this.#files.openReaders,
       flushes: this.#flush.count,
-      merges: this.#merges,
+      merges: this.#merges.count,
     };
   }
 
@@ -665,10 +572,10 @@ export class LsmTree {
     this.#status.closed = true;
     this.#status.epoch++;
     if (this.#mergeRunner !== this.#flushRunner) await this.#mergeRunner.close();
-    while (this.#merging !== undefined || this.#flush.running !== undefined) await (this.#merging ?? this.#flush.running);
+    while (this.#merges.running !== undefined || this.#flush.running !== undefined) await (this.#merges.running ?? this.#flush.running);
     await this.#flushRunner.close();
     this.#flush.stop();
-    if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
+    this.#merges.stop();
     try {
       this.#writes.close();
     } finally {

@@ -25,7 +25,7 @@
  * a file that may be gone.
  */
 import { isKoruError } from '@koru/engine';
-import { ClosedError, IoError } from '../errors.js';
+import { IoError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
 import { DEFAULT_PICKER_OPTIONS, type PickerOptions } from './compaction-picker.js';
 import type { RandomAccessFile, StorageDirectory } from './io.js';
@@ -36,17 +36,17 @@ import { MergingCursor } from './merging-cursor.js';
 import { KeyScan, type KeyVisitor } from './key-scan.js';
 import { murmur3 } from './bloom.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
-import { SegmentReader } from './segment-reader.js';
+import type { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
 import { recoverTree, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
-import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
+import { IncomingSegments, pinCheckpoint, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeFiles } from './tree-files.js';
 import { TreeFlush } from './tree-flush.js';
 import { TreeMerges, type MergeFilterHook } from './tree-merges.js';
 import { TreeStatus } from './tree-status.js';
 import { MAX_KEPT_LOGS, TreeWrites } from './tree-writes.js';
-import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
+import { KIND_DELETE, KIND_PUT, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
 
 export type { LsmCursor } from './tree-cursor.js';
 export type { KeyVisitor } from './key-scan.js';
@@ -118,8 +118,7 @@ export class LsmTree {
   readonly #merges: TreeMerges;
   readonly #picker: PickerOptions;
   readonly #filterParts: number;
-  /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
-  readonly #incoming = new Set<number>();
+  readonly #incoming: IncomingSegments;
   #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
@@ -151,6 +150,7 @@ export class LsmTree {
       targetFileBytes: options.targetFileBytes ?? 32 * MIB,
       autoMerge: options.autoMerge ?? true,
     });
+    this.#incoming = new IncomingSegments(files, this.#picker.maxLevel);
     this.#recovery = recovered.report;
   }
 
@@ -432,27 +432,7 @@ export class LsmTree {
   async checkpoint(): Promise<TreeCheckpoint> {
     await this.flush();
     this.#status.checkOpen();
-    const segments = this.#files.manifest.segments;
-    const live = new Set(segments.map((s) => s.fileNumber));
-    this.#files.pin(live);
-    const open = new Map<number, RandomAccessFile>();
-    let released = false;
-    return {
-      segments,
-      read: (fileNumber, offset, length) => {
-        if (released || this.#status.closed) throw new ClosedError();
-        if (!live.has(fileNumber)) throw new RangeError(`segment ${fileNumber} is not part of this checkpoint`);
-        let f = open.get(fileNumber);
-        if (f === undefined) open.set(fileNumber, (f = this.#files.dir.open(segmentFileName(fileNumber), 'read')));
-        return f.read(offset, length);
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const f of open.values()) f.close();
-        this.#files.unpin(live);
-      },
-    };
+    return pinCheckpoint(this.#files, this.#status);
   }
 
   /**
@@ -466,29 +446,18 @@ export class LsmTree {
    */
   reserveIncoming(fileNumber: number): void {
     this.#status.checkWritable();
-    if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) throw new RangeError(`${String(fileNumber)} is not a file number`);
-    const name = segmentFileName(fileNumber);
-    if (this.#incoming.has(fileNumber) || this.#files.manifest.segments.some((s) => s.fileNumber === fileNumber) || this.#files.dir.exists(name)) {
-      throw new RangeError(`segment file ${name} exists already`);
-    }
-    if (!this.#files.dir.exists(MANIFEST_FILE)) this.#files.install({ ...this.#files.manifest });
-    this.#incoming.add(fileNumber);
-    this.#files.reserveThrough(fileNumber);
+    this.#incoming.reserve(fileNumber);
   }
 
   /** Opens the file of a reserved incoming segment (`create` for the first bytes, `append` after). @throws RangeError for a number not reserved */
   openIncoming(fileNumber: number, mode: 'create' | 'append'): RandomAccessFile {
     this.#status.checkWritable();
-    if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
-    return this.#files.dir.open(segmentFileName(fileNumber), mode);
+    return this.#incoming.open(fileNumber, mode);
   }
 
   /** Deletes reserved incoming segments that will not be installed. */
   dropIncoming(fileNumbers: readonly number[]): void {
-    for (const n of fileNumbers) {
-      if (!this.#incoming.delete(n)) continue;
-      this.#files.dir.remove(segmentFileName(n));
-    }
+    this.#incoming.drop(fileNumbers);
   }
 
   /**
@@ -503,19 +472,8 @@ export class LsmTree {
   installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>, properties: Readonly<Record<string, unknown>> = {}): void {
     this.#status.checkWritable();
     if (this.#files.manifest.segments.length > 0 || this.#writes.mem.count > 0 || this.#writes.frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
-    const added: SegmentMeta[] = [];
-    for (const { fileNumber, level } of incoming) {
-      if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
-      if (!Number.isSafeInteger(level) || level < 0 || level > this.#picker.maxLevel) throw new RangeError(`level ${level} is not between 0 and ${this.#picker.maxLevel}`);
-      const info = verifyIncoming(this.#files.dir, fileNumber, this.#files.cache);
-      if (info.count > 0) added.push({ ...info, level });
-    }
-    checkLevels(added);
-    this.#files.dir.syncDirectory();
     // The active log is still empty (checked above): logs below it are none.
-    this.#files.install({ ...this.#files.manifest, segments: added, logNumber: this.#writes.walNumber, properties: { ...this.#files.manifest.properties, ...properties } });
-    for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
-    for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#files.dir.remove(segmentFileName(s.fileNumber));
+    this.#incoming.install(incoming, properties, this.#writes.walNumber);
     this.#status.epoch++;
     this.#merges.schedule();
   }

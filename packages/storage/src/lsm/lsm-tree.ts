@@ -1,14 +1,20 @@
 /**
  * The log-structured engine: a sorted map of binary-string keys to bytes whose data
- * lives in files and whose opening reads only the manifest.
+ * lives in files and whose opening reads only the manifest. This file is its public
+ * face and its read path; each step of the data's path has a file of its own:
  *
- * Write path: a batch is appended to the write-ahead log (all or nothing on replay),
- * then applied to the memtable. Once the memtable holds `memtableBytes`, it is frozen,
- * the log rotated, and a flush job turns the frozen log file into a level-0 segment in
- * the merge runner's thread (a worker on Node): the main thread copies nothing. The
- * segment is installed by replacing the manifest atomically, then the log is deleted.
- * Merges (see compaction-picker.ts) run the same way on a second runner, so a long
- * merge never holds up a flush.
+ * 1. tree-writes.ts — a batch is appended to the write-ahead log (all or nothing on
+ *    replay), then applied to the memtable; a full memtable is frozen with its log.
+ * 2. tree-flush.ts — the frozen logs become a level-0 segment in the flush runner's
+ *    thread (a worker on Node): the main thread copies nothing.
+ * 3. tree-files.ts — the manifest names the live segments (replaced atomically on each
+ *    install); their readers, file numbers and pins.
+ * 4. tree-merges.ts — segments merge into deeper levels (what to merge:
+ *    compaction-picker.ts) on a second runner, so a long merge never holds up a flush.
+ *
+ * Around them: tree-open.ts (opening: recovery — tree-recovery.ts — option defaults, and
+ * the parts wired together), tree-checkpoint.ts (segments copied whole to or from
+ * another tree), tree-status.ts (closed, stopped, the epoch), tree-stats.ts.
  *
  * Read path: memtable → frozen memtables (newest first) → level-0 segments (newest
  * first) → one file per deeper level, through a shared, bounded block cache. Segment
@@ -26,26 +32,27 @@
  */
 import { isKoruError } from '@koru/engine';
 import { IoError } from '../errors.js';
-import { LruBlockCache } from './block-cache.js';
-import { DEFAULT_PICKER_OPTIONS, type PickerOptions } from './compaction-picker.js';
+import { murmur3 } from './bloom.js';
+import type { PickerOptions } from './compaction-picker.js';
 import type { RandomAccessFile, StorageDirectory } from './io.js';
+import { KeyScan, type KeyVisitor } from './key-scan.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
 import type { SegmentMeta } from './manifest.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
-import { KeyScan, type KeyVisitor } from './key-scan.js';
-import { murmur3 } from './bloom.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
 import type { SegmentReader } from './segment-reader.js';
 import type { SegmentWriterOptions } from './segment-writer.js';
+import { pinCheckpoint, type IncomingSegments, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
-import { recoverTree, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
-import { IncomingSegments, pinCheckpoint, type TreeCheckpoint } from './tree-checkpoint.js';
-import { TreeFiles } from './tree-files.js';
-import { TreeFlush } from './tree-flush.js';
-import { TreeMerges, type MergeFilterHook } from './tree-merges.js';
-import { TreeStatus } from './tree-status.js';
-import { MAX_KEPT_LOGS, TreeWrites } from './tree-writes.js';
+import type { TreeFiles } from './tree-files.js';
+import type { TreeFlush } from './tree-flush.js';
+import type { MergeFilterHook, TreeMerges } from './tree-merges.js';
+import { openTreeParts, type TreeParts } from './tree-open.js';
+import type { LsmRecovery } from './tree-recovery.js';
+import { treeStats, type LsmStats } from './tree-stats.js';
+import type { TreeStatus } from './tree-status.js';
+import { MAX_KEPT_LOGS, type TreeWrites } from './tree-writes.js';
 import { KIND_DELETE, KIND_PUT, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
 
 export type { LsmCursor } from './tree-cursor.js';
@@ -53,6 +60,7 @@ export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
 export type { TreeCheckpoint } from './tree-checkpoint.js';
 export type { MergeFilterHook } from './tree-merges.js';
+export type { LsmStats } from './tree-stats.js';
 export { MAX_KEPT_LOGS } from './tree-writes.js';
 
 /** Options of {@link LsmTree.open}. */
@@ -91,22 +99,6 @@ export interface LsmTreeOptions {
   readonly keepLogBytes?: number;
 }
 
-/** What the tree holds, for stats and tests. */
-export interface LsmStats {
-  readonly levels: ReadonlyArray<{ readonly files: number; readonly bytes: number; readonly entries: number }>;
-  readonly memtableBytes: number;
-  readonly frozenMemtables: number;
-  readonly cacheBytes: number;
-  /** Memory held by open segment readers outside the cache (indexes, filters). */
-  readonly readerBytes: number;
-  readonly openReaders: number;
-  readonly flushes: number;
-  readonly merges: number;
-}
-
-
-const MIB = 1024 * 1024;
-
 /** The engine. Open with {@link LsmTree.open}. */
 export class LsmTree {
   readonly #status: TreeStatus;
@@ -116,42 +108,26 @@ export class LsmTree {
   readonly #writes: TreeWrites;
   readonly #flush: TreeFlush;
   readonly #merges: TreeMerges;
-  readonly #picker: PickerOptions;
-  readonly #filterParts: number;
   readonly #incoming: IncomingSegments;
-  #recovery: LsmRecovery;
+  /** Level-0 files past which writes wait for a merge. */
+  readonly #l0Stop: number;
+  readonly #filterParts: number;
+  readonly #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
 
-  private constructor(options: LsmTreeOptions, recovered: RecoveredTree) {
-    this.#flushRunner = options.flushRunner;
-    this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
-    const writer = options.writer ?? {};
-    this.#filterParts = writer.filterKeyParts ?? 0;
-    this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
-    const status = (this.#status = new TreeStatus(options.onBackgroundError ?? (() => {})));
-    const cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
-    const files = (this.#files = new TreeFiles(options.dir, cache, status, recovered.manifest, recovered.next, this.#picker.maxLevel));
-    const writes = {
-      sync: options.sync ?? 'periodic',
-      syncIntervalMs: options.syncIntervalMs ?? 100,
-      memtableBytes: options.memtableBytes ?? 8 * MIB,
-      keepLogBytes: options.keepLogBytes ?? 256 * 1024,
-    };
-    // The data's path: a frozen memtable is due a flush, a flushed segment may make a merge due.
-    this.#writes = new TreeWrites(files, status, writes, recovered.frozen, () => this.#flush.schedule());
-    this.#flush = new TreeFlush({ files, writes: this.#writes, status, runner: this.#flushRunner, writer, onFlushed: () => this.#merges.schedule() });
-    this.#merges = new TreeMerges({
-      files,
-      status,
-      runner: this.#mergeRunner,
-      picker: this.#picker,
-      writer,
-      targetFileBytes: options.targetFileBytes ?? 32 * MIB,
-      autoMerge: options.autoMerge ?? true,
-    });
-    this.#incoming = new IncomingSegments(files, this.#picker.maxLevel);
-    this.#recovery = recovered.report;
+  private constructor(parts: TreeParts) {
+    this.#status = parts.status;
+    this.#files = parts.files;
+    this.#flushRunner = parts.flushRunner;
+    this.#mergeRunner = parts.mergeRunner;
+    this.#writes = parts.writes;
+    this.#flush = parts.flush;
+    this.#merges = parts.merges;
+    this.#incoming = parts.incoming;
+    this.#l0Stop = parts.l0Stop;
+    this.#filterParts = parts.filterParts;
+    this.#recovery = parts.recovery;
   }
 
   /** Changes on every write and install: a cursor made before refuses to go on. */
@@ -165,8 +141,7 @@ export class LsmTree {
    * @throws CorruptionError naming the damaged file; IoError
    */
   static open(options: LsmTreeOptions): LsmTree {
-    const recovered = recoverTree(options.dir, options.repair === true);
-    const tree = new LsmTree(options, recovered);
+    const tree = new LsmTree(openTreeParts(options));
     if (!tree.#writes.smallEnoughToKeep()) tree.#flush.schedule();
     tree.#merges.resumeAfter(options.resumeMergesAfterMs ?? 1000);
     return tree;
@@ -224,7 +199,7 @@ export class LsmTree {
     if (this.#writes.frozen.length >= 2 && flushing !== undefined) return flushing.then(() => this.writable());
     // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
     const merging = this.#merges.running;
-    if (this.#files.levels[0]!.length >= this.#picker.l0Stop && merging !== undefined) return merging.then(() => this.writable());
+    if (this.#files.levels[0]!.length >= this.#l0Stop && merging !== undefined) return merging.then(() => this.writable());
     return undefined;
   }
 
@@ -482,20 +457,7 @@ export class LsmTree {
 
   /** Levels, memtables, cache and readers. */
   stats(): LsmStats {
-    return {
-      levels: this.#files.levels.map((files) => ({
-        files: files.length,
-        bytes: files.reduce((n, f) => n + f.bytes, 0),
-        entries: files.reduce((n, f) => n + f.count, 0),
-      })),
-      memtableBytes: this.#writes.memtableBytes(),
-      frozenMemtables: this.#writes.frozen.length,
-      cacheBytes: this.#files.cache.bytes,
-      readerBytes: this.#files.readerBytes(),
-      openReaders: this.#files.openReaders,
-      flushes: this.#flush.count,
-      merges: this.#merges.count,
-    };
+    return treeStats(this.#files, this.#writes, this.#flush.count, this.#merges.count);
   }
 
   /** The live segments (as the manifest names them). */

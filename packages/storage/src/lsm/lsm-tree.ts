@@ -12,9 +12,10 @@
  * 4. tree-merges.ts — segments merge into deeper levels (what to merge:
  *    compaction-picker.ts) on a second runner, so a long merge never holds up a flush.
  *
- * Around them: tree-open.ts (opening: recovery — tree-recovery.ts — option defaults, and
- * the parts wired together), tree-checkpoint.ts (segments copied whole to or from
- * another tree), tree-status.ts (closed, stopped, the epoch), tree-stats.ts.
+ * Around them: tree-open.ts (opening: the options and their defaults, recovery —
+ * tree-recovery.ts — and the parts wired together), tree-checkpoint.ts (segments copied
+ * whole to or from another tree), tree-status.ts (closed, stopped, the epoch),
+ * tree-stats.ts.
  *
  * Read path: memtable → frozen memtables (newest first) → level-0 segments (newest
  * first) → one file per deeper level, through a shared, bounded block cache. Segment
@@ -33,8 +34,7 @@
 import { isKoruError } from '@koru/engine';
 import { IoError } from '../errors.js';
 import { murmur3 } from './bloom.js';
-import type { PickerOptions } from './compaction-picker.js';
-import type { RandomAccessFile, StorageDirectory } from './io.js';
+import type { RandomAccessFile } from './io.js';
 import { KeyScan, type KeyVisitor } from './key-scan.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
 import type { SegmentMeta } from './manifest.js';
@@ -42,18 +42,17 @@ import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
 import type { SegmentReader } from './segment-reader.js';
-import type { SegmentWriterOptions } from './segment-writer.js';
 import { pinCheckpoint, type IncomingSegments, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
 import type { TreeFiles } from './tree-files.js';
 import type { TreeFlush } from './tree-flush.js';
 import type { MergeFilterHook, TreeMerges } from './tree-merges.js';
-import { openTreeParts, type TreeParts } from './tree-open.js';
+import { openTreeParts, type LsmTreeOptions, type TreeParts } from './tree-open.js';
 import type { LsmRecovery } from './tree-recovery.js';
 import { treeStats, type LsmStats } from './tree-stats.js';
 import type { TreeStatus } from './tree-status.js';
-import { MAX_KEPT_LOGS, type TreeWrites } from './tree-writes.js';
-import { KIND_DELETE, KIND_PUT, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
+import type { TreeWrites } from './tree-writes.js';
+import { KIND_DELETE, KIND_PUT, type Entry, type EntryCursor, type Found } from './types.js';
 
 export type { LsmCursor } from './tree-cursor.js';
 export type { KeyVisitor } from './key-scan.js';
@@ -61,43 +60,8 @@ export type { LsmRecovery } from './tree-recovery.js';
 export type { TreeCheckpoint } from './tree-checkpoint.js';
 export type { MergeFilterHook } from './tree-merges.js';
 export type { LsmStats } from './tree-stats.js';
+export type { LsmTreeOptions } from './tree-open.js';
 export { MAX_KEPT_LOGS } from './tree-writes.js';
-
-/** Options of {@link LsmTree.open}. */
-export interface LsmTreeOptions {
-  readonly dir: StorageDirectory;
-  /** Runs flushes (a worker thread on Node). */
-  readonly flushRunner: MergeRunner;
-  /** Runs merges; default: the flush runner (then a long merge delays flushes). */
-  readonly mergeRunner?: MergeRunner;
-  /** `always`: every batch synced before `write` returns; `periodic` (default): within `syncIntervalMs`. */
-  readonly sync?: 'always' | 'periodic';
-  readonly syncIntervalMs?: number;
-  /** Memtable size that triggers a flush (default 8 MiB). */
-  readonly memtableBytes?: number;
-  /** The block cache, or its budget in bytes (default 16 MiB). */
-  readonly cache?: BlockCache | number;
-  /** Output files of merges are cut at this size (default 32 MiB). */
-  readonly targetFileBytes?: number;
-  readonly picker?: Partial<Omit<PickerOptions, 'filterKeyParts'>>;
-  /** How segments are written (`filterKeyParts` decides what the Bloom filters hold). */
-  readonly writer?: SegmentWriterOptions;
-  /** Run merges on their own (default true); false leaves them to {@link LsmTree.compact}. */
-  readonly autoMerge?: boolean;
-  /** Open a damaged log by dropping what is damaged (reported in {@link LsmTree.recovery}). */
-  readonly repair?: boolean;
-  /** Told of a failed background flush or merge (it is retried later). */
-  readonly onBackgroundError?: (error: unknown) => void;
-  /** After opening, merges left to do start after this pause (default 1 s; a flush starts them sooner). */
-  readonly resumeMergesAfterMs?: number;
-  /**
-   * Unflushed writes kept in their logs at close (and not flushed right after opening)
-   * while they stay under this many bytes and {@link MAX_KEPT_LOGS} logs (default 256 KiB):
-   * replaying them costs an open less than a flush costs a close, and short-lived
-   * processes (one CLI command each) then do not each leave a tiny segment behind.
-   */
-  readonly keepLogBytes?: number;
-}
 
 /** The engine. Open with {@link LsmTree.open}. */
 export class LsmTree {

@@ -3,21 +3,60 @@
  * and build its parts wired along the data's path — a frozen memtable makes a flush due
  * (tree-writes.ts → tree-flush.ts), an installed flush may make a merge due
  * (tree-flush.ts → tree-merges.ts). LsmTree (lsm-tree.ts) holds the parts and is their
- * public face.
+ * public face; its options, with their defaults, are here beside the code applying them.
  */
 import { LruBlockCache } from './block-cache.js';
-import { DEFAULT_PICKER_OPTIONS } from './compaction-picker.js';
-import type { LsmTreeOptions } from './lsm-tree.js';
+import { DEFAULT_PICKER_OPTIONS, type PickerOptions } from './compaction-picker.js';
+import type { StorageDirectory } from './io.js';
+import type { LsmTree } from './lsm-tree.js';
 import type { MergeRunner } from './merge-runner.js';
+import type { SegmentWriterOptions } from './segment-writer.js';
 import { IncomingSegments } from './tree-checkpoint.js';
 import { TreeFiles } from './tree-files.js';
 import { TreeFlush } from './tree-flush.js';
 import { TreeMerges } from './tree-merges.js';
 import { recoverTree, type LsmRecovery } from './tree-recovery.js';
 import { TreeStatus } from './tree-status.js';
-import { TreeWrites } from './tree-writes.js';
+import { MAX_KEPT_LOGS, TreeWrites } from './tree-writes.js';
+import type { BlockCache } from './types.js';
 
 const MIB = 1024 * 1024;
+
+/** Options of {@link LsmTree.open}. */
+export interface LsmTreeOptions {
+  readonly dir: StorageDirectory;
+  /** Runs flushes (a worker thread on Node). */
+  readonly flushRunner: MergeRunner;
+  /** Runs merges; default: the flush runner (then a long merge delays flushes). */
+  readonly mergeRunner?: MergeRunner;
+  /** `always`: every batch synced before `write` returns; `periodic` (default): within `syncIntervalMs`. */
+  readonly sync?: 'always' | 'periodic';
+  readonly syncIntervalMs?: number;
+  /** Memtable size that triggers a flush (default 8 MiB). */
+  readonly memtableBytes?: number;
+  /** The block cache, or its budget in bytes (default 16 MiB). */
+  readonly cache?: BlockCache | number;
+  /** Output files of merges are cut at this size (default 32 MiB). */
+  readonly targetFileBytes?: number;
+  readonly picker?: Partial<Omit<PickerOptions, 'filterKeyParts'>>;
+  /** How segments are written (`filterKeyParts` decides what the Bloom filters hold). */
+  readonly writer?: SegmentWriterOptions;
+  /** Run merges on their own (default true); false leaves them to {@link LsmTree.compact}. */
+  readonly autoMerge?: boolean;
+  /** Open a damaged log by dropping what is damaged (reported in {@link LsmTree.recovery}). */
+  readonly repair?: boolean;
+  /** Told of a failed background flush or merge (it is retried later). */
+  readonly onBackgroundError?: (error: unknown) => void;
+  /** After opening, merges left to do start after this pause (default 1 s; a flush starts them sooner). */
+  readonly resumeMergesAfterMs?: number;
+  /**
+   * Unflushed writes kept in their logs at close (and not flushed right after opening)
+   * while they stay under this many bytes and {@link MAX_KEPT_LOGS} logs (default 256 KiB):
+   * replaying them costs an open less than a flush costs a close, and short-lived
+   * processes (one CLI command each) then do not each leave a tiny segment behind.
+   */
+  readonly keepLogBytes?: number;
+}
 
 /** The parts of an open tree (internal to src/lsm). */
 export interface TreeParts {

@@ -132,7 +132,7 @@ export class LsmTree {
     this.#merges.setFilter(hook);
   }
 
-  // ---- writes ----------------------------------------------------------------
+  // ---- writes (see tree-writes.ts) -------------------------------------------
 
   /**
    * Writes a batch: appended to the log (synced first under `always`), then visible.
@@ -329,6 +329,8 @@ export class LsmTree {
   #fileAfter(files: readonly SegmentMeta[], key: string): SegmentMeta | undefined {
     return files.find((f) => f.firstKey >= key);
   }
+
+  // ---- flushes and merges (see tree-flush.ts, tree-merges.ts) ---------------
 
   /** Flushes the memtable into a segment now and waits for it. */
   async flush(): Promise<void> {

@@ -1,14 +1,21 @@
 /**
  * The log-structured engine: a sorted map of binary-string keys to bytes whose data
- * lives in files and whose opening reads only the manifest.
+ * lives in files and whose opening reads only the manifest. This file is its public
+ * face and its read path; each step of the data's path has a file of its own:
  *
- * Write path: a batch is appended to the write-ahead log (all or nothing on replay),
- * then applied to the memtable. Once the memtable holds `memtableBytes`, it is frozen,
- * the log rotated, and a flush job turns the frozen log file into a level-0 segment in
- * the merge runner's thread (a worker on Node): the main thread copies nothing. The
- * segment is installed by replacing the manifest atomically, then the log is deleted.
- * Merges (see compaction-picker.ts) run the same way on a second runner, so a long
- * merge never holds up a flush.
+ * 1. tree-writes.ts — a batch is appended to the write-ahead log (all or nothing on
+ *    replay), then applied to the memtable; a full memtable is frozen with its log.
+ * 2. tree-flush.ts — the frozen logs become a level-0 segment in the flush runner's
+ *    thread (a worker on Node): the main thread copies nothing.
+ * 3. tree-files.ts — the manifest names the live segments (replaced atomically on each
+ *    install); their readers, file numbers and pins.
+ * 4. tree-merges.ts — segments merge into deeper levels (what to merge:
+ *    compaction-picker.ts) on a second runner, so a long merge never holds up a flush.
+ *
+ * Around them: tree-open.ts (opening: the options and their defaults, recovery —
+ * tree-recovery.ts — and the parts wired together), tree-checkpoint.ts (segments copied
+ * whole to or from another tree), tree-status.ts (closed, stopped, the epoch),
+ * tree-stats.ts.
  *
  * Read path: memtable → frozen memtables (newest first) → level-0 segments (newest
  * first) → one file per deeper level, through a shared, bounded block cache. Segment
@@ -25,179 +32,71 @@
  * a file that may be gone.
  */
 import { isKoruError } from '@koru/engine';
-import { ClosedError, CorruptionError, IoError } from '../errors.js';
-import { LruBlockCache } from './block-cache.js';
-import { DEFAULT_PICKER_OPTIONS, levelsOf, pickFullMerge, pickMerge, type PickedMerge, type PickerOptions } from './compaction-picker.js';
-import type { RandomAccessFile, StorageDirectory } from './io.js';
+import { IoError } from '../errors.js';
+import { murmur3 } from './bloom.js';
+import type { RandomAccessFile } from './io.js';
+import { KeyScan, type KeyVisitor } from './key-scan.js';
 import { firstEndingAtOrAfter, LevelCursor } from './level-cursor.js';
-import { writeManifest, type ManifestState, type SegmentMeta } from './manifest.js';
-import type { MergeJob, MergeResult } from './merge.js';
+import type { SegmentMeta } from './manifest.js';
 import type { MergeRunner } from './merge-runner.js';
 import { MergingCursor } from './merging-cursor.js';
-import { KeyScan, type KeyVisitor } from './key-scan.js';
-import { Memtable } from './memtable.js';
-import { murmur3 } from './bloom.js';
 import { BLOOM_SEED_1, BLOOM_SEED_2, filterKeyOf } from './segment-format.js';
-import { SegmentReader } from './segment-reader.js';
-import type { SegmentWriterOptions } from './segment-writer.js';
+import type { SegmentReader } from './segment-reader.js';
+import { pinCheckpoint, type IncomingSegments, type TreeCheckpoint } from './tree-checkpoint.js';
 import { TreeCursor, type LsmCursor } from './tree-cursor.js';
-import { recoverTree, type Frozen, type LsmRecovery, type RecoveredTree } from './tree-recovery.js';
-import { checkLevels, verifyIncoming, type TreeCheckpoint } from './tree-checkpoint.js';
-import { KIND_DELETE, KIND_PUT, MANIFEST_FILE, segmentFileName, type BlockCache, type Entry, type EntryCursor, type Found } from './types.js';
-import { removeWal, WalWriter } from './wal.js';
+import type { TreeFiles } from './tree-files.js';
+import type { TreeFlush } from './tree-flush.js';
+import type { MergeFilterHook, TreeMerges } from './tree-merges.js';
+import { openTreeParts, type LsmTreeOptions, type TreeParts } from './tree-open.js';
+import type { LsmRecovery } from './tree-recovery.js';
+import { treeStats, type LsmStats } from './tree-stats.js';
+import type { TreeStatus } from './tree-status.js';
+import type { TreeWrites } from './tree-writes.js';
+import { KIND_DELETE, KIND_PUT, type Entry, type EntryCursor, type Found } from './types.js';
 
 export type { LsmCursor } from './tree-cursor.js';
 export type { KeyVisitor } from './key-scan.js';
 export type { LsmRecovery } from './tree-recovery.js';
 export type { TreeCheckpoint } from './tree-checkpoint.js';
-
-/** Options of {@link LsmTree.open}. */
-export interface LsmTreeOptions {
-  readonly dir: StorageDirectory;
-  /** Runs flushes (a worker thread on Node). */
-  readonly flushRunner: MergeRunner;
-  /** Runs merges; default: the flush runner (then a long merge delays flushes). */
-  readonly mergeRunner?: MergeRunner;
-  /** `always`: every batch synced before `write` returns; `periodic` (default): within `syncIntervalMs`. */
-  readonly sync?: 'always' | 'periodic';
-  readonly syncIntervalMs?: number;
-  /** Memtable size that triggers a flush (default 8 MiB). */
-  readonly memtableBytes?: number;
-  /** The block cache, or its budget in bytes (default 16 MiB). */
-  readonly cache?: BlockCache | number;
-  /** Output files of merges are cut at this size (default 32 MiB). */
-  readonly targetFileBytes?: number;
-  readonly picker?: Partial<Omit<PickerOptions, 'filterKeyParts'>>;
-  /** How segments are written (`filterKeyParts` decides what the Bloom filters hold). */
-  readonly writer?: SegmentWriterOptions;
-  /** Run merges on their own (default true); false leaves them to {@link LsmTree.compact}. */
-  readonly autoMerge?: boolean;
-  /** Open a damaged log by dropping what is damaged (reported in {@link LsmTree.recovery}). */
-  readonly repair?: boolean;
-  /** Told of a failed background flush or merge (it is retried later). */
-  readonly onBackgroundError?: (error: unknown) => void;
-  /** After opening, merges left to do start after this pause (default 1 s; a flush starts them sooner). */
-  readonly resumeMergesAfterMs?: number;
-  /**
-   * Unflushed writes kept in their logs at close (and not flushed right after opening)
-   * while they stay under this many bytes and {@link MAX_KEPT_LOGS} logs (default 256 KiB):
-   * replaying them costs an open less than a flush costs a close, and short-lived
-   * processes (one CLI command each) then do not each leave a tiny segment behind.
-   */
-  readonly keepLogBytes?: number;
-}
-
-/**
- * How the layer above filters merges (retention): consulted for each merge on the main
- * thread, and told what the filter reported when the merge's outputs are installed.
- */
-export interface MergeFilterHook {
-  /**
-   * The filter of a merge about to run (undefined: none). `bottommost`: no deeper level
-   * holds the merge's range (deletion markers are dropped too); `full`: {@link LsmTree.compact}.
-   */
-  forMerge(merge: { readonly bottommost: boolean; readonly full: boolean; readonly outputLevel: number }): MergeJob['filter'];
-  /**
-   * The manifest properties to install with a filtered merge's outputs, in the same
-   * atomic manifest write, from the filter's report and the properties now.
-   */
-  propertiesAfter(report: Readonly<Record<string, unknown>> | undefined, properties: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
-}
-
-/** At most this many logs are left unflushed at close (see {@link LsmTreeOptions.keepLogBytes}). */
-export const MAX_KEPT_LOGS = 8;
-
-/** What the tree holds, for stats and tests. */
-export interface LsmStats {
-  readonly levels: ReadonlyArray<{ readonly files: number; readonly bytes: number; readonly entries: number }>;
-  readonly memtableBytes: number;
-  readonly frozenMemtables: number;
-  readonly cacheBytes: number;
-  /** Memory held by open segment readers outside the cache (indexes, filters). */
-  readonly readerBytes: number;
-  readonly openReaders: number;
-  readonly flushes: number;
-  readonly merges: number;
-}
-
-
-const MIB = 1024 * 1024;
+export type { MergeFilterHook } from './tree-merges.js';
+export type { LsmStats } from './tree-stats.js';
+export type { LsmTreeOptions } from './tree-open.js';
+export { MAX_KEPT_LOGS } from './tree-writes.js';
 
 /** The engine. Open with {@link LsmTree.open}. */
 export class LsmTree {
-  readonly #dir: StorageDirectory;
+  readonly #status: TreeStatus;
+  readonly #files: TreeFiles;
   readonly #flushRunner: MergeRunner;
   readonly #mergeRunner: MergeRunner;
-  readonly #cache: BlockCache;
-  readonly #keepLogBytes: number;
-  readonly #options: Required<Pick<LsmTreeOptions, 'sync' | 'syncIntervalMs' | 'memtableBytes' | 'targetFileBytes' | 'autoMerge'>>;
-  readonly #picker: PickerOptions;
-  readonly #writer: SegmentWriterOptions;
+  readonly #writes: TreeWrites;
+  readonly #flush: TreeFlush;
+  readonly #merges: TreeMerges;
+  readonly #incoming: IncomingSegments;
+  /** Level-0 files past which writes wait for a merge. */
+  readonly #l0Stop: number;
   readonly #filterParts: number;
-  readonly #onError: (error: unknown) => void;
-  readonly #pointers = new Map<number, string>();
-  readonly #readers = new Map<number, SegmentReader>();
-  /** Segments pinned by open checkpoints, with how many pin each (see {@link checkpoint}). */
-  readonly #pins = new Map<number, number>();
-  /** Pinned segments a merge replaced: deleted when their last pin goes. */
-  readonly #obsoletePinned = new Set<number>();
-  /** File numbers handed out by {@link reserveIncoming} and not installed yet. */
-  readonly #incoming = new Set<number>();
-  #manifest: ManifestState;
-  #levels: SegmentMeta[][];
-  #mem = new Memtable();
-  #frozen: Frozen[] = [];
-  /** The active log; created at the first write (a process that only reads writes no file). */
-  #wal: WalWriter | undefined;
-  /** The active log's file number (reserved at open and at each rotation). */
-  #walNumber: number;
-  #nextFile: number;
-  #flushing: Promise<void> | undefined;
-  #merging: Promise<void> | undefined;
-  #syncTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
-  #flushRetryMs = 0;
-  #broken: unknown;
-  #closed = false;
-  #flushes = 0;
-  #merges = 0;
-  #recovery: LsmRecovery;
+  readonly #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
-  #filterHook: MergeFilterHook | undefined;
-  /** Changes on every write and install: a cursor made before refuses to go on. */
-  epoch = 0;
 
-  private constructor(options: LsmTreeOptions, recovered: RecoveredTree) {
-    const { manifest } = recovered;
-    this.#dir = options.dir;
-    this.#flushRunner = options.flushRunner;
-    this.#mergeRunner = options.mergeRunner ?? options.flushRunner;
-    this.#cache = typeof options.cache === 'object' ? options.cache : new LruBlockCache(options.cache ?? 16 * MIB);
-    this.#options = {
-      sync: options.sync ?? 'periodic',
-      syncIntervalMs: options.syncIntervalMs ?? 100,
-      memtableBytes: options.memtableBytes ?? 8 * MIB,
-      targetFileBytes: options.targetFileBytes ?? 32 * MIB,
-      autoMerge: options.autoMerge ?? true,
-    };
-    this.#keepLogBytes = options.keepLogBytes ?? 256 * 1024;
-    this.#writer = options.writer ?? {};
-    this.#filterParts = this.#writer.filterKeyParts ?? 0;
-    this.#picker = { ...DEFAULT_PICKER_OPTIONS, ...options.picker, filterKeyParts: this.#filterParts };
-    this.#onError = options.onBackgroundError ?? (() => {});
-    this.#manifest = manifest;
-    this.#levels = levelsOf(manifest.segments, this.#picker.maxLevel);
-    this.#frozen = recovered.frozen;
-    this.#nextFile = recovered.next;
-    this.#recovery = recovered.report;
-    this.#walNumber = this.#nextFile++;
+  private constructor(parts: TreeParts) {
+    this.#status = parts.status;
+    this.#files = parts.files;
+    this.#flushRunner = parts.flushRunner;
+    this.#mergeRunner = parts.mergeRunner;
+    this.#writes = parts.writes;
+    this.#flush = parts.flush;
+    this.#merges = parts.merges;
+    this.#incoming = parts.incoming;
+    this.#l0Stop = parts.l0Stop;
+    this.#filterParts = parts.filterParts;
+    this.#recovery = parts.recovery;
   }
 
-  /** The active log, created on first use. */
-  #activeWal(): WalWriter {
-    return (this.#wal ??= WalWriter.create(this.#dir, this.#walNumber, { sync: this.#options.sync }));
+  /** Changes on every write and install: a cursor made before refuses to go on. */
+  get epoch(): number {
+    return this.#status.epoch;
   }
 
   /**
@@ -206,17 +105,9 @@ export class LsmTree {
    * @throws CorruptionError naming the damaged file; IoError
    */
   static open(options: LsmTreeOptions): LsmTree {
-    const recovered = recoverTree(options.dir, options.repair === true);
-    const tree = new LsmTree(options, recovered);
-    if (!tree.#smallEnoughToKeep()) tree.#scheduleFlush();
-    // A merge a close cut short (or a crash stopped) starts again — after a pause, so a
-    // short-lived process (one `kdelta get`) does not start a merge only to abandon it;
-    // a write's flush starts it sooner.
-    tree.#resumeTimer = setTimeout(() => {
-      tree.#resumeTimer = undefined;
-      tree.#scheduleMerge();
-    }, options.resumeMergesAfterMs ?? 1000);
-    (tree.#resumeTimer as { unref?: () => void }).unref?.();
+    const tree = new LsmTree(openTreeParts(options));
+    if (!tree.#writes.smallEnoughToKeep()) tree.#flush.schedule();
+    tree.#merges.resumeAfter(options.resumeMergesAfterMs ?? 1000);
     return tree;
   }
 
@@ -227,21 +118,21 @@ export class LsmTree {
 
   /** The properties stored in the manifest by {@link setProperties}. */
   get properties(): Readonly<Record<string, unknown>> {
-    return this.#manifest.properties;
+    return this.#files.manifest.properties;
   }
 
   /** Replaces the stored properties (one atomic manifest write). */
   setProperties(properties: Readonly<Record<string, unknown>>): void {
-    this.#checkOpen();
-    this.#installManifest({ ...this.#manifest, properties });
+    this.#status.checkOpen();
+    this.#files.install({ ...this.#files.manifest, properties });
   }
 
   /** Sets (or, with undefined, removes) the hook that filters merges (see {@link MergeFilterHook}). */
   setMergeFilter(hook: MergeFilterHook | undefined): void {
-    this.#filterHook = hook;
+    this.#merges.setFilter(hook);
   }
 
-  // ---- writes ----------------------------------------------------------------
+  // ---- writes (see tree-writes.ts) -------------------------------------------
 
   /**
    * Writes a batch: appended to the log (synced first under `always`), then visible.
@@ -249,15 +140,8 @@ export class LsmTree {
    * @throws STORAGE_FULL / IO_ERROR with nothing of the batch applied
    */
   write(entries: readonly Entry[]): void {
-    this.#checkWritable();
-    if (entries.length === 0) return;
-    // A failed append leaves nothing of the batch in the log (the writer cuts what it
-    // wrote, or refuses every later call itself when it cannot): nothing to undo here.
-    this.#activeWal().append(entries);
-    for (const e of entries) this.#mem.put(e.key, e.kind, e.value);
-    this.epoch++;
-    if (this.#options.sync === 'periodic') this.#scheduleSync();
-    if (this.#mem.bytes >= this.#options.memtableBytes) this.#rotate();
+    this.#status.checkWritable();
+    this.#writes.write(entries);
   }
 
   /** Puts one key (a batch of one). */
@@ -275,16 +159,18 @@ export class LsmTree {
    * that write faster than flushes complete wait here (undefined: no need).
    */
   writable(): Promise<void> | undefined {
-    if (this.#frozen.length >= 2 && this.#flushing !== undefined) return this.#flushing.then(() => this.writable());
+    const flushing = this.#flush.running;
+    if (this.#writes.frozen.length >= 2 && flushing !== undefined) return flushing.then(() => this.writable());
     // Level 0 is read by every lookup: past its stop mark, writes wait for a merge.
-    if (this.#levels[0]!.length >= this.#picker.l0Stop && this.#merging !== undefined) return this.#merging.then(() => this.writable());
+    const merging = this.#merges.running;
+    if (this.#files.levels[0]!.length >= this.#l0Stop && merging !== undefined) return merging.then(() => this.writable());
     return undefined;
   }
 
   /** Syncs the log now. */
   sync(): void {
-    this.#checkWritable();
-    this.#wal?.sync();
+    this.#status.checkWritable();
+    this.#writes.sync();
   }
 
   // ---- reads -----------------------------------------------------------------
@@ -296,24 +182,26 @@ export class LsmTree {
   }
 
   #find(key: string): Found | undefined {
-    this.#checkOpen();
-    let f = this.#mem.get(key);
+    this.#status.checkOpen();
+    const writes = this.#writes;
+    let f = writes.mem.get(key);
     if (f !== undefined) return f;
-    for (const fr of this.#frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
+    for (const fr of writes.frozen) if ((f = fr.mem.get(key)) !== undefined) return f;
     const parts = this.#filterParts;
     const filterKey = filterKeyOf(key, parts);
     // The filter key's hashes, made once for every segment asked (0/0 until then).
     let hashed = false;
     let h1 = 0;
     let h2 = 0;
-    for (let l = 0; l < this.#levels.length; l++) {
-      const level = this.#levels[l]!;
+    const levels = this.#files.levels;
+    for (let l = 0; l < levels.length; l++) {
+      const level = levels[l]!;
       // Level 0's files overlap: each may hold the key. Deeper levels: one file at most.
       const n = l === 0 ? level.length : 1;
       for (let i = 0; i < n; i++) {
         const s = l === 0 ? level[i]! : this.#fileFor(level, key);
         if (s === undefined || s.count === 0 || key < s.firstKey || key > s.lastKey) continue;
-        const r = this.#reader(s);
+        const r = this.#files.reader(s);
         if (filterKey !== undefined) {
           if (r.filterKeyParts === parts) {
             if (!hashed) {
@@ -336,27 +224,28 @@ export class LsmTree {
    * only keys of that filter key may be trusted (seek to its prefix and stop after it).
    */
   cursor(options: { readonly filterKey?: string; readonly deletes?: boolean } = {}): LsmCursor {
-    this.#checkOpen();
+    this.#status.checkOpen();
     const { filterKey } = options;
-    const sources: EntryCursor[] = [this.#mem.cursor()];
-    for (const fr of this.#frozen) sources.push(fr.mem.cursor());
-    for (const s of this.#levels[0]!) {
+    const sources: EntryCursor[] = [this.#writes.mem.cursor()];
+    for (const fr of this.#writes.frozen) sources.push(fr.mem.cursor());
+    const levels = this.#files.levels;
+    for (const s of levels[0]!) {
       if (s.count === 0) continue;
-      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#mayContainFilterKey(this.#reader(s), filterKey))) continue;
-      sources.push(this.#reader(s).cursor());
+      if (filterKey !== undefined && (filterKey > s.lastKey || !this.#mayContainFilterKey(this.#files.reader(s), filterKey))) continue;
+      sources.push(this.#files.reader(s).cursor());
     }
-    for (let l = 1; l < this.#levels.length; l++) {
-      let files = this.#levels[l]!;
+    for (let l = 1; l < levels.length; l++) {
+      let files = levels[l]!;
       if (files.length === 0) continue;
       if (filterKey !== undefined) {
         // Entries of one filter key are never split between files of a level.
         const s = this.#fileFor(files, filterKey) ?? this.#fileAfter(files, filterKey);
-        if (s === undefined || !this.#mayContainFilterKey(this.#reader(s), filterKey)) continue;
+        if (s === undefined || !this.#mayContainFilterKey(this.#files.reader(s), filterKey)) continue;
         files = [s];
       }
-      sources.push(files.length === 1 ? this.#reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#reader(s).cursor()));
+      sources.push(files.length === 1 ? this.#files.reader(files[0]!).cursor() : new LevelCursor(files, (s) => this.#files.reader(s).cursor()));
     }
-    return new TreeCursor(new MergingCursor(sources), () => this.epoch, options.deletes === true);
+    return new TreeCursor(new MergingCursor(sources), () => this.#status.epoch, options.deletes === true);
   }
 
   /**
@@ -371,13 +260,14 @@ export class LsmTree {
    * @throws InvalidArgumentError for a `from` outside `prefix`; CorruptionError; IoError
    */
   scanKey(prefix: string, visit: KeyVisitor, from: string = prefix): void {
-    this.#checkOpen();
+    this.#status.checkOpen();
     // One scan is kept for the common case; a visitor reading another prefix gets its own.
     const scan = this.#keyScan.busy ? new KeyScan() : this.#keyScan;
     scan.begin();
     try {
-      if (this.#mem.count > 0) scan.addCursor(this.#mem.cursor());
-      for (const fr of this.#frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
+      const { mem, frozen } = this.#writes;
+      if (mem.count > 0) scan.addCursor(mem.cursor());
+      for (const fr of frozen) if (fr.mem.count > 0) scan.addCursor(fr.mem.cursor());
       const parts = this.#filterParts;
       // The prefix's filter key, when it is every such key's (else the filters cannot tell).
       const filterKey = parts > 0 ? filterKeyOf(prefix, parts) : undefined;
@@ -386,7 +276,7 @@ export class LsmTree {
       let h2 = 0;
       const mayHold = (s: SegmentMeta): SegmentReader | undefined => {
         if (s.count === 0 || s.lastKey < from || (s.firstKey > prefix && !s.firstKey.startsWith(prefix))) return undefined;
-        const r = this.#reader(s);
+        const r = this.#files.reader(s);
         // A file written under another rule has filters over other keys: not asked.
         if (filterKey === undefined || r.filterKeyParts !== parts) return r;
         if (!hashed) {
@@ -396,12 +286,13 @@ export class LsmTree {
         }
         return r.mayContainHashed(filterKey, h1, h2) ? r : undefined;
       };
-      for (const s of this.#levels[0]!) {
+      const levels = this.#files.levels;
+      for (const s of levels[0]!) {
         const r = mayHold(s);
         if (r !== undefined) scan.addSegment(r);
       }
-      for (let l = 1; l < this.#levels.length; l++) {
-        const files = this.#levels[l]!;
+      for (let l = 1; l < levels.length; l++) {
+        const files = levels[l]!;
         // The first file ending at or after `from` holds the first key ≥ it; entries of
         // one filter key are never split between files of a level. Other prefixes: each
         // file meeting the range (the files of a level are disjoint, so each is a source).
@@ -415,8 +306,8 @@ export class LsmTree {
       scan.busy = false;
       throw e;
     }
-    const epoch = this.epoch;
-    scan.run(prefix, from, visit, () => this.epoch === epoch);
+    const epoch = this.#status.epoch;
+    scan.run(prefix, from, visit, () => this.#status.epoch === epoch);
   }
 
   /**
@@ -439,229 +330,15 @@ export class LsmTree {
     return files.find((f) => f.firstKey >= key);
   }
 
-  #reader(s: SegmentMeta): SegmentReader {
-    let r = this.#readers.get(s.fileNumber);
-    if (r === undefined) {
-      const file = this.#dir.open(segmentFileName(s.fileNumber), 'read');
-      try {
-        r = SegmentReader.open(file, s.fileNumber, this.#cache);
-      } catch (e) {
-        file.close();
-        throw e;
-      }
-      if (r.info.count !== s.count || r.info.firstKey !== s.firstKey || r.info.lastKey !== s.lastKey) {
-        r.close();
-        throw new CorruptionError(`${this.#dir.location}/${segmentFileName(s.fileNumber)} does not hold what the manifest says (${r.info.count} entries, ${s.count} expected)`, {
-          file: segmentFileName(s.fileNumber),
-          offset: 0,
-        });
-      }
-      this.#readers.set(s.fileNumber, r);
-    }
-    return r;
-  }
-
-  // ---- background work -------------------------------------------------------
-
-  #scheduleSync(): void {
-    if (this.#syncTimer !== undefined) return;
-    this.#syncTimer = setTimeout(() => {
-      this.#syncTimer = undefined;
-      if (this.#closed || this.#broken !== undefined) return;
-      try {
-        this.#wal?.sync();
-      } catch (e) {
-        this.#broken = e;
-        this.#onError(e);
-      }
-    }, this.#options.syncIntervalMs);
-    (this.#syncTimer as { unref?: () => void }).unref?.();
-  }
-
-  /** Freezes the memtable and starts a new log; the frozen one is flushed in the background. */
-  #rotate(): void {
-    if (this.#mem.count === 0) return;
-    // The frozen log is read by the flush in another thread: sync it so the segment
-    // never holds a write the log could still lose.
-    // A memtable with entries has its log (written first).
-    const wal = this.#wal!;
-    wal.sync();
-    wal.close();
-    this.#frozen.unshift({ mem: this.#mem, wal: wal.fileNumber, bytes: wal.bytes });
-    this.#mem = new Memtable();
-    this.#wal = undefined;
-    this.#walNumber = this.#nextFile++;
-    this.epoch++;
-    this.#scheduleFlush();
-  }
-
-  /** True while the unflushed writes are few enough to be left in their logs (see {@link LsmTreeOptions.keepLogBytes}). */
-  #smallEnoughToKeep(): boolean {
-    const logs = this.#frozen.length + (this.#mem.count > 0 ? 1 : 0);
-    const bytes = this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0);
-    return logs <= MAX_KEPT_LOGS && bytes < this.#keepLogBytes;
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushing !== undefined || this.#frozen.length === 0 || this.#closed) return;
-    // Every frozen log goes into one level-0 segment (logs kept from earlier sessions are
-    // small, and each would otherwise be a file of its own).
-    const flushed = [...this.#frozen];
-    const job: MergeJob = {
-      inputs: flushed.map((f) => ({ wal: f.wal })),
-      outputLevel: 0,
-      firstFileNumber: this.#nextFile++,
-      maxOutputs: 1,
-      targetFileBytes: Number.MAX_SAFE_INTEGER,
-      dropDeletes: false,
-      writer: this.#writer,
-    };
-    let ok = false;
-    this.#flushing = this.#flushRunner
-      .run(job)
-      .then(
-        (result) => {
-          try {
-            this.#installFlush(flushed, result);
-            ok = true;
-          } catch (e) {
-            // A manifest that could not be written (a full disk): the logs still hold
-            // everything, and the flush is tried again later.
-            this.#backgroundFailed(e);
-          }
-        },
-        (e: unknown) => this.#backgroundFailed(e),
-      )
-      .finally(() => {
-        this.#flushing = undefined;
-        if (ok) {
-          this.#flushRetryMs = 0;
-          this.#scheduleFlush();
-          this.#scheduleMerge();
-        } else this.#retryFlushLater();
-      });
-  }
-
-  /**
-   * After a failed flush (a full disk, say), tries again after a pause that doubles up
-   * to 30 s, not at once: a failure that lasts would otherwise spin. The frozen memtable
-   * and its log stay, so reads and the next open see every write meanwhile.
-   */
-  #retryFlushLater(): void {
-    if (this.#closed || this.#retryTimer !== undefined) return;
-    this.#flushRetryMs = Math.min(30_000, Math.max(100, this.#flushRetryMs * 2));
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#scheduleFlush();
-    }, this.#flushRetryMs);
-    (this.#retryTimer as { unref?: () => void }).unref?.();
-  }
-
-  #installFlush(flushed: readonly Frozen[], result: MergeResult): void {
-    const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: 0 }));
-    const remaining = this.#frozen.filter((f) => !flushed.includes(f));
-    // Logs still needed: the frozen ones not flushed yet, and the active one.
-    const logNumber = Math.min(this.#walNumber, ...remaining.map((f) => f.wal));
-    this.#installManifest({ ...this.#manifest, segments: [...this.#manifest.segments, ...added], logNumber });
-    for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
-    this.#frozen = remaining;
-    for (const f of flushed) removeWal(this.#dir, f.wal);
-    this.#flushes++;
-    this.epoch++;
-  }
-
-  #scheduleMerge(): void {
-    if (!this.#options.autoMerge || this.#merging !== undefined || this.#closed) return;
-    const picked = pickMerge(this.#manifest.segments, this.#picker, this.#pointers);
-    if (picked === undefined) return;
-    let ok = false;
-    this.#merging = this.#runMerge(picked)
-      .then(
-        () => {
-          ok = true;
-        },
-        (e: unknown) => this.#backgroundFailed(e),
-      )
-      .finally(() => {
-        this.#merging = undefined;
-        // After a failure, the next flush tries again (not at once: it would spin).
-        if (ok) this.#scheduleMerge();
-      });
-  }
-
-  /** Runs a merge and installs its outputs. Rejects when it failed (the inputs then stay live). */
-  async #runMerge(picked: PickedMerge, full = false): Promise<void> {
-    const inBytes = picked.inputs.reduce((n, s) => n + s.bytes, 0);
-    const maxOutputs = picked.inputs.length + Math.ceil(inBytes / this.#options.targetFileBytes) + 1;
-    const first = this.#nextFile;
-    this.#nextFile += maxOutputs;
-    const job: MergeJob = {
-      inputs: picked.inputs.map((s) => ({ segment: s.fileNumber })),
-      outputLevel: picked.outputLevel,
-      firstFileNumber: first,
-      maxOutputs,
-      targetFileBytes: this.#options.targetFileBytes,
-      dropDeletes: picked.dropDeletes,
-      writer: this.#writer,
-    };
-    const hook = this.#filterHook;
-    const filter = hook?.forMerge({ bottommost: picked.dropDeletes, full, outputLevel: picked.outputLevel });
-    const result = await this.#mergeRunner.run(filter === undefined ? job : { ...job, filter });
-    if (this.#closed) {
-      for (const o of result.outputs) this.#discard(segmentFileName(o.fileNumber));
-      return;
-    }
-    const gone = new Set(picked.inputs.map((s) => s.fileNumber));
-    const added = result.outputs.filter((o) => o.count > 0).map((o): SegmentMeta => ({ ...o, level: picked.outputLevel }));
-    const segments = [...this.#manifest.segments.filter((s) => !gone.has(s.fileNumber)), ...added];
-    // What the filter removed is recorded with the outputs that no longer hold it: one manifest write.
-    const properties = filter === undefined || hook === undefined ? this.#manifest.properties : hook.propertiesAfter(result.filterReport, this.#manifest.properties);
-    this.#installManifest({ ...this.#manifest, segments, properties });
-    for (const o of result.outputs) if (o.count === 0) this.#dir.remove(segmentFileName(o.fileNumber));
-    for (const n of gone) {
-      this.#readers.get(n)?.close();
-      this.#readers.delete(n);
-      this.#cache.evictFile(n);
-      // A checkpoint still streams it: deleted when the checkpoint is released.
-      if (this.#pins.has(n)) this.#obsoletePinned.add(n);
-      else this.#discard(segmentFileName(n));
-    }
-    this.#merges++;
-    this.epoch++;
-  }
-
-  /** Deletes a file no longer named by the manifest, off this thread where the directory can. */
-  #discard(name: string): void {
-    if (this.#dir.removeLater !== undefined) this.#dir.removeLater(name);
-    else this.#dir.remove(name);
-  }
-
-  #backgroundFailed(e: unknown): void {
-    if (this.#closed) return; // a merge cut short by close: its inputs stay, nothing to report
-    // The inputs are untouched and still named by the manifest: nothing is lost, and the
-    // work is tried again after the next write rotates or installs.
-    this.#onError(e);
-  }
-
-  #installManifest(next: Omit<ManifestState, 'nextFileNumber'> & { nextFileNumber?: number }): void {
-    const state: ManifestState = { ...next, formatVersion: 1, nextFileNumber: this.#nextFile };
-    writeManifest(this.#dir, state);
-    this.#manifest = state;
-    this.#levels = levelsOf(state.segments, this.#picker.maxLevel);
-  }
+  // ---- flushes and merges (see tree-flush.ts, tree-merges.ts) ---------------
 
   /** Flushes the memtable into a segment now and waits for it. */
   async flush(): Promise<void> {
-    this.#checkWritable();
-    this.#rotate();
-    // Also a retry of a flush that failed before, without waiting for its pause.
-    if (this.#retryTimer !== undefined) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = undefined;
-    }
-    this.#scheduleFlush();
-    while (this.#flushing !== undefined) await this.#flushing;
-    if (this.#frozen.length > 0) throw new IoError(`flush failed: ${this.#frozen.length} memtables remain unflushed`);
+    this.#status.checkWritable();
+    this.#writes.rotate();
+    this.#flush.now();
+    while (this.#flush.running !== undefined) await this.#flush.running;
+    if (this.#writes.frozen.length > 0) throw new IoError(`flush failed: ${this.#writes.frozen.length} memtables remain unflushed`);
   }
 
   /**
@@ -670,32 +347,16 @@ export class LsmTree {
    */
   async compact(): Promise<void> {
     await this.flush();
-    while (this.#merging !== undefined) await this.#merging;
-    const picked = pickFullMerge(this.#manifest.segments);
-    if (picked === undefined) return;
-    const run = this.#runMerge(picked, true);
-    this.#merging = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      await run;
-    } finally {
-      this.#merging = undefined;
-    }
+    await this.#merges.full();
   }
 
   /** Resolves once no flush or merge is running or due (for tests and benchmarks). */
   async idle(): Promise<void> {
-    if (this.#resumeTimer !== undefined) {
-      clearTimeout(this.#resumeTimer);
-      this.#resumeTimer = undefined;
-      this.#scheduleMerge();
-    }
+    this.#merges.resumeNow();
     // Logs kept from an earlier session are flushed too: idle means nothing left to do.
-    this.#scheduleFlush();
-    while (!this.#closed && (this.#flushing !== undefined || this.#merging !== undefined || this.#frozen.length > 0)) {
-      await (this.#flushing ?? this.#merging ?? new Promise((r) => setTimeout(r, 1)));
+    this.#flush.schedule();
+    while (!this.#status.closed && (this.#flush.running !== undefined || this.#merges.running !== undefined || this.#writes.frozen.length > 0)) {
+      await (this.#flush.running ?? this.#merges.running ?? new Promise((r) => setTimeout(r, 1)));
     }
   }
 
@@ -711,36 +372,8 @@ export class LsmTree {
    */
   async checkpoint(): Promise<TreeCheckpoint> {
     await this.flush();
-    this.#checkOpen();
-    const segments = this.#manifest.segments;
-    for (const s of segments) this.#pins.set(s.fileNumber, (this.#pins.get(s.fileNumber) ?? 0) + 1);
-    const live = new Set(segments.map((s) => s.fileNumber));
-    const open = new Map<number, RandomAccessFile>();
-    let released = false;
-    return {
-      segments,
-      read: (fileNumber, offset, length) => {
-        if (released || this.#closed) throw new ClosedError();
-        if (!live.has(fileNumber)) throw new RangeError(`segment ${fileNumber} is not part of this checkpoint`);
-        let f = open.get(fileNumber);
-        if (f === undefined) open.set(fileNumber, (f = this.#dir.open(segmentFileName(fileNumber), 'read')));
-        return f.read(offset, length);
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const f of open.values()) f.close();
-        for (const n of live) {
-          const left = this.#pins.get(n)! - 1;
-          if (left > 0) {
-            this.#pins.set(n, left);
-            continue;
-          }
-          this.#pins.delete(n);
-          if (this.#obsoletePinned.delete(n) && !this.#closed) this.#discard(segmentFileName(n));
-        }
-      },
-    };
+    this.#status.checkOpen();
+    return pinCheckpoint(this.#files, this.#status);
   }
 
   /**
@@ -753,30 +386,19 @@ export class LsmTree {
    * @throws RangeError when the number is taken (a live or reserved segment, an existing file); ClosedError; IoError
    */
   reserveIncoming(fileNumber: number): void {
-    this.#checkWritable();
-    if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) throw new RangeError(`${String(fileNumber)} is not a file number`);
-    const name = segmentFileName(fileNumber);
-    if (this.#incoming.has(fileNumber) || this.#manifest.segments.some((s) => s.fileNumber === fileNumber) || this.#dir.exists(name)) {
-      throw new RangeError(`segment file ${name} exists already`);
-    }
-    if (!this.#dir.exists(MANIFEST_FILE)) this.#installManifest({ ...this.#manifest });
-    this.#incoming.add(fileNumber);
-    this.#nextFile = Math.max(this.#nextFile, fileNumber + 1);
+    this.#status.checkWritable();
+    this.#incoming.reserve(fileNumber);
   }
 
   /** Opens the file of a reserved incoming segment (`create` for the first bytes, `append` after). @throws RangeError for a number not reserved */
   openIncoming(fileNumber: number, mode: 'create' | 'append'): RandomAccessFile {
-    this.#checkWritable();
-    if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
-    return this.#dir.open(segmentFileName(fileNumber), mode);
+    this.#status.checkWritable();
+    return this.#incoming.open(fileNumber, mode);
   }
 
   /** Deletes reserved incoming segments that will not be installed. */
   dropIncoming(fileNumbers: readonly number[]): void {
-    for (const n of fileNumbers) {
-      if (!this.#incoming.delete(n)) continue;
-      this.#dir.remove(segmentFileName(n));
-    }
+    this.#incoming.drop(fileNumbers);
   }
 
   /**
@@ -789,57 +411,30 @@ export class LsmTree {
    *   overlapping levels or a tree that is not empty; IoError
    */
   installIncoming(incoming: ReadonlyArray<{ readonly fileNumber: number; readonly level: number }>, properties: Readonly<Record<string, unknown>> = {}): void {
-    this.#checkWritable();
-    if (this.#manifest.segments.length > 0 || this.#mem.count > 0 || this.#frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
-    const added: SegmentMeta[] = [];
-    for (const { fileNumber, level } of incoming) {
-      if (!this.#incoming.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
-      if (!Number.isSafeInteger(level) || level < 0 || level > this.#picker.maxLevel) throw new RangeError(`level ${level} is not between 0 and ${this.#picker.maxLevel}`);
-      const info = verifyIncoming(this.#dir, fileNumber, this.#cache);
-      if (info.count > 0) added.push({ ...info, level });
-    }
-    checkLevels(added);
-    this.#dir.syncDirectory();
+    this.#status.checkWritable();
+    if (this.#files.manifest.segments.length > 0 || this.#writes.mem.count > 0 || this.#writes.frozen.length > 0) throw new RangeError('segments can only be installed into an empty tree');
     // The active log is still empty (checked above): logs below it are none.
-    this.#installManifest({ ...this.#manifest, segments: added, logNumber: this.#walNumber, properties: { ...this.#manifest.properties, ...properties } });
-    for (const { fileNumber } of incoming) this.#incoming.delete(fileNumber);
-    for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) this.#dir.remove(segmentFileName(s.fileNumber));
-    this.epoch++;
-    this.#scheduleMerge();
+    this.#incoming.install(incoming, properties, this.#writes.walNumber);
+    this.#status.epoch++;
+    this.#merges.schedule();
   }
 
   // ---- state -----------------------------------------------------------------
 
   /** Levels, memtables, cache and readers. */
   stats(): LsmStats {
-    let readerBytes = 0;
-    for (const r of this.#readers.values()) readerBytes += r.residentBytes;
-    return {
-      levels: this.#levels.map((files) => ({
-        files: files.length,
-        bytes: files.reduce((n, f) => n + f.bytes, 0),
-        entries: files.reduce((n, f) => n + f.count, 0),
-      })),
-      memtableBytes: this.#mem.bytes + this.#frozen.reduce((n, f) => n + f.mem.bytes, 0),
-      frozenMemtables: this.#frozen.length,
-      cacheBytes: this.#cache.bytes,
-      readerBytes,
-      openReaders: this.#readers.size,
-      flushes: this.#flushes,
-      merges: this.#merges,
-    };
+    return treeStats(this.#files, this.#writes, this.#flush.count, this.#merges.count);
   }
 
   /** The live segments (as the manifest names them). */
   segments(): readonly SegmentMeta[] {
-    return this.#manifest.segments;
+    return this.#files.manifest.segments;
   }
 
   /** Bytes of every file of the tree (segments and logs). */
   diskBytes(): number {
-    let n = this.#wal?.bytes ?? 0;
-    for (const f of this.#frozen) n += f.bytes;
-    for (const s of this.#manifest.segments) n += s.bytes;
+    let n = this.#writes.logBytes();
+    for (const s of this.#files.manifest.segments) n += s.bytes;
     return n;
   }
 
@@ -849,42 +444,28 @@ export class LsmTree {
    * releases every file. The tree owns its runners. Idempotent.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#broken === undefined) {
+    if (this.#status.closed) return;
+    if (this.#status.broken === undefined) {
       try {
         // Little unflushed: left in the logs (synced below) for the next open to replay.
-        if (this.#smallEnoughToKeep()) await this.#flushing;
+        if (this.#writes.smallEnoughToKeep()) await this.#flush.running;
         else await this.flush();
       } catch (e) {
         // The log still holds everything; the next open replays it.
         if (!isKoruError(e)) throw e;
       }
     }
-    this.#closed = true;
-    this.epoch++;
+    this.#status.closed = true;
+    this.#status.epoch++;
     if (this.#mergeRunner !== this.#flushRunner) await this.#mergeRunner.close();
-    while (this.#merging !== undefined || this.#flushing !== undefined) await (this.#merging ?? this.#flushing);
+    while (this.#merges.running !== undefined || this.#flush.running !== undefined) await (this.#merges.running ?? this.#flush.running);
     await this.#flushRunner.close();
-    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
+    this.#flush.stop();
+    this.#merges.stop();
     try {
-      if (this.#broken === undefined) this.#wal?.sync();
+      this.#writes.close();
     } finally {
-      this.#wal?.close();
-      for (const r of this.#readers.values()) r.close();
-      this.#readers.clear();
-    }
-  }
-
-  #checkOpen(): void {
-    if (this.#closed) throw new ClosedError();
-  }
-
-  #checkWritable(): void {
-    this.#checkOpen();
-    if (this.#broken !== undefined) {
-      throw isKoruError(this.#broken) ? this.#broken : new IoError(`the engine stopped after a failed write: ${String(this.#broken)}`, this.#broken);
+      this.#files.close();
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
- * Checkpoints of a tree: its live segment files, pinned so they can be copied whole to
- * another tree (a cluster member that joins empty), and the checks a received segment
- * passes before a tree installs it (see LsmTree.checkpoint / reserveIncoming /
- * installIncoming).
+ * Segment files that move between trees whole (a cluster member that joins empty copies
+ * a donor's): on the donor, a checkpoint pins its live segments so they can be streamed
+ * while writes and merges go on; on the receiver, incoming segments are reserved, written,
+ * checked and installed as the tree's whole content (see LsmTree.checkpoint /
+ * reserveIncoming / installIncoming).
  *
  * A received file is not trusted for being well formed: before it is installed its
  * footer, top index and properties are checked (SegmentReader.open), then every index
@@ -10,12 +11,14 @@
  * read), its keys must ascend strictly and their number match its properties. So a
  * segment whose transfer checksum matched but whose donor copy was damaged is refused too.
  */
-import { CorruptionError } from '../errors.js';
+import { ClosedError, CorruptionError } from '../errors.js';
 import { LruBlockCache } from './block-cache.js';
-import type { StorageDirectory } from './io.js';
+import type { RandomAccessFile, StorageDirectory } from './io.js';
 import type { SegmentMeta } from './manifest.js';
 import { SegmentReader } from './segment-reader.js';
-import { segmentFileName, type BlockCache, type SegmentInfo } from './types.js';
+import type { TreeFiles } from './tree-files.js';
+import type { TreeStatus } from './tree-status.js';
+import { MANIFEST_FILE, segmentFileName, type BlockCache, type SegmentInfo } from './types.js';
 
 /** A pinned set of live segments (see LsmTree.checkpoint). */
 export interface TreeCheckpoint {
@@ -28,6 +31,107 @@ export interface TreeCheckpoint {
   read(fileNumber: number, offset: number, length: number): Uint8Array;
   /** Unpins the segments (a merge may delete them from now on). Idempotent. */
   release(): void;
+}
+
+/**
+ * Pins the live segments of `files` (the tree flushed first) and hands out the
+ * checkpoint that reads them: until it is released, a merge that replaces one leaves its
+ * file on disk (see TreeFiles.retire).
+ */
+export function pinCheckpoint(files: TreeFiles, status: TreeStatus): TreeCheckpoint {
+  const segments = files.manifest.segments;
+  const live = new Set(segments.map((s) => s.fileNumber));
+  files.pin(live);
+  const open = new Map<number, RandomAccessFile>();
+  let released = false;
+  return {
+    segments,
+    read: (fileNumber, offset, length) => {
+      if (released || status.closed) throw new ClosedError();
+      if (!live.has(fileNumber)) throw new RangeError(`segment ${fileNumber} is not part of this checkpoint`);
+      let f = open.get(fileNumber);
+      if (f === undefined) open.set(fileNumber, (f = files.dir.open(segmentFileName(fileNumber), 'read')));
+      return f.read(offset, length);
+    },
+    release: () => {
+      if (released) return;
+      released = true;
+      for (const f of open.values()) f.close();
+      files.unpin(live);
+    },
+  };
+}
+
+/** A received segment to install, and the level it goes to. */
+export interface IncomingSegment {
+  readonly fileNumber: number;
+  readonly level: number;
+}
+
+/**
+ * The receiving side: file numbers reserved for segments received from elsewhere, their
+ * files, and their install (the tree checks it may write, and that it is empty, first).
+ */
+export class IncomingSegments {
+  readonly #files: TreeFiles;
+  readonly #maxLevel: number;
+  /** File numbers handed out by {@link reserve} and not installed yet. */
+  readonly #reserved = new Set<number>();
+
+  constructor(files: TreeFiles, maxLevel: number) {
+    this.#files = files;
+    this.#maxLevel = maxLevel;
+  }
+
+  /** See LsmTree.reserveIncoming. @throws RangeError when the number is taken; IoError */
+  reserve(fileNumber: number): void {
+    const files = this.#files;
+    if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) throw new RangeError(`${String(fileNumber)} is not a file number`);
+    const name = segmentFileName(fileNumber);
+    if (this.#reserved.has(fileNumber) || files.manifest.segments.some((s) => s.fileNumber === fileNumber) || files.dir.exists(name)) {
+      throw new RangeError(`segment file ${name} exists already`);
+    }
+    if (!files.dir.exists(MANIFEST_FILE)) files.install({ ...files.manifest });
+    this.#reserved.add(fileNumber);
+    files.reserveThrough(fileNumber);
+  }
+
+  /** Opens the file of a reserved segment. @throws RangeError for a number not reserved */
+  open(fileNumber: number, mode: 'create' | 'append'): RandomAccessFile {
+    if (!this.#reserved.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
+    return this.#files.dir.open(segmentFileName(fileNumber), mode);
+  }
+
+  /** Deletes reserved segments that will not be installed (numbers not reserved are passed over). */
+  drop(fileNumbers: readonly number[]): void {
+    for (const n of fileNumbers) {
+      if (!this.#reserved.delete(n)) continue;
+      this.#files.dir.remove(segmentFileName(n));
+    }
+  }
+
+  /**
+   * Checks every segment of `incoming` and installs them as the tree's whole content, in
+   * one manifest swap that also sets `logNumber` (the tree's active log, still empty) and
+   * adds `properties` (see LsmTree.installIncoming).
+   * @throws CorruptionError { file, offset } for a damaged segment; RangeError for a
+   *   number not reserved, a level out of range or overlapping levels; IoError
+   */
+  install(incoming: readonly IncomingSegment[], properties: Readonly<Record<string, unknown>>, logNumber: number): void {
+    const files = this.#files;
+    const added: SegmentMeta[] = [];
+    for (const { fileNumber, level } of incoming) {
+      if (!this.#reserved.has(fileNumber)) throw new RangeError(`file ${fileNumber} was not reserved for an incoming segment`);
+      if (!Number.isSafeInteger(level) || level < 0 || level > this.#maxLevel) throw new RangeError(`level ${level} is not between 0 and ${this.#maxLevel}`);
+      const info = verifyIncoming(files.dir, fileNumber, files.cache);
+      if (info.count > 0) added.push({ ...info, level });
+    }
+    checkLevels(added);
+    files.dir.syncDirectory();
+    files.install({ ...files.manifest, segments: added, logNumber, properties: { ...files.manifest.properties, ...properties } });
+    for (const { fileNumber } of incoming) this.#reserved.delete(fileNumber);
+    for (const s of incoming) if (!added.some((a) => a.fileNumber === s.fileNumber)) files.dir.remove(segmentFileName(s.fileNumber));
+  }
 }
 
 /** Blocks read to verify a received segment go through their own small cache, not the tree's. */

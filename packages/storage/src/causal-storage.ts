@@ -235,7 +235,8 @@ export class CausalStorage {
   async compact(): Promise<void> {
     this.#ctx.checkWritable();
     while (this.#commits.busy) await this.#commits.flush();
-    await this.#ctx.tree.compact();
+    // Through the store: its compaction also reclaims unreferenced large values (value-reclaim.ts).
+    await this.#ctx.store.compact();
   }
 
   // ---- reads ----------------------------------------------------------------
@@ -544,8 +545,8 @@ export class CausalStorage {
     const tombstone = head.deleted ? head : await this.delete(namespace, key);
     ctx.checkOpen();
     const large = new Set<string>();
-    const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large);
-    if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq);
+    const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large, ctx.store.counters);
+    if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq, { counters: ctx.store.counters });
     return result;
   }
 

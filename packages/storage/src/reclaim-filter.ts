@@ -16,9 +16,14 @@
  * report); nothing for small values or for versions. Time: one flag test per version
  * record, a decode of the seq only for those by reference.
  *
+ * For the store's counters (value-reclaim.ts) it also counts the values its outputs
+ * hold — each inline value of a version record kept, each value record kept — and reads
+ * its inputs' counter record (`C`: the counters as of the last batch the inputs hold).
+ *
  * The report: the retention filter's, plus `reclaimedValues`, `reclaimedBytes` (the
  * texts' UTF-8 bytes) and `reclaimedIds` (the raw 32-byte ids of the dropped records, end
- * to end, as one binary string) for the store's counters (see value-reclaim.ts).
+ * to end, as one binary string), `keptValues`, `keptBytes`, and `inputCounters` (the
+ * inputs' `C` record as `[values, bytes, appliedValues, appliedBytes]`, absent without one).
  *
  * Browser-safe: no Node module is used.
  */
@@ -27,8 +32,9 @@ import { CorruptionError } from './errors.js';
 import { varintSize } from './lsm/bytes.js';
 import type { MergeFilter } from './lsm/merge.js';
 import { bytesKey, KIND_PUT, type EntryKind } from './lsm/types.js';
-import { createRetentionFilter, type RetentionFilterParams } from './retention-filter.js';
-import { FLAG_BY_REFERENCE, FLAG_HORIZON, FLAG_PREVIOUS, versionRecordSeq } from './version-records.js';
+import { createRetentionFilter, inlineTextBytes, type RetentionFilterParams } from './retention-filter.js';
+import { COUNTERS_KEY, decodeCounterRecord } from './store-counters.js';
+import { FLAG_BY_REFERENCE, FLAG_HORIZON, FLAG_INLINE, FLAG_PREVIOUS, versionRecordSeq } from './version-records.js';
 import { ID_BYTES } from './value-reclaim.js';
 
 /** The name the reclaim filter is registered under (see lsm/merge-runner.ts `registerMergeFilter`). */
@@ -70,6 +76,9 @@ export function createReclaimFilter(params: unknown): MergeFilter {
   const dropped: string[] = [];
   let reclaimedValues = 0;
   let reclaimedBytes = 0;
+  let keptValues = 0;
+  let keptBytes = 0;
+  let inputCounters: readonly number[] | undefined;
 
   const filter = (key: string, kind: EntryKind, value: Uint8Array): 'keep' | 'drop' | Uint8Array => {
     const tag = key.charCodeAt(0);
@@ -77,7 +86,11 @@ export function createReclaimFilter(params: unknown): MergeFilter {
       // A full merge drops deletion markers before the filter: only records come here.
       if (kind !== KIND_PUT) return 'keep';
       const id = key.slice(1, 1 + ID_BYTES);
-      if (referenced.has(id)) return 'keep';
+      if (referenced.has(id)) {
+        keptValues++;
+        keptBytes += Math.max(0, value.length - 1);
+        return 'keep';
+      }
       dropped.push(id);
       reclaimedValues++;
       // The record is its tag, then the text.
@@ -86,12 +99,29 @@ export function createReclaimFilter(params: unknown): MergeFilter {
     }
     const verdict = retention(key, kind, value);
     if (tag === TAG_VERSION && verdict === 'keep' && kind === KIND_PUT) {
-      const id = referencedId(key, value);
-      if (id !== undefined) referenced.add(id);
+      const flags = value[0] ?? 0;
+      if ((flags & FLAG_INLINE) !== 0 && (flags & FLAG_HORIZON) === 0) {
+        keptValues++;
+        keptBytes += inlineTextBytes(value, flags, versionRecordSeq(value).seq);
+      } else {
+        const id = referencedId(key, value);
+        if (id !== undefined) referenced.add(id);
+      }
+    } else if (key === COUNTERS_KEY && kind === KIND_PUT) {
+      const c = decodeCounterRecord(value);
+      inputCounters = [c.values, c.textLength, c.applied[0], c.applied[1]];
     }
     return verdict;
   };
   return Object.assign(filter, {
-    report: () => ({ ...retention.report!(), reclaimedValues, reclaimedBytes, reclaimedIds: dropped.join('') }),
+    report: () => ({
+      ...retention.report!(),
+      reclaimedValues,
+      reclaimedBytes,
+      reclaimedIds: dropped.join(''),
+      keptValues,
+      keptBytes,
+      ...(inputCounters === undefined ? {} : { inputCounters }),
+    }),
   });
 }

@@ -160,12 +160,23 @@ export class RetentionPolicies {
         const seq = report?.[PRUNED_THROUGH_SEQ];
         const was = properties[PRUNED_THROUGH_SEQ];
         if (typeof seq === 'number' && seq > (typeof was === 'number' ? was : 0)) next = { ...next, [PRUNED_THROUGH_SEQ]: seq };
+        // What the merge takes off the counters: what its filter removed...
         let values = count(report?.['removedValues']) + count(report?.['reclaimedValues']);
         let bytes = count(report?.['removedBytes']) + count(report?.['reclaimedBytes']);
+        const base = valuesRemoved(properties) ?? reclaim.counters?.removed ?? [0, 0];
         const ids = report?.['reclaimedIds'];
         if (typeof ids === 'string') {
-          // Values the window saw rewritten (still stored) or purged (counted then).
+          // Values the merge dropped that the window saw rewritten (still stored) or
+          // purged (counted then): counted back.
           const excluded = reclaim.excluded(ids);
+          // ...or, for the full merge, what its inputs' counters said less what its
+          // outputs hold (so any drift of the counters goes too).
+          const input = report?.['inputCounters'];
+          if (Array.isArray(input) && input.length === 4 && input.every((n) => Number.isSafeInteger(n))) {
+            const [v, b, av, ab] = input as [number, number, number, number];
+            values = v - (base[0] - av) - count(report?.['keptValues']);
+            bytes = b - (base[1] - ab) - count(report?.['keptBytes']);
+          }
           values -= excluded.values;
           bytes -= excluded.bytes;
           // A rewritten record must be on disk before the manifest drops the old one.
@@ -173,8 +184,7 @@ export class RetentionPolicies {
           // The install below ends the window, in this same synchronous step.
           reclaim.close();
         }
-        if (values <= 0 && bytes <= 0) return next;
-        const base = valuesRemoved(properties) ?? reclaim.counters?.removed ?? [0, 0];
+        if (values === 0 && bytes === 0) return next;
         // Once the outputs are installed, the counter record takes it off (a kill before
         // leaves the manifest's count to take off at the next open: store-counters.ts).
         queueMicrotask(() => {
@@ -184,7 +194,7 @@ export class RetentionPolicies {
             // Closed or broken: the next open (or commit) takes it off.
           }
         });
-        return { ...next, [VALUES_REMOVED]: [base[0] + Math.max(0, values), base[1] + Math.max(0, bytes)] };
+        return { ...next, [VALUES_REMOVED]: [base[0] + values, base[1] + bytes] };
       },
     };
   }

@@ -36,7 +36,16 @@ import { valuesRemoved } from './value-reclaim.js';
 import { decodeNamespaceCountKey, namespaceCountKey, TAG_NAMESPACE_COUNT } from './version-records.js';
 
 /** The key of the store-wide counters. */
-const COUNTERS_KEY = 'C';
+export const COUNTERS_KEY = 'C';
+
+/** n (any safe integer) as an unsigned number: 0, −1, 1, −2, … → 0, 1, 2, 3, … */
+function zigzag(n: number): number {
+  return n >= 0 ? 2 * n : -2 * n - 1;
+}
+
+function unzigzag(z: number): number {
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
 
 function encodeVarints(values: readonly number[]): Uint8Array {
   const out = new Uint8Array(values.reduce((n, v) => n + varintSize(v), 0));
@@ -70,6 +79,23 @@ function decodeVarints(b: Uint8Array, count: number | undefined, what: string): 
   return out;
 }
 
+/** A `C` record decoded. */
+export interface CounterRecord {
+  readonly seq: number;
+  /** Values and bytes as the record holds them (what merges removed since its `applied` not taken off). */
+  readonly values: number;
+  readonly textLength: number;
+  /** How much of the manifest's `valuesRemoved` it took off: [values, bytes] (any integers). */
+  readonly applied: readonly [number, number];
+}
+
+/** Decodes a `C` record (five numbers, or the first three of an earlier layout). @throws CorruptionError */
+export function decodeCounterRecord(bytes: Uint8Array): CounterRecord {
+  const v = decodeVarints(bytes, undefined, 'store counters');
+  if (v.length !== 3 && v.length !== 5) throw new CorruptionError(`malformed store counters: ${v.length} numbers, not 5`, { offset: 0 });
+  return { seq: v[0]!, values: v[1]!, textLength: v[2]!, applied: v.length === 5 ? [unzigzag(v[3]!), unzigzag(v[4]!)] : [0, 0] };
+}
+
 /** What a commit changes in the counters, staged until its batch is written. */
 export interface CounterChange {
   /** The entries to write with the batch. */
@@ -94,10 +120,11 @@ export class StoreCounters {
     this.#tree = tree;
     const c = tree.get(COUNTERS_KEY);
     if (c !== undefined) {
-      const v = decodeVarints(c, undefined, 'store counters');
-      if (v.length !== 3 && v.length !== 5) throw new CorruptionError(`malformed store counters: ${v.length} numbers, not 5`, { offset: 0 });
-      [this.#seq, this.#values, this.#textLength] = v as [number, number, number];
-      if (v.length === 5) this.#applied = [v[3]!, v[4]!];
+      const r = decodeCounterRecord(c);
+      this.#seq = r.seq;
+      this.#values = r.values;
+      this.#textLength = r.textLength;
+      this.#applied = r.applied;
     }
     const cursor = tree.cursor();
     for (cursor.seek(TAG_NAMESPACE_COUNT); cursor.valid() && cursor.key().charCodeAt(0) === 0x4e; cursor.next()) {
@@ -166,7 +193,7 @@ export class StoreCounters {
     const values = this.values + newValues;
     const textLength = this.textLength + newTextLength;
     if (values < 0 || textLength < 0) throw new CorruptionError('the store\'s value counters would go below zero', { values, textLength });
-    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength, applied[0], applied[1]]) });
+    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength, zigzag(applied[0]), zigzag(applied[1])]) });
     return {
       entries,
       apply: () => {

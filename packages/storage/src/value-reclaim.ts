@@ -22,10 +22,16 @@
  * which never drops a value record. Compactions through {@link VersionStore.compact} run
  * one at a time, so one window serves one merge.
  *
- * **Counting.** The merge reports the values it removed (inline values of the versions
- * it cut, value records it dropped, and the ids of the latter). A value the window noted
- * — rewritten by a commit (so still stored) or erased by a purge (already counted then)
- * — is not counted again: see {@link ReclaimState.excluded}.
+ * **Counting.** The merge counts the values its outputs hold (inline values of the
+ * versions it keeps, value records it keeps) and reports them with the `C` record of its
+ * inputs — the counters as of the last batch its inputs hold (each commit and purge
+ * writes `C` in its batch, and segments hold a prefix of the log) — and the ids of the
+ * value records it dropped. At the install the counters are set so that what the inputs
+ * held is replaced by what the outputs hold: drift in the counters (a purge and a
+ * retention cut that counted the same version, say) is gone after each compaction. A
+ * value the window noted and the merge dropped — rewritten by a commit since (so still
+ * stored) or erased by a purge (which counted it) — is counted back: see
+ * {@link ReclaimState.excluded}.
  *
  * Browser-safe: no Node module is used.
  */
@@ -119,16 +125,17 @@ export function reclaimStateOf(tree: LsmTree): ReclaimState {
 }
 
 /**
- * What merges removed, ever (the {@link VALUES_REMOVED} property), or undefined when this
- * manifest records none (no merge removed a value here yet, or the store was installed
- * from another's files: see store-counters.ts).
- * @throws CorruptionError when the property is not two integers ≥ 0
+ * What merges took off the store's value counters, ever (the {@link VALUES_REMOVED}
+ * property: what they removed, and the corrections `compact()` made: any integers), or
+ * undefined when this manifest records none (no merge removed a value here yet, or the
+ * store was installed from another's files: see store-counters.ts).
+ * @throws CorruptionError when the property is not two safe integers
  */
 export function valuesRemoved(properties: Readonly<Record<string, unknown>>): readonly [values: number, bytes: number] | undefined {
   const v = properties[VALUES_REMOVED];
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
-    throw new CorruptionError(`the manifest's ${VALUES_REMOVED} is not two integers ≥ 0: ${JSON.stringify(v)}`, { property: VALUES_REMOVED });
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isSafeInteger(n))) {
+    throw new CorruptionError(`the manifest's ${VALUES_REMOVED} is not two integers: ${JSON.stringify(v)}`, { property: VALUES_REMOVED });
   }
   return v as unknown as readonly [number, number];
 }

@@ -90,10 +90,10 @@ export class ReclaimState {
 
   /**
    * Of the value records the merge dropped (`dropped`: raw ids, 32 chars each, end to
-   * end), those the window noted: their count and bytes (not to be counted as removed:
-   * a rewritten value is still stored, an erased one was counted by its purge), and
-   * whether any was rewritten (its record, in the log, must be synced before the merge's
-   * outputs are installed). O(dropped).
+   * end), those the window noted: their count and bytes (to count back: a rewritten
+   * value is still stored, though the merge's outputs lack it; an erased one was taken
+   * off by its purge already), and whether any was rewritten (its record, in the log,
+   * must be synced before the merge's outputs are installed). O(dropped).
    */
   excluded(dropped: string): { readonly values: number; readonly bytes: number; readonly rewritten: boolean } {
     let values = 0;

@@ -87,6 +87,22 @@ describe('compact() reclaims large values', () => {
   });
 });
 
+describe('verify after reclamation', () => {
+  it('passes, and still reports a kept version whose value record is missing', async () => {
+    const { s, tree } = await open();
+    await s.setRetention('docs', { lastVersions: 1 });
+    await s.put('docs', 'a', big('A'));
+    const kept = await s.put('docs', 'a', big('B'));
+    await s.compact();
+    expect((await s.verify()).problems).toEqual([]);
+    tree.delete(valueKey(kept.valueId!));
+    const report = await s.verify();
+    expect(report.ok).toBe(false);
+    expect(JSON.stringify(report.problems)).toContain(kept.versionId);
+    await s.close();
+  });
+});
+
 describe('a write racing the reclaiming merge', () => {
   it('keeps its value when the merge drops the record it found (the window rewrites it)', async () => {
     const { s, adapter, tree } = await open();

@@ -12,9 +12,11 @@
  * always keeps, so their ids are noted through it.
  *
  * Memory: one Set entry per distinct large value referenced (a 32-character string and
- * the Set's slot, ~100 bytes), and the ids of the records dropped (32 bytes each, in the
- * report); nothing for small values or for versions. Time: one flag test per version
- * record, a decode of the seq only for those by reference.
+ * the Set's slot: 75 bytes measured, 200,000 ids on Node 20), and the ids of the records
+ * dropped (a string each while the merge runs, then 32 bytes each in the report);
+ * nothing for small values or for versions. Time: one flag test per record, a decode of
+ * the seq for each kept version with a value (measured: a compaction of 202,000 versions
+ * took 713 ms with this filter, 662 ms with none, best of 3 on a loaded machine).
  *
  * For the store's counters (value-reclaim.ts) it also counts the values its outputs
  * hold — each inline value of a version record kept, each value record kept — and reads

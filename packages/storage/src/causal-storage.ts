@@ -229,8 +229,9 @@ export class CausalStorage {
 
   /**
    * Merges every file of the store into its last level now (off the event loop on Node):
-   * all history is kept; reads then touch one file per lookup, and the logs are flushed.
-   * Reads and writes go on meanwhile.
+   * history is kept but what retention policies and purges cut, and the large values no
+   * kept version holds are dropped (FORMAT.md, "Retention and purge"); reads then touch
+   * one file per lookup, and the logs are flushed. Reads and writes go on meanwhile.
    */
   async compact(): Promise<void> {
     this.#ctx.checkWritable();

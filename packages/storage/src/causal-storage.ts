@@ -229,13 +229,15 @@ export class CausalStorage {
 
   /**
    * Merges every file of the store into its last level now (off the event loop on Node):
-   * all history is kept; reads then touch one file per lookup, and the logs are flushed.
-   * Reads and writes go on meanwhile.
+   * history is kept but what retention policies and purges cut, and the large values no
+   * kept version holds are dropped (FORMAT.md, "Retention and purge"); reads then touch
+   * one file per lookup, and the logs are flushed. Reads and writes go on meanwhile.
    */
   async compact(): Promise<void> {
     this.#ctx.checkWritable();
     while (this.#commits.busy) await this.#commits.flush();
-    await this.#ctx.tree.compact();
+    // Through the store: its compaction also reclaims unreferenced large values (value-reclaim.ts).
+    await this.#ctx.store.compact();
   }
 
   // ---- reads ----------------------------------------------------------------
@@ -544,8 +546,8 @@ export class CausalStorage {
     const tombstone = head.deleted ? head : await this.delete(namespace, key);
     ctx.checkOpen();
     const large = new Set<string>();
-    const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large);
-    if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq);
+    const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large, ctx.store.counters);
+    if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq, { counters: ctx.store.counters });
     return result;
   }
 

@@ -20,6 +20,11 @@
  * and the deletion is written in the same synchronous step, so no commit slips in
  * between. A later write of the same value finds the record gone and writes it again.
  *
+ * The deletion markers and the store's counters, less the erased values, are one batch.
+ * While a compaction may reclaim values (value-reclaim.ts), each erased value is noted,
+ * so the compaction's merge, which may drop the same record from its inputs, does not
+ * count it again.
+ *
  * A crash between the purge's first step (purge.ts) and this one leaves the value
  * records (no version holds them any more; nothing reads them): the values stay in the
  * files until a purge of another key holding them, as before purges erased values.
@@ -29,6 +34,8 @@
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { bytesKey, KIND_DELETE, type Entry } from './lsm/types.js';
 import { isHorizon } from './horizon-records.js';
+import type { StoreCounters } from './store-counters.js';
+import { reclaimStateOf } from './value-reclaim.js';
 import { decodeVersionRecord, FLAG_BY_REFERENCE, prefixEnd, seqKey, TAG_VERSION, valueKey, versionRecordSeq } from './version-records.js';
 
 /** How the scan shares the event loop. */
@@ -37,6 +44,8 @@ export interface DropValuesOptions {
   readonly sliceMs?: number;
   /** How to yield (default: a macrotask, `setTimeout(0)`). */
   readonly yieldTo?: () => Promise<void>;
+  /** The store's counters: the batch takes the erased values off them. */
+  readonly counters?: StoreCounters;
 }
 
 /** Removes from `ids` the value id a version record holds by reference, if any. */
@@ -87,8 +96,26 @@ export async function dropUnsharedValues(tree: LsmTree, candidates: ReadonlySet<
   }
   if (ids.size === 0) return [];
   const entries: Entry[] = [];
-  for (const id of ids) entries.push({ key: valueKey(id), kind: KIND_DELETE, value: new Uint8Array(0) });
+  const erased: Array<readonly [raw: string, bytes: number]> = [];
+  let textBytes = 0;
+  for (const id of ids) {
+    const key = valueKey(id);
+    entries.push({ key, kind: KIND_DELETE, value: new Uint8Array(0) });
+    // Counted only when there: a record already gone (a crash, another purge) was counted when it went.
+    const record = tree.get(key);
+    if (record === undefined) continue;
+    // The record is its tag, then the text.
+    const bytes = Math.max(0, record.length - 1);
+    textBytes += bytes;
+    erased.push([key.slice(1, 33), bytes]);
+  }
+  const counters = options.counters;
+  const change = erased.length === 0 ? undefined : counters?.change(counters.seq, new Map(), -erased.length, -textBytes);
+  if (change !== undefined) for (const e of change.entries) entries.push(e);
   tree.write(entries);
+  change?.apply();
+  const reclaim = reclaimStateOf(tree);
+  for (const [raw, bytes] of erased) reclaim.erased(raw, bytes);
   tree.sync();
   return [...ids];
 }

@@ -22,13 +22,18 @@
  * key's data too). Not removed: the change-feed records of the removed versions (they
  * hold their keys, not their values).
  *
+ * The store's counters (store-counters.ts) lose the removed versions' inline values in
+ * the same batch (a value by reference is counted when its value record is erased).
+ *
  * Browser-safe: no Node module is used.
  */
 import { encodeHorizon, decodeHorizon, isHorizon, PRUNED_THROUGH_SEQ, prunedThroughSeq } from './horizon-records.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { KIND_DELETE, KIND_PUT, type Entry } from './lsm/types.js';
-import { decodeVersionKeySuffix, decodeVersionRecord, FLAG_BY_REFERENCE, keyPrefix, versionIdSuffix, versionRecordSeq } from './version-records.js';
+import { decodeVersionKeySuffix, decodeVersionRecord, FLAG_BY_REFERENCE, FLAG_INLINE, keyPrefix, versionIdSuffix, versionRecordSeq } from './version-records.js';
 import { CorruptionError } from './errors.js';
+import { inlineTextBytes } from './retention-filter.js';
+import type { StoreCounters } from './store-counters.js';
 
 /** What a purge removed. */
 export interface PurgeResult {
@@ -44,16 +49,19 @@ export interface PurgeResult {
  * Removes every version of `namespace/key` older than its version `tombstoneId` (see
  * the module doc). Synchronous: one manifest write, then one batch, synced. The ids of
  * the large values the removed versions held by reference are added to `largeValues`
- * when given (for purge-values.ts's `dropUnsharedValues`).
+ * when given (for purge-values.ts's `dropUnsharedValues`). With `counters` (the store's),
+ * the batch also takes the removed inline values off them.
  * @throws CorruptionError when the tombstone is not among the key's records; the tree's I/O errors
  */
-export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombstoneId: string, largeValues?: Set<string>): PurgeResult {
+export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombstoneId: string, largeValues?: Set<string>, counters?: StoreCounters): PurgeResult {
   const prefix = keyPrefix(namespace, key);
   const idSuffix = versionIdSuffix(tombstoneId);
   const entries: Entry[] = [];
   const removed: string[] = [];
   let keptSuffix: string | undefined;
   let maxSeq = 0;
+  let values = 0;
+  let textBytes = 0;
   const c = tree.cursor({ filterKey: prefix });
   for (c.seek(prefix); c.valid() && c.key().startsWith(prefix); c.next()) {
     const k = c.key();
@@ -68,6 +76,10 @@ export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombst
     if (seq > maxSeq) maxSeq = seq;
     if (head !== undefined) {
       removed.push(decodeVersionKeySuffix(k, prefix.length).versionId);
+      if ((head.flags & FLAG_INLINE) !== 0) {
+        values++;
+        textBytes += inlineTextBytes(bytes, head.flags, head.seq);
+      }
       if (largeValues !== undefined && (head.flags & FLAG_BY_REFERENCE) !== 0) {
         const id = decodeVersionRecord(bytes).valueId;
         if (id !== null) largeValues.add(id);
@@ -79,8 +91,11 @@ export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombst
   }
   if (keptSuffix === undefined) throw new CorruptionError(`${namespace}/${key}: its version ${tombstoneId} is missing`, { namespace, key, versionId: tombstoneId });
   if (entries.length > 0) {
+    // Staged before anything is written: a counter that would go below zero refuses the purge.
+    const change = counters?.change(counters.seq, new Map(), -values, -textBytes);
     if (maxSeq > prunedThroughSeq(tree)) tree.setProperties({ ...tree.properties, [PRUNED_THROUGH_SEQ]: maxSeq });
-    tree.write(entries);
+    tree.write(change === undefined ? entries : [...entries, ...change.entries]);
+    change?.apply();
     tree.sync();
   }
   return { namespace, key, tombstone: tombstoneId, removed };

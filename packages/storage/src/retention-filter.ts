@@ -18,21 +18,26 @@
  * there is kept (renamed to the oldest kept version when that changed), or dropped when
  * this merge cut above it; versions below a horizon (replicated later with older
  * clocks) are dropped whatever the policy. Other records pass untouched: value records
- * (`X`) are never dropped here (collecting values no version references any more is not
- * done yet), and change-feed records of cut versions stay (they dangle; the manifest's
- * `prunedThroughSeq` says up to where they may).
+ * (`X`) are never dropped here (only `compact()`'s full merge may, through the reclaim
+ * filter: reclaim-filter.ts), and change-feed records of cut versions stay (they dangle;
+ * the manifest's `prunedThroughSeq` says up to where they may).
  *
- * The filter's report: `{ prunedThroughSeq, cut }`, the greatest seq of a version it
- * removed and how many it removed.
+ * The filter's report: `{ prunedThroughSeq, cut, removedValues, removedBytes }`, the
+ * greatest seq of a version it removed, how many it removed, and the inline values
+ * among them with their texts' UTF-8 bytes (for the store's counters: a value by
+ * reference is counted when its record goes). Versions below a purge's horizon are
+ * not counted: the purge counted them when it removed them (their deletion markers are
+ * in records this merge does not see).
  *
  * Browser-safe: no Node module is used.
  */
 import { HLC_MAX_WALL } from '@koru/engine';
 import { decodeHorizon, encodeHorizon, isHorizon } from './horizon-records.js';
+import { varintSize } from './lsm/bytes.js';
 import type { MergeFilter } from './lsm/merge.js';
 import { KIND_PUT, type EntryKind } from './lsm/types.js';
 import type { RetentionPolicy } from './retention.js';
-import { versionRecordSeq } from './version-records.js';
+import { FLAG_INLINE, FLAG_PREVIOUS, versionRecordSeq } from './version-records.js';
 
 /** The name the retention filter is registered under (see lsm/merge-runner.ts `registerMergeFilter`). */
 export const RETENTION_FILTER = 'koru:retention';
@@ -59,6 +64,15 @@ function wallOf(k: string, p: number): number {
   return HLC_MAX_WALL - (hi * TWO_32 + lo);
 }
 
+/**
+ * UTF-8 bytes of the text inline in the version record `value` whose flags and seq are
+ * given (0 unless it holds its value inline): what follows its seq, previous id and value id.
+ */
+export function inlineTextBytes(value: Uint8Array, flags: number, seq: number): number {
+  if ((flags & FLAG_INLINE) === 0) return 0;
+  return value.length - 1 - varintSize(seq) - ((flags & FLAG_PREVIOUS) !== 0 ? 32 : 0) - 32;
+}
+
 /** Builds the retention filter for one merge (see the module doc). */
 export function createRetentionFilter(params: unknown): MergeFilter {
   const { policies, now } = params as RetentionFilterParams;
@@ -70,13 +84,27 @@ export function createRetentionFilter(params: unknown): MergeFilter {
   let seen = 0;
   let lastKept = '';
   let below = false;
+  /** Below a purge's horizon: what is dropped there, the purge counted. */
+  let belowPurged = false;
   let pastCutoff = false;
   let prunedThroughSeq = 0;
   let cut = 0;
+  let removedValues = 0;
+  let removedBytes = 0;
 
   const noteCut = (seq: number): void => {
     cut++;
     if (seq > prunedThroughSeq) prunedThroughSeq = seq;
+  };
+  /** Cuts the version record `value` (not a horizon): counted, and its inline value too unless a purge counted it. */
+  const cutVersion = (value: Uint8Array): number => {
+    const { seq, flags } = versionRecordSeq(value);
+    noteCut(seq);
+    if (!belowPurged && (flags & FLAG_INLINE) !== 0) {
+      removedValues++;
+      removedBytes += inlineTextBytes(value, flags, seq);
+    }
+    return seq;
   };
 
   const filter = (key: string, kind: EntryKind, value: Uint8Array): 'keep' | 'drop' | Uint8Array => {
@@ -92,10 +120,12 @@ export function createRetentionFilter(params: unknown): MergeFilter {
       seen = 0;
       lastKept = '';
       below = false;
+      belowPurged = false;
       pastCutoff = false;
     }
     if (isHorizon(value)) {
       const h = decodeHorizon(value);
+      if (h.purged) belowPurged = true;
       if (below) {
         noteCut(h.seq);
         return 'drop';
@@ -108,7 +138,7 @@ export function createRetentionFilter(params: unknown): MergeFilter {
       return kept === h.keptSuffix ? 'keep' : encodeHorizon(h.seq, kept, h.purged);
     }
     if (below) {
-      noteCut(versionRecordSeq(value).seq);
+      cutVersion(value);
       return 'drop';
     }
     let drop = false;
@@ -123,10 +153,9 @@ export function createRetentionFilter(params: unknown): MergeFilter {
       if (cutoff !== -Infinity && !pastCutoff && wallOf(key, group.length) <= cutoff) pastCutoff = true;
       return 'keep';
     }
-    const seq = versionRecordSeq(value).seq;
-    noteCut(seq);
+    const seq = cutVersion(value);
     below = true;
     return encodeHorizon(seq, lastKept.slice(group.length), false);
   };
-  return Object.assign(filter, { report: () => ({ prunedThroughSeq, cut }) });
+  return Object.assign(filter, { report: () => ({ prunedThroughSeq, cut, removedValues, removedBytes }) });
 }

@@ -10,9 +10,14 @@
  * merge whose output is the deepest level holding its range, and each full merge, is
  * given the retention filter (retention-filter.ts) with the policies and the time; the
  * filter's report (the greatest seq it removed) goes into the manifest with the merge's
- * outputs, as `prunedThroughSeq` (see horizon-records.ts). Merges decide when history is
- * cut: a policy set now is applied by the merges that follow (`compact()` applies it to
- * everything at once).
+ * outputs, as `prunedThroughSeq` (see horizon-records.ts), and so do the values it
+ * removed (`valuesRemoved`, for the store's counters: store-counters.ts). Merges decide
+ * when history is cut: a policy set now is applied by the merges that follow
+ * (`compact()` applies it to everything at once).
+ *
+ * The full merge of `VersionStore.compact()` — and only it: the store's reclaim window
+ * is open then (value-reclaim.ts) — gets the reclaim filter instead (reclaim-filter.ts),
+ * which also drops the value records no kept version references.
  *
  * Browser-safe: no Node module is used.
  */
@@ -22,7 +27,9 @@ import { PRUNED_THROUGH_SEQ } from './horizon-records.js';
 import type { LsmTree, MergeFilterHook } from './lsm/lsm-tree.js';
 import { registerMergeFilter } from './lsm/merge-runner.js';
 import { KIND_PUT, keyBytes } from './lsm/types.js';
+import { createReclaimFilter, RECLAIM_FILTER, type ReclaimFilterParams } from './reclaim-filter.js';
 import { createRetentionFilter, RETENTION_FILTER, type RetentionFilterParams } from './retention-filter.js';
+import { reclaimStateOf, VALUES_REMOVED, valuesRemoved } from './value-reclaim.js';
 import { encodeName, namespacePrefix, prefixEnd } from './version-records.js';
 
 /**
@@ -87,8 +94,9 @@ export class RetentionPolicies {
   constructor(tree: LsmTree, now: () => number = Date.now) {
     this.#tree = tree;
     this.#now = now;
-    // The filter runs in this thread for in-memory stores (InlineMergeRunner).
+    // The filters run in this thread for in-memory stores (InlineMergeRunner).
     registerMergeFilter(RETENTION_FILTER, createRetentionFilter);
+    registerMergeFilter(RECLAIM_FILTER, createReclaimFilter);
     const c = tree.cursor();
     const end = prefixEnd(TAG_RETENTION);
     for (c.seek(TAG_RETENTION); c.valid() && c.key() < end; c.next()) {
@@ -127,23 +135,66 @@ export class RetentionPolicies {
   }
 
   #hook(): MergeFilterHook {
+    const tree = this.#tree;
+    const reclaim = reclaimStateOf(tree);
+    const params = (): RetentionFilterParams => ({
+      policies: [...this.#policies].map(([ns, p]) => [namespacePrefix(ns), p] as const),
+      now: this.#now(),
+    });
     return {
       forMerge: ({ bottommost, full }) => {
+        // The store's compaction (its window open since before the memtable was frozen
+        // for it): every value record no kept version references goes too.
+        if (full && reclaim.isOpen) {
+          const p: ReclaimFilterParams = { ...params(), full: true };
+          return { module: RECLAIM_FILTER, params: p };
+        }
         // Cut only where nothing older lies below (no gap under what is kept).
         if (!bottommost && !full) return undefined;
         // Without policies, only what lies below a horizon goes: there is none before a cut.
         if (this.#policies.size === 0 && this.#prunedThroughSeq() === 0) return undefined;
-        const params: RetentionFilterParams = {
-          policies: [...this.#policies].map(([ns, p]) => [namespacePrefix(ns), p] as const),
-          now: this.#now(),
-        };
-        return { module: RETENTION_FILTER, params };
+        return { module: RETENTION_FILTER, params: params() };
       },
       propertiesAfter: (report, properties) => {
+        let next = properties;
         const seq = report?.[PRUNED_THROUGH_SEQ];
         const was = properties[PRUNED_THROUGH_SEQ];
-        if (typeof seq !== 'number' || seq <= (typeof was === 'number' ? was : 0)) return properties;
-        return { ...properties, [PRUNED_THROUGH_SEQ]: seq };
+        if (typeof seq === 'number' && seq > (typeof was === 'number' ? was : 0)) next = { ...next, [PRUNED_THROUGH_SEQ]: seq };
+        // What the merge takes off the counters: what its filter removed...
+        let values = count(report?.['removedValues']) + count(report?.['reclaimedValues']);
+        let bytes = count(report?.['removedBytes']) + count(report?.['reclaimedBytes']);
+        const base = valuesRemoved(properties) ?? reclaim.counters?.removed ?? [0, 0];
+        const ids = report?.['reclaimedIds'];
+        if (typeof ids === 'string') {
+          // Values the merge dropped that the window saw rewritten (still stored) or
+          // purged (counted then): counted back.
+          const excluded = reclaim.excluded(ids);
+          // ...or, for the full merge, what its inputs' counters said less what its
+          // outputs hold (so any drift of the counters goes too).
+          const input = report?.['inputCounters'];
+          if (Array.isArray(input) && input.length === 4 && input.every((n) => Number.isSafeInteger(n))) {
+            const [v, b, av, ab] = input as [number, number, number, number];
+            values = v - (base[0] - av) - count(report?.['keptValues']);
+            bytes = b - (base[1] - ab) - count(report?.['keptBytes']);
+          }
+          values -= excluded.values;
+          bytes -= excluded.bytes;
+          // A rewritten record must be on disk before the manifest drops the old one.
+          if (excluded.rewritten) tree.sync();
+          // The install below ends the window, in this same synchronous step.
+          reclaim.close();
+        }
+        if (values === 0 && bytes === 0) return next;
+        // Once the outputs are installed, the counter record takes it off (a kill before
+        // leaves the manifest's count to take off at the next open: store-counters.ts).
+        queueMicrotask(() => {
+          try {
+            reclaim.counters?.settle();
+          } catch {
+            // Closed or broken: the next open (or commit) takes it off.
+          }
+        });
+        return { ...next, [VALUES_REMOVED]: [base[0] + values, base[1] + bytes] };
       },
     };
   }
@@ -152,6 +203,11 @@ export class RetentionPolicies {
     const v = this.#tree.properties[PRUNED_THROUGH_SEQ];
     return typeof v === 'number' ? v : 0;
   }
+}
+
+/** A count from a filter's report (0 when absent). */
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0;
 }
 
 /** The namespace a retention record's key names. @throws CorruptionError */

@@ -3,21 +3,49 @@
  * O(namespaces) instead of a walk of every key: per namespace, how many of its keys have
  * a current version that is not a tombstone (an `N` record), and for the store, its last
  * change number, its values stored and their texts' length (the `C` record: a value of
- * at most the inline limit counts once per version holding it, a larger one once). A commit writes the counters it changed in
- * the same batch as its versions: they are exactly as durable and crash-consistent as
- * the versions (a batch is replayed whole or not at all).
+ * at most the inline limit counts once per version holding it, a larger one once). A
+ * commit writes the counters it changed in the same batch as its versions: they are
+ * exactly as durable and crash-consistent as the versions (a batch is replayed whole or
+ * not at all). A purge writes what it removed the same way.
+ *
+ * Values removed by merges (retention's cuts, `compact()`'s reclaimed value records) are
+ * counted in the manifest instead, in the property `valuesRemoved` (value-reclaim.ts):
+ * what merges removed *ever*, written in the same atomic manifest swap as the outputs
+ * that no longer hold them, so a kill at any moment leaves the files and that count in
+ * step. The `C` record says how much of that count it has already taken off (its
+ * `applied` numbers), so the values stored are always
+ *
+ *   C.values − (manifest.valuesRemoved − C.applied)      (the same for bytes)
+ *
+ * and the next `C` record written (by a commit, or right after a merge's install) takes
+ * off the rest. A kill between the install and that write loses nothing: the difference
+ * is still there at the next open. A manifest without the property (no merge removed a
+ * value in it yet, or the store was installed from another store's files, whose manifest
+ * property does not travel) counts as having exactly what `C` applied.
  *
  * Layout: key 'N' | name(namespace) → varint; key 'C' → varint last seq | varint
- * values stored | varint total UTF-8 bytes of their canonical JSON.
+ * values stored | varint total UTF-8 bytes of their canonical JSON | varint values
+ * applied | varint bytes applied (a record of the first three only, from before merges
+ * counted, applied nothing).
  */
 import { CorruptionError } from './errors.js';
 import { putVarint, varintSize } from './lsm/bytes.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { KIND_PUT, type Entry } from './lsm/types.js';
+import { valuesRemoved } from './value-reclaim.js';
 import { decodeNamespaceCountKey, namespaceCountKey, TAG_NAMESPACE_COUNT } from './version-records.js';
 
 /** The key of the store-wide counters. */
-const COUNTERS_KEY = 'C';
+export const COUNTERS_KEY = 'C';
+
+/** n (any safe integer) as an unsigned number: 0, −1, 1, −2, … → 0, 1, 2, 3, … */
+function zigzag(n: number): number {
+  return n >= 0 ? 2 * n : -2 * n - 1;
+}
+
+function unzigzag(z: number): number {
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
 
 function encodeVarints(values: readonly number[]): Uint8Array {
   const out = new Uint8Array(values.reduce((n, v) => n + varintSize(v), 0));
@@ -26,11 +54,11 @@ function encodeVarints(values: readonly number[]): Uint8Array {
   return out;
 }
 
-/** Decodes exactly `count` minimal varints filling `b`. @throws CorruptionError */
-function decodeVarints(b: Uint8Array, count: number, what: string): number[] {
+/** Decodes exactly `count` minimal varints filling `b` (any number of them when `count` is undefined). @throws CorruptionError */
+function decodeVarints(b: Uint8Array, count: number | undefined, what: string): number[] {
   const out: number[] = [];
   let p = 0;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; count === undefined ? p < b.length : i < count; i++) {
     let v = 0;
     let scale = 1;
     const start = p;
@@ -51,6 +79,23 @@ function decodeVarints(b: Uint8Array, count: number, what: string): number[] {
   return out;
 }
 
+/** A `C` record decoded. */
+export interface CounterRecord {
+  readonly seq: number;
+  /** Values and bytes as the record holds them (what merges removed since its `applied` not taken off). */
+  readonly values: number;
+  readonly textLength: number;
+  /** How much of the manifest's `valuesRemoved` it took off: [values, bytes] (any integers). */
+  readonly applied: readonly [number, number];
+}
+
+/** Decodes a `C` record (five numbers, or the first three of an earlier layout). @throws CorruptionError */
+export function decodeCounterRecord(bytes: Uint8Array): CounterRecord {
+  const v = decodeVarints(bytes, undefined, 'store counters');
+  if (v.length !== 3 && v.length !== 5) throw new CorruptionError(`malformed store counters: ${v.length} numbers, not 5`, { offset: 0 });
+  return { seq: v[0]!, values: v[1]!, textLength: v[2]!, applied: v.length === 5 ? [unzigzag(v[3]!), unzigzag(v[4]!)] : [0, 0] };
+}
+
 /** What a commit changes in the counters, staged until its batch is written. */
 export interface CounterChange {
   /** The entries to write with the batch. */
@@ -61,20 +106,34 @@ export interface CounterChange {
 
 /** The counters of one version store, in memory and as records. */
 export class StoreCounters {
+  readonly #tree: LsmTree;
   readonly #live = new Map<string, number>();
   #seq = 0;
+  /** Values and bytes as the `C` record holds them: with {@link #applied} of the merges' removals taken off. */
   #values = 0;
   #textLength = 0;
+  /** How much of the manifest's `valuesRemoved` the `C` record has taken off: [values, bytes]. */
+  #applied: readonly [number, number] = [0, 0];
 
   /** Loads the counters: one get and a scan of the `N` records (one per namespace). @throws CorruptionError */
   constructor(tree: LsmTree) {
+    this.#tree = tree;
     const c = tree.get(COUNTERS_KEY);
-    if (c !== undefined) [this.#seq, this.#values, this.#textLength] = decodeVarints(c, 3, 'store counters') as [number, number, number];
+    if (c !== undefined) {
+      const r = decodeCounterRecord(c);
+      this.#seq = r.seq;
+      this.#values = r.values;
+      this.#textLength = r.textLength;
+      this.#applied = r.applied;
+    }
     const cursor = tree.cursor();
     for (cursor.seek(TAG_NAMESPACE_COUNT); cursor.valid() && cursor.key().charCodeAt(0) === 0x4e; cursor.next()) {
       const [n] = decodeVarints(cursor.value(), 1, 'namespace counter');
       this.#live.set(decodeNamespaceCountKey(cursor.key()), n!);
     }
+    // Throws now, not at the first stats(), when the records and the manifest disagree.
+    void this.values;
+    void this.textLength;
   }
 
   /** The last committed change's number (0: none). */
@@ -82,14 +141,25 @@ export class StoreCounters {
     return this.#seq;
   }
 
-  /** Values stored: each small (inline) value once per version holding it, each large one once. */
-  get values(): number {
-    return this.#values;
+  /** What merges removed ever, as the manifest says now (what `C` applied when it says nothing). */
+  get removed(): readonly [values: number, bytes: number] {
+    return valuesRemoved(this.#tree.properties) ?? this.#applied;
   }
 
-  /** UTF-8 bytes of the values counted by {@link values}, summed. */
+  /** Values stored: each small (inline) value once per version holding it, each large one once. @throws CorruptionError when the count is below zero */
+  get values(): number {
+    return this.#net(this.#values, 0, 'values');
+  }
+
+  /** UTF-8 bytes of the values counted by {@link values}, summed. @throws CorruptionError when below zero */
   get textLength(): number {
-    return this.#textLength;
+    return this.#net(this.#textLength, 1, 'value bytes');
+  }
+
+  #net(stored: number, i: 0 | 1, what: string): number {
+    const n = stored - (this.removed[i] - this.#applied[i]);
+    if (n < 0) throw new CorruptionError(`the store's ${what} counter is below zero (${n}): the counter records disagree with the manifest`, { counter: what });
+    return n;
   }
 
   /** Live keys of a namespace (0 for an unknown one). */
@@ -104,8 +174,10 @@ export class StoreCounters {
 
   /**
    * Stages a commit's changes: its last seq, live keys gained (or lost, negative) per
-   * namespace, and values newly stored (see {@link values}) with their texts' length. @throws CorruptionError
-   * when a count would go below zero (the records disagree with the versions)
+   * namespace, and values newly stored (see {@link values}) with their texts' length
+   * (negative: removed, as a purge does). The `C` record written also takes off what
+   * merges removed since the last one. @throws CorruptionError when a count would go
+   * below zero (the records disagree with the versions)
    */
   change(seq: number, liveDelta: ReadonlyMap<string, number>, newValues: number, newTextLength: number): CounterChange {
     const entries: Entry[] = [];
@@ -117,9 +189,11 @@ export class StoreCounters {
       next.set(ns, n);
       entries.push({ key: namespaceCountKey(ns), kind: KIND_PUT, value: encodeVarints([n]) });
     }
-    const values = this.#values + newValues;
-    const textLength = this.#textLength + newTextLength;
-    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength]) });
+    const applied = this.removed;
+    const values = this.values + newValues;
+    const textLength = this.textLength + newTextLength;
+    if (values < 0 || textLength < 0) throw new CorruptionError('the store\'s value counters would go below zero', { values, textLength });
+    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength, zigzag(applied[0]), zigzag(applied[1])]) });
     return {
       entries,
       apply: () => {
@@ -127,7 +201,22 @@ export class StoreCounters {
         this.#seq = seq;
         this.#values = values;
         this.#textLength = textLength;
+        this.#applied = applied;
       },
     };
+  }
+
+  /**
+   * Writes the `C` record when it has not taken off all the manifest says merges removed
+   * (after a merge's install), so the record alone is right again: a store installed
+   * from this one's files, whose manifest property does not travel, counts from it.
+   * @throws the tree's errors
+   */
+  settle(): void {
+    const removed = this.removed;
+    if (removed[0] === this.#applied[0] && removed[1] === this.#applied[1]) return;
+    const change = this.change(this.#seq, new Map(), 0, 0);
+    this.#tree.write(change.entries);
+    change.apply();
   }
 }

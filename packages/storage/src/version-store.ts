@@ -25,6 +25,7 @@ import { recordBytesOfKey } from './record-slab.js';
 import type { Version } from './types.js';
 import { decodeHead, encodeHead, headKeyOf, prefixOfHeadKey } from './head-records.js';
 import { StoreCounters } from './store-counters.js';
+import { reclaimStateOf, type ReclaimState } from './value-reclaim.js';
 import { versionJson } from './version-json.js';
 import {
   decodeKeyPrefix,
@@ -142,6 +143,10 @@ export class VersionStore {
   readonly #heads: ByteLru<string, HeadEntry>;
   readonly #fetch: VersionFetcher;
   readonly #counters: StoreCounters;
+  /** The reclaim window of {@link compact} (value-reclaim.ts). */
+  readonly #reclaim: ReclaimState;
+  /** The compaction running (or settled), so the next waits for it. */
+  #compacting: Promise<void> = Promise.resolve();
   #seq: number;
 
   /**
@@ -161,6 +166,8 @@ export class VersionStore {
     this.#fetch = new VersionFetcher(tree, Math.floor(cacheBytes * 0.25));
     this.#counters = new StoreCounters(tree);
     this.#seq = this.#counters.seq;
+    this.#reclaim = reclaimStateOf(tree);
+    this.#reclaim.counters = this.#counters;
   }
 
   /** Live keys per namespace and values stored, as kept by every commit (see store-counters.ts). */
@@ -244,12 +251,21 @@ export class VersionStore {
           newValues++;
         } else {
           const id = v.valueId!;
-          const key = valueKey(id);
-          if (firstStored?.has(id) !== true && tree.get(key) === undefined) {
-            (firstStored ??= new Set()).add(id);
-            newValues++;
-            newText += bytes;
-            entries.push({ key, kind: KIND_PUT, value: encodeValueRecord(text) });
+          if (firstStored?.has(id) !== true) {
+            const key = valueKey(id);
+            const found = tree.get(key) !== undefined;
+            // While a compaction may reclaim values, a record found may be one its merge
+            // drops (no version it sees holds the value): written again, so the version
+            // never depends on it (value-reclaim.ts).
+            if (!found || this.#reclaim.isOpen) {
+              (firstStored ??= new Set()).add(id);
+              entries.push({ key, kind: KIND_PUT, value: encodeValueRecord(text) });
+              if (found) this.#reclaim.rewritten(key.slice(1, 33), bytes);
+              else {
+                newValues++;
+                newText += bytes;
+              }
+            }
           }
         }
       }
@@ -287,6 +303,37 @@ export class VersionStore {
       } else this.#heads.set(prefix, { vkey, deleted, version: undefined }, HEAD_KEY_BYTES + 2 * vkey.length);
     }
     return currents;
+  }
+
+  /**
+   * Merges every file of the tree into one sorted run (`LsmTree.compact()`), with
+   * retention applied and the large values no kept version references dropped (their
+   * value records: see reclaim-filter.ts); the store's counters then count what is left.
+   * Commits go on meanwhile: until the merge's outputs are installed, each writes the
+   * value record of every large value it stores, so none depends on a record the merge
+   * drops (value-reclaim.ts). Compactions run one at a time (a second waits for the
+   * first). Resolves once the outputs are installed.
+   * @throws the tree's errors (the files then stay as they were)
+   */
+  compact(): Promise<void> {
+    const run = this.#compacting.then(() => {
+      // The window opens in the same synchronous step as the tree's compaction freezes
+      // the memtable: every commit before is in a segment the merge reads.
+      this.#reclaim.open();
+      let compacting: Promise<void>;
+      try {
+        compacting = this.#tree.compact();
+      } catch (e) {
+        this.#reclaim.close();
+        throw e;
+      }
+      return compacting.finally(() => this.#reclaim.close());
+    });
+    this.#compacting = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** The key's head: cached, or one point lookup of its head record. */

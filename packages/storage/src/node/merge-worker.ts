@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runMerge } from '../lsm/merge.js';
 import { loadMergeFilter, registerMergeFilter } from '../lsm/merge-runner.js';
+import { createReclaimFilter, RECLAIM_FILTER } from '../reclaim-filter.js';
 import { createRetentionFilter, RETENTION_FILTER } from '../retention-filter.js';
 import { NodeDirectory } from './node-directory.js';
 import { toWire, type WorkerReply, type WorkerRequest } from './worker-merge-runner.js';
@@ -16,6 +17,7 @@ if (port === null) throw new Error('merge-worker is the entry of a worker thread
 const dir = new NodeDirectory((workerData as { dirPath: string }).dirPath);
 // The filters the store may name in its jobs.
 registerMergeFilter(RETENTION_FILTER, createRetentionFilter);
+registerMergeFilter(RECLAIM_FILTER, createReclaimFilter);
 
 port.on('message', (request: WorkerRequest) => {
   void answer(request).then((reply) => port.postMessage(reply));

@@ -44,6 +44,11 @@ export function registerExport(app: FastifyInstance, db: KoruDelta, options: Exp
     // The first step checks the namespace: a bad one is an ordinary error answer, before
     // any line is sent.
     const first = await versions.next();
+    if (req.method === 'HEAD') {
+      // The headers alone: no reason to read the store.
+      await versions.return(undefined);
+      return reply.type(NDJSON).header('cache-control', 'no-store').send();
+    }
     let lastPull = Date.now();
     const body = Readable.from(chunks(first, versions, () => (lastPull = Date.now())), { objectMode: false });
     running.add(reply);

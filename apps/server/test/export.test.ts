@@ -142,6 +142,19 @@ describe('GET /v1/export', () => {
     expect(ok.status).toBe(200);
     expect((await ok.text()).trimEnd().split('\n')).toHaveLength(1);
   });
+
+  it('answers HEAD with the headers alone, without reading the store', async () => {
+    const db = await database();
+    for (let i = 0; i < 5; i++) await db.put('a', `k${i}`, i);
+    const stats = counting(db);
+    const s = await serve(db);
+    const head = await fetch(`${s.url}/v1/export`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+    expect(await head.text()).toBe('');
+    expect(stats).toEqual({ pulled: 1, ended: 1 });
+    expect((await fetch(`${s.url}/v1/export?namespace=_koru`, { method: 'HEAD' })).status).toBe(400);
+  });
 });
 
 describe('GET /v1/export streams', () => {

@@ -76,7 +76,11 @@ describe('KoruClient.exportVersions', () => {
     const db = await database();
     await db.setRetention('kept', { lastVersions: 2 });
     const kept: Version[] = [];
-    for (let i = 0; i < 5; i++) kept.push(await db.put('kept', 'a', { i }));
+    for (let i = 0; i < 5; i++) {
+      kept.push(await db.put('kept', 'a', { i }));
+      // Each version in a millisecond of its own: a time names one version.
+      await new Promise((r) => setTimeout(r, 3));
+    }
     await db.put('p', 'ann', { secret: 1 });
     await db.put('p', 'ann', { secret: 2 });
     await db.createIndex('kept', 'i');

@@ -46,13 +46,14 @@ async function firstStepFails(versions: AsyncGenerator<Version>, code: string): 
   return rejectsWith(versions.next(), code);
 }
 
-/** Counts the versions the server pulls from its database's export, and the reads that ended. */
+/** Counts the versions the server reads from its database's store for exports, and the reads that ended. */
 function counting(db: KoruDelta): { pulled: number; ended: number } {
   const stats = { pulled: 0, ended: 0 };
-  const original = db.exportVersions.bind(db);
-  db.exportVersions = async function* (options?: { readonly namespace?: string }): AsyncGenerator<Version> {
+  const storage = db.storage;
+  const original = storage.committed.bind(storage);
+  storage.committed = function* (fromSeq?: number, toSeq?: number): Generator<Version> {
     try {
-      for await (const v of original(options)) {
+      for (const v of original(fromSeq, toSeq)) {
         stats.pulled++;
         yield v;
       }

@@ -361,11 +361,13 @@ describe('kdelta against a server', () => {
     expect(json((await r('view', 'query', 'oslo', '--json')).stdout)).toMatchObject({ total: 1 });
     expect(json((await r('status', '--json')).stdout)).toMatchObject({ url, keys: 2 });
     expect((await r('get', 'users/nobody')).stderr).toMatch(/users\/nobody not found \(KEY_NOT_FOUND\)/);
-    // Export through the server, import into a fresh local database.
+    // Export through the server, import into a fresh local database: the three versions
+    // and, as a local export has them, the index and view definitions.
     const dump = await r('export');
-    expect(dump.stdout.trim().split('\n')).toHaveLength(3);
+    expect(lines(dump.stdout).map((v) => (v as { namespace: string }).namespace)).toEqual(['users', 'users', 'users', '_koru', '_koru']);
     const copy = fresh();
-    expect(json((await copy.kIn(dump.stdout, 'import', '-', '--json')).stdout)).toEqual({ imported: 3, skipped: 0, written: 0 });
+    expect(json((await copy.kIn(dump.stdout, 'import', '-', '--json')).stdout)).toEqual({ imported: 5, skipped: 0, written: 0 });
+    expect(json((await copy.k('index', 'list', '--json')).stdout)).toMatchObject([{ namespace: 'users', field: 'city' }]);
     // watch: one line per event as it commits.
     const watcher = start(['--url', url, 'watch', 'users', '--json'], { cwd: dir });
     let out = '';

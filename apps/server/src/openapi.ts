@@ -27,6 +27,8 @@ interface Collected {
 const WITH_BODY = new Set(['put', 'post', 'patch']);
 /** Routes whose answer is not JSON. */
 const TEXT_ROUTES = new Set(['/metrics']);
+/** Routes whose answer is JSON lines (one JSON object per line, streamed). */
+const NDJSON_ROUTES = new Set(['/v1/export']);
 
 /** What every error response looks like (PROTOCOL.md). */
 const ERROR_SCHEMA: Schema = {
@@ -119,7 +121,9 @@ function queryParameters(querystring: Schema | undefined): Schema[] {
 function responsesOf(url: string): Schema {
   const ok = TEXT_ROUTES.has(url)
     ? { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } }
-    : { description: 'Success', content: { 'application/json': { schema: {} } } };
+    : NDJSON_ROUTES.has(url)
+      ? { description: 'JSON lines, one object per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }
+      : { description: 'Success', content: { 'application/json': { schema: {} } } };
   return {
     '200': ok,
     ...(url === '/readyz' ? { '503': { description: 'Starting or stopping', content: { 'application/json': { schema: {} } } } } : {}),

@@ -20,6 +20,7 @@ import { trackMethods } from './methods.js';
 import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
+import { registerExport } from './export.js';
 import { closeAll, createWsHandler } from './ws.js';
 import { BodyParser, registerBodyReader } from './body.js';
 import { ConnectionSlots } from './connections.js';
@@ -91,6 +92,12 @@ export interface ServerOptions {
    * whatever the answer's own size.
    */
   readonly maxQueuedBytes?: number;
+  /**
+   * A streamed answer (`GET /v1/export`) whose client takes nothing for this many ms is
+   * cut off (default 60,000): a client that stops reading does not hold its connection
+   * and its read of the store for ever.
+   */
+  readonly streamIdleTimeoutMs?: number;
   /** `json` lines (default), `pretty` for people, or `silent`. */
   readonly log?: 'json' | 'pretty' | 'silent';
   /** Least severe log records written (default `info`). */
@@ -255,6 +262,12 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // Collects the routes as they are registered, for the OpenAPI document.
   const openApi = registerOpenApi(app, { version, tokenRequired: token !== undefined });
   registerRest(app, db, metrics, version, started, clusterRef);
+  const exports = registerExport(app, db, { idleMs: options.streamIdleTimeoutMs ?? 60_000 });
+  // A graceful stop waits for in-flight answers; an export may run for minutes: cut off.
+  app.addHook('preClose', (done) => {
+    exports.closeAll();
+    done();
+  });
   app.get('/readyz', { schema: { summary: 'Readiness: 200 once serving, 503 while starting or stopping' } }, async (_req, reply) => {
     if (state === 'ready') return { ready: true };
     return reply.status(503).send({ ready: false, state, error: { code: ErrorCodes.CLOSED, message: `the server is ${state}` } });

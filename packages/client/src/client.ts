@@ -20,6 +20,8 @@ import type {
 } from '@koru/query';
 import type { HistoryOptions, ImportedVersion, PurgeResult, RetentionPolicy, StorageStats, Version, VerifyReport, WriteOptions } from '@koru/storage';
 import { Connection, type CallKind, type ConnectionState } from './connection.js';
+import { closedError } from './errors.js';
+import { exportStream, exportUrl, type ExportOptions, type ExportTarget } from './export-stream.js';
 import { defaultWebSocket, type WebSocketConstructor } from './platform.js';
 import { changeIterator, Subscriptions } from './subscription.js';
 import type { DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionOf } from './types.js';
@@ -102,11 +104,15 @@ export class KoruClient {
   readonly #url: string;
   readonly #conn: Connection;
   readonly #subs: Subscriptions;
+  readonly #export: ExportTarget;
+  /** Exports being read: `close()` ends them. */
+  readonly #exports = new Set<AbortController>();
 
-  private constructor(url: string, conn: Connection, subs: Subscriptions) {
+  private constructor(url: string, conn: Connection, subs: Subscriptions, exportTarget: ExportTarget) {
     this.#url = url;
     this.#conn = conn;
     this.#subs = subs;
+    this.#export = exportTarget;
   }
 
   /**
@@ -162,7 +168,8 @@ export class KoruClient {
     );
     subs.attach(conn);
     await conn.start();
-    return new KoruClient(base, conn, subs);
+    const token = options.token === '' ? undefined : options.token;
+    return new KoruClient(base, conn, subs, { base, token, timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs });
   }
 
   /** The server's base URL. */
@@ -380,6 +387,31 @@ export class KoruClient {
   }
 
   /**
+   * Every committed version on the server, history and tombstones included, in commit
+   * order, as `KoruDelta.exportVersions` gives them: of one namespace, or of the whole
+   * database (its index and view definitions too, under `_koru`); a key whose older
+   * history retention or a purge cut starts with a version carrying `previousCut`, so
+   * `importVersions` of the export records the same horizon. Streamed over HTTP
+   * (`GET /v1/export`, JSON lines, not the WebSocket): versions are read as the loop
+   * takes them, and leaving the loop early ends the transfer. Needs `fetch`.
+   * @throws (from the first step) INVALID_NAMESPACE, INVALID_ARGUMENT, UNAUTHORIZED,
+   *   CLOSED (client closed, before or during), IO_ERROR (cannot connect, no answer
+   *   within `timeoutMs`, or the export was cut off: never a partial export taken for a
+   *   whole one), PROTOCOL_ERROR, UNSUPPORTED (no `fetch`)
+   */
+  async *exportVersions(options: ExportOptions = {}): AsyncGenerator<Version> {
+    if (this.#conn.state === 'closed') throw closedError();
+    const url = exportUrl(this.#export.base, options ?? {});
+    const abort = new AbortController();
+    this.#exports.add(abort);
+    try {
+      yield* exportStream(this.#export, url, abort, closedError);
+    } finally {
+      this.#exports.delete(abort);
+    }
+  }
+
+  /**
    * Sets how much history a namespace keeps on the server: `{ keep: 'all' }` (the
    * default), `{ lastVersions: N }` or `{ maxAgeMs: D }`; resolves to the policy stored.
    * Setting a policy twice stores the same thing, so it is retried like a read.
@@ -432,9 +464,11 @@ export class KoruClient {
   /**
    * Closes the connection: calls in flight are answered first (for at most `timeoutMs`),
    * calls still waiting for a connection fail with CLOSED (they were not sent),
-   * subscriptions end. Later calls fail with CLOSED.
+   * subscriptions end, exports being read end with CLOSED. Later calls fail with CLOSED.
    */
   close(): Promise<void> {
+    for (const abort of this.#exports) abort.abort();
+    this.#exports.clear();
     return this.#conn.close();
   }
 }

@@ -5,6 +5,7 @@
  * `node.ts`, which supplies the `ws` package's WebSocket.
  */
 export { KoruClient, type ConnectOptions, type ReconnectOptions, type PutOptions } from './client.js';
+export type { ExportOptions } from './export-stream.js';
 export { PROTOCOL_VERSION, type ConnectionState } from './connection.js';
 export { registerWebSocket, type WebSocketConstructor, type WebSocketLike } from './platform.js';
 export type { DiffChange, DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionOf, VersionRef } from './types.js';

@@ -32,7 +32,10 @@ export interface Admitted {
   readonly duplicates: number;
   /** Items whose predecessor is unknown here (merge only): not stored. */
   readonly orphans: ImportedVersion[];
-  /** Horizons to record once `writes` are committed (restore only: items with `previousCut`). */
+  /**
+   * The horizons of items with `previousCut` (restore only): each rides on its write
+   * (`horizon`), so the commit that stores the version stores its horizon record with it.
+   */
   readonly horizons: ImportedHorizon[];
 }
 
@@ -117,7 +120,7 @@ export class Admission {
     let newest: HlcStamp | undefined;
     for (const { i, it, stamp, canon } of checked) {
       const pk = ctx.pending.acquire(it.namespace, it.key);
-      const w = stampedWrite(pk, canon, it.previousVersion, stamp, it.hlc, it.node);
+      let w = stampedWrite(pk, canon, it.previousVersion, stamp, it.hlc, it.node);
       if (it.valueId !== undefined && it.valueId !== w.record.valueId) bad(i, `value does not hash to valueId ${String(it.valueId)}`);
       // The expected id is not told: it would hand anyone a forged version's id.
       if (w.record.versionId !== it.versionId) bad(i, `versionId ${it.versionId} does not match its content`);
@@ -152,6 +155,7 @@ export class Admission {
             const h = importedHorizon(it.namespace, it.key, it.previousVersion, it.previousCut, stamp, it.node, it.versionId);
             prevStamp = h.stamp;
             horizons.push(h);
+            w = { ...w, horizon: h.entry };
           } catch (e) {
             bad(i, `previousCut: ${e instanceof Error ? e.message : String(e)}`);
           }

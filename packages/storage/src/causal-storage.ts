@@ -45,7 +45,7 @@ import { verifyVersions } from './version-verify.js';
 import { RetentionPolicies, type RetentionPolicy } from './retention.js';
 import { purgeBelow, type PurgeResult } from './purge.js';
 import { dropUnsharedValues } from './purge-values.js';
-import { prunedThroughSeq, writeImportedHorizons } from './horizon-records.js';
+import { markImportedHorizons, prunedThroughSeq } from './horizon-records.js';
 
 export {
   DEFAULT_MAX_CLOCK_AHEAD_MS,
@@ -174,8 +174,9 @@ export class CausalStorage {
    * `options.maxClockAheadMs` ahead of the wall clock is refused (its stamp would become
    * the floor of every later local write). A version carrying `previousCut` (an export
    * of a key whose older history retention or a purge removed) may start its key's
-   * history when the key has nothing here yet: its horizon is recorded after it, so
-   * `verify` checks the chain from there and reads before it answer HISTORY_PRUNED.
+   * history when the key has nothing here yet: its horizon is recorded with it (in the
+   * same log batch, so a crash keeps both or neither), so `verify` checks the chain from
+   * there and reads before it answer HISTORY_PRUNED.
    * Resolves to the number of versions added (`items.length` minus those skipped).
    * @throws INVALID_ARGUMENT naming the item and what does not match (nothing of the batch
    *   is stored); INVALID_NAMESPACE (the reserved namespace); CLOCK_SKEW; name and value errors
@@ -185,13 +186,11 @@ export class CausalStorage {
       this.#ctx.checkWritable();
       if (!Array.isArray(items)) throw new InvalidArgumentError('importVersions expects an array of versions');
       const { writes, horizons } = this.#admission.admit(items, 'restore', options.maxClockAheadMs, options.checkSystemRecord);
-      const committed = this.#commits.enqueueAll(writes);
-      if (horizons.length === 0) return committed.then((vs) => vs.length);
-      // Versions whose predecessor the export says was cut: their horizon records follow them.
-      return committed.then((vs) => {
-        writeImportedHorizons(this.#ctx.tree, horizons);
-        return vs.length;
-      });
+      // Versions whose predecessor the export says was cut carry their horizon records
+      // into their commit (one log batch). Exports look for horizons once this is set:
+      // set first, a crash before the commit leaves it set for nothing, which is harmless.
+      if (horizons.length > 0) markImportedHorizons(this.#ctx.tree);
+      return this.#commits.enqueueAll(writes).then((vs) => vs.length);
     } catch (e) {
       this.#admission.forgetEmptyKeys(items);
       return Promise.reject(e);

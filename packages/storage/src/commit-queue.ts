@@ -12,9 +12,11 @@ import { isKoruError, type HlcStamp } from '@koru/engine';
 // Only for the {@link} links of the doc comments.
 import type { CausalStorage } from './causal-storage.js';
 import { IoError } from './errors.js';
+import type { Entry } from './lsm/types.js';
 import { markPending, noop, pending, type PendingWrite, type StampedWrite } from './stamped-write.js';
 import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
+import type { NewVersion } from './version-store.js';
 
 /** The queue of one store. */
 export class CommitQueue {
@@ -117,12 +119,22 @@ export class CommitQueue {
     return undefined;
   }
 
-  /** Stores a batch as one commit: which of its versions became their key's current one. */
+  /**
+   * Stores a batch as one commit: which of its versions became their key's current one.
+   * The horizon records some imported writes carry go in the same log batch.
+   */
   #store(batch: readonly PendingWrite[]): boolean[] {
-    return this.#ctx.store.commit(
-      batch.map((w) => w.record),
-      batch.map((w) => w.version),
-    );
+    const n = batch.length;
+    const records = new Array<NewVersion>(n);
+    const versions = new Array<Version>(n);
+    let horizons: Entry[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const w = batch[i]!;
+      records[i] = w.record;
+      versions[i] = w.version;
+      if (w.horizon !== undefined) (horizons ??= []).push(w.horizon);
+    }
+    return this.#ctx.store.commit(records, versions, horizons);
   }
 
   #queueWrite(w: PendingWrite): void {

@@ -133,8 +133,9 @@ export const PRUNED_THROUGH_SEQ = 'prunedThroughSeq';
 // An export of a cut history carries, on each key's oldest kept version, the removed
 // predecessor's stamp and node (`previousCut`); with the predecessor's id (the version's
 // `previousVersion`) that is the horizon record's key. An import that starts the key
-// there writes the horizon record after the version, with seq 0 (the removed version was
-// never a change of the importing database, so no feed reader can be owed it).
+// there writes the horizon record in the version's own commit (the same log batch), with
+// seq 0 (the removed version was never a change of the importing database, so no feed
+// reader can be owed it).
 
 /**
  * The `previousCut` of version `versionId` (key `prefix`, record key `vkey`) whose
@@ -154,7 +155,7 @@ export function previousCutOf(tree: LsmTree, prefix: string, vkey: string, previ
   return { hlc: formatHlc({ wall: cut.wall, logical: cut.logical }), node: cut.node, purged: h.purged };
 }
 
-/** A horizon an import records once its version is committed. */
+/** A horizon an import records with its version (in the version's commit). */
 export interface ImportedHorizon {
   /** The removed predecessor's stamp (its successor's must be later). */
   readonly stamp: HlcStamp;
@@ -195,8 +196,10 @@ export function mayHaveHorizons(tree: LsmTree): boolean {
   return prunedThroughSeq(tree) > 0 || tree.properties[IMPORTED_HORIZONS] === true;
 }
 
-/** Writes the horizon records of an import's committed versions, in one batch (the manifest property first). */
-export function writeImportedHorizons(tree: LsmTree, horizons: readonly ImportedHorizon[]): void {
+/**
+ * Sets {@link IMPORTED_HORIZONS} (once: a manifest write) before an import commits its
+ * first horizon records, which its versions' commit carries (commit-queue.ts).
+ */
+export function markImportedHorizons(tree: LsmTree): void {
   if (tree.properties[IMPORTED_HORIZONS] !== true) tree.setProperties({ ...tree.properties, [IMPORTED_HORIZONS]: true });
-  tree.write(horizons.map((h) => h.entry));
 }

@@ -5,6 +5,7 @@
  * the next write to the key chains on.
  */
 import { valueIdOfCanonical, versionIdOf, type Canonical, type HlcStamp } from '@koru/engine';
+import type { Entry } from './lsm/types.js';
 import type { PendingKey } from './pending-keys.js';
 import type { Version } from './types.js';
 import type { NewVersion } from './version-store.js';
@@ -15,6 +16,13 @@ export interface StampedWrite {
   readonly pk: PendingKey;
   readonly record: NewVersion;
   readonly version: Version;
+  /**
+   * A record the write's commit must carry in the same log batch: the horizon record of
+   * an imported version whose predecessor was cut where it was exported (see
+   * horizon-records.ts). Written apart, a crash between the two would leave the key's
+   * oldest version naming a predecessor with no horizon, which `verify` reports as damage.
+   */
+  readonly horizon?: Entry | undefined;
 }
 
 /** A stamped write in the commit queue, with the settlers of its promise. */
@@ -28,7 +36,7 @@ export const noop = (): void => {};
 
 /** A write with its settlers (a literal of one fixed shape: this runs once per write). */
 export function pending(w: StampedWrite, resolve: (v: Version) => void, reject: (e: unknown) => void): PendingWrite {
-  return { pk: w.pk, record: w.record, version: w.version, resolve, reject };
+  return { pk: w.pk, record: w.record, version: w.version, horizon: w.horizon, resolve, reject };
 }
 
 /** A write of `canon` (null: a tombstone) to `pk`'s key after `prev`, stamped `hlc` by `node`. */

@@ -189,10 +189,12 @@ export class VersionStore {
    * of at most `inlineMaxBytes` is written inline; a larger one by reference, its value
    * record written only when no version stored it yet. `versions`, when given, are the items as readers will see them (same
    * order): a new head is cached materialized, so a read right after a write parses nothing.
+   * `also`: records written in the same log batch, all or none with the versions (the
+   * horizon records of imported versions whose predecessor was cut: horizon-records.ts).
    * @throws InvalidArgumentError for a malformed item or one already stored (same
    *   key, clock, node and id), with nothing written; the tree's I/O errors
    */
-  commit(batch: readonly NewVersion[], versions?: readonly Version[]): boolean[] {
+  commit(batch: readonly NewVersion[], versions?: readonly Version[], also?: readonly Entry[]): boolean[] {
     const n = batch.length;
     const currents = new Array<boolean>(n);
     if (n === 0) return currents;
@@ -287,6 +289,7 @@ export class VersionStore {
     for (const [prefix, h] of heads) if (h.record !== undefined) entries.push({ key: headKeyOf(prefix), kind: KIND_PUT, value: encodeHead(h.vkey, h.record) });
     const counted = this.#counters.change(seq, liveDelta, newValues, newText);
     for (const e of counted.entries) entries.push(e);
+    if (also !== undefined) for (const e of also) entries.push(e);
     tree.write(entries);
     counted.apply();
     this.#seq = seq;

@@ -26,7 +26,9 @@ export const register: Register = (program, act) => {
   program
     .command('export')
     .summary('write every version, history included, as JSON lines')
-    .description('Writes every committed version (tombstones and history included) in commit order, one JSON object per line: of one namespace, or of the whole database with its index and view definitions. `kdelta import` restores it with the same ids and timestamps.')
+    .description(
+      'Writes every committed version (tombstones and history included) in commit order, one JSON object per line: of one namespace, or of the whole database with its index and view definitions; from a server (--url), streamed in one request. A key whose older history retention or a purge removed starts with a version carrying `previousCut`. `kdelta import` restores it with the same ids, timestamps and horizons.',
+    )
     .argument('[ns]', 'only this namespace')
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .addHelpText('after', examples(['kdelta export > dump.jsonl', 'kdelta export users -o users.jsonl']))
@@ -68,16 +70,14 @@ export const register: Register = (program, act) => {
 };
 
 /**
- * Versions to export: locally every version in commit order; from a server, each key's
- * history in order (what import needs), namespace by namespace, without the database's
- * own records (index and view definitions).
+ * Versions to export: every version in commit order, locally or streamed from a server
+ * (`GET /v1/export`, one request however large the database), each key whose older
+ * history retention or a purge cut starting with a version carrying `previousCut`, so
+ * that `import` records the same horizon and `verify` passes on the copy.
  */
-async function* exported(db: Database, namespace: string | undefined): AsyncGenerator<Version> {
-  if (db.exportVersions !== undefined) {
-    yield* db.exportVersions(namespace !== undefined ? { namespace } : {});
-    return;
-  }
-  for (const ns of namespace !== undefined ? [namespace] : await db.listNamespaces()) {
-    for (const key of await db.listKeys(ns)) yield* await db.history(ns, key);
-  }
+function exported(db: Database, namespace: string | undefined): AsyncGenerator<Version> {
+  // Both handles have it (KoruDelta in process, KoruClient over HTTP); a per-key walk of
+  // `history` would lose where histories were cut, and make the dump unimportable.
+  if (db.exportVersions === undefined) throw new UsageError(`${namespace ?? 'the database'} cannot be exported from here: this handle has no exportVersions`);
+  return db.exportVersions(namespace !== undefined ? { namespace } : {});
 }

@@ -3,7 +3,6 @@ import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { type Version } from '@koru/delta';
-import { parseCount } from '../args.js';
 import type { Database } from '../context.js';
 import { UsageError } from '../errors.js';
 import { examples } from '../help.js';

@@ -1,0 +1,104 @@
+// The storage model test's retention, purge and compaction commands (model.node.test.ts;
+// the model's rules are in model-state.ts).
+import { ErrorCodes, parseHlc } from '@koru/engine';
+import type { RetentionPolicy } from '@koru/storage';
+import type fc from 'fast-check';
+import { expect } from 'vitest';
+import { codeOf, rejectionCode } from './conformance.js';
+import { advance, checkPastRead, checkWhole, id, keepStart, live, observeHistory, record, split, widen, type Model, type Real } from './model-state.js';
+
+/** `setRetention(ns, policy)`: stored and reported back; merges from now on may cut by it. */
+export class SetRetentionCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly ns: string,
+    readonly policy: RetentionPolicy,
+  ) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    expect(await r.s.setRetention(this.ns, this.policy)).toEqual(this.policy);
+    if ('keep' in this.policy) m.policies.delete(this.ns);
+    else {
+      m.policies.set(this.ns, this.policy);
+      m.everCut = true;
+    }
+    expect(r.s.retention(this.ns)).toEqual(this.policy);
+    checkPolicies(m, r);
+    widen(m);
+  }
+  toString = (): string => `setRetention(${this.ns}, ${JSON.stringify(this.policy)})`;
+}
+
+/** The store's policies are the model's. */
+export function checkPolicies(m: Model, r: Real): void {
+  expect(r.s.retentionPolicies()).toEqual([...m.policies].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
+/**
+ * `purge(ns, key)`: a tombstone (unless the head is one), everything before it removed
+ * (the ids it reports, newest first, are the model's from the window), afterwards
+ * `get` not found, `history` the tombstone alone, reads before it HISTORY_PRUNED.
+ */
+export class PurgeCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly ns: string,
+    readonly key: string,
+    readonly dt: number,
+  ) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    advance(m, r, this.dt);
+    const mk = m.keys.get(id(this.ns, this.key));
+    if (mk === undefined) {
+      expect(await rejectionCode(r.s.purge(this.ns, this.key))).toBe(ErrorCodes.KEY_NOT_FOUND);
+      return;
+    }
+    const wasLive = live(mk);
+    const result = await r.s.purge(this.ns, this.key);
+    if (wasLive) {
+      // The purge's tombstone: a delete like any other, the newest version of the key.
+      const h = r.s.history(this.ns, this.key);
+      expect(h).toHaveLength(1);
+      record(m, h[0]!, null, true);
+    }
+    const tomb = mk.versions.length - 1;
+    expect(result).toMatchObject({ namespace: this.ns, key: this.key, tombstone: mk.versions[tomb]!.versionId });
+    const x = tomb - result.removed.length;
+    const label = `purge removed ${result.removed.length} of ${tomb} before the tombstone, kept from #${mk.minStart}..#${mk.maxStart}`;
+    expect(x, label).toBeGreaterThanOrEqual(Math.min(mk.minStart, tomb));
+    expect(x, label).toBeLessThanOrEqual(mk.maxStart);
+    expect(result.removed, label).toEqual(mk.versions.slice(x, tomb).map((v) => v.versionId).reverse());
+    mk.minStart = tomb;
+    mk.maxStart = tomb;
+    m.everCut = true;
+    expect(codeOf(() => r.s.get(this.ns, this.key))).toBe(ErrorCodes.KEY_NOT_FOUND);
+    expect(r.s.contains(this.ns, this.key)).toBe(false);
+    expect(observeHistory(m, r, this.ns, this.key)).toHaveLength(1);
+    if (tomb > 0) {
+      const before = mk.versions[tomb - 1]!;
+      checkPastRead(mk, tomb - 1, () => r.s.getAt(this.ns, this.key, parseHlc(before.hlc)), 'getAt before the purge');
+      checkPastRead(mk, tomb - 1, () => r.s.getVersionById(this.ns, this.key, before.versionId), 'getVersionById before the purge', true);
+    }
+  }
+  toString = (): string => `purge(${this.ns}, ${this.key}, +${this.dt}ms)`;
+}
+
+/** `compact()`: every key cut to what its policy keeps now (or less); counts unchanged. */
+export class CompactCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly namespaces: readonly string[]) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const before = r.s.stats();
+    await r.s.compact();
+    const after = r.s.stats();
+    expect(after.versions).toBe(before.versions);
+    // Value counters move only when something was cut (large values reclaimed).
+    if (!m.everCut) expect(after.distinctValues).toBe(before.distinctValues);
+    // The full merge saw every version of every key: at most what the policy keeps is left.
+    for (const [k, mk] of m.keys) {
+      const start = keepStart(m.policies.get(split(k)[0]), mk.versions, m.now);
+      if (start > mk.minStart) mk.minStart = start;
+    }
+    await checkWhole(m, r, this.namespaces);
+  }
+  toString = (): string => 'compact';
+}

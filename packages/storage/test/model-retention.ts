@@ -5,7 +5,7 @@ import type { RetentionPolicy } from '@koru/storage';
 import type fc from 'fast-check';
 import { expect } from 'vitest';
 import { codeOf, rejectionCode } from './conformance.js';
-import { advance, checkPastRead, checkWhole, id, keepStart, live, observeHistory, record, split, widen, type Model, type Real } from './model-state.js';
+import { advance, coverage, checkPastRead, checkWhole, id, keepStart, live, observeHistory, record, split, widen, type Model, type Real } from './model-state.js';
 
 /** `setRetention(ns, policy)`: stored and reported back; merges from now on may cut by it. */
 export class SetRetentionCmd implements fc.AsyncCommand<Model, Real> {
@@ -67,6 +67,7 @@ export class PurgeCmd implements fc.AsyncCommand<Model, Real> {
     expect(x, label).toBeGreaterThanOrEqual(Math.min(mk.minStart, tomb));
     expect(x, label).toBeLessThanOrEqual(mk.maxStart);
     expect(result.removed, label).toEqual(mk.versions.slice(x, tomb).map((v) => v.versionId).reverse());
+    coverage.purgedVersions += result.removed.length;
     mk.minStart = tomb;
     mk.maxStart = tomb;
     m.everCut = true;
@@ -96,7 +97,11 @@ export class CompactCmd implements fc.AsyncCommand<Model, Real> {
     // The full merge saw every version of every key: at most what the policy keeps is left.
     for (const [k, mk] of m.keys) {
       const start = keepStart(m.policies.get(split(k)[0]), mk.versions, m.now);
-      if (start > mk.minStart) mk.minStart = start;
+      if (start > mk.minStart) {
+        mk.minStart = start;
+        coverage.compactCuts++;
+      }
+      if (start > 0 && mk.minStart === mk.maxStart) coverage.exactCompacts++;
     }
     await checkWhole(m, r, this.namespaces);
   }

@@ -13,7 +13,7 @@
 //   policy to every key), at a purge (everything before the tombstone), and from what
 //   reads show (a cut is never undone: a later read showing more is a failure).
 import { ErrorCodes, versionIdOf, type JsonValue } from '@koru/engine';
-import { HISTORY_PRUNED, type CausalStorage, type RetentionPolicy, type Version } from '@koru/storage';
+import { HISTORY_PRUNED, type CausalStorage, type LsmTree, type RetentionPolicy, type Version } from '@koru/storage';
 import { expect } from 'vitest';
 import { codeOf, type ManualClock } from './conformance.js';
 
@@ -53,12 +53,16 @@ export interface Model {
   everCut: boolean;
 }
 
-/** The store under test, its directory and its clock. */
+/** The store under test (and its tree, to wait for its merges), its directory and its clock. */
 export interface Real {
   s: CausalStorage;
+  tree: LsmTree;
   readonly dir: string;
   readonly clock: ManualClock;
 }
+
+/** What the runs exercised (printed at the end of the test, to see the checks had work to do). */
+export const coverage = { compactCuts: 0, backgroundCuts: 0, prunedReads: 0, purgedVersions: 0, exactCompacts: 0 };
 
 /** A fresh model at clock `now`. */
 export function newModel(now: number): Model {
@@ -148,6 +152,7 @@ export function observeHistory(m: Model, r: Real, ns: string, key: string): Vers
     expect(v.previousVersion, label).toBe(prev);
     prev = v.versionId;
   }
+  if (x > mk.minStart) coverage.backgroundCuts++;
   mk.minStart = x;
   return h;
 }
@@ -188,6 +193,7 @@ export function checkPastRead(mk: ModelKey, f: number, read: () => Version, labe
     expect(h, ctx).toBeGreaterThanOrEqual(mk.minStart);
     expect(h, ctx).toBeLessThanOrEqual(mk.maxStart);
     mk.minStart = h;
+    coverage.prunedReads++;
     return;
   }
   if (fv === undefined || (fv.deleted && !tombstonesAnswer)) expect(error?.code ?? `answered ${got?.versionId}`, ctx).toBe(ErrorCodes.KEY_NOT_FOUND);

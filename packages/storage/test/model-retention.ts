@@ -85,9 +85,26 @@ export class PurgeCmd implements fc.AsyncCommand<Model, Real> {
 
 /** `compact()`: every key cut to what its policy keeps now (or less); counts unchanged. */
 export class CompactCmd implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly namespaces: readonly string[]) {}
+  /**
+   * With `boundary`, the clock is first set so that an age policy's cutoff falls on a
+   * version's clock (`offset` 0), or 1 ms either side: the rule's edge (a version at the
+   * cutoff is the one current there, kept; the ones before it go).
+   */
+  constructor(
+    readonly namespaces: readonly string[],
+    readonly boundary?: { readonly pick: number; readonly offset: -1 | 0 | 1 },
+  ) {}
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
+    if (this.boundary !== undefined) {
+      const aged = [...m.keys].filter(([k]) => 'maxAgeMs' in (m.policies.get(split(k)[0]) ?? {}));
+      const versions = aged.flatMap(([k, mk]) => mk.versions.map((v) => ({ v, ns: split(k)[0] })));
+      if (versions.length > 0) {
+        const { v, ns } = versions[this.boundary.pick % versions.length]!;
+        const { maxAgeMs } = m.policies.get(ns) as { maxAgeMs: number };
+        advance(m, r, v.wall + maxAgeMs + this.boundary.offset - m.now);
+      }
+    }
     const before = r.s.stats();
     await r.s.compact();
     const after = r.s.stats();
@@ -105,5 +122,5 @@ export class CompactCmd implements fc.AsyncCommand<Model, Real> {
     }
     await checkWhole(m, r, this.namespaces);
   }
-  toString = (): string => 'compact';
+  toString = (): string => (this.boundary === undefined ? 'compact' : `compact at an age cutoff (#${this.boundary.pick}${this.boundary.offset >= 0 ? '+' : ''}${this.boundary.offset}ms)`);
 }

@@ -237,6 +237,7 @@ const allCommands = [
   fc.constant(new ReopenCmd()),
   fc.constant(new IdleCmd()),
   fc.constant(new CompactCmd(NAMESPACES)),
+  fc.tuple(fc.nat(), fc.constantFrom(-1 as const, 0 as const, 1 as const)).map(([pick, offset]) => new CompactCmd(NAMESPACES, { pick, offset })),
   fc
     .tuple(fc.array(childWrite, { minLength: 1, maxLength: 30 }), killPoint, dt)
     .map(([ws, k, d]) => new CrashCmd(ws, k, d, NAMESPACES, reopen, MEMTABLE_BYTES)),
@@ -264,7 +265,7 @@ describe('CausalStorage over FileAdapter against a model', () => {
         }
       }),
       // Shrinking a failure (each run spawns processes) stops after this; the failure is reported as shrunk so far.
-      { seed: fcSeed('storage model'), numRuns: 30, interruptAfterTimeLimit: 90_000 },
+      { seed: fcSeed('storage model'), numRuns: 30, interruptAfterTimeLimit: 15_000 },
     );
     console.log(`model test kills: ${JSON.stringify(crashStats)}; exercised: ${JSON.stringify(coverage)}`);
     // The kills are timed to land inside compact() (most do): some surely did.

@@ -16,10 +16,13 @@ import { advance, checkWhole, id, live, plain, record, type Model, type Real } f
 export type Reopen = (r: Real) => Promise<void>;
 
 /** Where the kills landed (printed at the end of the test; kills during a compaction are required). */
-export const crashStats = { afterWrite: 0, writeInFlight: 0, duringCompact: 0, afterCompact: 0, orphanSegments: 0 };
+export const crashStats = { afterWrite: 0, writeInFlight: 0, duringCompact: 0, afterCompact: 0, orphanSegments: 0, compactMs: 0 };
 
-/** A running estimate of how long the child's `compact()` takes (ms), to spread kills over it. */
-let compactMs = 60;
+/**
+ * A running estimate of how long the child's `compact()` takes (ms), to spread kills over
+ * it: kills up to 1.5 times it, so some compactions finish and teach it their time.
+ */
+let compactMs = 100;
 
 /** Where the child is killed. */
 export type KillPoint =
@@ -58,7 +61,7 @@ export class CrashCmd implements fc.AsyncCommand<Model, Real> {
         await new Promise((resolve) => setTimeout(resolve, kill.delayMs));
         crashStats.writeInFlight++;
       } else if (kill.at === 'compact') {
-        const c = child.compact((ms) => (compactMs = (compactMs + ms) / 2));
+        const c = child.compact((ms) => (crashStats.compactMs = compactMs = Math.round((compactMs + ms) / 2)));
         await c.started;
         await new Promise((resolve) => setTimeout(resolve, kill.fraction * compactMs));
         if (c.done()) crashStats.afterCompact++;

@@ -170,6 +170,8 @@ class GetAtCmd implements fc.AsyncCommand<Model, Real> {
     let f = -1;
     for (let i = 0; i < vs.length; i++) if (vs[i]!.wall <= t) f = i;
     checkPastRead(mk, f, () => r.s.getAt(this.ns, this.key, t), `getAt(${t})`);
+    // Before the first version: not found, or pruned once anything was cut.
+    checkPastRead(mk, -1, () => r.s.getAt(this.ns, this.key, vs[0]!.wall - 1), 'getAt before the first version');
     checkPastRead(mk, p, () => r.s.getVersionById(this.ns, this.key, vs[p]!.versionId), 'getVersionById', true);
   }
   toString = () => `getAt(${this.ns}, ${this.key}, #${this.pick}${this.delta >= 0 ? '+' : ''}${this.delta})`;
@@ -212,8 +214,8 @@ const policy: fc.Arbitrary<RetentionPolicy> = fc.oneof(
 const killPoint: fc.Arbitrary<KillPoint> = fc.oneof(
   fc.integer({ min: 0, max: 150 }).map((delayMs) => ({ at: 'afterWrite' as const, delayMs })),
   fc.integer({ min: 0, max: 3 }).map((delayMs) => ({ at: 'writeInFlight' as const, delayMs })),
-  fc.double({ min: 0, max: 1.2, noNaN: true }).map((fraction) => ({ at: 'compact' as const, fraction })),
-  fc.double({ min: 0, max: 1.2, noNaN: true }).map((fraction) => ({ at: 'compact' as const, fraction })),
+  fc.double({ min: 0, max: 1.5, noNaN: true }).map((fraction) => ({ at: 'compact' as const, fraction })),
+  fc.double({ min: 0, max: 1.5, noNaN: true }).map((fraction) => ({ at: 'compact' as const, fraction })),
 );
 /** A child's write: a put, or (value undefined) a delete. */
 const childWrite = fc.record({ ns, key, value: fc.option(value, { nil: undefined, freq: 5 }) });
@@ -265,7 +267,7 @@ describe('CausalStorage over FileAdapter against a model', () => {
         }
       }),
       // Shrinking a failure (each run spawns processes) stops after this; the failure is reported as shrunk so far.
-      { seed: fcSeed('storage model'), numRuns: 30, interruptAfterTimeLimit: 15_000 },
+      { seed: fcSeed('storage model'), numRuns: 30, interruptAfterTimeLimit: 90_000 },
     );
     console.log(`model test kills: ${JSON.stringify(crashStats)}; exercised: ${JSON.stringify(coverage)}`);
     // The kills are timed to land inside compact() (most do): some surely did.

@@ -57,9 +57,10 @@ interface Reply {
   readonly error?: string;
 }
 
-/** A running compaction in the child: when it started, and whether it finished. */
+/** A running compaction in the child: when it started, and when it finished (its duration, ms). */
 export interface ChildCompaction {
   readonly started: Promise<void>;
+  readonly finished: Promise<number>;
   readonly done: () => boolean;
 }
 
@@ -124,22 +125,24 @@ export class ChildStore {
     return () => acked;
   }
 
-  /** Starts `compact()`; `ms` gets its duration if it finishes. */
-  compact(onDone: (ms: number) => void): ChildCompaction {
+  /** Starts `compact()`. */
+  compact(): ChildCompaction {
     let finished = false;
     let markStarted!: () => void;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
-    void this.#ask(this.#next++, { op: 'compact' }, (r) => {
-      if (r.started === true) {
-        markStarted();
-        return true;
-      }
+    const reply = this.#ask(this.#next++, { op: 'compact' }, (r) => {
+      if (r.started !== true) return false;
+      markStarted();
+      return true;
+    });
+    const ms = reply.then((r) => {
       if (r.error !== undefined) throw new Error(r.error);
       finished = true;
-      onDone(r.ms!);
-      return false;
+      return r.ms!;
     });
-    return { started, done: () => finished };
+    // Killed before it finished: nobody waits for the duration.
+    ms.catch(() => {});
+    return { started, finished: ms, done: () => finished };
   }
 
   /** kill -9, and waits for the process to be gone. */

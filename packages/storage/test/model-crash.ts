@@ -20,7 +20,7 @@ export const crashStats = { afterWrite: 0, writeInFlight: 0, duringCompact: 0, a
 
 /**
  * A running estimate of how long the child's `compact()` takes (ms), to spread kills over
- * it: kills up to 1.5 times it, so some compactions finish and teach it their time.
+ * it; the compactions let finish (fraction ≥ 1) teach it their time.
  */
 let compactMs = 100;
 
@@ -61,9 +61,13 @@ export class CrashCmd implements fc.AsyncCommand<Model, Real> {
         await new Promise((resolve) => setTimeout(resolve, kill.delayMs));
         crashStats.writeInFlight++;
       } else if (kill.at === 'compact') {
-        const c = child.compact((ms) => (crashStats.compactMs = compactMs = Math.round((compactMs + ms) / 2)));
+        const c = child.compact();
         await c.started;
-        await new Promise((resolve) => setTimeout(resolve, kill.fraction * compactMs));
+        if (kill.fraction >= 1) {
+          // Let this one finish: its time spreads the next kills over a compaction.
+          const ms = await c.finished;
+          crashStats.compactMs = compactMs = Math.round((compactMs + ms) / 2);
+        } else await new Promise((resolve) => setTimeout(resolve, kill.fraction * compactMs));
         if (c.done()) crashStats.afterCompact++;
         else crashStats.duringCompact++;
       } else {

@@ -214,8 +214,10 @@ const policy: fc.Arbitrary<RetentionPolicy> = fc.oneof(
 const killPoint: fc.Arbitrary<KillPoint> = fc.oneof(
   fc.integer({ min: 0, max: 150 }).map((delayMs) => ({ at: 'afterWrite' as const, delayMs })),
   fc.integer({ min: 0, max: 3 }).map((delayMs) => ({ at: 'writeInFlight' as const, delayMs })),
-  fc.double({ min: 0, max: 1.5, noNaN: true }).map((fraction) => ({ at: 'compact' as const, fraction })),
-  fc.double({ min: 0, max: 1.5, noNaN: true }).map((fraction) => ({ at: 'compact' as const, fraction })),
+  // A kill at a fraction of the compaction's (estimated) time, or (1) once it finished.
+  fc.integer({ min: 0, max: 99 }).map((percent) => ({ at: 'compact' as const, fraction: percent / 100 })),
+  fc.integer({ min: 0, max: 99 }).map((percent) => ({ at: 'compact' as const, fraction: percent / 100 })),
+  fc.constant({ at: 'compact' as const, fraction: 1 }),
 );
 /** A child's write: a put, or (value undefined) a delete. */
 const childWrite = fc.record({ ns, key, value: fc.option(value, { nil: undefined, freq: 5 }) });

@@ -108,7 +108,7 @@ export class ChildStore {
     });
   }
 
-  /** Runs one write; resolves to the version (or the error code) once acknowledged. */
+  /** Runs one write; resolves to its version once acknowledged (an error fails the test). */
   async write(w: ChildWrite): Promise<Version> {
     const r = await this.#ask(this.#next++, w);
     expect(r.error).toBeUndefined();

@@ -1,11 +1,11 @@
-// The storage model test's crash command (model.node.test.ts): the store is closed
-// here and opened in a child process (model-child.ts), which runs writes and maybe a
-// compaction and is killed with SIGKILL at a chosen point — right after a write was
-// acknowledged (a random while later: flushes and merges of the 2 KiB memtables running in
-// its workers), with
-// one write in flight, or at a random moment of `compact()`. Then the store is opened
-// here again and must agree with the model: every acknowledged write there (unless
-// retention may cut it), the write in flight there at most once, verify() clean.
+// The storage model test's crash command (model.node.test.ts): the store is closed here
+// and opened in a child process (model-child.ts), which runs writes and maybe a
+// compaction and is killed with SIGKILL at a chosen point: a random while after its last
+// write was acknowledged (flushes and merges of the 2 KiB memtables running in its
+// workers), with one write in flight, or at a random moment of `compact()` (spread over
+// its measured length). Then the store is opened here again and must agree with the
+// model: every acknowledged write there (unless retention may have cut it), the write in
+// flight there at most once, verify() clean.
 import type { JsonValue } from '@koru/engine';
 import type fc from 'fast-check';
 import { expect } from 'vitest';

@@ -10,8 +10,11 @@
 //   its policy and clock when it starts and its inputs were written before, so the
 //   largest of these over time bounds every cut (the rule is monotone in the versions).
 // - `minStart` (what is surely gone) grows at `compact()` (a full merge applies the
-//   policy to every key), at a purge (everything before the tombstone), and from what
-//   reads show (a cut is never undone: a later read showing more is a failure).
+//   policy to every key: after it, x is what the policy keeps, or higher where an earlier
+//   merge under another policy cut more), at a purge (everything before the tombstone),
+//   and from what reads show (a cut is never undone: a later read showing more fails).
+// verify() counts a cut key's horizon record (in the newest cut version's place) as a
+// version record: see `recordCount`.
 import { ErrorCodes, versionIdOf, type JsonValue } from '@koru/engine';
 import { HISTORY_PRUNED, type CausalStorage, type LsmTree, type RetentionPolicy, type Version } from '@koru/storage';
 import { expect } from 'vitest';
@@ -69,6 +72,7 @@ export function newModel(now: number): Model {
   return { keys: new Map(), policies: new Map(), now, wall: 0, seq: 0, everCut: false };
 }
 
+/** The model's name of a key: `${ns}/${key}`. */
 export const id = (ns: string, k: string): string => `${ns}/${k}`;
 /** `${ns}/${key}` split back. */
 export const split = (k: string): [string, string] => [k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1)];

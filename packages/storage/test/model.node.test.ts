@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { codeOf, manualClock, rejectionCode, type ManualClock } from './conformance.js';
 import { killWriters } from './kill-helpers.js';
 import { CrashCmd, crashStats, type KillPoint } from './model-crash.js';
-import { CompactCmd, checkPolicies, PurgeCmd, SetRetentionCmd } from './model-retention.js';
+import { ChangeCmd, CompactCmd, checkPolicies, PurgeCmd, SetRetentionCmd } from './model-retention.js';
 import { advance, checkPastRead, coverage, checkWhole, id, live, newModel, observeAll, observeHistory, plain, record, type Model, type Real } from './model-state.js';
 
 const NAMESPACES = ['m', 'constructor'] as const;
@@ -238,6 +238,7 @@ const allCommands = [
     .map(([n, k, p, d]) => new GetAtCmd(n, k, p, d)),
   fc.tuple(ns, policy).map(([n, p]) => new SetRetentionCmd(n, p)),
   fc.tuple(ns, key, dt).map(([n, k, d]) => new PurgeCmd(n, k, d)),
+  fc.nat().map((p) => new ChangeCmd(p)),
   fc.constant(new ReopenCmd()),
   fc.constant(new IdleCmd()),
   fc.constant(new CompactCmd(NAMESPACES)),
@@ -275,4 +276,21 @@ describe('CausalStorage over FileAdapter against a model', () => {
     // The kills are timed to land inside compact() (most do): some surely did.
     expect(crashStats.duringCompact).toBeGreaterThan(0);
   }, 120_000);
+
+  // A bug found by this model (src/feed-reads.ts): `changeAt` keeps the last change it
+  // built and answers it again without looking, so after a purge (or a cut by retention)
+  // of its version, asking again returns the erased version and its value instead of
+  // HISTORY_PRUNED. Minimal sequence: put, changeAt(1), purge, changeAt(1).
+  it.fails('changeAt of a purged version answers HISTORY_PRUNED even when it was the last change read (known bug)', async () => {
+    const { dir, cleanup } = tempDir('koru-model-');
+    const clock = manualClock(1_700_000_000_000);
+    const real = await openReal(dir, clock);
+    try {
+      const model = newModel(clock.t);
+      for (const cmd of [new PutCmd('m', 'a', { secret: 1 }, 1), new ChangeCmd(0), new PurgeCmd('m', 'a', 1), new ChangeCmd(0, true)]) await cmd.run(model, real);
+    } finally {
+      await real.s.close();
+      cleanup();
+    }
+  });
 });

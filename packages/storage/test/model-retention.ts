@@ -5,7 +5,7 @@ import { HISTORY_PRUNED, type Change, type RetentionPolicy } from '@koru/storage
 import type fc from 'fast-check';
 import { expect } from 'vitest';
 import { codeOf, rejectionCode } from './conformance.js';
-import { advance, asModel, coverage, checkPastRead, checkWhole, id, keepStart, live, observeHistory, record, split, widen, withoutSeq, type Model, type Real } from './model-state.js';
+import { advance, asModel, checkPolicies, coverage, checkPastRead, checkWhole, id, keepStart, live, observeHistory, record, split, widen, withoutSeq, type Model, type Real } from './model-state.js';
 
 /** `setRetention(ns, policy)`: stored and reported back; merges from now on may cut by it. */
 export class SetRetentionCmd implements fc.AsyncCommand<Model, Real> {
@@ -26,11 +26,6 @@ export class SetRetentionCmd implements fc.AsyncCommand<Model, Real> {
     widen(m);
   }
   toString = (): string => `setRetention(${this.ns}, ${JSON.stringify(this.policy)})`;
-}
-
-/** The store's policies are the model's. */
-export function checkPolicies(m: Model, r: Real): void {
-  expect(r.s.retentionPolicies()).toEqual([...m.policies].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
 }
 
 /**

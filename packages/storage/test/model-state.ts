@@ -228,7 +228,7 @@ export function observeAll(m: Model, r: Real): void {
 export const recordCount = (m: Model): number =>
   [...m.keys.values()].reduce((n, mk) => n + mk.versions.length - mk.minStart + (mk.minStart > 0 ? 1 : 0), 0);
 
-/** Namespaces, keys, counts and verify() agree with the model (histories observed around the verify). */
+/** Namespaces, keys, policies, counts and verify() agree with the model (histories observed around the verify). */
 export async function checkWhole(m: Model, r: Real, namespaces: readonly string[]): Promise<void> {
   const liveKeys = new Map<string, string[]>();
   for (const [k, mk] of m.keys) {
@@ -240,6 +240,7 @@ export async function checkWhole(m: Model, r: Real, namespaces: readonly string[
   for (const ns of namespaces) expect(r.s.listKeys(ns)).toEqual((liveKeys.get(ns) ?? []).sort());
   expect(r.s.stats()).toMatchObject({ versions: m.seq, keys: [...liveKeys.values()].reduce((n, ks) => n + ks.length, 0) });
   expect(r.s.seq).toBe(m.seq);
+  checkPolicies(m, r);
   // Background merges may cut while verify runs: it counts between the two observations.
   observeAll(m, r);
   const most = recordCount(m);
@@ -249,4 +250,9 @@ export async function checkWhole(m: Model, r: Real, namespaces: readonly string[
   expect(report.ok).toBe(true);
   expect(report.versions).toBeGreaterThanOrEqual(recordCount(m));
   expect(report.versions).toBeLessThanOrEqual(most);
+}
+
+/** The store's policies are the model's. */
+export function checkPolicies(m: Model, r: Real): void {
+  expect(r.s.retentionPolicies()).toEqual([...m.policies].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
 }

@@ -1,64 +1,63 @@
-// Model-based test: random sequences of writes, reads, time travel, clock steps,
-// reopens and compactions against CausalStorage over FileAdapter, checked against a
-// plain in-memory model of what each key's history must be.
-import { ErrorCodes, versionIdOf, type JsonValue } from '@koru/engine';
-import { CausalStorage, type Version } from '@koru/storage';
+// Model-based test: random sequences of writes, reads, time travel, the change feed,
+// clock steps, retention policies, purges, reopens, waits for background merges,
+// compactions and kill -9 of a child process
+// holding the store (mid-write, mid-merge, mid-compaction), against CausalStorage over
+// FileAdapter (2 KiB memtables, so flushes and merges run all the time), checked
+// against a plain in-memory model of what each key's history must be (model-state.ts:
+// with retention, a window of what background merges may have cut).
+import { ErrorCodes, type JsonValue } from '@koru/engine';
+import { CausalStorage, type LsmTree, type OpenedStorage, type RetentionPolicy, type StorageAdapter } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { fcSeed, tempDir } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { codeOf, manualClock, rejectionCode, type ManualClock } from './conformance.js';
-
-interface ModelVersion {
-  readonly value: JsonValue;
-  readonly deleted: boolean;
-  readonly wall: number;
-  readonly versionId: string;
-}
-
-interface Model {
-  /** `${ns}/${key}` → versions, oldest first. */
-  readonly keys: Map<string, ModelVersion[]>;
-  /** The injected wall clock. */
-  now: number;
-  /** The HLC's wall part: the largest clock reading seen by a write (never decreases). */
-  wall: number;
-}
-
-interface Real {
-  s: CausalStorage;
-  readonly dir: string;
-  readonly clock: ManualClock;
-}
+import { killWriters } from './kill-helpers.js';
+import { CrashCmd, crashStats, type KillPoint } from './model-crash.js';
+import { ChangeCmd, CompactCmd, PurgeCmd, SetRetentionCmd } from './model-retention.js';
+import { advance, checkPastRead, coverage, checkWhole, id, live, newModel, observeAll, observeHistory, plain, record, type Model, type Real } from './model-state.js';
 
 const NAMESPACES = ['m', 'constructor'] as const;
 const KEYS = ['a', 'b', '__proto__', 'x/y:z'] as const;
 const SHARED_VALUES: JsonValue[] = [null, 0, 'same', { shared: [1, 2, 3] }, { __proto__x: 1 }];
+const MEMTABLE_BYTES = 2048;
 
-const openReal = (dir: string, clock: ManualClock) =>
-  CausalStorage.open({ now: clock.now, adapter: new FileAdapter(dir, { memtableBytes: 2048, syncIntervalMs: 5 }) });
-
-const id = (ns: string, k: string) => `${ns}/${k}`;
-const live = (vs: ModelVersion[] | undefined) => vs !== undefined && vs.length > 0 && !vs[vs.length - 1]!.deleted;
-/** Plain JSON the way the store returns it (-0 becomes 0, keys as own data). */
-const plain = (v: unknown): JsonValue => JSON.parse(JSON.stringify(v)) as JsonValue;
-
-function advance(m: Model, r: Real, dt: number): void {
-  m.now += dt;
-  r.clock.t = m.now;
+/** The file adapter, handing the test its tree (to wait for background merges). */
+class TreeCapture implements StorageAdapter {
+  readonly name = 'file';
+  readonly synchronous = false;
+  readonly #inner: FileAdapter;
+  tree: LsmTree | undefined;
+  constructor(dir: string) {
+    this.#inner = new FileAdapter(dir, { memtableBytes: MEMTABLE_BYTES, syncIntervalMs: 5 });
+  }
+  async open(): Promise<OpenedStorage> {
+    const o = await this.#inner.open();
+    this.tree = o.tree;
+    return o;
+  }
+  diskBytes(): number {
+    return this.#inner.diskBytes();
+  }
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
 }
 
-function record(m: Model, v: Version, value: JsonValue, deleted: boolean): void {
-  m.wall = Math.max(m.wall, m.now);
-  const list = m.keys.get(id(v.namespace, v.key)) ?? [];
-  expect(v.previousVersion).toBe(list.length > 0 ? list[list.length - 1]!.versionId : null);
-  expect(v.timestamp).toBe(new Date(m.wall).toISOString());
-  expect(v.deleted).toBe(deleted);
-  expect(v.value).toEqual(value);
-  expect(v.versionId).toBe(versionIdOf(v));
-  list.push({ value, deleted, wall: m.wall, versionId: v.versionId });
-  m.keys.set(id(v.namespace, v.key), list);
+async function openReal(dir: string, clock: ManualClock): Promise<Real> {
+  const adapter = new TreeCapture(dir);
+  const s = await CausalStorage.open({ now: clock.now, adapter });
+  return { s, tree: adapter.tree!, dir, clock };
 }
+
+/** Opens the store again into `r`. */
+async function reopen(r: Real): Promise<void> {
+  const o = await openReal(r.dir, r.clock);
+  r.s = o.s;
+  r.tree = o.tree;
+}
+
+afterEach(() => killWriters());
 
 class PutCmd implements fc.AsyncCommand<Model, Real> {
   constructor(
@@ -125,11 +124,12 @@ class GetCmd implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
-    const vs = m.keys.get(id(this.ns, this.key));
-    expect(r.s.contains(this.ns, this.key)).toBe(live(vs));
-    if (!live(vs)) expect(codeOf(() => r.s.get(this.ns, this.key))).toBe(ErrorCodes.KEY_NOT_FOUND);
+    const mk = m.keys.get(id(this.ns, this.key));
+    expect(r.s.contains(this.ns, this.key)).toBe(live(mk));
+    if (!live(mk)) expect(codeOf(() => r.s.get(this.ns, this.key))).toBe(ErrorCodes.KEY_NOT_FOUND);
     else {
-      const head = vs![vs!.length - 1]!;
+      // The current version is never cut.
+      const head = mk!.versions[mk!.versions.length - 1]!;
       expect(r.s.get(this.ns, this.key)).toEqual(head.value);
       expect(r.s.getVersion(this.ns, this.key).versionId).toBe(head.versionId);
     }
@@ -144,24 +144,12 @@ class HistoryCmd implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
-    const vs = m.keys.get(id(this.ns, this.key));
-    if (vs === undefined) {
-      expect(codeOf(() => r.s.history(this.ns, this.key))).toBe(ErrorCodes.KEY_NOT_FOUND);
-      return;
-    }
-    const h = r.s.history(this.ns, this.key);
-    expect(
-      h.map((v) => ({ value: v.value, deleted: v.deleted, wall: Date.parse(v.timestamp), versionId: v.versionId })),
-    ).toEqual(vs);
-    let prev: string | null = null;
-    for (const v of h) {
-      expect(v.previousVersion).toBe(prev);
-      prev = v.versionId;
-    }
+    observeHistory(m, r, this.ns, this.key);
   }
   toString = () => `history(${this.ns}, ${this.key})`;
 }
 
+/** `getAt` near a version's time (or now), and `getVersionById` of that version. */
 class GetAtCmd implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly ns: string,
@@ -171,13 +159,21 @@ class GetAtCmd implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
-    const vs = m.keys.get(id(this.ns, this.key)) ?? [];
+    const mk = m.keys.get(id(this.ns, this.key));
+    if (mk === undefined) {
+      expect(codeOf(() => r.s.getAt(this.ns, this.key, m.now))).toBe(ErrorCodes.KEY_NOT_FOUND);
+      return;
+    }
+    const vs = mk.versions;
+    const p = this.pick % vs.length;
     // Probe near an existing version's time (exact hits included), or near "now".
-    const t = (vs.length > 0 ? vs[this.pick % vs.length]!.wall : m.now) + this.delta;
-    let found: ModelVersion | undefined;
-    for (const v of vs) if (v.wall <= t) found = v;
-    if (found === undefined || found.deleted) expect(codeOf(() => r.s.getAt(this.ns, this.key, t))).toBe(ErrorCodes.KEY_NOT_FOUND);
-    else expect(r.s.getAt(this.ns, this.key, t).versionId).toBe(found.versionId);
+    const t = vs[p]!.wall + this.delta;
+    let f = -1;
+    for (let i = 0; i < vs.length; i++) if (vs[i]!.wall <= t) f = i;
+    checkPastRead(mk, f, () => r.s.getAt(this.ns, this.key, t), `getAt(${t})`);
+    // Before the first version: not found, or pruned once anything was cut.
+    checkPastRead(mk, -1, () => r.s.getAt(this.ns, this.key, vs[0]!.wall - 1), 'getAt before the first version');
+    checkPastRead(mk, p, () => r.s.getVersionById(this.ns, this.key, vs[p]!.versionId), 'getVersionById', true);
   }
   toString = () => `getAt(${this.ns}, ${this.key}, #${this.pick}${this.delta >= 0 ? '+' : ''}${this.delta})`;
 }
@@ -186,41 +182,21 @@ class ReopenCmd implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     await r.s.close();
-    r.s = await openReal(r.dir, r.clock);
+    await reopen(r);
     expect(r.s.recovery.truncated).toBeUndefined();
-    await checkWhole(m, r);
+    await checkWhole(m, r, NAMESPACES);
   }
   toString = () => 'reopen';
 }
 
-class CompactCmd implements fc.AsyncCommand<Model, Real> {
+/** Waits until no flush or merge runs or is due: background merges have cut what they cut. */
+class IdleCmd implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
-    const before = r.s.stats();
-    await r.s.compact();
-    const after = r.s.stats();
-    expect(after.versions).toBe(before.versions);
-    expect(after.distinctValues).toBe(before.distinctValues);
-    await checkWhole(m, r);
+    await r.tree.idle();
+    observeAll(m, r);
   }
-  toString = () => 'compact';
-}
-
-/** Namespaces, keys, counts and verify() agree with the model. */
-async function checkWhole(m: Model, r: Real): Promise<void> {
-  const liveKeys = new Map<string, string[]>();
-  let versions = 0;
-  for (const [k, vs] of m.keys) {
-    versions += vs.length;
-    if (!live(vs)) continue;
-    const slash = k.indexOf('/');
-    const ns = k.slice(0, slash);
-    liveKeys.set(ns, [...(liveKeys.get(ns) ?? []), k.slice(slash + 1)]);
-  }
-  expect(r.s.listNamespaces()).toEqual([...liveKeys.keys()].sort());
-  for (const ns of NAMESPACES) expect(r.s.listKeys(ns)).toEqual((liveKeys.get(ns) ?? []).sort());
-  expect(r.s.stats()).toMatchObject({ versions, keys: [...liveKeys.values()].reduce((n, ks) => n + ks.length, 0) });
-  expect(await r.s.verify()).toMatchObject({ ok: true, versions });
+  toString = () => 'idle';
 }
 
 const ns = fc.constantFrom(...NAMESPACES);
@@ -230,8 +206,24 @@ const value: fc.Arbitrary<JsonValue> = fc.oneof(
   fc.jsonValue({ maxDepth: 2, stringUnit: 'grapheme' }) as fc.Arbitrary<JsonValue>,
 );
 const dt = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 20 }));
+const policy: fc.Arbitrary<RetentionPolicy> = fc.oneof(
+  fc.integer({ min: 1, max: 4 }).map((n) => ({ lastVersions: n })),
+  fc.integer({ min: 1, max: 80 }).map((d) => ({ maxAgeMs: d })),
+  fc.constant({ keep: 'all' as const }),
+);
+const killPoint: fc.Arbitrary<KillPoint> = fc.oneof(
+  fc.integer({ min: 0, max: 150 }).map((delayMs) => ({ at: 'afterWrite' as const, delayMs })),
+  fc.integer({ min: 0, max: 3 }).map((delayMs) => ({ at: 'writeInFlight' as const, delayMs })),
+  // A kill at a fraction of the compaction's (estimated) time, or (1) once it finished.
+  fc.integer({ min: 0, max: 99 }).map((percent) => ({ at: 'compact' as const, fraction: percent / 100 })),
+  fc.integer({ min: 0, max: 99 }).map((percent) => ({ at: 'compact' as const, fraction: percent / 100 })),
+  fc.constant({ at: 'compact' as const, fraction: 1 }),
+);
+/** A child's write: a put, or (value undefined) a delete. */
+const childWrite = fc.record({ ns, key, value: fc.option(value, { nil: undefined, freq: 5 }) });
 
 const allCommands = [
+  fc.tuple(ns, key, value, dt).map(([n, k, v, d]) => new PutCmd(n, k, v, d)),
   fc.tuple(ns, key, value, dt).map(([n, k, v, d]) => new PutCmd(n, k, v, d)),
   fc.tuple(ns, key, value, dt).map(([n, k, v, d]) => new PutCmd(n, k, v, d)),
   fc
@@ -244,32 +236,64 @@ const allCommands = [
   fc
     .tuple(ns, key, fc.nat(), fc.oneof(fc.constantFrom(-1, 0, 1), fc.integer({ min: -50, max: 50 })))
     .map(([n, k, p, d]) => new GetAtCmd(n, k, p, d)),
+  fc.tuple(ns, policy).map(([n, p]) => new SetRetentionCmd(n, p)),
+  fc.tuple(ns, key, dt).map(([n, k, d]) => new PurgeCmd(n, k, d)),
+  fc.nat().map((p) => new ChangeCmd(p)),
   fc.constant(new ReopenCmd()),
-  fc.constant(new CompactCmd()),
+  fc.constant(new IdleCmd()),
+  fc.constant(new CompactCmd(NAMESPACES)),
+  fc.tuple(fc.nat(), fc.constantFrom(-1 as const, 0 as const, 1 as const)).map(([pick, offset]) => new CompactCmd(NAMESPACES, { pick, offset })),
+  fc
+    .tuple(fc.array(childWrite, { minLength: 1, maxLength: 30 }), killPoint, dt)
+    .map(([ws, k, d]) => new CrashCmd(ws, k, d, NAMESPACES, reopen, MEMTABLE_BYTES)),
 ];
 
 describe('CausalStorage over FileAdapter against a model', () => {
-  it('agrees with the model through writes, time travel, clock steps, reopens and compactions', async () => {
+  it('agrees with the model through writes, time travel, clock steps, retention, purges, reopens, compactions and kill -9', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.commands(allCommands, { maxCommands: 40, size: 'max' }), async (cmds) => {
+      // Most runs start with a policy on each namespace, so that background merges cut too.
+      fc.asyncProperty(fc.option(policy, { freq: 4 }), fc.option(policy, { freq: 4 }), fc.commands(allCommands, { maxCommands: 60, size: 'max' }), async (p0, p1, cmds) => {
         const { dir, cleanup } = tempDir('koru-model-');
         const clock = manualClock(1_700_000_000_000);
-        const real: Real = { s: await openReal(dir, clock), dir, clock };
+        const real = await openReal(dir, clock);
         try {
-          const model: Model = { keys: new Map(), now: clock.t, wall: 0 };
+          const model = newModel(clock.t);
+          if (p0 !== null) await new SetRetentionCmd(NAMESPACES[0], p0).run(model, real);
+          if (p1 !== null) await new SetRetentionCmd(NAMESPACES[1], p1).run(model, real);
           await fc.asyncModelRun(() => ({ model, real }), cmds);
           // Whatever happened, a final reopen shows the same state.
           await new ReopenCmd().run(model, real);
-          for (const [k, vs] of model.keys) {
-            const [n, kk] = [k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1)];
-            expect(real.s.history(n, kk).map((v) => v.versionId)).toEqual(vs.map((v) => v.versionId));
-          }
+          observeAll(model, real);
         } finally {
           await real.s.close();
           cleanup();
         }
       }),
-      { seed: fcSeed('storage model'), numRuns: 30 },
+      // Runs spawn processes: shrinking a failure stops after this time limit (the failure
+      // is reported as shrunk so far); on a machine so loaded that 30 runs take longer,
+      // fewer run.
+      { seed: fcSeed('storage model'), numRuns: 30, interruptAfterTimeLimit: 90_000 },
     );
+    console.log(`model test kills: ${JSON.stringify(crashStats)}; exercised: ${JSON.stringify(coverage)}`);
+    // The kills are timed to land inside compact() (most do): some surely did.
+    expect(crashStats.duringCompact).toBeGreaterThan(0);
+  }, 120_000);
+
+  // A bug found by this model (src/feed-reads.ts): `changeAt` keeps the last change it
+  // built and answers it again without looking, so after a purge (or a cut by retention)
+  // of its version, asking again returns the erased version and its value instead of
+  // HISTORY_PRUNED. Minimal sequence: put, changeAt(1), purge, changeAt(1). Once fixed:
+  // make this an `it`, and drop ChangeCmd's detour around the cached change.
+  it.fails('changeAt of a purged version answers HISTORY_PRUNED even when it was the last change read (known bug)', async () => {
+    const { dir, cleanup } = tempDir('koru-model-');
+    const clock = manualClock(1_700_000_000_000);
+    const real = await openReal(dir, clock);
+    try {
+      const model = newModel(clock.t);
+      for (const cmd of [new PutCmd('m', 'a', { secret: 1 }, 1), new ChangeCmd(0), new PurgeCmd('m', 'a', 1), new ChangeCmd(0, true)]) await cmd.run(model, real);
+    } finally {
+      await real.s.close();
+      cleanup();
+    }
   });
 });

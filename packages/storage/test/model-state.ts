@@ -56,8 +56,6 @@ export interface Model {
   seq: number;
   /** Whether anything was ever cut or purged (value counters may then move at merges). */
   everCut: boolean;
-  /** The change `changeAt` last answered (0: none): the store keeps it in a cache. */
-  lastChangeSeq: number;
 }
 
 /** The store under test (and its tree, to wait for its merges), its directory and its clock. */
@@ -73,7 +71,7 @@ export const coverage = { compactCuts: 0, backgroundCuts: 0, prunedReads: 0, pur
 
 /** A fresh model at clock `now`. */
 export function newModel(now: number): Model {
-  return { keys: new Map(), policies: new Map(), now, wall: 0, seq: 0, everCut: false, lastChangeSeq: 0 };
+  return { keys: new Map(), policies: new Map(), now, wall: 0, seq: 0, everCut: false };
 }
 
 /** The model's name of a key: `${ns}/${key}`. */

@@ -279,18 +279,15 @@ describe('CausalStorage over FileAdapter against a model', () => {
     expect(crashStats.duringCompact).toBeGreaterThan(0);
   }, 120_000);
 
-  // A bug found by this model (src/feed-reads.ts): `changeAt` keeps the last change it
-  // built and answers it again without looking, so after a purge (or a cut by retention)
-  // of its version, asking again returns the erased version and its value instead of
-  // HISTORY_PRUNED. Minimal sequence: put, changeAt(1), purge, changeAt(1). Once fixed:
-  // make this an `it`, and drop ChangeCmd's detour around the cached change.
-  it.fails('changeAt of a purged version answers HISTORY_PRUNED even when it was the last change read (known bug)', async () => {
+  // Found by this model: `changeAt` kept the last change it built and answered it again
+  // without looking, so after a purge of its version it returned the erased value.
+  it('changeAt of a purged version answers HISTORY_PRUNED even when it was the last change read', async () => {
     const { dir, cleanup } = tempDir('koru-model-');
     const clock = manualClock(1_700_000_000_000);
     const real = await openReal(dir, clock);
     try {
       const model = newModel(clock.t);
-      for (const cmd of [new PutCmd('m', 'a', { secret: 1 }, 1), new ChangeCmd(0), new PurgeCmd('m', 'a', 1), new ChangeCmd(0, true)]) await cmd.run(model, real);
+      for (const cmd of [new PutCmd('m', 'a', { secret: 1 }, 1), new ChangeCmd(0), new PurgeCmd('m', 'a', 1), new ChangeCmd(0)]) await cmd.run(model, real);
     } finally {
       await real.s.close();
       cleanup();

@@ -8,8 +8,10 @@ import { z } from 'zod';
 /**
  * Version of this protocol; a peer speaking another is refused. 2: a joining member
  * copies segment files (`ckpt*`) instead of a stream of versions (`snapshot`, gone).
+ * 3: a key's digest is a chain over its version ids (extended in O(1) by a new newest
+ * version) instead of one hash of all of them: a member of 2 would differ on every key.
  */
-export const CLUSTER_PROTOCOL = 2;
+export const CLUSTER_PROTOCOL = 3;
 
 const id64 = z.string().regex(/^[0-9a-f]{64}$/);
 const nodeId = z.string().min(1).max(128);

@@ -185,7 +185,7 @@ export class CommitQueue {
       if (currents[i]) {
         if (current !== undefined) current.push(w.version);
       } else if (current === undefined) current = batch.slice(0, i).map((b) => b.version);
-      ctx.merkle.touch(pk.namespace, pk.key);
+      ctx.merkle.touch(pk.namespace, pk.key, w.version.versionId, currents[i] === true);
       if (this.#queuedForeign.size > 0) this.#queuedForeign.delete(w.record.versionId);
       if (--pk.pending <= 0) {
         pk.pending = 0;

@@ -3,7 +3,11 @@
  * histories differ.
  *
  * - A key's digest covers the ids of all its versions in clock order (its whole history,
- *   not just the head: history is a union, so a missing old version is a difference).
+ *   not just the head: history is a union, so a missing old version is a difference):
+ *   the first id, then SHA-256(digest ‖ next id) for each later one, so a new newest
+ *   version extends a known digest in O(1) (a store keeps its keys' digests up this way
+ *   while nothing was ever cut from a history; after a cut they are recomputed when
+ *   asked for, from the kept ids).
  * - Each namespace is a fixed-shape hash tree: a key falls in one of 16^4 buckets by a
  *   hash of its name; a bucket's digest covers its (key, digest) pairs; an inner node's
  *   covers its 16 children. Two replicas holding the same versions get the same digests
@@ -15,7 +19,8 @@
  * pays nothing); after that each committed version marks its bucket dirty in O(1), and
  * digests are recomputed on demand for dirty buckets only.
  */
-import { fromHex, sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
+import { sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
+import { mayHaveHorizons } from './horizon-records.js';
 import { SYSTEM_NAMESPACE } from './names.js';
 import type { StoreContext } from './store-context.js';
 
@@ -27,6 +32,24 @@ export const MERKLE_DEPTH = 4;
 export const EMPTY_DIGEST = '0'.repeat(64);
 
 const BUCKET_BITS = 4 * MERKLE_DEPTH;
+
+const pair = new Uint8Array(64);
+
+/** Writes the 32 bytes of a 64-digit lowercase hex id at `at` of `out`. */
+function putHexId(out: Uint8Array, at: number, hex: string): void {
+  for (let i = 0; i < 32; i++) {
+    const hi = hex.charCodeAt(2 * i);
+    const lo = hex.charCodeAt(2 * i + 1);
+    out[at + i] = ((hi > 57 ? hi - 87 : hi - 48) << 4) | (lo > 57 ? lo - 87 : lo - 48);
+  }
+}
+
+/** A key's digest extended by its next version's id (see the module comment). */
+export function extendKeyDigest(digest: string, versionId: string): string {
+  putHexId(pair, 0, digest);
+  putHexId(pair, 32, versionId);
+  return sha256HexOfBytes(pair);
+}
 
 /** The bucket of a key: 16 bits of its FNV-1a hash (stable across processes and platforms). */
 export function bucketOf(key: string): number {
@@ -69,12 +92,14 @@ class NamespaceTree {
   /** Digest of each bucket not changed since computed. */
   readonly bucketDigests = new Map<number, string>();
 
-  add(key: string): void {
+  /** `appended`: the id of the key's new newest version, when its digest may be extended. */
+  add(key: string, appended?: string): void {
     const b = bucketOf(key);
     let set = this.buckets.get(b);
     if (set === undefined) this.buckets.set(b, (set = new Map()));
-    const isNew = !set.has(key);
-    set.set(key, undefined);
+    const known = set.get(key);
+    const isNew = known === undefined && !set.has(key);
+    set.set(key, appended !== undefined && known !== undefined ? extendKeyDigest(known, appended) : undefined);
     this.bucketDigests.delete(b);
     // The bucket's ancestors, bottom up: its number shifted by 4 bits per level.
     for (let level = MERKLE_DEPTH - 1; level >= 0; level--) {
@@ -94,6 +119,8 @@ class NamespaceTree {
 export class MerkleState {
   readonly #ctx: StoreContext;
   #trees: Map<string, NamespaceTree> | undefined;
+  /** Whether key digests are extended as versions come: only while no history was ever cut. */
+  #extending = false;
 
   /** @param ctx the store whose keys and histories are digested */
   constructor(ctx: StoreContext) {
@@ -105,26 +132,36 @@ export class MerkleState {
     this.#trees = undefined;
   }
 
-  /** Records that a key gained a version (no-op until digests were first asked for). */
-  touch(namespace: string, key: string): void {
+  /**
+   * Records that a key gained a version (no-op until digests were first asked for);
+   * `newest`: the version sorts after every other of its key (its id then extends the
+   * key's digest instead of dropping it).
+   */
+  touch(namespace: string, key: string, versionId?: string, newest = false): void {
     if (this.#trees === undefined || namespace === SYSTEM_NAMESPACE) return;
+    this.#checkCuts();
+    if (this.#trees === undefined) return;
     let t = this.#trees.get(namespace);
     if (t === undefined) this.#trees.set(namespace, (t = new NamespaceTree(namespace)));
-    t.add(key);
+    t.add(key, this.#extending && newest ? versionId : undefined);
   }
 
-  /** Digest of one key's history: its single version id, or SHA-256 of all ids in clock order. */
+  /**
+   * A merge or purge may cut any history at any time, which an extended digest would
+   * not know: once the store has cut something, every digest is rebuilt from the kept
+   * ids and then only dropped, never extended.
+   */
+  #checkCuts(): void {
+    if (this.#extending && mayHaveHorizons(this.#ctx.tree)) this.#trees = undefined;
+  }
+
+  /** Digest of one key's history (see the module comment): recomputed from its ids when not known. */
   #keyDigest(namespace: string, key: string, set: Map<string, string | undefined>): string {
     const cached = set.get(key);
     if (cached !== undefined) return cached;
     const ids = this.#ctx.store.ids(namespace, key);
-    let d: string;
-    if (ids.length === 1) d = ids[0]!;
-    else {
-      const bytes = new Uint8Array(32 * ids.length);
-      for (let i = 0; i < ids.length; i++) bytes.set(fromHex(ids[i]!), i * 32);
-      d = sha256HexOfBytes(bytes);
-    }
+    let d = ids[0] ?? EMPTY_DIGEST;
+    for (let i = 1; i < ids.length; i++) d = extendKeyDigest(d, ids[i]!);
     set.set(key, d);
     return d;
   }
@@ -186,8 +223,10 @@ export class MerkleState {
   }
 
   #built(): Map<string, NamespaceTree> {
+    this.#checkCuts();
     if (this.#trees !== undefined) return this.#trees;
     this.#trees = new Map();
+    this.#extending = !mayHaveHorizons(this.#ctx.tree);
     // One walk of every key (deleted ones count): O(keys) once, then kept up by touch().
     const store = this.#ctx.store;
     for (const ns of store.namespaces()) {

@@ -20,6 +20,11 @@ export interface ChangeSource {
   /** The last committed change's seq. */
   readonly seq: number;
   changeAt(seq: number): Change;
+  /**
+   * The namespace and key of change `seq`, without building the change (optional: a
+   * source without it has changes built to route them to namespace and key subscribers).
+   */
+  changeKeyAt?(seq: number): { readonly namespace: string; readonly key: string };
   /** Called after each commit with the new seq, and with -1 when the source closes. */
   onCommit(listener: (seq: number) => void): () => void;
 }
@@ -301,8 +306,10 @@ class Dispatcher {
     this.#seen = seq;
     for (const w of this.#all) w(from);
     if (this.#byNamespace.size === 0 && this.#byKey.size === 0) return;
+    const source = this.source;
     for (let q = from; q <= seq; q++) {
-      const c = changeOrPruned(this.source, q);
+      // Routing needs only the change's key; each subscriber builds (and shares) the change.
+      const c = source.changeKeyAt !== undefined ? { version: source.changeKeyAt(q) } : changeOrPruned(source, q);
       if ('type' in c) {
         // Removed already (a purge right after it): whom it concerned is unknown; each is told.
         for (const set of [...this.#byNamespace.values(), ...this.#byKey.values()]) for (const w of set) w(q);

@@ -135,8 +135,7 @@ export class Admission {
         let prevCut = false;
         if (prevStamp === undefined) {
           try {
-            const prev = store.byId(it.namespace, it.key, it.previousVersion);
-            if (prev !== undefined) prevStamp = parseHlc(prev.hlc);
+            prevStamp = store.stampById(it.namespace, it.key, it.previousVersion);
           } catch (e) {
             // Retention or a purge cut this key's history here, the predecessor with it: a
             // peer keeping more history sends versions made on top of what was cut. They

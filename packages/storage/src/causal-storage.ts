@@ -335,6 +335,19 @@ export class CausalStorage {
   }
 
   /**
+   * The namespace and key of change `seq`: one lookup, no version read (what a change
+   * feed needs to route a change to its subscribers). Also for a change whose version
+   * retention or a purge has since removed.
+   * @throws InvalidArgumentError when `seq` is not in [1, this.seq]; ClosedError
+   */
+  changeKeyAt(seq: number): { readonly namespace: string; readonly key: string } {
+    this.#ctx.checkOpen();
+    const found = this.#ctx.store.keyOfChange(seq);
+    if (found === undefined) throw new InvalidArgumentError(`no change ${String(seq)}: changes are numbered 1 to ${this.#ctx.seq}`);
+    return found;
+  }
+
+  /**
    * The committed change numbered `seq` (1 is the first; each committed change on this
    * node is the next number, and its change record names its version). One lookup, and
    * a scan of the key's history when the change was superseded.

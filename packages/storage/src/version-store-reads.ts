@@ -306,6 +306,28 @@ export function versionAtSeq(f: VersionFetcher, tree: LsmTree, prefix: string, s
   return firstKept(f, tree, prefix, (_k, v) => versionRecordSeq(v).seq <= seq, `the version current after change ${seq}`);
 }
 
+/**
+ * The clock stamp of the version of a key whose key ends with `idSuffix`, read from its
+ * record key alone (no value parsed); undefined when none. O(h).
+ * @throws HistoryPrunedError as {@link versionWithId}
+ */
+export function stampWithId(tree: LsmTree, prefix: string, idSuffix: string): { readonly wall: number; readonly logical: number } | undefined {
+  let found: { readonly wall: number; readonly logical: number } | undefined;
+  let horizon: Uint8Array | undefined;
+  tree.scanKey(prefix, (k, v) => {
+    if (isHorizon(v)) {
+      horizon = v;
+      return false;
+    }
+    if (!k.endsWith(idSuffix)) return true;
+    const { wall, logical } = decodeVersionKeySuffix(k, prefix.length);
+    found = { wall, logical };
+    return false;
+  });
+  if (horizon !== undefined) throw prunedError(prefix, horizon, 'that version id');
+  return found;
+}
+
 /** The version of a key whose key ends with `idSuffix` (its complemented id). O(h). */
 export function versionWithId(f: VersionFetcher, tree: LsmTree, prefix: string, idSuffix: string): Version | undefined {
   // A cut version's id is unknown past the horizon (it may have been any of them).
@@ -321,7 +343,7 @@ export function keyPrefixOf(vkey: string): string {
 }
 
 /** The version key change `seq` names. @throws CorruptionError when its record is missing or malformed */
-function changeKey(tree: LsmTree, seq: number): string {
+export function changeKey(tree: LsmTree, seq: number): string {
   const bytes = tree.get(seqKey(seq));
   if (bytes === undefined) throw new CorruptionError(`the record of change ${seq} is missing`, { seq });
   return bytesKey(bytes);

@@ -30,6 +30,7 @@ import { versionJson } from './version-json.js';
 import {
   decodeKeyPrefix,
   decodeVersionKey,
+  decodeVersionKeySuffix,
   encodeValueRecord,
   encodedTextBytes,
   encodeVersionRecord,
@@ -41,13 +42,14 @@ import {
   stampKey,
   valueKey,
   versionIdSuffix,
-  versionKey,
   versionKeySuffix,
   versionRecordSeq,
   type VersionRecord,
 } from './version-records.js';
 import {
   changeAt,
+  changeKey,
+  stampWithId,
   committedRange,
   ResumableCursor,
   historyOf,
@@ -412,9 +414,31 @@ export class VersionStore {
     return versionWithId(this.#fetch, this.#tree, prefix, versionIdSuffix(versionId));
   }
 
+  /**
+   * The clock stamp of a key's version `versionId` (undefined when not stored), without
+   * reading its value: the key's cached head when it is that version (a replicated
+   * version's predecessor usually is), else a scan of the key's record keys. O(h).
+   * @throws HistoryPrunedError when the scan meets the key's horizon first
+   */
+  stampById(namespace: string, key: string, versionId: string): { readonly wall: number; readonly logical: number } | undefined {
+    const prefix = keyPrefix(namespace, key);
+    const suffix = versionIdSuffix(versionId);
+    const head = this.#heads.get(prefix);
+    if (head !== undefined && head.vkey.endsWith(suffix)) {
+      const { wall, logical } = decodeVersionKeySuffix(head.vkey, prefix.length);
+      return { wall, logical };
+    }
+    return stampWithId(this.#tree, prefix, suffix);
+  }
+
   /** True when exactly this version is stored. One get. @throws InvalidArgumentError for fields outside the layout */
   has(namespace: string, key: string, wall: number, logical: number, node: string, versionId: string): boolean {
-    return this.#tree.get(versionKey(namespace, key, wall, logical, node, versionId)) !== undefined;
+    const prefix = keyPrefix(namespace, key);
+    const vkey = prefix + versionKeySuffix(wall, logical, node, versionId);
+    // Newer than the key's cached head (keys sort newest first): not stored, no lookup.
+    const head = this.#heads.get(prefix);
+    if (head !== undefined && vkey < head.vkey) return false;
+    return this.#tree.get(vkey) !== undefined;
   }
 
   /**
@@ -426,6 +450,17 @@ export class VersionStore {
   changeAt(seq: number): StoredChange | undefined {
     if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.#seq) return undefined;
     return changeAt(this.#fetch, this.#tree, seq);
+  }
+
+  /**
+   * The namespace and key of change `seq` (undefined out of range): one lookup of its
+   * `S` record, no version read — also for a change whose version was since cut.
+   * @throws CorruptionError when the change's record is missing or malformed
+   */
+  keyOfChange(seq: number): { readonly namespace: string; readonly key: string } | undefined {
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.#seq) return undefined;
+    const { namespace, key } = decodeVersionKey(changeKey(this.#tree, seq));
+    return { namespace, key };
   }
 
   /** Every key of a namespace with its head, in key order (one seek per key). */

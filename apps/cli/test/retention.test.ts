@@ -27,6 +27,23 @@ describe('kdelta retention', () => {
   });
 });
 
+describe('kdelta compact', () => {
+  it('applies a retention policy now: the history is cut to it and verifies', async () => {
+    const { k } = freshDatabase(cleanups);
+    for (let i = 0; i < 4; i++) await k('set', 'logs/a', `{"i":${i}}`);
+    await k('retention', 'set', 'logs', '--last', '2');
+    // Set, not yet applied: no merge has reached the key.
+    expect((await k('log', 'logs/a', '--json')).stdout.trim().split('\n')).toHaveLength(4);
+    const r = await k('compact', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ diskBytesBefore: expect.any(Number), diskBytesAfter: expect.any(Number), ms: expect.any(Number) });
+    const log = (await k('log', 'logs/a', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: { i: number } });
+    expect(log.map((v) => v.value.i)).toEqual([3, 2]);
+    expect((await k('verify')).code).toBe(0);
+    expect((await k('compact')).stdout).toMatch(/^compacted {2}[\d.]+ MB → [\d.]+ MB on disk in \d+ ms\n$/);
+  });
+});
+
 describe('kdelta purge', () => {
   it('needs --yes, then erases the key: get finds nothing, log shows the tombstone alone', async () => {
     const { k } = freshDatabase(cleanups);
@@ -81,6 +98,9 @@ describe('kdelta retention and purge against a server', () => {
       expect(nobody.code).toBe(1);
       expect(nobody.stderr.trim().split('\n')).toHaveLength(1);
       expect((await remote('verify')).code).toBe(0);
+      const compact = await remote('compact');
+      expect(compact.code).toBe(2);
+      expect(compact.stderr).toContain('local database');
     } finally {
       if (proc.exitCode === null) proc.kill('SIGTERM');
       await gone;

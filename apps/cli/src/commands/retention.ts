@@ -1,4 +1,4 @@
-/** `kdelta retention set|show` and `kdelta purge`: how much history a namespace keeps, and erasing a key (local database or a server). */
+/** `kdelta retention set|show`, `kdelta compact` and `kdelta purge`: how much history a namespace keeps, and erasing a key (local database or a server). */
 import type { RetentionPolicy } from '@koru/delta';
 import { parseCount, parseTarget } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -69,10 +69,32 @@ export const register: Register = (program, act) => {
     );
 
   program
+    .command('compact')
+    .summary('merge the files now: retention policies cut, purged values leave the files')
+    .description(
+      "Merges every file of the local database into one sorted run now (in a background thread; reads go on), instead of when the merges come to it: retention policies cut what they cut, a purged key's values leave the files, and large values no kept version holds are reclaimed. Only a local database: a served one is compacted by its server's process.",
+    )
+    .addHelpText('after', examples(['kdelta compact', 'kdelta -d ./data compact --json']))
+    .action(
+      act(async (ctx) => {
+        const db = await ctx.db();
+        if (db.compact === undefined) throw new UsageError('compact works on a local database (-d DIR), not through a server');
+        const before = (await db.stats()).diskBytes;
+        const t0 = performance.now();
+        await db.compact();
+        const ms = Math.round(performance.now() - t0);
+        const after = (await db.stats()).diskBytes;
+        if (ctx.json) return ctx.outJson({ diskBytesBefore: before, diskBytesAfter: after, ms });
+        const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1e6).toFixed(1)} MB`);
+        ctx.out(`${ctx.c.green('compacted')}  ${mb(before)} → ${mb(after)} on disk in ${ms} ms`);
+      }),
+    );
+
+  program
     .command('purge')
     .summary("erase a key's history (for erasure requests)")
     .description(
-      'Deletes NAMESPACE/KEY and removes every older version, leaving a verifiable purge record. The values leave the files as the background merges reach the deepest level. Irreversible: needs --yes.',
+      'Deletes NAMESPACE/KEY and removes every older version, leaving a verifiable purge record. The values leave the files as the background merges reach the deepest level (kdelta compact: at once). Irreversible: needs --yes.',
     )
     .argument('<ns/key>', 'namespace and key')
     .option('--yes', 'really erase it')

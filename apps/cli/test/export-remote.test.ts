@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KoruDelta } from '@koru/delta';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freshDatabase, kdelta, start } from './run.js';
+import { freshDatabase, kdelta, serveDatabase } from './run.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -35,21 +35,8 @@ describe('kdelta --url URL export | kdelta -d copy import -', () => {
     const src = freshDatabase(cleanups);
     const dst = freshDatabase(cleanups);
     await prunedDatabase(join(src.dir, 'db'));
-    const proc = start(['-d', join(src.dir, 'db'), 'start', '--port', '0'], { env: { KORU_TOKEN: '', KORU_PORT: '', PORT: '' }, cwd: src.dir });
-    const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
+    const { url, stop } = await serveDatabase(join(src.dir, 'db'), src.dir);
     try {
-      let err = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 20_000);
-        proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-          err += d;
-          const m = /serving \S+ at (http:\/\/\S+)/.exec(err);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-      });
       const remote = (...args: string[]) => kdelta(['--url', url, ...args], { cwd: src.dir });
       const dump = await remote('export');
       expect(dump.code, dump.stderr).toBe(0);
@@ -73,8 +60,7 @@ describe('kdelta --url URL export | kdelta -d copy import -', () => {
       expect(bad.stdout).toBe('');
       expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     } finally {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      await gone;
+      await stop();
     }
   });
 });

@@ -2,7 +2,7 @@
 // directory, and a real `kdelta start` server reached with --url or through its directory).
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freshDatabase, kdelta, start } from './run.js';
+import { freshDatabase, kdelta, serveDatabase } from './run.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -67,21 +67,8 @@ describe('kdelta purge', () => {
 describe('kdelta retention and purge against a server', () => {
   it('work with --url, and through the server holding the directory, as locally', async () => {
     const { dir, k } = freshDatabase(cleanups);
-    const proc = start(['-d', join(dir, 'db'), 'start', '--port', '0'], { env: { KORU_TOKEN: '', KORU_PORT: '', PORT: '' }, cwd: dir });
-    const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
+    const { url, stop } = await serveDatabase(join(dir, 'db'), dir);
     try {
-      let err = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 20_000);
-        proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-          err += d;
-          const m = /serving \S+ at (http:\/\/\S+)/.exec(err);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-      });
       const remote = (...args: string[]) => kdelta(['--url', url, ...args], { cwd: dir });
       expect(await remote('retention', 'set', 'sessions', '--last', '2')).toMatchObject({ code: 0, stdout: 'retention sessions: the last 2 versions of each key\n' });
       // The directory is the server's: a local command goes through it.
@@ -102,8 +89,7 @@ describe('kdelta retention and purge against a server', () => {
       expect(compact.code).toBe(2);
       expect(compact.stderr).toContain('local database');
     } finally {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      await gone;
+      await stop();
     }
   });
 });

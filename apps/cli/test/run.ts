@@ -62,3 +62,32 @@ export function freshDatabase(cleanups: Array<() => void>, prefix = 'kdelta-'): 
     kIn: (input, ...args) => kdelta(['-d', db, ...args], { cwd: t.dir, input }),
   };
 }
+
+/** A `kdelta start` serving `dbPath` on a random port, no token: its URL, and `stop` (SIGTERM, waits for the exit). */
+export async function serveDatabase(dbPath: string, cwd: string): Promise<{ readonly url: string; readonly stop: () => Promise<void> }> {
+  const proc = start(['-d', dbPath, 'start', '--port', '0'], { env: { KORU_TOKEN: '', KORU_PORT: '', PORT: '' }, cwd });
+  const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode === null) proc.kill('SIGTERM');
+    await gone;
+  };
+  let err = '';
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 20_000);
+      proc.once('exit', (code) => reject(new Error(`exited ${String(code)} before serving: ${err}`)));
+      proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        err += d;
+        const m = /serving \S+ at (http:\/\/\S+)/.exec(err);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    return { url, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -6,12 +6,12 @@
 // against a plain in-memory model of what each key's history must be (model-state.ts:
 // with retention, a window of what background merges may have cut).
 import { ErrorCodes, type JsonValue } from '@koru/engine';
-import { CausalStorage, type LsmTree, type OpenedStorage, type RetentionPolicy, type StorageAdapter } from '@koru/storage';
-import { FileAdapter } from '@koru/storage/node';
+import { CausalStorage, type RetentionPolicy } from '@koru/storage';
 import { fcSeed, tempDir } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { codeOf, manualClock, rejectionCode, type ManualClock } from './conformance.js';
+import { FileCapture } from './file-capture.js';
 import { killWriters } from './kill-helpers.js';
 import { CrashCmd, crashStats, type KillPoint } from './model-crash.js';
 import { ChangeCmd, CompactCmd, PurgeCmd, SetRetentionCmd } from './model-retention.js';
@@ -22,30 +22,8 @@ const KEYS = ['a', 'b', '__proto__', 'x/y:z'] as const;
 const SHARED_VALUES: JsonValue[] = [null, 0, 'same', { shared: [1, 2, 3] }, { __proto__x: 1 }];
 const MEMTABLE_BYTES = 2048;
 
-/** The file adapter, handing the test its tree (to wait for background merges). */
-class TreeCapture implements StorageAdapter {
-  readonly name = 'file';
-  readonly synchronous = false;
-  readonly #inner: FileAdapter;
-  tree: LsmTree | undefined;
-  constructor(dir: string) {
-    this.#inner = new FileAdapter(dir, { memtableBytes: MEMTABLE_BYTES, syncIntervalMs: 5 });
-  }
-  async open(): Promise<OpenedStorage> {
-    const o = await this.#inner.open();
-    this.tree = o.tree;
-    return o;
-  }
-  diskBytes(): number {
-    return this.#inner.diskBytes();
-  }
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-}
-
 async function openReal(dir: string, clock: ManualClock): Promise<Real> {
-  const adapter = new TreeCapture(dir);
+  const adapter = new FileCapture(dir, { memtableBytes: MEMTABLE_BYTES, syncIntervalMs: 5 });
   const s = await CausalStorage.open({ now: clock.now, adapter });
   return { s, tree: adapter.tree!, dir, clock };
 }

@@ -2,12 +2,13 @@
 // know the reclaim filter): after compact() the bytes of the values retention cut are
 // in no file, the counters count what is left and survive reopening, and writes of the
 // same large value racing the worker's merge all keep their value.
-import { CausalStorage, type LsmTree, type OpenedStorage, type StorageAdapter } from '@koru/storage';
+import { CausalStorage } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FileCapture } from './file-capture.js';
 import { big } from './reclaim-helpers.js';
 
 const cleanups: Array<() => void> = [];
@@ -25,28 +26,6 @@ function newDir(): string {
 function filesHolding(dir: string, text: string): string[] {
   const needle = Buffer.from(text, 'utf8');
   return readdirSync(dir).filter((f) => readFileSync(join(dir, f)).includes(needle));
-}
-
-/** A file adapter that hands the test its tree. */
-class FileCapture implements StorageAdapter {
-  readonly name = 'file';
-  readonly synchronous = false;
-  readonly #inner: FileAdapter;
-  tree: LsmTree | undefined;
-  constructor(dir: string) {
-    this.#inner = new FileAdapter(dir);
-  }
-  async open(): Promise<OpenedStorage> {
-    const o = await this.#inner.open();
-    this.tree = o.tree;
-    return o;
-  }
-  diskBytes(): number {
-    return this.#inner.diskBytes();
-  }
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
 }
 
 /** UTF-8 bytes of a value's canonical JSON text (the test's values have ASCII text and sorted keys). */

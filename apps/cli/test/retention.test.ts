@@ -40,7 +40,7 @@ describe('kdelta compact', () => {
     const log = (await k('log', 'logs/a', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: { i: number } });
     expect(log.map((v) => v.value.i)).toEqual([3, 2]);
     expect((await k('verify')).code).toBe(0);
-    expect((await k('compact')).stdout).toMatch(/^compacted {2}[\d.]+ MB → [\d.]+ MB on disk in \d+ ms\n$/);
+    expect((await k('compact')).stdout).toMatch(/^compacted {2}[\d.]+ (kB|MB) → [\d.]+ (kB|MB) on disk in \d+ ms\n$/);
   });
 });
 

@@ -85,8 +85,8 @@ export const register: Register = (program, act) => {
         const ms = Math.round(performance.now() - t0);
         const after = (await db.stats()).diskBytes;
         if (ctx.json) return ctx.outJson({ diskBytesBefore: before, diskBytesAfter: after, ms });
-        const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1e6).toFixed(1)} MB`);
-        ctx.out(`${ctx.c.green('compacted')}  ${mb(before)} → ${mb(after)} on disk in ${ms} ms`);
+        const size = (n: number): string => (n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(1)} MB`);
+        ctx.out(`${ctx.c.green('compacted')}  ${size(before)} → ${size(after)} on disk in ${ms} ms`);
       }),
     );
 

@@ -91,7 +91,7 @@ export function purgeBelow(tree: LsmTree, namespace: string, key: string, tombst
   }
   if (keptSuffix === undefined) throw new CorruptionError(`${namespace}/${key}: its version ${tombstoneId} is missing`, { namespace, key, versionId: tombstoneId });
   if (entries.length > 0) {
-    // Staged before anything is written: a counter that would go below zero refuses the purge.
+    // The counters' change is staged with the purge's records: one batch.
     const change = counters?.change(counters.seq, new Map(), -values, -textBytes);
     if (maxSeq > prunedThroughSeq(tree)) tree.setProperties({ ...tree.properties, [PRUNED_THROUGH_SEQ]: maxSeq });
     tree.write(change === undefined ? entries : [...entries, ...change.entries]);

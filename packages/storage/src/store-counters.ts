@@ -146,20 +146,23 @@ export class StoreCounters {
     return valuesRemoved(this.#tree.properties) ?? this.#applied;
   }
 
-  /** Values stored: each small (inline) value once per version holding it, each large one once. @throws CorruptionError when the count is below zero */
+  /**
+   * Values stored: each small (inline) value once per version holding it, each large one
+   * once. A statistic: a purge and a retention merge that both removed a version both
+   * count it (FORMAT.md, "Counters"), so it may read low, never below 0, until the next
+   * `compact()` recounts. Never a reason to refuse a write.
+   */
   get values(): number {
-    return this.#net(this.#values, 0, 'values');
+    return this.#net(this.#values, 0);
   }
 
-  /** UTF-8 bytes of the values counted by {@link values}, summed. @throws CorruptionError when below zero */
+  /** UTF-8 bytes of the values counted by {@link values}, summed (a statistic as it is). */
   get textLength(): number {
-    return this.#net(this.#textLength, 1, 'value bytes');
+    return this.#net(this.#textLength, 1);
   }
 
-  #net(stored: number, i: 0 | 1, what: string): number {
-    const n = stored - (this.removed[i] - this.#applied[i]);
-    if (n < 0) throw new CorruptionError(`the store's ${what} counter is below zero (${n}): the counter records disagree with the manifest`, { counter: what });
-    return n;
+  #net(stored: number, i: 0 | 1): number {
+    return Math.max(0, stored - (this.removed[i] - this.#applied[i]));
   }
 
   /** Live keys of a namespace (0 for an unknown one). */
@@ -176,8 +179,8 @@ export class StoreCounters {
    * Stages a commit's changes: its last seq, live keys gained (or lost, negative) per
    * namespace, and values newly stored (see {@link values}) with their texts' length
    * (negative: removed, as a purge does). The `C` record written also takes off what
-   * merges removed since the last one. @throws CorruptionError when a count would go
-   * below zero (the records disagree with the versions)
+   * merges removed since the last one. @throws CorruptionError when a namespace's
+   * live-key count would go below zero (the records disagree with the versions)
    */
   change(seq: number, liveDelta: ReadonlyMap<string, number>, newValues: number, newTextLength: number): CounterChange {
     const entries: Entry[] = [];
@@ -190,9 +193,9 @@ export class StoreCounters {
       entries.push({ key: namespaceCountKey(ns), kind: KIND_PUT, value: encodeVarints([n]) });
     }
     const applied = this.removed;
-    const values = this.values + newValues;
-    const textLength = this.textLength + newTextLength;
-    if (values < 0 || textLength < 0) throw new CorruptionError('the store\'s value counters would go below zero', { values, textLength });
+    // Floored at 0: a removal counted twice (see values) must not refuse the commit.
+    const values = Math.max(0, this.values + newValues);
+    const textLength = Math.max(0, this.textLength + newTextLength);
     entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength, zigzag(applied[0]), zigzag(applied[1])]) });
     return {
       entries,

@@ -38,10 +38,15 @@ export function toHex(bytes: Uint8Array): string {
   return latin1.decode(out.subarray(0, n * 2));
 }
 
+/** The value of one hex digit's char code (0-9, a-f, A-F; validated by the caller). */
+function hexDigit(c: number): number {
+  return c <= 57 ? c - 48 : (c | 0x20) - 87;
+}
+
 /** Bytes of a lowercase or uppercase hex string (even length, validated by the caller). */
 export function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length >>> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  for (let i = 0; i < out.length; i++) out[i] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
   return out;
 }
 

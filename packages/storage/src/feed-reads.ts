@@ -19,8 +19,8 @@ import type { CausalStorage } from './causal-storage.js';
 export class FeedReads {
   readonly #ctx: StoreContext;
   #lastChange: Change | undefined;
-  /** The store's last change and the tree's epoch when {@link #lastChange} was built. */
-  #lastChangeAt = { seq: -1, epoch: -1 };
+  /** The tree's epoch (it moves at every write and install) when {@link #lastChange} was built. */
+  #lastChangeEpoch = -1;
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
@@ -34,10 +34,9 @@ export class FeedReads {
       throw new InvalidArgumentError(`no change ${String(seq)}: changes are numbered 1 to ${ctx.seq}`);
     }
     // Every subscriber asks for the same new change in turn: keep the last one built —
-    // while nothing was committed (a purge commits) and no flush or merge was installed
-    // (a merge may cut the version or its predecessor): never answer with erased data.
-    const at = this.#lastChangeAt;
-    if (this.#lastChange?.seq === seq && at.seq === ctx.seq && at.epoch === ctx.tree.epoch) return this.#lastChange;
+    // while nothing was written (a purge writes) and no flush or merge was installed (a
+    // merge may cut the version or its predecessor): never answer with erased data.
+    if (this.#lastChange?.seq === seq && this.#lastChangeEpoch === ctx.tree.epoch) return this.#lastChange;
     let stored: NonNullable<ReturnType<typeof ctx.store.changeAt>>;
     try {
       stored = ctx.store.changeAt(seq)!;
@@ -53,7 +52,7 @@ export class FeedReads {
     // A version whose predecessor was cut replaced something: an update, its old value unknown (null).
     const changeType = version.deleted ? 'delete' : previousValue === null && !superseded && stored.beforePruned !== true ? 'insert' : 'update';
     this.#lastChange = Object.freeze(superseded ? { seq, changeType, version, previousValue, superseded: true as const } : { seq, changeType, version, previousValue });
-    this.#lastChangeAt = { seq: ctx.seq, epoch: ctx.tree.epoch };
+    this.#lastChangeEpoch = ctx.tree.epoch;
     return this.#lastChange;
   }
 

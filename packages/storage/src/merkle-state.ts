@@ -19,7 +19,7 @@
  * pays nothing); after that each committed version marks its bucket dirty in O(1), and
  * digests are recomputed on demand for dirty buckets only.
  */
-import { sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
+import { fromHex, sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
 import { mayHaveHorizons } from './horizon-records.js';
 import { SYSTEM_NAMESPACE } from './names.js';
 import type { StoreContext } from './store-context.js';
@@ -33,21 +33,13 @@ export const EMPTY_DIGEST = '0'.repeat(64);
 
 const BUCKET_BITS = 4 * MERKLE_DEPTH;
 
+/** Scratch for {@link extendKeyDigest}: a digest and the next id, hashed together. */
 const pair = new Uint8Array(64);
-
-/** Writes the 32 bytes of a 64-digit lowercase hex id at `at` of `out`. */
-function putHexId(out: Uint8Array, at: number, hex: string): void {
-  for (let i = 0; i < 32; i++) {
-    const hi = hex.charCodeAt(2 * i);
-    const lo = hex.charCodeAt(2 * i + 1);
-    out[at + i] = ((hi > 57 ? hi - 87 : hi - 48) << 4) | (lo > 57 ? lo - 87 : lo - 48);
-  }
-}
 
 /** A key's digest extended by its next version's id (see the module comment). */
 export function extendKeyDigest(digest: string, versionId: string): string {
-  putHexId(pair, 0, digest);
-  putHexId(pair, 32, versionId);
+  pair.set(fromHex(digest), 0);
+  pair.set(fromHex(versionId), 32);
   return sha256HexOfBytes(pair);
 }
 

@@ -51,7 +51,10 @@ async function cuttingProxy(target: string, cutAfter: number): Promise<{ address
       back += chunk.length;
       if (first && cuts === 0 && back > cutAfter) {
         cuts++;
-        client.destroy();
+        // end(), not destroy(): the bytes already forwarded but still queued behind a slow
+        // reader are delivered before the cut (destroy dropped them, so under load the cut
+        // could land before anything arrived).
+        client.end();
         upstream.destroy();
         return;
       }
@@ -59,7 +62,7 @@ async function cuttingProxy(target: string, cutAfter: number): Promise<{ address
     });
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
     client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('close', () => client.end());
     client.on('error', () => {});
     upstream.on('error', () => {});
   });

@@ -62,6 +62,21 @@ function topIndexOf(file: Uint8Array): TopIndex {
   return TopIndex.parse(file.subarray(at, at + getU32(footer, 16)), at, (what) => new Error(what) as never);
 }
 
+/** No data block the cache holds passes blockBytes, unless one entry alone does (index and filter partitions may). */
+function expectBlocksWithin(dir: MemoryDirectory, cache: MapCache, blockBytes: number): void {
+  const file = dir.readAll(segmentFileName(7))!;
+  const top = topIndexOf(file);
+  const dataEnd = top.dataOffsets[top.count]!;
+  for (const [at, block] of cache.map) {
+    const offset = Number(at.split(':')[1]);
+    if (offset >= dataEnd) continue;
+    const scan = new BlockScan(dir.open(segmentFileName(7), 'read'));
+    scan.reset(block, offset);
+    scan.step();
+    if (block.length > blockBytes) expect(scan.step(), `block at ${at}`).toBe(false);
+  }
+}
+
 function scanAll(reader: SegmentReader): Entry[] {
   const out: Entry[] = [];
   const c = reader.cursor();
@@ -121,13 +136,7 @@ describe('segment round trip', () => {
         expect(info).toMatchObject({ fileNumber: 7, count: entries.length, firstKey: entries[0]?.key ?? '', lastKey: entries.at(-1)?.key ?? '', properties: { seq: [1, 2] } });
         expect(info.bytes).toBe(dir.readAll(segmentFileName(7))!.length);
         expect(scanAll(reader)).toEqual(entries);
-        // No block passes blockBytes, unless one entry alone does.
-        for (const [at, block] of cache.map) {
-          const scan = new BlockScan(dir.open(segmentFileName(7), 'read'));
-          scan.reset(block, Number(at.split(':')[1]));
-          scan.step();
-          if (block.length > options.blockBytes) expect(scan.step(), `block at ${at}`).toBe(false);
-        }
+        expectBlocksWithin(dir, cache, options.blockBytes);
         // Keys asked for only now and then (a key is built from the previous one's when known).
         const sparse = reader.cursor();
         let i = 0;
@@ -192,6 +201,23 @@ describe('segment round trip', () => {
     const seen: string[] = [];
     for (c.seekToFirst(); c.valid(); c.next()) seen.push(`${c.key()}:${c.value().length}`);
     expect(seen).toEqual(['a:5', `b:${huge.length}`, 'c:0']);
+  });
+
+  it("counts a restart entry's whole key against blockBytes (keys sharing long prefixes)", () => {
+    // Restart points store the whole key; a block sized by the shorter shared-prefix
+    // entry used to pass blockBytes by the prefix's length.
+    const prefix = 'p'.repeat(60);
+    const entries: Entry[] = Array.from({ length: 400 }, (_, i) => ({ key: `${prefix}${String(i).padStart(4, '0')}`, kind: KIND_PUT, value: bytesOf(`v${i % 7}`) }));
+    for (const restartInterval of [1, 2, 3, 16]) {
+      for (const blockBytes of [64, 100, 128, 200, 256]) {
+        const { dir } = writeSegment(entries, { blockBytes, restartInterval });
+        const cache = new MapCache();
+        const reader = openSegment(dir, 7, cache);
+        expect(scanAll(reader)).toEqual(entries);
+        expectBlocksWithin(dir, cache, blockBytes);
+        reader.close();
+      }
+    }
   });
 
   it('writes and reads an empty segment', () => {

@@ -176,4 +176,41 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
       await context.close();
     }
   });
+  it('a tab that goes away without closing: the owner ends the feeds it ran for that tab', async () => {
+    const context = await h.browser.newContext();
+    try {
+      const a = await openTab(context, h.origin);
+      const b = await openTab(context, h.origin);
+      const c = await openTab(context, h.origin);
+      const path = freshPath();
+      await join(a.page, path);
+      await join(b.page, path); // subscribed: its events cross the channel
+      // C joins without a subscription and listens to the channel itself.
+      await c.page.evaluate(async (p) => {
+        globalThis.db = await globalThis.koru.KoruDelta.start({ path: p });
+        globalThis.events = 0;
+        globalThis.tap = new BroadcastChannel(`koru:${p}`);
+        globalThis.tap.onmessage = (e) => {
+          if (e.data.t === 'event') globalThis.events++;
+        };
+      }, path);
+      const relayed = async () => {
+        const before = await c.page.evaluate(() => globalThis.events);
+        await a.page.evaluate(() => globalThis.db.put('notes', `k${Math.random()}`, { by: 'a' }));
+        await c.page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
+        return (await c.page.evaluate(() => globalThis.events)) - before;
+      };
+      expect(await relayed()).toBe(1);
+      await b.page.close({ runBeforeUnload: false });
+      await expect.poll(relayed, { timeout: 20_000, interval: 50 }).toBe(0);
+      // The owner's own subscription goes on.
+      const seen = await a.page.evaluate(() => globalThis.seen.length);
+      expect(seen).toBeGreaterThanOrEqual(2);
+      await c.page.evaluate(() => globalThis.db.close());
+      await a.page.evaluate(() => globalThis.db.close());
+      expect([...a.errors, ...c.errors]).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

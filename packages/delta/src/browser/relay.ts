@@ -4,6 +4,11 @@
  * so they never meet this tab's own, which are positive), and the worker's replies and
  * events go back to the tab that asked. Once the owner is closing, a call it has not
  * passed on is answered `retry` (it was not run: the next owner runs it).
+ *
+ * A tab that goes away without a word (closed, crashed) would leave its feeds running
+ * here, posting every change to no one: each tab holds a Web Lock of its own while it
+ * is open, and the relay waits on the lock of every tab it serves; once granted, that
+ * tab is gone and its feeds end.
  */
 import type { FromWorker, TabMessage } from './protocol.js';
 import type { OwnerWorker } from './owner-worker.js';
@@ -19,14 +24,43 @@ export class Relay {
   readonly #calls = new Map<number, Origin>();
   readonly #subs = new Map<number, Origin>();
   readonly #subIds = new Map<string, number>();
+  readonly #watched = new Set<string>();
+  readonly #stopWatching = new AbortController();
   #nextId = -1;
   #open = true;
 
+  /** @param lockName the name of the lock tab `tab` holds while it is open */
   constructor(
     readonly me: string,
     readonly worker: OwnerWorker,
     readonly post: (m: TabMessage) => void,
+    readonly lockName: (tab: string) => string,
   ) {}
+
+  /** Stops waiting on other tabs' locks (this tab is leaving). */
+  stop(): void {
+    this.#open = false;
+    this.#stopWatching.abort();
+  }
+
+  /** Waits for tab `tab` to go away, then ends its feeds (once per tab). */
+  #watch(tab: string): void {
+    if (this.#watched.has(tab)) return;
+    this.#watched.add(tab);
+    navigator.locks
+      .request(this.lockName(tab), { signal: this.#stopWatching.signal }, () => this.#gone(tab))
+      .catch(() => undefined); // aborted: this tab is leaving
+  }
+
+  #gone(tab: string): void {
+    this.#watched.delete(tab);
+    for (const [id, o] of [...this.#subs]) {
+      if (o.from !== tab) continue;
+      this.#subs.delete(id);
+      this.#subIds.delete(`${o.from}\n${o.id}`);
+      this.worker.post({ t: 'unsub', id });
+    }
+  }
 
   /** False once the owner began closing. */
   get open(): boolean {
@@ -54,6 +88,7 @@ export class Relay {
     } else if (m.t === 'sub') {
       // A closing owner ends every feed; the tab subscribes again with the next owner.
       if (!this.#open) return;
+      this.#watch(m.from);
       const id = this.#nextId--;
       this.#subs.set(id, { from: m.from, id: m.id });
       this.#subIds.set(`${m.from}\n${m.id}`, id);

@@ -53,6 +53,11 @@ function outcomeUnknown(method: string): KoruError {
   );
 }
 
+/** The name of the lock a tab holds while it is open (see ./relay.ts). */
+export function tabLockName(tab: string): string {
+  return `koru-tab:${tab}`;
+}
+
 function newTabId(): string {
   return typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
 }
@@ -71,6 +76,7 @@ export class Session {
   #worker: OwnerWorker | undefined;
   #relay: Relay | undefined;
   #releaseLock: (() => void) | undefined;
+  #releaseTabLock: (() => void) | undefined;
   #failed: unknown;
   #closed: Promise<void> | undefined;
   /** This tab's calls not answered yet (a closing tab waits for them). */
@@ -94,6 +100,17 @@ export class Session {
       throw new UnsupportedError('a shared browser database needs Web Locks and BroadcastChannel (a secure context: https or localhost)');
     }
     const session = new Session(options);
+    // This tab's presence: a lock of its own, held while it is open. The owner waits on
+    // it to learn that a tab went away (./relay.ts drops that tab's feeds). Taken before
+    // the tab says anything, so no owner can take it first.
+    await new Promise<void>((granted, failed) => {
+      locks
+        .request(tabLockName(session.me), () => {
+          granted();
+          return new Promise<void>((release) => (session.#releaseTabLock = release));
+        })
+        .catch(failed);
+    });
     locks
       .request(`koru:${options.path}`, { signal: session.#lockAbort.signal }, () => session.#own())
       .catch((e: unknown) => {
@@ -185,7 +202,9 @@ export class Session {
     this.#worker = undefined;
     this.#lockAbort.abort();
     this.#releaseLock?.();
+    this.#relay?.stop();
     this.#channel.close();
+    this.#releaseTabLock?.();
   }
 
   /** The lock is ours: open the database in a worker, announce it, hold the lock until closed. */
@@ -220,7 +239,7 @@ export class Session {
       return;
     }
     for (const w of this.#worker.warnings) this.#o.onWarning(w);
-    this.#relay = new Relay(this.me, this.#worker, (m) => this.#post(m));
+    this.#relay = new Relay(this.me, this.#worker, (m) => this.#post(m), tabLockName);
     this.#ownerIs(this.me, this.#worker.state);
     this.#post({ t: 'owner', owner: this.me, state: this.#worker.state });
   }

@@ -26,7 +26,7 @@ export class RemoteSubscription implements Subscription {
   #ended = false;
   #endError: unknown;
   #ending = false;
-  /** The seq of the last event handed to the handler (or where it started). */
+  /** The seq of the last event handed to the handler (or where it started): a `lagged` event's resume point. */
   #handled = 0;
   #settle!: { resolve: () => void; reject: (e: unknown) => void };
   readonly #bufferSize: number;
@@ -117,8 +117,9 @@ export class RemoteSubscription implements Subscription {
     try {
       while (!this.#ended && this.#queue.length > 0) {
         const event = this.#queue.shift()!;
-        await this.handler(event);
+        // Handed over is seen: a `lagged` while the handler works on it resumes after it.
         if (event.type !== 'lagged') this.#handled = event.type === 'pruned' ? event.resyncFrom : event.seq;
+        await this.handler(event);
       }
     } catch (e) {
       const wasEnding = this.#ending;

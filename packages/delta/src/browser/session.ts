@@ -14,7 +14,7 @@
  * Subscriptions start again after the last seq they received.
  */
 import { ClosedError, IoError } from '@koru/storage';
-import { UnsupportedError, type KoruError } from '@koru/engine';
+import { deepFreeze, UnsupportedError, type KoruError } from '@koru/engine';
 import type { DefinitionProblem } from '@koru/query';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
@@ -341,7 +341,7 @@ export class Session {
   #setSeq(seq: number, problems?: readonly DefinitionProblem[]): void {
     const s = this.#state;
     if (s === undefined) return;
-    if (seq > s.seq || problems !== undefined) this.#state = { ...s, seq: Math.max(seq, s.seq), problems: problems ?? s.problems };
+    if (seq > s.seq || problems !== undefined) this.#state = { ...s, seq: Math.max(seq, s.seq), problems: problems === undefined ? s.problems : deepFreeze(problems) };
   }
 
   /** `owner` runs the database now: send it whatever has no answer. */
@@ -351,6 +351,9 @@ export class Session {
       return;
     }
     this.#owner = owner;
+    // Handed out by the getters as the local handle hands them out: frozen.
+    deepFreeze(state.recovery);
+    deepFreeze(state.problems);
     this.#state = this.#state === undefined ? state : { ...state, seq: Math.max(state.seq, this.#state.seq) };
     for (const call of [...this.#calls.values()]) {
       if (call.target === owner) continue;

@@ -126,3 +126,21 @@ describe('db.sync', () => {
     expect(await s.db.get('ns', 'k')).toBe(1);
   });
 });
+
+describe('orphans', () => {
+  test('a local write on top of a version from elsewhere (imported) pushes that key\'s history, so the server takes it', async () => {
+    const s = await server();
+    const { KoruDelta } = await import('@koru/delta');
+    const other = await KoruDelta.start();
+    const first = await other.put('ns', 'k', 1);
+    await other.close();
+    const db = await local();
+    await db.importVersions([first]);
+    const mine = await db.put('ns', 'k', 2);
+    const sync = await db.sync(s.url);
+    await sync.synced();
+    expect(sync.status.error).toBeUndefined();
+    expect(sync.status.pending).toBe(0);
+    expect((await s.db.history('ns', 'k')).map((v) => v.versionId)).toEqual([first.versionId, mine.versionId]);
+  });
+});

@@ -4,6 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { KoruClient } from '@koru/client';
 import { KoruDelta } from '@koru/delta';
 import { startServer } from '@koru/server';
 
@@ -14,10 +17,12 @@ const db = await KoruDelta.start({ path: dirs[1] });
 const sync = await db.sync(server.url);
 await sync.synced();
 
+// Keyed by the write's number in its value: the client may apply a write before the
+// server's put has resolved.
 const arrived = new Map();
 db.storage.onApply((_current, all) => {
   const t = performance.now();
-  for (const v of all) arrived.get(v.versionId)?.(t);
+  for (const v of all) if (v.namespace === 'lat') arrived.get(v.value.i)?.(t);
 });
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
@@ -25,14 +30,11 @@ const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.leng
 // this process and its event loop, as a browser and a server on one machine would not.)
 const single = [];
 for (let i = 0; i < n; i++) {
+  const seen = new Promise((resolve) => arrived.set(i, resolve));
   const t0 = performance.now();
-  const v = await server.db.put('lat', `k${i % 100}`, { i, at: Date.now() });
-  // The id is known only once put resolves; the client may apply it before that.
-  let t1;
-  if (db.storage.contains('lat', `k${i % 100}`) && (await db.getVersion('lat', `k${i % 100}`)).versionId === v.versionId) t1 = performance.now();
-  else t1 = await new Promise((resolve) => arrived.set(v.versionId, resolve));
-  arrived.delete(v.versionId);
-  single.push(t1 - t0);
+  await server.db.put('lat', `k${i % 100}`, { i });
+  single.push((await seen) - t0);
+  arrived.delete(i);
 }
 single.sort((a, b) => a - b);
 
@@ -62,7 +64,40 @@ await Promise.all(writes);
 await done;
 burst.sort((a, b) => a - b);
 
+// Across processes: the server in a child process, a KoruClient writing to it (another
+// "browser"), this process's synced database reading: from the writer's put to the apply here.
+const serverDir = mkdtempSync(join(tmpdir(), 'koru-lat-p-'));
+dirs.push(serverDir);
+const bin = join(createRequire(import.meta.url).resolve('@koru/server/package.json'), '..', 'dist', 'bin.js');
+const child = spawn(process.execPath, [bin, '--port', '0', '--db-path', serverDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+const url = await new Promise((resolve, reject) => {
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => {
+    err += d;
+    const m = /at (http:\/\/\S+)/.exec(err);
+    if (m) resolve(m[1]);
+  });
+  child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+});
+await sync.stop();
+const remote = await db.sync(url);
+await remote.synced();
+const writer = await KoruClient.connect(url);
+const cross = [];
+for (let i = n; i < 2 * n; i++) {
+  const seen = new Promise((resolve) => arrived.set(i, resolve));
+  const t0 = performance.now();
+  await writer.put('lat', `k${i % 100}`, { i });
+  cross.push((await seen) - t0);
+  arrived.delete(i);
+}
+cross.sort((a, b) => a - b);
+await writer.close();
+await remote.stop();
+child.kill();
+
 console.log(JSON.stringify({
+  acrossProcesses: { p50ms: +pct(cross, 50).toFixed(2), p99ms: +pct(cross, 99).toFixed(2), maxMs: +cross.at(-1).toFixed(2) },
   writes: n,
   oneAtATime: { p50ms: +pct(single, 50).toFixed(2), p99ms: +pct(single, 99).toFixed(2), maxMs: +single.at(-1).toFixed(2) },
   burst: { p50ms: +pct(burst, 50).toFixed(2), p99ms: +pct(burst, 99).toFixed(2), maxMs: +burst.at(-1).toFixed(2) },

@@ -108,4 +108,34 @@ describe('offline', () => {
     expect(seen).toEqual([false, true]);
     expect(await s.db.get('ns', 'k6')).toBe(6);
   });
+
+  test('a sync started while the server is unreachable keeps trying, and catches up once it is there', async () => {
+    const s = await server();
+    const proxy = await Proxy.start(s.port);
+    proxy.cut();
+    const db = await local();
+    await s.db.put('ns', 'from-server', 1);
+    const sync = await db.sync(proxy.url);
+    await db.put('ns', 'from-local', 2);
+    await until('the connect failure to show', () => sync.status.error?.code === 'IO_ERROR');
+    // Never connected: the local write is pending.
+    expect(sync.status).toMatchObject({ online: false, pending: 1 });
+    proxy.restore();
+    await sync.synced();
+    expect(await db.get('ns', 'from-server')).toBe(1);
+    expect(await s.db.get('ns', 'from-local')).toBe(2);
+    expect(sync.status.error).toBeUndefined();
+  });
+
+  test('closing a database whose sync cannot connect stops the sync; synced() then rejects with CLOSED', async () => {
+    const proxy = await Proxy.start(1);
+    proxy.cut();
+    const db = await local();
+    const sync = await db.sync(proxy.url);
+    const waiting = sync.synced();
+    await until('a failed attempt', () => sync.status.error !== undefined);
+    await db.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(sync.synced()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
 });

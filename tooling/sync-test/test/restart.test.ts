@@ -1,8 +1,9 @@
 // Persisted cursors: a durable local database closed and reopened resumes where it was
 // (nothing pulled again from 0, nothing pushed again); another server node starts over.
+import { cpSync } from 'node:fs';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { KoruServer } from '@koru/server';
-import { allVersionIds, cleanupAll, freshDir, local, server } from './support.js';
+import { allVersionIds, cleanupAll, freshDir, local, server, until } from './support.js';
 
 afterEach(cleanupAll);
 
@@ -38,7 +39,9 @@ describe('restart', () => {
     const asked = pullsAsked(s);
     db = await local(dir);
     sync = await db.sync(s.url);
-    expect(sync.status.lastSyncedSeq).toBe(0); // not known until the server's welcome names its node
+    // Known before the server's welcome: the cursors of the server last synced with at this URL.
+    expect(sync.status.lastSyncedSeq).toBe(lastSyncedSeq);
+    expect(sync.status.lastPushedSeq).toBe(lastPushedSeq);
     await db.put('ns', 'after-restart', 1);
     await sync.synced();
     unhook();
@@ -85,5 +88,35 @@ describe('restart', () => {
     const back = await db.sync(first.url);
     await back.synced();
     expect(Math.min(...askedFirst)).toBeGreaterThan(0);
+  });
+
+  test('a server restored from an older copy (same node, fewer changes): both ways start over, nothing of ours is lost there', async () => {
+    const dir = freshDir();
+    const backup = freshDir();
+    let s = await server(dir);
+    await s.db.put('ns', 'early', 1);
+    const node = s.db.nodeId;
+    await s.close();
+    cpSync(dir, backup, { recursive: true });
+    s = await server(dir);
+    for (let i = 0; i < 5; i++) await s.db.put('ns', `late${i}`, i);
+    const db = await local();
+    let sync = await db.sync(s.url);
+    await db.put('ns', 'mine', 1);
+    await sync.synced();
+    expect(sync.status.lastSyncedSeq).toBeGreaterThan(2);
+    await sync.stop();
+    await s.close();
+
+    const restored = await server(backup);
+    expect(restored.db.nodeId).toBe(node);
+    const asked = pullsAsked(restored);
+    sync = await db.sync(restored.url);
+    await sync.synced();
+    expect(asked).toContain(0);
+    expect(await restored.db.get('ns', 'mine')).toBe(1);
+    expect(await db.get('ns', 'late4')).toBe(4);
+    // Our push's echo comes back through the feed.
+    await until('the pull to catch up with the server', () => sync.status.lastSyncedSeq === restored.db.seq);
   });
 });

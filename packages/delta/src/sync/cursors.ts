@@ -45,3 +45,16 @@ export function loadCursors(storage: CausalStorage, serverNode: string, namespac
 export function saveCursors(storage: CausalStorage, serverNode: string, namespaces: ReadonlySet<string> | undefined, c: Cursors): void {
   storage.setLocalState(nameOf(serverNode), { pull: c.pull, push: c.push, namespaces: selection(namespaces) });
 }
+
+const LAST = 'koru.sync/last';
+
+/** The server node last synced with at `url` (to count what is pending before its welcome), if any. */
+export function lastServer(storage: CausalStorage, url: string): string | undefined {
+  const stored = storage.localState(LAST) as { url?: unknown; node?: unknown } | undefined;
+  return stored !== undefined && stored !== null && stored.url === url && typeof stored.node === 'string' ? stored.node : undefined;
+}
+
+/** Remembers `node` as the server at `url`. */
+export function saveLastServer(storage: CausalStorage, url: string, node: string): void {
+  if (lastServer(storage, url) !== node) storage.setLocalState(LAST, { url, node });
+}

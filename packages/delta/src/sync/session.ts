@@ -7,7 +7,7 @@
  */
 import { KoruClient, type Subscription } from '@koru/client';
 import { ClosedError, type CausalStorage } from '@koru/storage';
-import { loadCursors, saveCursors } from './cursors.js';
+import { lastServer, loadCursors, saveCursors, saveLastServer } from './cursors.js';
 import { PullOrphans, pullNext } from './pull.js';
 import { countOwn, pushNext } from './push.js';
 import { StatusBox } from './status.js';
@@ -38,7 +38,10 @@ export class SyncSession implements SyncHandle {
   #subs: Subscription[] = [];
   #stopped = false;
   #stopping: Promise<void> | undefined;
-  /** The server node the cursors belong to (undefined before the first welcome). */
+  /**
+   * The server node the cursors belong to: before the first welcome, the one last synced
+   * with at this URL, if any (so `pending` is right while offline); checked at each welcome.
+   */
   #server: string | undefined;
   #pull = 0;
   #push = 0;
@@ -51,6 +54,8 @@ export class SyncSession implements SyncHandle {
   #running: Promise<void> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryMs = RETRY_MIN_MS;
+  /** Ends the connect loop's pause at once (stop). */
+  #wake: (() => void) | undefined;
   #pullsStarted = 0;
   readonly #waiters = new Set<Waiter>();
   readonly #offCommit: () => void;
@@ -61,6 +66,10 @@ export class SyncSession implements SyncHandle {
     this.#options = options;
     this.#namespaces = namespaces;
     this.#onStop = onStop;
+    const last = lastServer(storage, url);
+    const c = last === undefined ? { pull: 0, push: 0 } : loadCursors(storage, last, namespaces);
+    this.#server = last;
+    this.#setCursors(c.pull, c.push);
     this.#offCommit = storage.onCommit((seq) => {
       if (seq < 0) return void this.stop();
       this.#countTo(seq);
@@ -97,6 +106,7 @@ export class SyncSession implements SyncHandle {
     this.#stopped = true;
     this.#offCommit();
     clearTimeout(this.#retryTimer);
+    this.#wake?.();
     for (const s of this.#subs) s.unsubscribe();
     this.#subs = [];
     const client = this.#client;
@@ -131,7 +141,15 @@ export class SyncSession implements SyncHandle {
         return;
       } catch (e) {
         this.#box.update({ online: false, error: errorOf(e) });
-        await new Promise((r) => setTimeout(r, delay));
+        if (this.#stopped) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
@@ -160,6 +178,7 @@ export class SyncSession implements SyncHandle {
       const c = loadCursors(this.#storage, node, this.#namespaces);
       this.#server = node;
       this.#setCursors(c.pull, c.push);
+      saveLastServer(this.#storage, this.#url, node);
     }
     this.#box.update({ online: true });
     for (const s of this.#subs) s.unsubscribe();
@@ -194,7 +213,7 @@ export class SyncSession implements SyncHandle {
 
   /** Counts the local versions committed through `seq` (after those counted). */
   #countTo(seq: number): void {
-    if (this.#server === undefined || seq <= this.#counted) return;
+    if (seq <= this.#counted) return;
     this.#pending += countOwn(this.#storage, Math.max(this.#counted, this.#push), seq, this.#storage.nodeId, this.#namespaces);
     this.#counted = seq;
     this.#box.update({ pending: this.#pending });
@@ -214,7 +233,7 @@ export class SyncSession implements SyncHandle {
   async #work(): Promise<void> {
     while (!this.#stopped && (this.#wantPull || this.#wantPush)) {
       const client = this.#client;
-      if (client === undefined || client.state !== 'open' || this.#server === undefined) return;
+      if (client === undefined || client.state !== 'open' || this.#server !== client.nodeId) return;
       try {
         if (this.#wantPush) {
           this.#wantPush = false;

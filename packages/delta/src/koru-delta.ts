@@ -53,7 +53,7 @@ import {
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory } from './platform.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
-import { checkSyncOptions, checkSyncUrl, startSync } from './sync/index.js';
+import { checkSyncOptions, checkSyncUrl } from './sync/options.js';
 import type { SyncHandle, SyncOptions, SyncStartOptions, SyncStatus } from './sync/types.js';
 
 /** Options of {@link KoruDelta.start}. All optional. */
@@ -689,6 +689,9 @@ export class KoruDelta {
     checkSyncOptions(options ?? {});
     // CLOSED on a closed database (reading the cursors checks it).
     this.#s.localState('koru.sync/');
+    // Loaded here: a database that never syncs does not load the client.
+    const { startSync } = await import('./sync/index.js');
+    if (this.#sync !== undefined) throw new InvalidArgumentError('this database is syncing already: stop() that sync first');
     const handle = startSync(this.#s, url, options, () => {
       if (this.#sync === handle) this.#sync = undefined;
     });

@@ -639,6 +639,15 @@ export class KoruDelta {
     return this.#s.listKeys(namespace);
   }
 
+  /**
+   * One digest (hex) of every version of every namespace: two databases holding the same
+   * versions give the same root, whatever order they received them in — how a synced
+   * copy shows it converged with the server. The first call reads every version once.
+   */
+  async stateRoot(): Promise<string> {
+    return this.#s.stateRoot();
+  }
+
   /** Keys, versions, namespaces, bytes (and in a browser database the origin's storage estimate). */
   async stats(): Promise<DatabaseStats> {
     return this.#s.stats();

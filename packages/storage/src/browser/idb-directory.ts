@@ -99,10 +99,12 @@ export class IdbDirectory implements StorageDirectory {
   }
 
   list(): string[] {
+    this.#check();
     return [...this.#files.keys()].sort();
   }
 
   exists(name: string): boolean {
+    this.#check();
     return this.#files.has(name);
   }
 

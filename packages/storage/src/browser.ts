@@ -7,6 +7,7 @@
  *     const storage = await CausalStorage.open({ adapter });
  */
 import { InvalidArgumentError } from '@koru/engine';
+import type { OpenedStorage } from './adapter.js';
 import { DirectoryAdapter, checkDirectoryAdapterOptions, type DirectoryAdapterOptions } from './directory-adapter.js';
 import { IdbDirectory } from './browser/idb-directory.js';
 import { hasSyncAccessHandles } from './browser/opfs-handles.js';
@@ -38,6 +39,17 @@ export class BrowserAdapter extends DirectoryAdapter {
     super(directory, { ...options, name: backend });
     this.backend = backend;
     this.#directory = directory;
+  }
+
+  /** Opens the tree; when that fails (damage without `repair`…), the directory is released at once. */
+  override async open(): Promise<OpenedStorage> {
+    try {
+      return await super.open();
+    } catch (e) {
+      // CausalStorage closes no adapter whose open failed: the handles or lock go here.
+      await this.#directory.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** The origin's storage use and quota, in bytes (navigator.storage.estimate()). */

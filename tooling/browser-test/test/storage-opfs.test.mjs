@@ -115,6 +115,18 @@ describe.skipIf(!available)('@koru/storage/browser in Chromium', () => {
         await page.close();
       }, 60_000);
 
+      it('a missing NODE with data refuses to open (CORRUPTION) and releases the directory; repair opens with a new id', async () => {
+        const path = `node-${backend}`;
+        const { page, errors } = await fresh(path);
+        expect(await call(page, 'missingNode', { backend, path })).toEqual({
+          refused: 'CORRUPTION',
+          repaired: ['NODE was missing: this node now writes as ID'],
+          head: 199,
+        });
+        expect(errors).toEqual([]);
+        await page.close();
+      });
+
       it('a second opener (another tab) gets DATABASE_LOCKED until the first closes', async () => {
         const path = `locked-${backend}`;
         const first = await fresh(path);

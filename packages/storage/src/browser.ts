@@ -71,6 +71,8 @@ export class BrowserAdapter extends DirectoryAdapter {
  * Opens the browser database at `path` (letters, digits, `.`, `_`, `-`, parts joined by
  * `/`): OPFS directory `koru/<path>`, or IndexedDB database `koru:<path>`. Pass the
  * adapter to `CausalStorage.open({ adapter })` (or `KoruDelta.start({ adapter })`).
+ * Flushes and merges run on the calling thread: call it from a dedicated worker (on a
+ * page's main thread, only IndexedDB is available, and a merge would block the page).
  * @throws INVALID_ARGUMENT for a bad path or option (or `backend: 'opfs'` where sync
  *   access handles are missing); DATABASE_LOCKED when another tab or worker has it open;
  *   IO_ERROR

@@ -31,7 +31,18 @@ import { opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHand
 import { decodePoolHeader, encodePoolHeader, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
 import { pathParts } from './paths.js';
 
-/** Options of {@link OpfsDirectory.open}. */
+/**
+ * Options of {@link OpfsDirectory.open}.
+ *
+ * Sizing: every file takes a slot, so the pool grows with the database (one slot per
+ * segment, log, sidecar, MANIFEST, NODE). What must be free at any instant is what the
+ * engine creates between two awaits: outside flushes and merges, a log rotation (a log
+ * and its sidecar), a manifest or sidecar replacement (one slot each until the old one
+ * is freed) — at most 4 — and a flush or merge creates up to `maxOutputs` segments in
+ * one synchronous run, which DirectoryAdapter reserves (awaits) before it starts. The
+ * default low-water mark of 16 free slots is four times the first; the pool refills in
+ * the background whenever it falls below.
+ */
 export interface OpfsDirectoryOptions {
   /** Free slots kept ahead: below this many, the pool grows in the background (default 16). */
   readonly lowWater?: number;

@@ -187,6 +187,36 @@ describe('OpfsDirectory', () => {
     await after.close();
   });
 
+  it('keeps free slots ahead: creations past them fail (IO_ERROR), reserve() makes room, the pool refills in the background', async () => {
+    root = fakeOpfs();
+    const d = await OpfsDirectory.open('pool', { lowWater: 4, growBy: 4 });
+    expect(d.freeSlots).toBeGreaterThanOrEqual(4);
+    const made: string[] = [];
+    let error: unknown;
+    try {
+      for (let i = 0; i < 50; i++) {
+        d.open(`f${i}`, 'create').close();
+        made.push(`f${i}`);
+      }
+    } catch (e) {
+      error = e;
+    }
+    expect((error as { code?: string }).code).toBe('IO_ERROR');
+    expect(String((error as Error).message)).toMatch(/no free file slot in the OPFS pool/);
+    expect(made.length).toBeLessThan(50);
+    expect(d.list()).toEqual([...made].sort());
+    await d.reserve(30);
+    for (let i = made.length; i < made.length + 30; i++) d.open(`f${i}`, 'create').close();
+    // Below the low-water mark now: a grow runs in the background.
+    for (let i = 0; i < 10 && d.freeSlots < 4; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(d.freeSlots).toBeGreaterThanOrEqual(4);
+    const files = d.list().length;
+    await d.close();
+    const again = await OpfsDirectory.open('pool');
+    expect(again.list().length).toBe(files);
+    await again.close();
+  });
+
   it('refuses bad paths with INVALID_ARGUMENT', async () => {
     for (const p of ['', '..', 'a/../b', 'a//b', 'a b', '/abs', 'x'.repeat(300), 'é']) {
       expect(await rejectionCode(OpfsDirectory.open(p)), p).toBe('INVALID_ARGUMENT');

@@ -336,7 +336,14 @@ export class OpfsDirectory implements StorageDirectory {
         this.#writeAll(slot, header, 0);
         slot.handle.flush();
       } catch (e) {
-        this.#free.push(slot);
+        // A header written but not flushed could still claim the name after a crash: cut it.
+        try {
+          slot.handle.truncate(0);
+          slot.raw = 0;
+          this.#free.push(slot);
+        } catch {
+          // Left out of use (a later open finds what its header says).
+        }
         throw storageError(`cannot create ${this.location}/${name}`, name, e);
       }
       this.#generation++;

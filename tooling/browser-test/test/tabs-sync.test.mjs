@@ -2,7 +2,8 @@
 // a real `@koru/server` over its WebSocket protocol. The sync runs in the owning tab's
 // database worker and moves with the database when another tab takes over; two browsers
 // (two contexts: two separate origins' storage) edit offline with the server, and all
-// three converge on one state root with every version everywhere.
+// three converge on one state root (every namespace: the browsers sync them all) with
+// every version everywhere.
 import { createServer, connect } from 'node:net';
 import { startServer } from '@koru/server';
 import { tempDir } from '@koru/vitest-preset/helpers';
@@ -143,7 +144,7 @@ describe.skipIf(!available)('sync with a server, in Chromium', () => {
       await join(y.page, path);
       const startSync = (page, url) =>
         page.evaluate(async (u) => {
-          globalThis.handle = await globalThis.db.sync(u, { namespaces: ['offline'] });
+          globalThis.handle = await globalThis.db.sync(u);
           await globalThis.handle.synced();
         }, url);
       await startSync(x.page, px.url);

@@ -328,7 +328,7 @@ describe('OpfsDirectory', () => {
     }
   });
 
-  it('a flipped byte in a free slot\'s header (either copy) is harmless: the slot held nothing, and stays free', async () => {
+  it('a flipped byte in a free slot\'s header (either copy) is harmless: the slot held nothing, stays free, and is truncated at open', async () => {
     for (const c of [0, 1]) {
       root = fakeOpfs();
       const d = await OpfsDirectory.open('free');
@@ -347,6 +347,8 @@ describe('OpfsDirectory', () => {
       cleared[0]!.file.data[c * HEADER_COPY_BYTES + 7]! ^= 0x40;
       const after = await OpfsDirectory.open('free');
       expect(after.list()).toEqual(['A']);
+      // Tidied at open: truncated to nothing, so a second damaged byte finds nothing to damage.
+      expect(cleared[0]!.file.length).toBe(0);
       // Reused like any free slot.
       const free = after.freeSlots;
       after.open('new', 'create').close();

@@ -30,7 +30,9 @@
  *   freed).
  * At open, a file's copy that is not the same bytes as its valid one is rewritten from it
  * (flushed, best effort: a crash in it leaves a valid copy), so a damaged copy does not
- * stay one damage away from losing the file.
+ * stay one damage away from losing the file; and a free slot still holding bytes is
+ * truncated to nothing, so a torn claim left by a crash cannot, with one more damaged
+ * byte, look like two damaged copies.
  * The handles are exclusive: a second opener (another tab's worker) fails with
  * DATABASE_LOCKED. The pool grows in the background when free slots run low, and before
  * each flush or merge by as many files as it may create ({@link reserve}, called by
@@ -156,6 +158,7 @@ export class OpfsDirectory implements StorageDirectory {
       const state = classifyPoolHeaders(area.subarray(0, Math.min(n, slot.raw)));
       if (state.kind === 'damaged') throw this.#damaged(fileName);
       if (state.kind === 'free') {
+        if (slot.raw > 0) this.#tidy(slot);
         this.#free.push(slot);
         continue;
       }
@@ -185,6 +188,21 @@ export class OpfsDirectory implements StorageDirectory {
         `a backup, or sync it again), or delete ${fileName} from this OPFS directory to open without whatever it held.`,
       { file, offset: 0 },
     );
+  }
+
+  /**
+   * Truncates a free slot that still holds bytes (a torn claim, a cleared file's content)
+   * to nothing, flushed, so that what a crash left behind cannot meet a later damage and
+   * look like two damaged copies. Best effort: a creation truncates the slot again anyway.
+   */
+  #tidy(slot: Slot): void {
+    try {
+      slot.handle.truncate(0);
+      slot.handle.flush();
+      slot.raw = 0;
+    } catch {
+      // Still free; create and writeAtomic truncate it before claiming it.
+    }
   }
 
   /**

@@ -179,6 +179,7 @@ describe.skipIf(!available)('@koru/storage/browser in Chromium', () => {
     expect(r).toEqual({
       afterContentOnly: 'old contents',
       listAfterContentOnly: ['X'],
+      tidied: true,
       afterTornHeader: 'old contents',
       afterNewHeader: 'new contents, not claimed',
       listAfterNewHeader: ['X'],

@@ -16,7 +16,16 @@ import { OpfsDirectory } from './browser/opfs-directory.js';
 export { OpfsDirectory, OPFS_ROOT_DIR, browserEstimate, type OpfsDirectoryOptions } from './browser/opfs-directory.js';
 export { IdbDirectory } from './browser/idb-directory.js';
 export { hasSyncAccessHandles } from './browser/opfs-handles.js';
-export { POOL_HEADER_BYTES, encodePoolHeader, decodePoolHeader, type PoolHeader } from './browser/pool-header.js';
+export {
+  POOL_HEADER_BYTES,
+  HEADER_COPY_BYTES,
+  HEADER_COPY_AT,
+  encodePoolHeader,
+  decodePoolHeader,
+  classifyPoolHeaders,
+  type PoolHeader,
+  type PoolSlotState,
+} from './browser/pool-header.js';
 export { DirectoryAdapter, type DirectoryAdapterOptions } from './directory-adapter.js';
 
 /** Which browser backend: OPFS (sync access handles) or IndexedDB. */

@@ -8,7 +8,9 @@
  * (flushes or merges behind): backpressure, never an unbounded memtable. Applying a
  * batch releases its keys' queued state, then tells the appliers and commit listeners.
  * With an adapter that persists asynchronously (`whenDurable`), a batch is applied and
- * acknowledged only once that barrier resolved.
+ * acknowledged only once that barrier resolved; a barrier that rejects fails the batch
+ * and the store (StoreContext.fail: every later read and write throws, reopen), since the
+ * refused batch already sits in the tree in memory.
  */
 import { isKoruError, type HlcStamp } from '@koru/engine';
 // Only for the {@link} links of the doc comments.
@@ -166,6 +168,11 @@ export class CommitQueue {
       }
       const batch = this.#queue;
       this.#queue = [];
+      // Writes that passed their check before the store failed (below) must not reach the tree.
+      if (ctx.failure !== undefined) {
+        this.#failWrites(batch, ctx.failure);
+        continue;
+      }
       let currents: boolean[];
       try {
         currents = this.#store(batch);
@@ -181,7 +188,8 @@ export class CommitQueue {
         } catch (e) {
           // Stored in the tree but not persisted, and the adapter is now failed (it refuses
           // every later write and persist, so this batch can never reappear after a reload).
-          this.#failWrites(batch, e);
+          // But the tree in memory has it: the store is failed too, so no read returns it.
+          this.#failWrites(batch, ctx.fail(e));
           continue;
         }
       }

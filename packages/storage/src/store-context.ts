@@ -7,7 +7,7 @@
  */
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES, HybridClock, InvalidArgumentError, parseHlc, type WallClock } from '@koru/engine';
 import type { OpenedStorage, StorageAdapter } from './adapter.js';
-import { ClosedError, KeyNotFoundError } from './errors.js';
+import { ClosedError, IoError, KeyNotFoundError, StorageFullError } from './errors.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { MerkleState } from './merkle-state.js';
@@ -43,6 +43,8 @@ export class StoreContext {
   nodeId = '';
   /** Set once {@link CausalStorage.close} has drained the queue: every later call fails with CLOSED. */
   closed = false;
+  /** Set by {@link fail}: every later read and write throws it (see there). */
+  #failure: Error | undefined;
 
   constructor(options: CausalStorageOptions) {
     this.adapter = options.adapter ?? new MemoryAdapter();
@@ -95,14 +97,39 @@ export class StoreContext {
     return this.#store?.seq ?? 0;
   }
 
-  /** @throws ClosedError once the store is closed */
-  checkOpen(): void {
-    if (this.closed) throw new ClosedError();
+  /**
+   * Fails the store after a durability barrier (`whenDurable`) rejected: the refused batch
+   * was already stored in the tree (so reads in this session could return it) but will
+   * never be persisted, so nothing this session holds in memory can be trusted to match
+   * what a reopen finds. From now on every read and write throws the returned error (the
+   * checks below): STORAGE_FULL for a full quota, else IO_ERROR, saying to reopen. Only
+   * `close` still works. The first failure is kept.
+   */
+  fail(cause: unknown): Error {
+    if (this.#failure !== undefined) return this.#failure;
+    const why = (cause as { message?: unknown } | null)?.message;
+    const message =
+      `the database failed: a write could not be persisted (${typeof why === 'string' ? why : String(cause)}); ` +
+      'what it holds in memory may differ from what is stored, so it refuses every read and write: close and reopen the database';
+    this.#failure = cause instanceof StorageFullError ? new StorageFullError(message, cause) : new IoError(message, cause);
+    return this.#failure;
   }
 
-  /** Writes are refused once closed (as reads are; kept apart as their own check). @throws ClosedError */
+  /** The error that failed the store ({@link fail}), if any. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** @throws ClosedError once the store is closed; the failure once {@link fail}ed */
+  checkOpen(): void {
+    if (this.closed) throw new ClosedError();
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Writes are refused once closed or failed (as reads are; kept apart as their own check). @throws ClosedError, the failure */
   checkWritable(): void {
     if (this.closed) throw new ClosedError();
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   /**

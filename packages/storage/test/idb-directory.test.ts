@@ -8,7 +8,7 @@ import 'fake-indexeddb/auto';
 import { CausalStorage } from '@koru/storage';
 import { BrowserAdapter, IdbDirectory } from '@koru/storage/browser';
 import { describe, expect, it } from 'vitest';
-import { rejectionCode, runStorageConformance } from './conformance.js';
+import { codeOf, rejectionCode, runStorageConformance } from './conformance.js';
 
 let n = 0;
 runStorageConformance('BrowserAdapter over IdbDirectory (fake-indexeddb)', async (options = {}) => {
@@ -124,6 +124,10 @@ describe('IdbDirectory', () => {
         restore();
       }
       expect(code).toBe(mode === 'throw' ? 'STORAGE_FULL' : 'IO_ERROR');
+      // The refused write reached the tree in memory before its persist failed: the store is
+      // failed too, so no read in this session returns it (nor anything else).
+      expect(codeOf(() => s.get('ns', 'refused'))).toBe(code);
+      expect(codeOf(() => s.get('ns', 'k1'))).toBe(code);
       // The directory is failed: later writes are refused too, with the same error.
       expect(await rejectionCode(s.put('ns', 'later', { no: true }))).toBe(code);
       await s.close().catch(() => undefined);

@@ -2,10 +2,12 @@
 // the storage conformance suite through BrowserAdapter, writeAtomic cut by a power loss
 // after every step, a CausalStorage cut by a power loss at many points (every
 // acknowledged write survives), exclusive handles, quota failures, files removed while
-// open, damaged headers, bad paths. The same code runs in Chromium in
+// open, damaged headers (two copies: one damaged opens, both is CORRUPTION), bad paths.
+// Power losses keep each file as of its last flush, or with its later changes kept in
+// part, the last one torn (FakeDirectory.crash's `kept`). The same code runs in Chromium in
 // tooling/browser-test/test/storage-opfs.test.mjs.
 import { CausalStorage } from '@koru/storage';
-import { BrowserAdapter, decodePoolHeader, encodePoolHeader, OpfsDirectory, POOL_HEADER_BYTES } from '@koru/storage/browser';
+import { BrowserAdapter, classifyPoolHeaders, decodePoolHeader, encodePoolHeader, HEADER_COPY_BYTES, OpfsDirectory, POOL_HEADER_BYTES } from '@koru/storage/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, rejectionCode, runStorageConformance } from './conformance.js';
 import { fakeOpfs, installFakeOpfs, type FakeDirectory } from './opfs-fake.js';
@@ -16,6 +18,33 @@ beforeAll(() => {
   restore = installFakeOpfs(() => root);
 });
 afterAll(() => restore());
+
+const FRESH = () => ({ failIn: undefined, name: 'InvalidStateError', calls: 0 });
+
+/** Power-loss outcomes of `at` now: as of the last flushes, then with more of the later changes kept (the last torn), and with all of them torn. */
+function crashes(at: FakeDirectory): FakeDirectory[] {
+  const out: FakeDirectory[] = [];
+  for (let kept = 0; kept <= 2 * at.maxPending(); kept++) out.push(at.crash(FRESH(), kept));
+  if (at.maxPending() > 0) out.push(at.crash(FRESH(), -1));
+  return out;
+}
+
+/** The pool files of `koru/<path>` in `at`, with their bytes. */
+function poolFiles(at: FakeDirectory, path: string): { name: string; file: { data: Uint8Array; length: number } }[] {
+  let d = at;
+  for (const p of ['koru', ...path.split('/')]) d = d.entries.get(p) as FakeDirectory;
+  return [...d.entries.keys()].sort().map((name) => ({ name, file: at.file(['koru', ...path.split('/')], name) }));
+}
+
+/** The pool file whose header names `name`. */
+function poolFileOf(at: FakeDirectory, path: string, name: string): { name: string; file: { data: Uint8Array; length: number } } {
+  const found = poolFiles(at, path).find(({ file }) => {
+    const s = classifyPoolHeaders(file.data.subarray(0, Math.min(file.length, POOL_HEADER_BYTES)));
+    return s.kind === 'file' && s.header.name === name;
+  });
+  if (found === undefined) throw new Error(`no pool file holds ${name}`);
+  return found;
+}
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -38,22 +67,51 @@ runStorageConformance('BrowserAdapter over OpfsDirectory (fake OPFS)', async (op
 });
 
 describe('OpfsDirectory', () => {
-  it('pool headers: round trip; a torn or foreign header is a free slot', () => {
+  it('pool headers: a copy round-trips and any flipped byte invalidates it; the two copies classify a slot', () => {
     const h = encodePoolHeader('00000012.kseg', 2 ** 40 + 5);
-    expect(h.length).toBe(POOL_HEADER_BYTES);
+    expect(h.length).toBe(HEADER_COPY_BYTES);
+    expect(POOL_HEADER_BYTES).toBe(2 * HEADER_COPY_BYTES);
     expect(decodePoolHeader(h)).toEqual({ name: '00000012.kseg', generation: 2 ** 40 + 5 });
-    for (const at of [0, 5, 7, 9, 20, POOL_HEADER_BYTES - 1]) {
+    for (const at of [0, 5, 7, 9, 20, HEADER_COPY_BYTES - 1]) {
       const torn = h.slice();
       torn[at]! ^= 0x10;
       expect(decodePoolHeader(torn), `byte ${at}`).toBeUndefined();
     }
-    expect(decodePoolHeader(new Uint8Array(POOL_HEADER_BYTES))).toBeUndefined();
+    expect(decodePoolHeader(new Uint8Array(HEADER_COPY_BYTES))).toBeUndefined();
     expect(decodePoolHeader(h.subarray(0, 100))).toBeUndefined();
     expect(() => encodePoolHeader('', 1)).toThrow(RangeError);
+
+    const header = { name: '00000012.kseg', generation: 2 ** 40 + 5 };
+    const area = (a: Uint8Array | 'zero' | 'flip', b: Uint8Array | 'zero' | 'flip' | 'missing') => {
+      const out = new Uint8Array(b === 'missing' ? HEADER_COPY_BYTES : POOL_HEADER_BYTES);
+      const copy = (c: Uint8Array | 'zero' | 'flip') => {
+        if (c === 'zero') return new Uint8Array(HEADER_COPY_BYTES);
+        const x = c === 'flip' ? h.slice() : c;
+        if (c === 'flip') x[33]! ^= 4;
+        return x;
+      };
+      out.set(copy(a), 0);
+      if (b !== 'missing') out.set(copy(b), HEADER_COPY_BYTES);
+      return out;
+    };
+    expect(classifyPoolHeaders(area(h, h))).toEqual({ kind: 'file', header, from: 0, intact: true });
+    expect(classifyPoolHeaders(area('flip', h))).toEqual({ kind: 'file', header, from: 1, intact: false });
+    expect(classifyPoolHeaders(area(h, 'flip'))).toEqual({ kind: 'file', header, from: 0, intact: false });
+    expect(classifyPoolHeaders(area(h, 'zero'))).toEqual({ kind: 'file', header, from: 0, intact: false });
+    expect(classifyPoolHeaders(area(h, 'missing'))).toEqual({ kind: 'file', header, from: 0, intact: false });
+    expect(classifyPoolHeaders(area('flip', 'flip'))).toEqual({ kind: 'damaged' });
+    // A torn first claim (or last clear): free. Damage in a slot that held nothing: free.
+    expect(classifyPoolHeaders(area('flip', 'zero'))).toEqual({ kind: 'free' });
+    expect(classifyPoolHeaders(area('flip', 'missing'))).toEqual({ kind: 'free' });
+    expect(classifyPoolHeaders(area('zero', 'flip'))).toEqual({ kind: 'free' });
+    expect(classifyPoolHeaders(area('zero', 'zero'))).toEqual({ kind: 'free' });
+    expect(classifyPoolHeaders(h.subarray(0, 300))).toEqual({ kind: 'free' });
+    expect(classifyPoolHeaders(new Uint8Array(0))).toEqual({ kind: 'free' });
   });
 
-  it('writeAtomic cut by a power loss after any step leaves the old file or the new one, and the new one once it returned', async () => {
+  it('writeAtomic cut by a power loss after any step (writes lost or torn) leaves the old file or the new one, never CORRUPTION', async () => {
     let cuts = 0;
+    let outcomes = 0;
     for (let k = 1; ; k++) {
       root = fakeOpfs();
       const d = await OpfsDirectory.open('atomic');
@@ -68,32 +126,42 @@ describe('OpfsDirectory', () => {
       } catch (e) {
         expect((e as { code?: string }).code).toBe('IO_ERROR');
       }
-      root = root.crash({ failIn: undefined, name: 'InvalidStateError', calls: 0 });
-      const after = await OpfsDirectory.open('atomic');
-      const x = text(after.readAll('X'));
-      expect(['old', 'new!']).toContain(x);
-      if (returned) expect(x).toBe('new!');
-      expect(text(after.readAll('Y'))).toBe('other');
-      expect(after.list()).toEqual(['X', 'Y']);
-      await after.close();
+      for (const crashed of crashes(root)) {
+        root = crashed;
+        // Twice: the first open rewrites a copy left behind; the second reads what that left.
+        for (let again = 0; again < 2; again++) {
+          const after = await OpfsDirectory.open('atomic');
+          const x = text(after.readAll('X'));
+          expect(['old', 'new!']).toContain(x);
+          if (returned) expect(x).toBe('new!');
+          expect(text(after.readAll('Y'))).toBe('other');
+          expect(after.list()).toEqual(['X', 'Y']);
+          await after.close();
+        }
+        outcomes++;
+      }
       if (returned) break;
       cuts++;
     }
-    // Content, flush, header, flush, and freeing the old slot: each cut once.
-    expect(cuts).toBeGreaterThanOrEqual(4);
+    // Content, flush, copy A, flush, copy B, flush, and freeing the old slot: each cut once.
+    expect(cuts).toBeGreaterThanOrEqual(6);
+    expect(outcomes).toBeGreaterThan(cuts);
   });
 
-  it('create and remove cut by a power loss after any step: the file is absent or whole (empty when created), never another file', async () => {
-    for (const op of ['create', 'remove'] as const) {
+  it('create, remove, and remove while open cut by a power loss after any step (writes lost or torn): the file is absent or whole, never CORRUPTION', async () => {
+    for (const op of ['create', 'remove', 'remove open'] as const) {
+      let torn = 0;
       for (let k = 1; ; k++) {
         root = fakeOpfs();
         const d = await OpfsDirectory.open('steps');
         d.writeAtomic('keep', bytes('kept'));
-        if (op === 'remove') {
+        let reader: { close(): void } | undefined;
+        if (op !== 'create') {
           const f = d.open('victim', 'create');
           f.append(bytes('victim bytes'));
           f.sync();
           f.close();
+          if (op === 'remove open') reader = d.open('victim', 'read');
         } else {
           // A freed slot with stale bytes, which a creation must not bring back under its name.
           const f = d.open('stale', 'create');
@@ -112,22 +180,33 @@ describe('OpfsDirectory', () => {
         } catch (e) {
           expect((e as { code?: string }).code).toBe('IO_ERROR');
         }
-        root = root.crash({ failIn: undefined, name: 'InvalidStateError', calls: 0 });
-        const after = await OpfsDirectory.open('steps');
-        expect(text(after.readAll('keep'))).toBe('kept');
-        if (op === 'create') {
-          expect(after.exists('stale')).toBe(false);
-          const fresh = after.readAll('fresh');
-          if (returned) expect(fresh).toEqual(new Uint8Array(0));
-          if (fresh !== undefined) expect(fresh.length).toBe(0);
-        } else {
-          const victim = text(after.readAll('victim'));
-          if (returned) expect(victim).toBeUndefined();
-          else expect([undefined, 'victim bytes']).toContain(victim);
+        const outcomes = crashes(root);
+        if (outcomes.length > 1) torn++;
+        // Closed first, so the reader's close frees nothing (the power is gone).
+        await d.close();
+        reader?.close();
+        for (const crashed of outcomes) {
+          root = crashed;
+          for (let again = 0; again < 2; again++) {
+            const after = await OpfsDirectory.open('steps');
+            expect(text(after.readAll('keep'))).toBe('kept');
+            if (op === 'create') {
+              expect(after.exists('stale')).toBe(false);
+              const fresh = after.readAll('fresh');
+              if (returned) expect(fresh).toEqual(new Uint8Array(0));
+              if (fresh !== undefined) expect(fresh.length).toBe(0);
+            } else {
+              const victim = text(after.readAll('victim'));
+              if (returned) expect(victim).toBeUndefined();
+              else expect([undefined, 'victim bytes']).toContain(victim);
+            }
+            await after.close();
+          }
         }
-        await after.close();
         if (returned) break;
       }
+      // Some cut fell between a write and its flush (a torn outcome was tried).
+      expect(torn, op).toBeGreaterThan(0);
     }
   });
 
@@ -213,26 +292,70 @@ describe('OpfsDirectory', () => {
     await again.close();
   });
 
-  it('a slot whose header is damaged is free: its file is gone, and the engine above says so', async () => {
-    root = fakeOpfs();
-    const d = await OpfsDirectory.open('header');
-    d.writeAtomic('A', bytes('aaa'));
-    d.writeAtomic('B', bytes('bbb'));
-    await d.close();
-    const dir = ['koru', 'header'];
-    const pool = (root as unknown as { file: FakeDirectory['file'] }).file.bind(root);
-    let flipped = false;
-    for (let i = 0; i < 64 && !flipped; i++) {
-      const f = pool(dir, `pool-${String(i).padStart(6, '0')}`);
-      if (f !== undefined && decodePoolHeader(f.data.subarray(0, POOL_HEADER_BYTES))?.name === 'A') {
-        f.data[30]! ^= 1;
-        flipped = true;
+  it("a flipped byte in either header copy of a live file: it opens from the other copy (rewritten); in both copies: CORRUPTION naming the pool file", async () => {
+    for (const copies of [[0], [1], [0, 1]] as const) {
+      root = fakeOpfs();
+      const d = await OpfsDirectory.open('header');
+      const log = d.open('00000003.kwal', 'create');
+      log.append(bytes('unflushed writes'));
+      log.sync();
+      log.close();
+      d.writeAtomic('B', bytes('bbb'));
+      await d.close();
+      const { name: pool, file } = poolFileOf(root, 'header', '00000003.kwal');
+      for (const c of copies) file.data[c * HEADER_COPY_BYTES + 30]! ^= 1;
+      if (copies.length === 2) {
+        let error: unknown;
+        try {
+          await OpfsDirectory.open('header');
+        } catch (e) {
+          error = e;
+        }
+        expect((error as { code?: string }).code).toBe('CORRUPTION');
+        expect((error as { details?: { file?: string } }).details?.file).toBe(`opfs:koru/header/${pool}`);
+        expect(String((error as Error).message)).toMatch(/repair does not help/);
+        // Refusing released every handle: the next open gets CORRUPTION again, not DATABASE_LOCKED.
+        expect(await rejectionCode(OpfsDirectory.open('header'))).toBe('CORRUPTION');
+        continue;
       }
+      const after = await OpfsDirectory.open('header');
+      expect(after.list()).toEqual(['00000003.kwal', 'B']);
+      expect(text(after.readAll('00000003.kwal'))).toBe('unflushed writes');
+      await after.close();
+      // The damaged copy was rewritten: both are the same valid bytes again.
+      const area = file.data.subarray(0, POOL_HEADER_BYTES);
+      expect(classifyPoolHeaders(area)).toMatchObject({ kind: 'file', intact: true });
     }
-    expect(flipped).toBe(true);
-    const after = await OpfsDirectory.open('header');
-    expect(after.list()).toEqual(['B']);
-    await after.close();
+  });
+
+  it('a flipped byte in a free slot\'s header (either copy) is harmless: the slot held nothing, stays free, and is truncated at open', async () => {
+    for (const c of [0, 1]) {
+      root = fakeOpfs();
+      const d = await OpfsDirectory.open('free');
+      d.writeAtomic('A', bytes('aaa'));
+      const f = d.open('gone', 'create');
+      f.append(bytes('gone bytes'));
+      f.sync();
+      // Removed while open: its header area is cleared (zeros) at once, its bytes stay till the close.
+      d.remove('gone');
+      const crashed = root.crash(FRESH());
+      f.close();
+      await d.close();
+      root = crashed;
+      const cleared = poolFiles(root, 'free').filter(({ file }) => file.length > POOL_HEADER_BYTES && classifyPoolHeaders(file.data.subarray(0, POOL_HEADER_BYTES)).kind === 'free');
+      expect(cleared.length).toBe(1);
+      cleared[0]!.file.data[c * HEADER_COPY_BYTES + 7]! ^= 0x40;
+      const after = await OpfsDirectory.open('free');
+      expect(after.list()).toEqual(['A']);
+      // Tidied at open: truncated to nothing, so a second damaged byte finds nothing to damage.
+      expect(cleared[0]!.file.length).toBe(0);
+      // Reused like any free slot.
+      const free = after.freeSlots;
+      after.open('new', 'create').close();
+      expect(after.freeSlots).toBe(free - 1);
+      expect(after.readAll('new')).toEqual(new Uint8Array(0));
+      await after.close();
+    }
   });
 
   it('keeps free slots ahead: creations past them fail (IO_ERROR), reserve() makes room, the pool refills in the background', async () => {

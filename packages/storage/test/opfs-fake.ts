@@ -1,6 +1,6 @@
 // An in-memory Origin Private File System for Node tests of OpfsDirectory: directories,
 // files, exclusive sync access handles, what a power loss keeps (each file as of its
-// last flush), and injected failures (the n-th write, truncate or flush throws a
+// last flush, or with the changes made since applied in part: a torn write), and injected failures (the n-th write, truncate or flush throws a
 // DOMException-like error). Only what OpfsDirectory uses.
 import type { OpfsDirectoryHandle, OpfsFileHandle, SyncAccessHandle } from '../src/browser/opfs-handles.js';
 
@@ -23,6 +23,8 @@ class FakeFile {
   length = 0;
   /** What a power loss keeps: the bytes at the last flush (a created file survives empty). */
   durable = new Uint8Array(0);
+  /** Changes since the last flush, in order (what a power loss may keep a prefix of, the last one torn). */
+  pending: ({ at: number; bytes: Uint8Array } | { size: number })[] = [];
   locked = false;
 }
 
@@ -72,6 +74,7 @@ class FakeHandle implements SyncAccessHandle {
     if (at > f.length) f.data.fill(0, f.length, at);
     f.data.set(buffer, at);
     f.length = Math.max(f.length, end);
+    f.pending.push({ at, bytes: buffer.slice() });
     return buffer.length;
   }
 
@@ -84,6 +87,7 @@ class FakeHandle implements SyncAccessHandle {
       f.data = grown;
     } else if (size > f.length) f.data.fill(0, f.length, size);
     f.length = size;
+    f.pending.push({ size });
   }
 
   getSize(): number {
@@ -93,6 +97,7 @@ class FakeHandle implements SyncAccessHandle {
   flush(): void {
     this.#mutate();
     this.file.durable = this.file.data.slice(0, this.file.length);
+    this.file.pending = [];
   }
 
   close(): void {
@@ -146,20 +151,56 @@ export class FakeDirectory implements OpfsDirectoryHandle {
     for (const k of [...this.entries.keys()]) yield k;
   }
 
-  /** The file system as a power loss now would leave it: every file as of its last flush, unlocked. */
-  crash(faults: Faults = this.faults): FakeDirectory {
+  /**
+   * The file system as a power loss now would leave it, unlocked: every file as of its
+   * last flush, then (`kept` > 0) its changes since in order, the first ⌊kept/2⌋ whole
+   * and, when `kept` is odd, the next one torn (a write keeps the first half of its
+   * bytes; a truncation, atomic, is lost). `kept` < 0: every one of them torn (writes
+   * reordered and cut, as a disk may do with what was never flushed).
+   */
+  crash(faults: Faults = this.faults, kept = 0): FakeDirectory {
     const after = new FakeDirectory(this.name, faults);
     for (const [k, e] of this.entries) {
-      if (e instanceof FakeDirectory) after.entries.set(k, e.crash(faults));
+      if (e instanceof FakeDirectory) after.entries.set(k, e.crash(faults, kept));
       else {
+        let data = e.durable.slice();
+        const whole = kept < 0 ? 0 : Math.min(e.pending.length, Math.floor(kept / 2));
+        const torn = kept % 2 === 1 ? e.pending[whole] : undefined;
+        const apply = (c: FakeFile['pending'][number], half: boolean) => {
+          if ('size' in c) {
+            if (half) return;
+            const d = new Uint8Array(c.size);
+            d.set(data.subarray(0, Math.min(c.size, data.length)));
+            data = d;
+            return;
+          }
+          const bytes = half ? c.bytes.subarray(0, Math.ceil(c.bytes.length / 2)) : c.bytes;
+          const end = c.at + bytes.length;
+          if (end > data.length) {
+            const d = new Uint8Array(end);
+            d.set(data);
+            data = d;
+          }
+          data.set(bytes, c.at);
+        };
+        for (let i = 0; i < whole; i++) apply(e.pending[i]!, false);
+        if (torn !== undefined) apply(torn, true);
+        if (kept < 0) for (const c of e.pending) apply(c, true);
         const f = new FakeFile();
-        f.data = e.durable.slice();
-        f.length = f.data.length;
-        f.durable = f.data.slice();
+        f.data = data;
+        f.length = data.length;
+        f.durable = data.slice();
         after.entries.set(k, f);
       }
     }
     return after;
+  }
+
+  /** The most changes any file made since its last flush (how many `kept` values of {@link crash} differ). */
+  maxPending(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n = Math.max(n, e instanceof FakeDirectory ? e.maxPending() : e.pending.length);
+    return n;
   }
 
   /** The pool file `name` of directory `path` (tests flip its bytes). */

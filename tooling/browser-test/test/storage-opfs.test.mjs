@@ -3,7 +3,8 @@
 // 'indexeddb'). The worker's operations are in fixtures/storage-worker.mjs; each test
 // uses its own database path, wiped first. Covers the directory contract, a
 // CausalStorage of 10,000 versions across a reload, writeAtomic's crash windows (pool
-// files written directly), damage reported as CORRUPTION, a second opener refused, and
+// files written directly), damage reported as CORRUPTION (segment bytes; both copies of
+// a pool header), a second opener refused, and
 // a real quota (CDP Storage.overrideQuotaForOrigin) ending in STORAGE_FULL with every
 // acknowledged write still there after reopening (in a context of its own).
 import { existsSync } from 'node:fs';
@@ -171,18 +172,34 @@ describe.skipIf(!available)('@koru/storage/browser in Chromium', () => {
     });
   }
 
-  it("OPFS writeAtomic: a crash before the new header, or with it torn, leaves the old file; after it, the new one (the old slot freed)", async () => {
+  it("OPFS writeAtomic: a crash before the new header, or with its copy A torn, leaves the old file; after A, the new one (B rewritten, the old slot freed)", async () => {
     const path = 'atomic-crash';
     const { page, errors } = await fresh(path);
     const r = await call(page, 'atomicCrash', { path });
     expect(r).toEqual({
       afterContentOnly: 'old contents',
       listAfterContentOnly: ['X'],
+      tidied: true,
       afterTornHeader: 'old contents',
       afterNewHeader: 'new contents, not claimed',
       listAfterNewHeader: ['X'],
       claims: 1,
+      intact: true,
     });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('OPFS: a flipped byte in one header copy of a log opens from the other; in both copies, opening is CORRUPTION naming the pool file', async () => {
+    const path = 'header-damage';
+    const { page, errors } = await fresh(path);
+    const r = await call(page, 'headerDamage', { path });
+    expect(r.oneCopyPool).toMatch(/^pool-\d{6}$/);
+    expect(r.oneCopyValues).toBe(50);
+    expect(r.pool).toBe(r.oneCopyPool);
+    expect(r.codes).toEqual(['CORRUPTION', 'CORRUPTION']);
+    expect(r.file).toBe(`opfs:koru/${path}/${r.pool}`);
+    expect(r.message).toMatch(/both copies of its pool header are damaged/);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -7,15 +7,32 @@
  * engine's directory is synchronous. So the directory is an *access-handle pool* (the
  * design of wa-sqlite's OPFSAccessHandlePoolVFS): a set of OPFS files `pool-NNNNNN`,
  * each held open with a sync access handle for the directory's lifetime. Each pool file
- * is a slot: a 512-byte header naming the logical file it holds (pool-header.ts), then
- * that file's bytes. A slot whose header is empty or invalid is free. Every logical
- * operation is then synchronous:
- * - create: a free slot gets a header claiming the name (flushed) and empty content;
- * - remove: the slot is truncated to nothing (free), flushed;
- * - writeAtomic: the bytes go into a free slot's content (flushed), then its header
- *   claims the name with a higher generation (flushed), then the old slot is freed. A
- *   crash leaves the old file (new header not written, or torn: it fails its CRC) or the
- *   new one (of two claims, the higher generation wins at open).
+ * is a slot: a header area naming the logical file it holds in two copies, A then B
+ * (pool-header.ts: a valid A wins, else a valid B; no valid copy but an empty one is a
+ * free slot; two damaged copies are CORRUPTION at open), then that file's bytes. Every
+ * logical operation is then synchronous, and its steps are ordered so that a crash at
+ * any point (a write not flushed lost, or torn within the one copy being written) leaves
+ * the old state or the new one, never two damaged copies (a false CORRUPTION):
+ * - claim (the end of create and writeAtomic): write A, flush, write B, flush. A crash
+ *   leaves: nothing new (the area as it was: free); A torn, B empty (free); A valid,
+ *   B empty or torn (the file: B is rewritten at open); both valid.
+ * - clear (a file removed while open, still readable through its handles): zero B,
+ *   flush, zero A, flush. A crash leaves: B torn or empty, A valid (the file, as
+ *   before); A torn, B empty (free); both empty (free).
+ * - create: a free slot with bytes left (a stale life) is truncated to nothing and
+ *   flushed first (the truncation is atomic: old length or none), then claimed with
+ *   empty content.
+ * - remove (no open handle) and every freeing: truncate to nothing, flush (atomic).
+ * - writeAtomic: a free slot is truncated, its header area zeroed (free) and the bytes
+ *   written after it, flushed; then it is claimed with a higher generation; then the old
+ *   slot is freed. Until A is flushed, the new slot is free and the old file stands; from
+ *   then on both claim the name and the higher generation wins at open (the other is
+ *   freed).
+ * At open, a file's copy that is not the same bytes as its valid one is rewritten from it
+ * (flushed, best effort: a crash in it leaves a valid copy), so a damaged copy does not
+ * stay one damage away from losing the file; and a free slot still holding bytes is
+ * truncated to nothing, so a torn claim left by a crash cannot, with one more damaged
+ * byte, look like two damaged copies.
  * The handles are exclusive: a second opener (another tab's worker) fails with
  * DATABASE_LOCKED. The pool grows in the background when free slots run low, and before
  * each flush or merge by as many files as it may create ({@link reserve}, called by
@@ -25,11 +42,11 @@
  * POSIX): its header is cleared at once, its slot is freed at the last close.
  */
 import { InvalidArgumentError } from '@koru/engine';
-import { IoError } from '../errors.js';
+import { CorruptionError, IoError } from '../errors.js';
 import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
 import { browserEstimate, opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
 import { OpfsFile, type Slot } from './opfs-file.js';
-import { decodePoolHeader, encodePoolHeader, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
+import { classifyPoolHeaders, encodePoolHeader, HEADER_COPY_AT, HEADER_COPY_BYTES, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
 import { pathParts } from './paths.js';
 
 /**
@@ -56,6 +73,7 @@ export const OPFS_ROOT_DIR = 'koru';
 export { browserEstimate };
 const POOL_FILE = /^pool-(\d{6})$/;
 const ZERO_HEADER = new Uint8Array(POOL_HEADER_BYTES);
+const ZERO_COPY = new Uint8Array(HEADER_COPY_BYTES);
 
 function missing(location: string, name: string): IoError {
   return new IoError(`${location}/${name} does not exist`, undefined, { code: 'ENOENT', file: name });
@@ -90,7 +108,8 @@ export class OpfsDirectory implements StorageDirectory {
    * Opens (creating it if needed) the database directory `koru/<path>` of this origin's
    * OPFS and takes every pool file's sync access handle.
    * @throws INVALID_ARGUMENT for a bad path; DATABASE_LOCKED when another tab or worker
-   *   holds it; IO_ERROR where OPFS or sync access handles are missing (not a dedicated worker)
+   *   holds it; IO_ERROR where OPFS or sync access handles are missing (not a dedicated worker);
+   *   CORRUPTION when a pool file's two header copies are both damaged
    */
   static async open(path: string, options: OpfsDirectoryOptions = {}): Promise<OpfsDirectory> {
     const parts = pathParts(path);
@@ -113,7 +132,10 @@ export class OpfsDirectory implements StorageDirectory {
     return d;
   }
 
-  /** Takes every pool file's handle and reads the headers; two claims of one name: the higher generation wins. */
+  /**
+   * Takes every pool file's handle and reads the headers (see pool-header.ts); two claims
+   * of one name: the higher generation wins. @throws CORRUPTION for a damaged header area
+   */
   async #load(): Promise<void> {
     const files: string[] = [];
     try {
@@ -123,20 +145,25 @@ export class OpfsDirectory implements StorageDirectory {
     }
     files.sort();
     const claims = new Map<string, { slot: Slot; generation: number }>();
-    const header = new Uint8Array(POOL_HEADER_BYTES);
+    const area = new Uint8Array(POOL_HEADER_BYTES);
     for (const fileName of files) {
       const slot = await this.#openSlot(fileName);
       this.#nextIndex = Math.max(this.#nextIndex, Number(POOL_FILE.exec(fileName)![1]) + 1);
-      let h;
+      let n = 0;
       try {
-        h = slot.raw >= POOL_HEADER_BYTES && slot.handle.read(header, { at: 0 }) === POOL_HEADER_BYTES ? decodePoolHeader(header) : undefined;
+        if (slot.raw > 0) n = slot.handle.read(area, { at: 0 });
       } catch (e) {
         throw storageError(`cannot read ${this.location}/${fileName}`, fileName, e);
       }
-      if (h === undefined) {
+      const state = classifyPoolHeaders(area.subarray(0, Math.min(n, slot.raw)));
+      if (state.kind === 'damaged') throw this.#damaged(fileName);
+      if (state.kind === 'free') {
+        if (slot.raw > 0) this.#tidy(slot);
         this.#free.push(slot);
         continue;
       }
+      if (!state.intact) this.#heal(slot, area.slice(HEADER_COPY_AT[state.from], HEADER_COPY_AT[state.from] + HEADER_COPY_BYTES), state.from === 0 ? 1 : 0);
+      const h = state.header;
       this.#generation = Math.max(this.#generation, h.generation + 1);
       const other = claims.get(h.name);
       if (other !== undefined && other.generation > h.generation) {
@@ -146,8 +173,49 @@ export class OpfsDirectory implements StorageDirectory {
       if (other !== undefined) this.#freeSlot(other.slot);
       claims.set(h.name, { slot, generation: h.generation });
       slot.name = h.name;
-      slot.size = slot.raw - POOL_HEADER_BYTES;
+      slot.size = Math.max(0, slot.raw - POOL_HEADER_BYTES);
       this.#names.set(h.name, slot);
+    }
+  }
+
+  /** The CORRUPTION of pool file `fileName`, both of whose header copies are damaged. */
+  #damaged(fileName: string): CorruptionError {
+    const file = `${this.location}/${fileName}`;
+    return new CorruptionError(
+      `${file}: both copies of its pool header are damaged, so which file of the database it holds (a segment, a log, ` +
+        `the manifest…) is unknown; refusing to open (taking it for a free slot would silently drop that file and its ` +
+        `writes). Opening with repair does not help: nothing can tell which file is missing. Restore the database (from ` +
+        `a backup, or sync it again), or delete ${fileName} from this OPFS directory to open without whatever it held.`,
+      { file, offset: 0 },
+    );
+  }
+
+  /**
+   * Truncates a free slot that still holds bytes (a torn claim, a cleared file's content)
+   * to nothing, flushed, so that what a crash left behind cannot meet a later damage and
+   * look like two damaged copies. Best effort: a creation truncates the slot again anyway.
+   */
+  #tidy(slot: Slot): void {
+    try {
+      slot.handle.truncate(0);
+      slot.handle.flush();
+      slot.raw = 0;
+    } catch {
+      // Still free; create and writeAtomic truncate it before claiming it.
+    }
+  }
+
+  /**
+   * Rewrites copy `to` of `slot`'s header from the valid `copy` (flushed). Best effort: a
+   * failure (or a crash) leaves the valid copy, which the next open reads again.
+   */
+  #heal(slot: Slot, copy: Uint8Array, to: 0 | 1): void {
+    try {
+      this.#writeAll(slot, copy, HEADER_COPY_AT[to]);
+      slot.handle.flush();
+      slot.raw = Math.max(slot.raw, POOL_HEADER_BYTES);
+    } catch {
+      // The file opens from its valid copy either way.
     }
   }
 
@@ -228,8 +296,7 @@ export class OpfsDirectory implements StorageDirectory {
           slot.handle.flush();
           slot.raw = 0;
         }
-        this.#writeAll(slot, header, 0);
-        slot.handle.flush();
+        this.#claim(slot, header);
       } catch (e) {
         // A header written but not flushed could still claim the name after a crash: cut it.
         try {
@@ -275,12 +342,11 @@ export class OpfsDirectory implements StorageDirectory {
     const slot = this.#take(name);
     try {
       if (slot.raw > 0) slot.handle.truncate(0);
-      // The header region stays zero (a free slot) until the content is flushed.
+      // The header area stays zero (a free slot) until the content is flushed.
       this.#writeAll(slot, ZERO_HEADER, 0);
       this.#writeAll(slot, bytes, POOL_HEADER_BYTES);
       slot.handle.flush();
-      this.#writeAll(slot, header, 0);
-      slot.handle.flush();
+      this.#claim(slot, header);
     } catch (e) {
       try {
         this.#freeSlot(slot);
@@ -379,7 +445,10 @@ export class OpfsDirectory implements StorageDirectory {
       return;
     }
     try {
-      this.#writeAll(slot, ZERO_HEADER, 0);
+      // B first: until A is cleared the file stands whole (A valid); a torn A then leaves B empty (free).
+      this.#writeAll(slot, ZERO_COPY, HEADER_COPY_AT[1]);
+      slot.handle.flush();
+      this.#writeAll(slot, ZERO_COPY, HEADER_COPY_AT[0]);
       slot.handle.flush();
     } catch (e) {
       throw storageError(`cannot remove ${this.location}/${name}`, name, e);
@@ -401,6 +470,14 @@ export class OpfsDirectory implements StorageDirectory {
     slot.size = 0;
     slot.name = undefined;
     this.#free.push(slot);
+  }
+
+  /** Writes header `copy` into copy A, flushes, then into copy B, flushes: a torn write spoils one copy at most. */
+  #claim(slot: Slot, copy: Uint8Array): void {
+    this.#writeAll(slot, copy, HEADER_COPY_AT[0]);
+    slot.handle.flush();
+    this.#writeAll(slot, copy, HEADER_COPY_AT[1]);
+    slot.handle.flush();
   }
 
   #writeAll(slot: Slot, bytes: Uint8Array, at: number): void {

@@ -103,7 +103,7 @@ export class CausalStorage {
       s.#retention = new RetentionPolicies(opened.tree, s.#now);
     } catch (e) {
       await adapter.close();
-      throw e;
+      throw this.#ctx.fail(e);
     }
     s.#recovery = opened.recovery;
     return s;
@@ -524,8 +524,7 @@ export class CausalStorage {
     this.#ctx.checkOpen();
     validateNamespace(namespace);
     const set = this.#retention!.set(namespace, policy);
-    // An adapter that persists asynchronously (IndexedDB) has it once this resolves.
-    await this.#ctx.adapter.whenDurable?.();
+    await this.#durable();
     return set;
   }
 
@@ -564,9 +563,20 @@ export class CausalStorage {
     const large = new Set<string>();
     const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large, ctx.store.counters);
     if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq, { counters: ctx.store.counters });
-    // An adapter that persists asynchronously (IndexedDB) has the erasure once this resolves.
-    await ctx.adapter.whenDurable?.();
+    await this.#durable();
     return result;
+  }
+
+  /**
+   * Waits until an adapter that persists asynchronously (IndexedDB) has everything
+   * written so far; its failure fails the store, as a failed commit does (commit-queue.ts).
+   */
+  async #durable(): Promise<void> {
+    try {
+      await this.#ctx.adapter.whenDurable?.();
+    } catch (e) {
+      throw this.#ctx.fail(e);
+    }
   }
 
   /**

@@ -76,6 +76,22 @@ describe('a failed durability barrier', () => {
     });
   }
 
+  it('a retention policy or a purge whose persist fails fails the store too', async () => {
+    for (const act of ['setRetention', 'purge'] as const) {
+      const dir = new SnapshotDirectory();
+      const s = await CausalStorage.open({ adapter: new DirectoryAdapter(dir) });
+      await s.put('ns', 'a', { n: 1 });
+      // A purge writes its tombstone first: let that one persist, fail the erasure's.
+      const persist = dir.persist.bind(dir);
+      let left = act === 'purge' ? 1 : 0;
+      dir.persist = () => (left-- > 0 ? persist() : Promise.reject(new StorageFullError('quota exceeded (test)')));
+      const done = act === 'purge' ? s.purge('ns', 'a') : s.setRetention('ns', { lastVersions: 1 });
+      expect(await rejectionCode(done), act).toBe('STORAGE_FULL');
+      expect(codeOf(() => s.get('ns', 'a')), act).toBe('STORAGE_FULL');
+      await s.close().catch(() => undefined);
+    }
+  });
+
   it('writes queued behind the refused batch fail with it and are not stored', async () => {
     const dir = new SnapshotDirectory();
     const s = await CausalStorage.open({ adapter: new DirectoryAdapter(dir) });

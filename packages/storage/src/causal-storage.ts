@@ -103,7 +103,7 @@ export class CausalStorage {
       s.#retention = new RetentionPolicies(opened.tree, s.#now);
     } catch (e) {
       await adapter.close();
-      throw this.#ctx.fail(e);
+      throw e;
     }
     s.#recovery = opened.recovery;
     return s;

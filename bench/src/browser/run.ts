@@ -1,0 +1,165 @@
+/**
+ * `pnpm bench:browser`: KoruDelta beside Dexie (IndexedDB) and PouchDB (pouchdb-browser,
+ * IndexedDB) in one page of a real headless Chromium, and the minified + gzip size of each.
+ * Writes results/browser-YYYY-MM-DD.{json,md} (results/browser-partial.* with --quick).
+ *
+ *   tsx src/browser/run.ts [--quick] [--only koru,dexie,pouchdb]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { machineInfo } from '../machine.js';
+import type { PageApi, Rate, Subject } from './page.js';
+import { bundlePage, launchChromium, serve } from './serve.js';
+import { bundleSizes, type BundleSize } from './sizes.js';
+import { measureSyncLatency, type SyncLatency } from './sync-latency.js';
+import { toMarkdown, type BrowserRow, type BrowserResults } from './report.js';
+
+const BENCH_DIR = join(import.meta.dirname, '..', '..');
+const SUBJECTS: readonly Subject[] = ['koru', 'dexie', 'pouchdb'];
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const onlyArg = argv.indexOf('--only');
+const only = onlyArg >= 0 ? (argv[onlyArg + 1] ?? '').split(',').filter((s): s is Subject => (SUBJECTS as readonly string[]).includes(s)) : [...SUBJECTS];
+/** seconds per timed run; runs per row (median reported); open-row database size */
+const SECONDS = quick ? 0.3 : 1;
+const RUNS = quick ? 1 : 3;
+const OPEN_KEYS = quick ? 1_000 : 10_000;
+const OPEN_VERSIONS = 10;
+const BATCH = 1_000;
+const SYNC_CHANGES = quick ? 50 : 300;
+
+declare global {
+  // eslint-disable-next-line no-var
+  var koruBench: PageApi;
+}
+
+const started = performance.now();
+const machine = machineInfo();
+const rows: BrowserRow[] = [];
+const problems: string[] = [];
+/** Rows not measured and why (not failures). */
+const skipped: string[] = [];
+let koruMode: string | undefined;
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The run with the median rate, so its p50/p99 go with the figure reported. */
+const medianRun = (runs: readonly Rate[]): Rate => [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)]!;
+
+const files = await bundlePage();
+const site = await serve(files);
+const browser = await launchChromium();
+const chromiumVersion = browser.version();
+const context = await browser.newContext();
+
+async function openPage(): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
+  await page.goto(site.origin);
+  await page.waitForFunction(() => globalThis.koruBench !== undefined);
+  return page;
+}
+
+function label(subject: Subject): string {
+  return subject === 'koru' ? `KoruDelta (${koruMode ?? '?'})` : subject === 'dexie' ? 'Dexie' : 'PouchDB';
+}
+
+async function row(subject: Subject, operation: string, run: () => Promise<Rate>, notes: string): Promise<void> {
+  try {
+    const runs: Rate[] = [];
+    for (let r = 0; r < RUNS; r++) runs.push(await run());
+    const m = medianRun(runs);
+    rows.push({ subject, operation, value: m.perSecond, unit: operation.startsWith('batched') ? 'items/s' : 'ops/s', ...(m.p50Ms !== undefined ? { p50Ms: m.p50Ms, p99Ms: m.p99Ms! } : {}), runs: runs.map((x) => x.perSecond), notes });
+  } catch (e) {
+    problems.push(`${subject} ${operation}: ${String(e)}`);
+  }
+}
+
+let sizes: BundleSize[] = [];
+let sync: SyncLatency | undefined;
+try {
+  const page = await openPage();
+  for (const subject of only) {
+    console.log(`[bench:browser] ${subject}`);
+    if (!(await page.evaluate(() => globalThis.koruBench.isolated()))) problems.push('the page is not cross-origin isolated: its clock has 100 µs resolution');
+    await row(subject, 'put', () => page.evaluate(([s, t]) => globalThis.koruBench.putSingle(s, t), [subject, SECONDS] as const), 'single awaited put of a new key, ~200-byte document');
+    if (subject === 'koru') koruMode = await page.evaluate(() => globalThis.koruBench.mode());
+    await row(subject, `batched put`, () => page.evaluate(([s, b, t]) => globalThis.koruBench.putBatch(s, b, t), [subject, BATCH, SECONDS] as const), `${BATCH.toLocaleString('en-US')} new keys a call: ${subject === 'koru' ? 'putMany' : subject === 'dexie' ? 'bulkPut' : 'bulkDocs'}`);
+    await row(
+      subject,
+      'get',
+      async () => {
+        const r = await page.evaluate(([s, t]) => globalThis.koruBench.getCached(s, t), [subject, SECONDS] as const);
+        if (!r.checked) throw new Error('get returned a wrong value');
+        return r;
+      },
+      'awaited get of one key read just before, in a loop',
+    );
+    if (subject === 'koru' && koruMode === 'memory') {
+      skipped.push('KoruDelta open + first get: the in-memory build keeps nothing across pages');
+      continue;
+    }
+    try {
+      const name = `open-${subject}-${Date.now()}`;
+      const filled = await page.evaluate(([s, n, k, v]) => globalThis.koruBench.fill(s, n, k, v), [subject, name, OPEN_KEYS, OPEN_VERSIONS] as const);
+      const ms: number[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        const fresh = await openPage();
+        const key = `k${(r * 7919) % OPEN_KEYS}`;
+        const got = await fresh.evaluate(([s, n, k]) => globalThis.koruBench.openFirstGet(s, n, k), [subject, name, key] as const);
+        if (got.v !== OPEN_VERSIONS - 1) problems.push(`${subject} open + first get: read v=${got.v}, expected ${OPEN_VERSIONS - 1}`);
+        ms.push(got.ms);
+        await fresh.close();
+      }
+      rows.push({ subject, operation: 'open + first get', value: median(ms), unit: 'ms', runs: ms, notes: `${(OPEN_KEYS * OPEN_VERSIONS).toLocaleString('en-US')} versions (${OPEN_KEYS.toLocaleString('en-US')} keys × ${OPEN_VERSIONS}) written in ${filled.seconds.toFixed(1)} s by another page; a fresh page opens the database and reads one key's current version${subject === 'dexie' ? ' (a versioned table, [key+v] primary key: the last row of the key)' : subject === 'pouchdb' ? ' (one document with 10 revisions per key)' : ''}` });
+    } catch (e) {
+      problems.push(`${subject} open + first get: ${String(e)}`);
+    }
+  }
+  await page.close();
+  if (only.includes('koru')) {
+    console.log('[bench:browser] server → browser change latency');
+    try {
+      sync = await measureSyncLatency(site.origin, openPage, SYNC_CHANGES);
+      if (sync.skipped !== undefined) skipped.push(`KoruDelta server → browser latency: ${sync.skipped}`);
+    } catch (e) {
+      problems.push(`KoruDelta server → browser latency: ${String(e)}`);
+    }
+  }
+  console.log('[bench:browser] bundle sizes');
+  sizes = await bundleSizes(only);
+} finally {
+  await context.close();
+  await browser.close();
+  await site.close();
+}
+
+const results: BrowserResults = {
+  machine: { ...machine, chromium: chromiumVersion },
+  koruMode: koruMode ?? 'not run',
+  config: { quick, secondsPerRun: SECONDS, runs: RUNS, batch: BATCH, openKeys: OPEN_KEYS, openVersions: OPEN_VERSIONS, syncChanges: SYNC_CHANGES },
+  versions: await versions(),
+  rows,
+  ...(sync?.latenciesMs !== undefined ? { sync } : {}),
+  sizes,
+  problems,
+  skipped,
+  durationSeconds: (performance.now() - started) / 1000,
+};
+const name = quick || only.length < SUBJECTS.length ? 'browser-partial' : `browser-${machine.date.slice(0, 10)}`;
+const outDir = join(BENCH_DIR, 'results');
+await mkdir(outDir, { recursive: true });
+const markdown = toMarkdown(results);
+await writeFile(join(outDir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(join(outDir, `${name}.md`), markdown);
+console.log(`\n${markdown}\nWrote results/${name}.json and results/${name}.md.`);
+if (problems.length > 0) process.exitCode = 1;
+
+/** Versions of the packages measured, from the page bundle's own exports. */
+async function versions(): Promise<Record<string, string>> {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const read = (pkg: string): string => (require(`${pkg}/package.json`) as { version: string }).version;
+  return { '@koru/delta': read('@koru/delta'), dexie: read('dexie'), 'pouchdb-browser': read('pouchdb-browser') };
+}

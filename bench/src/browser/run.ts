@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { machineInfo } from '../machine.js';
 import type { PageApi, Rate, Subject } from './page.js';
 import { bundlePage, launchChromium, serve } from './serve.js';
-import { bundleSizes, type BundleSize } from './sizes.js';
+import { bundleSizes, bundlerSizes, type BundleSize } from './sizes.js';
 import { measureSyncLatency, type SyncLatency } from './sync-latency.js';
 import { toMarkdown, type BrowserRow, type BrowserResults } from './report.js';
 
@@ -129,6 +129,7 @@ try {
   }
   console.log('[bench:browser] bundle sizes');
   sizes = await bundleSizes(only);
+  if (only.includes('koru')) sizes.push(...(await bundlerSizes()));
 } finally {
   await context.close();
   await browser.close();

@@ -4,6 +4,9 @@
  * KoruDelta's worker (the engine, when its browser build runs in a worker) is counted
  * separately: the page loads it on `start({ path })`, not with the page.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import type { Subject } from './page.js';
@@ -45,5 +48,32 @@ export async function bundleSizes(subjects: readonly Subject[]): Promise<BundleS
   for (const s of subjects) sizes.push(size(APPS[s].what, await minified({ stdin: APPS[s].source })));
   const worker = deltaWorkerFile();
   if (subjects.includes('koru') && worker !== undefined) sizes.push(size('KoruDelta worker', await minified({ entry: worker })));
+  return sizes;
+}
+
+/** tooling/bundlers' builder (Vite, esbuild, webpack with plain configurations), run from its own package so it finds them. */
+const BUNDLERS_BUILD = join(import.meta.dirname, '..', '..', '..', 'tooling', 'bundlers', 'src', 'build.mjs');
+
+/**
+ * The bundler tests' app (`KoruDelta.start({ path })`, a put, a get) as Vite, esbuild and
+ * webpack emit it, minified by each: the page's script and the worker's, separately.
+ * Empty when tooling/bundlers is not installed (a filtered install).
+ */
+export async function bundlerSizes(): Promise<BundleSize[]> {
+  if (!existsSync(join(BUNDLERS_BUILD, '..', '..', 'node_modules', 'vite'))) return [];
+  const { BUNDLERS, buildApp, measureBuild } = (await import(BUNDLERS_BUILD)) as typeof import('../../../tooling/bundlers/src/build.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'koru-bench-bundlers-'));
+  const sizes: BundleSize[] = [];
+  try {
+    for (const bundler of BUNDLERS) {
+      const out = join(dir, bundler);
+      const { entry } = await buildApp(bundler, out);
+      const { page, worker } = measureBuild(out, entry);
+      sizes.push({ what: 'KoruDelta app page', bundler, minifiedBytes: page.bytes, gzipBytes: page.gzipBytes });
+      if (worker.files.length > 0) sizes.push({ what: 'KoruDelta app worker', bundler, minifiedBytes: worker.bytes, gzipBytes: worker.gzipBytes });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   return sizes;
 }

@@ -1,3 +1,22 @@
+import { defineConfig } from 'tsup';
 import { koruTsup } from '@koru/tsconfig/tsup.mjs';
 
-export default koruTsup();
+export default [
+  // The browser entry (`browser` export condition) is a third entry of the package build.
+  // `clean` spares the worker file, which the second build writes at the same time.
+  koruTsup({ entry: ['src/index.ts', 'src/node.ts', 'src/browser.ts'], clean: ['!browser-worker.js', '!browser-worker.js.map'] }),
+  // The database worker: one self-contained ES module (everything of @koru/* inside), so
+  // that `new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' })`
+  // works unbundled and any site can copy the one file.
+  defineConfig({
+    entry: { 'browser-worker': 'src/browser/worker.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'browser',
+    noExternal: [/^@koru\//],
+    splitting: false,
+  }),
+];

@@ -9,46 +9,15 @@
  * with that code: their classes live in @koru/storage and @koru/query, which the client
  * does not load. Match on `code` (`isKoruError(e, 'KEY_NOT_FOUND')`), which works for both.
  */
-import {
-  ErrorCodes,
-  InvalidArgumentError,
-  InvalidKeyError,
-  InvalidNamespaceError,
-  InvalidValueError,
-  KoruError,
-  UnsupportedError,
-  ValueTooDeepError,
-  ValueTooLargeError,
-  type ErrorCode,
-  type KoruErrorOptions,
-} from '@koru/engine';
-
-type Maker = (message: string, options: KoruErrorOptions) => KoruError;
-
-const CLASSES: ReadonlyMap<string, Maker> = new Map<string, Maker>([
-  [ErrorCodes.INVALID_NAMESPACE, (m, o) => new InvalidNamespaceError(m, o)],
-  [ErrorCodes.INVALID_KEY, (m, o) => new InvalidKeyError(m, o)],
-  [ErrorCodes.INVALID_VALUE, (m, o) => new InvalidValueError(m, o)],
-  [ErrorCodes.VALUE_TOO_LARGE, (m, o) => new ValueTooLargeError(m, o)],
-  [ErrorCodes.VALUE_TOO_DEEP, (m, o) => new ValueTooDeepError(m, o)],
-  [ErrorCodes.INVALID_ARGUMENT, (m, o) => new InvalidArgumentError(m, o)],
-  [ErrorCodes.UNSUPPORTED, (m, o) => new UnsupportedError(m, o)],
-]);
+import { ErrorCodes, KoruError, koruErrorFromWire } from '@koru/engine';
 
 /**
- * The KoruError a wire error stands for. A code the client does not know (a newer
- * server's, or the server's `INTERNAL`) is kept as it is.
+ * The KoruError a wire error stands for (@koru/engine's `koruErrorFromWire`: the engine's
+ * classes). A code the client does not know (a newer server's, or the server's
+ * `INTERNAL`) is kept as it is.
  */
 export function errorFromWire(wire: unknown): KoruError {
-  if (wire === null || typeof wire !== 'object' || typeof (wire as { code?: unknown }).code !== 'string') {
-    return protocolError(`the server sent a malformed error: ${preview(wire)}`);
-  }
-  const { code, message, details } = wire as { code: string; message?: unknown; details?: unknown };
-  const text = typeof message === 'string' ? message : code;
-  const options: KoruErrorOptions =
-    details !== null && typeof details === 'object' && !Array.isArray(details) ? { details: details as Record<string, unknown> } : {};
-  const make = CLASSES.get(code);
-  return make !== undefined ? make(text, options) : new KoruError(code as ErrorCode, text, options);
+  return koruErrorFromWire(wire) ?? protocolError(`the server sent a malformed error: ${preview(wire)}`);
 }
 
 /** The server broke the protocol (or is not a KoruDelta server). */

@@ -17,6 +17,8 @@ export {
   type QueryOptions,
   type AggregateOptions,
   type QueryHistoryOptions,
+  type DatabaseStats,
+  type StorageEstimateInfo,
 } from './koru-delta.js';
 export { diffValues, type DiffChange } from './diff.js';
 export {
@@ -63,7 +65,7 @@ export {
 } from '@koru/query';
 export { toEpochMs, type TimeInput } from './time.js';
 export { readImportLine, fromV1Database, isV1Database, V1_NODE, type ImportLine, type ReadLineOptions, type V1Database } from './import.js';
-export { registerPathAdapter, type PathAdapterFactory, type DurableOptions } from './platform.js';
+export { registerPathAdapter, type PathAdapterFactory, type DurableOptions, type WorkerSource } from './platform.js';
 export {
   KoruError,
   ErrorCodes,

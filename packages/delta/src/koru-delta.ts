@@ -51,7 +51,7 @@ import {
   type SubscriptionSpec,
 } from '@koru/query';
 import { diffValues, type DiffChange } from './diff.js';
-import { pathAdapterFactory } from './platform.js';
+import { pathAdapterFactory, sharedDatabaseOpener, type WorkerSource } from './platform.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
 
 /** Options of {@link KoruDelta.start}. All optional. */
@@ -83,6 +83,16 @@ export interface StartOptions {
   readonly repair?: boolean;
   /** A storage adapter of your own (overrides `path`). */
   readonly adapter?: StorageAdapter;
+  /**
+   * Browser, with `path`: where the database worker comes from. By default the browser
+   * build loads `browser-worker.js` next to itself
+   * (`new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' })`,
+   * which Vite and webpack bundle as they are). With a bundler that does not (esbuild,
+   * Rollup without a plugin), copy `node_modules/@koru/delta/dist/browser-worker.js`
+   * (one self-contained file) to your site and pass its URL, or a function that creates
+   * the Worker (`() => new Worker(url, { type: 'module' })`).
+   */
+  readonly worker?: WorkerSource;
   /** Wall clock, ms since the epoch (for tests). */
   readonly now?: () => number;
   /** Told about recoveries (a torn log tail cut off). Default: console.warn. */
@@ -198,6 +208,23 @@ function optionsOf<T extends object>(options: T | null | undefined, allowed: rea
   return options;
 }
 
+/**
+ * The storage estimate a browser gives for the origin (`navigator.storage`): bytes used,
+ * bytes allowed, and whether the origin's data is persistent (see
+ * {@link KoruDelta.requestPersistence}).
+ */
+export interface StorageEstimateInfo {
+  readonly usage: number;
+  readonly quota: number;
+  readonly persisted: boolean;
+}
+
+/** What {@link KoruDelta.stats} reports: the store's counters, plus the browser's storage estimate where there is one. */
+export interface DatabaseStats extends StorageStats {
+  /** Browser databases (`start({ path })` in a browser): the origin's storage estimate. */
+  readonly estimate?: StorageEstimateInfo;
+}
+
 /** The KoruDelta database handle. */
 export class KoruDelta {
   readonly #s: CausalStorage;
@@ -205,7 +232,16 @@ export class KoruDelta {
   readonly #views: ViewSet;
   #replicator: Replicator | undefined;
 
-  private constructor(storage: CausalStorage) {
+  /**
+   * `undefined` only for a subclass that forwards every method elsewhere (the browser's
+   * shared database, whose engine runs in a worker): it then has no storage here, and
+   * must override every public member (a test enumerates them).
+   */
+  protected constructor(storage: CausalStorage | undefined) {
+    if (storage === undefined) {
+      this.#s = this.#indexes = this.#views = undefined as never;
+      return;
+    }
     this.#s = storage;
     this.#indexes = new IndexSet(storage);
     this.#views = new ViewSet(storage);
@@ -223,7 +259,10 @@ export class KoruDelta {
       }
       const factory = pathAdapterFactory();
       if (factory === undefined) {
-        throw new UnsupportedError('a durable database (path) needs the Node build of @koru/delta; in browsers omit path');
+        // The browser build opens the database in a worker shared by every tab.
+        const shared = sharedDatabaseOpener();
+        if (shared !== undefined) return shared(options.path, options);
+        throw new UnsupportedError('a durable database (path) needs the Node or browser build of @koru/delta; without them omit path');
       }
       adapter = factory(options.path, {
         ...(options.sync !== undefined ? { sync: options.sync } : {}),
@@ -276,6 +315,17 @@ export class KoruDelta {
     }
     for (const p of db.problems) warn(`koru: ${p.message}; skipped (drop it with ${p.kind === 'view' ? 'deleteView' : 'dropIndex'})`);
     return db;
+  }
+
+  /**
+   * Asks the browser to keep this origin's data (OPFS, IndexedDB) even under storage
+   * pressure (`navigator.storage.persist()`); resolves to whether it is persistent now.
+   * A static method because persistence is granted per origin, not per database.
+   * Resolves false where there is no such notion (Node, whose files are never evicted).
+   */
+  static async requestPersistence(): Promise<boolean> {
+    const storage = (globalThis as { navigator?: { storage?: { persist?: () => Promise<boolean> } } }).navigator?.storage;
+    return typeof storage?.persist === 'function' ? storage.persist() : false;
   }
 
   /** This node's persistent id. */
@@ -577,8 +627,8 @@ export class KoruDelta {
     return this.#s.listKeys(namespace);
   }
 
-  /** Keys, versions, namespaces, bytes. */
-  async stats(): Promise<StorageStats> {
+  /** Keys, versions, namespaces, bytes (and in a browser database the origin's storage estimate). */
+  async stats(): Promise<DatabaseStats> {
     return this.#s.stats();
   }
 
@@ -689,6 +739,9 @@ function checkOptions(o: StartOptions): void {
   checkNumber('cacheBytes', o.cacheBytes, 0);
   if (o.repair !== undefined && typeof o.repair !== 'boolean') throw new InvalidArgumentError(`repair must be true or false, not ${JSON.stringify(o.repair)}`);
   if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
+  if (o.worker !== undefined && typeof o.worker !== 'string' && typeof o.worker !== 'function' && !(o.worker instanceof URL)) {
+    throw new InvalidArgumentError('worker must be a URL, a URL string or a function creating the Worker');
+  }
 }
 
 function checkAck(ack: unknown): void {

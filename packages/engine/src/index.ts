@@ -4,6 +4,7 @@
  * Merkle roots and the typed errors every layer throws. Browser-safe.
  */
 export * from './errors.js';
+export * from './wire-errors.js';
 export {
   type HashBackend,
   nobleHashBackend,

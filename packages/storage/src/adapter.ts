@@ -32,6 +32,16 @@ export interface StorageAdapter {
   readonly synchronous: boolean;
   /** Opens the tree (called once, first). @throws CorruptionError, IoError, LockedError */
   open(): OpenedStorage | Promise<OpenedStorage>;
+  /**
+   * The durability barrier of a directory that persists asynchronously (IndexedDB):
+   * resolves once every write committed so far is persisted, rejects with the error that
+   * stopped it (the adapter is then failed: reopen the database). The commit queue awaits
+   * it after storing each batch and before acknowledging it, so a write resolves only once
+   * persisted. Absent, or returning undefined, when a committed write is already as
+   * durable as the adapter promises (costs nothing then); a `synchronous` adapter never
+   * has one.
+   */
+  whenDurable?(): Promise<void> | undefined;
   /** Bytes used on disk (0 in memory). */
   diskBytes(): number;
   /** Flushes and closes the tree and releases everything (the directory lock). */

@@ -7,6 +7,8 @@
  * nothing queued, a write commits at once. A batch waits while the tree asks writers to
  * (flushes or merges behind): backpressure, never an unbounded memtable. Applying a
  * batch releases its keys' queued state, then tells the appliers and commit listeners.
+ * With an adapter that persists asynchronously (`whenDurable`), a batch is applied and
+ * acknowledged only once that barrier resolved.
  */
 import { isKoruError, type HlcStamp } from '@koru/engine';
 // Only for the {@link} links of the doc comments.
@@ -170,6 +172,18 @@ export class CommitQueue {
       } catch (e) {
         this.#failWrites(batch, e);
         continue;
+      }
+      // A directory that persists asynchronously (IndexedDB): acknowledged means persisted.
+      const durable = ctx.adapter.whenDurable?.();
+      if (durable !== undefined) {
+        try {
+          await durable;
+        } catch (e) {
+          // Stored in the tree but not persisted, and the adapter is now failed (it refuses
+          // every later write and persist, so this batch can never reappear after a reload).
+          this.#failWrites(batch, e);
+          continue;
+        }
       }
       this.#apply(batch, currents);
     }

@@ -29,6 +29,13 @@ export type { TreeCheckpoint } from './lsm/tree-checkpoint.js';
 export { type MerkleNode, MERKLE_DEPTH, MERKLE_FANOUT, EMPTY_DIGEST, bucketOf } from './merkle-state.js';
 export { type StorageAdapter, type OpenedStorage, recoveryOf } from './adapter.js';
 export { MemoryAdapter, type MemoryAdapterOptions } from './memory-adapter.js';
+export {
+  DirectoryAdapter,
+  checkDirectoryAdapterOptions,
+  type DirectoryAdapterOptions,
+  type PersistingDirectory,
+  type ReservingDirectory,
+} from './directory-adapter.js';
 export * from './errors.js';
 export * from './types.js';
 export { validateNamespace, validateKey, MAX_KEY_BYTES, MAX_NAMESPACE_LENGTH, SYSTEM_NAMESPACE } from './names.js';

@@ -24,11 +24,12 @@ beforeAll(() => requireFreshBuild(pkgDir));
 
 describe('package.json', () => {
   it('has one conditional exports shape: per condition (import / require), types first', () => {
-    expect(Object.keys(pkg.exports)).toEqual(['.', './node', './package.json']);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './node', './browser', './package.json']);
     expect(pkg.exports['./package.json']).toBe('./package.json');
     for (const [sub, base] of [
       ['.', 'index'],
       ['./node', 'node'],
+      ['./browser', 'browser'],
     ] as const) {
       const entry = pkg.exports[sub] as unknown as Record<string, Record<string, string>>;
       expect(Object.keys(entry)).toEqual(['import', 'require']);
@@ -57,7 +58,7 @@ describe('package.json', () => {
 });
 
 describe('browser-safe main entry', () => {
-  it.each(['index.js', 'index.cjs'])('dist/%s and the chunks it imports use no Node APIs', (file) => {
+  it.each(['index.js', 'index.cjs', 'browser.js', 'browser.cjs'])('dist/%s and the chunks it imports use no Node APIs', (file) => {
     const files = moduleGraph(join(dist, file));
     // The entry and at least its shared chunk.
     expect(files.size).toBeGreaterThan(1);
@@ -72,8 +73,8 @@ describe('browser-safe main entry', () => {
     }
   });
 
-  it("the main entry's type declarations need no Node types", () => {
-    const files = moduleGraph(join(dist, 'index.d.ts'));
+  it.each(['index.d.ts', 'browser.d.ts'])('the type declarations of %s need no Node types', (file) => {
+    const files = moduleGraph(join(dist, file));
     expect(files.size).toBeGreaterThan(1);
     for (const [path, code] of files) {
       expect(code, path).not.toMatch(/\bBuffer\b|\bNodeJS\.|["']node:/);

@@ -1,0 +1,101 @@
+/**
+ * The owning tab's link to its database worker: starts it, asks it to open the
+ * database (it retries while a dead owner's worker still holds the files), and later
+ * closes it (every call it received answered, the database flushed and its files
+ * released) before terminating it.
+ */
+import { InvalidArgumentError, InvalidValueError, type KoruError } from '@koru/engine';
+import { IoError } from '@koru/storage';
+import type { WorkerSource } from '../platform.js';
+import { errorFromWire } from './errors.js';
+import type { DatabaseState, FromWorker, ToWorker } from './protocol.js';
+import { spawnWorker } from './spawn-worker.js';
+
+/** The worker's messages after it opened (calls' replies, events, state). */
+export type WorkerListener = (message: FromWorker) => void;
+
+/** A started, opened database worker. */
+export class OwnerWorker {
+  #closed: ((value: void) => void) | undefined;
+
+  private constructor(
+    readonly worker: Worker,
+    readonly state: DatabaseState,
+    readonly warnings: readonly string[],
+  ) {}
+
+  /**
+   * Starts the worker and opens the database at `path`. `listener` gets every message
+   * after `ready`; `onCrash` is told if the worker dies (an uncaught error, a message it
+   * could not read). @throws what opening failed with (the worker is terminated)
+   */
+  static async start(
+    source: WorkerSource | undefined,
+    path: string,
+    options: Readonly<Record<string, unknown>>,
+    retryMs: number,
+    listener: WorkerListener,
+    onCrash: (error: KoruError) => void,
+  ): Promise<OwnerWorker> {
+    let worker: Worker;
+    try {
+      worker = spawnWorker(source);
+    } catch (e) {
+      throw new IoError(`cannot start the database worker: ${e instanceof Error ? e.message : String(e)}`, e);
+    }
+    let link: OwnerWorker | undefined;
+    return new Promise<OwnerWorker>((resolve, reject) => {
+      const crash = (why: string): void => {
+        const error = new IoError(`the database worker failed: ${why}`, undefined, { path });
+        if (link === undefined) {
+          worker.terminate();
+          reject(error);
+        } else onCrash(error);
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        crash(e.message || 'it could not be loaded (is browser-worker.js served? see the `worker` start option)');
+      };
+      worker.onmessageerror = () => crash('a message could not be read');
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data;
+        if (link !== undefined) {
+          if (m.t === 'closed') link.#closed?.();
+          else listener(m);
+        } else if (m.t === 'ready') {
+          link = new OwnerWorker(worker, m.state, m.warnings);
+          resolve(link);
+        } else if (m.t === 'failed') {
+          worker.terminate();
+          reject(errorFromWire(m.error));
+        }
+      };
+      worker.postMessage({ t: 'open', path, options, retryMs } satisfies ToWorker);
+    });
+  }
+
+  /** Posts a message (throws DataCloneError for what cannot be cloned). */
+  post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  /** Answers every call received, closes the database and terminates the worker. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#closed = resolve;
+      this.worker.postMessage({ t: 'close' } satisfies ToWorker);
+    });
+    this.worker.terminate();
+  }
+
+  /** Ends the worker at once (after a crash). */
+  terminate(): void {
+    this.worker.terminate();
+  }
+}
+
+/** The error a call gets when what it sent cannot be cloned (a function, a symbol, a DOM node in a value). */
+export function notCloneable(method: string, e: unknown): KoruError {
+  const message = `${method}: an argument cannot be sent to the database worker: ${e instanceof Error ? e.message : String(e)}`;
+  return method === 'put' || method === 'putMany' || method === 'importVersions' ? new InvalidValueError(message) : new InvalidArgumentError(message);
+}

@@ -1,0 +1,117 @@
+/**
+ * The messages between a tab and its database worker (a MessagePort) and between tabs
+ * (a BroadcastChannel named `koru:<path>`), and which methods are forwarded. Everything
+ * crosses by structured clone; errors as their wire form (./errors.ts).
+ */
+import type { DefinitionProblem, SubscriptionSpec } from '@koru/query';
+import type { RecoveryReport } from '@koru/storage';
+import type { WireError } from './errors.js';
+
+/**
+ * The methods the worker serves, each marked read (may be re-sent to a new owner if the
+ * old one died before answering: running it twice changes nothing) or write (never
+ * re-sent after it may have reached a dead owner: it rejects instead, so a write is
+ * never stored twice). `exportVersions` is served as one array.
+ */
+export const METHODS = {
+  put: 'write',
+  putMany: 'write',
+  delete: 'write',
+  importVersions: 'write',
+  createIndex: 'write',
+  dropIndex: 'write',
+  createView: 'write',
+  refreshView: 'write',
+  deleteView: 'write',
+  setRetention: 'write',
+  purge: 'write',
+  compact: 'write',
+  get: 'read',
+  getVersion: 'read',
+  getAt: 'read',
+  history: 'read',
+  diff: 'read',
+  query: 'read',
+  aggregate: 'read',
+  queryHistory: 'read',
+  listIndexes: 'read',
+  listViews: 'read',
+  queryView: 'read',
+  contains: 'read',
+  listNamespaces: 'read',
+  listKeys: 'read',
+  stats: 'read',
+  verify: 'read',
+  retention: 'read',
+  retentionPolicies: 'read',
+  exportVersions: 'read',
+} as const;
+
+/** A forwarded method's name. */
+export type MethodName = keyof typeof METHODS;
+
+/** True when `name` is a forwarded method (never trust a name from a message). */
+export function isMethod(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(METHODS, name);
+}
+
+/** What a tab knows of the database without asking: sent at open and after changes. */
+export interface DatabaseState {
+  readonly nodeId: string;
+  readonly seq: number;
+  readonly problems: readonly DefinitionProblem[];
+  readonly recovery: RecoveryReport;
+}
+
+/** What the owning tab asks its worker to open. */
+export interface OpenRequest {
+  readonly t: 'open';
+  readonly path: string;
+  /** The start options that can cross (no functions). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** How long to keep retrying while the files are still held (a dead owner's worker letting go), ms. */
+  readonly retryMs: number;
+}
+
+/** Tab → worker. Ids are the owning tab's, unique per worker. */
+export type ToWorker =
+  | OpenRequest
+  | { readonly t: 'call'; readonly id: number; readonly method: MethodName; readonly args: readonly unknown[] }
+  | { readonly t: 'sub'; readonly id: number; readonly spec: SubscriptionSpec }
+  | { readonly t: 'unsub'; readonly id: number }
+  | { readonly t: 'close' };
+
+/** Worker → tab. */
+export type FromWorker =
+  | { readonly t: 'ready'; readonly state: DatabaseState; readonly warnings: readonly string[] }
+  | { readonly t: 'failed'; readonly error: WireError }
+  | { readonly t: 'result'; readonly id: number; readonly value: unknown; readonly seq: number }
+  | { readonly t: 'error'; readonly id: number; readonly error: WireError; readonly seq: number }
+  /** A subscription started after `since` (the seq to resume from if it must move to another owner). */
+  | { readonly t: 'subbed'; readonly id: number; readonly since: number }
+  | { readonly t: 'event'; readonly id: number; readonly event: unknown }
+  | { readonly t: 'end'; readonly id: number; readonly error?: WireError }
+  | { readonly t: 'state'; readonly seq: number; readonly problems: readonly DefinitionProblem[] }
+  | { readonly t: 'closed' };
+
+/**
+ * Tab ↔ tab over the BroadcastChannel. `to` names the tab a message is for (every tab
+ * receives every message); `from` the sender, for replies. Calls and subscriptions go
+ * to the owner, addressed by its id so that a message meant for a dead owner is never
+ * taken by the next one.
+ */
+export type TabMessage =
+  | { readonly t: 'hello'; readonly from: string }
+  | { readonly t: 'owner'; readonly owner: string; readonly state: DatabaseState }
+  | { readonly t: 'bye'; readonly owner: string }
+  | { readonly t: 'state'; readonly owner: string; readonly seq: number; readonly problems: readonly DefinitionProblem[] }
+  | { readonly t: 'call'; readonly to: string; readonly from: string; readonly id: number; readonly method: MethodName; readonly args: readonly unknown[] }
+  | { readonly t: 'result'; readonly to: string; readonly id: number; readonly value: unknown; readonly seq: number }
+  | { readonly t: 'error'; readonly to: string; readonly id: number; readonly error: WireError; readonly seq: number }
+  /** The owner is closing and did not run call `id`: send it to the next owner. */
+  | { readonly t: 'retry'; readonly to: string; readonly id: number }
+  | { readonly t: 'sub'; readonly to: string; readonly from: string; readonly id: number; readonly spec: SubscriptionSpec }
+  | { readonly t: 'subbed'; readonly to: string; readonly id: number; readonly since: number }
+  | { readonly t: 'event'; readonly to: string; readonly id: number; readonly event: unknown }
+  | { readonly t: 'end'; readonly to: string; readonly id: number; readonly error?: WireError }
+  | { readonly t: 'unsub'; readonly to: string; readonly from: string; readonly id: number };

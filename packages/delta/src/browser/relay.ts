@@ -1,0 +1,127 @@
+/**
+ * The owning tab's service to the other tabs: their calls and subscriptions, received
+ * over the BroadcastChannel, go to this tab's worker under ids of their own (negative,
+ * so they never meet this tab's own, which are positive), and the worker's replies and
+ * events go back to the tab that asked. Once the owner is closing, a call it has not
+ * passed on is answered `retry` (it was not run: the next owner runs it).
+ *
+ * A tab that goes away without a word (closed, crashed) would leave its feeds running
+ * here, posting every change to no one: each tab holds a Web Lock of its own while it
+ * is open, and the relay waits on the lock of every tab it serves; once granted, that
+ * tab is gone and its feeds end.
+ */
+import type { FromWorker, TabMessage } from './protocol.js';
+import type { OwnerWorker } from './owner-worker.js';
+import { errorToWire } from './errors.js';
+
+interface Origin {
+  readonly from: string;
+  readonly id: number;
+}
+
+/** Relays other tabs' calls and feeds to this tab's worker. */
+export class Relay {
+  readonly #calls = new Map<number, Origin>();
+  readonly #subs = new Map<number, Origin>();
+  readonly #subIds = new Map<string, number>();
+  readonly #watched = new Set<string>();
+  readonly #stopWatching = new AbortController();
+  #nextId = -1;
+  #open = true;
+
+  /** @param lockName the name of the lock tab `tab` holds while it is open */
+  constructor(
+    readonly me: string,
+    readonly worker: OwnerWorker,
+    readonly post: (m: TabMessage) => void,
+    readonly lockName: (tab: string) => string,
+  ) {}
+
+  /** Stops waiting on other tabs' locks (this tab is leaving). */
+  stop(): void {
+    this.#open = false;
+    this.#stopWatching.abort();
+  }
+
+  /** Waits for tab `tab` to go away, then ends its feeds (once per tab). */
+  #watch(tab: string): void {
+    if (this.#watched.has(tab)) return;
+    this.#watched.add(tab);
+    navigator.locks
+      .request(this.lockName(tab), { signal: this.#stopWatching.signal }, () => this.#gone(tab))
+      .catch(() => undefined); // aborted: this tab is leaving
+  }
+
+  #gone(tab: string): void {
+    this.#watched.delete(tab);
+    for (const [id, o] of [...this.#subs]) {
+      if (o.from !== tab) continue;
+      this.#subs.delete(id);
+      this.#subIds.delete(`${o.from}\n${o.id}`);
+      this.worker.post({ t: 'unsub', id });
+    }
+  }
+
+  /** False once the owner began closing. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** The owner is closing: calls received from now on are not run. */
+  closing(): void {
+    this.#open = false;
+  }
+
+  /** A call, subscription or unsubscription another tab addressed to this one. */
+  fromTab(m: Extract<TabMessage, { t: 'call' | 'sub' | 'unsub' }>): void {
+    if (m.t === 'call') {
+      if (!this.#open) return this.post({ t: 'retry', to: m.from, id: m.id });
+      const id = this.#nextId--;
+      this.#calls.set(id, { from: m.from, id: m.id });
+      try {
+        this.worker.post({ t: 'call', id, method: m.method, args: m.args });
+      } catch (e) {
+        // It was cloned once to get here: it clones again. Never leave the caller waiting.
+        this.#calls.delete(id);
+        this.post({ t: 'error', to: m.from, id: m.id, error: errorToWire(e), seq: 0 });
+      }
+    } else if (m.t === 'sub') {
+      // A closing owner ends every feed; the tab subscribes again with the next owner.
+      if (!this.#open) return;
+      this.#watch(m.from);
+      const id = this.#nextId--;
+      this.#subs.set(id, { from: m.from, id: m.id });
+      this.#subIds.set(`${m.from}\n${m.id}`, id);
+      this.worker.post({ t: 'sub', id, spec: m.spec });
+    } else {
+      const key = `${m.from}\n${m.id}`;
+      const id = this.#subIds.get(key);
+      if (id === undefined) return;
+      this.#subIds.delete(key);
+      this.#subs.delete(id);
+      this.worker.post({ t: 'unsub', id });
+    }
+  }
+
+  /** Passes a worker message on to the tab it is for; false when it is this tab's own. */
+  fromWorker(m: FromWorker): boolean {
+    if (!('id' in m) || m.id >= 0) return false;
+    if (m.t === 'result' || m.t === 'error') {
+      const o = this.#calls.get(m.id);
+      if (o === undefined) return true;
+      this.#calls.delete(m.id);
+      this.post(m.t === 'result' ? { t: 'result', to: o.from, id: o.id, value: m.value, seq: m.seq } : { t: 'error', to: o.from, id: o.id, error: m.error, seq: m.seq });
+      return true;
+    }
+    const o = this.#subs.get(m.id);
+    if (o === undefined) return true;
+    if (m.t === 'subbed') this.post({ t: 'subbed', to: o.from, id: o.id, since: m.since });
+    else if (m.t === 'event') this.post({ t: 'event', to: o.from, id: o.id, event: m.event });
+    else if (m.t === 'end') {
+      this.#subs.delete(m.id);
+      this.#subIds.delete(`${o.from}\n${o.id}`);
+      this.post(m.error === undefined ? { t: 'end', to: o.from, id: o.id } : { t: 'end', to: o.from, id: o.id, error: m.error });
+    }
+    return true;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The database worker's side: opens the database on the adapter the factory gives and
+ * serves the owning tab's calls and subscriptions over a port (the worker's global
+ * scope, or any MessagePort). One port, one database; the tab addresses everything by
+ * ids it allocates. The adapter factory is injected so the same server runs on OPFS in
+ * the shipped worker and on memory in tests.
+ */
+import { ErrorCodes, isKoruError } from '@koru/engine';
+import type { StorageAdapter } from '@koru/storage';
+import type { Subscription, SubscriptionSpec } from '@koru/query';
+import { KoruDelta } from '../koru-delta.js';
+import type { DurableOptions } from '../platform.js';
+import { errorToWire } from './errors.js';
+import { isMethod, type FromWorker, type OpenRequest, type ToWorker } from './protocol.js';
+
+/** Opens the storage adapter of the database at `path` (in the worker). */
+export type WorkerAdapterFactory = (path: string, options: DurableOptions) => StorageAdapter | Promise<StorageAdapter>;
+
+/** The side of a port the worker talks through (a DedicatedWorkerGlobalScope, a MessagePort). */
+export interface WorkerPort {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent) => void) | null;
+}
+
+const DURABLE_KEYS = ['sync', 'syncIntervalMs', 'memtableBytes', 'cacheBytes', 'repair'] as const;
+const START_KEYS = ['maxValueBytes', 'maxDepth', 'valueCacheBytes', 'scanCacheBytes'] as const;
+
+function pick(from: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (from[k] !== undefined) out[k] = from[k];
+  return out;
+}
+
+/**
+ * True for a failure to open that a dead owner's worker still holding the files
+ * explains: the lock (DATABASE_LOCKED), or the browser refusing a second access handle
+ * (NoModificationAllowedError) before that worker is gone.
+ */
+function heldByAnother(e: unknown): boolean {
+  if (isKoruError(e)) return e.code === ErrorCodes.DATABASE_LOCKED;
+  return e instanceof Error && (e.name === 'NoModificationAllowedError' || e.name === 'InvalidStateError');
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Serves one database over `port`; the first message must be `open`. */
+export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactory): void {
+  let db: KoruDelta | undefined;
+  let closing = false;
+  const subs = new Map<number, Subscription>();
+  const inflight = new Set<Promise<unknown>>();
+  let postedSeq = -1;
+  let statePending = false;
+
+  const post = (m: FromWorker): void => {
+    try {
+      port.postMessage(m);
+    } catch (e) {
+      // A value the browser cannot clone (never from the database's own results, but
+      // never lose the reply): the caller gets the failure instead.
+      if (m.t === 'result') port.postMessage({ t: 'error', id: m.id, error: errorToWire(e), seq: m.seq } satisfies FromWorker);
+      else throw e;
+    }
+  };
+
+  // After commits, tell the tab the new seq (once per burst): forwarding tabs learn it too.
+  const postState = (): void => {
+    statePending = false;
+    if (db === undefined || db.seq === postedSeq) return;
+    postedSeq = db.seq;
+    post({ t: 'state', seq: db.seq, problems: db.problems });
+  };
+
+  async function open(req: OpenRequest): Promise<void> {
+    const deadline = Date.now() + req.retryMs;
+    for (;;) {
+      const warnings: string[] = [];
+      let adapter: StorageAdapter | undefined;
+      try {
+        adapter = await openAdapter(req.path, pick(req.options, DURABLE_KEYS) as DurableOptions);
+        db = await KoruDelta.start({ ...pick(req.options, START_KEYS), adapter, onWarning: (m) => warnings.push(m) });
+      } catch (e) {
+        if (heldByAnother(e) && Date.now() < deadline) {
+          await sleep(50);
+          continue;
+        }
+        post({ t: 'failed', error: errorToWire(e) });
+        return;
+      }
+      const opened = db;
+      opened.storage.onCommit(() => {
+        if (statePending) return;
+        statePending = true;
+        queueMicrotask(postState);
+      });
+      postedSeq = opened.seq;
+      post({ t: 'ready', state: { nodeId: opened.nodeId, seq: opened.seq, problems: opened.problems, recovery: opened.recovery }, warnings });
+      return;
+    }
+  }
+
+  function call(db: KoruDelta, id: number, method: string, args: readonly unknown[]): void {
+    let p: Promise<unknown>;
+    if (!isMethod(method)) {
+      p = Promise.reject(new TypeError(`no such method ${String(method)}`));
+    } else {
+      try {
+        p =
+          method === 'exportVersions'
+            ? collect(db.exportVersions(...(args as Parameters<KoruDelta['exportVersions']>)))
+            : (db[method] as (...a: readonly unknown[]) => Promise<unknown>)(...args);
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+    }
+    const settled = p.then(
+      (value) => post({ t: 'result', id, value: method === 'compact' || method === 'dropIndex' || method === 'deleteView' ? undefined : value, seq: db.seq }),
+      (e: unknown) => post({ t: 'error', id, error: errorToWire(e), seq: db.seq }),
+    );
+    inflight.add(settled);
+    void settled.finally(() => inflight.delete(settled));
+  }
+
+  function subscribe(db: KoruDelta, id: number, spec: SubscriptionSpec): void {
+    // A spec without `since` starts at the current seq: say which, so the tab can resume
+    // from it with another owner.
+    const since = spec.since ?? db.seq;
+    let sub: Subscription;
+    try {
+      sub = db.subscribe({ ...spec, since }, (event) => post({ t: 'event', id, event }));
+    } catch (e) {
+      post({ t: 'end', id, error: errorToWire(e) });
+      return;
+    }
+    subs.set(id, sub);
+    post({ t: 'subbed', id, since });
+    sub.done.then(
+      () => {
+        // Ended by the feed (lagged, until reached): tell the tab. Unsubscribed, or this
+        // worker closing: the tab knows (and resumes elsewhere).
+        if (subs.delete(id) && !closing) post({ t: 'end', id });
+      },
+      (e: unknown) => {
+        if (subs.delete(id) && !closing) post({ t: 'end', id, error: errorToWire(e) });
+      },
+    );
+  }
+
+  async function close(db: KoruDelta | undefined): Promise<void> {
+    closing = true;
+    for (const s of subs.values()) s.unsubscribe();
+    subs.clear();
+    // Every call already received is answered first: the tab relays those answers
+    // before it tells the other tabs it is gone.
+    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+    try {
+      await db?.close();
+    } finally {
+      post({ t: 'closed' });
+    }
+  }
+
+  port.onmessage = (event: MessageEvent): void => {
+    const m = event.data as ToWorker;
+    if (m.t === 'open') {
+      void open(m);
+      return;
+    }
+    if (m.t === 'close') {
+      void close(db);
+      return;
+    }
+    if (db === undefined || closing) {
+      // The tab sends nothing before `ready` nor after `close`; answer anyway.
+      if (m.t === 'call') post({ t: 'error', id: m.id, error: errorToWire(new TypeError('the database is not open')), seq: 0 });
+      return;
+    }
+    if (m.t === 'call') call(db, m.id, m.method, m.args);
+    else if (m.t === 'sub') subscribe(db, m.id, m.spec);
+    else if (m.t === 'unsub') {
+      const s = subs.get(m.id);
+      subs.delete(m.id);
+      s?.unsubscribe();
+    }
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * The database worker (built as `dist/browser-worker.js`, one self-contained ES module):
+ * the tab that owns a browser database starts it, and it runs the engine on the
+ * origin's private file system (sync access handles exist only in dedicated workers),
+ * or on IndexedDB where that is missing (@koru/storage/browser's `openBrowserAdapter`).
+ */
+import { openBrowserAdapter } from '@koru/storage/browser';
+import { serveDatabase, type WorkerPort } from './worker-serve.js';
+
+serveDatabase(globalThis as unknown as WorkerPort, (path, options) => openBrowserAdapter(path, options));

@@ -1,0 +1,503 @@
+/**
+ * A {@link StorageDirectory} in the Origin Private File System, through synchronous
+ * access handles: the browser's fast durable backend. Only in a dedicated worker (sync
+ * access handles exist nowhere else).
+ *
+ * OPFS's directory operations (create, remove, rename a file) are asynchronous, but the
+ * engine's directory is synchronous. So the directory is an *access-handle pool* (the
+ * design of wa-sqlite's OPFSAccessHandlePoolVFS): a set of OPFS files `pool-NNNNNN`,
+ * each held open with a sync access handle for the directory's lifetime. Each pool file
+ * is a slot: a 512-byte header naming the logical file it holds (pool-header.ts), then
+ * that file's bytes. A slot whose header is empty or invalid is free. Every logical
+ * operation is then synchronous:
+ * - create: a free slot gets a header claiming the name (flushed) and empty content;
+ * - remove: the slot is truncated to nothing (free), flushed;
+ * - writeAtomic: the bytes go into a free slot's content (flushed), then its header
+ *   claims the name with a higher generation (flushed), then the old slot is freed. A
+ *   crash leaves the old file (new header not written, or torn: it fails its CRC) or the
+ *   new one (of two claims, the higher generation wins at open).
+ * The handles are exclusive: a second opener (another tab's worker) fails with
+ * DATABASE_LOCKED. The pool grows in the background when free slots run low, and before
+ * each flush or merge by as many files as it may create ({@link reserve}, called by
+ * DirectoryAdapter).
+ *
+ * A file removed or replaced while open stays readable through its open handles (as on
+ * POSIX): its header is cleared at once, its slot is freed at the last close.
+ */
+import { InvalidArgumentError } from '@koru/engine';
+import { IoError } from '../errors.js';
+import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
+import { opfsRoot, lockedError, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
+import { decodePoolHeader, encodePoolHeader, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
+import { pathParts } from './paths.js';
+
+/** Options of {@link OpfsDirectory.open}. */
+export interface OpfsDirectoryOptions {
+  /** Free slots kept ahead: below this many, the pool grows in the background (default 16). */
+  readonly lowWater?: number;
+  /** Pool files added at a time (default 16). */
+  readonly growBy?: number;
+}
+
+/** The OPFS directory every database lives under. */
+export const OPFS_ROOT_DIR = 'koru';
+const POOL_FILE = /^pool-(\d{6})$/;
+const ZERO_HEADER = new Uint8Array(POOL_HEADER_BYTES);
+
+/** One pool file (internal: exported for the directory's own file objects' signatures). */
+export interface Slot {
+  readonly fileName: string;
+  readonly handle: SyncAccessHandle;
+  /** The logical file it holds (undefined: free, or unlinked). */
+  name: string | undefined;
+  /** Bytes of content (after the header). */
+  size: number;
+  /** Bytes of the pool file itself (0 after a free's truncation). */
+  raw: number;
+  /** Open {@link RandomAccessFile}s on it. */
+  refs: number;
+  /** Removed or replaced while open: freed at the last close. */
+  unlinked: boolean;
+}
+
+class OpfsFile implements RandomAccessFile {
+  #closed = false;
+  constructor(
+    readonly name: string,
+    readonly slot: Slot,
+    readonly writable: boolean,
+    readonly dir: OpfsDirectory,
+  ) {}
+
+  size(): number {
+    return this.slot.size;
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    this.#check();
+    const end = Math.min(this.slot.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    const buf = new Uint8Array(end - offset);
+    let n: number;
+    try {
+      n = this.slot.handle.read(buf, { at: POOL_HEADER_BYTES + offset });
+    } catch (e) {
+      throw storageError(`reading ${this.dir.location}/${this.name}`, this.name, e);
+    }
+    return n === buf.length ? buf : buf.subarray(0, n);
+  }
+
+  append(bytes: Uint8Array): number {
+    this.#check(true);
+    const s = this.slot;
+    const at = s.size;
+    let n = 0;
+    try {
+      n = s.handle.write(bytes, { at: POOL_HEADER_BYTES + at });
+    } catch (e) {
+      this.#cutBack(at);
+      throw storageError(`appending ${bytes.length} bytes to ${this.dir.location}/${this.name}`, this.name, e);
+    }
+    if (n !== bytes.length) {
+      this.#cutBack(at);
+      throw new IoError(`appending to ${this.dir.location}/${this.name}: ${n} of ${bytes.length} bytes written; nothing was stored`, undefined, { file: this.name });
+    }
+    s.size = at + n;
+    s.raw = POOL_HEADER_BYTES + s.size;
+    return at;
+  }
+
+  sync(): void {
+    this.#check();
+    try {
+      this.slot.handle.flush();
+    } catch (e) {
+      throw storageError(`syncing ${this.dir.location}/${this.name}`, this.name, e);
+    }
+  }
+
+  truncate(length: number): void {
+    this.#check(true);
+    const s = this.slot;
+    if (length >= s.size) return;
+    try {
+      s.handle.truncate(POOL_HEADER_BYTES + length);
+    } catch (e) {
+      throw storageError(`truncating ${this.dir.location}/${this.name}`, this.name, e);
+    }
+    s.size = length;
+    s.raw = POOL_HEADER_BYTES + length;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.dir.release(this.slot);
+  }
+
+  /** A failed append leaves nothing: what it may have written is cut (best effort; the caller cuts again). */
+  #cutBack(at: number): void {
+    try {
+      this.slot.handle.truncate(POOL_HEADER_BYTES + at);
+    } catch {
+      // The engine truncates to the same point after a failed append and reports that failure.
+    }
+  }
+
+  #check(write = false): void {
+    if (this.#closed) throw new IoError(`${this.dir.location}/${this.name} is closed`, undefined, { file: this.name });
+    this.dir.checkOpen();
+    if (write && !this.writable) throw new IoError(`${this.dir.location}/${this.name} is open for reading only`, undefined, { file: this.name });
+  }
+}
+
+function missing(location: string, name: string): IoError {
+  return new IoError(`${location}/${name} does not exist`, undefined, { code: 'ENOENT', file: name });
+}
+
+/** A database directory in OPFS, as a pool of sync access handles (see the module doc). */
+export class OpfsDirectory implements StorageDirectory {
+  readonly location: string;
+  readonly #dir: OpfsDirectoryHandle;
+  readonly #slots: Slot[] = [];
+  readonly #names = new Map<string, Slot>();
+  readonly #free: Slot[] = [];
+  readonly #lowWater: number;
+  readonly #growBy: number;
+  #nextIndex = 0;
+  #generation = 1;
+  #growing: Promise<void> | undefined;
+  #growError: unknown;
+  #closed = false;
+
+  private constructor(location: string, dir: OpfsDirectoryHandle, options: OpfsDirectoryOptions) {
+    this.location = location;
+    this.#dir = dir;
+    this.#lowWater = options.lowWater ?? 16;
+    this.#growBy = options.growBy ?? 16;
+    for (const [k, v] of [['lowWater', this.#lowWater], ['growBy', this.#growBy]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1 || v > 1024) throw new InvalidArgumentError(`${k} must be an integer from 1 to 1024, not ${String(v)}`);
+    }
+  }
+
+  /**
+   * Opens (creating it if needed) the database directory `koru/<path>` of this origin's
+   * OPFS and takes every pool file's sync access handle.
+   * @throws INVALID_ARGUMENT for a bad path; DATABASE_LOCKED when another tab or worker
+   *   holds it; IO_ERROR where OPFS or sync access handles are missing (not a dedicated worker)
+   */
+  static async open(path: string, options: OpfsDirectoryOptions = {}): Promise<OpfsDirectory> {
+    const parts = pathParts(path);
+    const location = `opfs:${OPFS_ROOT_DIR}/${parts.join('/')}`;
+    let dir: OpfsDirectoryHandle;
+    try {
+      dir = await opfsRoot();
+      for (const p of [OPFS_ROOT_DIR, ...parts]) dir = await dir.getDirectoryHandle(p, { create: true });
+    } catch (e) {
+      throw storageError(`cannot open the OPFS directory ${location}`, location, e);
+    }
+    const d = new OpfsDirectory(location, dir, options);
+    try {
+      await d.#load();
+      await d.reserve(d.#lowWater);
+    } catch (e) {
+      await d.close();
+      throw e;
+    }
+    return d;
+  }
+
+  /** Takes every pool file's handle and reads the headers; two claims of one name: the higher generation wins. */
+  async #load(): Promise<void> {
+    const files: string[] = [];
+    try {
+      for await (const name of this.#dir.keys()) if (POOL_FILE.test(name)) files.push(name);
+    } catch (e) {
+      throw storageError(`cannot list ${this.location}`, this.location, e);
+    }
+    files.sort();
+    const claims = new Map<string, { slot: Slot; generation: number }>();
+    const header = new Uint8Array(POOL_HEADER_BYTES);
+    for (const fileName of files) {
+      const slot = await this.#openSlot(fileName);
+      this.#nextIndex = Math.max(this.#nextIndex, Number(POOL_FILE.exec(fileName)![1]) + 1);
+      let h;
+      try {
+        h = slot.raw >= POOL_HEADER_BYTES && slot.handle.read(header, { at: 0 }) === POOL_HEADER_BYTES ? decodePoolHeader(header) : undefined;
+      } catch (e) {
+        throw storageError(`cannot read ${this.location}/${fileName}`, fileName, e);
+      }
+      if (h === undefined) {
+        this.#free.push(slot);
+        continue;
+      }
+      this.#generation = Math.max(this.#generation, h.generation + 1);
+      const other = claims.get(h.name);
+      if (other !== undefined && other.generation > h.generation) {
+        this.#freeSlot(slot);
+        continue;
+      }
+      if (other !== undefined) this.#freeSlot(other.slot);
+      claims.set(h.name, { slot, generation: h.generation });
+      slot.name = h.name;
+      slot.size = slot.raw - POOL_HEADER_BYTES;
+      this.#names.set(h.name, slot);
+    }
+  }
+
+  /** Opens pool file `fileName` (created if absent) with its sync access handle. */
+  async #openSlot(fileName: string, create = false): Promise<Slot> {
+    let handle: SyncAccessHandle;
+    try {
+      const fh = await this.#dir.getFileHandle(fileName, { create });
+      handle = await fh.createSyncAccessHandle();
+    } catch (e) {
+      throw lockedError(this.location, e) ?? storageError(`cannot open ${this.location}/${fileName}`, fileName, e);
+    }
+    const slot: Slot = { fileName, handle, name: undefined, size: 0, raw: 0, refs: 0, unlinked: false };
+    this.#slots.push(slot);
+    try {
+      slot.raw = handle.getSize();
+    } catch (e) {
+      throw storageError(`cannot read the size of ${this.location}/${fileName}`, fileName, e);
+    }
+    return slot;
+  }
+
+  /**
+   * Resolves once at least `files` slots are free (more pool files created and opened if
+   * needed), so that many files can then be created synchronously.
+   */
+  async reserve(files: number): Promise<void> {
+    this.checkOpen();
+    while (this.#free.length < files) {
+      if (this.#growing !== undefined) await this.#growing;
+      else await this.#grow(Math.max(this.#growBy, files - this.#free.length));
+      this.checkOpen();
+      if (this.#growError !== undefined) {
+        const e = this.#growError;
+        this.#growError = undefined;
+        throw e;
+      }
+    }
+  }
+
+  /** Adds `count` pool files; one grow at a time. */
+  #grow(count: number): Promise<void> {
+    const run = (async () => {
+      for (let i = 0; i < count && !this.#closed; i++) {
+        const fileName = `pool-${String(this.#nextIndex++).padStart(6, '0')}`;
+        this.#free.push(await this.#openSlot(fileName, true));
+      }
+    })()
+      .catch((e: unknown) => {
+        this.#growError = e;
+      })
+      .finally(() => (this.#growing = undefined));
+    this.#growing = run;
+    return run;
+  }
+
+  /** Free slots now (free pool files not yet taken). */
+  get freeSlots(): number {
+    return this.#free.length;
+  }
+
+  /** Pool files held open. */
+  get poolSize(): number {
+    return this.#slots.length;
+  }
+
+  open(name: string, mode: OpenMode): RandomAccessFile {
+    this.checkOpen();
+    let slot = this.#names.get(name);
+    if (mode === 'create') {
+      if (slot !== undefined) throw new IoError(`${this.location}/${name} already exists`, undefined, { code: 'EEXIST', file: name });
+      const header = encodePoolHeader(name, this.#generation);
+      slot = this.#take(name);
+      try {
+        // Stale content of the slot's previous life must be gone before the header claims it.
+        if (slot.raw > 0) {
+          slot.handle.truncate(0);
+          slot.handle.flush();
+          slot.raw = 0;
+        }
+        this.#writeAll(slot, header, 0);
+        slot.handle.flush();
+      } catch (e) {
+        this.#free.push(slot);
+        throw storageError(`cannot create ${this.location}/${name}`, name, e);
+      }
+      this.#generation++;
+      slot.raw = POOL_HEADER_BYTES;
+      slot.size = 0;
+      slot.name = name;
+      this.#names.set(name, slot);
+    } else if (slot === undefined) throw missing(this.location, name);
+    slot.refs++;
+    return new OpfsFile(name, slot, mode !== 'read', this);
+  }
+
+  list(): string[] {
+    return [...this.#names.keys()].sort();
+  }
+
+  exists(name: string): boolean {
+    return this.#names.has(name);
+  }
+
+  remove(name: string): void {
+    this.checkOpen();
+    const slot = this.#names.get(name);
+    if (slot === undefined) return;
+    this.#names.delete(name);
+    this.#unlink(slot, name);
+  }
+
+  writeAtomic(name: string, bytes: Uint8Array): void {
+    this.checkOpen();
+    const header = encodePoolHeader(name, this.#generation);
+    const slot = this.#take(name);
+    try {
+      if (slot.raw > 0) slot.handle.truncate(0);
+      // The header region stays zero (a free slot) until the content is flushed.
+      this.#writeAll(slot, ZERO_HEADER, 0);
+      this.#writeAll(slot, bytes, POOL_HEADER_BYTES);
+      slot.handle.flush();
+      this.#writeAll(slot, header, 0);
+      slot.handle.flush();
+    } catch (e) {
+      try {
+        this.#freeSlot(slot);
+      } catch {
+        // Left out of use; the replacement's own failure is the one to report.
+      }
+      throw storageError(`cannot replace ${this.location}/${name}`, name, e);
+    }
+    this.#generation++;
+    slot.raw = POOL_HEADER_BYTES + bytes.length;
+    slot.size = bytes.length;
+    slot.name = name;
+    const old = this.#names.get(name);
+    this.#names.set(name, slot);
+    if (old === undefined) return;
+    try {
+      this.#unlink(old, name);
+    } catch {
+      // The replacement stands (its generation is higher, so it wins at the next open, which
+      // frees the old slot); the old slot stays out of use until then.
+    }
+  }
+
+  readAll(name: string): Uint8Array | undefined {
+    this.checkOpen();
+    const slot = this.#names.get(name);
+    if (slot === undefined) return undefined;
+    const buf = new Uint8Array(slot.size);
+    try {
+      const n = slot.handle.read(buf, { at: POOL_HEADER_BYTES });
+      return n === buf.length ? buf : buf.subarray(0, n);
+    } catch (e) {
+      throw storageError(`reading ${this.location}/${name}`, name, e);
+    }
+  }
+
+  /**
+   * Nothing left to do: every creation, removal and replacement flushed the pool file it
+   * changed before returning, and the set of pool files itself only changes by growth,
+   * whose new files are free slots (a crash losing one loses nothing).
+   */
+  syncDirectory(): void {
+    this.checkOpen();
+  }
+
+  /** The origin's storage use and quota (navigator.storage.estimate()). */
+  async estimate(): Promise<{ usage: number; quota: number }> {
+    return browserEstimate();
+  }
+
+  /** Closes every pool file's handle (a grow under way finishes first). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#growing !== undefined) await this.#growing;
+    for (const s of this.#slots) {
+      try {
+        s.handle.close();
+      } catch {
+        // Closing goes on: the handle is released with the worker anyway.
+      }
+    }
+    this.#slots.length = 0;
+    this.#names.clear();
+    this.#free.length = 0;
+  }
+
+  /** @internal A RandomAccessFile let go of `slot`: an unlinked slot is freed at its last close. */
+  release(slot: Slot): void {
+    if (--slot.refs > 0 || !slot.unlinked || this.#closed) return;
+    slot.unlinked = false;
+    this.#freeSlot(slot);
+  }
+
+  /** @internal Throws once the directory is closed. */
+  checkOpen(): void {
+    if (this.#closed) throw new IoError(`${this.location} is closed`);
+  }
+
+  /** A free slot for `name`; the pool grows in the background when few are left. */
+  #take(name: string): Slot {
+    nameBytes(name);
+    const slot = this.#free.pop();
+    if (this.#free.length < this.#lowWater && this.#growing === undefined && !this.#closed) void this.#grow(this.#growBy);
+    if (slot === undefined) {
+      const why = this.#growError === undefined ? 'it is still growing' : `growing it failed: ${String((this.#growError as Error)?.message ?? this.#growError)}`;
+      throw new IoError(`cannot create ${this.location}/${name}: no free file slot in the OPFS pool (${this.#slots.length} files; ${why})`, this.#growError, { file: name });
+    }
+    return slot;
+  }
+
+  /** Drops `name`'s claim on `slot`: freed now, or at its last close while open (readable till then). */
+  #unlink(slot: Slot, name: string): void {
+    slot.name = undefined;
+    if (slot.refs === 0) {
+      this.#freeSlot(slot, name);
+      return;
+    }
+    try {
+      this.#writeAll(slot, ZERO_HEADER, 0);
+      slot.handle.flush();
+    } catch (e) {
+      throw storageError(`cannot remove ${this.location}/${name}`, name, e);
+    }
+    slot.unlinked = true;
+  }
+
+  /** Truncates `slot` to nothing (no header: free) and returns it to the free list. */
+  #freeSlot(slot: Slot, name = slot.fileName): void {
+    try {
+      slot.handle.truncate(0);
+      slot.handle.flush();
+    } catch (e) {
+      // Not freed: the slot stays out of use (its header may still claim the name on disk,
+      // which a later open would then find again).
+      throw storageError(`cannot remove ${this.location}/${name}`, name, e);
+    }
+    slot.raw = 0;
+    slot.size = 0;
+    slot.name = undefined;
+    this.#free.push(slot);
+  }
+
+  #writeAll(slot: Slot, bytes: Uint8Array, at: number): void {
+    const n = slot.handle.write(bytes, { at });
+    if (n !== bytes.length) throw new IoError(`${this.location}/${slot.fileName}: ${n} of ${bytes.length} bytes written`, undefined, { file: slot.fileName });
+  }
+}
+
+/** `navigator.storage.estimate()` as two numbers (0 where unknown). */
+export async function browserEstimate(): Promise<{ usage: number; quota: number }> {
+  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ usage?: number; quota?: number }> } } }).navigator?.storage;
+  if (typeof storage?.estimate !== 'function') return { usage: 0, quota: 0 };
+  const e = await storage.estimate();
+  return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
+}

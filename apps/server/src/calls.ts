@@ -2,7 +2,7 @@
  * The calls of the WebSocket protocol: a `KoruDelta` method name and its positional
  * arguments as JSON (PROTOCOL.md). Only these names can be called.
  */
-import { InvalidArgumentError, type KoruDelta } from '@koru/delta';
+import { InvalidArgumentError, serveSyncPull, serveSyncPush, type KoruDelta } from '@koru/delta';
 
 type Call = (db: KoruDelta, params: readonly unknown[]) => unknown;
 
@@ -39,6 +39,9 @@ export const CALLS: ReadonlyMap<string, Call> = new Map<string, Call>([
   ['retention', (db, a) => db.retention(p(a)[0])],
   ['retentionPolicies', (db) => db.retentionPolicies()],
   ['purge', (db, a) => db.purge(p(a)[0], p(a)[1])],
+  // Local-first sync (KoruDelta.sync): versions after a seq, and versions merged by the cluster's rule.
+  ['syncPull', (db, a) => serveSyncPull(db.storage, a[0], a[1])],
+  ['syncPush', (db, a) => serveSyncPush(db.storage, a[0])],
   ['seq', (db) => db.seq],
   ['nodeId', (db) => db.nodeId],
 ]);

@@ -24,7 +24,7 @@ import { closedError } from './errors.js';
 import { exportStream, exportUrl, type ExportOptions, type ExportTarget } from './export-stream.js';
 import { defaultWebSocket, type WebSocketConstructor } from './platform.js';
 import { changeIterator, Subscriptions } from './subscription.js';
-import type { DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionOf } from './types.js';
+import type { DiffOptions, PutManyItem, SyncPullOptions, SyncPullResult, SyncPushResult, TimeInput, VersionDiff, VersionOf } from './types.js';
 import { filterArg, jsonValue, optionsArg, params, queryArg, shaped, timeArg, type Shape } from './wire.js';
 
 /** Backoff between reconnect attempts. */
@@ -438,6 +438,36 @@ export class KoruClient {
    */
   purge(namespace: string, key: string): Promise<PurgeResult> {
     return this.#invoke('purge', () => params(namespace, key), 'frozen', WRITE);
+  }
+
+  /**
+   * The versions the server committed after its seq `since`, in its commit order, each
+   * with its `seq` and every field of a version (local-first sync: `KoruDelta.sync`
+   * pulls with it). At most `options.limit` (≤ 1,000) and about 4 MiB of them; `next`
+   * is where to continue, `head` the server's last seq (caught up once `next` reaches
+   * it). Never the reserved namespace `_koru`. Versions retention or a purge removed
+   * are skipped, and `prunedThrough` says so.
+   * @throws INVALID_ARGUMENT (since not a non-negative integer, bad options), INVALID_NAMESPACE
+   */
+  syncPull(since: number, options: SyncPullOptions = {}): Promise<SyncPullResult> {
+    return this.#invoke<SyncPullResult>('syncPull', () => [since, options], 'plain', READ).then((r) => {
+      this.#conn.noteSeq(r?.head);
+      return r;
+    });
+  }
+
+  /**
+   * Merges versions into the server as cluster replication does: a version stored there
+   * already is skipped (so a push may be repeated, and is retried after a lost
+   * connection), the clock order picks each key's head, and a version whose predecessor
+   * the server lacks comes back by id in `orphans` (push the predecessor, then it again).
+   * At most 1,000 versions a call. Nothing of the batch is stored when one is refused.
+   * @throws INVALID_ARGUMENT (a version whose id does not match its fields, a bad item),
+   *   INVALID_NAMESPACE (`_koru`, a bad name), LIMIT_EXCEEDED (too many), CLOCK_SKEW
+   *   (stamped over 10 minutes ahead of the server's clock)
+   */
+  syncPush(versions: readonly ImportedVersion[]): Promise<SyncPushResult> {
+    return this.#invoke('syncPush', () => [versions], 'plain', READ);
   }
 
   /**

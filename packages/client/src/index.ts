@@ -8,7 +8,7 @@ export { KoruClient, type ConnectOptions, type ReconnectOptions, type PutOptions
 export type { ExportOptions } from './export-stream.js';
 export { PROTOCOL_VERSION, type ConnectionState } from './connection.js';
 export { registerWebSocket, type WebSocketConstructor, type WebSocketLike } from './platform.js';
-export type { DiffChange, DiffOptions, PutManyItem, TimeInput, VersionDiff, VersionOf, VersionRef } from './types.js';
+export type { DiffChange, DiffOptions, PutManyItem, SyncPullOptions, SyncPullResult, SyncPushResult, TimeInput, VersionDiff, VersionOf, VersionRef } from './types.js';
 export {
   KoruError,
   ErrorCodes,
@@ -46,6 +46,7 @@ export type {
   ImportedVersion,
   PurgeResult,
   RetentionPolicy,
+  SeqVersion,
   StorageStats,
   Version,
   VerifyProblem,

@@ -4,7 +4,7 @@
  * `KoruClient` is assignable to the matching part of `KoruDelta`.
  */
 import type { JsonValue } from '@koru/engine';
-import type { PutItem, Version } from '@koru/storage';
+import type { PutItem, SeqVersion, Version } from '@koru/storage';
 
 /**
  * A {@link Version} whose `value` has the document type `T` the caller names
@@ -48,3 +48,33 @@ export interface VersionDiff {
 
 /** An item of `putMany`. */
 export type PutManyItem = PutItem;
+
+/** Options of the server's `syncPull` call. */
+export interface SyncPullOptions {
+  /** Only versions of these namespaces (default: all but the reserved `_koru`). */
+  readonly namespaces?: readonly string[];
+  /** Most versions in the answer (default and most: the server's limit, 1,000). */
+  readonly limit?: number;
+}
+
+/** The server's answer to `syncPull(since, options)`. */
+export interface SyncPullResult {
+  /** Versions committed on the server after `since`, in its seq order, each with that `seq`. */
+  readonly versions: readonly SeqVersion[];
+  /** Pull from here next: the server looked at every change through it. */
+  readonly next: number;
+  /** The server's last seq when it answered: caught up once `next` reaches it. */
+  readonly head: number;
+  /** Set when versions retention or a purge removed were skipped: the greatest such seq. */
+  readonly prunedThrough?: number;
+}
+
+/** The server's answer to `syncPush(versions)`. */
+export interface SyncPushResult {
+  /** How many of the versions were stored now. */
+  readonly applied: number;
+  /** How many were stored there already (skipped). */
+  readonly duplicates: number;
+  /** The ids of versions not stored because their predecessor is unknown to the server. */
+  readonly orphans: readonly string[];
+}

@@ -118,3 +118,19 @@ export {
   type RetentionPolicy,
   type PurgeResult,
 } from '@koru/storage';
+export {
+  syncPull as serveSyncPull,
+  syncPush as serveSyncPush,
+} from './sync/serve.js';
+export {
+  MAX_SYNC_PULL_VERSIONS,
+  MAX_SYNC_PULL_BYTES,
+  MAX_SYNC_PUSH_VERSIONS,
+  type SyncHandle,
+  type SyncOptions,
+  type SyncStartOptions,
+  type SyncStatus,
+  type SyncPullOptions,
+  type SyncPullResult,
+  type SyncPushResult,
+} from './sync/types.js';

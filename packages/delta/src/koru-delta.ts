@@ -53,6 +53,8 @@ import {
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory, sharedDatabaseOpener, type WorkerSource } from './platform.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
+import { checkSyncOptions, checkSyncUrl, startSync } from './sync/index.js';
+import type { SyncHandle, SyncOptions, SyncStartOptions, SyncStatus } from './sync/types.js';
 
 /** Options of {@link KoruDelta.start}. All optional. */
 export interface StartOptions {
@@ -97,6 +99,11 @@ export interface StartOptions {
   readonly now?: () => number;
   /** Told about recoveries (a torn log tail cut off). Default: console.warn. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Keep this database in step with a server, both ways, from the start (see
+   * {@link KoruDelta.sync}). (`sync` names the durability policy.)
+   */
+  readonly syncWith?: SyncStartOptions;
 }
 
 /** How many nodes must hold a write before it resolves: this one, a majority of the cluster, or every member. */
@@ -231,6 +238,7 @@ export class KoruDelta {
   readonly #indexes: IndexSet;
   readonly #views: ViewSet;
   #replicator: Replicator | undefined;
+  #sync: SyncHandle | undefined;
 
   /**
    * `undefined` only for a subclass that forwards every method elsewhere (the browser's
@@ -314,6 +322,10 @@ export class KoruDelta {
       throw e;
     }
     for (const p of db.problems) warn(`koru: ${p.message}; skipped (drop it with ${p.kind === 'view' ? 'deleteView' : 'dropIndex'})`);
+    if (options.syncWith !== undefined) {
+      const { url, ...rest } = options.syncWith;
+      await db.sync(url, rest);
+    }
     return db;
   }
 
@@ -709,8 +721,39 @@ export class KoruDelta {
     return this.#s.importVersions(versions, { checkSystemRecord: checkDefinitionRecord });
   }
 
-  /** Finishes queued writes, flushes and closes. Later calls fail with CLOSED. */
+  /**
+   * Keeps this database and the server at `url` in step, both ways, over its WebSocket
+   * protocol: local writes are pushed (on each commit), the server's pulled (on each
+   * change of its feed), from cursors persisted in the store (per server node), so a
+   * restart resumes where it was. Offline, writes go on locally and are pushed at
+   * reconnect. Merges follow the cluster's rule: duplicates skipped, clock order picks
+   * each key's head, history the union, the same version ids everywhere. Resolves at
+   * once (connecting goes on in the background: watch `status.online`). `close()` stops it.
+   * @throws INVALID_ARGUMENT (a bad URL or option, or a sync already running),
+   *   INVALID_NAMESPACE (a bad or reserved namespace in `namespaces`), CLOSED
+   */
+  async sync(url: string, options: SyncOptions = {}): Promise<SyncHandle> {
+    if (this.#sync !== undefined) throw new InvalidArgumentError('this database is syncing already: stop() that sync first');
+    // Checked before the store, so a bad call says what is wrong even on a closed database.
+    checkSyncUrl(url);
+    checkSyncOptions(options ?? {});
+    // CLOSED on a closed database (reading the cursors checks it).
+    this.#s.localState('koru.sync/');
+    const handle = startSync(this.#s, url, options, () => {
+      if (this.#sync === handle) this.#sync = undefined;
+    });
+    this.#sync = handle;
+    return handle;
+  }
+
+  /** The running sync's status (see {@link KoruDelta.sync}); undefined without one. */
+  get syncStatus(): SyncStatus | undefined {
+    return this.#sync?.status;
+  }
+
+  /** Stops the sync (if any), finishes queued writes, flushes and closes. Later calls fail with CLOSED. */
   async close(): Promise<void> {
+    await this.#sync?.stop();
     return this.#s.close();
   }
 }
@@ -741,6 +784,10 @@ function checkOptions(o: StartOptions): void {
   if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
   if (o.worker !== undefined && typeof o.worker !== 'string' && typeof o.worker !== 'function' && !(o.worker instanceof URL)) {
     throw new InvalidArgumentError('worker must be a URL, a URL string or a function creating the Worker');
+  }
+  if (o.syncWith !== undefined) {
+    checkSyncOptions(o.syncWith, ['url']);
+    checkSyncUrl((o.syncWith as { url?: unknown }).url);
   }
 }
 

@@ -5,6 +5,9 @@
 import { installNodeHash } from '@koru/engine/node';
 import { FileAdapter, installNodeChecksum } from '@koru/storage/node';
 import { registerPathAdapter } from './platform.js';
+// Registers the `ws` package's WebSocket for sync (Node 20 has no global one): the
+// Node entry of @koru/client does it on import.
+import '@koru/client';
 
 installNodeHash();
 installNodeChecksum();

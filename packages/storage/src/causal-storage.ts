@@ -42,6 +42,7 @@ import { CheckpointReceiver, StoreNotEmptyError, takeCheckpoint, type Checkpoint
 import { DEFAULT_SCAN_CACHE_BYTES } from './storage-options.js';
 import type { Change, RecoveryReport, StorageStats, Version, VerifyReport } from './types.js';
 import { verifyVersions } from './version-verify.js';
+import { readLocalState, writeLocalState } from './local-state.js';
 import { RetentionPolicies, type RetentionPolicy } from './retention.js';
 import { purgeBelow, type PurgeResult } from './purge.js';
 import { dropUnsharedValues } from './purge-values.js';
@@ -571,6 +572,25 @@ export class CausalStorage {
   get prunedThroughSeq(): number {
     this.#ctx.checkOpen();
     return prunedThroughSeq(this.#ctx.tree);
+  }
+
+  // ---- local state (see local-state.ts) -------------------------------------------
+
+  /**
+   * Stores `value` (any JSON value; `undefined` removes it) under `name` as this store's
+   * own state: not a version, never replicated, exported or in a checkpoint's history
+   * (a layer's bookkeeping, such as a sync's cursors). Durable as a write, not synced on its own.
+   * @throws INVALID_ARGUMENT for a bad name, a value with no JSON form or over 64 KiB
+   */
+  setLocalState(name: string, value: unknown): void {
+    this.#ctx.checkWritable();
+    writeLocalState(this.#ctx.tree, name, value);
+  }
+
+  /** The state stored under `name` by {@link setLocalState} (undefined when none). */
+  localState(name: string): unknown {
+    this.#ctx.checkOpen();
+    return readLocalState(this.#ctx.tree, name);
   }
 
   // ---- copying by files (see checkpoint.ts) -----------------------------------

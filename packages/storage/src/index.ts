@@ -47,5 +47,7 @@ export { LsmTree, type LsmTreeOptions, type LsmStats, type LsmCursor, type LsmRe
 export { InlineMergeRunner, type MergeRunner } from './lsm/merge-runner.js';
 export { VersionStore, VERSION_TREE_WRITER, type NewVersion, type VersionStoreOptions } from './version-store.js';
 export { validatePolicy, KEEP_ALL, type RetentionPolicy } from './retention.js';
+export { MAX_LOCAL_STATE_NAME, MAX_LOCAL_STATE_BYTES } from './local-state.js';
+export { committedAfter, utf8Length, DEFAULT_MAX_SCAN, type CommittedAfter, type CommittedAfterOptions, type SeqVersion } from './sync-reads.js';
 export type { PurgeResult } from './purge.js';
 export type { MergeFilterHook } from './lsm/lsm-tree.js';

@@ -4,12 +4,14 @@
 import { codeOnly, moduleGraph, nodeImports, packageDirOf, pickExport, readPackageJson, resolveExport, specifiers, spawnNode, exportTargets, typesProblems } from '@koru/vitest-preset/package-checks';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { startServer, stopAllServers } from './support.js';
 
-const root = packageDirOf(import.meta.url);
+// These tests live outside @koru/client (which cannot depend on the database packages
+// for its tests: @koru/delta depends on it), and check its published shape there.
+const root = resolve(packageDirOf(import.meta.url), '../../packages/client');
 const pkg = readPackageJson(root);
 const requireHere = createRequire(join(root, 'package.json'));
 

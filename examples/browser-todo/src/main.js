@@ -8,8 +8,8 @@ const server = params.get('server') ?? 'ws://127.0.0.1:7878';
 const token = params.get('token') ?? undefined;
 
 const $ = (id) => document.getElementById(id);
-const { db, link } = await openTodos({ server, token });
-globalThis.todoApp = { db, link };
+const { db, link, syncError } = await openTodos({ server, token });
+globalThis.todoApp = { db, link, syncError };
 
 /** The time-travel slider's stops; the last one is "now". */
 let stops = [];
@@ -89,7 +89,7 @@ $('add').addEventListener('submit', async (e) => {
 
 // Every change, from this tab, another tab or the server, re-renders the list.
 db.subscribe({ namespace: NAMESPACE }, rerender);
-describeSync(link, (state, text) => {
+describeSync(link, syncError, (state, text) => {
   const status = $('status');
   status.dataset.state = state;
   status.textContent = text;

@@ -7,13 +7,20 @@ import { KoruDelta } from '@koru/delta';
 export const NAMESPACE = 'todos';
 
 /**
- * Opens the database and starts syncing it with `server` (a ws:// URL).
+ * Opens the database and starts syncing it with `server` (a ws:// URL). A sync that
+ * cannot start (a bad URL, say) leaves the list working locally: `link` is then
+ * undefined and `syncError` says why.
  * @param {{ server: string, token?: string }} options
  */
 export async function openTodos({ server, token }) {
   const db = await KoruDelta.start({ path: 'browser-todo' });
-  const link = await db.sync(server, { namespaces: [NAMESPACE], ...(token ? { token } : {}) });
-  return { db, link };
+  try {
+    const link = await db.sync(server, { namespaces: [NAMESPACE], ...(token ? { token } : {}) });
+    return { db, link, syncError: undefined };
+  } catch (e) {
+    console.error('sync did not start:', e);
+    return { db, link: undefined, syncError: e };
+  }
 }
 
 /** A new todo's key: time first, so keys sort roughly by creation. */

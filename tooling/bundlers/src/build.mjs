@@ -41,12 +41,17 @@ export async function buildApp(bundler, outDir, { appDir = APP_DIR } = {}) {
   }
   if (bundler === 'esbuild') {
     const { build } = await import('esbuild');
-    // esbuild bundles the page, but leaves `new URL('./browser-worker.js', import.meta.url)`
-    // as it is: the worker must sit next to the page's bundle under that name. It is built
-    // as a second entry point (bundled too, so it needs nothing else from node_modules).
+    // esbuild bundles the page but leaves `new URL('./browser-worker.js', import.meta.url)`
+    // as it is, so the worker must sit next to the page's bundle under that name. The
+    // documented step: the worker file as a second entry point, names flattened, i.e.
+    //   esbuild main.js node_modules/@koru/delta/dist/browser-worker.js --bundle --minify
+    //     --format=esm --outdir=dist --entry-names=[name]
+    // (copying the file there, or passing `start({ path, worker: url })`, works as well).
     const worker = deltaWorkerFile();
+    if (worker === undefined) throw new Error('@koru/delta has no dist/browser-worker.js: build it first');
     await build({
-      entryPoints: [{ in: join(appDir, 'main.js'), out: 'main' }, ...(worker ? [{ in: worker, out: 'browser-worker' }] : [])],
+      entryPoints: [join(appDir, 'main.js'), worker],
+      entryNames: '[name]',
       bundle: true,
       format: 'esm',
       platform: 'browser',

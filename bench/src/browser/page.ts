@@ -255,15 +255,16 @@ async function fill(subject: Subject, name: string, keys: number, versions: numb
  * Opens the database `name` (filled by `fill` in another page) and reads the current
  * version of one key: the time a reloaded app waits before it can show data.
  */
-async function openFirstGet(subject: Subject, name: string, key: string): Promise<{ readonly ms: number; readonly v: number | undefined }> {
+async function openFirstGet(subject: Subject, name: string, key: string): Promise<{ readonly ms: number; readonly openMs?: number; readonly v: number | undefined }> {
   const t0 = performance.now();
   let value: Doc | undefined;
   if (subject === 'koru') {
     const db = await openKoru(name);
+    const openMs = performance.now() - t0;
     value = (await db.get('bench', key)) as Doc;
     const ms = performance.now() - t0;
     await db.close();
-    return { ms, v: value.v };
+    return { ms, openMs, v: value.v };
   }
   if (subject === 'dexie') {
     const db = openDexie(name);
@@ -285,32 +286,43 @@ async function openFirstGet(subject: Subject, name: string, key: string): Promis
  * runner writes there from Node, each value carrying its send time
  * (`performance.timeOrigin + performance.now()` in Node, the same wall clock). Each
  * arrival is timed against it here. Resolves after `count` changes or `timeoutMs`.
+ * `persistent`: on the database `start({ path })` opens (else an in-memory one).
  */
-async function syncLatency(url: string, token: string, count: number, timeoutMs: number): Promise<{ readonly latenciesMs: number[]; readonly mode: KoruMode | undefined }> {
-  const db = await openKoru(fresh('sync'));
-  const sync = (db as unknown as { sync?: (url: string, options: object) => unknown }).sync;
-  if (typeof sync !== 'function') throw new Error('this build of @koru/delta has no db.sync (branch sync not merged)');
+async function syncLatency(url: string, token: string, count: number, timeoutMs: number, persistent: boolean): Promise<{ readonly latenciesMs: number[]; readonly mode: KoruMode | undefined }> {
+  const db = persistent ? await openKoru(fresh('sync')) : await KoruDelta.start();
+  const state = globalThis as { koruSyncWarm?: boolean };
+  state.koruSyncWarm = false;
   const latenciesMs: number[] = [];
+  let finish = (): void => {};
   const done = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
-    db.subscribe({ namespace: 'bench' }, (e) => {
-      // The runner writes untimed values until the first one arrives (the link is up).
-      (globalThis as { koruSyncWarm?: boolean }).koruSyncWarm = true;
-      if (!('value' in e)) return;
-      const sentAt = (e.value as { sentAt?: number } | null)?.sentAt;
-      if (typeof sentAt !== 'number') return;
-      latenciesMs.push(performance.timeOrigin + performance.now() - sentAt);
-      if (latenciesMs.length >= count) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+    finish = () => {
+      clearTimeout(timer);
+      resolve();
+    };
   });
-  const handle = (await sync.call(db, url, { token, namespaces: ['bench'] })) as { close?: () => unknown } | undefined;
+  const sub = db.subscribe({ namespace: 'bench' }, (e) => {
+    // The runner writes untimed values until the first one arrives (the link is up).
+    state.koruSyncWarm = true;
+    if (!('value' in e)) return;
+    const sentAt = (e.value as { sentAt?: number } | null)?.sentAt;
+    if (typeof sentAt !== 'number') return;
+    latenciesMs.push(performance.timeOrigin + performance.now() - sentAt);
+    if (latenciesMs.length >= count) finish();
+  });
+  let handle: Awaited<ReturnType<KoruDelta['sync']>>;
+  try {
+    handle = await db.sync(url, { token, namespaces: ['bench'] });
+  } catch (e) {
+    sub.unsubscribe();
+    await db.close();
+    throw new Error(`db.sync failed: ${String(e)}`);
+  }
   await done;
-  if (typeof handle?.close === 'function') await handle.close();
+  sub.unsubscribe();
+  await handle.stop();
   await db.close();
-  return { latenciesMs, mode: koruMode };
+  return { latenciesMs, mode: persistent ? koruMode : 'memory' };
 }
 
 const api = { isolated: () => globalThis.crossOriginIsolated, putSingle, putBatch, getCached, fill, openFirstGet, syncLatency, mode: () => koruMode, dexieVersion: Dexie.semVer, pouchVersion: (PouchDB as unknown as { version: string }).version };

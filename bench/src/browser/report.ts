@@ -86,7 +86,7 @@ export function toMarkdown(r: BrowserResults): string {
     `| operation | ${subjects.map(label).join(' | ')} |`,
     `| --- | ${subjects.map(() => '--:').join(' | ')} |`,
     ...OPERATIONS.map((op) => `| ${op} | ${subjects.map((s) => cell(s, op)).join(' | ')} |`),
-    `| server → browser change, p50 / p99 | ${subjects.map((s) => (s === 'koru' && r.sync?.p50Ms !== undefined ? `${r.sync.p50Ms.toFixed(1)} / ${r.sync.p99Ms!.toFixed(1)} ms` : '—')).join(' | ')} |`,
+    `| server → browser change, p50 / p99 | ${subjects.map((s) => (s === 'koru' && r.sync?.p50Ms !== undefined ? `${r.sync.p50Ms.toFixed(1)} / ${r.sync.p99Ms!.toFixed(1)} ms${r.sync.mode !== r.koruMode ? ` (${r.sync.mode} database)` : ''}` : '—')).join(' | ')} |`,
     '',
     '## Targets (issue 14)',
     '',
@@ -102,7 +102,7 @@ export function toMarkdown(r: BrowserResults): string {
     '',
     ...r.rows.map((x) => `- ${SUBJECT_LABELS[x.subject]} ${x.operation}: ${x.notes}; median of ${x.runs.length} (${x.runs.map((v) => fmt(v, x.unit)).join(', ')})`),
     ...(r.sync?.p50Ms !== undefined
-      ? [`- KoruDelta server → browser: a \`startServer\` on 127.0.0.1 writes a change every ${r.sync.intervalMs} ms (${r.sync.sent} changes, ${r.sync.received} received); the page syncs the namespace with \`db.sync\` and times each change's arrival in its change feed against the send time written into the value (same machine clock)`]
+      ? [`- KoruDelta server → browser: a \`startServer\` on 127.0.0.1 writes a change every ${r.sync.intervalMs} ms (${r.sync.sent} changes, ${r.sync.received} received); the page syncs the namespace with \`db.sync\` and times each change's arrival in its change feed against the send time written into the value (same machine clock); ${r.sync.mode} database`]
       : []),
     ...(r.skipped.length > 0 ? ['', '## Not measured', '', ...r.skipped.map((p) => `- ${p}`)] : []),
     ...(r.problems.length > 0 ? ['', '## Problems', '', ...r.problems.map((p) => `- ${p}`)] : []),

@@ -69,4 +69,33 @@ describe.skipIf(!tool.available)('examples/browser-todo', () => {
       await context.close();
     }
   });
+
+  it('completes and deletes a todo; shows its history and the list as it was at an earlier change', async () => {
+    const context = await browser.newContext();
+    try {
+      const { page, errors } = await openApp(context);
+      await page.fill('#title', 'write report');
+      await page.press('#title', 'Enter');
+      const item = page.locator('#list li', { hasText: 'write report' });
+      await item.locator('input[type=checkbox]').check();
+      await page.waitForSelector('#list li.done');
+      await item.locator('button', { hasText: 'history' }).click();
+      await page.waitForSelector('#history:not([hidden])');
+      const history = await page.locator('#history-list li').allTextContents();
+      expect(history.map((h) => h.replace(/^.*: /, ''))).toEqual(['☐ write report', '☑ write report']);
+      await item.locator('button', { hasText: 'delete' }).click();
+      await page.waitForFunction(() => document.querySelectorAll('#list li').length === 0);
+      // Three changes: back to the first, the todo is there and not done.
+      await page.evaluate(() => {
+        const slider = document.getElementById('travel');
+        slider.value = '0';
+        slider.dispatchEvent(new Event('input'));
+      });
+      await page.waitForFunction(() => document.getElementById('travel-label').textContent.includes('change 1 of 3'));
+      await page.waitForSelector('#list.past li:not(.done) .title:text("write report")');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

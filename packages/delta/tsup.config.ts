@@ -1,10 +1,19 @@
+import { rm } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 import { koruTsup } from '@koru/tsconfig/tsup.mjs';
 
 export default [
-  // The browser entry (`browser` export condition) is a third entry of the package build.
-  // `clean` spares the worker file, which the second build writes at the same time.
-  koruTsup({ entry: ['src/index.ts', 'src/node.ts', 'src/browser.ts'], clean: ['!browser-worker.js', '!browser-worker.js.map'] }),
+  // The browser entry (`browser` export condition, ESM only) is a third entry of the
+  // package build, sharing its chunks. `clean` spares the worker file, which the second
+  // build writes at the same time. The CJS copy of the browser entry is removed: nothing
+  // points to it, and `import.meta.url` (where the worker file is) has no CJS meaning.
+  koruTsup({
+    entry: ['src/index.ts', 'src/node.ts', 'src/browser.ts'],
+    clean: ['!browser-worker.js', '!browser-worker.js.map'],
+    onSuccess: async () => {
+      for (const f of ['browser.cjs', 'browser.cjs.map']) await rm(new URL(`./dist/${f}`, import.meta.url), { force: true });
+    },
+  }),
   // The database worker: one self-contained ES module (everything of @koru/* inside), so
   // that `new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' })`
   // works unbundled and any site can copy the one file.

@@ -1,7 +1,7 @@
 // The published shape of @koru/delta: a Node build behind the `node` condition, a
 // browser-safe default whose whole module graph stays clear of Node, and a CJS build.
-import { codeOnly, moduleGraph, nodeImports, packageDirOf, pickExport, readPackageJson, resolveExport, spawnNode, exportTargets, typesProblems } from '@koru/vitest-preset/package-checks';
-import { existsSync } from 'node:fs';
+import { codeOnly, moduleGraph, nodeImports, packageDirOf, pickExport, readPackageJson, resolveExport, spawnNode, specifiers, exportTargets, typesProblems } from '@koru/vitest-preset/package-checks';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,14 +20,18 @@ const NODE_CJS: Conditions = new Set(['node', 'require', 'default']);
 describe('exports map', () => {
   const dot = pkg.exports['.'] as Record<string, unknown>;
 
-  test('has a node condition (ESM and CJS) and a browser-safe default', () => {
+  test('has a node condition (ESM and CJS), a browser condition (ESM) and a browser-safe default', () => {
     expect(pkg.name).toBe('@koru/delta');
     expect(pkg.type).toBe('module');
     expect(Object.keys(dot)[0]).toBe('node');
     expect(pickExport(dot, NODE_ESM)).toBe('./dist/node.js');
     expect(pickExport(dot, NODE_CJS)).toBe('./dist/node.cjs');
-    expect(pickExport(dot, BROWSER_ESM)).toBe('./dist/index.js');
+    // Browser bundlers take the browser build (shared persistent databases in a worker);
+    // a CommonJS require under the browser condition gets the browser-safe default.
+    expect(pickExport(dot, BROWSER_ESM)).toBe('./dist/browser.js');
     expect(pickExport(dot, new Set(['browser', 'require']))).toBe('./dist/index.cjs');
+    expect(pickExport(dot, new Set(['import', 'default']))).toBe('./dist/index.js');
+    expect(pkg.exports['./browser-worker.js']).toBe('./dist/browser-worker.js');
     expect(pickExport(dot, new Set())).toBe('./dist/index.js');
     expect(pkg.exports['./package.json']).toBe('./package.json');
     expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'README.md']));
@@ -39,6 +43,7 @@ describe('exports map', () => {
     expect(withTypes(['node', 'import'])).toBe('./dist/node.d.ts');
     expect(withTypes(['node', 'require'])).toBe('./dist/node.d.cts');
     expect(withTypes(['import'])).toBe('./dist/index.d.ts');
+    expect(withTypes(['browser', 'import'])).toBe('./dist/browser.d.ts');
     expect(withTypes(['require'])).toBe('./dist/index.d.cts');
   });
 
@@ -64,31 +69,50 @@ function browserGraph(entry: string): Map<string, string> {
   });
 }
 
-describe('browser entry', () => {
-  const graph = browserGraph(join(root, 'dist/index.js'));
+for (const entry of ['index.js', 'browser.js']) {
+  describe(`browser-safe entry dist/${entry}`, () => {
+    const graph = browserGraph(join(root, 'dist', entry));
 
-  test('its module graph holds the delta chunks and the browser entries of @koru/engine and @koru/storage', () => {
-    const names = [...graph.keys()];
-    expect(names.some((f) => /delta\/dist\/chunk-\w+\.js$/.test(f))).toBe(true);
-    expect(names.some((f) => /storage\/dist\/index\.js$/.test(f))).toBe(true);
-    expect(names.some((f) => /engine\/dist\/index\.js$/.test(f))).toBe(true);
-    expect(names.filter((f) => /\/node\.(c?js)$/.test(f))).toEqual([]);
-    // Third-party imports are browser-safe libraries only (re2js: the pure-JS RE2 of $regex).
-    for (const f of names.filter((n) => n.startsWith('bare:'))) expect(f).toMatch(/^bare:(@noble\/hashes|sorted-btree|re2js)/);
+    test('its module graph holds the delta chunks and the browser entries of @koru/engine and @koru/storage', () => {
+      const names = [...graph.keys()];
+      expect(names.some((f) => /delta\/dist\/chunk-\w+\.js$/.test(f))).toBe(true);
+      expect(names.some((f) => /storage\/dist\/index\.js$/.test(f))).toBe(true);
+      expect(names.some((f) => /engine\/dist\/index\.js$/.test(f))).toBe(true);
+      expect(names.filter((f) => /\/node\.(c?js)$/.test(f))).toEqual([]);
+      // Third-party imports are browser-safe libraries only (re2js: the pure-JS RE2 of $regex).
+      for (const f of names.filter((n) => n.startsWith('bare:'))) expect(f).toMatch(/^bare:(@noble\/hashes|sorted-btree|re2js)/);
+    });
+
+    test('no file of it imports node: modules or uses Buffer or process', () => {
+      for (const [file, source] of graph) {
+        if (file.startsWith('bare:')) continue;
+        const code = codeOnly(source);
+        expect(nodeImports(code), file).toEqual([]);
+        expect(code, file).not.toMatch(/\bBuffer\b/);
+        expect(code, file).not.toMatch(/\bprocess\s*\./);
+        expect(code, file).not.toMatch(/\brequire\s*\(/);
+      }
+    });
+  });
+}
+
+describe('the database worker dist/browser-worker.js', () => {
+  const code = codeOnly(readFileSync(join(root, 'dist/browser-worker.js'), 'utf8'));
+
+  test('is one self-contained ES module: no imports at all, no Node API', () => {
+    expect(specifiers(code)).toEqual([]);
+    expect(code).not.toMatch(/\bBuffer\b/);
+    expect(code).not.toMatch(/\bprocess\s*\./);
   });
 
-  test('no file of it imports node: modules or uses Buffer or process', () => {
-    for (const [file, source] of graph) {
-      if (file.startsWith('bare:')) continue;
-      const code = codeOnly(source);
-      expect(nodeImports(code), file).toEqual([]);
-      expect(code, file).not.toMatch(/\bBuffer\b/);
-      expect(code, file).not.toMatch(/\bprocess\s*\./);
-      expect(code, file).not.toMatch(/\brequire\s*\(/);
-    }
+  test('the browser build starts it in the form bundlers rewrite', () => {
+    const browser = readFileSync(join(root, 'dist/browser.js'), 'utf8');
+    expect(browser).toContain('new Worker(new URL("./browser-worker.js", import.meta.url), { type: "module" })');
   });
+});
 
-  test('start({ path }) from the browser entry fails with UNSUPPORTED; in-memory works', () => {
+describe('main entry', () => {
+  test('start({ path }) from the main entry (no Node nor browser build loaded) fails with UNSUPPORTED; in-memory works', () => {
     // A fresh process, so the Node entry has certainly not registered the durable adapter.
     const script = `
       const { KoruDelta, KoruError } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/index.js')).href)});

@@ -101,38 +101,44 @@ describe('the worker serves calls, feeds and close over a port', () => {
       expect(ready.state.seq).toBe(0);
       expect(ready.state.nodeId).toMatch(/^[0-9a-f]+$/);
 
-      w.send({ t: 'call', id: 1, method: 'put', args: ['users', 'alice', { n: 1 }] });
+      w.send({ t: 'calls', calls: [{ id: 1, method: 'put', args: ['users', 'alice', { n: 1 }] }] });
       const put = await w.next('result', 1);
       expect(put.seq).toBe(1);
       expect((put.value as { key: string }).key).toBe('alice');
 
-      w.send({ t: 'call', id: 2, method: 'get', args: ['users', 'bob'] });
+      w.send({ t: 'calls', calls: [{ id: 2, method: 'get', args: ['users', 'bob'] }] });
       const missing = await w.next('error', 2);
       expect(errorFromWire(missing.error)).toBeInstanceOf(KeyNotFoundError);
 
       // A name that is not a forwarded method is refused, never looked up on the database.
-      w.send({ t: 'call', id: 3, method: 'close' as never, args: [] });
+      w.send({ t: 'calls', calls: [{ id: 3, method: 'close' as never, args: [] }] });
       expect((await w.next('error', 3)).error.code).toBe('INTERNAL');
 
       // A feed from seq 0 replays the first change, then follows.
       w.send({ t: 'sub', id: 4, spec: { namespace: 'users', since: 0 } });
       expect((await w.next('subbed', 4)).since).toBe(0);
       expect((await w.next('event', 4)).event).toMatchObject({ seq: 1, key: 'alice' });
-      w.send({ t: 'call', id: 5, method: 'put', args: ['users', 'carol', { n: 3 }] });
+      w.send({ t: 'calls', calls: [{ id: 5, method: 'put', args: ['users', 'carol', { n: 3 }] }] });
       expect((await w.next('event', 4)).event).toMatchObject({ seq: 2, key: 'carol' });
       // The tab hears of commits without asking (one `state` per burst, seq rising).
       expect((await w.next('state')).seq).toBe(1);
       expect((await w.next('state')).seq).toBe(2);
 
       // exportVersions crosses as one array.
-      w.send({ t: 'call', id: 6, method: 'exportVersions', args: [{ namespace: 'users' }] });
+      w.send({ t: 'calls', calls: [{ id: 6, method: 'exportVersions', args: [{ namespace: 'users' }] }] });
       expect(((await w.next('result', 6)).value as unknown[]).length).toBe(2);
 
-      // Calls sent before close are all answered before `closed`.
-      for (let i = 0; i < 20; i++) w.send({ t: 'call', id: 100 + i, method: 'put', args: ['bulk', `k${i}`, i] });
+      // Calls sent before close are all answered before `closed`; a batch's puts share a commit.
+      for (let b = 0; b < 2; b++) {
+        w.send({ t: 'calls', calls: Array.from({ length: 10 }, (_, i) => ({ id: 100 + b * 10 + i, method: 'put' as const, args: ['bulk', `k${b * 10 + i}`, i] })) });
+      }
       w.send({ t: 'close' });
       await w.next('closed');
-      for (let i = 0; i < 20; i++) expect((await w.next('result', 100 + i)).seq).toBe(3 + i);
+      const seqs: number[] = [];
+      for (let i = 0; i < 20; i++) seqs.push((await w.next('result', 100 + i)).seq);
+      // Each answer carries the seq at that moment: at least its own write's, never falling.
+      expect(seqs.every((s, i) => s >= 3 + i && (i === 0 || s >= seqs[i - 1]!))).toBe(true);
+      expect(seqs.at(-1)).toBe(22);
     } finally {
       w.close();
     }

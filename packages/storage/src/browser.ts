@@ -7,6 +7,7 @@
  *     const storage = await CausalStorage.open({ adapter });
  */
 import { InvalidArgumentError } from '@koru/engine';
+import type { OpenedStorage } from './adapter.js';
 import { DirectoryAdapter, checkDirectoryAdapterOptions, type DirectoryAdapterOptions } from './directory-adapter.js';
 import { IdbDirectory } from './browser/idb-directory.js';
 import { hasSyncAccessHandles } from './browser/opfs-handles.js';
@@ -40,6 +41,17 @@ export class BrowserAdapter extends DirectoryAdapter {
     this.#directory = directory;
   }
 
+  /** Opens the tree; when that fails (damage without `repair`…), the directory is released at once. */
+  override async open(): Promise<OpenedStorage> {
+    try {
+      return await super.open();
+    } catch (e) {
+      // CausalStorage closes no adapter whose open failed: the handles or lock go here.
+      await this.#directory.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
   /** The origin's storage use and quota, in bytes (navigator.storage.estimate()). */
   estimate(): Promise<{ usage: number; quota: number }> {
     return this.#directory.estimate();
@@ -59,6 +71,8 @@ export class BrowserAdapter extends DirectoryAdapter {
  * Opens the browser database at `path` (letters, digits, `.`, `_`, `-`, parts joined by
  * `/`): OPFS directory `koru/<path>`, or IndexedDB database `koru:<path>`. Pass the
  * adapter to `CausalStorage.open({ adapter })` (or `KoruDelta.start({ adapter })`).
+ * Flushes and merges run on the calling thread: call it from a dedicated worker (on a
+ * page's main thread, only IndexedDB is available, and a merge would block the page).
  * @throws INVALID_ARGUMENT for a bad path or option (or `backend: 'opfs'` where sync
  *   access handles are missing); DATABASE_LOCKED when another tab or worker has it open;
  *   IO_ERROR

@@ -40,7 +40,8 @@ export async function startHarness() {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (url.pathname === '/tabs/koru.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-    else if (url.pathname === '/tabs/browser-worker.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(worker);
+    // The worker where the bundle looks for it, and a copy elsewhere (the `worker` option).
+    else if (url.pathname === '/tabs/browser-worker.js' || url.pathname === '/assets/koru-worker.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(worker);
     else if (url.pathname === '/tabs/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
     else res.writeHead(404).end();
   });

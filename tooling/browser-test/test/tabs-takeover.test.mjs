@@ -166,8 +166,27 @@ describe.skipIf(!available)('a shared browser database changing owners (Chromium
             }
           }
         };
+        // And a reader of what was acknowledged: reads in flight when the owner dies are
+        // sent again to the next one, never failed.
+        globalThis.readFailures = [];
+        globalThis.reads = 0;
+        const reader = async () => {
+          while (!globalThis.stop) {
+            const key = globalThis.acked.at(-1);
+            if (key === undefined) {
+              await new Promise((r) => setTimeout(r, 1));
+              continue;
+            }
+            try {
+              await globalThis.db.get('notes', key);
+              globalThis.reads++;
+            } catch (e) {
+              globalThis.readFailures.push(`${key}: ${e.code} ${e.message}`);
+            }
+          }
+        };
         // Four writers each, so that writes are in flight whenever the owner dies.
-        globalThis.writing = Promise.all([0, 1, 2, 3].map(loop));
+        globalThis.writing = Promise.all([...[0, 1, 2, 3].map(loop), reader()]);
       };
       await a.page.evaluate(() => (globalThis.acked$ = (k) => void globalThis.reportAck(k)));
       await a.page.evaluate(streams, 'a');
@@ -199,6 +218,8 @@ describe.skipIf(!available)('a shared browser database changing owners (Chromium
           twice: Object.entries(perKey).filter(([, n]) => n !== 1),
           acked: globalThis.acked,
           failed: globalThis.failed,
+          readFailures: globalThis.readFailures,
+          reads: globalThis.reads,
           seq,
           seenSeqs: globalThis.seen.map((s) => Number(s.split(':')[0])),
           verified: (await db.verify()).ok,
@@ -208,6 +229,8 @@ describe.skipIf(!available)('a shared browser database changing owners (Chromium
       expect([...ackedBeforeKill].filter((k) => !present.has(k))).toEqual([]);
       expect(result.acked.filter((k) => !present.has(k))).toEqual([]);
       expect(result.twice).toEqual([]);
+      expect(result.readFailures).toEqual([]);
+      expect(result.reads).toBeGreaterThan(0);
       expect(result.verified).toBe(true);
       // Only writes in flight when the owner died can fail (one per writer at most), and
       // they say the outcome is unknown.

@@ -213,4 +213,51 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
       await context.close();
     }
   });
+  it('the worker option: a URL string or a function creating the Worker; a wrong URL fails with IO_ERROR naming the option', async () => {
+    const context = await h.browser.newContext();
+    try {
+      const { page, errors } = await openTab(context, h.origin);
+      const result = await page.evaluate(async (base) => {
+        const { KoruDelta } = globalThis.koru;
+        const viaUrl = await KoruDelta.start({ path: `${base}-url`, worker: '/assets/koru-worker.js' });
+        await viaUrl.put('w', 'k', 1);
+        const url = { owning: viaUrl.owning, value: await viaUrl.get('w', 'k') };
+        await viaUrl.close();
+        let made = 0;
+        const viaFactory = await KoruDelta.start({
+          path: `${base}-factory`,
+          worker: () => {
+            made++;
+            return new Worker(new URL('/assets/koru-worker.js', location.href), { type: 'module' });
+          },
+        });
+        await viaFactory.put('w', 'k', 2);
+        const factory = { made, value: await viaFactory.get('w', 'k') };
+        await viaFactory.close();
+        let wrong;
+        try {
+          await KoruDelta.start({ path: `${base}-wrong`, worker: '/assets/missing.js' });
+          wrong = 'opened';
+        } catch (e) {
+          wrong = { code: e.code, mentionsOption: /`worker` start option/.test(e.message) };
+        }
+        let bad;
+        try {
+          await KoruDelta.start({ path: `${base}-bad`, worker: 42 });
+        } catch (e) {
+          bad = e.code;
+        }
+        return { url, factory, wrong, bad };
+      }, freshPath());
+      expect(result).toEqual({
+        url: { owning: true, value: 1 },
+        factory: { made: 1, value: 2 },
+        wrong: { code: 'IO_ERROR', mentionsOption: true },
+        bad: 'INVALID_ARGUMENT',
+      });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -54,7 +54,9 @@ export class OwnerWorker {
       };
       worker.onerror = (e: ErrorEvent) => {
         e.preventDefault();
-        crash(e.message || 'it could not be loaded (is browser-worker.js served? see the `worker` start option)');
+        const why = e.message || 'an error in the worker';
+        // Before it answered, the likely cause is the file: say where it comes from.
+        crash(link === undefined ? `${why}; it could not be loaded or started (is browser-worker.js served where the \`worker\` start option, or the file next to the browser build, says?)` : why);
       };
       worker.onmessageerror = () => crash('a message could not be read');
       worker.onmessage = (e: MessageEvent<FromWorker>) => {

@@ -73,10 +73,21 @@ export interface OpenRequest {
   readonly retryMs: number;
 }
 
-/** Tab → worker. Ids are the owning tab's, unique per worker. */
+/** One call: its id (the caller's), the method and its arguments. */
+export interface CallItem {
+  readonly id: number;
+  readonly method: MethodName;
+  readonly args: readonly unknown[];
+}
+
+/**
+ * Tab → worker. Ids are the owning tab's, unique per worker. Calls travel in batches
+ * (those made in one turn of the caller's event loop): the worker then starts them in one
+ * task, so concurrent writes share one commit (one log record) as they do in one process.
+ */
 export type ToWorker =
   | OpenRequest
-  | { readonly t: 'call'; readonly id: number; readonly method: MethodName; readonly args: readonly unknown[] }
+  | { readonly t: 'calls'; readonly calls: readonly CallItem[] }
   | { readonly t: 'sub'; readonly id: number; readonly spec: SubscriptionSpec }
   | { readonly t: 'unsub'; readonly id: number }
   | { readonly t: 'close' };
@@ -105,11 +116,11 @@ export type TabMessage =
   | { readonly t: 'owner'; readonly owner: string; readonly state: DatabaseState }
   | { readonly t: 'bye'; readonly owner: string }
   | { readonly t: 'state'; readonly owner: string; readonly seq: number; readonly problems: readonly DefinitionProblem[] }
-  | { readonly t: 'call'; readonly to: string; readonly from: string; readonly id: number; readonly method: MethodName; readonly args: readonly unknown[] }
+  | { readonly t: 'calls'; readonly to: string; readonly from: string; readonly calls: readonly CallItem[] }
   | { readonly t: 'result'; readonly to: string; readonly id: number; readonly value: unknown; readonly seq: number }
   | { readonly t: 'error'; readonly to: string; readonly id: number; readonly error: WireError; readonly seq: number }
-  /** The owner is closing and did not run call `id`: send it to the next owner. */
-  | { readonly t: 'retry'; readonly to: string; readonly id: number }
+  /** The owner is closing and did not run these calls: send them to the next owner. */
+  | { readonly t: 'retry'; readonly to: string; readonly ids: readonly number[] }
   | { readonly t: 'sub'; readonly to: string; readonly from: string; readonly id: number; readonly spec: SubscriptionSpec }
   | { readonly t: 'subbed'; readonly to: string; readonly id: number; readonly since: number }
   | { readonly t: 'event'; readonly to: string; readonly id: number; readonly event: unknown }

@@ -73,17 +73,22 @@ export class Relay {
   }
 
   /** A call, subscription or unsubscription another tab addressed to this one. */
-  fromTab(m: Extract<TabMessage, { t: 'call' | 'sub' | 'unsub' }>): void {
-    if (m.t === 'call') {
-      if (!this.#open) return this.post({ t: 'retry', to: m.from, id: m.id });
-      const id = this.#nextId--;
-      this.#calls.set(id, { from: m.from, id: m.id });
+  fromTab(m: Extract<TabMessage, { t: 'calls' | 'sub' | 'unsub' }>): void {
+    if (m.t === 'calls') {
+      if (!this.#open) return this.post({ t: 'retry', to: m.from, ids: m.calls.map((c) => c.id) });
+      const calls = m.calls.map((c) => {
+        const id = this.#nextId--;
+        this.#calls.set(id, { from: m.from, id: c.id });
+        return { id, method: c.method, args: c.args };
+      });
       try {
-        this.worker.post({ t: 'call', id, method: m.method, args: m.args });
+        this.worker.post({ t: 'calls', calls });
       } catch (e) {
-        // It was cloned once to get here: it clones again. Never leave the caller waiting.
-        this.#calls.delete(id);
-        this.post({ t: 'error', to: m.from, id: m.id, error: errorToWire(e), seq: 0 });
+        // They were cloned once to get here: they clone again. Never leave a caller waiting.
+        calls.forEach((c, i) => {
+          this.#calls.delete(c.id);
+          this.post({ t: 'error', to: m.from, id: m.calls[i]!.id, error: errorToWire(e), seq: 0 });
+        });
       }
     } else if (m.t === 'sub') {
       // A closing owner ends every feed; the tab subscribes again with the next owner.

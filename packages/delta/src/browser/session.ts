@@ -14,7 +14,7 @@
  * Subscriptions start again after the last seq they received.
  */
 import { ClosedError, IoError } from '@koru/storage';
-import { UnsupportedError, type KoruError } from '@koru/engine';
+import { deepFreeze, UnsupportedError, type KoruError } from '@koru/engine';
 import type { DefinitionProblem } from '@koru/query';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
@@ -40,8 +40,10 @@ interface Call {
   readonly args: readonly unknown[];
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  /** The owner it was sent to; undefined while queued. */
+  /** The owner it is for; undefined while there is none. */
   target: string | undefined;
+  /** True once posted to `target` (until then, it cannot have run there). */
+  sent: boolean;
 }
 
 /** The error of a write that was in flight when the tab running the database went away. */
@@ -68,6 +70,8 @@ export class Session {
   readonly #o: SessionOptions;
   readonly #channel: BroadcastChannel;
   readonly #calls = new Map<number, Call>();
+  /** Calls queued to be posted at the end of this turn. */
+  #outbox: Call[] = [];
   readonly #subs = new Map<number, RemoteSubscription>();
   readonly #lockAbort = new AbortController();
   #nextId = 1;
@@ -142,7 +146,7 @@ export class Session {
     if (this.#closed !== undefined) return Promise.reject(new ClosedError());
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     const p = new Promise<unknown>((resolve, reject) => {
-      const call: Call = { id: this.#nextId++, method, args, resolve, reject, target: undefined };
+      const call: Call = { id: this.#nextId++, method, args, resolve, reject, target: undefined, sent: false };
       this.#calls.set(call.id, call);
       this.#send(call);
     });
@@ -255,7 +259,7 @@ export class Session {
     if (this.#failed !== undefined) return;
     this.#failed = error;
     this.#ready.reject(error);
-    for (const c of this.#calls.values()) c.reject(c.target !== undefined && METHODS[c.method] === 'write' ? outcomeUnknown(c.method) : error);
+    for (const c of this.#calls.values()) c.reject(c.sent && METHODS[c.method] === 'write' ? outcomeUnknown(c.method) : error);
     this.#calls.clear();
     for (const s of this.#subs.values()) s.end(error);
     this.#subs.clear();
@@ -269,17 +273,52 @@ export class Session {
     }
   }
 
+  /** Queues `call` for the current owner; the calls of one turn are posted together (see #flush). */
   #send(call: Call): void {
-    const owner = this.#owner;
-    call.target = owner;
-    if (owner === undefined) return; // queued until an owner announces itself
-    try {
-      if (owner === this.me) this.#worker!.post({ t: 'call', id: call.id, method: call.method, args: call.args });
-      else this.#channel.postMessage({ t: 'call', to: owner, from: this.me, id: call.id, method: call.method, args: call.args } satisfies TabMessage);
-    } catch (e) {
-      this.#calls.delete(call.id);
-      call.reject(notCloneable(call.method, e));
+    call.target = this.#owner;
+    call.sent = false;
+    if (call.target === undefined) return; // until an owner announces itself
+    this.#outbox.push(call);
+    if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
+  }
+
+  /**
+   * Posts the queued calls, one message per owner: the worker starts them in one task, so
+   * concurrent writes share a commit. A call whose owner changed meanwhile was sent again
+   * (or failed) by #ownerIs, and is skipped here.
+   */
+  #flush(): void {
+    // A call queued twice (its owner changed before the flush) is posted once, to its owner now.
+    const queued = new Set(this.#outbox);
+    this.#outbox = [];
+    const byOwner = new Map<string, Call[]>();
+    for (const c of queued) {
+      if (c.sent || c.target === undefined || this.#calls.get(c.id) !== c) continue;
+      const list = byOwner.get(c.target);
+      if (list === undefined) byOwner.set(c.target, [c]);
+      else list.push(c);
     }
+    for (const [owner, calls] of byOwner) {
+      // Something in the batch cannot be cloned: find it, send the rest.
+      if (!this.#postCalls(owner, calls) && calls.length > 1) for (const c of calls) this.#postCalls(owner, [c]);
+    }
+  }
+
+  /** Posts `calls` to `owner`; false (none sent) when they cannot be cloned, and a single call is then rejected. */
+  #postCalls(owner: string, calls: readonly Call[]): boolean {
+    const items = calls.map((c) => ({ id: c.id, method: c.method, args: c.args }));
+    try {
+      if (owner === this.me) this.#worker!.post({ t: 'calls', calls: items });
+      else this.#channel.postMessage({ t: 'calls', to: owner, from: this.me, calls: items } satisfies TabMessage);
+    } catch (e) {
+      if (calls.length === 1) {
+        this.#calls.delete(calls[0]!.id);
+        calls[0]!.reject(notCloneable(calls[0]!.method, e));
+      }
+      return false;
+    }
+    for (const c of calls) c.sent = true;
+    return true;
   }
 
   #sendSub(sub: RemoteSubscription): void {
@@ -302,7 +341,7 @@ export class Session {
   #setSeq(seq: number, problems?: readonly DefinitionProblem[]): void {
     const s = this.#state;
     if (s === undefined) return;
-    if (seq > s.seq || problems !== undefined) this.#state = { ...s, seq: Math.max(seq, s.seq), problems: problems ?? s.problems };
+    if (seq > s.seq || problems !== undefined) this.#state = { ...s, seq: Math.max(seq, s.seq), problems: problems === undefined ? s.problems : deepFreeze(problems) };
   }
 
   /** `owner` runs the database now: send it whatever has no answer. */
@@ -312,10 +351,13 @@ export class Session {
       return;
     }
     this.#owner = owner;
+    // Handed out by the getters as the local handle hands them out: frozen.
+    deepFreeze(state.recovery);
+    deepFreeze(state.problems);
     this.#state = this.#state === undefined ? state : { ...state, seq: Math.max(state.seq, this.#state.seq) };
     for (const call of [...this.#calls.values()]) {
       if (call.target === owner) continue;
-      if (call.target !== undefined && METHODS[call.method] === 'write') {
+      if (call.sent && METHODS[call.method] === 'write') {
         // It may have reached the old owner, which is gone without answering.
         this.#calls.delete(call.id);
         call.reject(outcomeUnknown(call.method));
@@ -328,7 +370,10 @@ export class Session {
   /** The owner said `bye`: it answered everything it ran, so what it did not answer was not run. */
   #ownerGone(): void {
     this.#owner = undefined;
-    for (const call of this.#calls.values()) call.target = undefined;
+    for (const call of this.#calls.values()) {
+      call.target = undefined;
+      call.sent = false;
+    }
     for (const sub of this.#subs.values()) sub.target = undefined;
   }
 
@@ -383,7 +428,7 @@ export class Session {
       case 'state':
         if (m.owner === this.#owner) this.#setSeq(m.seq, m.problems);
         return;
-      case 'call':
+      case 'calls':
       case 'sub':
       case 'unsub':
         if (m.to === this.me) this.#relay?.fromTab(m);
@@ -397,12 +442,15 @@ export class Session {
         return this.#settle(m.id, true, m.value, m.seq);
       case 'error':
         return this.#settle(m.id, false, m.error, m.seq);
-      case 'retry': {
-        // The owner is closing and did not run it: it goes to the next owner.
-        const call = this.#calls.get(m.id);
-        if (call !== undefined) call.target = undefined;
+      case 'retry':
+        // The owner is closing and did not run them: they go to the next owner.
+        for (const id of m.ids) {
+          const call = this.#calls.get(id);
+          if (call === undefined) continue;
+          call.target = undefined;
+          call.sent = false;
+        }
         return;
-      }
       case 'subbed':
         return this.#subs.get(m.id)?.started(m.since);
       case 'event':

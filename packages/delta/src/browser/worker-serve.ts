@@ -178,10 +178,11 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
     }
     if (db === undefined || closing) {
       // The tab sends nothing before `ready` nor after `close`; answer anyway.
-      if (m.t === 'call') post({ t: 'error', id: m.id, error: errorToWire(new TypeError('the database is not open')), seq: 0 });
+      if (m.t === 'calls') for (const c of m.calls) post({ t: 'error', id: c.id, error: errorToWire(new TypeError('the database is not open')), seq: 0 });
       return;
     }
-    if (m.t === 'call') call(db, m.id, m.method, m.args);
+    // All in this task: concurrent writes join one commit.
+    if (m.t === 'calls') for (const c of m.calls) call(db, c.id, c.method, c.args);
     else if (m.t === 'sub') subscribe(db, m.id, m.spec);
     else if (m.t === 'unsub') {
       const s = subs.get(m.id);

@@ -99,10 +99,12 @@ export class IdbDirectory implements StorageDirectory {
   }
 
   list(): string[] {
+    this.#check();
     return [...this.#files.keys()].sort();
   }
 
   exists(name: string): boolean {
+    this.#check();
     return this.#files.has(name);
   }
 
@@ -216,18 +218,29 @@ export class IdbDirectory implements StorageDirectory {
     this.#removedIds = [];
     const run = new Promise<void>((resolve, reject) => {
       const tx = this.#db.transaction(['files', 'pages'], 'readwrite', { durability: 'strict' });
-      const files = tx.objectStore('files');
-      const pages = tx.objectStore('pages');
-      for (const id of removedIds) pages.delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
-      for (const name of removedNames) files.delete(name);
-      for (const p of puts) {
-        if (p.cutFrom !== undefined) pages.delete(IDBKeyRange.bound([p.id, p.cutFrom], [p.id, Infinity]));
-        for (const [i, bytes] of p.pages) pages.put(bytes, [p.id, i]);
-        files.put({ id: p.id, size: p.size }, p.name);
-      }
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error ?? new Error('the transaction failed'));
       tx.onabort = () => reject(tx.error ?? new Error('the transaction was aborted'));
+      try {
+        const files = tx.objectStore('files');
+        const pages = tx.objectStore('pages');
+        for (const id of removedIds) pages.delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
+        for (const name of removedNames) files.delete(name);
+        for (const p of puts) {
+          if (p.cutFrom !== undefined) pages.delete(IDBKeyRange.bound([p.id, p.cutFrom], [p.id, Infinity]));
+          for (const [i, bytes] of p.pages) pages.put(bytes, [p.id, i]);
+          files.put({ id: p.id, size: p.size }, p.name);
+        }
+      } catch (e) {
+        // A request refused as it was made: the requests made before it must not commit
+        // alone (half a persist is not a state the directory was ever in).
+        try {
+          tx.abort();
+        } catch {
+          // Already finished: it failed on its own.
+        }
+        reject(e);
+      }
     }).catch((e: unknown) => {
       // Anything not persisted now must never be persisted later: the directory is failed.
       this.#failed ??= storageError(`persisting ${this.location} to IndexedDB failed; reopen the database`, this.location, e);

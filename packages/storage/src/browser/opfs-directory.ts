@@ -27,11 +27,22 @@
 import { InvalidArgumentError } from '@koru/engine';
 import { IoError } from '../errors.js';
 import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
-import { opfsRoot, lockedError, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
+import { opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
 import { decodePoolHeader, encodePoolHeader, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
 import { pathParts } from './paths.js';
 
-/** Options of {@link OpfsDirectory.open}. */
+/**
+ * Options of {@link OpfsDirectory.open}.
+ *
+ * Sizing: every file takes a slot, so the pool grows with the database (one slot per
+ * segment, log, sidecar, MANIFEST, NODE). What must be free at any instant is what the
+ * engine creates between two awaits: outside flushes and merges, a log rotation (a log
+ * and its sidecar), a manifest or sidecar replacement (one slot each until the old one
+ * is freed) — at most 4 — and a flush or merge creates up to `maxOutputs` segments in
+ * one synchronous run, which DirectoryAdapter reserves (awaits) before it starts. The
+ * default low-water mark of 16 free slots is four times the first; the pool refills in
+ * the background whenever it falls below.
+ */
 export interface OpfsDirectoryOptions {
   /** Free slots kept ahead: below this many, the pool grows in the background (default 16). */
   readonly lowWater?: number;
@@ -100,7 +111,7 @@ class OpfsFile implements RandomAccessFile {
     }
     if (n !== bytes.length) {
       this.#cutBack(at);
-      throw new IoError(`appending to ${this.dir.location}/${this.name}: ${n} of ${bytes.length} bytes written; nothing was stored`, undefined, { file: this.name });
+      throw shortWrite(`appending ${bytes.length} bytes to ${this.dir.location}/${this.name}`, this.name, n, bytes.length);
     }
     s.size = at + n;
     s.raw = POOL_HEADER_BYTES + s.size;
@@ -339,10 +350,12 @@ export class OpfsDirectory implements StorageDirectory {
   }
 
   list(): string[] {
+    this.checkOpen();
     return [...this.#names.keys()].sort();
   }
 
   exists(name: string): boolean {
+    this.checkOpen();
     return this.#names.has(name);
   }
 
@@ -490,7 +503,7 @@ export class OpfsDirectory implements StorageDirectory {
 
   #writeAll(slot: Slot, bytes: Uint8Array, at: number): void {
     const n = slot.handle.write(bytes, { at });
-    if (n !== bytes.length) throw new IoError(`${this.location}/${slot.fileName}: ${n} of ${bytes.length} bytes written`, undefined, { file: slot.fileName });
+    if (n !== bytes.length) throw shortWrite(`writing ${this.location}/${slot.fileName}`, slot.fileName, n, bytes.length);
   }
 }
 

@@ -69,3 +69,19 @@ export function lockedError(location: string, e: unknown): DatabaseLockedError |
     cause: String(e),
   });
 }
+
+/** Chromium's base::File error for a full disk or quota (FILE_ERROR_NO_SPACE). */
+const FILE_ERROR_NO_SPACE = -8;
+
+/**
+ * A write that returned `written` instead of `wanted`. Chromium (seen in 150) does not
+ * throw QuotaExceededError from a sync access handle's write past the quota: it returns
+ * its internal error code as an unsigned 32-bit count (2^32 - 8 for FILE_ERROR_NO_SPACE),
+ * so a count larger than the buffer is such a code, and NO_SPACE is a full quota.
+ */
+export function shortWrite(what: string, file: string, written: number, wanted: number): Error {
+  const code = written > wanted ? written - 0x1_0000_0000 : undefined;
+  if (code === FILE_ERROR_NO_SPACE) return new StorageFullError(`${what}: the browser's storage quota is exhausted (no space); nothing was stored`);
+  const why = code !== undefined ? `the browser reported file error ${code}` : `${written} of ${wanted} bytes written`;
+  return new IoError(`${what}: ${why}; nothing was stored`, undefined, { file, ...(code !== undefined ? { fileError: code } : {}) });
+}

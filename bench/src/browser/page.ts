@@ -96,6 +96,8 @@ async function fastLoop(seconds: number, op: (i: number) => Promise<unknown>): P
 }
 
 let koruMode: KoruMode | undefined;
+/** What KoruDelta's `stats().adapter` says it stores in (OPFS or IndexedDB in a browser). */
+let koruAdapter: string | undefined;
 
 /**
  * A KoruDelta database named `name`: persistent when this build takes a `path` in the
@@ -131,6 +133,7 @@ async function putSingle(subject: Subject, seconds: number): Promise<Rate> {
   const name = fresh('put');
   if (subject === 'koru') {
     const db = await openKoru(name);
+    koruAdapter ??= (await db.stats()).adapter;
     await timedLoop(0.2, (i) => db.put('warm', `w${i}`, doc(i, 0)));
     const rate = await timedLoop(seconds, (i) => db.put('bench', `k${i}`, doc(i, 0)));
     await db.close();
@@ -325,7 +328,7 @@ async function syncLatency(url: string, token: string, count: number, timeoutMs:
   return { latenciesMs, mode: persistent ? koruMode : 'memory' };
 }
 
-const api = { isolated: () => globalThis.crossOriginIsolated, putSingle, putBatch, getCached, fill, openFirstGet, syncLatency, mode: () => koruMode, dexieVersion: Dexie.semVer, pouchVersion: (PouchDB as unknown as { version: string }).version };
+const api = { isolated: () => globalThis.crossOriginIsolated, putSingle, putBatch, getCached, fill, openFirstGet, syncLatency, mode: () => koruMode, adapter: () => koruAdapter, dexieVersion: Dexie.semVer, pouchVersion: (PouchDB as unknown as { version: string }).version };
 /** What the runner calls. */
 export type PageApi = typeof api;
 (globalThis as unknown as { koruBench: PageApi }).koruBench = api;

@@ -22,6 +22,8 @@ export interface BrowserResults {
   readonly machine: MachineInfo & { readonly chromium: string };
   /** `persistent` when KoruDelta ran on a browser database, `memory` for the in-memory build */
   readonly koruMode: string;
+  /** KoruDelta's `stats().adapter` on that database */
+  readonly koruAdapter?: string;
   readonly config: Record<string, number | boolean>;
   readonly versions: Record<string, string>;
   readonly rows: readonly BrowserRow[];
@@ -81,7 +83,7 @@ export function toMarkdown(r: BrowserResults): string {
     '',
     r.koruMode === 'memory'
       ? '**KoruDelta ran on its in-memory build** (this build refuses `start({ path })` in a browser): its rows persist nothing and are not comparable with the targets for persisted writes.'
-      : `KoruDelta ran ${r.koruMode === 'persistent' ? 'on a persistent browser database (`start({ path })`)' : r.koruMode}.`,
+      : `KoruDelta ran ${r.koruMode === 'persistent' ? 'on a persistent browser database (`start({ path })`)' : r.koruMode}${r.koruAdapter !== undefined ? `, adapter \`${r.koruAdapter}\`` : ''}.`,
     '',
     `| operation | ${subjects.map(label).join(' | ')} |`,
     `| --- | ${subjects.map(() => '--:').join(' | ')} |`,

@@ -42,6 +42,7 @@ const problems: string[] = [];
 /** Rows not measured and why (not failures). */
 const skipped: string[] = [];
 let koruMode: string | undefined;
+let koruAdapter: string | undefined;
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** The run with the median rate, so its p50/p99 go with the figure reported. */
@@ -84,7 +85,10 @@ try {
     console.log(`[bench:browser] ${subject}`);
     if (!(await page.evaluate(() => globalThis.koruBench.isolated()))) problems.push('the page is not cross-origin isolated: its clock has 100 µs resolution');
     await row(subject, 'put', () => page.evaluate(([s, t]) => globalThis.koruBench.putSingle(s, t), [subject, SECONDS] as const), 'single awaited put of a new key, ~200-byte document');
-    if (subject === 'koru') koruMode = await page.evaluate(() => globalThis.koruBench.mode());
+    if (subject === 'koru') {
+      koruMode = await page.evaluate(() => globalThis.koruBench.mode());
+      koruAdapter = await page.evaluate(() => globalThis.koruBench.adapter());
+    }
     await row(subject, `batched put`, () => page.evaluate(([s, b, t]) => globalThis.koruBench.putBatch(s, b, t), [subject, BATCH, SECONDS] as const), `${BATCH.toLocaleString('en-US')} new keys a call: ${subject === 'koru' ? 'putMany' : subject === 'dexie' ? 'bulkPut' : 'bulkDocs'}`);
     await row(
       subject,
@@ -147,6 +151,7 @@ try {
 const results: BrowserResults = {
   machine: { ...machine, chromium: chromiumVersion },
   koruMode: koruMode ?? 'not run',
+  ...(koruAdapter !== undefined ? { koruAdapter } : {}),
   config: { quick, secondsPerRun: SECONDS, runs: RUNS, batch: BATCH, openKeys: OPEN_KEYS, openVersions: OPEN_VERSIONS, syncChanges: SYNC_CHANGES },
   versions: await versions(),
   rows,

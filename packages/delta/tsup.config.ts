@@ -23,6 +23,9 @@ export default [
     dts: false,
     clean: false,
     sourcemap: true,
+    // Sites serve this file as it is (copied, or through a bundler that may not minify a
+    // worker): minified, with its map for debugging.
+    minify: true,
     target: 'es2022',
     platform: 'browser',
     noExternal: [/^@koru\//],

@@ -23,6 +23,7 @@ export const CALLS: ReadonlyMap<string, Call> = new Map<string, Call>([
   ['listKeys', (db, a) => db.listKeys(p(a)[0])],
   ['stats', (db) => db.stats()],
   ['verify', (db) => db.verify()],
+  ['stateRoot', (db) => db.stateRoot()],
   ['query', (db, a) => db.query(p(a)[0], p(a)[1], p(a)[2])],
   ['aggregate', (db, a) => db.aggregate(p(a)[0], p(a)[1], p(a)[2])],
   ['queryHistory', (db, a) => db.queryHistory(p(a)[0], p(a)[1])],

@@ -309,6 +309,11 @@ export class KoruClient {
     return this.#call('verify', [], 'plain', READ);
   }
 
+  /** The server database's state root: equal to a synced copy's once they hold the same versions (`KoruDelta.stateRoot`). */
+  stateRoot(): Promise<string> {
+    return this.#call('stateRoot', [], 'plain', READ);
+  }
+
   /**
    * Runs a query (a `Query` from the builder, a `Filter`, or the wire form) over a
    * namespace's live documents, or as it was at `options.at`; with an aggregation, the

@@ -53,7 +53,7 @@ import {
 import { diffValues, type DiffChange } from './diff.js';
 import { pathAdapterFactory, sharedDatabaseOpener, type WorkerSource } from './platform.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
-import { checkSyncOptions, checkSyncUrl, startSync } from './sync/index.js';
+import { checkSyncOptions, checkSyncUrl } from './sync/options.js';
 import type { SyncHandle, SyncOptions, SyncStartOptions, SyncStatus } from './sync/types.js';
 
 /** Options of {@link KoruDelta.start}. All optional. */
@@ -639,6 +639,15 @@ export class KoruDelta {
     return this.#s.listKeys(namespace);
   }
 
+  /**
+   * One digest (hex) of every version of every namespace: two databases holding the same
+   * versions give the same root, whatever order they received them in — how a synced
+   * copy shows it converged with the server. The first call reads every version once.
+   */
+  async stateRoot(): Promise<string> {
+    return this.#s.stateRoot();
+  }
+
   /** Keys, versions, namespaces, bytes (and in a browser database the origin's storage estimate). */
   async stats(): Promise<DatabaseStats> {
     return this.#s.stats();
@@ -739,6 +748,9 @@ export class KoruDelta {
     checkSyncOptions(options ?? {});
     // CLOSED on a closed database (reading the cursors checks it).
     this.#s.localState('koru.sync/');
+    // Loaded here: a database that never syncs does not load the client.
+    const { startSync } = await import('./sync/index.js');
+    if (this.#sync !== undefined) throw new InvalidArgumentError('this database is syncing already: stop() that sync first');
     const handle = startSync(this.#s, url, options, () => {
       if (this.#sync === handle) this.#sync = undefined;
     });

@@ -523,7 +523,10 @@ export class CausalStorage {
   async setRetention(namespace: string, policy: RetentionPolicy): Promise<RetentionPolicy> {
     this.#ctx.checkOpen();
     validateNamespace(namespace);
-    return this.#retention!.set(namespace, policy);
+    const set = this.#retention!.set(namespace, policy);
+    // An adapter that persists asynchronously (IndexedDB) has it once this resolves.
+    await this.#ctx.adapter.whenDurable?.();
+    return set;
   }
 
   /** The retention policy of `namespace` (`{ keep: 'all' }` unless one was set). @throws INVALID_NAMESPACE */
@@ -561,6 +564,8 @@ export class CausalStorage {
     const large = new Set<string>();
     const result = purgeBelow(ctx.tree, namespace, key, tombstone.versionId, large, ctx.store.counters);
     if (large.size > 0) await dropUnsharedValues(ctx.tree, large, () => ctx.seq, { counters: ctx.store.counters });
+    // An adapter that persists asynchronously (IndexedDB) has the erasure once this resolves.
+    await ctx.adapter.whenDurable?.();
     return result;
   }
 

@@ -83,6 +83,54 @@ describe('OpfsDirectory', () => {
     expect(cuts).toBeGreaterThanOrEqual(4);
   });
 
+  it('create and remove cut by a power loss after any step: the file is absent or whole (empty when created), never another file', async () => {
+    for (const op of ['create', 'remove'] as const) {
+      for (let k = 1; ; k++) {
+        root = fakeOpfs();
+        const d = await OpfsDirectory.open('steps');
+        d.writeAtomic('keep', bytes('kept'));
+        if (op === 'remove') {
+          const f = d.open('victim', 'create');
+          f.append(bytes('victim bytes'));
+          f.sync();
+          f.close();
+        } else {
+          // A freed slot with stale bytes, which a creation must not bring back under its name.
+          const f = d.open('stale', 'create');
+          f.append(bytes('stale bytes'));
+          f.sync();
+          f.close();
+          d.remove('stale');
+        }
+        root.faults.failIn = k;
+        root.faults.sticky = true;
+        let returned = false;
+        try {
+          if (op === 'create') d.open('fresh', 'create').close();
+          else d.remove('victim');
+          returned = true;
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('IO_ERROR');
+        }
+        root = root.crash({ failIn: undefined, name: 'InvalidStateError', calls: 0 });
+        const after = await OpfsDirectory.open('steps');
+        expect(text(after.readAll('keep'))).toBe('kept');
+        if (op === 'create') {
+          expect(after.exists('stale')).toBe(false);
+          const fresh = after.readAll('fresh');
+          if (returned) expect(fresh).toEqual(new Uint8Array(0));
+          if (fresh !== undefined) expect(fresh.length).toBe(0);
+        } else {
+          const victim = text(after.readAll('victim'));
+          if (returned) expect(victim).toBeUndefined();
+          else expect([undefined, 'victim bytes']).toContain(victim);
+        }
+        await after.close();
+        if (returned) break;
+      }
+    }
+  });
+
   it('a CausalStorage cut by a power loss at many points keeps every acknowledged write', async () => {
     for (const k of [3, 17, 41, 90, 150, 260, 400, 650, 1200, 2100]) {
       root = fakeOpfs();
@@ -185,6 +233,36 @@ describe('OpfsDirectory', () => {
     const after = await OpfsDirectory.open('header');
     expect(after.list()).toEqual(['B']);
     await after.close();
+  });
+
+  it('keeps free slots ahead: creations past them fail (IO_ERROR), reserve() makes room, the pool refills in the background', async () => {
+    root = fakeOpfs();
+    const d = await OpfsDirectory.open('pool', { lowWater: 4, growBy: 4 });
+    expect(d.freeSlots).toBeGreaterThanOrEqual(4);
+    const made: string[] = [];
+    let error: unknown;
+    try {
+      for (let i = 0; i < 50; i++) {
+        d.open(`f${i}`, 'create').close();
+        made.push(`f${i}`);
+      }
+    } catch (e) {
+      error = e;
+    }
+    expect((error as { code?: string }).code).toBe('IO_ERROR');
+    expect(String((error as Error).message)).toMatch(/no free file slot in the OPFS pool/);
+    expect(made.length).toBeLessThan(50);
+    expect(d.list()).toEqual([...made].sort());
+    await d.reserve(30);
+    for (let i = made.length; i < made.length + 30; i++) d.open(`f${i}`, 'create').close();
+    // Below the low-water mark now: a grow runs in the background.
+    for (let i = 0; i < 10 && d.freeSlots < 4; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(d.freeSlots).toBeGreaterThanOrEqual(4);
+    const files = d.list().length;
+    await d.close();
+    const again = await OpfsDirectory.open('pool');
+    expect(again.list().length).toBe(files);
+    await again.close();
   });
 
   it('refuses bad paths with INVALID_ARGUMENT', async () => {

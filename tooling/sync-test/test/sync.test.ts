@@ -1,6 +1,6 @@
 // db.sync against a real server: both ways, two local databases through one server,
 // status, and the option checks.
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { KoruError } from '@koru/delta';
 import { cleanupAll, local, server, until } from './support.js';
 
@@ -142,5 +142,35 @@ describe('orphans', () => {
     expect(sync.status.error).toBeUndefined();
     expect(sync.status.pending).toBe(0);
     expect((await s.db.history('ns', 'k')).map((v) => v.versionId)).toEqual([first.versionId, mine.versionId]);
+  });
+});
+
+describe('feed', () => {
+  test('a lagged feed loses nothing: the change it skipped is pulled, and the subscription is replaced', async () => {
+    const s = await server();
+    const subscribe = s.db.subscribe.bind(s.db);
+    let subscriptions = 0;
+    // Each subscription the server makes lags at its third change: that change is not
+    // sent, a lagged event is, and the subscription ends (as the feed does when it lags).
+    vi.spyOn(s.db, 'subscribe').mockImplementation((spec, handler) => {
+      subscriptions++;
+      let n = 0;
+      const sub = subscribe(spec, (e) => {
+        if (e.type === 'change' && ++n > 2) {
+          sub.unsubscribe();
+          return handler({ type: 'lagged', seq: e.seq - 1, behind: 1 });
+        }
+        return handler(e);
+      });
+      return sub;
+    });
+    const db = await local();
+    const sync = await db.sync(s.url);
+    await sync.synced();
+    for (let i = 0; i < 8; i++) {
+      await s.db.put('ns', `k${i}`, i);
+      await until(`server write ${i} to arrive`, () => db.storage.contains('ns', `k${i}`));
+    }
+    expect(subscriptions).toBeGreaterThanOrEqual(3);
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { DefinitionProblem, SubscriptionSpec } from '@koru/query';
 import type { RecoveryReport } from '@koru/storage';
+import type { SyncStatus } from '../sync/types.js';
 import type { WireError } from './errors.js';
 
 /**
@@ -42,9 +43,15 @@ export const METHODS = {
   listKeys: 'read',
   stats: 'read',
   verify: 'read',
+  stateRoot: 'read',
   retention: 'read',
   retentionPolicies: 'read',
   exportVersions: 'read',
+  // The database's sync with a server runs in the worker (./shared-sync.ts): starting
+  // and stopping it are writes (never re-sent), waiting for it a read.
+  sync: 'write',
+  syncStop: 'write',
+  syncSynced: 'read',
 } as const;
 
 /** A forwarded method's name. */
@@ -55,12 +62,22 @@ export function isMethod(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(METHODS, name);
 }
 
+/** A sync the worker runs: what it was started with (so a new owner starts it again) and its status. */
+export interface SyncInfo {
+  readonly url: string;
+  /** The sync's options that can cross (token, namespaces). */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly status: SyncStatus;
+}
+
 /** What a tab knows of the database without asking: sent at open and after changes. */
 export interface DatabaseState {
   readonly nodeId: string;
   readonly seq: number;
   readonly problems: readonly DefinitionProblem[];
   readonly recovery: RecoveryReport;
+  /** The running sync with a server; null without one. */
+  readonly sync: SyncInfo | null;
 }
 
 /** What the owning tab asks its worker to open. */
@@ -102,7 +119,7 @@ export type FromWorker =
   | { readonly t: 'subbed'; readonly id: number; readonly since: number }
   | { readonly t: 'event'; readonly id: number; readonly event: unknown }
   | { readonly t: 'end'; readonly id: number; readonly error?: WireError }
-  | { readonly t: 'state'; readonly seq: number; readonly problems: readonly DefinitionProblem[] }
+  | { readonly t: 'state'; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
   | { readonly t: 'closed' };
 
 /**
@@ -115,7 +132,7 @@ export type TabMessage =
   | { readonly t: 'hello'; readonly from: string }
   | { readonly t: 'owner'; readonly owner: string; readonly state: DatabaseState }
   | { readonly t: 'bye'; readonly owner: string }
-  | { readonly t: 'state'; readonly owner: string; readonly seq: number; readonly problems: readonly DefinitionProblem[] }
+  | { readonly t: 'state'; readonly owner: string; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
   | { readonly t: 'calls'; readonly to: string; readonly from: string; readonly calls: readonly CallItem[] }
   | { readonly t: 'result'; readonly to: string; readonly id: number; readonly value: unknown; readonly seq: number }
   | { readonly t: 'error'; readonly to: string; readonly id: number; readonly error: WireError; readonly seq: number }

@@ -18,7 +18,7 @@ import { deepFreeze, UnsupportedError, type KoruError } from '@koru/engine';
 import type { DefinitionProblem } from '@koru/query';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
-import { METHODS, type DatabaseState, type FromWorker, type MethodName, type TabMessage } from './protocol.js';
+import { METHODS, type DatabaseState, type FromWorker, type MethodName, type SyncInfo, type TabMessage } from './protocol.js';
 import { notCloneable, OwnerWorker } from './owner-worker.js';
 import { RemoteSubscription, type FeedEvent } from './remote-subscription.js';
 import { Relay } from './relay.js';
@@ -87,6 +87,8 @@ export class Session {
   readonly #inflight = new Set<Promise<unknown>>();
   /** Settles once a takeover in progress opened its worker or failed. */
   #owning: Promise<void> | undefined;
+  /** Told when the database's sync (started, stopped, its status) changes. */
+  readonly #syncListeners = new Set<(sync: SyncInfo | null) => void>();
   #ready!: { resolve: () => void; reject: (e: unknown) => void };
   readonly #readyPromise: Promise<void>;
 
@@ -134,6 +136,12 @@ export class Session {
   /** What the owner last said about the database. */
   get state(): DatabaseState {
     return this.#state!;
+  }
+
+  /** Calls `listener` whenever the database's sync changes; returns the function that removes it. */
+  onSync(listener: (sync: SyncInfo | null) => void): () => void {
+    this.#syncListeners.add(listener);
+    return () => this.#syncListeners.delete(listener);
   }
 
   /** True while this tab runs the database. */
@@ -227,11 +235,18 @@ export class Session {
   }
 
   async #openWorker(): Promise<void> {
+    // The sync goes on with the new owner: the one the database ran (taking over), else
+    // the one this tab asked for at start.
+    const known = this.#state;
+    const sync = known === undefined ? this.#o.options.syncWith : known.sync === null ? undefined : { ...known.sync.options, url: known.sync.url };
+    const options: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.#o.options)) if (k !== 'syncWith') options[k] = v;
+    if (sync !== undefined) options.syncWith = sync;
     try {
       this.#worker = await OwnerWorker.start(
         this.#o.worker,
         this.#o.path,
-        this.#o.options,
+        options,
         this.#o.retryMs,
         (m) => this.#fromWorker(m),
         (e) => this.#crashed(e),
@@ -338,23 +353,44 @@ export class Session {
     else this.#post({ t: 'unsub', to: owner, from: this.me, id: sub.id });
   }
 
-  #setSeq(seq: number, problems?: readonly DefinitionProblem[]): void {
+  /** What the owner says now (`sync` undefined: unchanged). */
+  #setSeq(seq: number, problems?: readonly DefinitionProblem[], sync?: SyncInfo | null): void {
     const s = this.#state;
     if (s === undefined) return;
-    if (seq > s.seq || problems !== undefined) this.#state = { ...s, seq: Math.max(seq, s.seq), problems: problems === undefined ? s.problems : deepFreeze(problems) };
+    if (seq > s.seq || problems !== undefined || sync !== undefined) {
+      this.#state = {
+        ...s,
+        seq: Math.max(seq, s.seq),
+        problems: problems === undefined ? s.problems : deepFreeze(problems),
+        sync: sync === undefined ? s.sync : sync === null ? null : deepFreeze(sync),
+      };
+    }
+    if (sync !== undefined) this.#syncChanged(sync);
+  }
+
+  #syncChanged(sync: SyncInfo | null): void {
+    for (const listener of [...this.#syncListeners]) {
+      try {
+        listener(sync);
+      } catch {
+        // One listener's failure is its own.
+      }
+    }
   }
 
   /** `owner` runs the database now: send it whatever has no answer. */
   #ownerIs(owner: string, state: DatabaseState): void {
     if (owner === this.#owner) {
-      this.#setSeq(state.seq, state.problems);
+      this.#setSeq(state.seq, state.problems, state.sync);
       return;
     }
     this.#owner = owner;
     // Handed out by the getters as the local handle hands them out: frozen.
     deepFreeze(state.recovery);
     deepFreeze(state.problems);
+    deepFreeze(state.sync);
     this.#state = this.#state === undefined ? state : { ...state, seq: Math.max(state.seq, this.#state.seq) };
+    this.#syncChanged(state.sync);
     for (const call of [...this.#calls.values()]) {
       if (call.target === owner) continue;
       if (call.sent && METHODS[call.method] === 'write') {
@@ -400,8 +436,8 @@ export class Session {
       case 'end':
         return this.#subEnded(m.id, m.error);
       case 'state':
-        this.#setSeq(m.seq, m.problems);
-        return this.#post({ t: 'state', owner: this.me, seq: m.seq, problems: m.problems });
+        this.#setSeq(m.seq, m.problems, m.sync);
+        return this.#post({ t: 'state', owner: this.me, seq: m.seq, problems: m.problems, sync: m.sync });
       default:
         return;
     }
@@ -426,7 +462,7 @@ export class Session {
         if (m.owner === this.#owner) this.#ownerGone();
         return;
       case 'state':
-        if (m.owner === this.#owner) this.#setSeq(m.seq, m.problems);
+        if (m.owner === this.#owner) this.#setSeq(m.seq, m.problems, m.sync);
         return;
       case 'calls':
       case 'sub':

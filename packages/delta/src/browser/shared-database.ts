@@ -45,12 +45,15 @@ import {
   type VersionOf,
 } from '../koru-delta.js';
 import type { SharedOpenOptions } from '../platform.js';
+import { checkSyncOptions, checkSyncUrl } from '../sync/options.js';
+import type { SyncHandle, SyncOptions, SyncStatus } from '../sync/types.js';
 import type { TimeInput } from '../time.js';
 import type { MethodName } from './protocol.js';
 import { changesOf } from './remote-changes.js';
 import type { FeedEvent } from './remote-subscription.js';
 import { Session } from './session.js';
 import { storageEstimate } from './estimate.js';
+import { SharedSync } from './shared-sync.js';
 
 /** How a result is handed out, as the local handle hands it out. */
 type Shape = 'frozen' | 'elements' | 'plain';
@@ -84,6 +87,10 @@ const PROBE: ChangeSource = {
   onCommit: () => () => undefined,
 };
 
+function noWebSocket(): UnsupportedError {
+  return new UnsupportedError("a browser database's sync runs in its worker with the browser's WebSocket: omit the WebSocket option");
+}
+
 /** A browser database shared by every tab of the origin; see the module comment. */
 export class SharedDatabase extends KoruDelta {
   readonly #session: Session;
@@ -100,6 +107,7 @@ export class SharedDatabase extends KoruDelta {
    */
   static async open(path: string, options: SharedOpenOptions): Promise<SharedDatabase> {
     if (options.now !== undefined) throw new UnsupportedError('now cannot be passed to a browser database: its clock runs in the database worker');
+    if (options.syncWith?.WebSocket !== undefined) throw noWebSocket();
     const crossing: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(options)) if (k !== 'worker' && k !== 'onWarning' && v !== undefined) crossing[k] = v;
     const onWarning = options.onWarning;
@@ -116,7 +124,20 @@ export class SharedDatabase extends KoruDelta {
       },
       retryMs: 10_000,
     });
-    return new SharedDatabase(session);
+    const db = new SharedDatabase(session);
+    // Joining a database another tab runs: its sync is the one asked for, or one starts.
+    const asked = options.syncWith;
+    const running = session.state.sync;
+    if (asked !== undefined && running?.url !== asked.url) {
+      try {
+        const { url, ...rest } = asked;
+        await db.sync(url, rest);
+      } catch (e) {
+        await db.close().catch(() => undefined);
+        throw e;
+      }
+    }
+    return db;
   }
 
   #call<T>(method: MethodName, args: readonly unknown[], shape: Shape): Promise<T> {
@@ -162,9 +183,26 @@ export class SharedDatabase extends KoruDelta {
     throw new UnsupportedError('a browser database cannot be part of a cluster: its store runs in a worker, out of reach of a replicator');
   }
 
-  // Forwarding of `sync(url, options)` / `syncStatus` (added to KoruDelta by the sync
-  // work) belongs here: an override per member, like the ones below (the completeness
-  // test in test/shared-database.test.ts fails until they exist).
+  /**
+   * As on the local handle, but the sync belongs to the database, not to this tab: it
+   * runs in the owner's worker (with the browser's WebSocket), goes on when another tab
+   * takes over, and every tab sees its status. A second sync, from any tab, is
+   * INVALID_ARGUMENT. @throws UNSUPPORTED for a `WebSocket` option
+   */
+  override async sync(url: string, options: SyncOptions = {}): Promise<SyncHandle> {
+    checkSyncUrl(url);
+    checkSyncOptions(options ?? {});
+    if (options?.WebSocket !== undefined) throw noWebSocket();
+    await this.#call('sync', [url, wire(options ?? {})], 'plain');
+    // The owner reports the running sync with the call's answer's state, or just before.
+    const info = this.#session.state.sync ?? { url, options: {}, status: { online: false, pending: 0, lastSyncedSeq: 0, lastPushedSeq: 0 } };
+    return new SharedSync(this.#session, info);
+  }
+
+  /** The database's sync status as its owner last reported it; undefined without a sync. */
+  override get syncStatus(): SyncStatus | undefined {
+    return this.#session.state.sync?.status;
+  }
 
   override put<T = unknown>(namespace: string, key: string, value: NoInfer<T>, options?: PutOptions): Promise<Version> {
     return this.#call('put', [namespace, key, value, wire(options)], 'frozen');
@@ -273,6 +311,10 @@ export class SharedDatabase extends KoruDelta {
   override async stats(): Promise<DatabaseStats> {
     const [stats, estimate] = await Promise.all([this.#call<DatabaseStats>('stats', [], 'plain'), storageEstimate()]);
     return estimate === undefined ? stats : { ...stats, estimate };
+  }
+
+  override stateRoot(): Promise<string> {
+    return this.#call('stateRoot', [], 'plain');
   }
 
   override verify(): Promise<VerifyReport> {

@@ -10,8 +10,9 @@ import type { StorageAdapter } from '@koru/storage';
 import type { Subscription, SubscriptionSpec } from '@koru/query';
 import { KoruDelta } from '../koru-delta.js';
 import type { DurableOptions } from '../platform.js';
+import type { SyncHandle } from '../sync/types.js';
 import { errorToWire } from './errors.js';
-import { isMethod, type FromWorker, type OpenRequest, type ToWorker } from './protocol.js';
+import { isMethod, type FromWorker, type OpenRequest, type SyncInfo, type ToWorker } from './protocol.js';
 
 /** Opens the storage adapter of the database at `path` (in the worker). */
 export type WorkerAdapterFactory = (path: string, options: DurableOptions) => StorageAdapter | Promise<StorageAdapter>;
@@ -57,6 +58,10 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
   const inflight = new Set<Promise<unknown>>();
   let postedSeq = -1;
   let statePending = false;
+  // The database's sync with a server (at most one), and what it was started with.
+  let sync: { handle: SyncHandle; url: string; options: Readonly<Record<string, unknown>> } | undefined;
+  let postedSync: SyncInfo | null = null;
+  const syncInfo = (): SyncInfo | null => (sync === undefined ? null : { url: sync.url, options: sync.options, status: sync.handle.status });
 
   const post = (m: FromWorker): void => {
     try {
@@ -69,13 +74,36 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
     }
   };
 
-  // After commits, tell the tab the new seq (once per burst): forwarding tabs learn it too.
+  // After commits and sync status changes, tell the tab (once per burst): forwarding
+  // tabs learn it too.
   const postState = (): void => {
     statePending = false;
-    if (db === undefined || db.seq === postedSeq) return;
+    const info = syncInfo();
+    if (db === undefined || (db.seq === postedSeq && info?.status === postedSync?.status && (info === null) === (postedSync === null))) return;
     postedSeq = db.seq;
-    post({ t: 'state', seq: db.seq, problems: db.problems });
+    postedSync = info;
+    post({ t: 'state', seq: db.seq, problems: db.problems, sync: info });
   };
+  const stateChanged = (): void => {
+    if (statePending) return;
+    statePending = true;
+    queueMicrotask(postState);
+  };
+
+  /** Starts the database's sync (the tab checked the arguments; the database checks them again). */
+  async function startSync(db: KoruDelta, url: string, options: Readonly<Record<string, unknown>>): Promise<void> {
+    const handle = await db.sync(url, options);
+    sync = { handle, url, options };
+    handle.onStatus(stateChanged);
+    stateChanged();
+  }
+
+  async function stopSync(): Promise<void> {
+    const running = sync;
+    sync = undefined;
+    await running?.handle.stop();
+    stateChanged();
+  }
 
   async function open(req: OpenRequest): Promise<void> {
     const deadline = Date.now() + req.retryMs;
@@ -94,13 +122,23 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
         return;
       }
       const opened = db;
-      opened.storage.onCommit(() => {
-        if (statePending) return;
-        statePending = true;
-        queueMicrotask(postState);
-      });
+      opened.storage.onCommit(stateChanged);
+      // A sync asked for at start, or the one the previous owner ran: it goes on here.
+      const wanted = req.options.syncWith as { url?: unknown } | undefined;
+      if (wanted !== undefined) {
+        const { url, ...rest } = wanted;
+        try {
+          await startSync(opened, url as string, rest);
+        } catch (e) {
+          await opened.close().catch(() => undefined);
+          db = undefined;
+          post({ t: 'failed', error: errorToWire(e) });
+          return;
+        }
+      }
       postedSeq = opened.seq;
-      post({ t: 'ready', state: { nodeId: opened.nodeId, seq: opened.seq, problems: opened.problems, recovery: opened.recovery }, warnings });
+      postedSync = syncInfo();
+      post({ t: 'ready', state: { nodeId: opened.nodeId, seq: opened.seq, problems: opened.problems, recovery: opened.recovery, sync: postedSync }, warnings });
       return;
     }
   }
@@ -111,16 +149,17 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
       p = Promise.reject(new TypeError(`no such method ${String(method)}`));
     } else {
       try {
-        p =
-          method === 'exportVersions'
-            ? collect(db.exportVersions(...(args as Parameters<KoruDelta['exportVersions']>)))
-            : (db[method] as (...a: readonly unknown[]) => Promise<unknown>)(...args);
+        if (method === 'exportVersions') p = collect(db.exportVersions(...(args as Parameters<KoruDelta['exportVersions']>)));
+        else if (method === 'sync') p = startSync(db, args[0] as string, (args[1] ?? {}) as Readonly<Record<string, unknown>>);
+        else if (method === 'syncStop') p = stopSync();
+        else if (method === 'syncSynced') p = sync === undefined ? Promise.resolve() : sync.handle.synced();
+        else p = (db[method] as (...a: readonly unknown[]) => Promise<unknown>)(...args);
       } catch (e) {
         p = Promise.reject(e);
       }
     }
     const settled = p.then(
-      (value) => post({ t: 'result', id, value: method === 'compact' || method === 'dropIndex' || method === 'deleteView' ? undefined : value, seq: db.seq }),
+      (value) => post({ t: 'result', id, value: method === 'compact' || method === 'dropIndex' || method === 'deleteView' || method.startsWith('sync') ? undefined : value, seq: db.seq }),
       (e: unknown) => post({ t: 'error', id, error: errorToWire(e), seq: db.seq }),
     );
     inflight.add(settled);
@@ -159,6 +198,7 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
     // Every call already received is answered first: the tab relays those answers
     // before it tells the other tabs it is gone.
     while (inflight.size > 0) await Promise.allSettled([...inflight]);
+    sync = undefined;
     try {
       await db?.close();
     } finally {

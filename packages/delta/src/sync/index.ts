@@ -1,42 +1,12 @@
 /**
- * Local-first sync (`KoruDelta.sync`): the options checked, the session started. The
- * server side (`syncPull`, `syncPush`) is in serve.ts.
+ * Local-first sync (`KoruDelta.sync`): the session started on checked options. Loaded on
+ * the first `sync` call (it brings @koru/client). The server side (`syncPull`,
+ * `syncPush`) is in serve.ts, the checks in options.ts.
  */
-import { InvalidArgumentError } from '@koru/engine';
 import type { CausalStorage } from '@koru/storage';
-import { namespaceSet } from './serve.js';
+import { checkSyncOptions, checkSyncUrl } from './options.js';
 import { SyncSession } from './session.js';
 import type { SyncHandle, SyncOptions } from './types.js';
-
-const OPTIONS = new Set(['token', 'namespaces', 'WebSocket']);
-
-/** `url` checked as a server address (http, https, ws, wss). @throws INVALID_ARGUMENT */
-export function checkSyncUrl(url: unknown): string {
-  if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('sync needs the server URL, such as http://127.0.0.1:7878');
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new InvalidArgumentError(`sync: not a URL: ${JSON.stringify(url)}`);
-  }
-  if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) throw new InvalidArgumentError(`sync: unsupported URL scheme ${u.protocol} (use http: or https:)`);
-  return url;
-}
-
-/**
- * Checks `options` (and `extra` allowed names, for the start option) and gives the
- * namespaces selected. @throws INVALID_ARGUMENT, INVALID_NAMESPACE
- */
-export function checkSyncOptions(options: unknown, extra: readonly string[] = []): ReadonlySet<string> | undefined {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError('sync options must be an object');
-  for (const k of Object.keys(options)) {
-    if (!OPTIONS.has(k) && !extra.includes(k)) throw new InvalidArgumentError(`unknown sync option ${JSON.stringify(k)} (known: ${[...extra, ...OPTIONS].join(', ')})`);
-  }
-  const o = options as Record<string, unknown>;
-  if (o['token'] !== undefined && typeof o['token'] !== 'string') throw new InvalidArgumentError('sync token must be a string');
-  if (o['WebSocket'] !== undefined && typeof o['WebSocket'] !== 'function') throw new InvalidArgumentError('sync WebSocket must be a WebSocket class');
-  return namespaceSet(o['namespaces']);
-}
 
 /**
  * Starts syncing `storage` with the server at `url` (checked first). Resolves at once:

@@ -182,23 +182,46 @@ export class SyncSession implements SyncHandle {
     }
     this.#box.update({ online: true });
     for (const s of this.#subs) s.unsubscribe();
+    this.#subs = [];
+    const specs = this.#namespaces === undefined || this.#namespaces.size > 8 ? [{}] : [...this.#namespaces].map((namespace) => ({ namespace }));
+    for (const spec of specs) this.#subscribe(client, spec);
+    this.#wantPull = true;
+    this.#wantPush = true;
+    this.#kick();
+  }
+
+  /**
+   * Subscribes to the server's feed: each event only says "pull" (the pull brings the
+   * versions whole, from the cursor, so a `lagged` or `pruned` event loses nothing).
+   * A subscription the server ends (lagged, failed) is replaced while connected.
+   */
+  #subscribe(client: KoruClient, spec: { readonly namespace?: string }): void {
     const signal = (): void => {
       this.#wantPull = true;
       this.#kick();
     };
-    const specs = this.#namespaces === undefined || this.#namespaces.size > 8 ? [{}] : [...this.#namespaces].map((namespace) => ({ namespace }));
-    this.#subs = specs.map((spec) => {
-      const sub = client.subscribe(spec, signal);
-      // Lagged (it fell behind) or failed: pull; the next open subscribes again.
-      void sub.done.then(signal, (e: unknown) => {
+    const sub = client.subscribe(spec, signal);
+    this.#subs.push(sub);
+    const ended = (after: number): void => {
+      signal();
+      const i = this.#subs.indexOf(sub);
+      // Ended by us (reconnecting, stopping): the next open subscribes again, if any.
+      if (i < 0) return;
+      this.#subs.splice(i, 1);
+      const again = (): void => {
+        if (!this.#stopped && client === this.#client && client.state === 'open') this.#subscribe(client, spec);
+      };
+      if (after === 0) again();
+      else setTimeout(again, after);
+    };
+    // Lagged or ended by the server: again at once; refused: again after a pause (not in a tight loop).
+    void sub.done.then(
+      () => ended(0),
+      (e: unknown) => {
         this.#box.update({ error: errorOf(e) });
-        signal();
-      });
-      return sub;
-    });
-    this.#wantPull = true;
-    this.#wantPush = true;
-    this.#kick();
+        ended(RETRY_MAX_MS);
+      },
+    );
   }
 
   /** New cursors (a new server, or one that lost history): pending counted again. */

@@ -27,8 +27,7 @@
  */
 import { CorruptionError, DatabaseLockedError, IoError } from '../errors.js';
 import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
-import { browserEstimate } from './opfs-directory.js';
-import { storageError } from './opfs-handles.js';
+import { browserEstimate, storageError } from './opfs-handles.js';
 import { pathParts } from './paths.js';
 import { IdbFile, PAGE_BYTES, type StoredFile } from './idb-file.js';
 import { loadFiles, openIdb } from './idb-io.js';

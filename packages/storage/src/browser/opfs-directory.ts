@@ -27,7 +27,8 @@
 import { InvalidArgumentError } from '@koru/engine';
 import { IoError } from '../errors.js';
 import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
-import { opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
+import { browserEstimate, opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
+import { OpfsFile, type Slot } from './opfs-file.js';
 import { decodePoolHeader, encodePoolHeader, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
 import { pathParts } from './paths.js';
 
@@ -52,115 +53,9 @@ export interface OpfsDirectoryOptions {
 
 /** The OPFS directory every database lives under. */
 export const OPFS_ROOT_DIR = 'koru';
+export { browserEstimate };
 const POOL_FILE = /^pool-(\d{6})$/;
 const ZERO_HEADER = new Uint8Array(POOL_HEADER_BYTES);
-
-/** One pool file (internal: exported for the directory's own file objects' signatures). */
-export interface Slot {
-  readonly fileName: string;
-  readonly handle: SyncAccessHandle;
-  /** The logical file it holds (undefined: free, or unlinked). */
-  name: string | undefined;
-  /** Bytes of content (after the header). */
-  size: number;
-  /** Bytes of the pool file itself (0 after a free's truncation). */
-  raw: number;
-  /** Open {@link RandomAccessFile}s on it. */
-  refs: number;
-  /** Removed or replaced while open: freed at the last close. */
-  unlinked: boolean;
-}
-
-class OpfsFile implements RandomAccessFile {
-  #closed = false;
-  constructor(
-    readonly name: string,
-    readonly slot: Slot,
-    readonly writable: boolean,
-    readonly dir: OpfsDirectory,
-  ) {}
-
-  size(): number {
-    return this.slot.size;
-  }
-
-  read(offset: number, length: number): Uint8Array {
-    this.#check();
-    const end = Math.min(this.slot.size, offset + length);
-    if (end <= offset) return new Uint8Array(0);
-    const buf = new Uint8Array(end - offset);
-    let n: number;
-    try {
-      n = this.slot.handle.read(buf, { at: POOL_HEADER_BYTES + offset });
-    } catch (e) {
-      throw storageError(`reading ${this.dir.location}/${this.name}`, this.name, e);
-    }
-    return n === buf.length ? buf : buf.subarray(0, n);
-  }
-
-  append(bytes: Uint8Array): number {
-    this.#check(true);
-    const s = this.slot;
-    const at = s.size;
-    let n = 0;
-    try {
-      n = s.handle.write(bytes, { at: POOL_HEADER_BYTES + at });
-    } catch (e) {
-      this.#cutBack(at);
-      throw storageError(`appending ${bytes.length} bytes to ${this.dir.location}/${this.name}`, this.name, e);
-    }
-    if (n !== bytes.length) {
-      this.#cutBack(at);
-      throw shortWrite(`appending ${bytes.length} bytes to ${this.dir.location}/${this.name}`, this.name, n, bytes.length);
-    }
-    s.size = at + n;
-    s.raw = POOL_HEADER_BYTES + s.size;
-    return at;
-  }
-
-  sync(): void {
-    this.#check();
-    try {
-      this.slot.handle.flush();
-    } catch (e) {
-      throw storageError(`syncing ${this.dir.location}/${this.name}`, this.name, e);
-    }
-  }
-
-  truncate(length: number): void {
-    this.#check(true);
-    const s = this.slot;
-    if (length >= s.size) return;
-    try {
-      s.handle.truncate(POOL_HEADER_BYTES + length);
-    } catch (e) {
-      throw storageError(`truncating ${this.dir.location}/${this.name}`, this.name, e);
-    }
-    s.size = length;
-    s.raw = POOL_HEADER_BYTES + length;
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.dir.release(this.slot);
-  }
-
-  /** A failed append leaves nothing: what it may have written is cut (best effort; the caller cuts again). */
-  #cutBack(at: number): void {
-    try {
-      this.slot.handle.truncate(POOL_HEADER_BYTES + at);
-    } catch {
-      // The engine truncates to the same point after a failed append and reports that failure.
-    }
-  }
-
-  #check(write = false): void {
-    if (this.#closed) throw new IoError(`${this.dir.location}/${this.name} is closed`, undefined, { file: this.name });
-    this.dir.checkOpen();
-    if (write && !this.writable) throw new IoError(`${this.dir.location}/${this.name} is open for reading only`, undefined, { file: this.name });
-  }
-}
 
 function missing(location: string, name: string): IoError {
   return new IoError(`${location}/${name} does not exist`, undefined, { code: 'ENOENT', file: name });
@@ -336,7 +231,14 @@ export class OpfsDirectory implements StorageDirectory {
         this.#writeAll(slot, header, 0);
         slot.handle.flush();
       } catch (e) {
-        this.#free.push(slot);
+        // A header written but not flushed could still claim the name after a crash: cut it.
+        try {
+          slot.handle.truncate(0);
+          slot.raw = 0;
+          this.#free.push(slot);
+        } catch {
+          // Left out of use (a later open finds what its header says).
+        }
         throw storageError(`cannot create ${this.location}/${name}`, name, e);
       }
       this.#generation++;
@@ -505,12 +407,4 @@ export class OpfsDirectory implements StorageDirectory {
     const n = slot.handle.write(bytes, { at });
     if (n !== bytes.length) throw shortWrite(`writing ${this.location}/${slot.fileName}`, slot.fileName, n, bytes.length);
   }
-}
-
-/** `navigator.storage.estimate()` as two numbers (0 where unknown). */
-export async function browserEstimate(): Promise<{ usage: number; quota: number }> {
-  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ usage?: number; quota?: number }> } } }).navigator?.storage;
-  if (typeof storage?.estimate !== 'function') return { usage: 0, quota: 0 };
-  const e = await storage.estimate();
-  return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
 }

@@ -85,3 +85,11 @@ export function shortWrite(what: string, file: string, written: number, wanted: 
   const why = code !== undefined ? `the browser reported file error ${code}` : `${written} of ${wanted} bytes written`;
   return new IoError(`${what}: ${why}; nothing was stored`, undefined, { file, ...(code !== undefined ? { fileError: code } : {}) });
 }
+
+/** `navigator.storage.estimate()` as two numbers (0 where unknown). */
+export async function browserEstimate(): Promise<{ usage: number; quota: number }> {
+  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ usage?: number; quota?: number }> } } }).navigator?.storage;
+  if (typeof storage?.estimate !== 'function') return { usage: 0, quota: 0 };
+  const e = await storage.estimate();
+  return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
+}

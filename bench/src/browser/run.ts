@@ -44,6 +44,16 @@ const skipped: string[] = [];
 let koruMode: string | undefined;
 let koruAdapter: string | undefined;
 
+/** A row that takes longer than this is reported as a problem (a hang), not waited for. */
+const ROW_TIMEOUT_MS = 180_000;
+function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ROW_TIMEOUT_MS / 1000} s`)), ROW_TIMEOUT_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** The run with the median rate, so its p50/p99 go with the figure reported. */
 const medianRun = (runs: readonly Rate[]): Rate => [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)]!;
@@ -67,22 +77,32 @@ function label(subject: Subject): string {
 }
 
 async function row(subject: Subject, operation: string, run: () => Promise<Rate>, notes: string): Promise<void> {
+  console.log(`[bench:browser]   ${operation}`);
   try {
     const runs: Rate[] = [];
-    for (let r = 0; r < RUNS; r++) runs.push(await run());
+    for (let r = 0; r < RUNS; r++) runs.push(await withTimeout(`${subject} ${operation}, run ${r + 1}`, run()));
     const m = medianRun(runs);
     rows.push({ subject, operation, value: m.perSecond, unit: operation.startsWith('batched') ? 'items/s' : 'ops/s', ...(m.p50Ms !== undefined ? { p50Ms: m.p50Ms, p99Ms: m.p99Ms! } : {}), runs: runs.map((x) => x.perSecond), notes });
   } catch (e) {
     problems.push(`${subject} ${operation}: ${String(e)}`);
+    if (String(e).includes('no answer within')) pageHung = true;
   }
 }
+
+/** Set when a call to the page hung: the next subject gets a fresh page. */
+let pageHung = false;
 
 let sizes: BundleSize[] = [];
 let sync: SyncLatency | undefined;
 try {
-  const page = await openPage();
+  let page = await openPage();
   for (const subject of only) {
     console.log(`[bench:browser] ${subject}`);
+    if (pageHung) {
+      await page.close();
+      page = await openPage();
+      pageHung = false;
+    }
     if (!(await page.evaluate(() => globalThis.koruBench.isolated()))) problems.push('the page is not cross-origin isolated: its clock has 100 µs resolution');
     await row(subject, 'put', () => page.evaluate(([s, t]) => globalThis.koruBench.putSingle(s, t), [subject, SECONDS] as const), 'single awaited put of a new key, ~200-byte document');
     if (subject === 'koru') {
@@ -104,15 +124,16 @@ try {
       skipped.push('KoruDelta open + first get: the in-memory build keeps nothing across pages');
       continue;
     }
+    console.log('[bench:browser]   open + first get');
     try {
       const name = `open-${subject}-${Date.now()}`;
-      const filled = await page.evaluate(([s, n, k, v]) => globalThis.koruBench.fill(s, n, k, v), [subject, name, OPEN_KEYS, OPEN_VERSIONS] as const);
+      const filled = await withTimeout(`${subject} fill`, page.evaluate(([s, n, k, v]) => globalThis.koruBench.fill(s, n, k, v), [subject, name, OPEN_KEYS, OPEN_VERSIONS] as const));
       const ms: number[] = [];
       const openMs: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const fresh = await openPage();
         const key = `k${(r * 7919) % OPEN_KEYS}`;
-        const got = await fresh.evaluate(([s, n, k]) => globalThis.koruBench.openFirstGet(s, n, k), [subject, name, key] as const);
+        const got = await withTimeout(`${subject} open + first get`, fresh.evaluate(([s, n, k]) => globalThis.koruBench.openFirstGet(s, n, k), [subject, name, key] as const));
         if (got.v !== OPEN_VERSIONS - 1) problems.push(`${subject} open + first get: read v=${got.v}, expected ${OPEN_VERSIONS - 1}`);
         ms.push(got.ms);
         if (got.openMs !== undefined) openMs.push(got.openMs);
@@ -121,6 +142,7 @@ try {
       rows.push({ subject, operation: 'open + first get', value: median(ms), unit: 'ms', runs: ms, notes: `${(OPEN_KEYS * OPEN_VERSIONS).toLocaleString('en-US')} versions (${OPEN_KEYS.toLocaleString('en-US')} keys × ${OPEN_VERSIONS}) written in ${filled.seconds.toFixed(1)} s by another page; a fresh page opens the database and reads one key's current version${subject === 'dexie' ? ' (a versioned table, [key+v] primary key: the last row of the key)' : subject === 'pouchdb' ? ' (one document with 10 revisions per key)' : ''}${openMs.length > 0 ? `; of which \`start({ path })\` ${median(openMs).toFixed(1)} ms (median)` : ''}` });
     } catch (e) {
       problems.push(`${subject} open + first get: ${String(e)}`);
+      if (String(e).includes('no answer within')) pageHung = true;
     }
   }
   await page.close();

@@ -124,6 +124,22 @@ function openDexie(name: string): Dexie & { docs: Table<DexieDoc, string>; versi
   return db;
 }
 
+/** KoruDelta `close()` calls that did not resolve within CLOSE_WAIT_MS (reported by the runner). */
+let closeHangs = 0;
+const CLOSE_WAIT_MS = 10_000;
+
+/**
+ * Closes a KoruDelta database, waiting at most CLOSE_WAIT_MS: a close that never resolves
+ * (seen on persistent browser databases after a few thousand batched writes) is counted
+ * and reported, not waited for, so the remaining rows still run.
+ */
+async function closeKoru(db: KoruDelta): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([db.close().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
+  clearTimeout(timer);
+  if (!closed) closeHangs++;
+}
+
 /** A unique database name per call, so no run reads another's data. */
 let counter = 0;
 const fresh = (what: string): string => `bench-${what}-${Date.now()}-${counter++}`;
@@ -136,7 +152,7 @@ async function putSingle(subject: Subject, seconds: number): Promise<Rate> {
     koruAdapter ??= (await db.stats()).adapter;
     await timedLoop(0.2, (i) => db.put('warm', `w${i}`, doc(i, 0)));
     const rate = await timedLoop(seconds, (i) => db.put('bench', `k${i}`, doc(i, 0)));
-    await db.close();
+    await closeKoru(db);
     return rate;
   }
   if (subject === 'dexie') {
@@ -161,7 +177,7 @@ async function putBatch(subject: Subject, batch: number, seconds: number): Promi
   if (subject === 'koru') {
     const db = await openKoru(name);
     const rate = await timedLoop(seconds, (r) => db.putMany(items(r).map(({ i }) => ({ namespace: 'bench', key: `k${i}`, value: doc(i, 0) }))), batch);
-    await db.close();
+    await closeKoru(db);
     return rate;
   }
   if (subject === 'dexie') {
@@ -185,7 +201,7 @@ async function getCached(subject: Subject, seconds: number): Promise<Rate & { re
     for (let i = 0; i < 100; i++) await db.put('bench', `k${i}`, doc(i, 0));
     const first = (await db.get('bench', 'k42')) as Doc;
     const rate = await fastLoop(seconds, () => db.get('bench', 'k42'));
-    await db.close();
+    await closeKoru(db);
     return { ...rate, checked: first.name === 'user-42' };
   }
   if (subject === 'dexie') {
@@ -221,7 +237,7 @@ async function fill(subject: Subject, name: string, keys: number, versions: numb
         await db.putMany(items);
       }
     }
-    await db.close();
+    await closeKoru(db);
   } else if (subject === 'dexie') {
     const db = openDexie(name);
     await db.open();
@@ -266,7 +282,7 @@ async function openFirstGet(subject: Subject, name: string, key: string): Promis
     const openMs = performance.now() - t0;
     value = (await db.get('bench', key)) as Doc;
     const ms = performance.now() - t0;
-    await db.close();
+    await closeKoru(db);
     return { ms, openMs, v: value.v };
   }
   if (subject === 'dexie') {
@@ -324,11 +340,11 @@ async function syncLatency(url: string, token: string, count: number, timeoutMs:
   await done;
   sub.unsubscribe();
   await handle.stop();
-  await db.close();
+  await closeKoru(db);
   return { latenciesMs, mode: persistent ? koruMode : 'memory' };
 }
 
-const api = { isolated: () => globalThis.crossOriginIsolated, putSingle, putBatch, getCached, fill, openFirstGet, syncLatency, mode: () => koruMode, adapter: () => koruAdapter, dexieVersion: Dexie.semVer, pouchVersion: (PouchDB as unknown as { version: string }).version };
+const api = { isolated: () => globalThis.crossOriginIsolated, putSingle, putBatch, getCached, fill, openFirstGet, syncLatency, mode: () => koruMode, adapter: () => koruAdapter, closeHangs: () => closeHangs, dexieVersion: Dexie.semVer, pouchVersion: (PouchDB as unknown as { version: string }).version };
 /** What the runner calls. */
 export type PageApi = typeof api;
 (globalThis as unknown as { koruBench: PageApi }).koruBench = api;

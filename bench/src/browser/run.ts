@@ -44,12 +44,12 @@ const skipped: string[] = [];
 let koruMode: string | undefined;
 let koruAdapter: string | undefined;
 
-/** A row that takes longer than this is reported as a problem (a hang), not waited for. */
-const ROW_TIMEOUT_MS = 180_000;
-function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
+/** A run that takes longer than this (runs take ~1 s) is reported as a problem (a hang), not waited for. */
+const ROW_TIMEOUT_MS = 60_000;
+function withTimeout<T>(what: string, work: Promise<T>, ms = ROW_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ROW_TIMEOUT_MS / 1000} s`)), ROW_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -70,6 +70,14 @@ async function openPage(): Promise<Page> {
   await page.goto(site.origin);
   await page.waitForFunction(() => globalThis.koruBench !== undefined);
   return page;
+}
+
+/** KoruDelta close() calls that did not resolve in time, over every page closed so far. */
+let closeHangs = 0;
+/** Closes a bench page, first counting its hung KoruDelta closes. */
+async function closePage(p: Page): Promise<void> {
+  closeHangs += await p.evaluate(() => globalThis.koruBench.closeHangs()).catch(() => 0);
+  await p.close();
 }
 
 function label(subject: Subject): string {
@@ -99,7 +107,7 @@ try {
   for (const subject of only) {
     console.log(`[bench:browser] ${subject}`);
     if (pageHung) {
-      await page.close();
+      await closePage(page);
       page = await openPage();
       pageHung = false;
     }
@@ -109,7 +117,9 @@ try {
       koruMode = await page.evaluate(() => globalThis.koruBench.mode());
       koruAdapter = await page.evaluate(() => globalThis.koruBench.adapter());
     }
+    if (pageHung) continue;
     await row(subject, `batched put`, () => page.evaluate(([s, b, t]) => globalThis.koruBench.putBatch(s, b, t), [subject, BATCH, SECONDS] as const), `${BATCH.toLocaleString('en-US')} new keys a call: ${subject === 'koru' ? 'putMany' : subject === 'dexie' ? 'bulkPut' : 'bulkDocs'}`);
+    if (pageHung) continue;
     await row(
       subject,
       'get',
@@ -120,6 +130,7 @@ try {
       },
       'awaited get of one key read just before, in a loop',
     );
+    if (pageHung) continue;
     if (subject === 'koru' && koruMode === 'memory') {
       skipped.push('KoruDelta open + first get: the in-memory build keeps nothing across pages');
       continue;
@@ -127,7 +138,11 @@ try {
     console.log('[bench:browser]   open + first get');
     try {
       const name = `open-${subject}-${Date.now()}`;
-      const filled = await withTimeout(`${subject} fill`, page.evaluate(([s, n, k, v]) => globalThis.koruBench.fill(s, n, k, v), [subject, name, OPEN_KEYS, OPEN_VERSIONS] as const));
+      // Filled by a page of its own, then closed: the database is let go of even when its
+      // close() hangs, as when a tab goes away.
+      const filler = await openPage();
+      const filled = await withTimeout(`${subject} fill`, filler.evaluate(([s, n, k, v]) => globalThis.koruBench.fill(s, n, k, v), [subject, name, OPEN_KEYS, OPEN_VERSIONS] as const), 900_000);
+      await closePage(filler);
       const ms: number[] = [];
       const openMs: number[] = [];
       for (let r = 0; r < RUNS; r++) {
@@ -137,7 +152,7 @@ try {
         if (got.v !== OPEN_VERSIONS - 1) problems.push(`${subject} open + first get: read v=${got.v}, expected ${OPEN_VERSIONS - 1}`);
         ms.push(got.ms);
         if (got.openMs !== undefined) openMs.push(got.openMs);
-        await fresh.close();
+        await closePage(fresh);
       }
       rows.push({ subject, operation: 'open + first get', value: median(ms), unit: 'ms', runs: ms, notes: `${(OPEN_KEYS * OPEN_VERSIONS).toLocaleString('en-US')} versions (${OPEN_KEYS.toLocaleString('en-US')} keys × ${OPEN_VERSIONS}) written in ${filled.seconds.toFixed(1)} s by another page; a fresh page opens the database and reads one key's current version${subject === 'dexie' ? ' (a versioned table, [key+v] primary key: the last row of the key)' : subject === 'pouchdb' ? ' (one document with 10 revisions per key)' : ''}${openMs.length > 0 ? `; of which \`start({ path })\` ${median(openMs).toFixed(1)} ms (median)` : ''}` });
     } catch (e) {
@@ -145,8 +160,10 @@ try {
       if (String(e).includes('no answer within')) pageHung = true;
     }
   }
-  await page.close();
+  await closePage(page);
+  if (closeHangs > 0) problems.push(`KoruDelta: ${closeHangs} close() call(s) did not resolve within 10 s (the bench went on without waiting)`);
   if (only.includes('koru')) {
+    pageHung = false;
     console.log('[bench:browser] server → browser change latency');
     try {
       try {

@@ -68,6 +68,9 @@ export interface OpfsDirectoryOptions {
   readonly growBy?: number;
 }
 
+/** How long close() waits for a pool growth under way (see close). */
+const CLOSE_WAITS_FOR_GROWTH_MS = 1_000;
+
 /** The OPFS directory every database lives under. */
 export const OPFS_ROOT_DIR = 'koru';
 export { browserEstimate };
@@ -227,6 +230,11 @@ export class OpfsDirectory implements StorageDirectory {
       handle = await fh.createSyncAccessHandle();
     } catch (e) {
       throw lockedError(this.location, e) ?? storageError(`cannot open ${this.location}/${fileName}`, fileName, e);
+    }
+    if (this.#closed) {
+      // Closed while this handle was on its way (a pool growth close() stopped waiting for).
+      handle.close();
+      throw new IoError(`${this.location} is closed`);
     }
     const slot: Slot = { fileName, handle, name: undefined, size: 0, raw: 0, refs: 0, unlinked: false };
     this.#slots.push(slot);
@@ -400,7 +408,10 @@ export class OpfsDirectory implements StorageDirectory {
   /** Closes every pool file's handle (a grow under way finishes first). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#growing !== undefined) await this.#growing;
+    // A growth under way adds free slots only. Chromium has been seen to leave a
+    // createSyncAccessHandle of it unresolved until long after the worker went idle, so
+    // closing waits a moment, not for ever: a handle arriving later is closed on arrival.
+    if (this.#growing !== undefined) await Promise.race([this.#growing, new Promise((r) => setTimeout(r, CLOSE_WAITS_FOR_GROWTH_MS))]);
     for (const s of this.#slots) {
       try {
         s.handle.close();

@@ -37,10 +37,8 @@ export interface ReservingDirectory extends StorageDirectory {
   reserve(files: number): Promise<void>;
 }
 
-/** Options of {@link DirectoryAdapter}. */
-export interface DirectoryAdapterOptions {
-  /** What `stats().adapter` reports: 'opfs', 'indexeddb', … (default 'directory'). */
-  readonly name?: string;
+/** The tree's options a durable adapter takes (FileAdapter's and DirectoryAdapter's). */
+export interface TreeOptions {
   /** `periodic` (default): sync within `syncIntervalMs`; `always`: before every acknowledgement. */
   readonly sync?: SyncPolicy;
   /** The loss window of `periodic`, in ms (default 100). */
@@ -51,6 +49,12 @@ export interface DirectoryAdapterOptions {
   readonly cacheBytes?: number;
   /** Unflushed writes left in their logs at close while under this many bytes (default 256 KiB; 0: close always flushes). */
   readonly keepLogBytes?: number;
+}
+
+/** Options of {@link DirectoryAdapter}. */
+export interface DirectoryAdapterOptions extends TreeOptions {
+  /** What `stats().adapter` reports: 'opfs', 'indexeddb', … (default 'directory'). */
+  readonly name?: string;
   /**
    * Open a damaged database anyway (see FileAdapter's `repair`): damaged logs keep their
    * whole batches before the damage, a missing or damaged NODE gets a new id; what was
@@ -66,8 +70,8 @@ function checkInt(name: string, v: number | undefined, min: number, max = Number
   }
 }
 
-/** Checks {@link DirectoryAdapterOptions} as FileAdapter checks its own. @throws InvalidArgumentError */
-export function checkDirectoryAdapterOptions(options: DirectoryAdapterOptions): void {
+/** Checks {@link TreeOptions} (every durable adapter's). @throws InvalidArgumentError */
+export function checkTreeOptions(options: TreeOptions): void {
   if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'periodic') {
     throw new InvalidArgumentError(`sync must be 'always' or 'periodic', not ${String(options.sync)}`);
   }
@@ -75,6 +79,11 @@ export function checkDirectoryAdapterOptions(options: DirectoryAdapterOptions): 
   checkInt('memtableBytes', options.memtableBytes, 1024);
   checkInt('cacheBytes', options.cacheBytes, 0);
   checkInt('keepLogBytes', options.keepLogBytes, 0);
+}
+
+/** Checks {@link DirectoryAdapterOptions}. @throws InvalidArgumentError */
+export function checkDirectoryAdapterOptions(options: DirectoryAdapterOptions): void {
+  checkTreeOptions(options);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) {
     throw new InvalidArgumentError(`name must be a non-empty string, not ${String(options.name)}`);
   }

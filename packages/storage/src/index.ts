@@ -33,6 +33,7 @@ export {
   DirectoryAdapter,
   checkDirectoryAdapterOptions,
   type DirectoryAdapterOptions,
+  type TreeOptions,
   type PersistingDirectory,
   type ReservingDirectory,
 } from './directory-adapter.js';

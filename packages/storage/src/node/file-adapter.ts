@@ -19,10 +19,11 @@
 import * as fs from 'node:fs';
 import { InvalidArgumentError, KoruError } from '@koru/engine';
 import { recoveryOf, type OpenedStorage, type StorageAdapter } from '../adapter.js';
+import { checkTreeOptions, type TreeOptions } from '../directory-adapter.js';
 import { CorruptionError, IoError, StorageFullError } from '../errors.js';
 import { LsmTree } from '../lsm/lsm-tree.js';
 import { MANIFEST_FILE } from '../lsm/types.js';
-import type { RecoveryReport, RepairedDamage, SyncPolicy } from '../types.js';
+import type { RecoveryReport, RepairedDamage } from '../types.js';
 import { VERSION_TREE_WRITER } from '../version-store.js';
 import type { FileOps } from './fs-ops.js';
 import { DirectoryLock, type LockHolder } from './lock.js';
@@ -32,17 +33,7 @@ import { randomNodeId, readNodeId, writeNodeId, type NodeIdFile } from './node-i
 import { WorkerMergeRunner } from './worker-merge-runner.js';
 
 /** Options of {@link FileAdapter}. */
-export interface FileAdapterOptions {
-  /** `periodic` (default): fdatasync within `syncIntervalMs`; `always`: before every acknowledgement. */
-  readonly sync?: SyncPolicy;
-  /** The loss window of `periodic`, in ms (default 100). */
-  readonly syncIntervalMs?: number;
-  /** Bytes of recent writes kept in memory before they are flushed to a segment (default 8 MiB). */
-  readonly memtableBytes?: number;
-  /** The block cache's budget in bytes (default 16 MiB). */
-  readonly cacheBytes?: number;
-  /** Unflushed writes left in their logs at close while under this many bytes (default 256 KiB; 0: close always flushes). */
-  readonly keepLogBytes?: number;
+export interface FileAdapterOptions extends TreeOptions {
   /**
    * Open a damaged database anyway: keep each log's whole batches before the damage, save
    * the damaged file aside, and say what was dropped in `recovery.repaired`. Without it,
@@ -69,13 +60,6 @@ function ioError(what: string, e: unknown): Error {
   return new IoError(`${what}: ${(e as Error)?.message ?? String(e)}`, e);
 }
 
-/** Checks a number option: an integer in [min, max]. */
-function checkInt(name: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (v !== undefined && !(Number.isSafeInteger(v) && v >= min && v <= max)) {
-    throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, not ${String(v)}`);
-  }
-}
-
 /** A database directory on the local file system. */
 export class FileAdapter implements StorageAdapter {
   readonly name = 'file';
@@ -88,13 +72,7 @@ export class FileAdapter implements StorageAdapter {
 
   /** @throws InvalidArgumentError for options out of range */
   constructor(dir: string, options: FileAdapterOptions = {}) {
-    if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'periodic') {
-      throw new InvalidArgumentError(`sync must be 'always' or 'periodic', not ${String(options.sync)}`);
-    }
-    checkInt('syncIntervalMs', options.syncIntervalMs, 0, 60_000);
-    checkInt('memtableBytes', options.memtableBytes, 1024);
-    checkInt('cacheBytes', options.cacheBytes, 0);
-    checkInt('keepLogBytes', options.keepLogBytes, 0);
+    checkTreeOptions(options);
     this.dir = dir;
     this.#options = options;
   }

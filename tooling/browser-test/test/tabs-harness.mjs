@@ -82,3 +82,20 @@ export async function until(page, fn, arg, timeout = 30_000) {
   const handle = await page.waitForFunction(fn, arg, { timeout, polling: 20 });
   return handle.jsonValue();
 }
+
+/**
+ * Opens the database at `path` in `page` as `globalThis.db`, subscribed to namespace
+ * `notes` into `globalThis.seen` (`seq:key:by`). Says whether the tab owns it, that the
+ * handle is a KoruDelta, and its node id.
+ */
+export async function join(page, path) {
+  return page.evaluate(async (p) => {
+    const { KoruDelta } = globalThis.koru;
+    globalThis.db = await KoruDelta.start({ path: p });
+    globalThis.seen = [];
+    globalThis.sub = globalThis.db.subscribe({ namespace: 'notes' }, (e) => {
+      globalThis.seen.push(`${e.seq}:${e.key}:${e.value?.by}`);
+    });
+    return { owning: globalThis.db.owning, isKoruDelta: globalThis.db instanceof KoruDelta, nodeId: globalThis.db.nodeId };
+  }, path);
+}

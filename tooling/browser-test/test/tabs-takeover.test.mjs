@@ -3,7 +3,7 @@
 // same files in a worker of its own and everything goes on there: nothing acknowledged
 // is lost, no write is stored twice, subscriptions resume where they were.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness, until } from './tabs-harness.mjs';
+import { available, join, openTab, startHarness, until } from './tabs-harness.mjs';
 
 let h;
 
@@ -18,19 +18,6 @@ afterAll(async () => {
 let n = 0;
 /** A database path of its own for each test (they share the origin's storage). */
 const freshPath = () => `takeover-${process.pid}-${++n}`;
-
-/** Opens the database at `path` in `page` as `globalThis.db`, subscribed to namespace `notes` into `globalThis.seen`. */
-async function join(page, path) {
-  return page.evaluate(async (p) => {
-    const { KoruDelta } = globalThis.koru;
-    globalThis.db = await KoruDelta.start({ path: p });
-    globalThis.seen = [];
-    globalThis.sub = globalThis.db.subscribe({ namespace: 'notes' }, (e) => {
-      globalThis.seen.push(`${e.seq}:${e.key}:${e.value?.by}`);
-    });
-    return { owning: globalThis.db.owning };
-  }, path);
-}
 
 describe.skipIf(!available)('a shared browser database changing owners (Chromium, OPFS)', () => {
   it('persists 10,000 writes across a reload of the page', async () => {

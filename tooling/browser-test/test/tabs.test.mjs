@@ -3,7 +3,7 @@
 // the other forwards to it; writes, subscriptions and errors cross; when the owner
 // closes, the other tab takes over.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness, until } from './tabs-harness.mjs';
+import { available, join, openTab, startHarness, until } from './tabs-harness.mjs';
 
 let h;
 
@@ -18,19 +18,6 @@ afterAll(async () => {
 let n = 0;
 /** A database path of its own for each test (they share the origin's storage). */
 const freshPath = () => `tabs-${process.pid}-${++n}`;
-
-/** Opens the database at `path` in `page` as `globalThis.db`, subscribed to everything into `globalThis.seen`. */
-async function join(page, path) {
-  return page.evaluate(async (p) => {
-    const { KoruDelta } = globalThis.koru;
-    globalThis.db = await KoruDelta.start({ path: p });
-    globalThis.seen = [];
-    globalThis.sub = globalThis.db.subscribe({ namespace: 'notes' }, (e) => {
-      globalThis.seen.push(`${e.seq}:${e.key}:${e.value?.by}`);
-    });
-    return { owning: globalThis.db.owning, isKoruDelta: globalThis.db instanceof KoruDelta, nodeId: globalThis.db.nodeId };
-  }, path);
-}
 
 describe.skipIf(!available)('one database shared by every tab (Chromium)', () => {
   it('two tabs write and subscribe: each sees the other\'s writes, and both subscriptions fire for both', async () => {

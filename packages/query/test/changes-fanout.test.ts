@@ -2,7 +2,10 @@
 // namespace, or all namespaces), and every subscriber still gets exactly its changes.
 import type { Change, Version } from '@koru/storage';
 import { describe, expect, it } from 'vitest';
-import { subscribe, type ChangeEvent, type ChangeSource, type LaggedEvent } from '../src/index.js';
+import { subscribe, type ChangeEvent, type ChangeSource, type LaggedEvent, type PrunedEvent } from '../src/index.js';
+
+/** What a subscriber may receive. */
+type FeedEvent = ChangeEvent | LaggedEvent | PrunedEvent;
 
 /** An in-memory change source that counts how often a change is read. */
 class Source implements ChangeSource {
@@ -32,7 +35,7 @@ class Source implements ChangeSource {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
-const keys = (events: Array<ChangeEvent | LaggedEvent>) => events.map((e) => (e.type === 'change' ? `${e.namespace}/${e.key}` : 'lagged'));
+const keys = (events: Array<FeedEvent>) => events.map((e) => (e.type === 'change' ? `${e.namespace}/${e.key}` : e.type));
 
 describe('subscription fan-out', () => {
   it('a write to one namespace does not touch the subscriptions of another', async () => {
@@ -60,7 +63,7 @@ describe('subscription fan-out', () => {
   it('each subscriber still gets exactly its changes, in order, across batches and replays', async () => {
     const source = new Source();
     source.commit(['a', 'k1'], ['b', 'k1']);
-    const got = { all: [] as Array<ChangeEvent | LaggedEvent>, a: [] as Array<ChangeEvent | LaggedEvent>, ak1: [] as Array<ChangeEvent | LaggedEvent>, b: [] as Array<ChangeEvent | LaggedEvent>, replay: [] as Array<ChangeEvent | LaggedEvent> };
+    const got = { all: [] as Array<FeedEvent>, a: [] as Array<FeedEvent>, ak1: [] as Array<FeedEvent>, b: [] as Array<FeedEvent>, replay: [] as Array<FeedEvent> };
     const subs = [
       subscribe(source, {}, (e) => void got.all.push(e)),
       subscribe(source, { namespace: 'a' }, (e) => void got.a.push(e)),
@@ -82,7 +85,7 @@ describe('subscription fan-out', () => {
     expect(got.a.map((e) => e.seq)).toEqual([3, 4, 10]);
     // A subscription in a namespace that is busy elsewhere still lags past its buffer when its own changes pile up.
     let slow: () => void = () => {};
-    const lagging: Array<ChangeEvent | LaggedEvent> = [];
+    const lagging: Array<FeedEvent> = [];
     const s = subscribe(source, { namespace: 'd', bufferSize: 2 }, (e) => {
       lagging.push(e);
       return new Promise<void>((r) => (slow = r));

@@ -2,7 +2,7 @@
 // reconnect rules for calls in flight and waiting, and subscriptions resuming across
 // real server restarts (graceful and killed) without losing or repeating an event.
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { KoruClient, KoruError, type ChangeEvent, type ConnectionState, type LaggedEvent } from '@koru/client';
+import { KoruClient, KoruError, type ChangeEvent, type ConnectionState, type LaggedEvent, type PrunedEvent } from '@koru/client';
 import { FakeServer } from './fake-server.js';
 import { closeAllGates, freshDir, Gate, rejectsWith, startServer, stopAllServers, waitFor } from './support.js';
 
@@ -267,7 +267,7 @@ describe('reconnect and resume against real servers', () => {
 
       const fast: ChangeEvent[] = [];
       const slow: ChangeEvent[] = [];
-      const other: Array<ChangeEvent | LaggedEvent> = [];
+      const other: Array<ChangeEvent | LaggedEvent | PrunedEvent> = [];
       const subs = [
         subscriber.subscribe({ namespace: 'r' }, (e) => {
           if (e.type === 'change') fast.push(e);

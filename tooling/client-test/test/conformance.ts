@@ -3,7 +3,7 @@
 // real server — so that both behave alike: results, frozen values, error codes and
 // classes, subscriptions. Reusable: `conformance(label, open)` with a factory of fresh,
 // empty databases.
-import { Agg, Filter, InvalidNamespaceError, InvalidValueError, isKoruError, KoruDelta, KoruError, Query, type ChangeEvent, type LaggedEvent, type Version } from '@koru/delta';
+import { Agg, Filter, InvalidNamespaceError, InvalidValueError, isKoruError, KoruDelta, KoruError, Query, type ChangeEvent, type LaggedEvent, type PrunedEvent, type Version } from '@koru/delta';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 
 /** The part of the embedded API a remote handle has too. */
@@ -499,7 +499,7 @@ export function conformance(label: string, open: () => Promise<Opened>): void {
     describe('subscriptions', () => {
       test('subscribe: inserts, updates and deletes in commit order, frozen, from now on', async () => {
         await db.put('feed', 'before', 1);
-        const events: Array<ChangeEvent | LaggedEvent> = [];
+        const events: Array<ChangeEvent | LaggedEvent | PrunedEvent> = [];
         const sub = db.subscribe({ namespace: 'feed' }, (e) => {
           events.push(e);
         });
@@ -597,7 +597,7 @@ export function conformance(label: string, open: () => Promise<Opened>): void {
       test('a subscriber more than bufferSize behind gets one lagged event and ends', async () => {
         let release!: () => void;
         const gate = new Promise<void>((r) => (release = r));
-        const events: Array<ChangeEvent | LaggedEvent> = [];
+        const events: Array<ChangeEvent | LaggedEvent | PrunedEvent> = [];
         const sub = db.subscribe({ namespace: 'lag', bufferSize: 2 }, async (e) => {
           events.push(e);
           await gate;

@@ -15,13 +15,12 @@
  */
 import { InvalidArgumentError, KoruError } from '@koru/engine';
 import { recoveryOf, type OpenedStorage, type StorageAdapter } from './adapter.js';
-import { CorruptionError } from './errors.js';
 import type { StorageDirectory } from './lsm/io.js';
 import { InlineMergeRunner, type MergeRunner } from './lsm/merge-runner.js';
 import type { MergeJob, MergeResult } from './lsm/merge.js';
-import { LsmTree } from './lsm/lsm-tree.js';
+import { LsmTree, type LsmTreeOptions } from './lsm/lsm-tree.js';
 import { MANIFEST_FILE } from './lsm/types.js';
-import { decodeNodeId, encodeNodeId, NODE_FILE, randomNodeId, type NodeIdFile } from './node-id-format.js';
+import { decodeNodeId, encodeNodeId, NODE_FILE, settleNodeId } from './node-id-format.js';
 import type { RecoveryReport, RepairedDamage, SyncPolicy } from './types.js';
 import { VERSION_TREE_WRITER } from './version-store.js';
 
@@ -68,6 +67,17 @@ function checkInt(name: string, v: number | undefined, min: number, max = Number
   if (v !== undefined && !(Number.isSafeInteger(v) && v >= min && v <= max)) {
     throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, not ${String(v)}`);
   }
+}
+
+/** {@link TreeOptions} as `LsmTree.open` takes them (sync defaults to `periodic`). */
+export function treeOpenOptions(o: TreeOptions): Partial<Pick<LsmTreeOptions, 'sync' | 'syncIntervalMs' | 'memtableBytes' | 'cache' | 'keepLogBytes'>> {
+  return {
+    sync: o.sync ?? 'periodic',
+    ...(o.syncIntervalMs !== undefined ? { syncIntervalMs: o.syncIntervalMs } : {}),
+    ...(o.memtableBytes !== undefined ? { memtableBytes: o.memtableBytes } : {}),
+    ...(o.cacheBytes !== undefined ? { cache: o.cacheBytes } : {}),
+    ...(o.keepLogBytes !== undefined ? { keepLogBytes: o.keepLogBytes } : {}),
+  };
 }
 
 /** Checks {@link TreeOptions} (every durable adapter's). @throws InvalidArgumentError */
@@ -119,16 +129,6 @@ class ReservingRunner implements MergeRunner {
   }
 }
 
-function nodeIdCorruption(location: string, node: NodeIdFile): CorruptionError {
-  const file = `${location}/${NODE_FILE}`;
-  const why = node.state === 'damaged' ? `is damaged (${node.why})` : 'is missing';
-  return new CorruptionError(
-    `${file} ${why}: the database's node id is unknown, and a new one would split this node's history; refusing to ` +
-      `open (open with repair, which starts a new node id)`,
-    { file, offset: 0 },
-  );
-}
-
 /** The engine over a {@link StorageDirectory}, with a NODE file (see the module doc). */
 export class DirectoryAdapter implements StorageAdapter {
   readonly name: string;
@@ -160,22 +160,15 @@ export class DirectoryAdapter implements StorageAdapter {
     const dir = this.dir;
     const repair = o.repair === true;
     const hasData = dir.list().some((f) => f === MANIFEST_FILE || /^\d{8}\.(kwal|kseg)$/.test(f));
-    const node = decodeNodeId(dir.readAll(NODE_FILE));
-    const repaired: RepairedDamage[] = [];
-    let nodeId: string;
-    if (node.state === 'ok') {
-      nodeId = node.id;
-      // An id written without its checksum (an early version) gets one now.
-      if (node.legacy) dir.writeAtomic(NODE_FILE, encodeNodeId(nodeId));
-    } else {
-      if (hasData && !repair) throw nodeIdCorruption(dir.location, node);
-      nodeId = randomNodeId();
-      dir.writeAtomic(NODE_FILE, encodeNodeId(nodeId));
-      if (hasData) {
-        const message = `${node.state === 'damaged' ? `NODE was damaged (${node.why})` : 'NODE was missing'}: this node now writes as ${nodeId}`;
-        repaired.push({ file: `${dir.location}/${NODE_FILE}`, offset: 0, message, bytes: 0, records: 0 });
-      }
-    }
+    const settled = settleNodeId(decodeNodeId(dir.readAll(NODE_FILE)), {
+      file: `${dir.location}/${NODE_FILE}`,
+      hasData,
+      repair,
+      write: (id) => dir.writeAtomic(NODE_FILE, encodeNodeId(id)),
+      byHand: false,
+    });
+    const nodeId = settled.nodeId;
+    const repaired: RepairedDamage[] = settled.repaired !== undefined ? [settled.repaired] : [];
     if (isReserving(dir)) await dir.reserve(8);
     const flush: MergeRunner = isReserving(dir) ? new ReservingRunner(dir) : new InlineMergeRunner(dir);
     const merge: MergeRunner = isReserving(dir) ? new ReservingRunner(dir) : new InlineMergeRunner(dir);
@@ -185,11 +178,7 @@ export class DirectoryAdapter implements StorageAdapter {
         flushRunner: flush,
         mergeRunner: merge,
         writer: VERSION_TREE_WRITER,
-        sync: o.sync ?? 'periodic',
-        ...(o.syncIntervalMs !== undefined ? { syncIntervalMs: o.syncIntervalMs } : {}),
-        ...(o.memtableBytes !== undefined ? { memtableBytes: o.memtableBytes } : {}),
-        ...(o.cacheBytes !== undefined ? { cache: o.cacheBytes } : {}),
-        ...(o.keepLogBytes !== undefined ? { keepLogBytes: o.keepLogBytes } : {}),
+        ...treeOpenOptions(o),
         repair,
       });
     } catch (e) {

@@ -5,7 +5,9 @@
  * ids). A file of the previous version (the id alone) still reads, as `legacy`. Node's
  * FileAdapter (node/node-id.ts) and the browser's DirectoryAdapter both use it.
  */
+import { CorruptionError } from './errors.js';
 import { crc32 } from './lsm/checksum.js';
+import type { RepairedDamage } from './types.js';
 
 /** The name of the node-id file in a database directory. */
 export const NODE_FILE = 'NODE';
@@ -67,4 +69,44 @@ export function randomNodeId(): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
   return s;
+}
+
+/** How a store opens with its NODE file read: {@link settleNodeId}'s arguments. */
+export interface NodeIdSettling {
+  /** The NODE file's path, for messages. */
+  readonly file: string;
+  /** The directory holds data (a manifest, a log or a segment). */
+  readonly hasData: boolean;
+  readonly repair: boolean;
+  /** Writes `id` as the NODE file (with its checksum). */
+  readonly write: (id: string) => void;
+  /** Say that the id can be written back by hand (a directory a person can reach). */
+  readonly byHand: boolean;
+}
+
+/**
+ * The id a store opens with: the NODE file's, rewritten with its checksum when it had
+ * none; for a store without data, a new one. With data but no readable id: CORRUPTION (a
+ * new id would split this node's history), or with `repair` a new id and what to report.
+ * @throws CorruptionError
+ */
+export function settleNodeId(node: NodeIdFile, o: NodeIdSettling): { nodeId: string; repaired?: RepairedDamage } {
+  if (node.state === 'ok') {
+    // An id written without its checksum (an early version) gets one now.
+    if (node.legacy) o.write(node.id);
+    return { nodeId: node.id };
+  }
+  if (o.hasData && !o.repair) {
+    const why = node.state === 'damaged' ? `is damaged (${node.why})` : 'is missing';
+    throw new CorruptionError(
+      `${o.file} ${why}: the database's node id is unknown, and a new one would split this node's history; refusing to ` +
+        `open (${o.byHand ? 'write the id, 16 hex digits, into NODE, or ' : ''}open with repair, which starts a new node id)`,
+      { file: o.file, offset: 0 },
+    );
+  }
+  const nodeId = randomNodeId();
+  o.write(nodeId);
+  if (!o.hasData) return { nodeId };
+  const message = `${node.state === 'damaged' ? `NODE was damaged (${node.why})` : 'NODE was missing'}: this node now writes as ${nodeId}`;
+  return { nodeId, repaired: { file: o.file, offset: 0, message, bytes: 0, records: 0 } };
 }

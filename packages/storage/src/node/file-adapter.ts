@@ -19,17 +19,18 @@
 import * as fs from 'node:fs';
 import { InvalidArgumentError, KoruError } from '@koru/engine';
 import { recoveryOf, type OpenedStorage, type StorageAdapter } from '../adapter.js';
-import { checkTreeOptions, type TreeOptions } from '../directory-adapter.js';
-import { CorruptionError, IoError, StorageFullError } from '../errors.js';
+import { checkTreeOptions, treeOpenOptions, type TreeOptions } from '../directory-adapter.js';
+import { IoError, StorageFullError } from '../errors.js';
 import { LsmTree } from '../lsm/lsm-tree.js';
 import { MANIFEST_FILE } from '../lsm/types.js';
+import { settleNodeId } from '../node-id-format.js';
 import type { RecoveryReport, RepairedDamage } from '../types.js';
 import { VERSION_TREE_WRITER } from '../version-store.js';
 import type { FileOps } from './fs-ops.js';
 import { DirectoryLock, type LockHolder } from './lock.js';
 import { migrateV1 } from './migrate-v1.js';
 import { NodeDirectory } from './node-directory.js';
-import { randomNodeId, readNodeId, writeNodeId, type NodeIdFile } from './node-id.js';
+import { readNodeId, writeNodeId } from './node-id.js';
 import { WorkerMergeRunner } from './worker-merge-runner.js';
 
 /** Options of {@link FileAdapter}. */
@@ -42,16 +43,6 @@ export interface FileAdapterOptions extends TreeOptions {
   readonly repair?: boolean;
   /** File operations of the main thread's reads and writes (tests inject failures; merges in workers use node:fs). */
   readonly fileOps?: FileOps;
-}
-
-function nodeIdCorruption(dir: string, node: NodeIdFile): CorruptionError {
-  const file = `${dir}/NODE`;
-  const why = node.state === 'damaged' ? `is damaged (${node.why})` : 'is missing';
-  return new CorruptionError(
-    `${file} ${why}: the database's node id is unknown, and a new one would split this node's history; refusing to ` +
-      `open (write the id, 16 hex digits, into NODE, or open with repair, which starts a new node id)`,
-    { file, offset: 0 },
-  );
 }
 
 function ioError(what: string, e: unknown): Error {
@@ -111,21 +102,9 @@ export class FileAdapter implements StorageAdapter {
       for (const d of migration.recovery.repaired ?? []) repaired.push(d);
     }
     const hasData = fs.existsSync(`${this.dir}/${MANIFEST_FILE}`) || fs.readdirSync(this.dir).some((f) => /^\d{8}\.(kwal|kseg)$/.test(f));
-    const node = readNodeId(this.dir);
-    let nodeId: string;
-    if (node.state === 'ok') {
-      nodeId = node.id;
-      // An id written without its checksum (an early version) gets one now.
-      if (node.legacy) writeNodeId(this.dir, nodeId);
-    } else {
-      if (hasData && !repair) throw nodeIdCorruption(this.dir, node);
-      nodeId = randomNodeId();
-      writeNodeId(this.dir, nodeId);
-      if (hasData) {
-        const message = `${node.state === 'damaged' ? `NODE was damaged (${node.why})` : 'NODE was missing'}: this node now writes as ${nodeId}`;
-        repaired.push({ file: `${this.dir}/NODE`, offset: 0, message, bytes: 0, records: 0 });
-      }
-    }
+    const settled = settleNodeId(readNodeId(this.dir), { file: `${this.dir}/NODE`, hasData, repair, write: (id) => writeNodeId(this.dir, id), byHand: true });
+    const nodeId = settled.nodeId;
+    if (settled.repaired !== undefined) repaired.push(settled.repaired);
     const dir = new NodeDirectory(this.dir, o.fileOps);
     const flush = new WorkerMergeRunner(this.dir);
     const merge = new WorkerMergeRunner(this.dir);
@@ -135,11 +114,7 @@ export class FileAdapter implements StorageAdapter {
       flushRunner: flush,
       mergeRunner: merge,
       writer: VERSION_TREE_WRITER,
-      sync: o.sync ?? 'periodic',
-      ...(o.syncIntervalMs !== undefined ? { syncIntervalMs: o.syncIntervalMs } : {}),
-      ...(o.memtableBytes !== undefined ? { memtableBytes: o.memtableBytes } : {}),
-      ...(o.cacheBytes !== undefined ? { cache: o.cacheBytes } : {}),
-      ...(o.keepLogBytes !== undefined ? { keepLogBytes: o.keepLogBytes } : {}),
+      ...treeOpenOptions(o),
       repair,
     });
     const found = recoveryOf(this.#tree);

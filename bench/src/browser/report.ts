@@ -61,7 +61,10 @@ function targets(r: BrowserResults): string[] {
     `| get ≥ 1 M/s | ${get ? fmt(get.value, get.unit) : '—'} | ${verdict(get && r.koruMode === 'persistent' ? get.value >= 1e6 : undefined)} |`,
     `| open + first get ≤ 50 ms | ${open ? fmt(open.value, 'ms') : '—'} | ${verdict(open ? open.value <= 50 : undefined)} |`,
     `| server → browser latency p99 ≤ 100 ms | ${r.sync?.p99Ms !== undefined ? fmt(r.sync.p99Ms, 'ms') : '—'} | ${verdict(r.sync?.p99Ms !== undefined ? r.sync.p99Ms <= 100 : undefined)} |`,
-    `| bundle ≤ 60 KB gzip (page + worker) | ${gzip !== undefined ? kb(gzip) : '—'} | ${verdict(gzip !== undefined ? gzip <= 60 * 1024 : undefined)} |`,
+    // Both readings of the bundle target: what the app's page bundles (the worker is a
+    // separate file, fetched when a persistent database starts), and page plus worker.
+    `| bundle ≤ 60 KB gzip: the page | ${page !== undefined ? kb(page.gzipBytes) : '—'} | ${verdict(page !== undefined ? page.gzipBytes <= 60 * 1024 : undefined)} |`,
+    `| bundle ≤ 60 KB gzip: page + worker | ${gzip !== undefined ? kb(gzip) : '—'} | ${verdict(gzip !== undefined ? gzip <= 60 * 1024 : undefined)} |`,
   ];
   return ['| target | KoruDelta | verdict |', '| --- | --: | --- |', ...lines];
 }

@@ -1,7 +1,7 @@
 /**
- * @koru/delta — KoruDelta, the invisible database. This entry is browser-safe
- * (in-memory databases); under Node the package resolves to `node.ts`, which adds
- * durable databases (`start({ path })`) and native hashing.
+ * The public names of @koru/delta, without side effects: every entry re-exports them.
+ * `./index.ts` (and through it the Node entry) adds the local engine at once; the browser
+ * entry loads it only for in-memory databases (see ./engine-slot.ts).
  */
 export {
   KoruDelta,

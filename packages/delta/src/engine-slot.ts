@@ -5,7 +5,7 @@
  * global slot: the ESM and CJS builds loaded in one process each have their own engine
  * classes (their errors must be the ones each build's callers test with `instanceof`).
  */
-import { IoError } from '@koru/storage';
+import { IoError } from '@koru/storage/errors';
 import type { LocalEngine } from './local-engine.js';
 
 let engine: LocalEngine | undefined;

@@ -6,19 +6,17 @@
  * changes stored data.
  */
 import { InvalidArgumentError, isKoruError, UnsupportedError, type JsonValue } from '@koru/engine';
-import {
-  IoError,
-  validateKey,
-  validateNamespace,
-  VersionNotFoundError,
-  type CausalStorage,
-  type HistoryOptions,
-  type ImportedVersion,
-  type RecoveryReport,
-  type Version,
-  type VerifyReport,
-  type RetentionPolicy,
-  type PurgeResult,
+import { IoError, VersionNotFoundError } from '@koru/storage/errors';
+import { validateKey, validateNamespace } from '@koru/storage/names';
+import type {
+  CausalStorage,
+  HistoryOptions,
+  ImportedVersion,
+  RecoveryReport,
+  Version,
+  VerifyReport,
+  RetentionPolicy,
+  PurgeResult,
 } from '@koru/storage';
 // Types only: the engine's code is reached through `LocalEngine` (./local-engine.ts), so
 // that a browser page whose databases run in a worker does not bundle it.

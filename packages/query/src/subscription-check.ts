@@ -9,7 +9,8 @@
  * compiler; test/subscription-check.test.ts holds the two to the same verdicts.
  */
 import { InvalidArgumentError } from '@koru/engine';
-import { validateKey, validateNamespace, type ChangeType } from '@koru/storage';
+import type { ChangeType } from '@koru/storage';
+import { validateKey, validateNamespace } from '@koru/storage/names';
 import type { SubscriptionSpec } from './changes.js';
 
 const TYPES: ReadonlySet<unknown> = new Set<ChangeType>(['insert', 'update', 'delete']);

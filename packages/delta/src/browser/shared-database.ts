@@ -6,19 +6,19 @@
  * deep-frozen where the local handle's are, errors as their own KoruError classes.
  */
 import { deepFreeze, UnsupportedError, type JsonValue } from '@koru/engine';
-import {
-  checkSubscription,
-  type Aggregation,
-  type DefinitionProblem,
-  type IndexInfo,
-  type Query,
-  type QueryResult,
-  type Subscription,
-  type SubscriptionSpec,
-  type ViewDefinition,
-  type ViewInfo,
-  type ViewResult,
-  type FilterInput,
+import { checkSubscription } from '@koru/query/subscription-check';
+import type {
+  Aggregation,
+  DefinitionProblem,
+  IndexInfo,
+  Query,
+  QueryResult,
+  Subscription,
+  SubscriptionSpec,
+  ViewDefinition,
+  ViewInfo,
+  ViewResult,
+  FilterInput,
 } from '@koru/query';
 import type {
   CausalStorage,

@@ -19,11 +19,12 @@ if (!tool.available) console.log(`[bundlers] skipped: ${tool.reason}`);
 const ONE_LINE_APP = "import { KoruDelta } from '@koru/delta';\nglobalThis.db = await KoruDelta.start({ path: 'app' });\n";
 
 /**
- * Inputs only the engine uses: the regex engine, the B-tree, the sync client. (@koru/storage
- * is an input: the page needs its error classes and name checks, which share its dist files
- * with the store; its store's classes are checked by name below.)
+ * Inputs only the engine uses: the regex engine, the B-tree, the sync client, and the main
+ * bundles of @koru/storage and @koru/query (the page takes their error classes and name
+ * checks from their `errors`, `names` and `subscription-check` entries, which share no file
+ * with the store or the query compiler).
  */
-const ENGINE_INPUT = /(?:^|\/)(?:packages\/client\/|node_modules\/re2js\/|node_modules\/sorted-btree\/|node_modules\/@koru\/client\/)/;
+const ENGINE_INPUT = /(?:^|\/)(?:packages\/client\/|node_modules\/re2js\/|node_modules\/sorted-btree\/|node_modules\/@koru\/client\/|packages\/(?:storage|query)\/dist\/index\.js$)/;
 /** The engine's classes (store, tree, indexes, views, sync client), as esbuild declares them unminified. */
 const ENGINE_CLASS = /\b(?:var|let|const|class) (CausalStorage|LsmTree|MemoryAdapter|VersionStore|IndexSet|ViewSet|SecondaryIndex|KoruClient)\b/;
 

@@ -7,6 +7,7 @@ export * from './errors.js';
 export * from './wire-errors.js';
 export {
   type HashBackend,
+  jsHashBackend,
   nobleHashBackend,
   setHashBackend,
   hashBackend,

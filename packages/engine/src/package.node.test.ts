@@ -175,7 +175,7 @@ describe('loading the build', () => {
        console.log(JSON.stringify({ before, esm: esm.hashBackend().name, cjs: cjs.hashBackend().name,
          same: esm.distinctionOfText('koru').id === id && cjs.distinctionOfText('koru').id === id }));`,
     ]);
-    expect(JSON.parse(out)).toEqual({ before: 'js', esm: 'node', cjs: 'node', same: true });
+    expect(JSON.parse(out)).toEqual({ before: 'noble', esm: 'node', cjs: 'node', same: true });
   });
 
   it('resolves by package name through the exports map (import and require)', () => {

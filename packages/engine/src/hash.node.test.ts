@@ -3,7 +3,7 @@ import { fcSeed } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { distinctionOfText } from './distinction.js';
-import { hashBackend, jsHashBackend, nobleHashBackend, setHashBackend, sha256HexOfBytes, sha256HexOfText } from './hash.js';
+import { hashBackend, nobleHashBackend, setHashBackend, sha256HexOfBytes, sha256HexOfText } from './hash.js';
 import { installNodeHash, nodeHashBackend } from './node.js';
 
 /** An independent reference: streaming node:crypto. */
@@ -29,7 +29,6 @@ describe('node hash backend', () => {
         const expected = refText(s);
         expect(nodeHashBackend.hexOfText(s)).toBe(expected);
         expect(nobleHashBackend.hexOfText(s)).toBe(expected);
-        expect(jsHashBackend.hexOfText(s)).toBe(expected);
       }),
       { seed: fcSeed('hash.node: text'), numRuns: 1000 },
     );
@@ -46,8 +45,6 @@ describe('node hash backend', () => {
         const view = big.subarray(pre, pre + bytes.length);
         expect(nodeHashBackend.hexOfBytes(view)).toBe(expected);
         expect(nobleHashBackend.hexOfBytes(view)).toBe(expected);
-        expect(jsHashBackend.hexOfBytes(bytes)).toBe(expected);
-        expect(jsHashBackend.hexOfBytes(view)).toBe(expected);
       }),
       { seed: fcSeed('hash.node: bytes'), numRuns: 500 },
     );
@@ -58,8 +55,6 @@ describe('node hash backend', () => {
     expect(nodeHashBackend.hexOfText(big)).toBe(nobleHashBackend.hexOfText(big));
     const bytes = new Uint8Array(3_000_001).map((_, i) => (i * 31) & 0xff);
     expect(nodeHashBackend.hexOfBytes(bytes)).toBe(nobleHashBackend.hexOfBytes(bytes));
-    expect(jsHashBackend.hexOfText(big)).toBe(refText(big));
-    expect(jsHashBackend.hexOfBytes(bytes)).toBe(refBytes(bytes));
     const replaced: Array<[string, string]> = [
       ['\ud800', '\ufffd'],
       ['a\udc00b', 'a\ufffdb'],
@@ -68,27 +63,11 @@ describe('node hash backend', () => {
     for (const [lone, same] of replaced) {
       expect(nodeHashBackend.hexOfText(lone)).toBe(refText(same));
       expect(nobleHashBackend.hexOfText(lone)).toBe(refText(same));
-      expect(jsHashBackend.hexOfText(lone)).toBe(refText(same));
-    }
-  });
-
-  it('the plain-JavaScript SHA-256 is right at every padding boundary, for text and bytes, one after the other', () => {
-    // Lengths around one and two blocks (55/56/64 bytes: where the length field spills into
-    // a new block), multi-byte characters straddling them, and a large input between small
-    // ones (the scratch buffer is reused and must not leak old bytes).
-    for (let n = 0; n <= 200; n++) {
-      const ascii = 'q'.repeat(n);
-      expect(jsHashBackend.hexOfText(ascii), `ascii ${n}`).toBe(refText(ascii));
-      const wide = 'é'.repeat(n >> 1) + '😀'.repeat(n & 1);
-      expect(jsHashBackend.hexOfText(wide), `wide ${n}`).toBe(refText(wide));
-      const bytes = new Uint8Array(n).map((_, i) => (i * 7 + n) & 0xff);
-      expect(jsHashBackend.hexOfBytes(bytes), `bytes ${n}`).toBe(refBytes(bytes));
-      if (n % 50 === 0) expect(jsHashBackend.hexOfText('€'.repeat(100_000 + n))).toBe(refText('€'.repeat(100_000 + n)));
     }
   });
 
   it('installNodeHash switches every id to node:crypto; setHashBackend returns the previous backend', () => {
-    expect(hashBackend().name).toBe('js');
+    expect(hashBackend().name).toBe('noble');
     const before = distinctionOfText('koru').id;
     installNodeHash();
     expect(hashBackend()).toBe(nodeHashBackend);

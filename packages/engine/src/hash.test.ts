@@ -5,7 +5,6 @@ import { distinctionOfText } from './distinction.js';
 import {
   fromHex,
   hashBackend,
-  jsHashBackend,
   nobleHashBackend,
   setHashBackend,
   sha256HexOfBytes,
@@ -39,9 +38,8 @@ describe('hash backend', () => {
     setHashBackend(original);
   });
 
-  it('defaults to the plain-JavaScript SHA-256', () => {
-    expect(original).toBe(jsHashBackend);
-    expect(jsHashBackend.name).toBe('js');
+  it('defaults to @noble/hashes', () => {
+    expect(original).toBe(nobleHashBackend);
     expect(nobleHashBackend.name).toBe('noble');
     expect(sha256HexOfText('abc')).toBe(ABC);
     expect(sha256HexOfBytes(new Uint8Array([0x61, 0x62, 0x63]))).toBe(ABC);

@@ -1,14 +1,11 @@
 /**
  * SHA-256, the one hash every content address in KoruDelta is made of.
  *
- * The default backend is plain JavaScript (sha256.ts: works everywhere, and is what a
- * browser runs, having no synchronous native SHA-256); @noble/hashes is kept as an
- * independent reference ({@link nobleHashBackend}). A platform with a native SHA-256
- * installs it with {@link setHashBackend} (Node: `@koru/engine/node`); all give
- * identical digests, only speed differs.
+ * The default backend is @noble/hashes (pure JS, works everywhere). A platform with a
+ * native SHA-256 installs it with {@link setHashBackend} (Node: `@koru/engine/node`);
+ * both give identical digests, only speed differs (native is ~10x faster on small inputs).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { sha256HexOfBytesJs, sha256HexOfTextJs } from './sha256.js';
 
 /** A SHA-256 implementation: lowercase hex digests of UTF-8 text and of bytes. */
 export interface HashBackend {
@@ -53,17 +50,7 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
-/**
- * The default backend: SHA-256 in plain JavaScript tuned for short inputs (sha256.ts),
- * about 3x @noble/hashes' speed on ~200-byte documents.
- */
-export const jsHashBackend: HashBackend = {
-  name: 'js',
-  hexOfText: sha256HexOfTextJs,
-  hexOfBytes: sha256HexOfBytesJs,
-};
-
-/** A second portable backend: @noble/hashes (an independent implementation to check against). */
+/** The portable backend: @noble/hashes. */
 export const nobleHashBackend: HashBackend = {
   name: 'noble',
   hexOfText: (text) => toHex(sha256(encoder.encode(text))),
@@ -85,15 +72,15 @@ export function setHashBackend(next: HashBackend): HashBackend {
 
 /** The backend in use. */
 export function hashBackend(): HashBackend {
-  return registry[SLOT] ?? jsHashBackend;
+  return registry[SLOT] ?? nobleHashBackend;
 }
 
 /** Lowercase hex SHA-256 of the UTF-8 encoding of `text`. */
 export function sha256HexOfText(text: string): string {
-  return (registry[SLOT] ?? jsHashBackend).hexOfText(text);
+  return (registry[SLOT] ?? nobleHashBackend).hexOfText(text);
 }
 
 /** Lowercase hex SHA-256 of `bytes`. */
 export function sha256HexOfBytes(bytes: Uint8Array): string {
-  return (registry[SLOT] ?? jsHashBackend).hexOfBytes(bytes);
+  return (registry[SLOT] ?? nobleHashBackend).hexOfBytes(bytes);
 }

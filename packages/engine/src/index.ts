@@ -7,7 +7,6 @@ export * from './errors.js';
 export * from './wire-errors.js';
 export {
   type HashBackend,
-  jsHashBackend,
   nobleHashBackend,
   setHashBackend,
   hashBackend,

@@ -85,7 +85,7 @@ export function toMarkdown(r: BrowserResults): string {
   const lines = [
     '# KoruDelta browser bench',
     '',
-    `Chromium ${machine.chromium} (headless), one page, the stores one after the other; ${machine.cpu}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}; load average ${machine.loadAverage.toFixed(2)} at the start; ${machine.date}; ${r.durationSeconds.toFixed(0)} s.`,
+    `Chromium ${machine.chromium} (headless, a profile on disk as a user has, not an off-the-record context), one page, the stores one after the other; ${machine.cpu}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}; load average ${machine.loadAverage.toFixed(2)} at the start; ${machine.date}; ${r.durationSeconds.toFixed(0)} s.`,
     '',
     r.koruMode === 'memory'
       ? '**KoruDelta ran on its in-memory build** (this build refuses `start({ path })` in a browser): its rows persist nothing and are not comparable with the targets for persisted writes.'

@@ -60,9 +60,9 @@ const medianRun = (runs: readonly Rate[]): Rate => [...runs].sort((a, b) => a.pe
 
 const files = await bundlePage();
 const site = await serve(files);
-const browser = await launchChromium();
-const chromiumVersion = browser.version();
-const context = await browser.newContext();
+const chromiumProfile = await launchChromium();
+const chromiumVersion = chromiumProfile.version;
+const context = chromiumProfile.context;
 
 async function openPage(): Promise<Page> {
   const page = await context.newPage();
@@ -182,8 +182,7 @@ try {
   sizes = await bundleSizes(only);
   if (only.includes('koru')) sizes.push(...(await bundlerSizes()));
 } finally {
-  await context.close();
-  await browser.close();
+  await chromiumProfile.close();
   await site.close();
 }
 

@@ -120,6 +120,11 @@ export type FromWorker =
   | { readonly t: 'event'; readonly id: number; readonly event: unknown }
   | { readonly t: 'end'; readonly id: number; readonly error?: WireError }
   | { readonly t: 'state'; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
+  /**
+   * A commit wrote these keys (namespace and key, alternating), posted as it is applied;
+   * `n` counts these messages from 1. The tabs' read caches drop them (./tab-cache.ts).
+   */
+  | { readonly t: 'inval'; readonly n: number; readonly keys: readonly string[] }
   | { readonly t: 'closed' };
 
 /**
@@ -134,8 +139,11 @@ export type TabMessage =
   | { readonly t: 'bye'; readonly owner: string }
   | { readonly t: 'state'; readonly owner: string; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
   | { readonly t: 'calls'; readonly to: string; readonly from: string; readonly calls: readonly CallItem[] }
-  | { readonly t: 'result'; readonly to: string; readonly id: number; readonly value: unknown; readonly seq: number }
-  | { readonly t: 'error'; readonly to: string; readonly id: number; readonly error: WireError; readonly seq: number }
+  /** An answer, `from` the owner that ran the call (a read cache fills only from its owner's stream). */
+  | { readonly t: 'result'; readonly to: string; readonly from: string; readonly id: number; readonly value: unknown; readonly seq: number }
+  | { readonly t: 'error'; readonly to: string; readonly from: string; readonly id: number; readonly error: WireError; readonly seq: number }
+  /** The owner's worker's `inval`, passed on to every tab in its place in the owner's stream. */
+  | { readonly t: 'inval'; readonly owner: string; readonly n: number; readonly keys: readonly string[] }
   /** The owner is closing and did not run these calls: send them to the next owner. */
   | { readonly t: 'retry'; readonly to: string; readonly ids: readonly number[] }
   | { readonly t: 'sub'; readonly to: string; readonly from: string; readonly id: number; readonly spec: SubscriptionSpec }

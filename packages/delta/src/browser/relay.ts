@@ -87,7 +87,7 @@ export class Relay {
         // They were cloned once to get here: they clone again. Never leave a caller waiting.
         calls.forEach((c, i) => {
           this.#calls.delete(c.id);
-          this.post({ t: 'error', to: m.from, id: m.calls[i]!.id, error: errorToWire(e), seq: 0 });
+          this.post({ t: 'error', to: m.from, from: this.me, id: m.calls[i]!.id, error: errorToWire(e), seq: 0 });
         });
       }
     } else if (m.t === 'sub') {
@@ -115,7 +115,13 @@ export class Relay {
       const o = this.#calls.get(m.id);
       if (o === undefined) return true;
       this.#calls.delete(m.id);
-      this.post(m.t === 'result' ? { t: 'result', to: o.from, id: o.id, value: m.value, seq: m.seq } : { t: 'error', to: o.from, id: o.id, error: m.error, seq: m.seq });
+      // On the channel every other message of this stream takes (the `inval`s too,
+      // ./session.ts), in the order the worker posted them: see ./tab-cache.ts.
+      this.post(
+        m.t === 'result'
+          ? { t: 'result', to: o.from, from: this.me, id: o.id, value: m.value, seq: m.seq }
+          : { t: 'error', to: o.from, from: this.me, id: o.id, error: m.error, seq: m.seq },
+      );
       return true;
     }
     const o = this.#subs.get(m.id);

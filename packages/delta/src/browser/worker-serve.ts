@@ -13,6 +13,7 @@ import type { DurableOptions } from '../platform.js';
 import type { SyncHandle } from '../sync/types.js';
 import { errorToWire } from './errors.js';
 import { isMethod, type FromWorker, type OpenRequest, type SyncInfo, type ToWorker } from './protocol.js';
+import { answerHead, emitInvalidations } from './worker-invalidations.js';
 
 /** Opens the storage adapter of the database at `path` (in the worker). */
 export type WorkerAdapterFactory = (path: string, options: DurableOptions) => StorageAdapter | Promise<StorageAdapter>;
@@ -123,6 +124,7 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
       }
       const opened = db;
       opened.storage.onCommit(stateChanged);
+      emitInvalidations(opened.storage, post);
       // A sync asked for at start, or the one the previous owner ran: it goes on here.
       const wanted = req.options.syncWith as { url?: unknown } | undefined;
       if (wanted !== undefined) {
@@ -144,6 +146,8 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
   }
 
   function call(db: KoruDelta, id: number, method: string, args: readonly unknown[]): void {
+    // The tabs' read caches need this answer in its place among the commits.
+    if (method === 'getVersion') return answerHead(db, id, args, post);
     let p: Promise<unknown>;
     if (!isMethod(method)) {
       p = Promise.reject(new TypeError(`no such method ${String(method)}`));

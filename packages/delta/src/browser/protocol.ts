@@ -109,8 +109,20 @@ export type ToWorker =
   | { readonly t: 'unsub'; readonly id: number }
   | { readonly t: 'close' };
 
-/** Worker → tab. */
-export type FromWorker =
+/**
+ * The keys that commits wrote (namespace and key, alternating), for the tabs' read caches
+ * (./tab-cache.ts): commits `first` to `last` of the worker's stream, counted from 1 (a
+ * tab that sees one skipped clears its cache). It rides on the next message the worker
+ * posts after the commits, whatever that is (`inv`), or on an `inval` of its own.
+ */
+export interface Invalidation {
+  readonly first: number;
+  readonly last: number;
+  readonly keys: readonly string[];
+}
+
+/** Worker → tab; any of them may carry the keys of the commits since the previous one (`inv`, handled first). */
+export type FromWorker = (
   | { readonly t: 'ready'; readonly state: DatabaseState; readonly warnings: readonly string[] }
   | { readonly t: 'failed'; readonly error: WireError }
   | { readonly t: 'result'; readonly id: number; readonly value: unknown; readonly seq: number }
@@ -120,12 +132,10 @@ export type FromWorker =
   | { readonly t: 'event'; readonly id: number; readonly event: unknown }
   | { readonly t: 'end'; readonly id: number; readonly error?: WireError }
   | { readonly t: 'state'; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
-  /**
-   * A commit wrote these keys (namespace and key, alternating), posted as it is applied;
-   * `n` counts these messages from 1. The tabs' read caches drop them (./tab-cache.ts).
-   */
-  | { readonly t: 'inval'; readonly n: number; readonly keys: readonly string[] }
-  | { readonly t: 'closed' };
+  /** Nothing but `inv`: no other message went out soon after the commits. */
+  | { readonly t: 'inval' }
+  | { readonly t: 'closed' }
+) & { readonly inv?: Invalidation };
 
 /**
  * Tab ↔ tab over the BroadcastChannel. `to` names the tab a message is for (every tab
@@ -133,7 +143,7 @@ export type FromWorker =
  * to the owner, addressed by its id so that a message meant for a dead owner is never
  * taken by the next one.
  */
-export type TabMessage =
+export type TabMessage = (
   | { readonly t: 'hello'; readonly from: string }
   | { readonly t: 'owner'; readonly owner: string; readonly state: DatabaseState }
   | { readonly t: 'bye'; readonly owner: string }
@@ -142,12 +152,20 @@ export type TabMessage =
   /** An answer, `from` the owner that ran the call (a read cache fills only from its owner's stream). */
   | { readonly t: 'result'; readonly to: string; readonly from: string; readonly id: number; readonly value: unknown; readonly seq: number }
   | { readonly t: 'error'; readonly to: string; readonly from: string; readonly id: number; readonly error: WireError; readonly seq: number }
-  /** The owner's worker's `inval`, passed on to every tab in its place in the owner's stream. */
-  | { readonly t: 'inval'; readonly owner: string; readonly n: number; readonly keys: readonly string[] }
+  /** Nothing but `inv`, from the owner (see the type's end). */
+  | { readonly t: 'inval'; readonly owner: string }
   /** The owner is closing and did not run these calls: send them to the next owner. */
   | { readonly t: 'retry'; readonly to: string; readonly ids: readonly number[] }
   | { readonly t: 'sub'; readonly to: string; readonly from: string; readonly id: number; readonly spec: SubscriptionSpec }
   | { readonly t: 'subbed'; readonly to: string; readonly id: number; readonly since: number }
   | { readonly t: 'event'; readonly to: string; readonly id: number; readonly event: unknown }
   | { readonly t: 'end'; readonly to: string; readonly id: number; readonly error?: WireError }
-  | { readonly t: 'unsub'; readonly to: string; readonly from: string; readonly id: number };
+  | { readonly t: 'unsub'; readonly to: string; readonly from: string; readonly id: number }
+) & {
+  /**
+   * From the owner only, on any of its messages (whoever it is addressed to: every tab
+   * handles it, first): its worker's invalidations, passed on in their place in its
+   * stream (./tab-cache.ts).
+   */
+  readonly inv?: Invalidation;
+};

@@ -9,10 +9,22 @@
  * here, posting every change to no one: each tab holds a Web Lock of its own while it
  * is open, and the relay waits on the lock of every tab it serves; once granted, that
  * tab is gone and its feeds end.
+ *
+ * The worker's invalidations (./tab-cache.ts) go to every tab with the next message this
+ * tab posts on the channel, whatever it is: before anything of the worker's stream that
+ * came after them (an answer, an event, the `state` that follows every commit), and
+ * without a message of their own for each commit.
  */
-import type { FromWorker, TabMessage } from './protocol.js';
+import type { FromWorker, Invalidation, TabMessage } from './protocol.js';
 import type { OwnerWorker } from './owner-worker.js';
 import { errorToWire } from './errors.js';
+
+/**
+ * How long invalidations wait for a message to ride on before going alone, ms: long
+ * enough for the `state` that follows every commit (already on its way from the worker),
+ * short enough that other tabs hear of a change at once.
+ */
+const INV_ALONE_MS = 2;
 
 interface Origin {
   readonly from: string;
@@ -28,6 +40,9 @@ export class Relay {
   readonly #stopWatching = new AbortController();
   #nextId = -1;
   #open = true;
+  /** Invalidations not passed on yet (merged), and whether a task will post them alone. */
+  #inv: { first: number; last: number; keys: string[] } | undefined;
+  #invTimer = false;
 
   /** @param lockName the name of the lock tab `tab` holds while it is open */
   constructor(
@@ -60,6 +75,36 @@ export class Relay {
       this.#subIds.delete(`${o.from}\n${o.id}`);
       this.worker.post({ t: 'unsub', id });
     }
+  }
+
+  /** Invalidations from the worker: they go out with the next message on the channel (see the module comment). */
+  pass(inv: Invalidation): void {
+    const pending = this.#inv;
+    if (pending === undefined) this.#inv = { first: inv.first, last: inv.last, keys: inv.keys as string[] }; // cloned for this tab: its own
+    else {
+      // Consecutive commits merge; a hole (never expected) makes the tabs clear theirs.
+      if (inv.first !== pending.last + 1) pending.first = -1;
+      pending.last = inv.last;
+      for (const k of inv.keys) pending.keys.push(k);
+    }
+    // The `state` the worker posts after every commit takes them out at the latest (it is
+    // queued already); alone only if nothing did by then.
+    if (!this.#invTimer) {
+      this.#invTimer = true;
+      setTimeout(() => {
+        this.#invTimer = false;
+        if (this.#inv !== undefined) this.post({ t: 'inval', owner: this.me });
+      }, INV_ALONE_MS);
+    }
+  }
+
+  /** `m` (made for this post), carrying the invalidations not passed on yet. */
+  stamp(m: TabMessage): TabMessage {
+    const inv = this.#inv;
+    if (inv === undefined) return m;
+    this.#inv = undefined;
+    (m as { inv?: Invalidation }).inv = inv;
+    return m;
   }
 
   /** False once the owner began closing. */

@@ -78,8 +78,6 @@ export class Session {
   readonly #subs = new Map<number, RemoteSubscription>();
   /** Current versions read here, kept coherent by the owner's stream (./tab-cache.ts). */
   readonly #cache = new TabCache();
-  /** The `n` of the last `inval` of the current owner's stream (undefined: none yet). */
-  #invalN: number | undefined;
   readonly #lockAbort = new AbortController();
   #nextId = 1;
   #owner: string | undefined;
@@ -311,7 +309,7 @@ export class Session {
 
   #post(m: TabMessage): void {
     try {
-      this.#channel.postMessage(m);
+      this.#channel.postMessage(this.#relay === undefined ? m : this.#relay.stamp(m));
     } catch {
       // The channel is closed: this tab is leaving.
     }
@@ -415,7 +413,7 @@ export class Session {
     }
     this.#owner = owner;
     // A new owner's worker is another stream: nothing read from the old one is followed.
-    this.#followStream();
+    this.#cache.clear();
     // Handed out by the getters as the local handle hands them out: frozen.
     deepFreeze(state.recovery);
     deepFreeze(state.problems);
@@ -437,26 +435,12 @@ export class Session {
   /** The owner said `bye`: it answered everything it ran, so what it did not answer was not run. */
   #ownerGone(): void {
     this.#owner = undefined;
-    this.#followStream();
+    this.#cache.clear();
     for (const call of this.#calls.values()) {
       call.target = undefined;
       call.sent = false;
     }
     for (const sub of this.#subs.values()) sub.target = undefined;
-  }
-
-  /** Starts over with an empty read cache, following the stream of the owner now. */
-  #followStream(): void {
-    this.#cache.clear();
-    this.#invalN = undefined;
-  }
-
-  /** A commit's keys, in its place in the current owner's stream (./tab-cache.ts). */
-  #invalidate(n: number, keys: readonly string[]): void {
-    // A missing message (never expected: ports and channels do not drop any) is a gap.
-    if (this.#invalN !== undefined && n !== this.#invalN + 1) this.#cache.clear();
-    else this.#cache.invalidate(keys);
-    this.#invalN = n;
   }
 
   /** A call's answer, `from` the owner whose stream carried it. */
@@ -474,6 +458,12 @@ export class Session {
   }
 
   #fromWorker(m: FromWorker): void {
+    // Commits' keys first, here and (with this tab's next message on the channel, before
+    // anything of the stream that came after them) to the other tabs: ./tab-cache.ts.
+    if (m.inv !== undefined) {
+      this.#cache.apply(m.inv);
+      this.#relay?.pass(m.inv);
+    }
     if (this.#relay?.fromWorker(m) === true) return;
     switch (m.t) {
       case 'result':
@@ -486,11 +476,6 @@ export class Session {
         return this.#subs.get(m.id)?.event(m.event);
       case 'end':
         return this.#subEnded(m.id, m.error);
-      case 'inval':
-        // Here, then to the other tabs on the channel that carries their answers, in
-        // this message's place among them.
-        if (this.owning) this.#invalidate(m.n, m.keys);
-        return this.#post({ t: 'inval', owner: this.me, n: m.n, keys: m.keys });
       case 'state':
         this.#setSeq(m.seq, m.problems, m.sync);
         return this.#post({ t: 'state', owner: this.me, seq: m.seq, problems: m.problems, sync: m.sync });
@@ -507,6 +492,9 @@ export class Session {
   }
 
   #fromTab(m: TabMessage): void {
+    // Only the owner sends them, on whatever it posts next (to whichever tab): first.
+    // (One from an owner gone would only drop entries or clear: never wrong.)
+    if (m.inv !== undefined) this.#cache.apply(m.inv);
     switch (m.t) {
       case 'hello':
         if (this.owning && this.#relay?.open === true) this.#post({ t: 'owner', owner: this.me, state: this.#state! });
@@ -521,8 +509,7 @@ export class Session {
         if (m.owner === this.#owner) this.#setSeq(m.seq, m.problems, m.sync);
         return;
       case 'inval':
-        if (m.owner === this.#owner) this.#invalidate(m.n, m.keys);
-        return;
+        return; // its `inv`, above, is all it says
       case 'calls':
       case 'sub':
       case 'unsub':

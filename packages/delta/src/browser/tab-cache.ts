@@ -24,6 +24,7 @@
  */
 import type { Version } from '@koru/storage';
 import { errorFromWire, type WireError } from './errors.js';
+import type { Invalidation } from './protocol.js';
 
 /**
  * The default budget, in estimated bytes: 8 MiB. Every tab holds its own copy of what it
@@ -76,6 +77,8 @@ export class TabCache {
   #hand = 0;
   #bytes = 0;
   #count = 0;
+  /** The last commit number of the stream's invalidations (undefined: none since the last clear). */
+  #last: number | undefined;
 
   /** @param maxBytes the budget in estimated bytes; an entry over an eighth of it is not kept */
   constructor(readonly maxBytes: number = DEFAULT_TAB_CACHE_BYTES) {}
@@ -144,10 +147,17 @@ export class TabCache {
     }
   }
 
-  /** An `inval` message's keys: namespace and key, alternating. */
-  invalidate(keys: readonly string[]): void {
-    if (this.#count === 0) return;
-    for (let i = 0; i + 1 < keys.length; i += 2) this.drop(keys[i], keys[i + 1]);
+  /**
+   * The stream's invalidation: its keys are dropped. Commits skipped since the last one
+   * (a gap: never expected, ports and channels lose nothing) clear everything.
+   */
+  apply(inv: Invalidation): void {
+    if (this.#last !== undefined && inv.first !== this.#last + 1) this.clear();
+    else if (this.#count > 0) {
+      const keys = inv.keys;
+      for (let i = 0; i + 1 < keys.length; i += 2) this.drop(keys[i], keys[i + 1]);
+    }
+    this.#last = inv.last;
   }
 
   /**
@@ -164,8 +174,9 @@ export class TabCache {
     }
   }
 
-  /** Forgets everything. */
+  /** Forgets everything (and the stream's numbering: the next stream may be another one). */
   clear(): void {
+    this.#last = undefined;
     this.#byNamespace.clear();
     for (const e of this.#queue) e.live = false;
     this.#queue = [];

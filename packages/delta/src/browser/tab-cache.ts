@@ -111,6 +111,9 @@ export class TabCache {
     if (!ok && (value as WireError | null)?.code !== 'KEY_NOT_FOUND') return;
     const size = 64 + namespace.length + key.length + (ok ? bytes : 128);
     if (size > this.maxBytes / 8) return;
+    // The same version again (two reads were in flight): the object handed out stays.
+    const held = this.#byNamespace.get(namespace)?.get(key);
+    if (held !== undefined && (ok ? held.version?.versionId === (value as Version).versionId : held.missing !== undefined)) return;
     this.drop(namespace, key);
     const e: Entry = {
       namespace,

@@ -452,7 +452,7 @@ export class Session {
     // An answer fills the cache only from the stream the cache follows (a late answer of
     // an owner that is gone does not), and only while this tab is open.
     const head = call.head;
-    if (head !== undefined) this.#cache.admit(head[0], head[1], ok, value, from === this.#owner && this.#closed === undefined && this.#failed === undefined);
+    if (head !== undefined) value = this.#cache.admit(head[0], head[1], ok, value, from === this.#owner && this.#closed === undefined && this.#failed === undefined);
     if (ok) call.resolve(value);
     else call.reject(errorFromWire(value));
   }

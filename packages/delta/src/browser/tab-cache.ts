@@ -103,17 +103,21 @@ export class TabCache {
   /**
    * A worker's answer to a read of `namespace/key`'s current version: deep-frozen (as the
    * handle hands it out), and kept when `keep` (it comes from the stream the cache
-   * follows) and it is a version or KEY_NOT_FOUND (other errors are not cached).
+   * follows) and it is a version or KEY_NOT_FOUND (other errors are not cached). Returns
+   * what to hand out: the version already held when it is the same one (two reads were
+   * in flight), so that every read of a version held hands out one object.
    */
-  admit(namespace: string, key: string, ok: boolean, value: unknown, keep: boolean): void {
+  admit(namespace: string, key: string, ok: boolean, value: unknown, keep: boolean): unknown {
     const bytes = ok ? freezeSized(value) : 0;
-    if (!keep) return;
-    if (!ok && (value as WireError | null)?.code !== 'KEY_NOT_FOUND') return;
-    const size = 64 + namespace.length + key.length + (ok ? bytes : 128);
-    if (size > this.maxBytes / 8) return;
-    // The same version again (two reads were in flight): the object handed out stays.
+    if (!keep) return value;
+    if (!ok && (value as WireError | null)?.code !== 'KEY_NOT_FOUND') return value;
     const held = this.#byNamespace.get(namespace)?.get(key);
-    if (held !== undefined && (ok ? held.version?.versionId === (value as Version).versionId : held.missing !== undefined)) return;
+    if (held !== undefined) {
+      if (ok && held.version?.versionId === (value as Version).versionId) return held.version;
+      if (!ok && held.missing !== undefined) return value;
+    }
+    const size = 64 + namespace.length + key.length + (ok ? bytes : 128);
+    if (size > this.maxBytes / 8) return value;
     this.drop(namespace, key);
     const e: Entry = {
       namespace,
@@ -131,6 +135,7 @@ export class TabCache {
     this.#bytes += size;
     this.#count++;
     if (this.#bytes > this.maxBytes) this.#evict();
+    return value;
   }
 
   /** Forgets `namespace/key` (anything else: nothing to forget). */

@@ -2,21 +2,33 @@
  * A tab's cache of current versions (what `get`, `getVersion` and `contains` read), so a
  * repeated read answers in the tab without crossing to the database worker.
  *
- * Never wrong, by the order of one stream. The worker reads a key's current version and
- * posts the answer in the same synchronous step (./worker-invalidations.ts, `answerHead`),
- * and at every commit (any tab's write, an import, a sync pull) posts, in the same
- * synchronous step in which the commit is applied, one `inval` message naming the keys
- * it wrote — on the same port, so the worker's messages are one ordered stream in which
- * an answer is true as of its position and every later change of its key comes after it.
- * The owner tab handles the stream in order and passes on, on its one BroadcastChannel,
- * both the answers for other tabs (./relay.ts) and every `inval`, in the order it
- * received them; messages of one sender on a BroadcastChannel arrive in order. So each
- * tab sees its part of the same stream in the same order, and applying it in order —
- * fill a key from an answer, drop the keys of an `inval` — leaves only entries that are
- * current as of the last message handled. A tab fills only from the stream of the owner
- * it follows now: the session clears the cache whenever that changes (takeover, `bye`,
- * close), when a numbered `inval` is missing (a gap), and ignores answers sent by another
- * tab than the current owner (./session.ts).
+ * Never wrong, by the order of one stream (the argument, step by step):
+ * 1. The worker. It reads a key's current version and posts the answer in one
+ *    synchronous step (./worker-invalidations.ts, `answerHead`). At every commit (any
+ *    tab's write, putMany, delete, purge's tombstone, an import, a sync pull: all go
+ *    through the commit queue's apply) it notes the keys written in the step that applies
+ *    the commit, and the next message it posts carries them (`inv`; an `inval` of its
+ *    own if nothing goes out by the next task). One port, and a port delivers in order:
+ *    in the worker's stream an answer read before a commit comes before that commit's
+ *    keys, one read after it comes after them. So an answer is true as of its place in
+ *    the stream, and any later change of its key comes after it.
+ * 2. The owner tab handles its worker's messages in order: a message's `inv` first (its
+ *    own cache, and pending for the others), then the message. Whatever it then posts on
+ *    its BroadcastChannel (an answer or event it relays for another tab, the `state`
+ *    that follows every commit, anything) carries the pending keys (./relay.ts, `stamp`),
+ *    so on the channel too they come before everything of the worker's stream that came
+ *    after them. A BroadcastChannel delivers one sender's messages in order.
+ * 3. Every other tab handles each message's `inv` first, whoever the message is for.
+ *    So each tab sees its part of the stream in the stream's order, and applying it in
+ *    order — drop the keys of an `inv`, fill a key from an answer — leaves only entries
+ *    current as of the last message handled. Its own write's answer comes after the
+ *    write's keys (read-your-writes); another tab's write's change event too.
+ * 4. Only the current owner's stream fills it: an answer from another tab than the owner
+ *    followed now fills nothing (./session.ts); a new owner (takeover), an owner's `bye`,
+ *    close and failure clear it; so does a skipped commit number (a gap: never expected).
+ *    Requests sent again to a new owner are answered on the new stream, into a cache
+ *    cleared when it began. Retention, compaction and purge's own rewrite never change a
+ *    key's current version (purge's change is its tombstone, a commit like any other).
  *
  * Bounded by an estimate of the bytes held (default {@link DEFAULT_TAB_CACHE_BYTES}),
  * evicting by second chance (CLOCK): a hit only sets a bit, so the hot path does not

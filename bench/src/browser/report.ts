@@ -52,16 +52,22 @@ function targets(r: BrowserResults): string[] {
   const batch = find('koru', 'batched put');
   const get = find('koru', 'get');
   const open = find('koru', 'open + first get');
-  const page = r.sizes.find((s) => s.what === 'KoruDelta page');
-  const worker = r.sizes.find((s) => s.what === 'KoruDelta worker');
-  const gzip = page === undefined ? undefined : page.gzipBytes + (worker?.gzipBytes ?? 0);
+  const apps = r.sizes
+    .filter((s) => s.what === 'KoruDelta app page')
+    .map((page) => ({ bundler: page.bundler, page, rest: r.sizes.find((s) => s.what === 'KoruDelta app: worker and lazy chunks' && s.bundler === page.bundler) }));
   const lines = [
     `| persisted put ≥ 2× Dexie's put | ${put && dexiePut ? `${(put.value / dexiePut.value).toFixed(2)}×` : '—'} | ${verdict(put && dexiePut && r.koruMode === 'persistent' ? put.value >= 2 * dexiePut.value : undefined)} |`,
     `| batched put ≥ 50 k items/s | ${batch ? fmt(batch.value, batch.unit) : '—'} | ${verdict(batch && r.koruMode === 'persistent' ? batch.value >= 50_000 : undefined)} |`,
     `| get ≥ 1 M/s | ${get ? fmt(get.value, get.unit) : '—'} | ${verdict(get && r.koruMode === 'persistent' ? get.value >= 1e6 : undefined)} |`,
     `| open + first get ≤ 50 ms | ${open ? fmt(open.value, 'ms') : '—'} | ${verdict(open ? open.value <= 50 : undefined)} |`,
     `| server → browser latency p99 ≤ 100 ms | ${r.sync?.p99Ms !== undefined ? fmt(r.sync.p99Ms, 'ms') : '—'} | ${verdict(r.sync?.p99Ms !== undefined ? r.sync.p99Ms <= 100 : undefined)} |`,
-    `| bundle ≤ 60 KB gzip (page + worker) | ${gzip !== undefined ? kb(gzip) : '—'} | ${verdict(gzip !== undefined ? gzip <= 60 * 1024 : undefined)} |`,
+    // Both readings of the bundle target, for the app each bundler builds (tooling/bundlers):
+    // what the page loads with it (its script and the chunks it imports statically), and
+    // that plus the worker and the chunks loaded on demand.
+    ...apps.flatMap(({ bundler, page: p, rest }) => [
+      `| bundle ≤ 60 KB gzip: the page, ${bundler} | ${kb(p.gzipBytes)} | ${verdict(p.gzipBytes <= 60 * 1024)} |`,
+      `| bundle ≤ 60 KB gzip: page + worker + lazy chunks, ${bundler} | ${kb(p.gzipBytes + (rest?.gzipBytes ?? 0))} | ${verdict(p.gzipBytes + (rest?.gzipBytes ?? 0) <= 60 * 1024)} |`,
+    ]),
   ];
   return ['| target | KoruDelta | verdict |', '| --- | --: | --- |', ...lines];
 }

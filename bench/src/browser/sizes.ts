@@ -21,7 +21,7 @@ export interface BundleSize {
 }
 
 const APPS: Record<Subject, { readonly what: string; readonly source: string }> = {
-  koru: { what: 'KoruDelta page', source: "import { KoruDelta } from '@koru/delta';\nglobalThis.db = await KoruDelta.start({ path: 'app' }).catch(() => KoruDelta.start());\n" },
+  koru: { what: 'KoruDelta page, one file (no splitting)', source: "import { KoruDelta } from '@koru/delta';\nglobalThis.db = await KoruDelta.start({ path: 'app' }).catch(() => KoruDelta.start());\n" },
   dexie: { what: 'Dexie', source: "import Dexie from 'dexie';\nconst db = new Dexie('app');\ndb.version(1).stores({ docs: 'id' });\nglobalThis.db = db;\n" },
   pouchdb: { what: 'PouchDB', source: "import PouchDB from 'pouchdb-browser';\nglobalThis.db = new PouchDB('app');\n" },
 };
@@ -70,7 +70,7 @@ export async function bundlerSizes(): Promise<BundleSize[]> {
       const { entry } = await buildApp(bundler, out);
       const { page, worker } = measureBuild(out, entry);
       sizes.push({ what: 'KoruDelta app page', bundler, minifiedBytes: page.bytes, gzipBytes: page.gzipBytes });
-      if (worker.files.length > 0) sizes.push({ what: 'KoruDelta app worker', bundler, minifiedBytes: worker.bytes, gzipBytes: worker.gzipBytes });
+      if (worker.files.length > 0) sizes.push({ what: 'KoruDelta app: worker and lazy chunks', bundler, minifiedBytes: worker.bytes, gzipBytes: worker.gzipBytes });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,46 +6,41 @@
  * changes stored data.
  */
 import { InvalidArgumentError, isKoruError, UnsupportedError, type JsonValue } from '@koru/engine';
-import {
+import { IoError, VersionNotFoundError } from '@koru/storage/errors';
+import { validateKey, validateNamespace } from '@koru/storage/names';
+import type {
   CausalStorage,
-  IoError,
-  validateKey,
-  validateNamespace,
-  VersionNotFoundError,
-  type HistoryOptions,
-  type ImportedVersion,
-  type RecoveryReport,
-  type Version,
-  type VerifyReport,
-  type RetentionPolicy,
-  type PurgeResult,
+  HistoryOptions,
+  ImportedVersion,
+  RecoveryReport,
+  Version,
+  VerifyReport,
+  RetentionPolicy,
+  PurgeResult,
 } from '@koru/storage';
-import {
-  aggregate,
-  changeStream,
-  checkDefinitionRecord,
-  matcherOf,
-  executeQuery,
+// Types only: the engine's code is reached through `LocalEngine` (./local-engine.ts), so
+// that a browser page whose databases run in a worker does not bundle it.
+import type {
+  Aggregation,
   IndexSet,
-  querySpecOf,
-  subscribe,
   ViewSet,
-  type Aggregation,
-  type FilterInput,
-  type Query,
-  type IndexInfo,
-  type DefinitionProblem,
-  type ViewDefinition,
-  type ViewInfo,
-  type ViewResult,
-  type ChangeEvent,
-  type LaggedEvent,
-  type PrunedEvent,
-  type QueryResult,
-  type Subscription,
-  type SubscriptionSpec,
+  FilterInput,
+  Query,
+  IndexInfo,
+  DefinitionProblem,
+  ViewDefinition,
+  ViewInfo,
+  ViewResult,
+  ChangeEvent,
+  LaggedEvent,
+  PrunedEvent,
+  QueryResult,
+  Subscription,
+  SubscriptionSpec,
 } from '@koru/query';
 import { diffValues } from './diff.js';
+import { loadedLocalEngine, loadLocalEngine } from './engine-slot.js';
+import type { LocalEngine } from './local-engine.js';
 import { pathAdapterFactory, sharedDatabaseOpener } from './platform.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
 import { checkSyncOptions, checkSyncUrl } from './sync/options.js';
@@ -89,7 +84,9 @@ export type {
   VersionRef,
 } from './options.js';
 
+/** The KoruDelta database handle. */
 export class KoruDelta {
+  readonly #e: LocalEngine;
   readonly #s: CausalStorage;
   readonly #indexes: IndexSet;
   readonly #views: ViewSet;
@@ -103,12 +100,14 @@ export class KoruDelta {
    */
   protected constructor(storage: CausalStorage | undefined) {
     if (storage === undefined) {
-      this.#s = this.#indexes = this.#views = undefined as never;
+      this.#e = this.#s = this.#indexes = this.#views = undefined as never;
       return;
     }
+    // Loaded: only start() constructs a local handle, after loading the engine.
+    this.#e = loadedLocalEngine();
     this.#s = storage;
-    this.#indexes = new IndexSet(storage);
-    this.#views = new ViewSet(storage);
+    this.#indexes = new this.#e.IndexSet(storage);
+    this.#views = new this.#e.ViewSet(storage);
   }
 
   /** Opens a database: in memory by default, durable with `path`. */
@@ -136,9 +135,11 @@ export class KoruDelta {
         ...(options.repair === true ? { repair: true } : {}),
       });
     }
+    // In a browser page this is the first time the engine is needed: it loads now.
+    const engine = await loadLocalEngine();
     let storage: CausalStorage;
     try {
-      storage = await CausalStorage.open({
+      storage = await engine.CausalStorage.open({
         ...(adapter !== undefined ? { adapter } : {}),
         ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
         ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
@@ -344,8 +345,8 @@ export class KoruDelta {
    */
   async query<T = JsonValue>(namespace: string, query: Query | FilterInput | unknown = {}, options: QueryOptions = {}): Promise<QueryResult<T>> {
     const { at } = optionsOf(options, QUERY_OPTIONS, 'query');
-    const spec = querySpecOf(query);
-    const result = at === undefined ? this.#indexes.execute(namespace, spec) : executeQuery(this.#s.entries(namespace, toEpochMs(at)), spec);
+    const spec = this.#e.querySpecOf(query);
+    const result = at === undefined ? this.#indexes.execute(namespace, spec) : this.#e.executeQuery(this.#s.entries(namespace, toEpochMs(at)), spec);
     return result as QueryResult<T>;
   }
 
@@ -408,6 +409,7 @@ export class KoruDelta {
    */
   async aggregate(namespace: string, aggregation: Aggregation, options: AggregateOptions = {}): Promise<JsonValue> {
     const { filter, at } = optionsOf(options, AGGREGATE_OPTIONS, 'aggregate');
+    const { matcherOf, aggregate } = this.#e;
     const matches = matcherOf(filter);
     aggregate([], aggregation); // a bad aggregation fails before any document is read
     const values: JsonValue[] = [];
@@ -427,7 +429,7 @@ export class KoruDelta {
    */
   async queryHistory(namespace: string, options: QueryHistoryOptions = {}): Promise<Version[]> {
     const { key, from, to, filter } = optionsOf(options, QUERY_HISTORY_OPTIONS, 'queryHistory');
-    const matches = matcherOf(filter);
+    const matches = this.#e.matcherOf(filter);
     const out: Version[] = [];
     for (const v of this.#s.versions(namespace, {
       ...(key !== undefined ? { key } : {}),
@@ -456,12 +458,12 @@ export class KoruDelta {
    * @throws INVALID_ARGUMENT, INVALID_NAMESPACE, INVALID_KEY, INVALID_QUERY for a bad spec
    */
   subscribe(spec: SubscriptionSpec, handler: (event: ChangeEvent | LaggedEvent | PrunedEvent) => void | Promise<void>): Subscription {
-    return subscribe(this.#s, spec, handler);
+    return this.#e.subscribe(this.#s, spec, handler);
   }
 
   /** The same feed as an async iterator: `for await (const e of db.changes(spec))`; `return()` releases it. */
   changes(spec: SubscriptionSpec = {}): AsyncIterableIterator<ChangeEvent | LaggedEvent | PrunedEvent> {
-    return changeStream(this.#s, spec);
+    return this.#e.changeStream(this.#s, spec);
   }
 
   /** Deletes the key by writing a tombstone; its history stays readable. @throws KEY_NOT_FOUND */
@@ -583,7 +585,7 @@ export class KoruDelta {
    *   stored), INVALID_NAMESPACE, CLOCK_SKEW
    */
   importVersions(versions: readonly ImportedVersion[]): Promise<number> {
-    return this.#s.importVersions(versions, { checkSystemRecord: checkDefinitionRecord });
+    return this.#s.importVersions(versions, { checkSystemRecord: this.#e.checkDefinitionRecord });
   }
 
   /**
@@ -625,5 +627,3 @@ export class KoruDelta {
     return this.#s.close();
   }
 }
-
-/** Largest accepted `maxDepth`: values are walked recursively, deeper would overflow the stack. */

@@ -187,8 +187,7 @@ export interface DatabaseStats extends StorageStats {
   readonly estimate?: StorageEstimateInfo;
 }
 
-/** The KoruDelta database handle. */
-
+/** Largest accepted `maxDepth`: values are walked recursively, deeper would overflow the stack. */
 const MAX_DEPTH_LIMIT = 1000;
 
 function checkNumber(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {

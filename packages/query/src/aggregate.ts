@@ -31,7 +31,7 @@ export interface Group {
 }
 
 /** Constructors for aggregations (plain, frozen data). */
-export const Agg = Object.freeze({
+export const Agg = /* @__PURE__ */ (() => Object.freeze({
   /** How many values (with `path` present, when given). */
   count: (path?: string): Aggregation => Object.freeze(path === undefined ? { op: 'count' } : { op: 'count', path }),
   /** Sum of the numbers at `path`. */
@@ -46,7 +46,7 @@ export const Agg = Object.freeze({
   distinct: (path?: string): Aggregation => Object.freeze(path === undefined ? { op: 'distinct' } : { op: 'distinct', path }),
   /** `aggregation` per distinct value at `path`. */
   groupBy: (path: string, aggregation: Aggregation): Aggregation => Object.freeze({ op: 'groupBy', path, aggregation }),
-});
+}))();
 
 /** The same constructors as {@link Agg}, under the name 1.0 used (`Aggregation.count()`). */
 export const Aggregation = Agg;

@@ -41,7 +41,7 @@ export interface QueryResult<T = JsonValue> {
   readonly explain: QueryExplain;
 }
 
-const SCAN = Object.freeze({ strategy: 'scan' as const, indexes: Object.freeze([]) as readonly string[] });
+const SCAN = /* @__PURE__ */ Object.freeze({ strategy: 'scan' as const, indexes: /* @__PURE__ */ Object.freeze([]) as readonly string[] });
 
 const hasOwn = Object.prototype.hasOwnProperty;
 

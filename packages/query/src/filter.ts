@@ -70,7 +70,7 @@ function regex(op: '$matches' | '$regex') {
  * otherwise) and returns frozen, marked data. Combinators (`and`, `or`, `not`,
  * `elemMatch`) also take filters in wire form.
  */
-export const Filter = Object.freeze({
+export const Filter = /* @__PURE__ */ (() => Object.freeze({
   /** Field deep-equals `value`. */
   eq: compare('eq'),
   /** Field is missing or not deep-equal to `value`. */
@@ -143,7 +143,7 @@ export const Filter = Object.freeze({
   not(filter: Filter | WireFilter): NotFilter {
     return filterNode({ op: 'not', filter: sub(filter, 'not') });
   },
-});
+}))();
 
 export {
   type AllFilter,

@@ -56,3 +56,4 @@ export {
   changeStream,
   subscribe,
 } from './changes.js';
+export { checkSubscription } from './subscription-check.js';

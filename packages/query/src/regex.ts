@@ -34,12 +34,14 @@ export interface Pattern {
 }
 
 const FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
-const FLAG_BITS: Readonly<Record<string, number>> = {
+// Built by a call marked pure: reading RE2JS's fields at the top level would count as a
+// side effect, and keep re2js (the largest part of a bundle) in pages that use none of it.
+const FLAG_BITS: Readonly<Record<string, number>> = /* @__PURE__ */ (() => ({
   i: RE2JS.CASE_INSENSITIVE,
   m: RE2JS.MULTILINE,
   s: RE2JS.DOTALL,
   u: 0,
-};
+}))();
 
 /** A `{n}`, `{n,}` or `{n,m}` quantifier at the sticky position. */
 const COUNT = /\{\d+(?:,\d*)?\}/y;

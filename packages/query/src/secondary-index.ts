@@ -11,8 +11,9 @@ import { compareJson } from './order.js';
 import { compileGetter, type Lookup } from './paths.js';
 
 // sorted-btree is CommonJS: Node's ESM loader hands over its whole exports object as
-// the default import, bundlers the class itself.
-const BTree = ((BTreeImport as unknown as { default?: typeof BTreeImport }).default ?? BTreeImport) as typeof BTreeImport;
+// the default import, bundlers the class itself. A call marked pure: a top-level field
+// read would count as a side effect and keep sorted-btree in bundles that never index.
+const BTree = /* @__PURE__ */ (() => ((BTreeImport as unknown as { default?: typeof BTreeImport }).default ?? BTreeImport) as typeof BTreeImport)();
 
 /** One end of a range. */
 export interface Bound {

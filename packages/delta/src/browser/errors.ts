@@ -15,8 +15,8 @@ import {
   StorageFullError,
   VersionConflictError,
   VersionNotFoundError,
-} from '@koru/storage';
-import { IndexNotFoundError, InvalidQueryError, LimitExceededError, ViewExistsError, ViewNotFoundError } from '@koru/query';
+} from '@koru/storage/errors';
+import { IndexNotFoundError, InvalidQueryError, LimitExceededError, ViewExistsError, ViewNotFoundError } from '@koru/query/errors';
 
 /** A KoruError as it crosses a MessagePort or a BroadcastChannel (structured clone). */
 export interface WireError {

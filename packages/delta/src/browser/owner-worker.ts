@@ -5,7 +5,7 @@
  * released) before terminating it.
  */
 import { InvalidArgumentError, InvalidValueError, type KoruError } from '@koru/engine';
-import { IoError } from '@koru/storage';
+import { IoError } from '@koru/storage/errors';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
 import type { DatabaseState, FromWorker, ToWorker } from './protocol.js';

@@ -13,7 +13,7 @@
  * rejects with IO_ERROR saying it may or may not be stored, never runs twice.
  * Subscriptions start again after the last seq they received.
  */
-import { ClosedError, IoError } from '@koru/storage';
+import { ClosedError, IoError } from '@koru/storage/errors';
 import { deepFreeze, UnsupportedError, type KoruError } from '@koru/engine';
 import type { DefinitionProblem } from '@koru/query';
 import type { WorkerSource } from '../platform.js';

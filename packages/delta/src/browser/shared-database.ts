@@ -6,20 +6,19 @@
  * deep-frozen where the local handle's are, errors as their own KoruError classes.
  */
 import { deepFreeze, UnsupportedError, type JsonValue } from '@koru/engine';
-import {
-  subscribe as localSubscribe,
-  type Aggregation,
-  type ChangeSource,
-  type DefinitionProblem,
-  type IndexInfo,
-  type Query,
-  type QueryResult,
-  type Subscription,
-  type SubscriptionSpec,
-  type ViewDefinition,
-  type ViewInfo,
-  type ViewResult,
-  type FilterInput,
+import { checkSubscription } from '@koru/query/subscription-check';
+import type {
+  Aggregation,
+  DefinitionProblem,
+  IndexInfo,
+  Query,
+  QueryResult,
+  Subscription,
+  SubscriptionSpec,
+  ViewDefinition,
+  ViewInfo,
+  ViewResult,
+  FilterInput,
 } from '@koru/query';
 import type {
   CausalStorage,
@@ -76,16 +75,6 @@ function wire(x: unknown): unknown {
   }
   return out;
 }
-
-// A change source that is never read: the local `subscribe` run on it checks a spec
-// exactly as the database does, synchronously, before the spec crosses to the worker.
-const PROBE: ChangeSource = {
-  seq: Number.MAX_SAFE_INTEGER,
-  changeAt: () => {
-    throw new Error('never read');
-  },
-  onCommit: () => () => undefined,
-};
 
 function noWebSocket(): UnsupportedError {
   return new UnsupportedError("a browser database's sync runs in its worker with the browser's WebSocket: omit the WebSocket option");
@@ -281,10 +270,13 @@ export class SharedDatabase extends KoruDelta {
   /**
    * As on the local handle; the feed runs in the owner's worker and its events come to
    * this tab. When the owner changes, it starts again after the last change it
-   * delivered here: none skipped, none repeated. A bad spec throws here, at once.
+   * delivered here: none skipped, none repeated. A bad spec throws here, at once (a bad
+   * filter is refused by the worker: the subscription ends, `done` rejecting with INVALID_QUERY).
    */
   override subscribe(spec: SubscriptionSpec, handler: (event: FeedEvent) => void | Promise<void>): Subscription {
-    localSubscribe(PROBE, spec, handler).unsubscribe();
+    // Checked here as the database checks it (its filter's contents, over there: the
+    // page does not load the filter compiler; a bad one ends the feed with INVALID_QUERY).
+    checkSubscription(spec, handler);
     const { since, ...rest } = spec;
     return this.#session.subscribe(wire(rest) as Record<string, unknown>, since, spec.bufferSize, handler);
   }

@@ -3,7 +3,7 @@
  * database worker of the owning tab (one per database, whichever tab started it) and
  * moves with the database when another tab takes over; every tab sees its status.
  */
-import { ClosedError } from '@koru/storage';
+import { ClosedError } from '@koru/storage/errors';
 import type { SyncHandle, SyncStatus } from '../sync/types.js';
 import type { SyncInfo } from './protocol.js';
 import type { Session } from './session.js';

@@ -6,8 +6,9 @@
  * back, clock order picks the head, the same clock-skew limit as replication).
  */
 import { InvalidArgumentError, InvalidNamespaceError } from '@koru/engine';
-import { LimitExceededError } from '@koru/query';
-import { committedAfter, SYSTEM_NAMESPACE, validateNamespace, type CausalStorage, type ImportedVersion } from '@koru/storage';
+import { LimitExceededError } from '@koru/query/errors';
+import { committedAfter, type CausalStorage, type ImportedVersion } from '@koru/storage';
+import { SYSTEM_NAMESPACE, validateNamespace } from '@koru/storage/names';
 import { MAX_SYNC_PULL_BYTES, MAX_SYNC_PULL_VERSIONS, MAX_SYNC_PUSH_VERSIONS, type SyncPullResult, type SyncPushResult } from './types.js';
 
 const PULL_OPTIONS = new Set(['namespaces', 'limit']);

@@ -382,6 +382,8 @@ export class OpfsDirectory implements StorageDirectory {
     this.checkOpen();
     const slot = this.#names.get(name);
     if (slot === undefined) return undefined;
+    // A segment's writer may still buffer appends (opfs-file.ts): they are part of the file.
+    slot.writeOut?.();
     const buf = new Uint8Array(slot.size);
     try {
       const n = slot.handle.read(buf, { at: POOL_HEADER_BYTES });

@@ -148,11 +148,18 @@ describe('the worker\'s stream keeps a tab\'s cache current', () => {
       await w.until(() => w.inbox.some((m) => m.t === 'ready'));
       const cache = new TabCache();
       const heads = new Map<number, string>();
+      // The model: each write's answer names its key's current version (local writes win).
+      const writes = new Map<number, string>();
+      const model = new Map<string, string>();
       let seen = 0;
       const feed = (): void => {
         for (; seen < w.inbox.length; seen++) {
           const m = w.inbox[seen]!;
           if (m.inv !== undefined) cache.apply(m.inv);
+          if (m.t === 'result' && writes.has(m.id)) {
+            const v = m.value as Version;
+            model.set(writes.get(m.id)!, v.deleted ? 'missing' : v.versionId);
+          }
           if ((m.t === 'result' || m.t === 'error') && heads.has(m.id)) {
             const key = heads.get(m.id)!;
             cache.admit('c', key, m.t === 'result', m.t === 'result' ? m.value : m.error, true);
@@ -170,14 +177,22 @@ describe('the worker\'s stream keeps a tab\'s cache current', () => {
           if (r < 0.45) {
             calls.push({ id, method: 'getVersion', args: ['c', key] });
             heads.set(id, key);
-          } else if (r < 0.85) calls.push({ id, method: 'put', args: ['c', key, { round, i }] });
-          else calls.push({ id, method: 'delete', args: ['c', key] });
+          } else {
+            calls.push(r < 0.85 ? { id, method: 'put', args: ['c', key, { round, i }] } : { id, method: 'delete', args: ['c', key] });
+            writes.set(id, key);
+          }
           id++;
         }
         w.send({ t: 'calls', calls });
         const last = id - 1;
         await w.until(() => w.inbox.some((m) => (m.t === 'result' || m.t === 'error') && m.id === last));
+        // Every answer is in and the keys still pending went out (riding on the `state`, or alone).
+        await new Promise((r) => setTimeout(r, 5));
         feed();
+        for (const k of keys) {
+          const h = cache.lookup('c', k);
+          if (h !== undefined) expect([round, k, h.version === undefined ? 'missing' : h.version.versionId]).toEqual([round, k, model.get(k) ?? 'missing']);
+        }
       }
       // Whatever keys are still pending go out alone by the next task.
       await new Promise((r) => setTimeout(r, 20));

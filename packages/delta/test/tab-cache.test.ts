@@ -194,8 +194,8 @@ describe('the worker\'s stream keeps a tab\'s cache current', () => {
           if (h !== undefined) expect([round, k, h.version === undefined ? 'missing' : h.version.versionId]).toEqual([round, k, model.get(k) ?? 'missing']);
         }
       }
-      // Whatever keys are still pending go out alone by the next task.
-      await new Promise((r) => setTimeout(r, 20));
+      // Whatever keys are still pending went out (with the last `state`, or alone).
+      await new Promise((r) => setTimeout(r, 60));
       feed();
       // The truth, asked without touching the cache.
       w.send({ t: 'calls', calls: keys.map((k, i) => ({ id: 10_000 + i, method: 'getVersion' as const, args: ['c', k] })) });

@@ -20,11 +20,12 @@ import type { OwnerWorker } from './owner-worker.js';
 import { errorToWire } from './errors.js';
 
 /**
- * How long invalidations wait for a message to ride on before going alone, ms: long
- * enough for the `state` that follows every commit (already on its way from the worker),
- * short enough that other tabs hear of a change at once.
+ * How long invalidations wait for a message to ride on before going alone, ms. The
+ * `state` the worker posts after every commit (already on its way) takes them out at
+ * once; this is only a safety net, and armed at most once per this many ms, so it costs
+ * writers no task per commit.
  */
-const INV_ALONE_MS = 2;
+const INV_ALONE_MS = 20;
 
 interface Origin {
   readonly from: string;

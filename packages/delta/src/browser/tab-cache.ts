@@ -8,7 +8,7 @@
  *    tab's write, putMany, delete, purge's tombstone, an import, a sync pull: all go
  *    through the commit queue's apply) it notes the keys written in the step that applies
  *    the commit, and the next message it posts carries them (`inv`; an `inval` of its
- *    own if nothing goes out by the next task). One port, and a port delivers in order:
+ *    own if nothing else goes out soon). One port, and a port delivers in order:
  *    in the worker's stream an answer read before a commit comes before that commit's
  *    keys, one read after it comes after them. So an answer is true as of its place in
  *    the stream, and any later change of its key comes after it.

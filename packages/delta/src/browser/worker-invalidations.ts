@@ -2,7 +2,7 @@
  * The worker's half of the tabs' read caches (./tab-cache.ts): reads of a key's current
  * version answered in the step that reads them, and the keys of every commit, gathered
  * in the step that applies it and sent with the next message the worker posts (or, if
- * none goes out before the next task, on their own). Both go out on the port every other
+ * none goes out soon, on their own). Both go out on the port every other
  * answer takes, so their order on it is the order of the reads and commits themselves:
  * an answer posted before a commit's keys was read before that commit, one posted after
  * them was read after it. (An answer posted from a promise callback, as the other
@@ -17,6 +17,9 @@ import type { KoruDelta } from '../koru-delta.js';
 import { errorToWire } from './errors.js';
 import type { FromWorker, Invalidation } from './protocol.js';
 
+/** How long the keys wait for a message to ride on before going alone, ms. */
+const INV_ALONE_MS = 20;
+
 /** The commits' keys not posted yet, and what carries them out. */
 export class InvalidationStream {
   #keys: string[] | undefined;
@@ -28,7 +31,7 @@ export class InvalidationStream {
   /**
    * Gathers the keys of every commit `storage` applies (every version of the batch,
    * whether or not it became current: never fewer than changed); `post` sends them on
-   * their own when nothing else went out by the next task. Returns the remover.
+   * their own when nothing else took them out soon. Returns the remover.
    */
   follow(storage: Pick<CausalStorage, 'onApply'>, post: (m: FromWorker) => void): () => void {
     this.#post = post;
@@ -48,9 +51,11 @@ export class InvalidationStream {
         key = v.key;
         keys.push(ns, key);
       }
+      // The answer or the `state` posted right after every commit takes them out; this
+      // is a safety net, armed at most once per INV_ALONE_MS (no task per commit).
       if (!this.#timer) {
         this.#timer = true;
-        setTimeout(this.#flush, 0);
+        setTimeout(this.#flush, INV_ALONE_MS);
       }
     });
   }

@@ -109,8 +109,20 @@ export type ToWorker =
   | { readonly t: 'unsub'; readonly id: number }
   | { readonly t: 'close' };
 
-/** Worker → tab. */
-export type FromWorker =
+/**
+ * The keys that commits wrote (namespace and key, alternating), for the tabs' read caches
+ * (./tab-cache.ts): commits `first` to `last` of the worker's stream, counted from 1 (a
+ * tab that sees one skipped clears its cache). It rides on the next message the worker
+ * posts after the commits, whatever that is (`inv`), or on an `inval` of its own.
+ */
+export interface Invalidation {
+  readonly first: number;
+  readonly last: number;
+  readonly keys: readonly string[];
+}
+
+/** Worker → tab; any of them may carry the keys of the commits since the previous one (`inv`, handled first). */
+export type FromWorker = (
   | { readonly t: 'ready'; readonly state: DatabaseState; readonly warnings: readonly string[] }
   | { readonly t: 'failed'; readonly error: WireError }
   | { readonly t: 'result'; readonly id: number; readonly value: unknown; readonly seq: number }
@@ -120,7 +132,10 @@ export type FromWorker =
   | { readonly t: 'event'; readonly id: number; readonly event: unknown }
   | { readonly t: 'end'; readonly id: number; readonly error?: WireError }
   | { readonly t: 'state'; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
-  | { readonly t: 'closed' };
+  /** Nothing but `inv`: no other message went out soon after the commits. */
+  | { readonly t: 'inval' }
+  | { readonly t: 'closed' }
+) & { readonly inv?: Invalidation };
 
 /**
  * Tab ↔ tab over the BroadcastChannel. `to` names the tab a message is for (every tab
@@ -128,18 +143,29 @@ export type FromWorker =
  * to the owner, addressed by its id so that a message meant for a dead owner is never
  * taken by the next one.
  */
-export type TabMessage =
+export type TabMessage = (
   | { readonly t: 'hello'; readonly from: string }
   | { readonly t: 'owner'; readonly owner: string; readonly state: DatabaseState }
   | { readonly t: 'bye'; readonly owner: string }
   | { readonly t: 'state'; readonly owner: string; readonly seq: number; readonly problems: readonly DefinitionProblem[]; readonly sync: SyncInfo | null }
   | { readonly t: 'calls'; readonly to: string; readonly from: string; readonly calls: readonly CallItem[] }
-  | { readonly t: 'result'; readonly to: string; readonly id: number; readonly value: unknown; readonly seq: number }
-  | { readonly t: 'error'; readonly to: string; readonly id: number; readonly error: WireError; readonly seq: number }
+  /** An answer, `from` the owner that ran the call (a read cache fills only from its owner's stream). */
+  | { readonly t: 'result'; readonly to: string; readonly from: string; readonly id: number; readonly value: unknown; readonly seq: number }
+  | { readonly t: 'error'; readonly to: string; readonly from: string; readonly id: number; readonly error: WireError; readonly seq: number }
+  /** Nothing but `inv`, from the owner (see the type's end). */
+  | { readonly t: 'inval'; readonly owner: string }
   /** The owner is closing and did not run these calls: send them to the next owner. */
   | { readonly t: 'retry'; readonly to: string; readonly ids: readonly number[] }
   | { readonly t: 'sub'; readonly to: string; readonly from: string; readonly id: number; readonly spec: SubscriptionSpec }
   | { readonly t: 'subbed'; readonly to: string; readonly id: number; readonly since: number }
   | { readonly t: 'event'; readonly to: string; readonly id: number; readonly event: unknown }
   | { readonly t: 'end'; readonly to: string; readonly id: number; readonly error?: WireError }
-  | { readonly t: 'unsub'; readonly to: string; readonly from: string; readonly id: number };
+  | { readonly t: 'unsub'; readonly to: string; readonly from: string; readonly id: number }
+) & {
+  /**
+   * From the owner only, on any of its messages (whoever it is addressed to: every tab
+   * handles it, first): its worker's invalidations, passed on in their place in its
+   * stream (./tab-cache.ts).
+   */
+  readonly inv?: Invalidation;
+};

@@ -9,10 +9,23 @@
  * here, posting every change to no one: each tab holds a Web Lock of its own while it
  * is open, and the relay waits on the lock of every tab it serves; once granted, that
  * tab is gone and its feeds end.
+ *
+ * The worker's invalidations (./tab-cache.ts) go to every tab with the next message this
+ * tab posts on the channel, whatever it is: before anything of the worker's stream that
+ * came after them (an answer, an event, the `state` that follows every commit), and
+ * without a message of their own for each commit.
  */
-import type { FromWorker, TabMessage } from './protocol.js';
+import type { FromWorker, Invalidation, TabMessage } from './protocol.js';
 import type { OwnerWorker } from './owner-worker.js';
 import { errorToWire } from './errors.js';
+
+/**
+ * How long invalidations wait for a message to ride on before going alone, ms. The
+ * `state` the worker posts after every commit (already on its way) takes them out at
+ * once; this is only a safety net, and armed at most once per this many ms, so it costs
+ * writers no task per commit.
+ */
+const INV_ALONE_MS = 20;
 
 interface Origin {
   readonly from: string;
@@ -28,6 +41,9 @@ export class Relay {
   readonly #stopWatching = new AbortController();
   #nextId = -1;
   #open = true;
+  /** Invalidations not passed on yet (merged), and whether a task will post them alone. */
+  #inv: { first: number; last: number; keys: string[] } | undefined;
+  #invTimer = false;
 
   /** @param lockName the name of the lock tab `tab` holds while it is open */
   constructor(
@@ -62,6 +78,36 @@ export class Relay {
     }
   }
 
+  /** Invalidations from the worker: they go out with the next message on the channel (see the module comment). */
+  pass(inv: Invalidation): void {
+    const pending = this.#inv;
+    if (pending === undefined) this.#inv = { first: inv.first, last: inv.last, keys: inv.keys as string[] }; // cloned for this tab: its own
+    else {
+      // Consecutive commits merge; a hole (never expected) makes the tabs clear theirs.
+      if (inv.first !== pending.last + 1) pending.first = -1;
+      pending.last = inv.last;
+      for (const k of inv.keys) pending.keys.push(k);
+    }
+    // The `state` the worker posts after every commit takes them out at the latest (it is
+    // queued already); alone only if nothing did by then.
+    if (!this.#invTimer) {
+      this.#invTimer = true;
+      setTimeout(() => {
+        this.#invTimer = false;
+        if (this.#inv !== undefined) this.post({ t: 'inval', owner: this.me });
+      }, INV_ALONE_MS);
+    }
+  }
+
+  /** `m` (made for this post), carrying the invalidations not passed on yet. */
+  stamp(m: TabMessage): TabMessage {
+    const inv = this.#inv;
+    if (inv === undefined) return m;
+    this.#inv = undefined;
+    (m as { inv?: Invalidation }).inv = inv;
+    return m;
+  }
+
   /** False once the owner began closing. */
   get open(): boolean {
     return this.#open;
@@ -87,7 +133,7 @@ export class Relay {
         // They were cloned once to get here: they clone again. Never leave a caller waiting.
         calls.forEach((c, i) => {
           this.#calls.delete(c.id);
-          this.post({ t: 'error', to: m.from, id: m.calls[i]!.id, error: errorToWire(e), seq: 0 });
+          this.post({ t: 'error', to: m.from, from: this.me, id: m.calls[i]!.id, error: errorToWire(e), seq: 0 });
         });
       }
     } else if (m.t === 'sub') {
@@ -115,7 +161,13 @@ export class Relay {
       const o = this.#calls.get(m.id);
       if (o === undefined) return true;
       this.#calls.delete(m.id);
-      this.post(m.t === 'result' ? { t: 'result', to: o.from, id: o.id, value: m.value, seq: m.seq } : { t: 'error', to: o.from, id: o.id, error: m.error, seq: m.seq });
+      // On the channel every other message of this stream takes (the `inval`s too,
+      // ./session.ts), in the order the worker posted them: see ./tab-cache.ts.
+      this.post(
+        m.t === 'result'
+          ? { t: 'result', to: o.from, from: this.me, id: o.id, value: m.value, seq: m.seq }
+          : { t: 'error', to: o.from, from: this.me, id: o.id, error: m.error, seq: m.seq },
+      );
       return true;
     }
     const o = this.#subs.get(m.id);

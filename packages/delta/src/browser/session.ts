@@ -22,6 +22,7 @@ import { METHODS, type DatabaseState, type FromWorker, type MethodName, type Syn
 import { notCloneable, OwnerWorker } from './owner-worker.js';
 import { RemoteSubscription, type FeedEvent } from './remote-subscription.js';
 import { Relay } from './relay.js';
+import { answer, fromVersion, TabCache, type HeadRead } from './tab-cache.js';
 
 /** How a tab joins a shared database. */
 export interface SessionOptions {
@@ -44,6 +45,8 @@ interface Call {
   target: string | undefined;
   /** True once posted to `target` (until then, it cannot have run there). */
   sent: boolean;
+  /** A read of this key's current version whose answer may fill the read cache. */
+  readonly head?: readonly [namespace: string, key: string];
 }
 
 /** The error of a write that was in flight when the tab running the database went away. */
@@ -73,6 +76,8 @@ export class Session {
   /** Calls queued to be posted at the end of this turn. */
   #outbox: Call[] = [];
   readonly #subs = new Map<number, RemoteSubscription>();
+  /** Current versions read here, kept coherent by the owner's stream (./tab-cache.ts). */
+  readonly #cache = new TabCache();
   readonly #lockAbort = new AbortController();
   #nextId = 1;
   #owner: string | undefined;
@@ -153,8 +158,27 @@ export class Session {
   call(method: MethodName, args: readonly unknown[]): Promise<unknown> {
     if (this.#closed !== undefined) return Promise.reject(new ClosedError());
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    if (METHODS[method] === 'write') this.#cache.writing(method, args);
+    return this.#start(method, args, undefined);
+  }
+
+  /**
+   * `get`, `getVersion` or `contains` of `namespace/key`: from the read cache when it
+   * holds the key (a settled promise, nothing crosses), else as `getVersion` in the
+   * worker, whose answer fills the cache.
+   */
+  read(kind: HeadRead, namespace: string, key: string): Promise<unknown> {
+    if (this.#closed !== undefined) return Promise.reject(new ClosedError());
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    const hit = this.#cache.lookup(namespace, key);
+    if (hit !== undefined) return answer(hit, kind);
+    const head = typeof namespace === 'string' && typeof key === 'string' ? ([namespace, key] as const) : undefined;
+    return fromVersion(kind, this.#start('getVersion', [namespace, key], head));
+  }
+
+  #start(method: MethodName, args: readonly unknown[], head: Call['head']): Promise<unknown> {
     const p = new Promise<unknown>((resolve, reject) => {
-      const call: Call = { id: this.#nextId++, method, args, resolve, reject, target: undefined, sent: false };
+      const call: Call = { id: this.#nextId++, method, args, resolve, reject, target: undefined, sent: false, ...(head !== undefined ? { head } : {}) };
       this.#calls.set(call.id, call);
       this.#send(call);
     });
@@ -189,6 +213,7 @@ export class Session {
    * its worker (flushed, files released) and lets the next tab take over.
    */
   close(): Promise<void> {
+    this.#cache.clear();
     this.#closed ??= this.#close();
     return this.#closed;
   }
@@ -210,6 +235,7 @@ export class Session {
 
   /** Lets go of everything: the lock (or the place in its queue), the worker, the channel. */
   #shutDown(): void {
+    this.#cache.clear();
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#lockAbort.abort();
@@ -273,6 +299,7 @@ export class Session {
   #fail(error: unknown): void {
     if (this.#failed !== undefined) return;
     this.#failed = error;
+    this.#cache.clear();
     this.#ready.reject(error);
     for (const c of this.#calls.values()) c.reject(c.sent && METHODS[c.method] === 'write' ? outcomeUnknown(c.method) : error);
     this.#calls.clear();
@@ -282,7 +309,7 @@ export class Session {
 
   #post(m: TabMessage): void {
     try {
-      this.#channel.postMessage(m);
+      this.#channel.postMessage(this.#relay === undefined ? m : this.#relay.stamp(m));
     } catch {
       // The channel is closed: this tab is leaving.
     }
@@ -385,6 +412,8 @@ export class Session {
       return;
     }
     this.#owner = owner;
+    // A new owner's worker is another stream: nothing read from the old one is followed.
+    this.#cache.clear();
     // Handed out by the getters as the local handle hands them out: frozen.
     deepFreeze(state.recovery);
     deepFreeze(state.problems);
@@ -406,6 +435,7 @@ export class Session {
   /** The owner said `bye`: it answered everything it ran, so what it did not answer was not run. */
   #ownerGone(): void {
     this.#owner = undefined;
+    this.#cache.clear();
     for (const call of this.#calls.values()) {
       call.target = undefined;
       call.sent = false;
@@ -413,22 +443,33 @@ export class Session {
     for (const sub of this.#subs.values()) sub.target = undefined;
   }
 
-  #settle(id: number, ok: boolean, value: unknown, seq: number): void {
+  /** A call's answer, `from` the owner whose stream carried it. */
+  #settle(id: number, ok: boolean, value: unknown, seq: number, from: string): void {
     this.#setSeq(seq);
     const call = this.#calls.get(id);
     if (call === undefined) return;
     this.#calls.delete(id);
+    // An answer fills the cache only from the stream the cache follows (a late answer of
+    // an owner that is gone does not), and only while this tab is open.
+    const head = call.head;
+    if (head !== undefined) value = this.#cache.admit(head[0], head[1], ok, value, from === this.#owner && this.#closed === undefined && this.#failed === undefined);
     if (ok) call.resolve(value);
     else call.reject(errorFromWire(value));
   }
 
   #fromWorker(m: FromWorker): void {
+    // Commits' keys first, here and (with this tab's next message on the channel, before
+    // anything of the stream that came after them) to the other tabs: ./tab-cache.ts.
+    if (m.inv !== undefined) {
+      this.#cache.apply(m.inv);
+      this.#relay?.pass(m.inv);
+    }
     if (this.#relay?.fromWorker(m) === true) return;
     switch (m.t) {
       case 'result':
-        return this.#settle(m.id, true, m.value, m.seq);
+        return this.#settle(m.id, true, m.value, m.seq, this.me);
       case 'error':
-        return this.#settle(m.id, false, m.error, m.seq);
+        return this.#settle(m.id, false, m.error, m.seq, this.me);
       case 'subbed':
         return this.#subs.get(m.id)?.started(m.since);
       case 'event':
@@ -451,6 +492,9 @@ export class Session {
   }
 
   #fromTab(m: TabMessage): void {
+    // Only the owner sends them, on whatever it posts next (to whichever tab): first.
+    // (One from an owner gone would only drop entries or clear: never wrong.)
+    if (m.inv !== undefined) this.#cache.apply(m.inv);
     switch (m.t) {
       case 'hello':
         if (this.owning && this.#relay?.open === true) this.#post({ t: 'owner', owner: this.me, state: this.#state! });
@@ -464,6 +508,8 @@ export class Session {
       case 'state':
         if (m.owner === this.#owner) this.#setSeq(m.seq, m.problems, m.sync);
         return;
+      case 'inval':
+        return; // its `inv`, above, is all it says
       case 'calls':
       case 'sub':
       case 'unsub':
@@ -475,9 +521,9 @@ export class Session {
     if (m.to !== this.me) return;
     switch (m.t) {
       case 'result':
-        return this.#settle(m.id, true, m.value, m.seq);
+        return this.#settle(m.id, true, m.value, m.seq, m.from);
       case 'error':
-        return this.#settle(m.id, false, m.error, m.seq);
+        return this.#settle(m.id, false, m.error, m.seq, m.from);
       case 'retry':
         // The owner is closing and did not run them: they go to the next owner.
         for (const id of m.ids) {

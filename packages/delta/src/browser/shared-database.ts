@@ -201,12 +201,14 @@ export class SharedDatabase extends KoruDelta {
     return this.#call('putMany', [items], 'elements');
   }
 
+  /** As on the local handle; answered in this tab while its read cache holds the key (./tab-cache.ts). */
   override get<T = JsonValue>(namespace: string, key: string): Promise<T> {
-    return this.#call('get', [namespace, key], 'frozen');
+    return this.#session.read('get', namespace, key) as Promise<T>;
   }
 
+  /** As on the local handle; answered in this tab while its read cache holds the key (./tab-cache.ts). */
   override getVersion<T = JsonValue>(namespace: string, key: string): Promise<VersionOf<T>> {
-    return this.#call('getVersion', [namespace, key], 'frozen');
+    return this.#session.read('getVersion', namespace, key) as Promise<VersionOf<T>>;
   }
 
   override getAt<T = JsonValue>(namespace: string, key: string, when: TimeInput): Promise<VersionOf<T>> {
@@ -287,8 +289,9 @@ export class SharedDatabase extends KoruDelta {
     return this.#call('delete', [namespace, key, wire(options)], 'frozen');
   }
 
+  /** As on the local handle; answered in this tab while its read cache holds the key (./tab-cache.ts). */
   override contains(namespace: string, key: string): Promise<boolean> {
-    return this.#call('contains', [namespace, key], 'plain');
+    return this.#session.read('contains', namespace, key) as Promise<boolean>;
   }
 
   override listNamespaces(): Promise<string[]> {

@@ -13,6 +13,7 @@ import type { DurableOptions } from '../platform.js';
 import type { SyncHandle } from '../sync/types.js';
 import { errorToWire } from './errors.js';
 import { isMethod, type FromWorker, type OpenRequest, type SyncInfo, type ToWorker } from './protocol.js';
+import { answerHead, InvalidationStream } from './worker-invalidations.js';
 
 /** Opens the storage adapter of the database at `path` (in the worker). */
 export type WorkerAdapterFactory = (path: string, options: DurableOptions) => StorageAdapter | Promise<StorageAdapter>;
@@ -61,15 +62,17 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
   // The database's sync with a server (at most one), and what it was started with.
   let sync: { handle: SyncHandle; url: string; options: Readonly<Record<string, unknown>> } | undefined;
   let postedSync: SyncInfo | null = null;
+  // Every message goes out through it: the commits' keys ride on the next one.
+  const invals = new InvalidationStream();
   const syncInfo = (): SyncInfo | null => (sync === undefined ? null : { url: sync.url, options: sync.options, status: sync.handle.status });
 
   const post = (m: FromWorker): void => {
     try {
-      port.postMessage(m);
+      invals.send(port, m);
     } catch (e) {
       // A value the browser cannot clone (never from the database's own results, but
       // never lose the reply): the caller gets the failure instead.
-      if (m.t === 'result') port.postMessage({ t: 'error', id: m.id, error: errorToWire(e), seq: m.seq } satisfies FromWorker);
+      if (m.t === 'result') invals.send(port, { t: 'error', id: m.id, error: errorToWire(e), seq: m.seq });
       else throw e;
     }
   };
@@ -123,6 +126,7 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
       }
       const opened = db;
       opened.storage.onCommit(stateChanged);
+      invals.follow(opened.storage, post);
       // A sync asked for at start, or the one the previous owner ran: it goes on here.
       const wanted = req.options.syncWith as { url?: unknown } | undefined;
       if (wanted !== undefined) {
@@ -144,6 +148,8 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
   }
 
   function call(db: KoruDelta, id: number, method: string, args: readonly unknown[]): void {
+    // The tabs' read caches need this answer in its place among the commits.
+    if (method === 'getVersion') return answerHead(db, id, args, post);
     let p: Promise<unknown>;
     if (!isMethod(method)) {
       p = Promise.reject(new TypeError(`no such method ${String(method)}`));

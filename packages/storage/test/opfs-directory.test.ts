@@ -250,6 +250,25 @@ describe('OpfsDirectory', () => {
     await b.close();
   });
 
+  it('an opener refused by one held pool file (its handles are taken all at once) keeps none of the others: the next open succeeds', async () => {
+    root = fakeOpfs();
+    const a = await OpfsDirectory.open('partial/db', { lowWater: 8, growBy: 8 });
+    a.writeAtomic('NODE', bytes('x'));
+    await a.close();
+    let dir = await root.getDirectoryHandle('koru');
+    for (const part of ['partial', 'db']) dir = await dir.getDirectoryHandle(part);
+    const names = poolFiles(root, 'partial/db').map((f) => f.name);
+    expect(names.length).toBeGreaterThanOrEqual(9);
+    // Another context holds one pool file in the middle of the list.
+    const held = await (await dir.getFileHandle(names[4]!)).createSyncAccessHandle();
+    expect(await rejectionCode(OpfsDirectory.open('partial/db', { lowWater: 8, growBy: 8 }))).toBe('DATABASE_LOCKED');
+    held.close();
+    const b = await OpfsDirectory.open('partial/db', { lowWater: 8, growBy: 8 });
+    expect(text(b.readAll('NODE'))).toBe('x');
+    expect(b.poolSize).toBe(names.length);
+    await b.close();
+  });
+
   it('an append refused by the quota is STORAGE_FULL and leaves the file as it was', async () => {
     root = fakeOpfs();
     const d = await OpfsDirectory.open('quota');

@@ -12,10 +12,12 @@ import { DirectoryAdapter, checkDirectoryAdapterOptions, type DirectoryAdapterOp
 import { IdbDirectory } from './browser/idb-directory.js';
 import { hasSyncAccessHandles } from './browser/opfs-handles.js';
 import { OpfsDirectory } from './browser/opfs-directory.js';
+import type { OpfsListing } from './browser/opfs-listing.js';
 
 export { OpfsDirectory, OPFS_ROOT_DIR, browserEstimate, type OpfsDirectoryOptions } from './browser/opfs-directory.js';
 export { IdbDirectory } from './browser/idb-directory.js';
 export { hasSyncAccessHandles } from './browser/opfs-handles.js';
+export { listOpfsPool, type OpfsListing } from './browser/opfs-listing.js';
 export {
   POOL_HEADER_BYTES,
   HEADER_COPY_BYTES,
@@ -35,6 +37,11 @@ export type BrowserBackend = 'opfs' | 'indexeddb';
 export interface BrowserAdapterOptions extends Omit<DirectoryAdapterOptions, 'name'> {
   /** `auto` (default): OPFS where sync access handles exist (a dedicated worker), else IndexedDB. */
   readonly backend?: 'auto' | BrowserBackend;
+  /**
+   * The database's OPFS pool as listed by the context that owns it ({@link listOpfsPool}),
+   * to open from on OPFS without listing it again; ignored on IndexedDB.
+   */
+  readonly listing?: OpfsListing;
 }
 
 /** A {@link DirectoryAdapter} over a browser directory; closing it releases the directory. */
@@ -87,7 +94,7 @@ export class BrowserAdapter extends DirectoryAdapter {
  *   IO_ERROR
  */
 export async function openBrowserAdapter(path: string, options: BrowserAdapterOptions = {}): Promise<BrowserAdapter> {
-  const { backend = 'auto', ...rest } = options;
+  const { backend = 'auto', listing, ...rest } = options;
   if (backend !== 'auto' && backend !== 'opfs' && backend !== 'indexeddb') {
     throw new InvalidArgumentError(`backend must be 'auto', 'opfs' or 'indexeddb', not ${String(backend)}`);
   }
@@ -96,7 +103,7 @@ export async function openBrowserAdapter(path: string, options: BrowserAdapterOp
   if (opfs && !hasSyncAccessHandles()) {
     throw new InvalidArgumentError("backend 'opfs' needs OPFS sync access handles, which exist only in a dedicated worker of a browser that has them");
   }
-  const directory = opfs ? await OpfsDirectory.open(path) : await IdbDirectory.open(path);
+  const directory = opfs ? await OpfsDirectory.open(path, listing !== undefined ? { listing } : {}) : await IdbDirectory.open(path);
   try {
     return new BrowserAdapter(directory, rest);
   } catch (e) {

@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, InvalidValueError, type KoruError } from '@koru/engine';
 import { IoError } from '@koru/storage/errors';
+import { listOpfsPool } from '@koru/storage/browser';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
 import type { DatabaseState, FromWorker, ToWorker } from './protocol.js';
@@ -25,7 +26,8 @@ export class OwnerWorker {
   ) {}
 
   /**
-   * Starts the worker and opens the database at `path`. `listener` gets every message
+   * Starts the worker and opens the database at `path`; the caller holds the database's
+   * lock (so the OPFS pool listed here meanwhile stays as listed). `listener` gets every message
    * after `ready`; `onCrash` is told if the worker dies (an uncaught error, a message it
    * could not read). @throws what opening failed with (the worker is terminated)
    */
@@ -72,7 +74,28 @@ export class OwnerWorker {
           reject(errorFromWire(m.error));
         }
       };
-      worker.postMessage({ t: 'open', path, options, retryMs } satisfies ToWorker);
+      // While the worker loads and evaluates its script (tens of milliseconds), this page
+      // lists the database's OPFS pool (a few milliseconds of round trips the worker then
+      // skips); the open request waits for it, and is queued in the worker until its
+      // script has run anyway.
+      void listOpfsPool(path).then((listing) => {
+        const open: ToWorker = { t: 'open', path, options, retryMs };
+        if (listing !== undefined) {
+          try {
+            worker.postMessage({ ...open, listing } satisfies ToWorker);
+            return;
+          } catch {
+            // A browser that cannot send the handles: the worker lists the pool itself.
+          }
+        }
+        try {
+          worker.postMessage(open);
+        } catch (e) {
+          // An option that cannot be cloned.
+          worker.terminate();
+          reject(e);
+        }
+      });
     });
   }
 

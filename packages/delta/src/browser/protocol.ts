@@ -5,6 +5,7 @@
  */
 import type { DefinitionProblem, SubscriptionSpec } from '@koru/query';
 import type { RecoveryReport } from '@koru/storage';
+import type { OpfsListing } from '@koru/storage/browser';
 import type { SyncStatus } from '../sync/types.js';
 import type { WireError } from './errors.js';
 
@@ -88,6 +89,8 @@ export interface OpenRequest {
   readonly options: Readonly<Record<string, unknown>>;
   /** How long to keep retrying while the files are still held (a dead owner's worker letting go), ms. */
   readonly retryMs: number;
+  /** The OPFS pool as the tab listed it while holding the database's lock (absent: the worker lists it). */
+  readonly listing?: OpfsListing;
 }
 
 /** One call: its id (the caller's), the method and its arguments. */

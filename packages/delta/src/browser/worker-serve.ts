@@ -7,6 +7,7 @@
  */
 import { ErrorCodes, isKoruError } from '@koru/engine';
 import type { StorageAdapter } from '@koru/storage';
+import type { OpfsListing } from '@koru/storage/browser';
 import type { Subscription, SubscriptionSpec } from '@koru/query';
 import { KoruDelta } from '../koru-delta.js';
 import type { DurableOptions } from '../platform.js';
@@ -15,8 +16,11 @@ import { errorToWire } from './errors.js';
 import { isMethod, type FromWorker, type OpenRequest, type SyncInfo, type ToWorker } from './protocol.js';
 import { answerHead, InvalidationStream } from './worker-invalidations.js';
 
-/** Opens the storage adapter of the database at `path` (in the worker). */
-export type WorkerAdapterFactory = (path: string, options: DurableOptions) => StorageAdapter | Promise<StorageAdapter>;
+/**
+ * Opens the storage adapter of the database at `path` (in the worker); `listing`: its
+ * OPFS pool as the owning tab listed it, if it did (on the first attempt only).
+ */
+export type WorkerAdapterFactory = (path: string, options: DurableOptions, listing?: OpfsListing) => StorageAdapter | Promise<StorageAdapter>;
 
 /** The side of a port the worker talks through (a DedicatedWorkerGlobalScope, a MessagePort). */
 export interface WorkerPort {
@@ -110,14 +114,17 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
 
   async function open(req: OpenRequest): Promise<void> {
     const deadline = Date.now() + req.retryMs;
+    // A retry lists afresh: the files were held by a worker that may have changed them.
+    let listing = req.listing;
     for (;;) {
       const warnings: string[] = [];
       let adapter: StorageAdapter | undefined;
       try {
-        adapter = await openAdapter(req.path, pick(req.options, DURABLE_KEYS) as DurableOptions);
+        adapter = await openAdapter(req.path, pick(req.options, DURABLE_KEYS) as DurableOptions, listing);
         db = await KoruDelta.start({ ...pick(req.options, START_KEYS), adapter, onWarning: (m) => warnings.push(m) });
       } catch (e) {
         if (heldByAnother(e) && Date.now() < deadline) {
+          listing = undefined;
           await sleep(50);
           continue;
         }

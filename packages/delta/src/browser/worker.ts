@@ -7,4 +7,4 @@
 import { openBrowserAdapter } from '@koru/storage/browser';
 import { serveDatabase, type WorkerPort } from './worker-serve.js';
 
-serveDatabase(globalThis as unknown as WorkerPort, (path, options) => openBrowserAdapter(path, options));
+serveDatabase(globalThis as unknown as WorkerPort, (path, options, listing) => openBrowserAdapter(path, listing !== undefined ? { ...options, listing } : options));

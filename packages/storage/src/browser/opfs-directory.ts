@@ -44,7 +44,8 @@
 import { InvalidArgumentError } from '@koru/engine';
 import { CorruptionError, IoError } from '../errors.js';
 import type { OpenMode, RandomAccessFile, StorageDirectory } from '../lsm/io.js';
-import { browserEstimate, opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHandle, type SyncAccessHandle } from './opfs-handles.js';
+import { browserEstimate, opfsRoot, lockedError, shortWrite, storageError, type OpfsDirectoryHandle, type OpfsFileHandle, type SyncAccessHandle } from './opfs-handles.js';
+import { OPFS_ROOT_DIR, POOL_FILE, type OpfsListing } from './opfs-listing.js';
 import { OpfsFile, type Slot } from './opfs-file.js';
 import { classifyPoolHeaders, encodePoolHeader, HEADER_COPY_AT, HEADER_COPY_BYTES, nameBytes, POOL_HEADER_BYTES } from './pool-header.js';
 import { pathParts } from './paths.js';
@@ -66,15 +67,18 @@ export interface OpfsDirectoryOptions {
   readonly lowWater?: number;
   /** Pool files added at a time (default 16). */
   readonly growBy?: number;
+  /**
+   * The directory and its pool files as listed by the context that owns the database
+   * (opfs-listing.ts), so that opening skips the walk and the listing: it must be the
+   * directory of this path, listed while no other context could change it.
+   */
+  readonly listing?: OpfsListing;
 }
 
 /** How long close() waits for a pool growth under way (see close). */
 const CLOSE_WAITS_FOR_GROWTH_MS = 1_000;
 
-/** The OPFS directory every database lives under. */
-export const OPFS_ROOT_DIR = 'koru';
-export { browserEstimate };
-const POOL_FILE = /^pool-(\d{6})$/;
+export { browserEstimate, OPFS_ROOT_DIR };
 const ZERO_HEADER = new Uint8Array(POOL_HEADER_BYTES);
 const ZERO_COPY = new Uint8Array(HEADER_COPY_BYTES);
 
@@ -117,16 +121,23 @@ export class OpfsDirectory implements StorageDirectory {
   static async open(path: string, options: OpfsDirectoryOptions = {}): Promise<OpfsDirectory> {
     const parts = pathParts(path);
     const location = `opfs:${OPFS_ROOT_DIR}/${parts.join('/')}`;
+    const listing = options.listing;
+    if (listing !== undefined && listing.directory.name !== parts[parts.length - 1]) {
+      throw new InvalidArgumentError(`the listing given to open ${location} is of another directory (${listing.directory.name})`);
+    }
     let dir: OpfsDirectoryHandle;
     try {
-      dir = await opfsRoot();
-      for (const p of [OPFS_ROOT_DIR, ...parts]) dir = await dir.getDirectoryHandle(p, { create: true });
+      if (listing !== undefined) dir = listing.directory;
+      else {
+        dir = await opfsRoot();
+        for (const p of [OPFS_ROOT_DIR, ...parts]) dir = await dir.getDirectoryHandle(p, { create: true });
+      }
     } catch (e) {
       throw storageError(`cannot open the OPFS directory ${location}`, location, e);
     }
     const d = new OpfsDirectory(location, dir, options);
     try {
-      await d.#load();
+      await d.#load(listing?.files);
       await d.reserve(d.#lowWater);
     } catch (e) {
       await d.close();
@@ -136,21 +147,28 @@ export class OpfsDirectory implements StorageDirectory {
   }
 
   /**
-   * Takes every pool file's handle and reads the headers (see pool-header.ts); two claims
-   * of one name: the higher generation wins. @throws CORRUPTION for a damaged header area
+   * Takes every pool file's handle (of those `listed`, else of those listed now) and
+   * reads the headers (see pool-header.ts); two claims of one name: the higher generation
+   * wins. @throws CORRUPTION for a damaged header area
    */
-  async #load(): Promise<void> {
+  async #load(listed: readonly OpfsFileHandle[] | undefined): Promise<void> {
+    const handles = new Map<string, OpfsFileHandle>();
     const files: string[] = [];
-    try {
-      for await (const name of this.#dir.keys()) if (POOL_FILE.test(name)) files.push(name);
-    } catch (e) {
-      throw storageError(`cannot list ${this.location}`, this.location, e);
+    if (listed !== undefined) {
+      for (const h of listed) if (POOL_FILE.test(h.name) && !handles.has(h.name)) handles.set(h.name, h);
+      files.push(...handles.keys());
+    } else {
+      try {
+        for await (const name of this.#dir.keys()) if (POOL_FILE.test(name)) files.push(name);
+      } catch (e) {
+        throw storageError(`cannot list ${this.location}`, this.location, e);
+      }
     }
     files.sort();
     // Every handle is asked for at once: each is a round trip to the browser process, and
     // one after the other they were most of an open's time (32 files: ~30 ms in Chromium).
     // The headers are then read in file order, as before.
-    const slots = await this.#openSlots(files);
+    const slots = await this.#openSlots(files, handles);
     const claims = new Map<string, { slot: Slot; generation: number }>();
     const area = new Uint8Array(POOL_HEADER_BYTES);
     for (const [i, fileName] of files.entries()) {
@@ -227,12 +245,13 @@ export class OpfsDirectory implements StorageDirectory {
   }
 
   /**
-   * Opens the existing pool files `fileNames` concurrently. Waits for every one
-   * before throwing the first failure (in `fileNames` order), so that no handle arrives
-   * after the caller gave up: those opened are in #slots, which close() closes.
+   * Opens the existing pool files `fileNames` concurrently (through their `listed`
+   * handles where given). Waits for every one before throwing the first failure (in
+   * `fileNames` order), so that no handle arrives after the caller gave up: those opened
+   * are in #slots, which close() closes.
    */
-  async #openSlots(fileNames: readonly string[]): Promise<Slot[]> {
-    const results = await Promise.allSettled(fileNames.map((f) => this.#openSlot(f)));
+  async #openSlots(fileNames: readonly string[], listed: ReadonlyMap<string, OpfsFileHandle>): Promise<Slot[]> {
+    const results = await Promise.allSettled(fileNames.map((f) => this.#openSlot(f, false, listed.get(f))));
     const slots: Slot[] = [];
     for (const r of results) {
       if (r.status === 'rejected') throw r.reason;
@@ -241,11 +260,11 @@ export class OpfsDirectory implements StorageDirectory {
     return slots;
   }
 
-  /** Opens pool file `fileName` (created if absent) with its sync access handle. */
-  async #openSlot(fileName: string, create = false): Promise<Slot> {
+  /** Opens pool file `fileName` (created if absent; through `listed`, its handle, if given) with its sync access handle. */
+  async #openSlot(fileName: string, create = false, listed?: OpfsFileHandle): Promise<Slot> {
     let handle: SyncAccessHandle;
     try {
-      const fh = await this.#dir.getFileHandle(fileName, { create });
+      const fh = listed ?? (await this.#dir.getFileHandle(fileName, { create }));
       handle = await fh.createSyncAccessHandle();
     } catch (e) {
       throw lockedError(this.location, e) ?? storageError(`cannot open ${this.location}/${fileName}`, fileName, e);

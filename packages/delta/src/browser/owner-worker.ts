@@ -15,6 +15,43 @@ import { spawnWorker } from './spawn-worker.js';
 /** The worker's messages after it opened (calls' replies, events, state). */
 export type WorkerListener = (message: FromWorker) => void;
 
+/**
+ * A database worker started before this tab knows whether it will own the database:
+ * its script loads and evaluates (tens of milliseconds) while the tab takes its locks.
+ * It is told nothing until the tab owns the database (OwnerWorker.start); a tab that
+ * learns another one owns it terminates it. A load failure meanwhile is kept, for
+ * OwnerWorker.start to report.
+ */
+export class EarlyWorker {
+  #failure: string | undefined;
+
+  private constructor(readonly worker: Worker) {
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#failure ??= e.message || 'an error in the worker';
+    };
+  }
+
+  /** Starts a worker from `source`; undefined when that throws (OwnerWorker.start then tries again, and reports it). */
+  static spawn(source: WorkerSource | undefined): EarlyWorker | undefined {
+    try {
+      return new EarlyWorker(spawnWorker(source));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Why the worker failed before it was used, if it did. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** Ends the worker (this tab does not own the database). */
+  terminate(): void {
+    this.worker.terminate();
+  }
+}
+
 /** A started, opened database worker. */
 export class OwnerWorker {
   #closed: ((value: void) => void) | undefined;
@@ -29,7 +66,8 @@ export class OwnerWorker {
    * Starts the worker and opens the database at `path`; the caller holds the database's
    * lock (so the OPFS pool listed here meanwhile stays as listed). `listener` gets every message
    * after `ready`; `onCrash` is told if the worker dies (an uncaught error, a message it
-   * could not read). @throws what opening failed with (the worker is terminated)
+   * could not read). `early`: the worker this tab started ahead, used instead of a new one.
+   * @throws what opening failed with (the worker is terminated)
    */
   static async start(
     source: WorkerSource | undefined,
@@ -38,10 +76,11 @@ export class OwnerWorker {
     retryMs: number,
     listener: WorkerListener,
     onCrash: (error: KoruError) => void,
+    early?: EarlyWorker,
   ): Promise<OwnerWorker> {
     let worker: Worker;
     try {
-      worker = spawnWorker(source);
+      worker = early?.worker ?? spawnWorker(source);
     } catch (e) {
       throw new IoError(`cannot start the database worker: ${e instanceof Error ? e.message : String(e)}`, e);
     }
@@ -54,13 +93,18 @@ export class OwnerWorker {
           reject(error);
         } else onCrash(error);
       };
-      worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        const why = e.message || 'an error in the worker';
+      const failed = (why: string): void =>
         // Before it answered, the likely cause is the file: say where it comes from.
         crash(link === undefined ? `${why}; it could not be loaded or started (is browser-worker.js served where the \`worker\` start option, or the file next to the browser build, says?)` : why);
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        failed(e.message || 'an error in the worker');
       };
       worker.onmessageerror = () => crash('a message could not be read');
+      if (early?.failure !== undefined) {
+        failed(early.failure);
+        return;
+      }
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
         const m = e.data;
         if (link !== undefined) {

@@ -19,7 +19,7 @@ import type { DefinitionProblem } from '@koru/query';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
 import { METHODS, type DatabaseState, type FromWorker, type MethodName, type SyncInfo, type TabMessage } from './protocol.js';
-import { notCloneable, OwnerWorker } from './owner-worker.js';
+import { EarlyWorker, notCloneable, OwnerWorker } from './owner-worker.js';
 import { RemoteSubscription, type FeedEvent } from './remote-subscription.js';
 import { Relay } from './relay.js';
 import { answer, fromVersion, TabCache, type HeadRead } from './tab-cache.js';
@@ -83,6 +83,8 @@ export class Session {
   #owner: string | undefined;
   #state: DatabaseState | undefined;
   #worker: OwnerWorker | undefined;
+  /** The worker started at join, until this tab owns the database or learns another tab does. */
+  #early: EarlyWorker | undefined;
   #relay: Relay | undefined;
   #releaseLock: (() => void) | undefined;
   #releaseTabLock: (() => void) | undefined;
@@ -111,6 +113,10 @@ export class Session {
       throw new UnsupportedError('a shared browser database needs Web Locks and BroadcastChannel (a secure context: https or localhost)');
     }
     const session = new Session(options);
+    // The worker's script loads and evaluates (tens of milliseconds) while this tab takes
+    // its locks: if the database's lock comes to this tab, the worker is ready sooner; if
+    // another tab turns out to run the database, it is terminated unused (#ownerIs).
+    session.#early = EarlyWorker.spawn(options.worker);
     // This tab's presence: a lock of its own, held while it is open. The owner waits on
     // it to learn that a tab went away (./relay.ts drops that tab's feeds). Taken before
     // the tab says anything, so no owner can take it first.
@@ -236,6 +242,7 @@ export class Session {
   /** Lets go of everything: the lock (or the place in its queue), the worker, the channel. */
   #shutDown(): void {
     this.#cache.clear();
+    this.#dropEarly();
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#lockAbort.abort();
@@ -260,6 +267,12 @@ export class Session {
     if (!this.#lockAbort.signal.aborted) await new Promise<void>((resolve) => (this.#releaseLock = resolve));
   }
 
+  /** Terminates the worker started at join, if it was not used. */
+  #dropEarly(): void {
+    this.#early?.terminate();
+    this.#early = undefined;
+  }
+
   async #openWorker(): Promise<void> {
     // The sync goes on with the new owner: the one the database ran (taking over), else
     // the one this tab asked for at start.
@@ -268,6 +281,8 @@ export class Session {
     const options: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(this.#o.options)) if (k !== 'syncWith') options[k] = v;
     if (sync !== undefined) options.syncWith = sync;
+    const early = this.#early;
+    this.#early = undefined;
     try {
       this.#worker = await OwnerWorker.start(
         this.#o.worker,
@@ -276,6 +291,7 @@ export class Session {
         this.#o.retryMs,
         (m) => this.#fromWorker(m),
         (e) => this.#crashed(e),
+        early,
       );
     } catch (e) {
       // Opening failed here: this tab cannot serve. Letting go of the lock lets the next
@@ -414,6 +430,7 @@ export class Session {
     this.#owner = owner;
     // A new owner's worker is another stream: nothing read from the old one is followed.
     this.#cache.clear();
+    if (owner !== this.me) this.#dropEarly();
     // Handed out by the getters as the local handle hands them out: frozen.
     deepFreeze(state.recovery);
     deepFreeze(state.problems);

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
 import { koruTsup } from '@koru/tsconfig/tsup.mjs';
 
@@ -14,7 +15,7 @@ export default [
       for (const f of ['browser.cjs', 'browser.cjs.map']) await rm(new URL(`./dist/${f}`, import.meta.url), { force: true });
     },
   }),
-  // The database worker: one self-contained ES module (everything of @koru/* inside), so
+  // The database worker: one self-contained ES module (@koru/* and hash-wasm inside), so
   // that `new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' })`
   // works unbundled and any site can copy the one file.
   defineConfig({
@@ -28,7 +29,17 @@ export default [
     minify: true,
     target: 'es2022',
     platform: 'browser',
-    noExternal: [/^@koru\//],
+    noExternal: [/^@koru\//, /^hash-wasm$/],
     splitting: false,
+    // The worker needs the local engine and the sync client at once: their loaders become
+    // static imports (src/lazy-modules.ts says why).
+    esbuildPlugins: [
+      {
+        name: 'worker-static-modules',
+        setup(build) {
+          build.onResolve({ filter: /\/lazy-modules\.js$/ }, () => ({ path: fileURLToPath(new URL('./src/lazy-modules.static.ts', import.meta.url)) }));
+        },
+      },
+    ],
   }),
 ];

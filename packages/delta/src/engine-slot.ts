@@ -7,6 +7,7 @@
  */
 import { IoError } from '@koru/storage/errors';
 import type { LocalEngine } from './local-engine.js';
+import { loadLocalEngineModule } from './lazy-modules.js';
 
 let engine: LocalEngine | undefined;
 
@@ -24,7 +25,7 @@ export async function loadLocalEngine(): Promise<LocalEngine> {
   if (engine !== undefined) return engine;
   let loaded: LocalEngine;
   try {
-    loaded = (await import('./local-engine.js')).LOCAL_ENGINE;
+    loaded = (await loadLocalEngineModule()).LOCAL_ENGINE;
   } catch (e) {
     throw new IoError(`cannot load the database engine: ${e instanceof Error ? e.message : String(e)}`, e);
   }

@@ -42,6 +42,7 @@ import { diffValues } from './diff.js';
 import { loadedLocalEngine, loadLocalEngine } from './engine-slot.js';
 import type { LocalEngine } from './local-engine.js';
 import { pathAdapterFactory, sharedDatabaseOpener } from './platform.js';
+import { loadSyncModule } from './lazy-modules.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
 import { checkSyncOptions, checkSyncUrl } from './sync/options.js';
 import type { SyncHandle, SyncOptions, SyncStatus } from './sync/types.js';
@@ -607,7 +608,7 @@ export class KoruDelta {
     // CLOSED on a closed database (reading the cursors checks it).
     this.#s.localState('koru.sync/');
     // Loaded here: a database that never syncs does not load the client.
-    const { startSync } = await import('./sync/index.js');
+    const { startSync } = await loadSyncModule();
     if (this.#sync !== undefined) throw new InvalidArgumentError('this database is syncing already: stop() that sync first');
     const handle = startSync(this.#s, url, options, () => {
       if (this.#sync === handle) this.#sync = undefined;

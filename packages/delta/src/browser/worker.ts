@@ -6,5 +6,13 @@
  */
 import { openBrowserAdapter } from '@koru/storage/browser';
 import { serveDatabase, type WorkerPort } from './worker-serve.js';
+import { installWasmHash } from './wasm-hash.js';
 
-serveDatabase(globalThis as unknown as WorkerPort, (path, options, listing) => openBrowserAdapter(path, listing !== undefined ? { ...options, listing } : options));
+// Compiled while the tab takes its locks; every open waits for it, so the database never
+// starts hashing with one backend and goes on with another (they agree, but one is 3x).
+const hashing = installWasmHash();
+
+serveDatabase(globalThis as unknown as WorkerPort, async (path, options, listing) => {
+  await hashing;
+  return openBrowserAdapter(path, listing !== undefined ? { ...options, listing } : options);
+});

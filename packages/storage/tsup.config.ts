@@ -6,7 +6,7 @@ import { koruTsup } from '@koru/tsconfig/tsup.mjs';
 // output, which would keep `import.meta` — a syntax error in a .cjs file — so there it
 // is defined away (the CJS path never reads it).
 export default koruTsup({
-  entry: ['src/index.ts', 'src/node.ts', 'src/browser.ts', 'src/node/merge-worker.ts', 'src/errors.ts', 'src/names.ts'],
+  entry: ['src/index.ts', 'src/node.ts', 'src/browser.ts', 'src/node/merge-worker.ts', 'src/errors.ts', 'src/names.ts', 'src/browser/opfs-listing.ts'],
   esbuildOptions(options, context) {
     if (context.format === 'cjs') options.define = { ...options.define, 'import.meta.url': 'undefined' };
   },

@@ -24,7 +24,7 @@ beforeAll(() => requireFreshBuild(pkgDir));
 
 describe('package.json', () => {
   it('has one conditional exports shape: per condition (import / require), types first', () => {
-    expect(Object.keys(pkg.exports)).toEqual(['.', './node', './browser', './errors', './names', './package.json']);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './node', './browser', './errors', './names', './opfs-listing', './package.json']);
     expect(pkg.exports['./package.json']).toBe('./package.json');
     for (const [sub, base] of [
       ['.', 'index'],
@@ -32,6 +32,7 @@ describe('package.json', () => {
       ['./browser', 'browser'],
       ['./errors', 'errors'],
       ['./names', 'names'],
+      ['./opfs-listing', 'browser/opfs-listing'],
     ] as const) {
       const entry = pkg.exports[sub] as unknown as Record<string, Record<string, string>>;
       expect(Object.keys(entry)).toEqual(['import', 'require']);

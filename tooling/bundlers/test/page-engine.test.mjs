@@ -20,11 +20,11 @@ const ONE_LINE_APP = "import { KoruDelta } from '@koru/delta';\nglobalThis.db = 
 
 /**
  * Inputs only the engine uses: the regex engine, the B-tree, the sync client, and the main
- * bundles of @koru/storage and @koru/query (the page takes their error classes and name
- * checks from their `errors`, `names` and `subscription-check` entries, which share no file
- * with the store or the query compiler).
+ * and browser bundles of @koru/storage and @koru/query (the page takes their error classes,
+ * name checks and the OPFS pool listing from their `errors`, `names`, `opfs-listing` and
+ * `subscription-check` entries, which share no file with the store or the query compiler).
  */
-const ENGINE_INPUT = /(?:^|\/)(?:packages\/client\/|node_modules\/re2js\/|node_modules\/sorted-btree\/|node_modules\/@koru\/client\/|packages\/(?:storage|query)\/dist\/index\.js$)/;
+const ENGINE_INPUT = /(?:^|\/)(?:packages\/client\/|node_modules\/re2js\/|node_modules\/sorted-btree\/|node_modules\/@koru\/client\/|packages\/(?:storage|query)\/dist\/(?:index|browser)\.js$)/;
 /** The engine's classes (store, tree, indexes, views, sync client), as esbuild declares them unminified. */
 const ENGINE_CLASS = /\b(?:var|let|const|class) (CausalStorage|LsmTree|MemoryAdapter|VersionStore|IndexSet|ViewSet|SecondaryIndex|KoruClient)\b/;
 

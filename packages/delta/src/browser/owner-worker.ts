@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, InvalidValueError, type KoruError } from '@koru/engine';
 import { IoError } from '@koru/storage/errors';
-import { listOpfsPool } from '@koru/storage/browser';
+import { listOpfsPool } from '@koru/storage/opfs-listing';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
 import type { DatabaseState, FromWorker, ToWorker } from './protocol.js';

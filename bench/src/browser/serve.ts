@@ -1,4 +1,5 @@
 /** The browser bench's page, bundled and served from 127.0.0.1, and the Chromium that opens it. */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
@@ -23,12 +24,11 @@ export async function launchChromium(): Promise<{ readonly context: BrowserConte
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM} (Debian: apt-get install chromium; or set KORU_CHROMIUM)`);
   const profile = mkdtempSync(join(tmpdir(), 'koru-bench-profile-'));
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS });
-  const probe = await context.newPage();
-  const agent = await probe.evaluate(() => navigator.userAgent);
-  await probe.close();
+  // A persistent context has no Browser object to ask, and the user agent says 150.0.0.0.
+  const banner = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return {
     context,
-    version: /(?:HeadlessChrome|Chrome)\/([\d.]+)/.exec(agent)?.[1] ?? agent,
+    version: /([\d]+\.[\d.]+)/.exec(banner)?.[1] ?? banner.trim(),
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

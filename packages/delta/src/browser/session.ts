@@ -19,7 +19,8 @@ import type { DefinitionProblem } from '@koru/query';
 import type { WorkerSource } from '../platform.js';
 import { errorFromWire } from './errors.js';
 import { METHODS, type DatabaseState, type FromWorker, type MethodName, type SyncInfo, type TabMessage } from './protocol.js';
-import { EarlyWorker, notCloneable, OwnerWorker } from './owner-worker.js';
+import { EarlyWorker, OwnerWorker } from './owner-worker.js';
+import { PendingCalls, type Call } from './pending-calls.js';
 import { RemoteSubscription, type FeedEvent } from './remote-subscription.js';
 import { Relay } from './relay.js';
 import { answer, fromVersion, TabCache, type HeadRead } from './tab-cache.js';
@@ -33,29 +34,6 @@ export interface SessionOptions {
   readonly onWarning: (message: string) => void;
   /** How long a new owner retries opening files a dead owner's worker still holds, ms. */
   readonly retryMs: number;
-}
-
-interface Call {
-  readonly id: number;
-  readonly method: MethodName;
-  readonly args: readonly unknown[];
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  /** The owner it is for; undefined while there is none. */
-  target: string | undefined;
-  /** True once posted to `target` (until then, it cannot have run there). */
-  sent: boolean;
-  /** A read of this key's current version whose answer may fill the read cache. */
-  readonly head?: readonly [namespace: string, key: string];
-}
-
-/** The error of a write that was in flight when the tab running the database went away. */
-function outcomeUnknown(method: string): KoruError {
-  return new IoError(
-    `${method}: the tab running the database closed or crashed while this write was in flight, so it may or may not have been stored; read it back before writing it again`,
-    undefined,
-    { method, outcome: 'unknown' },
-  );
 }
 
 /** The name of the lock a tab holds while it is open (see ./relay.ts). */
@@ -72,9 +50,11 @@ export class Session {
   readonly me = newTabId();
   readonly #o: SessionOptions;
   readonly #channel: BroadcastChannel;
-  readonly #calls = new Map<number, Call>();
-  /** Calls queued to be posted at the end of this turn. */
-  #outbox: Call[] = [];
+  /** Calls without an answer, sent to whichever tab owns the database (./pending-calls.ts). */
+  readonly #calls = new PendingCalls((owner, calls) => {
+    if (owner === this.me) this.#worker!.post({ t: 'calls', calls });
+    else this.#channel.postMessage({ t: 'calls', to: owner, from: this.me, calls } satisfies TabMessage);
+  });
   readonly #subs = new Map<number, RemoteSubscription>();
   /** Current versions read here, kept coherent by the owner's stream (./tab-cache.ts). */
   readonly #cache = new TabCache();
@@ -185,8 +165,7 @@ export class Session {
   #start(method: MethodName, args: readonly unknown[], head: Call['head']): Promise<unknown> {
     const p = new Promise<unknown>((resolve, reject) => {
       const call: Call = { id: this.#nextId++, method, args, resolve, reject, target: undefined, sent: false, ...(head !== undefined ? { head } : {}) };
-      this.#calls.set(call.id, call);
-      this.#send(call);
+      this.#calls.add(call, this.#owner);
     });
     const settled = p.then(
       () => undefined,
@@ -317,8 +296,7 @@ export class Session {
     this.#failed = error;
     this.#cache.clear();
     this.#ready.reject(error);
-    for (const c of this.#calls.values()) c.reject(c.sent && METHODS[c.method] === 'write' ? outcomeUnknown(c.method) : error);
-    this.#calls.clear();
+    this.#calls.failAll(error);
     for (const s of this.#subs.values()) s.end(error);
     this.#subs.clear();
   }
@@ -329,54 +307,6 @@ export class Session {
     } catch {
       // The channel is closed: this tab is leaving.
     }
-  }
-
-  /** Queues `call` for the current owner; the calls of one turn are posted together (see #flush). */
-  #send(call: Call): void {
-    call.target = this.#owner;
-    call.sent = false;
-    if (call.target === undefined) return; // until an owner announces itself
-    this.#outbox.push(call);
-    if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
-  }
-
-  /**
-   * Posts the queued calls, one message per owner: the worker starts them in one task, so
-   * concurrent writes share a commit. A call whose owner changed meanwhile was sent again
-   * (or failed) by #ownerIs, and is skipped here.
-   */
-  #flush(): void {
-    // A call queued twice (its owner changed before the flush) is posted once, to its owner now.
-    const queued = new Set(this.#outbox);
-    this.#outbox = [];
-    const byOwner = new Map<string, Call[]>();
-    for (const c of queued) {
-      if (c.sent || c.target === undefined || this.#calls.get(c.id) !== c) continue;
-      const list = byOwner.get(c.target);
-      if (list === undefined) byOwner.set(c.target, [c]);
-      else list.push(c);
-    }
-    for (const [owner, calls] of byOwner) {
-      // Something in the batch cannot be cloned: find it, send the rest.
-      if (!this.#postCalls(owner, calls) && calls.length > 1) for (const c of calls) this.#postCalls(owner, [c]);
-    }
-  }
-
-  /** Posts `calls` to `owner`; false (none sent) when they cannot be cloned, and a single call is then rejected. */
-  #postCalls(owner: string, calls: readonly Call[]): boolean {
-    const items = calls.map((c) => ({ id: c.id, method: c.method, args: c.args }));
-    try {
-      if (owner === this.me) this.#worker!.post({ t: 'calls', calls: items });
-      else this.#channel.postMessage({ t: 'calls', to: owner, from: this.me, calls: items } satisfies TabMessage);
-    } catch (e) {
-      if (calls.length === 1) {
-        this.#calls.delete(calls[0]!.id);
-        calls[0]!.reject(notCloneable(calls[0]!.method, e));
-      }
-      return false;
-    }
-    for (const c of calls) c.sent = true;
-    return true;
   }
 
   #sendSub(sub: RemoteSubscription): void {
@@ -437,14 +367,7 @@ export class Session {
     deepFreeze(state.sync);
     this.#state = this.#state === undefined ? state : { ...state, seq: Math.max(state.seq, this.#state.seq) };
     this.#syncChanged(state.sync);
-    for (const call of [...this.#calls.values()]) {
-      if (call.target === owner) continue;
-      if (call.sent && METHODS[call.method] === 'write') {
-        // It may have reached the old owner, which is gone without answering.
-        this.#calls.delete(call.id);
-        call.reject(outcomeUnknown(call.method));
-      } else this.#send(call);
-    }
+    this.#calls.retarget(owner);
     for (const sub of this.#subs.values()) if (sub.target !== owner) this.#sendSub(sub);
     this.#ready.resolve();
   }
@@ -453,19 +376,15 @@ export class Session {
   #ownerGone(): void {
     this.#owner = undefined;
     this.#cache.clear();
-    for (const call of this.#calls.values()) {
-      call.target = undefined;
-      call.sent = false;
-    }
+    this.#calls.unsent();
     for (const sub of this.#subs.values()) sub.target = undefined;
   }
 
   /** A call's answer, `from` the owner whose stream carried it. */
   #settle(id: number, ok: boolean, value: unknown, seq: number, from: string): void {
     this.#setSeq(seq);
-    const call = this.#calls.get(id);
+    const call = this.#calls.take(id);
     if (call === undefined) return;
-    this.#calls.delete(id);
     // An answer fills the cache only from the stream the cache follows (a late answer of
     // an owner that is gone does not), and only while this tab is open.
     const head = call.head;
@@ -543,12 +462,7 @@ export class Session {
         return this.#settle(m.id, false, m.error, m.seq, m.from);
       case 'retry':
         // The owner is closing and did not run them: they go to the next owner.
-        for (const id of m.ids) {
-          const call = this.#calls.get(id);
-          if (call === undefined) continue;
-          call.target = undefined;
-          call.sent = false;
-        }
+        this.#calls.unsent(m.ids);
         return;
       case 'subbed':
         return this.#subs.get(m.id)?.started(m.since);

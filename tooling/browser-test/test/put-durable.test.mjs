@@ -4,7 +4,7 @@
 // and batches, with a memtable small enough that flushes and merges write segments
 // (whose appends the OPFS directory buffers until they are synced) on the way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTab, startHarness, available } from './tabs-harness.mjs';
+import { openTab, startHarness, available, withContext } from './tabs-harness.mjs';
 
 let h;
 
@@ -22,8 +22,7 @@ const freshPath = () => `put-durable-${process.pid}-${++n}`;
 describe.skipIf(!available)('acknowledged puts survive the database worker terminated right after (Chromium, OPFS)', () => {
   for (const memtableBytes of [undefined, 64 * 1024]) {
     it(`single puts and putMany, memtable ${memtableBytes ?? 'default'}`, async () => {
-      const context = await h.browser.newContext();
-      try {
+      await withContext(h, async (context) => {
         const path = freshPath();
         const first = await openTab(context, h.origin);
         const written = await first.page.evaluate(
@@ -71,9 +70,7 @@ describe.skipIf(!available)('acknowledged puts survive the database worker termi
         }, path);
         expect(back).toEqual({ missing: [], last: { last: true }, ok: true, backend: 'opfs' });
         expect(second.errors).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     });
   }
 });

@@ -7,7 +7,7 @@
 import { startServer } from '@koru/server';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness, until } from './tabs-harness.mjs';
+import { available, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
 
 let h;
 
@@ -58,8 +58,7 @@ const close = (t) => t.page.evaluate(() => globalThis.db.close());
 
 describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
   it('own writes are read back at once in the owner and in a forwarding tab: put, putMany, delete, purge; and hits hand out the same frozen version', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -117,14 +116,11 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
       await close(b);
       await close(a);
       expect([...a.errors, ...b.errors]).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('another tab\'s write: a get in the change event\'s handler reads it, in every tab, and no tab reads an older value after a newer one', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const tabs = [await openTab(context, h.origin), await openTab(context, h.origin), await openTab(context, h.origin)];
       const path = freshPath();
       for (const t of tabs) await joinReading(t.page, path);
@@ -170,9 +166,7 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
       for (const t of tabs.slice(1)) await close(t);
       await close(tabs[0]);
       expect(tabs.flatMap((t) => t.errors)).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('a write pulled from a server by the sync reaches every tab\'s cache', async () => {
@@ -216,8 +210,7 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
   });
 
   it('another tab\'s delete and purge: the key reads as missing once the change event arrived', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -249,15 +242,12 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
       await close(b);
       await close(a);
       expect([...a.errors, ...b.errors]).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('a new owner: the cache starts over (clean close and a killed owner tab mid-writes), and reads agree with the new owner\'s store', async () => {
     for (const how of ['close', 'kill']) {
-      const context = await h.browser.newContext();
-      try {
+      await withContext(h, async (context) => {
         const a = await openTab(context, h.origin);
         const b = await openTab(context, h.origin);
         const path = freshPath();
@@ -292,15 +282,12 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
         expect(after).toEqual({ fresh: true, head: true, again: true });
         await close(b);
         expect(b.errors).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }
   });
 
   it('reads racing writes never leave an old version cached: a read sent in the same turn as the write, and reads looping while another tab writes', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -354,8 +341,6 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
       await close(b);
       await close(a);
       expect([...a.errors, ...b.errors]).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

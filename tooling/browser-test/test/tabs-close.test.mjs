@@ -2,7 +2,7 @@
 // for ever on an OPFS pool growth whose sync access handle Chromium left unresolved), and
 // the same path opens again at once with everything written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness } from './tabs-harness.mjs';
+import { available, openTab, startHarness, withContext } from './tabs-harness.mjs';
 
 let h;
 
@@ -16,8 +16,7 @@ afterAll(async () => {
 
 describe.skipIf(!available)('closing a persistent browser database (Chromium)', () => {
   it('resolves after thousands of batched writes, and the database opens again with all of them', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const { page, errors } = await openTab(context, h.origin);
       const rounds = await page.evaluate(async (prefix) => {
         const { KoruDelta } = globalThis.koru;
@@ -41,8 +40,6 @@ describe.skipIf(!available)('closing a persistent browser database (Chromium)', 
       }, `close-${process.pid}`);
       expect(rounds).toEqual(Array.from({ length: 6 }, () => ({ closed: 'closed', keys: 5000, reclosed: 'closed' })));
       expect(errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -65,6 +65,19 @@ export async function startHarness() {
 }
 
 /**
+ * Runs `fn` with a fresh browser context of harness `h` (its own origin storage and
+ * tabs), closed afterwards whatever `fn` did.
+ */
+export async function withContext(h, fn) {
+  const context = await h.browser.newContext();
+  try {
+    return await fn(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/**
  * A tab of `context` with the bundle loaded (`globalThis.koru`); `errors` collects its
  * uncaught page errors and failed console messages.
  */

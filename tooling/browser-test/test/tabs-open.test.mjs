@@ -4,7 +4,7 @@
 // moment end with one owner and one worker; a tab that joins a database another tab runs
 // keeps no worker (the early one is terminated) until it takes over.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, join, openTab, startHarness, until } from './tabs-harness.mjs';
+import { available, join, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
 
 let h;
 
@@ -35,8 +35,7 @@ async function workers(page, count) {
 
 describe.skipIf(!available)('opening a shared database (Chromium)', () => {
   it('two tabs opening at the same moment: one owns it and runs the only worker; both read and write', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -53,14 +52,11 @@ describe.skipIf(!available)('opening a shared database (Chromium)', () => {
       }
       expect(a.errors).toEqual([]);
       expect(b.errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('a tab joining a database another tab runs keeps no worker; when the owner closes, it takes over with one and reads everything', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -79,8 +75,6 @@ describe.skipIf(!available)('opening a shared database (Chromium)', () => {
       await b.page.evaluate(() => globalThis.db.close());
       expect(a.errors).toEqual([]);
       expect(b.errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

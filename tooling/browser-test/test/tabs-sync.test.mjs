@@ -8,7 +8,7 @@ import { createServer, connect } from 'node:net';
 import { startServer } from '@koru/server';
 import { tempDir } from '@koru/vitest-preset/helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness, until } from './tabs-harness.mjs';
+import { available, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
 
 let h;
 let data;
@@ -92,8 +92,7 @@ async function serverHas(key, value) {
 
 describe.skipIf(!available)('sync with a server, in Chromium', () => {
   it('runs in the owner\'s worker for every tab, both ways, and goes on in the tab that takes over', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -126,9 +125,7 @@ describe.skipIf(!available)('sync with a server, in Chromium', () => {
       expect(await serverHas('b-owning', 'b')).toBe(true);
       expect(await b.page.evaluate(() => globalThis.db.stateRoot())).toBe(await koru.db.stateRoot());
       expect(b.errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('two browsers and the server edit offline, then converge on one state root with every version', async () => {

@@ -3,7 +3,7 @@
 // the other forwards to it; writes, subscriptions and errors cross; when the owner
 // closes, the other tab takes over.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, join, openTab, startHarness, until } from './tabs-harness.mjs';
+import { available, join, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
 
 let h;
 
@@ -21,8 +21,7 @@ const freshPath = () => `tabs-${process.pid}-${++n}`;
 
 describe.skipIf(!available)('one database shared by every tab (Chromium)', () => {
   it('two tabs write and subscribe: each sees the other\'s writes, and both subscriptions fire for both', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -77,14 +76,11 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
       await a.page.evaluate(() => globalThis.db.close());
       expect(a.errors).toEqual([]);
       expect(b.errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('errors cross tabs with their code and class; what cannot be cloned is INVALID_VALUE; storage and setReplicator are UNSUPPORTED', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const path = freshPath();
@@ -159,13 +155,10 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
       await a.page.evaluate(() => globalThis.db.close());
       expect(a.errors).toEqual([]);
       expect(b.errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
   it('a tab that goes away without closing: the owner ends the feeds it ran for that tab', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const a = await openTab(context, h.origin);
       const b = await openTab(context, h.origin);
       const c = await openTab(context, h.origin);
@@ -196,13 +189,10 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
       await c.page.evaluate(() => globalThis.db.close());
       await a.page.evaluate(() => globalThis.db.close());
       expect([...a.errors, ...c.errors]).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
   it('the worker option: a URL string or a function creating the Worker; a wrong URL fails with IO_ERROR naming the option', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const { page, errors } = await openTab(context, h.origin);
       const result = await page.evaluate(async (base) => {
         const { KoruDelta } = globalThis.koru;
@@ -243,8 +233,6 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
         bad: 'INVALID_ARGUMENT',
       });
       expect(errors).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -3,7 +3,7 @@
 // version written in the browser has the versionId Node computes for the same version.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTab, startHarness, available } from './tabs-harness.mjs';
+import { openTab, startHarness, available, withContext } from './tabs-harness.mjs';
 
 let h;
 
@@ -17,8 +17,7 @@ afterAll(async () => {
 
 describe.skipIf(!available)('the database worker’s SHA-256 (Chromium)', () => {
   it('is hash-wasm, and gives the ids node:crypto gives', async () => {
-    const context = await h.browser.newContext();
-    try {
+    await withContext(h, async (context) => {
       const { page } = await openTab(context, h.origin);
       const written = await page.evaluate(async (p) => {
         const { KoruDelta } = globalThis.koru;
@@ -35,8 +34,6 @@ describe.skipIf(!available)('the database worker’s SHA-256 (Chromium)', () => 
       // A value's id is the SHA-256 of its canonical JSON.
       expect(written.valueId).toBe(createHash('sha256').update(JSON.stringify({ text: 'héllo 😀' })).digest('hex'));
       await page.evaluate(() => globalThis.db.close());
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -74,12 +74,20 @@ async function withApp(test) {
   }
 }
 
-/** Waits until the status line reads `text` (a substring) in state `state`. */
-function status(page, state, text) {
-  return page.waitForFunction(([s, t]) => {
-    const el = document.getElementById('status');
-    return el.dataset.state === s && el.textContent.includes(t);
-  }, [state, text]);
+/** Waits until the status line reads `text` (a substring) in state `state`; on timeout, says what it read. */
+async function status(page, state, text) {
+  try {
+    await page.waitForFunction(([s, t]) => {
+      const el = document.getElementById('status');
+      return el.dataset.state === s && el.textContent.includes(t);
+    }, [state, text]);
+  } catch (e) {
+    const seen = await page.evaluate(() => {
+      const el = document.getElementById('status');
+      return `${el.dataset.state}: ${el.textContent}`;
+    }).catch(() => 'the page is gone');
+    throw new Error(`the status never read ${state}: …${text}…; it reads ${seen}`, { cause: e });
+  }
 }
 
 describe.skipIf(!tool.available)('examples/browser-todo', () => {

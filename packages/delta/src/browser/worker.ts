@@ -9,7 +9,7 @@ import { serveDatabase, type WorkerPort } from './worker-serve.js';
 import { installWasmHash } from './wasm-hash.js';
 
 // Compiled while the tab takes its locks; every open waits for it, so the database never
-// starts hashing with one backend and goes on with another (they agree, but one is 3x).
+// starts hashing with one backend and goes on with another (they agree; one is twice as fast).
 const hashing = installWasmHash();
 
 serveDatabase(globalThis as unknown as WorkerPort, async (path, options, listing) => {

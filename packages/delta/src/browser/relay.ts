@@ -18,14 +18,7 @@
 import type { FromWorker, Invalidation, TabMessage } from './protocol.js';
 import type { OwnerWorker } from './owner-worker.js';
 import { errorToWire } from './errors.js';
-
-/**
- * How long invalidations wait for a message to ride on before going alone, ms. The
- * `state` the worker posts after every commit (already on its way) takes them out at
- * once; this is only a safety net, and armed at most once per this many ms, so it costs
- * writers no task per commit.
- */
-const INV_ALONE_MS = 20;
+import { InvalidationCarrier } from './invalidation-carrier.js';
 
 interface Origin {
   readonly from: string;
@@ -41,9 +34,11 @@ export class Relay {
   readonly #stopWatching = new AbortController();
   #nextId = -1;
   #open = true;
-  /** Invalidations not passed on yet (merged), and whether a task will post them alone. */
-  #inv: { first: number; last: number; keys: string[] } | undefined;
-  #invTimer = false;
+  /**
+   * Invalidations not passed on yet. The `state` the worker posts after every commit
+   * (already on its way) takes them out at once; alone only if nothing did.
+   */
+  readonly #inv = new InvalidationCarrier(() => this.post({ t: 'inval', owner: this.me }));
 
   /** @param lockName the name of the lock tab `tab` holds while it is open */
   constructor(
@@ -80,30 +75,15 @@ export class Relay {
 
   /** Invalidations from the worker: they go out with the next message on the channel (see the module comment). */
   pass(inv: Invalidation): void {
-    const pending = this.#inv;
-    if (pending === undefined) this.#inv = { first: inv.first, last: inv.last, keys: inv.keys as string[] }; // cloned for this tab: its own
-    else {
-      // Consecutive commits merge; a hole (never expected) makes the tabs clear theirs.
-      if (inv.first !== pending.last + 1) pending.first = -1;
-      pending.last = inv.last;
-      for (const k of inv.keys) pending.keys.push(k);
-    }
-    // The `state` the worker posts after every commit takes them out at the latest (it is
-    // queued already); alone only if nothing did by then.
-    if (!this.#invTimer) {
-      this.#invTimer = true;
-      setTimeout(() => {
-        this.#invTimer = false;
-        if (this.#inv !== undefined) this.post({ t: 'inval', owner: this.me });
-      }, INV_ALONE_MS);
-    }
+    // Cloned for this tab: its own array.
+    this.#inv.add(inv.first, inv.last, inv.keys as string[]);
   }
 
   /** `m` (made for this post), carrying the invalidations not passed on yet. */
   stamp(m: TabMessage): TabMessage {
-    const inv = this.#inv;
+    const inv = this.#inv.pending;
     if (inv === undefined) return m;
-    this.#inv = undefined;
+    this.#inv.sent();
     (m as { inv?: Invalidation }).inv = inv;
     return m;
   }

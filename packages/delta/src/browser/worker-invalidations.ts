@@ -15,18 +15,14 @@
 import type { CausalStorage } from '@koru/storage';
 import type { KoruDelta } from '../koru-delta.js';
 import { errorToWire } from './errors.js';
+import { InvalidationCarrier } from './invalidation-carrier.js';
 import type { FromWorker, Invalidation } from './protocol.js';
-
-/** How long the keys wait for a message to ride on before going alone, ms. */
-const INV_ALONE_MS = 20;
 
 /** The commits' keys not posted yet, and what carries them out. */
 export class InvalidationStream {
-  #keys: string[] | undefined;
-  #first = 0;
-  #last = 0;
-  #timer = false;
-  #post: ((m: FromWorker) => void) | undefined;
+  /** Commits numbered as the tabs count them: consecutive, from 1. */
+  #commits = 0;
+  #carrier: InvalidationCarrier | undefined;
 
   /**
    * Gathers the keys of every commit `storage` applies (every version of the batch,
@@ -34,14 +30,9 @@ export class InvalidationStream {
    * their own when nothing else took them out soon. Returns the remover.
    */
   follow(storage: Pick<CausalStorage, 'onApply'>, post: (m: FromWorker) => void): () => void {
-    this.#post = post;
+    const carrier = (this.#carrier = new InvalidationCarrier(() => post({ t: 'inval' })));
     return storage.onApply((_current, all) => {
-      let keys = this.#keys;
-      if (keys === undefined) {
-        keys = this.#keys = [];
-        this.#first = this.#last + 1;
-      }
-      this.#last++;
+      const keys: string[] = [];
       let ns = '';
       let key = '';
       for (const v of all) {
@@ -51,12 +42,8 @@ export class InvalidationStream {
         key = v.key;
         keys.push(ns, key);
       }
-      // The answer or the `state` posted right after every commit takes them out; this
-      // is a safety net, armed at most once per INV_ALONE_MS (no task per commit).
-      if (!this.#timer) {
-        this.#timer = true;
-        setTimeout(this.#flush, INV_ALONE_MS);
-      }
+      const n = ++this.#commits;
+      carrier.add(n, n, keys);
     });
   }
 
@@ -65,18 +52,13 @@ export class InvalidationStream {
    * if it cannot be cloned, they stay for the next message). @throws what postMessage throws
    */
   send(port: { postMessage(message: unknown): void }, m: FromWorker): void {
-    const keys = this.#keys;
-    if (keys === undefined) return port.postMessage(m);
+    const inv = this.#carrier?.pending;
+    if (inv === undefined) return port.postMessage(m);
     // A message made for this post (never shared): it carries them.
-    (m as { inv?: Invalidation }).inv = { first: this.#first, last: this.#last, keys };
+    (m as { inv?: Invalidation }).inv = inv;
     port.postMessage(m);
-    this.#keys = undefined;
+    this.#carrier!.sent();
   }
-
-  readonly #flush = (): void => {
-    this.#timer = false;
-    if (this.#keys !== undefined) this.#post?.({ t: 'inval' });
-  };
 }
 
 /**

@@ -282,3 +282,20 @@ export class FaultyOps implements FileOps {
     nodeFileOps.unlinkSync(path);
   }
 }
+
+/**
+ * The files of `dir` holding `text`'s UTF-8 bytes. A file listed but gone by the time it
+ * is read was one a merge retired (deleted off the event loop, a moment after compact()
+ * returns): it holds nothing any more.
+ */
+export function filesHolding(dir: string, text: string): string[] {
+  const needle = Buffer.from(text, 'utf8');
+  return readdirSync(dir).filter((f) => {
+    try {
+      return readFileSync(join(dir, f)).includes(needle);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  });
+}

@@ -6,12 +6,12 @@
 import { CausalStorage } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropUnsharedValues } from '../src/purge-values.js';
 import { valueKey } from '../src/version-records.js';
 import { TreeCapture } from './retention-helpers.js';
+import { filesHolding } from './disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -22,12 +22,6 @@ function newDir(): string {
   const { dir, cleanup } = tempDir('koru-purge-values-');
   cleanups.push(cleanup);
   return dir;
-}
-
-/** The files of `dir` holding `text`'s UTF-8 bytes. */
-function filesHolding(dir: string, text: string): string[] {
-  const needle = Buffer.from(text, 'utf8');
-  return readdirSync(dir).filter((f) => readFileSync(join(dir, f)).includes(needle));
 }
 
 /** A value well over the 1 KiB inline limit, marked with `tag`. */

@@ -5,11 +5,11 @@
 import { CausalStorage } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { tempDir } from '@koru/vitest-preset/helpers';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileCapture } from './file-capture.js';
 import { big } from './reclaim-helpers.js';
+import { filesHolding } from './disk-helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -20,12 +20,6 @@ function newDir(): string {
   const { dir, cleanup } = tempDir('koru-reclaim-');
   cleanups.push(cleanup);
   return dir;
-}
-
-/** The files of `dir` holding `text`'s UTF-8 bytes. */
-function filesHolding(dir: string, text: string): string[] {
-  const needle = Buffer.from(text, 'utf8');
-  return readdirSync(dir).filter((f) => readFileSync(join(dir, f)).includes(needle));
 }
 
 /** UTF-8 bytes of a value's canonical JSON text (the test's values have ASCII text and sorted keys). */

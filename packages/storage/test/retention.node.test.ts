@@ -8,13 +8,14 @@ import { ErrorCodes, parseHlc } from '@koru/engine';
 import { CausalStorage, HISTORY_PRUNED, type Version } from '@koru/storage';
 import { FileAdapter } from '@koru/storage/node';
 import { fcSeed, prng, tempDir } from '@koru/vitest-preset/helpers';
-import { readdirSync, readFileSync } from 'node:fs';
+
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from './conformance.js';
 import { killWriters, runAndKill } from './kill-helpers.js';
 import { T } from './retention-helpers.js';
+import { filesHolding } from './disk-helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const writer = join(here, 'fixtures', 'retention-writer.mjs');
@@ -49,12 +50,6 @@ async function writeVersions(s: CausalStorage, clock: { t: number }, ns: string,
     out.push(await s.put(ns, key, { i, ns, key, ...extra }));
   }
   return out;
-}
-
-/** True when some file of `dir` holds `text`'s UTF-8 bytes. */
-function anyFileHolds(dir: string, text: string): string[] {
-  const needle = Buffer.from(text, 'utf8');
-  return readdirSync(dir).filter((f) => readFileSync(join(dir, f)).includes(needle));
 }
 
 describe('retention on disk (worker merges)', () => {
@@ -132,7 +127,7 @@ describe('purge on disk', () => {
     const gone = await writeVersions(s, clock, 'people', 'ann', 4, { ssn: secret });
     const bob = await writeVersions(s, clock, 'people', 'bob', 2);
     await s.compact();
-    expect(anyFileHolds(dir, secret).length).toBeGreaterThan(0);
+    expect(filesHolding(dir, secret).length).toBeGreaterThan(0);
     const result = await s.purge('people', 'ann');
     expect(result.removed).toEqual(gone.map((v) => v.versionId).reverse());
     const tombstone = s.history('people', 'ann');
@@ -145,7 +140,7 @@ describe('purge on disk', () => {
     expect((await s.verify()).problems).toEqual([]);
     await s.compact();
     await s.close();
-    expect(anyFileHolds(dir, secret)).toEqual([]);
+    expect(filesHolding(dir, secret)).toEqual([]);
     s = await CausalStorage.open({ now: clock.now, adapter: new FileAdapter(dir) });
     expect(s.history('people', 'ann')).toEqual(tombstone);
     expect(codeOf(() => s.getAt('people', 'ann', parseHlc(gone[0]!.hlc)))).toBe(HISTORY_PRUNED);

@@ -30,6 +30,14 @@ export interface RandomAccessFile {
   append(bytes: Uint8Array): number;
   /** Makes everything appended so far durable (fdatasync / flush). */
   sync(): void;
+  /**
+   * Makes everything appended before the call durable without blocking this thread (a
+   * periodic log sync took 10+ ms of the event loop on a busy disk). Appends may go on
+   * meanwhile; they are not covered. The file may be closed before it settles (the
+   * implementation keeps its handle until then). Optional: without it the engine calls
+   * {@link sync}. @throws (rejects) as sync
+   */
+  syncInBackground?(): Promise<void>;
   /** Cuts the file to `length` bytes (only used to drop a torn tail). */
   truncate(length: number): void;
   /** Releases the handle. Idempotent. */

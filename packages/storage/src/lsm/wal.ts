@@ -353,6 +353,8 @@ export class WalWriter {
   #size: number;
   /** What the sidecar says (the end the last sync covered). */
   #synced: number;
+  /** The sync running off this thread, if any (see syncInBackground). */
+  #background: Promise<void> | undefined;
   /** The sidecar must be rewritten whole (an append to it failed, or it is full). */
   #rewriteSidecar = false;
   #broken: Error | undefined;
@@ -511,9 +513,45 @@ export class WalWriter {
     this.#recordSynced();
   }
 
-  /** Appends the synced point to the sidecar (or rewrites it); a failure keeps the old, lower, point. */
-  #recordSynced(): void {
+  /** True while appended bytes are not covered by a sync yet. */
+  get unsynced(): boolean {
+    return this.#size !== this.#synced;
+  }
+
+  /**
+   * Syncs what was appended so far off this thread where the file can (else as
+   * {@link sync}), then records the synced point — unless a later sync already covered it.
+   * Appends may go on meanwhile. At most one runs at a time: another call while one is in
+   * flight returns that one (the caller calls again once it settles, for what followed).
+   * A failure breaks the writer (as {@link sync}) and rejects.
+   */
+  syncInBackground(): Promise<void> {
+    this.#usable();
+    if (this.#background !== undefined) return this.#background;
+    if (this.#size === this.#synced) return Promise.resolve();
+    if (this.#file.syncInBackground === undefined) {
+      this.sync();
+      return Promise.resolve();
+    }
     const end = this.#size;
+    const done = this.#file.syncInBackground().then(
+      () => {
+        this.#background = undefined;
+        // Closed or broken meanwhile: its sync and sidecar are closed's business (or void).
+        if (!this.#closed && this.#broken === undefined && end > this.#synced) this.#recordSynced(end);
+      },
+      (e: unknown) => {
+        this.#background = undefined;
+        this.#broken ??= new IoError(`sync of ${pathOf(this.#dir, this.#file.name)} failed; appended batches may not survive a power loss, reopen the log`, e);
+        throw e;
+      },
+    );
+    this.#background = done;
+    return done;
+  }
+
+  /** Appends the synced point (default: the end now) to the sidecar (or rewrites it); a failure keeps the old, lower, point. */
+  #recordSynced(end = this.#size): void {
     const rec = syncRecord(end);
     try {
       if (!this.#rewriteSidecar && this.#syncFile !== undefined) {

@@ -11,6 +11,8 @@ export interface FileOps {
   writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number;
   readSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number;
   fdatasyncSync(fd: number): void;
+  /** fdatasync on libuv's thread pool; optional (injected test ops may leave it out: syncs then block). */
+  fdatasync?(fd: number, done: (error: NodeJS.ErrnoException | null) => void): void;
   fsyncSync(fd: number): void;
   ftruncateSync(fd: number, len: number): void;
   fstatSync(fd: number): { size: number };
@@ -25,6 +27,7 @@ export const nodeFileOps: FileOps = {
   writeSync: (fd, b, o, l, p) => fs.writeSync(fd, b, o, l, p),
   readSync: (fd, b, o, l, p) => fs.readSync(fd, b, o, l, p),
   fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
+  fdatasync: (fd, done) => fs.fdatasync(fd, done),
   fsyncSync: (fd) => fs.fsyncSync(fd),
   ftruncateSync: (fd, l) => fs.ftruncateSync(fd, l),
   fstatSync: (fd) => fs.fstatSync(fd),

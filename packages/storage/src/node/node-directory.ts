@@ -40,6 +40,10 @@ class NodeFile implements RandomAccessFile {
   #fd: number;
   /** Our own count of the length (writable handles only): no fstat per append. */
   #size: number;
+  /** Background syncs not settled yet (see syncInBackground). */
+  #inFlight = 0;
+  /** close() came while syncs were in flight: the descriptor goes when the last settles. */
+  #closeWhenIdle = false;
 
   constructor(
     readonly name: string,
@@ -121,6 +125,28 @@ class NodeFile implements RandomAccessFile {
     }
   }
 
+  syncInBackground(): Promise<void> {
+    const fd = this.#open('cannot sync');
+    if (this.ops.fdatasync === undefined) {
+      try {
+        this.sync();
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+    }
+    this.#inFlight++;
+    return new Promise<void>((resolve, reject) => {
+      this.ops.fdatasync!(fd, (e) => {
+        this.#inFlight--;
+        // A close() meanwhile left the descriptor open for this call: released now.
+        if (this.#inFlight === 0 && this.#closeWhenIdle) this.#release(fd);
+        if (e === null) resolve();
+        else reject(ioError(this.location, this.name, 'cannot sync', e));
+      });
+    });
+  }
+
   /** Cuts the file to `length`; a length at or past the end leaves it as it is (never extends). */
   truncate(length: number): void {
     const fd = this.#writableFd('cannot truncate');
@@ -138,10 +164,26 @@ class NodeFile implements RandomAccessFile {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
+    // Closed under a sync in flight, the descriptor's number could be reused by another
+    // open before the pool thread's fdatasync runs: it is released when the sync settles.
+    if (this.#inFlight > 0) {
+      this.#closeWhenIdle = true;
+      return;
+    }
     try {
       this.ops.closeSync(fd);
     } catch (e) {
       throw ioError(this.location, this.name, 'cannot close', e);
+    }
+  }
+
+  /** Closes a descriptor whose close() came while a sync was in flight (nobody to tell of a failure). */
+  #release(fd: number): void {
+    this.#closeWhenIdle = false;
+    try {
+      this.ops.closeSync(fd);
+    } catch {
+      // Its owner closed it already; a failed close loses nothing written (synced before).
     }
   }
 

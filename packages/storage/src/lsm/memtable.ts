@@ -2,19 +2,24 @@
  * The memtable: the sorted in-memory table of recent writes, flushed to a segment when
  * it grows past a threshold.
  *
- * Structure: a Map from key to a mutable slot (point gets in O(1), and a replacement is
- * one Map hit that touches nothing else), beside a two-level ordered index: an array of
- * sorted *chunks* of at most {@link CHUNK_MAX} keys, plus the last key of every chunk.
- * A new key costs a binary search over the chunk ends, one over the chunk, and a splice
- * of at most CHUNK_MAX slots (a memmove in V8); a full chunk splits in two. A seek is
- * the same two binary searches, so O(log n) at any moment, and a scan walks plain
- * arrays without touching the Map.
+ * Structure: a two-level ordered index, an array of sorted *chunks* of at most
+ * {@link CHUNK_MAX} keys (each with its values, in a parallel array), plus the last key
+ * of every chunk. Every operation is two binary searches, one over the chunk ends and
+ * one inside a chunk: a replacement then writes one array slot, a new key splices at
+ * most CHUNK_MAX slots (a memmove in V8), and a full chunk splits in two. A seek is the
+ * same two searches, so O(log n) at any moment, and a scan walks plain arrays.
+ *
+ * No map beside it: a Map was measured a large part of a put (hashing each new key,
+ * which is a fresh string, and rehashing a table of every key as it grows, in the commit
+ * path and again when a flush replays the log), while the two searches are paid by every
+ * new key anyway. A point lookup costs ~2 log2(n) string comparisons instead of a hash.
+ * Nor an object per entry: a deletion marker is the value {@link TOMBSTONE}.
  *
  * Why not the alternatives: a Map plus a key array sorted lazily when a cursor is asked
  * is cheaper while only writing, but a scan interleaved with writes (read-your-writes
  * queries) would re-sort or re-merge the whole table each time; a skip list or a
  * balanced tree allocates a node per key and chases pointers, where chunks keep keys
- * contiguous and the per-key cost is one slot object.
+ * contiguous.
  */
 import { KIND_DELETE, KIND_PUT, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
 
@@ -22,21 +27,19 @@ import { KIND_DELETE, KIND_PUT, type Entry, type EntryCursor, type EntryKind, ty
 const CHUNK_MAX = 512;
 
 /**
- * Bytes counted per entry beyond its key and value: the Map entry, the slot object, the
- * chunk array slots and the string and array headers, as V8 lays them out on 64-bit
- * (approximate on purpose: it feeds a threshold, not an allocator).
+ * Bytes counted per entry beyond its key and value: the chunk array slots, the value's
+ * view object and the string header, as V8 lays them out on 64-bit (approximate on
+ * purpose: it feeds a threshold, not an allocator).
  */
 export const MEMTABLE_ENTRY_OVERHEAD = 96;
 
-/** One key's newest entry. Mutated in place when the key is written again. */
-interface Slot {
-  kind: EntryKind;
-  value: Uint8Array;
-}
+/** The stored value of a deletion marker (only this instance: a put of an empty value is another). */
+const TOMBSTONE = new Uint8Array(0);
 
 interface Chunk {
   keys: string[];
-  slots: Slot[];
+  /** `values[i]` is keys[i]'s value, {@link TOMBSTONE} for a deletion marker. */
+  values: Uint8Array[];
 }
 
 /** Index of the first element of sorted `keys` (within [lo, hi)) that is ≥ `key`. */
@@ -55,18 +58,18 @@ function lowerBound(keys: readonly string[], key: string, lo: number, hi: number
  * afterwards.
  */
 export class Memtable {
-  readonly #map = new Map<string, Slot>();
   /** Non-empty chunks in key order (one empty chunk only while the table is empty). */
-  readonly #chunks: Chunk[] = [{ keys: [], slots: [] }];
+  readonly #chunks: Chunk[] = [{ keys: [], values: [] }];
   /** The last key of each chunk, for the first binary search. */
   readonly #ends: string[] = [];
+  #count = 0;
   #bytes = 0;
   /** Bumped when a key is added: cursors made before see a stale layout. */
   #layout = 0;
 
   /** Entries held (one per key). */
   get count(): number {
-    return this.#map.size;
+    return this.#count;
   }
 
   /** Approximate bytes held (keys, values, structure), for the flush threshold and the memory budget. */
@@ -81,58 +84,63 @@ export class Memtable {
   put(key: string, kind: EntryKind, value: Uint8Array): void {
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new RangeError(`unknown entry kind ${String(kind)}`);
     if (kind === KIND_DELETE && value.byteLength !== 0) throw new RangeError('a deletion marker has no value');
-    const old = this.#map.get(key);
-    if (old !== undefined) {
-      this.#bytes += value.byteLength - old.value.byteLength;
-      old.kind = kind;
-      old.value = value;
-      return;
-    }
-    const slot: Slot = { kind, value };
-    this.#map.set(key, slot);
-    this.#bytes += key.length + value.byteLength + MEMTABLE_ENTRY_OVERHEAD;
-    this.#layout++;
-    this.#insert(key, slot);
-  }
-
-  #insert(key: string, slot: Slot): void {
+    const stored = kind === KIND_DELETE ? TOMBSTONE : value;
     const ends = this.#ends;
-    if (ends.length === 0) {
-      const c = this.#chunks[0]!;
-      c.keys.push(key);
-      c.slots.push(slot);
-      ends.push(key);
-      return;
-    }
+    const last = ends.length - 1;
     // The chunk whose range holds the key; past every end, the last chunk (its end moves).
-    let ci = lowerBound(ends, key, 0, ends.length);
-    if (ci === ends.length) {
-      ci--;
-      ends[ci] = key;
+    // Keys written in ascending order (change numbers) skip the search.
+    let ci: number;
+    if (last < 0 || key > ends[last]!) ci = last + 1;
+    else ci = lowerBound(ends, key, 0, last + 1);
+    if (ci > last) {
+      const c = this.#chunks[last < 0 ? 0 : last]!;
+      c.keys.push(key);
+      c.values.push(stored);
+      if (last < 0) ends.push(key);
+      else ends[last] = key;
+      this.#added(key, stored, last < 0 ? 0 : last);
+      return;
     }
     const c = this.#chunks[ci]!;
-    const at = lowerBound(c.keys, key, 0, c.keys.length);
-    if (at === c.keys.length) {
-      c.keys.push(key);
-      c.slots.push(slot);
-    } else {
-      c.keys.splice(at, 0, key);
-      c.slots.splice(at, 0, slot);
+    const keys = c.keys;
+    // The chunk's end is ≥ key, so the position is inside it.
+    const at = lowerBound(keys, key, 0, keys.length);
+    if (keys[at] === key) {
+      this.#bytes += stored.byteLength - c.values[at]!.byteLength;
+      c.values[at] = stored;
+      return;
     }
+    keys.splice(at, 0, key);
+    c.values.splice(at, 0, stored);
+    this.#added(key, stored, ci);
+  }
+
+  /** Counts a new key in chunk `ci`, and splits that chunk when full. */
+  #added(key: string, value: Uint8Array, ci: number): void {
+    this.#count++;
+    this.#bytes += key.length + value.byteLength + MEMTABLE_ENTRY_OVERHEAD;
+    this.#layout++;
+    const c = this.#chunks[ci]!;
     if (c.keys.length > CHUNK_MAX) {
       const half = c.keys.length >>> 1;
-      const right: Chunk = { keys: c.keys.slice(half), slots: c.slots.slice(half) };
+      const right: Chunk = { keys: c.keys.slice(half), values: c.values.slice(half) };
       c.keys.length = half;
-      c.slots.length = half;
+      c.values.length = half;
       this.#chunks.splice(ci + 1, 0, right);
-      ends.splice(ci, 0, c.keys[half - 1]!);
+      this.#ends.splice(ci, 0, c.keys[half - 1]!);
     }
   }
 
   /** The newest entry of `key`, or undefined when the table has none. */
   get(key: string): Found | undefined {
-    const s = this.#map.get(key);
-    return s === undefined ? undefined : { kind: s.kind, value: s.value };
+    const ends = this.#ends;
+    const ci = lowerBound(ends, key, 0, ends.length);
+    if (ci === ends.length) return undefined;
+    const c = this.#chunks[ci]!;
+    const at = lowerBound(c.keys, key, 0, c.keys.length);
+    if (c.keys[at] !== key) return undefined;
+    const value = c.values[at]!;
+    return value === TOMBSTONE ? { kind: KIND_DELETE, value } : { kind: KIND_PUT, value };
   }
 
   /**
@@ -145,13 +153,13 @@ export class Memtable {
 
   /** Every entry in key order (for a flush). */
   entries(): Entry[] {
-    const out: Entry[] = new Array<Entry>(this.#map.size);
+    const out: Entry[] = new Array<Entry>(this.#count);
     let i = 0;
     for (const c of this.#chunks) {
-      const { keys, slots } = c;
+      const { keys, values } = c;
       for (let j = 0; j < keys.length; j++) {
-        const s = slots[j]!;
-        out[i++] = { key: keys[j]!, kind: s.kind, value: s.value };
+        const value = values[j]!;
+        out[i++] = { key: keys[j]!, kind: value === TOMBSTONE ? KIND_DELETE : KIND_PUT, value };
       }
     }
     return out;
@@ -175,10 +183,10 @@ class MemtableCursor implements EntryCursor {
     if (this.layoutNow() !== this.layout) throw new Error('memtable cursor used after a new key was added to the table');
   }
 
-  #slot(): Slot {
+  #value(): Uint8Array {
     this.#check();
     if (!this.#valid) throw new RangeError('memtable cursor is not positioned on an entry');
-    return this.chunks[this.#ci]!.slots[this.#pos]!;
+    return this.chunks[this.#ci]!.values[this.#pos]!;
   }
 
   valid(): boolean {
@@ -187,16 +195,16 @@ class MemtableCursor implements EntryCursor {
   }
 
   key(): string {
-    this.#slot();
+    this.#value();
     return this.chunks[this.#ci]!.keys[this.#pos]!;
   }
 
   kind(): EntryKind {
-    return this.#slot().kind;
+    return this.#value() === TOMBSTONE ? KIND_DELETE : KIND_PUT;
   }
 
   value(): Uint8Array {
-    return this.#slot().value;
+    return this.#value();
   }
 
   next(): void {

@@ -205,8 +205,9 @@ export class VersionStore {
     // Per key of the batch: its newest record so far (NO_HEAD: none yet), with the batch
     // item that made it (-1: the record stored before the batch), in first-seen order.
     const heads = new Map<string, BatchHead>();
-    // Live keys gained or lost per namespace, values newly stored and their text.
-    const liveDelta = new Map<string, number>();
+    // Live keys gained or lost per namespace (made at the first such change: a key written
+    // again changes none), values newly stored and their text.
+    let liveDelta: Map<string, number> | undefined;
     let newValues = 0;
     let newText = 0;
     // The batch's record keys, to refuse an item stored twice in it. A duplicate is never
@@ -239,7 +240,7 @@ export class VersionStore {
       }
       if (current) {
         const wasLive = head !== undefined && !head.deleted;
-        if (wasLive === v.deleted) liveDelta.set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
+        if (wasLive === v.deleted) (liveDelta ??= new Map()).set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
       }
       if (vkeys !== undefined) vkeys[i] = vkey;
       written?.add(vkey);

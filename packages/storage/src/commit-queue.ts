@@ -22,6 +22,9 @@ import type { StoreContext } from './store-context.js';
 import type { Version } from './types.js';
 import type { NewVersion } from './version-store.js';
 
+/** Schedules the queue's microtask (a reaction of this promise is cheaper than queueMicrotask). */
+const RESOLVED = Promise.resolve();
+
 /** The queue of one store. */
 export class CommitQueue {
   readonly #ctx: StoreContext;
@@ -163,7 +166,9 @@ export class CommitQueue {
     this.#queue.push(w);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#startFlush);
+      // A resolved promise's reaction rather than queueMicrotask, which in Node wraps
+      // each callback in an async resource (measured ~4x the cost, once per batch).
+      void RESOLVED.then(this.#startFlush);
     }
   }
 

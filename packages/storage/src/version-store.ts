@@ -301,7 +301,7 @@ export class VersionStore {
       if (head === NO_HEAD) continue;
       const { vkey, deleted, item } = head;
       // Unchanged heads keep their materialized version; new ones are cached as given, or read when asked.
-      const cached = this.#heads.get(prefix);
+      const cached = this.#heads.peek(prefix);
       if (cached?.vkey === vkey) continue;
       if (item >= 0 && materialized) {
         const text = batch[item]!.valueText;
@@ -344,7 +344,8 @@ export class VersionStore {
 
   /** The key's head: cached, or one point lookup of its head record. */
   #headKey(prefix: string): HeadKey | undefined {
-    const cached = this.#heads.get(prefix);
+    // Not made the most recent: the commit's set makes it so when the head moves.
+    const cached = this.#heads.peek(prefix);
     if (cached !== undefined) return cached;
     const found = this.#headRecord(prefix);
     return found === undefined ? undefined : { vkey: found.vkey, deleted: (versionRecordSeq(found.record).flags & FLAG_DELETED) !== 0 };

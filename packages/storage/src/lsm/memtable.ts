@@ -13,7 +13,13 @@
  * which is a fresh string, and rehashing a table of every key as it grows, in the commit
  * path and again when a flush replays the log), while the two searches are paid by every
  * new key anyway. A point lookup costs ~2 log2(n) string comparisons instead of a hash.
- * Nor an object per entry: a deletion marker is the value {@link TOMBSTONE}.
+ * Nor an object per entry: values are copied into large blocks of bytes (an *arena*)
+ * and located by one number each, so what a memtable keeps alive until its flush is its
+ * key strings and a few blocks, not a typed-array view per entry: the garbage collector
+ * copied every such view twice before it reached the old generation (a view is ~90
+ * bytes of heap; a commit stores three or four). A value is read back as a view of its
+ * block (one allocation per read, which are rarer than writes here). Values over
+ * {@link OWN_BYTES} are kept as given instead of copied.
  *
  * Why not the alternatives: a Map plus a key array sorted lazily when a cursor is asked
  * is cheaper while only writing, but a scan interleaved with writes (read-your-writes
@@ -33,13 +39,26 @@ const CHUNK_MAX = 512;
  */
 export const MEMTABLE_ENTRY_OVERHEAD = 96;
 
-/** The stored value of a deletion marker (only this instance: a put of an empty value is another). */
-const TOMBSTONE = new Uint8Array(0);
+/** Bytes of one arena block. */
+const BLOCK_BYTES = 1 << 18;
+/** Values longer than this are kept as given (one view each), not copied into the arena. */
+const OWN_BYTES = 1 << 14;
+/** Lengths take the low bits of a location (values in the arena are at most OWN_BYTES). */
+const LENGTH_SCALE = 1 << 15;
+/** The location of a deletion marker. */
+const TOMBSTONE = -1;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Where a value is: {@link TOMBSTONE}; −2 − i for the i-th value kept as given; else
+ * (block × BLOCK_BYTES + offset) × LENGTH_SCALE + length (below 2^53 for 2^20 blocks).
+ */
+type Loc = number;
 
 interface Chunk {
   keys: string[];
-  /** `values[i]` is keys[i]'s value, {@link TOMBSTONE} for a deletion marker. */
-  values: Uint8Array[];
+  /** `locs[i]` is where keys[i]'s value is. */
+  locs: Loc[];
 }
 
 /** Index of the first element of sorted `keys` (within [lo, hi)) that is ≥ `key`. */
@@ -59,7 +78,13 @@ function lowerBound(keys: readonly string[], key: string, lo: number, hi: number
  */
 export class Memtable {
   /** Non-empty chunks in key order (one empty chunk only while the table is empty). */
-  readonly #chunks: Chunk[] = [{ keys: [], values: [] }];
+  readonly #chunks: Chunk[] = [{ keys: [], locs: [] }];
+  /** The arena: value bytes, appended; the last block is being filled. */
+  readonly #blocks: Uint8Array[] = [];
+  /** Bytes used of the last block. */
+  #used = BLOCK_BYTES;
+  /** Values kept as given (over OWN_BYTES). */
+  readonly #own: Uint8Array[] = [];
   /** The last key of each chunk, for the first binary search. */
   readonly #ends: string[] = [];
   #count = 0;
@@ -84,7 +109,8 @@ export class Memtable {
   put(key: string, kind: EntryKind, value: Uint8Array): void {
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new RangeError(`unknown entry kind ${String(kind)}`);
     if (kind === KIND_DELETE && value.byteLength !== 0) throw new RangeError('a deletion marker has no value');
-    const stored = kind === KIND_DELETE ? TOMBSTONE : value;
+    const stored = kind === KIND_DELETE ? TOMBSTONE : this.#store(value);
+    const size = value.byteLength;
     const ends = this.#ends;
     const last = ends.length - 1;
     // The chunk whose range holds the key; past every end, the last chunk (its end moves).
@@ -95,10 +121,10 @@ export class Memtable {
     if (ci > last) {
       const c = this.#chunks[last < 0 ? 0 : last]!;
       c.keys.push(key);
-      c.values.push(stored);
+      c.locs.push(stored);
       if (last < 0) ends.push(key);
       else ends[last] = key;
-      this.#added(key, stored, last < 0 ? 0 : last);
+      this.#added(key, size, last < 0 ? 0 : last);
       return;
     }
     const c = this.#chunks[ci]!;
@@ -106,26 +132,65 @@ export class Memtable {
     // The chunk's end is ≥ key, so the position is inside it.
     const at = lowerBound(keys, key, 0, keys.length);
     if (keys[at] === key) {
-      this.#bytes += stored.byteLength - c.values[at]!.byteLength;
-      c.values[at] = stored;
+      this.#bytes += size - this.#size(c.locs[at]!);
+      c.locs[at] = stored;
       return;
     }
     keys.splice(at, 0, key);
-    c.values.splice(at, 0, stored);
-    this.#added(key, stored, ci);
+    c.locs.splice(at, 0, stored);
+    this.#added(key, size, ci);
   }
 
-  /** Counts a new key in chunk `ci`, and splits that chunk when full. */
-  #added(key: string, value: Uint8Array, ci: number): void {
+  /** Copies `value` into the arena (or keeps it, when large): its location. */
+  #store(value: Uint8Array): Loc {
+    const n = value.byteLength;
+    // An empty value needs no bytes: any location of length 0 reads as empty.
+    if (n === 0) return 0;
+    if (n > OWN_BYTES) {
+      this.#own.push(value);
+      return -1 - this.#own.length;
+    }
+    if (this.#used + n > BLOCK_BYTES) {
+      this.#blocks.push(new Uint8Array(BLOCK_BYTES));
+      this.#used = 0;
+    }
+    const at = this.#used;
+    const block = this.#blocks[this.#blocks.length - 1]!;
+    // Records are small: a loop beats making a view for `set` (measured for ≤ 64 bytes).
+    if (n <= 64) for (let i = 0; i < n; i++) block[at + i] = value[i]!;
+    else block.set(value, at);
+    this.#used = at + n;
+    return ((this.#blocks.length - 1) * BLOCK_BYTES + at) * LENGTH_SCALE + n;
+  }
+
+  /** The value at `loc` (a view of its block; an empty array for a deletion marker). */
+  #value(loc: Loc): Uint8Array {
+    if (loc < 0) return loc === TOMBSTONE ? EMPTY : this.#own[-2 - loc]!;
+    const n = loc % LENGTH_SCALE;
+    if (n === 0) return EMPTY;
+    const start = (loc - n) / LENGTH_SCALE;
+    const b = Math.floor(start / BLOCK_BYTES);
+    const at = start - b * BLOCK_BYTES;
+    return this.#blocks[b]!.subarray(at, at + n);
+  }
+
+  /** The length of the value at `loc`. */
+  #size(loc: Loc): number {
+    if (loc < 0) return loc === TOMBSTONE ? 0 : this.#own[-2 - loc]!.byteLength;
+    return loc % LENGTH_SCALE;
+  }
+
+  /** Counts a new key (its value of `size` bytes) in chunk `ci`, and splits that chunk when full. */
+  #added(key: string, size: number, ci: number): void {
     this.#count++;
-    this.#bytes += key.length + value.byteLength + MEMTABLE_ENTRY_OVERHEAD;
+    this.#bytes += key.length + size + MEMTABLE_ENTRY_OVERHEAD;
     this.#layout++;
     const c = this.#chunks[ci]!;
     if (c.keys.length > CHUNK_MAX) {
       const half = c.keys.length >>> 1;
-      const right: Chunk = { keys: c.keys.slice(half), values: c.values.slice(half) };
+      const right: Chunk = { keys: c.keys.slice(half), locs: c.locs.slice(half) };
       c.keys.length = half;
-      c.values.length = half;
+      c.locs.length = half;
       this.#chunks.splice(ci + 1, 0, right);
       this.#ends.splice(ci, 0, c.keys[half - 1]!);
     }
@@ -139,8 +204,8 @@ export class Memtable {
     const c = this.#chunks[ci]!;
     const at = lowerBound(c.keys, key, 0, c.keys.length);
     if (c.keys[at] !== key) return undefined;
-    const value = c.values[at]!;
-    return value === TOMBSTONE ? { kind: KIND_DELETE, value } : { kind: KIND_PUT, value };
+    const loc = c.locs[at]!;
+    return loc === TOMBSTONE ? { kind: KIND_DELETE, value: EMPTY } : { kind: KIND_PUT, value: this.#value(loc) };
   }
 
   /**
@@ -148,7 +213,7 @@ export class Memtable {
    * existing keys (it sees the new entry) and throws once a new key was added.
    */
   cursor(): EntryCursor {
-    return new MemtableCursor(() => this.#layout, this.#chunks, this.#ends, this.#layout);
+    return new MemtableCursor(() => this.#layout, this.#chunks, this.#ends, this.#layout, (loc) => this.#value(loc));
   }
 
   /** Every entry in key order (for a flush). */
@@ -156,10 +221,10 @@ export class Memtable {
     const out: Entry[] = new Array<Entry>(this.#count);
     let i = 0;
     for (const c of this.#chunks) {
-      const { keys, values } = c;
+      const { keys, locs } = c;
       for (let j = 0; j < keys.length; j++) {
-        const value = values[j]!;
-        out[i++] = { key: keys[j]!, kind: value === TOMBSTONE ? KIND_DELETE : KIND_PUT, value };
+        const loc = locs[j]!;
+        out[i++] = { key: keys[j]!, kind: loc === TOMBSTONE ? KIND_DELETE : KIND_PUT, value: this.#value(loc) };
       }
     }
     return out;
@@ -176,6 +241,8 @@ class MemtableCursor implements EntryCursor {
     readonly chunks: readonly Chunk[],
     readonly ends: readonly string[],
     readonly layout: number,
+    /** The table's reader of a location. */
+    readonly valueAt: (loc: Loc) => Uint8Array,
   ) {}
 
   #check(): void {
@@ -183,10 +250,10 @@ class MemtableCursor implements EntryCursor {
     if (this.layoutNow() !== this.layout) throw new Error('memtable cursor used after a new key was added to the table');
   }
 
-  #value(): Uint8Array {
+  #loc(): Loc {
     this.#check();
     if (!this.#valid) throw new RangeError('memtable cursor is not positioned on an entry');
-    return this.chunks[this.#ci]!.values[this.#pos]!;
+    return this.chunks[this.#ci]!.locs[this.#pos]!;
   }
 
   valid(): boolean {
@@ -195,16 +262,16 @@ class MemtableCursor implements EntryCursor {
   }
 
   key(): string {
-    this.#value();
+    this.#loc();
     return this.chunks[this.#ci]!.keys[this.#pos]!;
   }
 
   kind(): EntryKind {
-    return this.#value() === TOMBSTONE ? KIND_DELETE : KIND_PUT;
+    return this.#loc() === TOMBSTONE ? KIND_DELETE : KIND_PUT;
   }
 
   value(): Uint8Array {
-    return this.#value();
+    return this.valueAt(this.#loc());
   }
 
   next(): void {

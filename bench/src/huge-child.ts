@@ -43,6 +43,8 @@ export interface HugeReopenReport {
   readonly historyCallsPerSecond: number;
   readonly getAtsPerSecond: number;
   readonly baselineRss: number;
+  /** Resident memory right after open + the 10,000 random gets (settled): the workload the RSS target names. */
+  readonly rssAfterGets: number;
   readonly rss: number;
   readonly peakRss: number;
 }
@@ -99,6 +101,8 @@ for (let i = 0; i < reads; i++) {
   if ((r as Doc | undefined)?.id !== keyName(k)) throw new Error(`get(${keyName(k)}) returned a wrong document`);
 }
 const getsPerSecond = (reads * 1000) / (performance.now() - g0);
+await settle();
+const rssAfterGets = process.memoryUsage().rss;
 
 const historyCalls = Math.max(1, Math.floor(reads / 10));
 const historyPicks = randomInts(historyCalls, args.keys, SEED + 12);
@@ -132,6 +136,7 @@ const report: HugeReopenReport = {
   historyCallsPerSecond: (historyCalls * 1000) / historyMs,
   getAtsPerSecond,
   baselineRss,
+  rssAfterGets,
   rss: process.memoryUsage().rss,
   peakRss: process.resourceUsage().maxRSS * 1024,
 };

@@ -61,6 +61,9 @@ export class Replication {
   #outgoing: Version[] = [];
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #debts = new Map<string, Debt>();
+  /** When this node last pushed its writes, and last stored a peer's push (clock ms). */
+  #lastPushedAt = -Infinity;
+  #lastReceivedAt = -Infinity;
 
   constructor(ctx: NodeContext, links: PeerLinks, opts: ReplicationOptions) {
     this.#ctx = ctx;
@@ -125,6 +128,7 @@ export class Replication {
 
   /** Stores the versions of a peer's `push` and answers how many are stored. */
   answer(link: Link, msg: MessageOf<'push'>): void {
+    this.#lastReceivedAt = this.#ctx.clock.now();
     void this.#receive(msg.versions as ImportedVersion[], link).then(
       (r) => link.send({ t: 'push-ack', id: msg.id, stored: r.stored, orphans: r.orphans }),
       (e) => {
@@ -135,6 +139,28 @@ export class Replication {
   }
 
   // ---- debts -------------------------------------------------------------------
+
+  /**
+   * True while writes reach the members by push and none is missing any: this node
+   * pushed its writes, or stored a peer's push, within the last `windowMs`; no member
+   * missed a push; and no push has waited longer than `windowMs` for its confirmation.
+   * Then anti-entropy rounds can be spaced out (see ClusterNode): their roots cannot
+   * match while writes are on their way, and what they would exchange is what the
+   * pushes carry anyway.
+   */
+  flowing(windowMs: number): boolean {
+    const now = this.#ctx.clock.now();
+    if (now - Math.max(this.#lastPushedAt, this.#lastReceivedAt) > windowMs) return false;
+    for (const o of this.#debts.values()) {
+      if (o.missedSince !== undefined) return false;
+      // Push ids grow with time, and a Map keeps insertion order: the first is the oldest.
+      for (const u of o.unconfirmed.values()) {
+        if (now - u.since > windowMs) return false;
+        break;
+      }
+    }
+    return true;
+  }
 
   /** True when `node` missed versions that anti-entropy must bring it. */
   owes(node: string): boolean {
@@ -202,6 +228,7 @@ export class Replication {
       // Serialized once, whatever the number of peers.
       batches ??= pushBatches(textsOf(versions));
       for (const b of batches) void this.push(m.node, link, b, now);
+      this.#lastPushedAt = now;
     }
   }
 

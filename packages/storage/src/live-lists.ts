@@ -88,7 +88,9 @@ export class LiveLists {
   /** The database's own live records, in the order first written (definitions may build on earlier ones). */
   systemEntries(): Version[] {
     const store = this.#ctx.store;
-    const found = [...this.live(SYSTEM_NAMESPACE)];
+    // Streamed, not through live(): read at open (by the index and view sets), where
+    // sizing the scan cache would scan every namespace's live-key counter first.
+    const found = [...this.#stream(SYSTEM_NAMESPACE)];
     const first = new Map(found.map((v) => [v, store.history(SYSTEM_NAMESPACE, v.key, undefined)[0]!.hlc]));
     return found.sort((a, b) => (first.get(a)! < first.get(b)! ? -1 : first.get(a)! > first.get(b)! ? 1 : 0));
   }

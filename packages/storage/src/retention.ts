@@ -83,21 +83,30 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The policies of one store, kept in its tree, and the hook that gives them to merges. */
 export class RetentionPolicies {
   readonly #tree: LsmTree;
-  readonly #policies = new Map<string, RetentionPolicy>();
+  /** The policies other than keep-all: read from the tree at first use (see {@link #read}). */
+  #policies: Map<string, RetentionPolicy> | undefined;
   /** The clock the age rule counts from. */
   readonly #now: () => number;
 
-  /**
-   * Reads the policies stored in `tree` (one range scan) and installs the merge hook.
-   * @throws CorruptionError for a record that is not a policy
-   */
+  /** Installs the merge hook; the stored policies are read when first needed. */
   constructor(tree: LsmTree, now: () => number = Date.now) {
     this.#tree = tree;
     this.#now = now;
     // The filters run in this thread for in-memory stores (InlineMergeRunner).
     registerMergeFilter(RETENTION_FILTER, createRetentionFilter);
     registerMergeFilter(RECLAIM_FILTER, createReclaimFilter);
-    const c = tree.cursor();
+    tree.setMergeFilter(this.#hook());
+  }
+
+  /**
+   * The stored policies (one range scan, at first use: at open it seeked every level-0
+   * file and one file of each deeper level, a third of opening a large database to read
+   * one key). @throws CorruptionError for a record that is not a policy
+   */
+  #read(): Map<string, RetentionPolicy> {
+    if (this.#policies !== undefined) return this.#policies;
+    const policies = new Map<string, RetentionPolicy>();
+    const c = this.#tree.cursor();
     const end = prefixEnd(TAG_RETENTION);
     for (c.seek(TAG_RETENTION); c.valid() && c.key() < end; c.next()) {
       const k = c.key();
@@ -108,19 +117,20 @@ export class RetentionPolicies {
       } catch (cause) {
         throw new CorruptionError(`the retention record of ${JSON.stringify(ns)} is not a policy`, { record: ns }, cause);
       }
-      if (!('keep' in policy)) this.#policies.set(ns, policy);
+      if (!('keep' in policy)) policies.set(ns, policy);
     }
-    tree.setMergeFilter(this.#hook());
+    this.#policies = policies;
+    return policies;
   }
 
   /** The policy of `namespace` ({@link KEEP_ALL} when none was set). */
   get(namespace: string): RetentionPolicy {
-    return this.#policies.get(namespace) ?? KEEP_ALL;
+    return this.#read().get(namespace) ?? KEEP_ALL;
   }
 
   /** Every namespace with a policy other than keep-all, and its policy. */
   entries(): ReadonlyMap<string, RetentionPolicy> {
-    return this.#policies;
+    return this.#read();
   }
 
   /** Stores `policy` (validated) for `namespace`: one record, synced. @throws InvalidArgumentError; the tree's I/O errors */
@@ -129,8 +139,9 @@ export class RetentionPolicies {
     const key = retentionKey(namespace);
     this.#tree.write([{ key, kind: KIND_PUT, value: new TextEncoder().encode(JSON.stringify(p)) }]);
     this.#tree.sync();
-    if ('keep' in p) this.#policies.delete(namespace);
-    else this.#policies.set(namespace, p);
+    const policies = this.#read();
+    if ('keep' in p) policies.delete(namespace);
+    else policies.set(namespace, p);
     return p;
   }
 
@@ -138,7 +149,7 @@ export class RetentionPolicies {
     const tree = this.#tree;
     const reclaim = reclaimStateOf(tree);
     const params = (): RetentionFilterParams => ({
-      policies: [...this.#policies].map(([ns, p]) => [namespacePrefix(ns), p] as const),
+      policies: [...this.#read()].map(([ns, p]) => [namespacePrefix(ns), p] as const),
       now: this.#now(),
     });
     return {
@@ -152,7 +163,7 @@ export class RetentionPolicies {
         // Cut only where nothing older lies below (no gap under what is kept).
         if (!bottommost && !full) return undefined;
         // Without policies, only what lies below a horizon goes: there is none before a cut.
-        if (this.#policies.size === 0 && this.#prunedThroughSeq() === 0) return undefined;
+        if (this.#read().size === 0 && this.#prunedThroughSeq() === 0) return undefined;
         return { module: RETENTION_FILTER, params: params() };
       },
       propertiesAfter: (report, properties) => {

@@ -5,10 +5,13 @@
  * commit queue, admission, reads) stay in their own files without the store's private
  * fields becoming public API. Internal: not exported from the package entry.
  */
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES, HybridClock, InvalidArgumentError, parseHlc, type WallClock } from '@koru/engine';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES, HybridClock, InvalidArgumentError, type WallClock } from '@koru/engine';
 import type { OpenedStorage, StorageAdapter } from './adapter.js';
-import { ClosedError, IoError, KeyNotFoundError, StorageFullError } from './errors.js';
+import { ClosedError, CorruptionError, IoError, KeyNotFoundError, StorageFullError } from './errors.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
+import { bytesKey } from './lsm/types.js';
+import { seqKey } from './record-keys.js';
+import { decodeVersionKey } from './version-keys.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { MerkleState } from './merkle-state.js';
 import { SYSTEM_NAMESPACE, validateKey, validateNamespace } from './names.js';
@@ -64,9 +67,23 @@ export class StoreContext {
     this.nodeId = opened.nodeId;
     this.#tree = opened.tree;
     this.#store = new VersionStore(opened.tree, { cacheBytes: this.#cacheBytes });
-    const seq = this.#store.seq;
-    // The last change's version only (not the one before it, which changeAt would also read).
-    for (const v of this.#store.committed(seq, seq)) this.clock.observe(parseHlc(v.hlc));
+    this.#observeLastChange();
+  }
+
+  /**
+   * Moves the clock past the last committed change's stamp, read from its version's key
+   * (the change record names it): one lookup of the change record, not of the version
+   * record as well — at open that second lookup searched every level for a key whose
+   * versions lie in all of them, most of an open's reads on a large database. The record
+   * itself is checked when first read.
+   */
+  #observeLastChange(): void {
+    const seq = this.#store!.seq;
+    if (seq === 0) return;
+    const vkey = this.#tree!.get(seqKey(seq));
+    if (vkey === undefined) throw new CorruptionError(`the record of change ${seq} is missing`, { seq });
+    const { wall, logical } = decodeVersionKey(bytesKey(vkey));
+    this.clock.observe({ wall, logical });
   }
 
   /**
@@ -77,8 +94,7 @@ export class StoreContext {
    */
   reload(): void {
     this.#store = new VersionStore(this.tree, { cacheBytes: this.#cacheBytes });
-    const seq = this.#store.seq;
-    for (const v of this.#store.committed(seq, seq)) this.clock.observe(parseHlc(v.hlc));
+    this.#observeLastChange();
     this.merkle.reset();
   }
 

@@ -119,7 +119,8 @@ export interface CounterChange {
 /** The counters of one version store, in memory and as records. */
 export class StoreCounters {
   readonly #tree: LsmTree;
-  readonly #live = new Map<string, number>();
+  /** Live keys per namespace: read on first use (see {@link #liveMap}). */
+  #live: Map<string, number> | undefined;
   #seq = 0;
   /** Values and bytes as the `C` record holds them: with {@link #applied} of the merges' removals taken off. */
   #values = 0;
@@ -127,7 +128,12 @@ export class StoreCounters {
   /** How much of the manifest's `valuesRemoved` the `C` record has taken off: [values, bytes]. */
   #applied: readonly [number, number] = [0, 0];
 
-  /** Loads the counters: one get and a scan of the `N` records (one per namespace). @throws CorruptionError */
+  /**
+   * Loads the counters: one get. The `N` records (one per namespace) are scanned at their
+   * first use — a scan seeks every level-0 file and one file of each deeper level, which
+   * on a large database was a third of an open that serves a read and writes nothing.
+   * @throws CorruptionError
+   */
   constructor(tree: LsmTree) {
     this.#tree = tree;
     const c = tree.get(COUNTERS_KEY);
@@ -138,14 +144,22 @@ export class StoreCounters {
       this.#textLength = r.textLength;
       this.#applied = r.applied;
     }
-    const cursor = tree.cursor();
-    for (cursor.seek(TAG_NAMESPACE_COUNT); cursor.valid() && cursor.key().charCodeAt(0) === 0x4e; cursor.next()) {
-      const [n] = decodeVarints(cursor.value(), 1, 'namespace counter');
-      this.#live.set(decodeNamespaceCountKey(cursor.key()), n!);
-    }
     // Throws now, not at the first stats(), when the records and the manifest disagree.
     void this.values;
     void this.textLength;
+  }
+
+  /** The live-key counts, scanned from the `N` records on first use. @throws CorruptionError */
+  #liveMap(): Map<string, number> {
+    if (this.#live !== undefined) return this.#live;
+    const live = new Map<string, number>();
+    const cursor = this.#tree.cursor();
+    for (cursor.seek(TAG_NAMESPACE_COUNT); cursor.valid() && cursor.key().charCodeAt(0) === 0x4e; cursor.next()) {
+      const [n] = decodeVarints(cursor.value(), 1, 'namespace counter');
+      live.set(decodeNamespaceCountKey(cursor.key()), n!);
+    }
+    this.#live = live;
+    return live;
   }
 
   /** The last committed change's number (0: none). */
@@ -179,12 +193,12 @@ export class StoreCounters {
 
   /** Live keys of a namespace (0 for an unknown one). */
   liveKeys(namespace: string): number {
-    return this.#live.get(namespace) ?? 0;
+    return this.#liveMap().get(namespace) ?? 0;
   }
 
   /** Every namespace that ever held a version, with its live-key count. */
   namespaces(): ReadonlyMap<string, number> {
-    return this.#live;
+    return this.#liveMap();
   }
 
   /**
@@ -217,7 +231,7 @@ export class StoreCounters {
     return {
       entries,
       apply: () => {
-        if (next !== undefined) for (const [ns, n] of next) this.#live.set(ns, n);
+        if (next !== undefined) for (const [ns, n] of next) this.#liveMap().set(ns, n);
         this.#seq = seq;
         this.#values = values;
         this.#textLength = textLength;

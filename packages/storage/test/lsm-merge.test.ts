@@ -1,7 +1,7 @@
 // The merge of the log-structured engine: the merging cursor against a reference, and
 // runMerge / InlineMergeRunner over real segments and logs in a MemoryDirectory.
 import { ErrorCodes, isKoruError } from '@koru/engine';
-import { fcSeed } from '@koru/vitest-preset/helpers';
+import { fcSeed, tempDir } from '@koru/vitest-preset/helpers';
 import fc from 'fast-check';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,6 +16,7 @@ import { filterKeyOf } from '../src/lsm/segment-format.js';
 import { SegmentWriter, type SegmentWriterOptions } from '../src/lsm/segment-writer.js';
 import { KIND_DELETE, KIND_PUT, segmentFileName, type Entry, type EntryKind, type SegmentInfo } from '../src/lsm/types.js';
 import { WalWriter } from '../src/lsm/wal.js';
+import { NodeDirectory } from '../src/node/node-directory.js';
 import { ArrayCursor } from './array-cursor.js';
 import { readSegment } from './lsm-helpers.js';
 
@@ -115,6 +116,30 @@ describe('MergingCursor', () => {
 });
 
 describe('runMerge', () => {
+  it('merges inputs of several read-ahead windows on a real directory (one reused window, copies handed out) as in memory', () => {
+    const { dir: path, cleanup } = tempDir('koru-merge-windows-');
+    try {
+      const sources: Entry[][] = [];
+      // Three inputs of ~1.4 MB each (several 512 KiB windows), overlapping keys, values
+      // that differ per input so a block read from a stale window would show.
+      for (let s = 0; s < 3; s++) {
+        const entries: Entry[] = [];
+        for (let i = s; i < 30_000; i += 2) entries.push(i % 97 === 0 ? del(`k${String(i).padStart(6, '0')}`) : put(`k${String(i).padStart(6, '0')}`, `${s}:${i}:${'v'.repeat(24 + (i % 40))}`));
+        sources.push(entries);
+      }
+      const node = new NodeDirectory(path);
+      const memory = new MemoryDirectory();
+      for (const d of [node, memory]) sources.forEach((entries, i) => writeSegment(d, 10 - i, entries));
+      const outputs = (d: StorageDirectory): Entry[] => runMerge(d, job(sources.map((_, i) => ({ segment: 10 - i })), { targetFileBytes: 1 << 20 })).outputs.flatMap((o) => readSegment(d, o.fileNumber));
+      const got = outputs(node);
+      expect(got.length).toBe(reference(sources).length);
+      expect(show(got)).toEqual(show(reference(sources)));
+      expect(show(outputs(memory))).toEqual(show(got));
+    } finally {
+      cleanup();
+    }
+  });
+
   it('writes the newest entry of every key, sorted, with counts and properties (fast-check)', () => {
     const seed = fcSeed('runMerge');
     const entry = fc.record({

@@ -178,6 +178,32 @@ describe('NodeDirectory: files', () => {
   });
 });
 
+describe('NodeDirectory: readInto', () => {
+  it('fills the target from the offset, returns fewer only where the file ends, and 0 past it', () => {
+    const d = new NodeDirectory(newDir());
+    const f = d.open('a', 'create');
+    f.append(text('0123456789'));
+    const target = new Uint8Array(4).fill(0xee);
+    expect(f.readInto!(2, target)).toBe(4);
+    expect(new TextDecoder().decode(target)).toBe('2345');
+    target.fill(0xee);
+    expect(f.readInto!(8, target)).toBe(2);
+    expect([...target]).toEqual([0x38, 0x39, 0xee, 0xee]);
+    expect(f.readInto!(10, target)).toBe(0);
+    expect(f.readInto!(99, target)).toBe(0);
+    f.close();
+    expect(thrown(() => f.readInto!(0, target)).code).toBe(ErrorCodes.IO_ERROR);
+  });
+
+  it('refuses a negative or fractional offset with INVALID_ARGUMENT', () => {
+    const d = new NodeDirectory(newDir());
+    const f = d.open('a', 'create');
+    f.append(bytes(1, 2, 3));
+    for (const offset of [-1, 0.5, Number.NaN]) expect(thrown(() => f.readInto!(offset, new Uint8Array(2))).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    f.close();
+  });
+});
+
 describe('NodeDirectory: the directory', () => {
   it('lists files sorted (subdirectories left out, temporary leftovers included)', () => {
     const dir = newDir();

@@ -20,6 +20,12 @@ export interface RandomAccessFile {
    * (callers that need all of them treat a short read as damage).
    */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Reads up to `target.length` bytes at `offset` into `target` and returns how many it
+   * read (fewer only when the file ends first). Optional: a long sequential reader (a
+   * merge) reuses one buffer through it instead of allocating one per read.
+   */
+  readInto?(offset: number, target: Uint8Array): number;
   /** Appends `bytes` (all of them, or throws) and returns the offset they start at. */
   append(bytes: Uint8Array): number;
   /** Makes everything appended so far durable (fdatasync / flush). */

@@ -59,7 +59,9 @@ export class DirectoryLock {
       try {
         const fd = fs.openSync(path, 'wx');
         fs.writeSync(fd, JSON.stringify(me));
-        fs.fsyncSync(fd);
+        // Not synced: O_EXCL is the lock; its text only names the holder for messages. A
+        // crash that loses the text leaves an empty lock, which is stale once a second
+        // old (below). The fsync cost a new file's journal commit on every open.
         fs.closeSync(fd);
         heldHere.add(path);
         return new DirectoryLock(path);

@@ -2,7 +2,8 @@
  * The merge worker's entry (a worker_threads module, started by WorkerMergeRunner): it
  * opens the engine's directory itself and runs each posted job with runMerge, answering
  * with the result or the error as data. One job at a time; the runner never posts a
- * second before the first is answered.
+ * second before the first is answered. The thread runs below the event loop's CPU
+ * priority (see thread-priority.ts): a flush a little lower, a merge lower still.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runMerge } from '../lsm/merge.js';
@@ -10,6 +11,7 @@ import { loadMergeFilter, registerMergeFilter } from '../lsm/merge-runner.js';
 import { createReclaimFilter, RECLAIM_FILTER } from '../reclaim-filter.js';
 import { createRetentionFilter, RETENTION_FILTER } from '../retention-filter.js';
 import { NodeDirectory } from './node-directory.js';
+import { FLUSH_NICE, lowerThreadPriority, MERGE_NICE } from './thread-priority.js';
 import { toWire, type WorkerReply, type WorkerRequest } from './worker-merge-runner.js';
 
 const port = parentPort;
@@ -25,6 +27,9 @@ port.on('message', (request: WorkerRequest) => {
 
 async function answer({ id, job }: WorkerRequest): Promise<WorkerReply> {
   try {
+    // A flush reads logs (a merge only segments). Lowered per job and never raised again:
+    // a runner's worker is given one kind of job (the tree has a flush runner and a merge runner).
+    lowerThreadPriority(job.inputs.some((i) => 'wal' in i) ? FLUSH_NICE : MERGE_NICE);
     const filter = await loadMergeFilter(job);
     return { id, result: runMerge(dir, job, filter) };
   } catch (e) {

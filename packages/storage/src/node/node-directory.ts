@@ -83,6 +83,16 @@ class NodeFile implements RandomAccessFile {
     return new Uint8Array(buf.buffer, buf.byteOffset, n);
   }
 
+  readInto(offset: number, target: Uint8Array): number {
+    const fd = this.#open('cannot read');
+    checkRange(offset, 'offset');
+    try {
+      return readFully(this.ops, fd, target, target.length, offset);
+    } catch (e) {
+      throw ioError(this.location, this.name, 'cannot read', e);
+    }
+  }
+
   append(bytes: Uint8Array): number {
     const fd = this.#writableFd('cannot append to');
     const at = this.#size;

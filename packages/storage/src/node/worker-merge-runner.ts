@@ -104,7 +104,9 @@ interface Pending {
  * come back as KoruErrors with their codes (CORRUPTION, STORAGE_FULL, IO_ERROR, ...; a
  * non-Koru error as INTERNAL). A worker that dies mid-job (a crash, `process.exit` in a
  * filter) fails that job with IO_ERROR, after removing the outputs it may have left under
- * the job's reserved numbers; the next job starts a fresh worker.
+ * the job's reserved numbers; the next job starts a fresh worker. On Linux the worker
+ * lowers its own thread's CPU priority before each job (thread-priority.ts): a flush or
+ * merge then takes the cores the event loops leave, rather than its share of them.
  */
 /** How long a worker may sit without a job before it is retired. */
 export const IDLE_WORKER_MS = 2_000;

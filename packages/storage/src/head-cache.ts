@@ -53,6 +53,11 @@ export class ByteLru<K, V> {
     return e.value;
   }
 
+  /** The entry's value, leaving the order as it is (a lookup the caller follows with a {@link set}); undefined when absent. */
+  peek(key: K): V | undefined {
+    return this.#map.get(key)?.value;
+  }
+
   /**
    * Stores `value` as holding `bytes`, replacing the key's entry, then drops the least
    * recently used entries past the budget. An entry over a quarter of the budget is not

@@ -9,6 +9,9 @@
  * every lookup would build and hash anew.
  */
 
+/** Namespaces whose (empty) map is kept when their last queued key goes. */
+const EMPTY_KEPT = 64;
+
 /** One key with queued writes. */
 export class PendingKey {
   /** Id of the newest queued version that the next local write follows, if any. */
@@ -29,12 +32,18 @@ export class PendingKey {
 
 /** The keys of one store with queued writes. */
 export class PendingKeys {
-  /** Namespace → key → entry; a namespace's map goes with its last key. */
+  /**
+   * Namespace → key → entry. A namespace's map stays when its last key goes (a write
+   * after write to one namespace would otherwise make and drop a map each time), unless
+   * more than {@link EMPTY_KEPT} namespaces have none.
+   */
   readonly #keys = new Map<string, Map<string, PendingKey>>();
+  /** Entries held, over every namespace. */
+  #count = 0;
 
   /** The key's entry, if it has queued writes (or is being queued). O(1). */
   get(namespace: string, key: string): PendingKey | undefined {
-    return this.#keys.size === 0 ? undefined : this.#keys.get(namespace)?.get(key);
+    return this.#count === 0 ? undefined : this.#keys.get(namespace)?.get(key);
   }
 
   /** The key's entry, made if there is none (names already validated). */
@@ -42,7 +51,10 @@ export class PendingKeys {
     let keys = this.#keys.get(namespace);
     if (keys === undefined) this.#keys.set(namespace, (keys = new Map()));
     let pk = keys.get(key);
-    if (pk === undefined) keys.set(key, (pk = new PendingKey(namespace, key)));
+    if (pk === undefined) {
+      keys.set(key, (pk = new PendingKey(namespace, key)));
+      this.#count++;
+    }
     return pk;
   }
 
@@ -52,6 +64,8 @@ export class PendingKeys {
     const keys = this.#keys.get(pk.namespace);
     if (keys === undefined || keys.get(pk.key) !== pk) return;
     keys.delete(pk.key);
-    if (keys.size === 0) this.#keys.delete(pk.namespace);
+    this.#count--;
+    // Bounded: a store written across many namespaces must not keep a map for each.
+    if (keys.size === 0 && this.#keys.size > EMPTY_KEPT) this.#keys.delete(pk.namespace);
   }
 }

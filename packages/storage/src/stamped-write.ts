@@ -39,6 +39,19 @@ export function pending(w: StampedWrite, resolve: (v: Version) => void, reject: 
   return { pk: w.pk, record: w.record, version: w.version, horizon: w.horizon, resolve, reject };
 }
 
+// Writes come many to a millisecond: the last one's timestamp text is reused.
+let lastWall = -1;
+let lastTimestamp = '';
+
+/** The ISO timestamp of wall time `wall` (ms). */
+function timestampOf(wall: number): string {
+  if (wall !== lastWall) {
+    lastTimestamp = isoOfWall(wall);
+    lastWall = wall;
+  }
+  return lastTimestamp;
+}
+
 /** A write of `canon` (null: a tombstone) to `pk`'s key after `prev`, stamped `hlc` by `node`. */
 export function stampedWrite(pk: PendingKey, canon: Canonical | null, prev: string | null, stamp: HlcStamp, hlc: string, node: string): StampedWrite {
   const deleted = canon === null;
@@ -52,7 +65,7 @@ export function stampedWrite(pk: PendingKey, canon: Canonical | null, prev: stri
     valueId,
     versionId,
     previousVersion: prev,
-    timestamp: isoOfWall(stamp.wall),
+    timestamp: timestampOf(stamp.wall),
     hlc,
     node,
     deleted,

@@ -32,6 +32,7 @@ import { CorruptionError } from './errors.js';
 import { putVarint, varintSize } from './lsm/bytes.js';
 import type { LsmTree } from './lsm/lsm-tree.js';
 import { KIND_PUT, type Entry } from './lsm/types.js';
+import { allocateRecord } from './record-slab.js';
 import { valuesRemoved } from './value-reclaim.js';
 import { decodeNamespaceCountKey, namespaceCountKey, TAG_NAMESPACE_COUNT } from './version-records.js';
 
@@ -47,10 +48,21 @@ function unzigzag(z: number): number {
   return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
 }
 
-function encodeVarints(values: readonly number[]): Uint8Array {
-  const out = new Uint8Array(values.reduce((n, v) => n + varintSize(v), 0));
-  let at = 0;
-  for (const v of values) at = putVarint(out, at, v);
+/** One varint (an `N` record's value). */
+function encodeVarint(n: number): Uint8Array {
+  const out = allocateRecord(varintSize(n));
+  putVarint(out, 0, n);
+  return out;
+}
+
+/** The five varints of a `C` record (written by every commit: no array, a slab view). */
+function encodeCounters(seq: number, values: number, textLength: number, appliedValues: number, appliedBytes: number): Uint8Array {
+  const out = allocateRecord(varintSize(seq) + varintSize(values) + varintSize(textLength) + varintSize(appliedValues) + varintSize(appliedBytes));
+  let at = putVarint(out, 0, seq);
+  at = putVarint(out, at, values);
+  at = putVarint(out, at, textLength);
+  at = putVarint(out, at, appliedValues);
+  putVarint(out, at, appliedBytes);
   return out;
 }
 
@@ -196,25 +208,30 @@ export class StoreCounters {
    * merges removed since the last one. @throws CorruptionError when a namespace's
    * live-key count would go below zero (the records disagree with the versions)
    */
-  change(seq: number, liveDelta: ReadonlyMap<string, number>, newValues: number, newTextLength: number): CounterChange {
+  change(seq: number, liveDelta: ReadonlyMap<string, number> | undefined, newValues: number, newTextLength: number): CounterChange {
     const entries: Entry[] = [];
-    const next = new Map<string, number>();
-    for (const [ns, d] of liveDelta) {
-      if (d === 0) continue;
-      const n = this.liveKeys(ns) + d;
-      if (n < 0) throw new CorruptionError(`the live-key counter of namespace ${ns} would go below zero`, { namespace: ns });
-      next.set(ns, n);
-      entries.push({ key: namespaceCountKey(ns), kind: KIND_PUT, value: encodeVarints([n]) });
+    // Per commit: most change no live-key count (a key written again), so no map is made for them.
+    let next: Map<string, number> | undefined;
+    if (liveDelta !== undefined) {
+      for (const [ns, d] of liveDelta) {
+        if (d === 0) continue;
+        const n = this.liveKeys(ns) + d;
+        if (n < 0) throw new CorruptionError(`the live-key counter of namespace ${ns} would go below zero`, { namespace: ns });
+        (next ??= new Map()).set(ns, n);
+        entries.push({ key: namespaceCountKey(ns), kind: KIND_PUT, value: encodeVarint(n) });
+      }
     }
     const applied = this.removed;
+    const removedValues = applied[0] - this.#applied[0];
+    const removedBytes = applied[1] - this.#applied[1];
     // Floored at 0: a removal counted twice (see values) must not refuse the commit.
-    const values = Math.max(0, this.values + newValues);
-    const textLength = Math.max(0, this.textLength + newTextLength);
-    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeVarints([seq, values, textLength, zigzag(applied[0]), zigzag(applied[1])]) });
+    const values = Math.max(0, Math.max(0, this.#values - removedValues) + newValues);
+    const textLength = Math.max(0, Math.max(0, this.#textLength - removedBytes) + newTextLength);
+    entries.push({ key: COUNTERS_KEY, kind: KIND_PUT, value: encodeCounters(seq, values, textLength, zigzag(applied[0]), zigzag(applied[1])) });
     return {
       entries,
       apply: () => {
-        for (const [ns, n] of next) this.#liveMap().set(ns, n);
+        if (next !== undefined) for (const [ns, n] of next) this.#liveMap().set(ns, n);
         this.#seq = seq;
         this.#values = values;
         this.#textLength = textLength;
@@ -232,7 +249,7 @@ export class StoreCounters {
   settle(): void {
     const removed = this.removed;
     if (removed[0] === this.#applied[0] && removed[1] === this.#applied[1]) return;
-    const change = this.change(this.#seq, new Map(), 0, 0);
+    const change = this.change(this.#seq, undefined, 0, 0);
     this.#tree.write(change.entries);
     change.apply();
   }

@@ -205,8 +205,9 @@ export class VersionStore {
     // Per key of the batch: its newest record so far (NO_HEAD: none yet), with the batch
     // item that made it (-1: the record stored before the batch), in first-seen order.
     const heads = new Map<string, BatchHead>();
-    // Live keys gained or lost per namespace, values newly stored and their text.
-    const liveDelta = new Map<string, number>();
+    // Live keys gained or lost per namespace (made at the first such change: a key written
+    // again changes none), values newly stored and their text.
+    let liveDelta: Map<string, number> | undefined;
     let newValues = 0;
     let newText = 0;
     // The batch's record keys, to refuse an item stored twice in it. A duplicate is never
@@ -239,7 +240,7 @@ export class VersionStore {
       }
       if (current) {
         const wasLive = head !== undefined && !head.deleted;
-        if (wasLive === v.deleted) liveDelta.set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
+        if (wasLive === v.deleted) (liveDelta ??= new Map()).set(v.namespace, (liveDelta.get(v.namespace) ?? 0) + (v.deleted ? -1 : 1));
       }
       if (vkeys !== undefined) vkeys[i] = vkey;
       written?.add(vkey);
@@ -300,7 +301,7 @@ export class VersionStore {
       if (head === NO_HEAD) continue;
       const { vkey, deleted, item } = head;
       // Unchanged heads keep their materialized version; new ones are cached as given, or read when asked.
-      const cached = this.#heads.get(prefix);
+      const cached = this.#heads.peek(prefix);
       if (cached?.vkey === vkey) continue;
       if (item >= 0 && materialized) {
         const text = batch[item]!.valueText;
@@ -343,7 +344,8 @@ export class VersionStore {
 
   /** The key's head: cached, or one point lookup of its head record. */
   #headKey(prefix: string): HeadKey | undefined {
-    const cached = this.#heads.get(prefix);
+    // Not made the most recent: the commit's set makes it so when the head moves.
+    const cached = this.#heads.peek(prefix);
     if (cached !== undefined) return cached;
     const found = this.#headRecord(prefix);
     return found === undefined ? undefined : { vkey: found.vkey, deleted: (versionRecordSeq(found.record).flags & FLAG_DELETED) !== 0 };

@@ -2,19 +2,30 @@
  * The memtable: the sorted in-memory table of recent writes, flushed to a segment when
  * it grows past a threshold.
  *
- * Structure: a Map from key to a mutable slot (point gets in O(1), and a replacement is
- * one Map hit that touches nothing else), beside a two-level ordered index: an array of
- * sorted *chunks* of at most {@link CHUNK_MAX} keys, plus the last key of every chunk.
- * A new key costs a binary search over the chunk ends, one over the chunk, and a splice
- * of at most CHUNK_MAX slots (a memmove in V8); a full chunk splits in two. A seek is
- * the same two binary searches, so O(log n) at any moment, and a scan walks plain
- * arrays without touching the Map.
+ * Structure: a two-level ordered index, an array of sorted *chunks* of at most
+ * {@link CHUNK_MAX} keys (each with its values, in a parallel array), plus the last key
+ * of every chunk. Every operation is two binary searches, one over the chunk ends and
+ * one inside a chunk: a replacement then writes one array slot, a new key splices at
+ * most CHUNK_MAX slots (a memmove in V8), and a full chunk splits in two. A seek is the
+ * same two searches, so O(log n) at any moment, and a scan walks plain arrays.
+ *
+ * No map beside it: a Map was measured a large part of a put (hashing each new key,
+ * which is a fresh string, and rehashing a table of every key as it grows, in the commit
+ * path and again when a flush replays the log), while the two searches are paid by every
+ * new key anyway. A point lookup costs ~2 log2(n) string comparisons instead of a hash.
+ * Nor an object per entry: values are copied into large blocks of bytes (an *arena*)
+ * and located by one number each, so what a memtable keeps alive until its flush is its
+ * key strings and a few blocks, not a typed-array view per entry: the garbage collector
+ * copied every such view twice before it reached the old generation (a view is ~90
+ * bytes of heap; a commit stores three or four). A value is read back as a view of its
+ * block (one allocation per read, which are rarer than writes here). Values over
+ * {@link OWN_BYTES} are kept as given instead of copied.
  *
  * Why not the alternatives: a Map plus a key array sorted lazily when a cursor is asked
  * is cheaper while only writing, but a scan interleaved with writes (read-your-writes
  * queries) would re-sort or re-merge the whole table each time; a skip list or a
  * balanced tree allocates a node per key and chases pointers, where chunks keep keys
- * contiguous and the per-key cost is one slot object.
+ * contiguous.
  */
 import { KIND_DELETE, KIND_PUT, type Entry, type EntryCursor, type EntryKind, type Found } from './types.js';
 
@@ -22,21 +33,32 @@ import { KIND_DELETE, KIND_PUT, type Entry, type EntryCursor, type EntryKind, ty
 const CHUNK_MAX = 512;
 
 /**
- * Bytes counted per entry beyond its key and value: the Map entry, the slot object, the
- * chunk array slots and the string and array headers, as V8 lays them out on 64-bit
- * (approximate on purpose: it feeds a threshold, not an allocator).
+ * Bytes counted per entry beyond its key and value: the chunk array slots, the value's
+ * view object and the string header, as V8 lays them out on 64-bit (approximate on
+ * purpose: it feeds a threshold, not an allocator).
  */
 export const MEMTABLE_ENTRY_OVERHEAD = 96;
 
-/** One key's newest entry. Mutated in place when the key is written again. */
-interface Slot {
-  kind: EntryKind;
-  value: Uint8Array;
-}
+/** Bytes of one arena block. */
+const BLOCK_BYTES = 1 << 18;
+/** Values longer than this are kept as given (one view each), not copied into the arena. */
+const OWN_BYTES = 1 << 14;
+/** Lengths take the low bits of a location (values in the arena are at most OWN_BYTES). */
+const LENGTH_SCALE = 1 << 15;
+/** The location of a deletion marker. */
+const TOMBSTONE = -1;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Where a value is: {@link TOMBSTONE}; −2 − i for the i-th value kept as given; else
+ * (block × BLOCK_BYTES + offset) × LENGTH_SCALE + length (below 2^53 for 2^20 blocks).
+ */
+type Loc = number;
 
 interface Chunk {
   keys: string[];
-  slots: Slot[];
+  /** `locs[i]` is where keys[i]'s value is. */
+  locs: Loc[];
 }
 
 /** Index of the first element of sorted `keys` (within [lo, hi)) that is ≥ `key`. */
@@ -55,18 +77,24 @@ function lowerBound(keys: readonly string[], key: string, lo: number, hi: number
  * afterwards.
  */
 export class Memtable {
-  readonly #map = new Map<string, Slot>();
   /** Non-empty chunks in key order (one empty chunk only while the table is empty). */
-  readonly #chunks: Chunk[] = [{ keys: [], slots: [] }];
+  readonly #chunks: Chunk[] = [{ keys: [], locs: [] }];
+  /** The arena: value bytes, appended; the last block is being filled. */
+  readonly #blocks: Uint8Array[] = [];
+  /** Bytes used of the last block. */
+  #used = BLOCK_BYTES;
+  /** Values kept as given (over OWN_BYTES). */
+  readonly #own: Uint8Array[] = [];
   /** The last key of each chunk, for the first binary search. */
   readonly #ends: string[] = [];
+  #count = 0;
   #bytes = 0;
   /** Bumped when a key is added: cursors made before see a stale layout. */
   #layout = 0;
 
   /** Entries held (one per key). */
   get count(): number {
-    return this.#map.size;
+    return this.#count;
   }
 
   /** Approximate bytes held (keys, values, structure), for the flush threshold and the memory budget. */
@@ -81,58 +109,103 @@ export class Memtable {
   put(key: string, kind: EntryKind, value: Uint8Array): void {
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new RangeError(`unknown entry kind ${String(kind)}`);
     if (kind === KIND_DELETE && value.byteLength !== 0) throw new RangeError('a deletion marker has no value');
-    const old = this.#map.get(key);
-    if (old !== undefined) {
-      this.#bytes += value.byteLength - old.value.byteLength;
-      old.kind = kind;
-      old.value = value;
-      return;
-    }
-    const slot: Slot = { kind, value };
-    this.#map.set(key, slot);
-    this.#bytes += key.length + value.byteLength + MEMTABLE_ENTRY_OVERHEAD;
-    this.#layout++;
-    this.#insert(key, slot);
-  }
-
-  #insert(key: string, slot: Slot): void {
+    const stored = kind === KIND_DELETE ? TOMBSTONE : this.#store(value);
+    const size = value.byteLength;
     const ends = this.#ends;
-    if (ends.length === 0) {
-      const c = this.#chunks[0]!;
-      c.keys.push(key);
-      c.slots.push(slot);
-      ends.push(key);
-      return;
-    }
+    const last = ends.length - 1;
     // The chunk whose range holds the key; past every end, the last chunk (its end moves).
-    let ci = lowerBound(ends, key, 0, ends.length);
-    if (ci === ends.length) {
-      ci--;
-      ends[ci] = key;
+    // Keys written in ascending order (change numbers) skip the search.
+    let ci: number;
+    if (last < 0 || key > ends[last]!) ci = last + 1;
+    else ci = lowerBound(ends, key, 0, last + 1);
+    if (ci > last) {
+      const c = this.#chunks[last < 0 ? 0 : last]!;
+      c.keys.push(key);
+      c.locs.push(stored);
+      if (last < 0) ends.push(key);
+      else ends[last] = key;
+      this.#added(key, size, last < 0 ? 0 : last);
+      return;
     }
     const c = this.#chunks[ci]!;
-    const at = lowerBound(c.keys, key, 0, c.keys.length);
-    if (at === c.keys.length) {
-      c.keys.push(key);
-      c.slots.push(slot);
-    } else {
-      c.keys.splice(at, 0, key);
-      c.slots.splice(at, 0, slot);
+    const keys = c.keys;
+    // The chunk's end is ≥ key, so the position is inside it.
+    const at = lowerBound(keys, key, 0, keys.length);
+    if (keys[at] === key) {
+      this.#bytes += size - this.#size(c.locs[at]!);
+      c.locs[at] = stored;
+      return;
     }
+    keys.splice(at, 0, key);
+    c.locs.splice(at, 0, stored);
+    this.#added(key, size, ci);
+  }
+
+  /** Copies `value` into the arena (or keeps it, when large): its location. */
+  #store(value: Uint8Array): Loc {
+    const n = value.byteLength;
+    // An empty value needs no bytes: any location of length 0 reads as empty.
+    if (n === 0) return 0;
+    if (n > OWN_BYTES) {
+      this.#own.push(value);
+      return -1 - this.#own.length;
+    }
+    if (this.#used + n > BLOCK_BYTES) {
+      this.#blocks.push(new Uint8Array(BLOCK_BYTES));
+      this.#used = 0;
+    }
+    const at = this.#used;
+    const block = this.#blocks[this.#blocks.length - 1]!;
+    // Records are small: a loop beats making a view for `set` (measured for ≤ 64 bytes).
+    if (n <= 64) for (let i = 0; i < n; i++) block[at + i] = value[i]!;
+    else block.set(value, at);
+    this.#used = at + n;
+    return ((this.#blocks.length - 1) * BLOCK_BYTES + at) * LENGTH_SCALE + n;
+  }
+
+  /** The value at `loc` (a view of its block; an empty array for a deletion marker). */
+  #value(loc: Loc): Uint8Array {
+    if (loc < 0) return loc === TOMBSTONE ? EMPTY : this.#own[-2 - loc]!;
+    const n = loc % LENGTH_SCALE;
+    if (n === 0) return EMPTY;
+    const start = (loc - n) / LENGTH_SCALE;
+    const b = Math.floor(start / BLOCK_BYTES);
+    const at = start - b * BLOCK_BYTES;
+    return this.#blocks[b]!.subarray(at, at + n);
+  }
+
+  /** The length of the value at `loc`. */
+  #size(loc: Loc): number {
+    if (loc < 0) return loc === TOMBSTONE ? 0 : this.#own[-2 - loc]!.byteLength;
+    return loc % LENGTH_SCALE;
+  }
+
+  /** Counts a new key (its value of `size` bytes) in chunk `ci`, and splits that chunk when full. */
+  #added(key: string, size: number, ci: number): void {
+    this.#count++;
+    this.#bytes += key.length + size + MEMTABLE_ENTRY_OVERHEAD;
+    this.#layout++;
+    const c = this.#chunks[ci]!;
     if (c.keys.length > CHUNK_MAX) {
       const half = c.keys.length >>> 1;
-      const right: Chunk = { keys: c.keys.slice(half), slots: c.slots.slice(half) };
+      const right: Chunk = { keys: c.keys.slice(half), locs: c.locs.slice(half) };
       c.keys.length = half;
-      c.slots.length = half;
+      c.locs.length = half;
       this.#chunks.splice(ci + 1, 0, right);
-      ends.splice(ci, 0, c.keys[half - 1]!);
+      this.#ends.splice(ci, 0, c.keys[half - 1]!);
     }
   }
 
   /** The newest entry of `key`, or undefined when the table has none. */
   get(key: string): Found | undefined {
-    const s = this.#map.get(key);
-    return s === undefined ? undefined : { kind: s.kind, value: s.value };
+    const ends = this.#ends;
+    const ci = lowerBound(ends, key, 0, ends.length);
+    if (ci === ends.length) return undefined;
+    const c = this.#chunks[ci]!;
+    const at = lowerBound(c.keys, key, 0, c.keys.length);
+    if (c.keys[at] !== key) return undefined;
+    const loc = c.locs[at]!;
+    return loc === TOMBSTONE ? { kind: KIND_DELETE, value: EMPTY } : { kind: KIND_PUT, value: this.#value(loc) };
   }
 
   /**
@@ -140,18 +213,18 @@ export class Memtable {
    * existing keys (it sees the new entry) and throws once a new key was added.
    */
   cursor(): EntryCursor {
-    return new MemtableCursor(() => this.#layout, this.#chunks, this.#ends, this.#layout);
+    return new MemtableCursor(() => this.#layout, this.#chunks, this.#ends, this.#layout, (loc) => this.#value(loc));
   }
 
   /** Every entry in key order (for a flush). */
   entries(): Entry[] {
-    const out: Entry[] = new Array<Entry>(this.#map.size);
+    const out: Entry[] = new Array<Entry>(this.#count);
     let i = 0;
     for (const c of this.#chunks) {
-      const { keys, slots } = c;
+      const { keys, locs } = c;
       for (let j = 0; j < keys.length; j++) {
-        const s = slots[j]!;
-        out[i++] = { key: keys[j]!, kind: s.kind, value: s.value };
+        const loc = locs[j]!;
+        out[i++] = { key: keys[j]!, kind: loc === TOMBSTONE ? KIND_DELETE : KIND_PUT, value: this.#value(loc) };
       }
     }
     return out;
@@ -168,6 +241,8 @@ class MemtableCursor implements EntryCursor {
     readonly chunks: readonly Chunk[],
     readonly ends: readonly string[],
     readonly layout: number,
+    /** The table's reader of a location. */
+    readonly valueAt: (loc: Loc) => Uint8Array,
   ) {}
 
   #check(): void {
@@ -175,10 +250,10 @@ class MemtableCursor implements EntryCursor {
     if (this.layoutNow() !== this.layout) throw new Error('memtable cursor used after a new key was added to the table');
   }
 
-  #slot(): Slot {
+  #loc(): Loc {
     this.#check();
     if (!this.#valid) throw new RangeError('memtable cursor is not positioned on an entry');
-    return this.chunks[this.#ci]!.slots[this.#pos]!;
+    return this.chunks[this.#ci]!.locs[this.#pos]!;
   }
 
   valid(): boolean {
@@ -187,16 +262,16 @@ class MemtableCursor implements EntryCursor {
   }
 
   key(): string {
-    this.#slot();
+    this.#loc();
     return this.chunks[this.#ci]!.keys[this.#pos]!;
   }
 
   kind(): EntryKind {
-    return this.#slot().kind;
+    return this.#loc() === TOMBSTONE ? KIND_DELETE : KIND_PUT;
   }
 
   value(): Uint8Array {
-    return this.#slot().value;
+    return this.valueAt(this.#loc());
   }
 
   next(): void {

@@ -10,8 +10,11 @@ import { z } from 'zod';
  * copies segment files (`ckpt*`) instead of a stream of versions (`snapshot`, gone).
  * 3: a key's digest is a chain over its version ids (extended in O(1) by a new newest
  * version) instead of one hash of all of them: a member of 2 would differ on every key.
+ * 4: an `ae-keys` entry may list `coming` (versions another peer is pushing to the asker:
+ * not to be sent again), and a member answers `BUSY` to the rounds of a peer it runs a
+ * round with itself.
  */
-export const CLUSTER_PROTOCOL = 3;
+export const CLUSTER_PROTOCOL = 4;
 
 const id64 = z.string().regex(/^[0-9a-f]{64}$/);
 const nodeId = z.string().min(1).max(128);
@@ -112,7 +115,13 @@ export const messageSchema = z.discriminatedUnion('t', [
       }),
     ),
   }),
-  z.object({ t: z.literal('ae-keys'), id: requestId, ns: namespace, keys: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000) })).max(10_000) }),
+  z.object({
+    t: z.literal('ae-keys'),
+    id: requestId,
+    ns: namespace,
+    /** Per key: the ids the asker holds, and those another peer is pushing to it (not to be sent: they would come twice). */
+    keys: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000), coming: z.array(id64).max(1_000_000).optional() })).max(10_000),
+  }),
   z.object({
     t: z.literal('ae-keys-r'),
     id: requestId,

@@ -64,6 +64,13 @@ export class AntiEntropy {
   #quiet: { readonly seq: number; readonly at: number } | undefined;
   /** Versions peers were told to push here (see ExpectedVersions). */
   readonly #expected = new ExpectedVersions();
+  /**
+   * Keys (`ns NUL key`) this node's running round asked a peer about, until the answer is
+   * admitted. What this node lacks of them is on its way: a peer's round asking about them
+   * meanwhile is not told to push it (it would come twice), but that its answer was cut
+   * short (`more`): its next round sees what is still missing then.
+   */
+  readonly #asking = new Set<string>();
 
   /** `intervalMs`: the period of rounds (see ClusterOptions.antiEntropyIntervalMs). */
   constructor(ctx: NodeContext, links: PeerLinks, replication: Replication, snapshot: SnapshotState, intervalMs: number) {
@@ -231,7 +238,7 @@ export class AntiEntropy {
     const node = link.peer!.node;
     let complete = true;
     let moved = 0;
-    const requests: Array<Promise<MessageOf<'ae-keys-r'>>> = [];
+    const requests: Array<{ readonly p: Promise<MessageOf<'ae-keys-r'>>; readonly chunk: readonly string[] }> = [];
     const pushes = new Set<Promise<void>>();
     let next = 0;
     const request = (): void => {
@@ -246,15 +253,26 @@ export class AntiEntropy {
       const p = link.request<MessageOf<'ae-keys-r'>>({ t: 'ae-keys', id: link.nextId(), ns, keys: asked }, REQUEST_MS);
       // Awaited in order below; a failure is seen there, not as an unhandled rejection meanwhile.
       p.catch(() => {});
-      requests.push(p);
+      for (const key of chunk) this.#asking.add(`${ns}\u0000${key}`);
+      requests.push({ p, chunk });
+    };
+    const done = (q: { readonly chunk: readonly string[] }): void => {
+      for (const key of q.chunk) this.#asking.delete(`${ns}\u0000${key}`);
     };
     try {
       while (next < keys.length || requests.length > 0) {
         while (next < keys.length && requests.length < EXCHANGES_IN_FLIGHT) request();
-        const r = await requests.shift()!;
+        const q = requests[0]!;
+        let r: MessageOf<'ae-keys-r'>;
+        try {
+          r = await q.p;
+          if (r.versions.length > 0) await s.applyReplicated(r.versions as ImportedVersion[], { maxClockAheadMs: this.#ctx.maxClockAheadMs });
+        } finally {
+          requests.shift();
+          done(q);
+        }
         if (r.more === true) complete = false;
         moved += r.versions.length;
-        if (r.versions.length > 0) await s.applyReplicated(r.versions as ImportedVersion[], { maxClockAheadMs: this.#ctx.maxClockAheadMs });
         const theirs: VersionText[] = [];
         for (const { key, ids } of r.missing) {
           for (const json of s.versionsJson(ns, key, new Set(ids))) theirs.push({ id: idOfJson(json), json });
@@ -267,6 +285,7 @@ export class AntiEntropy {
         }
       }
     } finally {
+      for (const q of requests) done(q);
       // Pushes settle on their own (an unanswered one becomes a debt anti-entropy repairs).
       await Promise.all(pushes);
     }
@@ -276,8 +295,9 @@ export class AntiEntropy {
   /**
    * The peer's side of a key exchange, as the JSON of the answer: the versions it lacks
    * (from their stored text, up to about ANSWER_BYTES; the rest come next round) and the
-   * ids this node lacks, but those another peer is pushing here already (the peer will
-   * push these; until EXPECT_MS passes no one is asked for them again).
+   * ids this node lacks (the peer will push these; until EXPECT_MS passes no one is asked
+   * for them again), but those another peer is pushing here already, and those of keys
+   * this node's own round is asking about (then the answer says `more`).
    */
   #exchange(link: Link, id: number, ns: string, keys: ReadonlyArray<{ key: string; ids: readonly string[]; coming?: readonly string[] | undefined }>): string {
     const s = this.#ctx.storage;
@@ -291,7 +311,8 @@ export class AntiEntropy {
       const mineSet = new Set(mine);
       const expected = this.#expected.of(ns, key, now);
       const lack = ids.filter((vid) => !mineSet.has(vid) && !expected.includes(vid));
-      if (lack.length > 0) {
+      if (lack.length > 0 && this.#asking.has(`${ns}\u0000${key}`)) more = true;
+      else if (lack.length > 0) {
         missing.push({ key, ids: lack });
         this.#expected.add(ns, key, lack, link, now + EXPECT_MS);
       }

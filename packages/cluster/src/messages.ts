@@ -127,7 +127,7 @@ export const messageSchema = z.discriminatedUnion('t', [
     id: requestId,
     versions,
     missing: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000) })).max(10_000),
-    /** Set when the answer was cut short: more versions wait for the next round. */
+    /** Set when the answer was cut short (its cap, or keys the answerer is fetching itself): more versions wait for the next round. */
     more: z.boolean().optional(),
   }),
   // ---- joining by files (join.ts, checkpoint-fetch.ts) ----

@@ -159,6 +159,12 @@ export class AntiEntropy {
     // partition) would each send the other everything twice: a round moves versions both
     // ways, so one is enough. The member with the smaller id keeps its own.
     const peer = link.peer?.node;
+    // A node still fetching its checkpoint holds (next to) nothing: a round with it would
+    // walk the whole tree and push every version, which it refuses until installed.
+    if (this.#snapshot.running) {
+      replyError(link, msg.id, Object.assign(new Error('joining: rounds are answered once the checkpoint is installed'), { code: 'UNAVAILABLE' }));
+      return;
+    }
     if (peer !== undefined && this.#syncingWith === peer && this.#ctx.members.self < peer) {
       replyError(link, msg.id, Object.assign(new Error(`a round with ${peer} runs already, started here`), { code: 'BUSY' }));
       return;

@@ -4,6 +4,8 @@
 // bounded number in flight, and A is sent the other side's versions about once, not once
 // per member of that side.
 import { ClusterNode, type Transport } from '@koru/cluster';
+import { Link, type LinkOwner } from '../src/link.js';
+import type { MessageOf } from '../src/messages.js';
 import { KoruDelta } from '@koru/delta';
 import { MemoryAdapter } from '@koru/storage';
 import { describe, expect, it } from 'vitest';
@@ -143,4 +145,35 @@ describe('partition heal', () => {
       }
     }
   }, 120_000);
+
+  it('a member still waiting for its checkpoint answers no round: nothing is walked or pushed to it', async () => {
+    const world = new World(3);
+    const db = await KoruDelta.start({ adapter: new MemoryAdapter('joiner'), now: () => world.now });
+    // Told to join a member that is not there: it holds nothing and waits for a checkpoint.
+    const joiner = ClusterNode.start({ db, transport: world.transport('10.0.2.1:7000'), address: '10.0.2.1:7000', join: ['10.0.2.9:7000'], clock: world.clock(), random: world.random });
+    try {
+      const owner: LinkOwner = {
+        clock: world.clock(),
+        clusterKey: undefined,
+        self: { node: 'member', address: '10.0.2.2:7000', inc: 1 },
+        nonce: () => 'cd'.repeat(32),
+        members: () => [],
+        admit: () => undefined,
+        ready: () => {},
+        message: () => {},
+        closed: () => {},
+        log: () => {},
+      };
+      const link = Link.dial(owner, (h) => world.transport('10.0.2.2:7000').dial('10.0.2.1:7000', h));
+      await world.run(100);
+      expect(link.ready).toBe(true);
+      const answer = link.request<MessageOf<'ae-roots-r'>>({ t: 'ae-roots', id: link.nextId(), root: 'a'.repeat(64) }, 1_000).catch((e: Error) => e);
+      await world.run(100);
+      expect(String(await answer)).toMatch(/UNAVAILABLE: joining/);
+      expect(link.ready).toBe(true);
+    } finally {
+      joiner.kill();
+      await db.close();
+    }
+  });
 });

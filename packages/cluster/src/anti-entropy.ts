@@ -41,6 +41,12 @@ const BACK_TO_BACK_VERSIONS = 500;
  * anyone again (a round that failed half-way leaves its promises behind; they lapse).
  */
 const EXPECT_MS = 1_000;
+/**
+ * Most promised versions remembered at once: the claims only save duplicate transfers,
+ * so past this (a peer's frame may list a million ids) promises are not recorded and a
+ * version may come twice, rather than this node's memory grow with what peers send.
+ */
+const MAX_EXPECTED = 200_000;
 
 /** What anti-entropy must know of a snapshot join (see SnapshotJoin). */
 export interface SnapshotState {
@@ -353,6 +359,8 @@ interface Promised {
  */
 class ExpectedVersions {
   readonly #byKey = new Map<string, Map<string, Promised>>();
+  /** Promises held (lapsed ones until the next sweep). */
+  #count = 0;
 
   /** The versions of `ns`/`key` promised and not lapsed at `now`. */
   of(ns: string, key: string, now: number): string[] {
@@ -365,16 +373,23 @@ class ExpectedVersions {
 
   /** Records that the peer on `link` will push `ids` of `ns`/`key`. */
   add(ns: string, key: string, ids: readonly string[], link: Link, until: number): void {
+    if (this.#count + ids.length > MAX_EXPECTED) return;
     const k = `${ns}\u0000${key}`;
     let m = this.#byKey.get(k);
     if (m === undefined) this.#byKey.set(k, (m = new Map()));
+    const before = m.size;
     for (const vid of ids) m.set(vid, { link, until });
+    this.#count += m.size - before;
   }
 
   /** Forgets lapsed promises (kept or not: a kept one is in the store now). */
   sweep(now: number): void {
     for (const [k, m] of this.#byKey) {
-      for (const [vid, p] of m) if (p.until <= now || !p.link.ready) m.delete(vid);
+      for (const [vid, p] of m) {
+        if (p.until > now && p.link.ready) continue;
+        m.delete(vid);
+        this.#count--;
+      }
       if (m.size === 0) this.#byKey.delete(k);
     }
   }

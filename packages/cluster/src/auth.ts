@@ -4,7 +4,8 @@
  * recorded handshake cannot be replayed), and every later frame carries an HMAC under a
  * key derived from both nonces (so a frame cannot be forged, altered, or replayed into
  * another link). Without a cluster key the same code runs with a fixed public key: the
- * MAC then only catches corrupted frames, it proves nothing.
+ * MAC then only catches corrupted frames, it proves nothing. Binary frames (checkpoint
+ * chunks) carry the same MAC over all their bytes.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -57,4 +58,42 @@ export function unseal(sessionKey: Buffer, frame: string): string | undefined {
   const text = frame.slice(0, cut);
   const mac = createHmac('sha256', sessionKey).update(text).digest('hex').slice(0, MAC_HEX);
   return proofMatches(mac, frame.slice(cut + 1)) ? text : undefined;
+}
+
+/** Bytes of the MAC closing a binary frame (128 bits, as in text frames). */
+const MAC_BYTES = 16;
+/** Bytes of the header length opening a binary frame. */
+const HEADER_LENGTH_BYTES = 4;
+
+/**
+ * A binary frame: a message's JSON header and raw bytes that go with it (a checkpoint
+ * chunk without base64), as `header length (u32 BE) ‖ header (UTF-8) ‖ payload ‖ MAC`,
+ * the MAC a 128-bit HMAC of everything before it.
+ */
+export function sealBinary(sessionKey: Buffer, header: string, payload: Uint8Array): Buffer {
+  const headerBytes = Buffer.byteLength(header, 'utf8');
+  const frame = Buffer.allocUnsafe(HEADER_LENGTH_BYTES + headerBytes + payload.length + MAC_BYTES);
+  frame.writeUInt32BE(headerBytes, 0);
+  frame.write(header, HEADER_LENGTH_BYTES, 'utf8');
+  frame.set(payload, HEADER_LENGTH_BYTES + headerBytes);
+  const body = frame.length - MAC_BYTES;
+  createHmac('sha256', sessionKey).update(frame.subarray(0, body)).digest().copy(frame, body, 0, MAC_BYTES);
+  return frame;
+}
+
+/**
+ * The header and payload of a binary frame (the payload a view into `frame`, not a
+ * copy), or undefined when the frame is too short, its header length does not fit it,
+ * or its MAC does not match: nothing of it is read before the MAC is checked.
+ */
+export function unsealBinary(sessionKey: Buffer, frame: Uint8Array): { header: string; payload: Uint8Array } | undefined {
+  if (frame.length < HEADER_LENGTH_BYTES + MAC_BYTES) return undefined;
+  const body = frame.length - MAC_BYTES;
+  const mac = createHmac('sha256', sessionKey).update(frame.subarray(0, body)).digest().subarray(0, MAC_BYTES);
+  if (!timingSafeEqual(mac, frame.subarray(body))) return undefined;
+  const view = Buffer.from(frame.buffer, frame.byteOffset, frame.length);
+  const headerBytes = view.readUInt32BE(0);
+  if (headerBytes > body - HEADER_LENGTH_BYTES) return undefined;
+  const at = HEADER_LENGTH_BYTES + headerBytes;
+  return { header: view.toString('utf8', HEADER_LENGTH_BYTES, at), payload: frame.subarray(at, body) };
 }

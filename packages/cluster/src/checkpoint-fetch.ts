@@ -3,8 +3,9 @@
  * files) chunk by chunk into the store's receiver, resuming after a dropped link from
  * the last byte kept. Nothing a donor sends is trusted before it is checked: the file
  * list by its schema and the store's receiver (names are `NNNNNNNN.kseg`, never paths),
- * each chunk by its name, offset, length and CRC-32 before it is written, each whole file
- * by its CRC-32, each segment by its own checksums before it is installed.
+ * each chunk (a binary frame's raw bytes under the link's MAC, or base64 in a text frame)
+ * by its name, offset, length and CRC-32 before it is written, each whole file by its
+ * CRC-32, each segment by its own checksums before it is installed.
  */
 import { crc32 } from 'node:zlib';
 import type { CausalStorage, CheckpointReceiver } from '@koru/delta';
@@ -54,7 +55,9 @@ export async function startTransfer(link: Link, storage: CausalStorage, timeoutM
  */
 export function checkChunk(asked: { readonly name: string; readonly offset: number; readonly length: number }, m: MessageOf<'ckpt-chunk'>): Uint8Array {
   if (m.name !== asked.name || m.offset !== asked.offset) throw new CheckpointError(`asked for ${asked.name} at ${asked.offset}, got ${m.name} at ${m.offset}`);
-  const bytes = Buffer.from(m.data, 'base64');
+  // Raw from a binary frame, or base64 in a text frame (a transport without binary frames); never both, never neither.
+  if ((m.bytes === undefined) === (m.data === undefined)) throw new CheckpointError(`${m.name} at ${m.offset}: a chunk must carry its bytes either raw or as base64`);
+  const bytes = m.bytes !== undefined ? Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.length) : Buffer.from(m.data!, 'base64');
   if (bytes.length === 0 || bytes.length > asked.length) throw new CheckpointError(`${m.name} at ${m.offset}: ${bytes.length} bytes for a request of ${asked.length}`);
   if (crc32(bytes) !== m.crc) throw new CheckpointError(`${m.name} at ${m.offset}: the chunk does not match its CRC-32`);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -109,8 +109,12 @@ export class SnapshotJoin {
       if (msg.offset >= file.bytes) throw new Error(`${msg.name} has ${file.bytes} bytes: nothing at offset ${msg.offset}`);
       const bytes = served.ckpt.read(msg.name, msg.offset, Math.min(msg.length, MAX_CHECKPOINT_CHUNK, file.bytes - msg.offset));
       const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      // Built as text: base64 needs no escaping, and the chunk is not copied into an object first.
-      link.sendText(`{"t":"ckpt-chunk","id":${msg.id},"name":"${msg.name}","offset":${msg.offset},"crc":${crc32(b)},"data":"${b.toString('base64')}"}`);
+      const header = `{"t":"ckpt-chunk","id":${msg.id},"name":"${msg.name}","offset":${msg.offset},"crc":${crc32(b)}`;
+      // Raw in a binary frame where the transport has them (no base64, no JSON text of
+      // the bytes); else as text: base64 needs no escaping, and the chunk is not copied
+      // into an object first.
+      if (link.binary) link.sendBinary(`${header}}`, bytes);
+      else link.sendText(`${header},"data":"${b.toString('base64')}"}`);
     } catch (e) {
       replyError(link, msg.id, e);
     }

@@ -3,8 +3,8 @@
  * frames, and requests matched to their responses by id. A frame that fails its MAC,
  * does not parse, or does not fit its schema closes this link, and only this link.
  */
-import { proofMatches, proofOf, seal, sessionKeyOf, unseal } from './auth.js';
-import { CLUSTER_PROTOCOL, challenge, hello, messageSchema, refused, welcome, type ClusterMessage, type GossipEntry, type Hello, type Welcome } from './messages.js';
+import { proofMatches, proofOf, seal, sealBinary, sessionKeyOf, unseal, unsealBinary } from './auth.js';
+import { binaryHeader, CLUSTER_PROTOCOL, MAX_CHUNK_BYTES, challenge, hello, messageSchema, refused, welcome, type ClusterMessage, type GossipEntry, type Hello, type Welcome } from './messages.js';
 import type { Clock, LinkHandlers, RawLink } from './transport.js';
 
 /** Who is on the other end, as its handshake said. */
@@ -89,6 +89,9 @@ export class Link {
       onFrame: (f) => {
         if (link !== undefined) link.#frame(f);
       },
+      onBinary: (f) => {
+        if (link !== undefined) link.#binary(f);
+      },
       onClose: (r) => {
         if (link !== undefined) link.#closed(r);
         else closedEarly = r;
@@ -105,7 +108,7 @@ export class Link {
   static accept(owner: LinkOwner, raw: RawLink): LinkHandlers {
     const link = new Link(raw, owner, false);
     raw.send(JSON.stringify({ t: 'challenge', protocol: CLUSTER_PROTOCOL, node: owner.self.node, nonce: link.#myNonce }));
-    return { onOpen: () => {}, onFrame: (f) => link.#frame(f), onClose: (r) => link.#closed(r) };
+    return { onOpen: () => {}, onFrame: (f) => link.#frame(f), onBinary: (f) => link.#binary(f), onClose: (r) => link.#closed(r) };
   }
 
   get ready(): boolean {
@@ -130,6 +133,22 @@ export class Link {
   sendText(text: string): void {
     if (this.#state !== 'ready') return;
     this.#raw.send(seal(this.#session!, text));
+  }
+
+  /** True when this link carries binary frames (see {@link sendBinary}). */
+  get binary(): boolean {
+    return this.#raw.sendBinary !== undefined;
+  }
+
+  /**
+   * Sends a message as a binary frame: `header` the JSON of the message without its bytes
+   * (a `ckpt-chunk` without `data`), `payload` the bytes, unencoded. Only on a link that
+   * carries binary frames ({@link binary}).
+   */
+  sendBinary(header: string, payload: Uint8Array): void {
+    if (this.#state !== 'ready') return;
+    if (this.#raw.sendBinary === undefined) throw new Error('this link carries no binary frames');
+    this.#raw.sendBinary(sealBinary(this.#session!, header, payload));
   }
 
   /**
@@ -259,20 +278,47 @@ export class Link {
       } catch {
         return this.#bad('a frame that is not JSON');
       }
-      const w = 'id' in msg ? this.#waiting.get(msg.id) : undefined;
-      if (w !== undefined && isResponse(msg)) {
-        if (w.onResponse(msg)) {
-          this.#owner.clock.clearTimeout(w.timer);
-          this.#waiting.delete(msg.id);
-        } else this.#arm(msg.id, w);
-        return;
-      }
-      // A late answer to a request that timed out is dropped; anything else is the peer's.
-      if (isResponse(msg)) return;
-      this.#owner.message(this, msg);
-      return;
+      return this.#dispatch(msg);
     }
     this.#handshake(frame);
+  }
+
+  /**
+   * A binary frame: after its MAC (over every byte) and its header's schema are checked,
+   * the message of its header with the payload as `bytes`. Only answers (checkpoint chunks)
+   * come this way, and only on a ready link.
+   */
+  #binary(frame: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    if (this.#state !== 'ready') return this.#bad('a binary frame during the handshake');
+    const opened = unsealBinary(this.#session!, frame);
+    if (opened === undefined) return this.#bad('a binary frame failed its integrity check');
+    if (opened.payload.length > MAX_CHUNK_BYTES) return this.#bad(`a binary frame of ${opened.payload.length} bytes (at most ${MAX_CHUNK_BYTES})`);
+    let msg: ClusterMessage;
+    try {
+      const parsed = binaryHeader.safeParse(JSON.parse(opened.header));
+      if (!parsed.success) return this.#bad(`a malformed binary frame header: ${parsed.error.issues[0]?.message ?? 'invalid'} at ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
+      // A view into the frame's own (never shared) buffer.
+      msg = { ...parsed.data, bytes: opened.payload as Uint8Array<ArrayBuffer> };
+    } catch {
+      return this.#bad('a binary frame whose header is not JSON');
+    }
+    this.#dispatch(msg);
+  }
+
+  /** A checked message: the answer to a request waiting for it, or the peer's for the owner. */
+  #dispatch(msg: ClusterMessage): void {
+    const w = 'id' in msg ? this.#waiting.get(msg.id) : undefined;
+    if (w !== undefined && isResponse(msg)) {
+      if (w.onResponse(msg)) {
+        this.#owner.clock.clearTimeout(w.timer);
+        this.#waiting.delete(msg.id);
+      } else this.#arm(msg.id, w);
+      return;
+    }
+    // A late answer to a request that timed out is dropped; anything else is the peer's.
+    if (isResponse(msg)) return;
+    this.#owner.message(this, msg);
   }
 
   #bad(what: string): void {

@@ -10,8 +10,12 @@ import { z } from 'zod';
  * copies segment files (`ckpt*`) instead of a stream of versions (`snapshot`, gone).
  * 3: a key's digest is a chain over its version ids (extended in O(1) by a new newest
  * version) instead of one hash of all of them: a member of 2 would differ on every key.
+ * 4: an `ae-keys` entry may list `coming` (versions another peer is pushing to the asker:
+ * not to be sent again), a member answers `BUSY` to the rounds of a peer it runs a round
+ * with itself, and checkpoint chunks travel as binary frames (raw bytes, not base64 JSON)
+ * on transports that carry them.
  */
-export const CLUSTER_PROTOCOL = 3;
+export const CLUSTER_PROTOCOL = 4;
 
 const id64 = z.string().regex(/^[0-9a-f]{64}$/);
 const nodeId = z.string().min(1).max(128);
@@ -112,13 +116,19 @@ export const messageSchema = z.discriminatedUnion('t', [
       }),
     ),
   }),
-  z.object({ t: z.literal('ae-keys'), id: requestId, ns: namespace, keys: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000) })).max(10_000) }),
+  z.object({
+    t: z.literal('ae-keys'),
+    id: requestId,
+    ns: namespace,
+    /** Per key: the ids the asker holds, and those another peer is pushing to it (not to be sent: they would come twice). */
+    keys: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000), coming: z.array(id64).max(1_000_000).optional() })).max(10_000),
+  }),
   z.object({
     t: z.literal('ae-keys-r'),
     id: requestId,
     versions,
     missing: z.array(z.object({ key: z.string().max(4096), ids: z.array(id64).max(1_000_000) })).max(10_000),
-    /** Set when the answer was cut short: more versions wait for the next round. */
+    /** Set when the answer was cut short (its cap, or keys the answerer is fetching itself): more versions wait for the next round. */
     more: z.boolean().optional(),
   }),
   // ---- joining by files (join.ts, checkpoint-fetch.ts) ----
@@ -128,8 +138,21 @@ export const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ckpt-r'), id: requestId, ckpt: checkpointToken, seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), pruned: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), files: z.array(checkpointFile).max(MAX_CHECKPOINT_FILES) }),
   /** Joiner → donor: `length` bytes of file `name` from `offset`. */
   z.object({ t: z.literal('ckpt-get'), id: requestId, ckpt: checkpointToken, name: segmentName, offset: fileOffset, length: z.number().int().min(1).max(MAX_CHUNK_BYTES) }),
-  /** The bytes (base64), with their offset and CRC-32 so a damaged or misplaced chunk is refused before it is written. */
-  z.object({ t: z.literal('ckpt-chunk'), id: requestId, name: segmentName, offset: fileOffset, crc: crc32Value, data: z.string().max(Math.ceil(MAX_CHUNK_BYTES / 3) * 4) }),
+  /**
+   * The bytes, with their offset and CRC-32 so a damaged or misplaced chunk is refused
+   * before it is written: in a text frame as base64 `data`; in a binary frame (see
+   * {@link binaryHeader}) raw, as `bytes` (never from JSON text: only a binary frame's
+   * payload is put there, after its MAC and header were checked).
+   */
+  z.object({
+    t: z.literal('ckpt-chunk'),
+    id: requestId,
+    name: segmentName,
+    offset: fileOffset,
+    crc: crc32Value,
+    data: z.string().max(Math.ceil(MAX_CHUNK_BYTES / 3) * 4).optional(),
+    bytes: z.instanceof(Uint8Array).optional(),
+  }),
   /** Joiner → donor, no answer: installed (or given up): unpin the files. */
   z.object({ t: z.literal('ckpt-done'), id: requestId, ckpt: checkpointToken }),
   z.object({ t: z.literal('leave'), id: requestId, gossip }),
@@ -137,6 +160,12 @@ export const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('error'), id: requestId, code: z.string().max(64), message: z.string().max(2000) }),
 ]);
 export type ClusterMessage = z.infer<typeof messageSchema>;
+
+/**
+ * The JSON header of a binary frame: a `ckpt-chunk` whose bytes follow it raw. Nothing
+ * else travels in binary frames; the link checks the payload's size (MAX_CHUNK_BYTES).
+ */
+export const binaryHeader = z.strictObject({ t: z.literal('ckpt-chunk'), id: requestId, name: segmentName, offset: fileOffset, crc: crc32Value });
 /** A message of one type. */
 export type MessageOf<T extends ClusterMessage['t']> = Extract<ClusterMessage, { t: T }>;
 export type Hello = z.infer<typeof hello>;

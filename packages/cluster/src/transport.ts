@@ -3,9 +3,11 @@
  * WebSockets in production and over a seeded, simulated network in tests.
  */
 
-/** One open connection carrying text frames. */
+/** One open connection carrying text frames, and binary ones when the transport has them. */
 export interface RawLink {
   send(frame: string): void;
+  /** Sends a binary frame; absent on transports that carry text only (bytes then travel as base64 text). */
+  sendBinary?(frame: Uint8Array): void;
   close(): void;
   /**
    * Closes once the frames already sent have gone out (a refusal must reach the peer
@@ -20,6 +22,8 @@ export interface RawLink {
 export interface LinkHandlers {
   onOpen(): void;
   onFrame(frame: string): void;
+  /** A binary frame (transports that carry them); without this handler one closes the link. */
+  onBinary?(frame: Uint8Array): void;
   onClose(reason: string): void;
 }
 

@@ -21,6 +21,9 @@ function wrap(ws: WebSocket): RawLink {
     send: (frame) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(frame);
     },
+    sendBinary: (frame) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(frame, { binary: true });
+    },
     close: () => ws.terminate(),
     end: () => {
       // A closing handshake goes out after the queued frames; a peer that does not answer
@@ -43,8 +46,13 @@ function attach(ws: WebSocket, h: LinkHandlers): void {
   };
   ws.on('message', (data, isBinary) => {
     if (isBinary) {
-      ws.terminate();
-      close('binary frame');
+      if (h.onBinary === undefined) {
+        ws.terminate();
+        close('binary frame');
+        return;
+      }
+      // binaryType is 'nodebuffer': one Buffer per message, however it was fragmented.
+      h.onBinary(data as Buffer);
       return;
     }
     h.onFrame(data.toString());

@@ -112,11 +112,16 @@ describe('WalWriter.syncInBackground', () => {
   });
 });
 
+/** A tree syncing every 5 ms through held background syncs. */
+function openHeldTree(): { ops: HeldSyncOps; tree: LsmTree } {
+  const ops = new HeldSyncOps();
+  const dir = new NodeDirectory(newDir(), ops);
+  return { ops, tree: LsmTree.open({ dir, flushRunner: new InlineMergeRunner(dir), sync: 'periodic', syncIntervalMs: 5, autoMerge: false }) };
+}
+
 describe("the tree's periodic sync", () => {
   it('syncs off the event loop, one at a time, and comes back for writes made while one ran', async () => {
-    const ops = new HeldSyncOps();
-    const dir = new NodeDirectory(newDir(), ops);
-    const tree = LsmTree.open({ dir, flushRunner: new InlineMergeRunner(dir), sync: 'periodic', syncIntervalMs: 5, autoMerge: false });
+    const { ops, tree } = openHeldTree();
     try {
       tree.write([entry('a')]);
       await waitFor(() => ops.held.length === 1);
@@ -135,9 +140,7 @@ describe("the tree's periodic sync", () => {
   });
 
   it('a failed background sync stops every later write', async () => {
-    const ops = new HeldSyncOps();
-    const dir = new NodeDirectory(newDir(), ops);
-    const tree = LsmTree.open({ dir, flushRunner: new InlineMergeRunner(dir), sync: 'periodic', syncIntervalMs: 5, autoMerge: false });
+    const { ops, tree } = openHeldTree();
     try {
       tree.write([entry('a')]);
       await waitFor(() => ops.held.length === 1);

@@ -3,28 +3,18 @@
 // acknowledgement (terminated: no close, no timer, no flush) loses nothing. Single puts
 // and batches, with a memtable small enough that flushes and merges write segments
 // (whose appends the OPFS directory buffers until they are synced) on the way.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTab, startHarness, available, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, openTab, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-let n = 0;
-const freshPath = () => `put-durable-${process.pid}-${++n}`;
+const suite = useHarness('put-durable');
+const { freshPath } = suite;
 
 describe.skipIf(!available)('acknowledged puts survive the database worker terminated right after (Chromium, OPFS)', () => {
   for (const memtableBytes of [undefined, 64 * 1024]) {
     it(`single puts and putMany, memtable ${memtableBytes ?? 'default'}`, async () => {
-      await withContext(h, async (context) => {
+      await withContext(suite.h, async (context) => {
         const path = freshPath();
-        const first = await openTab(context, h.origin);
+        const first = await openTab(context, suite.h.origin);
         const written = await first.page.evaluate(
           async ({ p, memtableBytes }) => {
             const { KoruDelta } = globalThis.koru;
@@ -55,7 +45,7 @@ describe.skipIf(!available)('acknowledged puts survive the database worker termi
         expect(written).toEqual({ singles: 600, batched: 3000, backend: 'terminated' });
         // The tab goes too (its lock with it), so the next one opens the files.
         await first.page.close();
-        const second = await openTab(context, h.origin);
+        const second = await openTab(context, suite.h.origin);
         const back = await second.page.evaluate(async (p) => {
           const { KoruDelta } = globalThis.koru;
           const db = await KoruDelta.start({ path: p });

@@ -6,22 +6,11 @@
 // old version behind.
 import { startServer } from '@koru/server';
 import { tempDir } from '@koru/vitest-preset/helpers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, openTab, until, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-let n = 0;
-/** A database path of its own for each test (they share the origin's storage). */
-const freshPath = () => `cache-${process.pid}-${++n}`;
+const suite = useHarness('cache');
+const { freshPath } = suite;
 
 /**
  * Opens the database at `path` as `globalThis.db`. Every change event of namespace `c`
@@ -58,9 +47,9 @@ const close = (t) => t.page.evaluate(() => globalThis.db.close());
 
 describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
   it('own writes are read back at once in the owner and in a forwarding tab: put, putMany, delete, purge; and hits hand out the same frozen version', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       expect(await joinReading(a.page, path)).toBe(true);
       expect(await joinReading(b.page, path)).toBe(false);
@@ -120,8 +109,8 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
   });
 
   it('another tab\'s write: a get in the change event\'s handler reads it, in every tab, and no tab reads an older value after a newer one', async () => {
-    await withContext(h, async (context) => {
-      const tabs = [await openTab(context, h.origin), await openTab(context, h.origin), await openTab(context, h.origin)];
+    await withContext(suite.h, async (context) => {
+      const tabs = [await openTab(context, suite.h.origin), await openTab(context, suite.h.origin), await openTab(context, suite.h.origin)];
       const path = freshPath();
       for (const t of tabs) await joinReading(t.page, path);
       await tabs[0].page.evaluate(() => globalThis.db.put('c', 'k', { n: 0 }));
@@ -171,11 +160,11 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
 
   it('a write pulled from a server by the sync reaches every tab\'s cache', async () => {
     const data = tempDir('koru-cache-server-');
-    const koru = await startServer({ path: data.dir, port: 0, log: 'silent', allowOrigins: [h.origin] });
-    const context = await h.browser.newContext();
+    const koru = await startServer({ path: data.dir, port: 0, log: 'silent', allowOrigins: [suite.h.origin] });
+    const context = await suite.h.browser.newContext();
     try {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       expect(await joinReading(a.page, path)).toBe(true);
       await joinReading(b.page, path);
@@ -210,9 +199,9 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
   });
 
   it('another tab\'s delete and purge: the key reads as missing once the change event arrived', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       await joinReading(a.page, path);
       await joinReading(b.page, path);
@@ -247,9 +236,9 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
 
   it('a new owner: the cache starts over (clean close and a killed owner tab mid-writes), and reads agree with the new owner\'s store', async () => {
     for (const how of ['close', 'kill']) {
-      await withContext(h, async (context) => {
-        const a = await openTab(context, h.origin);
-        const b = await openTab(context, h.origin);
+      await withContext(suite.h, async (context) => {
+        const a = await openTab(context, suite.h.origin);
+        const b = await openTab(context, suite.h.origin);
         const path = freshPath();
         expect(await joinReading(a.page, path)).toBe(true);
         await joinReading(b.page, path);
@@ -287,9 +276,9 @@ describe.skipIf(!available)('the tabs\' read cache (Chromium)', () => {
   });
 
   it('reads racing writes never leave an old version cached: a read sent in the same turn as the write, and reads looping while another tab writes', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       await joinReading(a.page, path);
       await joinReading(b.page, path);

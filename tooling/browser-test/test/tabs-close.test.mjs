@@ -1,23 +1,15 @@
 // close() of a persistent browser database after bulk writes: it resolves (it used to wait
 // for ever on an OPFS pool growth whose sync access handle Chromium left unresolved), and
 // the same path opens again at once with everything written.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, openTab, startHarness, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, openTab, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+const suite = useHarness('tabs-close');
 
 describe.skipIf(!available)('closing a persistent browser database (Chromium)', () => {
   it('resolves after thousands of batched writes, and the database opens again with all of them', async () => {
-    await withContext(h, async (context) => {
-      const { page, errors } = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const { page, errors } = await openTab(context, suite.h.origin);
       const rounds = await page.evaluate(async (prefix) => {
         const { KoruDelta } = globalThis.koru;
         const timeout = (what) => new Promise((resolve) => setTimeout(() => resolve(`${what} did not resolve in 20 s`), 20_000));

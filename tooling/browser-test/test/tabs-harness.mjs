@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { systemTool, tempDir } from '@koru/vitest-preset/helpers';
+import { afterAll, beforeAll } from 'vitest';
 
 const CHROMIUM = process.env.KORU_CHROMIUM ?? '/usr/bin/chromium';
 const chromiumTool = systemTool({ name: `Chromium (${CHROMIUM})`, present: () => existsSync(CHROMIUM), apt: 'chromium' });
@@ -18,6 +19,23 @@ export const available = chromiumTool.available;
 if (!available) console.log(`[browser-test] skipped: ${chromiumTool.reason}`);
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tabs');
+
+/**
+ * The harness of one test file: started before its tests (where Chromium is available)
+ * and closed after them. `suite.h` is the harness once started; `suite.freshPath()`
+ * names a database of its own at each call (the tests share the origin's storage).
+ */
+export function useHarness(prefix) {
+  let n = 0;
+  const suite = { h: undefined, freshPath: () => `${prefix}-${process.pid}-${++n}` };
+  beforeAll(async () => {
+    if (available) suite.h = await startHarness();
+  });
+  afterAll(async () => {
+    await suite.h?.close();
+  });
+  return suite;
+}
 
 /**
  * Builds the page bundle, serves it and the worker, launches Chromium. Returns

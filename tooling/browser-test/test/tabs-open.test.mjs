@@ -3,21 +3,11 @@
 // owning tab lists the OPFS pool for its worker meanwhile. Two tabs opening at the same
 // moment end with one owner and one worker; a tab that joins a database another tab runs
 // keeps no worker (the early one is terminated) until it takes over.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, join, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, join, openTab, until, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-let n = 0;
-const freshPath = () => `tabs-open-${process.pid}-${++n}`;
+const suite = useHarness('tabs-open');
+const { freshPath } = suite;
 
 /**
  * The number of live workers of `page` once it has stayed `count` for 500 ms (a worker
@@ -35,9 +25,9 @@ async function workers(page, count) {
 
 describe.skipIf(!available)('opening a shared database (Chromium)', () => {
   it('two tabs opening at the same moment: one owns it and runs the only worker; both read and write', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       const [ja, jb] = await Promise.all([join(a.page, path), join(b.page, path)]);
       expect([ja.owning, jb.owning].filter(Boolean)).toHaveLength(1);
@@ -56,9 +46,9 @@ describe.skipIf(!available)('opening a shared database (Chromium)', () => {
   });
 
   it('a tab joining a database another tab runs keeps no worker; when the owner closes, it takes over with one and reads everything', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       expect(await join(a.page, path)).toMatchObject({ owning: true });
       await a.page.evaluate(async () => {

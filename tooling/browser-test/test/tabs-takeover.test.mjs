@@ -2,27 +2,16 @@
 // the owning tab closes, or is killed in the middle of writes, a waiting tab opens the
 // same files in a worker of its own and everything goes on there: nothing acknowledged
 // is lost, no write is stored twice, subscriptions resume where they were.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, join, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, join, openTab, until, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-let n = 0;
-/** A database path of its own for each test (they share the origin's storage). */
-const freshPath = () => `takeover-${process.pid}-${++n}`;
+const suite = useHarness('takeover');
+const { freshPath } = suite;
 
 describe.skipIf(!available)('a shared browser database changing owners (Chromium, OPFS)', () => {
   it('persists 10,000 writes across a reload of the page', async () => {
-    await withContext(h, async (context) => {
-      const { page, errors } = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const { page, errors } = await openTab(context, suite.h.origin);
       const path = freshPath();
       const written = await page.evaluate(async (p) => {
         const db = await globalThis.koru.KoruDelta.start({ path: p });
@@ -56,9 +45,9 @@ describe.skipIf(!available)('a shared browser database changing owners (Chromium
   });
 
   it('when the owner closes, the waiting tab takes over: writes streaming meanwhile all succeed, once each, and the subscription goes on there', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       await join(a.page, path);
       await join(b.page, path);
@@ -110,7 +99,7 @@ describe.skipIf(!available)('a shared browser database changing owners (Chromium
       expect(after).toMatchObject({ owning: true, before: { by: 'b' }, keys: after.acked + 1, versions: after.acked + 1, seq: after.acked + 1 });
       expect(after.seen).toEqual(Array.from({ length: after.seq }, (_, i) => i + 1));
       // A new tab joins the new owner.
-      const c = await openTab(context, h.origin);
+      const c = await openTab(context, suite.h.origin);
       expect((await join(c.page, path)).owning).toBe(false);
       expect(await c.page.evaluate(() => globalThis.db.contains('notes', 'before'))).toBe(true);
       await c.page.evaluate(() => globalThis.db.close());
@@ -120,9 +109,9 @@ describe.skipIf(!available)('a shared browser database changing owners (Chromium
   });
 
   it('killing the owning tab mid-writes: every acknowledged write is there, the other tab takes over and keeps writing, none is stored twice, its feed skips nothing', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       expect((await join(a.page, path)).owning).toBe(true);
       expect((await join(b.page, path)).owning).toBe(false);

@@ -2,28 +2,17 @@
 // origin) open `KoruDelta.start({ path })`; the first runs the engine in its worker,
 // the other forwards to it; writes, subscriptions and errors cross; when the owner
 // closes, the other tab takes over.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, join, openTab, startHarness, until, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, join, openTab, until, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-let n = 0;
-/** A database path of its own for each test (they share the origin's storage). */
-const freshPath = () => `tabs-${process.pid}-${++n}`;
+const suite = useHarness('tabs');
+const { freshPath } = suite;
 
 describe.skipIf(!available)('one database shared by every tab (Chromium)', () => {
   it('two tabs write and subscribe: each sees the other\'s writes, and both subscriptions fire for both', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       const ja = await join(a.page, path);
       const jb = await join(b.page, path);
@@ -80,9 +69,9 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
   });
 
   it('errors cross tabs with their code and class; what cannot be cloned is INVALID_VALUE; storage and setReplicator are UNSUPPORTED', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
       const path = freshPath();
       await join(a.page, path);
       expect((await join(b.page, path)).owning).toBe(false);
@@ -158,10 +147,10 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
     });
   });
   it('a tab that goes away without closing: the owner ends the feeds it ran for that tab', async () => {
-    await withContext(h, async (context) => {
-      const a = await openTab(context, h.origin);
-      const b = await openTab(context, h.origin);
-      const c = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const a = await openTab(context, suite.h.origin);
+      const b = await openTab(context, suite.h.origin);
+      const c = await openTab(context, suite.h.origin);
       const path = freshPath();
       await join(a.page, path);
       await join(b.page, path); // subscribed: its events cross the channel
@@ -192,8 +181,8 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
     });
   });
   it('the worker option: a URL string or a function creating the Worker; a wrong URL fails with IO_ERROR naming the option', async () => {
-    await withContext(h, async (context) => {
-      const { page, errors } = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const { page, errors } = await openTab(context, suite.h.origin);
       const result = await page.evaluate(async (base) => {
         const { KoruDelta } = globalThis.koru;
         const viaUrl = await KoruDelta.start({ path: `${base}-url`, worker: '/assets/koru-worker.js' });

@@ -2,23 +2,15 @@
 // about 3x the portable backend, and its ids are the ones every other backend computes: a
 // version written in the browser has the versionId Node computes for the same version.
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTab, startHarness, available, withContext } from './tabs-harness.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, openTab, useHarness, withContext } from './tabs-harness.mjs';
 
-let h;
-
-beforeAll(async () => {
-  if (available) h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+const suite = useHarness('worker-hash');
 
 describe.skipIf(!available)('the database worker’s SHA-256 (Chromium)', () => {
   it('is hash-wasm, and gives the ids node:crypto gives', async () => {
-    await withContext(h, async (context) => {
-      const { page } = await openTab(context, h.origin);
+    await withContext(suite.h, async (context) => {
+      const { page } = await openTab(context, suite.h.origin);
       const written = await page.evaluate(async (p) => {
         const { KoruDelta } = globalThis.koru;
         const db = await KoruDelta.start({ path: p });

@@ -93,6 +93,36 @@ describe('WorkerMergeRunner', () => {
     expect(next).not.toBe(first);
   });
 
+  it('poll() hands over a finished job without a macrotask; without it, awaiting settled promises never sees the reply', async () => {
+    const { dir, runner } = setup();
+    writeSegment(dir, 1, entries(2000));
+    // Awaits only settled promises for up to `ms`: timers, I/O and worker messages never run.
+    const spinMicrotasks = async (settled: () => boolean, ms: number, poll: boolean): Promise<void> => {
+      const deadline = performance.now() + ms;
+      while (!settled() && performance.now() < deadline) {
+        if (poll) runner.poll();
+        await Promise.resolve();
+      }
+    };
+    let first: unknown;
+    void runner.run(job([{ segment: 1 }])).then((r) => (first = r));
+    // The job takes well under the 1.5 s; its reply waits for a macrotask that never comes.
+    await spinMicrotasks(() => first !== undefined, 1_500, false);
+    expect(first).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(first).toMatchObject({ read: 2000, written: 2000 });
+
+    let second: unknown;
+    void runner.run(job([{ segment: 1 }], { firstFileNumber: 200 })).then((r) => (second = r));
+    await spinMicrotasks(() => second !== undefined, 20_000, true);
+    expect(second).toMatchObject({ read: 2000, written: 2000 });
+    expect(readSegment(dir, 200)).toHaveLength(2000);
+    // The reply was taken once: the port's 'message' event does not answer it again.
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await runner.run(job([{ segment: 1 }], { firstFileNumber: 300 }));
+    expect(third.written).toBe(2000);
+  });
+
   it('returns errors as KoruErrors with their codes and classes', async () => {
     const { path, dir, runner } = setup();
     writeSegment(dir, 1, entries(500));

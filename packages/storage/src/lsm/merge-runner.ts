@@ -20,6 +20,14 @@ export interface MergeRunner {
    * removed) or else finishes first. Resolves once nothing runs. Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Hands over a finished job's result now, if the runner can tell synchronously that one
+   * is waiting: its promise then settles (and the engine installs it) in a microtask.
+   * Results otherwise arrive as a macrotask, which a caller that only awaits settled
+   * promises — a tight loop of awaited reads — never lets run: the engine calls this on
+   * its reads so such a loop still gets flushes and merges installed. Must be cheap.
+   */
+  poll?(): void;
 }
 
 /** Filters known by name in this thread (see {@link registerMergeFilter}). */

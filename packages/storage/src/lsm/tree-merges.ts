@@ -57,6 +57,8 @@ export class TreeMerges {
   readonly #pointers = new Map<number, string>();
   #running: Promise<void> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the pending resume is due (Date.now() ms; see {@link resumeIfDue}). */
+  #resumeAt = 0;
   #filterHook: MergeFilterHook | undefined;
   #count = 0;
 
@@ -106,6 +108,7 @@ export class TreeMerges {
    * does not start a merge only to abandon it; a write's flush starts it sooner).
    */
   resumeAfter(ms: number): void {
+    this.#resumeAt = Date.now() + ms;
     this.#resumeTimer = setTimeout(() => {
       this.#resumeTimer = undefined;
       this.schedule();
@@ -120,6 +123,14 @@ export class TreeMerges {
       this.#resumeTimer = undefined;
       this.schedule();
     }
+  }
+
+  /**
+   * Resumes now when a pending resume is due: its timer is a macrotask, which a caller
+   * that only awaits settled promises (a tight loop of awaited reads) never lets run.
+   */
+  resumeIfDue(): void {
+    if (this.#resumeTimer !== undefined && Date.now() >= this.#resumeAt) this.resumeNow();
   }
 
   /** Drops a pending resume (the tree is closing). */

@@ -12,17 +12,23 @@ import { createReclaimFilter, RECLAIM_FILTER } from '../reclaim-filter.js';
 import { createRetentionFilter, RETENTION_FILTER } from '../retention-filter.js';
 import { NodeDirectory } from './node-directory.js';
 import { FLUSH_NICE, lowerThreadPriority, MERGE_NICE } from './thread-priority.js';
-import { toWire, type WorkerReply, type WorkerRequest } from './worker-merge-runner.js';
+import { toWire, type WorkerReply, type WorkerRequest, type WorkerStart } from './worker-merge-runner.js';
 
 const port = parentPort;
 if (port === null) throw new Error('merge-worker is the entry of a worker thread, not a module to import');
-const dir = new NodeDirectory((workerData as { dirPath: string }).dirPath);
+const start = workerData as WorkerStart;
+const dir = new NodeDirectory(start.dirPath);
+const signal = new Int32Array(start.signal);
 // The filters the store may name in its jobs.
 registerMergeFilter(RETENTION_FILTER, createRetentionFilter);
 registerMergeFilter(RECLAIM_FILTER, createReclaimFilter);
 
 port.on('message', (request: WorkerRequest) => {
-  void answer(request).then((reply) => port.postMessage(reply));
+  void answer(request).then((reply) => {
+    start.replies.postMessage(reply);
+    // After the post: a runner that sees the signal finds the reply on its port.
+    Atomics.store(signal, 0, 1);
+  });
 });
 
 async function answer({ id, job }: WorkerRequest): Promise<WorkerReply> {

@@ -7,7 +7,7 @@
 import { ErrorCodes, InvalidArgumentError, isKoruError, KoruError, type ErrorCode } from '@koru/engine';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ClosedError, CorruptionError, IoError, StorageFullError } from '../errors.js';
 import type { MergeJob, MergeResult } from '../lsm/merge.js';
 import type { MergeRunner } from '../lsm/merge-runner.js';
@@ -26,6 +26,17 @@ export interface WireError {
   readonly message: string;
   readonly details: Readonly<Record<string, unknown>>;
   readonly stack?: string;
+}
+
+/**
+ * What the worker is started with: the directory, the port its replies go to, and the
+ * runner's reply signal (an Int32Array's buffer: the worker sets element 0 to 1 after
+ * posting a reply, so {@link WorkerMergeRunner.poll} knows without a system call). @internal
+ */
+export interface WorkerStart {
+  readonly dirPath: string;
+  readonly replies: MessagePort;
+  readonly signal: SharedArrayBuffer;
 }
 
 /** The worker's answer to a {@link WorkerRequest}. @internal */
@@ -116,6 +127,10 @@ export class WorkerMergeRunner implements MergeRunner {
   readonly #queue: Pending[] = [];
   #running: Pending | undefined;
   #worker: Worker | undefined;
+  /** The current worker's reply port: read by its 'message' event, or at once by {@link poll}. */
+  #replies: MessagePort | undefined;
+  /** Element 0 is 1 once the worker posted the running job's reply (reset before each job). */
+  readonly #signal = new Int32Array(new SharedArrayBuffer(4));
   /** The uncaught error the current worker reported, for the message when it exits. */
   #workerError: unknown;
   #nextId = 1;
@@ -149,6 +164,8 @@ export class WorkerMergeRunner implements MergeRunner {
     for (const p of this.#queue.splice(0)) p.reject(new ClosedError('the merge runner is closed'));
     const worker = this.#worker;
     this.#worker = undefined;
+    this.#replies?.close();
+    this.#replies = undefined;
     const running = this.#running;
     this.#running = undefined;
     if (worker !== undefined) await worker.terminate();
@@ -177,6 +194,7 @@ export class WorkerMergeRunner implements MergeRunner {
     try {
       worker = this.#worker ?? this.#start();
       const request: WorkerRequest = { id: next.id, job: next.job };
+      Atomics.store(this.#signal, 0, 0);
       worker.postMessage(request);
     } catch (e) {
       // A job that cannot be cloned (a filter's params), or no worker file.
@@ -188,12 +206,27 @@ export class WorkerMergeRunner implements MergeRunner {
     worker.ref();
   }
 
+  /**
+   * Takes the running job's reply now when the worker has posted it (one atomic load
+   * otherwise): the job's promise settles in a microtask. See {@link MergeRunner.poll}.
+   */
+  poll(): void {
+    if (this.#running === undefined || Atomics.load(this.#signal, 0) === 0) return;
+    const worker = this.#worker;
+    const port = this.#replies;
+    if (worker === undefined || port === undefined) return;
+    const received = receiveMessageOnPort(port);
+    if (received !== undefined) this.#onReply(worker, received.message as WorkerReply);
+  }
+
   /** Terminates the worker if it is still idle (its exit is then not ours to report). */
   #retire(): void {
     this.#idleTimer = undefined;
     const worker = this.#worker;
     if (worker === undefined || this.#running !== undefined || this.#queue.length > 0 || this.#closed) return;
     this.#worker = undefined;
+    this.#replies?.close();
+    this.#replies = undefined;
     void worker.terminate();
   }
 
@@ -203,8 +236,15 @@ export class WorkerMergeRunner implements MergeRunner {
     // --max-old-space-size) in an explicit list, but accepts them inherited.
     const inherited = !process.execArgv.some((a) => a.startsWith('--input-type'));
     const execArgv = inherited ? {} : { execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) };
-    const worker = new Worker(workerFile(), { workerData: { dirPath: this.#dirPath }, ...execArgv });
-    worker.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
+    // Replies come on a port of their own: `receiveMessageOnPort` (poll) takes a port, not a worker.
+    const { port1: replies, port2 } = new MessageChannel();
+    const start: WorkerStart = { dirPath: this.#dirPath, replies: port2, signal: this.#signal.buffer as SharedArrayBuffer };
+    const worker = new Worker(workerFile(), { workerData: start, transferList: [port2], ...execArgv });
+    replies.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
+    // The worker is ref'd while a job runs, which keeps the process alive for the reply.
+    replies.unref();
+    this.#replies?.close();
+    this.#replies = replies;
     worker.on('error', (e) => {
       if (worker === this.#worker) this.#workerError = e;
     });
@@ -230,6 +270,8 @@ export class WorkerMergeRunner implements MergeRunner {
     // A worker replaced or terminated by close() is no longer ours to report.
     if (worker !== this.#worker) return;
     this.#worker = undefined;
+    this.#replies?.close();
+    this.#replies = undefined;
     const p = this.#running;
     this.#running = undefined;
     if (p !== undefined) {

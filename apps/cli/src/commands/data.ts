@@ -1,6 +1,5 @@
 /** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify, repair. */
 import { diffValues, ErrorCodes, isKoruError, toEpochMs, type AckLevel, type PutOptions, type RecoveryReport, type Version } from '@koru/delta';
-import { createTwoFilesPatch } from 'diff';
 import { parseCount, parseIndex, parseTarget, readJsonArgument } from '../args.js';
 import { EXIT_FAILED, UsageError } from '../errors.js';
 import { pretty, shortId, versionHeader, versionLine } from '../format.js';
@@ -128,6 +127,8 @@ export const register: Register = (program, act) => {
         if (ctx.json) return ctx.outJson({ namespace, key, from: d.from, to: d.to, changes: d.changes });
         const side = (v: typeof d.from) => (v === null || v.deleted ? '' : `${pretty(v.value)}\n`);
         const label = (v: typeof d.from) => (v !== null ? `${namespace}/${key} @ ${shortId(v.versionId)}` : opts.at !== undefined && to !== undefined ? `(nothing at ${opts.at})` : '(nothing)');
+        // Loaded here, not at start-up: only `diff` needs it, and every command would pay its loading.
+        const { createTwoFilesPatch } = await import('diff');
         const patch = createTwoFilesPatch(label(d.from), label(d.to), side(d.from), side(d.to), d.from?.timestamp ?? '', d.to.timestamp, { context: 3 });
         const lines = patch.split('\n').slice(1); // the first line is an Index: header
         if (d.changes.length === 0) lines.splice(2, Infinity, ctx.c.dim('(no change)'));

@@ -519,6 +519,30 @@ describe('segment writer arguments', () => {
     expect(codeOf(() => w.finish())).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 
+  it('syncs every syncEveryBytes while writing (default 1 MiB), not only at the end, and with 0 only at the end', () => {
+    // Sizes of the file at each sync, for a segment of ~3.4 MiB of entries.
+    const syncedAt = (options: SegmentWriterOptions): number[] => {
+      const inner = new MemoryDirectory().open(segmentFileName(1), 'create');
+      const sizes: number[] = [];
+      const counting: RandomAccessFile = { ...inner, name: inner.name, size: () => inner.size(), read: (o, l) => inner.read(o, l), append: (b) => inner.append(b), sync: () => void sizes.push(inner.size()), truncate: (l) => inner.truncate(l), close: () => inner.close() };
+      const w = new SegmentWriter(counting, 1, options);
+      for (let i = 0; i < 3500; i++) w.add(`k${String(i).padStart(6, '0')}`, KIND_PUT, new Uint8Array(1000).fill(i & 0xff));
+      w.finish();
+      expect(sizes.at(-1)).toBe(inner.size());
+      return sizes;
+    };
+    const MiB = 1024 * 1024;
+    const byDefault = syncedAt({});
+    expect(byDefault.length).toBe(4); // after 1, 2 and 3 MiB, and at the end
+    for (let i = 0; i < 3; i++) {
+      expect(byDefault[i]! - (i > 0 ? byDefault[i - 1]! : 0)).toBeGreaterThanOrEqual(MiB);
+      expect(byDefault[i]! - (i > 0 ? byDefault[i - 1]! : 0)).toBeLessThan(MiB + 128 * 1024);
+    }
+    expect(syncedAt({ syncEveryBytes: 256 * 1024 }).length).toBeGreaterThanOrEqual(12);
+    expect(syncedAt({ syncEveryBytes: 0 })).toHaveLength(1);
+    expect(codeOf(() => new SegmentWriter(new MemoryDirectory().open('x', 'create'), 1, { syncEveryBytes: -1 }))).toBe(ErrorCodes.INVALID_ARGUMENT);
+  });
+
   it('refuses bad options and a non-empty file', () => {
     const dir = new MemoryDirectory();
     const file = dir.open(segmentFileName(1), 'create');

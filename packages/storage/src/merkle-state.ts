@@ -19,7 +19,7 @@
  * pays nothing); after that each committed version marks its bucket dirty in O(1), and
  * digests are recomputed on demand for dirty buckets only.
  */
-import { sha256HexOfBytes, sha256HexOfText } from '@koru/engine';
+import { sha256HexOfBytes, sha256HexOfText, toHex } from '@koru/engine';
 import { mayHaveHorizons } from './horizon-records.js';
 import { SYSTEM_NAMESPACE } from './names.js';
 import type { StoreContext } from './store-context.js';
@@ -55,6 +55,16 @@ export function extendKeyDigest(digest: string, versionId: string): string {
   hexInto(versionId, 32);
   return sha256HexOfBytes(pair);
 }
+
+/** {@link extendKeyDigest} with the id as the 32 bytes of `ids` at `at` (no hex to parse). */
+function extendKeyDigestWith(digest: string, ids: Uint8Array, at: number): string {
+  hexInto(digest, 0);
+  pair.set(ids.subarray(at, at + 32), 32);
+  return sha256HexOfBytes(pair);
+}
+
+/** Reused by every key digest recomputed from the ids (grown for the longest history). */
+let idScratch: Uint8Array = new Uint8Array(32 * 128);
 
 /** The bucket of a key: 16 bits of its FNV-1a hash (stable across processes and platforms). */
 export function bucketOf(key: string): number {
@@ -164,9 +174,11 @@ export class MerkleState {
   #keyDigest(namespace: string, key: string, set: Map<string, string | undefined>): string {
     const cached = set.get(key);
     if (cached !== undefined) return cached;
-    const ids = this.#ctx.store.ids(namespace, key);
-    let d = ids[0] ?? EMPTY_DIGEST;
-    for (let i = 1; i < ids.length; i++) d = extendKeyDigest(d, ids[i]!);
+    // The ids as bytes, newest first: the digest starts from the oldest (the last).
+    const { bytes, count } = this.#ctx.store.idBytes(namespace, key, idScratch);
+    idScratch = bytes;
+    let d = count === 0 ? EMPTY_DIGEST : toHex(bytes.subarray(32 * (count - 1), 32 * count));
+    for (let i = count - 2; i >= 0; i--) d = extendKeyDigestWith(d, bytes, 32 * i);
     set.set(key, d);
     return d;
   }

@@ -482,6 +482,47 @@ export function idsOf(tree: LsmTree, prefix: string): string[] {
   return out.reverse();
 }
 
+/** The ids of {@link idBytesOf}: `count` ids of 32 bytes, newest first, in `bytes`. */
+export interface IdBytes {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+}
+
+/**
+ * The raw 32-byte ids of a key's kept versions, **newest first**, written into `into`
+ * (a bigger buffer is made when it is too small, and returned): read from the record
+ * keys' last 32 bytes (the complemented id) with no string per id, for digesting every
+ * id of a store (a joiner's first state root covers a million of them). O(h).
+ * @throws CorruptionError for a record key too short to end in an id, or not binary
+ */
+export function idBytesOf(tree: LsmTree, prefix: string, into: Uint8Array): IdBytes {
+  let bytes = into;
+  let count = 0;
+  // A version key is the prefix, 12 bytes of clock, a node name (≥ 2 bytes), then the id.
+  const minLength = prefix.length + 12 + 2 + 32;
+  tree.scanKey(prefix, (k, v) => {
+    if (isHorizon(v)) return false;
+    if (k.length < minLength) throw new CorruptionError('version key: too short to hold a version id', { record: hexKey(k) });
+    if ((count + 1) * 32 > bytes.length) {
+      const grown = new Uint8Array(2 * bytes.length + 32);
+      grown.set(bytes.subarray(0, count * 32));
+      bytes = grown;
+    }
+    let codes = 0;
+    const at = k.length - 32;
+    const out = count * 32;
+    for (let i = 0; i < 32; i++) {
+      const c = k.charCodeAt(at + i);
+      codes |= c;
+      bytes[out + i] = 0xff ^ c;
+    }
+    if (codes > 0xff) throw new CorruptionError('version key: not a binary string', { record: hexKey(k) });
+    count++;
+    return true;
+  });
+  return { bytes, count };
+}
+
 /** The records of a key's versions, oldest first, made by `make`. O(h). */
 export function recordsOf<T>(f: VersionFetcher, tree: LsmTree, prefix: string, make: (vkey: string, r: VersionRecord) => T): T[] {
   const out: T[] = [];

@@ -54,6 +54,8 @@ import {
   ResumableCursor,
   historyOf,
   idsOf,
+  idBytesOf,
+  type IdBytes,
   namespacesOf,
   recordsOf,
   VERSION_OVERHEAD_BYTES,
@@ -528,6 +530,11 @@ export class VersionStore {
   historyJson(namespace: string, key: string): Array<{ readonly versionId: string; readonly json: () => string }> {
     const f = this.#fetch;
     return recordsOf(f, this.#tree, keyPrefix(namespace, key), (vkey, r) => ({ versionId: decodeVersionKey(vkey).versionId, json: () => versionJson(f, vkey, r) }));
+  }
+
+  /** The raw ids of a key's versions, newest first, in `into` or a bigger buffer (see {@link idBytesOf}). O(h). */
+  idBytes(namespace: string, key: string, into: Uint8Array): IdBytes {
+    return idBytesOf(this.#tree, keyPrefix(namespace, key), into);
   }
 
   /** The ids of a key's versions, oldest first (none for an unknown key). Reads no value. O(h). */

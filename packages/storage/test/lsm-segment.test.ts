@@ -519,7 +519,7 @@ describe('segment writer arguments', () => {
     expect(codeOf(() => w.finish())).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 
-  it('syncs every syncEveryBytes while writing (default 1 MiB), not only at the end, and with 0 only at the end', () => {
+  it('syncs every syncEveryBytes while writing, not only at the end, and by default (0) only at the end', () => {
     // Sizes of the file at each sync, for a segment of ~3.4 MiB of entries.
     const syncedAt = (options: SegmentWriterOptions): number[] => {
       const inner = new MemoryDirectory().open(segmentFileName(1), 'create');
@@ -532,14 +532,15 @@ describe('segment writer arguments', () => {
       return sizes;
     };
     const MiB = 1024 * 1024;
-    const byDefault = syncedAt({});
-    expect(byDefault.length).toBe(4); // after 1, 2 and 3 MiB, and at the end
+    const everyMiB = syncedAt({ syncEveryBytes: MiB });
+    expect(everyMiB.length).toBe(4); // after 1, 2 and 3 MiB, and at the end
     for (let i = 0; i < 3; i++) {
-      expect(byDefault[i]! - (i > 0 ? byDefault[i - 1]! : 0)).toBeGreaterThanOrEqual(MiB);
-      expect(byDefault[i]! - (i > 0 ? byDefault[i - 1]! : 0)).toBeLessThan(MiB + 128 * 1024);
+      expect(everyMiB[i]! - (i > 0 ? everyMiB[i - 1]! : 0)).toBeGreaterThanOrEqual(MiB);
+      expect(everyMiB[i]! - (i > 0 ? everyMiB[i - 1]! : 0)).toBeLessThan(MiB + 128 * 1024);
     }
     expect(syncedAt({ syncEveryBytes: 256 * 1024 }).length).toBeGreaterThanOrEqual(12);
     expect(syncedAt({ syncEveryBytes: 0 })).toHaveLength(1);
+    expect(syncedAt({})).toHaveLength(1);
     expect(codeOf(() => new SegmentWriter(new MemoryDirectory().open('x', 'create'), 1, { syncEveryBytes: -1 }))).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 

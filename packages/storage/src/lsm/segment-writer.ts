@@ -30,9 +30,9 @@ export interface SegmentWriterOptions {
   readonly properties?: Readonly<Record<string, unknown>>;
   /**
    * Sync the file each time this many bytes were appended since the last sync (default
-   * 1 MiB; 0: only when finished). A merge that writes 32 MiB and then syncs once leaves
-   * the kernel one burst of writeback, and the write-ahead log's syncs on the same disk
-   * wait behind it (durable puts stalled for tens of ms): RocksDB's `bytes_per_sync`.
+   * 0: only when finished). Merges set it (see tree-merges.ts): one that writes 32 MiB
+   * and then syncs once leaves the kernel one burst of writeback, and the write-ahead
+   * log's syncs on the same disk wait behind it: RocksDB's `bytes_per_sync`.
    */
   readonly syncEveryBytes?: number;
 }
@@ -337,7 +337,7 @@ export class SegmentWriter {
 const WRITE_BATCH = 64 * 1024;
 
 /** See {@link SegmentWriterOptions.syncEveryBytes}. */
-const DEFAULT_SYNC_EVERY_BYTES = 1024 * 1024;
+const DEFAULT_SYNC_EVERY_BYTES = 0;
 
 function entrySize(shared: number, keyLength: number, valueLength: number): number {
   return varintSize(shared) + varintSize(keyLength - shared) + varintSize(valueLength) + 1 + (keyLength - shared) + valueLength;

@@ -164,8 +164,7 @@ export class WorkerMergeRunner implements MergeRunner {
     for (const p of this.#queue.splice(0)) p.reject(new ClosedError('the merge runner is closed'));
     const worker = this.#worker;
     this.#worker = undefined;
-    this.#replies?.close();
-    this.#replies = undefined;
+    this.#dropReplies();
     const running = this.#running;
     this.#running = undefined;
     if (worker !== undefined) await worker.terminate();
@@ -219,14 +218,19 @@ export class WorkerMergeRunner implements MergeRunner {
     if (received !== undefined) this.#onReply(worker, received.message as WorkerReply);
   }
 
+  /** Closes the reply port of a worker that is gone or going (its late messages are not ours). */
+  #dropReplies(): void {
+    this.#replies?.close();
+    this.#replies = undefined;
+  }
+
   /** Terminates the worker if it is still idle (its exit is then not ours to report). */
   #retire(): void {
     this.#idleTimer = undefined;
     const worker = this.#worker;
     if (worker === undefined || this.#running !== undefined || this.#queue.length > 0 || this.#closed) return;
     this.#worker = undefined;
-    this.#replies?.close();
-    this.#replies = undefined;
+    this.#dropReplies();
     void worker.terminate();
   }
 
@@ -243,7 +247,7 @@ export class WorkerMergeRunner implements MergeRunner {
     replies.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
     // The worker is ref'd while a job runs, which keeps the process alive for the reply.
     replies.unref();
-    this.#replies?.close();
+    this.#dropReplies();
     this.#replies = replies;
     worker.on('error', (e) => {
       if (worker === this.#worker) this.#workerError = e;
@@ -270,8 +274,7 @@ export class WorkerMergeRunner implements MergeRunner {
     // A worker replaced or terminated by close() is no longer ours to report.
     if (worker !== this.#worker) return;
     this.#worker = undefined;
-    this.#replies?.close();
-    this.#replies = undefined;
+    this.#dropReplies();
     const p = this.#running;
     this.#running = undefined;
     if (p !== undefined) {

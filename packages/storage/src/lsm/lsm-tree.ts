@@ -82,7 +82,7 @@ export class LsmTree {
   readonly #recovery: LsmRecovery;
   /** Kept for {@link scanKey}: its segment cursors are reused from one read to the next. */
   readonly #keyScan = new KeyScan();
-  /** Reads left before the next {@link #pollBackground}. */
+  /** Reads left before {@link #startRead} next collects finished background work. */
   #readsToPoll = READS_PER_POLL;
 
   private constructor(parts: TreeParts) {

@@ -1,0 +1,3 @@
+import { koruVitest } from '@koru/vitest-preset';
+
+export default koruVitest();

@@ -1,0 +1,125 @@
+// Shared set-up of the console tests (not a test file itself): a real `kdelta start`
+// (a child process on 127.0.0.1, a random port, a fresh database) serving the console at
+// `/`, a client to write test data through, and a headless Chromium. Screenshots of each
+// page go to ../screenshots/ (test artifacts: look at them, they are what a user sees).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { KoruClient } from '@koru/client';
+import { systemTool, tempDir } from '@koru/vitest-preset/helpers';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const KDELTA = join(dirname(require.resolve('kdelta/package.json')), 'dist', 'kdelta.js');
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const CHROMIUM = process.env.KORU_CHROMIUM ?? '/usr/bin/chromium';
+const chromiumTool = systemTool({ name: `Chromium (${CHROMIUM})`, present: () => existsSync(CHROMIUM), apt: 'chromium' });
+
+/** False (with the one-line reason printed) when there is no Chromium; never under CI=true. */
+export const available = chromiumTool.available;
+if (!available) console.log(`[console-test] skipped: ${chromiumTool.reason}`);
+
+export const SHOTS = join(import.meta.dirname, '..', 'screenshots');
+
+/** Starts `kdelta start` on a fresh database (with `token`, if given); resolves once it serves. */
+export async function startKdelta({ token } = {}) {
+  const tmp = tempDir('koru-console-');
+  const args = [KDELTA, '-d', join(tmp.dir, 'db'), 'start', '--port', '0', ...(token !== undefined ? ['--token', token] : [])];
+  const proc = spawn(process.execPath, args, { env: { ...process.env, KORU_TOKEN: '', KORU_PORT: '', PORT: '', NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
+  let err = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kdelta start did not serve in 30 s: ${err}`)), 30_000);
+    proc.once('exit', (code) => reject(new Error(`kdelta start exited ${String(code)}: ${err}`)));
+    proc.stderr.setEncoding('utf8').on('data', (d) => {
+      err += d;
+      const m = /serving \S+ at (http:\/\/\S+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return {
+    url,
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await gone;
+      tmp.cleanup();
+    },
+  };
+}
+
+/**
+ * The harness of one test file, started before its tests (where Chromium is available):
+ * `suite.h` is `{ url, token, client, browser, page(options), shot(page, name), close }`.
+ */
+export function useConsole({ token } = {}) {
+  const suite = { h: undefined };
+  beforeAll(async () => {
+    if (available) suite.h = await startConsole({ token });
+  });
+  afterAll(async () => {
+    await suite.h?.close();
+  });
+  return suite;
+}
+
+async function startConsole({ token }) {
+  const server = await startKdelta({ token });
+  const client = await KoruClient.connect(server.url, token !== undefined ? { token } : {});
+  const browser = await chromium.launch({ executablePath: CHROMIUM });
+  mkdirSync(SHOTS, { recursive: true });
+  const contexts = [];
+  return {
+    url: server.url,
+    token,
+    client,
+    browser,
+    /**
+     * A fresh page (its own context: its own session storage) opened at `hash`. Page
+     * errors and console errors are collected in `page.problems`, which must stay empty.
+     */
+    async page(hash = '#/', { width = 1100, height = 800, colorScheme = 'light' } = {}) {
+      const context = await browser.newContext({ viewport: { width, height }, colorScheme });
+      contexts.push(context);
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+      const page = await context.newPage();
+      page.problems = [];
+      page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+      page.on('console', (m) => m.type() === 'error' && page.problems.push(`console: ${m.text()}`));
+      await page.goto(`${server.url}/${hash}`);
+      return page;
+    },
+    /** Writes a full-page screenshot as screenshots/<name>.png. */
+    async shot(page, name) {
+      await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    },
+    async close() {
+      for (const c of contexts) await c.close().catch(() => undefined);
+      await browser.close();
+      await client.close();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * Runs axe-core on the page (WCAG 2 A and AA rules) and returns the violations of impact
+ * serious or critical, as `rule: target` lines. Evaluated through the DevTools protocol,
+ * which the page's Content-Security-Policy does not govern.
+ */
+export async function seriousA11yViolations(page) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary?.split('\n')[1]?.trim() ?? ''})`));
+}
+
+/** Expects the page to have met no script error. */
+export function expectNoProblems(page) {
+  expect(page.problems).toEqual([]);
+}

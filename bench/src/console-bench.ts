@@ -1,0 +1,96 @@
+/**
+ * `pnpm bench:console`: how fast the web console pages through a namespace of 100,000
+ * keys (issue target: ≤ 200 ms a page), in Chromium against a real server on a durable
+ * database. Each figure is from a click to the page's keys on screen, so it holds the
+ * WebSocket round trip, the server's seek and the render; the server's part alone (the
+ * `listKeys` call as the page's client timed it) is reported beside it.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KoruClient } from '@koru/client';
+import { startServer } from '@koru/server';
+import { launchChromium } from './browser/serve.js';
+import { machineInfo } from './machine.js';
+
+const KEYS = Number(process.argv.includes('--quick') ? 20_000 : 100_000);
+const PAGES = 40;
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+const machine = machineInfo();
+const dir = mkdtempSync(join(tmpdir(), 'koru-console-bench-'));
+const server = await startServer({ path: join(dir, 'db'), port: 0, cluster: false, log: 'silent' });
+const chrome = await launchChromium();
+try {
+  const client = await KoruClient.connect(server.url);
+  const started = performance.now();
+  for (let i = 0; i < KEYS; i += 1000) {
+    const items = [];
+    for (let j = i; j < Math.min(KEYS, i + 1000); j++) items.push({ namespace: 'bench', key: `user-${String(j).padStart(6, '0')}`, value: { n: j, name: `User ${j}`, tags: ['a', 'b'] } });
+    await client.putMany(items);
+  }
+  const loadS = (performance.now() - started) / 1000;
+  await client.close();
+
+  const page = await chrome.context.newPage();
+  const firstKey = (): Promise<string | null> => page.locator('ul.keys li').first().textContent();
+  const t0 = performance.now();
+  await page.goto(`${server.url}/#/ns/bench`);
+  await page.locator('ul.keys li').nth(49).waitFor();
+  const openMs = performance.now() - t0;
+
+  const clickMs: number[] = [];
+  const serverMs: number[] = [];
+  const next = page.getByRole('button', { name: 'Next' });
+  for (let i = 0; i < PAGES; i++) {
+    const before = await firstKey();
+    const t = performance.now();
+    await next.click();
+    await page.waitForFunction((b) => document.querySelector('ul.keys li')?.textContent !== b, before, { polling: 'raf' });
+    clickMs.push(performance.now() - t);
+    serverMs.push(Number(await page.locator('ul.keys').getAttribute('data-page-ms')));
+  }
+  // A prefix search deep in the namespace: the page is a seek, not a walk from the start.
+  const search = page.getByLabel('Keys starting with');
+  const ts = performance.now();
+  await search.fill('user-0987');
+  await page.waitForFunction(() => document.querySelector('ul.keys li')?.textContent === 'user-098700', undefined, { polling: 'raf' });
+  const searchMs = performance.now() - ts - 150; // less the search box's 150 ms debounce
+
+  clickMs.sort((a, b) => a - b);
+  serverMs.sort((a, b) => a - b);
+  const rows = [
+    ['open the namespace (page load, connect, count, first page)', `${openMs.toFixed(0)} ms`],
+    [`next page, click to keys on screen: p50 / p99 / max over ${PAGES}`, `${pct(clickMs, 50).toFixed(1)} / ${pct(clickMs, 99).toFixed(1)} / ${clickMs[clickMs.length - 1]!.toFixed(1)} ms`],
+    ['next page, the listKeys call alone: p50 / p99', `${pct(serverMs, 50).toFixed(1)} / ${pct(serverMs, 99).toFixed(1)} ms`],
+    ['prefix search deep in the namespace (debounce excluded)', `${searchMs.toFixed(1)} ms`],
+  ];
+  const verdict = pct(clickMs, 99) <= 200 ? 'met' : 'not met';
+  const md = [
+    '# KoruDelta console bench',
+    '',
+    `Chromium ${chrome.version} headless; ${machine.cpu}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}; Node ${machine.node}; load average ${machine.loadAverage.toFixed(2)} at the start; ${machine.date}.`,
+    '',
+    `A namespace of ${KEYS.toLocaleString('en')} keys (written through the server in ${loadS.toFixed(1)} s), paged 50 keys at a time in the console served by the server.`,
+    '',
+    '| measure | figure |',
+    '| --- | --: |',
+    ...rows.map(([a, b]) => `| ${a} | ${b} |`),
+    '',
+    `Target (issue 15): a page of the ${KEYS.toLocaleString('en')}-key namespace in ≤ 200 ms: p99 ${pct(clickMs, 99).toFixed(1)} ms, **${verdict}**.`,
+    '',
+  ].join('\n');
+  const out = join(import.meta.dirname, '..', 'results');
+  mkdirSync(out, { recursive: true });
+  const name = process.argv.includes('--quick') ? 'console-partial' : `console-${machine.date.slice(0, 10)}`;
+  writeFileSync(join(out, `${name}.md`), md);
+  writeFileSync(join(out, `${name}.json`), `${JSON.stringify({ machine, keys: KEYS, openMs, clickMs, serverMs, searchMs }, null, 2)}\n`);
+  console.log(md);
+} finally {
+  await chrome.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}

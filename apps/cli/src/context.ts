@@ -31,6 +31,7 @@ export type Database = Pick<
   | 'delete'
   | 'listNamespaces'
   | 'listKeys'
+  | 'countKeys'
   | 'stats'
   | 'verify'
   | 'query'

@@ -9,6 +9,12 @@ type Call = (db: KoruDelta, params: readonly unknown[]) => unknown;
 /* eslint-disable @typescript-eslint/no-explicit-any -- arguments are validated by the database itself */
 const p = (params: readonly unknown[]): any[] => params as any[];
 
+/** `params` unless it has more than `n` (an argument this server does not know would be ignored: refused instead). */
+function atMost(params: readonly unknown[], n: number, method: string): readonly unknown[] {
+  if (params.length > n) throw new InvalidArgumentError(`${method} takes at most ${n} params, got ${params.length}`);
+  return params;
+}
+
 export const CALLS: ReadonlyMap<string, Call> = new Map<string, Call>([
   ['put', (db, a) => db.put(p(a)[0], p(a)[1], p(a)[2], p(a)[3])],
   ['putMany', (db, a) => db.putMany(p(a)[0])],
@@ -20,7 +26,8 @@ export const CALLS: ReadonlyMap<string, Call> = new Map<string, Call>([
   ['delete', (db, a) => db.delete(p(a)[0], p(a)[1], p(a)[2])],
   ['contains', (db, a) => db.contains(p(a)[0], p(a)[1])],
   ['listNamespaces', (db) => db.listNamespaces()],
-  ['listKeys', (db, a) => db.listKeys(p(a)[0])],
+  ['listKeys', (db, a) => db.listKeys(p(atMost(a, 2, 'listKeys'))[0], p(a)[1])],
+  ['countKeys', (db, a) => db.countKeys(p(atMost(a, 1, 'countKeys'))[0])],
   ['stats', (db) => db.stats()],
   ['verify', (db) => db.verify()],
   ['stateRoot', (db) => db.stateRoot()],

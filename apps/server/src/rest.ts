@@ -87,7 +87,16 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     return db.diff(req.params.ns, req.params.key, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   });
   app.get('/v1/ns', route('The namespaces'), async () => db.listNamespaces());
-  app.get<{ Params: { ns: string } }>('/v1/ns/:ns/keys', route("A namespace's live keys"), async (req) => db.listKeys(req.params.ns));
+  app.get<{ Params: { ns: string }; Querystring: { prefix?: string; after?: string; limit?: string } }>(
+    '/v1/ns/:ns/keys',
+    route("A namespace's live keys in key order: all, or one page (?prefix=, ?after= the previous page's last key, ?limit= 1 to 100,000)", query({ prefix: str, after: str, limit: str })),
+    async (req) => {
+      const { prefix, after } = req.query;
+      const limit = limitOf(req.query.limit);
+      return db.listKeys(req.params.ns, { ...(prefix !== undefined ? { prefix } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
+    },
+  );
+  app.get<{ Params: { ns: string } }>('/v1/ns/:ns/count', route("A namespace's live-key count: { keys }", query({})), async (req) => ({ keys: await db.countKeys(req.params.ns) }));
   app.post<{ Params: { ns: string }; Querystring: { at?: string } }>('/v1/query/:ns', route('Query a namespace (filter, sort, page, project), now or at a time', AT), async (req) =>
     db.query(req.params.ns, req.body ?? {}, req.query.at !== undefined ? { at: req.query.at } : {}),
   );

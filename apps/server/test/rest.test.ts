@@ -84,6 +84,38 @@ describe('REST', () => {
     expect(JSON.parse(raw)).toMatchObject({ key: '..' });
   });
 
+  it("pages a namespace's keys by prefix, after and limit, and counts them", async () => {
+    const s = await server();
+    const keys = ['a1', 'a2', 'a3', 'b/1', 'b/2', 'ü', 'ü✓', 'z'];
+    for (const key of keys) await call(s, 'PUT', `/v1/kv/docs/${encodeURIComponent(key)}`, 1);
+    await call(s, 'DELETE', '/v1/kv/docs/a2');
+    const page = (q: string) => call(s, 'GET', `/v1/ns/docs/keys?${q}`).then((r) => r.body);
+    expect(await page('')).toEqual(['a1', 'a3', 'b/1', 'b/2', 'z', 'ü', 'ü✓']);
+    expect(await page('limit=2')).toEqual(['a1', 'a3']);
+    expect(await page('limit=2&after=a3')).toEqual(['b/1', 'b/2']);
+    expect(await page(`prefix=${encodeURIComponent('b/')}&after=${encodeURIComponent('b/1')}`)).toEqual(['b/2']);
+    expect(await page(`prefix=${encodeURIComponent('ü')}`)).toEqual(['ü', 'ü✓']);
+    expect(await page('prefix=a&after=a9')).toEqual([]);
+    expect(await page('prefix=&after=&limit=100000')).toHaveLength(7);
+    expect((await call(s, 'GET', '/v1/ns/docs/count')).body).toEqual({ keys: 7 });
+    expect((await call(s, 'GET', '/v1/ns/empty/count')).body).toEqual({ keys: 0 });
+    for (const [path, status, code] of [
+      ['/v1/ns/docs/keys?cursor=a1', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/docs/keys?limit=0', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/docs/keys?limit=100001', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/docs/keys?limit=ten', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/docs/keys?limit=-1', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/docs/keys?prefix=a&prefix=b', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/docs/keys?after=%00', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/_x/keys?limit=1', 400, 'INVALID_NAMESPACE'],
+      ['/v1/ns/docs/count?limit=1', 400, 'INVALID_ARGUMENT'],
+      ['/v1/ns/_x/count', 400, 'INVALID_NAMESPACE'],
+    ] as const) {
+      const r = await call(s, 'GET', path);
+      expect({ path, status: r.status, code: r.body?.error?.code }).toEqual({ path, status, code });
+    }
+  });
+
   it('queries, aggregates, and manages views and indexes', async () => {
     const s = await server();
     for (let i = 0; i < 10; i++) await call(s, 'PUT', `/v1/kv/items/i${i}`, { n: i, kind: i % 2 ? 'odd' : 'even' });

@@ -45,6 +45,19 @@ describe('WebSocket /v1/ws', () => {
     await expect(c.call('close')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' }); // not callable remotely
   });
 
+  it('pages keys with listKeys options, counts them, and refuses params past those listed', async () => {
+    const s = await server();
+    const c = await open(s);
+    for (const k of ['a1', 'a2', 'b1']) await c.call('put', 'ns', k, 1);
+    expect(await c.call('listKeys', 'ns')).toEqual(['a1', 'a2', 'b1']);
+    expect(await c.call('listKeys', 'ns', { prefix: 'a', after: 'a1', limit: 5 })).toEqual(['a2']);
+    expect(await c.call('listKeys', 'ns', null)).toEqual(['a1', 'a2', 'b1']);
+    expect(await c.call('countKeys', 'ns')).toBe(3);
+    await expect(c.call('listKeys', 'ns', { limit: 1 }, 'more')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'listKeys takes at most 2 params, got 3' });
+    await expect(c.call('countKeys', 'ns', { prefix: 'a' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(c.call('listKeys', 'ns', { page: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('streams subscription events, resumes with since, and stops on unsubscribe', async () => {
     const s = await server();
     const writer = await open(s);

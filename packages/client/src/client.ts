@@ -18,7 +18,7 @@ import type {
   ViewInfo,
   ViewResult,
 } from '@koru/query';
-import type { HistoryOptions, ImportedVersion, PurgeResult, RetentionPolicy, StorageStats, Version, VerifyReport, WriteOptions } from '@koru/storage';
+import type { HistoryOptions, ImportedVersion, ListKeysOptions, PurgeResult, RetentionPolicy, StorageStats, Version, VerifyReport, WriteOptions } from '@koru/storage';
 import { Connection, type CallKind, type ConnectionState } from './connection.js';
 import { closedError } from './errors.js';
 import { exportStream, exportUrl, type ExportOptions, type ExportTarget } from './export-stream.js';
@@ -291,9 +291,18 @@ export class KoruClient {
     return this.#call('listNamespaces', [], 'plain', READ);
   }
 
-  /** Live keys of a namespace, sorted. */
-  listKeys(namespace: string): Promise<string[]> {
-    return this.#invoke('listKeys', () => params(namespace), 'plain', READ);
+  /**
+   * Live keys of a namespace in key order (UTF-8 bytes): all of them, or one page with
+   * `prefix`, `after` (the last key of the previous page) and `limit` (1 to 100,000).
+   * @throws INVALID_NAMESPACE; INVALID_ARGUMENT for an unknown option or a bad value
+   */
+  listKeys(namespace: string, options?: ListKeysOptions): Promise<string[]> {
+    return this.#invoke('listKeys', () => params(namespace, optionsArg(options, {})), 'plain', READ);
+  }
+
+  /** The number of live keys of a namespace (0 for an unknown one), from the server's counters. @throws INVALID_NAMESPACE */
+  countKeys(namespace: string): Promise<number> {
+    return this.#invoke('countKeys', () => params(namespace), 'plain', READ);
   }
 
   /** Keys, versions, namespaces, bytes (and the server's `seq`). */

@@ -44,6 +44,7 @@ export type {
   ChangeType,
   HistoryOptions,
   ImportedVersion,
+  ListKeysOptions,
   PurgeResult,
   RetentionPolicy,
   SeqVersion,

@@ -99,6 +99,8 @@ export {
   type SyncPolicy,
   type WriteOptions,
   type HistoryOptions,
+  type ListKeysOptions,
+  MAX_LIST_KEYS_LIMIT,
   type ImportedVersion,
   type ReplicationResult,
   type ReplicationOptions,

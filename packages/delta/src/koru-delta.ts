@@ -12,6 +12,7 @@ import type {
   CausalStorage,
   HistoryOptions,
   ImportedVersion,
+  ListKeysOptions,
   RecoveryReport,
   Version,
   VerifyReport,
@@ -493,9 +494,21 @@ export class KoruDelta {
     return this.#s.listNamespaces();
   }
 
-  /** Live keys of a namespace, sorted. */
-  async listKeys(namespace: string): Promise<string[]> {
-    return this.#s.listKeys(namespace);
+  /**
+   * Live keys of a namespace in key order (UTF-8 bytes): all of them, or one page with
+   * `prefix` (only keys starting with it), `after` (only keys after it: the last key of
+   * the previous page) and `limit` (1 to 100,000). A page is a seek to its first key and
+   * a step per key up to its last (tombstoned keys are stepped over, never returned, and
+   * never make a page short while more live keys follow).
+   * @throws INVALID_NAMESPACE; INVALID_ARGUMENT for an unknown option or a bad value
+   */
+  async listKeys(namespace: string, options?: ListKeysOptions): Promise<string[]> {
+    return this.#s.listKeys(namespace, options);
+  }
+
+  /** The number of live keys of a namespace (0 for an unknown one): a counter every commit keeps, O(1). @throws INVALID_NAMESPACE */
+  async countKeys(namespace: string): Promise<number> {
+    return this.#s.countKeys(namespace);
   }
 
   /**

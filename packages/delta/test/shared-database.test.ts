@@ -144,6 +144,29 @@ describe('the worker serves calls, feeds and close over a port', () => {
     }
   });
 
+  it('forwards listKeys with its page options, and countKeys', async () => {
+    const w = served();
+    try {
+      w.send({ t: 'open', path: 'db', options: {}, retryMs: 0 });
+      await w.next('ready');
+      w.send({ t: 'calls', calls: ['a1', 'a2', 'a3', 'b1'].map((k, i) => ({ id: i + 1, method: 'put' as const, args: ['ns', k, i] })) });
+      await w.next('result', 4);
+      w.send({
+        t: 'calls',
+        calls: [
+          { id: 5, method: 'listKeys', args: ['ns', { prefix: 'a', after: 'a1', limit: 1 }] },
+          { id: 6, method: 'countKeys', args: ['ns'] },
+          { id: 7, method: 'listKeys', args: ['ns', { max: 1 }] },
+        ],
+      });
+      expect((await w.next('result', 5)).value).toEqual(['a2']);
+      expect((await w.next('result', 6)).value).toBe(4);
+      expect(errorFromWire((await w.next('error', 7)).error)).toBeInstanceOf(InvalidArgumentError);
+    } finally {
+      w.close();
+    }
+  });
+
   it('a failed open is reported as its KoruError', async () => {
     const w = served();
     try {

@@ -21,6 +21,7 @@ import { InvalidArgumentError, type HlcStamp, type JsonValue } from '@koru/engin
 import { Admission } from './admission.js';
 import { CommitQueue } from './commit-queue.js';
 import { KeyNotFoundError } from './errors.js';
+import { countLiveKeys, listKeyPage, liveNamespaces, type ListKeysOptions } from './key-pages.js';
 import { FeedReads } from './feed-reads.js';
 import { historyOf, versionAt, versionById, versionsIn } from './history-reads.js';
 import { LiveLists } from './live-lists.js';
@@ -415,19 +416,17 @@ export class CausalStorage {
 
   /** Namespaces with at least one live key, sorted. O(namespaces): from the store's counters. */
   listNamespaces(): string[] {
-    this.#ctx.checkOpen();
-    const out: string[] = [];
-    for (const [ns, live] of this.#ctx.store.counters.namespaces()) if (live > 0 && ns !== SYSTEM_NAMESPACE) out.push(ns);
-    return out.sort();
+    return liveNamespaces(this.#ctx);
   }
 
-  /** Live keys of a namespace in key order (UTF-8 bytes, as `entries` lists them). One seek per key. */
-  listKeys(namespace: string): string[] {
-    this.#ctx.checkOpen();
-    validateNamespace(namespace);
-    const out: string[] = [];
-    for (const k of this.#ctx.store.keys(namespace)) if (!k.deleted) out.push(k.key);
-    return out;
+  /** Live keys of a namespace in key order (UTF-8 bytes): all, or a page by `prefix`, `after`, `limit` (key-pages.ts). One seek, a step per key. */
+  listKeys(namespace: string, options?: ListKeysOptions): string[] {
+    return listKeyPage(this.#ctx, namespace, options);
+  }
+
+  /** Live keys of a namespace (0 for an unknown one). O(1): from the store's counters. @throws INVALID_NAMESPACE */
+  countKeys(namespace: string): number {
+    return countLiveKeys(this.#ctx, namespace);
   }
 
   /** Counts and sizes. O(namespaces): from the counters every commit keeps with its versions. */

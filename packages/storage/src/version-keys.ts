@@ -38,6 +38,19 @@ export function namespacePrefix(ns: string): string {
 }
 
 /**
+ * What the {@link keyPrefix} of every key of `ns` that starts with `start` starts with
+ * (the namespace's prefix for an empty `start`): a name's encoding is its UTF-8 bytes
+ * (NUL escaped) and then its terminator, and a string starting with a well-formed
+ * `start` has UTF-8 bytes starting with `start`'s. @throws InvalidArgumentError
+ */
+export function keyRangePrefix(ns: string, start: string): string {
+  const p = namespacePrefix(ns);
+  if (start === '') return p;
+  const name = encodeName(start);
+  return p + name.slice(0, name.length - TERMINATOR.length);
+}
+
+/**
  * The prefix of every version key of (`ns`, `key`) and of no other key's; also their
  * Bloom filter key ({@link filterKey}). @throws InvalidArgumentError
  */

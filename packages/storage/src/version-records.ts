@@ -71,6 +71,7 @@ export {
   FILTER_KEY_PARTS,
   filterKey,
   keyPrefix,
+  keyRangePrefix,
   namespaceOfVersionKey,
   namespacePrefix,
   prefixEnd,

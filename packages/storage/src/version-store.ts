@@ -37,6 +37,7 @@ import {
   FILTER_KEY_PARTS,
   FLAG_DELETED,
   keyPrefix,
+  keyRangePrefix,
   namespacePrefix,
   seqKey,
   stampKey,
@@ -469,26 +470,37 @@ export class VersionStore {
 
   /** Every key of a namespace with its head, in key order (one seek per key). */
   heads(namespace: string): Iterable<Version> {
-    return this.#eachHead(namespace, (prefix, vkey, record) => {
+    const start = headKeyOf(namespacePrefix(namespace));
+    return this.#eachHead(start, start, (prefix, vkey, record) => {
       const cached = this.#heads.get(prefix);
       if (cached?.version !== undefined && cached.vkey === vkey) return cached.version;
       return this.#cacheHead(prefix, vkey, this.#fetch.version(vkey, record));
     });
   }
 
-  /** The keys of a namespace (UTF-8 byte order), each with whether its head is a tombstone. One range scan; no value read. */
-  keys(namespace: string): Iterable<{ readonly key: string; readonly deleted: boolean }> {
-    return this.#eachHead(namespace, (prefix, _vkey, record) => ({
-      key: decodeKeyPrefix(prefix).key,
+  /**
+   * The keys of a namespace (UTF-8 byte order), each with whether its head is a tombstone:
+   * those starting with `prefix` (all for ''), and only those after `after` when given.
+   * One range scan from a seek to the first such key, ending at the first key past the
+   * prefix; no value read. Names must be valid (see names.ts; `prefix` well-formed).
+   */
+  keys(namespace: string, prefix = '', after?: string): Iterable<{ readonly key: string; readonly deleted: boolean }> {
+    const range = headKeyOf(keyRangePrefix(namespace, prefix));
+    // The least string above a key's head key is that key with a 0x00 appended.
+    const past = after === undefined || after === '' ? range : headKeyOf(keyPrefix(namespace, after)) + '\u0000';
+    return this.#eachHead(range, past > range ? past : range, (hprefix, _vkey, record) => ({
+      key: decodeKeyPrefix(hprefix).key,
       deleted: (versionRecordSeq(record).flags & FLAG_DELETED) !== 0,
     }));
   }
 
-  /** Each key of a namespace in key order, made by `make` from its head record: one range scan of the head records. */
-  *#eachHead<T>(namespace: string, make: (prefix: string, vkey: string, record: Uint8Array) => T): Generator<T> {
-    const start = headKeyOf(namespacePrefix(namespace));
+  /**
+   * Each key whose head key starts with `range`, from the first at or after `start`, in key
+   * order, made by `make` from its head record: one range scan of the head records.
+   */
+  *#eachHead<T>(range: string, start: string, make: (prefix: string, vkey: string, record: Uint8Array) => T): Generator<T> {
     const c = new ResumableCursor(this.#tree);
-    for (let e = c.seek(start); e !== undefined && e.key().startsWith(start); ) {
+    for (let e = c.seek(start); e !== undefined && e.key().startsWith(range); ) {
       const hkey = e.key();
       const { vkey, record } = decodeHead(e.value());
       const made = make(prefixOfHeadKey(hkey), vkey, record);

@@ -35,10 +35,16 @@ describe.skipIf(!available)('one database shared by every tab (Chromium)', () =>
         const value = await globalThis.db.get('notes', 'n1');
         const history = await globalThis.db.history('notes', 'n1');
         const keys = await globalThis.db.listKeys('notes');
+        // Page options and countKeys cross to the owner's worker too.
+        const page = await globalThis.db.listKeys('notes', { prefix: 'n', after: 'n1', limit: 1 });
+        const count = await globalThis.db.countKeys('notes');
+        const refused = await globalThis.db.listKeys('notes', { cursor: 'n1' }).then(() => 'listed', (e) => `${e.name} ${e.code}`);
         const q = await globalThis.db.query('notes', globalThis.koru.Query.new().filter(globalThis.koru.Filter.eq('by', 'a')));
-        return { value, frozen: Object.isFrozen(value), versions: history.length, keys, rows: q.rows.map((r) => r.key), seq: globalThis.db.seq };
+        return { value, frozen: Object.isFrozen(value), versions: history.length, keys, page, count, refused, rows: q.rows.map((r) => r.key), seq: globalThis.db.seq };
       });
-      expect(readB).toEqual({ value: { by: 'a' }, frozen: true, versions: 1, keys: ['n1', 'n2'], rows: ['n1'], seq: 2 });
+      expect(readB).toEqual({
+        value: { by: 'a' }, frozen: true, versions: 1, keys: ['n1', 'n2'], page: ['n2'], count: 2, refused: 'InvalidArgumentError INVALID_ARGUMENT', rows: ['n1'], seq: 2,
+      });
       // The forwarding tab's seq follows the owner's commits without asking.
       await a.page.evaluate(() => globalThis.db.put('notes', 'n3', { by: 'a' }));
       expect(await until(b.page, () => globalThis.db.seq === 3 && globalThis.db.seq)).toBe(3);

@@ -20,6 +20,7 @@ export type KoruApi = Pick<
   | 'contains'
   | 'listNamespaces'
   | 'listKeys'
+  | 'countKeys'
   | 'stats'
   | 'verify'
   | 'query'

@@ -1,5 +1,5 @@
 /** The commands on single keys and the whole database: set, get, log, diff, delete, list, status, verify, repair. */
-import { diffValues, ErrorCodes, isKoruError, toEpochMs, type AckLevel, type PutOptions, type RecoveryReport, type Version } from '@koru/delta';
+import { diffValues, ErrorCodes, isKoruError, MAX_LIST_KEYS_LIMIT, toEpochMs, type AckLevel, type ListKeysOptions, type PutOptions, type RecoveryReport, type Version } from '@koru/delta';
 import { parseCount, parseIndex, parseTarget, readJsonArgument } from '../args.js';
 import { EXIT_FAILED, UsageError } from '../errors.js';
 import { pretty, shortId, versionHeader, versionLine } from '../format.js';
@@ -15,6 +15,14 @@ function writeOptions(opts: { ifVersion?: string; ack?: string }): PutOptions | 
   }
   if (opts.ifVersion === undefined && opts.ack === undefined) return undefined;
   return { ...(opts.ifVersion !== undefined ? { ifVersion: opts.ifVersion } : {}), ...(opts.ack !== undefined ? { ack: opts.ack as AckLevel } : {}) };
+}
+
+/** `list`'s `--prefix`, `--after` and `--limit` as page options (undefined: none given). */
+function pageOptions(opts: { prefix?: string; after?: string; limit?: string }): ListKeysOptions | undefined {
+  if (opts.prefix === undefined && opts.after === undefined && opts.limit === undefined) return undefined;
+  const limit = opts.limit === undefined ? undefined : parseCount(opts.limit, '--limit');
+  if (limit !== undefined && (limit < 1 || limit > MAX_LIST_KEYS_LIMIT)) throw new UsageError(`--limit must be from 1 to ${MAX_LIST_KEYS_LIMIT}, got ${limit}`);
+  return { ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), ...(opts.after !== undefined ? { after: opts.after } : {}), ...(limit !== undefined ? { limit } : {}) };
 }
 
 export const register: Register = (program, act) => {
@@ -164,18 +172,23 @@ export const register: Register = (program, act) => {
     .command('list')
     .summary('namespaces with their key counts, or the keys of one namespace')
     .argument('[ns]', 'a namespace')
-    .addHelpText('after', examples(['kdelta list', 'kdelta list users']))
+    .option('--prefix <p>', 'only the keys starting with this')
+    .option('--after <key>', 'only the keys after this one (the last key of the previous page)')
+    .option('--limit <n>', `at most this many keys (1 to ${MAX_LIST_KEYS_LIMIT.toLocaleString('en-US')})`)
+    .addHelpText('after', examples(['kdelta list', 'kdelta list users', 'kdelta list users --prefix a --limit 100', 'kdelta list users --limit 100 --after alice']))
     .action(
-      act(async (ctx, namespace: string | undefined) => {
+      act(async (ctx, namespace: string | undefined, opts: { prefix?: string; after?: string; limit?: string }) => {
+        const page = pageOptions(opts);
+        if (namespace === undefined && page !== undefined) throw new UsageError('--prefix, --after and --limit page the keys of one namespace: name it (kdelta list NS --limit 100)');
         const db = await ctx.db();
         if (namespace !== undefined) {
-          const keys = await db.listKeys(namespace);
+          const keys = await db.listKeys(namespace, page);
           if (ctx.json) return ctx.outJson(keys);
           for (const k of keys) ctx.out(k);
           return;
         }
         const rows: Array<{ namespace: string; keys: number }> = [];
-        for (const ns of await db.listNamespaces()) rows.push({ namespace: ns, keys: (await db.listKeys(ns)).length });
+        for (const ns of await db.listNamespaces()) rows.push({ namespace: ns, keys: await db.countKeys(ns) });
         if (ctx.json) return ctx.outJson(rows);
         if (rows.length === 0) ctx.out(ctx.c.dim('(no namespaces)'));
         for (const r of rows) ctx.out(`${r.namespace}  ${ctx.c.dim(`${r.keys} ${r.keys === 1 ? 'key' : 'keys'}`)}`);

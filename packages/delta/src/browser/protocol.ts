@@ -42,6 +42,7 @@ export const METHODS = {
   contains: 'read',
   listNamespaces: 'read',
   listKeys: 'read',
+  countKeys: 'read',
   stats: 'read',
   verify: 'read',
   stateRoot: 'read',

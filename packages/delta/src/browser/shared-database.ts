@@ -24,6 +24,7 @@ import type {
   CausalStorage,
   HistoryOptions,
   ImportedVersion,
+  ListKeysOptions,
   PurgeResult,
   RecoveryReport,
   RetentionPolicy,
@@ -298,8 +299,12 @@ export class SharedDatabase extends KoruDelta {
     return this.#call('listNamespaces', [], 'plain');
   }
 
-  override listKeys(namespace: string): Promise<string[]> {
-    return this.#call('listKeys', [namespace], 'plain');
+  override listKeys(namespace: string, options?: ListKeysOptions): Promise<string[]> {
+    return this.#call('listKeys', [namespace, wire(options)], 'plain');
+  }
+
+  override countKeys(namespace: string): Promise<number> {
+    return this.#call('countKeys', [namespace], 'plain');
   }
 
   /** As on the local handle, with `estimate`: the origin's storage use, quota and persistence. */

@@ -13,6 +13,7 @@ import { KeyPage } from './pages/key-page.js';
 import { Live } from './pages/live.js';
 import { QueryPage } from './pages/query.js';
 import { Views } from './pages/views.js';
+import { Health } from './pages/health.js';
 
 type Stage = { readonly kind: 'connecting' } | { readonly kind: 'sign-in'; readonly refused: boolean } | { readonly kind: 'error'; readonly message: string } | { readonly kind: 'ready'; readonly client: KoruClient };
 
@@ -48,6 +49,7 @@ export function App() {
               <a href={hrefOf({ page: 'query' })}>Query</a>
               <a href={hrefOf({ page: 'views' })}>Views &amp; indexes</a>
               <a href={hrefOf({ page: 'live' })}>Live</a>
+              <a href={hrefOf({ page: 'cluster' })}>Cluster &amp; health</a>
             </nav>
             <span class={`link link-${link}`} role="status">
               {link === 'open' ? 'connected' : link}
@@ -99,6 +101,8 @@ function Page({ client }: { readonly client: KoruClient }) {
       return <QueryPage client={client} ns={route.ns} />;
     case 'views':
       return <Views client={client} />;
+    case 'cluster':
+      return <Health client={client} />;
     case 'keys':
       return <Keys client={client} ns={route.ns} />;
     case 'key':

@@ -14,6 +14,7 @@ export type Route =
   | { readonly page: 'namespaces' }
   | { readonly page: 'live' }
   | { readonly page: 'views' }
+  | { readonly page: 'cluster' }
   | { readonly page: 'query'; readonly ns?: string }
   | { readonly page: 'keys'; readonly ns: string }
   | { readonly page: 'key'; readonly ns: string; readonly key: string; readonly tab: KeyTab; readonly from?: string; readonly to?: string };
@@ -28,6 +29,8 @@ export function hrefOf(route: Route): string {
       return '#/live';
     case 'views':
       return '#/views';
+    case 'cluster':
+      return '#/cluster';
     case 'query':
       return route.ns === undefined ? '#/query' : `#/query/${e(route.ns)}`;
     case 'keys':
@@ -54,6 +57,7 @@ export function parseRoute(hash: string): Route {
   }
   if (d[0] === 'live' && d.length === 1) return { page: 'live' };
   if (d[0] === 'views' && d.length === 1) return { page: 'views' };
+  if (d[0] === 'cluster' && d.length === 1) return { page: 'cluster' };
   if (d[0] === 'query' && d.length <= 2) return d[1] === undefined || d[1] === '' ? { page: 'query' } : { page: 'query', ns: d[1] };
   if (d[0] !== 'ns' || d[1] === undefined || d[1] === '') return { page: 'namespaces' };
   if (d.length === 2) return { page: 'keys', ns: d[1] };

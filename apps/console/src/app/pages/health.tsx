@@ -1,0 +1,188 @@
+/**
+ * The server at a glance: its status and state root, its cluster's other members (state,
+ * last heard from, replication lag), and a summary of its metrics. Read again every
+ * 2 seconds while the page is open and visible.
+ */
+import type { ClusterPeers, KoruClient, ServerMetrics, ServerStatus } from '@koru/client';
+import { useEffect, useState } from 'preact/hooks';
+import { CopyButton, ErrorNote, formatTime, shortId } from '../ui.js';
+
+/** How often the page reads the figures again, ms. */
+export const HEALTH_REFRESH_MS = 2000;
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+const n = (v: number): string => v.toLocaleString('en');
+
+function duration(seconds: number): string {
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : `${m} min ${seconds % 60} s`;
+}
+
+interface Figures {
+  readonly status: ServerStatus;
+  readonly peers: ClusterPeers;
+  readonly metrics: ServerMetrics;
+  readonly at: Date;
+}
+
+export function Health({ client }: { readonly client: KoruClient }) {
+  const [figures, setFigures] = useState<Figures | undefined>();
+  const [error, setError] = useState<unknown>();
+  const [live, setLive] = useState(true);
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = async (): Promise<void> => {
+      if (document.visibilityState === 'visible') {
+        try {
+          const [status, peers, metrics] = await Promise.all([client.serverStatus(), client.clusterPeers(), client.serverMetrics()]);
+          if (!stopped) {
+            setFigures({ status, peers, metrics, at: new Date() });
+            setError(undefined);
+          }
+        } catch (e) {
+          if (!stopped) setError(e);
+        }
+      }
+      if (!stopped && live) timer = setTimeout(() => void read(), HEALTH_REFRESH_MS);
+    };
+    void read();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [client, live]);
+
+  const s = figures?.status;
+  const m = figures?.metrics;
+  return (
+    <section>
+      <div class="title-row">
+        <h1>Cluster &amp; health</h1>
+        <label class="inline">
+          <input type="checkbox" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> Update every {HEALTH_REFRESH_MS / 1000} s
+        </label>
+      </div>
+      {error !== undefined ? <ErrorNote error={error} /> : null}
+      {figures === undefined || s === undefined || m === undefined ? (
+        <p class="muted">Loading…</p>
+      ) : (
+        <>
+          <p class="muted">Read at {formatTime(figures.at.toISOString())} UTC.</p>
+          <div class="cards">
+            <div class="card">
+              <h2>Server</h2>
+              <dl class="meta">
+                <dt>Version</dt>
+                <dd>{s.version}</dd>
+                <dt>Node</dt>
+                <dd>
+                  <code>{s.node}</code>
+                </dd>
+                <dt>Up for</dt>
+                <dd>{duration(s.uptimeSeconds)}</dd>
+                <dt>Cluster</dt>
+                <dd>{s.cluster === null ? 'none (a single server)' : `${s.cluster.members} ${s.cluster.members === 1 ? 'member' : 'members'}, reached at ${s.cluster.address}`}</dd>
+                <dt>State root</dt>
+                <dd>
+                  <code title={s.stateRoot}>{shortId(s.stateRoot)}</code> <CopyButton text={s.stateRoot} label="Copy state root" />
+                </dd>
+              </dl>
+            </div>
+            <div class="card">
+              <h2>Data</h2>
+              <dl class="meta">
+                <dt>Keys</dt>
+                <dd>{n(s.keys)}</dd>
+                <dt>Versions</dt>
+                <dd>{n(s.versions)}</dd>
+                <dt>Namespaces</dt>
+                <dd>{n(s.namespaces)}</dd>
+                <dt>Changes</dt>
+                <dd>{n(s.seq)}</dd>
+                <dt>On disk</dt>
+                <dd>{s.adapter === 'memory' ? 'in memory' : mb(s.diskBytes)}</dd>
+              </dl>
+            </div>
+            <div class="card">
+              <h2>Traffic</h2>
+              <dl class="meta">
+                <dt>HTTP requests</dt>
+                <dd>
+                  {n(m.http.requests)} ({n(m.http.clientErrors)} 4xx, {n(m.http.serverErrors)} 5xx)
+                </dd>
+                <dt>WebSocket calls</dt>
+                <dd>
+                  {n(m.ws.calls)} ({n(m.ws.failedCalls)} failed)
+                </dd>
+                <dt>Writes</dt>
+                <dd>{n(m.writes)}</dd>
+                <dt>Connections</dt>
+                <dd>
+                  {n(m.connections.open)} open, {n(m.ws.connections)} WebSocket, {n(m.connections.pending)} signing in
+                </dd>
+                <dt>Subscriptions</dt>
+                <dd>{n(m.ws.subscriptions)}</dd>
+              </dl>
+            </div>
+            <div class="card">
+              <h2>Process</h2>
+              <dl class="meta">
+                <dt>Memory</dt>
+                <dd>
+                  {mb(m.process.residentMemoryBytes)} resident, heap {mb(m.process.heapUsedBytes)} of {mb(m.process.heapTotalBytes)}
+                </dd>
+                <dt>CPU time</dt>
+                <dd>{m.process.cpuSeconds.toFixed(1)} s</dd>
+                <dt>Event-loop delay</dt>
+                <dd>{m.process.eventLoopDelayMs === null ? '—' : `p50 ${m.process.eventLoopDelayMs.p50.toFixed(1)} ms, p99 ${m.process.eventLoopDelayMs.p99.toFixed(1)} ms, max ${m.process.eventLoopDelayMs.max.toFixed(1)} ms`}</dd>
+              </dl>
+            </div>
+          </div>
+          <h2>Peers</h2>
+          {figures.peers.peers.length === 0 ? (
+            <p>No other members: start another server with <code>kdelta start --join {figures.peers.address ?? 'HOST:PORT'}</code> to form a cluster.</p>
+          ) : (
+            <div class="scroll">
+              <table class="list" aria-label="Peers">
+                <thead>
+                  <tr>
+                    <th scope="col">Node</th>
+                    <th scope="col">Address</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Last heard (UTC)</th>
+                    <th scope="col" class="num">
+                      Lag
+                    </th>
+                    <th scope="col" class="num">
+                      Unconfirmed
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {figures.peers.peers.map((p) => (
+                    <tr key={p.id}>
+                      <th scope="row">
+                        <code>{p.id}</code>
+                      </th>
+                      <td>{p.address}</td>
+                      <td>
+                        <span class={`state state-${p.state}`}>{p.state}</span>
+                      </td>
+                      <td>{p.lastSeen === null ? 'never' : formatTime(p.lastSeen)}</td>
+                      <td class="num">{n(p.replicationLagMs)} ms</td>
+                      <td class="num">{n(p.unconfirmed)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

@@ -7,5 +7,7 @@ export { parseAllowOrigins, parseAllowHosts } from './origin.js';
 export { readTokenFile, tokenOf } from './token-file.js';
 export { PROTOCOL_VERSION } from './ws.js';
 export { toWireError, type WireError } from './errors.js';
+export type { ServerStatus, ClusterPeers, ServerMetrics } from './server-calls.js';
+export type { MetricsSummary } from './metrics.js';
 /** One member as `GET /v1/cluster/peers` lists it. */
 export type { PeerInfo } from '@koru/cluster';

@@ -3,7 +3,7 @@
  * subscribers, and Node's own process figures (heap, GC, event-loop lag, CPU, handles).
  */
 import type { KoruDelta } from '@koru/delta';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 /**
  * Node's process metrics, one registry per process (they describe the process, whatever
@@ -14,10 +14,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 let processRegistry: Registry | undefined;
 
+/** How often the event loop is sampled, ms (see {@link processRegistry}). */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 function processMetrics(): Registry {
   if (processRegistry === undefined) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 100 });
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
   return processRegistry;
 }
@@ -37,6 +40,8 @@ export class Metrics {
   readonly writes = new Counter({ name: 'koru_writes_total', help: 'Versions written through this server', registers: [this.registry] });
   readonly sockets = new Gauge({ name: 'koru_ws_connections', help: 'Open WebSocket connections', registers: [this.registry] });
   readonly subscribers = new Gauge({ name: 'koru_subscribers', help: 'Live subscriptions over WebSocket', registers: [this.registry] });
+  /** The connection gauges, once {@link watchConnections} made them. */
+  #connections: { readonly open: Gauge; readonly pending: Gauge; readonly evicted: Gauge } | undefined;
 
   constructor(db: KoruDelta) {
     processMetrics();
@@ -50,9 +55,70 @@ export class Metrics {
 
   /** Connection figures, read when scraped: open, not yet authenticated, and closed to make room. */
   watchConnections(slots: { readonly size: number; readonly pending: number; readonly evicted: number }): void {
-    new Gauge({ name: 'koru_connections', help: 'Open connections', registers: [this.registry], collect() { this.set(slots.size); } });
-    new Gauge({ name: 'koru_connections_pending', help: 'Open connections that have not authenticated yet', registers: [this.registry], collect() { this.set(slots.pending); } });
-    new Gauge({ name: 'koru_connections_evicted', help: 'Unauthenticated connections closed to make room for newcomers, since the start', registers: [this.registry], collect() { this.set(slots.evicted); } });
+    this.#connections = {
+      open: new Gauge({ name: 'koru_connections', help: 'Open connections', registers: [this.registry], collect() { this.set(slots.size); } }),
+      pending: new Gauge({ name: 'koru_connections_pending', help: 'Open connections that have not authenticated yet', registers: [this.registry], collect() { this.set(slots.pending); } }),
+      evicted: new Gauge({ name: 'koru_connections_evicted', help: 'Unauthenticated connections closed to make room for newcomers, since the start', registers: [this.registry], collect() { this.set(slots.evicted); } }),
+    };
+  }
+
+  /**
+   * A few figures of this server and its process for people (the `serverMetrics` call),
+   * read from the same metrics as {@link text}: see {@link MetricsSummary} for each.
+   * Reading them, like a scrape of `/metrics`, starts a new event-loop delay window.
+   */
+  async summary(): Promise<MetricsSummary> {
+    const [requests, calls, writes, sockets, subscribers, proc] = await Promise.all([
+      this.requests.get(),
+      this.wsCalls.get(),
+      this.writes.get(),
+      this.sockets.get(),
+      this.subscribers.get(),
+      // The whole process registry: several of its figures are set by a sibling's collect.
+      processMetrics().getMetricsAsJSON(),
+    ]);
+    const slots = this.#connections;
+    const [open, pending, evicted] = slots === undefined ? [] : await Promise.all([slots.open.get(), slots.pending.get(), slots.evicted.get()]);
+    const status = (v: MetricValue<string>): number => Number(v.labels.status);
+    const processFigure = (name: string): number => total(proc.find((m) => m.name === name) ?? missing(name));
+    // Node's histogram records the whole time between two samples, the sampling interval
+    // included: an idle loop reads as the interval itself, so it is taken off. To the µs.
+    const delayMs = (name: string): number => Math.max(0, Math.round((processFigure(name) * 1000 - EVENT_LOOP_SAMPLE_MS) * 1000) / 1000);
+    // No sample since the previous read (reads less than an interval apart): the mean is NaN.
+    const sampled = Number.isFinite(processFigure('nodejs_eventloop_lag_mean_seconds'));
+    return {
+      http: {
+        requests: total(requests),
+        clientErrors: total(requests, (v) => status(v) >= 400 && status(v) < 500),
+        serverErrors: total(requests, (v) => status(v) >= 500),
+      },
+      ws: {
+        calls: total(calls),
+        failedCalls: total(calls, (v) => v.labels.outcome === 'error'),
+        connections: total(sockets),
+        subscriptions: total(subscribers),
+      },
+      writes: total(writes),
+      connections: {
+        open: open === undefined ? 0 : total(open),
+        pending: pending === undefined ? 0 : total(pending),
+        evicted: evicted === undefined ? 0 : total(evicted),
+      },
+      process: {
+        residentMemoryBytes: processFigure('process_resident_memory_bytes'),
+        heapUsedBytes: processFigure('nodejs_heap_size_used_bytes'),
+        heapTotalBytes: processFigure('nodejs_heap_size_total_bytes'),
+        cpuSeconds: processFigure('process_cpu_seconds_total'),
+        eventLoopDelayMs: sampled
+          ? {
+              mean: delayMs('nodejs_eventloop_lag_mean_seconds'),
+              p50: delayMs('nodejs_eventloop_lag_p50_seconds'),
+              p99: delayMs('nodejs_eventloop_lag_p99_seconds'),
+              max: delayMs('nodejs_eventloop_lag_max_seconds'),
+            }
+          : null,
+      },
+    };
   }
 
   /** The Prometheus text of this server's metrics and the process's. */
@@ -65,4 +131,74 @@ export class Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/**
+ * The figures of {@link Metrics.summary}, each from the metric named. Counts are since the
+ * server started; a call is counted once answered, so a `serverMetrics` call is not in
+ * its own answer.
+ */
+export interface MetricsSummary {
+  readonly http: {
+    /** HTTP requests answered, every route and status (`koru_http_requests_total`). */
+    readonly requests: number;
+    /** Of them, answered with a 4xx status. */
+    readonly clientErrors: number;
+    /** Of them, answered with a 5xx status. */
+    readonly serverErrors: number;
+  };
+  readonly ws: {
+    /** WebSocket calls answered, subscribe included (`koru_ws_calls_total`). */
+    readonly calls: number;
+    /** Of them, answered with an error. */
+    readonly failedCalls: number;
+    /** Open WebSocket connections now (`koru_ws_connections`). */
+    readonly connections: number;
+    /** Live subscriptions now, all sockets together (`koru_subscribers`). */
+    readonly subscriptions: number;
+  };
+  /**
+   * Writes through this server (`koru_writes_total`): REST puts, deletes and purges,
+   * WebSocket `put` and `delete` calls (not `putMany`, imports or replicated versions).
+   */
+  readonly writes: number;
+  readonly connections: {
+    /** Open connections now, HTTP and WebSocket (`koru_connections`). */
+    readonly open: number;
+    /** Of them, not authenticated yet (`koru_connections_pending`). */
+    readonly pending: number;
+    /** Unauthenticated connections closed to make room for newcomers (`koru_connections_evicted`). */
+    readonly evicted: number;
+  };
+  /** The process's (every server in it shares them). */
+  readonly process: {
+    /** Resident set size (`process_resident_memory_bytes`). */
+    readonly residentMemoryBytes: number;
+    /** V8 heap in use (`nodejs_heap_size_used_bytes`). */
+    readonly heapUsedBytes: number;
+    /** V8 heap reserved (`nodejs_heap_size_total_bytes`). */
+    readonly heapTotalBytes: number;
+    /** User and system CPU time used since the process started (`process_cpu_seconds_total`). */
+    readonly cpuSeconds: number;
+    /**
+     * How late the event loop ran, ms, since the previous read of these figures (this
+     * summary or a `/metrics` scrape, which share them): mean, median, 99th percentile,
+     * and the most (`nodejs_eventloop_lag_{mean,p50,p99,max}_seconds`, less the 100 ms
+     * sampling interval they include). null when no sample was taken since: the previous
+     * read was less than 100 ms ago.
+     */
+    readonly eventLoopDelayMs: { readonly mean: number; readonly p50: number; readonly p99: number; readonly max: number } | null;
+  };
+}
+
+/** The sum of a metric's values (those `which` keeps). */
+function total(metric: MetricObjectWithValues<MetricValue<string>>, which: (v: MetricValue<string>) => boolean = () => true): number {
+  let sum = 0;
+  for (const v of metric.values) if (which(v)) sum += v.value;
+  return sum;
+}
+
+function missing(name: string): never {
+  // Only a prom-client that renamed its metrics gets here.
+  throw new Error(`the process metric ${name} is missing`);
 }

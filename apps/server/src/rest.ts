@@ -1,9 +1,8 @@
 /** The REST API under /v1 (PROTOCOL.md): thin handlers over the database. */
-import type { ClusterNode } from '@koru/cluster';
-import { InvalidArgumentError, type AckLevel, type KoruDelta, type PutOptions, type RetentionPolicy, type Version } from '@koru/delta';
+import { InvalidArgumentError, type AckLevel, type PutOptions, type RetentionPolicy, type Version } from '@koru/delta';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import type { Metrics } from './metrics.js';
 import { conditionally } from './preconditions.js';
+import { clusterPeers, serverStatus, type ServerContext } from './server-calls.js';
 
 type KeyParams = { ns: string; key: string };
 
@@ -49,7 +48,8 @@ function limitOf(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metrics, version: string, started: number, clusterRef: { readonly node: ClusterNode | undefined }): void {
+export function registerRest(app: FastifyInstance, ctx: ServerContext): void {
+  const { db, metrics } = ctx;
   app.put<{ Params: KeyParams; Querystring: { ack?: AckLevel } }>('/v1/kv/:ns/:key', route('Write a new version of a key (If-Match: compare-and-set)', ACK), async (req, reply) => {
     const v = await conditionally(db, req.params.ns, req.params.key, req.headers, ackOf(req), (options) => db.put(req.params.ns, req.params.key, req.body, options));
     metrics.writes.inc();
@@ -156,16 +156,9 @@ export function registerRest(app: FastifyInstance, db: KoruDelta, metrics: Metri
     metrics.writes.inc();
     return r;
   });
-  app.get('/v1/status', route('Version, node, uptime, storage figures, state root and cluster size'), async () => ({
-    version,
-    node: db.nodeId,
-    uptimeSeconds: Math.round((Date.now() - started) / 1000),
-    ...(await db.stats()),
-    // Quiet nodes holding the same versions report the same root.
-    stateRoot: db.storage.stateRoot(),
-    cluster: clusterRef.node === undefined ? null : { address: clusterRef.node.address, members: clusterRef.node.clusterSize() },
-  }));
-  app.get('/v1/cluster/peers', route('The other cluster members and how they are doing'), async () => ({ node: db.nodeId, address: clusterRef.node?.address ?? null, peers: clusterRef.node?.peers() ?? [] }));
+  // The same answers as the serverStatus and clusterPeers WebSocket calls (server-calls.ts).
+  app.get('/v1/status', route('Version, node, uptime, storage figures, state root and cluster size'), async () => serverStatus(ctx));
+  app.get('/v1/cluster/peers', route('The other cluster members and how they are doing'), async () => clusterPeers(ctx));
   app.get('/healthz', route('Liveness: 200 while the process serves'), async () => ({ ok: true }));
   app.get('/metrics', route('Prometheus metrics of the server and the process'), async (_req, reply) => {
     reply.type(metrics.contentType);

@@ -20,6 +20,7 @@ import { trackMethods } from './methods.js';
 import { parseAllowHosts, parseAllowOrigins } from './origin.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRest } from './rest.js';
+import type { ServerContext } from './server-calls.js';
 import { registerExport } from './export.js';
 import { closeAll, createWsHandler } from './ws.js';
 import { BodyParser, registerBodyReader } from './body.js';
@@ -261,7 +262,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   const clusterTransport = clusterOptions !== undefined ? new WsTransport({ maxFrameBytes: Math.max(64 * MiB, 2 * maxBodyBytes) }) : undefined;
   // Collects the routes as they are registered, for the OpenAPI document.
   const openApi = registerOpenApi(app, { version, tokenRequired: token !== undefined });
-  registerRest(app, db, metrics, version, started, clusterRef);
+  const context: ServerContext = { db, metrics, version, started, clusterRef };
+  registerRest(app, context);
   const exports = registerExport(app, db, { idleMs: options.streamIdleTimeoutMs ?? 60_000 });
   // A graceful stop waits for in-flight answers; an export may run for minutes: cut off.
   app.addHook('preClose', (done) => {
@@ -288,6 +290,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     metrics,
     log: app.log,
     serverName: `koru-delta/${version}`,
+    server: context,
     track,
   });
   app.server.on('upgrade', (req, socket, head) => {

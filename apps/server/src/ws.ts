@@ -9,6 +9,7 @@ import { runCall } from './calls.js';
 import { toWireError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { BodyBudget } from './body.js';
+import { runServerCall, type ServerContext } from './server-calls.js';
 
 /** The protocol version this server speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -32,6 +33,8 @@ export interface WsOptions {
   readonly metrics: Metrics;
   readonly log: FastifyBaseLogger;
   readonly serverName: string;
+  /** What the server-level calls (`serverStatus`, `clusterPeers`, `serverMetrics`) answer from. */
+  readonly server: ServerContext;
   /** Tracks a call until it settles, so shutdown can wait for in-flight writes. */
   readonly track: (p: Promise<unknown>) => void;
 }
@@ -191,7 +194,7 @@ function session(ws: WebSocket, o: WsOptions, preauthorized: boolean): void {
       send({ id, result: null });
       return;
     }
-    const call = runCall(db, method, params).then(
+    const call = (runServerCall(o.server, method, params) ?? runCall(db, method, params)).then(
       (result) => {
         metrics.wsCalls.inc({ method: String(method), outcome: 'ok' });
         if (method === 'put' || method === 'delete') metrics.writes.inc();

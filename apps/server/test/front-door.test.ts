@@ -220,7 +220,7 @@ describe('the OpenAPI generator', () => {
       for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(`${m} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}`);
     });
     const openApi = registerOpenApi(app, { version: '9.9.9', tokenRequired: false });
-    registerRest(app, db, new Metrics(db), '9.9.9', Date.now(), { node: undefined });
+    registerRest(app, { db, metrics: new Metrics(db), version: '9.9.9', started: Date.now(), clusterRef: { node: undefined } });
     openApi.serve();
     app.get('/v1/late', async () => ({ late: true })); // registered after serve(): listed too
     const res = await app.inject({ method: 'GET', url: '/v1/openapi.json' });

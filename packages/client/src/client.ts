@@ -23,6 +23,7 @@ import { Connection, type CallKind, type ConnectionState } from './connection.js
 import { closedError } from './errors.js';
 import { exportStream, exportUrl, type ExportOptions, type ExportTarget } from './export-stream.js';
 import { defaultWebSocket, type WebSocketConstructor } from './platform.js';
+import type { ClusterPeers, ServerMetrics, ServerStatus } from './server-info.js';
 import { changeIterator, Subscriptions } from './subscription.js';
 import type { DiffOptions, PutManyItem, SyncPullOptions, SyncPullResult, SyncPushResult, TimeInput, VersionDiff, VersionOf } from './types.js';
 import { filterArg, jsonValue, optionsArg, params, queryArg, shaped, timeArg, type Shape } from './wire.js';
@@ -189,7 +190,7 @@ export class KoruClient {
 
   /**
    * The last seq this client knows: the server's at the last (re)connect, or a later
-   * one seen since (an event, `stats()`, `currentSeq()`). Unlike the embedded handle's,
+   * one seen since (an event, `stats()`, `serverStatus()`, `currentSeq()`). Unlike the embedded handle's,
    * it can be behind the server's while others write; `currentSeq()` asks the server.
    */
   get seq(): number {
@@ -321,6 +322,36 @@ export class KoruClient {
   /** The server database's state root: equal to a synced copy's once they hold the same versions (`KoruDelta.stateRoot`). */
   stateRoot(): Promise<string> {
     return this.#call('stateRoot', [], 'plain', READ);
+  }
+
+  /**
+   * The server's status: its version, node id, uptime, storage figures (those of
+   * `stats()`), state root and cluster size; what `GET /v1/status` answers. Updates `seq`.
+   * A server older than this client fails it with INVALID_ARGUMENT (unknown method).
+   */
+  serverStatus(): Promise<ServerStatus> {
+    return this.#call<ServerStatus>('serverStatus', [], 'plain', READ).then((s) => {
+      this.#conn.noteSeq(s?.seq);
+      return s;
+    });
+  }
+
+  /**
+   * The other members of the server's cluster, each with its state, when the server last
+   * heard from it and how far behind the server's writes it is; what
+   * `GET /v1/cluster/peers` answers (no peers and a null address without a cluster).
+   */
+  clusterPeers(): Promise<ClusterPeers> {
+    return this.#call('clusterPeers', [], 'plain', READ);
+  }
+
+  /**
+   * A summary for people of the server's metrics (those `GET /metrics` serves):
+   * requests, calls, writes, connections, subscriptions, errors, the process's memory,
+   * CPU and event-loop delay, uptime. See {@link ServerMetrics} for each figure.
+   */
+  serverMetrics(): Promise<ServerMetrics> {
+    return this.#call('serverMetrics', [], 'plain', READ);
   }
 
   /**

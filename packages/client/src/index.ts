@@ -9,6 +9,7 @@ export type { ExportOptions } from './export-stream.js';
 export { PROTOCOL_VERSION, type ConnectionState } from './connection.js';
 export { registerWebSocket, type WebSocketConstructor, type WebSocketLike } from './platform.js';
 export type { DiffChange, DiffOptions, PutManyItem, SyncPullOptions, SyncPullResult, SyncPushResult, TimeInput, VersionDiff, VersionOf, VersionRef } from './types.js';
+export type { ClusterPeers, PeerInfo, PeerState, ServerMetrics, ServerStatus } from './server-info.js';
 export {
   KoruError,
   ErrorCodes,

@@ -33,11 +33,22 @@ export function freshDir(): string {
   return dir;
 }
 
-/** Starts a server (fresh directory and free port unless given); resolves once it is serving. */
-export async function startServer(options: { dir?: string; port?: number; token?: string } = {}): Promise<ServerProcess> {
+/**
+ * Starts a server (fresh directory and free port unless given); resolves once it is
+ * serving. `join`: `host:port` of cluster members it joins.
+ */
+export async function startServer(options: { dir?: string; port?: number; token?: string; join?: readonly string[] } = {}): Promise<ServerProcess> {
   if (!existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} is missing: build the server first (pnpm --filter @koru/server... build)`);
   const dir = options.dir ?? freshDir();
-  const args = [SERVER_BIN, '--port', String(options.port ?? 0), '-d', dir, ...(options.token !== undefined ? ['--token', options.token] : [])];
+  const args = [
+    SERVER_BIN,
+    '--port',
+    String(options.port ?? 0),
+    '-d',
+    dir,
+    ...(options.token !== undefined ? ['--token', options.token] : []),
+    ...(options.join ?? []).flatMap((address) => ['--join', address]),
+  ];
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.KORU_TOKEN;
   delete env.KORU_DB_PATH;

@@ -2,6 +2,7 @@
  * Prometheus metrics of one server: requests and latencies by route, writes, storage,
  * subscribers, and Node's own process figures (heap, GC, event-loop lag, CPU, handles).
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { KoruDelta } from '@koru/delta';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
@@ -24,6 +25,16 @@ function processMetrics(): Registry {
   }
   return processRegistry;
 }
+
+/**
+ * The event-loop delay histogram of {@link Metrics.summary}, one per process, made on
+ * first use: its own, because reading prom-client's resets it, and a console reading the
+ * summary every few seconds would then leave a Prometheus scrape only the last seconds.
+ */
+let summaryLoop: IntervalHistogram | undefined;
+
+/** How often the summary's histogram samples the event loop, ms. */
+const SUMMARY_LOOP_SAMPLE_MS = 20;
 
 /** The metrics of one server, with the process's, as `/metrics` serves them. */
 export class Metrics {
@@ -64,28 +75,17 @@ export class Metrics {
 
   /**
    * A few figures of this server and its process for people (the `serverMetrics` call),
-   * read from the same metrics as {@link text}: see {@link MetricsSummary} for each.
-   * Reading them, like a scrape of `/metrics`, starts a new event-loop delay window.
+   * from the same counters and gauges as {@link text}: see {@link MetricsSummary} for
+   * each. It leaves `/metrics` as it was: the process figures are read from Node
+   * directly, and the event-loop delay from a histogram of its own.
    */
   async summary(): Promise<MetricsSummary> {
-    const [requests, calls, writes, sockets, subscribers, proc] = await Promise.all([
-      this.requests.get(),
-      this.wsCalls.get(),
-      this.writes.get(),
-      this.sockets.get(),
-      this.subscribers.get(),
-      // The whole process registry: several of its figures are set by a sibling's collect.
-      processMetrics().getMetricsAsJSON(),
-    ]);
+    const [requests, calls, writes, sockets, subscribers] = await Promise.all([this.requests.get(), this.wsCalls.get(), this.writes.get(), this.sockets.get(), this.subscribers.get()]);
     const slots = this.#connections;
     const [open, pending, evicted] = slots === undefined ? [] : await Promise.all([slots.open.get(), slots.pending.get(), slots.evicted.get()]);
     const status = (v: MetricValue<string>): number => Number(v.labels.status);
-    const processFigure = (name: string): number => total(proc.find((m) => m.name === name) ?? missing(name));
-    // Node's histogram records the whole time between two samples, the sampling interval
-    // included: an idle loop reads as the interval itself, so it is taken off. To the µs.
-    const delayMs = (name: string): number => Math.max(0, Math.round((processFigure(name) * 1000 - EVENT_LOOP_SAMPLE_MS) * 1000) / 1000);
-    // No sample since the previous read (reads less than an interval apart): the mean is NaN.
-    const sampled = Number.isFinite(processFigure('nodejs_eventloop_lag_mean_seconds'));
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
     return {
       http: {
         requests: total(requests),
@@ -105,18 +105,11 @@ export class Metrics {
         evicted: evicted === undefined ? 0 : total(evicted),
       },
       process: {
-        residentMemoryBytes: processFigure('process_resident_memory_bytes'),
-        heapUsedBytes: processFigure('nodejs_heap_size_used_bytes'),
-        heapTotalBytes: processFigure('nodejs_heap_size_total_bytes'),
-        cpuSeconds: processFigure('process_cpu_seconds_total'),
-        eventLoopDelayMs: sampled
-          ? {
-              mean: delayMs('nodejs_eventloop_lag_mean_seconds'),
-              p50: delayMs('nodejs_eventloop_lag_p50_seconds'),
-              p99: delayMs('nodejs_eventloop_lag_p99_seconds'),
-              max: delayMs('nodejs_eventloop_lag_max_seconds'),
-            }
-          : null,
+        residentMemoryBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        heapTotalBytes: memory.heapTotal,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        eventLoopDelayMs: readLoopDelay(),
       },
     };
   }
@@ -172,23 +165,40 @@ export interface MetricsSummary {
   };
   /** The process's (every server in it shares them). */
   readonly process: {
-    /** Resident set size (`process_resident_memory_bytes`). */
+    /** Resident set size, as `process_resident_memory_bytes` reports it (`process.memoryUsage().rss`). */
     readonly residentMemoryBytes: number;
-    /** V8 heap in use (`nodejs_heap_size_used_bytes`). */
+    /** V8 heap in use, as `nodejs_heap_size_used_bytes`. */
     readonly heapUsedBytes: number;
-    /** V8 heap reserved (`nodejs_heap_size_total_bytes`). */
+    /** V8 heap reserved, as `nodejs_heap_size_total_bytes`. */
     readonly heapTotalBytes: number;
-    /** User and system CPU time used since the process started (`process_cpu_seconds_total`). */
+    /** User and system CPU time used since the process started, as `process_cpu_seconds_total`. */
     readonly cpuSeconds: number;
     /**
-     * How late the event loop ran, ms, since the previous read of these figures (this
-     * summary or a `/metrics` scrape, which share them): mean, median, 99th percentile,
-     * and the most (`nodejs_eventloop_lag_{mean,p50,p99,max}_seconds`, less the 100 ms
-     * sampling interval they include). null when no sample was taken since: the previous
-     * read was less than 100 ms ago.
+     * How late the event loop ran, ms to the µs, since the previous summary (of any
+     * server in the process): mean, median, 99th percentile and the most, sampled every
+     * 20 ms by a histogram of the summary's own (`/metrics` keeps its own window). null
+     * on the first summary, and when no sample was taken since the previous one.
      */
     readonly eventLoopDelayMs: { readonly mean: number; readonly p50: number; readonly p99: number; readonly max: number } | null;
   };
+}
+
+/**
+ * The event-loop delay since the previous call, then a new window (see {@link summaryLoop}).
+ * Node's histogram records the whole time between two samples, the sampling interval
+ * included: an idle loop reads as the interval itself, so it is taken off.
+ */
+function readLoopDelay(): MetricsSummary['process']['eventLoopDelayMs'] {
+  if (summaryLoop === undefined) {
+    summaryLoop = monitorEventLoopDelay({ resolution: SUMMARY_LOOP_SAMPLE_MS });
+    summaryLoop.enable();
+    return null;
+  }
+  const h = summaryLoop;
+  const ms = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - SUMMARY_LOOP_SAMPLE_MS) * 1000) / 1000);
+  const figures = h.count === 0 ? null : { mean: ms(h.mean), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
+  h.reset();
+  return figures;
 }
 
 /** The sum of a metric's values (those `which` keeps). */
@@ -198,7 +208,3 @@ function total(metric: MetricObjectWithValues<MetricValue<string>>, which: (v: M
   return sum;
 }
 
-function missing(name: string): never {
-  // Only a prom-client that renamed its metrics gets here.
-  throw new Error(`the process metric ${name} is missing`);
-}

@@ -90,20 +90,19 @@ export interface ServerMetrics {
   };
   /** The server process's (shared by every server in it). */
   readonly process: {
-    /** Resident set size (`process_resident_memory_bytes`). */
+    /** Resident set size (as `process_resident_memory_bytes`). */
     readonly residentMemoryBytes: number;
-    /** V8 heap in use (`nodejs_heap_size_used_bytes`). */
+    /** V8 heap in use (as `nodejs_heap_size_used_bytes`). */
     readonly heapUsedBytes: number;
-    /** V8 heap reserved (`nodejs_heap_size_total_bytes`). */
+    /** V8 heap reserved (as `nodejs_heap_size_total_bytes`). */
     readonly heapTotalBytes: number;
-    /** User and system CPU time used since the process started (`process_cpu_seconds_total`). */
+    /** User and system CPU time used since the process started (as `process_cpu_seconds_total`). */
     readonly cpuSeconds: number;
     /**
-     * How late the event loop ran, ms to the µs, since the previous read of these figures
-     * (a `serverMetrics` call or a `/metrics` scrape, which share them): mean, median,
-     * 99th percentile and the most (`nodejs_eventloop_lag_{mean,p50,p99,max}_seconds`,
-     * less the 100 ms sampling interval they include). null when no sample was taken
-     * since: the previous read was less than 100 ms ago.
+     * How late the event loop ran, ms to the µs, since the previous `serverMetrics` call
+     * (of any client): mean, median, 99th percentile and the most, sampled every 20 ms
+     * by a histogram of the call's own (a `/metrics` scrape keeps its own window). null
+     * on the server's first such call, and when no sample was taken since the previous.
      */
     readonly eventLoopDelayMs: { readonly mean: number; readonly p50: number; readonly p99: number; readonly max: number } | null;
   };

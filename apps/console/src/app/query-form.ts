@@ -1,11 +1,12 @@
 /**
  * The query editor's fields turned into a query's wire form (what `client.query` and
- * `createView` take): the filter from the expression language (@koru/query's parser,
- * whose errors name a column), the rest from short texts. A field that cannot be read is
+ * `createView` take): the filter from the expression language (@koru/query's syntax
+ * step, whose errors name a column; the server checks the rest, such as a regular
+ * expression's own syntax), the rest from short texts. A field that cannot be read is
  * refused with the field named, never guessed.
  */
 import type { JsonValue } from '@koru/client';
-import { parseFilterExpression } from '@koru/query/filter-expression';
+import { parseFilterSyntax } from '@koru/query/filter-expression';
 
 /** The editor's fields, as typed. */
 export interface QueryFields {
@@ -52,7 +53,7 @@ export function buildQuery(f: QueryFields): Built {
   const query: Record<string, JsonValue> = {};
   if (f.filter.trim() !== '') {
     try {
-      query.filter = parseFilterExpression(f.filter, 'filter') as JsonValue;
+      query.filter = parseFilterSyntax(f.filter, 'filter') as JsonValue;
     } catch (e) {
       const column = (e as { column?: unknown }).column;
       return { ok: false, problem: { field: 'filter', message: e instanceof Error ? e.message : String(e), ...(typeof column === 'number' ? { column } : {}) } };

@@ -8,8 +8,8 @@ import type { WireFilter } from '../wire.js';
 import { FilterSyntaxError } from './syntax-error.js';
 
 /** How deeply parentheses, `not`s and list/object values may nest. */
-export const MAX_DEPTH = 128;
-export const KEYWORDS: ReadonlySet<string> = new Set(['and', 'or', 'not', 'in', 'contains', 'exists', 'true', 'false', 'null']);
+const MAX_DEPTH = 128;
+const KEYWORDS: ReadonlySet<string> = new Set(['and', 'or', 'not', 'in', 'contains', 'exists', 'true', 'false', 'null']);
 export const WORD = /[\p{L}\p{M}\p{Nd}_$]+/uy;
 const WORD_CHAR = /[\p{L}\p{M}\p{Nd}_$.`]/uy;
 export const SPACE = /\s*/y;

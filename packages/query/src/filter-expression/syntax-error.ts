@@ -9,7 +9,7 @@ import { InvalidQueryError } from '../errors.js';
 export class FilterSyntaxError extends InvalidQueryError {
   /** Where the problem is, 1-based, in code points. */
   readonly column: number;
-  /** The command-line option the expression came from (`--filter`). */
+  /** What the expression came from, as the message names it: the command-line option (`--filter`), or a caller's label. */
   readonly option: string;
 
   constructor(option: string, message: string, column: number, cause?: unknown) {

@@ -57,3 +57,5 @@ export {
   subscribe,
 } from './changes.js';
 export { checkSubscription } from './subscription-check.js';
+export { FilterSyntaxError, parseFilterSyntax } from './filter-expression.js';
+export { parseFilterExpression, parseFilterExpressions } from './filter-expression/checked.js';

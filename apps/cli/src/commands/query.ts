@@ -1,10 +1,10 @@
 /** Queries, materialized views and secondary indexes: query, view …, index …. */
 import { Agg, type Aggregation, type QueryResult, type ViewInfo, type ViewResult } from '@koru/delta';
+import { parseFilterExpressions } from '@koru/query';
 import type { Command } from 'commander';
 import { parseCount } from '../args.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parseFilterExpressions } from '../filter-expression.js';
 import { repeatableOption } from '../flags.js';
 import { pretty } from '../format.js';
 import { examples } from '../help.js';

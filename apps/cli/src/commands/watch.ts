@@ -1,9 +1,9 @@
 /** `kdelta watch`: print committed changes as they happen, or replay them from a seq. */
 import type { ChangeEvent, ChangeType, LaggedEvent, PrunedEvent, SubscriptionSpec } from '@koru/delta';
+import { parseFilterExpressions } from '@koru/query';
 import { parseCount, parseTarget } from '../args.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parseFilterExpressions } from '../filter-expression.js';
 import { repeatableOption } from '../flags.js';
 import { examples } from '../help.js';
 import type { Register } from './register.js';

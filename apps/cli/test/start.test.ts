@@ -2,9 +2,10 @@
 // flag given twice (but --join) is a one-line usage error, and the port and log level
 // come from KORU_PORT / PORT / KORU_LOG_LEVEL when no flag gives them.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kdelta, start } from './run.js';
 
@@ -173,5 +174,33 @@ describe('kdelta start: browsers and the token file', () => {
     const env = await serving(['-p', '0'], { KORU_ALLOW_ORIGIN: 'http://d.example' });
     expect((await fetch(`${env.url}/v1/ns`, { headers: { origin: 'http://d.example' } })).status).toBe(200);
     expect((await fetch(`${env.url}/v1/ns`, { headers: { origin: 'http://a.example' } })).status).toBe(403);
+  });
+});
+
+describe('kdelta start: the web console', () => {
+  // Against the real @koru/console package: its build writes dist/app/index.html (the
+  // turbo build runs it before these tests). Without that build this test fails, on purpose.
+  const consoleIndex = fileURLToPath(new URL('../../console/dist/app/index.html', import.meta.url));
+
+  it('serves the built console at / by default, without the token, and says where (needs @koru/console built)', async () => {
+    expect(existsSync(consoleIndex), `${consoleIndex} (build @koru/console)`).toBe(true);
+    const s = await serving(['-p', '0', '--token', 'start-token']);
+    expect(s.stderr()).toContain(`koru: web console at ${s.url}/\n`);
+    const page = await fetch(`${s.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'self'; /);
+    expect(await page.text()).toBe(readFileSync(consoleIndex, 'utf8'));
+    expect((await fetch(`${s.url}/v1/ns`)).status).toBe(401);
+  });
+
+  it('--no-console serves none: / is 404, and no console line', async () => {
+    const s = await serving(['-p', '0', '--no-console']);
+    expect(s.stderr()).not.toContain('web console');
+    const r = await fetch(`${s.url}/`);
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect((await fetch(`${s.url}/v1/ns`)).status).toBe(200);
   });
 });

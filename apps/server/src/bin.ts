@@ -10,8 +10,8 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 
 const USAGE = `Usage: koru-server [options]
 
-Serves a KoruDelta database over HTTP and WebSocket (REST under /v1, WebSocket at /v1/ws),
-as a cluster member others can join at /v1/cluster on the same port.
+Serves a KoruDelta database over HTTP and WebSocket (REST under /v1, WebSocket at /v1/ws,
+the web console at /), as a cluster member others can join at /v1/cluster on the same port.
 
 Options:
   -p, --port <port>        port (default: $KORU_PORT, else $PORT, else 7878; 0 picks a free one)
@@ -29,6 +29,7 @@ Options:
   -j, --join <host[:port]> join the cluster of this member (port 7878 if none; repeatable)
   --cluster-key <key>      secret every member must hold (default: $KORU_CLUSTER_KEY, else derived from the token)
   --advertise <host:port>  address other members dial to reach this one
+  --no-console             do not serve the web console at / (served by default, without the token)
   -h, --help               print this help
   --version                print the version
 
@@ -48,6 +49,7 @@ const options = {
   join: { type: 'string', short: 'j', multiple: true },
   'cluster-key': { type: 'string' },
   advertise: { type: 'string' },
+  'no-console': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -108,5 +110,6 @@ process.exitCode = await serve({
   ...(allowOrigins !== undefined ? { allowOrigins } : {}),
   ...(allowHosts !== undefined ? { allowHosts } : {}),
   ...(values.insecure === true ? { insecure: true } : {}),
+  ...(values['no-console'] === true ? { console: false as const } : {}),
   cluster: { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
 });

@@ -2,6 +2,7 @@
 export { startServer, SERVER_FILE, LOG_LEVELS, type LogLevel, type ServerState, type ServerOptions, type ServerClusterOptions, type KoruServer } from './server.js';
 export { portFromEnv, logLevelFromEnv, parsePort, parseLogLevel, parseJoinAddress, DEFAULT_PORT } from './env.js';
 export { OPENAPI_VERSION } from './openapi.js';
+export type { ConsoleOptions } from './console.js';
 export { serve, type ServeOptions } from './serve.js';
 export { parseAllowOrigins, parseAllowHosts } from './origin.js';
 export { readTokenFile, tokenOf } from './token-file.js';

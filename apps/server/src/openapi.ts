@@ -51,6 +51,8 @@ const ERROR_SCHEMA: Schema = {
 export function registerOpenApi(app: FastifyInstance, o: { readonly version: string; readonly tokenRequired: boolean }): { serve(): void } {
   const routes: Collected[] = [];
   app.addHook('onRoute', (r: RouteOptions) => {
+    // `schema.hide` (as @fastify/swagger reads it): the web console's files, not API.
+    if ((r.schema as { hide?: boolean } | undefined)?.hide === true) return;
     for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
       // Fastify adds a HEAD route for each GET: it is implied, not an operation of its own.
       if (method === 'HEAD' || method === 'OPTIONS') continue;

@@ -1,6 +1,7 @@
 /**
  * Running a server as a process: the default data path, KORU_TOKEN / KORU_TOKEN_FILE,
- * KORU_PORT / PORT, KORU_LOG_LEVEL, KORU_ALLOW_ORIGIN / KORU_ALLOW_HOST, one ready line, graceful shutdown on SIGINT/SIGTERM. Shared by
+ * KORU_PORT / PORT, KORU_LOG_LEVEL, KORU_ALLOW_ORIGIN / KORU_ALLOW_HOST, one ready line
+ * (and one for the web console), graceful shutdown on SIGINT/SIGTERM. Shared by
  * `koru-server` and `kdelta start`.
  */
 import { homedir } from 'node:os';
@@ -52,6 +53,9 @@ export async function serve(serveOptions: ServeOptions): Promise<number> {
     return isKoruError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
   process.stderr.write(`koru: serving ${path} at ${server.url}${token !== undefined ? ' (token required)' : ''}\n`);
+  if (server.console !== undefined) {
+    process.stderr.write(server.console.built ? `koru: web console at ${server.console.url}\n` : `koru: web console not built (no index.html in ${server.console.dir}): ${server.console.url} answers 404\n`);
+  }
   const cluster = server.cluster;
   if (cluster !== undefined && options.cluster !== false) {
     const join = options.cluster?.join ?? [];

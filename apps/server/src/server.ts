@@ -14,6 +14,7 @@ import { ErrorCodes, InvalidArgumentError, KoruDelta, KoruError } from '@koru/de
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { bearer, isLoopback, tokenChecker } from './auth.js';
 import { registerBrowserGuard } from './browser-guard.js';
+import { consoleDirOf, registerConsole, type ConsoleOptions } from './console.js';
 import { toWireError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { trackMethods } from './methods.js';
@@ -110,6 +111,12 @@ export interface ServerOptions {
    * `false`: no cluster door at all.
    */
   readonly cluster?: ServerClusterOptions | false;
+  /**
+   * The web console at `/` (served without the token; its files are not secret): default
+   * `@koru/console`'s built directory, where a console not built yet makes `/` answer 404
+   * saying so; `{ dir }` a directory of your own; `false`: none (`/` is 404).
+   */
+  readonly console?: ConsoleOptions | false;
 }
 
 /** Log levels, most severe first (pino's). */
@@ -139,6 +146,11 @@ export interface KoruServer {
   readonly db: KoruDelta;
   /** The cluster membership (undefined with `cluster: false`). */
   readonly cluster: ClusterNode | undefined;
+  /**
+   * The web console (undefined with `console: false`): its URL, its directory, and
+   * whether `index.html` was there at the start.
+   */
+  readonly console: { readonly url: string; readonly dir: string; readonly built: boolean } | undefined;
   /** `starting` until it accepts requests and peers, `ready`, then `stopping` from `close()` on (`GET /readyz`). */
   readonly state: ServerState;
   /** Stops accepting, lets in-flight calls finish, closes sockets, then the database if it opened it. */
@@ -176,6 +188,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // Checked before the database opens: a bad entry refuses to start with nothing taken.
   const allowOrigins = options.allowOrigins !== undefined ? parseAllowOrigins(options.allowOrigins, 'allowOrigins') : undefined;
   const allowHosts = options.allowHosts !== undefined ? parseAllowHosts(options.allowHosts, 'allowHosts') : undefined;
+  const consoleDir = consoleDirOf(options.console);
   const maxBodyBytes = options.maxBodyBytes ?? 16 * MiB;
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
   // Connection slots, reserved for connections that authenticate (connections.ts).
@@ -222,14 +235,20 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
   // Origin and Host first (403 before anything runs), then CORS (preflights carry no token).
   const guard = await registerBrowserGuard(app, { host, allowOrigins, allowHosts });
   const check = tokenChecker(token);
+  // The console's routes (console.ts): its files are public, the API behind them is not.
+  const consolePaths = new Set<string>();
   // Callback hooks, not async ones: they run on every request, and a promise each costs
   // a measurable share of a keep-alive GET.
   app.addHook('onRequest', (req, _reply, done) => {
     const allowed = check(bearer(req.headers.authorization));
     // A request past the token check proves its connection (probes prove nothing when a token is required).
     if (allowed) slots.prove(req.raw.socket);
-    // Health and readiness probes come from orchestrators that hold no token.
+    // Health and readiness probes come from orchestrators that hold no token; the
+    // console's files (a matched console route) from a browser that signs in only once
+    // the page is loaded.
     if (allowed || req.url === '/healthz' || req.url === '/readyz') return done();
+    const route = req.routeOptions.url;
+    if (route !== undefined && consolePaths.has(route)) return done();
     done(new KoruError(ErrorCodes.UNAUTHORIZED, 'missing or wrong token: send Authorization: Bearer <token>') as unknown as FastifyError);
   });
   app.addHook('onResponse', (req, reply, done) => {
@@ -275,6 +294,8 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     return reply.status(503).send({ ready: false, state, error: { code: ErrorCodes.CLOSED, message: `the server is ${state}` } });
   });
   openApi.serve();
+  // Last: a top-level file of the console never takes an existing route's place.
+  const consoleRoutes = consoleDir !== undefined ? await registerConsole(app, consoleDir.dir, consolePaths) : undefined;
 
   const ws = createWsHandler({
     db,
@@ -338,6 +359,7 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     get cluster() {
       return clusterRef.node;
     },
+    console: consoleDir !== undefined ? { url: `${url}/`, dir: consoleDir.dir, built: consoleRoutes?.built === true } : undefined,
     get state() {
       return state;
     },

@@ -19,6 +19,8 @@ const publishable = {
   '@koru/delta': 'packages/delta',
   '@koru/client': 'packages/client',
   '@koru/cluster': 'packages/cluster',
+  // The web console's built files: @koru/server depends on it and serves it at `/`.
+  '@koru/console': 'apps/console',
   '@koru/server': 'apps/server',
   kdelta: 'apps/cli',
 };

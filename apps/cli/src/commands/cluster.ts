@@ -22,6 +22,8 @@ interface StartOptions {
   readonly tokenFile?: string;
   readonly allowOrigin?: string[];
   readonly allowHost?: string[];
+  /** False for --no-console. */
+  readonly console: boolean;
 }
 
 /** Re-throws a @koru/server argument error as a usage error of kdelta. */
@@ -45,7 +47,7 @@ export const register: Register = (program, act) => {
     .command('start')
     .summary('serve the database over HTTP and WebSocket, as a cluster member others can join')
     .description(
-      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. --token-file (or KORU_TOKEN_FILE) reads the token from a file, out of the process list. Web pages may call the server only from its own origin or one given with --allow-origin (or KORU_ALLOW_ORIGIN); a loopback server answers only to loopback host names, and --allow-host (or KORU_ALLOW_HOST) adds more. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
+      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, the web console at / (--no-console: none), on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. --token-file (or KORU_TOKEN_FILE) reads the token from a file, out of the process list. Web pages may call the server only from its own origin or one given with --allow-origin (or KORU_ALLOW_ORIGIN); a loopback server answers only to loopback host names, and --allow-host (or KORU_ALLOW_HOST) adds more. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
     )
     .option('-p, --port <port>', 'the port (0 picks a free one; default: KORU_PORT, else PORT, else 7878)')
     .option('--host <host>', 'the address to listen on (default 127.0.0.1)')
@@ -58,6 +60,7 @@ export const register: Register = (program, act) => {
     .option('--token-file <path>', 'read the token from this file, so it does not show in the process list (default: KORU_TOKEN_FILE); not with --token')
     .addOption(repeatableOption('--allow-origin <origin>', 'a web origin (scheme://host[:port], or *) whose pages may call the server, with CORS; repeat or give a comma list (default: KORU_ALLOW_ORIGIN). Pages from other origins but the server\'s own get 403'))
     .addOption(repeatableOption('--allow-host <name>', 'a host name (NAME or NAME:PORT) requests may be addressed to besides the loopback names, e.g. behind a proxy; repeat or give a comma list (default: KORU_ALLOW_HOST)'))
+    .option('--no-console', 'do not serve the web console at / (served by default, without the token: sign-in happens in the page)')
     .addHelpText(
       'after',
       examples([
@@ -68,6 +71,7 @@ export const register: Register = (program, act) => {
         'kdelta start -j 192.168.1.10',
         'kdelta start --host 0.0.0.0 --token-file /run/secrets/koru-token',
         'kdelta start --allow-origin http://localhost:3000',
+        'kdelta start --no-console',
       ]),
     )
     .action(
@@ -94,6 +98,7 @@ export const register: Register = (program, act) => {
           ...(allowOrigins !== undefined ? { allowOrigins } : {}),
           ...(allowHosts !== undefined ? { allowHosts } : {}),
           ...(opts.insecure === true ? { insecure: true } : {}),
+          ...(opts.console === false ? { console: false as const } : {}),
           cluster: { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
         });
       }),

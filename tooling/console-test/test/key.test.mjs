@@ -39,7 +39,7 @@ describe.skipIf(!available)('a key in the console', () => {
     await slider.focus();
     await page.keyboard.press('Home');
     await expect.poll(() => tree.textContent()).toContain('step: 1');
-    await expect.poll(() => page.getByText(/^As of /).textContent()).toContain(vs[0].timestamp.replace('T', ' ').replace('Z', ''));
+    await expect.poll(() => page.locator('p', { hasText: /^As of / }).textContent()).toContain(vs[0].timestamp.replace('T', ' ').replace('Z', ''));
     await suite.h.shot(page, 'key-time-travel');
     await page.keyboard.press('ArrowRight');
     await expect.poll(() => tree.textContent()).toContain('step: 2');

@@ -14,13 +14,13 @@ describe.skipIf(!available)('the live feed', () => {
   it('streams writes from another client, and a pause then resume loses none', async () => {
     const c = suite.h.client;
     const page = await suite.h.page('#/live');
-    await expect.poll(() => page.getByRole('status').textContent()).toContain('Watching every namespace');
+    await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain('Watching every namespace');
     // The feed subscribes asynchronously: wait until a write shows before counting.
     const first = await c.put('feed', 'a', { n: 1 });
     await expect.poll(() => page.locator('table.feed tbody tr').count()).toBe(1);
     expect(await page.locator('table.feed tbody tr').first().textContent()).toContain(first.versionId.slice(0, 12));
     await page.getByRole('button', { name: 'Pause' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toContain('Paused');
+    await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain('Paused');
     const during = [];
     for (let i = 0; i < 5; i++) during.push(await c.put('feed', `p${i}`, { i }));
     await page.waitForTimeout(200);
@@ -48,7 +48,7 @@ describe.skipIf(!available)('the live feed', () => {
     await expect.poll(() => seqs(page)).toEqual([base + 1, base + 3]);
     await page.getByLabel('Replay after change').fill('-1');
     await page.getByRole('button', { name: 'Start' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toContain('whole number');
+    await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain('whole number');
     expectNoProblems(page);
   });
 });

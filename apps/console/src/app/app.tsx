@@ -3,7 +3,7 @@
  * page the URL fragment names, with a header to move between them.
  */
 import type { ConnectionState, KoruClient } from '@koru/client';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { hrefOf, useRoute } from './route.js';
 import { openSession, savedToken, signOut } from './session.js';
 import { SignIn } from './pages/sign-in.js';
@@ -88,9 +88,12 @@ export function App() {
 
 function Page({ client }: { readonly client: KoruClient }) {
   const route = useRoute();
+  const first = useRef(true);
   useEffect(() => {
-    // Moves focus to the new page, as a page load would, so screen readers announce it.
-    document.getElementById('main')?.focus({ preventScroll: true });
+    // Moves focus to a page navigated to, so screen readers announce it; the first page
+    // keeps the browser's own start (the skip link comes first).
+    if (first.current) first.current = false;
+    else document.getElementById('main')?.focus({ preventScroll: true });
   }, [route.page]);
   switch (route.page) {
     case 'namespaces':

@@ -149,6 +149,7 @@ function IndexList({ client }: { readonly client: KoruClient }) {
       <Busy loading={indexes.loading && indexes.data === undefined}>
         {indexes.data !== undefined && indexes.data.length === 0 ? <p>No indexes yet.</p> : null}
         {indexes.data !== undefined && indexes.data.length > 0 ? (
+          <div class="scroll">
           <table class="list" aria-label="Indexes">
             <thead>
               <tr>
@@ -182,6 +183,7 @@ function IndexList({ client }: { readonly client: KoruClient }) {
               ))}
             </tbody>
           </table>
+          </div>
         ) : null}
       </Busy>
       <form

@@ -23,10 +23,13 @@ if (!available) console.log(`[console-test] skipped: ${chromiumTool.reason}`);
 
 export const SHOTS = join(import.meta.dirname, '..', 'screenshots');
 
-/** Starts `kdelta start` on a fresh database (with `token`, if given); resolves once it serves. */
-export async function startKdelta({ token } = {}) {
+/**
+ * Starts `kdelta start` on a fresh database (with `token`, joining `joinAddress`'s cluster, if
+ * given); resolves once it serves.
+ */
+export async function startKdelta({ token, joinAddress } = {}) {
   const tmp = tempDir('koru-console-');
-  const args = [KDELTA, '-d', join(tmp.dir, 'db'), 'start', '--port', '0', ...(token !== undefined ? ['--token', token] : [])];
+  const args = [KDELTA, '-d', join(tmp.dir, 'db'), 'start', '--port', '0', ...(token !== undefined ? ['--token', token] : []), ...(joinAddress !== undefined ? ['--join', joinAddress] : [])];
   const proc = spawn(process.execPath, args, { env: { ...process.env, KORU_TOKEN: '', KORU_PORT: '', PORT: '', NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
   let err = '';

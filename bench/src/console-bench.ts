@@ -1,9 +1,9 @@
 /**
  * `pnpm bench:console`: how fast the web console pages through a namespace of 100,000
  * keys (issue target: ≤ 200 ms a page), in Chromium against a real server on a durable
- * database. Each figure is from a click to the page's keys on screen, so it holds the
- * WebSocket round trip, the server's seek and the render; the server's part alone (the
- * `listKeys` call as the page's client timed it) is reported beside it.
+ * database. A page's figure is from the click to the frame after its keys are in the
+ * DOM, timed in the page, so it holds the WebSocket round trip, the server's seek and the
+ * render; the `listKeys` call alone, as the page's client timed it, is reported beside it.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,6 @@ try {
   await client.close();
 
   const page = await chrome.context.newPage();
-  const firstKey = (): Promise<string | null> => page.locator('ul.keys li').first().textContent();
   const t0 = performance.now();
   await page.goto(`${server.url}/#/ns/bench`);
   await page.locator('ul.keys li').nth(49).waitFor();
@@ -44,13 +43,25 @@ try {
 
   const clickMs: number[] = [];
   const serverMs: number[] = [];
-  const next = page.getByRole('button', { name: 'Next' });
   for (let i = 0; i < PAGES; i++) {
-    const before = await firstKey();
-    const t = performance.now();
-    await next.click();
-    await page.waitForFunction((b) => document.querySelector('ul.keys li')?.textContent !== b, before, { polling: 'raf' });
-    clickMs.push(performance.now() - t);
+    // Timed in the page, from the click to the frame after the new keys are in the DOM:
+    // what a person waits for, without the automation's own round trips.
+    clickMs.push(
+      await page.evaluate(
+        () =>
+          new Promise<number>((resolve) => {
+            const before = document.querySelector('ul.keys li')?.textContent;
+            const started = performance.now();
+            const seen = new MutationObserver(() => {
+              if (document.querySelector('ul.keys li')?.textContent === before) return;
+              seen.disconnect();
+              requestAnimationFrame(() => resolve(performance.now() - started));
+            });
+            seen.observe(document.querySelector('main')!, { subtree: true, childList: true, characterData: true });
+            Array.from(document.querySelectorAll('button')).find((b) => b.textContent === 'Next')!.click();
+          }),
+      ),
+    );
     serverMs.push(Number(await page.locator('ul.keys').getAttribute('data-page-ms')));
   }
   // A prefix search deep in the namespace: the page is a seek, not a walk from the start.
@@ -64,7 +75,7 @@ try {
   serverMs.sort((a, b) => a - b);
   const rows = [
     ['open the namespace (page load, connect, count, first page)', `${openMs.toFixed(0)} ms`],
-    [`next page, click to keys on screen: p50 / p99 / max over ${PAGES}`, `${pct(clickMs, 50).toFixed(1)} / ${pct(clickMs, 99).toFixed(1)} / ${clickMs[clickMs.length - 1]!.toFixed(1)} ms`],
+    [`next page, click to keys on screen (timed in the page): p50 / p99 / max over ${PAGES}`, `${pct(clickMs, 50).toFixed(1)} / ${pct(clickMs, 99).toFixed(1)} / ${clickMs[clickMs.length - 1]!.toFixed(1)} ms`],
     ['next page, the listKeys call alone: p50 / p99', `${pct(serverMs, 50).toFixed(1)} / ${pct(serverMs, 99).toFixed(1)} ms`],
     ['prefix search deep in the namespace (debounce excluded)', `${searchMs.toFixed(1)} ms`],
   ];

@@ -1,17 +1,14 @@
 // A real Chromium page on another origin (a tiny HTTP server on another port) calls a real
 // KoruDelta server with fetch and a WebSocket: refused, nothing written; the same page on
 // an allowed origin works (preflighted PUT, GET, a WebSocket call).
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { systemTool, tempDir } from '@koru/vitest-preset/helpers';
-import { chromium, type Browser } from 'playwright-core';
+import { tempDir } from '@koru/vitest-preset/helpers';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from './chromium.js';
 import { startServer, type KoruServer, type ServerOptions } from '../src/index.js';
 
-const CHROMIUM = process.env.KORU_CHROMIUM ?? '/usr/bin/chromium';
-const chromiumTool = systemTool({ name: `Chromium (${CHROMIUM})`, present: () => existsSync(CHROMIUM), apt: 'chromium' });
-const available = chromiumTool.available;
-if (!available) console.log(`[browser-guard] skipped: ${chromiumTool.reason}`);
+const available = chromiumAvailable('browser-guard');
 
 let pages: Server | undefined;
 let pageOrigin = '';
@@ -22,10 +19,7 @@ beforeAll(async () => {
   pages = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><title>page</title>'));
   await new Promise<void>((resolve) => pages!.listen(0, '127.0.0.1', resolve));
   pageOrigin = `http://127.0.0.1:${(pages.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -2,18 +2,16 @@
 // server with a token loads its script from /assets, signs in on a same-origin WebSocket
 // (CSP3: `connect-src 'self'` covers ws: of the page's own host and port) and calls the
 // REST API; an inline script, a foreign connection and a foreign script are blocked.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { systemTool, tempDir } from '@koru/vitest-preset/helpers';
-import { chromium, type Browser } from 'playwright-core';
+import { tempDir } from '@koru/vitest-preset/helpers';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from './chromium.js';
 import { startServer } from '../src/index.js';
 
-const CHROMIUM = process.env.KORU_CHROMIUM ?? '/usr/bin/chromium';
-const chromiumTool = systemTool({ name: `Chromium (${CHROMIUM})`, present: () => existsSync(CHROMIUM), apt: 'chromium' });
-const available = chromiumTool.available;
-if (!available) console.log(`[console-chromium] skipped: ${chromiumTool.reason}`);
+const available = chromiumAvailable('console-chromium');
 
 // A classic script listens for violations first; the inline one must not run; the module
 // script records what the page could do.
@@ -63,10 +61,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   if (!available) return;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,6 @@
 // and oversized bodies, bodies that would stall the event loop, subscription floods and
 // answers as large as the documented value limit.
 import { connect, type Socket } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { KoruServer, ServerOptions } from '../src/index.js';

@@ -37,6 +37,12 @@ export interface PeerInfo {
   readonly replicationLagMs: number;
   /** Versions written on the server that it has not confirmed yet. */
   readonly unconfirmed: number;
+  /**
+   * Its state root when an anti-entropy round with it (started by either side) last
+   * compared roots: the root, when (ISO-8601), and whether it equalled the server's then.
+   * null before any round. Quiet members holding the same versions match.
+   */
+  readonly lastRoot: { readonly root: string; readonly at: string; readonly matched: boolean } | null;
 }
 
 /** The server's cluster peers, what `GET /v1/cluster/peers` answers too. */

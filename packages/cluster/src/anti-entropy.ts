@@ -57,6 +57,15 @@ export interface SnapshotState {
 }
 
 /** Runs anti-entropy rounds, and answers the rounds of others. */
+/** A peer's state root as an anti-entropy round saw it. */
+export interface PeerRoot {
+  readonly root: string;
+  /** When (this node's clock, ms). */
+  readonly at: number;
+  /** Whether it equalled this node's root then. */
+  readonly matched: boolean;
+}
+
 export class AntiEntropy {
   readonly #ctx: NodeContext;
   readonly #links: PeerLinks;
@@ -77,6 +86,8 @@ export class AntiEntropy {
    * short (`more`): its next round sees what is still missing then.
    */
   readonly #asking = new Set<string>();
+  /** Each peer's state root as the last round with it (started by either side) saw it. */
+  readonly #peerRoots = new Map<string, PeerRoot>();
 
   /** `intervalMs`: the period of rounds (see ClusterOptions.antiEntropyIntervalMs). */
   constructor(ctx: NodeContext, links: PeerLinks, replication: Replication, snapshot: SnapshotState, intervalMs: number) {
@@ -134,6 +145,7 @@ export class AntiEntropy {
       const started = this.#ctx.clock.now();
       const root = s.stateRoot();
       const r = await link.request<MessageOf<'ae-roots-r'>>({ t: 'ae-roots', id: link.nextId(), root }, REQUEST_MS);
+      this.#notePeerRoot(m.node, r.root, root);
       let complete = true;
       let moved = 0;
       if (r.root !== root) {
@@ -158,6 +170,15 @@ export class AntiEntropy {
     return this.#syncing;
   }
 
+  /** `node`'s state root as the last anti-entropy round with it saw it (none yet: undefined). */
+  peerRoot(node: string): PeerRoot | undefined {
+    return this.#peerRoots.get(node);
+  }
+
+  #notePeerRoot(node: string, theirs: string, mine: string): void {
+    this.#peerRoots.set(node, { root: theirs, at: this.#ctx.clock.now(), matched: theirs === mine });
+  }
+
   /** Answers a peer's round: its roots, tree and key requests. */
   answer(link: Link, msg: MessageOf<'ae-roots'> | MessageOf<'ae-tree'> | MessageOf<'ae-keys'>): void {
     const s = this.#ctx.storage;
@@ -178,6 +199,7 @@ export class AntiEntropy {
     switch (msg.t) {
       case 'ae-roots': {
         const root = s.stateRoot();
+        if (peer !== undefined) this.#notePeerRoot(peer, msg.root, root);
         link.send(root === msg.root ? { t: 'ae-roots-r', id: msg.id, root } : { t: 'ae-roots-r', id: msg.id, root, namespaces: Object.fromEntries(s.namespaceRoots()) });
         return;
       }

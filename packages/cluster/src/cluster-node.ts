@@ -23,7 +23,7 @@
  * - context.ts: what the parts share; version-text.ts: versions as the JSON they travel in.
  */
 import type { KoruDelta, Replicator, Version } from '@koru/delta';
-import { AntiEntropy } from './anti-entropy.js';
+import { AntiEntropy, type PeerRoot } from './anti-entropy.js';
 import { randomNonce } from './auth.js';
 import { replyError, type NodeContext } from './context.js';
 import { SnapshotJoin } from './join.js';
@@ -104,6 +104,12 @@ export interface PeerInfo {
   readonly replicationLagMs: number;
   /** Versions written here that it has not confirmed yet. */
   readonly unconfirmed: number;
+  /**
+   * Its state root when an anti-entropy round with it (started by either side) last
+   * compared roots: the root, when (ISO-8601), and whether it equalled this node's then.
+   * null before any round. Quiet members holding the same versions match.
+   */
+  readonly lastRoot: { readonly root: string; readonly at: string; readonly matched: boolean } | null;
 }
 
 
@@ -213,6 +219,7 @@ export class ClusterNode implements Replicator {
           lastSeen: m.lastSeen > 0 ? new Date(m.lastSeen).toISOString() : null,
           replicationLagMs: backlog.since === Infinity || m.state === 'left' ? 0 : Math.max(0, now - backlog.since),
           unconfirmed: backlog.versions,
+          lastRoot: rootInfo(this.#antiEntropy.peerRoot(m.node)),
         };
       })
       .sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -420,4 +427,9 @@ export class ClusterNode implements Replicator {
     };
     this.#timers.push(this.#clock.setTimeout(tick, ms));
   }
+}
+
+/** A peer's last seen root as {@link PeerInfo.lastRoot} gives it. */
+function rootInfo(r: PeerRoot | undefined): PeerInfo['lastRoot'] {
+  return r === undefined ? null : { root: r.root, at: new Date(r.at).toISOString(), matched: r.matched };
 }

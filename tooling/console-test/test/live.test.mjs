@@ -14,8 +14,8 @@ describe.skipIf(!available)('the live feed', () => {
   it('streams writes from another client, and a pause then resume loses none', async () => {
     const c = suite.h.client;
     const page = await suite.h.page('#/live');
-    await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain('Watching every namespace');
-    // The feed subscribes asynchronously: wait until a write shows before counting.
+    // Subscribed once the page names the change it watches after.
+    await expect.poll(() => page.locator('main').getByRole('status').textContent()).toMatch(/Watching every namespace, after change \d+/);
     const first = await c.put('feed', 'a', { n: 1 });
     await expect.poll(() => page.locator('table.feed tbody tr').count()).toBe(1);
     expect(await page.locator('table.feed tbody tr').first().textContent()).toContain(first.versionId.slice(0, 12));

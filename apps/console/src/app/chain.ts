@@ -4,20 +4,11 @@
  * from its fields, and each `previousVersion` must be the id of the version before it.
  * The same rules the engine's `verify` applies, run on the bytes that reached the page.
  */
-import { canonicalize, valueIdOfCanonical, versionIdOf, type JsonValue } from '@koru/engine';
+import type { Version } from '@koru/client';
+import { canonicalize, valueIdOfCanonical, versionIdOf } from '@koru/engine';
 
-/** What a version of a history needs for the check. */
-export interface ChainVersion {
-  readonly namespace: string;
-  readonly key: string;
-  readonly value: JsonValue;
-  readonly valueId: string | null;
-  readonly versionId: string;
-  readonly previousVersion: string | null;
-  readonly hlc: string;
-  readonly node: string;
-  readonly deleted: boolean;
-}
+/** What a version of a history needs for the check: the fields its ids cover, and its ids. */
+export type ChainVersion = Pick<Version, 'namespace' | 'key' | 'value' | 'valueId' | 'versionId' | 'previousVersion' | 'hlc' | 'node' | 'deleted'>;
 
 /** One version's verdict: `ok`, or each rule it breaks. */
 export interface LinkCheck {

@@ -72,3 +72,20 @@ export function CopyButton({ text, label }: { readonly text: string; readonly la
     </button>
   );
 }
+
+/** What an action ended with: a success (announced politely) or a failure (an alert). */
+export interface Outcome {
+  readonly ok: boolean;
+  readonly text: string;
+}
+
+/** Shows `outcome`, if any, with `extra` after a success. */
+export function OutcomeNote({ outcome, extra }: { readonly outcome: Outcome | undefined; readonly extra?: ComponentChildren }) {
+  if (outcome === undefined) return null;
+  return (
+    <p class={outcome.ok ? 'ok' : 'error'} role={outcome.ok ? 'status' : 'alert'}>
+      {outcome.text}
+      {outcome.ok && extra !== undefined ? <> {extra}</> : null}
+    </p>
+  );
+}

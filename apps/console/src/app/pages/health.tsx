@@ -1,6 +1,7 @@
 /**
  * The server at a glance: its status and state root, its cluster's other members (state,
- * last heard from, replication lag), and a summary of its metrics. Read again every
+ * last heard from, replication lag, their state roots as anti-entropy last compared
+ * them), and a summary of its metrics. Read again every
  * 2 seconds while the page is open and visible.
  */
 import type { ClusterPeers, KoruClient, ServerMetrics, ServerStatus } from '@koru/client';
@@ -160,6 +161,7 @@ export function Health({ client }: { readonly client: KoruClient }) {
                     <th scope="col" class="num">
                       Unconfirmed
                     </th>
+                    <th scope="col">State root (last compared)</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -175,6 +177,16 @@ export function Health({ client }: { readonly client: KoruClient }) {
                       <td>{p.lastSeen === null ? 'never' : formatTime(p.lastSeen)}</td>
                       <td class="num">{n(p.replicationLagMs)} ms</td>
                       <td class="num">{n(p.unconfirmed)}</td>
+                      <td>
+                        {p.lastRoot === null ? (
+                          'not compared yet'
+                        ) : (
+                          <>
+                            <code title={p.lastRoot.root}>{shortId(p.lastRoot.root)}</code>{' '}
+                            <span class={p.lastRoot.matched ? 'ok' : 'error'}>{p.lastRoot.matched ? 'same as this server' : 'differed'}</span> at {formatTime(p.lastRoot.at)}
+                          </>
+                        )}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

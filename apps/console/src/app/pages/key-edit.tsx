@@ -8,7 +8,7 @@ import { ErrorCodes, isKoruError } from '@koru/client';
 import { useState } from 'preact/hooks';
 import { parseJson } from '../json-input.js';
 import { go } from '../route.js';
-import { errorText, shortId } from '../ui.js';
+import { errorText, OutcomeNote, shortId, type Outcome } from '../ui.js';
 import type { History } from './key-page.js';
 
 export function KeyEdit({ client, ns, keyName, history, onSaved }: { readonly client: KoruClient; readonly ns: string; readonly keyName: string; readonly history: History; readonly onSaved: () => void }) {
@@ -17,7 +17,7 @@ export function KeyEdit({ client, ns, keyName, history, onSaved }: { readonly cl
   // never moves the compare-and-set's base under the person typing.
   const [base, setBase] = useState<History[number]>(latest);
   const [text, setText] = useState(() => textOf(latest));
-  const [outcome, setOutcome] = useState<{ readonly ok: boolean; readonly text: string } | undefined>();
+  const [outcome, setOutcome] = useState<Outcome | undefined>();
   const [busy, setBusy] = useState(false);
   const parsed = parseJson(text);
   const stale = latest.versionId !== base.versionId;
@@ -76,11 +76,7 @@ export function KeyEdit({ client, ns, keyName, history, onSaved }: { readonly cl
       <p id="edit-check" class={parsed.ok ? 'muted' : 'error'}>
         {parsed.ok ? 'Valid JSON.' : parsed.message}
       </p>
-      {outcome !== undefined ? (
-        <p class={outcome.ok ? 'ok' : 'error'} role={outcome.ok ? 'status' : 'alert'}>
-          {outcome.text}
-        </p>
-      ) : null}
+      <OutcomeNote outcome={outcome} />
       <div class="toolbar">
         <button type="submit" disabled={busy || !parsed.ok}>
           Save

@@ -26,12 +26,15 @@ export function Live({ client }: { readonly client: KoruClient }) {
   // Where the running subscription started: undefined is "from now".
   const [since, setSince] = useState<number | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
+  // The change the running subscription started after, once it runs.
+  const [startedAfter, setStartedAfter] = useState<number | undefined>();
   const [error, setError] = useState<unknown>();
   const lastSeq = useRef<number | undefined>(undefined);
 
   useEffect(() => {
     if (paused) return;
     setError(undefined);
+    setStartedAfter(undefined);
     let sub: Subscription | undefined;
     let ended = false;
     const start = (from: number | undefined): void => {
@@ -56,6 +59,7 @@ export function Live({ client }: { readonly client: KoruClient }) {
       if (ended) return;
       lastSeq.current = from;
       start(from);
+      setStartedAfter(from);
     };
     begin().catch((e: unknown) => !ended && setError(e));
     return () => {
@@ -97,7 +101,11 @@ export function Live({ client }: { readonly client: KoruClient }) {
         </button>
       </form>
       <p role="status" class="muted">
-        {paused ? `Paused after change ${lastSeq.current ?? 0}: resuming replays everything since.` : `Watching ${namespace === '' ? 'every namespace' : namespace}.`}
+        {paused
+          ? `Paused after change ${lastSeq.current ?? 0}: resuming replays everything since.`
+          : startedAfter === undefined
+            ? 'Starting…'
+            : `Watching ${namespace === '' ? 'every namespace' : namespace}, after change ${startedAfter}.`}
         {notice !== undefined ? ` ${notice}` : ''}
       </p>
       {error !== undefined ? <ErrorNote error={error} /> : null}

@@ -10,7 +10,7 @@ import { buildQuery, EMPTY_FIELDS, type QueryFields } from '../query-form.js';
 import { JsonTree } from '../json-tree.js';
 import { Results } from '../results.js';
 import { go, hrefOf } from '../route.js';
-import { errorText, useLoad } from '../ui.js';
+import { errorText, OutcomeNote, useLoad, type Outcome } from '../ui.js';
 
 export function QueryPage({ client, ns }: { readonly client: KoruClient; readonly ns: string | undefined }) {
   const names = useLoad(() => client.listNamespaces(), [client]);
@@ -172,7 +172,7 @@ export function QueryPage({ client, ns }: { readonly client: KoruClient; readonl
 function SaveView({ client, ns, query, aggregate }: { readonly client: KoruClient; readonly ns: string; readonly query: { readonly [k: string]: unknown }; readonly aggregate: { readonly [k: string]: unknown } | undefined }) {
   const [name, setName] = useState('');
   const [auto, setAuto] = useState(false);
-  const [outcome, setOutcome] = useState<{ readonly ok: boolean; readonly text: string } | undefined>();
+  const [outcome, setOutcome] = useState<Outcome | undefined>();
   return (
     <details class="panel">
       <summary>Save as a view</summary>
@@ -194,11 +194,7 @@ function SaveView({ client, ns, query, aggregate }: { readonly client: KoruClien
           <input type="checkbox" checked={auto} onChange={(e) => setAuto(e.currentTarget.checked)} /> Keep it current on every write
         </label>
         <button type="submit">Save view</button>
-        {outcome !== undefined ? (
-          <p class={outcome.ok ? 'ok' : 'error'} role={outcome.ok ? 'status' : 'alert'}>
-            {outcome.text} {outcome.ok ? <a href={hrefOf({ page: 'views' })}>Open views</a> : null}
-          </p>
-        ) : null}
+        <OutcomeNote outcome={outcome} extra={<a href={hrefOf({ page: 'views' })}>Open views</a>} />
       </form>
     </details>
   );

@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { JsonTree } from '../json-tree.js';
 import { Results } from '../results.js';
 import { hrefOf } from '../route.js';
-import { Busy, ErrorNote, errorText, formatTime, useLoad } from '../ui.js';
+import { Busy, ErrorNote, errorText, formatTime, OutcomeNote, useLoad, type Outcome } from '../ui.js';
 
 export function Views({ client }: { readonly client: KoruClient }) {
   return (
@@ -125,7 +125,7 @@ function IndexList({ client }: { readonly client: KoruClient }) {
   const indexes = useLoad(() => client.listIndexes(), [client]);
   const [ns, setNs] = useState('');
   const [field, setField] = useState('');
-  const [outcome, setOutcome] = useState<{ readonly ok: boolean; readonly text: string } | undefined>();
+  const [outcome, setOutcome] = useState<Outcome | undefined>();
   const run = async (what: () => Promise<unknown>, ok: string): Promise<void> => {
     setOutcome(undefined);
     try {
@@ -141,11 +141,7 @@ function IndexList({ client }: { readonly client: KoruClient }) {
       <h2>Indexes</h2>
       <p class="muted">A secondary index on a field lets queries that filter on it read only the matching documents.</p>
       {indexes.error !== undefined ? <ErrorNote error={indexes.error} /> : null}
-      {outcome !== undefined ? (
-        <p class={outcome.ok ? 'ok' : 'error'} role={outcome.ok ? 'status' : 'alert'}>
-          {outcome.text}
-        </p>
-      ) : null}
+      <OutcomeNote outcome={outcome} />
       <Busy loading={indexes.loading && indexes.data === undefined}>
         {indexes.data !== undefined && indexes.data.length === 0 ? <p>No indexes yet.</p> : null}
         {indexes.data !== undefined && indexes.data.length > 0 ? (

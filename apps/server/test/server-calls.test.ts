@@ -88,7 +88,7 @@ describe('serverStatus and clusterPeers', () => {
     expect(ws).toEqual({
       node: a.db.nodeId,
       address: a.cluster!.address,
-      peers: [{ id: b.db.nodeId, address: b.cluster!.address, state: 'healthy', lastSeen: expect.any(String), replicationLagMs: expect.any(Number), unconfirmed: expect.any(Number) }],
+      peers: [{ id: b.db.nodeId, address: b.cluster!.address, state: 'healthy', lastSeen: expect.any(String), replicationLagMs: expect.any(Number), unconfirmed: expect.any(Number), lastRoot: expect.toBeOneOf([null, { root: expect.any(String), at: expect.any(String), matched: expect.any(Boolean) }]) }],
     });
     expect((await bothWays(a, c, 'serverStatus', '/v1/status')).ws).toMatchObject({ cluster: { address: a.cluster!.address, members: 2 } });
   });

@@ -6,6 +6,9 @@ import { KoruClient, type ClusterPeers, type PeerInfo, type ServerMetrics, type 
 import type { ClusterPeers as ServerClusterPeers, PeerInfo as ServerPeerInfo, ServerMetrics as ServerServerMetrics, ServerStatus as ServerServerStatus } from '@koru/server';
 import { rejectsWith, startServer, stopAllServers, type ServerProcess } from './support.js';
 
+/** A peer's lastRoot right after joining: none yet, or what a first round saw. */
+const ROOT_SEEN = expect.toBeOneOf([null, { root: expect.any(String), at: expect.any(String), matched: expect.any(Boolean) }]);
+
 // The client writes the server's types out (it depends on no server package); they must
 // stay the same types (checked by this package's typecheck).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -87,9 +90,11 @@ describe('serverStatus and clusterPeers', () => {
       }
     };
     const [fromA, fromB] = await Promise.all([healthy(ca), healthy(cb)]);
-    expect(fromA).toEqual([{ id: cb.nodeId, address: `127.0.0.1:${b.port}`, state: 'healthy', lastSeen: expect.any(String), replicationLagMs: expect.any(Number), unconfirmed: expect.any(Number) }]);
-    expect(fromB).toEqual([{ id: ca.nodeId, address: `127.0.0.1:${a.port}`, state: 'healthy', lastSeen: expect.any(String), replicationLagMs: expect.any(Number), unconfirmed: expect.any(Number) }]);
+    expect(fromA).toEqual([{ id: cb.nodeId, address: `127.0.0.1:${b.port}`, state: 'healthy', lastSeen: expect.any(String), replicationLagMs: expect.any(Number), unconfirmed: expect.any(Number), lastRoot: ROOT_SEEN }]);
+    expect(fromB).toEqual([{ id: ca.nodeId, address: `127.0.0.1:${a.port}`, state: 'healthy', lastSeen: expect.any(String), replicationLagMs: expect.any(Number), unconfirmed: expect.any(Number), lastRoot: ROOT_SEEN }]);
     expect(Number.isNaN(Date.parse(fromA[0]!.lastSeen!))).toBe(false);
+    // Once a round compared them, each side holds the other's root, the same as its own.
+    await expect.poll(async () => (await ca.clusterPeers()).peers[0]!.lastRoot, { timeout: 15_000 }).toEqual({ root: await cb.stateRoot(), at: expect.any(String), matched: true });
     const peers = await sameAsRoute(() => ca.clusterPeers(), a, '/v1/cluster/peers');
     expect(peers).toMatchObject({ node: ca.nodeId, address: `127.0.0.1:${a.port}`, peers: [{ id: cb.nodeId }] });
     expect(await sameAsRoute(() => cb.serverStatus(), b, '/v1/status')).toMatchObject({ node: cb.nodeId, cluster: { address: `127.0.0.1:${b.port}`, members: 2 } });

@@ -141,13 +141,20 @@ describe('migrateV1 under kill -9', () => {
       // at its short last phases: once the first segment is moved in (the move), or once
       // MANIFEST is (the cleanup after the commit: at once, or after a random part of the
       // measured time from the commit to the exit).
+      // The first two kills are placed, so that both outcomes are checked whatever the
+      // dice say (with 10 cycles, none of the random ones may reach the commit): one right
+      // after MANIFEST is written (committed: the cleanup), one at once (nothing done).
       const r = rand();
       const kill: Kill =
-        r < 2 / 3
-          ? { after: rand() * t.exit }
-          : r < 5 / 6
-            ? { after: 0, when: (names) => names.some((n) => n.endsWith('.kseg')) }
-            : { after: rand() < 0.5 ? 0 : rand() * (t.exit - t.commit), when: (names) => names.includes('MANIFEST') };
+        cycle === 0
+          ? { after: 0, when: (names) => names.includes('MANIFEST') }
+          : cycle === 1
+            ? { after: 0 }
+            : r < 2 / 3
+              ? { after: rand() * t.exit }
+              : r < 5 / 6
+                ? { after: 0, when: (names) => names.some((n) => n.endsWith('.kseg')) }
+                : { after: rand() < 0.5 ? 0 : rand() * (t.exit - t.commit), when: (names) => names.includes('MANIFEST') };
       const started = performance.now();
       await run(dir, kill);
       runs += performance.now() - started;

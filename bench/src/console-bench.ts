@@ -37,8 +37,9 @@ try {
 
   const page = await chrome.context.newPage();
   const t0 = performance.now();
+  console.log('[console bench] opening the namespace page');
   await page.goto(`${server.url}/#/ns/bench`);
-  await page.locator('ul.keys li').nth(49).waitFor();
+  await page.locator('ul.keys li').nth(49).waitFor({ timeout: 30_000 });
   const openMs = performance.now() - t0;
 
   const clickMs: number[] = [];
@@ -52,6 +53,8 @@ try {
           new Promise<number>((resolve) => {
             const before = document.querySelector('ul.keys li')?.textContent;
             const started = performance.now();
+            // Bounded: a page that never comes fails the run instead of hanging it.
+            setTimeout(() => resolve(Number.POSITIVE_INFINITY), 10_000);
             const seen = new MutationObserver(() => {
               if (document.querySelector('ul.keys li')?.textContent === before) return;
               seen.disconnect();
@@ -65,12 +68,14 @@ try {
     serverMs.push(Number(await page.locator('ul.keys').getAttribute('data-page-ms')));
   }
   // A prefix search deep in the namespace: the page is a seek, not a walk from the start.
+  const deep = String(Math.floor((KEYS * 0.987) / 100) * 100).padStart(6, '0');
   const search = page.getByLabel('Keys starting with');
   const ts = performance.now();
-  await search.fill('user-0987');
-  await page.waitForFunction(() => document.querySelector('ul.keys li')?.textContent === 'user-098700', undefined, { polling: 'raf' });
+  await search.fill(`user-${deep.slice(0, 4)}`);
+  await page.waitForFunction((first) => document.querySelector('ul.keys li')?.textContent === first, `user-${deep}`, { polling: 'raf', timeout: 30_000 });
   const searchMs = performance.now() - ts - 150; // less the search box's 150 ms debounce
 
+  if (clickMs.some((ms) => !Number.isFinite(ms))) throw new Error(`a page did not come within 10 s (pages: ${clickMs.join(', ')})`);
   clickMs.sort((a, b) => a - b);
   serverMs.sort((a, b) => a - b);
   const rows = [

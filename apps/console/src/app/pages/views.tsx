@@ -146,39 +146,39 @@ function IndexList({ client }: { readonly client: KoruClient }) {
         {indexes.data !== undefined && indexes.data.length === 0 ? <p>No indexes yet.</p> : null}
         {indexes.data !== undefined && indexes.data.length > 0 ? (
           <div class="scroll">
-          <table class="list" aria-label="Indexes">
-            <thead>
-              <tr>
-                <th scope="col">Namespace</th>
-                <th scope="col">Field</th>
-                <th scope="col">Created (UTC)</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {indexes.data.map((i) => (
-                <tr key={`${i.namespace}\u0000${i.field}`}>
-                  <td>{i.namespace}</td>
-                  <th scope="row">{i.field}</th>
-                  <td>{formatTime(i.createdAt)}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="small danger"
-                      aria-label={`Drop the index on ${i.namespace} ${i.field}`}
-                      onClick={() => {
-                        if (confirm(`Drop the index on ${i.namespace}.${i.field}? Queries still work, by scanning.`)) void run(() => client.dropIndex(i.namespace, i.field), `Dropped the index on ${i.namespace} ${i.field}.`);
-                      }}
-                    >
-                      Drop
-                    </button>
-                  </td>
+            <table class="list" aria-label="Indexes">
+              <thead>
+                <tr>
+                  <th scope="col">Namespace</th>
+                  <th scope="col">Field</th>
+                  <th scope="col">Created (UTC)</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {indexes.data.map((i) => (
+                  <tr key={`${i.namespace}\u0000${i.field}`}>
+                    <td>{i.namespace}</td>
+                    <th scope="row">{i.field}</th>
+                    <td>{formatTime(i.createdAt)}</td>
+                    <td>
+                      <button
+                        type="button"
+                        class="small danger"
+                        aria-label={`Drop the index on ${i.namespace} ${i.field}`}
+                        onClick={() => {
+                          if (confirm(`Drop the index on ${i.namespace}.${i.field}? Queries still work, by scanning.`)) void run(() => client.dropIndex(i.namespace, i.field), `Dropped the index on ${i.namespace} ${i.field}.`);
+                        }}
+                      >
+                        Drop
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         ) : null}
       </Busy>

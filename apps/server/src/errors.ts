@@ -33,6 +33,8 @@ const STATUS: Readonly<Record<string, number>> = {
   // The write is stored locally; too few replicas confirmed it in time.
   [ErrorCodes.REPLICATION_TIMEOUT]: 504,
   [ErrorCodes.CLOSED]: 503,
+  // The store (PostgreSQL) cannot be reached: the server stays up and recovers with it.
+  [ErrorCodes.UNAVAILABLE]: 503,
   [ErrorCodes.STORAGE_FULL]: 507,
 };
 

@@ -77,6 +77,7 @@ export {
   ValueTooDeepError,
   InvalidArgumentError,
   UnsupportedError,
+  UnavailableError,
   ClockSkewError,
   ReplicationTimeoutError,
   type ErrorCode,

@@ -45,6 +45,12 @@ export const ErrorCodes = {
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   CLOCK_SKEW: 'CLOCK_SKEW',
   REPLICATION_TIMEOUT: 'REPLICATION_TIMEOUT',
+  /**
+   * The store behind this database cannot be reached (a PostgreSQL store whose server is
+   * down or unreachable, HTTP 503): nothing was done, or a write's outcome is reported
+   * as unknown in `details`; retry once it is back.
+   */
+  UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -123,6 +129,13 @@ export class InvalidArgumentError extends KoruError {
 export class UnsupportedError extends KoruError {
   constructor(message: string, options?: KoruErrorOptions) {
     super(ErrorCodes.UNSUPPORTED, message, options);
+  }
+}
+
+/** The store cannot be reached now (see {@link ErrorCodes.UNAVAILABLE}); retry later. */
+export class UnavailableError extends KoruError {
+  constructor(message: string, options?: KoruErrorOptions) {
+    super(ErrorCodes.UNAVAILABLE, message, options);
   }
 }
 

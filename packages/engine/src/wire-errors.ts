@@ -12,6 +12,7 @@ import {
   InvalidNamespaceError,
   InvalidValueError,
   KoruError,
+  UnavailableError,
   UnsupportedError,
   ValueTooDeepError,
   ValueTooLargeError,
@@ -31,6 +32,7 @@ export const ENGINE_ERROR_MAKERS: ReadonlyMap<string, KoruErrorMaker> = new Map<
   [ErrorCodes.VALUE_TOO_DEEP, (m, o) => new ValueTooDeepError(m, o)],
   [ErrorCodes.INVALID_ARGUMENT, (m, o) => new InvalidArgumentError(m, o)],
   [ErrorCodes.UNSUPPORTED, (m, o) => new UnsupportedError(m, o)],
+  [ErrorCodes.UNAVAILABLE, (m, o) => new UnavailableError(m, o)],
 ]);
 
 /**

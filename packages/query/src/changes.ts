@@ -15,11 +15,16 @@ import { SYSTEM_NAMESPACE, validateKey, validateNamespace, type Change, type Cha
 import type { JsonValue } from '@koru/engine';
 import { matcherOf, type FilterInput } from './matcher.js';
 
-/** Where changes come from: a CausalStorage. */
+/** Where changes come from: a CausalStorage, or a store read over the network (PostgreSQL). */
 export interface ChangeSource {
   /** The last committed change's seq. */
   readonly seq: number;
-  changeAt(seq: number): Change;
+  /**
+   * Change `seq`. A store that must fetch an older change (a replay from further back
+   * than it keeps at hand) returns a promise; the change just announced by `onCommit`
+   * must be returned at once.
+   */
+  changeAt(seq: number): Change | Promise<Change>;
   /**
    * The namespace and key of change `seq`, without building the change (optional: a
    * source without it has changes built to route them to namespace and key subscribers).
@@ -75,12 +80,16 @@ export interface PrunedEvent {
  * Change `seq` from `source`, or the {@link PrunedEvent} for it when retention or a
  * purge removed it (anything else thrown is rethrown).
  */
-function changeOrPruned(source: ChangeSource, seq: number): Change | PrunedEvent {
-  try {
-    return source.changeAt(seq);
-  } catch (e) {
+function changeOrPruned(source: ChangeSource, seq: number): Change | PrunedEvent | Promise<Change | PrunedEvent> {
+  const pruned = (e: unknown): PrunedEvent => {
     if ((e as { code?: unknown } | null)?.code !== ErrorCodes.HISTORY_PRUNED) throw e;
     return Object.freeze({ type: 'pruned' as const, seq, resyncFrom: source.seq });
+  };
+  try {
+    const c = source.changeAt(seq);
+    return c instanceof Promise ? c.catch(pruned) : c;
+  } catch (e) {
+    return pruned(e);
   }
 }
 
@@ -222,7 +231,8 @@ export function changeStream(source: ChangeSource, spec: SubscriptionSpec = {}):
           return { done: false, value: Object.freeze({ type: 'lagged', seq: next - 1, behind: last - (next - 1) }) };
         }
         while (next <= last && next <= until) {
-          const c = changeOrPruned(source, next++);
+          const found = changeOrPruned(source, next++);
+          const c = found instanceof Promise ? await found : found;
           if ('type' in c) {
             next = c.resyncFrom + 1;
             return { done: false, value: c };
@@ -309,7 +319,10 @@ class Dispatcher {
     const source = this.source;
     for (let q = from; q <= seq; q++) {
       // Routing needs only the change's key; each subscriber builds (and shares) the change.
-      const c = source.changeKeyAt !== undefined ? { version: source.changeKeyAt(q) } : changeOrPruned(source, q);
+      const found = source.changeKeyAt !== undefined ? { version: source.changeKeyAt(q) } : changeOrPruned(source, q);
+      // A source that fetches old changes gives announced ones at once (see ChangeSource).
+      if (found instanceof Promise) throw new Error('koru: a change feed announced a change it cannot give at once (a bug)');
+      const c = found;
       if ('type' in c) {
         // Removed already (a purge right after it): whom it concerned is unknown; each is told.
         for (const set of [...this.#byNamespace.values(), ...this.#byKey.values()]) for (const w of set) w(q);
@@ -419,12 +432,30 @@ export function subscribe(
         caughtUp = true;
         return;
       }
-      const c = changeOrPruned(source, next++);
-      if ('type' in c) {
-        next = c.resyncFrom + 1;
-        if (!deliver(c)) return;
-      } else if (test(c) && !deliver(toEvent(c))) return;
+      const found = changeOrPruned(source, next++);
+      if (found instanceof Promise) {
+        // Fetched from further back: the pump waits for it, as for a handler's promise.
+        busy = true;
+        found.then(
+          (c) => {
+            busy = false;
+            if (finished) return;
+            if (take(c)) pump();
+          },
+          (e: unknown) => finish(e),
+        );
+        return;
+      }
+      if (!take(found)) return;
     }
+  }
+  /** Delivers one change (or pruned event) read at the cursor; false when the pump must stop for now. */
+  function take(c: Change | PrunedEvent): boolean {
+    if ('type' in c) {
+      next = c.resyncFrom + 1;
+      return deliver(c);
+    }
+    return !test(c) || deliver(toEvent(c));
   }
   const schedule = (): void => {
     if (scheduled || finished) return;

@@ -25,6 +25,13 @@ export interface QueryExplain {
   readonly indexes: readonly string[];
   /** Documents the filter was evaluated on. */
   readonly examined: number;
+  /**
+   * On a PostgreSQL store: the part of the filter that ran in SQL (`where`, with its
+   * `params`), and whether it was the whole filter (`complete`). Otherwise (or absent)
+   * the filter ran in the process, on every document PostgreSQL returned; it always runs
+   * there too, so the answer is the embedded engine's.
+   */
+  readonly sql?: { readonly where: string; readonly params: readonly unknown[]; readonly complete: boolean };
 }
 
 /**

@@ -40,8 +40,8 @@ export { type SortDirection, type SortKey, type QuerySpec, Query, parseQuery, qu
 export { type Entry, type QueryResult, type QueryExplain, executeQuery, compileProjection } from './execute.js';
 export { SecondaryIndex, type Bound, type IndexRange } from './secondary-index.js';
 export { planFilter, type IndexPlan, type IndexAccess, type IndexLookup } from './plan.js';
-export { IndexSet, type IndexInfo, MAX_INDEXES_PER_NAMESPACE, MAX_INDEX_FIELD_LENGTH, checkIndexRecord } from './indexes.js';
-export { ViewSet, type ViewDefinition, type ViewInfo, type ViewResult, MAX_VIEWS, MAX_DESCRIPTION_LENGTH, checkViewRecord } from './views.js';
+export { IndexSet, checkField as checkIndexField, type IndexInfo, MAX_INDEXES_PER_NAMESPACE, MAX_INDEX_FIELD_LENGTH, checkIndexRecord } from './indexes.js';
+export { ViewSet, checkDefinition as checkViewDefinition, type ViewDefinition, type ViewInfo, type ViewResult, MAX_VIEWS, MAX_DESCRIPTION_LENGTH, checkViewRecord } from './views.js';
 export { type DefinitionProblem } from './problems.js';
 export { checkDefinitionRecord } from './definitions.js';
 export { Aggregation, type Group, Agg, aggregate } from './aggregate.js';

@@ -23,7 +23,7 @@ export const MAX_INDEXES_PER_NAMESPACE = 64;
 /** Longest indexed field path, in characters. */
 export const MAX_INDEX_FIELD_LENGTH = 512;
 
-function checkField(field: unknown): asserts field is string {
+export function checkField(field: unknown): asserts field is string {
   validatePath(field, 'field');
   if (field.length > MAX_INDEX_FIELD_LENGTH) {
     throw new InvalidQueryError(`an indexed field path may have at most ${MAX_INDEX_FIELD_LENGTH} characters, not ${field.length}`, 'field');

@@ -348,7 +348,7 @@ export function checkViewRecord(key: string, value: unknown): ViewRecord {
   return r as unknown as ViewRecord;
 }
 
-function checkDefinition(def: ViewDefinition): ViewInfo {
+export function checkDefinition(def: ViewDefinition): ViewInfo {
   if (def === null || typeof def !== 'object' || Array.isArray(def)) throw new InvalidArgumentError('a view definition must be an object');
   for (const k of Object.keys(def)) {
     if (!DEFINITION_KEYS.has(k)) throw new InvalidArgumentError(`unknown view definition key ${JSON.stringify(k)}`);

@@ -17,7 +17,7 @@ export {
   type ReplicationResult,
   DEFAULT_MAX_CLOCK_AHEAD_MS,
 } from './causal-storage.js';
-export { MAX_LIST_KEYS_LIMIT, type ListKeysOptions } from './key-pages.js';
+export { MAX_LIST_KEYS_LIMIT, type ListKeysOptions, pageOptions as checkListKeysOptions } from './key-pages.js';
 export {
   CheckpointReceiver,
   StoreNotEmptyError,

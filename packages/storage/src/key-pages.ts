@@ -54,7 +54,7 @@ function keyBound(name: string, s: unknown): string {
  * Options set to `undefined` count as absent.
  * @throws InvalidArgumentError
  */
-function pageOptions(options: unknown): { prefix: string; after: string | undefined; limit: number } {
+export function pageOptions(options: unknown): { prefix: string; after: string | undefined; limit: number } {
   if (options === undefined || options === null) return { prefix: '', after: undefined, limit: Number.POSITIVE_INFINITY };
   if (typeof options !== 'object' || Array.isArray(options) || options instanceof Date) {
     const got = typeof options === 'string' ? `the string ${JSON.stringify(options)}` : Array.isArray(options) ? 'an array' : options instanceof Date ? 'a Date' : typeof options;

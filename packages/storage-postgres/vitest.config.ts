@@ -1,0 +1,3 @@
+import { koruVitestWithIntegration } from '@koru/vitest-preset';
+
+export default koruVitestWithIntegration();

@@ -6,7 +6,7 @@
  * changes stored data.
  */
 import { InvalidArgumentError, isKoruError, UnsupportedError, type JsonValue } from '@koru/engine';
-import { IoError, VersionNotFoundError } from '@koru/storage/errors';
+import { IoError } from '@koru/storage/errors';
 import { validateKey, validateNamespace } from '@koru/storage/names';
 import type {
   CausalStorage,
@@ -39,10 +39,10 @@ import type {
   Subscription,
   SubscriptionSpec,
 } from '@koru/query';
-import { diffValues } from './diff.js';
+import { diffInHistory } from './diff.js';
 import { loadedLocalEngine, loadLocalEngine } from './engine-slot.js';
 import type { LocalEngine } from './local-engine.js';
-import { pathAdapterFactory, sharedDatabaseOpener } from './platform.js';
+import { pathAdapterFactory, sharedDatabaseOpener, storeOpener } from './platform.js';
 import { loadSyncModule } from './lazy-modules.js';
 import { toEpochMs, toTimePoint, type TimeInput } from './time.js';
 import { checkSyncOptions, checkSyncUrl } from './sync/options.js';
@@ -66,7 +66,6 @@ import {
   type StartOptions,
   type VersionDiff,
   type VersionOf,
-  type VersionRef,
 } from './options.js';
 
 export type {
@@ -117,6 +116,11 @@ export class KoruDelta {
     options ??= {};
     if (typeof options !== 'object') throw new InvalidArgumentError('start options must be an object');
     checkOptions(options);
+    if (options.store !== undefined) {
+      const open = storeOpener();
+      if (open === undefined) throw new UnsupportedError('a PostgreSQL store needs the Node build of @koru/delta');
+      return open(options.store, options);
+    }
     let adapter = options.adapter;
     if (adapter === undefined && options.path !== undefined) {
       if (typeof options.path !== 'string' || options.path.length === 0) {
@@ -302,34 +306,7 @@ export class KoruDelta {
 
   /** Structural diff between two versions of a key (default: the latest change). */
   async diff(namespace: string, key: string, options: DiffOptions = {}): Promise<VersionDiff> {
-    options ??= {};
-    const history = this.#s.history(namespace, key);
-    const toIx = options.to === undefined ? history.length - 1 : this.#resolve(history, options.to);
-    const fromIx = options.from === undefined ? toIx - 1 : this.#resolve(history, options.from);
-    const to = history[toIx]!;
-    const from = fromIx >= 0 ? history[fromIx]! : null;
-    const before = from === null || from.deleted ? undefined : from.value;
-    const after = to.deleted ? undefined : to.value;
-    return Object.freeze({ namespace, key, from, to, changes: Object.freeze(diffValues(before, after)) });
-  }
-
-  #resolve(history: Version[], ref: VersionRef): number {
-    if (typeof ref === 'number') {
-      if (!Number.isInteger(ref) || ref >= history.length || ref < -history.length) {
-        throw new InvalidArgumentError(`no version at history index ${ref} (the key has ${history.length})`);
-      }
-      return ref < 0 ? history.length + ref : ref;
-    }
-    if (typeof ref === 'string' && /^[0-9a-f]{64}$/.test(ref)) {
-      const ix = history.findIndex((v) => v.versionId === ref);
-      if (ix < 0) throw new VersionNotFoundError(history[0]!.namespace, history[0]!.key, ref);
-      return ix;
-    }
-    const at = toEpochMs(ref);
-    let ix = -1;
-    for (let i = 0; i < history.length; i++) if (Date.parse(history[i]!.timestamp) <= at) ix = i;
-    if (ix < 0) throw new InvalidArgumentError(`the key had no version at ${new Date(at).toISOString()}`);
-    return ix;
+    return diffInHistory(namespace, key, this.#s.history(namespace, key), options);
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import { installNodeHash } from '@koru/engine/node';
 import { FileAdapter, installNodeChecksum } from '@koru/storage/node';
-import { registerPathAdapter } from './platform.js';
+import { registerPathAdapter, registerStoreOpener } from './platform.js';
 // Registers the `ws` package's WebSocket for sync (Node 20 has no global one): the
 // Node entry of @koru/client does it on import.
 import '@koru/client';
@@ -12,5 +12,7 @@ import '@koru/client';
 installNodeHash();
 installNodeChecksum();
 registerPathAdapter((path, options) => new FileAdapter(path, options));
+// Loaded on first use: a process that never opens a PostgreSQL store never loads its driver.
+registerStoreOpener(async (url, options) => (await import('./postgres-delta.js')).PostgresDelta.open(url, options));
 
 export * from './index.js';

@@ -16,6 +16,14 @@ export interface StartOptions {
   /** Directory of a durable database (Node). Omit for an in-memory database. */
   readonly path?: string;
   /**
+   * A shared store instead of a directory (Node): `postgres://user:password@host/db`.
+   * Any number of servers may open the same one (see @koru/storage-postgres). Not with
+   * `path` or `adapter`.
+   */
+  readonly store?: string;
+  /** With `store`: most connections this process opens to it (default 10). */
+  readonly maxConnections?: number;
+  /**
    * Durability of a durable database. `periodic` (default): a write is acknowledged
    * once it reached the OS (it survives the process being killed) and is fsynced
    * within `syncIntervalMs`; `always`: acknowledged only after fdatasync (survives
@@ -210,6 +218,15 @@ export function checkOptions(o: StartOptions): void {
   checkNumber('scanCacheBytes', o.scanCacheBytes, 0);
   checkNumber('memtableBytes', o.memtableBytes, 1024);
   checkNumber('cacheBytes', o.cacheBytes, 0);
+  checkNumber('maxConnections', o.maxConnections, 1, 1_000);
+  if (o.store !== undefined) {
+    if (typeof o.store !== 'string' || !/^postgres(?:ql)?:\/\//i.test(o.store)) {
+      throw new InvalidArgumentError('store must be a postgres:// or postgresql:// URL');
+    }
+    if (o.path !== undefined || o.adapter !== undefined) throw new InvalidArgumentError('store names where the data lives: give it without path or adapter');
+  } else if (o.maxConnections !== undefined) {
+    throw new InvalidArgumentError('maxConnections is an option of a store (postgres://): give store too');
+  }
   if (o.repair !== undefined && typeof o.repair !== 'boolean') throw new InvalidArgumentError(`repair must be true or false, not ${JSON.stringify(o.repair)}`);
   if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('now must be a function returning epoch ms');
   if (o.worker !== undefined && typeof o.worker !== 'string' && typeof o.worker !== 'function' && !(o.worker instanceof URL)) {

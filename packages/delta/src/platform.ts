@@ -60,3 +60,22 @@ export function registerSharedDatabaseOpener(opener: SharedDatabaseOpener): void
 export function sharedDatabaseOpener(): SharedDatabaseOpener | undefined {
   return sharedRegistry[SHARED_SLOT];
 }
+
+/**
+ * Opens a database on a store named by URL (`start({ store })`): the Node entry
+ * registers the PostgreSQL one. `options` are the `start` options as given (checked).
+ */
+export type StoreOpener = (url: string, options: StartOptions) => Promise<KoruDelta>;
+
+const STORE_SLOT = Symbol.for('@koru/delta.storeOpener');
+const storeRegistry = globalThis as { [STORE_SLOT]?: StoreOpener };
+
+/** Registers the opener of stores named by URL (called by the Node entry). */
+export function registerStoreOpener(opener: StoreOpener): void {
+  storeRegistry[STORE_SLOT] = opener;
+}
+
+/** The registered opener of stores named by URL, if any. */
+export function storeOpener(): StoreOpener | undefined {
+  return storeRegistry[STORE_SLOT];
+}

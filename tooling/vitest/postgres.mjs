@@ -8,126 +8,32 @@
 // does not reap orphans, a postmaster that pg_ctl started and kill() then SIGKILLed
 // would stay a zombie, and PostgreSQL refuses to start on a data directory whose
 // postmaster.pid names a process that still answers kill(pid, 0).
-import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { systemTool } from './helpers.mjs';
+import {
+  PostgresHarnessError,
+  PostgresHarnessErrorCodes,
+  SUPERUSER,
+  clusterTemplate,
+  postgresAvailable,
+  postgresBinDir,
+  removeTemplate,
+  settingLine,
+} from './postgres-cluster.mjs';
+import { armWatchdog, asServerUser, cleanEnv, fileSize, killAll, killAllSync, privateDir, run, tail } from './postgres-processes.mjs';
 
-const PG_ROOT = '/usr/lib/postgresql';
-const SUPERUSER = 'koru';
+export { PostgresHarnessError, PostgresHarnessErrorCodes, postgresAvailable, postgresBinDir } from './postgres-cluster.mjs';
+export { serverProcesses } from './postgres-processes.mjs';
+
 const DEFAULT_DATABASE = 'koru';
 const DEFAULT_TIMEOUT_MS = 30_000;
 // A port can be taken between asking the OS for it and the postmaster binding it.
 const PORT_ATTEMPTS = 5;
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
-
-/** The codes a {@link PostgresHarnessError} carries. */
-export const PostgresHarnessErrorCodes = Object.freeze({
-  /** No PostgreSQL binaries (or, as root, no `postgres` user) and none could be installed. */
-  UNAVAILABLE: 'PG_UNAVAILABLE',
-  /** initdb failed. */
-  INITDB_FAILED: 'PG_INITDB_FAILED',
-  /** The server exited, or did not accept connections in time. */
-  START_FAILED: 'PG_START_FAILED',
-  /** A database name that is not a lower-case identifier of 1 to 63 characters. */
-  INVALID_NAME: 'PG_INVALID_NAME',
-  /** A server setting whose name or value cannot be written to postgresql.conf. */
-  INVALID_SETTING: 'PG_INVALID_SETTING',
-  /** The server is not running (killed, or stopped for good). */
-  NOT_RUNNING: 'PG_NOT_RUNNING',
-});
-
-/**
- * Why the harness failed. (Not a KoruError: the preset depends on no KoruDelta package,
- * so every package, the engine included, can use it without a cycle.)
- */
-export class PostgresHarnessError extends Error {
-  constructor(code, message, options) {
-    super(message, options);
-    this.name = 'PostgresHarnessError';
-    this.code = code;
-  }
-}
-
-/** The newest `/usr/lib/postgresql/<major>/bin` holding initdb, pg_ctl and postgres, or undefined. */
-export function postgresBinDir() {
-  if (!existsSync(PG_ROOT)) return undefined;
-  const majors = readdirSync(PG_ROOT)
-    .filter((v) => /^\d+$/.test(v) && ['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(PG_ROOT, v, 'bin', b))))
-    .map(Number)
-    .sort((a, b) => b - a);
-  return majors.length > 0 ? join(PG_ROOT, String(majors[0]), 'bin') : undefined;
-}
-
-const isRoot = () => process.getuid?.() === 0;
-
-/** The `postgres` account's uid and gid, or undefined when there is none. */
-function postgresAccount() {
-  const id = (flag) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
-  const uid = id('-u');
-  const gid = id('-g');
-  if (uid.status !== 0 || gid.status !== 0) return undefined;
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-let availability;
-
-/**
- * Whether servers can be started here: Debian's PostgreSQL binaries, and as root the
- * unprivileged `postgres` account (initdb refuses to run as root). Installs Debian's
- * `postgresql` when missing and allowed; under CI=true still missing throws, else
- * `reason` is one line for the caller to print before `describe.skipIf(!available)`.
- * Checked once per process.
- *
- * @returns {{ available: true } | { available: false, reason: string }}
- */
-export function postgresAvailable() {
-  availability ??= systemTool({
-    name: `PostgreSQL (${PG_ROOT}/<major>/bin${isRoot() ? ' and the postgres account' : ''})`,
-    present: () => postgresBinDir() !== undefined && (!isRoot() || postgresAccount() !== undefined),
-    apt: 'postgresql',
-  });
-  return availability;
-}
-
-/** Node's environment minus libpq's PG* variables, which would point the tools elsewhere. */
-function cleanEnv() {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
-}
-
-/** `[command, args]` run as the server's account: `postgres` when this process is root. */
-function asServerUser(command, args) {
-  // setpriv execs in place (runuser would fork and wait), so the spawned pid is the program's.
-  return isRoot() ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', command, ...args]] : [command, args];
-}
-
-/** Runs a tool to completion within `timeoutMs`; resolves to its exit status and output. */
-function run(command, args, cwd, timeoutMs) {
-  const [cmd, argv] = asServerUser(command, args);
-  return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => {
-      output += `\n(killed after ${timeoutMs} ms)`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ status: -1, output: `${output}\n${error.message}` });
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, output: output.trim() });
-    });
-  });
-}
 
 /** A port that was free on 127.0.0.1 a moment ago, as the OS handed it out. */
 function freePort() {
@@ -140,163 +46,6 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-function fileSize(file) {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function tail(file, lines = 25) {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no server log)';
-  }
-}
-
-/**
- * Pids of the live processes working in `dataDir`: the postmaster and every backend and
- * helper it forked, found by their working directory (PostgreSQL changes into its data
- * directory and its children inherit that), so even children orphaned by a killed
- * postmaster are found. Linux /proc only.
- *
- * @param {string} dataDir
- * @returns {number[]}
- */
-export function serverProcesses(dataDir) {
-  let real = dataDir;
-  try {
-    real = realpathSync(dataDir);
-  } catch {}
-  const found = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd !== real && cwd !== `${real} (deleted)`) continue;
-      // A zombie has exited already; it only waits for a parent to reap it.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
-      found.push(Number(entry));
-    } catch {
-      // Gone meanwhile, or not ours to inspect.
-    }
-  }
-  return found;
-}
-
-/** SIGKILLs every process of `dataDir` until none is left, within `timeoutMs`. */
-async function killAll(dataDir, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const pids = serverProcesses(dataDir);
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} of ${dataDir} survived SIGKILL for ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-/** The same, synchronously, for the exit and signal hooks (5 s at most). */
-function killAllSync(dataDir) {
-  const deadline = Date.now() + 5_000;
-  for (let pids = serverProcesses(dataDir); pids.length > 0 && Date.now() < deadline; pids = serverProcesses(dataDir)) {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-}
-
-// Runs when this process dies without calling stop(). $1 data dir, $2 temp dir, then the
-// pg_ctl command line. Reading stdin returns at EOF, which comes when the test process is
-// gone however it died; stop() writes "stopped" first and the watchdog just exits.
-const WATCHDOG = `
-read -r word
-[ "$word" = stopped ] && exit 0
-data=$1; dir=$2; shift 2
-"$@" stop -D "$data" -m immediate -w -t 10 >/dev/null 2>&1
-pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null) &&
-  tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$data" &&
-  kill -9 "$pid" 2>/dev/null
-rm -rf "$dir"
-`;
-
-/**
- * Starts the watchdog of `dir` (holding the cluster `dataDir`): a shell in its own session
- * that stops the server and removes `dir` once this process is gone, unless told "stopped".
- */
-function armWatchdog(binDir, dataDir, dir) {
-  const [cmd, argv] = asServerUser(join(binDir, 'pg_ctl'), []);
-  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'koru-pg-watchdog', dataDir, dir, cmd, ...argv], {
-    cwd: '/',
-    env: cleanEnv(),
-    // Its own session: a Ctrl-C to the test run must not kill it before it cleans up.
-    detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-  watchdog.unref();
-  watchdog.stdin.unref();
-  // Writing "stopped" to a watchdog that is already gone must not crash the test process.
-  watchdog.stdin.on('error', () => {});
-  watchdog.on('error', () => {});
-  return watchdog;
-}
-
-/** A new private temporary directory, owned by the server's account. */
-function privateDir(prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  if (isRoot()) {
-    const account = postgresAccount();
-    chownSync(dir, account.uid, account.gid);
-  }
-  return dir;
-}
-
-/** This process's template cluster, made by initdb once and copied for every server: its data directory. */
-let template;
-/** Its temporary directory and watchdog, while it exists. */
-let templateHome;
-
-function clusterTemplate(binDir) {
-  template ??= (async () => {
-    const dir = privateDir('koru-pg-template-');
-    const dataDir = join(dir, 'data');
-    templateHome = { dir, watchdog: armWatchdog(binDir, dataDir, dir) };
-    // C collation (--no-locale): text compares by bytes, the order KoruDelta's keys use.
-    // --no-sync: initdb's closing fsync only guards against the machine crashing right
-    // now; the servers themselves run with fsync on.
-    const { status, output } = await run(
-      join(binDir, 'initdb'),
-      ['-D', dataDir, '-A', 'trust', '-U', SUPERUSER, '--no-locale', '-E', 'UTF8', '--no-sync', '--no-instructions'],
-      dir,
-      60_000,
-    );
-    if (status !== 0) {
-      removeTemplate();
-      throw new PostgresHarnessError(PostgresHarnessErrorCodes.INITDB_FAILED, `initdb failed (exit ${status}):\n${output}`);
-    }
-    return dataDir;
-  })();
-  return template;
-}
-
-function removeTemplate() {
-  if (templateHome === undefined) return;
-  rmSync(templateHome.dir, { recursive: true, force: true });
-  templateHome.watchdog.stdin.end('stopped\n');
-  templateHome = undefined;
-  template = undefined;
 }
 
 /** Servers started by this process and not stopped yet. */
@@ -326,14 +75,6 @@ function installExitHook() {
 }
 
 let databaseCounter = 0;
-
-function settingLine(name, value) {
-  const text = String(value);
-  if (!SETTING_NAME.test(name) || /[\n\r\0]/.test(text)) {
-    throw new PostgresHarnessError(PostgresHarnessErrorCodes.INVALID_SETTING, `invalid server setting ${JSON.stringify(name)} = ${JSON.stringify(text)}`);
-  }
-  return `${name} = '${text.replaceAll("'", "''")}'`;
-}
 
 class Server {
   #binDir;

@@ -93,6 +93,9 @@ describe.skipIf(!tool.available)('startPostgres', () => {
     await expect(query(b, 'SELECT * FROM only_here')).rejects.toThrow(/does not exist/);
     await expect(server.createDatabase('Bad-Name; DROP')).rejects.toMatchObject({ code: 'PG_INVALID_NAME' });
     await expect(server.createDatabase('named_one')).rejects.toThrow(/already exists/);
+    // Suites create their databases in parallel.
+    const many = await Promise.all(Array.from({ length: 6 }, () => server.createDatabase()));
+    expect(new Set(many).size).toBe(6);
   });
 
   it('kill() is a crash: restart() recovers every committed row on the same port', async () => {
@@ -148,9 +151,13 @@ describe.skipIf(!tool.available)('startPostgres', () => {
     await expect(query(two.url, 'SELECT * FROM t')).rejects.toThrow(/does not exist/);
   });
 
-  it('rejects settings it cannot write, and takes the ones it can', async () => {
+  it('rejects bad settings (with the server log when PostgreSQL does), and takes good ones', async () => {
     await expect(startPostgres({ settings: { 'bad name': 1 } })).rejects.toMatchObject({ code: 'PG_INVALID_SETTING' });
     await expect(startPostgres({ database: 'No' })).rejects.toMatchObject({ code: 'PG_INVALID_NAME' });
+    // A server that cannot start fails with its log's tail, and leaves nothing behind.
+    const failure = await startPostgres({ settings: { shared_buffers: 'lots' } }).catch((error) => error);
+    expect(failure).toMatchObject({ code: 'PG_START_FAILED' });
+    expect(failure.message).toMatch(/invalid value for parameter "shared_buffers"/);
     const server = await start({ database: 'app', settings: { work_mem: '8MB' } });
     expect(server.url.endsWith('/app')).toBe(true);
     expect(await query(server.url, "SELECT current_setting('work_mem') AS w")).toEqual([{ w: '8MB' }]);

@@ -66,9 +66,12 @@ function installExitHook() {
   // would have done without this listener.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     const onSignal = () => {
-      stopAllSync();
-      process.off(signal, onSignal);
-      process.kill(process.pid, signal);
+      try {
+        stopAllSync();
+      } finally {
+        process.off(signal, onSignal);
+        process.kill(process.pid, signal);
+      }
     };
     process.on(signal, onSignal);
   }
@@ -76,6 +79,10 @@ function installExitHook() {
 
 let databaseCounter = 0;
 
+/**
+ * One server and its temporary directory (data directory, log, socket). States:
+ * starting → running ⇄ (killed | restarting) → stopping → stopped; stopped is final.
+ */
 class Server {
   #binDir;
   #dir;
@@ -96,6 +103,7 @@ class Server {
     this.url = '';
   }
 
+  /** The postmaster's pid while running (it is this process's child). */
   get pid() {
     return this.#state === 'running' ? this.#child?.pid : undefined;
   }
@@ -290,7 +298,6 @@ class Server {
     return this.#stopping;
   }
 
-  /** For the exit hook, which must be synchronous. */
   /**
    * For the exit and signal hooks: synchronous, and quick enough for vitest's 500 ms
    * between SIGTERM and SIGKILL. SIGKILL, not a shutdown: the data is thrown away next.
@@ -355,7 +362,8 @@ export async function startPostgres(options = {}) {
     port: server.port,
     dataDir: server.dataDir,
     logFile: server.logFile,
-    get pid() {
+    /** The postmaster's pid while running (it is this process's child). */
+  get pid() {
       return server.pid;
     },
     createDatabase: (name) => server.createDatabase(name),

@@ -10,7 +10,7 @@ import { IoError, StorageFullError } from '@koru/storage/errors';
 /** SQLSTATE classes and codes that mean "not reachable now". */
 function unreachableState(code: string): boolean {
   return (
-    code.startsWith('08') || // connection exception
+    (code.startsWith('08') && code !== '08P01') || // connection exception (not a protocol violation: a bug)
     code === '57P01' || // admin_shutdown
     code === '57P02' || // crash_shutdown
     code === '57P03' || // cannot_connect_now (starting up, in recovery)

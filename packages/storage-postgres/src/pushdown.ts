@@ -75,7 +75,7 @@ function orderSafeString(s: string): boolean {
 /** Builds the condition, collecting parameters. */
 class Compiler {
   readonly params: unknown[] = [];
-  readonly fields = new Set<string>();
+  readonly fields: string[] = [];
   readonly #first: number;
   readonly #doc: string;
 
@@ -124,7 +124,19 @@ class Compiler {
     return undefined;
   }
 
+  /** `f`'s condition; undefined (with every parameter it took given back) when it cannot go down. */
   compile(f: Filter): Part | undefined {
+    const params = this.params.length;
+    const fields = this.fields.length;
+    const part = this.#node(f);
+    if (part === undefined) {
+      this.params.length = params;
+      this.fields.length = fields;
+    }
+    return part;
+  }
+
+  #node(f: Filter): Part | undefined {
     switch (f.op) {
       case 'eq':
       case 'ne': {
@@ -185,7 +197,7 @@ class Compiler {
 
   #path(path: string): string | undefined {
     const x = pathExpression(path, this.#doc);
-    if (x !== undefined) this.fields.add(path);
+    if (x !== undefined && !this.fields.includes(path)) this.fields.push(path);
     return x;
   }
 }
@@ -199,5 +211,5 @@ export function pushDown(filter: Filter | undefined, first: number, doc = 'h.doc
   const c = new Compiler(first, doc);
   const part = c.compile(filter);
   if (part === undefined) return undefined;
-  return { sql: part.sql, params: c.params, complete: part.exact, fields: [...c.fields] };
+  return { sql: part.sql, params: c.params, complete: part.exact, fields: c.fields };
 }

@@ -131,6 +131,8 @@ export class CommitQueue {
     // Heads read from PostgreSQL (or reported by it) during this commit: a check that
     // fails on one of these is an answer; on an older belief, a reason to read again.
     const fresh = new Set<string>();
+    // Heads to read before the next attempt: those a check failed on while only believed.
+    const toRead = new Map<string, readonly [string, string]>();
     for (let attempt = 0; live.length > 0; attempt++) {
       if (attempt >= MAX_ATTEMPTS) {
         const e = new UnavailableError(`the write met other servers' writes to the same keys ${MAX_ATTEMPTS} times in a row; retry`);
@@ -138,13 +140,13 @@ export class CommitQueue {
         return;
       }
       try {
-        await this.#loadHeads(live, fresh);
+        await this.#readHeads(toRead, fresh);
       } catch (e) {
         const err = koruErrorOf(e, 'reading heads before a write');
         for (const u of live) u.reject(err);
         return;
       }
-      const { built, stale } = this.#build(live, fresh);
+      const { built, stale } = this.#build(live, fresh, toRead);
       live = built.map((b) => b.unit);
       if (stale) continue; // a check failed on a belief: read that head and build again
       if (built.length === 0) return;
@@ -197,31 +199,21 @@ export class CommitQueue {
     }
   }
 
-  /** Reads the heads of the batch's keys this server holds no belief about. */
-  async #loadHeads(units: readonly Unit[], fresh: Set<string>): Promise<void> {
-    const ns: string[] = [];
-    const keys: string[] = [];
-    const seen = new Set<string>();
-    for (const u of units) {
-      for (const i of u.items) {
-        const k = headKey(i.namespace, i.key);
-        if (seen.has(k) || this.#heads.get(k) !== undefined) continue;
-        seen.add(k);
-        ns.push(i.namespace);
-        keys.push(i.key);
-      }
-    }
-    if (ns.length === 0) return;
+  /** Reads the heads of `keys` (cache key → namespace and key), which become fresh beliefs. */
+  async #readHeads(keys: Map<string, readonly [string, string]>, fresh: Set<string>): Promise<void> {
+    if (keys.size === 0) return;
+    const pairs = [...keys.values()];
     const r = await this.#pool.query<{ ns: string; key: string; version_id: string; hlc: string; deleted: boolean }>({
       name: 'koru-heads',
       text: 'SELECT h.ns, h.key, h.version_id, h.hlc, h.deleted FROM koru_heads h JOIN unnest($1::text[], $2::text[]) AS a(ns, key) ON h.ns = a.ns AND h.key = a.key',
-      values: [ns, keys],
+      values: [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     });
-    for (const k of seen) {
+    for (const k of keys.keys()) {
       this.#heads.set(k, null);
       fresh.add(k);
     }
     for (const row of r.rows) this.#heads.set(headKey(row.ns, row.key), { versionId: row.version_id, hlc: row.hlc, deleted: row.deleted });
+    keys.clear();
   }
 
   /**
@@ -229,7 +221,7 @@ export class CommitQueue {
    * as the head). A unit whose check fails is rejected, unless the head it failed on was
    * only a belief: then that head is forgotten (read again next attempt) and `stale` set.
    */
-  #build(units: readonly Unit[], fresh: ReadonlySet<string>): { built: Built[]; stale: boolean } {
+  #build(units: readonly Unit[], fresh: ReadonlySet<string>, toRead: Map<string, readonly [string, string]>): { built: Built[]; stale: boolean } {
     const running = new Map<string, Head>();
     const built: Built[] = [];
     let stale = false;
@@ -248,13 +240,15 @@ export class CommitQueue {
       for (const item of unit.items) {
         const k = headKey(item.namespace, item.key);
         const inBatch = local.has(k) || running.has(k);
-        const head = local.has(k) ? local.get(k)! : running.has(k) ? running.get(k)! : this.#heads.get(k)!;
+        // A key this server holds no belief about is taken to be new: right for a first
+        // write (one round trip), and a key that exists makes the commit report its head.
+        const head = local.has(k) ? local.get(k)! : running.has(k) ? running.get(k)! : (this.#heads.get(k) ?? null);
         const absent = head === null || head.deleted;
         const casFails = item.ifVersion !== undefined && (item.ifVersion === null ? !absent : item.ifVersion !== head?.versionId);
         if ((item.canon === null && absent) || casFails) {
           if (!inBatch && !fresh.has(k)) {
             // A belief may be out of date: only a head read from PostgreSQL can refuse.
-            this.#heads.delete(k);
+            toRead.set(k, [item.namespace, item.key]);
             stale = true;
           }
           failed = casFails ? new VersionConflictError(item.namespace, item.key, item.ifVersion ?? null, head?.versionId ?? null) : new KeyNotFoundError(item.namespace, item.key);

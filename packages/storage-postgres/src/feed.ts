@@ -84,20 +84,18 @@ export class ChangeFeed {
     this.#poll.unref();
   }
 
-  /** The newest change every listener can be given: read in order, with none missing before it. */
+  /**
+   * The newest change known to be committed: every change up to it can be given, those
+   * not yet read into the window as a promise (see `changeAt`).
+   */
   get seq(): number {
-    return this.#seq;
-  }
-
-  /** The newest seq known to be committed (this server's own commits, and notifications). */
-  get known(): number {
     return this.#target;
   }
 
   /** Change `seq`: from the window, else read from PostgreSQL. */
   changeAt(seq: number): Change | Promise<Change> {
     const w = this.#window;
-    const first = w.length > 0 ? w[0]!.seq : this.#seq + 1;
+    const first = this.#seq - w.length + 1;
     if (seq >= first && seq <= this.#seq) return w[seq - first]!;
     const page = this.#page;
     if (page !== undefined && seq >= page.from && seq < page.from + page.changes.length) return page.changes[seq - page.from]!;
@@ -121,13 +119,13 @@ export class ChangeFeed {
 
   /** A commit of seqs up to `seq` is known (this server's own, or notified). */
   committed(seq: number): void {
-    if (seq <= this.#target) return;
-    this.#target = seq;
+    if (seq > this.#target) this.#target = seq;
     if (this.#listeners.size === 0) {
-      this.#seq = seq;
+      this.#seq = this.#target;
       return;
     }
-    void this.#read();
+    // Also when the target did not move: a read that failed (PostgreSQL was down) resumes here.
+    if (this.#seq < this.#target) void this.#read();
   }
 
   /** Stops listening and polling; listeners are told with -1. */

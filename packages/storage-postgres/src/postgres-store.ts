@@ -177,7 +177,7 @@ export class PostgresStore {
 
   /** The newest change this server knows of (its own commits, and other servers' as notified). */
   get seq(): number {
-    return this.#feed.known;
+    return this.#feed.seq;
   }
 
   /** The change feed, as @koru/query's subscriptions read it. */
@@ -382,11 +382,10 @@ export class PostgresStore {
   async listKeys(namespace: string, options?: ListKeysOptions): Promise<string[]> {
     validateNamespace(namespace);
     const { prefix, after, limit } = checkListKeysOptions(options);
-    const from = after !== undefined && after >= prefix ? after : undefined;
     const rows = await this.#query<{ key: string }>('listing keys', {
       name: 'koru-list-keys',
       text: `SELECT key FROM koru_heads WHERE ns = $1 AND NOT deleted AND key >= $2 AND ($3::text IS NULL OR key > $3) AND starts_with(key, $2) ORDER BY key LIMIT $4`,
-      values: [namespace, prefix, from ?? null, Number.isFinite(limit) ? limit : null],
+      values: [namespace, prefix, after ?? null, Number.isFinite(limit) ? limit : null],
     });
     return rows.map((r) => r.key);
   }

@@ -15,6 +15,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const publishable = {
   '@koru/engine': 'packages/engine',
   '@koru/storage': 'packages/storage',
+  '@koru/storage-postgres': 'packages/storage-postgres',
   '@koru/query': 'packages/query',
   '@koru/delta': 'packages/delta',
   '@koru/client': 'packages/client',
@@ -26,7 +27,7 @@ const publishable = {
 };
 const names = Object.keys(publishable);
 /** The libraries with both ESM and CJS builds (the server and the CLI are ESM executables). */
-const dual = ['@koru/engine', '@koru/storage', '@koru/query', '@koru/delta', '@koru/client', '@koru/cluster'];
+const dual = ['@koru/engine', '@koru/storage', '@koru/storage-postgres', '@koru/query', '@koru/delta', '@koru/client', '@koru/cluster'];
 const pnpm = process.env.npm_execpath ?? 'pnpm';
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });

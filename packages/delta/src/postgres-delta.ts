@@ -251,7 +251,7 @@ export class PostgresDelta extends KoruDelta {
     const name = indexName(namespace, field);
     // Built without blocking writes (CONCURRENTLY); a build another server left invalid is dropped first.
     await this.#s.run('dropping an unfinished index', `DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ${sqlLiteral(name)} AND NOT i.indisvalid) THEN EXECUTE 'DROP INDEX ${name}'; END IF; END $$`);
-    await this.#s.run('creating an index', `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON koru_heads (ns, ${indexColumns(x)}) WHERE NOT deleted`);
+    await this.#s.runUnbounded('creating an index', `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON koru_heads (ns, ${indexColumns(x)}) WHERE NOT deleted`);
     await this.#s.run('recording an index', 'INSERT INTO koru_indexes (ns, field, index_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [namespace, field, name]);
     return (await this.listIndexes(namespace)).find((i) => i.field === field)!;
   }
@@ -261,7 +261,7 @@ export class PostgresDelta extends KoruDelta {
     checkIndexField(field);
     const rows = await this.#s.run<{ index_name: string }>('dropping an index', 'DELETE FROM koru_indexes WHERE ns = $1 AND field = $2 RETURNING index_name', [namespace, field]);
     if (rows.length === 0) throw new IndexNotFoundError(namespace, field);
-    await this.#s.run('dropping an index', `DROP INDEX CONCURRENTLY IF EXISTS ${rows[0]!.index_name}`);
+    await this.#s.runUnbounded('dropping an index', `DROP INDEX CONCURRENTLY IF EXISTS ${rows[0]!.index_name}`);
   }
 
   override async listIndexes(namespace?: string): Promise<IndexInfo[]> {

@@ -44,6 +44,8 @@ export function koruErrorOf(e: unknown, doing: string): KoruError {
   const message = e instanceof Error ? e.message : String(e);
   if (isUnreachable(e)) return new UnavailableError(`PostgreSQL is unavailable while ${doing}: ${message}`, { cause: e });
   const state = sqlState(e);
+  // statement_timeout (or a cancel): PostgreSQL is blocked or overloaded; nothing was done.
+  if (state === '57014') return new UnavailableError(`PostgreSQL did not finish in time while ${doing}: ${message}`, { cause: e, details: { sqlState: state } });
   if (state === '53100') return new StorageFullError(`PostgreSQL is out of disk space while ${doing}: ${message}`, e);
   return new IoError(`PostgreSQL failed while ${doing}: ${message}`, e, state !== undefined ? { sqlState: state } : {});
 }

@@ -37,6 +37,12 @@ export interface PostgresStoreOptions {
   readonly maxConnections?: number;
   /** How long to wait for a connection before answering UNAVAILABLE (ms). Default 5,000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest a statement may run before PostgreSQL cancels it and the call answers
+   * UNAVAILABLE (ms): one request blocked on a lock held elsewhere must not hang. Index
+   * builds are exempt. Default 30,000.
+   */
+  readonly statementTimeoutMs?: number;
   /** How often the newest change is polled for, in case a notification was lost (ms). Default 1,000. */
   readonly pollMs?: number;
   /** Largest value (canonical JSON bytes). */
@@ -62,7 +68,7 @@ export interface PostgresPutItem {
   readonly ifVersion?: string | null;
 }
 
-const OPTION_NAMES = new Set(['maxConnections', 'connectTimeoutMs', 'pollMs', 'maxValueBytes', 'maxDepth', 'now', 'onWarning']);
+const OPTION_NAMES = new Set(['maxConnections', 'connectTimeoutMs', 'statementTimeoutMs', 'pollMs', 'maxValueBytes', 'maxDepth', 'now', 'onWarning']);
 
 function positiveInt(name: string, v: unknown, max: number): void {
   if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max)) {
@@ -136,12 +142,14 @@ export class PostgresStore {
     positiveInt('maxConnections', options.maxConnections, 1_000);
     positiveInt('connectTimeoutMs', options.connectTimeoutMs, 600_000);
     positiveInt('pollMs', options.pollMs, 600_000);
+    positiveInt('statementTimeoutMs', options.statementTimeoutMs, 86_400_000);
     const connection: pg.ClientConfig = {
       connectionString: url,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       application_name: 'korudelta',
       // A TCP keepalive notices a PostgreSQL that vanished without closing the socket.
       keepAlive: true,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
     };
     const pool = new pg.Pool({ ...connection, max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 });
     // An idle connection that breaks must not crash the process: the pool drops it.
@@ -555,6 +563,32 @@ export class PostgresStore {
   /** Runs one statement outside the commit path (definitions, DDL). */
   async run<R extends pg.QueryResultRow>(doing: string, text: string, values: unknown[] = []): Promise<R[]> {
     return this.#query<R>(doing, { text, values });
+  }
+
+  /**
+   * Runs one statement with no time limit, outside any transaction (an index build with
+   * CREATE INDEX CONCURRENTLY, which may take minutes on a large namespace).
+   */
+  async runUnbounded(doing: string, text: string): Promise<void> {
+    this.#checkOpen();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (e) {
+      throw koruErrorOf(e, doing);
+    }
+    let broken: unknown;
+    try {
+      await client.query('SET statement_timeout = 0');
+      await client.query(text);
+      await client.query('RESET statement_timeout');
+    } catch (e) {
+      broken = e;
+      throw koruErrorOf(e, doing);
+    } finally {
+      // A connection left with no limit (the reset failed) is closed, not reused.
+      client.release(broken !== undefined ? (broken instanceof Error ? broken : new Error(String(broken))) : undefined);
+    }
   }
 
   /** Stops following the feed, waits for queued writes, and closes every connection. Idempotent. */

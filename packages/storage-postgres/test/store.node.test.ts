@@ -200,6 +200,29 @@ describe.skipIf(!pgTool.available)('PostgreSQL store', () => {
     expect((await s.verify()).ok).toBe(true);
   }, 60_000);
 
+  it('gives up on a write blocked by a lock held elsewhere (UNAVAILABLE, nothing stored), while reads go on', async () => {
+    const url = await pgs.fresh();
+    const s = await pgs.open(url, { statementTimeoutMs: 500 });
+    await s.put('lock', 'k', 1);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM koru_heads WHERE ns = 'lock' AND key = 'k' FOR UPDATE");
+      const write = s.put('lock', 'k', 2);
+      expect(await s.get('lock', 'k')).toBe(1); // MVCC: a read is not blocked
+      const t = Date.now();
+      expect(await rejectionCode(write)).toBe('UNAVAILABLE');
+      expect(Date.now() - t).toBeLessThan(5_000);
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    expect(await s.history('lock', 'k')).toHaveLength(1);
+    await s.put('lock', 'k', 3);
+    expect(await s.get('lock', 'k')).toBe(3);
+  });
+
   it('migrates once however many servers open at once, and refuses a schema newer than it knows', async () => {
     const url = await pgs.fresh();
     const stores = await Promise.all([pgs.open(url), pgs.open(url), pgs.open(url)]);

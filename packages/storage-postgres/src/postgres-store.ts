@@ -291,7 +291,7 @@ export class PostgresStore {
     validateKey(key);
     const rows = await this.#query<{ body: string | null }>('reading a value', {
       name: 'koru-get',
-      text: 'SELECT b.body FROM koru_heads h JOIN koru_values b ON b.value_id = h.value_id WHERE h.ns = $1 AND h.key = $2 AND NOT h.deleted',
+      text: 'SELECT body FROM koru_heads WHERE ns = $1 AND key = $2 AND NOT deleted',
       values: [namespace, key],
     });
     const body = rows[0]?.body;
@@ -334,7 +334,7 @@ export class PostgresStore {
     }
     const rows = await this.#query<VersionRow>('reading a history', {
       name: 'koru-history',
-      text: `SELECT * FROM (SELECT ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN} WHERE v.ns = $1 AND v.key = $2 ORDER BY v.seq DESC LIMIT $3) t ORDER BY t.seq`,
+      text: `SELECT * FROM (SELECT ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN} WHERE v.ns = $1 AND v.key = $2 ORDER BY v.hlc DESC LIMIT $3) t ORDER BY t.hlc`,
       values: [namespace, key, limit ?? null],
     });
     if (rows.length === 0) {
@@ -476,7 +476,7 @@ export class PostgresStore {
       name: 'koru-versions',
       text: `SELECT ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN}
              WHERE v.ns = $1 AND ($2::text IS NULL OR v.key = $2) AND ($3::bigint IS NULL OR v.wall >= $3) AND ($4::bigint IS NULL OR v.wall <= $4)
-             ORDER BY v.key, v.seq`,
+             ORDER BY v.key, v.hlc`,
       values: [namespace, options.key ?? null, options.fromMs === undefined ? null : Math.ceil(options.fromMs), options.toMs === undefined ? null : Math.floor(options.toMs)],
     });
     if (options.key !== undefined && rows.length === 0 && !(await this.#exists(namespace, options.key))) throw new KeyNotFoundError(namespace, options.key);
@@ -524,7 +524,7 @@ export class PostgresStore {
     let versions = 0;
     let keys = 0;
     let last: { ns: string; key: string; id: string } | undefined;
-    let cursor: [string, string, number] = ['', '', 0];
+    let cursor: [string, string, string] = ['', '', ''];
     const closeKey = async (): Promise<void> => {
       if (last === undefined) return;
       const h = await this.#query<{ version_id: string }>('verifying heads', { text: 'SELECT version_id FROM koru_heads WHERE ns = $1 AND key = $2', values: [last.ns, last.key] });
@@ -532,7 +532,7 @@ export class PostgresStore {
     };
     for (;;) {
       const rows = await this.#query<VersionRow>('verifying versions', {
-        text: `SELECT ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN} WHERE (v.ns, v.key, v.seq) > ($1, $2, $3) ORDER BY v.ns, v.key, v.seq LIMIT 1000`,
+        text: `SELECT ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN} WHERE (v.ns, v.key, v.hlc) > ($1, $2, $3) ORDER BY v.ns, v.key, v.hlc LIMIT 1000`,
         values: cursor,
       });
       for (const r of rows) {
@@ -552,7 +552,7 @@ export class PostgresStore {
       }
       if (rows.length < 1000) break;
       const end = rows[rows.length - 1]!;
-      cursor = [end.ns, end.key, Number(end.seq)];
+      cursor = [end.ns, end.key, end.hlc];
     }
     await closeKey();
     return { ok: problems.length === 0, keys, versions, values, problems };

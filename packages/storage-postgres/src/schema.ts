@@ -49,21 +49,24 @@ CREATE TABLE koru_versions (
   wall bigint NOT NULL,
   deleted boolean NOT NULL
 );
-CREATE INDEX koru_versions_by_key ON koru_versions (ns, key, seq);
+-- A key's history in clock order, which is its chain's order (each version is stamped
+-- after the one it follows): history, time travel and verify are range scans of it.
 CREATE INDEX koru_versions_by_clock ON koru_versions (ns, key, hlc);
-CREATE INDEX koru_versions_by_time ON koru_versions (ns, wall);
 CREATE TABLE koru_heads (
   ns text COLLATE "C" NOT NULL,
   key text COLLATE "C" NOT NULL,
   version_id text COLLATE "C" NOT NULL,
   hlc text COLLATE "C" NOT NULL,
-  seq bigint NOT NULL,
   value_id text COLLATE "C",
   deleted boolean NOT NULL,
+  -- The current value's text (a get reads one row) and, for SQL filters and indexes, its jsonb.
+  body text,
   doc jsonb,
   PRIMARY KEY (ns, key)
 );
 CREATE INDEX koru_heads_live ON koru_heads (ns, key) WHERE NOT deleted;
+-- The few live documents jsonb cannot hold (U+0000): every pushed-down query lists them too.
+CREATE INDEX koru_heads_text_only ON koru_heads (ns) WHERE doc IS NULL AND NOT deleted;
 CREATE TABLE koru_namespaces (
   ns text COLLATE "C" PRIMARY KEY,
   live bigint NOT NULL DEFAULT 0,
@@ -109,11 +112,12 @@ CREATE FUNCTION koru_str(x jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL S
 $$;
 
 -- Commits a batch of versions, all or none, in one round trip. Each item names the head
--- it was made on (p_prev: NULL for a key never written); when any key's head is another,
--- nothing is written and the rows returned name each such item with the head it has
--- (the caller re-stamps and retries, or answers VERSION_CONFLICT). Locks are taken in
--- one order everywhere (heads by key, then new keys, values, namespaces by name, the
--- clock row last), so two batches never wait on each other in a cycle.
+-- it was made on (p_prev: NULL for a key never written); when any key's head is another
+-- (or is not older in clock order), nothing is written and the rows returned name each
+-- such item with the head it has (the caller re-stamps and retries, or answers
+-- VERSION_CONFLICT). Locks are taken in one order everywhere (heads by key, then new
+-- keys, values, namespaces by name, the clock row last), so two batches never wait on
+-- each other in a cycle.
 CREATE FUNCTION koru_commit(
   p_ns text[], p_key text[], p_vid text[], p_prev text[], p_value_id text[], p_hlc text[],
   p_node text[], p_wall bigint[], p_deleted boolean[], p_body text[], p_doc_ok boolean[]
@@ -123,6 +127,7 @@ DECLARE
   n int := coalesce(array_length(p_ns, 1), 0);
   base bigint;
   created int;
+  wanted int;
   new_values bigint := 0;
   new_bytes bigint := 0;
 BEGIN
@@ -133,31 +138,45 @@ BEGIN
   PERFORM 1 FROM koru_heads k
     JOIN (SELECT DISTINCT a.ns, a.key FROM unnest(p_ns, p_key) AS a(ns, key)) b ON b.ns = k.ns AND b.key = k.key
     ORDER BY k.ns, k.key FOR UPDATE OF k;
-  -- Each key's first item of the batch must name the key's head (the later ones chain on
-  -- the item before them: the caller builds them so). Any that does not: nothing is
-  -- written, and each is returned with the head the key has.
+  -- Each key's first item of the batch must name the key's head, and follow it in clock
+  -- order (the later items chain on the item before them: the caller builds them so).
+  -- Any that does not: nothing is written, and each is returned with the head the key has.
   RETURN QUERY
     SELECT NULL::bigint, f.ord::int, k.version_id, k.hlc, k.deleted
-    FROM (SELECT DISTINCT ON (a.ns, a.key) a.ns, a.key, a.prev, a.ord
-          FROM unnest(p_ns, p_key, p_prev) WITH ORDINALITY AS a(ns, key, prev, ord)
+    FROM (SELECT DISTINCT ON (a.ns, a.key) a.ns, a.key, a.prev, a.hlc, a.ord
+          FROM unnest(p_ns, p_key, p_prev, p_hlc) WITH ORDINALITY AS a(ns, key, prev, hlc, ord)
           ORDER BY a.ns, a.key, a.ord) f
     LEFT JOIN koru_heads k ON k.ns = f.ns AND k.key = f.key
-    WHERE k.version_id IS DISTINCT FROM f.prev;
+    WHERE k.version_id IS DISTINCT FROM f.prev OR k.hlc >= f.hlc;
   IF FOUND THEN
     RETURN;
   END IF;
+  -- The batch's last item of each key, with whether the key was live before it.
+  CREATE TEMP TABLE IF NOT EXISTS koru_batch_last (
+    ns text COLLATE "C", key text COLLATE "C", vid text, hlc text, value_id text, deleted boolean,
+    body text, doc_ok boolean, is_new boolean, was_live boolean
+  );
+  INSERT INTO koru_batch_last
+    SELECT DISTINCT ON (a.ns, a.key) a.ns, a.key, a.vid, a.hlc, a.value_id, a.deleted, a.body, a.doc_ok,
+      k.ns IS NULL, coalesce(NOT k.deleted, false)
+    FROM unnest(p_ns, p_key, p_vid, p_hlc, p_value_id, p_deleted, p_body, p_doc_ok)
+      WITH ORDINALITY AS a(ns, key, vid, hlc, value_id, deleted, body, doc_ok, ord)
+    LEFT JOIN koru_heads k ON k.ns = a.ns AND k.key = a.key
+    ORDER BY a.ns, a.key, a.ord DESC;
   -- Keys written for the first time, in key order: a concurrent batch that created one
   -- first makes this one retry (KR001), never write a second first version.
-  INSERT INTO koru_heads (ns, key, version_id, hlc, seq, value_id, deleted)
-    SELECT DISTINCT ON (a.ns, a.key) a.ns, a.key, '', '', 0, NULL, true
-    FROM unnest(p_ns, p_key, p_prev) AS a(ns, key, prev)
-    WHERE a.prev IS NULL
-    ORDER BY a.ns, a.key
+  INSERT INTO koru_heads (ns, key, version_id, hlc, value_id, deleted, body, doc)
+    SELECT l.ns, l.key, l.vid, l.hlc, l.value_id, l.deleted, l.body, CASE WHEN l.doc_ok THEN l.body::jsonb END
+    FROM koru_batch_last l WHERE l.is_new ORDER BY l.ns, l.key
     ON CONFLICT DO NOTHING;
   GET DIAGNOSTICS created = ROW_COUNT;
-  IF created <> (SELECT count(DISTINCT (a.ns, a.key)) FROM unnest(p_ns, p_key, p_prev) AS a(ns, key, prev) WHERE a.prev IS NULL) THEN
+  SELECT count(*) INTO wanted FROM koru_batch_last WHERE is_new;
+  IF created <> wanted THEN
     RAISE EXCEPTION 'koru: a key of the batch was created concurrently' USING ERRCODE = 'KR001';
   END IF;
+  UPDATE koru_heads k SET version_id = l.vid, hlc = l.hlc, value_id = l.value_id, deleted = l.deleted,
+      body = l.body, doc = CASE WHEN l.doc_ok THEN l.body::jsonb END
+    FROM koru_batch_last l WHERE NOT l.is_new AND k.ns = l.ns AND k.key = l.key;
   -- Values, each once, in id order.
   WITH added AS (
     INSERT INTO koru_values (value_id, body)
@@ -165,10 +184,15 @@ BEGIN
       WHERE a.value_id IS NOT NULL ORDER BY a.value_id
       ON CONFLICT DO NOTHING RETURNING octet_length(body) AS bytes
   ) SELECT count(*), coalesce(sum(bytes), 0) INTO new_values, new_bytes FROM added;
-  -- Namespace counters, in name order: versions here, live keys below.
-  INSERT INTO koru_namespaces AS t (ns, versions)
-    SELECT a.ns, count(*) FROM unnest(p_ns) AS a(ns) GROUP BY a.ns ORDER BY a.ns
-    ON CONFLICT (ns) DO UPDATE SET versions = t.versions + excluded.versions;
+  -- Namespace counters, in name order: versions, and live keys gained or lost.
+  INSERT INTO koru_namespaces AS t (ns, live, versions)
+    SELECT v.ns, coalesce(l.delta, 0), v.n
+    FROM (SELECT a.ns, count(*) AS n FROM unnest(p_ns) AS a(ns) GROUP BY a.ns) v
+    LEFT JOIN (SELECT ns, sum((CASE WHEN deleted THEN 0 ELSE 1 END) - (CASE WHEN was_live THEN 1 ELSE 0 END)) AS delta
+               FROM koru_batch_last GROUP BY ns) l ON l.ns = v.ns
+    ORDER BY v.ns
+    ON CONFLICT (ns) DO UPDATE SET versions = t.versions + excluded.versions, live = t.live + excluded.live;
+  DELETE FROM koru_batch_last;
   -- The clock row last: held from here to the commit, it makes seq order commit order.
   UPDATE koru_clock SET seq = seq + n, value_count = value_count + new_values, value_bytes = value_bytes + new_bytes
     RETURNING seq - n + 1 INTO base;
@@ -176,22 +200,6 @@ BEGIN
     SELECT base + a.ord - 1, a.ns, a.key, a.vid, a.prev, a.value_id, a.hlc, a.node, a.wall, a.deleted
     FROM unnest(p_ns, p_key, p_vid, p_prev, p_value_id, p_hlc, p_node, p_wall, p_deleted)
       WITH ORDINALITY AS a(ns, key, vid, prev, value_id, hlc, node, wall, deleted, ord);
-  -- Each key's last item of the batch becomes its head; live-key counts follow.
-  WITH last AS (
-    SELECT DISTINCT ON (a.ns, a.key) a.ns, a.key, a.vid, a.hlc, base + a.ord - 1 AS seq, a.value_id, a.deleted,
-      CASE WHEN a.doc_ok THEN a.body::jsonb END AS doc
-    FROM unnest(p_ns, p_key, p_vid, p_hlc, p_value_id, p_deleted, p_body, p_doc_ok)
-      WITH ORDINALITY AS a(ns, key, vid, hlc, value_id, deleted, body, doc_ok, ord)
-    ORDER BY a.ns, a.key, a.ord DESC
-  ), moved AS (
-    UPDATE koru_heads k SET version_id = l.vid, hlc = l.hlc, seq = l.seq, value_id = l.value_id, deleted = l.deleted, doc = l.doc
-    FROM last l, koru_heads old
-    WHERE k.ns = l.ns AND k.key = l.key AND old.ns = k.ns AND old.key = k.key
-    RETURNING k.ns, (CASE WHEN old.deleted THEN 0 ELSE 1 END) AS was_live, (CASE WHEN l.deleted THEN 0 ELSE 1 END) AS is_live
-  )
-  UPDATE koru_namespaces t SET live = t.live + d.delta
-    FROM (SELECT m.ns, sum(m.is_live - m.was_live) AS delta FROM moved m GROUP BY m.ns) d
-    WHERE t.ns = d.ns AND d.delta <> 0;
   PERFORM pg_notify('koru_changes', (base + n - 1)::text);
   RETURN QUERY SELECT base, 0, NULL::text, NULL::text, NULL::boolean;
 END

@@ -449,9 +449,11 @@ export class PostgresStore {
   /** Live versions of a namespace whose documents meet a SQL condition on `h.doc` (and those jsonb cannot hold), in key order. */
   async entriesWhere(namespace: string, condition: string, params: readonly unknown[]): Promise<Version[]> {
     validateNamespace(namespace);
+    // A document jsonb cannot hold (doc NULL) comes from the second branch only: a negated
+    // condition (`… IS NOT TRUE`) holds on NULL, and would list it twice.
     const rows = await this.#query<VersionRow>('querying a namespace', {
       text: `SELECT ${VERSION_COLUMNS} FROM koru_heads h JOIN koru_versions v ON v.version_id = h.version_id ${VALUE_JOIN}
-             WHERE h.ns = $1 AND NOT h.deleted AND (${condition})
+             WHERE h.ns = $1 AND NOT h.deleted AND h.doc IS NOT NULL AND (${condition})
              UNION ALL
              SELECT ${VERSION_COLUMNS} FROM koru_heads h JOIN koru_versions v ON v.version_id = h.version_id ${VALUE_JOIN}
              WHERE h.ns = $1 AND NOT h.deleted AND h.doc IS NULL

@@ -299,6 +299,13 @@ function coreConformance(ctx: ConformanceContext): void {
     const afterTomb = await db.put('cas', 'k', 5, { ifVersion: lastTomb.versionId });
     expect(afterTomb.previousVersion).toBe(lastTomb.versionId);
     expect(await db.history('cas', 'k')).toHaveLength(6);
+    // Deleting a key with no value is KEY_NOT_FOUND before any compare-and-set.
+    await expectKoruError(() => db.delete('cas', 'never', { ifVersion: 'c'.repeat(64) }), 'KEY_NOT_FOUND');
+    await expectKoruError(() => db.delete('cas', 'never', { ifVersion: null }), 'KEY_NOT_FOUND');
+    const gone = await db.put('cas', 'gone', 1);
+    const goneTomb = await db.delete('cas', 'gone', { ifVersion: gone.versionId });
+    await expectKoruError(() => db.delete('cas', 'gone', { ifVersion: goneTomb.versionId }), 'KEY_NOT_FOUND');
+    await expectKoruError(() => db.delete('cas', 'gone', { ifVersion: gone.versionId }), 'KEY_NOT_FOUND');
     await expectKoruError(() => db.put('cas', 'k', 6, { ifVersion: 'not an id' }), 'VERSION_CONFLICT');
     await expectKoruError(() => db.put('cas', 'k', 6, { ifVersion: 7 } as never), 'INVALID_ARGUMENT');
   });

@@ -31,6 +31,14 @@ export const MIXED: ReadonlyArray<readonly [string, JsonValue]> = [
   ['missing', { w: 1, name: 'Missing', grp: 'g1', amt: 9 }],
   ['scalar', 5],
   ['arr-doc', [1, 2]],
+  // Strings whose UTF-16 order and UTF-8 byte order differ, one past the 400 characters
+  // an index keeps, and numbers at the edges of what a double holds.
+  ['str-e000', { v: '\uE000x', name: '\uE000' }],
+  ['str-ffff', { v: '\uFFFF', name: '\uFFFF' }],
+  ['str-long', { v: 'b'.repeat(450), name: 'b'.repeat(401) }],
+  ['str-long2', { v: `${'b'.repeat(450)}a`, name: 'long2' }],
+  ['big', { v: 1e300, name: 'big', amt: 1e21 }],
+  ['tiny', { v: -1e-7, name: 'tiny', amt: 2 ** 53 + 2 }],
   ['nested', { v: 7, n: { x: 7, y: [3, 4] }, tags: ['x', 'y', 'z'], name: 'Nested', grp: 'g3', amt: 100 }],
 ];
 
@@ -81,6 +89,14 @@ export const FILTERS: ReadonlyArray<{ readonly name: string; readonly filter: Js
   { name: 'gt "a"', filter: { v: { $gt: 'a' } }, keys: byOrder('v', 'a', (c) => c > 0) },
   { name: 'gt "é"', filter: { v: { $gt: 'é' } }, keys: byOrder('v', 'é', (c) => c > 0) },
   { name: 'lt astral', filter: { v: { $lt: '😀' } }, keys: byOrder('v', '😀', (c) => c < 0) },
+  { name: 'gt U+E000', filter: { v: { $gt: '\uE000' } }, keys: byOrder('v', '\uE000', (c) => c > 0) },
+  { name: 'lte a long string', filter: { v: { $lte: 'b'.repeat(450) } }, keys: byOrder('v', 'b'.repeat(450), (c) => c <= 0) },
+  { name: 'gt a long string', filter: { v: { $gt: 'b'.repeat(450) } }, keys: byOrder('v', 'b'.repeat(450), (c) => c > 0) },
+  { name: 'gt "bbb"', filter: { v: { $gt: 'bbb' } }, keys: byOrder('v', 'bbb', (c) => c > 0) },
+  { name: 'eq a long string', filter: { v: 'b'.repeat(450) }, keys: ['str-long'] },
+  { name: 'gte 1e300', filter: { v: { $gte: 1e300 } }, keys: byOrder('v', 1e300, (c) => c >= 0) },
+  { name: 'lt -1e-8', filter: { v: { $lt: -1e-8 } }, keys: byOrder('v', -1e-8, (c) => c < 0) },
+  { name: 'eq 2^53+2', filter: { amt: 2 ** 53 + 2 }, keys: ['tiny'] },
   { name: 'gte true', filter: { v: { $gte: true } }, keys: byOrder('v', true, (c) => c >= 0) },
   { name: 'gt false', filter: { v: { $gt: false } }, keys: byOrder('v', false, (c) => c > 0) },
   { name: 'lte null', filter: { v: { $lte: null } }, keys: byOrder('v', null, (c) => c <= 0) },

@@ -1,9 +1,10 @@
 // The KoruDelta conformance suite on the PostgreSQL store (a private PostgreSQL server,
 // a fresh database for each test), so PostgreSQL answers exactly as the embedded engine.
 // The differential model test against an embedded database is ./postgres-model.node.test.ts.
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAvailable, startPostgres, type PgServer } from '@koru/vitest-preset/postgres';
-import { KoruDelta } from '@koru/delta';
+import { KoruDelta, type Version } from '@koru/delta';
+import { expectKoruError } from './support.js';
 import { openDurable, openMemory, runDeltaConformance, type OpenDelta } from './delta-conformance.js';
 
 const pg = postgresAvailable();
@@ -28,5 +29,57 @@ describe.skipIf(!pg.available)('PostgreSQL store', () => {
       ['memory', openMemory],
       ['durable', openDurable],
     ],
+  });
+
+  describe('what PostgreSQL does differently, as documented', () => {
+    it('the embedded engine, retention, purge, sync and stateRoot answer UNSUPPORTED; nodeId is new at each start; nothing is replayed', async () => {
+      const url = await server!.createDatabase();
+      const db = await KoruDelta.start({ store: url });
+      try {
+        await db.put('a', 'k', 1);
+        expect(() => db.storage).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+        await expectKoruError(() => db.stateRoot(), 'UNSUPPORTED');
+        await expectKoruError(() => db.setRetention('a', { lastVersions: 1 }), 'UNSUPPORTED');
+        await expectKoruError(() => db.purge('a', 'k'), 'UNSUPPORTED');
+        await expectKoruError(() => db.sync('ws://127.0.0.1:1'), 'UNSUPPORTED');
+        expect(await db.retention('a')).toEqual({ keep: 'all' });
+        expect(db.recovery).toEqual({ replayed: 0 });
+        const again = await KoruDelta.start({ store: url });
+        try {
+          expect(again.nodeId).not.toBe(db.nodeId);
+          expect(await again.get('a', 'k')).toBe(1);
+          expect((await again.put('a', 'k', 2)).node).toBe(again.nodeId);
+        } finally {
+          await again.close();
+        }
+      } finally {
+        await db.close();
+      }
+    });
+
+    // A DIFFERENCE, not yet fixed: the embedded engine keeps index and view definitions
+    // as versions of its reserved namespace `_koru`, and a whole-database export carries
+    // them; PostgreSQL keeps them in tables (koru_indexes, koru_views), so its
+    // importVersions refuses those records (INVALID_NAMESPACE) and nothing of the export
+    // is stored, where an embedded database imports them and loads the definitions. (The
+    // other way, PostgreSQL's export carries no definitions.)
+    it.fails('a whole-database export of an embedded database with an index and a view imports into PostgreSQL', async () => {
+      const embedded = await KoruDelta.start();
+      const db = await KoruDelta.start({ store: await server!.createDatabase() });
+      try {
+        await embedded.put('a', 'k', { v: 1 });
+        await embedded.createIndex('a', 'v');
+        await embedded.createView({ name: 'ones', namespace: 'a', query: { filter: { v: 1 } } });
+        const exported: Version[] = [];
+        for await (const v of embedded.exportVersions()) exported.push(v);
+        expect(await db.importVersions(exported)).toBe(exported.length);
+        expect(await db.get('a', 'k')).toEqual({ v: 1 });
+        expect((await db.listIndexes()).map((i) => [i.namespace, i.field])).toEqual([['a', 'v']]);
+        expect((await db.queryView('ones')).rows).toEqual([{ key: 'k', value: { v: 1 } }]);
+      } finally {
+        await db.close();
+        await embedded.close();
+      }
+    });
   });
 });

@@ -3,7 +3,7 @@
 import { expect, it } from 'vitest';
 import { KoruDelta, type ChangeEvent, type JsonValue, type LaggedEvent, type PrunedEvent, type Version } from '@koru/delta';
 import { expectKoruError } from './support.js';
-import { waitFor, type ConformanceContext } from './delta-conformance.js';
+import { waitFor, type ConformanceContext } from './delta-conformance-support.js';
 
 type FeedEvent = ChangeEvent | LaggedEvent | PrunedEvent;
 
@@ -56,6 +56,7 @@ function subscribeAll(db: KoruDelta, spec: Parameters<KoruDelta['subscribe']>[0]
   return { events, stop: () => sub.unsubscribe() };
 }
 
+/** Registers the tests of the change feed, export and import, and bad input. */
 export function feedConformance(ctx: ConformanceContext): void {
   it('subscribe: live changes in order, with change type and previous value', async () => {
     const db = ctx.db();

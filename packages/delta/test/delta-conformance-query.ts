@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { Agg, compareJson, type JsonValue, type KoruDelta, type QueryResult } from '@koru/delta';
 import { expectKoruError } from './support.js';
-import { openMemory, sleep, type ConformanceContext } from './delta-conformance.js';
+import { openMemory, sleep, type ConformanceContext } from './delta-conformance-support.js';
 
 /** Documents whose field `v` holds every JSON type, so one field is compared across types. */
 export const MIXED: ReadonlyArray<readonly [string, JsonValue]> = [
@@ -135,6 +135,7 @@ export const FILTERS: ReadonlyArray<{ readonly name: string; readonly filter: Js
 /** Indexes the query tests create, so the same filters run again through them. */
 export const INDEXED_FIELDS = ['v', 'n.x', 'tags.0', 'name', 'amt', 'grp'];
 
+/** Registers the tests of queries (with and without indexes), aggregates, query history and views. */
 export function queryConformance(ctx: ConformanceContext): void {
   it('query: filters of every operator across mixed types, the same with secondary indexes', async () => {
     const db = ctx.db();

@@ -38,9 +38,9 @@ const doc: fc.Arbitrary<JsonValue> = fc.oneof(
 /** Which version a compare-and-set names, resolved in each database from its own history. */
 type Expect = 'head' | 'stale' | 'absent' | 'bogus';
 type Cmd =
-  | { readonly op: 'put'; readonly ns: string; readonly key: string; readonly value: JsonValue; readonly ifVersion?: Expect }
-  | { readonly op: 'delete'; readonly ns: string; readonly key: string; readonly ifVersion?: Expect }
-  | { readonly op: 'putMany'; readonly items: ReadonlyArray<{ readonly ns: string; readonly key: string; readonly value: JsonValue; readonly ifVersion?: Expect }> };
+  | { readonly op: 'put'; readonly ns: string; readonly key: string; readonly value: JsonValue; readonly ifVersion?: Expect | undefined }
+  | { readonly op: 'delete'; readonly ns: string; readonly key: string; readonly ifVersion?: Expect | undefined }
+  | { readonly op: 'putMany'; readonly items: ReadonlyArray<{ readonly ns: string; readonly key: string; readonly value: JsonValue; readonly ifVersion?: Expect | undefined }> };
 
 const ns = fc.constantFrom(...NAMESPACES);
 const key = fc.constantFrom(...KEYS);

@@ -2,6 +2,7 @@
 // input (see ./delta-conformance.ts).
 import { expect, it } from 'vitest';
 import { KoruDelta, type ChangeEvent, type JsonValue, type LaggedEvent, type PrunedEvent, type Version } from '@koru/delta';
+import { versionIdOf } from '@koru/engine';
 import { expectKoruError } from './support.js';
 import { waitFor, type ConformanceContext } from './delta-conformance-support.js';
 
@@ -171,6 +172,44 @@ export function feedConformance(ctx: ConformanceContext): void {
     const empty = await ctx.fresh();
     await expectKoruError(() => empty.importVersions([exported[0]!, broken]), 'INVALID_ARGUMENT');
     expect(await empty.listNamespaces()).toEqual([]);
+  });
+
+  it('importVersions refuses what does not fit, and skips what it holds', async () => {
+    const src = ctx.db();
+    const a1 = await src.put('im', 'a', 1);
+    const a2 = await src.put('im', 'a', 2);
+    const a3 = await src.put('im', 'a', 3);
+    const b1 = await src.put('im', 'b', 'b');
+    /** A version of `im/f` made by hand, stamped `wall`. */
+    const madeAt = (wall: number): Version => {
+      const hlc = `${String(wall).padStart(15, '0')}-000000`;
+      const fields = { namespace: 'im', key: 'f', valueId: a1.valueId, previousVersion: null, hlc, node: a1.node, deleted: false };
+      return { ...fields, value: 1, timestamp: new Date(wall).toISOString(), versionId: versionIdOf(fields) };
+    };
+    const refused: Array<[string, readonly Version[], string]> = [
+      ['a gap in a key chain', [a1, a3], 'INVALID_ARGUMENT'],
+      ['a successor before its predecessor', [a2, a1], 'INVALID_ARGUMENT'],
+      ['deleted missing', [b1, { ...a1, deleted: undefined } as unknown as Version], 'INVALID_ARGUMENT'],
+      ['a timestamp that is not the time of its hlc', [{ ...b1, timestamp: new Date(0).toISOString() }], 'INVALID_ARGUMENT'],
+      ['a value that does not hash to its valueId', [b1, { ...a1, value: 5 }], 'INVALID_ARGUMENT'],
+      ['a stamp an hour ahead', [b1, madeAt(Date.now() + 3_600_000)], 'CLOCK_SKEW'],
+      ['not an array', {} as never, 'INVALID_ARGUMENT'],
+    ];
+    for (const [name, batch, code] of refused) {
+      const db = await ctx.fresh();
+      const e = await expectKoruError(() => db.importVersions(batch), code).catch((err: unknown) => {
+        throw new Error(`${name}: ${String(err)}`);
+      });
+      expect(e.code, name).toBe(code);
+      expect(await db.listNamespaces(), name).toEqual([]);
+    }
+    const db = await ctx.fresh();
+    expect(await db.importVersions([a1, a1, b1, a2])).toBe(3);
+    expect(await db.importVersions([a1, a2, a3])).toBe(1);
+    expect(await db.history('im', 'a')).toEqual([a1, a2, a3]);
+    const soon = madeAt(Date.now() + 60_000);
+    expect(await db.importVersions([soon])).toBe(1);
+    expect(await db.getVersion('im', 'f')).toEqual(soon);
   });
 
   it('bad input: the same error codes', async () => {

@@ -61,8 +61,8 @@ describe.skipIf(!pg.available)('PostgreSQL store', () => {
     // as versions of its reserved namespace `_koru`, and a whole-database export carries
     // them; PostgreSQL keeps them in tables (koru_indexes, koru_views), so its
     // importVersions refuses those records (INVALID_NAMESPACE) and nothing of the export
-    // is stored, where an embedded database imports them and loads the definitions. (The
-    // other way, PostgreSQL's export carries no definitions.)
+    // is stored, where an embedded database imports them (and loads the definitions at
+    // its next start). The other way, PostgreSQL's export carries no definitions.
     it.fails('a whole-database export of an embedded database with an index and a view imports into PostgreSQL', async () => {
       const embedded = await KoruDelta.start();
       const db = await KoruDelta.start({ store: await server!.createDatabase() });
@@ -74,11 +74,44 @@ describe.skipIf(!pg.available)('PostgreSQL store', () => {
         for await (const v of embedded.exportVersions()) exported.push(v);
         expect(await db.importVersions(exported)).toBe(exported.length);
         expect(await db.get('a', 'k')).toEqual({ v: 1 });
-        expect((await db.listIndexes()).map((i) => [i.namespace, i.field])).toEqual([['a', 'v']]);
-        expect((await db.queryView('ones')).rows).toEqual([{ key: 'k', value: { v: 1 } }]);
       } finally {
         await db.close();
         await embedded.close();
+      }
+    });
+
+    // A DIFFERENCE, not yet fixed: the embedded engine indexes any field path; PostgreSQL
+    // refuses (INVALID_ARGUMENT) a path with a segment `#>` reads as an array position
+    // from the end or with a leading zero (`-1`, `01`), where KoruDelta reads an object key.
+    it.fails('createIndex takes a path with a segment like -1 or 01', async () => {
+      const db = await KoruDelta.start({ store: await server!.createDatabase() });
+      try {
+        await db.put('a', 'k', { a: { '-1': 5, '01': 6 } });
+        for (const field of ['a.-1', 'a.01']) expect((await db.createIndex('a', field)).field).toBe(field);
+        expect((await db.query('a', { filter: { 'a.-1': 5 } })).rows.map((r) => r.key)).toEqual(['k']);
+      } finally {
+        await db.close();
+      }
+    });
+
+    // A DIFFERENCE, not yet fixed: the embedded engine imports a version whose predecessor
+    // it holds anywhere in the key's history, or a second first version of a key (a fork,
+    // as replication merges it: clock order picks the head); PostgreSQL takes only a
+    // version that chains on the key's head, and refuses the rest (INVALID_ARGUMENT).
+    it.fails('importVersions takes a fork of a key, as embedded', async () => {
+      const one = await KoruDelta.start();
+      const two = await KoruDelta.start();
+      const db = await KoruDelta.start({ store: await server!.createDatabase() });
+      try {
+        const a = await one.put('f', 'k', 'from one');
+        const b = await two.put('f', 'k', 'from two');
+        expect(await db.importVersions([a])).toBe(1);
+        expect(await db.importVersions([b])).toBe(1);
+        expect((await db.history('f', 'k')).map((v) => v.versionId).sort()).toEqual([a.versionId, b.versionId].sort());
+      } finally {
+        await db.close();
+        await one.close();
+        await two.close();
       }
     });
   });

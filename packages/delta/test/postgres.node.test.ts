@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAvailable, startPostgres, type PgServer } from '@koru/vitest-preset/postgres';
 import { KoruDelta, type Version } from '@koru/delta';
 import { expectKoruError } from './support.js';
-import { openDurable, openMemory, runDeltaConformance, type OpenDelta } from './delta-conformance.js';
+import { openDurable, openMemory, runDeltaConformance, type OpenDelta, type OpenedDelta } from './delta-conformance.js';
+import { checkExportImport } from './delta-conformance-feed.js';
 
 const pg = postgresAvailable();
 if (!pg.available) console.log(`skipping the PostgreSQL conformance suite: ${pg.reason}`);
@@ -29,6 +30,26 @@ describe.skipIf(!pg.available)('PostgreSQL store', () => {
       ['memory', openMemory],
       ['durable', openDurable],
     ],
+  });
+
+  describe('from the embedded engine to PostgreSQL', () => {
+    for (const [kind, open] of [
+      ['memory', openMemory],
+      ['durable', openDurable],
+    ] as const) {
+      it(`an export of an embedded ${kind} database imports into PostgreSQL with the same ids and answers`, async () => {
+        const opened: OpenedDelta[] = [await open()];
+        try {
+          await checkExportImport(opened[0]!.db, [['PostgreSQL', openPostgres]], async (o) => {
+            const x = await o();
+            opened.push(x);
+            return x.db;
+          });
+        } finally {
+          for (const o of opened.reverse()) await o.dispose();
+        }
+      });
+    }
   });
 
   describe('what PostgreSQL does differently, as documented', () => {

@@ -278,13 +278,15 @@ export class PostgresDelta extends KoruDelta {
 
   async #viewRow(name: string): Promise<{ definition: ViewInfo; result: { rows: Entry[]; total: number; aggregate?: JsonValue } | null; refreshed_at: Date | null; refreshed_seq: string | null }> {
     if (typeof name !== 'string') throw new InvalidArgumentError('a view name must be a string');
-    const rows = await this.#s.run<{ definition: ViewInfo; result: { rows: Entry[]; total: number; aggregate?: JsonValue } | null; refreshed_at: Date | null; refreshed_seq: string | null }>(
+    // JSON text, not jsonb: a definition or a result may hold U+0000.
+    const rows = await this.#s.run<{ definition: string; result: string | null; refreshed_at: Date | null; refreshed_seq: string | null }>(
       'reading a view',
       'SELECT definition, result, refreshed_at, refreshed_seq FROM koru_views WHERE name = $1',
       [name],
     );
     if (rows.length === 0) throw new ViewNotFoundError(name);
-    return rows[0]!;
+    const row = rows[0]!;
+    return { ...row, definition: JSON.parse(row.definition) as ViewInfo, result: row.result === null ? null : (JSON.parse(row.result) as { rows: Entry[]; total: number; aggregate?: JsonValue }) };
   }
 
   /** Runs a view's query now: its result and the seq it reflects (read before the data, so it never claims more). */
@@ -316,8 +318,8 @@ export class PostgresDelta extends KoruDelta {
   }
 
   override async listViews(): Promise<ViewInfo[]> {
-    const rows = await this.#s.run<{ definition: ViewInfo }>('listing views', 'SELECT definition FROM koru_views ORDER BY name');
-    return rows.map((r) => Object.freeze(r.definition));
+    const rows = await this.#s.run<{ definition: string }>('listing views', 'SELECT definition FROM koru_views ORDER BY name');
+    return rows.map((r) => Object.freeze(JSON.parse(r.definition) as ViewInfo));
   }
 
   override async refreshView(name: string): Promise<ViewResult> {

@@ -251,7 +251,9 @@ export class CommitQueue {
             toRead.set(k, [item.namespace, item.key]);
             stale = true;
           }
-          failed = casFails ? new VersionConflictError(item.namespace, item.key, item.ifVersion ?? null, head?.versionId ?? null) : new KeyNotFoundError(item.namespace, item.key);
+          // As embedded: deleting a key with no value is KEY_NOT_FOUND, whatever ifVersion says.
+          failed =
+            item.canon === null && absent ? new KeyNotFoundError(item.namespace, item.key) : new VersionConflictError(item.namespace, item.key, item.ifVersion ?? null, head?.versionId ?? null);
           break;
         }
         if (head !== null) this.#observe(head.hlc);

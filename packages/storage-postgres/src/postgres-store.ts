@@ -9,11 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import {
   canonicalize,
+  ClockSkewError,
   formatHlc,
   HLC_MAX_LOGICAL,
   HybridClock,
   InvalidArgumentError,
   isKoruError,
+  parseHlc,
   valueIdOfCanonical,
   versionIdOf,
   type CanonicalLimits,
@@ -22,7 +24,7 @@ import {
   type WallClock,
 } from '@koru/engine';
 import { ClosedError, KeyNotFoundError } from '@koru/storage/errors';
-import { checkListKeysOptions, validateKey, validateNamespace, type ListKeysOptions, type StorageStats, type Version, type VerifyProblem, type VerifyReport } from '@koru/storage';
+import { checkListKeysOptions, DEFAULT_MAX_CLOCK_AHEAD_MS, validateKey, validateNamespace, type ListKeysOptions, type StorageStats, type Version, type VerifyProblem, type VerifyReport } from '@koru/storage';
 import pg from 'pg';
 import { CommitQueue, type WriteItem } from './commit-queue.js';
 import { koruErrorOf } from './errors.js';
@@ -110,11 +112,13 @@ export class PostgresStore {
   readonly #feed: ChangeFeed;
   readonly #nodeId: string;
   readonly #url: string;
+  readonly #now: WallClock;
   #closed = false;
 
   private constructor(pool: pg.Pool, url: string, seq: number, options: PostgresStoreOptions, connection: pg.ClientConfig) {
     this.#pool = pool;
     this.#url = url;
+    this.#now = options.now ?? Date.now;
     this.#nodeId = randomBytes(8).toString('hex');
     this.#limits = {
       ...(options.maxValueBytes !== undefined ? { maxBytes: options.maxValueBytes } : {}),
@@ -245,8 +249,10 @@ export class PostgresStore {
   /**
    * Adds versions made elsewhere (an export), unchanged, as one transaction: each is
    * checked against its ids, and must chain on its key's head (or on the one before it
-   * in the batch). One already stored is skipped. Resolves to the number added.
-   * @throws INVALID_ARGUMENT naming the version that does not fit (nothing is stored)
+   * in the batch). One already stored, or twice in the batch, is skipped. Resolves to
+   * the number added.
+   * @throws INVALID_ARGUMENT naming the version that does not fit (nothing is stored);
+   *   CLOCK_SKEW for a version stamped more than 10 minutes ahead of this server's clock
    */
   async importVersions(versions: readonly Version[]): Promise<number> {
     this.#checkOpen();
@@ -257,24 +263,53 @@ export class PostgresStore {
     const known = new Set(
       (await this.#query<{ version_id: string }>('checking imported versions', { text: 'SELECT version_id FROM koru_versions WHERE version_id = ANY($1::text[])', values: [ids] })).map((r) => r.version_id),
     );
+    // The newest clock an imported version may carry, as embedded: a stamp further ahead
+    // would become the floor of every later write's clock.
+    const limit = this.#now() + DEFAULT_MAX_CLOCK_AHEAD_MS;
+    // Each key's last version in this batch: the next one of the key must chain on it.
+    const lastOfKey = new Map<string, string>();
     for (let i = 0; i < versions.length; i++) {
       const v = versions[i] as Version;
       const where = `version ${i}`;
       if (v === null || typeof v !== 'object') throw new InvalidArgumentError(`${where} is not a version`);
       validateNamespace(v.namespace);
       validateKey(v.key);
-      if (known.has(v.versionId)) continue;
+      if (typeof v.deleted !== 'boolean') throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): deleted must be true or false`);
+      if (typeof v.hlc !== 'string' || typeof v.node !== 'string' || typeof v.timestamp !== 'string') throw new InvalidArgumentError(`${where}: hlc, node and timestamp must be strings`);
+      let stamp: HlcStamp;
+      try {
+        stamp = parseHlc(v.hlc);
+      } catch {
+        throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): hlc ${JSON.stringify(v.hlc)} is not a clock stamp`);
+      }
+      if (stamp.wall > limit) {
+        const ahead = stamp.wall - limit + DEFAULT_MAX_CLOCK_AHEAD_MS;
+        throw new ClockSkewError(`version ${v.versionId} from node ${v.node} is stamped ${new Date(stamp.wall).toISOString()}, ${ahead} ms ahead of this server's clock (at most ${DEFAULT_MAX_CLOCK_AHEAD_MS} ms allowed)`, {
+          details: { node: v.node, aheadMs: ahead, maxClockAheadMs: DEFAULT_MAX_CLOCK_AHEAD_MS },
+        });
+      }
+      const k = `${v.namespace}\u0000${v.key}`;
+      const before = lastOfKey.get(k);
+      if (before !== undefined && before !== v.versionId && (v.previousVersion ?? null) !== before) {
+        throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): its previousVersion is not the key's version before it in the batch (${before})`);
+      }
+      // Stored already, or twice in the batch: skipped (the same id is the same version).
+      if (known.has(v.versionId) || before === v.versionId) {
+        lastOfKey.set(k, v.versionId);
+        continue;
+      }
       let body: string | null = null;
       let valueId: string | null = null;
-      if (v.deleted !== true) {
+      if (!v.deleted) {
         const canon = canonicalize(v.value, this.#limits);
         body = canon.text;
         valueId = valueIdOfCanonical(canon.text);
       }
       if (valueId !== v.valueId) throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): its value does not hash to its valueId`);
-      if (typeof v.hlc !== 'string' || typeof v.node !== 'string' || typeof v.timestamp !== 'string') throw new InvalidArgumentError(`${where}: hlc, node and timestamp must be strings`);
-      const id = versionIdOf({ namespace: v.namespace, key: v.key, valueId, previousVersion: v.previousVersion ?? null, hlc: v.hlc, node: v.node, deleted: v.deleted === true });
+      if (v.timestamp !== new Date(stamp.wall).toISOString()) throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): timestamp ${JSON.stringify(v.timestamp)} is not the time of its hlc ${v.hlc}`);
+      const id = versionIdOf({ namespace: v.namespace, key: v.key, valueId, previousVersion: v.previousVersion ?? null, hlc: v.hlc, node: v.node, deleted: v.deleted });
       if (id !== v.versionId) throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): its fields do not hash to its versionId`);
+      lastOfKey.set(k, v.versionId);
       fresh.push(v);
       bodies.push(body);
     }
@@ -456,9 +491,11 @@ export class PostgresStore {
   /** Live versions of a namespace whose documents meet a SQL condition on `h.doc` (and those jsonb cannot hold), in key order. */
   async entriesWhere(namespace: string, condition: string, params: readonly unknown[]): Promise<Version[]> {
     validateNamespace(namespace);
+    // A document jsonb cannot hold (doc NULL) comes from the second branch only: a negated
+    // condition (`… IS NOT TRUE`) holds on NULL, and would list it twice.
     const rows = await this.#query<VersionRow>('querying a namespace', {
       text: `SELECT ${VERSION_COLUMNS} FROM koru_heads h JOIN koru_versions v ON v.version_id = h.version_id ${VALUE_JOIN}
-             WHERE h.ns = $1 AND NOT h.deleted AND (${condition})
+             WHERE h.ns = $1 AND NOT h.deleted AND h.doc IS NOT NULL AND (${condition})
              UNION ALL
              SELECT ${VERSION_COLUMNS} FROM koru_heads h JOIN koru_versions v ON v.version_id = h.version_id ${VALUE_JOIN}
              WHERE h.ns = $1 AND NOT h.deleted AND h.doc IS NULL

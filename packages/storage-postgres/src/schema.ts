@@ -15,7 +15,8 @@
  * - `koru_clock`: one row, the last `seq` and the value totals. Every commit updates it
  *   last, just before committing: the row lock orders commits, so `seq` order is commit
  *   order and a reader that has seen change N has seen every change before it.
- * - `koru_indexes`, `koru_views`: secondary-index and view definitions.
+ * - `koru_indexes`, `koru_views`: secondary-index and view definitions (a view's
+ *   definition and last result as JSON text: they may hold U+0000, which jsonb cannot).
  *
  * Text columns that hold names and ids use the "C" collation: byte order, the order the
  * embedded engine lists keys in, whatever the database's default collation is.
@@ -204,6 +205,14 @@ BEGIN
   RETURN QUERY SELECT base, 0, NULL::text, NULL::text, NULL::boolean;
 END
 $$;
+`,
+  },
+  {
+    version: 2,
+    // A view's definition (a filter's string) and its last result (the documents) may hold
+    // U+0000, which jsonb cannot: both are kept as JSON text, which can (escaped).
+    sql: `
+ALTER TABLE koru_views ALTER COLUMN definition TYPE text USING definition::text, ALTER COLUMN result TYPE text USING result::text;
 `,
   },
 ];

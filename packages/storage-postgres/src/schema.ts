@@ -89,8 +89,9 @@ CREATE TABLE koru_indexes (
 );
 CREATE TABLE koru_views (
   name text COLLATE "C" PRIMARY KEY,
-  definition jsonb NOT NULL,
-  result jsonb,
+  -- JSON text, not jsonb: a filter's string or a result's document may hold U+0000.
+  definition text NOT NULL,
+  result text,
   refreshed_at timestamptz,
   refreshed_seq bigint
 );
@@ -157,13 +158,18 @@ BEGIN
     ns text COLLATE "C", key text COLLATE "C", vid text, hlc text, value_id text, deleted boolean,
     body text, doc_ok boolean, is_new boolean, was_live boolean
   );
+  -- Whether a key is new is what the batch was made on (its first item names no head),
+  -- never a second look at koru_heads: a key another batch created since the check above
+  -- must make this one fail (KR001 below), not be updated as if it had been checked.
+  -- Whether it was live is read from its head row, locked above.
   INSERT INTO koru_batch_last
-    SELECT DISTINCT ON (a.ns, a.key) a.ns, a.key, a.vid, a.hlc, a.value_id, a.deleted, a.body, a.doc_ok,
-      k.ns IS NULL, coalesce(NOT k.deleted, false)
-    FROM unnest(p_ns, p_key, p_vid, p_hlc, p_value_id, p_deleted, p_body, p_doc_ok)
-      WITH ORDINALITY AS a(ns, key, vid, hlc, value_id, deleted, body, doc_ok, ord)
-    LEFT JOIN koru_heads k ON k.ns = a.ns AND k.key = a.key
-    ORDER BY a.ns, a.key, a.ord DESC;
+    SELECT DISTINCT ON (x.ns, x.key) x.ns, x.key, x.vid, x.hlc, x.value_id, x.deleted, x.body, x.doc_ok,
+      x.first_prev IS NULL, coalesce(NOT k.deleted, false)
+    FROM (SELECT a.*, first_value(a.prev) OVER (PARTITION BY a.ns, a.key ORDER BY a.ord) AS first_prev
+          FROM unnest(p_ns, p_key, p_vid, p_prev, p_hlc, p_value_id, p_deleted, p_body, p_doc_ok)
+            WITH ORDINALITY AS a(ns, key, vid, prev, hlc, value_id, deleted, body, doc_ok, ord)) x
+    LEFT JOIN koru_heads k ON x.first_prev IS NOT NULL AND k.ns = x.ns AND k.key = x.key
+    ORDER BY x.ns, x.key, x.ord DESC;
   -- Keys written for the first time, in key order: a concurrent batch that created one
   -- first makes this one retry (KR001), never write a second first version.
   INSERT INTO koru_heads (ns, key, version_id, hlc, value_id, deleted, body, doc)
@@ -205,14 +211,6 @@ BEGIN
   RETURN QUERY SELECT base, 0, NULL::text, NULL::text, NULL::boolean;
 END
 $$;
-`,
-  },
-  {
-    version: 2,
-    // A view's definition (a filter's string) and its last result (the documents) may hold
-    // U+0000, which jsonb cannot: both are kept as JSON text, which can (escaped).
-    sql: `
-ALTER TABLE koru_views ALTER COLUMN definition TYPE text USING definition::text, ALTER COLUMN result TYPE text USING result::text;
 `,
   },
 ];

@@ -10,10 +10,11 @@
  */
 import { InvalidArgumentError, UnsupportedError, type JsonValue } from '@koru/engine';
 import type { CausalStorage, HistoryOptions, ImportedVersion, ListKeysOptions, PurgeResult, RecoveryReport, RetentionPolicy, Version, VerifyReport } from '@koru/storage';
-import { validateNamespace } from '@koru/storage/names';
+import { SYSTEM_NAMESPACE, validateNamespace } from '@koru/storage/names';
 import {
   aggregate,
   changeStream,
+  checkDefinitionRecord,
   checkIndexField,
   checkViewDefinition,
   executeQuery,
@@ -241,7 +242,6 @@ export class PostgresDelta extends KoruDelta {
     validateNamespace(namespace);
     checkIndexField(field);
     const x = pathExpression(field, 'doc');
-    if (x === undefined) throw new InvalidArgumentError(`field ${JSON.stringify(field)} has a segment PostgreSQL reads as an array position (like -1 or 01): it cannot be indexed there`);
     const known = (await this.listIndexes(namespace)).find((i) => i.field === field);
     if (known !== undefined) return known;
     const count = await this.#s.run<{ n: string }>('counting indexes', 'SELECT count(*) AS n FROM koru_indexes WHERE ns = $1', [namespace]);
@@ -426,8 +426,61 @@ export class PostgresDelta extends KoruDelta {
     }
   }
 
-  override importVersions(versions: readonly ImportedVersion[]): Promise<number> {
-    return this.#s.importVersions(versions as readonly Version[]);
+  /**
+   * As embedded, with one difference of form: the index and view definitions of a
+   * whole-database export (records of the reserved namespace) are not versions here. Each
+   * is checked as embedded checks it, before anything is stored; after the data, each
+   * key's last record is applied (an index created or dropped, a view created or
+   * deleted). Resolves to the versions added plus the definitions that changed something.
+   */
+  override async importVersions(versions: readonly ImportedVersion[]): Promise<number> {
+    if (!Array.isArray(versions)) return this.#s.importVersions(versions as readonly Version[]);
+    const data: ImportedVersion[] = [];
+    const definitions = new Map<string, ImportedVersion>();
+    for (const v of versions) {
+      if ((v as ImportedVersion | null)?.namespace !== SYSTEM_NAMESPACE) {
+        data.push(v);
+        continue;
+      }
+      checkDefinitionRecord(v.key, v.value, v.deleted === true);
+      definitions.delete(v.key); // the last record of a key is the one applied, in its place
+      definitions.set(v.key, v);
+    }
+    let added = await this.#s.importVersions(data as readonly Version[]);
+    for (const [key, d] of definitions) if (await this.#applyDefinition(key, d)) added++;
+    return added;
+  }
+
+  /** Applies one imported definition record; true when it changed something. */
+  async #applyDefinition(key: string, d: ImportedVersion): Promise<boolean> {
+    const missing = (e: unknown): boolean => {
+      const code = (e as { code?: unknown } | null)?.code;
+      if (code === 'INDEX_NOT_FOUND' || code === 'VIEW_NOT_FOUND') return false;
+      throw e;
+    };
+    if (key.startsWith('index:')) {
+      if (d.deleted === true) {
+        const [namespace, ...field] = key.slice('index:'.length).split(':');
+        return this.dropIndex(namespace!, field.join(':')).then(() => true, missing);
+      }
+      const { namespace, field } = d.value as { namespace: string; field: string };
+      const known = (await this.listIndexes(namespace)).some((i) => i.field === field);
+      if (!known) await this.createIndex(namespace, field);
+      return !known;
+    }
+    const name = key.slice('view:'.length);
+    if (d.deleted === true) return this.deleteView(name).then(() => true, missing);
+    if ((await this.listViews()).some((v) => v.name === name)) return false;
+    const r = d.value as unknown as ViewInfo;
+    await this.createView({
+      name: r.name,
+      namespace: r.namespace,
+      query: r.query,
+      ...(r.aggregate !== undefined ? { aggregate: r.aggregate } : {}),
+      ...(r.description !== undefined ? { description: r.description } : {}),
+      autoRefresh: r.autoRefresh,
+    });
+    return true;
   }
 
   override close(): Promise<void> {

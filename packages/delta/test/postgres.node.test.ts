@@ -78,13 +78,11 @@ describe.skipIf(!pg.available)('PostgreSQL store', () => {
       }
     });
 
-    // A DIFFERENCE, not yet fixed: the embedded engine keeps index and view definitions
-    // as versions of its reserved namespace `_koru`, and a whole-database export carries
-    // them; PostgreSQL keeps them in tables (koru_indexes, koru_views), so its
-    // importVersions refuses those records (INVALID_NAMESPACE) and nothing of the export
-    // is stored, where an embedded database imports them (and loads the definitions at
-    // its next start). The other way, PostgreSQL's export carries no definitions.
-    it.fails('a whole-database export of an embedded database with an index and a view imports into PostgreSQL', async () => {
+    // The embedded engine keeps index and view definitions as versions of its reserved
+    // namespace `_koru`, and a whole-database export carries them; PostgreSQL keeps them in
+    // tables (koru_indexes, koru_views): its import checks each record as embedded does and
+    // applies it. (The other way, PostgreSQL's export carries no definitions.)
+    it('a whole-database export of an embedded database with an index and a view imports into PostgreSQL', async () => {
       const embedded = await KoruDelta.start();
       const db = await KoruDelta.start({ store: await server!.createDatabase() });
       try {
@@ -95,16 +93,23 @@ describe.skipIf(!pg.available)('PostgreSQL store', () => {
         for await (const v of embedded.exportVersions()) exported.push(v);
         expect(await db.importVersions(exported)).toBe(exported.length);
         expect(await db.get('a', 'k')).toEqual({ v: 1 });
+        expect((await db.listIndexes('a')).map((i) => i.field)).toEqual(['v']);
+        expect((await db.queryView('ones')).rows.map((r) => r.key)).toEqual(['k']);
+        expect((await db.query('a', { filter: { v: 1 } })).explain.strategy).toBe('index');
+        // Again: nothing new.
+        expect(await db.importVersions(exported)).toBe(0);
+        // A record of the reserved namespace that is no definition is refused, nothing stored.
+        const bad = { ...exported.find((v) => v.namespace === '_koru')!, key: 'other:x' };
+        await expect(db.importVersions([bad])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       } finally {
         await db.close();
         await embedded.close();
       }
     });
 
-    // A DIFFERENCE, not yet fixed: the embedded engine indexes any field path; PostgreSQL
-    // refuses (INVALID_ARGUMENT) a path with a segment `#>` reads as an array position
-    // from the end or with a leading zero (`-1`, `01`), where KoruDelta reads an object key.
-    it.fails('createIndex takes a path with a segment like -1 or 01', async () => {
+    // PostgreSQL's `#>` reads a segment like `-1` or `01` as an array position, where
+    // KoruDelta reads an object key: such a path goes through koru_path instead.
+    it('createIndex takes a path with a segment like -1 or 01', async () => {
       const db = await KoruDelta.start({ store: await server!.createDatabase() });
       try {
         await db.put('a', 'k', { a: { '-1': 5, '01': 6 } });

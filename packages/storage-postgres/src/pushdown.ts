@@ -39,18 +39,19 @@ export function sqlLiteral(s: string): string {
 }
 
 const INDEX_SEGMENT = /^(?:0|[1-9][0-9]*)$/;
-const NUMERIC_SEGMENT = /^-?[0-9]+$/;
+// What PostgreSQL's `#>` reads as an array position (strtoint: blanks and a sign allowed).
+const PG_NUMERIC_SEGMENT = /^\s*[+-]?[0-9]+$/;
 
 /**
- * The jsonb expression of a dotted path (`doc #> '{a,b}'`), or undefined when SQL would
- * read it otherwise than @koru/query (a segment like `-1` or `01`, which PostgreSQL reads
- * as an array position).
+ * The jsonb expression of a dotted path: `doc #> '{a,b}'`, PostgreSQL's own (fast) reading,
+ * which is @koru/query's; or `koru_path(doc, '{a,b}')` (./schema.ts) when a segment is one
+ * `#>` would read as an array position where @koru/query reads none (`-1`, `01`, `+1`).
  */
-export function pathExpression(path: string, doc = 'doc'): string | undefined {
+export function pathExpression(path: string, doc = 'doc'): string {
   const segments = path.split('.');
-  if (segments.some((s) => NUMERIC_SEGMENT.test(s) && !INDEX_SEGMENT.test(s))) return undefined;
-  const array = `{${segments.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
-  return `(${doc} #> ${sqlLiteral(array).trim()}::text[])`;
+  const array = sqlLiteral(`{${segments.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`);
+  if (segments.some((s) => PG_NUMERIC_SEGMENT.test(s) && !INDEX_SEGMENT.test(s))) return `koru_path(${doc}, ${array}::text[])`;
+  return `(${doc} #> ${array}::text[])`;
 }
 
 /** The columns of a field's secondary index (see koru_rank, koru_num, koru_str). */
@@ -195,9 +196,9 @@ class Compiler {
     }
   }
 
-  #path(path: string): string | undefined {
+  #path(path: string): string {
     const x = pathExpression(path, this.#doc);
-    if (x !== undefined && !this.fields.includes(path)) this.fields.push(path);
+    if (!this.fields.includes(path)) this.fields.push(path);
     return x;
   }
 }

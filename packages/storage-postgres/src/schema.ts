@@ -106,6 +106,24 @@ $$;
 CREATE FUNCTION koru_num(x jsonb) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN jsonb_typeof(x) = 'number' THEN x::numeric END
 $$;
+-- The value at a dotted path as @koru/query reads it: an object's own key, or an array's
+-- element at a canonical index (0, 17: not 01, -1 or +1, which #> would read as positions).
+CREATE FUNCTION koru_path(x jsonb, path text[]) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  seg text;
+BEGIN
+  FOREACH seg IN ARRAY path LOOP
+    IF jsonb_typeof(x) = 'object' THEN
+      x := x -> seg;
+    ELSIF jsonb_typeof(x) = 'array' AND seg ~ '^(0|[1-9][0-9]{0,8})$' THEN
+      x := x -> seg::int;
+    ELSE
+      RETURN NULL;
+    END IF;
+  END LOOP;
+  RETURN x;
+END
+$$;
 -- A string's first 400 characters: a btree entry must stay under ~2.7 kB. A cut string
 -- sorts at or before the whole one, so a range on it is widened (>=, <=) and every row
 -- is checked again in the process: never a wrong answer.

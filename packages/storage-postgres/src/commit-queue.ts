@@ -105,6 +105,10 @@ export class CommitQueue {
       while (this.#waiting.length > 0) {
         const batch = this.#take();
         await this.#commit(batch);
+        // Let the writers just answered write again before the next batch is taken: their
+        // next writes (promise continuations) join it, instead of the next batch holding
+        // only what arrived during the commit and the one after it the rest.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.#running = false;

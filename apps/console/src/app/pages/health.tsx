@@ -88,8 +88,15 @@ export function Health({ client }: { readonly client: KoruClient }) {
                 <dt>Cluster</dt>
                 <dd>{s.cluster === null ? 'none (a single server)' : `${s.cluster.members} ${s.cluster.members === 1 ? 'member' : 'members'}, reached at ${s.cluster.address}`}</dd>
                 <dt>State root</dt>
+                {/* None on a PostgreSQL store: one copy, no replicas to compare. */}
                 <dd>
-                  <code title={s.stateRoot}>{shortId(s.stateRoot)}</code> <CopyButton text={s.stateRoot} label="Copy state root" />
+                  {s.stateRoot === null ? (
+                    <span title="none: the server is on a PostgreSQL store, one shared copy">—</span>
+                  ) : (
+                    <>
+                      <code title={s.stateRoot}>{shortId(s.stateRoot)}</code> <CopyButton text={s.stateRoot} label="Copy state root" />
+                    </>
+                  )}
                 </dd>
               </dl>
             </div>

@@ -29,7 +29,10 @@ describe.skipIf(!available || !pgTool.available)('the console of a server on a P
     const server = page.locator('dl.meta').first();
     await expect.poll(() => server.textContent()).toContain(status.node);
     expect(await server.textContent()).toContain('State root—');
-    expect(await server.textContent()).toContain('none (a single server)');
+    expect(await server.textContent()).toContain('none (servers share a PostgreSQL store)');
+    // Not the embedded cluster's advice: --join is refused on a store.
+    expect(await page.getByText('No cluster: servers on a PostgreSQL store share its data').count()).toBe(1);
+    expect(await page.getByText('kdelta start --join').count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Copy state root' }).count()).toBe(0);
     await expect.poll(() => page.locator('.card', { hasText: 'Data' }).textContent(), { timeout: 10_000 }).toContain('Versions1');
     await suite.h.shot(page, 'cluster-on-a-store');

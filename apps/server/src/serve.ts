@@ -79,17 +79,16 @@ export async function serve(serveOptions: ServeOptions): Promise<number> {
 }
 
 /**
- * Where the data is: `store` or `path` as given (refused together), else KORU_STORE or
- * KORU_DB_PATH (refused together: which one was meant is not for the server to guess),
- * else the default directory.
+ * Where the data is: `store` (else KORU_STORE) or `path` (else KORU_DB_PATH), else the
+ * default directory. A store and a directory named together, by options or the
+ * environment, are refused: which one was meant is not for the server to guess (as
+ * kdelta refuses them).
  * @throws INVALID_ARGUMENT
  */
 export function whereOf(options: { readonly path?: string; readonly store?: string }, env: NodeJS.ProcessEnv): { readonly path?: string; readonly store?: string } {
-  if (options.store !== undefined && options.path !== undefined) throw new InvalidArgumentError('a store and a database directory both say where the data lives: give one');
-  if (options.store !== undefined) return { store: options.store };
-  if (options.path !== undefined) return { path: options.path };
-  const store = env.KORU_STORE || undefined;
-  if (store !== undefined && (env.KORU_DB_PATH || undefined) !== undefined) throw new InvalidArgumentError('KORU_STORE and KORU_DB_PATH both say where the data lives: unset one');
-  if (store !== undefined) return { store };
-  return { path: env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db') };
+  const store = options.store !== undefined ? { value: options.store, from: 'a store' } : env.KORU_STORE ? { value: env.KORU_STORE, from: 'KORU_STORE' } : undefined;
+  const path = options.path !== undefined ? { value: options.path, from: 'a database directory' } : env.KORU_DB_PATH ? { value: env.KORU_DB_PATH, from: 'KORU_DB_PATH' } : undefined;
+  if (store !== undefined && path !== undefined) throw new InvalidArgumentError(`${store.from} and ${path.from} both say where the data lives: give one`);
+  if (store !== undefined) return { store: store.value };
+  return { path: path?.value ?? env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db') };
 }

@@ -146,8 +146,10 @@ describe.skipIf(!tool.available)('server on a PostgreSQL store', () => {
   });
 
   it('the executable refuses --store with -d, and --store with --join (exit 2)', async () => {
-    await expect(spawnServer(['--store', pg.url, '-d', '/nonexistent'])).rejects.toThrow(/exited 2: koru: cannot start: a store and a database directory/);
+    await expect(spawnServer(['--store', pg.url, '-d', '/nonexistent'])).rejects.toThrow(/exited 2: koru: cannot start: a store and a database directory both say/);
     await expect(spawnServer(['--store', pg.url, '--join', '127.0.0.1:1'])).rejects.toThrow(/exited 2: koru: cannot start: a server on a store joins no cluster/);
-    await expect(spawnServer([], { KORU_STORE: pg.url, KORU_DB_PATH: '/nonexistent' })).rejects.toThrow(/exited 2: .*KORU_STORE and KORU_DB_PATH/);
+    await expect(spawnServer([], { KORU_STORE: pg.url, KORU_DB_PATH: '/nonexistent' })).rejects.toThrow(/exited 2: .*KORU_STORE and KORU_DB_PATH both say/);
+    await expect(spawnServer(['-d', '/nonexistent'], { KORU_STORE: pg.url })).rejects.toThrow(/exited 2: .*KORU_STORE and a database directory both say/);
+    await expect(spawnServer(['--store', pg.url], { KORU_DB_PATH: '/nonexistent' })).rejects.toThrow(/exited 2: .*a store and KORU_DB_PATH both say/);
   });
 });

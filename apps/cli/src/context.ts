@@ -12,6 +12,7 @@ import { colorsFor, type Colors, type Io } from './io.js';
 /** Options every command accepts. */
 export interface GlobalOptions {
   readonly dbPath?: string;
+  readonly store?: string;
   readonly json?: boolean;
   readonly url?: string;
   readonly token?: string;
@@ -57,6 +58,24 @@ export type Database = Pick<
 > &
   Partial<Pick<KoruDelta, 'exportVersions' | 'compact'>>;
 
+/**
+ * The store named by `--store` or KORU_STORE, if any. Refused (usage error) together
+ * with anything else saying where the data is: `-d`, KORU_DB_PATH, `--url`, KORU_URL.
+ * Which one was meant is not for kdelta to guess.
+ */
+function storeOf(options: GlobalOptions, env: Io['env'], url: string | undefined): string | undefined {
+  const store = options.store ?? (env.KORU_STORE || undefined);
+  if (store === undefined) return undefined;
+  const from = options.store !== undefined ? '--store' : 'KORU_STORE';
+  const other =
+    options.dbPath !== undefined ? '--db-path (-d)' : env.KORU_DB_PATH ? 'KORU_DB_PATH' : options.url !== undefined ? '--url' : url !== undefined ? 'KORU_URL' : undefined;
+  if (other !== undefined) {
+    const hint = other.startsWith('KORU_') ? `unset ${other}` : from.startsWith('KORU_') ? `unset ${from}` : 'give one';
+    throw new UsageError(`${from} and ${other} both say where the data is: ${hint}`);
+  }
+  return store;
+}
+
 /** The default data directory: `~/.korudelta/db`. */
 export function defaultDbPath(): string {
   return join(homedir(), '.korudelta', 'db');
@@ -71,13 +90,20 @@ export class Context {
   /** Colours for stderr (progress, warnings). */
   readonly ce: Colors;
   readonly dbPath: string;
+  /**
+   * The PostgreSQL store to open instead of the directory (`--store`, `KORU_STORE`).
+   * It may hold a password: print {@link where} instead, never this.
+   */
+  readonly store: string | undefined;
   /** The server to talk to (`--url`, `KORU_URL`); undefined for the local database. */
   readonly url: string | undefined;
   readonly token: string | undefined;
   /** True when the token came from `--token` (not the environment). */
   readonly tokenFromFlag: boolean;
-  /** Where the data is: the server's URL or the local directory. */
+  /** Where the data is: the server's URL, the local directory, or the store's URL without its password. */
   where: string;
+  /** True when commands talk to a server (`--url`, or the one serving the directory). */
+  #remote: boolean;
   #db: Promise<Database> | undefined;
 
   constructor(
@@ -90,14 +116,17 @@ export class Context {
     const path = options.dbPath ?? io.env.KORU_DB_PATH ?? defaultDbPath();
     this.dbPath = isAbsolute(path) ? path : resolve(io.cwd, path);
     this.url = options.url ?? (io.env.KORU_URL || undefined);
+    this.store = storeOf(options, io.env, this.url);
     this.token = options.token ?? (io.env.KORU_TOKEN || undefined);
     this.tokenFromFlag = options.token !== undefined;
-    this.where = this.url ?? this.dbPath;
+    // The store's own URL may hold a password: #open puts the redacted one here.
+    this.where = this.url ?? (this.store !== undefined ? 'the PostgreSQL store' : this.dbPath);
+    this.#remote = this.url !== undefined;
   }
 
   /** True when commands talk to a server. */
   get remote(): boolean {
-    return this.where !== this.dbPath;
+    return this.#remote;
   }
 
   /**
@@ -113,6 +142,11 @@ export class Context {
   async #open(options: Omit<StartOptions, 'path'>): Promise<Database> {
     if (this.url !== undefined) return this.#connect(this.url);
     const { KoruDelta, isKoruError, ErrorCodes } = await import('@koru/delta');
+    if (this.store !== undefined) {
+      // Loaded only for a store: the PostgreSQL driver is no cost to the other commands.
+      this.where = (await import('@koru/storage-postgres')).redactUrl(this.store);
+      return KoruDelta.start({ onWarning: (m) => this.warn(m), ...options, store: this.store });
+    }
     try {
       return await KoruDelta.start({ onWarning: (m) => this.warn(m), ...options, path: this.dbPath });
     } catch (e) {
@@ -129,6 +163,7 @@ export class Context {
         throw new UsageError(`the database is served by ${marker.url}, which needs a token: give --token or KORU_TOKEN`);
       }
       this.where = marker.url;
+      this.#remote = true;
       return this.#connect(marker.url);
     }
   }

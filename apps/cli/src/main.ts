@@ -29,6 +29,7 @@ export function buildProgram(io: Io, act: Act, { json = false }: { readonly json
     .description('KoruDelta from the command line: every write a version, with history, time travel and queries.')
     .version(version, '-V, --version', 'print the version')
     .option('-d, --db-path <dir>', 'the database directory (default: $KORU_DB_PATH, else ~/.korudelta/db)')
+    .option('--store <url>', 'use a PostgreSQL store instead of a directory: postgres://user:password@host/db (default: $KORU_STORE); not with -d or --url')
     .option('--url <url>', 'talk to the KoruDelta server at this URL (default: $KORU_URL; else the local database)')
     .option('--token <token>', 'the server\'s token (default: $KORU_TOKEN)')
     .option('--json', 'machine-readable output: one JSON document per command (one per line for log, watch)')

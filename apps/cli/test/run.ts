@@ -17,6 +17,7 @@ export interface Run {
 function envFor(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.KORU_DB_PATH;
+  delete env.KORU_STORE;
   delete env.FORCE_COLOR;
   return { ...env, ...extra };
 }

@@ -17,6 +17,8 @@ Options:
   -p, --port <port>        port (default: $KORU_PORT, else $PORT, else 7878; 0 picks a free one)
   --host, -b, --bind <h>   address to listen on (default 127.0.0.1)
   -d, --db-path <dir>      database directory (default: $KORU_DB_PATH, else ~/.korudelta/db)
+  --store <url>            serve a PostgreSQL store instead (postgres://user:password@host/db;
+                           default: $KORU_STORE): any number of servers share it; no cluster
   --token <token>          every request, socket and peer must hold it (default: $KORU_TOKEN)
   --token-file <path>      read the token from this file, so it is not in the process list
                            (default: $KORU_TOKEN_FILE); not with --token
@@ -41,6 +43,7 @@ const options = {
   host: { type: 'string' },
   bind: { type: 'string', short: 'b' },
   'db-path': { type: 'string', short: 'd' },
+  store: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
   'allow-origin': { type: 'string', multiple: true },
@@ -105,6 +108,7 @@ process.exitCode = await serve({
   ...(port !== undefined ? { port } : {}),
   ...(host !== undefined ? { host } : {}),
   ...(values['db-path'] !== undefined ? { path: values['db-path'] } : {}),
+  ...(values.store !== undefined ? { store: values.store } : {}),
   ...(values.token !== undefined ? { token: values.token } : {}),
   ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
   ...(allowOrigins !== undefined ? { allowOrigins } : {}),

@@ -2,12 +2,21 @@
  * The calls of the WebSocket protocol: a `KoruDelta` method name and its positional
  * arguments as JSON (PROTOCOL.md). Only these names can be called.
  */
-import { InvalidArgumentError, serveSyncPull, serveSyncPush, type KoruDelta } from '@koru/delta';
+import { InvalidArgumentError, serveSyncPull, serveSyncPush, UnsupportedError, type KoruDelta } from '@koru/delta';
+import type { CausalStorage } from '@koru/storage';
+import { embeddedStorage } from './embedded.js';
 
 type Call = (db: KoruDelta, params: readonly unknown[]) => unknown;
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- arguments are validated by the database itself */
 const p = (params: readonly unknown[]): any[] => params as any[];
+
+/** The engine browser sync reads and merges into; a store has none (UNSUPPORTED). */
+function syncStorage(db: KoruDelta): CausalStorage {
+  const storage = embeddedStorage(db);
+  if (storage === undefined) throw new UnsupportedError('browser sync is not served on a PostgreSQL store: its servers share one database; call the server (REST or WebSocket) instead of syncing a copy');
+  return storage;
+}
 
 /** `params` unless it has more than `n` (an argument this server does not know would be ignored: refused instead). */
 function atMost(params: readonly unknown[], n: number, method: string): readonly unknown[] {
@@ -48,8 +57,8 @@ export const CALLS: ReadonlyMap<string, Call> = new Map<string, Call>([
   ['retentionPolicies', (db) => db.retentionPolicies()],
   ['purge', (db, a) => db.purge(p(a)[0], p(a)[1])],
   // Local-first sync (KoruDelta.sync): versions after a seq, and versions merged by the cluster's rule.
-  ['syncPull', (db, a) => serveSyncPull(db.storage, a[0], a[1])],
-  ['syncPush', (db, a) => serveSyncPush(db.storage, a[0])],
+  ['syncPull', (db, a) => serveSyncPull(syncStorage(db), a[0], a[1])],
+  ['syncPush', (db, a) => serveSyncPush(syncStorage(db), a[0])],
   ['seq', (db) => db.seq],
   ['nodeId', (db) => db.nodeId],
 ]);

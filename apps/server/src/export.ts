@@ -21,6 +21,7 @@ import { Readable } from 'node:stream';
 import type { KoruDelta, Version } from '@koru/delta';
 import { validateNamespace } from '@koru/storage';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { embeddedStorage } from './embedded.js';
 
 /** Characters of JSON lines gathered before a chunk is handed to the socket. */
 export const EXPORT_CHUNK_CHARS = 64 * 1024;
@@ -53,8 +54,10 @@ export function registerExport(app: FastifyInstance, db: KoruDelta, options: Exp
     if (namespace !== undefined) validateNamespace(namespace);
     // The headers alone: no reason to read the store.
     if (req.method === 'HEAD') return reply.type(NDJSON).header('cache-control', 'no-store').send();
-    // Every change committed by now (the store's seq is read here), in commit order.
-    const versions = db.storage.committed();
+    // Every change committed by now (the store's seq is read here), in commit order. A
+    // shared store has no engine underneath: its own export reads it a page at a time.
+    const storage = embeddedStorage(db);
+    const versions = storage !== undefined ? storage.committed() : db.exportVersions(namespace !== undefined ? { namespace } : {});
     let lastPull = Date.now();
     const body = Readable.from(chunks(versions, namespace, () => (lastPull = Date.now())), { objectMode: false });
     running.add(reply);
@@ -84,7 +87,7 @@ export function registerExport(app: FastifyInstance, db: KoruDelta, options: Exp
  * that passes {@link EXPORT_SLICE_MS} gives it another. Returning early (the client went)
  * ends `versions`.
  */
-async function* chunks(versions: Generator<Version>, namespace: string | undefined, pulled: () => void): AsyncGenerator<string> {
+async function* chunks(versions: Generator<Version> | AsyncGenerator<Version>, namespace: string | undefined, pulled: () => void): AsyncGenerator<string> {
   try {
     for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -93,7 +96,9 @@ async function* chunks(versions: Generator<Version>, namespace: string | undefin
       let done = false;
       const deadline = performance.now() + EXPORT_SLICE_MS;
       for (let n = 1; ; n++) {
-        const next = versions.next();
+        // Awaited only when it is a promise (a store's export): the embedded scan stays synchronous.
+        const pending = versions.next();
+        const next = pending instanceof Promise ? await pending : pending;
         if (next.done === true) {
           done = true;
           break;
@@ -115,6 +120,6 @@ async function* chunks(versions: Generator<Version>, namespace: string | undefin
       if (done) return;
     }
   } finally {
-    versions.return(undefined);
+    await versions.return(undefined);
   }
 }

@@ -1,12 +1,12 @@
 /**
- * Running a server as a process: the default data path, KORU_TOKEN / KORU_TOKEN_FILE,
+ * Running a server as a process: the default data path (or KORU_STORE), KORU_TOKEN / KORU_TOKEN_FILE,
  * KORU_PORT / PORT, KORU_LOG_LEVEL, KORU_ALLOW_ORIGIN / KORU_ALLOW_HOST, one ready line
  * (and one for the web console), graceful shutdown on SIGINT/SIGTERM. Shared by
  * `koru-server` and `kdelta start`.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { isKoruError } from '@koru/delta';
+import { InvalidArgumentError, isKoruError } from '@koru/delta';
 import { isLoopback } from './auth.js';
 import { logLevelFromEnv, portFromEnv } from './env.js';
 import { parseAllowHosts, parseAllowOrigins } from './origin.js';
@@ -26,10 +26,13 @@ export interface ServeOptions extends ServerOptions {
  */
 export async function serve(serveOptions: ServeOptions): Promise<number> {
   const { tokenFile, ...options } = serveOptions;
-  const path = options.path ?? process.env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db');
   let token: string | undefined;
   let server;
+  let where: string;
   try {
+    const { path, store } = whereOf(options, process.env);
+    // The store's password stays out of every line this prints.
+    where = store !== undefined ? (await import('@koru/storage-postgres')).redactUrl(store) : path!;
     token = tokenOf({ token: options.token, tokenFile }, process.env);
     const env = process.env;
     const allowOrigins = options.allowOrigins ?? (env.KORU_ALLOW_ORIGIN?.trim() ? parseAllowOrigins([env.KORU_ALLOW_ORIGIN], 'KORU_ALLOW_ORIGIN') : undefined);
@@ -39,7 +42,7 @@ export async function serve(serveOptions: ServeOptions): Promise<number> {
     const logLevel = options.logLevel ?? logLevelFromEnv(process.env);
     server = await startServer({
       ...options,
-      path,
+      ...(store !== undefined ? { store } : { path: path! }),
       ...(port !== undefined ? { port } : {}),
       ...(logLevel !== undefined ? { logLevel } : {}),
       ...(token !== undefined ? { token } : {}),
@@ -52,7 +55,7 @@ export async function serve(serveOptions: ServeOptions): Promise<number> {
     process.stderr.write(`koru: cannot start: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ')} (${code})\n`);
     return isKoruError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
-  process.stderr.write(`koru: serving ${path} at ${server.url}${token !== undefined ? ' (token required)' : ''}\n`);
+  process.stderr.write(`koru: serving ${where} at ${server.url}${token !== undefined ? ' (token required)' : ''}\n`);
   if (server.console !== undefined) {
     process.stderr.write(server.console.built ? `koru: web console at ${server.console.url}\n` : `koru: web console not built (no index.html in ${server.console.dir}): ${server.console.url} answers 404\n`);
   }
@@ -73,4 +76,19 @@ export async function serve(serveOptions: ServeOptions): Promise<number> {
   });
   await server.close();
   return 0;
+}
+
+/**
+ * Where the data is: `store` (else KORU_STORE) or `path` (else KORU_DB_PATH), else the
+ * default directory. A store and a directory named together, by options or the
+ * environment, are refused: which one was meant is not for the server to guess (as
+ * kdelta refuses them).
+ * @throws INVALID_ARGUMENT
+ */
+export function whereOf(options: { readonly path?: string; readonly store?: string }, env: NodeJS.ProcessEnv): { readonly path?: string; readonly store?: string } {
+  const store = options.store !== undefined ? { value: options.store, from: 'a store' } : env.KORU_STORE ? { value: env.KORU_STORE, from: 'KORU_STORE' } : undefined;
+  const path = options.path !== undefined ? { value: options.path, from: 'a database directory' } : env.KORU_DB_PATH ? { value: env.KORU_DB_PATH, from: 'KORU_DB_PATH' } : undefined;
+  if (store !== undefined && path !== undefined) throw new InvalidArgumentError(`${store.from} and ${path.from} both say where the data lives: give one`);
+  if (store !== undefined) return { store: store.value };
+  return { path: path?.value ?? env.KORU_DB_PATH ?? join(homedir(), '.korudelta', 'db') };
 }

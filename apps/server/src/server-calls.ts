@@ -6,6 +6,7 @@
  */
 import type { ClusterNode, PeerInfo } from '@koru/cluster';
 import { InvalidArgumentError, type DatabaseStats, type KoruDelta } from '@koru/delta';
+import { embeddedStorage } from './embedded.js';
 import type { Metrics, MetricsSummary } from './metrics.js';
 
 /** What the server-level answers are made from. */
@@ -27,8 +28,11 @@ export interface ServerStatus extends DatabaseStats {
   readonly node: string;
   /** Whole seconds since the server started (rounded). */
   readonly uptimeSeconds: number;
-  /** The same on quiet members holding the same versions. */
-  readonly stateRoot: string;
+  /**
+   * The same on quiet members holding the same versions; null on a shared store
+   * (PostgreSQL), which has one copy and no replicas to compare (`verify` checks it).
+   */
+  readonly stateRoot: string | null;
   /** This member's address and the members not known to have left, itself included; null without a cluster. */
   readonly cluster: { readonly address: string; readonly members: number } | null;
 }
@@ -58,7 +62,7 @@ export async function serverStatus(ctx: ServerContext): Promise<ServerStatus> {
     node: db.nodeId,
     uptimeSeconds: uptimeSeconds(ctx),
     ...(await db.stats()),
-    stateRoot: db.storage.stateRoot(),
+    stateRoot: embeddedStorage(db)?.stateRoot() ?? null,
     cluster: clusterRef.node === undefined ? null : { address: clusterRef.node.address, members: clusterRef.node.clusterSize() },
   };
 }

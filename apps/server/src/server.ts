@@ -35,6 +35,15 @@ export interface ServerOptions {
   readonly db?: KoruDelta;
   /** Data directory when `db` is not given (default: the embedded default path of the caller). */
   readonly path?: string;
+  /**
+   * A shared store to serve instead of a directory: `postgres://user:password@host/db`.
+   * Any number of servers may serve one store; each is stateless (no data directory, no
+   * `SERVER.json`, no lock) and none runs the embedded cluster: a non-empty
+   * `cluster.join` is refused, and there is no cluster door. Not with `path` or `db`.
+   */
+  readonly store?: string;
+  /** With `store`: most connections this server opens to it (default 10), plus one that listens for changes. */
+  readonly storeConnections?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 7878; 0 picks a free port. */
@@ -108,7 +117,7 @@ export interface ServerOptions {
    * Cluster membership: every server is a member others can join at `/v1/cluster` on its
    * port (zero configuration), with no periodic work until one does. `join`: members to
    * contact; `key`: the shared cluster key (default: derived from `token`, if any).
-   * `false`: no cluster door at all.
+   * `false`: no cluster door at all. A server on a `store` has none either, whatever this says.
    */
   readonly cluster?: ServerClusterOptions | false;
   /**
@@ -144,7 +153,7 @@ export interface KoruServer {
   readonly url: string;
   readonly port: number;
   readonly db: KoruDelta;
-  /** The cluster membership (undefined with `cluster: false`). */
+  /** The cluster membership (undefined with `cluster: false`, and on a store). */
   readonly cluster: ClusterNode | undefined;
   /**
    * The web console (undefined with `console: false`): its URL, its directory, and
@@ -168,12 +177,26 @@ const MiB = 1024 * 1024;
  */
 export const SERVER_FILE = 'SERVER.json';
 
-/** Starts a server. @throws INVALID_ARGUMENT for an unsafe bind, DATABASE_LOCKED, IO_ERROR */
+/**
+ * Starts a server.
+ * @throws INVALID_ARGUMENT for an unsafe bind or a store given with a path, a database or
+ *   members to join; DATABASE_LOCKED, IO_ERROR; UNAVAILABLE when the store cannot be reached
+ */
 export async function startServer(options: ServerOptions = {}): Promise<KoruServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 7878;
   const token = options.token === '' ? undefined : options.token;
-  const clusterOptions = options.cluster === false ? undefined : (options.cluster ?? {});
+  const store = options.store;
+  if (store !== undefined) {
+    if (options.path !== undefined || options.db !== undefined) throw new InvalidArgumentError('store names where the data lives: give it without path or db');
+    if (options.cluster !== false && (options.cluster?.join?.length ?? 0) > 0) {
+      throw new InvalidArgumentError('a server on a store joins no cluster: its servers share one database, which PostgreSQL replicates; start each one on the same store instead');
+    }
+  } else if (options.storeConnections !== undefined) {
+    throw new InvalidArgumentError('storeConnections is an option of a store: give store too');
+  }
+  // Servers on one store share its data already: the embedded cluster has nothing to do there.
+  const clusterOptions = options.cluster === false || store !== undefined ? undefined : (options.cluster ?? {});
   // The cluster door follows the HTTP one: a secret of its own, else one derived from the
   // token (never the token itself on the wire), else open, which only loopback allows.
   const clusterKey = clusterOptions?.key !== undefined && clusterOptions.key !== '' ? clusterOptions.key : token !== undefined ? clusterKeyFromToken(token) : undefined;
@@ -199,7 +222,15 @@ export async function startServer(options: ServerOptions = {}): Promise<KoruServ
     pendingTimeoutMs: headersTimeoutMs,
   });
   const ownsDb = options.db === undefined;
-  const db = options.db ?? (await KoruDelta.start(options.path !== undefined ? { path: options.path } : {}));
+  const db =
+    options.db ??
+    (await KoruDelta.start(
+      store !== undefined
+        ? { store, ...(options.storeConnections !== undefined ? { maxConnections: options.storeConnections } : {}) }
+        : options.path !== undefined
+          ? { path: options.path }
+          : {},
+    ));
   const started = Date.now();
   let state: ServerState = 'starting';
   const metrics = new Metrics(db);

@@ -164,6 +164,7 @@ export class KoruClient {
         open: () => subs.open(),
         down: () => subs.down(),
         event: (sid, event) => subs.event(sid, event),
+        ended: (sid, error) => subs.ended(sid, error),
         closed: (error) => subs.closed(error),
       },
     );

@@ -41,6 +41,8 @@ export interface ConnectionHooks {
   down(): void;
   /** An event pushed for subscription `sid` of the current socket. */
   event(sid: string, event: unknown): void;
+  /** The server ended subscription `sid` of the current socket (`error`: why, if it failed). */
+  ended(sid: string, error: unknown): void;
   /** The client closed (`error` undefined) or failed for good. */
   closed(error: KoruError | undefined): void;
 }
@@ -338,6 +340,10 @@ export class Connection {
     }
     if (msg.type === 'event') {
       if (typeof msg.subscription === 'string') this.#hooks.event(msg.subscription, msg.event);
+      return;
+    }
+    if (msg.type === 'end') {
+      if (typeof msg.subscription === 'string') this.#hooks.ended(msg.subscription, msg.error);
       return;
     }
     if (typeof msg.id === 'number') {

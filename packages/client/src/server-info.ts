@@ -13,8 +13,11 @@ export interface ServerStatus extends StorageStats {
   readonly node: string;
   /** Whole seconds since the server started (rounded). */
   readonly uptimeSeconds: number;
-  /** The database's state root: the same on quiet members holding the same versions. */
-  readonly stateRoot: string;
+  /**
+   * The database's state root: the same on quiet members holding the same versions. Null
+   * for a server on a PostgreSQL store, which has one copy and no replicas to compare.
+   */
+  readonly stateRoot: string | null;
   /** This member's address and how many members are not known to have left, itself included; null without a cluster. */
   readonly cluster: { readonly address: string; readonly members: number } | null;
 }

@@ -13,11 +13,14 @@
  * subscription ends. A `lagged` event from the server ends it the same way.
  *
  * A subscription with `until` ends once an event at or past `until` was handled, or the
- * server's head is seen past `until` (asked after subscribing, then every second).
+ * server said it ended there (`end`, sent after every event up to `until`: the client
+ * cannot tell by itself, since a server may still be reading a replay from its store
+ * when its head is already past `until`).
  */
 import { deepFreeze, InvalidArgumentError, type KoruError } from '@koru/engine';
 import type { ChangeEvent, LaggedEvent, PrunedEvent, Subscription, SubscriptionSpec } from '@koru/query';
 import type { Connection } from './connection.js';
+import { errorFromWire } from './errors.js';
 import { filterArg, optionsArg } from './wire.js';
 
 /** An event as handlers receive it. */
@@ -26,8 +29,6 @@ export type Event = ChangeEvent | LaggedEvent | PrunedEvent;
 export type Handler = (event: Event) => void | Promise<void>;
 
 const DEFAULT_BUFFER = 1024;
-/** How often a subscription with `until` past the head asks whether the head got there. */
-const UNTIL_POLL_MS = 1000;
 
 const FOREVER = { retry: false, bounded: false } as const;
 
@@ -79,6 +80,10 @@ export class Subscriptions {
     this.#bySid.get(sid)?.receive(event);
   }
 
+  ended(sid: string, error: unknown): void {
+    this.#bySid.get(sid)?.ended(sid, error);
+  }
+
   /** The client closed (every subscription ends) or failed (they fail with `error`). */
   closed(error: KoruError | undefined): void {
     for (const sub of [...this.#all]) sub.finish(error);
@@ -109,7 +114,6 @@ class RemoteSubscription {
   #finished = false;
   #untilReached = false;
   #last: LaggedEvent | undefined;
-  #probeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly done: Promise<void>;
   #settle!: (error?: unknown) => void;
 
@@ -172,7 +176,6 @@ class RemoteSubscription {
       }
       this.#sid = sid;
       this.#owner.bind(sid, this);
-      if (this.#until !== undefined && !this.#untilReached) this.#probe();
     });
   }
 
@@ -192,25 +195,26 @@ class RemoteSubscription {
 
   lost(): void {
     this.#sid = undefined;
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
   }
 
-  /** Asks for the head; once it is at or past `until`, every event up to it has arrived. */
-  #probe(): void {
-    this.#probeTimer = undefined;
-    if (this.#finished || this.#sid === undefined) return;
-    const sid = this.#sid;
-    this.#conn.request('seq', [], FOREVER, (error, result) => {
-      if (this.#finished || this.#sid !== sid || error !== undefined) return;
-      this.#conn.noteSeq(result);
-      if (typeof result === 'number' && result >= this.#until!) {
-        this.#untilReached = true;
-        this.#pump();
-      } else {
-        this.#probeTimer = setTimeout(() => this.#probe(), UNTIL_POLL_MS);
-      }
-    });
+  /**
+   * The server ended this subscription. Without an error, with `until`: every event up to
+   * `until` has arrived (they come before the end), so it ends once they are handled.
+   * Other ends (the server closing) are left to the reconnect, as a lost socket is.
+   */
+  ended(sid: string, error: unknown): void {
+    if (this.#finished || this.#sid !== sid) return;
+    if (error !== undefined && error !== null) {
+      this.#owner.unbind(sid);
+      this.#sid = undefined;
+      return this.finish(errorFromWire(error));
+    }
+    if (this.#until === undefined) return;
+    // Nothing to unsubscribe: the server's side is gone.
+    this.#owner.unbind(sid);
+    this.#sid = undefined;
+    this.#untilReached = true;
+    this.#pump();
   }
 
   receive(raw: unknown): void {
@@ -259,8 +263,6 @@ class RemoteSubscription {
 
   /** Stops the server's side (it sends nothing more). */
   #release(): void {
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = undefined;
     if (this.#sid === undefined) return;
     this.#conn.notify('unsubscribe', [this.#sid]);
     this.#owner.unbind(this.#sid);

@@ -462,6 +462,10 @@ export function subscribe(
     scheduled = true;
     queueMicrotask(pump);
   };
+  // With an `until` it is woken by every commit, not only those that may concern it: the
+  // head passing `until` ends it even when nothing after it matched (a server then tells
+  // its client the range is complete, which the client cannot know by itself).
+  const bounded = until !== Infinity;
   const off = dispatcherOf(source).add(
     (seq) => {
       if (seq < 0) return finish();
@@ -469,8 +473,8 @@ export function subscribe(
       if (caughtUp && !busy && seq > next) next = Math.min(seq, until + 1);
       schedule();
     },
-    spec.namespace,
-    spec.key,
+    bounded ? undefined : spec.namespace,
+    bounded ? undefined : spec.key,
   );
   if (!caughtUp || until !== Infinity) schedule(); // the `since` replay, or an `until` already reached
   return { unsubscribe: () => finish(), done };

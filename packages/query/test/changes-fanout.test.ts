@@ -38,6 +38,26 @@ const settle = () => new Promise((r) => setTimeout(r, 0));
 const keys = (events: Array<FeedEvent>) => events.map((e) => (e.type === 'change' ? `${e.namespace}/${e.key}` : e.type));
 
 describe('subscription fan-out', () => {
+  it('a subscription with until ends once the head passes it, even when nothing after it matched', async () => {
+    const source = new Source();
+    source.commit(['a', 'x']);
+    const seen: string[] = [];
+    let ended = false;
+    const ranged = subscribe(source, { namespace: 'a', since: 0, until: 3 }, (e) => void seen.push(keys([e])[0]!));
+    void ranged.done.then(() => (ended = true));
+    await settle();
+    expect(seen).toEqual(['a/x']);
+    // Changes 2 and 3 are in another namespace: only the head tells it the range is over.
+    source.commit(['b', 'y']);
+    await settle();
+    expect(ended).toBe(false);
+    source.commit(['b', 'z']);
+    await settle();
+    expect(ended).toBe(true);
+    expect(seen).toEqual(['a/x']);
+    expect(source.listeners.size).toBe(0);
+  });
+
   it('a write to one namespace does not touch the subscriptions of another', async () => {
     const source = new Source();
     const idle = Array.from({ length: 1_000 }, () => subscribe(source, { namespace: 'b' }, () => {}));

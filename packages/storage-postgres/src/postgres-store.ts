@@ -93,11 +93,16 @@ export function checkPostgresUrl(url: unknown): asserts url is string {
   }
 }
 
-/** The URL without its password, for messages. */
+/** Query parameters of a connection URL that the driver reads as secrets. */
+const SECRET_PARAMS = ['password', 'sslpassword'];
+
+/** The URL without its password (in the user part or as a query parameter), for messages. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password !== '') u.password = '***';
+    // pg also takes `?password=` (and `sslpassword=` for a client key): hidden as well.
+    for (const name of SECRET_PARAMS) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
     return u.toString();
   } catch {
     return 'postgres://…';

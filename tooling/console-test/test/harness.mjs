@@ -24,13 +24,14 @@ if (!available) console.log(`[console-test] skipped: ${chromiumTool.reason}`);
 export const SHOTS = join(import.meta.dirname, '..', 'screenshots');
 
 /**
- * Starts `kdelta start` on a fresh database (with `token`, joining `joinAddress`'s cluster, if
- * given); resolves once it serves.
+ * Starts `kdelta start` on a fresh database, or on the PostgreSQL `store` URL if given
+ * (with `token`, joining `joinAddress`'s cluster, if given); resolves once it serves.
  */
-export async function startKdelta({ token, joinAddress } = {}) {
+export async function startKdelta({ token, joinAddress, store } = {}) {
   const tmp = tempDir('koru-console-');
-  const args = [KDELTA, '-d', join(tmp.dir, 'db'), 'start', '--port', '0', ...(token !== undefined ? ['--token', token] : []), ...(joinAddress !== undefined ? ['--join', joinAddress] : [])];
-  const proc = spawn(process.execPath, args, { env: { ...process.env, KORU_TOKEN: '', KORU_PORT: '', PORT: '', NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const where = store !== undefined ? ['--store', store] : ['-d', join(tmp.dir, 'db')];
+  const args = [KDELTA, ...where, 'start', '--port', '0', ...(token !== undefined ? ['--token', token] : []), ...(joinAddress !== undefined ? ['--join', joinAddress] : [])];
+  const proc = spawn(process.execPath, args, { env: { ...process.env, KORU_TOKEN: '', KORU_PORT: '', PORT: '', KORU_DB_PATH: '', KORU_STORE: '', NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const gone = new Promise((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
   let err = '';
   const url = await new Promise((resolve, reject) => {
@@ -56,13 +57,15 @@ export async function startKdelta({ token, joinAddress } = {}) {
 }
 
 /**
- * The harness of one test file, started before its tests (where Chromium is available):
+ * The harness of one test file, started before its tests (where Chromium is available),
+ * on a fresh directory or on the store `store()` names:
  * `suite.h` is `{ url, token, client, browser, page(options), shot(page, name), close }`.
  */
-export function useConsole({ token } = {}) {
+export function useConsole({ token, store } = {}) {
   const suite = { h: undefined };
   beforeAll(async () => {
-    if (available) suite.h = await startConsole({ token });
+    // `store`: an async function giving the PostgreSQL URL to serve, called only here.
+    if (available) suite.h = await startConsole({ token, store: store === undefined ? undefined : await store() });
   });
   afterAll(async () => {
     await suite.h?.close();
@@ -70,8 +73,8 @@ export function useConsole({ token } = {}) {
   return suite;
 }
 
-async function startConsole({ token }) {
-  const server = await startKdelta({ token });
+async function startConsole({ token, store }) {
+  const server = await startKdelta({ token, store });
   const client = await KoruClient.connect(server.url, token !== undefined ? { token } : {});
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   mkdirSync(SHOTS, { recursive: true });

@@ -47,7 +47,7 @@ export const register: Register = (program, act) => {
     .command('start')
     .summary('serve the database over HTTP and WebSocket, as a cluster member others can join')
     .description(
-      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, the web console at / (--no-console: none), on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. --token-file (or KORU_TOKEN_FILE) reads the token from a file, out of the process list. Web pages may call the server only from its own origin or one given with --allow-origin (or KORU_ALLOW_ORIGIN); a loopback server answers only to loopback host names, and --allow-host (or KORU_ALLOW_HOST) adds more. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
+      'Starts a KoruDelta server on the database (-d / KORU_DB_PATH / ~/.korudelta/db), or on a PostgreSQL store (--store postgres://… / KORU_STORE: any number of servers may serve one store, each stateless, with no cluster of their own: not with --join, --cluster-key or --advertise): REST under /v1, WebSocket at /v1/ws, cluster links at /v1/cluster, the web console at / (--no-console: none), on one port (--port, else KORU_PORT, else PORT, else 7878). Every server is a cluster member: another `kdelta start --join HOST[:PORT]` forms a cluster with it (port 7878 if none is given); a server alone does no cluster work. Loopback only unless --host/--bind says otherwise; a non-loopback host needs --token (or KORU_TOKEN), which every client and every peer must then hold, unless --insecure. Peers prove a shared secret: --cluster-key (or KORU_CLUSTER_KEY), else one derived from the token. --token-file (or KORU_TOKEN_FILE) reads the token from a file, out of the process list. Web pages may call the server only from its own origin or one given with --allow-origin (or KORU_ALLOW_ORIGIN); a loopback server answers only to loopback host names, and --allow-host (or KORU_ALLOW_HOST) adds more. KORU_LOG_LEVEL sets the log level. Stops cleanly on Ctrl-C or SIGTERM.',
     )
     .option('-p, --port <port>', 'the port (0 picks a free one; default: KORU_PORT, else PORT, else 7878)')
     .option('--host <host>', 'the address to listen on (default 127.0.0.1)')
@@ -77,6 +77,10 @@ export const register: Register = (program, act) => {
     .action(
       act(async (ctx, opts: StartOptions) => {
         const server = await import('@koru/server');
+        if (ctx.store !== undefined) {
+          const cluster = opts.join.length > 0 ? '--join' : opts.clusterKey !== undefined ? '--cluster-key' : opts.advertise !== undefined ? '--advertise' : undefined;
+          if (cluster !== undefined) throw new UsageError(`${cluster} is for the embedded cluster; servers on a store share one database instead: start each on the same --store`);
+        }
         if (opts.host !== undefined && opts.bind !== undefined) throw new UsageError('--host and --bind name the same setting: give one');
         // Flags win over the environment (which is then not read); a bad value in either is a usage error.
         const port = usage(() => (opts.port !== undefined ? server.parsePort(opts.port, '--port') : server.portFromEnv(ctx.io.env)));
@@ -90,7 +94,7 @@ export const register: Register = (program, act) => {
         const allowOrigins = usage(() => (opts.allowOrigin !== undefined ? server.parseAllowOrigins(opts.allowOrigin, '--allow-origin') : env.KORU_ALLOW_ORIGIN?.trim() ? server.parseAllowOrigins([env.KORU_ALLOW_ORIGIN], 'KORU_ALLOW_ORIGIN') : undefined));
         const allowHosts = usage(() => (opts.allowHost !== undefined ? server.parseAllowHosts(opts.allowHost, '--allow-host') : env.KORU_ALLOW_HOST?.trim() ? server.parseAllowHosts([env.KORU_ALLOW_HOST], 'KORU_ALLOW_HOST') : undefined));
         return server.serve({
-          path: ctx.dbPath,
+          ...(ctx.store !== undefined ? { store: ctx.store } : { path: ctx.dbPath }),
           ...(port !== undefined ? { port } : {}),
           host: opts.host ?? opts.bind ?? '127.0.0.1',
           ...(logLevel !== undefined ? { logLevel } : {}),
@@ -99,7 +103,8 @@ export const register: Register = (program, act) => {
           ...(allowHosts !== undefined ? { allowHosts } : {}),
           ...(opts.insecure === true ? { insecure: true } : {}),
           ...(opts.console === false ? { console: false as const } : {}),
-          cluster: { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
+          // On a store there is no cluster (KORU_CLUSTER_KEY, from the environment, is not read).
+          cluster: ctx.store !== undefined ? false : { join, ...(key !== undefined ? { key } : {}), ...(advertise !== undefined ? { advertise } : {}) },
         });
       }),
     );
@@ -117,7 +122,8 @@ export const register: Register = (program, act) => {
         if (!ctx.remote) {
           const answer: PeersAnswer = { node: db.nodeId, address: null, peers: [] };
           if (ctx.json) return ctx.outJson(answer);
-          ctx.out(`${ctx.c.bold('node')} ${db.nodeId}  ${ctx.c.dim('(not served by a cluster member: serve it with kdelta start, then others can --join it)')}`);
+          const why = ctx.store !== undefined ? '(a PostgreSQL store has no cluster: its servers share one database)' : '(not served by a cluster member: serve it with kdelta start, then others can --join it)';
+          ctx.out(`${ctx.c.bold('node')} ${db.nodeId}  ${ctx.c.dim(why)}`);
           return;
         }
         const res = await fetch(new URL('/v1/cluster/peers', ctx.where), {

@@ -203,7 +203,7 @@ export const register: Register = (program, act) => {
       act(async (ctx) => {
         const db = await ctx.db();
         const s = await db.stats();
-        const status = { ...(ctx.remote ? { url: ctx.where } : { path: ctx.dbPath }), node: db.nodeId, ...s };
+        const status = { ...(ctx.remote ? { url: ctx.where } : ctx.store !== undefined ? { store: ctx.where } : { path: ctx.dbPath }), node: db.nodeId, ...s };
         if (ctx.json) return ctx.outJson(status);
         const rows: Array<[string, string]> = [
           ['database', ctx.where],
@@ -252,6 +252,7 @@ export const register: Register = (program, act) => {
     .addHelpText('after', examples(['kdelta repair']))
     .action(
       act(async (ctx) => {
+        if (ctx.store !== undefined) throw new UsageError('repair mends a database directory; a PostgreSQL store is kept by PostgreSQL (kdelta verify checks it)');
         // It prints the whole recovery report itself, so the start's warnings would repeat it.
         const db = await ctx.db({ repair: true, onWarning: () => undefined });
         if (ctx.remote || !('recovery' in db)) throw new UsageError(`repair needs the database directory itself; ${ctx.where} is served by a running server: stop it first`);

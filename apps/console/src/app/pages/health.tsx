@@ -86,10 +86,17 @@ export function Health({ client }: { readonly client: KoruClient }) {
                 <dt>Up for</dt>
                 <dd>{duration(s.uptimeSeconds)}</dd>
                 <dt>Cluster</dt>
-                <dd>{s.cluster === null ? 'none (a single server)' : `${s.cluster.members} ${s.cluster.members === 1 ? 'member' : 'members'}, reached at ${s.cluster.address}`}</dd>
+                <dd>{s.cluster === null ? (s.adapter === 'postgres' ? 'none (servers share a PostgreSQL store)' : 'none (a single server)') : `${s.cluster.members} ${s.cluster.members === 1 ? 'member' : 'members'}, reached at ${s.cluster.address}`}</dd>
                 <dt>State root</dt>
+                {/* None on a PostgreSQL store: one copy, no replicas to compare. */}
                 <dd>
-                  <code title={s.stateRoot}>{shortId(s.stateRoot)}</code> <CopyButton text={s.stateRoot} label="Copy state root" />
+                  {s.stateRoot === null ? (
+                    <span title="none: the server is on a PostgreSQL store, one shared copy">—</span>
+                  ) : (
+                    <>
+                      <code title={s.stateRoot}>{shortId(s.stateRoot)}</code> <CopyButton text={s.stateRoot} label="Copy state root" />
+                    </>
+                  )}
                 </dd>
               </dl>
             </div>
@@ -145,7 +152,11 @@ export function Health({ client }: { readonly client: KoruClient }) {
           </div>
           <h2>Peers</h2>
           {figures.peers.peers.length === 0 ? (
-            <p>No other members: start another server with <code>kdelta start --join {figures.peers.address ?? 'HOST:PORT'}</code> to form a cluster.</p>
+            figures.status.adapter === 'postgres' ? (
+              <p>No cluster: servers on a PostgreSQL store share its data. Start more with <code>kdelta start --store URL</code> on the same URL.</p>
+            ) : (
+              <p>No other members: start another server with <code>kdelta start --join {figures.peers.address ?? 'HOST:PORT'}</code> to form a cluster.</p>
+            )
           ) : (
             <div class="scroll">
               <table class="list" aria-label="Peers">

@@ -25,10 +25,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPostgres, type PgServer } from '@koru/vitest-preset/postgres';
+import { serverProcesses, startPostgres, type PgServer } from '@koru/vitest-preset/postgres';
 import pg from 'pg';
 import { BENCH_DIR } from './child.js';
 import { machineInfo } from './machine.js';
+import { cpuMsOf, machineBusy } from './procs.js';
+import { merge, pct, ratiosOf, toMarkdown, type FeedFigures, type Measurement, type PhaseFigures, type PostgresRun, type ServerCounters, type Subject, type WindowCpu } from './postgres-report.js';
 import type { WorkerArgs, WorkerCommand, WorkerMessage } from './postgres-worker.js';
 
 const USAGE = 'usage: tsx src/postgres-bench.ts [--quick] [--profile] [--only koru,sql,embedded,feed]';
@@ -59,10 +61,6 @@ const FEED_RATE = 200;
 const FEED_MS = QUICK ? 2_000 : 5_000;
 /** Bound on any one answer from a worker (a phase is warm-up + duration + the tail). */
 const ANSWER_TIMEOUT_MS = 60_000;
-/** Issue 16's targets. */
-const TARGET_PUT_RATIO = 1.5;
-const TARGET_GET_RATIO = 1.2;
-const TARGET_FEED_P99_MS = 50;
 
 // ---- processes ----------------------------------------------------------------
 
@@ -149,63 +147,30 @@ function killAll(): void {
 
 // ---- figures ------------------------------------------------------------------
 
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+/** CPU time so far of every PostgreSQL process, by pid. */
+function postgresCpu(): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const pid of serverProcesses(server!.dataDir)) m.set(pid, cpuMsOf(pid) ?? 0);
+  return m;
 }
 
-/** One op type of one measurement, merged over its processes. */
-interface PhaseFigures {
-  readonly opsPerSec: number;
-  readonly ops: number;
-  readonly errors: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  /** CPU time of the workers over the window, % of one core, summed over processes. */
-  readonly workerCpuPct: number;
-  readonly firstError?: string;
-}
-
-function merge(answers: ReadonlyArray<Extract<WorkerMessage, { type: 'phase' }>>): PhaseFigures {
-  const all: number[] = [];
-  let ops = 0;
-  let errors = 0;
-  let cpu = 0;
-  let firstError: string | undefined;
-  for (const a of answers) {
-    for (const l of a.latencyUs) all.push(l);
-    ops += a.ops;
-    errors += a.errors;
-    cpu += a.cpuMs;
-    firstError ??= a.firstError;
-  }
-  all.sort((a, b) => a - b);
-  const windowMs = answers[0]!.windowMs;
-  return {
-    opsPerSec: (ops * 1000) / windowMs,
-    ops,
-    errors,
-    p50Ms: pct(all, 50) / 1000,
-    p99Ms: pct(all, 99) / 1000,
-    maxMs: (all[all.length - 1] ?? Number.NaN) / 1000,
-    workerCpuPct: (cpu * 100) / windowMs,
-    ...(firstError !== undefined ? { firstError } : {}),
+/** Watches PostgreSQL's and the machine's CPU from now; the result is % of one core each. */
+function watchCpu(): () => WindowCpu {
+  const t0 = performance.now();
+  const pg0 = postgresCpu();
+  const busy = machineBusy();
+  return () => {
+    const elapsed = performance.now() - t0;
+    let used = 0;
+    // A process that started in the window counts whole: a backend opened late is little.
+    for (const [pid, ms] of postgresCpu()) used += ms - (pg0.get(pid) ?? 0);
+    return { postgres: (used * 100) / elapsed, machine: (busy() * cores) };
   };
 }
 
-/** What PostgreSQL counted over a phase: commits, WAL syncs, and the commit function's calls and time. */
-interface ServerCounters {
-  readonly commits: number;
-  readonly walSyncs: number;
-  readonly walWrites: number;
-  readonly commitCalls: number;
-  readonly commitFunctionMs: number;
-}
-
 async function serverCounters(admin: pg.Client, database: string): Promise<ServerCounters> {
-  const r = await admin.query<{ commits: string; wal_sync: string; wal_write: string }>(
-    'SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1) AS commits, wal_sync, wal_write FROM pg_stat_wal',
+  const r = await admin.query<{ commits: string; wal_sync: string; wal_write: string; wal_bytes: string; wal_records: string }>(
+    'SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1) AS commits, wal_sync, wal_write, wal_bytes, wal_records FROM pg_stat_wal',
     [database],
   );
   let calls = 0;
@@ -225,7 +190,13 @@ async function serverCounters(admin: pg.Client, database: string): Promise<Serve
     // No koru_commit (the floor's database): zero.
   }
   const row = r.rows[0]!;
-  return { commits: Number(row.commits), walSyncs: Number(row.wal_sync), walWrites: Number(row.wal_write), commitCalls: calls, commitFunctionMs: ms };
+  return {
+    commits: Number(row.commits),
+    walSyncs: Number(row.wal_sync),
+    walWrites: Number(row.wal_write),
+    walBytes: Number(row.wal_bytes),
+    walRecords: Number(row.wal_records),
+    commitCalls: calls, commitFunctionMs: ms };
 }
 
 function diff(a: ServerCounters, b: ServerCounters): ServerCounters {
@@ -233,6 +204,8 @@ function diff(a: ServerCounters, b: ServerCounters): ServerCounters {
     commits: b.commits - a.commits,
     walSyncs: b.walSyncs - a.walSyncs,
     walWrites: b.walWrites - a.walWrites,
+    walBytes: b.walBytes - a.walBytes,
+    walRecords: b.walRecords - a.walRecords,
     commitCalls: b.commitCalls - a.commitCalls,
     commitFunctionMs: b.commitFunctionMs - a.commitFunctionMs,
   };
@@ -269,16 +242,7 @@ process.once('exit', () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** A measurement: its processes, both phases, PostgreSQL's counters over the puts. */
-interface Measurement {
-  readonly subject: WorkerArgs['subject'];
-  readonly processes: number;
-  readonly put: PhaseFigures;
-  readonly get: PhaseFigures;
-  readonly putServer?: ServerCounters;
-}
-
-async function measure(subject: WorkerArgs['subject'], processes: number): Promise<Measurement> {
+async function measure(subject: Subject, processes: number): Promise<Measurement> {
   let target: string;
   let database: string | undefined;
   if (subject === 'embedded') {
@@ -301,8 +265,13 @@ async function measure(subject: WorkerArgs['subject'], processes: number): Promi
     try {
       await Promise.all(workers.map((w) => w.next('ready')));
       for (const w of workers) w.send({ type, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+      // CPU is read over the measured window: from the end of the warm-up to the last answer.
+      let stop: (() => WindowCpu) | undefined;
+      const timer = setTimeout(() => (stop = watchCpu()), WARMUP_MS);
       const answers = await Promise.all(workers.map((w) => w.next('phase')));
-      return { figures: merge(answers), written: answers.map((a) => a.written) };
+      clearTimeout(timer);
+      const cpu = stop?.() ?? { postgres: Number.NaN, machine: Number.NaN };
+      return { figures: merge(answers, cpu), written: answers.map((a) => a.written) };
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
@@ -313,25 +282,8 @@ async function measure(subject: WorkerArgs['subject'], processes: number): Promi
   await new Promise((r) => setTimeout(r, 500));
   const after = database !== undefined ? await serverCounters(admin!, database) : undefined;
   const get = await phase('get', put.written);
-  return { subject, processes, put: put.figures, get: get.figures, ...(before !== undefined && after !== undefined ? { putServer: diff(before, after) } : {}) };
-}
-
-interface FeedFigures {
-  readonly written: number;
-  readonly seen: number;
-  readonly errors: number;
-  readonly outOfOrder: number;
-  /** From just before the put was called until the other server's handler ran. */
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  /** From the put's acknowledgement until the other server's handler ran. */
-  readonly afterAckP50Ms: number;
-  readonly afterAckP99Ms: number;
-  readonly afterAckMaxMs: number;
-  /** The writer's own put latency. */
-  readonly putP50Ms: number;
-  readonly putP99Ms: number;
+  const putsTotal = put.written.reduce((a, b) => a + b, 0);
+  return { subject, processes, put: put.figures, get: get.figures, putsTotal, ...(before !== undefined && after !== undefined ? { putServer: diff(before, after) } : {}) };
 }
 
 async function feed(): Promise<FeedFigures> {
@@ -372,10 +324,11 @@ async function feed(): Promise<FeedFigures> {
 
 // ---- report -------------------------------------------------------------------
 
-const num = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—');
-const ms = (x: number): string => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : '—');
+const num = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '—');
 
 const machine = machineInfo();
+const cores = machine.cores;
 const loadBefore = loadavg();
 const t0 = performance.now();
 const measurements: Measurement[] = [];
@@ -431,70 +384,23 @@ if (exitCode === 0 && !COMPLETE) {
   writeFileSync(join(outDir, 'postgres-partial.json'), `${JSON.stringify({ machine, postgres: pgVersion, loadBefore, loadAfter, only, measurements, feed: feedFigures }, null, 2)}\n`);
   console.log(`Wrote results/postgres-partial.json in ${Math.round(durationS)} s.`);
 } else if (exitCode === 0 && feedFigures !== undefined) {
-  const find = (s: WorkerArgs['subject'], n: number): Measurement => measurements.find((m) => m.subject === s && m.processes === n)!;
-  const embedded = find('embedded', 1);
-  const rows: string[] = [];
-  const ratios: Array<{ n: number; put: number; get: number }> = [];
-  for (const n of PROCESS_COUNTS) {
-    const k = find('koru', n);
-    const f = find('sql', n);
-    ratios.push({ n, put: f.put.opsPerSec / k.put.opsPerSec, get: f.get.opsPerSec / k.get.opsPerSec });
-    for (const [label, m] of [
-      [`KoruDelta, ${n} server${n > 1 ? 's' : ''}`, k],
-      [`floor (plain SQL), ${n} process${n > 1 ? 'es' : ''}`, f],
-    ] as const) {
-      const c = m.putServer;
-      const perCommit = c !== undefined && c.commitCalls > 0 ? `${num(m.put.ops / c.commitCalls, 1)} puts/call, ${ms(c.commitFunctionMs / c.commitCalls)} ms in koru_commit` : c !== undefined ? `${num(c.commits / (DURATION_MS / 1000 + WARMUP_MS / 1000))} commits/s` : '';
-      rows.push(
-        `| ${label} | ${num(m.put.opsPerSec)} | ${ms(m.put.p50Ms)} / ${ms(m.put.p99Ms)} | ${num(m.get.opsPerSec)} | ${ms(m.get.p50Ms)} / ${ms(m.get.p99Ms)} | ${num(m.put.workerCpuPct)} / ${num(m.get.workerCpuPct)} | ${perCommit} |`,
-      );
-    }
-  }
-  rows.push(
-    `| embedded, \`sync: 'always'\`, 1 process | ${num(embedded.put.opsPerSec)} | ${ms(embedded.put.p50Ms)} / ${ms(embedded.put.p99Ms)} | ${num(embedded.get.opsPerSec)} | ${ms(embedded.get.p50Ms)} / ${ms(embedded.get.p99Ms)} | ${num(embedded.put.workerCpuPct)} / ${num(embedded.get.workerCpuPct)} | |`,
-  );
-  const worstPut = Math.max(...ratios.map((r) => r.put));
-  const worstGet = Math.max(...ratios.map((r) => r.get));
-  const verdict = (ok: boolean): string => (ok ? '**met**' : '**not met**');
-  const errors = measurements.reduce((s, m) => s + m.put.errors + m.get.errors, 0) + feedFigures.errors;
-  const md = [
-    `# KoruDelta on PostgreSQL${QUICK ? ' (quick)' : ''}`,
-    '',
-    `${machine.cpu}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}; Node ${machine.node}; PostgreSQL ${pgVersion} (the test harness's private server: fsync on, 16MB shared_buffers, on ${tmpdir()}); ${machine.date}.`,
-    `Load average (1, 5, 15 min) ${loadBefore.map((l) => l.toFixed(2)).join(', ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(', ')} after; ${Math.round(durationS)} s in all.`,
-    '',
-    `Each server is a process of its own with ${CONCURRENCY} operations outstanding; ${WARMUP_MS / 1000} s of warm-up, then ${DURATION_MS / 1000} s measured, puts (distinct keys, ~100-byte JSON values) then gets (random keys the process wrote). Throughput is the sum over processes; latencies are merged. The floor is plain SQL through \`pg\` with a Pool of ${POOL_SIZE} per process (KoruDelta's default): one autocommit \`INSERT\` per put into \`floor (key text PRIMARY KEY, doc jsonb)\`, one \`SELECT doc … WHERE key = $1\` per get. Every PostgreSQL measurement gets a fresh database.`,
-    '',
-    '| | puts/s | put p50 / p99 ms | gets/s | get p50 / p99 ms | worker CPU % of a core, put / get | PostgreSQL during the puts |',
-    '| --- | --: | --: | --: | --: | --: | --- |',
-    ...rows,
-    '',
-    `Change feed between two servers: one writes ${FEED_RATE} awaited puts a second for ${FEED_MS / 1000} s, the other's \`subscribe\` handler records each; ${feedFigures.seen} of ${feedFigures.written} seen${feedFigures.outOfOrder > 0 ? `, ${feedFigures.outOfOrder} out of order` : ', in order'}.`,
-    '',
-    '| | p50 ms | p99 ms | max ms |',
-    '| --- | --: | --: | --: |',
-    `| put called → handler ran on the other server | ${ms(feedFigures.p50Ms)} | ${ms(feedFigures.p99Ms)} | ${ms(feedFigures.maxMs)} |`,
-    `| put acknowledged → handler ran on the other server | ${ms(feedFigures.afterAckP50Ms)} | ${ms(feedFigures.afterAckP99Ms)} | ${ms(feedFigures.afterAckMaxMs)} |`,
-    `| the writer's put (one at a time) | ${ms(feedFigures.putP50Ms)} | ${ms(feedFigures.putP99Ms)} | |`,
-    '',
-    '## Targets (issue 16)',
-    '',
-    '| | 1 server | 2 servers | 4 servers | target | verdict |',
-    '| --- | --: | --: | --: | --: | --- |',
-    `| puts: floor / KoruDelta | ${ratios.map((r) => `${r.put.toFixed(2)}×`).join(' | ')} | ≤ ${TARGET_PUT_RATIO}× | ${verdict(worstPut <= TARGET_PUT_RATIO)} |`,
-    `| gets: floor / KoruDelta | ${ratios.map((r) => `${r.get.toFixed(2)}×`).join(' | ')} | ≤ ${TARGET_GET_RATIO}× | ${verdict(worstGet <= TARGET_GET_RATIO)} |`,
-    `| change feed p99 between servers | ${ms(feedFigures.p99Ms)} ms | | | ≤ ${TARGET_FEED_P99_MS} ms | ${verdict(feedFigures.p99Ms <= TARGET_FEED_P99_MS && feedFigures.seen === feedFigures.written)} |`,
-    '',
-    ...(errors > 0 ? [`${errors} operations failed (see the JSON).`, ''] : []),
-  ].join('\n');
+  const run: PostgresRun = {
+    quick: QUICK,
+    machine,
+    postgres: pgVersion,
+    loadBefore,
+    loadAfter,
+    durationSeconds: durationS,
+    settings: { processCounts: PROCESS_COUNTS, concurrency: CONCURRENCY, poolSize: POOL_SIZE, warmupMs: WARMUP_MS, durationMs: DURATION_MS, feedRate: FEED_RATE, feedMs: FEED_MS },
+    measurements,
+    feed: feedFigures,
+  };
+  const md = toMarkdown(run);
   const outDir = join(BENCH_DIR, 'results');
   mkdirSync(outDir, { recursive: true });
   const name = QUICK ? 'postgres-partial' : `postgres-${machine.date.slice(0, 10)}`;
   writeFileSync(join(outDir, `${name}.md`), md);
-  writeFileSync(
-    join(outDir, `${name}.json`),
-    `${JSON.stringify({ machine, postgres: pgVersion, loadBefore, loadAfter, durationSeconds: durationS, settings: { concurrency: CONCURRENCY, poolSize: POOL_SIZE, warmupMs: WARMUP_MS, durationMs: DURATION_MS, feedRate: FEED_RATE, feedMs: FEED_MS }, measurements, feed: feedFigures, ratios }, null, 2)}\n`,
-  );
+  writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify({ ...run, ratios: ratiosOf(run) }, null, 2)}\n`);
   console.log(`\n${md}`);
   console.log(`Wrote results/${name}.md and results/${name}.json in ${Math.round(durationS)} s.`);
 }

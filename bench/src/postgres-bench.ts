@@ -32,6 +32,7 @@ import { machineInfo } from './machine.js';
 import { cpuMsOf, machineBusy } from './procs.js';
 import { merge, pct, ratiosOf, toMarkdown, type FeedFigures, type Measurement, type PhaseFigures, type PostgresRun, type ServerCounters, type Subject, type WindowCpu } from './postgres-report.js';
 import type { WorkerArgs, WorkerCommand, WorkerMessage } from './postgres-worker.js';
+import type { PostgresRunMessage } from './sections/postgres.js';
 
 const USAGE = 'usage: tsx src/postgres-bench.ts [--quick] [--profile] [--only koru,sql,embedded,feed]';
 const PARTS = ['koru', 'sql', 'embedded', 'feed'] as const;
@@ -401,6 +402,11 @@ if (exitCode === 0 && !COMPLETE) {
   const name = QUICK ? 'postgres-partial' : `postgres-${machine.date.slice(0, 10)}`;
   writeFileSync(join(outDir, `${name}.md`), md);
   writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify({ ...run, ratios: ratiosOf(run) }, null, 2)}\n`);
+  // Under `pnpm bench` (./sections/postgres.ts) the runner takes its rows from the run.
+  if (process.send !== undefined) {
+    await new Promise<void>((resolve) => process.send!({ type: 'postgres-run', run, ratios: ratiosOf(run), page: name } satisfies PostgresRunMessage, undefined, {}, () => resolve()));
+    process.disconnect();
+  }
   console.log(`\n${md}`);
   console.log(`Wrote results/${name}.md and results/${name}.json in ${Math.round(durationS)} s.`);
 }

@@ -235,7 +235,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     killAll();
     rmSync(scratch, { recursive: true, force: true });
-    // The harness's own signal hook stops PostgreSQL and re-raises the signal.
+    // Once PostgreSQL is started, the harness's own signal hook stops it and re-raises
+    // the signal; before that, nothing else ends the process.
+    if (process.listenerCount(signal) === 0) process.exit(130);
   });
 }
 process.once('exit', () => {

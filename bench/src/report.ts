@@ -45,6 +45,7 @@ function cell(value: number, unit: Unit): string {
     case '%':
       return `${value > 0 ? '+' : ''}${value.toFixed(1)}`;
     case '% of a core':
+    case '×':
       return value.toFixed(2);
     default:
       return int(value);
@@ -82,6 +83,11 @@ export function toMarkdown(results: Results): string {
   if (results.rows.some((r) => r.operation.startsWith('cluster.'))) {
     lines.push(
       `- Cluster rows: 3 \`kdelta start\` members (A \`--cluster\`, B and C \`--join <A>\`; durable, default options) as processes on 127.0.0.1 with fresh data directories, a fresh cluster per measurement; clients and the partition row's TCP proxies in the bench process; lag at ${config.cluster.lagRate.toLocaleString('en-US')} puts/s for ${config.cluster.lagSeconds} s; the join to the large DB; a ${config.cluster.partitionSeconds} s partition with ${config.cluster.partitionWrites.toLocaleString('en-US')} versions written on each side; CPU of quiet members over ${config.cluster.idleSeconds} s. All share the machine's ${machine.cores} cores.`,
+    );
+  }
+  if (results.rows.some((r) => r.operation.startsWith('postgres.'))) {
+    lines.push(
+      '- PostgreSQL rows: `bench:postgres` (src/postgres-bench.ts) on a private PostgreSQL (fsync on): 1, 2 and 4 KoruDelta servers as processes, 32 operations outstanding each, beside plain SQL through the same driver and the embedded engine; the change feed between two servers. Its own page, results/postgres-<date>.md, has every figure and what bounds it.',
     );
   }
   lines.push('');

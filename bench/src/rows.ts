@@ -4,7 +4,7 @@ import type { SubjectId } from './subject.js';
 /** A column: a subject, `fs` for the file-system bound, `redis` for redis-server beside the KoruDelta server. */
 export type Column = SubjectId | 'fs' | 'redis';
 
-export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%' | '% of a core' | 'calls';
+export type Unit = 'ops/s' | 'req/s' | 'versions/s' | 'queries/s' | 'docs/s' | 's' | 'ms' | 'µs' | 'bytes' | 'B/version' | '%' | '% of a core' | 'calls' | '×';
 
 /** Rows in table order, with their labels and units. */
 export const OPERATIONS = [
@@ -55,6 +55,9 @@ export const OPERATIONS = [
   { id: 'cluster.idle.a', label: 'cluster: CPU of a quiet, synced member (anti-entropy), A', unit: '% of a core' },
   { id: 'cluster.idle.b', label: 'cluster: CPU of a quiet, synced member (anti-entropy), B', unit: '% of a core' },
   { id: 'cluster.idle.c', label: 'cluster: CPU of a quiet, synced member (anti-entropy), C', unit: '% of a core' },
+  { id: 'postgres.put.ratio', label: 'PostgreSQL store: durable puts/s, floor (plain SQL, same driver) ÷ KoruDelta, worst of 1, 2, 4 servers', unit: '×' },
+  { id: 'postgres.get.ratio', label: 'PostgreSQL store: gets/s, floor (SELECT by primary key) ÷ KoruDelta, worst of 1, 2, 4 servers', unit: '×' },
+  { id: 'postgres.feed.p99', label: 'PostgreSQL store: change feed between two servers (put called → handler ran), p99', unit: 'ms' },
   { id: 'fdatasync', label: 'fdatasync bound: 4 KiB append + fdatasync', unit: 'ms' },
 ] as const satisfies readonly { id: string; label: string; unit: Unit }[];
 

@@ -1,11 +1,12 @@
 /**
  * `pnpm bench`: measures KoruDelta, better-sqlite3 and a plain Map side by side (the
  * query rows with LokiJS too), then the KoruDelta server under load from a second
- * process with redis beside it, then the server under attack, then a three-member cluster, and writes
+ * process with redis beside it, then the server under attack, then a three-member cluster,
+ * then KoruDelta on PostgreSQL (bench:postgres, which also writes its own page), and writes
  * results/latest.{json,md} (results/latest-quick.* with --quick; a run of only some parts
  * writes results/latest-partial*.* instead, so it never replaces a whole run).
  *
- *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,attack,cluster]
+ *   tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,attack,cluster,postgres]
  *
  * Each subject runs in a child process of its own; data lives in a mkdtemp directory
  * under os.tmpdir() that is removed at the end. Exit code 1 when a subject failed or
@@ -24,22 +25,24 @@ import { toMarkdown, type Results, type SubjectOutcome } from './report.js';
 import type { Row, SuiteMessage } from './rows.js';
 import { attackSection } from './sections/attack.js';
 import { clusterSection, KDELTA_VERSION } from './sections/cluster.js';
+import { postgresSection } from './sections/postgres.js';
 import { serverSection, SERVER_VERSION } from './sections/server.js';
 import type { SuiteArgs } from './suite.js';
 import { SUBJECT_IDS, SUBJECT_LABELS, type SubjectId } from './subject.js';
 import { evaluateTargets } from './targets.js';
 import { SEED, currentJsonBytes, jsonBytes, makeDoc } from './workload.js';
 
-const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,attack,cluster]';
-/** What --only can pick: the subjects, `server` for the server rows (with redis), `attack` for the under-attack rows, `cluster` for the cluster rows. */
-const PARTS = [...SUBJECT_IDS, 'server', 'attack', 'cluster'] as const;
+const USAGE = 'usage: tsx src/run.ts [--quick] [--only koru,sqlite,map,loki,server,attack,cluster,postgres]';
+/** What --only can pick: the subjects, `server` for the server rows (with redis), `attack` for the under-attack rows, `cluster` for the cluster rows, `postgres` for the PostgreSQL store's rows. */
+const PARTS = [...SUBJECT_IDS, 'server', 'attack', 'cluster', 'postgres'] as const;
 
-function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean; attack: boolean; cluster: boolean; partial: boolean } {
+function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]; server: boolean; attack: boolean; cluster: boolean; postgres: boolean; partial: boolean } {
   let quick = false;
   let only: SubjectId[] = [...SUBJECT_IDS];
   let server = true;
   let attack = true;
   let cluster = true;
+  let postgres = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -52,15 +55,16 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only: SubjectId[]
       server = ids.includes('server');
       attack = ids.includes('attack');
       cluster = ids.includes('cluster');
+      postgres = ids.includes('postgres');
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  return { quick, only, server, attack, cluster, partial: !(server && attack && cluster && only.length === SUBJECT_IDS.length) };
+  return { quick, only, server, attack, cluster, postgres, partial: !(server && attack && cluster && postgres && only.length === SUBJECT_IDS.length) };
 }
 
-const { quick, only, server, attack, cluster, partial } = parseArgs(process.argv.slice(2));
+const { quick, only, server, attack, cluster, postgres, partial } = parseArgs(process.argv.slice(2));
 const config = quick ? QUICK : FULL;
 const machine = machineInfo();
 const started = performance.now();
@@ -75,7 +79,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : []), ...(attack ? ['attack'] : []), ...(cluster ? ['cluster'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
+console.log(`KoruDelta bench${quick ? ' (quick)' : ''}: ${[...only, ...(server ? ['server'] : []), ...(attack ? ['attack'] : []), ...(cluster ? ['cluster'] : []), ...(postgres ? ['postgres'] : [])].join(', ')}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data in ${root}`);
 const rows: Row[] = [];
 const problems: string[] = [];
 const subjects: SubjectOutcome[] = [];
@@ -150,6 +154,15 @@ try {
     if (k < 0) subjects.unshift({ id: 'koru', label: SUBJECT_LABELS.koru, version: kdelta, status: 'ok' });
     else subjects[k] = { ...subjects[k]!, version: `${subjects[k]!.version}, ${kdelta}` };
     console.log(`[cluster] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  if (postgres) {
+    const t0 = performance.now();
+    const result = await postgresSection(quick);
+    rows.push(...result.rows);
+    problems.push(...result.problems);
+    if (!subjects.some((s) => s.id === 'koru')) subjects.unshift({ id: 'koru', label: SUBJECT_LABELS.koru, version: '@koru/storage-postgres', status: result.rows.length > 0 ? 'ok' : 'failed' });
+    console.log(`[postgres] finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 
   let lastVersionBytes = 0;

@@ -1,4 +1,5 @@
 /** The project's targets for KoruDelta, evaluated against the rows. Reported, never asserted. */
+import { TARGETS as PG } from './postgres-report.js';
 import type { Column, OperationId, Row } from './rows.js';
 
 export type TargetStatus = 'met' | 'not met' | 'not measured' | 'informative';
@@ -136,6 +137,9 @@ export function evaluateTargets(rows: readonly Row[], large: LargeShape, queries
     [value('koru', 'cluster.idle.a'), value('koru', 'cluster.idle.b'), value('koru', 'cluster.idle.c')],
     (xs) => [`${xs.map((x) => `${x.toFixed(2)}%`).join(' / ')} (A / B / C)`, xs.every((x) => x <= 1)],
   );
+  add('PostgreSQL store: durable puts, floor ÷ KoruDelta (1, 2, 4 servers)', `≤ ${PG.putRatio}×`, [value('koru', 'postgres.put.ratio')], ([x]) => [ratio(x!), x! <= PG.putRatio]);
+  add('PostgreSQL store: gets, floor ÷ KoruDelta (1, 2, 4 servers)', `≤ ${PG.getRatio}×`, [value('koru', 'postgres.get.ratio')], ([x]) => [ratio(x!), x! <= PG.getRatio]);
+  add('PostgreSQL store: change feed between servers, p99', `≤ ${PG.feedP99Ms} ms`, [value('koru', 'postgres.feed.p99')], ([ms]) => [`${ms!.toFixed(0)} ms`, ms! <= PG.feedP99Ms]);
   const vsRedis = (name: string, operation: OperationId, unit: string): void => {
     const k = value('koru', operation);
     const r = value('redis', operation);

@@ -104,7 +104,14 @@ export class CommitQueue {
     try {
       while (this.#waiting.length > 0) {
         const batch = this.#take();
-        await this.#commit(batch);
+        try {
+          await this.#commit(batch);
+        } catch (e) {
+          // A bug in the write path fails its batch, never the process (the queue is
+          // started without an awaiting caller: an escaping error would kill the server).
+          const err = koruErrorOf(e, 'committing a write');
+          for (const u of batch) u.reject(err);
+        }
         // Let the writers just answered write again before the next batch is taken: their
         // next writes (promise continuations) join it, instead of the next batch holding
         // only what arrived during the commit and the one after it the rest.

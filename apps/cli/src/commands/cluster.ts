@@ -72,6 +72,7 @@ export const register: Register = (program, act) => {
         'kdelta start --host 0.0.0.0 --token-file /run/secrets/koru-token',
         'kdelta start --allow-origin http://localhost:3000',
         'kdelta start --no-console',
+        'kdelta start --store postgres://koru:secret@db.internal/koru --port 8080',
       ]),
     )
     .action(

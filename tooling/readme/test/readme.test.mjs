@@ -8,7 +8,7 @@
 // - Every other shell block runs in order in one bash, as a user following the README
 //   would, with a fresh HOME, `npm install -g` going to a scratch prefix on the PATH, and
 //   the quick-start server (`pnpm start`'s command) serving the default directory.
-//   Ports are moved to free ones; a line ending in `&` runs in the background (a `start`
+//   Ports are moved to free ones, and the PostgreSQL URL to a private server's; a line ending in `&` runs in the background (a `start`
 //   is waited for until it says it is serving, as the README tells the reader to); a line
 //   may be retried for a few seconds, as a person retypes a command a member was not
 //   ready for. A trailing comment that is JSON is the output the line must print.
@@ -22,6 +22,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemTool, tempDir } from '@koru/vitest-preset/helpers';
+import { postgresAvailable, startPostgres } from '@koru/vitest-preset/postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedJson, expectedLiteral, fencedBlocks, splitShellLine } from './markdown.mjs';
 
@@ -132,8 +133,18 @@ describe('README', () => {
 
   const curl = systemTool({ name: 'curl', present: () => spawnSync('sh', ['-c', 'command -v curl']).status === 0, apt: 'curl' });
   if (!curl.available) console.log(`[readme] shell blocks skipped: ${curl.reason}`);
+  // The PostgreSQL section's commands run against a private server: its URL replaces the README's.
+  const README_STORE = /postgres:\/\/koru@127\.0\.0\.1:\d+\/koru/g;
+  const needsPostgres = runnable.some((b) => b.lines.some((l) => l.includes('postgres://koru@127.0.0.1:')));
+  const postgres = needsPostgres ? postgresAvailable() : { available: true };
+  if (!postgres.available) console.log(`[readme] shell blocks skipped: ${postgres.reason}`);
+  let pgServer;
+  afterAll(async () => {
+    await pgServer?.stop();
+  });
 
-  it.skipIf(!curl.available)('every shell block runs as printed, in order, against a fresh home', async () => {
+  it.skipIf(!curl.available || !postgres.available)('every shell block runs as printed, in order, against a fresh home', async () => {
+    if (needsPostgres) pgServer = await startPostgres();
     const home = join(scratch.dir, 'home');
     const prefix = join(scratch.dir, 'prefix');
     const work = join(scratch.dir, 'work');
@@ -148,13 +159,16 @@ describe('README', () => {
     for (const b of runnable) for (const l of b.lines) for (const m of l.matchAll(/(?::|--port )(\d{4,5})\b/g)) ports.set(m[1], 0);
     ports.set('7878', 0);
     for (const p of ports.keys()) ports.set(p, await freePort());
-    const movePorts = (text) => text.replace(/\b(\d{4,5})\b/g, (p) => String(ports.get(p) ?? p));
+    const moveEndpoints = (text) => {
+      const moved = text.replace(/\b(\d{4,5})\b/g, (p) => String(ports.get(p) ?? p));
+      return pgServer === undefined ? moved : moved.replace(README_STORE, pgServer.url);
+    };
 
     const lines = [];
     for (const b of runnable) {
       b.lines.forEach((text, i) => {
         const { command, comment } = splitShellLine(text);
-        if (command) lines.push({ n: b.line + 1 + i, command: movePorts(command), comment });
+        if (command) lines.push({ n: b.line + 1 + i, command: moveEndpoints(command), comment });
       });
     }
 

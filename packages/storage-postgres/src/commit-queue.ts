@@ -12,7 +12,7 @@ import { formatHlc, InvalidArgumentError, parseHlc, UnavailableError, valueIdOfC
 import { KeyNotFoundError, VersionConflictError } from '@koru/storage/errors';
 import type { Version } from '@koru/storage';
 import type { Pool } from 'pg';
-import { isUnreachable, koruErrorOf, sqlState } from './errors.js';
+import { isUnreachable, koruErrorOf, neverSent, sqlState } from './errors.js';
 import { headKey, type Head, type HeadCache } from './head-cache.js';
 
 /** One write of a unit: a value (canonical) or, with `canon` null, a delete. */
@@ -174,7 +174,7 @@ export class CommitQueue {
         }
         for (const b of built) for (const v of b.versions) this.#heads.delete(headKey(v.namespace, v.key));
         const err = koruErrorOf(e, 'committing a write');
-        const unknown = isUnreachable(e)
+        const unknown = isUnreachable(e) && !neverSent(e)
           ? new UnavailableError(`${err.message} (whether the write was stored is unknown: read the key to find out)`, {
               cause: e,
               details: { outcome: 'unknown' },

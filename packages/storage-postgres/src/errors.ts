@@ -32,6 +32,18 @@ export function isUnreachable(e: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Connection ended/i.test(message);
 }
 
+/**
+ * True for a failure to get a connection at all (refused, not found, timed out waiting,
+ * PostgreSQL starting or out of slots): the statement was never sent, so nothing of it
+ * happened.
+ */
+export function neverSent(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === 'string' ? err.code : '';
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P03', '53300'].includes(code)) return true;
+  return typeof err?.message === 'string' && /timeout exceeded when trying to connect/i.test(err.message);
+}
+
 /** The SQLSTATE of a PostgreSQL error, if it is one. */
 export function sqlState(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;

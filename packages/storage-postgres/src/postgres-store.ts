@@ -24,13 +24,14 @@ import {
   type WallClock,
 } from '@koru/engine';
 import { ClosedError, KeyNotFoundError } from '@koru/storage/errors';
-import { checkListKeysOptions, DEFAULT_MAX_CLOCK_AHEAD_MS, validateKey, validateNamespace, type ListKeysOptions, type StorageStats, type Version, type VerifyProblem, type VerifyReport } from '@koru/storage';
+import { checkListKeysOptions, DEFAULT_MAX_CLOCK_AHEAD_MS, validateKey, validateNamespace, type ListKeysOptions, type StorageStats, type Version, type VerifyReport } from '@koru/storage';
 import pg from 'pg';
 import { CommitQueue, type WriteItem } from './commit-queue.js';
 import { koruErrorOf } from './errors.js';
 import { ChangeFeed } from './feed.js';
 import { HeadCache } from './head-cache.js';
 import { migrate } from './schema.js';
+import { verifyStore } from './verify.js';
 import { valueOfBody, VALUE_JOIN, VERSION_COLUMNS, versionOfRow, type VersionRow } from './rows.js';
 
 /** Options of {@link PostgresStore.open}. */
@@ -541,63 +542,10 @@ export class PostgresStore {
   }
 
   /**
-   * Re-hashes every value and version and checks every chain: each version's
-   * predecessor is the key's version before it, each head the key's last version.
+   * Re-hashes every value and version and checks every chain and head (see ./verify.ts).
    */
-  async verify(): Promise<VerifyReport> {
-    const problems: VerifyProblem[] = [];
-    const note = (namespace: string, key: string, versionId: string, problem: string): void => {
-      if (problems.length < 1_000) problems.push({ namespace, key, versionId, problem });
-    };
-    let values = 0;
-    let after = '';
-    for (;;) {
-      const rows = await this.#query<{ value_id: string; body: string }>('verifying values', {
-        text: 'SELECT value_id, body FROM koru_values WHERE value_id > $1 ORDER BY value_id LIMIT 1000',
-        values: [after],
-      });
-      for (const r of rows) {
-        values++;
-        if (valueIdOfCanonical(r.body) !== r.value_id) note('', '', r.value_id, `value ${r.value_id} does not hash to its id`);
-      }
-      if (rows.length < 1000) break;
-      after = rows[rows.length - 1]!.value_id;
-    }
-    let versions = 0;
-    let keys = 0;
-    let last: { ns: string; key: string; id: string } | undefined;
-    let cursor: [string, string, string] = ['', '', ''];
-    const closeKey = async (): Promise<void> => {
-      if (last === undefined) return;
-      const h = await this.#query<{ version_id: string }>('verifying heads', { text: 'SELECT version_id FROM koru_heads WHERE ns = $1 AND key = $2', values: [last.ns, last.key] });
-      if (h[0]?.version_id !== last.id) note(last.ns, last.key, last.id, `the head is ${h[0]?.version_id ?? 'missing'}, not the key's last version`);
-    };
-    for (;;) {
-      const rows = await this.#query<VersionRow>('verifying versions', {
-        text: `SELECT ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN} WHERE (v.ns, v.key, v.hlc) > ($1, $2, $3) ORDER BY v.ns, v.key, v.hlc LIMIT 1000`,
-        values: cursor,
-      });
-      for (const r of rows) {
-        versions++;
-        const v = versionOfRow(r);
-        const sameKey = last !== undefined && last.ns === r.ns && last.key === r.key;
-        if (!sameKey) {
-          await closeKey();
-          keys++;
-        }
-        const expectedPrev = sameKey ? last!.id : null;
-        if (v.previousVersion !== expectedPrev) note(r.ns, r.key, r.version_id, `its predecessor is ${v.previousVersion ?? 'none'}, the key's version before it is ${expectedPrev ?? 'none'}`);
-        if (!v.deleted && r.body === null) note(r.ns, r.key, r.version_id, `its value ${r.value_id} is missing`);
-        const id = versionIdOf({ namespace: r.ns, key: r.key, valueId: r.value_id, previousVersion: r.prev, hlc: r.hlc, node: r.node, deleted: r.deleted });
-        if (id !== r.version_id) note(r.ns, r.key, r.version_id, 'its fields do not hash to its versionId');
-        last = { ns: r.ns, key: r.key, id: r.version_id };
-      }
-      if (rows.length < 1000) break;
-      const end = rows[rows.length - 1]!;
-      cursor = [end.ns, end.key, end.hlc];
-    }
-    await closeKey();
-    return { ok: problems.length === 0, keys, versions, values, problems };
+  verify(): Promise<VerifyReport> {
+    return verifyStore((doing, config) => this.#query(doing, config));
   }
 
   // ---- definitions ------------------------------------------------------------

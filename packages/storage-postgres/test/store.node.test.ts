@@ -223,6 +223,25 @@ describe.skipIf(!pgTool.available)('PostgreSQL store', () => {
     expect(await s.get('lock', 'k')).toBe(3);
   });
 
+  it('verify reports damage to a value, a version, a chain or a head as damage', async () => {
+    const url = await pgs.fresh();
+    const s = await pgs.open(url);
+    await s.put('v', 'a', { n: 1 });
+    const a2 = await s.put('v', 'a', { n: 2 });
+    const b = await s.put('v', 'b', { n: 3 });
+    expect((await s.verify()).ok).toBe(true);
+    const damage = async (sql: string): Promise<string[]> => {
+      await s.run('damaging', sql);
+      return (await s.verify()).problems.map((p) => p.problem);
+    };
+    // A get reads the head's copy: a changed copy is found.
+    expect(await damage(`UPDATE koru_heads SET body = '{"n":4}' WHERE key = 'b'`)).toEqual(["the head's copy of the value does not hash to its id"]);
+    await s.run('repairing', `UPDATE koru_heads SET body = '{"n":3}' WHERE key = 'b'`);
+    expect(await damage(`UPDATE koru_values SET body = '{"n":5}' WHERE value_id = '${b.valueId}'`)).toEqual([`value ${b.valueId} does not hash to its id`]);
+    await s.run('repairing', `UPDATE koru_values SET body = '{"n":3}' WHERE value_id = '${b.valueId}'`);
+    expect((await damage(`UPDATE koru_versions SET node = 'ffffffffffffffff' WHERE version_id = '${a2.versionId}'`))).toEqual(['its fields do not hash to its versionId']);
+  });
+
   it('migrates once however many servers open at once, and refuses a schema newer than it knows', async () => {
     const url = await pgs.fresh();
     const stores = await Promise.all([pgs.open(url), pgs.open(url), pgs.open(url)]);

@@ -26,7 +26,6 @@ import {
   MAX_VIEWS,
   parseQuery,
   querySpecOf,
-  queryToWire,
   subscribe,
   ViewExistsError,
   ViewNotFoundError,
@@ -194,10 +193,12 @@ export class PostgresDelta extends KoruDelta {
   async #candidates(namespace: string, spec: QuerySpec): Promise<{ rows: Version[]; source: { strategy: 'scan' | 'index'; indexes: readonly string[] }; sql?: { where: string; params: readonly unknown[]; complete: boolean } }> {
     const pushed = pushDown(spec.filter, 2);
     if (pushed === undefined) return { rows: await this.#s.entries(namespace), source: { strategy: 'scan', indexes: [] } };
-    const indexed = new Set((await this.listIndexes(namespace)).map((i) => i.field));
+    // The index list only feeds explain: read beside the rows, not before them.
+    const [rows, known] = await Promise.all([this.#s.entriesWhere(namespace, pushed.sql, pushed.params), this.listIndexes(namespace)]);
+    const indexed = new Set(known.map((i) => i.field));
     const indexes = pushed.fields.filter((f) => indexed.has(f));
     return {
-      rows: await this.#s.entriesWhere(namespace, pushed.sql, pushed.params),
+      rows,
       source: { strategy: indexes.length > 0 ? 'index' : 'scan', indexes },
       sql: { where: pushed.sql, params: pushed.params, complete: pushed.complete },
     };
@@ -218,11 +219,20 @@ export class PostgresDelta extends KoruDelta {
     const matches = matcherOf(filter);
     aggregate([], aggregation); // a bad aggregation fails before any document is read
     validateNamespace(namespace);
+    if (at === undefined) return aggregate(await this.#matchingValues(namespace, filter), aggregation);
+    const values: JsonValue[] = [];
+    for (const e of await this.#s.entries(namespace, toEpochMs(at))) if (matches === undefined || matches(e.value)) values.push(e.value);
+    return aggregate(values, aggregation);
+  }
+
+  /** The live values of a namespace a filter matches: candidates from SQL, each checked in the process. */
+  async #matchingValues(namespace: string, filter: FilterInput | unknown): Promise<JsonValue[]> {
     const f = filterOf(filter);
-    const rows = at !== undefined ? await this.#s.entries(namespace, toEpochMs(at)) : (await this.#candidates(namespace, f === undefined ? {} : { filter: f })).rows;
+    const matches = f === undefined ? undefined : matcherOf(f);
+    const { rows } = await this.#candidates(namespace, f === undefined ? {} : { filter: f });
     const values: JsonValue[] = [];
     for (const e of rows) if (matches === undefined || matches(e.value)) values.push(e.value);
-    return aggregate(values, aggregation);
+    return values;
   }
 
   override async queryHistory(namespace: string, options: QueryHistoryOptions = {}): Promise<Version[]> {
@@ -293,11 +303,9 @@ export class PostgresDelta extends KoruDelta {
   async #compute(info: ViewInfo): Promise<{ result: { rows: readonly Entry[]; total: number; aggregate?: JsonValue }; seq: number }> {
     const seq = this.#s.seq;
     if (info.aggregate !== undefined) {
-      const spec = parseQuery(info.query);
-      const filter = spec.filter;
-      const value = await this.aggregate(info.namespace, info.aggregate, filter !== undefined ? { filter } : {});
-      const total = (await this.query(info.namespace, filter !== undefined ? { filter: queryToWire({ filter }).filter } : {})).total;
-      return { result: { rows: [], total, aggregate: value }, seq };
+      // One read: the matching documents are both the total and what is aggregated.
+      const values = await this.#matchingValues(info.namespace, parseQuery(info.query).filter);
+      return { result: { rows: [], total: values.length, aggregate: aggregate(values, info.aggregate) }, seq };
     }
     const r = await this.query(info.namespace, info.query);
     return { result: { rows: r.rows as Entry[], total: r.total }, seq };

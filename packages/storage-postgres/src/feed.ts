@@ -104,9 +104,10 @@ export class ChangeFeed {
 
   /** The namespace and key of change `seq`, for a change in the window (the dispatcher asks only for those). */
   changeKeyAt(seq: number): { readonly namespace: string; readonly key: string } {
-    const c = this.changeAt(seq);
-    if (c instanceof Promise) throw new InvalidArgumentError(`change ${seq} is not in the feed's window`);
-    return c.version;
+    // The window only: reading from PostgreSQL here would start a fetch nobody awaits.
+    const first = this.#seq - this.#window.length + 1;
+    if (seq < first || seq > this.#seq) throw new InvalidArgumentError(`change ${seq} is not in the feed's window`);
+    return this.#window[seq - first]!.version;
   }
 
   onCommit(listener: (seq: number) => void): () => void {

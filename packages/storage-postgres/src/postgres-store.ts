@@ -12,6 +12,7 @@ import {
   ClockSkewError,
   formatHlc,
   HLC_MAX_LOGICAL,
+  HLC_MAX_WALL,
   HybridClock,
   InvalidArgumentError,
   isKoruError,
@@ -108,6 +109,14 @@ export function redactUrl(url: string): string {
   } catch {
     return 'postgres://…';
   }
+}
+
+/**
+ * The greatest clock stamp of millisecond `ms` in text form: every version written at or
+ * before it sorts at or below it (stamps sort as text). '' before the epoch: none does.
+ */
+function lastStampOf(ms: number): string {
+  return ms < 0 ? '' : formatHlc({ wall: Math.min(Math.floor(ms), HLC_MAX_WALL), logical: HLC_MAX_LOGICAL });
 }
 
 /** A KoruDelta store in PostgreSQL (see the module's comment). */
@@ -399,8 +408,7 @@ export class PostgresStore {
     validateKey(key);
     let bound: string;
     if (typeof at === 'number' && !Number.isNaN(at)) {
-      bound = formatHlc({ wall: Math.max(0, Math.min(Math.floor(at), 999_999_999_999_999)), logical: HLC_MAX_LOGICAL });
-      if (at < 0) bound = '';
+      bound = lastStampOf(at);
     } else if (at !== null && typeof at === 'object' && Number.isInteger((at as HlcStamp).wall) && Number.isInteger((at as HlcStamp).logical)) {
       bound = formatHlc(at as HlcStamp);
     } else {
@@ -484,7 +492,7 @@ export class PostgresStore {
       });
       return rows.map(versionOfRow);
     }
-    const bound = atMs < 0 ? '' : formatHlc({ wall: Math.min(Math.floor(atMs), 999_999_999_999_999), logical: HLC_MAX_LOGICAL });
+    const bound = lastStampOf(atMs);
     const rows = await this.#query<VersionRow>('reading a namespace in the past', {
       name: 'koru-entries-at',
       text: `SELECT * FROM (SELECT DISTINCT ON (v.key) ${VERSION_COLUMNS} FROM koru_versions v ${VALUE_JOIN}

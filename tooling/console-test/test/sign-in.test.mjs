@@ -1,7 +1,7 @@
 // Signing in to a console whose server has a token: refused with a wrong one, kept in the
 // tab's session storage (never in the URL), gone after signing out.
 import { describe, expect, it } from 'vitest';
-import { available, expectNoProblems, useConsole } from './harness.mjs';
+import { available, expectNoProblems, expectReadable, SIZES, useConsole } from './harness.mjs';
 
 const TOKEN = 'console-test-token-8f3a';
 const suite = useConsole({ token: TOKEN });
@@ -32,5 +32,21 @@ describe.skipIf(!available)('signing in to the console', () => {
     await page.reload();
     await expect.poll(() => page.getByLabel('Token').count()).toBe(1);
     expectNoProblems(page);
+  });
+
+  it('is readable by everyone: no serious accessibility violation, light or dark, phone or desktop, with the refusal shown', async () => {
+    for (const colorScheme of ['light', 'dark']) {
+      for (const [size, { width, height }] of Object.entries(SIZES)) {
+        const page = await suite.h.page('#/', { width, height, colorScheme });
+        await expect.poll(() => page.getByLabel('Token').count()).toBe(1);
+        await page.getByLabel('Token').fill('wrong-token');
+        await page.keyboard.press('Enter');
+        await expect.poll(() => page.getByRole('alert').count()).toBe(1);
+        await expectReadable(page, `sign-in, ${colorScheme}, ${size}`);
+        await suite.h.shot(page, `sign-in-${colorScheme}-${size}`);
+        expectNoProblems(page);
+        await page.context().close();
+      }
+    }
   });
 });

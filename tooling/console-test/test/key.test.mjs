@@ -27,6 +27,13 @@ describe.skipIf(!available)('a key in the console', () => {
     expect(await page.locator('[data-path="/address/city"]').isVisible()).toBe(false);
     await page.getByRole('button', { name: 'Copy Value as JSON' }).click();
     expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual(v2.value);
+    // Each object and array has its own copy button, a folded one too.
+    expect(await page.getByRole('button', { name: /^Copy \/.* of Value as JSON$/ }).count()).toBe(2);
+    await page.getByRole('button', { name: 'Copy /address of Value as JSON' }).click();
+    expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual({ city: 'London' });
+    await page.getByRole('button', { name: 'Copy /langs of Value as JSON' }).focus();
+    await page.keyboard.press('Enter');
+    expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual(['en', 'fr']);
     expectNoProblems(page);
   });
 

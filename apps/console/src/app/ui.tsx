@@ -54,12 +54,15 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { 
   return { ...state, reload };
 }
 
-/** Copies `text` to the clipboard and says so for a moment. */
-export function CopyButton({ text, label }: { readonly text: string; readonly label: string }) {
+/**
+ * Copies `text` to the clipboard and says so for a moment. `text` may be a function, so
+ * that a big value is turned into text only when it is copied, not on every render.
+ */
+export function CopyButton({ text, label }: { readonly text: string | (() => string); readonly label: string }) {
   const [done, setDone] = useState<'copied' | 'failed' | undefined>();
   const copy = async (): Promise<void> => {
     try {
-      await navigator.clipboard.writeText(text);
+      await navigator.clipboard.writeText(typeof text === 'string' ? text : text());
       setDone('copied');
     } catch {
       setDone('failed');

@@ -51,4 +51,38 @@ describe.skipIf(!available)('the live feed', () => {
     await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain('whole number');
     expectNoProblems(page);
   });
+
+  it('filters the feed by an expression on the new value and by change type, going on after the last change shown', async () => {
+    const c = suite.h.client;
+    const page = await suite.h.page('#/live');
+    const status = page.locator('main').getByRole('status');
+    const keys = () => page.locator('table.feed tbody tr td:nth-child(4)').allTextContents();
+    await expect.poll(() => status.textContent()).toMatch(/Watching every namespace, after change \d+/);
+    // A mistake is pointed at by column, and not applied.
+    await page.getByLabel('Filter').fill('n >');
+    await expect.poll(() => page.locator('#live-filter-check').textContent()).toMatch(/column 4/);
+    expect(await page.getByLabel('Filter').getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('Filter').fill('n > 1');
+    await page.getByLabel('Filter').press('Enter');
+    await expect.poll(() => status.textContent()).toMatch(/Watching every namespace, where n > 1, after change \d+/);
+    await c.put('flt', 'a', { n: 1 });
+    await c.put('flt', 'b', { n: 2 });
+    await c.put('flt', 'c', { n: 5 });
+    await expect.poll(keys).toEqual(['flt/c', 'flt/b']);
+    // Deletes only (a delete has no new value: it matches no filter, so the filter goes).
+    await page.getByLabel('Filter').fill('');
+    await page.getByLabel('Filter').press('Enter');
+    await page.getByLabel('Inserts').uncheck();
+    await page.getByLabel('Updates').uncheck();
+    await expect.poll(() => status.textContent()).toMatch(/Watching every namespace, deletes only, after change \d+/);
+    expect(await page.getByLabel('Deletes').isDisabled()).toBe(true);
+    await c.put('flt', 'b', { n: 3 });
+    await c.put('flt', 'd', { n: 4 });
+    const gone = await c.delete('flt', 'a');
+    await expect.poll(async () => (await keys())[0]).toBe('flt/a');
+    expect(await keys()).toEqual(['flt/a', 'flt/c', 'flt/b']);
+    expect(await page.locator('table.feed tbody tr').first().textContent()).toContain(gone.versionId.slice(0, 12));
+    await suite.h.shot(page, 'live-filtered');
+    expectNoProblems(page);
+  });
 });

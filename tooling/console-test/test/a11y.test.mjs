@@ -70,4 +70,26 @@ describe.skipIf(!available)('the console for every reader', () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     expectNoProblems(page);
   });
+
+  it('on a phone, keeps the brand, the link state and Sign out on one line, the page links in rows under them', async () => {
+    const page = await suite.h.page('#/', SIZES.phone);
+    const signOut = page.getByRole('button', { name: 'Sign out' });
+    await expect.poll(() => signOut.count()).toBe(1);
+    const box = (l) => l.boundingBox();
+    const brand = await box(page.getByRole('link', { name: 'KoruDelta' }));
+    const out = await box(signOut);
+    // One line: the button's middle is within the brand's line.
+    expect(Math.abs(out.y + out.height / 2 - (brand.y + brand.height / 2))).toBeLessThan(brand.height / 2);
+    const links = page.getByRole('navigation', { name: 'Console' }).getByRole('link');
+    const tops = new Set();
+    for (const l of await links.all()) {
+      const b = await box(l);
+      expect(b.y).toBeGreaterThan(brand.y + brand.height / 2);
+      tops.add(Math.round(b.y));
+    }
+    // Five links in rows, not one a line.
+    expect(tops.size).toBeLessThanOrEqual(2);
+    await suite.h.shot(page, 'header-phone');
+    expectNoProblems(page);
+  });
 });

@@ -161,8 +161,10 @@ describe.skipIf(!available)('a key in the console', () => {
     const page = await suite.h.page('#/ns/live/k/k/history');
     const items = page.locator('ol.timeline > li');
     await expect.poll(() => items.count()).toBe(1);
+    expect(await page.getByRole('status').filter({ hasText: /^1 version$/ }).count()).toBe(1);
     const next = await suite.h.client.put('live', 'k', { v: 2 });
     await expect.poll(() => items.count()).toBe(2);
+    expect(await page.getByRole('status').filter({ hasText: /^2 versions$/ }).count()).toBe(1);
     expect(await items.first().textContent()).toContain(next.versionId.slice(0, 12));
     expectNoProblems(page);
   });

@@ -77,6 +77,7 @@ describe.skipIf(!available)('the query editor', () => {
     await page.getByLabel('Filter').fill('price > 10');
     await page.getByRole('button', { name: 'Run' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Query results' }).locator('tbody tr').count()).toBe(1);
+    expect(await page.locator('p.explain').textContent()).toMatch(/^1 of 1 matching document · /);
     await page.getByText('Save as a view').click();
     await page.getByLabel('View name').fill('dear-tea');
     await page.getByRole('button', { name: 'Save view' }).click();

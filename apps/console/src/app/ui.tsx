@@ -8,6 +8,11 @@ export function shortId(id: string | null): string {
   return id === null ? '—' : id.slice(0, 12);
 }
 
+/** `1 key`, `2 keys`, `1,234 keys`: a count and its noun, singular for one. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+}
+
 /** `2026-12-06 23:41:07.123` from an ISO time, in UTC (the HLC's clock), so every viewer agrees. */
 export function formatTime(iso: string): string {
   return iso.replace('T', ' ').replace(/Z$/, '');

@@ -10,7 +10,7 @@ import type { ChangeEvent, ChangeType, JsonValue, KoruClient, Subscription } fro
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { parseFilterText } from '../query-form.js';
 import { hrefOf } from '../route.js';
-import { ErrorNote, formatTime, shortId } from '../ui.js';
+import { ErrorNote, formatTime, plural, shortId } from '../ui.js';
 
 const TYPES: readonly ChangeType[] = ['insert', 'update', 'delete'];
 const TYPE_NAMES = { insert: 'Inserts', update: 'Updates', delete: 'Deletes' } as const;
@@ -69,7 +69,7 @@ export function Live({ client }: { readonly client: KoruClient }) {
           setRows((r) => [e, ...r].slice(0, LIVE_ROWS));
         } else if (e.type === 'lagged') {
           // Fell behind: resume right after the last change shown.
-          setNotice(`Fell ${e.behind} changes behind; caught up from change ${e.seq}.`);
+          setNotice(`Fell ${plural(e.behind, 'change')} behind; caught up from change ${e.seq}.`);
           queueMicrotask(() => !ended && start(e.seq));
         } else {
           setNotice(`Changes from ${e.seq} were pruned by retention; the feed goes on after change ${e.resyncFrom}.`);

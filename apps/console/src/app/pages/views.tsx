@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { JsonTree } from '../json-tree.js';
 import { Results } from '../results.js';
 import { hrefOf } from '../route.js';
-import { Busy, ErrorNote, errorText, formatTime, OutcomeNote, useLoad, type Outcome } from '../ui.js';
+import { Busy, ErrorNote, errorText, formatTime, OutcomeNote, plural, useLoad, type Outcome } from '../ui.js';
 
 export function Views({ client }: { readonly client: KoruClient }) {
   return (
@@ -110,7 +110,7 @@ function ViewList({ client }: { readonly client: KoruClient }) {
           {open.result !== undefined ? (
             <>
               <p class="muted" role="status">
-                {open.result.total.toLocaleString('en')} matching documents, up to date as of change {open.result.seq} ({formatTime(open.result.refreshedAt)} UTC)
+                {plural(open.result.total, 'matching document')}, up to date as of change {open.result.seq} ({formatTime(open.result.refreshedAt)} UTC)
               </p>
               {open.result.aggregate !== undefined ? <JsonTree value={open.result.aggregate} label={`View ${open.name}`} /> : <Results ns={shown?.namespace ?? ''} rows={open.result.rows} label={`View ${open.name}`} />}
             </>

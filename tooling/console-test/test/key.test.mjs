@@ -6,10 +6,17 @@ import { available, expectNoProblems, useConsole } from './harness.mjs';
 
 const suite = useConsole();
 
-/** Writes `values` in order as the versions of ns/key; returns the versions. */
+/**
+ * Writes `values` in order as the versions of ns/key, each in a later millisecond than
+ * the one before (the time field reads to the millisecond: two versions in one would be
+ * one moment); returns the versions.
+ */
 async function writeVersions(ns, key, values) {
   const out = [];
-  for (const v of values) out.push(await suite.h.client.put(ns, key, v));
+  for (const v of values) {
+    if (out.length > 0) await new Promise((r) => setTimeout(r, 2));
+    out.push(await suite.h.client.put(ns, key, v));
+  }
   return out;
 }
 

@@ -51,6 +51,8 @@ describe.skipIf(!available)('the query editor', () => {
     await c.put('temps', 'a', { city: 'Oslo', t: 1 });
     await c.put('temps', 'b', { city: 'Oslo', t: 3 });
     const mid = await c.put('temps', 'c', { city: 'Rome', t: 7 });
+    // A later millisecond: "as of" reads to the millisecond, so this is after `mid`.
+    await new Promise((r) => setTimeout(r, 2));
     await c.put('temps', 'a', { city: 'Oslo', t: 100 });
     const page = await suite.h.page('#/query/temps');
     await page.getByLabel('Aggregate').selectOption('avg');

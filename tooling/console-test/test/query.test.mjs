@@ -46,7 +46,7 @@ describe.skipIf(!available)('the query editor', () => {
     expectNoProblems(page);
   });
 
-  it('aggregates, grouped, and shows results as of an earlier moment', async () => {
+  it('aggregates, grouped, and shows results and documents as of an earlier moment', async () => {
     const c = suite.h.client;
     await c.put('temps', 'a', { city: 'Oslo', t: 1 });
     await c.put('temps', 'b', { city: 'Oslo', t: 3 });
@@ -68,6 +68,14 @@ describe.skipIf(!available)('the query editor', () => {
     await expect.poll(() => agg.textContent()).toContain('value: 2');
     expect(await page.locator('p.explain').textContent()).toContain(`as of ${mid.timestamp.replace('T', ' ').replace('Z', '')}`);
     await suite.h.shot(page, 'query-aggregate');
+    // The namespace's documents themselves, as of that moment: a's first value.
+    await page.getByRole('combobox', { name: 'Aggregate' }).selectOption('');
+    await page.getByRole('button', { name: 'Run' }).click();
+    const table = page.getByRole('table', { name: 'Query results' });
+    await expect.poll(() => table.locator('tbody tr').allTextContents()).toEqual(['aOslo1', 'bOslo3', 'cRome7']);
+    await page.getByRole('button', { name: 'Now' }).click();
+    await page.getByRole('button', { name: 'Run' }).click();
+    await expect.poll(() => table.locator('tbody tr').allTextContents()).toEqual(['aOslo100', 'bOslo3', 'cRome7']);
     expectNoProblems(page);
   });
 

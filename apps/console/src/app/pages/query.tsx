@@ -99,7 +99,16 @@ export function QueryPage({ client, ns }: { readonly client: KoruClient; readonl
           </div>
           <label for="q-op">Aggregate</label>
           <div class="row">
-            <select id="q-op" value={f.op} onChange={(e) => setF({ ...f, op: e.currentTarget.value as QueryFields['op'] })}>
+            <select
+              id="q-op"
+              value={f.op}
+              onChange={(e) => {
+                const op = e.currentTarget.value as QueryFields['op'];
+                // Listing documents hides "of field" and "group by": what they held must not
+                // block the run (a group by without an aggregation is refused).
+                setF(op === '' ? { ...f, op, field: '', groupBy: '' } : { ...f, op });
+              }}
+            >
               <option value="">none: list documents</option>
               {(['count', 'sum', 'avg', 'min', 'max', 'distinct'] as const).map((op) => (
                 <option key={op} value={op}>

@@ -163,6 +163,20 @@ describe.skipIf(!available)('a key in the console', () => {
     expectNoProblems(page);
   });
 
+  it('refuses a delete when the key changed since the editor opened it, and deletes nothing', async () => {
+    await writeVersions('dels', 'kept', [{ x: 1 }]);
+    const page = await suite.h.page('#/ns/dels/k/kept/edit');
+    await expect.poll(() => page.getByLabel('Value (JSON)').inputValue()).toContain('"x": 1');
+    const theirs = await suite.h.client.put('dels', 'kept', { x: 'theirs' });
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'newer version' }).count()).toBe(1);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Not deleted' }).count()).toBe(1);
+    expect(await suite.h.client.getVersion('dels', 'kept')).toMatchObject({ versionId: theirs.versionId, deleted: false });
+    expect(page.url()).toContain('/edit');
+    expectNoProblems(page);
+  });
+
   it('shows a version written by another client in the open timeline without reloading', async () => {
     await writeVersions('live', 'k', [{ v: 1 }]);
     const page = await suite.h.page('#/ns/live/k/k/history');

@@ -42,7 +42,7 @@ describe.skipIf(!available)('the console for every reader', () => {
     }
   });
 
-  it('is usable with the keyboard alone: skip link, namespace, key, tabs', async () => {
+  it('is usable with the keyboard alone: skip link, namespace, key, its tabs, the chain check', async () => {
     await suite.h.client.put('kbd', 'only-key', { hello: 'keyboard' });
     const page = await suite.h.page('#/');
     await expect.poll(() => page.getByRole('link', { name: 'kbd' }).count()).toBe(1);
@@ -68,6 +68,20 @@ describe.skipIf(!available)('the console for every reader', () => {
     await expect.poll(() => page.getByRole('list', { name: 'Value' }).textContent()).toContain('keyboard');
     // Focus moved to the new page's main region, as a page load would.
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // The key's tabs and the history's check, by keys too.
+    const tabTo = async (text) => {
+      for (let i = 0; i < 30; i++) {
+        await page.keyboard.press('Tab');
+        if ((await page.evaluate(() => document.activeElement?.textContent)) === text) return true;
+      }
+      return false;
+    };
+    expect(await tabTo('History')).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('ol.timeline > li').count()).toBe(1);
+    expect(await tabTo('Verify chain')).toBe(true);
+    await page.keyboard.press('Space');
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Verified: 1 version' }).count()).toBe(1);
     expectNoProblems(page);
   });
 

@@ -43,6 +43,10 @@ describe.skipIf(!available)('signing in to the console', () => {
         await page.keyboard.press('Enter');
         await expect.poll(() => page.getByRole('alert').count()).toBe(1);
         await expectReadable(page, `sign-in, ${colorScheme}, ${size}`);
+        // The button stands apart from the field, not glued to it.
+        const field = await page.getByLabel('Token').boundingBox();
+        const button = await page.getByRole('button', { name: 'Sign in' }).boundingBox();
+        expect(button.x >= field.x + field.width + 4 || button.y >= field.y + field.height + 4, `sign-in, ${size}: the button apart from the field`).toBe(true);
         await suite.h.shot(page, `sign-in-${colorScheme}-${size}`);
         expectNoProblems(page);
         await page.context().close();

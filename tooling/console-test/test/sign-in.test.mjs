@@ -10,6 +10,10 @@ describe.skipIf(!available)('signing in to the console', () => {
   it('asks for the token, refuses a wrong one, and keeps a right one in session storage only', async () => {
     await suite.h.client.put('secret', 'k', { v: 1 });
     const page = await suite.h.page('#/');
+    // Every address the page asks for, its WebSocket's too: the token is in none of them.
+    const asked = [];
+    page.on('request', (r) => asked.push(r.url()));
+    page.on('websocket', (w) => asked.push(w.url()));
     const token = page.getByLabel('Token');
     await expect.poll(() => token.count()).toBe(1);
     await suite.h.shot(page, 'sign-in');
@@ -21,6 +25,8 @@ describe.skipIf(!available)('signing in to the console', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('link', { name: 'secret' }).count()).toBe(1);
     expect(page.url()).not.toContain(TOKEN);
+    expect(asked.some((u) => u.startsWith('ws'))).toBe(true);
+    expect(asked.filter((u) => u.includes(TOKEN))).toEqual([]);
     expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([TOKEN]);
     expect(await page.evaluate(() => Object.keys(localStorage).length)).toBe(0);
     // A reload stays signed in (same tab); signing out forgets the token.

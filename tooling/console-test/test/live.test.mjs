@@ -35,7 +35,7 @@ describe.skipIf(!available)('the live feed', () => {
     expectNoProblems(page);
   });
 
-  it('replays after a change number and narrows to a namespace', async () => {
+  it('replays after a change number, narrows to a namespace, and goes on after the last change shown in another', async () => {
     const c = suite.h.client;
     const base = await c.currentSeq();
     await c.put('one', 'x', { v: 1 });
@@ -46,6 +46,12 @@ describe.skipIf(!available)('the live feed', () => {
     await page.getByLabel('Replay after change').fill(String(base));
     await page.getByRole('button', { name: 'Start' }).click();
     await expect.poll(() => seqs(page)).toEqual([base + 1, base + 3]);
+    // Another namespace goes on after the last change shown: nothing shown twice or out of order.
+    await page.getByLabel('Namespace').fill('two');
+    await page.getByLabel('Namespace').blur();
+    await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain(`Watching two, after change ${base + 3}`);
+    await c.put('two', 'w', { v: 4 });
+    await expect.poll(() => seqs(page)).toEqual([base + 1, base + 3, base + 4]);
     await page.getByLabel('Replay after change').fill('-1');
     await page.getByRole('button', { name: 'Start' }).click();
     await expect.poll(() => page.locator('main').getByRole('status').textContent()).toContain('whole number');

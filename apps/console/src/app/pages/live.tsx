@@ -2,8 +2,8 @@
  * The change feed as it happens. Pausing ends the subscription and remembers the last
  * change shown; resuming subscribes again from there (`since`), so a pause loses nothing,
  * whatever was written meanwhile. The same holds when the page falls behind (`lagged`):
- * it resumes from its last change on its own, and when the filter or the change types
- * change: the feed goes on after the last change shown, with the new ones. The filter is
+ * it resumes from its last change on its own, and when the namespace, the filter or the
+ * change types change: the feed goes on after the last change shown, with the new ones. The filter is
  * the query editor's language, run by the server on each change's new value.
  */
 import type { ChangeEvent, ChangeType, JsonValue, KoruClient, Subscription } from '@koru/client';
@@ -98,7 +98,13 @@ export function Live({ client }: { readonly client: KoruClient }) {
     setPaused(false);
   };
 
-  // A new filter or new types: the feed goes on after the last change shown.
+  // A new namespace, filter or types: the feed goes on after the last change shown (not
+  // from where it started, which would show changes twice and out of order).
+  const changeNamespace = (ns: string): void => {
+    if (ns === namespace) return;
+    setSince(lastSeq.current);
+    setNamespace(ns);
+  };
   const applyFilter = (): void => {
     if (!parsedFilter.ok) return;
     const next = parsedFilter.filter === undefined ? undefined : { text: typedFilter.trim(), filter: parsedFilter.filter };
@@ -133,7 +139,7 @@ export function Live({ client }: { readonly client: KoruClient }) {
         }}
       >
         <label for="live-ns">Namespace</label>
-        <input id="live-ns" value={namespace} placeholder="all" onChange={(e) => setNamespace(e.currentTarget.value.trim())} autocomplete="off" spellcheck={false} />
+        <input id="live-ns" value={namespace} placeholder="all" onChange={(e) => changeNamespace(e.currentTarget.value.trim())} autocomplete="off" spellcheck={false} />
         <label for="live-filter">Filter</label>
         <input
           id="live-filter"

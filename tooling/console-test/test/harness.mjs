@@ -137,6 +137,23 @@ export async function expectReadable(page, what) {
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${what}: fits the screen`).toBe(true);
 }
 
+/**
+ * The text of each element matching `selector` that reaches past the screen's left or
+ * right edge (hidden in a box that scrolls sideways, say): none means all are in sight.
+ */
+export async function outOfSight(page, selector) {
+  return page.evaluate(
+    (sel) =>
+      Array.from(document.querySelectorAll(sel))
+        .filter((e) => {
+          const r = e.getBoundingClientRect();
+          return r.left < 0 || r.right > document.documentElement.clientWidth + 0.5;
+        })
+        .map((e) => e.textContent),
+    selector,
+  );
+}
+
 /** Expects the page to have met no script error. */
 export function expectNoProblems(page) {
   expect(page.problems).toEqual([]);

@@ -1,7 +1,7 @@
 // The cluster and health page: a second `kdelta start` joins the first; the console of
 // the first shows it as a healthy peer, the server's figures, and traffic that moves.
 import { describe, expect, it } from 'vitest';
-import { available, expectNoProblems, startKdelta, useConsole } from './harness.mjs';
+import { available, expectNoProblems, outOfSight, SIZES, startKdelta, useConsole } from './harness.mjs';
 
 const suite = useConsole();
 
@@ -27,6 +27,10 @@ describe.skipIf(!available)('cluster and health in the console', () => {
       await suite.h.client.put('health', 'k', { v: 1 });
       await expect.poll(() => page.locator('.card', { hasText: 'Data' }).textContent(), { timeout: 10_000 }).toContain(`Versions${(before + 1).toLocaleString('en')}`);
       await suite.h.shot(page, 'cluster');
+      // On a phone every figure of the peer is in sight, not in a table that scrolls sideways.
+      await page.setViewportSize(SIZES.phone);
+      expect(await outOfSight(page, 'table[aria-label="Peers"] :is(th, td)')).toEqual([]);
+      await suite.h.shot(page, 'cluster-phone');
     } finally {
       await second.stop();
     }

@@ -1,6 +1,6 @@
 // The query editor, views and indexes in the console, against a real `kdelta start`.
 import { describe, expect, it } from 'vitest';
-import { available, expectNoProblems, useConsole } from './harness.mjs';
+import { available, expectNoProblems, expectReadable, outOfSight, SIZES, useConsole } from './harness.mjs';
 
 const suite = useConsole();
 
@@ -113,5 +113,27 @@ describe.skipIf(!available)('the query editor', () => {
     await page.getByRole('button', { name: 'Delete dear-tea' }).click();
     await expect.poll(async () => (await c.listViews()).map((v) => v.name)).not.toContain('dear-tea');
     expectNoProblems(page);
+  });
+
+  it('on a phone, shows every view and index with its buttons in sight, not in a table that scrolls sideways', async () => {
+    const c = suite.h.client;
+    await c.put('cellar', 'w1', { year: 1999, region: 'Douro' });
+    await c.createView({ name: 'old-wine', namespace: 'cellar', query: { filter: { year: { $lt: 2000 } } }, autoRefresh: true });
+    await c.createIndex('cellar', 'region');
+    for (const colorScheme of ['light', 'dark']) {
+      const page = await suite.h.page('#/views', { ...SIZES.phone, colorScheme });
+      await expect.poll(() => page.getByRole('button', { name: 'Show old-wine' }).count()).toBe(1);
+      await expect.poll(() => page.getByRole('button', { name: 'Drop the index on cellar region' }).count()).toBe(1);
+      expect(await outOfSight(page, 'table[aria-label="Views"] :is(th, td, button)')).toEqual([]);
+      expect(await outOfSight(page, 'table[aria-label="Indexes"] :is(th, td, button)')).toEqual([]);
+      await expectReadable(page, `views, ${colorScheme}, phone`);
+      // Still a table to a screen reader: the cells keep their column's name.
+      expect(await page.getByRole('cell', { name: 'on every write' }).count()).toBe(1);
+      await page.getByRole('button', { name: 'Show old-wine' }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'View old-wine' }).locator('tbody tr').count()).toBe(1);
+      await suite.h.shot(page, `views-listed-${colorScheme}-phone`);
+      expectNoProblems(page);
+      await page.context().close();
+    }
   });
 });

@@ -15,6 +15,14 @@ import { ErrorNote, formatTime, plural, shortId } from '../ui.js';
 const TYPES: readonly ChangeType[] = ['insert', 'update', 'delete'];
 const TYPE_NAMES = { insert: 'Inserts', update: 'Updates', delete: 'Deletes' } as const;
 
+/** What a feed watches, in words: `every namespace, where n > 1, deletes only`. */
+function describeFeed(namespace: string, applied: Applied | undefined, types: readonly ChangeType[]): string {
+  const parts = [namespace === '' ? 'every namespace' : namespace];
+  if (applied !== undefined) parts.push(`where ${applied.text}`);
+  if (types.length < TYPES.length) parts.push(`${types.map((t) => TYPE_NAMES[t].toLowerCase()).join(' and ')} only`);
+  return parts.join(', ');
+}
+
 /** The feed's filter as applied: its text (to show) and its wire form. */
 interface Applied {
   readonly text: string;
@@ -38,8 +46,9 @@ export function Live({ client }: { readonly client: KoruClient }) {
   // Where the running subscription started: undefined is "from now".
   const [since, setSince] = useState<number | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
-  // The change the running subscription started after, once it runs.
-  const [startedAfter, setStartedAfter] = useState<number | undefined>();
+  // What the running subscription watches and the change it started after, once it runs:
+  // said only then, so the page never claims a filter that is not yet applied.
+  const [running, setRunning] = useState<{ readonly what: string; readonly after: number } | undefined>();
   const [error, setError] = useState<unknown>();
   const [typedFilter, setTypedFilter] = useState('');
   const [applied, setApplied] = useState<Applied | undefined>();
@@ -53,7 +62,7 @@ export function Live({ client }: { readonly client: KoruClient }) {
   useEffect(() => {
     if (paused) return;
     setError(undefined);
-    setStartedAfter(undefined);
+    setRunning(undefined);
     let sub: Subscription | undefined;
     let ended = false;
     const start = (from: number | undefined): void => {
@@ -84,7 +93,7 @@ export function Live({ client }: { readonly client: KoruClient }) {
       if (ended) return;
       lastSeq.current = from;
       start(from);
-      setStartedAfter(from);
+      setRunning({ what: describeFeed(namespace, applied, types), after: from });
     };
     begin().catch((e: unknown) => !ended && setError(e));
     return () => {
@@ -116,7 +125,6 @@ export function Live({ client }: { readonly client: KoruClient }) {
     setSince(lastSeq.current);
     setTypes(TYPES.filter((x) => (x === t ? on : types.includes(x))));
   };
-  const narrowed = [namespace === '' ? 'every namespace' : namespace, ...(applied !== undefined ? [`where ${applied.text}`] : []), ...(types.length < TYPES.length ? [`${types.map((t) => TYPE_NAMES[t].toLowerCase()).join(' and ')} only`] : [])].join(', ');
 
   return (
     <section>
@@ -181,9 +189,9 @@ export function Live({ client }: { readonly client: KoruClient }) {
       <p role="status" class="muted">
         {paused
           ? `Paused after change ${lastSeq.current ?? 0}: resuming replays everything since.`
-          : startedAfter === undefined
+          : running === undefined
             ? 'Starting…'
-            : `Watching ${narrowed}, after change ${startedAfter}.`}
+            : `Watching ${running.what}, after change ${running.after}.`}
         {notice !== undefined ? ` ${notice}` : ''}
       </p>
       {error !== undefined ? <ErrorNote error={error} /> : null}

@@ -1,6 +1,6 @@
 // The query editor's fields to the wire form: each field read exactly, or refused by name.
 import { describe, expect, it } from 'vitest';
-import { buildQuery, EMPTY_FIELDS } from '../src/app/query-form.js';
+import { buildQuery, EMPTY_FIELDS, parseFilterText } from '../src/app/query-form.js';
 
 describe('buildQuery', () => {
   it('builds filter, sort, projection and page', () => {
@@ -33,5 +33,13 @@ describe('buildQuery', () => {
     expect(buildQuery({ ...EMPTY_FIELDS, sort: 'a:b:desc' })).toMatchObject({ ok: false, problem: { field: 'sort' } });
     expect(buildQuery({ ...EMPTY_FIELDS, op: 'sum' })).toMatchObject({ ok: false, problem: { field: 'field' } });
     expect(buildQuery({ ...EMPTY_FIELDS, groupBy: 'city' })).toMatchObject({ ok: false, problem: { field: 'groupBy' } });
+  });
+});
+
+describe('parseFilterText', () => {
+  it('reads an expression to its wire form, blank as no filter, and a mistake with its column', () => {
+    expect(parseFilterText('n > 1 and kind = "tea"')).toEqual({ ok: true, filter: { $and: [{ n: { $gt: 1 } }, { kind: 'tea' }] } });
+    expect(parseFilterText('  ')).toEqual({ ok: true });
+    expect(parseFilterText('n >')).toMatchObject({ ok: false, problem: { field: 'filter', column: 4 } });
   });
 });

@@ -75,6 +75,8 @@ describe.skipIf(!available)('browsing in the console', () => {
   it('creates a key from a namespace page, refusing one that exists', async () => {
     await suite.h.client.put('made', 'old', { v: 1 });
     const page = await suite.h.page('#/ns/made');
+    // One key, not "1 keys".
+    await expect.poll(() => page.getByText('1 key', { exact: true }).count()).toBe(1);
     await page.getByText('New key').click();
     await page.getByLabel('Key', { exact: true }).fill('old');
     await page.getByLabel('Value (JSON)').fill('{"v": 2}');

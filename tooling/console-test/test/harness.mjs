@@ -125,6 +125,35 @@ export async function seriousA11yViolations(page) {
     .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary?.split('\n')[1]?.trim() ?? ''})`));
 }
 
+/** The screens every page is checked on: a phone and a desktop. */
+export const SIZES = { phone: { width: 375, height: 740 }, desktop: { width: 1280, height: 800 } };
+
+/**
+ * Expects `page` to have no serious accessibility violation and nothing wider than its
+ * screen (no sideways scrolling); `what` names the page in a failure.
+ */
+export async function expectReadable(page, what) {
+  expect(await seriousA11yViolations(page), what).toEqual([]);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${what}: fits the screen`).toBe(true);
+}
+
+/**
+ * The text of each element matching `selector` that reaches past the screen's left or
+ * right edge (hidden in a box that scrolls sideways, say): none means all are in sight.
+ */
+export async function outOfSight(page, selector) {
+  return page.evaluate(
+    (sel) =>
+      Array.from(document.querySelectorAll(sel))
+        .filter((e) => {
+          const r = e.getBoundingClientRect();
+          return r.left < 0 || r.right > document.documentElement.clientWidth + 0.5;
+        })
+        .map((e) => e.textContent),
+    selector,
+  );
+}
+
 /** Expects the page to have met no script error. */
 export function expectNoProblems(page) {
   expect(page.problems).toEqual([]);

@@ -6,10 +6,17 @@ import { available, expectNoProblems, useConsole } from './harness.mjs';
 
 const suite = useConsole();
 
-/** Writes `values` in order as the versions of ns/key; returns the versions. */
+/**
+ * Writes `values` in order as the versions of ns/key, each in a later millisecond than
+ * the one before (the time field reads to the millisecond: two versions in one would be
+ * one moment); returns the versions.
+ */
 async function writeVersions(ns, key, values) {
   const out = [];
-  for (const v of values) out.push(await suite.h.client.put(ns, key, v));
+  for (const v of values) {
+    if (out.length > 0) await new Promise((r) => setTimeout(r, 2));
+    out.push(await suite.h.client.put(ns, key, v));
+  }
   return out;
 }
 
@@ -27,6 +34,13 @@ describe.skipIf(!available)('a key in the console', () => {
     expect(await page.locator('[data-path="/address/city"]').isVisible()).toBe(false);
     await page.getByRole('button', { name: 'Copy Value as JSON' }).click();
     expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual(v2.value);
+    // Each object and array has its own copy button, a folded one too.
+    expect(await page.getByRole('button', { name: /^Copy \/.* of Value as JSON$/ }).count()).toBe(2);
+    await page.getByRole('button', { name: 'Copy /address of Value as JSON' }).click();
+    expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual({ city: 'London' });
+    await page.getByRole('button', { name: 'Copy /langs of Value as JSON' }).focus();
+    await page.keyboard.press('Enter');
+    expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual(['en', 'fr']);
     expectNoProblems(page);
   });
 
@@ -149,13 +163,29 @@ describe.skipIf(!available)('a key in the console', () => {
     expectNoProblems(page);
   });
 
+  it('refuses a delete when the key changed since the editor opened it, and deletes nothing', async () => {
+    await writeVersions('dels', 'kept', [{ x: 1 }]);
+    const page = await suite.h.page('#/ns/dels/k/kept/edit');
+    await expect.poll(() => page.getByLabel('Value (JSON)').inputValue()).toContain('"x": 1');
+    const theirs = await suite.h.client.put('dels', 'kept', { x: 'theirs' });
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'newer version' }).count()).toBe(1);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Not deleted' }).count()).toBe(1);
+    expect(await suite.h.client.getVersion('dels', 'kept')).toMatchObject({ versionId: theirs.versionId, deleted: false });
+    expect(page.url()).toContain('/edit');
+    expectNoProblems(page);
+  });
+
   it('shows a version written by another client in the open timeline without reloading', async () => {
     await writeVersions('live', 'k', [{ v: 1 }]);
     const page = await suite.h.page('#/ns/live/k/k/history');
     const items = page.locator('ol.timeline > li');
     await expect.poll(() => items.count()).toBe(1);
+    expect(await page.getByRole('status').filter({ hasText: /^1 version$/ }).count()).toBe(1);
     const next = await suite.h.client.put('live', 'k', { v: 2 });
     await expect.poll(() => items.count()).toBe(2);
+    expect(await page.getByRole('status').filter({ hasText: /^2 versions$/ }).count()).toBe(1);
     expect(await items.first().textContent()).toContain(next.versionId.slice(0, 12));
     expectNoProblems(page);
   });

@@ -1,6 +1,6 @@
 // The query editor, views and indexes in the console, against a real `kdelta start`.
 import { describe, expect, it } from 'vitest';
-import { available, expectNoProblems, useConsole } from './harness.mjs';
+import { available, expectNoProblems, expectReadable, outOfSight, SIZES, useConsole } from './harness.mjs';
 
 const suite = useConsole();
 
@@ -46,11 +46,13 @@ describe.skipIf(!available)('the query editor', () => {
     expectNoProblems(page);
   });
 
-  it('aggregates, grouped, and shows results as of an earlier moment', async () => {
+  it('aggregates, grouped, and shows results and documents as of an earlier moment', async () => {
     const c = suite.h.client;
     await c.put('temps', 'a', { city: 'Oslo', t: 1 });
     await c.put('temps', 'b', { city: 'Oslo', t: 3 });
     const mid = await c.put('temps', 'c', { city: 'Rome', t: 7 });
+    // A later millisecond: "as of" reads to the millisecond, so this is after `mid`.
+    await new Promise((r) => setTimeout(r, 2));
     await c.put('temps', 'a', { city: 'Oslo', t: 100 });
     const page = await suite.h.page('#/query/temps');
     await page.getByLabel('Aggregate').selectOption('avg');
@@ -66,6 +68,14 @@ describe.skipIf(!available)('the query editor', () => {
     await expect.poll(() => agg.textContent()).toContain('value: 2');
     expect(await page.locator('p.explain').textContent()).toContain(`as of ${mid.timestamp.replace('T', ' ').replace('Z', '')}`);
     await suite.h.shot(page, 'query-aggregate');
+    // The namespace's documents themselves, as of that moment: a's first value.
+    await page.getByRole('combobox', { name: 'Aggregate' }).selectOption('');
+    await page.getByRole('button', { name: 'Run' }).click();
+    const table = page.getByRole('table', { name: 'Query results' });
+    await expect.poll(() => table.locator('tbody tr').allTextContents()).toEqual(['aOslo1', 'bOslo3', 'cRome7']);
+    await page.getByRole('button', { name: 'Now' }).click();
+    await page.getByRole('button', { name: 'Run' }).click();
+    await expect.poll(() => table.locator('tbody tr').allTextContents()).toEqual(['aOslo100', 'bOslo3', 'cRome7']);
     expectNoProblems(page);
   });
 
@@ -77,6 +87,7 @@ describe.skipIf(!available)('the query editor', () => {
     await page.getByLabel('Filter').fill('price > 10');
     await page.getByRole('button', { name: 'Run' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Query results' }).locator('tbody tr').count()).toBe(1);
+    expect(await page.locator('p.explain').textContent()).toMatch(/^1 of 1 matching document · /);
     await page.getByText('Save as a view').click();
     await page.getByLabel('View name').fill('dear-tea');
     await page.getByRole('button', { name: 'Save view' }).click();
@@ -102,5 +113,27 @@ describe.skipIf(!available)('the query editor', () => {
     await page.getByRole('button', { name: 'Delete dear-tea' }).click();
     await expect.poll(async () => (await c.listViews()).map((v) => v.name)).not.toContain('dear-tea');
     expectNoProblems(page);
+  });
+
+  it('on a phone, shows every view and index with its buttons in sight, not in a table that scrolls sideways', async () => {
+    const c = suite.h.client;
+    await c.put('cellar', 'w1', { year: 1999, region: 'Douro' });
+    await c.createView({ name: 'old-wine', namespace: 'cellar', query: { filter: { year: { $lt: 2000 } } }, autoRefresh: true });
+    await c.createIndex('cellar', 'region');
+    for (const colorScheme of ['light', 'dark']) {
+      const page = await suite.h.page('#/views', { ...SIZES.phone, colorScheme });
+      await expect.poll(() => page.getByRole('button', { name: 'Show old-wine' }).count()).toBe(1);
+      await expect.poll(() => page.getByRole('button', { name: 'Drop the index on cellar region' }).count()).toBe(1);
+      expect(await outOfSight(page, 'table[aria-label="Views"] :is(th, td, button)')).toEqual([]);
+      expect(await outOfSight(page, 'table[aria-label="Indexes"] :is(th, td, button)')).toEqual([]);
+      await expectReadable(page, `views, ${colorScheme}, phone`);
+      // Still a table to a screen reader: the cells keep their column's name.
+      expect(await page.getByRole('cell', { name: 'on every write' }).count()).toBe(1);
+      await page.getByRole('button', { name: 'Show old-wine' }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'View old-wine' }).locator('tbody tr').count()).toBe(1);
+      await suite.h.shot(page, `views-listed-${colorScheme}-phone`);
+      expectNoProblems(page);
+      await page.context().close();
+    }
   });
 });

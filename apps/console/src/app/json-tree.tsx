@@ -1,7 +1,8 @@
 /**
  * A JSON value as a tree: objects and arrays fold (native `<details>`, so keyboard and
- * screen readers work without scripts), each node can be copied, and the paths a diff
- * names are marked. Paths are JSON Pointers (RFC 6901), as the server's diff gives them.
+ * screen readers work without scripts), the whole value and each object or array in it
+ * can be copied, and the paths a diff names are marked. Paths are JSON Pointers
+ * (RFC 6901), as the server's diff gives them.
  */
 import type { JsonValue } from '@koru/client';
 import { CopyButton } from './ui.js';
@@ -28,7 +29,7 @@ function holdsMark(marks: ReadonlyMap<string, Mark> | undefined, path: string): 
   return false;
 }
 
-function Node({ name, value, path, marks, depth }: { readonly name?: string; readonly value: JsonValue; readonly path: string; readonly marks: ReadonlyMap<string, Mark> | undefined; readonly depth: number }) {
+function Node({ name, value, path, marks, depth, label: tree }: { readonly name?: string; readonly value: JsonValue; readonly path: string; readonly marks: ReadonlyMap<string, Mark> | undefined; readonly depth: number; readonly label: string }) {
   const mark = marks?.get(path);
   const cls = mark !== undefined ? `j-node mark-${mark}` : 'j-node';
   const label = name !== undefined ? <span class="j-key">{name}: </span> : null;
@@ -54,10 +55,16 @@ function Node({ name, value, path, marks, depth }: { readonly name?: string; rea
         </summary>
         <ul class="j-children">
           {entries.map(([k, v]) => (
-            <Node key={k} name={k} value={v} path={pointerOf(path, k)} marks={marks} depth={depth + 1} />
+            <Node key={k} name={k} value={v} path={pointerOf(path, k)} marks={marks} depth={depth + 1} label={tree} />
           ))}
         </ul>
       </details>
+      {/* Outside <details> (no control inside a <summary>), so a folded part can be copied too; the root's button is the tree's own. */}
+      {path !== '' ? (
+        <span class="j-copy">
+          <CopyButton text={() => JSON.stringify(value, null, 2)} label={`Copy ${path} of ${tree} as JSON`} />
+        </span>
+      ) : null}
     </li>
   );
 }
@@ -67,10 +74,10 @@ export function JsonTree({ value, marks, label }: { readonly value: JsonValue; r
   return (
     <div class="json">
       <div class="json-tools">
-        <CopyButton text={JSON.stringify(value, null, 2)} label={`Copy ${label} as JSON`} />
+        <CopyButton text={() => JSON.stringify(value, null, 2)} label={`Copy ${label} as JSON`} />
       </div>
       <ul class="j-root" aria-label={label}>
-        <Node value={value} path="" marks={marks} depth={0} />
+        <Node value={value} path="" marks={marks} depth={0} label={label} />
       </ul>
     </div>
   );

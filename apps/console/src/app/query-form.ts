@@ -48,17 +48,26 @@ function count(text: string, field: 'limit' | 'offset'): number | FieldProblem |
   return Number(t);
 }
 
+/**
+ * The wire form of a filter expression as typed (none for blank text), or what is wrong
+ * with it and at which column. Used by the query editor and the live feed's filter.
+ */
+export function parseFilterText(text: string): { readonly ok: true; readonly filter?: JsonValue } | { readonly ok: false; readonly problem: FieldProblem } {
+  if (text.trim() === '') return { ok: true };
+  try {
+    return { ok: true, filter: parseFilterSyntax(text, 'filter') as JsonValue };
+  } catch (e) {
+    const column = (e as { column?: unknown }).column;
+    return { ok: false, problem: { field: 'filter', message: e instanceof Error ? e.message : String(e), ...(typeof column === 'number' ? { column } : {}) } };
+  }
+}
+
 /** Builds the query of `f`. */
 export function buildQuery(f: QueryFields): Built {
   const query: Record<string, JsonValue> = {};
-  if (f.filter.trim() !== '') {
-    try {
-      query.filter = parseFilterSyntax(f.filter, 'filter') as JsonValue;
-    } catch (e) {
-      const column = (e as { column?: unknown }).column;
-      return { ok: false, problem: { field: 'filter', message: e instanceof Error ? e.message : String(e), ...(typeof column === 'number' ? { column } : {}) } };
-    }
-  }
+  const filter = parseFilterText(f.filter);
+  if (!filter.ok) return filter;
+  if (filter.filter !== undefined) query.filter = filter.filter;
   let aggregate: { [k: string]: JsonValue } | undefined;
   if (f.op !== '') {
     const path = f.field.trim();

@@ -8,6 +8,11 @@ export function shortId(id: string | null): string {
   return id === null ? '—' : id.slice(0, 12);
 }
 
+/** `1 key`, `2 keys`, `1,234 keys`: a count and its noun, singular for one. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+}
+
 /** `2026-12-06 23:41:07.123` from an ISO time, in UTC (the HLC's clock), so every viewer agrees. */
 export function formatTime(iso: string): string {
   return iso.replace('T', ' ').replace(/Z$/, '');
@@ -54,12 +59,15 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { 
   return { ...state, reload };
 }
 
-/** Copies `text` to the clipboard and says so for a moment. */
-export function CopyButton({ text, label }: { readonly text: string; readonly label: string }) {
+/**
+ * Copies `text` to the clipboard and says so for a moment. `text` may be a function, so
+ * that a big value is turned into text only when it is copied, not on every render.
+ */
+export function CopyButton({ text, label }: { readonly text: string | (() => string); readonly label: string }) {
   const [done, setDone] = useState<'copied' | 'failed' | undefined>();
   const copy = async (): Promise<void> => {
     try {
-      await navigator.clipboard.writeText(text);
+      await navigator.clipboard.writeText(typeof text === 'string' ? text : text());
       setDone('copied');
     } catch {
       setDone('failed');

@@ -43,7 +43,7 @@ export function KeyEdit({ client, ns, keyName, history, onSaved }: { readonly cl
     } catch (e) {
       setOutcome({
         ok: false,
-        text: isKoruError(e, ErrorCodes.VERSION_CONFLICT) ? 'Not saved: the key changed since this editor opened it (the Diff tab shows what changed).' : errorText(e),
+        text: isKoruError(e, ErrorCodes.VERSION_CONFLICT) ? `${what === 'save' ? 'Not saved' : 'Not deleted'}: the key changed since this editor opened it (the Diff tab shows what changed).` : errorText(e),
       });
       onSaved();
     } finally {

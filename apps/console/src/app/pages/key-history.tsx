@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { checkChain, type LinkCheck } from '../chain.js';
 import { go } from '../route.js';
-import { formatTime, shortId } from '../ui.js';
+import { formatTime, plural, shortId } from '../ui.js';
 import type { History } from './key-page.js';
 
 export function KeyHistory({ ns, keyName, history, partial }: { readonly ns: string; readonly keyName: string; readonly history: History; readonly partial: boolean }) {
@@ -29,10 +29,10 @@ export function KeyHistory({ ns, keyName, history, partial }: { readonly ns: str
         </button>
         <span role="status" class={checks === undefined ? 'muted' : broken === 0 ? 'ok' : 'error'}>
           {checks === undefined
-            ? `${history.length} versions`
+            ? plural(history.length, 'version')
             : broken === 0
-              ? `Verified: ${history.length} versions, every id recomputed in this page and every link intact.`
-              : `${broken} of ${history.length} versions fail the check.`}
+              ? `Verified: ${plural(history.length, 'version')}, every id recomputed in this page and every link intact.`
+              : `${broken} of ${plural(history.length, 'version')} ${broken === 1 ? 'fails' : 'fail'} the check.`}
         </span>
       </div>
       <ol class="timeline" reversed aria-label={`Versions of ${keyName}, newest first`}>

@@ -6,7 +6,7 @@
 import type { KoruClient } from '@koru/client';
 import { useEffect, useState } from 'preact/hooks';
 import { go, hrefOf } from '../route.js';
-import { Busy, ErrorNote, useLoad } from '../ui.js';
+import { Busy, ErrorNote, plural, useLoad } from '../ui.js';
 import { NewKey } from './new-key.js';
 
 /** Keys on one page. */
@@ -44,7 +44,7 @@ export function Keys({ client, ns }: { readonly client: KoruClient; readonly ns:
       </nav>
       <div class="title-row">
         <h1>{ns}</h1>
-        <span class="muted">{count.data !== undefined ? `${count.data.toLocaleString('en')} keys` : ''}</span>
+        <span class="muted">{count.data !== undefined ? plural(count.data, 'key') : ''}</span>
       </div>
       <div class="toolbar">
         <label for="key-search">Keys starting with</label>

@@ -10,7 +10,7 @@ import { buildQuery, EMPTY_FIELDS, type QueryFields } from '../query-form.js';
 import { JsonTree } from '../json-tree.js';
 import { Results } from '../results.js';
 import { go, hrefOf } from '../route.js';
-import { errorText, OutcomeNote, useLoad, type Outcome } from '../ui.js';
+import { errorText, OutcomeNote, plural, useLoad, type Outcome } from '../ui.js';
 
 export function QueryPage({ client, ns }: { readonly client: KoruClient; readonly ns: string | undefined }) {
   const names = useLoad(() => client.listNamespaces(), [client]);
@@ -99,7 +99,16 @@ export function QueryPage({ client, ns }: { readonly client: KoruClient; readonl
           </div>
           <label for="q-op">Aggregate</label>
           <div class="row">
-            <select id="q-op" value={f.op} onChange={(e) => setF({ ...f, op: e.currentTarget.value as QueryFields['op'] })}>
+            <select
+              id="q-op"
+              value={f.op}
+              onChange={(e) => {
+                const op = e.currentTarget.value as QueryFields['op'];
+                // Listing documents hides "of field" and "group by": what they held must not
+                // block the run (a group by without an aggregation is refused).
+                setF(op === '' ? { ...f, op, field: '', groupBy: '' } : { ...f, op });
+              }}
+            >
               <option value="">none: list documents</option>
               {(['count', 'sum', 'avg', 'min', 'max', 'distinct'] as const).map((op) => (
                 <option key={op} value={op}>
@@ -158,7 +167,7 @@ export function QueryPage({ client, ns }: { readonly client: KoruClient; readonl
         <div>
           <h2>Results</h2>
           <p role="status" class="explain">
-            {ran.result.aggregate !== undefined ? `${ran.result.total.toLocaleString('en')} documents matched` : `${ran.result.rows.length.toLocaleString('en')} of ${ran.result.total.toLocaleString('en')} matching documents`}
+            {ran.result.aggregate !== undefined ? `${plural(ran.result.total, 'document')} matched` : `${ran.result.rows.length.toLocaleString('en')} of ${plural(ran.result.total, 'matching document')}`}
             {ran.at !== undefined ? `, as of ${ran.at.replace('T', ' ').replace('Z', '')} UTC` : ''} · {ran.result.explain.strategy === 'index' ? `index on ${ran.result.explain.indexes.join(', ')}` : 'full scan'} · {ran.result.explain.examined.toLocaleString('en')} examined · {ran.ms.toFixed(0)} ms
           </p>
           {ran.result.aggregate !== undefined ? <JsonTree value={ran.result.aggregate} label="Aggregate" /> : <Results ns={ns} rows={ran.result.rows} label="Query results" />}

@@ -13,6 +13,7 @@ export function SignIn({ refused, onToken }: { readonly refused: boolean; readon
         </p>
       ) : null}
       <form
+        class="sign-in"
         onSubmit={(e) => {
           e.preventDefault();
           if (token !== '') onToken(token);

@@ -1,13 +1,15 @@
 /**
  * Materialized views (list, read, refresh, delete; they are created from the query
- * editor) and secondary indexes (list, create, drop).
+ * editor) and secondary indexes (list, create, drop). Their tables are `stack` tables: a
+ * list of blocks on a phone (styles.css), so their roles are explicit, which a browser
+ * would otherwise drop with the table layout.
  */
 import type { KoruClient, ViewInfo, ViewResult } from '@koru/client';
 import { useState } from 'preact/hooks';
 import { JsonTree } from '../json-tree.js';
 import { Results } from '../results.js';
 import { hrefOf } from '../route.js';
-import { Busy, ErrorNote, errorText, formatTime, OutcomeNote, useLoad, type Outcome } from '../ui.js';
+import { Busy, ErrorNote, errorText, formatTime, OutcomeNote, plural, useLoad, type Outcome } from '../ui.js';
 
 export function Views({ client }: { readonly client: KoruClient }) {
   return (
@@ -58,30 +60,30 @@ function ViewList({ client }: { readonly client: KoruClient }) {
         {views.data !== undefined && views.data.length === 0 ? <p>No views yet.</p> : null}
         {views.data !== undefined && views.data.length > 0 ? (
           <div class="scroll">
-            <table class="list" aria-label="Views">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Namespace</th>
-                  <th scope="col">Query</th>
-                  <th scope="col">Kept current</th>
-                  <th scope="col">
+            <table class="list stack" role="table" aria-label="Views">
+              <thead role="rowgroup">
+                <tr role="row">
+                  <th role="columnheader" scope="col">Name</th>
+                  <th role="columnheader" scope="col">Namespace</th>
+                  <th role="columnheader" scope="col">Query</th>
+                  <th role="columnheader" scope="col">Kept current</th>
+                  <th role="columnheader" scope="col">
                     <span class="visually-hidden">Actions</span>
                   </th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody role="rowgroup">
                 {views.data.map((v) => (
-                  <tr key={v.name}>
-                    <th scope="row">{v.name}</th>
-                    <td>
+                  <tr key={v.name} role="row">
+                    <th role="rowheader" scope="row">{v.name}</th>
+                    <td role="cell" data-label="Namespace">
                       <a href={hrefOf({ page: 'keys', ns: v.namespace })}>{v.namespace}</a>
                     </td>
-                    <td>
+                    <td role="cell" data-label="Query">
                       <code>{JSON.stringify(v.aggregate !== undefined ? { ...(v.query as object), aggregate: v.aggregate } : v.query)}</code>
                     </td>
-                    <td>{v.autoRefresh ? 'on every write' : 'on refresh'}</td>
-                    <td class="actions">
+                    <td role="cell" data-label="Kept current">{v.autoRefresh ? 'on every write' : 'on refresh'}</td>
+                    <td class="actions" role="cell">
                       <button type="button" class="small" onClick={() => void act(v, 'query')} aria-label={`Show ${v.name}`}>
                         Show
                       </button>
@@ -110,7 +112,7 @@ function ViewList({ client }: { readonly client: KoruClient }) {
           {open.result !== undefined ? (
             <>
               <p class="muted" role="status">
-                {open.result.total.toLocaleString('en')} matching documents, up to date as of change {open.result.seq} ({formatTime(open.result.refreshedAt)} UTC)
+                {plural(open.result.total, 'matching document')}, up to date as of change {open.result.seq} ({formatTime(open.result.refreshedAt)} UTC)
               </p>
               {open.result.aggregate !== undefined ? <JsonTree value={open.result.aggregate} label={`View ${open.name}`} /> : <Results ns={shown?.namespace ?? ''} rows={open.result.rows} label={`View ${open.name}`} />}
             </>
@@ -146,24 +148,24 @@ function IndexList({ client }: { readonly client: KoruClient }) {
         {indexes.data !== undefined && indexes.data.length === 0 ? <p>No indexes yet.</p> : null}
         {indexes.data !== undefined && indexes.data.length > 0 ? (
           <div class="scroll">
-            <table class="list" aria-label="Indexes">
-              <thead>
-                <tr>
-                  <th scope="col">Namespace</th>
-                  <th scope="col">Field</th>
-                  <th scope="col">Created (UTC)</th>
-                  <th scope="col">
+            <table class="list stack" role="table" aria-label="Indexes">
+              <thead role="rowgroup">
+                <tr role="row">
+                  <th role="columnheader" scope="col">Namespace</th>
+                  <th role="columnheader" scope="col">Field</th>
+                  <th role="columnheader" scope="col">Created (UTC)</th>
+                  <th role="columnheader" scope="col">
                     <span class="visually-hidden">Actions</span>
                   </th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody role="rowgroup">
                 {indexes.data.map((i) => (
-                  <tr key={`${i.namespace}\u0000${i.field}`}>
-                    <td>{i.namespace}</td>
-                    <th scope="row">{i.field}</th>
-                    <td>{formatTime(i.createdAt)}</td>
-                    <td>
+                  <tr key={`${i.namespace}\u0000${i.field}`} role="row">
+                    <td role="cell" data-label="Namespace">{i.namespace}</td>
+                    <th role="rowheader" scope="row" data-label="Field">{i.field}</th>
+                    <td role="cell" data-label="Created (UTC)">{formatTime(i.createdAt)}</td>
+                    <td role="cell">
                       <button
                         type="button"
                         class="small danger"

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
 import { koruTsup } from '@koru/tsconfig/tsup.mjs';
@@ -39,36 +38,6 @@ export default [
         name: 'worker-static-modules',
         setup(build) {
           build.onResolve({ filter: /\/lazy-modules\.js$/ }, () => ({ path: fileURLToPath(new URL('./src/lazy-modules.static.ts', import.meta.url)) }));
-        },
-      },
-      {
-        // re2js (a third of the worker) is evaluated on the first regular expression, not
-        // while the worker starts: @koru/query's `import { RE2JS } from 're2js'` gets a
-        // stand-in whose members `require` it, which esbuild bundles as a lazily run module.
-        // The stand-in covers what @koru/query's regex.ts reads (its browser tests run a
-        // pattern in the worker).
-        name: 'worker-lazy-re2js',
-        setup(build) {
-          build.onResolve({ filter: /^re2js$/ }, async (args) => {
-            if (args.kind === 'require-call') return undefined;
-            const real = await build.resolve('re2js', { kind: 'require-call', resolveDir: args.resolveDir });
-            if (real.errors.length > 0) return { errors: real.errors };
-            return { path: real.path, namespace: 'lazy-re2js' };
-          });
-          build.onLoad({ filter: /.*/, namespace: 'lazy-re2js' }, (args) => ({
-            contents: [
-              'let real;',
-              `const load = () => (real ??= require(${JSON.stringify(args.path)}).RE2JS);`,
-              'export const RE2JS = {',
-              '  get CASE_INSENSITIVE() { return load().CASE_INSENSITIVE; },',
-              '  get MULTILINE() { return load().MULTILINE; },',
-              '  get DOTALL() { return load().DOTALL; },',
-              '  compile: (pattern, flags) => load().compile(pattern, flags),',
-              '};',
-            ].join('\n'),
-            loader: 'js',
-            resolveDir: dirname(args.path),
-          }));
         },
       },
     ],

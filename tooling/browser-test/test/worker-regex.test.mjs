@@ -1,7 +1,5 @@
-// The database worker's build defers evaluating re2js until the first regular expression
-// (@koru/delta's tsup.config.ts gives @koru/query a stand-in for it): every member of re2js
-// that @koru/query reads must work through that stand-in, in a query, a subscription and
-// a refused pattern.
+// Regular expressions run in the database worker as on Node: RE2 semantics through re2js,
+// inside the worker's own build, in queries with every flag, and a bad pattern refused.
 import { describe, expect, it } from 'vitest';
 import { available, openTab, useHarness, withContext } from './tabs-harness.mjs';
 

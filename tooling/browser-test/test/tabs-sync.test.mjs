@@ -105,9 +105,13 @@ describe.skipIf(!available)('sync with a server, in Chromium', () => {
         return globalThis.db.syncStatus;
       }, koru.url);
       expect(started).toMatchObject({ online: true, pending: 0 });
-      // Every tab sees the database's sync; a second one, from any tab, is refused.
+      // Every tab sees the database's sync. The same sync asked for again (every tab of an
+      // app does it when it loads) joins it; a sync with other settings, from any tab, is refused.
       expect(await until(b.page, () => globalThis.db.syncStatus?.online === true)).toBe(true);
-      expect(await b.page.evaluate((url) => globalThis.db.sync(url).then(() => 'started', (e) => e.code), koru.url)).toBe('INVALID_ARGUMENT');
+      expect(await b.page.evaluate(async (url) => (await globalThis.db.sync(url)).status.online, koru.url)).toBe(true);
+      expect(await b.page.evaluate((url) => globalThis.db.sync(url, { token: undefined }).then(() => 'joined', (e) => e.code), koru.url)).toBe('joined');
+      expect(await b.page.evaluate((url) => globalThis.db.sync(url, { namespaces: ['other'] }).then(() => 'started', (e) => e.code), koru.url)).toBe('INVALID_ARGUMENT');
+      expect(await b.page.evaluate((url) => globalThis.db.sync(url.replace('127.0.0.1', 'localhost')).then(() => 'started', (e) => e.code), koru.url)).toBe('INVALID_ARGUMENT');
       expect(await b.page.evaluate((url) => globalThis.db.sync(url, { WebSocket: class {} }).then(() => 'started', (e) => e.code), koru.url)).toBe('UNSUPPORTED');
 
       // A tab's write reaches the server; the server's reaches both tabs.
@@ -125,6 +129,33 @@ describe.skipIf(!available)('sync with a server, in Chromium', () => {
       expect(await serverHas('b-owning', 'b')).toBe(true);
       expect(await b.page.evaluate(() => globalThis.db.stateRoot())).toBe(await koru.db.stateRoot());
       expect(b.errors).toEqual([]);
+    });
+  });
+
+  it('tabs that load together, and a reloaded tab, each ask for the same sync and get it', async () => {
+    await withContext(h, async (context) => {
+      const a = await openTab(context, h.origin);
+      const b = await openTab(context, h.origin);
+      const path = freshPath();
+      // As an app's pages do when they load: open the database, then ask for its sync.
+      const load = (t) => t.page.evaluate(async ([p, url]) => {
+        globalThis.db = await globalThis.koru.KoruDelta.start({ path: p });
+        globalThis.link = await globalThis.db.sync(url, { namespaces: ['notes'] });
+        return 'syncing';
+      }, [path, koru.url]);
+      expect(await Promise.all([load(a), load(b)])).toEqual(['syncing', 'syncing']);
+      const owner = (await a.page.evaluate(() => globalThis.db.owning)) ? a : b;
+      const other = owner === a ? b : a;
+      // The owner reloads: the other tab takes the database and its sync over; the
+      // reloaded page asks for the sync again and joins it.
+      await owner.page.reload();
+      await owner.page.waitForFunction(() => globalThis.koru !== undefined);
+      expect(await load(owner)).toBe('syncing');
+      expect(await until(other.page, () => globalThis.db.owning && globalThis.db.syncStatus?.online === true)).toBe(true);
+      expect(await until(owner.page, () => globalThis.link.status.online === true)).toBe(true);
+      await owner.page.evaluate(() => globalThis.db.put('notes', 'after-reload', { by: 'reloaded' }));
+      expect(await serverHas('after-reload', 'reloaded')).toBe(true);
+      expect([...a.errors, ...b.errors]).toEqual([]);
     });
   });
 

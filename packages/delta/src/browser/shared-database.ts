@@ -176,8 +176,10 @@ export class SharedDatabase extends KoruDelta {
   /**
    * As on the local handle, but the sync belongs to the database, not to this tab: it
    * runs in the owner's worker (with the browser's WebSocket), goes on when another tab
-   * takes over, and every tab sees its status. A second sync, from any tab, is
-   * INVALID_ARGUMENT. @throws UNSUPPORTED for a `WebSocket` option
+   * takes over, and every tab sees its status. A call with the URL and options of the
+   * running sync (another tab's, or this tab's before a reload) joins it and gets a handle
+   * to it; a second sync with other settings, from any tab, is INVALID_ARGUMENT.
+   * @throws UNSUPPORTED for a `WebSocket` option
    */
   override async sync(url: string, options: SyncOptions = {}): Promise<SyncHandle> {
     checkSyncUrl(url);

@@ -5,7 +5,7 @@
  * ids it allocates. The adapter factory is injected so the same server runs on OPFS in
  * the shipped worker and on memory in tests.
  */
-import { ErrorCodes, isKoruError } from '@koru/engine';
+import { ErrorCodes, InvalidArgumentError, isKoruError } from '@koru/engine';
 import type { StorageAdapter } from '@koru/storage';
 import type { OpfsListing } from '@koru/storage/browser';
 import type { Subscription, SubscriptionSpec } from '@koru/query';
@@ -55,6 +55,22 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * What makes two sync calls the same sync: the server's URL (as parsed) and the options,
+ * keys in order and undefined ones left out (`{ token: undefined }` is no token).
+ */
+function syncSettings(url: string, options: Readonly<Record<string, unknown>>): string {
+  const sorted = (_: string, v: unknown): unknown =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v;
+  let href = url;
+  try {
+    href = new URL(url).href;
+  } catch {
+    // Not a URL: the database refuses it with INVALID_ARGUMENT.
+  }
+  return JSON.stringify({ url: href, options }, sorted);
+}
+
 /** Serves one database over `port`; the first message must be `open`. */
 export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactory): void {
   let db: KoruDelta | undefined;
@@ -66,6 +82,8 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
   // The database's sync with a server (at most one), and what it was started with.
   let sync: { handle: SyncHandle; url: string; options: Readonly<Record<string, unknown>> } | undefined;
   let postedSync: SyncInfo | null = null;
+  // A sync being started (its settings, see syncSettings): a same call meanwhile waits for it.
+  let syncStarting: { url: string; settings: string; done: Promise<void> } | undefined;
   // Every message goes out through it: the commits' keys ride on the next one.
   const invals = new InvalidationStream();
   const syncInfo = (): SyncInfo | null => (sync === undefined ? null : { url: sync.url, options: sync.options, status: sync.handle.status });
@@ -97,12 +115,35 @@ export function serveDatabase(port: WorkerPort, openAdapter: WorkerAdapterFactor
     queueMicrotask(postState);
   };
 
-  /** Starts the database's sync (the tab checked the arguments; the database checks them again). */
+  /**
+   * Starts the database's sync (the tab checked the arguments; the database checks them
+   * again). The sync is the database's, shared by every tab: a call with the URL and
+   * options of the one running or starting joins it (each tab of an app, and each reload,
+   * asks for the same sync); one with other settings is INVALID_ARGUMENT.
+   */
   async function startSync(db: KoruDelta, url: string, options: Readonly<Record<string, unknown>>): Promise<void> {
-    const handle = await db.sync(url, options);
-    sync = { handle, url, options };
-    handle.onStatus(stateChanged);
-    stateChanged();
+    // A sync that ended on its own (the database no longer runs it) is joined by no one.
+    if (sync !== undefined && db.syncStatus === undefined) sync = undefined;
+    const settings = syncSettings(url, options);
+    const current = sync !== undefined ? { url: sync.url, settings: syncSettings(sync.url, sync.options) } : syncStarting;
+    if (current !== undefined) {
+      if (current.settings === settings) return sync === undefined ? syncStarting?.done : undefined;
+      throw new InvalidArgumentError(
+        `this database syncs with ${current.url} already, with other settings (one sync, shared by every tab): stop() it before syncing with ${url}`,
+      );
+    }
+    const done = (async () => {
+      const handle = await db.sync(url, options);
+      sync = { handle, url, options };
+      handle.onStatus(stateChanged);
+      stateChanged();
+    })();
+    syncStarting = { url, settings, done };
+    try {
+      await done;
+    } finally {
+      if (syncStarting?.done === done) syncStarting = undefined;
+    }
   }
 
   async function stopSync(): Promise<void> {

@@ -13,7 +13,9 @@
  * (a namespace export skips every other namespace's versions: without slices, a rare
  * namespace in a large database would hold every other client for as long as that
  * takes). A client that stops reading holds a paused read, never the event loop; after
- * `idleMs` without taking a chunk its connection is closed, and a graceful stop closes
+ * `idleMs` without taking a chunk its connection is closed (the time the server spends
+ * reading, as when a namespace export skips a million versions, is not the client's
+ * idling: every slice counts as progress), and a graceful stop closes
  * every export still running (a cut-off answer ends without its last chunk: the client
  * sees it was cut).
  */
@@ -58,12 +60,13 @@ export function registerExport(app: FastifyInstance, db: KoruDelta, options: Exp
     // shared store has no engine underneath: its own export reads it a page at a time.
     const storage = embeddedStorage(db);
     const versions = storage !== undefined ? storage.committed() : db.exportVersions(namespace !== undefined ? { namespace } : {});
-    let lastPull = Date.now();
-    const body = Readable.from(chunks(versions, namespace, () => (lastPull = Date.now())), { objectMode: false });
+    let lastProgress = Date.now();
+    const body = Readable.from(chunks(versions, namespace, () => (lastProgress = Date.now())), { objectMode: false });
     running.add(reply);
-    // Progress is the stream asking for the next chunk: a client that reads keeps it asking.
+    // Progress is the server reading a slice: it reads while it has nothing to send, or
+    // when the stream asks for the next chunk, which a client that reads keeps doing.
     const watchdog = setInterval(() => {
-      if (Date.now() - lastPull > options.idleMs) reply.raw.destroy();
+      if (Date.now() - lastProgress > options.idleMs) reply.raw.destroy();
     }, Math.max(10, Math.floor(options.idleMs / 4)));
     watchdog.unref();
     body.once('close', () => {
@@ -82,15 +85,17 @@ export function registerExport(app: FastifyInstance, db: KoruDelta, options: Exp
 
 /**
  * The export's text in chunks: the versions of `namespace` (all when undefined), one JSON
- * line each. Pulled by the response stream only when it wants more (`pulled` is told
- * each time); each chunk starts after a turn of the event loop, and a slice of reads
- * that passes {@link EXPORT_SLICE_MS} gives it another. Returning early (the client went)
- * ends `versions`.
+ * line each. Pulled by the response stream only when it wants more; each chunk starts
+ * after a turn of the event loop, and a slice of reads that passes {@link EXPORT_SLICE_MS}
+ * gives it another. `progress` is told at the start of every slice: after the stream
+ * took a chunk, or after a slice that found nothing to send. Returning early (the client
+ * went) ends `versions`.
  */
-async function* chunks(versions: Generator<Version> | AsyncGenerator<Version>, namespace: string | undefined, pulled: () => void): AsyncGenerator<string> {
+async function* chunks(versions: Generator<Version> | AsyncGenerator<Version>, namespace: string | undefined, progress: () => void): AsyncGenerator<string> {
   try {
     for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
+      progress();
       const lines: string[] = [];
       let size = 0;
       let done = false;
@@ -113,10 +118,7 @@ async function* chunks(versions: Generator<Version> | AsyncGenerator<Version>, n
         // The clock is read every 64 versions: a read of it costs about as much as a version.
         if ((n & 63) === 0 && performance.now() > deadline) break;
       }
-      if (lines.length > 0) {
-        yield lines.join('');
-        pulled();
-      }
+      if (lines.length > 0) yield lines.join('');
       if (done) return;
     }
   } finally {

@@ -194,6 +194,16 @@ describe('GET /v1/export streams', () => {
     expect((await closed).complete).toBe(false);
   }, 60_000);
 
+  it('a namespace export is not cut off while the server reads past other namespaces, however long that takes', async () => {
+    const db = await largeDatabase();
+    const stats = counting(db);
+    // Finding `small` reads the 6,000 large versions before it: far longer than 50 ms,
+    // with nothing to send meanwhile. The client waits for the server, not the reverse.
+    const s = await serve(db, { streamIdleTimeoutMs: 50 });
+    expect(await (await fetch(`${s.url}/v1/export?namespace=small`)).text()).toMatch(/^\{"namespace":"small".*\n$/);
+    expect(stats.pulled).toBe(6_001);
+  }, 60_000);
+
   it('a client that reads slowly gets everything; one that leaves ends the read', async () => {
     const db = await largeDatabase();
     const stats = counting(db);

@@ -40,6 +40,8 @@ describe('zero-configuration clusters', () => {
     expect((await call(a, 'PUT', '/v1/kv/users/before', { on: 'a' })).status).toBe(200);
     const b = await startMember({ join: [`127.0.0.1:${a.port}`] });
     await bothHealthy(a, b);
+    // The log line travels through b's stdout, which may trail what its HTTP answers say.
+    await waitFor("b's 'joined the cluster' log line", () => logRecords(b, 'joined the cluster').length > 0);
     expect(logRecords(b, 'joined the cluster')[0]).toMatchObject({ seed: `127.0.0.1:${a.port}`, peer: a.id });
     for (const [m, other] of [[a, b], [b, a]] as const) {
       const r = await kdelta(['--url', m.url, 'peers', '--json']);
@@ -73,6 +75,7 @@ describe('zero-configuration clusters', () => {
     // The seed appears on that port: the joiner, still trying, gets in and says so.
     const a = await startMember({ port });
     await bothHealthy(a, b);
+    await waitFor("b's 'joined the cluster' log line", () => logRecords(b, 'joined the cluster').length > 0);
     const joined = logRecords(b, 'joined the cluster');
     expect(joined).toHaveLength(1);
     expect(joined[0]).toMatchObject({ seed: `127.0.0.1:${port}`, peer: a.id });

@@ -10,7 +10,7 @@ import { buildQuery, EMPTY_FIELDS, type QueryFields } from '../query-form.js';
 import { JsonTree } from '../json-tree.js';
 import { Results } from '../results.js';
 import { go, hrefOf } from '../route.js';
-import { errorText, OutcomeNote, plural, useLoad, type Outcome } from '../ui.js';
+import { errorText, formatTime, OutcomeNote, plural, useLoad, type Outcome } from '../ui.js';
 
 export function QueryPage({ client, ns }: { readonly client: KoruClient; readonly ns: string | undefined }) {
   const names = useLoad(() => client.listNamespaces(), [client]);
@@ -168,7 +168,7 @@ export function QueryPage({ client, ns }: { readonly client: KoruClient; readonl
           <h2>Results</h2>
           <p role="status" class="explain">
             {ran.result.aggregate !== undefined ? `${plural(ran.result.total, 'document')} matched` : `${ran.result.rows.length.toLocaleString('en')} of ${plural(ran.result.total, 'matching document')}`}
-            {ran.at !== undefined ? `, as of ${ran.at.replace('T', ' ').replace('Z', '')} UTC` : ''} · {ran.result.explain.strategy === 'index' ? `index on ${ran.result.explain.indexes.join(', ')}` : 'full scan'} · {ran.result.explain.examined.toLocaleString('en')} examined · {ran.ms.toFixed(0)} ms
+            {ran.at !== undefined ? `, as of ${formatTime(ran.at)} UTC` : ''} · {ran.result.explain.strategy === 'index' ? `index on ${ran.result.explain.indexes.join(', ')}` : 'full scan'} · {ran.result.explain.examined.toLocaleString('en')} examined · {ran.ms.toFixed(0)} ms
           </p>
           {ran.result.aggregate !== undefined ? <JsonTree value={ran.result.aggregate} label="Aggregate" /> : <Results ns={ns} rows={ran.result.rows} label="Query results" />}
           {built.ok ? <SaveView client={client} ns={ns} query={built.query} aggregate={built.aggregate} /> : null}

@@ -9,23 +9,19 @@
 import { randomBytes } from 'node:crypto';
 import {
   canonicalize,
-  ClockSkewError,
   formatHlc,
   HLC_MAX_LOGICAL,
   HLC_MAX_WALL,
   HybridClock,
   InvalidArgumentError,
   isKoruError,
-  parseHlc,
-  valueIdOfCanonical,
-  versionIdOf,
   type CanonicalLimits,
   type HlcStamp,
   type JsonValue,
   type WallClock,
 } from '@koru/engine';
 import { ClosedError, KeyNotFoundError } from '@koru/storage/errors';
-import { checkListKeysOptions, DEFAULT_MAX_CLOCK_AHEAD_MS, validateKey, validateNamespace, type ListKeysOptions, type StorageStats, type Version, type VerifyReport } from '@koru/storage';
+import { checkListKeysOptions, validateKey, validateNamespace, type ListKeysOptions, type StorageStats, type Version, type VerifyReport } from '@koru/storage';
 import pg from 'pg';
 import { CommitQueue, type WriteItem } from './commit-queue.js';
 import { koruErrorOf } from './errors.js';
@@ -33,6 +29,8 @@ import { ChangeFeed } from './feed.js';
 import { HeadCache } from './head-cache.js';
 import { migrate } from './schema.js';
 import { verifyStore } from './verify.js';
+import { checkImports } from './import-checks.js';
+import { checkPostgresUrl, redactUrl } from './urls.js';
 import { valueOfBody, VALUE_JOIN, VERSION_COLUMNS, versionOfRow, type VersionRow } from './rows.js';
 
 /** Options of {@link PostgresStore.open}. */
@@ -77,37 +75,6 @@ const OPTION_NAMES = new Set(['maxConnections', 'connectTimeoutMs', 'statementTi
 function positiveInt(name: string, v: unknown, max: number): void {
   if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max)) {
     throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
-  }
-}
-
-/**
- * Checks a store URL: `postgres://` or `postgresql://`, parseable.
- * @throws InvalidArgumentError
- */
-export function checkPostgresUrl(url: unknown): asserts url is string {
-  if (typeof url !== 'string' || !/^postgres(?:ql)?:\/\//i.test(url)) {
-    throw new InvalidArgumentError('a PostgreSQL store is named by a postgres:// or postgresql:// URL');
-  }
-  try {
-    new URL(url);
-  } catch {
-    throw new InvalidArgumentError('the PostgreSQL URL cannot be parsed');
-  }
-}
-
-/** Query parameters of a connection URL that the driver reads as secrets. */
-const SECRET_PARAMS = ['password', 'sslpassword'];
-
-/** The URL without its password (in the user part or as a query parameter), for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    // pg also takes `?password=` (and `sslpassword=` for a client key): hidden as well.
-    for (const name of SECRET_PARAMS) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
-    return u.toString();
-  } catch {
-    return 'postgres://…';
   }
 }
 
@@ -272,62 +239,11 @@ export class PostgresStore {
   async importVersions(versions: readonly Version[]): Promise<number> {
     this.#checkOpen();
     if (!Array.isArray(versions)) throw new InvalidArgumentError('importVersions expects an array of versions');
-    const fresh: Version[] = [];
-    const bodies: Array<string | null> = [];
     const ids = versions.map((v) => (v as { versionId?: unknown } | null)?.versionId).filter((id): id is string => typeof id === 'string');
     const known = new Set(
       (await this.#query<{ version_id: string }>('checking imported versions', { text: 'SELECT version_id FROM koru_versions WHERE version_id = ANY($1::text[])', values: [ids] })).map((r) => r.version_id),
     );
-    // The newest clock an imported version may carry, as embedded: a stamp further ahead
-    // would become the floor of every later write's clock.
-    const limit = this.#now() + DEFAULT_MAX_CLOCK_AHEAD_MS;
-    // Each key's last version in this batch: the next one of the key must chain on it.
-    const lastOfKey = new Map<string, string>();
-    for (let i = 0; i < versions.length; i++) {
-      const v = versions[i] as Version;
-      const where = `version ${i}`;
-      if (v === null || typeof v !== 'object') throw new InvalidArgumentError(`${where} is not a version`);
-      validateNamespace(v.namespace);
-      validateKey(v.key);
-      if (typeof v.deleted !== 'boolean') throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): deleted must be true or false`);
-      if (typeof v.hlc !== 'string' || typeof v.node !== 'string' || typeof v.timestamp !== 'string') throw new InvalidArgumentError(`${where}: hlc, node and timestamp must be strings`);
-      let stamp: HlcStamp;
-      try {
-        stamp = parseHlc(v.hlc);
-      } catch {
-        throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): hlc ${JSON.stringify(v.hlc)} is not a clock stamp`);
-      }
-      if (stamp.wall > limit) {
-        const ahead = stamp.wall - limit + DEFAULT_MAX_CLOCK_AHEAD_MS;
-        throw new ClockSkewError(`version ${v.versionId} from node ${v.node} is stamped ${new Date(stamp.wall).toISOString()}, ${ahead} ms ahead of this server's clock (at most ${DEFAULT_MAX_CLOCK_AHEAD_MS} ms allowed)`, {
-          details: { node: v.node, aheadMs: ahead, maxClockAheadMs: DEFAULT_MAX_CLOCK_AHEAD_MS },
-        });
-      }
-      const k = `${v.namespace}\u0000${v.key}`;
-      const before = lastOfKey.get(k);
-      if (before !== undefined && before !== v.versionId && (v.previousVersion ?? null) !== before) {
-        throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): its previousVersion is not the key's version before it in the batch (${before})`);
-      }
-      // Stored already, or twice in the batch: skipped (the same id is the same version).
-      if (known.has(v.versionId) || before === v.versionId) {
-        lastOfKey.set(k, v.versionId);
-        continue;
-      }
-      let body: string | null = null;
-      let valueId: string | null = null;
-      if (!v.deleted) {
-        const canon = canonicalize(v.value, this.#limits);
-        body = canon.text;
-        valueId = valueIdOfCanonical(canon.text);
-      }
-      if (valueId !== v.valueId) throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): its value does not hash to its valueId`);
-      if (v.timestamp !== new Date(stamp.wall).toISOString()) throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): timestamp ${JSON.stringify(v.timestamp)} is not the time of its hlc ${v.hlc}`);
-      const id = versionIdOf({ namespace: v.namespace, key: v.key, valueId, previousVersion: v.previousVersion ?? null, hlc: v.hlc, node: v.node, deleted: v.deleted });
-      if (id !== v.versionId) throw new InvalidArgumentError(`${where} (${v.namespace}/${v.key}): its fields do not hash to its versionId`);
-      lastOfKey.set(k, v.versionId);
-      fresh.push(v);
-      bodies.push(body);
-    }
+    const { fresh, bodies } = checkImports(versions, known, this.#limits, this.#now());
     if (fresh.length === 0) return 0;
     await this.#commits.submitVersions(fresh, bodies);
     return fresh.length;
